@@ -1,0 +1,56 @@
+# Build: `make` builds the programs into bin/; `make test` builds and runs
+# the tests; `make install PREFIX=...` installs the programs.
+CC ?= cc
+PKGS := openblas lmdb libjpeg libpng hdf5
+OPT ?= -O2 -g
+CFLAGS ?= $(OPT)
+CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread
+CPPFLAGS += -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags $(PKGS))
+LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+PREFIX ?= /usr/local
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=build/%.o)
+PROGS :=
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS := $(TEST_SRC:tests/%.c=build/tests/%)
+SUPPORT := $(patsubst tests/support/%.c,build/tests/%,$(filter-out tests/support/testutil.c,$(wildcard tests/support/*.c)))
+TESTUTIL_OBJ := build/tests/support/testutil.o
+
+.PHONY: all test install clean
+all: $(PROGS)
+
+build/%.o: %.c $(wildcard common/*.h) $(wildcard tests/support/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+build/libcommon.a: $(COMMON_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+build/tests/test_%: build/tests/test_%.o $(TESTUTIL_OBJ) build/libcommon.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+build/tests/%: build/tests/support/%.o $(TESTUTIL_OBJ) build/libcommon.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+bin/%: build/libcommon.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(filter %.o,$^) build/libcommon.a -o $@ $(LDLIBS)
+
+# The synthetic weights file (official Keras layout, seeded He-normal) that
+# the tests and the demo use in place of the real 553 MB download.
+TEST_WEIGHTS := build/test-data/vgg16_seed1.h5
+$(TEST_WEIGHTS): build/tests/gen_weights
+	@mkdir -p $(dir $@)
+	build/tests/gen_weights --seed 1 --out $@.tmp && mv $@.tmp $@
+
+test: $(TESTS) $(SUPPORT) $(PROGS) $(TEST_WEIGHTS)
+	TEST_WEIGHTS=$(TEST_WEIGHTS) bash tests/run.sh $(TESTS)
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
+
+clean:
+	rm -rf build bin

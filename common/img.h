@@ -1,0 +1,71 @@
+/* img.h - decoding images and preparing them exactly as Keras does.
+ *
+ * Keras' recipe is `load_img(path, target_size=(224, 224))` followed by
+ * `vgg16.preprocess_input`.  load_img opens the file with Pillow, converts it
+ * to mode RGB when it is not already, and resizes with Image.NEAREST only when
+ * the size differs.  preprocess_input ("caffe" mode) flips RGB to BGR and
+ * subtracts the ImageNet channel means, in float32, without scaling.
+ *
+ * Every step here reproduces Pillow's behaviour, including its quirks:
+ *  - JPEG through libjpeg(-turbo) with the library defaults Pillow keeps
+ *    (ISLOW DCT, fancy upsampling); CMYK/YCCK JPEGs are read as Adobe
+ *    inverted CMYK and converted with Pillow's cmyk2rgb;
+ *  - PNG: gray, gray+alpha, palette, RGB, RGBA at 1..16 bits; 16-bit colour
+ *    keeps the high byte, 16-bit gray is clamped to 0..255 (Pillow's I -> RGB);
+ *    alpha is dropped, never composited; no gamma;
+ *  - PPM (P6) and PGM (P5) binary; BMP (uncompressed 1/4/8/24/32 bit);
+ *  - gray becomes RGB by copying; no EXIF rotation.
+ */
+#ifndef COMMON_IMG_H
+#define COMMON_IMG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Pillow raises DecompressionBombError above 2 * MAX_IMAGE_PIXELS
+ * (2 * 89478485): what Keras can load, we load; beyond it we refuse from the
+ * header alone, before allocating. */
+#define IMG_MAX_PIXELS 178956970ULL
+
+#define IMG_VGG_SIZE 224
+#define IMG_VGG_MEAN_B 103.939f
+#define IMG_VGG_MEAN_G 116.779f
+#define IMG_VGG_MEAN_R 123.68f
+
+/* An 8-bit RGB image: rgb is (h, w, 3), row-major, owned by the struct. */
+typedef struct img {
+	int w, h;
+	uint8_t *rgb;
+} img_t;
+
+/* img_decode decodes an in-memory file (JPEG, PNG, PPM/PGM or BMP, told
+ * apart by its magic bytes, never by its name) into *out.
+ * name is used only in error messages (may be NULL).
+ * Returns 0, or ERR_FORMAT (corrupt/truncated), ERR_UNSUPPORTED (a variant we
+ * do not read), ERR_TOO_BIG (more than IMG_MAX_PIXELS), ERR_NOMEM.
+ * On failure *out is left empty (rgb NULL). */
+int img_decode(const uint8_t *buf, size_t len, const char *name, img_t *out,
+	       char *err);
+
+/* img_load reads a whole file and decodes it (ERR_IO when it cannot be read,
+ * ERR_FORMAT for an empty file). */
+int img_load(const char *path, img_t *out, char *err);
+
+/* img_free releases the pixels; accepts NULL and empty images. */
+void img_free(img_t *img);
+
+/* img_resize_nearest resamples src to w x h the way Pillow's
+ * Image.resize(size, Image.NEAREST) does: per axis, step = in / out in
+ * double, x = step / 2, and for each output index src = (int)x, x += step
+ * (the coordinate is accumulated, not recomputed). */
+int img_resize_nearest(const img_t *src, int w, int h, img_t *dst, char *err);
+
+/* img_vgg_input turns a 224 x 224 RGB image into VGG16's input:
+ * out is (224, 224, 3) float32, channels B, G, R, each minus its mean. */
+void img_vgg_input(const img_t *img, float *out);
+
+/* img_load_vgg = img_load + (resize when the size differs) + img_vgg_input.
+ * out is (224, 224, 3) float32. */
+int img_load_vgg(const char *path, float *out, char *err);
+
+#endif
