@@ -5,9 +5,19 @@ PKGS := openblas lmdb libjpeg libpng hdf5
 OPT ?= -O2 -g
 CFLAGS ?= $(OPT)
 CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread
-CPPFLAGS += -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags $(PKGS))
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Itests/support $(shell pkg-config --cflags $(PKGS))
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 PREFIX ?= /usr/local
+
+# A fresh machine may lack the libraries: install them (as root) or say how.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+ifneq ($(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo ok),ok)
+DEPS_STATUS := $(shell bash .ci/deps.sh build >&2; echo $$?)
+ifneq ($(DEPS_STATUS),0)
+$(error build dependencies are missing (see the line above))
+endif
+endif
+endif
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=build/%.o)

@@ -32,12 +32,12 @@ void vgg_free(vgg_t *net);
 /* The layers, exposed for tests. */
 
 /* in (N, H, W, C), kernel (3, 3, C, K) HWIO, bias (K), out (N, H, W, K):
- * 3x3 'same' convolution (zero padding 1), stride 1, then ReLU.
- * col is scratch of vgg_conv3x3_scratch(H, W, C) floats. */
+ * 3x3 'same' convolution (zero padding 1), stride 1, then ReLU, as im2col
+ * plus one sgemm per band of rows.  col is scratch of col_len floats, at
+ * least W * 9 * C (one row); more rows per band when there is room. */
 void vgg_conv3x3_relu(const float *in, int N, int H, int W, int C,
 		      const float *kernel, const float *bias, int K, float *out,
-		      float *col);
-size_t vgg_conv3x3_scratch(int H, int W, int C);
+		      float *col, size_t col_len);
 
 /* in (N, H, W, C), out (N, H/2, W/2, C): 2x2 max-pool, stride 2 ('valid',
  * odd trailing row/column dropped, as Keras does). */

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The Debian/Ubuntu packages this project needs, installed when missing.
+#   .ci/deps.sh build     what `make` and `make test` need
+#   .ci/deps.sh pipeline  that, plus what ./pipeline.sh needs (gnuplot)
+# As root it runs apt-get; otherwise it prints the apt-get line and fails.
+set -u
+build=(gcc make pkg-config libc6-dev libopenblas-dev liblmdb-dev libjpeg-dev
+	libpng-dev libhdf5-dev libcmocka-dev)
+case "${1:-build}" in
+build) want=("${build[@]}") ;;
+pipeline) want=("${build[@]}" gnuplot-nox) ;;
+*) echo "usage: $0 [build|pipeline]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing missing packages: ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: not root; please run: sudo apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2 && apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 || {
+	echo "deps: apt-get install failed for: ${missing[*]}" >&2
+	exit 1
+}
