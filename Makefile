@@ -21,13 +21,19 @@ endif
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=build/%.o)
-PROGS :=
+# One program per main file in extract/ and train/: train/train_head.c
+# becomes bin/train-head.  What programs share lives in common/.
+PROG_SRC := $(wildcard extract/*.c train/*.c)
+PROGS := $(foreach s,$(PROG_SRC),bin/$(subst _,-,$(basename $(notdir $(s)))))
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS := $(TEST_SRC:tests/%.c=build/tests/%)
-SUPPORT := $(patsubst tests/support/%.c,build/tests/%,$(filter-out tests/support/testutil.c,$(wildcard tests/support/*.c)))
-TESTUTIL_OBJ := build/tests/support/testutil.o
+SUPPORT_LIB := tests/support/testutil.c tests/support/proc.c
+SUPPORT := $(patsubst tests/support/%.c,build/tests/%,$(filter-out $(SUPPORT_LIB),$(wildcard tests/support/*.c)))
+TESTUTIL_OBJ := $(SUPPORT_LIB:%.c=build/%.o)
 
 .PHONY: all test install clean
+# Keep objects make would treat as intermediate (test support, programs).
+.SECONDARY:
 all: $(PROGS)
 
 build/%.o: %.c $(wildcard common/*.h) $(wildcard tests/support/*.h)
@@ -44,9 +50,12 @@ build/tests/test_%: build/tests/test_%.o $(TESTUTIL_OBJ) build/libcommon.a
 build/tests/%: build/tests/support/%.o $(TESTUTIL_OBJ) build/libcommon.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-bin/%: build/libcommon.a
+define prog_rule
+bin/$(subst _,-,$(basename $(notdir $(1)))): build/$(1:.c=.o) build/libcommon.a
 	@mkdir -p bin
-	$(CC) $(CFLAGS) $(filter %.o,$^) build/libcommon.a -o $@ $(LDLIBS)
+	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS)
+endef
+$(foreach s,$(PROG_SRC),$(eval $(call prog_rule,$(s))))
 
 # The synthetic weights file (official Keras layout, seeded He-normal) that
 # the tests and the demo use in place of the real 553 MB download.

@@ -15,6 +15,21 @@
  *    alpha is dropped, never composited; no gamma;
  *  - PPM (P6) and PGM (P5) binary; BMP (uncompressed 1/4/8/24/32 bit);
  *  - gray becomes RGB by copying; no EXIF rotation.
+ *
+ * Also read, Pillow's way: PBM (P4); netpbm maxvals other than 255 (scaled
+ * with Python's round, 16-bit PGM clamped like mode I); OS/2 BMP headers and
+ * the 32-bit BMP bit-field layouts Pillow knows; out-of-palette indices,
+ * which Pillow shows as gray (i, i, i).  Truncation follows Pillow too: a
+ * PNG may stop anywhere after its last row, a BMP may lose its last row's
+ * padding, a JPEG may lose its EOI marker only if libjpeg needs no more
+ * bytes to finish the last scanline.
+ *
+ * Refused as ERR_UNSUPPORTED: plain (ASCII) netpbm P1-P3, RLE and 16-bit
+ * BMP, BMP gray-ramp palettes at bit depths Pillow misreads, JPEGs with other
+ * than 1, 3 or 4 components or 12-bit samples, GIF, TIFF, WebP.  A zero
+ * width or height is ERR_TOO_BIG, like an oversized header.  Error texts are
+ * one line, "<name>: <reason>", e.g.
+ * "faces/a.jpg: truncated JPEG (Premature end of JPEG file)".
  */
 #ifndef COMMON_IMG_H
 #define COMMON_IMG_H

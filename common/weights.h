@@ -57,8 +57,14 @@ size_t weights_kernel_count(int i);
  * Errors (one line naming the file, and the layer when there is one):
  * ERR_MISSING (no such file; a layer is missing, e.g. the _notop file),
  * ERR_FORMAT (not HDF5, truncated, attributes or datasets unreadable),
- * ERR_SHAPE (a dataset has the wrong shape), ERR_NOMEM.
- * On failure *w is left empty. */
+ * ERR_SHAPE (a dataset has the wrong shape), ERR_NOMEM; also ERR_IO (the
+ * path cannot be opened or is not a regular file) and ERR_UNSUPPORTED (the
+ * root's backend attribute says "theano": Keras would flip those kernels).
+ * HDF5's own reason, when it gives one, ends the message in parentheses.
+ * On failure *w is left empty.  HDF5's automatic error printing is switched
+ * off during the call and restored after it, so the call must not run
+ * concurrently with other HDF5 use (the serial HDF5 library is not
+ * thread-safe anyway). */
 int weights_load(const char *path, weights_t *w, char *err);
 
 /* weights_free releases everything; accepts NULL and empty structs. */

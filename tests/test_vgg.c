@@ -51,6 +51,8 @@ static void assert_close(const float *a, const double *ref, size_t n, double tol
 		fail();
 	}
 	assert_true(maxref > 0);
+	if (tol >= 1e-4)
+		print_message("max |a-ref| / max |ref| = %.2g\n", maxdiff / maxref);
 }
 
 /* in (N, H, W, C), kernel (3, 3, C, K), out (N, H, W, K), double, ReLU. */
@@ -304,7 +306,7 @@ static void test_forward_matches_golden(void **state)
 		const float *gv = g.fc2 + (size_t)row[j] * VGG_FEATURES;
 		for (int k = 0; k < VGG_FEATURES; k++)
 			ref[k] = gv[k];
-		print_message("%s\n", g.keys[row[j]]);
+		print_message("%s: ", g.keys[row[j]]);
 		assert_close(out + (size_t)j * VGG_FEATURES, ref, VGG_FEATURES, 1e-4);
 	}
 	vgg_free(net);

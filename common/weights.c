@@ -1,0 +1,795 @@
+/* weights.c - reading Keras VGG16 weight files with the HDF5 C library.
+ *
+ * The walk follows Keras' legacy loader (load_weights_from_hdf5_group with
+ * by_name=False): read the root's layer_names, keep the layers whose
+ * weight_names is not empty, match them to the model's weighted layers by
+ * position, then open every dataset by the name weight_names gives, relative
+ * to the layer's group.  Nothing here knows a dataset path in advance, which
+ * is why Keras 1 ("block1_conv1_W_1:0") and Keras 2 ("block1_conv1/kernel:0")
+ * files both load.
+ *
+ * Every HDF5 failure becomes one line naming the file and, when there is one,
+ * the layer; HDF5's own innermost reason is appended in parentheses. */
+#include "weights.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "error.h"
+
+const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS] = {
+	{ "block1_conv1", 1, 3, 64, 0 },
+	{ "block1_conv2", 1, 64, 64, 1 },
+	{ "block2_conv1", 1, 64, 128, 0 },
+	{ "block2_conv2", 1, 128, 128, 1 },
+	{ "block3_conv1", 1, 128, 256, 0 },
+	{ "block3_conv2", 1, 256, 256, 0 },
+	{ "block3_conv3", 1, 256, 256, 1 },
+	{ "block4_conv1", 1, 256, 512, 0 },
+	{ "block4_conv2", 1, 512, 512, 0 },
+	{ "block4_conv3", 1, 512, 512, 1 },
+	{ "block5_conv1", 1, 512, 512, 0 },
+	{ "block5_conv2", 1, 512, 512, 0 },
+	{ "block5_conv3", 1, 512, 512, 1 },
+	{ "fc1", 0, 25088, 4096, 0 },
+	{ "fc2", 0, 4096, 4096, 0 },
+};
+
+size_t weights_kernel_count(int i)
+{
+	size_t n;
+
+	if (i < 0 || i >= WEIGHTS_NLAYERS)
+		return 0;
+	if (err_mul3_size(weights_spec[i].is_conv ? 9 : 1,
+			  (size_t)weights_spec[i].cin,
+			  (size_t)weights_spec[i].cout, &n))
+		return 0;
+	return n;
+}
+
+void weights_free(weights_t *w)
+{
+	if (!w)
+		return;
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
+		free(w->kernel[i]);
+		free(w->bias[i]);
+	}
+	memset(w, 0, sizeof *w);
+}
+
+int weights_default_path(char *buf, size_t len, char *err)
+{
+	const char *env = getenv("VGG16_WEIGHTS");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (!buf || len == 0)
+		return err_set(err, ERR_ARG, "weights_default_path: no buffer");
+	if (env && *env)
+		n = snprintf(buf, len, "%s", env);
+	else if (home && *home)
+		n = snprintf(buf, len, "%s/.keras/models/%s", home,
+			     WEIGHTS_FILE_NAME);
+	else
+		return err_set(err, ERR_ARG,
+			       "HOME is not set: set VGG16_WEIGHTS or pass "
+			       "--weights");
+	if (n < 0 || (size_t)n >= len)
+		return err_set(err, ERR_ARG,
+			       "weights path longer than %zu bytes", len - 1);
+	return 0;
+}
+
+void weights_missing_help(const char *path, char *buf, size_t len)
+{
+	if (!buf || len == 0)
+		return;
+	snprintf(buf, len,
+		 "VGG16 weights not found at %s\n"
+		 "Keras downloads them on the first VGG16(weights='imagenet') "
+		 "from\n  %s\n"
+		 "and caches them as ~/.keras/models/%s.\n"
+		 "Copy or download that file there, or point to it with "
+		 "VGG16_WEIGHTS=PATH or --weights PATH.",
+		 path ? path : "(no path)", WEIGHTS_URL, WEIGHTS_FILE_NAME);
+}
+
+/* ---- HDF5 error text ---------------------------------------------------- */
+
+typedef struct h5_reason_buf {
+	char *buf;
+	size_t len;
+} h5_reason_buf_t;
+
+static herr_t h5_reason_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+	h5_reason_buf_t *r = data;
+
+	if (n == 0 && e->desc && *e->desc)
+		snprintf(r->buf, r->len, "%s", e->desc);
+	return 0;
+}
+
+/* h5_reason puts the innermost message of HDF5's error stack (the one that
+ * says what was actually wrong, e.g. "truncated file: eof = ...") into buf
+ * and returns buf. */
+static const char *h5_reason(char *buf, size_t len)
+{
+	h5_reason_buf_t r = { buf, len };
+
+	snprintf(buf, len, "no detail from HDF5");
+	H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_reason_cb, &r);
+	H5Eclear2(H5E_DEFAULT);
+	return buf;
+}
+
+/* ---- string-array attributes -------------------------------------------- */
+
+typedef struct strlist {
+	char **v;
+	size_t n, cap;
+} strlist_t;
+
+static void strlist_free(strlist_t *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+/* strlist_push appends a copy of the first len bytes of s. */
+static int strlist_push(strlist_t *l, const char *s, size_t len)
+{
+	char *copy;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32, bytes;
+		char **v;
+		if (cap < l->cap || err_mul_size(cap, sizeof *v, &bytes))
+			return -1;
+		v = realloc(l->v, bytes);
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (len == SIZE_MAX || !(copy = malloc(len + 1)))
+		return -1;
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	l->v[l->n++] = copy;
+	return 0;
+}
+
+/* attr_read_strings appends the strings of attribute name of obj to out.
+ * Keras writes these lists through numpy, so they come as fixed-length
+ * strings (NUL-padded, with no terminator when a name fills its slot) or,
+ * from newer h5py, variable-length strings.  An empty list comes from
+ * np.asarray([]), which is float64: when there are no elements the type does
+ * not matter.  where prefixes error messages. */
+static int attr_read_strings(hid_t obj, const char *name, strlist_t *out,
+			     const char *where, char *err)
+{
+	hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID;
+	hid_t ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+	char *fixed = NULL, **vlen = NULL;
+	hssize_t npoints;
+	size_t n, size, bytes;
+	int ndims, rc = 0, vlen_read = 0;
+	char why[256];
+
+	if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0 ||
+	    (space = H5Aget_space(attr)) < 0 ||
+	    (ftype = H5Aget_type(attr)) < 0 ||
+	    (ndims = H5Sget_simple_extent_ndims(space)) < 0 ||
+	    (npoints = H5Sget_simple_extent_npoints(space)) < 0) {
+		rc = err_set(err, ERR_FORMAT, "%s: attribute %s unreadable (%s)",
+			     where, name, h5_reason(why, sizeof why));
+		goto fail;
+	}
+	n = (size_t)npoints;
+	if (n == 0)
+		goto fail; /* an empty list, rc == 0 */
+	if (ndims > 1) {
+		rc = err_set(err, ERR_FORMAT,
+			     "%s: attribute %s has %d dimensions, expected a "
+			     "list of strings", where, name, ndims);
+		goto fail;
+	}
+	if (H5Tget_class(ftype) != H5T_STRING) {
+		rc = err_set(err, ERR_FORMAT,
+			     "%s: attribute %s is not a list of strings", where,
+			     name);
+		goto fail;
+	}
+	if (H5Tis_variable_str(ftype) > 0) {
+		/* The memory type keeps the file's character set: HDF5 does not
+		 * convert between ASCII and UTF-8 strings. */
+		if ((mtype = H5Tcopy(H5T_C_S1)) < 0 ||
+		    H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
+		    H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0) {
+			rc = err_set(err, ERR_FORMAT, "%s: attribute %s: %s",
+				     where, name, h5_reason(why, sizeof why));
+			goto fail;
+		}
+		if (err_mul_size(n, sizeof *vlen, &bytes) ||
+		    !(vlen = calloc(n, sizeof *vlen))) {
+			rc = err_set(err, ERR_NOMEM,
+				     "%s: attribute %s: out of memory", where,
+				     name);
+			goto fail;
+		}
+		if (H5Aread(attr, mtype, vlen) < 0) {
+			rc = err_set(err, ERR_FORMAT,
+				     "%s: attribute %s unreadable (%s)", where,
+				     name, h5_reason(why, sizeof why));
+			goto fail;
+		}
+		vlen_read = 1;
+		for (size_t i = 0; i < n; i++) {
+			const char *s = vlen[i] ? vlen[i] : "";
+			if (strlist_push(out, s, strlen(s))) {
+				rc = err_set(err, ERR_NOMEM,
+					     "%s: attribute %s: out of memory",
+					     where, name);
+				goto fail;
+			}
+		}
+	} else {
+		H5T_str_t pad = H5Tget_strpad(ftype);
+		size = H5Tget_size(ftype);
+		/* Reading with the file's own type copies the bytes as they
+		 * are, padding included; the padding is stripped below. */
+		if (size == 0 || (mtype = H5Tcopy(ftype)) < 0) {
+			rc = err_set(err, ERR_FORMAT,
+				     "%s: attribute %s has a bad string type",
+				     where, name);
+			goto fail;
+		}
+		if (err_mul_size(n, size, &bytes) || !(fixed = malloc(bytes))) {
+			rc = err_set(err, ERR_NOMEM,
+				     "%s: attribute %s: out of memory", where,
+				     name);
+			goto fail;
+		}
+		if (H5Aread(attr, mtype, fixed) < 0) {
+			rc = err_set(err, ERR_FORMAT,
+				     "%s: attribute %s unreadable (%s)", where,
+				     name, h5_reason(why, sizeof why));
+			goto fail;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const char *s = fixed + i * size;
+			size_t len = strnlen(s, size);
+			if (pad == H5T_STR_SPACEPAD)
+				while (len > 0 && s[len - 1] == ' ')
+					len--;
+			if (strlist_push(out, s, len)) {
+				rc = err_set(err, ERR_NOMEM,
+					     "%s: attribute %s: out of memory",
+					     where, name);
+				goto fail;
+			}
+		}
+	}
+fail:
+	if (vlen_read)
+		H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, vlen);
+	free(vlen);
+	free(fixed);
+	if (mtype >= 0)
+		H5Tclose(mtype);
+	if (ftype >= 0)
+		H5Tclose(ftype);
+	if (space >= 0)
+		H5Sclose(space);
+	if (attr >= 0)
+		H5Aclose(attr);
+	return rc;
+}
+
+/* attr_load_strings reads the list attribute name the way Keras'
+ * load_attributes_from_hdf5_group does: the attribute itself or, when a
+ * list outgrew HDF5's 64 KB object header, the chunks name0, name1, ...
+ * concatenated.  *found says whether either form exists. */
+static int attr_load_strings(hid_t obj, const char *name, strlist_t *out,
+			     int *found, const char *where, char *err)
+{
+	char chunk[128], why[256];
+	htri_t ex;
+	int rc;
+
+	*found = 0;
+	if ((ex = H5Aexists(obj, name)) < 0)
+		return err_set(err, ERR_FORMAT, "%s: attributes unreadable (%s)",
+			       where, h5_reason(why, sizeof why));
+	if (ex) {
+		*found = 1;
+		return attr_read_strings(obj, name, out, where, err);
+	}
+	for (unsigned k = 0;; k++) {
+		snprintf(chunk, sizeof chunk, "%s%u", name, k);
+		if ((ex = H5Aexists(obj, chunk)) < 0)
+			return err_set(err, ERR_FORMAT,
+				       "%s: attributes unreadable (%s)", where,
+				       h5_reason(why, sizeof why));
+		if (!ex)
+			return 0;
+		*found = 1;
+		if ((rc = attr_read_strings(obj, chunk, out, where, err)))
+			return rc;
+	}
+}
+
+/* ---- links ------------------------------------------------------------- */
+
+/* link_exists says whether the relative path exists under loc: 1, 0, or -1
+ * when HDF5 fails.  H5Lexists needs every component before the last to
+ * exist, so the components are checked one by one. */
+static int link_exists(hid_t loc, const char *path)
+{
+	size_t len = strlen(path);
+	char *p;
+	int rc = 1;
+
+	if (len == 0 || !(p = malloc(len + 1)))
+		return len == 0 ? 0 : -1;
+	memcpy(p, path, len + 1);
+	for (char *slash = p;; slash++) {
+		htri_t ex;
+		slash = strchr(slash, '/');
+		if (slash)
+			*slash = '\0';
+		ex = *p ? H5Lexists(loc, p, H5P_DEFAULT) : 1;
+		if (slash)
+			*slash = '/';
+		if (ex <= 0) {
+			rc = ex < 0 ? -1 : 0;
+			break;
+		}
+		if (!slash)
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+/* ---- datasets ---------------------------------------------------------- */
+
+static void shape_str(const hsize_t *dims, int rank, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	off += (size_t)snprintf(buf, len, "(");
+	for (int i = 0; i < rank && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%llu",
+					i ? ", " : "",
+					(unsigned long long)dims[i]);
+	if (off < len)
+		snprintf(buf + off, len - off, rank == 1 ? ",)" : ")");
+}
+
+/* read_dataset reads dataset name (relative to group) into a new buffer of
+ * the expected shape, converting any floating-point type to float32. */
+static int read_dataset(hid_t group, const char *name, const hsize_t *want,
+			int want_rank, float **out, const char *where,
+			char *err)
+{
+	hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID;
+	hid_t type = H5I_INVALID_HID;
+	hsize_t dims[H5S_MAX_RANK];
+	size_t count = 1, bytes;
+	float *buf = NULL;
+	char why[256], got[160], exp[160];
+	int rank, ex, over = 0, rc = 0;
+
+	*out = NULL;
+	if ((ex = link_exists(group, name)) <= 0) {
+		if (ex < 0)
+			rc = err_set(err, ERR_FORMAT,
+				     "%s: looking up dataset %s failed (%s)",
+				     where, name, h5_reason(why, sizeof why));
+		else
+			rc = err_set(err, ERR_MISSING,
+				     "%s: dataset %s (listed in weight_names) "
+				     "does not exist", where, name);
+		goto fail;
+	}
+	if ((ds = H5Dopen2(group, name, H5P_DEFAULT)) < 0 ||
+	    (type = H5Dget_type(ds)) < 0 || (space = H5Dget_space(ds)) < 0 ||
+	    (rank = H5Sget_simple_extent_ndims(space)) < 0 ||
+	    H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
+		rc = err_set(err, ERR_FORMAT, "%s: dataset %s unreadable (%s)",
+			     where, name, h5_reason(why, sizeof why));
+		goto fail;
+	}
+	if (H5Tget_class(type) != H5T_FLOAT) {
+		rc = err_set(err, ERR_FORMAT,
+			     "%s: dataset %s is not floating point", where,
+			     name);
+		goto fail;
+	}
+	if (rank != want_rank || memcmp(dims, want, sizeof *dims * (size_t)rank)) {
+		shape_str(dims, rank, got, sizeof got);
+		shape_str(want, want_rank, exp, sizeof exp);
+		rc = err_set(err, ERR_SHAPE,
+			     "%s: dataset %s has shape %s, expected %s", where,
+			     name, got, exp);
+		goto fail;
+	}
+	for (int i = 0; i < rank; i++)
+		over |= err_mul_size(count, (size_t)dims[i], &count);
+	if (over || err_mul_size(count, sizeof *buf, &bytes) ||
+	    !(buf = malloc(bytes ? bytes : 1))) {
+		rc = err_set(err, ERR_NOMEM, "%s: dataset %s: out of memory",
+			     where, name);
+		goto fail;
+	}
+	if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+		    buf) < 0) {
+		rc = err_set(err, ERR_FORMAT,
+			     "%s: reading dataset %s failed (%s)", where, name,
+			     h5_reason(why, sizeof why));
+		goto fail;
+	}
+	*out = buf;
+	buf = NULL;
+fail:
+	free(buf);
+	if (space >= 0)
+		H5Sclose(space);
+	if (type >= 0)
+		H5Tclose(type);
+	if (ds >= 0)
+		H5Dclose(ds);
+	return rc;
+}
+
+/* load_layer reads the file's layer fname into VGG16's layer i. */
+static int load_layer(hid_t root, const char *path, const char *fname, int i,
+		      weights_t *w, char *err)
+{
+	const weights_layer_spec_t *s = &weights_spec[i];
+	hsize_t kdims[4], bdims[1] = { (hsize_t)s->cout };
+	hid_t g = H5I_INVALID_HID;
+	strlist_t names = { 0 };
+	char where[ERR_LEN], why[256];
+	int krank, found, rc;
+
+	/* Keras matches by position, so the file's name may differ from
+	 * the model's; say both when it does. */
+	if (strcmp(fname, s->name) == 0)
+		snprintf(where, sizeof where, "%s: layer %s", path, fname);
+	else
+		snprintf(where, sizeof where, "%s: layer %s (VGG16's %s)",
+			 path, fname, s->name);
+	if (s->is_conv) {
+		kdims[0] = kdims[1] = 3;
+		kdims[2] = (hsize_t)s->cin;
+		kdims[3] = (hsize_t)s->cout;
+		krank = 4;
+	} else {
+		kdims[0] = (hsize_t)s->cin;
+		kdims[1] = (hsize_t)s->cout;
+		krank = 2;
+	}
+	if ((g = H5Gopen2(root, fname, H5P_DEFAULT)) < 0) {
+		rc = err_set(err, ERR_FORMAT, "%s: group unreadable (%s)",
+			     where, h5_reason(why, sizeof why));
+		goto fail;
+	}
+	if ((rc = attr_load_strings(g, "weight_names", &names, &found, where,
+				    err)))
+		goto fail;
+	if (names.n != 2) {
+		rc = err_set(err, ERR_FORMAT,
+			     "%s: has %zu weights, expected 2 (kernel, bias)",
+			     where, names.n);
+		goto fail;
+	}
+	if ((rc = read_dataset(g, names.v[0], kdims, krank, &w->kernel[i],
+			       where, err)) ||
+	    (rc = read_dataset(g, names.v[1], bdims, 1, &w->bias[i], where,
+			       err)))
+		goto fail;
+fail:
+	strlist_free(&names);
+	if (g >= 0)
+		H5Gclose(g);
+	return rc;
+}
+
+/* weighted_layers lists, in file order, the first WEIGHTS_NLAYERS layers of
+ * layer_names whose weight_names is not empty (fewer if the file has fewer;
+ * whatever follows, such as "predictions", is never needed). */
+static int weighted_layers(hid_t root, const char *path, strlist_t *out,
+			   char *err)
+{
+	strlist_t all = { 0 }, wn = { 0 };
+	hid_t g = H5I_INVALID_HID;
+	char where[ERR_LEN], why[256];
+	int found, ex, rc;
+
+	if ((rc = attr_load_strings(root, "layer_names", &all, &found, path,
+				    err)))
+		goto fail;
+	if (!found) {
+		rc = err_set(err, ERR_FORMAT,
+			     "%s: no layer_names attribute: not a Keras "
+			     "weights file", path);
+		goto fail;
+	}
+	for (size_t k = 0; k < all.n && out->n < WEIGHTS_NLAYERS; k++) {
+		const char *name = all.v[k];
+		snprintf(where, sizeof where, "%s: layer %s", path, name);
+		if ((ex = link_exists(root, name)) <= 0) {
+			if (ex < 0)
+				rc = err_set(err, ERR_FORMAT,
+					     "%s: lookup failed (%s)", where,
+					     h5_reason(why, sizeof why));
+			else
+				rc = err_set(err, ERR_MISSING,
+					     "%s: listed in layer_names but "
+					     "there is no such group", where);
+			goto fail;
+		}
+		if ((g = H5Gopen2(root, name, H5P_DEFAULT)) < 0) {
+			rc = err_set(err, ERR_FORMAT,
+				     "%s: group unreadable (%s)", where,
+				     h5_reason(why, sizeof why));
+			goto fail;
+		}
+		if ((rc = attr_load_strings(g, "weight_names", &wn, &found,
+					    where, err)))
+			goto fail;
+		/* Keras always writes weight_names, empty for layers without
+		 * weights; taking a missing one for "no weights" would
+		 * silently shift every following layer by one. */
+		if (!found) {
+			rc = err_set(err, ERR_FORMAT,
+				     "%s: no weight_names attribute", where);
+			goto fail;
+		}
+		if (wn.n > 0 && strlist_push(out, name, strlen(name))) {
+			rc = err_set(err, ERR_NOMEM, "%s: out of memory", path);
+			goto fail;
+		}
+		strlist_free(&wn);
+		H5Gclose(g);
+		g = H5I_INVALID_HID;
+	}
+fail:
+	strlist_free(&wn);
+	strlist_free(&all);
+	if (g >= 0)
+		H5Gclose(g);
+	return rc;
+}
+
+/* open_root returns the group holding layer_names: the root, or
+ * /model_weights in a model.save file (Keras' load_weights does the same). */
+static int open_root(hid_t file, const char *path, hid_t *root, char *err)
+{
+	char why[256];
+	htri_t names, mw = 0;
+	int use_mw;
+
+	if ((names = H5Aexists(file, "layer_names")) < 0 ||
+	    (!names && (names = H5Aexists(file, "layer_names0")) < 0) ||
+	    (!names && (mw = H5Lexists(file, "model_weights",
+				       H5P_DEFAULT)) < 0))
+		return err_set(err, ERR_FORMAT, "%s: root group unreadable (%s)",
+			       path, h5_reason(why, sizeof why));
+	use_mw = !names && mw;
+	*root = H5Oopen(file, use_mw ? "model_weights" : "/", H5P_DEFAULT);
+	if (*root < 0)
+		return err_set(err, ERR_FORMAT, "%s: %s unreadable (%s)", path,
+			       use_mw ? "group model_weights" : "root group",
+			       h5_reason(why, sizeof why));
+	if (H5Iget_type(*root) != H5I_GROUP) {
+		H5Oclose(*root);
+		*root = H5I_INVALID_HID;
+		return err_set(err, ERR_FORMAT,
+			       "%s: model_weights is not a group", path);
+	}
+	return 0;
+}
+
+/* check_backend refuses files written by Theano: Keras flips their
+ * convolution kernels on loading (conv_utils.convert_kernel), which this
+ * loader does not do, and the shapes alone would not reveal it. */
+static int check_backend(hid_t root, const char *path, char *err)
+{
+	strlist_t b = { 0 };
+	int found, rc;
+
+	if ((rc = attr_load_strings(root, "backend", &b, &found, path, err)))
+		goto fail;
+	if (b.n == 1 && strcmp(b.v[0], "theano") == 0)
+		rc = err_set(err, ERR_UNSUPPORTED,
+			     "%s: written by the Theano backend (flipped "
+			     "kernels); use the TensorFlow file %s", path,
+			     WEIGHTS_FILE_NAME);
+fail:
+	strlist_free(&b);
+	return rc;
+}
+
+/* ---- fingerprint -------------------------------------------------------- */
+
+#define FP_K1 0x9e3779b97f4a7c15ULL
+#define FP_K2 0xc2b2ae3d27d4eb4fULL
+
+/* fp_final is a bijective avalanche step (splitmix64's finaliser). */
+static uint64_t fp_final(uint64_t h)
+{
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
+
+static uint64_t fp_lane(uint64_t a, uint64_t v)
+{
+	a = (a ^ v) * FP_K1;
+	return a ^ (a >> 29);
+}
+
+/* fp_floats folds n float32 values into h.  Each 8-byte word is two floats'
+ * bit patterns, the first in the low half, so the result is the same on
+ * every byte order.  Four independent lanes keep the multiplier busy:
+ * 528 MB hash at memory speed. */
+static uint64_t fp_floats(uint64_t h, const float *f, size_t n)
+{
+	uint64_t lane[4] = { h, h ^ FP_K2, h + FP_K1, ~h };
+	size_t words = n / 2, i = 0;
+	uint64_t v;
+
+	for (; i + 4 <= words; i += 4)
+		for (int j = 0; j < 4; j++) {
+			memcpy(&v, f + 2 * (i + (size_t)j), 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			v = v << 32 | v >> 32;
+#endif
+			lane[j] = fp_lane(lane[j], v);
+		}
+	for (; i < words; i++) {
+		memcpy(&v, f + 2 * i, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		v = v << 32 | v >> 32;
+#endif
+		lane[0] = fp_lane(lane[0], v);
+	}
+	if (n % 2) {
+		uint32_t last;
+		memcpy(&last, f + n - 1, 4);
+		lane[1] = fp_lane(lane[1], last);
+	}
+	h = fp_final(h ^ (uint64_t)n);
+	for (int j = 0; j < 4; j++)
+		h = fp_final(h ^ fp_final(lane[j] + (uint64_t)j));
+	return h;
+}
+
+static void fingerprint(weights_t *w)
+{
+	uint64_t h = FP_K2;
+
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
+		const weights_layer_spec_t *s = &weights_spec[i];
+		uint64_t kshape[4] = { 3, 3, (uint64_t)s->cin,
+				       (uint64_t)s->cout };
+		const uint64_t *k = s->is_conv ? kshape : kshape + 2;
+		int rank = s->is_conv ? 4 : 2;
+
+		h = fp_final(h ^ (uint64_t)rank);
+		for (int d = 0; d < rank; d++)
+			h = fp_final(h ^ k[d]);
+		h = fp_floats(h, w->kernel[i], weights_kernel_count(i));
+		h = fp_final(h ^ 1);
+		h = fp_final(h ^ (uint64_t)s->cout);
+		h = fp_floats(h, w->bias[i], (size_t)s->cout);
+	}
+	snprintf(w->fingerprint, sizeof w->fingerprint, "%016" PRIx64, h);
+}
+
+/* ---- entry point -------------------------------------------------------- */
+
+/* check_file tells a missing or unreadable file from one that is not HDF5,
+ * before HDF5 reduces both to "unable to open file". */
+static int check_file(const char *path, char *err)
+{
+	struct stat st;
+	char why[256];
+	htri_t is;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return err_set(err, errno == ENOENT ? ERR_MISSING : ERR_IO,
+			       "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(e));
+	}
+	close(fd);
+	if (!S_ISREG(st.st_mode))
+		return err_set(err, ERR_IO, "%s: not a regular file", path);
+	if ((is = H5Fis_hdf5(path)) < 0)
+		return err_set(err, ERR_FORMAT, "%s: not readable as HDF5 (%s)",
+			       path, h5_reason(why, sizeof why));
+	if (is == 0)
+		return err_set(err, ERR_FORMAT,
+			       "%s: not an HDF5 file (no HDF5 signature)", path);
+	return 0;
+}
+
+int weights_load(const char *path, weights_t *w, char *err)
+{
+	hid_t file = H5I_INVALID_HID, root = H5I_INVALID_HID;
+	strlist_t layers = { 0 };
+	H5E_auto2_t old_func = NULL;
+	void *old_data = NULL;
+	char why[256];
+	int rc;
+
+	if (!w)
+		return err_set(err, ERR_ARG, "weights_load: no output");
+	memset(w, 0, sizeof *w);
+	if (!path || !*path)
+		return err_set(err, ERR_ARG, "weights_load: no path");
+	/* Failures are reported through err, so HDF5's stack dumps on stderr
+	 * are turned off for the duration of the call and restored after. */
+	H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+
+	if ((rc = check_file(path, err)))
+		goto fail;
+	if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+		rc = err_set(err, ERR_FORMAT,
+			     "%s: damaged or truncated HDF5 file (%s)", path,
+			     h5_reason(why, sizeof why));
+		goto fail;
+	}
+	if ((rc = open_root(file, path, &root, err)) ||
+	    (rc = check_backend(root, path, err)) ||
+	    (rc = weighted_layers(root, path, &layers, err)))
+		goto fail;
+	if (layers.n < WEIGHTS_NLAYERS) {
+		rc = err_set(err, ERR_MISSING,
+			     "%s: %zu layers with weights, VGG16 needs %d "
+			     "(13 conv, fc1, fc2)%s", path, layers.n,
+			     WEIGHTS_NLAYERS,
+			     layers.n == WEIGHTS_NCONV ?
+			     ": this looks like the _notop file (no fc1/fc2);"
+			     " use " WEIGHTS_FILE_NAME : "");
+		goto fail;
+	}
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
+		if ((rc = load_layer(root, path, layers.v[i], i, w, err)))
+			goto fail;
+	fingerprint(w);
+fail:
+	if (rc)
+		weights_free(w);
+	strlist_free(&layers);
+	if (root >= 0)
+		H5Gclose(root);
+	if (file >= 0 && H5Fclose(file) < 0 && rc == 0) {
+		weights_free(w);
+		rc = err_set(err, ERR_FORMAT, "%s: closing failed (%s)", path,
+			     h5_reason(why, sizeof why));
+	}
+	H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+	return rc;
+}

@@ -1,0 +1,716 @@
+/* test_weights.c - the Keras HDF5 weights loader.
+ *
+ * Full-size files come from build/tests/gen_weights in its three layouts
+ * (each written once, in the group setup, since one is 553 MB); the values
+ * are checked against an independent recomputation of the generator's
+ * documented number stream.  Damaged and odd files are written here with the
+ * HDF5 API: small ones, whose datasets have their real shapes but no storage
+ * (HDF5 returns the fill value when they are read). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "proc.h"
+#include "testutil.h"
+#include "weights.h"
+
+#define GEN "build/tests/gen_weights"
+#define SEED 1
+/* fingerprint of `gen_weights --seed 1`: it changes only when the
+ * generator's numbers or the fingerprint's definition change, and feature
+ * files record it, so either change must be deliberate. */
+#define SEED1_FINGERPRINT "ef36cdfec5dc3ee5"
+#define TINY_FILL 0.25f
+
+typedef struct files {
+	const char *dir;
+	char official[256], keras2[256], model[256], notop[256];
+} files_t;
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static void path_in(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+static int is_empty(const weights_t *w)
+{
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
+		if (w->kernel[i] || w->bias[i])
+			return 0;
+	return w->fingerprint[0] == '\0';
+}
+
+/* load_fail loads path, expects code, and returns the message (static). */
+static const char *load_fail(const char *path, int code)
+{
+	static char err[ERR_LEN];
+	weights_t w;
+	int rc;
+
+	err[0] = '\0';
+	rc = weights_load(path, &w, err);
+	if (rc != code)
+		fail_msg("%s: expected %s, got %s: %s", path, err_name(code),
+			 err_name(rc), err);
+	assert_true(is_empty(&w));
+	assert_non_null(strstr(err, path));
+	assert_null(strchr(err, '\n'));
+	return err;
+}
+
+static void expect_in(const char *msg, const char *part)
+{
+	if (!strstr(msg, part))
+		fail_msg("message lacks \"%s\": %s", part, msg);
+}
+
+/* ---- the generator's number stream, recomputed -------------------------- */
+
+/* stream_at returns a generator positioned at the start of layer i's
+ * kernel (i < WEIGHTS_NLAYERS, so predictions never comes before it): every kernel value and every bias value takes one uniform (the
+ * kernels all have an even count, so Box-Muller pairs never straddle). */
+static tu_rng_t stream_at(int layer)
+{
+	tu_rng_t r = { SEED };
+	size_t skip = 0;
+
+	for (int i = 0; i < layer; i++)
+		skip += weights_kernel_count(i) + (size_t)weights_spec[i].cout;
+	for (size_t k = 0; k < skip; k++)
+		tu_rng_u64(&r);
+	return r;
+}
+
+/* expect_layer_head checks the first n values of layer i's kernel and all
+ * of its bias against the generator's description. */
+static void expect_layer_head(const weights_t *w, int i, size_t n)
+{
+	const weights_layer_spec_t *s = &weights_spec[i];
+	double fan_in = s->is_conv ? 9.0 * s->cin : s->cin;
+	double sd = sqrt(2.0 / fan_in);
+	size_t count = weights_kernel_count(i);
+	tu_rng_t r = stream_at(i);
+
+	for (size_t k = 0; k < n; k += 2) {
+		double u1 = tu_rng_uniform(&r), u2 = tu_rng_uniform(&r);
+		double rad = sqrt(-2.0 * log(1.0 - u1)), t = 2.0 * M_PI * u2;
+		float z0 = (float)(sd * (rad * cos(t)));
+		float z1 = (float)(sd * (rad * sin(t)));
+		assert_float_equal(w->kernel[i][k], z0, 1e-6 * fabs(z0) + 1e-30);
+		assert_float_equal(w->kernel[i][k + 1], z1,
+				   1e-6 * fabs(z1) + 1e-30);
+	}
+	for (size_t k = n; k < count; k++)
+		tu_rng_u64(&r);
+	for (int k = 0; k < s->cout; k++) {
+		float b = (float)(-0.05 + 0.1 * tu_rng_uniform(&r));
+		assert_true(w->bias[i][k] == b);
+	}
+}
+
+/* ---- group with generated files ----------------------------------------- */
+
+static int gen_setup(void **state)
+{
+	static files_t f;
+	static const char *const layouts[] = { "official", "keras2", "model",
+					       "official" };
+	char *paths[4] = { f.official, f.keras2, f.model, f.notop };
+	char log[4][300];
+	pid_t pid[4];
+	int bad = 0;
+
+	f.dir = tu_tmpdir();
+	path_in(f.official, sizeof f.official, f.dir, "official.h5");
+	path_in(f.keras2, sizeof f.keras2, f.dir, "keras2.h5");
+	path_in(f.model, sizeof f.model, f.dir, "model.h5");
+	path_in(f.notop, sizeof f.notop, f.dir, "notop.h5");
+	/* The four run side by side: each is bound by its own number
+	 * generation. */
+	for (int k = 0; k < 4; k++) {
+		char *argv[] = { GEN, "--seed", "1", "--out", paths[k],
+				 "--layout", (char *)layouts[k],
+				 k == 3 ? "--notop" : NULL, NULL };
+		snprintf(log[k], sizeof log[k], "%s.log", paths[k]);
+		pid[k] = proc_spawn(argv, log[k]);
+	}
+	for (int k = 0; k < 4; k++)
+		if (proc_wait(pid[k]) != 0) {
+			fprintf(stderr, "%s failed for %s (see %s)\n", GEN,
+				paths[k], log[k]);
+			bad = 1;
+		}
+	*state = &f;
+	return bad ? -1 : 0;
+}
+
+static int gen_teardown(void **state)
+{
+	files_t *f = *state;
+	if (f && f->dir)
+		tu_rm_rf(f->dir);
+	return 0;
+}
+
+static void test_layouts_agree(void **state)
+{
+	files_t *f = *state;
+	const char *others[] = { f->keras2, f->model };
+	weights_t a, b;
+	char err[ERR_LEN];
+
+	if (weights_load(f->official, &a, err))
+		fail_msg("%s", err);
+	assert_int_equal(strlen(a.fingerprint), 16);
+	assert_int_equal(strspn(a.fingerprint, "0123456789abcdef"), 16);
+	assert_string_equal(a.fingerprint, SEED1_FINGERPRINT);
+	for (int k = 0; k < 2; k++) {
+		if (weights_load(others[k], &b, err))
+			fail_msg("%s", err);
+		assert_string_equal(a.fingerprint, b.fingerprint);
+		for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
+			assert_memory_equal(a.kernel[i], b.kernel[i],
+					    weights_kernel_count(i) *
+						    sizeof(float));
+			assert_memory_equal(a.bias[i], b.bias[i],
+					    (size_t)weights_spec[i].cout *
+						    sizeof(float));
+		}
+		weights_free(&b);
+	}
+	weights_free(&a);
+}
+
+static void test_values_match_generator(void **state)
+{
+	files_t *f = *state;
+	weights_t w;
+	char err[ERR_LEN];
+
+	if (weights_load(f->official, &w, err))
+		fail_msg("%s", err);
+	/* First and last conv, and both dense layers: the stream runs
+	 * through all of them, so the whole file order is checked. */
+	expect_layer_head(&w, 0, 64);
+	expect_layer_head(&w, 12, 64);
+	expect_layer_head(&w, 13, 64);
+	expect_layer_head(&w, 14, 64);
+	weights_free(&w);
+}
+
+static void test_notop(void **state)
+{
+	files_t *f = *state;
+	const char *msg = load_fail(f->notop, ERR_MISSING);
+
+	expect_in(msg, "13 layers with weights");
+	expect_in(msg, "notop");
+}
+
+static void test_truncated(void **state)
+{
+	files_t *f = *state;
+	char path[300];
+	size_t len = 0, cut[8];
+	struct stat st;
+	hid_t file, ds;
+	haddr_t fc2;
+
+	/* Where fc2's kernel data sits: a cut inside a late layer's data. */
+	assert_true((file = H5Fopen(f->official, H5F_ACC_RDONLY,
+				    H5P_DEFAULT)) >= 0);
+	assert_true((ds = H5Dopen2(file, "fc2/fc2_W_1:0", H5P_DEFAULT)) >= 0);
+	fc2 = H5Dget_offset(ds);
+	H5Dclose(ds);
+	H5Fclose(file);
+	assert_true(fc2 != HADDR_UNDEF);
+	assert_int_equal(stat(f->official, &st), 0);
+	len = (size_t)st.st_size;
+	cut[0] = len - 1;
+	cut[1] = len - 1024;
+	cut[2] = (size_t)fc2 + 4096u * 4096u * 2u;
+	cut[3] = (size_t)fc2;
+	cut[4] = len / 2;
+	cut[5] = 65536;
+	cut[6] = 1024;
+	cut[7] = 100;
+
+	/* HDF5 compares the end-of-file address in the superblock with the
+	 * file's size when opening, so every cut must fail there, with
+	 * "truncated" in the reason, before any data is read (a dataset
+	 * that fails while being read is test_bad_structure's checksum case).
+	 * One copy is cut shorter and shorter in place. */
+	path_in(path, sizeof path, f->dir, "cut.h5");
+	{
+		FILE *in = fopen(f->official, "rb"), *out = fopen(path, "wb");
+		static char buf[1 << 20];
+		size_t n;
+		assert_non_null(in);
+		assert_non_null(out);
+		while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+			assert_int_equal(fwrite(buf, 1, n, out), n);
+		fclose(in);
+		assert_int_equal(fclose(out), 0);
+	}
+	for (int k = 0; k < 8; k++) {
+		const char *msg;
+		assert_true(k == 0 || cut[k] < cut[k - 1]);
+		assert_int_equal(truncate(path, (off_t)cut[k]), 0);
+		msg = load_fail(path, ERR_FORMAT);
+		expect_in(msg, "truncated");
+	}
+	unlink(path);
+}
+
+/* ---- small hand-written files ------------------------------------------- */
+
+/* What a tiny file does differently from a good one, at layer `at`
+ * (an index into weights_spec). */
+typedef struct tiny {
+	int at;
+	int rank;              /* non-zero: the kernel has this shape */
+	hsize_t dims[4];
+	int bias_len;          /* non-zero: the bias has this length */
+	int no_weight_names;   /* the layer has no weight_names */
+	int three_weights;     /* weight_names lists a third dataset */
+	int no_group;          /* listed in layer_names, no group */
+	int no_dataset;        /* weight_names names a missing kernel */
+	int f64;               /* the kernel is float64, with values */
+	int fletcher;          /* the kernel is chunked with a checksum */
+	int chunked_names;     /* layer_names split as layer_names0/1 */
+	int renamed;           /* the layer has another name */
+	int theano;            /* the root says backend = "theano" */
+} tiny_t;
+
+static double tiny_f64_value(size_t i)
+{
+	return 1.0 / 3.0 + 0.001 * (double)i;
+}
+
+static void tiny_strings(hid_t obj, const char *name, const char *const *v,
+			 size_t n)
+{
+	hsize_t dims[1] = { n };
+	hid_t type = H5Tcopy(H5T_C_S1), space, attr;
+
+	assert_true(H5Tset_size(type, H5T_VARIABLE) >= 0);
+	assert_true((space = H5Screate_simple(1, dims, NULL)) >= 0);
+	assert_true((attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT,
+				       H5P_DEFAULT)) >= 0);
+	if (n)
+		assert_true(H5Awrite(attr, type, v) >= 0);
+	H5Aclose(attr);
+	H5Sclose(space);
+	H5Tclose(type);
+}
+
+/* tiny_dataset makes an unwritten float32 dataset whose reads give
+ * TINY_FILL, or a written one (float64 / checksummed) when asked. */
+static void tiny_dataset(hid_t g, const char *name, int rank,
+			 const hsize_t *dims, const tiny_t *t, int special)
+{
+	hid_t space, dcpl = H5Pcreate(H5P_DATASET_CREATE), ds;
+	hid_t ftype = special && t->f64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
+	float fill = TINY_FILL;
+	size_t n = 1;
+
+	for (int d = 0; d < rank; d++)
+		n *= (size_t)dims[d];
+	assert_true((space = H5Screate_simple(rank, dims, NULL)) >= 0);
+	assert_true(H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &fill) >= 0);
+	if (special && t->fletcher) {
+		assert_true(H5Pset_chunk(dcpl, rank, dims) >= 0);
+		assert_true(H5Pset_fletcher32(dcpl) >= 0);
+	}
+	assert_true((ds = H5Dcreate2(g, name, ftype, space, H5P_DEFAULT, dcpl,
+				     H5P_DEFAULT)) >= 0);
+	if (special && (t->f64 || t->fletcher)) {
+		double *v = malloc(n * sizeof *v);
+		assert_non_null(v);
+		for (size_t i = 0; i < n; i++)
+			v[i] = tiny_f64_value(i);
+		assert_true(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL,
+				     H5P_DEFAULT, v) >= 0);
+		free(v);
+	}
+	H5Dclose(ds);
+	H5Pclose(dcpl);
+	H5Sclose(space);
+}
+
+/* tiny_write writes input_1 then the 15 layers of VGG16 in the Keras 1
+ * layout, with t's defect at layer t->at. */
+static void tiny_write(const char *path, const tiny_t *t)
+{
+	const char *names[1 + WEIGHTS_NLAYERS];
+	hid_t file;
+
+	assert_true((file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT,
+				      H5P_DEFAULT)) >= 0);
+	if (t->theano) {
+		const char *backend = "theano";
+		tiny_strings(file, "backend", &backend, 1);
+	}
+	names[0] = "input_1";
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
+		names[1 + i] = t->renamed && i == t->at ? "renamed_conv" :
+			       weights_spec[i].name;
+	if (t->chunked_names) {
+		tiny_strings(file, "layer_names0", names, 5);
+		tiny_strings(file, "layer_names1", names + 5,
+			     WEIGHTS_NLAYERS + 1 - 5);
+	} else {
+		tiny_strings(file, "layer_names", names, WEIGHTS_NLAYERS + 1);
+	}
+	{
+		hid_t g = H5Gcreate2(file, "input_1", H5P_DEFAULT, H5P_DEFAULT,
+				     H5P_DEFAULT);
+		assert_true(g >= 0);
+		tiny_strings(g, "weight_names", NULL, 0);
+		H5Gclose(g);
+	}
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
+		const weights_layer_spec_t *s = &weights_spec[i];
+		const char *name = names[1 + i];
+		int here = i == t->at;
+		char k[64], b[64], x[64];
+		const char *wn[3] = { k, b, x };
+		hsize_t kd[4] = { 3, 3, (hsize_t)s->cin, (hsize_t)s->cout };
+		hsize_t dd[2] = { (hsize_t)s->cin, (hsize_t)s->cout };
+		hsize_t bd[1] = { (hsize_t)s->cout };
+		const hsize_t *dims = s->is_conv ? kd : dd;
+		int rank = s->is_conv ? 4 : 2;
+		hid_t g;
+
+		if (here && t->no_group)
+			continue;
+		assert_true((g = H5Gcreate2(file, name, H5P_DEFAULT,
+					    H5P_DEFAULT, H5P_DEFAULT)) >= 0);
+		snprintf(k, sizeof k, "%s_W_1:0", name);
+		snprintf(b, sizeof b, "%s_b_1:0", name);
+		snprintf(x, sizeof x, "%s_extra:0", name);
+		if (!(here && t->no_weight_names))
+			tiny_strings(g, "weight_names", wn,
+				     here && t->three_weights ? 3 : 2);
+		if (here && t->rank) {
+			rank = t->rank;
+			dims = t->dims;
+		}
+		if (here && t->bias_len)
+			bd[0] = (hsize_t)t->bias_len;
+		if (!(here && t->no_dataset))
+			tiny_dataset(g, k, rank, dims, t, here);
+		tiny_dataset(g, b, 1, bd, t, 0);
+		H5Gclose(g);
+	}
+	assert_true(H5Fclose(file) >= 0);
+}
+
+/* tiny_path makes a file for t in a fresh directory (removed by the
+ * caller with tu_rm_rf on the returned dir). */
+static const char *tiny_path(const tiny_t *t, char *path, size_t len)
+{
+	const char *dir = tu_tmpdir();
+	path_in(path, len, dir, "tiny.h5");
+	tiny_write(path, t);
+	return dir;
+}
+
+static void test_tiny_loads(void **state)
+{
+	tiny_t t = { .at = 0, .chunked_names = 1 };
+	char path[300], err[ERR_LEN];
+	const char *dir = tiny_path(&t, path, sizeof path);
+	weights_t w;
+
+	/* layer_names split in chunks, variable-length strings, an empty
+	 * string-typed weight_names: all as Keras reads them. */
+	if (weights_load(path, &w, err))
+		fail_msg("%s", err);
+	assert_true(w.kernel[13][weights_kernel_count(13) - 1] == TINY_FILL);
+	assert_true(w.bias[14][4095] == TINY_FILL);
+	weights_free(&w);
+	tu_rm_rf(dir);
+}
+
+static void test_float64_converted(void **state)
+{
+	tiny_t t = { .at = 0, .f64 = 1 };
+	char path[300], err[ERR_LEN];
+	const char *dir = tiny_path(&t, path, sizeof path);
+	weights_t w;
+
+	tiny_t plain = { .at = 0 };
+	char fp[17];
+
+	if (weights_load(path, &w, err))
+		fail_msg("%s", err);
+	for (size_t i = 0; i < weights_kernel_count(0); i++)
+		assert_true(w.kernel[0][i] == (float)tiny_f64_value(i));
+	assert_true(w.kernel[1][0] == TINY_FILL);
+	memcpy(fp, w.fingerprint, sizeof fp);
+	weights_free(&w);
+	/* Other numbers in one layer, another fingerprint. */
+	tiny_write(path, &plain);
+	if (weights_load(path, &w, err))
+		fail_msg("%s", err);
+	assert_string_not_equal(fp, w.fingerprint);
+	weights_free(&w);
+	tu_rm_rf(dir);
+}
+
+static void test_wrong_shape(void **state)
+{
+	struct {
+		tiny_t t;
+		const char *parts[4];
+	} cases[] = {
+		{ { .at = 0, .rank = 4, .dims = { 3, 3, 4, 64 } },
+		  { "layer block1_conv1", "block1_conv1_W_1:0",
+		    "(3, 3, 4, 64)", "(3, 3, 3, 64)" } },
+		{ { .at = 13, .rank = 2, .dims = { 4096, 4096 } },
+		  { "layer fc1", "fc1_W_1:0", "(4096, 4096)",
+		    "(25088, 4096)" } },
+		{ { .at = 0, .rank = 4, .dims = { 64, 3, 3, 3 },
+		    .renamed = 1 },
+		  { "renamed_conv (VGG16's block1_conv1)", "(64, 3, 3, 3)",
+		    "(3, 3, 3, 64)", "renamed_conv_W_1:0" } },
+		{ { .at = 14, .bias_len = 1000 },
+		  { "layer fc2", "fc2_b_1:0", "(1000,)", "(4096,)" } },
+		{ { .at = 1, .rank = 3, .dims = { 3, 3, 64 } },
+		  { "layer block1_conv2", "(3, 3, 64)", "(3, 3, 64, 64)",
+		    "has shape" } },
+	};
+
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		char path[300];
+		const char *dir = tiny_path(&cases[c].t, path, sizeof path);
+		const char *msg = load_fail(path, ERR_SHAPE);
+		for (int p = 0; p < 4; p++)
+			expect_in(msg, cases[c].parts[p]);
+		tu_rm_rf(dir);
+	}
+}
+
+static void test_bad_structure(void **state)
+{
+	struct {
+		tiny_t t;
+		int code;
+		const char *parts[2];
+	} cases[] = {
+		{ { .at = 0, .no_weight_names = 1 }, ERR_FORMAT,
+		  { "layer block1_conv1", "no weight_names" } },
+		{ { .at = 5, .three_weights = 1 }, ERR_FORMAT,
+		  { "layer block3_conv2", "3 weights" } },
+		{ { .at = 2, .no_group = 1 }, ERR_MISSING,
+		  { "layer block2_conv1", "no such group" } },
+		{ { .at = 14, .no_dataset = 1 }, ERR_MISSING,
+		  { "layer fc2", "fc2_W_1:0" } },
+		{ { .at = 0, .fletcher = 1 }, ERR_FORMAT,
+		  { "layer block1_conv1", "reading dataset" } },
+		{ { .at = 0, .theano = 1 }, ERR_UNSUPPORTED,
+		  { "Theano", WEIGHTS_FILE_NAME } },
+	};
+
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		char path[300];
+		const char *dir = tiny_path(&cases[c].t, path, sizeof path);
+		const char *msg;
+
+		if (cases[c].t.fletcher) {
+			/* Damage one byte of the checksummed kernel: the
+			 * read itself must fail, and say which layer. */
+			size_t len, n = weights_kernel_count(0);
+			uint8_t *bytes = tu_read_file(path, &len), *hit;
+			float head[4];
+			assert_non_null(bytes);
+			for (int i = 0; i < 4; i++)
+				head[i] = (float)tiny_f64_value((size_t)i);
+			hit = memmem(bytes, len, head, sizeof head);
+			assert_non_null(hit);
+			assert_true(hit + n * sizeof(float) <= bytes + len);
+			hit[100] ^= 0x40;
+			assert_int_equal(tu_write_file(path, bytes, len), 0);
+			free(bytes);
+		}
+		msg = load_fail(path, cases[c].code);
+		for (int p = 0; p < 2; p++)
+			expect_in(msg, cases[c].parts[p]);
+		tu_rm_rf(dir);
+	}
+}
+
+/* ---- not HDF5 at all ---------------------------------------------------- */
+
+static void test_missing_file(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char path[300];
+	const char *msg;
+
+	path_in(path, sizeof path, dir, "nope.h5");
+	msg = load_fail(path, ERR_MISSING);
+	expect_in(msg, "No such file");
+	load_fail(dir, ERR_IO);
+	tu_rm_rf(dir);
+}
+
+static void test_not_hdf5(void **state)
+{
+	const char *dir = tu_tmpdir();
+	static const char text[] = "block1_conv1 is not here\n";
+	uint8_t noise[4096];
+	tu_rng_t r = { 7 };
+	char path[300];
+
+	for (size_t i = 0; i < sizeof noise; i++)
+		noise[i] = (uint8_t)tu_rng_u64(&r);
+	path_in(path, sizeof path, dir, "text.h5");
+	assert_int_equal(tu_write_file(path, text, sizeof text - 1), 0);
+	expect_in(load_fail(path, ERR_FORMAT), "not an HDF5 file");
+	assert_int_equal(tu_write_file(path, noise, sizeof noise), 0);
+	expect_in(load_fail(path, ERR_FORMAT), "not an HDF5 file");
+	assert_int_equal(tu_write_file(path, "", 0), 0);
+	load_fail(path, ERR_FORMAT);
+	/* An HDF5 file that is not a Keras one. */
+	{
+		hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT,
+				    H5P_DEFAULT);
+		assert_true(f >= 0);
+		H5Fclose(f);
+	}
+	expect_in(load_fail(path, ERR_FORMAT), "no layer_names");
+	tu_rm_rf(dir);
+}
+
+/* ---- the rest of the interface ----------------------------------------- */
+
+static void test_spec(void **state)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
+		total += weights_kernel_count(i) + (size_t)weights_spec[i].cout;
+		if (i > 0 && i != WEIGHTS_NCONV)
+			assert_int_equal(weights_spec[i].cin,
+					 weights_spec[i - 1].cout);
+	}
+	/* Keras' VGG16 summary: 138,357,544 parameters, of which
+	 * predictions has 4096 * 1000 + 1000. */
+	assert_int_equal(total, 138357544 - 4097000);
+	assert_int_equal(weights_spec[WEIGHTS_NCONV].cin, 7 * 7 * 512);
+	assert_int_equal(weights_kernel_count(-1), 0);
+	assert_int_equal(weights_kernel_count(WEIGHTS_NLAYERS), 0);
+	weights_free(NULL);
+}
+
+static void test_default_path(void **state)
+{
+	char *old_w = getenv("VGG16_WEIGHTS"), *old_h = getenv("HOME");
+	char save_w[4096] = "", save_h[4096] = "", buf[4096], err[ERR_LEN];
+	char small[8];
+
+	if (old_w)
+		snprintf(save_w, sizeof save_w, "%s", old_w);
+	if (old_h)
+		snprintf(save_h, sizeof save_h, "%s", old_h);
+
+	assert_int_equal(setenv("VGG16_WEIGHTS", "/data/w.h5", 1), 0);
+	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/data/w.h5");
+	assert_int_equal(weights_default_path(small, sizeof small, err),
+			 ERR_ARG);
+
+	assert_int_equal(setenv("VGG16_WEIGHTS", "", 1), 0);
+	assert_int_equal(setenv("HOME", "/home/u", 1), 0);
+	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/home/u/.keras/models/" WEIGHTS_FILE_NAME);
+
+	assert_int_equal(unsetenv("VGG16_WEIGHTS"), 0);
+	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/home/u/.keras/models/" WEIGHTS_FILE_NAME);
+
+	assert_int_equal(unsetenv("HOME"), 0);
+	assert_int_equal(weights_default_path(buf, sizeof buf, err), ERR_ARG);
+	expect_in(err, "VGG16_WEIGHTS");
+
+	if (old_w)
+		setenv("VGG16_WEIGHTS", save_w, 1);
+	if (old_h)
+		setenv("HOME", save_h, 1);
+}
+
+static void test_missing_help(void **state)
+{
+	char buf[1024];
+
+	weights_missing_help("/x/y.h5", buf, sizeof buf);
+	expect_in(buf, "/x/y.h5");
+	expect_in(buf, WEIGHTS_URL);
+	expect_in(buf, "~/.keras/models/");
+	expect_in(buf, "VGG16_WEIGHTS");
+	expect_in(buf, "--weights");
+}
+
+static void test_gen_cli(void **state)
+{
+	char *help[] = { GEN, "--help", NULL };
+	char *unknown[] = { GEN, "--seed", "1", "--out", "/dev/null", "--bogus",
+			    NULL };
+	char *no_out[] = { GEN, "--seed", "1", NULL };
+	char *bad_layout[] = { GEN, "--seed", "1", "--out", "/dev/null",
+			       "--layout", "theano", NULL };
+	char *bad_seed[] = { GEN, "--seed", "x1", "--out", "/dev/null", NULL };
+
+	assert_int_equal(proc_run(help, NULL), 0);
+	assert_int_equal(proc_run(unknown, NULL), 1);
+	assert_int_equal(proc_run(no_out, NULL), 1);
+	assert_int_equal(proc_run(bad_layout, NULL), 1);
+	assert_int_equal(proc_run(bad_seed, NULL), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest generated[] = {
+		cmocka_unit_test(test_layouts_agree),
+		cmocka_unit_test(test_values_match_generator),
+		cmocka_unit_test(test_notop),
+		cmocka_unit_test(test_truncated),
+	};
+	const struct CMUnitTest small[] = {
+		cmocka_unit_test(test_tiny_loads),
+		cmocka_unit_test(test_float64_converted),
+		cmocka_unit_test(test_wrong_shape),
+		cmocka_unit_test(test_bad_structure),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_not_hdf5),
+		cmocka_unit_test(test_spec),
+		cmocka_unit_test(test_default_path),
+		cmocka_unit_test(test_missing_help),
+		cmocka_unit_test(test_gen_cli),
+	};
+	int failed = 0;
+
+	/* The test's own HDF5 calls assert; their stack dumps are noise. */
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	failed += cmocka_run_group_tests_name("weights_small", small, NULL,
+					      NULL);
+	failed += cmocka_run_group_tests_name("weights_generated", generated,
+					      gen_setup, gen_teardown);
+	return failed ? 1 : 0;
+}
