@@ -100,8 +100,14 @@ typedef struct featdb_meta {
 enum { FEATDB_RDONLY = 0, FEATDB_CREATE = 1 };
 
 /* featdb_open opens (FEATDB_RDONLY) or opens-or-creates (FEATDB_CREATE) the
- * store at path (a directory).  ERR_MISSING when it does not exist,
- * ERR_FORMAT when it is not an LMDB environment of ours, ERR_IO otherwise. */
+ * store at path (a directory).  ERR_MISSING when it does not exist (or holds
+ * no data.mdb), ERR_FORMAT when it is not an LMDB environment of ours (not a
+ * directory, garbage or truncated data.mdb, no "features"/"meta" database),
+ * ERR_IO otherwise.  A read-only open still creates or writes lock.mdb in
+ * the directory (LMDB's reader table), so it needs write access there.
+ * LMDB's rules apply: open a store at most once per process at a time (closing
+ * a second handle would drop the first one's locks), use a handle from one
+ * thread, and never in a fork()ed child. */
 int featdb_open(const char *path, int flags, featdb_t **out, char *err);
 void featdb_close(featdb_t *db);
 
@@ -124,14 +130,21 @@ int featdb_get(featdb_t *db, const char *key, uint8_t **val, size_t *len,
  * database.  When meta's class list differs from the stored one (people
  * added to the folder), every stored record's class is renumbered in the
  * same transaction, so indices always follow the sorted names (Keras');
- * meta's list must hold every stored name (ERR_ARG otherwise). */
+ * meta's list must hold every stored name (ERR_ARG otherwise).
+ * Errors: ERR_ARG (read-only store; meta's classes not sorted and unique;
+ * a key empty or longer than featdb_max_key; a record that does not decode
+ * or whose dim, dtype or class does not fit meta), ERR_FORMAT (a stored
+ * record cannot be renumbered), ERR_IO (LMDB or the disk, e.g. "No space
+ * left on device"; the store keeps its last committed state). */
 int featdb_write(featdb_t *db, featdb_meta_t *meta, int n, const char *const *keys,
 		 const uint8_t *const *vals, const size_t *lens, char *err);
 
 /* featdb_foreach calls fn for every record in key order, over one read
  * snapshot; key is NOT NUL-terminated.  A record that fails to decode is
  * passed with rec NULL and the reason in why.  fn returns 0 to go on, non-zero
- * to stop (featdb_foreach returns that value). */
+ * to stop (featdb_foreach returns that value).  key and rec->data point into
+ * the store's map and are valid only during the call; fn must not call other
+ * featdb functions on db (LMDB allows one read transaction per thread). */
 typedef int (*featdb_foreach_fn)(void *ctx, const char *key, size_t keylen,
 				 const featdb_rec_t *rec, const char *why);
 int featdb_foreach(featdb_t *db, featdb_foreach_fn fn, void *ctx, char *err);

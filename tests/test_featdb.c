@@ -1,0 +1,1324 @@
+/* test_featdb.c - the record codec against hand-written bytes and independent
+ * references (a bit-at-a-time CRC, a table search for float16 rounding in
+ * double), every decode rejection, and the LMDB store: round trips, map
+ * growth, class renumbering, a reader process beside a growing writer,
+ * broken data files and, where the test may mount a tmpfs, a full disk.
+ * Letters: D vector length (dim), N records. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <math.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "featdb.h"
+#include "testutil.h"
+
+#define MiB ((size_t)1 << 20)
+/* The exit status a forked child uses to say "cannot run here: skip". */
+#define CHILD_SKIP 77
+
+/* ---- helpers ---- */
+
+/* Bit-at-a-time CRC-32 (reflected, poly 0xEDB88320), the textbook form,
+ * to check the table-driven one. */
+static uint32_t crc_ref(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+	}
+	return ~c;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Recomputes a record's CRC the reference way, so that a mutated header is
+ * rejected for the field itself and not merely for its CRC. */
+static void fix_crc(uint8_t *r, size_t len)
+{
+	uint8_t *tmp = malloc(len);
+	assert_non_null(tmp);
+	memcpy(tmp, r, 16);
+	memcpy(tmp + 16, r + 24, len - 24);
+	wr32(r + 16, crc_ref(tmp, len - 8));
+	free(tmp);
+}
+
+/* vec (D): exactly representable in float16 (multiples of 1/4 below 256),
+ * different for every record index i. */
+static void vec_for(int i, int D, float *vec)
+{
+	for (int j = 0; j < D; j++)
+		vec[j] = (float)(((uint32_t)i * 2654435761u + (uint32_t)j * 40503u) % 2000u) *
+			 0.125f - 120.0f;
+}
+
+static uint8_t *make_rec(int i, int D, int dtype, int32_t cls, int split, size_t *len)
+{
+	float *vec = malloc((size_t)D * sizeof *vec);
+	size_t n = featdb_rec_size(dtype, D);
+	uint8_t *r = malloc(n);
+	char err[ERR_LEN];
+
+	assert_non_null(vec);
+	assert_non_null(r);
+	vec_for(i, D, vec);
+	assert_int_equal(featdb_rec_encode(vec, D, dtype, cls, split, r, err), 0);
+	free(vec);
+	*len = n;
+	return r;
+}
+
+static void make_meta(featdb_meta_t *m, int D, int dtype, const char *const *classes,
+		      int nclasses)
+{
+	memset(m, 0, sizeof *m);
+	snprintf(m->fingerprint, sizeof m->fingerprint, "0123456789abcdef");
+	snprintf(m->preprocess, sizeof m->preprocess, "%s", FEATDB_PREPROCESS);
+	snprintf(m->version, sizeof m->version, "test 1.0");
+	m->dim = D;
+	m->dtype = dtype;
+	m->nclasses = nclasses;
+	m->classes = (char **)classes;
+}
+
+static void key_for(char *key, size_t cap, int i)
+{
+	snprintf(key, cap, "p%03d/img_%05d.jpg", i % 7, i);
+}
+
+/* Writes records first..first+n-1 (record i has class i % nclasses) in one
+ * featdb_write, in a scrambled order. */
+static int write_range(featdb_t *db, featdb_meta_t *m, int first, int n, char *err)
+{
+	char (*keys)[64] = malloc((size_t)n * sizeof *keys);
+	const char **kp = malloc((size_t)n * sizeof *kp);
+	const uint8_t **vp = malloc((size_t)n * sizeof *vp);
+	size_t *lens = malloc((size_t)n * sizeof *lens);
+	int ret;
+
+	assert_true(keys && kp && vp && lens);
+	for (int j = 0; j < n; j++) {
+		int i = first + (j * 37) % n; /* n is never a multiple of 37 here */
+		key_for(keys[j], sizeof keys[j], i);
+		kp[j] = keys[j];
+		vp[j] = make_rec(i, m->dim, m->dtype, i % m->nclasses, i % 3, &lens[j]);
+	}
+	ret = featdb_write(db, m, n, kp, vp, lens, err);
+	for (int j = 0; j < n; j++)
+		free((void *)vp[j]);
+	free(keys);
+	free(kp);
+	free(vp);
+	free(lens);
+	return ret;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+	assert_non_null(p);
+	snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+/* The environment's map size, bytes up to its last page and page size,
+ * read with LMDB directly (the store must be closed in this process). */
+static void env_info(const char *path, size_t *mapsize, size_t *used, size_t *psize)
+{
+	MDB_env *env;
+	MDB_envinfo info;
+	MDB_stat st;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_RDONLY, 0644), 0);
+	assert_int_equal(mdb_env_info(env, &info), 0);
+	assert_int_equal(mdb_env_stat(env, &st), 0);
+	*mapsize = info.me_mapsize;
+	*used = (info.me_last_pgno + 1) * st.ms_psize;
+	if (psize)
+		*psize = st.ms_psize;
+	mdb_env_close(env);
+}
+
+/* Checks a whole store: every record i in 0..N-1 present once, in key order,
+ * decoding to vec_for(i) with class map(i). */
+struct check_ctx {
+	int D, dtype, n, bad, order_bad, content_bad;
+	char prev[128];
+	size_t prevlen;
+	float *vec, *want;
+	int (*cls_of)(int i);
+};
+
+static int check_cb(void *ctx, const char *key, size_t keylen, const featdb_rec_t *rec,
+		    const char *why)
+{
+	struct check_ctx *c = ctx;
+	int i;
+	char k[128];
+
+	if (c->n > 0) {
+		size_t m = keylen < c->prevlen ? keylen : c->prevlen;
+		int d = memcmp(c->prev, key, m);
+		if (d > 0 || (d == 0 && c->prevlen >= keylen))
+			c->order_bad++;
+	}
+	if (keylen >= sizeof c->prev)
+		return -100;
+	memcpy(c->prev, key, keylen);
+	c->prevlen = keylen;
+	c->n++;
+	if (!rec) {
+		print_error("record %.*s: %s\n", (int)keylen, key, why);
+		c->bad++;
+		return 0;
+	}
+	memcpy(k, key, keylen);
+	k[keylen] = '\0';
+	if (sscanf(k, "p%*3d/img_%5d.jpg", &i) != 1 || rec->dim != c->D ||
+	    rec->dtype != c->dtype || (c->cls_of && rec->cls != c->cls_of(i))) {
+		c->content_bad++;
+		return 0;
+	}
+	featdb_rec_vector(rec, c->vec);
+	vec_for(i, c->D, c->want);
+	if (memcmp(c->vec, c->want, (size_t)c->D * sizeof(float)) != 0)
+		c->content_bad++;
+	return 0;
+}
+
+static void check_store(featdb_t *db, int D, int dtype, int N, int (*cls_of)(int))
+{
+	struct check_ctx c = {.D = D, .dtype = dtype, .cls_of = cls_of};
+	char err[ERR_LEN];
+
+	c.vec = malloc((size_t)D * sizeof(float));
+	c.want = malloc((size_t)D * sizeof(float));
+	assert_true(c.vec && c.want);
+	assert_int_equal(featdb_foreach(db, check_cb, &c, err), 0);
+	free(c.vec);
+	free(c.want);
+	assert_int_equal(c.n, N);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(c.order_bad, 0);
+	assert_int_equal(c.content_bad, 0);
+}
+
+static int cls_mod3(int i)
+{
+	return i % 3;
+}
+
+static void expect_err(int ret, int code, const char *err, const char *substr)
+{
+	if (ret != code || (substr && !strstr(err, substr))) {
+		print_error("got %d (%s) \"%s\", want %d (%s) with \"%s\"\n", ret,
+			    err_name(ret), err, code, err_name(code), substr ? substr : "");
+		fail();
+	}
+}
+
+/* ---- CRC ---- */
+
+static void test_crc32_known(void **state)
+{
+	static const char fox[] = "The quick brown fox jumps over the lazy dog";
+	tu_rng_t r = {42};
+	uint8_t buf[1000];
+
+	(void)state;
+	assert_int_equal(featdb_crc32(0, "123456789", 9), 0xCBF43926u);
+	assert_int_equal(featdb_crc32(0, "", 0), 0);
+	assert_int_equal(featdb_crc32(0, "a", 1), 0xE8B7BE43u);
+	assert_int_equal(featdb_crc32(0, fox, strlen(fox)), 0x414FA339u);
+	/* Running values chain, as with zlib. */
+	assert_int_equal(featdb_crc32(featdb_crc32(0, "12345", 5), "6789", 4), 0xCBF43926u);
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (uint8_t)tu_rng_u64(&r);
+	for (size_t n = 0; n <= sizeof buf; n += 1 + n / 7)
+		assert_int_equal(featdb_crc32(0, buf, n), crc_ref(buf, n));
+}
+
+/* ---- records ---- */
+
+static void test_rec_layout(void **state)
+{
+	static const float vec[2] = {1.0f, -2.5f};
+	static const uint8_t head[16] = {'V', 'G', 'G', 'F', 1, 0, 1, 1, 2, 0, 0, 0,
+					 0xfd, 0xff, 0xff, 0xff};
+	uint8_t r[32], tmp[24], h[28];
+	char err[ERR_LEN];
+
+	(void)state;
+	assert_int_equal(featdb_rec_size(FEATDB_F32, 2), 32);
+	assert_int_equal(featdb_rec_size(FEATDB_F16, 2), 28);
+	assert_int_equal(featdb_rec_size(3, 2), 0);
+	assert_int_equal(featdb_rec_size(FEATDB_F32, 0), 0);
+	assert_int_equal(featdb_rec_size(FEATDB_F32, -1), 0);
+
+	assert_int_equal(featdb_rec_encode(vec, 2, FEATDB_F32, -3, FEATDB_VALID, r, err), 0);
+	assert_memory_equal(r, head, 16);
+	assert_memory_equal(r + 20, "\0\0\0\0", 4);
+	assert_memory_equal(r + 24, "\x00\x00\x80\x3f\x00\x00\x20\xc0", 8);
+	memcpy(tmp, r, 16);
+	memcpy(tmp + 16, r + 24, 8);
+	assert_int_equal(rd32(r + 16), crc_ref(tmp, 24));
+
+	assert_int_equal(featdb_rec_encode(vec, 2, FEATDB_F16, 7, FEATDB_TEST, h, err), 0);
+	assert_memory_equal(h, "VGGF\x01\x00\x02\x02\x02\x00\x00\x00\x07\x00\x00\x00", 16);
+	assert_memory_equal(h + 24, "\x00\x3c\x00\xc1", 4);
+
+	expect_err(featdb_rec_encode(vec, 2, FEATDB_F32, 0, 3, r, err), ERR_ARG, err, "split");
+	expect_err(featdb_rec_encode(vec, 0, FEATDB_F32, 0, 0, r, err), ERR_ARG, err, "dim");
+	expect_err(featdb_rec_encode(vec, 2, 9, 0, 0, r, err), ERR_ARG, err, "dtype");
+}
+
+static void roundtrip(int dtype, int D, tu_rng_t *rng)
+{
+	static const int32_t classes[] = {0, 5, -1, INT32_MAX, INT32_MIN};
+	float *vec = malloc((size_t)D * sizeof *vec), *back = malloc((size_t)D * sizeof *back);
+	size_t n = featdb_rec_size(dtype, D);
+	uint8_t *r = malloc(n);
+	featdb_rec_t rec;
+	char err[ERR_LEN];
+
+	assert_true(vec && back && r);
+	for (int j = 0; j < D; j++)
+		vec[j] = (float)((tu_rng_uniform(rng) - 0.5) * 200.0);
+	if (dtype == FEATDB_F32 && D >= 7) {
+		/* Bit patterns must survive, specials included. */
+		vec[0] = -0.0f;
+		vec[1] = INFINITY;
+		vec[2] = -INFINITY;
+		vec[3] = NAN;
+		vec[4] = 1e-45f;
+		vec[5] = 3.4028235e38f;
+	}
+	for (int c = 0; c < 5; c++) {
+		int split = c % 3;
+		assert_int_equal(featdb_rec_encode(vec, D, dtype, classes[c], split, r, err), 0);
+		assert_int_equal(featdb_rec_decode(r, n, &rec, err), 0);
+		assert_int_equal(rec.dtype, dtype);
+		assert_int_equal(rec.split, split);
+		assert_int_equal(rec.dim, D);
+		assert_int_equal(rec.cls, classes[c]);
+		assert_ptr_equal(rec.data, r + FEATDB_HEADER);
+		featdb_rec_vector(&rec, back);
+		for (int j = 0; j < D; j++) {
+			float want = dtype == FEATDB_F32 ? vec[j] :
+				     featdb_f16_to_f32(featdb_f32_to_f16(vec[j]));
+			if (memcmp(&want, &back[j], sizeof want) != 0) {
+				print_error("D %d element %d: %a != %a\n", D, j, back[j], want);
+				fail();
+			}
+		}
+	}
+	free(vec);
+	free(back);
+	free(r);
+}
+
+static void test_rec_roundtrip_f32(void **state)
+{
+	tu_rng_t r = {1};
+	(void)state;
+	roundtrip(FEATDB_F32, 1, &r);
+	roundtrip(FEATDB_F32, 7, &r);
+	roundtrip(FEATDB_F32, 4097, &r);
+}
+
+static void test_rec_roundtrip_f16(void **state)
+{
+	tu_rng_t r = {2};
+	(void)state;
+	roundtrip(FEATDB_F16, 1, &r);
+	roundtrip(FEATDB_F16, 13, &r);
+	roundtrip(FEATDB_F16, 4095, &r);
+}
+
+/* Copies rec, sets len bytes of it at off to v (little-endian), recomputes
+ * the CRC and expects decode to fail naming substr. */
+static void reject_field(const uint8_t *rec, size_t len, size_t off, int width,
+			 uint32_t v, const char *substr)
+{
+	uint8_t *r = malloc(len);
+	char err[ERR_LEN];
+
+	assert_non_null(r);
+	memcpy(r, rec, len);
+	for (int i = 0; i < width; i++)
+		r[off + (size_t)i] = (uint8_t)(v >> (8 * i));
+	fix_crc(r, len);
+	expect_err(featdb_rec_decode(r, len, NULL, err), ERR_FORMAT, err, substr);
+	free(r);
+}
+
+static void test_rec_decode_rejects(void **state)
+{
+	size_t len;
+	uint8_t *good = make_rec(3, 5, FEATDB_F16, 2, FEATDB_VALID, &len);
+	uint8_t *r = malloc(len + 1);
+	featdb_rec_t rec;
+	char err[ERR_LEN];
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(featdb_rec_decode(good, len, &rec, err), 0);
+
+	/* Every single-bit change of the header is caught. */
+	for (size_t i = 0; i < FEATDB_HEADER; i++)
+		for (int b = 0; b < 8; b++) {
+			memcpy(r, good, len);
+			r[i] ^= (uint8_t)(1u << b);
+			err[0] = '\0';
+			if (featdb_rec_decode(r, len, &rec, err) != ERR_FORMAT || !err[0]) {
+				print_error("header byte %zu bit %d flipped: accepted\n", i, b);
+				fail();
+			}
+		}
+	/* Every vector byte is under the CRC. */
+	for (size_t i = FEATDB_HEADER; i < len; i++) {
+		memcpy(r, good, len);
+		r[i] ^= 0x5a;
+		expect_err(featdb_rec_decode(r, len, &rec, err), ERR_FORMAT, err, "CRC");
+	}
+	/* Every truncation, and one byte too many. */
+	for (size_t n = 0; n < len; n++)
+		expect_err(featdb_rec_decode(good, n, &rec, err), ERR_FORMAT, err, NULL);
+	memcpy(r, good, len);
+	r[len] = 0;
+	expect_err(featdb_rec_decode(r, len + 1, &rec, err), ERR_FORMAT, err, "header says");
+
+	/* Each check, with the CRC made right so that it is the field that
+	 * is refused. */
+	expect_err(featdb_rec_decode(good, 10, &rec, err), ERR_FORMAT, err, "shorter");
+	expect_err(featdb_rec_decode(NULL, 0, &rec, err), ERR_FORMAT, err, "shorter");
+	reject_field(good, len, 0, 1, 'X', "magic");
+	reject_field(good, len, 3, 1, 'f', "magic");
+	reject_field(good, len, 4, 2, 2, "version");
+	reject_field(good, len, 4, 2, 0, "version");
+	reject_field(good, len, 6, 1, 0, "dtype");
+	reject_field(good, len, 6, 1, 3, "dtype");
+	reject_field(good, len, 7, 1, 3, "split");
+	reject_field(good, len, 7, 1, 255, "split");
+	reject_field(good, len, 8, 4, 0, "dim");
+	reject_field(good, len, 8, 4, 0x80000000u, "dim");
+	reject_field(good, len, 8, 4, 6, "header says");
+	reject_field(good, len, 8, 4, 4, "header says");
+	reject_field(good, len, 6, 1, FEATDB_F32, "header says");
+	reject_field(good, len, 20, 4, 1, "reserved");
+	reject_field(good, len, 23, 1, 0x80, "reserved");
+	/* A changed class without a new CRC. */
+	memcpy(r, good, len);
+	r[12] = 9;
+	expect_err(featdb_rec_decode(r, len, &rec, err), ERR_FORMAT, err, "CRC");
+	free(good);
+	free(r);
+}
+
+/* ---- float16 ---- */
+
+/* The value of every finite non-negative half, by the definition, in double;
+ * entry 0x7c00 stands for 65536, where rounding overflows to inf. */
+static double half_values[0x7c01];
+
+static void half_table(void)
+{
+	for (int h = 0; h < 0x7c00; h++) {
+		int e = h >> 10, m = h & 0x3ff;
+		half_values[h] = e ? ldexp(1024 + m, e - 25) : ldexp(m, -24);
+	}
+	half_values[0x7c00] = 65536.0;
+}
+
+/* The half nearest to x, ties to even, by searching the table; x not NaN. */
+static uint16_t f16_ref(float x)
+{
+	uint16_t sign = signbit(x) ? 0x8000 : 0;
+	double a = fabs((double)x);
+	int lo = 0, hi = 0x7c00;
+
+	if (a >= 65536.0)
+		return sign | 0x7c00;
+	/* Largest lo with half_values[lo] <= a. */
+	while (hi - lo > 1) {
+		int mid = (lo + hi) / 2;
+		if (half_values[mid] <= a)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	hi = lo + 1;
+	/* Both differences are exact (Sterbenz), so the comparison is. */
+	if (a - half_values[lo] < half_values[hi] - a)
+		return sign | (uint16_t)lo;
+	if (a - half_values[lo] > half_values[hi] - a)
+		return sign | (uint16_t)hi;
+	return sign | (uint16_t)((lo & 1) ? hi : lo);
+}
+
+static void test_f16_exhaustive(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	half_table();
+	for (uint32_t h = 0; h < 65536; h++) {
+		float f = featdb_f16_to_f32((uint16_t)h);
+		uint16_t back = featdb_f32_to_f16(f);
+		int e = (h >> 10) & 0x1f, m = h & 0x3ff, neg = (h & 0x8000) != 0;
+		if (e == 31 && m) {
+			if (!isnan(f) || !!signbit(f) != neg || (back & 0x7c00) != 0x7c00 ||
+			    !(back & 0x3ff) || (back & 0x8000) != (h & 0x8000))
+				bad++;
+			continue;
+		}
+		double want = e == 31 ? INFINITY : half_values[h & 0x7fff];
+		if (neg)
+			want = -want;
+		if ((double)f != want || !!signbit(f) != neg || back != h) {
+			if (bad < 5)
+				print_error("half %04x: %a (want %a), back %04x\n", h, f, want, back);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+static int sweep_one(float x, int *shown)
+{
+	uint16_t got = featdb_f32_to_f16(x);
+	uint32_t bits;
+
+	if (isnan(x)) {
+		if ((got & 0x7c00) == 0x7c00 && (got & 0x3ff) &&
+		    !!(got & 0x8000) == !!signbit(x))
+			return 0;
+	} else if (got == f16_ref(x)) {
+		return 0;
+	}
+	memcpy(&bits, &x, sizeof bits);
+	if ((*shown)++ < 5)
+		print_error("f32 %a (%08x): %04x, want %04x\n", x, bits, got,
+			    isnan(x) ? 0x7e00 : f16_ref(x));
+	return 1;
+}
+
+static void test_f32_to_f16_sweep(void **state)
+{
+	tu_rng_t r = {16};
+	int bad = 0, shown = 0;
+	static const float special[] = {0.0f, 65504.0f, 65519.99f, 65520.0f, 65536.0f,
+					0x1p-24f, 0x1p-25f, 0x1.000002p-25f, 0x3p-26f,
+					0x1p-14f, 0x1.ff8p-15f, 1e-45f, 1.17549435e-38f,
+					3.4028235e38f, INFINITY, NAN, 1.0f, 2049.0f,
+					2051.0f, 0.1f};
+
+	(void)state;
+	half_table();
+	for (size_t i = 0; i < sizeof special / sizeof *special; i++) {
+		bad += sweep_one(special[i], &shown);
+		bad += sweep_one(-special[i], &shown);
+	}
+	/* Around every rounding boundary: each half, the midpoint to the next
+	 * (exact in float: at most 12 significant bits) and its neighbours. */
+	for (int h = 0; h < 0x7c00; h++) {
+		float lo = (float)half_values[h];
+		float mid = (float)((half_values[h] + half_values[h + 1]) / 2);
+		const float xs[5] = {lo, nextafterf(lo, INFINITY), mid,
+				     nextafterf(mid, 0.0f), nextafterf(mid, INFINITY)};
+		for (int k = 0; k < 5; k++) {
+			bad += sweep_one(xs[k], &shown);
+			bad += sweep_one(-xs[k], &shown);
+		}
+	}
+	/* A stride over every float bit pattern, and random ones. */
+	for (uint64_t b = 0; b < ((uint64_t)1 << 32); b += 4093) {
+		uint32_t u = (uint32_t)b;
+		float x;
+		memcpy(&x, &u, sizeof x);
+		bad += sweep_one(x, &shown);
+	}
+	for (int i = 0; i < 1000000; i++) {
+		uint32_t u = (uint32_t)tu_rng_u64(&r);
+		float x;
+		memcpy(&x, &u, sizeof x);
+		bad += sweep_one(x, &shown);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* ---- the store ---- */
+
+static const char *const classes3[] = {"alice", "bob", "carol"};
+
+static int stop_cb(void *ctx, const char *key, size_t keylen, const featdb_rec_t *rec,
+		   const char *why)
+{
+	int *calls = ctx;
+	(void)key, (void)keylen, (void)rec, (void)why;
+	return ++*calls == 5 ? 42 : 0;
+}
+
+static void check_meta(featdb_t *db, const featdb_meta_t *want, uint64_t count)
+{
+	featdb_meta_t m;
+	char err[ERR_LEN];
+
+	assert_int_equal(featdb_meta_get(db, &m, err), 0);
+	assert_string_equal(m.fingerprint, want->fingerprint);
+	assert_string_equal(m.preprocess, want->preprocess);
+	assert_string_equal(m.version, want->version);
+	assert_int_equal(m.dim, want->dim);
+	assert_int_equal(m.dtype, want->dtype);
+	assert_int_equal(m.nclasses, want->nclasses);
+	for (int i = 0; i < m.nclasses; i++)
+		assert_string_equal(m.classes[i], want->classes[i]);
+	assert_int_equal(m.count, count);
+	featdb_meta_free(&m);
+	assert_null(m.classes);
+	featdb_meta_free(&m);
+	featdb_meta_free(NULL);
+}
+
+static void test_store_roundtrip(void **state)
+{
+	const int D = 7;
+	const char *dir = tu_tmpdir();
+	char *path = path_join(dir, "store");
+	featdb_t *db;
+	featdb_meta_t meta, m;
+	char err[ERR_LEN], key[64];
+	uint8_t *val, *want;
+	size_t len, wlen;
+	struct stat st;
+	mode_t mask;
+	int calls = 0;
+
+	(void)state;
+	featdb_close(NULL);
+	make_meta(&meta, D, FEATDB_F16, classes3, 3);
+	assert_int_equal(featdb_open(path, FEATDB_CREATE, &db, err), 0);
+	mask = umask(0);
+	umask(mask);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0777 & ~mask);
+	expect_err(featdb_meta_get(db, &m, err), ERR_MISSING, err, "no metadata");
+	assert_int_equal(featdb_has(db, "p000/img_00000.jpg", err), 0);
+
+	assert_int_equal(write_range(db, &meta, 0, 10, err), 0);
+	assert_int_equal(meta.count, 10);
+	assert_int_equal(write_range(db, &meta, 10, 11, err), 0);
+	assert_int_equal(meta.count, 21);
+	/* Metadata alone, then rewriting records already there. */
+	assert_int_equal(featdb_write(db, &meta, 0, NULL, NULL, NULL, err), 0);
+	assert_int_equal(meta.count, 21);
+	assert_int_equal(write_range(db, &meta, 5, 3, err), 0);
+	assert_int_equal(meta.count, 21);
+
+	for (int i = 0; i < 21; i++) {
+		key_for(key, sizeof key, i);
+		assert_int_equal(featdb_has(db, key, err), 1);
+		assert_int_equal(featdb_get(db, key, &val, &len, err), 0);
+		want = make_rec(i, D, FEATDB_F16, i % 3, i % 3, &wlen);
+		assert_int_equal(len, wlen);
+		assert_memory_equal(val, want, len);
+		free(val);
+		free(want);
+	}
+	key_for(key, sizeof key, 21);
+	assert_int_equal(featdb_has(db, key, err), 0);
+	expect_err(featdb_get(db, key, &val, &len, err), ERR_MISSING, err, key);
+	assert_null(val);
+	check_store(db, D, FEATDB_F16, 21, cls_mod3);
+	check_meta(db, &meta, 21);
+	assert_int_equal(featdb_foreach(db, stop_cb, &calls, err), 42);
+	assert_int_equal(calls, 5);
+	featdb_close(db);
+
+	assert_int_equal(featdb_open(path, FEATDB_RDONLY, &db, err), 0);
+	check_store(db, D, FEATDB_F16, 21, cls_mod3);
+	check_meta(db, &meta, 21);
+	expect_err(write_range(db, &meta, 30, 2, err), ERR_ARG, err, "read-only");
+	featdb_close(db);
+	free(path);
+	tu_rm_rf(dir);
+}
+
+static void test_write_checks(void **state)
+{
+	static const char *const unsorted[] = {"bob", "alice"};
+	const char *dir = tu_tmpdir();
+	featdb_t *db;
+	featdb_meta_t meta, bad;
+	char err[ERR_LEN];
+	const char *k[1] = {"a/1.jpg"};
+	const uint8_t *v[1];
+	size_t len;
+	uint8_t *rec;
+
+	(void)state;
+	make_meta(&meta, 5, FEATDB_F32, classes3, 3);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	assert_int_equal(write_range(db, &meta, 0, 4, err), 0);
+
+	bad = meta;
+	bad.classes = (char **)unsorted;
+	bad.nclasses = 2;
+	expect_err(write_range(db, &bad, 10, 1, err), ERR_ARG, err, "sorted");
+	bad = meta;
+	bad.dim = 0;
+	expect_err(featdb_write(db, &bad, 0, NULL, NULL, NULL, err), ERR_ARG, err, "dim");
+
+	rec = make_rec(1, 6, FEATDB_F32, 0, 0, &len); /* dim 6, store takes 5 */
+	v[0] = rec;
+	expect_err(featdb_write(db, &meta, 1, k, v, &len, err), ERR_ARG, err, "a/1.jpg");
+	free(rec);
+	rec = make_rec(1, 5, FEATDB_F16, 0, 0, &len);
+	v[0] = rec;
+	expect_err(featdb_write(db, &meta, 1, k, v, &len, err), ERR_ARG, err, "dtype");
+	free(rec);
+	rec = make_rec(1, 5, FEATDB_F32, 3, 0, &len); /* class 3 of 3 */
+	v[0] = rec;
+	expect_err(featdb_write(db, &meta, 1, k, v, &len, err), ERR_ARG, err, "class 3");
+	rec[30] ^= 1;
+	expect_err(featdb_write(db, &meta, 1, k, v, &len, err), ERR_ARG, err, "CRC");
+	free(rec);
+	assert_int_equal(featdb_has(db, k[0], err), 0);
+	check_meta(db, &meta, 4);
+	featdb_close(db);
+	tu_rm_rf(dir);
+}
+
+static void test_key_too_long(void **state)
+{
+	const char *dir = tu_tmpdir();
+	featdb_t *db;
+	featdb_meta_t meta;
+	char err[ERR_LEN];
+	char *key;
+	const char *keys[2];
+	const uint8_t *vals[2];
+	size_t lens[2];
+	int max;
+
+	(void)state;
+	make_meta(&meta, 3, FEATDB_F32, classes3, 3);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	max = featdb_max_key(db);
+	assert_true(max >= 200);
+	key = malloc((size_t)max + 2);
+	assert_non_null(key);
+	memset(key, 'k', (size_t)max + 1);
+	memcpy(key, "long/", 5);
+	key[max + 1] = '\0';
+	vals[0] = make_rec(0, 3, FEATDB_F32, 0, 0, &lens[0]);
+	vals[1] = make_rec(1, 3, FEATDB_F32, 1, 0, &lens[1]);
+	keys[0] = "good.jpg";
+	keys[1] = key;
+	/* One bad key and nothing of the batch is written. */
+	expect_err(featdb_write(db, &meta, 2, keys, vals, lens, err), ERR_ARG, err,
+		   "long/kkkk");
+	assert_int_equal(featdb_has(db, "good.jpg", err), 0);
+	expect_err(featdb_has(db, key, err), ERR_ARG, err, "long/kkkk");
+	expect_err(featdb_has(db, "", err), ERR_ARG, err, "1 to");
+	keys[1] = "";
+	expect_err(featdb_write(db, &meta, 2, keys, vals, lens, err), ERR_ARG, err, "1 to");
+	/* The longest allowed key is fine. */
+	key[max] = '\0';
+	keys[1] = key;
+	assert_int_equal(featdb_write(db, &meta, 2, keys, vals, lens, err), 0);
+	assert_int_equal(featdb_has(db, key, err), 1);
+	assert_int_equal(meta.count, 2);
+	free((void *)vals[0]);
+	free((void *)vals[1]);
+	free(key);
+	featdb_close(db);
+	tu_rm_rf(dir);
+}
+
+static void test_map_growth(void **state)
+{
+	const int D = 4096, N = 5000, B = 64;
+	const char *dir = tu_tmpdir();
+	featdb_t *db;
+	featdb_meta_t meta;
+	char err[ERR_LEN];
+	size_t mapsize, used;
+
+	(void)state;
+	make_meta(&meta, D, FEATDB_F32, classes3, 3);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	for (int first = 0; first < N; first += B) {
+		int n = N - first < B ? N - first : B;
+		if (write_range(db, &meta, first, n, err) != 0) {
+			print_error("batch at %d: %s\n", first, err);
+			fail();
+		}
+	}
+	assert_int_equal(meta.count, N);
+	check_store(db, D, FEATDB_F32, N, cls_mod3);
+	featdb_close(db);
+	env_info(dir, &mapsize, &used, NULL);
+	assert_true(used > 64 * MiB);
+	assert_true(mapsize >= used && mapsize >= 128 * MiB);
+	/* Reopened, the store keeps its grown map and reads back whole. */
+	assert_int_equal(featdb_open(dir, FEATDB_RDONLY, &db, err), 0);
+	check_store(db, D, FEATDB_F32, N, cls_mod3);
+	check_meta(db, &meta, (uint64_t)N);
+	featdb_close(db);
+	tu_rm_rf(dir);
+}
+
+/* With dim 4096 each value sits on LMDB overflow pages, which an in-place
+ * cursor update handles differently from values inside a leaf page. */
+static void check_class_renumber(int dim)
+{
+	static const char *const bd[] = {"b", "d"};
+	static const char *const abcd[] = {"a", "b", "c", "d"};
+	static const char *const acd[] = {"a", "c", "d"};
+	static const char *const abcde[] = {"a", "b", "c", "d", "e"};
+	const char *dir = tu_tmpdir();
+	const char *names[8] = {"b/0.jpg", "d/1.jpg", "b/2.jpg", "d/3.jpg",
+				"a/4.jpg", "c/5.jpg", "a/6.jpg", "c/7.jpg"};
+	const int32_t cls_old[4] = {0, 1, 0, 1}, cls_new[8] = {1, 3, 1, 3, 0, 2, 0, 2};
+	const uint8_t *vals[8];
+	size_t lens[8];
+	featdb_t *db;
+	featdb_meta_t meta;
+	char err[ERR_LEN];
+
+	for (int i = 0; i < 8; i++)
+		vals[i] = make_rec(i, dim, FEATDB_F32, i < 4 ? cls_old[i] : cls_new[i],
+				   i % 3, &lens[i]);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	make_meta(&meta, dim, FEATDB_F32, bd, 2);
+	assert_int_equal(featdb_write(db, &meta, 4, names, vals, lens, err), 0);
+	/* Reopened, as by a rerun of extract: the stored pages are clean. */
+	featdb_close(db);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+
+	/* People a and c join: b and d move from 0, 1 to 1, 3. */
+	make_meta(&meta, dim, FEATDB_F32, abcd, 4);
+	assert_int_equal(featdb_write(db, &meta, 4, names + 4, vals + 4, lens + 4, err), 0);
+	assert_int_equal(meta.count, 8);
+	for (int i = 0; i < 8; i++) {
+		uint8_t *val;
+		size_t len;
+		featdb_rec_t rec;
+		static float got[4096], want[4096];
+		assert_int_equal(featdb_get(db, names[i], &val, &len, err), 0);
+		assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
+		assert_int_equal(rec.cls, cls_new[i]);
+		assert_int_equal(rec.split, i % 3);
+		featdb_rec_vector(&rec, got);
+		vec_for(i, dim, want);
+		assert_memory_equal(got, want, (size_t)dim * sizeof *got);
+		free(val);
+	}
+	check_meta(db, &meta, 8);
+
+	/* A list without a stored name is refused, and nothing changes. */
+	make_meta(&meta, dim, FEATDB_F32, acd, 3);
+	expect_err(featdb_write(db, &meta, 0, NULL, NULL, NULL, err), ERR_ARG, err, "'b'");
+	make_meta(&meta, dim, FEATDB_F32, abcd, 4);
+	check_meta(db, &meta, 8);
+
+	/* A name added at the end renumbers nothing. */
+	make_meta(&meta, dim, FEATDB_F32, abcde, 5);
+	assert_int_equal(featdb_write(db, &meta, 0, NULL, NULL, NULL, err), 0);
+	for (int i = 0; i < 8; i++) {
+		uint8_t *val;
+		size_t len;
+		featdb_rec_t rec;
+		assert_int_equal(featdb_get(db, names[i], &val, &len, err), 0);
+		assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
+		assert_int_equal(rec.cls, cls_new[i]);
+		free(val);
+	}
+	check_meta(db, &meta, 8);
+	for (int i = 0; i < 8; i++)
+		free((void *)vals[i]);
+	featdb_close(db);
+	tu_rm_rf(dir);
+}
+
+static void test_class_renumber(void **state)
+{
+	(void)state;
+	check_class_renumber(9);
+	check_class_renumber(4096);
+}
+
+/* ---- a reader process beside a growing writer ---- */
+
+struct count_ctx {
+	uint64_t n, bad;
+	char prev[64];
+	size_t prevlen;
+};
+
+static int count_cb(void *ctx, const char *key, size_t keylen, const featdb_rec_t *rec,
+		    const char *why)
+{
+	struct count_ctx *c = ctx;
+	size_t m = keylen < c->prevlen ? keylen : c->prevlen;
+
+	(void)why;
+	if (!rec || rec->dim != 4096 || keylen >= sizeof c->prev ||
+	    (c->n && (memcmp(c->prev, key, m) > 0 ||
+		      (memcmp(c->prev, key, m) == 0 && c->prevlen >= keylen))))
+		c->bad++;
+	if (keylen < sizeof c->prev) {
+		memcpy(c->prev, key, keylen);
+		c->prevlen = keylen;
+	}
+	c->n++;
+	return 0;
+}
+
+/* Runs in the child: reads until the parent closes done_fd, then once more;
+ * every read must succeed and counts must never go down. */
+static int reader_child(const char *path, int done_fd, uint64_t total)
+{
+	featdb_t *db = NULL;
+	featdb_meta_t m;
+	char err[ERR_LEN];
+	uint64_t last = 0, c1, c2;
+	int iters = 0, ret = 1;
+
+	if (featdb_open(path, FEATDB_RDONLY, &db, err) != 0)
+		goto fail;
+	for (;;) {
+		struct pollfd p = {done_fd, POLLIN, 0};
+		struct count_ctx c = {0};
+		int done = poll(&p, 1, 0) > 0;
+		if (featdb_meta_get(db, &m, err) != 0)
+			goto fail;
+		c1 = m.count;
+		featdb_meta_free(&m);
+		if (featdb_foreach(db, count_cb, &c, err) != 0)
+			goto fail;
+		if (featdb_has(db, "p000/img_00000.jpg", err) != 1)
+			goto fail;
+		if (featdb_meta_get(db, &m, err) != 0)
+			goto fail;
+		c2 = m.count;
+		featdb_meta_free(&m);
+		if (c.bad || c1 < last || c.n < c1 || c2 < c.n) {
+			snprintf(err, sizeof err, "iteration %d: counts %llu <= %llu <= %llu "
+				 "<= %llu broken, %llu bad records", iters,
+				 (unsigned long long)last, (unsigned long long)c1,
+				 (unsigned long long)c.n, (unsigned long long)c2,
+				 (unsigned long long)c.bad);
+			goto fail;
+		}
+		last = c2;
+		iters++;
+		if (done)
+			break;
+	}
+	if (last != total) {
+		snprintf(err, sizeof err, "final count %llu, want %llu",
+			 (unsigned long long)last, (unsigned long long)total);
+		goto fail;
+	}
+	fprintf(stderr, "reader: %d passes, all consistent\n", iters);
+	ret = 0;
+fail:
+	if (ret)
+		fprintf(stderr, "reader: %s\n", err);
+	featdb_close(db);
+	return ret;
+}
+
+static void test_reader_during_growth(void **state)
+{
+	const int D = 4096, N = 4000, B = 64;
+	const char *dir = tu_tmpdir();
+	featdb_t *db;
+	featdb_meta_t meta;
+	char err[ERR_LEN];
+	int fds[2], status;
+	size_t mapsize, used;
+	pid_t pid;
+
+	(void)state;
+	make_meta(&meta, D, FEATDB_F32, classes3, 3);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	assert_int_equal(write_range(db, &meta, 0, B, err), 0);
+	featdb_close(db);
+
+	/* Fork with no environment open: LMDB handles must not cross fork. */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[1]);
+		_exit(reader_child(dir, fds[0], (uint64_t)N));
+	}
+	close(fds[0]);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	for (int first = B; first < N; first += B) {
+		int n = N - first < B ? N - first : B;
+		if (write_range(db, &meta, first, n, err) != 0) {
+			print_error("batch at %d: %s\n", first, err);
+			kill(pid, SIGKILL);
+			fail();
+		}
+	}
+	featdb_close(db);
+	close(fds[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	env_info(dir, &mapsize, &used, NULL);
+	assert_true(used > 64 * MiB); /* so the reader had to follow the growth */
+	tu_rm_rf(dir);
+}
+
+/* ---- broken stores ---- */
+
+static void open_expect(const char *path, int flags, int code, const char *substr)
+{
+	featdb_t *db = (featdb_t *)&db; /* not NULL, to see it reset */
+	char err[ERR_LEN] = "";
+
+	expect_err(featdb_open(path, flags, &db, err), code, err, substr);
+	assert_null(db);
+	assert_non_null(strstr(err, path));
+}
+
+static void test_open_missing(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *missing = path_join(dir, "nope");
+	char *deep = path_join(dir, "nope/deeper");
+	char *file = path_join(dir, "file");
+	char *lock = path_join(dir, "lock.mdb");
+	struct stat st;
+
+	(void)state;
+	open_expect(missing, FEATDB_RDONLY, ERR_MISSING, "no such");
+	assert_int_equal(stat(missing, &st), -1);
+	open_expect(deep, FEATDB_CREATE, ERR_MISSING, "cannot create");
+	/* An empty directory is no store, and reading it leaves no trace. */
+	open_expect(dir, FEATDB_RDONLY, ERR_MISSING, "no data.mdb");
+	assert_int_equal(stat(lock, &st), -1);
+	assert_int_equal(tu_write_file(file, "x", 1), 0);
+	open_expect(file, FEATDB_RDONLY, ERR_FORMAT, "not a directory");
+	open_expect(file, FEATDB_CREATE, ERR_FORMAT, "not a directory");
+	free(missing);
+	free(deep);
+	free(file);
+	free(lock);
+	tu_rm_rf(dir);
+}
+
+static void test_open_garbage(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *data = path_join(dir, "data.mdb");
+	uint8_t buf[65536];
+	tu_rng_t r = {99};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (uint8_t)tu_rng_u64(&r);
+	assert_int_equal(tu_write_file(data, buf, sizeof buf), 0);
+	open_expect(dir, FEATDB_RDONLY, ERR_FORMAT, "LMDB");
+	open_expect(dir, FEATDB_CREATE, ERR_FORMAT, "LMDB");
+	assert_int_equal(tu_write_file(data, "hello, world\n", 13), 0);
+	open_expect(dir, FEATDB_RDONLY, ERR_FORMAT, "LMDB");
+	memset(buf, 0, sizeof buf);
+	assert_int_equal(tu_write_file(data, buf, sizeof buf), 0);
+	open_expect(dir, FEATDB_RDONLY, ERR_FORMAT, "LMDB");
+	assert_int_equal(tu_write_file(data, buf, 0), 0);
+	open_expect(dir, FEATDB_RDONLY, ERR_FORMAT, "empty");
+	free(data);
+	tu_rm_rf(dir);
+}
+
+static void test_open_truncated(void **state)
+{
+	const int D = 4096, N = 300;
+	const char *dir = tu_tmpdir(), *copy = tu_tmpdir();
+	char *src = path_join(dir, "data.mdb"), *dst = path_join(copy, "data.mdb");
+	char *lock = path_join(copy, "lock.mdb");
+	featdb_t *db;
+	featdb_meta_t meta;
+	char err[ERR_LEN];
+	size_t mapsize, used, len, ps;
+	uint8_t *bytes;
+
+	(void)state;
+	make_meta(&meta, D, FEATDB_F32, classes3, 3);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	for (int first = 0; first < N; first += 100)
+		assert_int_equal(write_range(db, &meta, first, 100, err), 0);
+	featdb_close(db);
+	env_info(dir, &mapsize, &used, &ps);
+	bytes = tu_read_file(src, &len);
+	assert_non_null(bytes);
+	assert_true(len >= used);
+
+	/* A copy of exactly the used pages is a whole store. */
+	assert_int_equal(tu_write_file(dst, bytes, used), 0);
+	assert_int_equal(featdb_open(copy, FEATDB_RDONLY, &db, err), 0);
+	check_store(db, D, FEATDB_F32, N, cls_mod3);
+	featdb_close(db);
+
+	/* Inside the data pages, down to the two meta pages and into them. */
+	const size_t cuts[] = {used - ps, used / 2, 3 * ps, 2 * ps, ps, 100};
+	for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+		unlink(lock);
+		assert_int_equal(tu_write_file(dst, bytes, cuts[i]), 0);
+		open_expect(copy, FEATDB_RDONLY, ERR_FORMAT, NULL);
+		open_expect(copy, FEATDB_CREATE, ERR_FORMAT, NULL);
+	}
+	assert_int_equal(tu_write_file(dst, bytes, used / 2), 0);
+	open_expect(copy, FEATDB_RDONLY, ERR_FORMAT, "truncated");
+	free(bytes);
+	free(src);
+	free(dst);
+	free(lock);
+	tu_rm_rf(dir);
+	tu_rm_rf(copy);
+}
+
+/* An LMDB environment made with LMDB directly: a key in the main database
+ * and, when meta_format is set, our databases with that "format". */
+static void make_env(const char *path, const char *meta_format)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {5, "hello"}, v = {5, "world"};
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, path, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	if (meta_format) {
+		MDB_val f = {strlen(meta_format), (void *)meta_format};
+		k.mv_size = 6;
+		k.mv_data = "format";
+		assert_int_equal(mdb_dbi_open(txn, "features", MDB_CREATE, &dbi), 0);
+		assert_int_equal(mdb_dbi_open(txn, "meta", MDB_CREATE, &dbi), 0);
+		assert_int_equal(mdb_put(txn, dbi, &k, &f, 0), 0);
+	} else {
+		assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void test_not_a_store(void **state)
+{
+	const char *dir = tu_tmpdir(), *other = tu_tmpdir();
+	featdb_t *db;
+	featdb_meta_t m;
+	char err[ERR_LEN];
+
+	(void)state;
+	make_env(dir, NULL);
+	open_expect(dir, FEATDB_RDONLY, ERR_FORMAT, "not a feature store");
+	open_expect(dir, FEATDB_CREATE, ERR_FORMAT, "not a feature store");
+	make_env(other, "vggfeat 2");
+	assert_int_equal(featdb_open(other, FEATDB_RDONLY, &db, err), 0);
+	expect_err(featdb_meta_get(db, &m, err), ERR_FORMAT, err, "vggfeat 2");
+	assert_null(m.classes);
+	featdb_close(db);
+	tu_rm_rf(dir);
+	tu_rm_rf(other);
+}
+
+static int bad_cb(void *ctx, const char *key, size_t keylen, const featdb_rec_t *rec,
+		  const char *why)
+{
+	int *seen = ctx;
+	if (keylen == 6 && memcmp(key, "zz/bad", 6) == 0) {
+		assert_null(rec);
+		assert_non_null(strstr(why, "CRC"));
+		*seen += 1;
+	} else {
+		assert_non_null(rec);
+		assert_null(why);
+	}
+	return 0;
+}
+
+static void test_foreach_bad_record(void **state)
+{
+	const char *dir = tu_tmpdir();
+	featdb_t *db;
+	featdb_meta_t meta;
+	char err[ERR_LEN];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {6, "zz/bad"}, v;
+	size_t len;
+	uint8_t *rec;
+	int seen = 0;
+
+	(void)state;
+	make_meta(&meta, 5, FEATDB_F32, classes3, 3);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	assert_int_equal(write_range(db, &meta, 0, 6, err), 0);
+	featdb_close(db);
+	rec = make_rec(1, 5, FEATDB_F32, 0, 0, &len);
+	rec[len - 1] ^= 1;
+	v.mv_size = len;
+	v.mv_data = rec;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "features", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	free(rec);
+
+	assert_int_equal(featdb_open(dir, FEATDB_RDONLY, &db, err), 0);
+	assert_int_equal(featdb_foreach(db, bad_cb, &seen, err), 0);
+	assert_int_equal(seen, 1);
+	featdb_close(db);
+	/* A class change cannot renumber a record it cannot read. */
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	static const char *const more[] = {"aaron", "alice", "bob", "carol"};
+	make_meta(&meta, 5, FEATDB_F32, more, 4);
+	expect_err(featdb_write(db, &meta, 0, NULL, NULL, NULL, err), ERR_FORMAT, err,
+		   "zz/bad");
+	featdb_close(db);
+	tu_rm_rf(dir);
+}
+
+/* In a child with its own mount namespace, a 2 MiB tmpfs fills up: the
+ * write that does not fit fails with ERR_IO naming ENOSPC, and the store
+ * still holds every batch committed before it. */
+static int full_disk_child(const char *mnt)
+{
+	const int D = 4096, B = 16;
+	char *path = NULL;
+	featdb_t *db = NULL;
+	featdb_meta_t meta;
+	char err[ERR_LEN] = "";
+	uint64_t committed = 0;
+	int ret = 0, first;
+
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("tmpfs", mnt, "tmpfs", 0, "size=2m") != 0)
+		return CHILD_SKIP;
+	path = malloc(strlen(mnt) + 8);
+	if (!path)
+		return 1;
+	sprintf(path, "%s/store", mnt);
+	make_meta(&meta, D, FEATDB_F32, classes3, 3);
+	if (featdb_open(path, FEATDB_CREATE, &db, err) != 0)
+		goto fail;
+	for (first = 0; first < 100 * B; first += B) {
+		ret = write_range(db, &meta, first, B, err);
+		if (ret)
+			break;
+		committed = meta.count;
+	}
+	if (ret != ERR_IO || !strstr(err, "No space left on device") || committed == 0) {
+		fprintf(stderr, "full disk: got %d \"%s\" after %llu records\n", ret, err,
+			(unsigned long long)committed);
+		goto fail;
+	}
+	fprintf(stderr, "full disk: \"%s\" after %llu records\n", err,
+		(unsigned long long)committed);
+	featdb_close(db);
+	if (featdb_open(path, FEATDB_RDONLY, &db, err) != 0)
+		goto fail;
+	check_store(db, D, FEATDB_F32, (int)committed, cls_mod3);
+	featdb_close(db);
+	free(path);
+	return 0;
+fail:
+	fprintf(stderr, "full disk: %s\n", err);
+	featdb_close(db);
+	free(path);
+	return 1;
+}
+
+static void test_full_disk(void **state)
+{
+	const char *dir = tu_tmpdir();
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(full_disk_child(dir));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	tu_rm_rf(dir);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == CHILD_SKIP)
+		skip(); /* no right to mount a tmpfs here */
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crc32_known),
+		cmocka_unit_test(test_rec_layout),
+		cmocka_unit_test(test_rec_roundtrip_f32),
+		cmocka_unit_test(test_rec_roundtrip_f16),
+		cmocka_unit_test(test_rec_decode_rejects),
+		cmocka_unit_test(test_f16_exhaustive),
+		cmocka_unit_test(test_f32_to_f16_sweep),
+		cmocka_unit_test(test_store_roundtrip),
+		cmocka_unit_test(test_write_checks),
+		cmocka_unit_test(test_key_too_long),
+		cmocka_unit_test(test_map_growth),
+		cmocka_unit_test(test_class_renumber),
+		cmocka_unit_test(test_reader_during_growth),
+		cmocka_unit_test(test_open_missing),
+		cmocka_unit_test(test_open_garbage),
+		cmocka_unit_test(test_open_truncated),
+		cmocka_unit_test(test_not_a_store),
+		cmocka_unit_test(test_foreach_bad_record),
+		cmocka_unit_test(test_full_disk),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
