@@ -1,0 +1,395 @@
+#include "dataset.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "error.h"
+#include "featdb.h"
+
+/* Directories on the path from a class folder down to the one being read,
+ * to refuse entering one of them again through a symbolic link. */
+#define DATASET_MAX_DEPTH 64
+
+typedef struct walk {
+	dataset_t *ds;
+	size_t cap_items, cap_problems;
+	dev_t dev[DATASET_MAX_DEPTH];
+	ino_t ino[DATASET_MAX_DEPTH];
+	int depth;
+} walk_t;
+
+int dataset_split_of(const char *name)
+{
+	if (strcmp(name, "train") == 0)
+		return FEATDB_TRAIN;
+	if (strcmp(name, "valid") == 0 || strcmp(name, "validation") == 0 ||
+	    strcmp(name, "val") == 0)
+		return FEATDB_VALID;
+	if (strcmp(name, "test") == 0)
+		return FEATDB_TEST;
+	return -1;
+}
+
+int dataset_is_image_name(const char *name)
+{
+	static const char *const ext[] = {"png", "jpg", "jpeg", "bmp", "ppm", "pgm"};
+	const char *dot = strrchr(name, '.');
+	if (!dot || dot == name)
+		return 0;
+	for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+		if (strcasecmp(dot + 1, ext[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static char *join(const char *a, const char *b)
+{
+	char *s = NULL;
+	if (!*a)
+		return strdup(b);
+	if (asprintf(&s, "%s/%s", a, b) < 0)
+		return NULL;
+	return s;
+}
+
+static int grow(void **p, size_t *cap, size_t n, size_t elem)
+{
+	size_t want = *cap ? *cap * 2 : 64, bytes;
+	void *q;
+	if (n < *cap)
+		return 0;
+	if (err_mul_size(want, elem, &bytes))
+		return -1;
+	q = realloc(*p, bytes);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = want;
+	return 0;
+}
+
+static int add_problem(walk_t *w, const char *path, const char *reason)
+{
+	dataset_t *ds = w->ds;
+	if (grow((void **)&ds->problems, &w->cap_problems, ds->nproblems,
+		 sizeof *ds->problems))
+		return ERR_NOMEM;
+	dataset_problem_t *p = &ds->problems[ds->nproblems];
+	p->path = strdup(path);
+	p->reason = strdup(reason);
+	if (!p->path || !p->reason) {
+		free(p->path);
+		free(p->reason);
+		return ERR_NOMEM;
+	}
+	ds->nproblems++;
+	return 0;
+}
+
+static int add_item(walk_t *w, const char *root, const char *key, int cls,
+		    int split)
+{
+	dataset_t *ds = w->ds;
+	if (grow((void **)&ds->items, &w->cap_items, ds->n, sizeof *ds->items))
+		return ERR_NOMEM;
+	dataset_item_t *it = &ds->items[ds->n];
+	it->key = strdup(key);
+	it->path = join(root, key);
+	it->cls = cls;
+	it->split = split;
+	if (!it->key || !it->path) {
+		free(it->key);
+		free(it->path);
+		return ERR_NOMEM;
+	}
+	ds->n++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads the names in dir (hidden ones left out), sorted. */
+static int list_dir(const char *dir, char ***names, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t cap = 0;
+	int rc = 0;
+
+	*names = NULL;
+	*n = 0;
+	if (!d)
+		return -errno;
+	errno = 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (grow((void **)names, &cap, *n, sizeof **names) ||
+		    !((*names)[*n] = strdup(e->d_name))) {
+			rc = -ENOMEM;
+			goto done;
+		}
+		(*n)++;
+	}
+	if (errno)
+		rc = -errno;
+done:
+	closedir(d);
+	if (rc == 0 && *n > 1)
+		qsort(*names, *n, sizeof **names, cmp_str);
+	return rc;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Walks ROOT/rel (a directory inside class cls), adding its images. */
+static int walk_dir(walk_t *w, const char *root, const char *rel, int cls,
+		    int split)
+{
+	char *dir = join(root, rel), **names = NULL;
+	size_t n = 0;
+	struct stat st;
+	int rc = 0;
+
+	if (!dir)
+		return ERR_NOMEM;
+	if (stat(dir, &st) != 0) {
+		rc = add_problem(w, dir, strerror(errno));
+		goto done;
+	}
+	for (int i = 0; i < w->depth; i++)
+		if (w->dev[i] == st.st_dev && w->ino[i] == st.st_ino) {
+			rc = add_problem(w, dir, "symbolic link loop, not followed");
+			goto done;
+		}
+	if (w->depth == DATASET_MAX_DEPTH) {
+		rc = add_problem(w, dir, "folders nested too deep");
+		goto done;
+	}
+	int lrc = list_dir(dir, &names, &n);
+	if (lrc) {
+		rc = lrc == -ENOMEM ? ERR_NOMEM : add_problem(w, dir, strerror(-lrc));
+		goto done;
+	}
+	w->dev[w->depth] = st.st_dev;
+	w->ino[w->depth] = st.st_ino;
+	w->depth++;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *key = join(rel, names[i]), *path = join(root, key);
+		if (!key || !path) {
+			rc = ERR_NOMEM;
+		} else if (stat(path, &st) != 0) {
+			rc = dataset_is_image_name(names[i]) || errno != ENOENT
+				     ? add_problem(w, path, strerror(errno))
+				     : 0;
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = walk_dir(w, root, key, cls, split);
+		} else if (!dataset_is_image_name(names[i])) {
+			w->ds->nignored++;
+		} else if (!S_ISREG(st.st_mode)) {
+			rc = add_problem(w, path, "not a regular file");
+		} else {
+			rc = add_item(w, root, key, cls, split);
+		}
+		free(key);
+		free(path);
+	}
+	w->depth--;
+done:
+	free_names(names, n);
+	free(dir);
+	return rc;
+}
+
+static int is_dir(const char *root, const char *name)
+{
+	char *p = join(root, name);
+	struct stat st;
+	int r = p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	return r;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	return strcmp(((const dataset_item_t *)a)->key,
+		      ((const dataset_item_t *)b)->key);
+}
+
+/* Adds name to the class list (kept unique; sorted at the end). */
+static int add_class(dataset_t *ds, size_t *cap, const char *name)
+{
+	for (int i = 0; i < ds->nclasses; i++)
+		if (strcmp(ds->classes[i], name) == 0)
+			return i;
+	if (grow((void **)&ds->classes, cap, (size_t)ds->nclasses,
+		 sizeof *ds->classes) ||
+	    !(ds->classes[ds->nclasses] = strdup(name)))
+		return ERR_NOMEM;
+	return ds->nclasses++;
+}
+
+/* Walks every class folder of ROOT/top (top "" for the plain layout). */
+static int scan_classes(walk_t *w, const char *root, const char *top,
+			int split, size_t *ccap)
+{
+	char *dir = join(root, top), **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!dir)
+		return ERR_NOMEM;
+	int lrc = list_dir(dir, &names, &n);
+	if (lrc) {
+		rc = lrc == -ENOMEM ? ERR_NOMEM : add_problem(w, dir, strerror(-lrc));
+		goto done;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (!is_dir(dir, names[i])) {
+			if (dataset_is_image_name(names[i]))
+				rc = add_problem(w, names[i],
+						 "image outside any class folder, ignored");
+			continue;
+		}
+		if (strchr(names[i], '\n')) {
+			rc = add_problem(w, names[i],
+					 "class folder name contains a newline, ignored");
+			continue;
+		}
+		int cls = add_class(w->ds, ccap, names[i]);
+		if (cls < 0) {
+			rc = cls;
+			break;
+		}
+		char *rel = join(top, names[i]);
+		rc = rel ? walk_dir(w, root, rel, cls, split) : ERR_NOMEM;
+		free(rel);
+	}
+done:
+	free_names(names, n);
+	free(dir);
+	return rc;
+}
+
+int dataset_scan(const char *root, dataset_t *ds, char *err)
+{
+	walk_t w = {.ds = ds};
+	char **top = NULL;
+	size_t ntop = 0, ccap = 0;
+	struct stat st;
+	int rc = 0, nsplit = 0, nother = 0;
+	int *remap = NULL;
+	char **sorted = NULL;
+
+	memset(ds, 0, sizeof *ds);
+	if (stat(root, &st) != 0) {
+		rc = errno == ENOENT ? ERR_MISSING : ERR_IO;
+		err_set(err, rc, "%s: %s", root, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		rc = err_set(err, ERR_IO, "%s: not a directory", root);
+		goto fail;
+	}
+	int lrc = list_dir(root, &top, &ntop);
+	if (lrc) {
+		rc = err_set(err, lrc == -ENOMEM ? ERR_NOMEM : ERR_IO, "%s: %s",
+			     root, strerror(-lrc));
+		goto fail;
+	}
+	for (size_t i = 0; i < ntop; i++) {
+		if (!is_dir(root, top[i]))
+			continue;
+		if (dataset_split_of(top[i]) >= 0)
+			nsplit++;
+		else
+			nother++;
+	}
+	if (nsplit && nother) {
+		rc = err_set(err, ERR_FORMAT,
+			     "%s: mixes split folders (train/valid/test) with %d "
+			     "other folders; use one layout", root, nother);
+		goto fail;
+	}
+	ds->has_splits = nsplit > 0;
+	for (size_t i = 0; i < ntop && rc == 0; i++) {
+		if (ds->has_splits && is_dir(root, top[i]))
+			rc = scan_classes(&w, root, top[i], dataset_split_of(top[i]),
+					  &ccap);
+	}
+	if (!ds->has_splits && rc == 0)
+		rc = scan_classes(&w, root, "", FEATDB_TRAIN, &ccap);
+	if (rc) {
+		err_set(err, rc, "%s: out of memory while scanning", root);
+		goto fail;
+	}
+	if (ds->nclasses == 0) {
+		rc = err_set(err, ERR_FORMAT,
+			     "%s: no class folders (expected %s/<person>/<images>)",
+			     root, root);
+		goto fail;
+	}
+	/* Class indices follow the sorted names, as Keras' do. */
+	sorted = malloc((size_t)ds->nclasses * sizeof *sorted);
+	remap = malloc((size_t)ds->nclasses * sizeof *remap);
+	if (!sorted || !remap) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	memcpy(sorted, ds->classes, (size_t)ds->nclasses * sizeof *sorted);
+	qsort(sorted, (size_t)ds->nclasses, sizeof *sorted, cmp_str);
+	for (int i = 0; i < ds->nclasses; i++)
+		for (int j = 0; j < ds->nclasses; j++)
+			if (ds->classes[i] == sorted[j])
+				remap[i] = j;
+	for (size_t i = 0; i < ds->n; i++)
+		ds->items[i].cls = remap[ds->items[i].cls];
+	free(ds->classes);
+	ds->classes = sorted;
+	sorted = NULL;
+	if (ds->n > 1)
+		qsort(ds->items, ds->n, sizeof *ds->items, cmp_item);
+	free(remap);
+	free_names(top, ntop);
+	return 0;
+fail:
+	free(sorted);
+	free(remap);
+	free_names(top, ntop);
+	dataset_free(ds);
+	return rc;
+}
+
+void dataset_free(dataset_t *ds)
+{
+	if (!ds)
+		return;
+	for (size_t i = 0; i < ds->n; i++) {
+		free(ds->items[i].key);
+		free(ds->items[i].path);
+	}
+	for (size_t i = 0; i < ds->nproblems; i++) {
+		free(ds->problems[i].path);
+		free(ds->problems[i].reason);
+	}
+	for (int i = 0; i < ds->nclasses; i++)
+		free(ds->classes[i]);
+	free(ds->items);
+	free(ds->problems);
+	free(ds->classes);
+	memset(ds, 0, sizeof *ds);
+}

@@ -1,0 +1,4 @@
+#ifndef COMMON_VERSION_H
+#define COMMON_VERSION_H
+#define VGGFEAT_VERSION "0.1.0"
+#endif

@@ -1,0 +1,495 @@
+/* test_extract.c - the real extract program, end to end, on generated face
+ * folders: every image lands once with its key, class and split; vectors
+ * equal the network's output for that file; kill -9 at many points then a
+ * rerun gives the store an uninterrupted run gives; bad files are skipped
+ * and reported; bad arguments and mismatched stores give one clear error. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "error.h"
+#include "featdb.h"
+#include "img.h"
+#include "proc.h"
+#include "testutil.h"
+#include "vgg.h"
+#include "weights.h"
+
+#define EXTRACT "bin/extract"
+
+static weights_t g_weights;
+
+static int setup(void **state)
+{
+	char err[ERR_LEN];
+	(void)state;
+	if (weights_load(tu_weights_path(), &g_weights, err)) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	weights_free(&g_weights);
+	return 0;
+}
+
+static void mkdirs(const char *root, const char *rel)
+{
+	char path[4096];
+	mkdir(root, 0777);
+	snprintf(path, sizeof path, "%s/%s", root, rel);
+	for (char *p = path + strlen(root) + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			mkdir(path, 0777);
+			*p = '/';
+		}
+}
+
+/* Writes a w x h binary PPM (or PGM when gray) with seeded smooth noise. */
+static void write_pnm(const char *root, const char *rel, int w, int h, int gray,
+		      uint64_t seed)
+{
+	char path[4096];
+	int ch = gray ? 1 : 3;
+	size_t n = (size_t)w * h * ch;
+	uint8_t *buf = malloc(n + 64);
+	tu_rng_t r = {seed};
+	int hl = snprintf((char *)buf, 64, "P%d\n%d %d\n255\n", gray ? 5 : 6, w, h);
+
+	assert_non_null(buf);
+	int base = (int)(tu_rng_u64(&r) % 200);
+	for (size_t i = 0; i < n; i++)
+		buf[hl + i] = (uint8_t)(base + (int)(i * 7 % 50) + (int)(tu_rng_u64(&r) % 6));
+	mkdirs(root, rel);
+	snprintf(path, sizeof path, "%s/%s", root, rel);
+	assert_int_equal(tu_write_file(path, buf, n + (size_t)hl), 0);
+	free(buf);
+}
+
+/* A small face folder: 3 people, 9 images of several sizes. */
+static void make_faces(const char *d)
+{
+	write_pnm(d, "carol/c1.ppm", 224, 224, 0, 1);
+	write_pnm(d, "carol/c2.pgm", 92, 112, 1, 2);
+	write_pnm(d, "carol/more/c3.ppm", 250, 250, 0, 3);
+	write_pnm(d, "alice/a1.ppm", 61, 47, 0, 4);
+	write_pnm(d, "alice/a2.ppm", 300, 200, 0, 5);
+	write_pnm(d, "alice/a3.pgm", 224, 224, 1, 6);
+	write_pnm(d, "bob/b1.ppm", 128, 128, 0, 7);
+	write_pnm(d, "bob/b2.ppm", 17, 300, 0, 8);
+	write_pnm(d, "bob/b3.PPM", 225, 223, 0, 9);
+}
+
+static int run_extract(const char *in, const char *db, const char *log,
+		       const char *extra1, const char *extra2)
+{
+	char *argv[16] = {EXTRACT, "--in", (char *)in, "--db", (char *)db,
+			  "--weights", (char *)tu_weights_path(), "--batch", "3", "-q"};
+	int k = 10;
+	if (extra1)
+		argv[k++] = (char *)extra1;
+	if (extra2)
+		argv[k++] = (char *)extra2;
+	return proc_run(argv, log);
+}
+
+/* The whole store, for comparisons. */
+typedef struct dump {
+	size_t n;
+	char *keys[256];
+	uint8_t *vals[256];
+	size_t lens[256];
+} dump_t;
+
+static int dump_one(void *ctx, const char *key, size_t keylen,
+		    const featdb_rec_t *rec, const char *why)
+{
+	dump_t *d = ctx;
+	assert_non_null(rec);
+	assert_true(d->n < 256);
+	d->keys[d->n] = strndup(key, keylen);
+	size_t len = featdb_rec_size(rec->dtype, rec->dim);
+	d->vals[d->n] = malloc(len);
+	/* rec->data is at FEATDB_HEADER within the value. */
+	memcpy(d->vals[d->n], rec->data - FEATDB_HEADER, len);
+	d->lens[d->n++] = len;
+	return 0;
+}
+
+static void dump_store(const char *db, dump_t *d)
+{
+	featdb_t *f = NULL;
+	char err[ERR_LEN];
+	memset(d, 0, sizeof *d);
+	int rc = featdb_open(db, FEATDB_RDONLY, &f, err);
+	if (rc)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(featdb_foreach(f, dump_one, d, err), 0);
+	featdb_close(f);
+}
+
+static void dump_free(dump_t *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->keys[i]), free(d->vals[i]);
+}
+
+static void assert_same_store(const char *a, const char *b)
+{
+	dump_t x, y;
+	dump_store(a, &x);
+	dump_store(b, &y);
+	assert_int_equal(x.n, y.n);
+	for (size_t i = 0; i < x.n; i++) {
+		assert_string_equal(x.keys[i], y.keys[i]);
+		assert_int_equal(x.lens[i], y.lens[i]);
+		if (memcmp(x.vals[i], y.vals[i], x.lens[i]) != 0) {
+			print_error("record %s differs\n", x.keys[i]);
+			fail();
+		}
+	}
+	dump_free(&x);
+	dump_free(&y);
+}
+
+static char *slurp(const char *path)
+{
+	size_t len;
+	uint8_t *b = tu_read_file(path, &len);
+	assert_non_null(b);
+	char *s = realloc(b, len + 1);
+	s[len] = 0;
+	return s;
+}
+
+static void test_end_to_end(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], db[4200], log[4200], err[ERR_LEN];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(db, sizeof db, "%s/feats.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	make_faces(in);
+
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	char *out = slurp(log);
+	assert_non_null(strstr(out, "extracted 9, already present 0, skipped 0"));
+	free(out);
+
+	featdb_t *f = NULL;
+	featdb_meta_t meta = {0};
+	assert_int_equal(featdb_open(db, FEATDB_RDONLY, &f, err), 0);
+	assert_int_equal(featdb_meta_get(f, &meta, err), 0);
+	assert_int_equal(meta.nclasses, 3);
+	assert_string_equal(meta.classes[0], "alice");
+	assert_string_equal(meta.classes[2], "carol");
+	assert_int_equal(meta.count, 9);
+	assert_int_equal(meta.dim, VGG_FEATURES);
+	assert_int_equal(meta.dtype, FEATDB_F32);
+	assert_string_equal(meta.fingerprint, g_weights.fingerprint);
+	assert_string_equal(meta.preprocess, FEATDB_PREPROCESS);
+
+	/* Each record is the network's output for its own file. */
+	static const struct { const char *key; int cls; } want[] = {
+		{"alice/a1.ppm", 0}, {"alice/a2.ppm", 0}, {"alice/a3.pgm", 0},
+		{"bob/b1.ppm", 1}, {"bob/b2.ppm", 1}, {"bob/b3.PPM", 1},
+		{"carol/c1.ppm", 2}, {"carol/c2.pgm", 2}, {"carol/more/c3.ppm", 2},
+	};
+	vgg_t *net = NULL;
+	float *x = malloc((size_t)VGG_IN * VGG_IN * 3 * sizeof(float));
+	float y[VGG_FEATURES], v[VGG_FEATURES];
+	assert_int_equal(vgg_create(&g_weights, 1, &net, err), 0);
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		char path[4400];
+		uint8_t *val = NULL;
+		size_t len = 0;
+		featdb_rec_t rec;
+		snprintf(path, sizeof path, "%s/%s", in, want[i].key);
+		assert_int_equal(img_load_vgg(path, x, err), 0);
+		assert_int_equal(vgg_forward(net, x, 1, y, err), 0);
+		assert_int_equal(featdb_get(f, want[i].key, &val, &len, err), 0);
+		assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
+		assert_int_equal(rec.cls, want[i].cls);
+		assert_int_equal(rec.split, FEATDB_TRAIN);
+		assert_int_equal(rec.dim, VGG_FEATURES);
+		featdb_rec_vector(&rec, v);
+		/* Same file, same network: the same numbers, to the bit. */
+		assert_memory_equal(v, y, sizeof y);
+		free(val);
+	}
+	vgg_free(net);
+	free(x);
+	featdb_meta_free(&meta);
+	featdb_close(f);
+
+	/* A rerun has nothing to do; a new person and a new image are added,
+	 * and the class indices are renumbered to stay Keras' sorted order. */
+	write_pnm(in, "aaron/n1.ppm", 80, 90, 0, 10);
+	write_pnm(in, "bob/b4.ppm", 80, 90, 0, 11);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	out = slurp(log);
+	assert_non_null(strstr(out, "extracted 2, already present 9, skipped 0"));
+	free(out);
+	assert_int_equal(featdb_open(db, FEATDB_RDONLY, &f, err), 0);
+	assert_int_equal(featdb_meta_get(f, &meta, err), 0);
+	assert_int_equal(meta.nclasses, 4);
+	assert_string_equal(meta.classes[0], "aaron");
+	assert_int_equal(meta.count, 11);
+	uint8_t *val;
+	size_t len;
+	featdb_rec_t rec;
+	int grc = featdb_get(f, "carol/c1.ppm", &val, &len, err);
+	if (grc)
+		print_error("%s\n", err);
+	assert_int_equal(grc, 0);
+	assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
+	assert_int_equal(rec.cls, 3);
+	free(val);
+	featdb_meta_free(&meta);
+	featdb_close(f);
+	tu_rm_rf(d);
+}
+
+static void test_splits_and_f16(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], db[4200], db32[4200], log[4200], err[ERR_LEN];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(db, sizeof db, "%s/f16.lmdb", d);
+	snprintf(db32, sizeof db32, "%s/f32.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	write_pnm(in, "train/ann/1.ppm", 50, 60, 0, 21);
+	write_pnm(in, "train/ben/1.ppm", 50, 60, 0, 22);
+	write_pnm(in, "valid/ann/2.ppm", 50, 60, 0, 23);
+	write_pnm(in, "test/ben/3.ppm", 50, 60, 0, 24);
+	assert_int_equal(run_extract(in, db, log, "--dtype", "f16"), 0);
+	assert_int_equal(run_extract(in, db32, log, NULL, NULL), 0);
+	/* A store keeps one dtype. */
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 1);
+	char *out = slurp(log);
+	assert_non_null(strstr(out, "--dtype f16"));
+	free(out);
+
+	featdb_t *f16 = NULL, *f32 = NULL;
+	assert_int_equal(featdb_open(db, FEATDB_RDONLY, &f16, err), 0);
+	assert_int_equal(featdb_open(db32, FEATDB_RDONLY, &f32, err), 0);
+	static const struct { const char *key; int split, cls; } want[] = {
+		{"train/ann/1.ppm", FEATDB_TRAIN, 0}, {"train/ben/1.ppm", FEATDB_TRAIN, 1},
+		{"valid/ann/2.ppm", FEATDB_VALID, 0}, {"test/ben/3.ppm", FEATDB_TEST, 1},
+	};
+	for (size_t i = 0; i < 4; i++) {
+		uint8_t *a, *b;
+		size_t la, lb;
+		featdb_rec_t ra, rb;
+		float va[VGG_FEATURES], vb[VGG_FEATURES];
+		assert_int_equal(featdb_get(f16, want[i].key, &a, &la, err), 0);
+		assert_int_equal(featdb_get(f32, want[i].key, &b, &lb, err), 0);
+		assert_int_equal(la, FEATDB_HEADER + 2 * VGG_FEATURES);
+		assert_int_equal(featdb_rec_decode(a, la, &ra, err), 0);
+		assert_int_equal(featdb_rec_decode(b, lb, &rb, err), 0);
+		assert_int_equal(ra.split, want[i].split);
+		assert_int_equal(ra.cls, want[i].cls);
+		assert_int_equal(ra.dtype, FEATDB_F16);
+		featdb_rec_vector(&ra, va);
+		featdb_rec_vector(&rb, vb);
+		/* binary16 keeps 11 significant bits: relative error <= 2^-11. */
+		for (int k = 0; k < VGG_FEATURES; k++)
+			assert_true(fabsf(va[k] - vb[k]) <= fabsf(vb[k]) * (1.0f / 2048) + 1e-7f);
+		free(a), free(b);
+	}
+	featdb_close(f16);
+	featdb_close(f32);
+	tu_rm_rf(d);
+}
+
+/* kill -9 at many points of a run (weights loading, decoding, inside the
+ * network, inside a commit), rerunning in between; the final store must be
+ * the one an uninterrupted run writes, record for record, to the byte. */
+static void test_crash_and_resume(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], ref[4200], db[4200], log[4200];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(ref, sizeof ref, "%s/ref.lmdb", d);
+	snprintf(db, sizeof db, "%s/crash.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	make_faces(in);
+	write_pnm(in, "dave/d1.ppm", 40, 40, 0, 31);
+	write_pnm(in, "dave/d2.ppm", 41, 40, 0, 32);
+	write_pnm(in, "dave/d3.ppm", 40, 41, 0, 33);
+
+	double t = cli_now();
+	assert_int_equal(run_extract(in, ref, log, "--batch", "1"), 0);
+	double full = cli_now() - t;
+
+	/* Kill points spread over the run's duration, and a rerun after each;
+	 * --batch 1 commits after every image, so kills land inside commits. */
+	tu_rng_t r = {42};
+	int kills = 0;
+	for (int i = 0; i < 8; i++) {
+		char *argv[] = {EXTRACT, "--in", in, "--db", db, "--weights",
+				(char *)tu_weights_path(), "--batch", "1", "-q", NULL};
+		pid_t pid = proc_spawn(argv, log);
+		proc_sleep(full * (0.1 + 0.8 * tu_rng_uniform(&r)) / 2);
+		kill(pid, SIGKILL);
+		int st = proc_wait(pid);
+		kills += st == 128 + SIGKILL;
+	}
+	print_message("%d of 8 runs were killed\n", kills);
+	assert_true(kills >= 4);
+	assert_int_equal(run_extract(in, db, log, "--batch", "1"), 0);
+	assert_same_store(ref, db);
+	tu_rm_rf(d);
+}
+
+static void test_bad_files(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], db[4200], log[4200], p[4400];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(db, sizeof db, "%s/feats.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	write_pnm(in, "ann/good.ppm", 50, 50, 0, 41);
+	mkdirs(in, "ann/x");
+	snprintf(p, sizeof p, "%s/ann/empty.jpg", in);
+	assert_int_equal(tu_write_file(p, "", 0), 0);
+	snprintf(p, sizeof p, "%s/ann/garbage.png", in);
+	assert_int_equal(tu_write_file(p, "this is not a picture at all", 28), 0);
+	snprintf(p, sizeof p, "%s/ann/truncated.ppm", in);
+	assert_int_equal(tu_write_file(p, "P6\n50 50\n255\n\x01\x02\x03", 16), 0);
+	snprintf(p, sizeof p, "%s/ann/notes.txt", in);
+	assert_int_equal(tu_write_file(p, "ignored", 7), 0);
+
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	char *out = slurp(log);
+	assert_non_null(strstr(out, "extracted 1, already present 0, skipped 3"));
+	assert_non_null(strstr(out, "empty.jpg"));
+	assert_non_null(strstr(out, "garbage.png"));
+	assert_non_null(strstr(out, "truncated.ppm"));
+	free(out);
+	/* A rerun retries the bad files (they may have been fixed) and skips
+	 * the good one. */
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	out = slurp(log);
+	assert_non_null(strstr(out, "extracted 0, already present 1, skipped 3"));
+	free(out);
+	/* --strict: the first bad file is an error. */
+	assert_int_equal(run_extract(in, db, log, "--strict", NULL), 1);
+	out = slurp(log);
+	assert_non_null(strstr(out, "error: --strict"));
+	free(out);
+	tu_rm_rf(d);
+}
+
+static void expect_error(const char *log, char *const argv[], int status,
+			 const char *needle)
+{
+	int st = proc_run(argv, log);
+	char *out = slurp(log);
+	if (st != status || !strstr(out, needle)) {
+		print_error("exit %d (want %d), output:\n%s\n(want '%s')\n", st,
+			    status, out, needle);
+		fail();
+	}
+	free(out);
+}
+
+static void test_usage_errors(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], db[4200], log[4200], file[4200], empty[4200], nodb[4200];
+	char *w = (char *)tu_weights_path();
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(db, sizeof db, "%s/feats.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	snprintf(file, sizeof file, "%s/file", d);
+	snprintf(empty, sizeof empty, "%s/empty", d);
+	snprintf(nodb, sizeof nodb, "%s/file/sub.lmdb", d);
+	write_pnm(in, "ann/1.ppm", 30, 30, 0, 51);
+	assert_int_equal(tu_write_file(file, "x", 1), 0);
+	mkdir(empty, 0777);
+
+	char *help[] = {EXTRACT, "--help", NULL};
+	expect_error(log, help, 0, "usage: extract");
+	char *unknown[] = {EXTRACT, "--in", in, "--db", db, "--frobnicate", NULL};
+	expect_error(log, unknown, 2, "--frobnicate");
+	char *noin[] = {EXTRACT, "--db", db, NULL};
+	expect_error(log, noin, 2, "--in and --db are required");
+	char *badbatch[] = {EXTRACT, "--in", in, "--db", db, "--batch", "0", NULL};
+	expect_error(log, badbatch, 2, "--batch");
+	char *missing[] = {EXTRACT, "--in", "/nonexistent/faces", "--db", db,
+			   "--weights", w, NULL};
+	expect_error(log, missing, 1, "/nonexistent/faces");
+	char *emp[] = {EXTRACT, "--in", empty, "--db", db, "--weights", w, NULL};
+	expect_error(log, emp, 1, "no class folders");
+	char *unwritable[] = {EXTRACT, "--in", in, "--db", nodb, "--weights", w, NULL};
+	expect_error(log, unwritable, 1, "sub.lmdb");
+	char *noweights[] = {EXTRACT, "--in", in, "--db", db, "--weights",
+			     "/nonexistent/vgg16.h5", NULL};
+	expect_error(log, noweights, 1, "/nonexistent/vgg16.h5");
+	tu_rm_rf(d);
+}
+
+/* Features of other weights are never mixed into a store. */
+static void test_other_weights_refused(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], db[4200], log[4200], w2[4200];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(db, sizeof db, "%s/feats.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	snprintf(w2, sizeof w2, "%s/seed2.h5", d);
+	write_pnm(in, "ann/1.ppm", 30, 30, 0, 61);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	char *gen[] = {"build/tests/gen_weights", "--seed", "2", "--out", w2, NULL};
+	assert_int_equal(proc_run(gen, log), 0);
+	write_pnm(in, "ann/2.ppm", 30, 30, 0, 62);
+	char *argv[] = {EXTRACT, "--in", in, "--db", db, "--weights", w2, NULL};
+	assert_int_equal(proc_run(argv, log), 1);
+	char *out = slurp(log);
+	/* The error names both fingerprints. */
+	assert_non_null(strstr(out, g_weights.fingerprint));
+	assert_non_null(strstr(out, "fingerprint"));
+	free(out);
+	dump_t x;
+	dump_store(db, &x);
+	assert_int_equal(x.n, 1);
+	dump_free(&x);
+	tu_rm_rf(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_end_to_end),
+		cmocka_unit_test(test_splits_and_f16),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_crash_and_resume),
+		cmocka_unit_test(test_other_weights_refused),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
