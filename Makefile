@@ -22,9 +22,12 @@ endif
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=build/%.o)
 # One program per main file in extract/ and train/: train/train_head.c
-# becomes bin/train-head.  What programs share lives in common/.
+# becomes bin/train-head, train/featdb_main.c bin/featdb (a "_main" suffix
+# keeps a program's file apart from the common/ module of the same name).
+# What programs share lives in common/.
 PROG_SRC := $(wildcard extract/*.c train/*.c)
-PROGS := $(foreach s,$(PROG_SRC),bin/$(subst _,-,$(basename $(notdir $(s)))))
+prog_name = bin/$(subst _,-,$(patsubst %_main,%,$(basename $(notdir $(1)))))
+PROGS := $(foreach s,$(PROG_SRC),$(call prog_name,$(s)))
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS := $(TEST_SRC:tests/%.c=build/tests/%)
 SUPPORT_LIB := tests/support/testutil.c tests/support/proc.c
@@ -51,7 +54,7 @@ build/tests/%: build/tests/support/%.o $(TESTUTIL_OBJ) build/libcommon.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 define prog_rule
-bin/$(subst _,-,$(basename $(notdir $(1)))): build/$(1:.c=.o) build/libcommon.a
+$(call prog_name,$(1)): build/$(1:.c=.o) build/libcommon.a
 	@mkdir -p bin
 	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS)
 endef

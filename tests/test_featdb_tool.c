@@ -1,0 +1,432 @@
+/* test_featdb_tool.c - the real featdb program: info, export (read back with
+ * the HDF5 library, every field checked), verify (finds damaged records),
+ * merge (two halves give the whole, byte for byte). Stores are made here with
+ * featdb_write, so these tests do not depend on extract. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <hdf5.h>
+#include <lmdb.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "featdb.h"
+#include "proc.h"
+#include "testutil.h"
+
+#define FEATDB "bin/featdb"
+#define D 37 /* odd on purpose: nothing assumes 4096 */
+
+/* The whole data set: 9 records of 3 people, every split. */
+static const char *const all_keys[] = {
+	"alice/1.jpg", "alice/2.jpg", "alice/3.jpg", "bob/1.jpg", "bob/2.jpg",
+	"carol/1.jpg", "carol/2.jpg", "carol/sub/3.jpg", "dave/1.jpg",
+};
+static const int all_cls[] = {0, 0, 0, 1, 1, 2, 2, 2, 3};
+static const int all_split[] = {0, 0, 1, 0, 2, 0, 1, 0, 0};
+static const char *const all_classes[] = {"alice", "bob", "carol", "dave"};
+
+static void vec_for(int i, float *v)
+{
+	for (int j = 0; j < D; j++)
+		v[j] = (float)((i * 31 + j * 7) % 50) * 0.25f; /* ReLU-like, f16-exact */
+}
+
+/* Writes records `which` (indices into all_*) with the given class list. */
+static void make_store(const char *path, const int *which, int n,
+		       const char *const *classes, int nclasses, int dtype,
+		       const char *fingerprint)
+{
+	featdb_t *db = NULL;
+	featdb_meta_t m = {0};
+	char err[ERR_LEN];
+	const char *keys[16];
+	const uint8_t *vals[16];
+	size_t lens[16];
+	float v[D];
+
+	assert_int_equal(featdb_open(path, FEATDB_CREATE, &db, err), 0);
+	snprintf(m.fingerprint, sizeof m.fingerprint, "%s", fingerprint);
+	snprintf(m.preprocess, sizeof m.preprocess, "%s", FEATDB_PREPROCESS);
+	snprintf(m.version, sizeof m.version, "test");
+	m.dim = D;
+	m.dtype = dtype;
+	m.classes = (char **)classes;
+	m.nclasses = nclasses;
+	for (int k = 0; k < n; k++) {
+		int i = which[k], cls = -1;
+		for (int c = 0; c < nclasses; c++)
+			if (strcmp(classes[c], all_classes[all_cls[i]]) == 0)
+				cls = c;
+		assert_true(cls >= 0);
+		uint8_t *r = malloc(featdb_rec_size(dtype, D));
+		vec_for(i, v);
+		assert_int_equal(featdb_rec_encode(v, D, dtype, cls, all_split[i], r, err), 0);
+		keys[k] = all_keys[i];
+		vals[k] = r;
+		lens[k] = featdb_rec_size(dtype, D);
+	}
+	int rc = featdb_write(db, &m, n, keys, vals, lens, err);
+	if (rc)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	for (int k = 0; k < n; k++)
+		free((void *)vals[k]);
+	featdb_close(db);
+}
+
+static const int everyone[] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+
+static char *run(char *const argv[], int *status, const char *dir)
+{
+	char log[4200];
+	size_t len;
+	snprintf(log, sizeof log, "%s/log", dir);
+	*status = proc_run(argv, log);
+	uint8_t *b = tu_read_file(log, &len);
+	assert_non_null(b);
+	char *s = realloc(b, len + 1);
+	s[len] = 0;
+	return s;
+}
+
+static void test_info(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char db[4200];
+	int st;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	make_store(db, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	char *argv[] = {FEATDB, "info", db, NULL};
+	char *out = run(argv, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "records:     9"));
+	assert_non_null(strstr(out, "people:      4"));
+	assert_non_null(strstr(out, "dimension:   37"));
+	assert_non_null(strstr(out, "fingerprint: feedfacecafebeef"));
+	assert_non_null(strstr(out, "train 6, valid 2, test 1"));
+	/* Per person and split: carol has 2 train, 1 valid. */
+	const char *line = strstr(out, "\n2 ");
+	assert_non_null(line);
+	char name[64];
+	unsigned long long tr, va, te;
+	int cls;
+	assert_int_equal(sscanf(line, "%d %63s %llu %llu %llu", &cls, name, &tr, &va, &te), 5);
+	assert_string_equal(name, "carol");
+	assert_true(tr == 2 && va == 1 && te == 0);
+	free(out);
+	char *bad[] = {FEATDB, "info", "/nonexistent.lmdb", NULL};
+	out = run(bad, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(out, "/nonexistent.lmdb"));
+	free(out);
+	char *unknown[] = {FEATDB, "frobnicate", NULL};
+	out = run(unknown, &st, d);
+	assert_int_equal(st, 2);
+	free(out);
+	tu_rm_rf(d);
+}
+
+/* Reads a variable-length string dataset. */
+static char **read_strings(hid_t f, const char *name, hsize_t *n)
+{
+	hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+	assert_true(ds >= 0);
+	hid_t sp = H5Dget_space(ds), t = H5Tcopy(H5T_C_S1);
+	H5Tset_size(t, H5T_VARIABLE);
+	H5Tset_cset(t, H5T_CSET_UTF8);
+	*n = (hsize_t)H5Sget_simple_extent_npoints(sp);
+	char **s = calloc(*n + 1, sizeof *s);
+	assert_true(H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) >= 0);
+	H5Tclose(t), H5Sclose(sp), H5Dclose(ds);
+	return s;
+}
+
+static void read_numbers(hid_t f, const char *name, hid_t type, void *buf,
+			 int rank, hsize_t d0, hsize_t d1)
+{
+	hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+	assert_true(ds >= 0);
+	hid_t sp = H5Dget_space(ds);
+	hsize_t dims[2];
+	assert_int_equal(H5Sget_simple_extent_ndims(sp), rank);
+	H5Sget_simple_extent_dims(sp, dims, NULL);
+	assert_int_equal(dims[0], d0);
+	if (rank == 2)
+		assert_int_equal(dims[1], d1);
+	assert_true(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+	H5Sclose(sp), H5Dclose(ds);
+}
+
+static void check_export(int dtype)
+{
+	const char *d = tu_tmpdir();
+	char db[4200], h5[4200];
+	int st;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	snprintf(h5, sizeof h5, "%s/feats.h5", d);
+	make_store(db, everyone, 9, all_classes, 4, dtype, "feedfacecafebeef");
+	char *argv[] = {FEATDB, "export", db, "--out", h5, NULL};
+	char *out = run(argv, &st, d);
+	assert_int_equal(st, 0);
+	free(out);
+
+	hid_t f = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+	assert_true(f >= 0);
+	hsize_t n, nc;
+	char **keys = read_strings(f, "keys", &n);
+	char **classes = read_strings(f, "classes", &nc);
+	assert_int_equal(n, 9);
+	assert_int_equal(nc, 4);
+	for (int c = 0; c < 4; c++)
+		assert_string_equal(classes[c], all_classes[c]);
+	static float feats[9][D];
+	int32_t labels[9];
+	uint8_t split[9];
+	read_numbers(f, "features", H5T_NATIVE_FLOAT, feats, 2, 9, D);
+	read_numbers(f, "labels", H5T_NATIVE_INT32, labels, 1, 9, 0);
+	read_numbers(f, "split", H5T_NATIVE_UINT8, split, 1, 9, 0);
+	/* all_keys is in key (byte) order already. */
+	for (int i = 0; i < 9; i++) {
+		float v[D];
+		assert_string_equal(keys[i], all_keys[i]);
+		assert_int_equal(labels[i], all_cls[i]);
+		assert_int_equal(split[i], all_split[i]);
+		vec_for(i, v);
+		assert_memory_equal(feats[i], v, sizeof v);
+	}
+	hid_t t = H5Dopen2(f, "features", H5P_DEFAULT), ft = H5Dget_type(t);
+	assert_int_equal(H5Tget_class(ft), H5T_FLOAT);
+	assert_int_equal(H5Tget_size(ft), 4);
+	H5Tclose(ft), H5Dclose(t);
+	for (hsize_t i = 0; i < n; i++)
+		free(keys[i]);
+	for (hsize_t i = 0; i < nc; i++)
+		free(classes[i]);
+	free(keys), free(classes);
+	H5Fclose(f);
+
+	/* A failed export leaves no file under the requested name. */
+	char bad[4200];
+	snprintf(bad, sizeof bad, "%s/nodir/feats.h5", d);
+	char *argv2[] = {FEATDB, "export", db, "--out", bad, NULL};
+	out = run(argv2, &st, d);
+	assert_int_equal(st, 1);
+	free(out);
+	tu_rm_rf(d);
+}
+
+static void test_export(void **state)
+{
+	(void)state;
+	check_export(FEATDB_F32);
+	check_export(FEATDB_F16);
+}
+
+/* Replaces key's value in the store with val, behind featdb's back, as a
+ * disk error or a foreign writer would. */
+static void raw_put(const char *db, const char *key, const void *val, size_t len)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, db, 0, 0666), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "features", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void test_verify(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char db[4200], err[ERR_LEN];
+	int st;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	make_store(db, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	char *argv[] = {FEATDB, "verify", db, NULL};
+	char *out = run(argv, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "9 records, all good"));
+	free(out);
+
+	/* One flipped bit in a vector: the CRC no longer matches. */
+	size_t len = featdb_rec_size(FEATDB_F32, D);
+	uint8_t *r = malloc(len);
+	float v[D];
+	vec_for(4, v);
+	assert_int_equal(featdb_rec_encode(v, D, FEATDB_F32, 1, 2, r, err), 0);
+	r[FEATDB_HEADER + 9] ^= 0x10;
+	raw_put(db, "bob/2.jpg", r, len);
+	/* A well-formed record the network cannot have written (NaN). */
+	v[3] = NAN;
+	assert_int_equal(featdb_rec_encode(v, D, FEATDB_F32, 2, 0, r, err), 0);
+	raw_put(db, "carol/1.jpg", r, len);
+	/* A record of the wrong size. */
+	raw_put(db, "dave/1.jpg", r, len - 4);
+	out = run(argv, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(out, "bad\tbob/2.jpg"));
+	assert_non_null(strstr(out, "CRC"));
+	assert_non_null(strstr(out, "bad\tcarol/1.jpg"));
+	assert_non_null(strstr(out, "bad\tdave/1.jpg"));
+	assert_null(strstr(out, "bad\talice"));
+	assert_non_null(strstr(out, "3 of 9 records are bad"));
+	free(out);
+	free(r);
+	tu_rm_rf(d);
+}
+
+static void dump(const char *db, char ***keys, uint8_t ***vals, size_t **lens, int *n)
+{
+	featdb_t *f = NULL;
+	char err[ERR_LEN];
+	assert_int_equal(featdb_open(db, FEATDB_RDONLY, &f, err), 0);
+	*keys = calloc(16, sizeof **keys);
+	*vals = calloc(16, sizeof **vals);
+	*lens = calloc(16, sizeof **lens);
+	*n = 0;
+	for (int i = 0; i < 9; i++) {
+		if (featdb_get(f, all_keys[i], &(*vals)[*n], &(*lens)[*n], err) != 0)
+			continue;
+		(*keys)[(*n)++] = (char *)all_keys[i];
+	}
+	featdb_close(f);
+}
+
+static void assert_same_store(const char *a, const char *b)
+{
+	char **ka, **kb;
+	uint8_t **va, **vb;
+	size_t *la, *lb;
+	int na, nb;
+	dump(a, &ka, &va, &la, &na);
+	dump(b, &kb, &vb, &lb, &nb);
+	assert_int_equal(na, nb);
+	for (int i = 0; i < na; i++) {
+		assert_string_equal(ka[i], kb[i]);
+		assert_int_equal(la[i], lb[i]);
+		assert_memory_equal(va[i], vb[i], la[i]);
+		free(va[i]), free(vb[i]);
+	}
+	free(ka), free(kb), free(va), free(vb), free(la), free(lb);
+}
+
+static void test_merge(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char whole[4200], a[4200], b[4200], out[4200], other[4200], cmd[4300];
+	int st;
+	snprintf(whole, sizeof whole, "%s/whole.lmdb", d);
+	snprintf(a, sizeof a, "%s/a.lmdb", d);
+	snprintf(b, sizeof b, "%s/b.lmdb", d);
+	snprintf(out, sizeof out, "%s/out.lmdb", d);
+	snprintf(other, sizeof other, "%s/other.lmdb", d);
+	make_store(whole, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	/* Two machines, each with its own people and so its own numbering. */
+	static const int ha[] = {0, 1, 2, 5, 6, 7}, hb[] = {3, 4, 8};
+	static const char *const ca[] = {"alice", "carol"}, *const cb[] = {"bob", "dave"};
+	make_store(a, ha, 6, ca, 2, FEATDB_F32, "feedfacecafebeef");
+	make_store(b, hb, 3, cb, 2, FEATDB_F32, "feedfacecafebeef");
+	char *argv[] = {FEATDB, "merge", out, a, b, NULL};
+	char *log = run(argv, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(log, "9 records added"));
+	free(log);
+	assert_same_store(whole, out);
+	/* The merged store's metadata is the whole's. */
+	featdb_t *f = NULL;
+	featdb_meta_t m = {0};
+	char err[ERR_LEN];
+	assert_int_equal(featdb_open(out, FEATDB_RDONLY, &f, err), 0);
+	assert_int_equal(featdb_meta_get(f, &m, err), 0);
+	assert_int_equal(m.nclasses, 4);
+	assert_int_equal(m.count, 9);
+	assert_string_equal(m.classes[3], "dave");
+	featdb_meta_free(&m);
+	featdb_close(f);
+	char *verify[] = {FEATDB, "verify", out, NULL};
+	log = run(verify, &st, d);
+	assert_int_equal(st, 0);
+	free(log);
+
+	/* Merging again adds nothing; the same records are recognised. */
+	log = run(argv, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(log, "0 records added, 9 already there, 0 conflicts"));
+	free(log);
+	assert_same_store(whole, out);
+
+	/* Stores of other weights are refused before anything is written. */
+	make_store(other, hb, 3, cb, 2, FEATDB_F32, "0000000000000001");
+	char *mixed[] = {FEATDB, "merge", out, a, other, NULL};
+	log = run(mixed, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "0000000000000001"));
+	assert_non_null(strstr(log, "fingerprint"));
+	free(log);
+	snprintf(cmd, sizeof cmd, "%s/f16.lmdb", d);
+	make_store(cmd, hb, 3, cb, 2, FEATDB_F16, "feedfacecafebeef");
+	char *dt[] = {FEATDB, "merge", out, cmd, NULL};
+	log = run(dt, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "dtype"));
+	free(log);
+	assert_same_store(whole, out);
+	tu_rm_rf(d);
+}
+
+static void test_merge_conflict(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char a[4200], b[4200], out[4200];
+	int st;
+	snprintf(a, sizeof a, "%s/a.lmdb", d);
+	snprintf(b, sizeof b, "%s/b.lmdb", d);
+	snprintf(out, sizeof out, "%s/out.lmdb", d);
+	static const int one[] = {0};
+	static const char *const ca[] = {"alice"};
+	make_store(a, one, 1, ca, 1, FEATDB_F32, "feedfacecafebeef");
+	make_store(b, one, 1, ca, 1, FEATDB_F32, "feedfacecafebeef");
+	/* b's alice/1.jpg is another vector under the same key. */
+	char err[ERR_LEN];
+	size_t len = featdb_rec_size(FEATDB_F32, D);
+	uint8_t *r = malloc(len);
+	float v[D];
+	vec_for(5, v);
+	assert_int_equal(featdb_rec_encode(v, D, FEATDB_F32, 0, 0, r, err), 0);
+	raw_put(b, "alice/1.jpg", r, len);
+	free(r);
+	char *argv[] = {FEATDB, "merge", out, a, b, NULL};
+	char *log = run(argv, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "conflict: 'alice/1.jpg'"));
+	free(log);
+	tu_rm_rf(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_info),
+		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_merge_conflict),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
