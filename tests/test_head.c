@@ -1,0 +1,980 @@
+/* test_head.c - the softmax head: initialisation, the stable cross-entropy,
+ * the gradient against finite differences of a double-precision loss, Adam
+ * against hand-computed numbers and its fast path against the reference,
+ * the fused trainer against plain double-precision steps, determinism over
+ * seeds and thread counts, learning separable data, the validation split,
+ * and the head file (round trip, the Keras layout attribute by attribute,
+ * errors).
+ * Letters: N samples, D features, K classes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <cblas.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "head.h"
+#include "testutil.h"
+
+static float *rand_floats(tu_rng_t *r, size_t n, double lo, double hi)
+{
+	float *p = malloc((n ? n : 1) * sizeof *p);
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)(lo + (hi - lo) * tu_rng_uniform(r));
+	return p;
+}
+
+static int32_t *rand_labels(tu_rng_t *r, size_t n, int K)
+{
+	int32_t *y = malloc((n ? n : 1) * sizeof *y);
+	assert_non_null(y);
+	for (size_t i = 0; i < n; i++)
+		y[i] = (int32_t)(tu_rng_u64(r) % (uint64_t)K);
+	return y;
+}
+
+/* |a - ref| <= atol + rtol * |ref| for every element, the worst printed. */
+static void assert_close_d(const char *what, const float *a, const double *ref,
+			   size_t n, double atol, double rtol)
+{
+	size_t worst = 0;
+	double excess = -1;
+	for (size_t i = 0; i < n; i++) {
+		double e = fabs((double)a[i] - ref[i]) - (atol + rtol * fabs(ref[i]));
+		if (e > excess) {
+			excess = e;
+			worst = i;
+		}
+	}
+	if (excess > 0) {
+		print_error("%s: element %zu is %.9g, reference %.9g (atol %g, rtol %g)\n",
+			    what, worst, a[worst], ref[worst], atol, rtol);
+		fail();
+	}
+}
+
+static void assert_close_f(const char *what, const float *a, const float *ref,
+			   size_t n, double atol, double rtol)
+{
+	double *d = malloc((n ? n : 1) * sizeof *d);
+	assert_non_null(d);
+	for (size_t i = 0; i < n; i++)
+		d[i] = ref[i];
+	assert_close_d(what, a, d, n, atol, rtol);
+	free(d);
+}
+
+/* ---- double-precision references -------------------------------------- */
+
+/* x (N, D), y (N), kernel (D, K) and bias (K) given in double: the mean
+ * cross-entropy plus l2 * sum(kernel^2); the gradient into g (D*K + K)
+ * when non-NULL. */
+static double loss_ref(const double *kernel, const double *bias, int D, int K,
+		       const float *x, const int32_t *y, int N, double l2,
+		       double *g)
+{
+	double *l = malloc((size_t)K * sizeof *l), loss = 0;
+	assert_non_null(l);
+	if (g)
+		memset(g, 0, ((size_t)D * K + K) * sizeof *g);
+	for (int n = 0; n < N; n++) {
+		double mx = -INFINITY, s = 0;
+		for (int k = 0; k < K; k++) {
+			l[k] = bias[k];
+			for (int d = 0; d < D; d++)
+				l[k] += (double)x[(size_t)n * D + d] * kernel[(size_t)d * K + k];
+			mx = l[k] > mx ? l[k] : mx;
+		}
+		for (int k = 0; k < K; k++)
+			s += exp(l[k] - mx);
+		loss += mx + log(s) - l[y[n]];
+		if (!g)
+			continue;
+		for (int k = 0; k < K; k++) {
+			double dl = (exp(l[k] - mx) / s - (k == y[n])) / N;
+			for (int d = 0; d < D; d++)
+				g[(size_t)d * K + k] += (double)x[(size_t)n * D + d] * dl;
+			g[(size_t)D * K + k] += dl;
+		}
+	}
+	double sq = 0;
+	for (size_t i = 0; i < (size_t)D * K; i++) {
+		sq += kernel[i] * kernel[i];
+		if (g)
+			g[i] += 2 * l2 * kernel[i];
+	}
+	free(l);
+	return loss / N + l2 * sq;
+}
+
+static double *to_double(const float *p, size_t n)
+{
+	double *d = malloc((n ? n : 1) * sizeof *d);
+	assert_non_null(d);
+	for (size_t i = 0; i < n; i++)
+		d[i] = p[i];
+	return d;
+}
+
+/* ---- the layer ---------------------------------------------------------- */
+
+static void test_glorot_init(void **state)
+{
+	(void)state;
+	head_t a, b, c;
+	int D = 300, K = 37;
+	double limit = sqrt(6.0 / (D + K)), sum = 0, sq = 0;
+	size_t n = (size_t)D * K;
+
+	assert_int_equal(head_create(D, K, 7, &a, NULL), 0);
+	assert_int_equal(head_create(D, K, 7, &b, NULL), 0);
+	assert_int_equal(head_create(D, K, 8, &c, NULL), 0);
+	assert_int_equal(a.D, D);
+	assert_int_equal(a.K, K);
+	assert_ptr_equal(a.bias, a.kernel + n);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(fabs(a.kernel[i]) < limit);
+		sum += a.kernel[i];
+		sq += (double)a.kernel[i] * a.kernel[i];
+	}
+	/* U(-limit, limit): mean 0, variance limit^2 / 3 (11,100 draws). */
+	assert_true(fabs(sum / n) < 0.02 * limit);
+	assert_true(fabs(sq / n / (limit * limit / 3) - 1) < 0.05);
+	for (int k = 0; k < K; k++)
+		assert_true(a.bias[k] == 0.0f);
+	assert_memory_equal(a.kernel, b.kernel, (n + K) * sizeof(float));
+	assert_memory_not_equal(a.kernel, c.kernel, n * sizeof(float));
+	head_free(&a);
+	head_free(&b);
+	head_free(&c);
+	head_free(NULL);
+	assert_int_equal(head_create(0, 3, 1, &a, NULL), ERR_ARG);
+	assert_int_equal(head_create(3, 0, 1, &a, NULL), ERR_ARG);
+}
+
+static void test_forward_matches_reference(void **state)
+{
+	(void)state;
+	tu_rng_t r = {11};
+	int D = 77, K = 13, N = 9;
+	head_t h;
+	assert_int_equal(head_create(D, K, 3, &h, NULL), 0);
+	for (int k = 0; k < K; k++)
+		h.bias[k] = (float)(tu_rng_uniform(&r) - 0.5);
+	float *x = rand_floats(&r, (size_t)N * D, -1, 2);
+	float *logits = malloc((size_t)N * K * sizeof *logits);
+	double *ref = malloc((size_t)N * K * sizeof *ref);
+	assert_true(logits && ref);
+	head_forward(&h, x, N, logits);
+	for (int n = 0; n < N; n++)
+		for (int k = 0; k < K; k++) {
+			double s = h.bias[k];
+			for (int d = 0; d < D; d++)
+				s += (double)x[(size_t)n * D + d] * h.kernel[(size_t)d * K + k];
+			ref[(size_t)n * K + k] = s;
+		}
+	assert_close_d("logits", logits, ref, (size_t)N * K, 1e-5, 1e-5);
+	free(x), free(logits), free(ref);
+	head_free(&h);
+}
+
+static void test_xent_stable(void **state)
+{
+	(void)state;
+	/* Logits far beyond exp's range: log-sum-exp keeps every term finite. */
+	const float logits[4][3] = {
+		{1e30f, 0, -1e30f},
+		{3e38f, 3e38f, -3e38f},
+		{-1e4f, -1e4f - 2, -1e4f - 4},
+		{1000, 0, 0},
+	};
+	const int32_t y[4] = {0, 1, 2, 1};
+	float dl[12];
+	double loss = 0;
+	long correct = 0;
+
+	head_xent(&logits[0][0], y, 4, 3, 1.0f, dl, &loss, &correct);
+	assert_true(isfinite(loss));
+	/* Row by row: 0, log 2, 4 + log(1 + e^2 + e^4) - ... , 1000. */
+	double lse2 = log(1 + exp(-2.0) + exp(-4.0));
+	double want = 0 + log(2.0) + (4 + lse2) + 1000;
+	assert_true(fabs(loss - want) < 1e-3);
+	for (int i = 0; i < 12; i++)
+		assert_true(isfinite(dl[i]));
+	/* softmax - onehot: row 0 is (1, 0, 0) - (1, 0, 0). */
+	assert_true(fabsf(dl[0]) < 1e-6f && fabsf(dl[1]) < 1e-6f);
+	assert_true(fabsf(dl[3] - 0.5f) < 1e-6f && fabsf(dl[4] + 0.5f) < 1e-6f);
+	assert_true(fabsf(dl[9] - 1.0f) < 1e-6f && fabsf(dl[10] + 1.0f) < 1e-6f &&
+		    fabsf(dl[11]) < 1e-6f);
+	/* Row 1 ties: the first largest logit (0) is the prediction, so only
+	 * row 0 is right. */
+	assert_int_equal(correct, 1);
+
+	/* Ordinary logits against the double reference. */
+	tu_rng_t r = {5};
+	int N = 17, K = 11;
+	float *l = rand_floats(&r, (size_t)N * K, -20, 20);
+	int32_t *yy = rand_labels(&r, (size_t)N, K);
+	float *d = malloc((size_t)N * K * sizeof *d);
+	double *dref = malloc((size_t)N * K * sizeof *dref), lref = 0;
+	assert_true(d && dref);
+	loss = 0;
+	correct = 0;
+	head_xent(l, yy, N, K, 0.25f, d, &loss, &correct);
+	for (int n = 0; n < N; n++) {
+		double mx = -INFINITY, s = 0;
+		for (int k = 0; k < K; k++)
+			mx = fmax(mx, l[(size_t)n * K + k]);
+		for (int k = 0; k < K; k++)
+			s += exp(l[(size_t)n * K + k] - mx);
+		lref += mx + log(s) - l[(size_t)n * K + yy[n]];
+		for (int k = 0; k < K; k++)
+			dref[(size_t)n * K + k] = 0.25 * (exp(l[(size_t)n * K + k] - mx) / s -
+							  (k == yy[n]));
+	}
+	assert_true(fabs(loss - lref) <= 1e-9 * fabs(lref));
+	assert_close_d("dlogits", d, dref, (size_t)N * K, 1e-7, 1e-5);
+	free(l), free(yy), free(d), free(dref);
+}
+
+static void test_gradient_finite_differences(void **state)
+{
+	(void)state;
+	tu_rng_t r = {42};
+	int D = 9, K = 5, N = 7;
+	double l2 = 0.01;
+	size_t np = (size_t)D * K + K;
+	head_t h;
+	assert_int_equal(head_create(D, K, 9, &h, NULL), 0);
+	for (int k = 0; k < K; k++)
+		h.bias[k] = (float)(0.3 * (tu_rng_uniform(&r) - 0.5));
+	float *x = rand_floats(&r, (size_t)N * D, 0, 2);
+	int32_t *y = rand_labels(&r, (size_t)N, K);
+	float *g = malloc(np * sizeof *g), *scratch = malloc((size_t)N * K * sizeof *scratch);
+	double *p = to_double(h.kernel, np), *gref = malloc(np * sizeof *gref), *fd = malloc(np * sizeof *fd);
+	double loss;
+	assert_true(g && scratch && gref && fd);
+
+	head_gradient(&h, x, y, N, l2, scratch, g, &loss);
+	double lref = loss_ref(p, p + (size_t)D * K, D, K, x, y, N, l2, gref);
+	assert_true(fabs(loss - lref) < 1e-6 * fabs(lref));
+	/* Central differences of the double loss, step 1e-5: truncation error
+	 * ~1e-10, rounding ~1e-11. */
+	for (size_t i = 0; i < np; i++) {
+		double keep = p[i], e = 1e-5;
+		p[i] = keep + e;
+		double up = loss_ref(p, p + (size_t)D * K, D, K, x, y, N, l2, NULL);
+		p[i] = keep - e;
+		double down = loss_ref(p, p + (size_t)D * K, D, K, x, y, N, l2, NULL);
+		p[i] = keep;
+		fd[i] = (up - down) / (2 * e);
+	}
+	/* The double analytic gradient agrees tightly, the float one to float
+	 * precision. */
+	for (size_t i = 0; i < np; i++)
+		assert_true(fabs(gref[i] - fd[i]) <= 1e-8 + 1e-6 * fabs(fd[i]));
+	assert_close_d("gradient", g, fd, np, 1e-6, 1e-4);
+	free(x), free(y), free(g), free(scratch), free(p), free(gref), free(fd);
+	head_free(&h);
+}
+
+/* ---- Adam --------------------------------------------------------------------- */
+
+static void test_adam_hand_computed(void **state)
+{
+	(void)state;
+	adam_t a;
+	float w[4] = {0.5f, -0.25f, 1.0f, 0.0f};
+	const float g1[4] = {0.1f, -0.2f, 0.0f, 1e-8f}, g2[4] = {0.1f, 0.3f, 0.0f, 0.0f};
+
+	assert_int_equal(adam_init(&a, 4, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
+	/* t = 1: alpha = lr * sqrt(1 - beta2) / (1 - beta1) = 3.16227766e-4;
+	 * for g = 0.1: m = 0.01, v = 1e-5, sqrt(v) = 3.16227766e-3, and
+	 * w = 0.5 - alpha * 0.01 / (3.16227766e-3 + 1e-7) = 0.49900003162.
+	 * g = 0 leaves w alone; g = 1e-8 shows epsilon: sqrt(v) = 3.2e-10
+	 * is small beside it, so the step is 3.15e-6, not 1e-3.
+	 * The hyperparameters are float32, as Keras' are: 0.999f is
+	 * 0.99900001287, which moves alpha in its sixth digit; the numbers
+	 * below are the formulas evaluated in double with those values. */
+	float alpha = adam_next(&a);
+	assert_true(fabs(alpha - 3.1622566166333854e-4) < 1e-11);
+	adam_apply(&a, alpha, 0, 4, w, g1, 0);
+	const double w1[4] = {0.4990000316007913, -0.24900001579005093, 1.0,
+			      -3.152288965773241e-06};
+	assert_close_d("w after step 1", w, w1, 4, 1e-8, 1e-7);
+	assert_true(fabs(a.m[0] - 0.01) < 1e-8 && fabs(a.v[1] - 4e-5) < 1e-9);
+	/* t = 2: alpha = lr * sqrt(1 - beta2^2) / (1 - beta1^2). */
+	alpha = adam_next(&a);
+	assert_true(fabs(alpha - 2.3531516490038484e-4) < 1e-11);
+	adam_apply(&a, alpha, 0, 4, w, g2, 0);
+	const double w2[4] = {0.49800005393791447, -0.24924771546487617, 1.0,
+			      -5.263453155638622e-06};
+	assert_close_d("w after step 2", w, w2, 4, 1e-8, 1e-7);
+	assert_int_equal(a.t, 2);
+	adam_free(&a);
+
+	/* L2: the gradient gets 2 * l2 * w, and the squares of w before the
+	 * step come back (0.5^2 + 2^2 = 4.25). */
+	float v[2] = {0.5f, -2.0f};
+	const float g[2] = {0.0f, 0.1f};
+	assert_int_equal(adam_init(&a, 2, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
+	double sq = adam_apply(&a, adam_next(&a), 0, 2, v, g, 0.01f);
+	assert_true(fabs(sq - 4.25) < 1e-12);
+	const double vref[2] = {0.49900031610866, -2.0009999473190003};
+	assert_close_d("w with l2", v, vref, 2, 1e-7, 1e-7);
+	adam_free(&a);
+	adam_free(NULL);
+	assert_int_equal(adam_init(&a, 2, 0, 0.9, 0.999, 1e-7, NULL), ERR_ARG);
+	assert_int_equal(adam_init(&a, 2, 1e-3, 1.0, 0.999, 1e-7, NULL), ERR_ARG);
+}
+
+/* The vectorised update against the reference, odd length (a tail), with
+ * and without L2, over several steps and an offset. */
+static void test_adam_fast_matches_reference(void **state)
+{
+	(void)state;
+	for (int with_l2 = 0; with_l2 < 2; with_l2++) {
+		tu_rng_t r = {(uint64_t)(100 + with_l2)};
+		size_t n = 1037, off = 13;
+		adam_t fast, ref;
+		float *w = rand_floats(&r, n, -1, 1), *wr = malloc(n * sizeof *wr);
+		assert_non_null(wr);
+		memcpy(wr, w, n * sizeof *w);
+		assert_int_equal(adam_init(&fast, n + off, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
+		assert_int_equal(adam_init(&ref, n + off, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
+		for (int step = 0; step < 5; step++) {
+			float *g = rand_floats(&r, n, -0.1, 0.1);
+			float l2 = with_l2 ? 0.05f : 0.0f;
+			float a1 = adam_next(&fast), a2 = adam_next(&ref);
+			assert_true(a1 == a2);
+			double s1 = adam_apply(&fast, a1, off, n, w, g, l2);
+			double s2 = adam_apply_ref(&ref, a2, off, n, wr, g, l2);
+			assert_true(fabs(s1 - s2) <= 1e-6 * s2);
+			free(g);
+		}
+		assert_close_f("w", w, wr, n, 1e-7, 1e-5);
+		assert_close_f("m", fast.m + off, ref.m + off, n, 1e-9, 1e-5);
+		assert_close_f("v", fast.v + off, ref.v + off, n, 1e-12, 1e-5);
+		free(w), free(wr);
+		adam_free(&fast);
+		adam_free(&ref);
+	}
+}
+
+/* ---- the trainer ----------------------------------------------------------- */
+
+/* One plain step in double: gradient of the batch, then adam_apply_ref.
+ * Returns the batch loss (regulariser included). */
+static double ref_step(head_t *h, adam_t *a, const float *x, const int32_t *y,
+		       int nb, double l2)
+{
+	int D = h->D, K = h->K;
+	size_t dk = (size_t)D * K;
+	double *p = to_double(h->kernel, dk + K), *g = malloc((dk + K) * sizeof *g);
+	float *gf = malloc((dk + K) * sizeof *gf);
+	assert_true(g && gf);
+	double loss = loss_ref(p, p + dk, D, K, x, y, nb, 0, g);
+	for (size_t i = 0; i < dk + K; i++)
+		gf[i] = (float)g[i];
+	float alpha = adam_next(a);
+	double sq = adam_apply_ref(a, alpha, 0, dk, h->kernel, gf, (float)l2);
+	adam_apply_ref(a, alpha, dk, (size_t)K, h->bias, gf + dk, 0);
+	free(p), free(g), free(gf);
+	return loss + l2 * sq;
+}
+
+typedef struct problem {
+	int D, K;
+	size_t n;
+	float *x;     /* (n, D) */
+	int32_t *y;   /* (n) */
+	size_t *idx;  /* (n) a permutation, so the set is not the array */
+} problem_t;
+
+static problem_t problem_make(uint64_t seed, int D, int K, size_t n)
+{
+	tu_rng_t r = {seed};
+	problem_t p = {D, K, n, rand_floats(&r, n * D, 0, 1.5), rand_labels(&r, n, K),
+		       malloc(n * sizeof(size_t))};
+	assert_non_null(p.idx);
+	for (size_t i = 0; i < n; i++)
+		p.idx[i] = (i * 7 + 3) % n;
+	return p;
+}
+
+static void problem_free(problem_t *p)
+{
+	free(p->x), free(p->y), free(p->idx);
+}
+
+/* The fused, threaded trainer against plain double steps over the same
+ * order: three stripes (the last one partial), a partial last batch. */
+static void test_trainer_matches_reference(void **state)
+{
+	(void)state;
+	int D = 2 * 256 + 37, K = 5, epochs = 2;
+	size_t n = 53;
+	problem_t p = problem_make(21, D, K, n);
+	assert_int_equal(n % 7 != 0 && p.idx[0] != 0, 1);
+	head_hparams_t hp = {1e-3, 0.9, 0.999, 1e-7, 0.01, 8};
+	head_set_t set = {p.x, (size_t)D, p.y, p.idx, n};
+	head_t h, ref;
+	adam_t a;
+	head_trainer_t *t;
+	size_t *order = malloc(n * sizeof *order);
+	float *xb = malloc((size_t)hp.batch * D * sizeof *xb);
+	int32_t yb[8];
+	assert_true(order && xb);
+
+	assert_int_equal(head_create(D, K, 1, &h, NULL), 0);
+	assert_int_equal(head_create(D, K, 1, &ref, NULL), 0);
+	assert_int_equal(adam_init(&a, (size_t)D * K + K, hp.lr, hp.beta1, hp.beta2,
+				   hp.epsilon, NULL), 0);
+	assert_int_equal(head_trainer_create(&h, &hp, 3, 5, &t, NULL), 0);
+	for (int e = 0; e < epochs; e++) {
+		head_metrics_t m;
+		double loss = 0;
+		assert_int_equal(head_trainer_epoch(t, &set, &m, order, NULL), 0);
+		for (size_t s = 0; s < n; s += (size_t)hp.batch) {
+			int nb = n - s < (size_t)hp.batch ? (int)(n - s) : hp.batch;
+			for (int b = 0; b < nb; b++) {
+				size_t row = p.idx[order[s + b]];
+				memcpy(xb + (size_t)b * D, p.x + row * D, (size_t)D * sizeof *xb);
+				yb[b] = p.y[row];
+			}
+			loss += nb * ref_step(&ref, &a, xb, yb, nb, hp.l2);
+		}
+		assert_true(fabs(m.loss - loss / n) < 1e-5 * (loss / n));
+	}
+	/* Adam's step is about lr * sign(m), so a gradient that float and
+	 * double round differently moves a weight by a fraction of lr; after
+	 * 14 steps the worst weight differs by 1.5e-6, lr is 1e-3. */
+	assert_close_f("kernel", h.kernel, ref.kernel, (size_t)D * K + K, 1e-5, 1e-5);
+	head_metrics_t mv;
+	assert_int_equal(head_trainer_evaluate(t, &set, &mv, NULL), 0);
+	double *pd = to_double(h.kernel, (size_t)D * K + K);
+	float *xs = malloc(n * D * sizeof *xs);
+	int32_t *ys = malloc(n * sizeof *ys);
+	assert_true(xs && ys);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(xs + i * D, p.x + p.idx[i] * D, (size_t)D * sizeof *xs);
+		ys[i] = p.y[p.idx[i]];
+	}
+	double lref = loss_ref(pd, pd + (size_t)D * K, D, K, xs, ys, (int)n, hp.l2, NULL);
+	assert_true(fabs(mv.loss - lref) < 1e-5 * lref);
+	head_trainer_free(t);
+	head_trainer_free(NULL);
+	adam_free(&a);
+	head_free(&h);
+	head_free(&ref);
+	free(order), free(xb), free(pd), free(xs), free(ys);
+	problem_free(&p);
+}
+
+/* Trains a fresh head; returns it with the metrics of each epoch. */
+static void train(const problem_t *p, const head_hparams_t *hp, int threads,
+		  uint64_t seed, int epochs, head_t *h, head_metrics_t *m)
+{
+	head_set_t set = {p->x, (size_t)p->D, p->y, p->idx, p->n};
+	head_trainer_t *t;
+	assert_int_equal(head_create(p->D, p->K, seed, h, NULL), 0);
+	assert_int_equal(head_trainer_create(h, hp, threads, seed, &t, NULL), 0);
+	for (int e = 0; e < epochs; e++)
+		assert_int_equal(head_trainer_epoch(t, &set, &m[e], NULL, NULL), 0);
+	head_trainer_free(t);
+}
+
+static void test_deterministic_over_threads_and_seeds(void **state)
+{
+	(void)state;
+	problem_t p = problem_make(8, 1000, 7, 101);
+	head_hparams_t hp = {1e-3, 0.9, 0.999, 1e-7, 0.001, 16};
+	head_t h1, h2, h3, h4;
+	head_metrics_t m1[3], m2[3], m3[3], m4[3];
+	size_t np = (size_t)1000 * 7 + 7;
+
+	train(&p, &hp, 1, 3, 3, &h1, m1);
+	train(&p, &hp, 2, 3, 3, &h2, m2);
+	train(&p, &hp, 5, 3, 3, &h3, m3);
+	train(&p, &hp, 2, 4, 3, &h4, m4);
+	/* Bit for bit: the sums do not depend on who computed what. */
+	assert_memory_equal(h1.kernel, h2.kernel, np * sizeof(float));
+	assert_memory_equal(h1.kernel, h3.kernel, np * sizeof(float));
+	assert_memory_equal(m1, m2, sizeof m1);
+	assert_memory_equal(m1, m3, sizeof m1);
+	assert_memory_not_equal(h1.kernel, h4.kernel, np * sizeof(float));
+	head_free(&h1), head_free(&h2), head_free(&h3), head_free(&h4);
+	problem_free(&p);
+}
+
+static void test_learns_separable_data(void **state)
+{
+	(void)state;
+	/* Each class lights its own block of features, over noise. */
+	int D = 40, K = 4;
+	size_t n = 240;
+	tu_rng_t r = {77};
+	problem_t p = {D, K, n, rand_floats(&r, n * D, 0, 0.5), rand_labels(&r, n, K),
+		       malloc(n * sizeof(size_t))};
+	assert_non_null(p.idx);
+	for (size_t i = 0; i < n; i++) {
+		p.idx[i] = i;
+		for (int d = 0; d < D / K; d++)
+			p.x[i * D + (size_t)p.y[i] * (D / K) + d] += 1.0f;
+	}
+	head_hparams_t hp = {1e-2, 0.9, 0.999, 1e-7, 0, 32};
+	head_metrics_t m[20];
+	head_t h;
+	train(&p, &hp, 2, 1, 20, &h, m);
+	assert_true(m[19].accuracy >= 0.99);
+	assert_true(m[19].loss < 0.2 && m[19].loss < m[0].loss);
+	head_free(&h);
+	problem_free(&p);
+}
+
+static void test_trainer_arguments(void **state)
+{
+	(void)state;
+	head_t h;
+	head_trainer_t *t = NULL;
+	head_hparams_t hp = HEAD_HPARAMS_DEFAULT;
+	head_set_t empty = {NULL, 4, NULL, NULL, 0};
+	head_metrics_t m;
+	char err[ERR_LEN];
+
+	assert_int_equal(head_create(4, 2, 1, &h, NULL), 0);
+	hp.batch = 0;
+	assert_int_equal(head_trainer_create(&h, &hp, 1, 0, &t, err), ERR_ARG);
+	assert_null(t);
+	hp.batch = 32;
+	assert_int_equal(head_trainer_create(&h, &hp, 0, 0, &t, err), ERR_ARG);
+	hp.lr = -1;
+	assert_int_equal(head_trainer_create(&h, &hp, 1, 0, &t, err), ERR_ARG);
+	hp.lr = 1e-4;
+	assert_int_equal(head_trainer_create(&h, &hp, 2, 0, &t, err), 0);
+	assert_int_equal(head_trainer_epoch(t, &empty, &m, NULL, err), ERR_ARG);
+	assert_int_equal(head_trainer_evaluate(t, &empty, &m, err), ERR_ARG);
+	head_trainer_free(t);
+	head_free(&h);
+}
+
+/* ---- the validation split -------------------------------------------------- */
+
+static void test_key_unit_is_stable(void **state)
+{
+	(void)state;
+	/* Fixed values: a change here moves existing stores' images between
+	 * training and validation. */
+	double u = head_key_unit("alice/0001.jpg", 14);
+	double v = head_key_unit("alice/0002.jpg", 14);
+	assert_true(u >= 0 && u < 1 && v >= 0 && v < 1 && u != v);
+	assert_true(head_key_unit("alice/0001.jpg", 14) == u);
+	assert_true(u == 0.5383720176261715);
+	assert_true(v == 0.6404766261257328);
+}
+
+static void test_holdout_stable_when_adding(void **state)
+{
+	(void)state;
+	int K = 30;
+	size_t n1 = 3000, n2 = 4500;
+	double *unit = malloc(n2 * sizeof *unit);
+	int32_t *cls = malloc(n2 * sizeof *cls);
+	uint8_t *h1 = malloc(n2), *h2 = malloc(n2);
+	size_t held = 0;
+	assert_true(unit && cls && h1 && h2);
+	for (size_t i = 0; i < n2; i++) {
+		char key[64];
+		int c = (int)(i % (size_t)K);
+		int len = snprintf(key, sizeof key, "person%02d/img_%05zu.jpg", c, i);
+		unit[i] = head_key_unit(key, (size_t)len);
+		cls[i] = c;
+	}
+	assert_int_equal(head_holdout(n1, unit, cls, K, 0.2, h1, NULL), 0);
+	/* Later, 1500 more images of the same people (and stored in another
+	 * order: the split does not depend on it). */
+	assert_int_equal(head_holdout(n2, unit, cls, K, 0.2, h2, NULL), 0);
+	for (size_t i = 0; i < n1; i++) {
+		assert_int_equal(h1[i], h2[i]);
+		held += h1[i];
+	}
+	assert_true(held > 0.17 * n1 && held < 0.23 * n1);
+	/* Per class, close to the fraction, and never all of a class. */
+	for (int k = 0; k < K; k++) {
+		size_t nk = 0, hk = 0;
+		for (size_t i = 0; i < n2; i++)
+			if (cls[i] == k) {
+				nk++;
+				hk += h2[i];
+			}
+		assert_true(hk < nk);
+		assert_true(hk > 0.08 * nk && hk < 0.32 * nk);
+	}
+	/* A class of one record stays in training, even below the fraction. */
+	double u1[2] = {0.01, 0.5};
+	int32_t c1[2] = {0, 1};
+	uint8_t o[2];
+	assert_int_equal(head_holdout(2, u1, c1, 2, 0.2, o, NULL), 0);
+	assert_true(o[0] == 0 && o[1] == 0);
+	/* Two records of a class, both below: the larger unit stays. */
+	double u2[2] = {0.05, 0.1};
+	int32_t c2[2] = {0, 0};
+	assert_int_equal(head_holdout(2, u2, c2, 1, 0.2, o, NULL), 0);
+	assert_true(o[0] == 1 && o[1] == 0);
+	assert_int_equal(head_holdout(2, u2, c2, 1, 1.0, o, NULL), ERR_ARG);
+	c2[1] = 3;
+	assert_int_equal(head_holdout(2, u2, c2, 1, 0.2, o, NULL), ERR_ARG);
+	free(unit), free(cls), free(h1), free(h2);
+}
+
+/* ---- the head file --------------------------------------------------------- */
+
+/* One temporary folder for the whole run, removed at the end. */
+static const char *tmpdir;
+
+static const char *tmp_path(const char *name)
+{
+	static char path[16][512];
+	static int i;
+	char *p = path[i++ % 16];
+	snprintf(p, 512, "%s/%s", tmpdir, name);
+	return p;
+}
+
+static head_meta_t sample_meta(int K)
+{
+	head_meta_t m = {.nclasses = K, .classes = calloc((size_t)K, sizeof(char *))};
+	assert_non_null(m.classes);
+	for (int k = 0; k < K; k++) {
+		char name[64];
+		snprintf(name, sizeof name, k == 1 ? "Zoë_%d" : "person_%d", k);
+		m.classes[k] = strdup(name);
+		assert_non_null(m.classes[k]);
+	}
+	snprintf(m.model, sizeof m.model, "vgg16-fc2");
+	snprintf(m.fingerprint, sizeof m.fingerprint, "0123456789abcdef");
+	snprintf(m.preprocess, sizeof m.preprocess, "keras-load_img-224-nearest");
+	snprintf(m.version, sizeof m.version, "test_head");
+	return m;
+}
+
+/* Reads a string attribute the way h5py hands Keras numpy bytes: checks
+ * it is fixed-length and NUL-padded, returns the n strings' bytes. */
+static void check_str_attr(hid_t obj, const char *name, int scalar,
+			   const char *const *want, int n)
+{
+	hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+	assert_true(a >= 0);
+	hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+	assert_int_equal(H5Tget_class(t), H5T_STRING);
+	assert_int_equal(H5Tis_variable_str(t), 0);
+	assert_int_equal(H5Tget_strpad(t), H5T_STR_NULLPAD);
+	if (scalar) {
+		assert_int_equal(H5Sget_simple_extent_type(sp), H5S_SCALAR);
+	} else {
+		hsize_t dim;
+		assert_int_equal(H5Sget_simple_extent_ndims(sp), 1);
+		H5Sget_simple_extent_dims(sp, &dim, NULL);
+		assert_int_equal(dim, n);
+	}
+	size_t size = H5Tget_size(t), longest = 0;
+	for (int i = 0; i < n; i++)
+		longest = strlen(want[i]) > longest ? strlen(want[i]) : longest;
+	/* numpy sizes a bytes array to its longest item. */
+	assert_int_equal(size, longest);
+	char *buf = calloc(n > 0 ? (size_t)n : 1, size);
+	assert_non_null(buf);
+	assert_true(H5Aread(a, t, buf) >= 0);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(strnlen(buf + i * size, size), strlen(want[i]));
+		assert_memory_equal(buf + i * size, want[i], strlen(want[i]));
+	}
+	free(buf);
+	H5Sclose(sp);
+	H5Tclose(t);
+	H5Aclose(a);
+}
+
+static void check_dataset(hid_t f, const char *path, int rank, const hsize_t *dims,
+			  const float *want)
+{
+	hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
+	assert_true(d >= 0);
+	hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+	hsize_t got[2];
+	assert_true(H5Tequal(t, H5T_IEEE_F32LE) > 0);
+	assert_int_equal(H5Sget_simple_extent_ndims(sp), rank);
+	H5Sget_simple_extent_dims(sp, got, NULL);
+	size_t n = 1;
+	for (int i = 0; i < rank; i++) {
+		assert_int_equal(got[i], dims[i]);
+		n *= dims[i];
+	}
+	float *buf = malloc(n * sizeof *buf);
+	assert_non_null(buf);
+	assert_true(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+	assert_memory_equal(buf, want, n * sizeof *buf);
+	free(buf);
+	H5Sclose(sp);
+	H5Tclose(t);
+	H5Dclose(d);
+}
+
+static void test_save_load_keras_layout(void **state)
+{
+	(void)state;
+	int D = 33, K = 4;
+	head_t h, back;
+	head_meta_t m = sample_meta(K), mb;
+	const char *path = tmp_path("head.h5");
+	char err[ERR_LEN];
+
+	assert_int_equal(head_create(D, K, 2, &h, NULL), 0);
+	for (int k = 0; k < K; k++)
+		h.bias[k] = 0.125f * (float)k;
+	assert_int_equal(head_save(path, &h, &m, err), 0);
+
+	/* The Keras save_weights layout, attribute by attribute. */
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	assert_true(f >= 0);
+	check_str_attr(f, "layer_names", 0, (const char *[]){"dense_1"}, 1);
+	check_str_attr(f, "backend", 1, (const char *[]){"tensorflow"}, 1);
+	check_str_attr(f, "keras_version", 1, (const char *[]){HEAD_KERAS_VERSION}, 1);
+	hid_t g = H5Gopen2(f, "dense_1", H5P_DEFAULT);
+	assert_true(g >= 0);
+	check_str_attr(g, "weight_names", 0,
+		       (const char *[]){"dense_1/kernel:0", "dense_1/bias:0"}, 2);
+	H5Gclose(g);
+	check_dataset(f, "/dense_1/dense_1/kernel:0", 2, (hsize_t[]){33, 4}, h.kernel);
+	check_dataset(f, "/dense_1/dense_1/bias:0", 1, (hsize_t[]){4}, h.bias);
+	check_str_attr(f, "vggfeat_format", 1, (const char *[]){HEAD_FORMAT}, 1);
+	check_str_attr(f, "vggfeat_classes", 0, (const char *const *)m.classes, K);
+	check_str_attr(f, "vggfeat_model", 1, (const char *[]){"vgg16-fc2"}, 1);
+	check_str_attr(f, "vggfeat_fingerprint", 1, (const char *[]){"0123456789abcdef"}, 1);
+	check_str_attr(f, "vggfeat_preprocess", 1,
+		       (const char *[]){"keras-load_img-224-nearest"}, 1);
+	check_str_attr(f, "vggfeat_version", 1, (const char *[]){"test_head"}, 1);
+	H5Fclose(f);
+
+	assert_int_equal(head_load(path, &back, &mb, err), 0);
+	assert_int_equal(back.D, D);
+	assert_int_equal(back.K, K);
+	assert_memory_equal(back.kernel, h.kernel, ((size_t)D * K + K) * sizeof(float));
+	assert_int_equal(mb.nclasses, K);
+	for (int k = 0; k < K; k++)
+		assert_string_equal(mb.classes[k], m.classes[k]);
+	assert_string_equal(mb.model, m.model);
+	assert_string_equal(mb.fingerprint, m.fingerprint);
+	assert_string_equal(mb.preprocess, m.preprocess);
+	assert_string_equal(mb.version, m.version);
+	/* No temporary file is left beside it. */
+	char tmp[600];
+	snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+	assert_int_not_equal(access(tmp, F_OK), 0);
+	head_free(&back);
+	head_meta_free(&mb);
+	head_meta_free(NULL);
+	head_meta_free(&m);
+	head_free(&h);
+}
+
+/* Thousands of people: the names outgrow an HDF5 attribute and are split
+ * into vggfeat_classes0, 1, ... as Keras splits layer_names. */
+static void test_save_load_many_classes(void **state)
+{
+	(void)state;
+	int D = 3, K = 6000;
+	head_t h, back;
+	head_meta_t m = sample_meta(K), mb;
+	const char *path = tmp_path("many.h5");
+	char err[ERR_LEN];
+
+	assert_int_equal(head_create(D, K, 2, &h, NULL), 0);
+	assert_int_equal(head_save(path, &h, &m, err), 0);
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	assert_true(f >= 0);
+	assert_true(H5Aexists(f, "vggfeat_classes0") > 0);
+	assert_true(H5Aexists(f, "vggfeat_classes1") > 0);
+	assert_true(H5Aexists(f, "vggfeat_classes") == 0);
+	H5Fclose(f);
+	assert_int_equal(head_load(path, &back, &mb, err), 0);
+	assert_int_equal(mb.nclasses, K);
+	for (int k = 0; k < K; k++)
+		assert_string_equal(mb.classes[k], m.classes[k]);
+	head_free(&back), head_free(&h);
+	head_meta_free(&mb), head_meta_free(&m);
+}
+
+/* A file as newer h5py writes Keras' lists (variable-length strings),
+ * without our attributes: it loads, with no class names. */
+static void test_load_plain_keras_file(void **state)
+{
+	(void)state;
+	const char *path = tmp_path("keras.h5");
+	hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	hid_t vs = H5Tcopy(H5T_C_S1);
+	H5Tset_size(vs, H5T_VARIABLE);
+	hsize_t two = 2;
+	const char *layers[2] = {"flatten", "dense_7"};
+	const char *wn[2] = {"dense_7/kernel:0", "dense_7/bias:0"};
+	float k[6] = {1, 2, 3, 4, 5, 6}, b[2] = {7, 8};
+	hid_t sp = H5Screate_simple(1, &two, NULL);
+	hid_t a = H5Acreate2(f, "layer_names", vs, sp, H5P_DEFAULT, H5P_DEFAULT);
+	H5Awrite(a, vs, layers);
+	H5Aclose(a);
+	hid_t g0 = H5Gcreate2(f, "flatten", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	hid_t sp0 = H5Screate_simple(1, (hsize_t[]){0}, NULL);
+	a = H5Acreate2(g0, "weight_names", vs, sp0, H5P_DEFAULT, H5P_DEFAULT);
+	H5Aclose(a);
+	H5Gclose(g0);
+	H5Sclose(sp0);
+	hid_t g = H5Gcreate2(f, "dense_7", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	a = H5Acreate2(g, "weight_names", vs, sp, H5P_DEFAULT, H5P_DEFAULT);
+	H5Awrite(a, vs, wn);
+	H5Aclose(a);
+	hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+	H5Pset_create_intermediate_group(lcpl, 1);
+	hid_t ks = H5Screate_simple(2, (hsize_t[]){3, 2}, NULL), bs = H5Screate_simple(1, &two, NULL);
+	hid_t d = H5Dcreate2(g, wn[0], H5T_IEEE_F64LE, ks, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+	double kd[6] = {1, 2, 3, 4, 5, 6};
+	H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, kd);
+	H5Dclose(d);
+	d = H5Dcreate2(g, wn[1], H5T_IEEE_F32LE, bs, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+	H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, b);
+	H5Dclose(d);
+	H5Sclose(ks), H5Sclose(bs), H5Sclose(sp), H5Pclose(lcpl), H5Tclose(vs);
+	H5Gclose(g);
+	H5Fclose(f);
+
+	head_t h;
+	head_meta_t m;
+	char err[ERR_LEN];
+	assert_int_equal(head_load(path, &h, &m, err), 0);
+	assert_int_equal(h.D, 3);
+	assert_int_equal(h.K, 2);
+	assert_memory_equal(h.kernel, k, sizeof k);
+	assert_memory_equal(h.bias, b, sizeof b);
+	assert_null(m.classes);
+	assert_string_equal(m.fingerprint, "");
+	head_free(&h);
+	head_meta_free(&m);
+}
+
+static void test_load_errors(void **state)
+{
+	(void)state;
+	head_t h;
+	head_meta_t m;
+	char err[ERR_LEN];
+	const char *dir = tmpdir;
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/none.h5", dir);
+	assert_int_equal(head_load(path, &h, &m, err), ERR_MISSING);
+	assert_non_null(strstr(err, "none.h5"));
+	assert_null(h.kernel);
+
+	snprintf(path, sizeof path, "%s/text.h5", dir);
+	assert_int_equal(tu_write_file(path, "not hdf5\n", 9), 0);
+	assert_int_equal(head_load(path, &h, &m, err), ERR_FORMAT);
+	assert_non_null(strstr(err, "not an HDF5 file"));
+
+	/* HDF5 but not Keras weights. */
+	snprintf(path, sizeof path, "%s/empty.h5", dir);
+	H5Fclose(H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+	assert_int_equal(head_load(path, &h, &m, err), ERR_FORMAT);
+	assert_non_null(strstr(err, "layer_names"));
+
+	/* A head whose class list does not match its kernel. */
+	head_t ok;
+	head_meta_t m3 = sample_meta(3);
+	assert_int_equal(head_create(5, 3, 1, &ok, NULL), 0);
+	snprintf(path, sizeof path, "%s/ok.h5", dir);
+	assert_int_equal(head_save(path, &ok, &m3, err), 0);
+	hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+	assert_true(H5Adelete(f, "vggfeat_classes") >= 0);
+	hid_t t = H5Tcopy(H5T_C_S1);
+	H5Tset_size(t, 2);
+	hid_t sp = H5Screate_simple(1, (hsize_t[]){2}, NULL);
+	hid_t a = H5Acreate2(f, "vggfeat_classes", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+	H5Awrite(a, t, "a\0b\0");
+	H5Aclose(a), H5Sclose(sp), H5Tclose(t);
+	H5Fclose(f);
+	assert_int_equal(head_load(path, &h, &m, err), ERR_SHAPE);
+	assert_non_null(strstr(err, "2 class names for 3 classes"));
+	assert_null(h.kernel);
+	assert_null(m.classes);
+
+	/* A kernel that is not 2-d. */
+	snprintf(path, sizeof path, "%s/rank.h5", dir);
+	assert_int_equal(head_save(path, &ok, &m3, err), 0);
+	f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+	assert_true(H5Ldelete(f, "/dense_1/dense_1/kernel:0", H5P_DEFAULT) >= 0);
+	sp = H5Screate_simple(1, (hsize_t[]){15}, NULL);
+	hid_t d = H5Dcreate2(f, "/dense_1/dense_1/kernel:0", H5T_IEEE_F32LE, sp,
+			     H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, ok.kernel);
+	H5Dclose(d), H5Sclose(sp);
+	H5Fclose(f);
+	assert_int_equal(head_load(path, &h, &m, err), ERR_SHAPE);
+	assert_non_null(strstr(err, "1 dimensions"));
+
+	/* Saving into a folder that does not exist fails cleanly. */
+	snprintf(path, sizeof path, "%s/no/such/dir/head.h5", dir);
+	assert_int_equal(head_save(path, &ok, &m3, err), ERR_IO);
+	assert_non_null(strstr(err, "No such file or directory"));
+	head_meta_t m2 = sample_meta(2);
+	snprintf(path, sizeof path, "%s/bad.h5", dir);
+	assert_int_equal(head_save(path, &ok, &m2, err), ERR_ARG);
+	head_meta_free(&m2);
+	head_meta_free(&m3);
+	head_free(&ok);
+}
+
+static int setup_tmp(void **state)
+{
+	(void)state;
+	tmpdir = tu_tmpdir();
+	return 0;
+}
+
+static int teardown_tmp(void **state)
+{
+	(void)state;
+	tu_rm_rf(tmpdir);
+	return 0;
+}
+
+int main(void)
+{
+	openblas_set_num_threads(1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_glorot_init),
+		cmocka_unit_test(test_forward_matches_reference),
+		cmocka_unit_test(test_xent_stable),
+		cmocka_unit_test(test_gradient_finite_differences),
+		cmocka_unit_test(test_adam_hand_computed),
+		cmocka_unit_test(test_adam_fast_matches_reference),
+		cmocka_unit_test(test_trainer_matches_reference),
+		cmocka_unit_test(test_deterministic_over_threads_and_seeds),
+		cmocka_unit_test(test_learns_separable_data),
+		cmocka_unit_test(test_trainer_arguments),
+		cmocka_unit_test(test_key_unit_is_stable),
+		cmocka_unit_test(test_holdout_stable_when_adding),
+		cmocka_unit_test(test_save_load_keras_layout),
+		cmocka_unit_test(test_save_load_many_classes),
+		cmocka_unit_test(test_load_plain_keras_file),
+		cmocka_unit_test(test_load_errors),
+	};
+	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}

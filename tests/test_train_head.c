@@ -1,0 +1,676 @@
+/* test_train_head.c - bin/train-head end to end, on feature stores made
+ * here with featdb_write: the Keras-style output, the history CSV, the head
+ * file, sweeps, determinism over threads, every error the issue lists, the
+ * atomic write of the head, and parity with PyTorch (the per-epoch losses
+ * of tests/ref/torch_head.py, kept in tests/golden/head_parity.h5).
+ * Letters: N records, D features, K classes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <hdf5.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "featdb.h"
+#include "head.h"
+#include "proc.h"
+#include "testutil.h"
+
+#define PROG "bin/train-head"
+#define GOLDEN "tests/golden/head_parity.h5"
+
+static const char *tmpdir;
+
+static const char *path_in(const char *name)
+{
+	static char path[32][512];
+	static int i;
+	char *p = path[i++ % 32];
+	snprintf(p, 512, "%s/%s", tmpdir, name);
+	return p;
+}
+
+/* ---- stores ------------------------------------------------------------------ */
+
+typedef struct spec {
+	int D, K, per_class;
+	int dtype;
+	int valid_every;  /* tag every n-th record of a class valid (0: none) */
+	int test_every;   /* the same for test */
+	int all_valid;    /* this class's records are all tagged valid (-1: none) */
+	double noise;     /* amplitude of the uniform noise on the class mean */
+	uint64_t seed;
+} spec_t;
+
+static spec_t spec_default(void)
+{
+	return (spec_t){.D = 24, .K = 3, .per_class = 30, .dtype = FEATDB_F32,
+			.all_valid = -1, .noise = 1.6, .seed = 1};
+}
+
+/* Opens (creating) the store and writes n records of spec's shape, whose
+ * features depend on the class: a sparse non-negative class mean plus
+ * noise, clipped at 0 as fc2's ReLU output is. */
+static void store_add(const char *path, const spec_t *s, int first)
+{
+	featdb_t *db;
+	featdb_meta_t m = {.dim = s->D, .dtype = s->dtype, .nclasses = s->K};
+	char err[ERR_LEN];
+	tu_rng_t r = {s->seed};
+	int n = s->K * s->per_class;
+	size_t rs = featdb_rec_size(s->dtype, s->D);
+	float *mean = malloc((size_t)s->K * s->D * sizeof *mean);
+	float *x = malloc((size_t)s->D * sizeof *x);
+	uint8_t *recs = malloc((size_t)(n ? n : 1) * rs);
+	char (*keys)[48] = malloc((size_t)(n ? n : 1) * sizeof *keys);
+	const char **kp = malloc((size_t)(n ? n : 1) * sizeof *kp);
+	const uint8_t **vp = malloc((size_t)(n ? n : 1) * sizeof *vp);
+	size_t *lens = malloc((size_t)(n ? n : 1) * sizeof *lens);
+
+	assert_true(mean && x && recs && keys && kp && vp && lens);
+	m.classes = calloc((size_t)s->K, sizeof *m.classes);
+	assert_non_null(m.classes);
+	for (int k = 0; k < s->K; k++) {
+		char name[16];
+		snprintf(name, sizeof name, "c%d", k);
+		m.classes[k] = strdup(name);
+	}
+	snprintf(m.fingerprint, sizeof m.fingerprint, "feedfacecafebeef");
+	snprintf(m.preprocess, sizeof m.preprocess, "%s", FEATDB_PREPROCESS);
+	snprintf(m.version, sizeof m.version, "test_train_head");
+	for (size_t i = 0; i < (size_t)s->K * s->D; i++)
+		mean[i] = tu_rng_uniform(&r) < 0.4 ? (float)(2 * tu_rng_uniform(&r)) : 0.0f;
+	for (int i = 0; i < n; i++) {
+		int c = i % s->K, j = i / s->K;
+		for (int d = 0; d < s->D; d++) {
+			double v = mean[(size_t)c * s->D + d] + s->noise * (tu_rng_uniform(&r) - 0.5);
+			x[d] = v > 0 ? (float)v : 0.0f;
+		}
+		int split = c == s->all_valid ? FEATDB_VALID
+			  : s->valid_every && j % s->valid_every == 1 ? FEATDB_VALID
+			  : s->test_every && j % s->test_every == 2 ? FEATDB_TEST
+			  : FEATDB_TRAIN;
+		snprintf(keys[i], sizeof keys[i], "c%d/img%04d_%d.jpg", c, j, first);
+		kp[i] = keys[i];
+		vp[i] = recs + (size_t)i * rs;
+		lens[i] = rs;
+		assert_int_equal(featdb_rec_encode(x, s->D, s->dtype, c, split,
+						   recs + (size_t)i * rs, err), 0);
+	}
+	assert_int_equal(featdb_open(path, FEATDB_CREATE, &db, err), 0);
+	if (featdb_write(db, &m, n, kp, vp, lens, err) != 0)
+		fail_msg("featdb_write: %s", err);
+	featdb_close(db);
+	featdb_meta_free(&m);
+	free(mean), free(x), free(recs), free(keys), free(kp), free(vp), free(lens);
+}
+
+static const char *make_store(const char *name, const spec_t *s)
+{
+	const char *p = path_in(name);
+	store_add(p, s, 0);
+	return p;
+}
+
+/* ---- running the program ----------------------------------------------------- */
+
+/* run executes bin/train-head with the NULL-terminated arguments, its
+ * stdout and stderr into out (a path); returns the exit status. */
+static int run(const char *out, ...)
+{
+	char *argv[64];
+	int n = 0;
+	va_list ap;
+
+	argv[n++] = (char *)PROG;
+	va_start(ap, out);
+	for (char *a; (a = va_arg(ap, char *)) && n < 63;)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	return proc_run(argv, out);
+}
+
+/* The whole of a file as a string (static buffers, a few in rotation). */
+static const char *slurp(const char *path)
+{
+	static char *bufs[4];
+	static int i;
+	size_t len;
+	uint8_t *b = tu_read_file(path, &len);
+	assert_non_null(b);
+	char *s = realloc(b, len + 1);
+	assert_non_null(s);
+	s[len] = '\0';
+	free(bufs[i % 4]);
+	bufs[i++ % 4] = s;
+	return s;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* An error: status 1 and exactly one line naming the cause. */
+static void expect_error(const char *out, int status, const char *needle)
+{
+	const char *text = slurp(out);
+	if (status != 1 || count_lines(text) != 1 ||
+	    strncmp(text, "train-head: error: ", 19) != 0 || !strstr(text, needle))
+		fail_msg("status %d, wanted 1 and one line with '%s'; got:\n%s", status,
+			 needle, text);
+}
+
+static void expect_usage(int status, const char *out)
+{
+	if (status != 2)
+		fail_msg("status %d, wanted 2; output:\n%s", status, slurp(out));
+}
+
+/* ---- tests --------------------------------------------------------------------- */
+
+static void test_usage(void **state)
+{
+	(void)state;
+	const char *out = path_in("usage.txt");
+	assert_int_equal(run(out, "--help", NULL), 0);
+	assert_non_null(strstr(slurp(out), "usage: train-head --db"));
+	expect_usage(run(out, "--epochs", "3", NULL), out);
+	assert_non_null(strstr(slurp(out), "--db is required"));
+	expect_usage(run(out, "--db", "x", "--bogus", NULL), out);
+	expect_usage(run(out, "--db", "x", "--lr", "abc", NULL), out);
+	expect_usage(run(out, "--db", "x", "--lr", "1e-3,,1e-2", NULL), out);
+	expect_usage(run(out, "--db", "x", "--epochs", "0", NULL), out);
+	expect_usage(run(out, "--db", "x", "--batch-size", "8.5", NULL), out);
+	expect_usage(run(out, "--db", "x", "--val-split", "1", NULL), out);
+	expect_usage(run(out, "--db", "x", "extra", NULL), out);
+	expect_usage(run(out, "--db", "x", "--lr", "1e-3,1e-2", "--trace", "t.h5", NULL), out);
+	assert_non_null(strstr(slurp(out), "--trace records one run"));
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	const char *out = path_in("err.txt");
+	char err[ERR_LEN];
+
+	expect_error(out, run(out, "--db", path_in("nope.lmdb"), NULL),
+		     "no such feature store");
+
+	/* Not ours: a plain file, and a folder whose data.mdb is not LMDB. */
+	const char *file = path_in("file.lmdb");
+	assert_int_equal(tu_write_file(file, "hello", 5), 0);
+	expect_error(out, run(out, "--db", file, NULL), "not a directory");
+	const char *junk = path_in("junk.lmdb");
+	assert_int_equal(mkdir(junk, 0755), 0);
+	char data[600];
+	snprintf(data, sizeof data, "%s/data.mdb", junk);
+	static char noise[65536];
+	for (size_t i = 0; i < sizeof noise; i++)
+		noise[i] = (char)(i * 7 + 3);
+	assert_int_equal(tu_write_file(data, noise, sizeof noise), 0);
+	expect_error(out, run(out, "--db", junk, NULL), junk);
+
+	/* Empty: the metadata without a record. */
+	const char *empty = path_in("empty.lmdb");
+	featdb_t *db;
+	featdb_meta_t m = {.dim = 8, .dtype = FEATDB_F32, .nclasses = 2,
+			   .classes = (char *[]){"a", "b"}};
+	assert_int_equal(featdb_open(empty, FEATDB_CREATE, &db, err), 0);
+	assert_int_equal(featdb_write(db, &m, 0, NULL, NULL, NULL, err), 0);
+	featdb_close(db);
+	expect_error(out, run(out, "--db", empty, NULL), "the store is empty");
+
+	spec_t s = spec_default();
+	s.K = 1;
+	expect_error(out, run(out, "--db", make_store("one.lmdb", &s), NULL),
+		     "only one class (c0)");
+
+	/* A class seen only in valid/. */
+	s = spec_default();
+	s.all_valid = 2;
+	expect_error(out, run(out, "--db", make_store("novalid.lmdb", &s), NULL),
+		     "class 'c2' has no training records (30 for validation");
+
+	/* Two extractions with different dimensions in one store. */
+	s = spec_default();
+	const char *mixed = make_store("mixed.lmdb", &s);
+	s.D = 20;
+	s.seed = 2;
+	store_add(mixed, &s, 1);
+	expect_error(out, run(out, "--db", mixed, NULL), "mixed dimensions");
+	assert_non_null(strstr(slurp(out), "has 24 features, the store says 20"));
+}
+
+/* Reads the history CSV: rows of (epoch, loss, accuracy, val_loss,
+ * val_accuracy) after skip leading columns. */
+static int read_history(const char *path, int skip, double (*rows)[5], int max,
+			const char *header)
+{
+	const char *s = slurp(path);
+	size_t hl = strlen(header);
+	int n = 0;
+	if (strncmp(s, header, hl) != 0 || s[hl] != '\n')
+		fail_msg("history header: wanted '%s', got '%.80s'", header, s);
+	s += hl + 1;
+	while (*s && n < max) {
+		for (int i = 0; i < skip; i++)
+			s = strchr(s, ',') + 1;
+		assert_int_equal(sscanf(s, "%lf,%lf,%lf,%lf,%lf", &rows[n][0], &rows[n][1],
+					&rows[n][2], &rows[n][3], &rows[n][4]), 5);
+		s = strchr(s, '\n');
+		assert_non_null(s);
+		s++;
+		n++;
+	}
+	return n;
+}
+
+static void test_train_output_history_and_head(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.test_every = 5;
+	const char *store = make_store("basic.lmdb", &s);
+	const char *out = path_in("basic.txt"), *hist = path_in("basic.csv");
+	const char *head = path_in("basic.h5");
+
+	assert_int_equal(run(out, "--db", store, "--epochs", "3", "--lr", "1e-2",
+			     "--batch-size", "8", "--history", hist, "--out", head,
+			     "--threads", "2", NULL), 0);
+	const char *text = slurp(out);
+	/* 90 records, 18 tagged test, so 72 of which about 20 % held out. */
+	assert_non_null(strstr(text, "train-head: 18 records tagged test are not used"));
+	assert_non_null(strstr(text, "for validation (held out by --val-split 0.2)"));
+	double rows[8][5];
+	assert_int_equal(read_history(hist, 0, rows, 8,
+				      "epoch,loss,accuracy,val_loss,val_accuracy"), 3);
+	/* The Keras verbose=2 lines carry the CSV's numbers to 4 decimals. */
+	size_t ntrain = 0;
+	for (const char *l = text; l && !ntrain; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (sscanf(l, "train-head: %zu for training", &ntrain) != 1)
+			ntrain = 0;
+	assert_true(ntrain > 50 && ntrain < 66);
+	for (int e = 0; e < 3; e++) {
+		char line[256];
+		size_t steps = (ntrain + 7) / 8;
+		assert_int_equal(rows[e][0], e + 1);
+		snprintf(line, sizeof line, "Epoch %d/3\n%zu/%zu - 0s - loss: %.4f - "
+			 "accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f\n",
+			 e + 1, steps, steps, rows[e][1], rows[e][2], rows[e][3], rows[e][4]);
+		if (!strstr(text, line))
+			fail_msg("missing line:\n%sin output:\n%s", line, text);
+	}
+	assert_true(rows[2][1] < rows[0][1]);
+
+	head_t h;
+	head_meta_t m;
+	char err[ERR_LEN];
+	assert_int_equal(head_load(head, &h, &m, err), 0);
+	assert_int_equal(h.D, 24);
+	assert_int_equal(h.K, 3);
+	assert_int_equal(m.nclasses, 3);
+	assert_string_equal(m.classes[2], "c2");
+	assert_string_equal(m.fingerprint, "feedfacecafebeef");
+	assert_string_equal(m.preprocess, FEATDB_PREPROCESS);
+	assert_string_equal(m.model, FEATDB_MODEL);
+	head_free(&h);
+	head_meta_free(&m);
+
+	/* -q: nothing at all on success. */
+	assert_int_equal(run(out, "--db", store, "--epochs", "2", "-q", NULL), 0);
+	assert_string_equal(slurp(out), "");
+}
+
+static void test_valid_tagged_and_f16(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.valid_every = 4;
+	const char *f32 = make_store("v32.lmdb", &s);
+	s.dtype = FEATDB_F16;
+	const char *f16 = make_store("v16.lmdb", &s);
+	const char *o32 = path_in("v32.txt"), *o16 = path_in("v16.txt");
+	const char *h32 = path_in("v32.csv"), *h16 = path_in("v16.csv");
+
+	assert_int_equal(run(o32, "--db", f32, "--epochs", "2", "--val-split", "0.3",
+			     "--history", h32, NULL), 0);
+	/* 8 of each class's 30 records are tagged valid. */
+	assert_non_null(strstr(slurp(o32), "66 for training, 24 for validation (tagged "
+				     "valid by extract)"));
+	assert_non_null(strstr(slurp(o32), "--val-split is ignored"));
+	assert_int_equal(run(o16, "--db", f16, "--epochs", "2", "--history", h16, NULL), 0);
+	double r32[2][5], r16[2][5];
+	assert_int_equal(read_history(h32, 0, r32, 2, "epoch,loss,accuracy,val_loss,"
+				      "val_accuracy"), 2);
+	assert_int_equal(read_history(h16, 0, r16, 2, "epoch,loss,accuracy,val_loss,"
+				      "val_accuracy"), 2);
+	/* Half precision moves the features by 1e-3 at most. */
+	for (int e = 0; e < 2; e++)
+		assert_true(fabs(r32[e][1] - r16[e][1]) < 1e-3);
+}
+
+static int load_head(const char *path, head_t *h)
+{
+	head_meta_t m;
+	char err[ERR_LEN];
+	int rc = head_load(path, h, &m, err);
+	head_meta_free(&m);
+	return rc;
+}
+
+static void test_same_result_any_threads(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.D = 700; /* three stripes of the kernel */
+	s.K = 5;
+	const char *store = make_store("threads.lmdb", &s);
+	const char *o1 = path_in("t1.txt"), *o2 = path_in("t2.txt"), *o3 = path_in("t3.txt");
+	const char *a = path_in("t1.h5"), *b = path_in("t2.h5"), *c = path_in("t3.h5");
+	head_t h1, h2, h3;
+
+	assert_int_equal(run(o1, "--db", store, "--epochs", "3", "--l2", "1e-3",
+			     "--threads", "1", "--out", a, "--seed", "9", NULL), 0);
+	assert_int_equal(run(o2, "--db", store, "--epochs", "3", "--l2", "1e-3",
+			     "--threads", "2", "--out", b, "--seed", "9", NULL), 0);
+	assert_int_equal(run(o3, "--db", store, "--epochs", "3", "--l2", "1e-3",
+			     "--threads", "2", "--out", c, "--seed", "10", NULL), 0);
+	assert_int_equal(load_head(a, &h1), 0);
+	assert_int_equal(load_head(b, &h2), 0);
+	assert_int_equal(load_head(c, &h3), 0);
+	size_t n = ((size_t)h1.D * h1.K + h1.K) * sizeof(float);
+	assert_memory_equal(h1.kernel, h2.kernel, n);
+	assert_memory_not_equal(h1.kernel, h3.kernel, n);
+	/* The printed epochs too (the last line holds the timing). */
+	const char *t1 = slurp(o1), *t2 = slurp(o2);
+	const char *e1 = strstr(t1, "Epoch 1/3"), *e2 = strstr(t2, "Epoch 1/3");
+	assert_true(e1 && e2);
+	assert_memory_equal(e1, e2, (size_t)(strstr(e1, "train-head: 1 run") - e1));
+	head_free(&h1), head_free(&h2), head_free(&h3);
+}
+
+/* A sweep: every combination, a ranked table, and the head saved is the
+ * best combination's at its best epoch, identical to a single run that
+ * stops at that epoch. */
+static void test_sweep(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.per_class = 40;
+	const char *store = make_store("sweep.lmdb", &s);
+	const char *out = path_in("sweep.txt"), *hist = path_in("sweep.csv");
+	const char *head = path_in("sweep.h5"), *one = path_in("one.h5");
+	const double lrs[2] = {1e-3, 3e-2};
+	const int batches[2] = {8, 16};
+
+	assert_int_equal(run(out, "--db", store, "--epochs", "4", "--lr", "1e-3,3e-2",
+			     "--batch-size", "8,16", "--history", hist, "--out", head,
+			     NULL), 0);
+	const char *text = slurp(out);
+	assert_non_null(strstr(text, "Run 4/4: lr 0.03, batch_size 16"));
+	double rows[16][5];
+	assert_int_equal(read_history(hist, 7, rows, 16, "run,lr,batch_size,beta1,beta2,"
+				      "epsilon,l2,epoch,loss,accuracy,val_loss,"
+				      "val_accuracy"), 16);
+	/* Rows are run-major: run = row / 4 + 1, lr varies fastest. */
+	int best = 0;
+	for (int i = 1; i < 16; i++)
+		if (rows[i][4] > rows[best][4] ||
+		    (rows[i][4] == rows[best][4] && rows[i][3] < rows[best][3]))
+			best = i;
+	int run_i = best / 4, epoch = (int)rows[best][0];
+	char lr[32], batch[32], epochs[32];
+	snprintf(lr, sizeof lr, "%g", lrs[run_i % 2]);
+	snprintf(batch, sizeof batch, "%d", batches[run_i / 2]);
+	snprintf(epochs, sizeof epochs, "%d", epoch);
+	/* The table: a header and four ranked rows, the best first. */
+	const char *table = strstr(text, "\nrank ");
+	assert_non_null(table);
+	char first[128];
+	snprintf(first, sizeof first, "\n   1  %10.3g %10d ", lrs[run_i % 2],
+		 batches[run_i / 2]);
+	if (!strstr(table, first))
+		fail_msg("best run %d epoch %d not ranked first:\n%s", run_i + 1, epoch,
+			 table);
+	assert_non_null(strstr(table, "\n   4  "));
+	char saved[64];
+	snprintf(saved, sizeof saved, "run %d, epoch %d", run_i + 1, epoch);
+	assert_non_null(strstr(text, saved));
+
+	assert_int_equal(run(out, "--db", store, "--epochs", epochs, "--lr", lr,
+			     "--batch-size", batch, "--out", one, NULL), 0);
+	head_t h1, h2;
+	assert_int_equal(load_head(head, &h1), 0);
+	assert_int_equal(load_head(one, &h2), 0);
+	assert_memory_equal(h1.kernel, h2.kernel,
+			    ((size_t)h1.D * h1.K + h1.K) * sizeof(float));
+	head_free(&h1), head_free(&h2);
+}
+
+/* Runs train-head with the file size limited to limit bytes, so that
+ * writing the head fails after the store was read. */
+static int run_limited(const char *out, rlim_t limit, char *const argv[])
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = {limit, limit};
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(126);
+		FILE *f = freopen(out, "w", stdout);
+		if (!f || dup2(1, 2) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return proc_wait(pid);
+}
+
+static void test_head_written_atomically(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.D = 512;
+	s.K = 8;
+	s.per_class = 5;
+	const char *store = make_store("atomic.lmdb", &s);
+	const char *out = path_in("atomic.txt");
+	char dir[600], head[700];
+
+	snprintf(dir, sizeof dir, "%s/heads", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(head, sizeof head, "%s/head.h5", dir);
+	assert_int_equal(tu_write_file(head, "the old head", 12), 0);
+	/* 16 KB: enough for the store's lock file, not for a 16 KB kernel. */
+	char *argv[] = {(char *)PROG, (char *)"--db", (char *)store, (char *)"--epochs",
+			(char *)"1", (char *)"-q", (char *)"--out", head, NULL};
+	expect_error(out, run_limited(out, 16384, argv), "File too large");
+	assert_string_equal(slurp(head), "the old head");
+	/* Nothing is left behind but the old file. */
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int entries = 0;
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			entries++;
+	closedir(d);
+	assert_int_equal(entries, 1);
+
+	/* Into a folder that does not exist: the reason, before any rename. */
+	snprintf(head, sizeof head, "%s/no/such/head.h5", tmpdir);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--out", head, NULL),
+		     "No such file or directory");
+
+	/* And without the limit it replaces the old file. */
+	snprintf(head, sizeof head, "%s/head.h5", dir);
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "--out", head, NULL), 0);
+	head_t h;
+	assert_int_equal(load_head(head, &h), 0);
+	assert_int_equal(h.K, 8);
+	head_free(&h);
+}
+
+/* ---- parity with PyTorch ------------------------------------------------------- */
+
+/* The parity run: what tests/ref/torch_head.py was given (through
+ * --trace) to make the golden file. */
+static spec_t parity_spec(void)
+{
+	return (spec_t){.D = 300, .K = 7, .per_class = 60, .dtype = FEATDB_F32,
+			.all_valid = -1, .noise = 8, .seed = 2024};
+}
+
+#define PARITY_ARGS "--epochs", "6", "--lr", "3e-3", "--batch-size", "16", \
+	"--l2", "1e-3", "--seed", "5", "-q"
+
+static void read_dset(hid_t f, const char *name, hid_t type, void *buf, size_t want)
+{
+	hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+	if (d < 0)
+		fail_msg("%s missing", name);
+	hid_t sp = H5Dget_space(d);
+	assert_int_equal((size_t)H5Sget_simple_extent_npoints(sp), want);
+	assert_true(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+	H5Sclose(sp);
+	H5Dclose(d);
+}
+
+static double read_attr(hid_t f, const char *name)
+{
+	double v;
+	hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+	if (a < 0)
+		fail_msg("attribute %s missing", name);
+	assert_true(H5Aread(a, H5T_NATIVE_DOUBLE, &v) >= 0);
+	H5Aclose(a);
+	return v;
+}
+
+static size_t dset_len(hid_t f, const char *name)
+{
+	hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+	assert_true(d >= 0);
+	hid_t sp = H5Dget_space(d);
+	size_t n = (size_t)H5Sget_simple_extent_npoints(sp);
+	H5Sclose(sp);
+	H5Dclose(d);
+	return n;
+}
+
+static void test_parity_with_pytorch(void **state)
+{
+	(void)state;
+	spec_t s = parity_spec();
+	const char *store = make_store("parity.lmdb", &s);
+	const char *out = path_in("parity.txt");
+	const char *keep = getenv("HEAD_PARITY_TRACE");
+	const char *trace = keep && *keep ? keep : path_in("parity_trace.h5");
+
+	if (run(out, "--db", store, PARITY_ARGS, "--trace", trace, NULL) != 0)
+		fail_msg("train-head failed:\n%s", slurp(out));
+
+	/* What this run was given, summed as the script sums it. */
+	hid_t t = H5Fopen(trace, H5F_ACC_RDONLY, H5P_DEFAULT);
+	assert_true(t >= 0);
+	size_t nx = dset_len(t, "train_x"), nk = dset_len(t, "kernel0");
+	size_t no = dset_len(t, "order"), ntrain = no / 6;
+	float *x = malloc(nx * sizeof *x), *k = malloc(nk * sizeof *k);
+	uint32_t *order = malloc(no * sizeof *order);
+	double metrics[6][4], xsum = 0, ksum = 0, osum = 0;
+	assert_true(x && k && order);
+	read_dset(t, "train_x", H5T_NATIVE_FLOAT, x, nx);
+	read_dset(t, "kernel0", H5T_NATIVE_FLOAT, k, nk);
+	read_dset(t, "order", H5T_NATIVE_UINT32, order, no);
+	read_dset(t, "metrics", H5T_NATIVE_DOUBLE, metrics, 24);
+	H5Fclose(t);
+	for (size_t i = 0; i < nx; i++)
+		xsum += x[i];
+	for (size_t i = 0; i < nk; i++)
+		ksum += k[i];
+	for (size_t i = 0; i < no; i++)
+		osum += (double)order[i] * (double)(i % 1000 + 1);
+
+	hid_t g = H5Fopen(GOLDEN, H5F_ACC_RDONLY, H5P_DEFAULT);
+	if (g < 0)
+		fail_msg(GOLDEN " is missing; see tests/ref/torch_head.py");
+	double want[6][6];
+	const char *names[6] = {"loss", "accuracy", "val_loss", "val_accuracy",
+				"torch_adam_loss", "torch_adam_val_loss"};
+	for (int m = 0; m < 6; m++)
+		read_dset(g, names[m], H5T_NATIVE_DOUBLE, want[m], 6);
+	double gx = read_attr(g, "train_x_sum"), gk = read_attr(g, "kernel0_sum");
+	double go = read_attr(g, "order_sum"), gn = read_attr(g, "ntrain");
+	H5Fclose(g);
+	if (gn != (double)ntrain || fabs(gx - xsum) > 1e-9 * fabs(xsum) ||
+	    fabs(gk - ksum) > 1e-9 * (1 + fabs(ksum)) || go != osum)
+		fail_msg("the golden data was made from other inputs (features, "
+			 "initial kernel or batch order changed); regenerate it as "
+			 "tests/ref/torch_head.py says");
+	/* Against the Keras update in float64 the losses agree to 1e-7 here;
+	 * 1e-5 leaves room for other BLAS kernels' float32 rounding.  An
+	 * accuracy may differ by a sample whose two best logits are within
+	 * rounding of each other.  torch.optim.Adam itself, whose epsilon
+	 * enters after the bias correction, stays within the issue's 1e-4. */
+	for (int e = 0; e < 6; e++) {
+		for (int m = 0; m < 6; m++) {
+			int c = m < 4 ? m : 2 * (m - 4);
+			double tol = m >= 4 ? 1e-4 : m % 2 == 0 ? 1e-5 : 1.5 / (double)ntrain;
+			if (fabs(metrics[e][c] - want[m][e]) > tol)
+				fail_msg("epoch %d %s: train-head %.7f, PyTorch %.7f", e + 1,
+					 names[m], metrics[e][c], want[m][e]);
+		}
+	}
+	/* The run learned something, so the comparison means something. */
+	assert_true(want[0][5] < 0.7 * want[0][0]);
+	free(x), free(k), free(order);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	tmpdir = tu_tmpdir();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tu_rm_rf(tmpdir);
+	return 0;
+}
+
+int main(void)
+{
+	/* Failures are asserted on; HDF5's own report would only clutter. */
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_train_output_history_and_head),
+		cmocka_unit_test(test_valid_tagged_and_f16),
+		cmocka_unit_test(test_same_result_any_threads),
+		cmocka_unit_test(test_sweep),
+		cmocka_unit_test(test_head_written_atomically),
+		cmocka_unit_test(test_parity_with_pytorch),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
