@@ -374,6 +374,36 @@ fail:
 	return rc;
 }
 
+int dataset_scan_files(const char *root, dataset_t *ds, char *err)
+{
+	walk_t w = {.ds = ds};
+	struct stat st;
+	int rc;
+
+	memset(ds, 0, sizeof *ds);
+	if (stat(root, &st) != 0)
+		return err_set(err, errno == ENOENT ? ERR_MISSING : ERR_IO, "%s: %s",
+			       root, strerror(errno));
+	if (!S_ISDIR(st.st_mode)) {
+		ds->items = calloc(1, sizeof *ds->items);
+		if (ds->items && (ds->items[0].key = strdup(root)) &&
+		    (ds->items[0].path = strdup(root))) {
+			ds->n = 1;
+			return 0;
+		}
+		dataset_free(ds);
+		return err_set(err, ERR_NOMEM, "out of memory");
+	}
+	rc = walk_dir(&w, root, "", 0, FEATDB_TRAIN);
+	if (rc) {
+		dataset_free(ds);
+		return err_set(err, rc, "%s: out of memory while scanning", root);
+	}
+	if (ds->n > 1)
+		qsort(ds->items, ds->n, sizeof *ds->items, cmp_item);
+	return 0;
+}
+
 void dataset_free(dataset_t *ds)
 {
 	if (!ds)

@@ -46,6 +46,12 @@ typedef struct dataset {
 int dataset_scan(const char *root, dataset_t *ds, char *err);
 void dataset_free(dataset_t *ds);
 
+/* dataset_scan_files lists every image file under root (recursively, same
+ * rules as dataset_scan), without classes: all items have class 0 and split
+ * 0, keys relative to root; a root that is itself a file is listed alone.
+ * For predict, which takes any folder of photos. */
+int dataset_scan_files(const char *root, dataset_t *ds, char *err);
+
 /* dataset_split_of: the split a top-level folder name stands for, or -1. */
 int dataset_split_of(const char *name);
 

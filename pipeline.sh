@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# pipeline.sh - the whole job in one command: build what is missing, extract
+# the fc2 features of a face folder, train the softmax head, and write a
+# report folder (head, history, training-curve picture).
+#
+#   ./pipeline.sh FACES_DIR [options]     your faces (FACES_DIR/<person>/...)
+#   ./pipeline.sh [options]               the demo: synthetic faces and
+#                                         synthetic (random) VGG16 weights
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+usage() {
+	cat <<'USAGE'
+usage: ./pipeline.sh [FACES_DIR] [options]
+
+Runs extract (VGG16 fc2 features into an LMDB store) then train-head (the
+softmax head, Keras semantics) and writes a report folder with the head,
+the per-epoch history and a training-curve picture.  Without FACES_DIR it
+runs a demo on generated faces and generated random weights.
+
+options:
+  --report DIR       the report folder (default: pipeline-report)
+  --db PATH          the feature store (default: REPORT/feats.lmdb)
+  extract:   --weights FILE  --batch N  --limit N  --dtype f32|f16  --strict
+  train-head: --epochs N  --lr X  --batch-size N  --beta1 X  --beta2 X
+             --epsilon X  --val-split F  --seed N  --l2 X
+  both:      --threads N  -q
+  -h, --help         this text
+USAGE
+}
+
+die() {
+	echo "pipeline: error: $*" >&2
+	exit 1
+}
+
+faces="" report="pipeline-report" db="" weights="" quiet=0
+ext=() trn=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-h | --help) usage; exit 0 ;;
+	--report | --db | --weights | --batch | --limit | --dtype | --epochs | --lr | \
+		--batch-size | --beta1 | --beta2 | --epsilon | --val-split | --seed | --l2 | \
+		--threads)
+		[ $# -ge 2 ] || die "$1 needs a value"
+		case "$1" in
+		--report) report=$2 ;;
+		--db) db=$2 ;;
+		--weights) weights=$2 ;;
+		--batch | --limit | --dtype) ext+=("$1" "$2") ;;
+		--threads) ext+=("$1" "$2"); trn+=("$1" "$2") ;;
+		*) trn+=("$1" "$2") ;;
+		esac
+		shift 2 ;;
+	--strict) ext+=("$1"); shift ;;
+	-q | --quiet) quiet=1; ext+=(-q); trn+=(-q); shift ;;
+	-*) usage >&2; die "unknown option '$1'" ;;
+	*)
+		[ -z "$faces" ] || die "one FACES_DIR only ('$faces' and '$1')"
+		faces=$1; shift ;;
+	esac
+done
+say() { [ "$quiet" = 1 ] || echo "pipeline: $*" >&2; }
+
+# The Debian packages (as root; otherwise the apt-get line to run), then the
+# programs, which make rebuilds only when their sources changed.
+bash "$ROOT/.ci/deps.sh" pipeline || die "missing packages (see above)"
+make -C "$ROOT" -s all build/tests/gen_faces build/tests/gen_weights >&2 ||
+	die "the build failed"
+bin=$ROOT/bin
+
+mkdir -p "$report" || die "cannot create the report folder $report"
+[ -n "$db" ] || db=$report/feats.lmdb
+
+demo=0
+if [ -z "$faces" ]; then
+	demo=1
+	faces=$report/demo-faces
+	if [ -z "$weights" ]; then
+		weights=$ROOT/build/demo/vgg16_random_seed1.h5
+		if [ ! -f "$weights" ]; then
+			mkdir -p "$(dirname "$weights")"
+			say "generating random VGG16 weights in Keras' layout: $weights"
+			"$ROOT/build/tests/gen_weights" --seed 1 --out "$weights.tmp" &&
+				mv "$weights.tmp" "$weights" || die "could not generate $weights"
+		fi
+	fi
+	[ -d "$faces" ] || "$ROOT/build/tests/gen_faces" --out "$faces" --people 6 --images 12 ||
+		die "could not generate the demo faces"
+	cat >&2 <<NOTE
+pipeline: DEMO. No FACES_DIR was given, so this runs on 6 generated cartoon
+pipeline: people (12 images each) with RANDOM VGG16 weights: the accuracy shows
+pipeline: that the plumbing works, not face recognition.  For real use, put
+pipeline: Keras' vgg16_weights_tf_dim_ordering_tf_kernels.h5 in ~/.keras/models/
+pipeline: (or set VGG16_WEIGHTS, or pass --weights) and run
+pipeline:   ./pipeline.sh FACES_DIR      with FACES_DIR/<person>/<images>
+NOTE
+	# The demo's few images train in a few epochs at a higher rate.
+	case " ${trn[*]-} " in *" --epochs "*) ;; *) trn+=(--epochs 20) ;; esac
+	case " ${trn[*]-} " in *" --lr "*) ;; *) trn+=(--lr 1e-3) ;; esac
+fi
+[ -n "$weights" ] && ext=(--weights "$weights" "${ext[@]}")
+
+say "1/3 extract: $faces -> $db"
+"$bin/extract" --in "$faces" --db "$db" "${ext[@]}" || die "extract failed"
+
+say "2/3 train-head: $db -> $report/head.h5"
+"$bin/train-head" --db "$db" --out "$report/head.h5" \
+	--history "$report/history.csv" "${trn[@]}" || die "train-head failed"
+
+say "3/3 training curves: $report/training.png"
+# Columns by name: a sweep's history has more of them, and a run without a
+# validation set has no val_ columns.
+hist=$report/history.csv
+val_loss="" val_acc=""
+if head -n 1 "$hist" | grep -q val_loss; then
+	val_loss=", '' using 'epoch':'val_loss' with linespoints lw 2 title 'validation'"
+	val_acc=", '' using 'epoch':'val_accuracy' with linespoints lw 2 title 'validation'"
+fi
+title="train-head on $(basename "$faces")"
+[ "$demo" = 1 ] && title="$title (demo: random weights, synthetic faces)"
+gnuplot <<PLOT || die "gnuplot failed"
+set terminal pngcairo size 1000,420 noenhanced
+set output '$report/training.png'
+set datafile separator ','
+set multiplot layout 1,2 title '$title'
+set xlabel 'epoch'
+set grid
+set key bottom left
+set title 'loss'
+plot '$hist' using 'epoch':'loss' with linespoints lw 2 title 'train' $val_loss
+set title 'accuracy'
+set key bottom right
+set yrange [0:1.05]
+plot '$hist' using 'epoch':'accuracy' with linespoints lw 2 title 'train' $val_acc
+unset multiplot
+PLOT
+
+say "done: $report/head.h5 (the head), $report/history.csv, $report/training.png"
+if [ "$demo" = 1 ]; then
+	one=$(find "$faces" -name '*.jpg' | sort | head -n 1)
+	say "who is in $one? (predict --head $report/head.h5 --weights $weights --top-k 3 $one)"
+	"$bin/predict" --head "$report/head.h5" --weights "$weights" --top-k 3 -q "$one" ||
+		die "predict failed"
+fi

@@ -1,0 +1,169 @@
+/* test_predict.c - the real predict program after extract and train-head on
+ * a separable synthetic set (generated cartoon people): the true person is
+ * the top-1 answer for held-out images, the top-k lines are well formed, and
+ * weights other than the head's are refused. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "proc.h"
+#include "testutil.h"
+
+static char dir[256], faces[512], held[512], db[512], head[512], log_[512];
+
+static char *slurp(const char *path)
+{
+	size_t len;
+	uint8_t *b = tu_read_file(path, &len);
+	assert_non_null(b);
+	char *s = realloc(b, len + 1);
+	s[len] = 0;
+	return s;
+}
+
+/* 4 people: 20 images each to train on, 2 more each held out. */
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+	snprintf(faces, sizeof faces, "%s/faces", dir);
+	snprintf(held, sizeof held, "%s/held", dir);
+	snprintf(db, sizeof db, "%s/feats.lmdb", dir);
+	snprintf(head, sizeof head, "%s/head.h5", dir);
+	snprintf(log_, sizeof log_, "%s/log", dir);
+	char *gen[] = {proc_tool("gen_faces"), "--out", faces, "--people", "4",
+		       "--images", "22", "--seed", "5", NULL};
+	if (proc_run(gen, log_) != 0)
+		return -1;
+	/* Images 21 and 22 of each person are held out of training. */
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "set -e; for p in %s/*/; do n=$(basename $p); mkdir -p %s/$n; "
+		 "mv $p/021.jpg $p/022.jpg %s/$n/; done", faces, held, held);
+	if (system(cmd) != 0)
+		return -1;
+	char *ext[] = {proc_bin("extract"), "--in", faces, "--db", db, "--weights",
+		       (char *)tu_weights_path(), "-q", NULL};
+	if (proc_run(ext, log_) != 0)
+		return -1;
+	char *train[] = {proc_bin("train-head"), "--db", db, "--out", head, "--epochs", "30",
+			 "--lr", "1e-3", "--val-split", "0", "--seed", "3", "-q", NULL};
+	return proc_run(train, log_) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tu_rm_rf(dir);
+	return 0;
+}
+
+static void test_top_k(void **state)
+{
+	(void)state;
+	char out[600];
+	snprintf(out, sizeof out, "%s/out", dir);
+	char *argv[] = {proc_bin("predict"), "--head", head, "--weights",
+			(char *)tu_weights_path(), "--top-k", "3", held, NULL};
+	int st = proc_run(argv, out);
+	char *s = slurp(out);
+	if (st != 0)
+		print_error("%s\n", s);
+	assert_int_equal(st, 0);
+
+	/* 8 images x 3 lines: path, rank, name, probability. */
+	int lines = 0, right = 0, images = 0;
+	double prev = 2, sum = 0;
+	for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
+		char path[600], name[64];
+		int rank;
+		double p;
+		if (strncmp(line, "predict:", 8) == 0)
+			continue;
+		assert_int_equal(sscanf(line, "%599[^\t]\t%d\t%63[^\t]\t%lf", path, &rank,
+					name, &p), 4);
+		assert_true(p >= 0 && p <= 1);
+		lines++;
+		if (rank == 1) {
+			images++;
+			/* The true person is the folder the image sits in. */
+			char want[64];
+			const char *slash = strrchr(path, '/');
+			const char *prevslash = slash;
+			while (prevslash > path && prevslash[-1] != '/')
+				prevslash--;
+			snprintf(want, sizeof want, "%.*s", (int)(slash - prevslash), prevslash);
+			right += strcmp(want, name) == 0;
+			prev = 2;
+			sum = 0;
+		}
+		assert_true(p <= prev); /* ranked by probability */
+		prev = p;
+		sum += p;
+		assert_true(sum <= 1 + 1e-6);
+	}
+	free(s);
+	assert_int_equal(images, 8);
+	assert_int_equal(lines, 24);
+	print_message("%d of 8 held-out images: top-1 is the right person\n", right);
+	assert_int_equal(right, 8);
+}
+
+static void test_refuses_other_weights(void **state)
+{
+	(void)state;
+	char w2[600];
+	snprintf(w2, sizeof w2, "%s/seed2.h5", dir);
+	char *gen[] = {proc_tool("gen_weights"), "--seed", "2", "--out", w2, NULL};
+	assert_int_equal(proc_run(gen, log_), 0);
+	char *argv[] = {proc_bin("predict"), "--head", head, "--weights", w2, held, NULL};
+	assert_int_equal(proc_run(argv, log_), 1);
+	char *s = slurp(log_);
+	assert_non_null(strstr(s, "fingerprint"));
+	assert_non_null(strstr(s, w2));
+	free(s);
+	unlink(w2);
+}
+
+static void test_bad_inputs(void **state)
+{
+	(void)state;
+	char bad[600], good[700];
+	snprintf(bad, sizeof bad, "%s/bad.jpg", dir);
+	snprintf(good, sizeof good, "%s/person_01/021.jpg", held);
+	assert_int_equal(tu_write_file(bad, "not a jpeg", 10), 0);
+	char out[600];
+	snprintf(out, sizeof out, "%s/out", dir);
+	char *argv[] = {proc_bin("predict"), "--head", head, "--weights",
+			(char *)tu_weights_path(), "--top-k", "1", bad, good, NULL};
+	assert_int_equal(proc_run(argv, out), 0);
+	char *s = slurp(out);
+	assert_non_null(strstr(s, "skipped"));
+	assert_non_null(strstr(s, "bad.jpg"));
+	assert_non_null(strstr(s, "021.jpg\t1\tperson_01\t"));
+	free(s);
+	char *nohead[] = {proc_bin("predict"), "--head", "/nonexistent/head.h5", good, NULL};
+	assert_int_equal(proc_run(nohead, out), 1);
+	char *usage[] = {proc_bin("predict"), good, NULL};
+	assert_int_equal(proc_run(usage, out), 2);
+	char *help[] = {proc_bin("predict"), "--help", NULL};
+	assert_int_equal(proc_run(help, out), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_top_k),
+		cmocka_unit_test(test_refuses_other_weights),
+		cmocka_unit_test(test_bad_inputs),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

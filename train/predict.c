@@ -1,0 +1,266 @@
+/* predict - who is in this photo: runs VGG16 through fc2 and the trained
+ * softmax head on each image and prints the top-k people, one line each:
+ *   path<TAB>rank<TAB>name<TAB>probability */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dataset.h"
+#include "error.h"
+#include "featdb.h"
+#include "head.h"
+#include "img.h"
+#include "version.h"
+#include "vgg.h"
+#include "weights.h"
+
+#define PROG "predict"
+#define IMG_FLOATS ((size_t)VGG_IN * VGG_IN * 3)
+
+static const char usage[] =
+	"usage: predict --head HEAD.h5 [options] IMAGE_OR_DIR...\n"
+	"\n"
+	"Runs VGG16 through fc2 and the head trained by train-head on each image\n"
+	"(folders are searched for images, recursively) and prints the top-k\n"
+	"people, one line each:  path<TAB>rank<TAB>name<TAB>probability\n"
+	"It refuses VGG16 weights or preprocessing other than the head's features\n"
+	"were made with.\n"
+	"\n"
+	"options:\n"
+	"  --head FILE      the head (train-head --out), required\n"
+	"  --weights FILE   Keras VGG16 weights (default $VGG16_WEIGHTS, else\n"
+	"                   ~/.keras/models/" WEIGHTS_FILE_NAME ")\n"
+	"  --top-k N        people per image (default 5)\n"
+	"  --batch N        images per network batch (default 8)\n"
+	"  -q, --quiet      no summary\n"
+	"  --version        print the version\n"
+	"  -h, --help       this text\n";
+
+typedef struct opts {
+	const char *head, *weights;
+	long top_k, batch;
+	int quiet;
+	char **inputs;
+	int ninputs;
+} opts_t;
+
+static int parse_args(int argc, char **argv, opts_t *o)
+{
+	enum { O_HEAD = 256, O_WEIGHTS, O_TOPK, O_BATCH, O_VERSION };
+	static const struct option lo[] = {
+		{"head", required_argument, 0, O_HEAD},
+		{"weights", required_argument, 0, O_WEIGHTS},
+		{"top-k", required_argument, 0, O_TOPK},
+		{"batch", required_argument, 0, O_BATCH},
+		{"quiet", no_argument, 0, 'q'},
+		{"version", no_argument, 0, O_VERSION},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	int c;
+
+	*o = (opts_t){.top_k = 5, .batch = 8};
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+		switch (c) {
+		case O_HEAD: o->head = optarg; break;
+		case O_WEIGHTS: o->weights = optarg; break;
+		case O_TOPK:
+			if (cli_long(PROG, "--top-k", optarg, 1, 1000000, &o->top_k))
+				return CLI_USAGE;
+			break;
+		case O_BATCH:
+			if (cli_long(PROG, "--batch", optarg, 1, 256, &o->batch))
+				return CLI_USAGE;
+			break;
+		case 'q': o->quiet = 1; break;
+		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
+		case 'h': fputs(usage, stdout); exit(CLI_OK);
+		default:
+			fprintf(stderr, PROG ": unknown option or missing value: %s\n"
+				"Try '" PROG " --help'.\n", argv[optind - 1]);
+			return CLI_USAGE;
+		}
+	}
+	if (!o->head || optind == argc) {
+		fprintf(stderr, PROG ": --head and at least one image are required\n"
+			"Try '" PROG " --help'.\n");
+		return CLI_USAGE;
+	}
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+	return 0;
+}
+
+/* Prints the top-k rows of one image: probabilities from the logits (K)
+ * through a stable softmax in double. */
+static void print_top(const char *path, const float *logits, int K, int k,
+		      char **names, double *p, int *order)
+{
+	double mx = logits[0], sum = 0;
+	for (int j = 1; j < K; j++)
+		mx = logits[j] > mx ? logits[j] : mx;
+	for (int j = 0; j < K; j++)
+		sum += (p[j] = exp((double)logits[j] - mx));
+	for (int j = 0; j < K; j++) {
+		p[j] /= sum;
+		order[j] = j;
+	}
+	/* Partial selection sort: k is small; ties keep the lower index first,
+	 * as argmax does. */
+	for (int r = 0; r < k && r < K; r++) {
+		int best = r;
+		for (int j = r + 1; j < K; j++)
+			if (p[order[j]] > p[order[best]])
+				best = j;
+		int t = order[r];
+		order[r] = order[best];
+		order[best] = t;
+		printf("%s\t%d\t%s\t%.6f\n", path, r + 1, names[order[r]], p[order[r]]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	opts_t o;
+	char err[ERR_LEN], wpath[4096];
+	head_t head = {0};
+	head_meta_t hm = {0};
+	weights_t w = {0};
+	vgg_t *net = NULL;
+	float *x = NULL, *feat = NULL, *logits = NULL;
+	double *p = NULL;
+	int *order = NULL, status = CLI_ERROR, rc;
+	const char **paths = NULL;
+	size_t done = 0, skipped = 0;
+	dataset_t *sets = NULL;
+
+	if ((rc = parse_args(argc, argv, &o)))
+		return rc;
+	if ((rc = head_load(o.head, &head, &hm, err)))
+		goto fail;
+	if (!hm.classes || !hm.fingerprint[0]) {
+		rc = err_set(err, ERR_FORMAT,
+			     "%s: the head carries no class names or weights fingerprint "
+			     "(was it written by train-head?)", o.head);
+		goto fail;
+	}
+	if (head.D != VGG_FEATURES) {
+		rc = err_set(err, ERR_SHAPE, "%s: the head takes %d features, VGG16 fc2 "
+			     "gives %d", o.head, head.D, VGG_FEATURES);
+		goto fail;
+	}
+	if (strcmp(hm.preprocess, FEATDB_PREPROCESS) != 0) {
+		rc = err_set(err, ERR_MISMATCH, "%s was trained on features made with "
+			     "preprocessing '%s'; this program uses '%s'", o.head,
+			     hm.preprocess, FEATDB_PREPROCESS);
+		goto fail;
+	}
+	if (o.weights)
+		snprintf(wpath, sizeof wpath, "%s", o.weights);
+	else if ((rc = weights_default_path(wpath, sizeof wpath, err)))
+		goto fail;
+	if (access(wpath, F_OK) != 0) {
+		char help[2048];
+		weights_missing_help(wpath, help, sizeof help);
+		fprintf(stderr, PROG ": %s\n", help);
+		goto out;
+	}
+	if ((rc = weights_load(wpath, &w, err)))
+		goto fail;
+	if (strcmp(w.fingerprint, hm.fingerprint) != 0) {
+		rc = err_set(err, ERR_MISMATCH, "%s was trained on features of VGG16 "
+			     "weights with fingerprint %s, but %s has fingerprint %s; "
+			     "use the weights extract used", o.head, hm.fingerprint,
+			     wpath, w.fingerprint);
+		goto fail;
+	}
+
+	/* Every input, expanded: a folder gives its images in key order. */
+	sets = calloc((size_t)o.ninputs, sizeof *sets);
+	if (!sets)
+		goto nomem;
+	size_t total = 0;
+	for (int i = 0; i < o.ninputs; i++) {
+		if ((rc = dataset_scan_files(o.inputs[i], &sets[i], err)))
+			goto fail;
+		for (size_t k = 0; k < sets[i].nproblems; k++) {
+			fprintf(stderr, PROG ": skipped %s: %s\n", sets[i].problems[k].path,
+				sets[i].problems[k].reason);
+			skipped++;
+		}
+		total += sets[i].n;
+	}
+	paths = malloc((total ? total : 1) * sizeof *paths);
+	if (!paths)
+		goto nomem;
+	total = 0;
+	for (int i = 0; i < o.ninputs; i++)
+		for (size_t k = 0; k < sets[i].n; k++)
+			paths[total++] = sets[i].items[k].path;
+
+	int B = (int)o.batch, K = head.K;
+	x = malloc((size_t)B * IMG_FLOATS * sizeof *x);
+	feat = malloc((size_t)B * VGG_FEATURES * sizeof *feat);
+	logits = malloc((size_t)B * K * sizeof *logits);
+	p = malloc((size_t)K * sizeof *p);
+	order = malloc((size_t)K * sizeof *order);
+	const char **batch_paths = malloc((size_t)B * sizeof *batch_paths);
+	if (!x || !feat || !logits || !p || !order || !batch_paths) {
+		free(batch_paths);
+		goto nomem;
+	}
+	if ((rc = vgg_create(&w, B, &net, err))) {
+		free(batch_paths);
+		goto fail;
+	}
+	for (size_t i = 0; i < total;) {
+		int n = 0;
+		for (; i < total && n < B; i++) {
+			char why[ERR_LEN];
+			if (img_load_vgg(paths[i], x + (size_t)n * IMG_FLOATS, why)) {
+				fprintf(stderr, PROG ": skipped %s\n", why);
+				skipped++;
+				continue;
+			}
+			batch_paths[n++] = paths[i];
+		}
+		if (n == 0)
+			continue;
+		if ((rc = vgg_forward(net, x, n, feat, err))) {
+			free(batch_paths);
+			goto fail;
+		}
+		head_forward(&head, feat, n, logits);
+		for (int j = 0; j < n; j++)
+			print_top(batch_paths[j], logits + (size_t)j * K, K, (int)o.top_k,
+				  hm.classes, p, order);
+		done += (size_t)n;
+		fflush(stdout);
+	}
+	free(batch_paths);
+	if (!o.quiet)
+		fprintf(stderr, PROG ": %zu images, %zu skipped\n", done, skipped);
+	status = done || !skipped ? CLI_OK : CLI_ERROR;
+	goto out;
+nomem:
+	rc = err_set(err, ERR_NOMEM, "out of memory");
+fail:
+	fprintf(stderr, PROG ": error: %s\n", err);
+	status = CLI_ERROR;
+out:
+	for (int i = 0; sets && i < o.ninputs; i++)
+		dataset_free(&sets[i]);
+	free(sets);
+	free(paths);
+	free(x), free(feat), free(logits), free(p), free(order);
+	vgg_free(net);
+	weights_free(&w);
+	head_meta_free(&hm);
+	head_free(&head);
+	return status;
+}
