@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,38 @@ int proc_wait(pid_t pid)
 int proc_run(char *const argv[], const char *out_path)
 {
 	return proc_wait(proc_spawn(argv, out_path));
+}
+
+/* One path per program, computed once: the pointers stay valid, so an argv
+ * array built early may be used after any number of later calls. */
+static char *in_dir(const char *env, const char *dflt, const char *prog)
+{
+	static struct {
+		char prog[64];
+		char path[1024];
+	} known[32];
+	static int n;
+	const char *dir = getenv(env);
+
+	for (int i = 0; i < n; i++)
+		if (strcmp(known[i].prog, prog) == 0)
+			return known[i].path;
+	if (n == 32 || strlen(prog) >= sizeof known[0].prog)
+		abort();
+	snprintf(known[n].prog, sizeof known[n].prog, "%s", prog);
+	snprintf(known[n].path, sizeof known[n].path, "%s/%s", dir && *dir ? dir : dflt,
+		 prog);
+	return known[n++].path;
+}
+
+char *proc_bin(const char *prog)
+{
+	return in_dir("VGGFEAT_BIN", "bin", prog);
+}
+
+char *proc_tool(const char *prog)
+{
+	return in_dir("VGGFEAT_TOOLS", "build/tests", prog);
 }
 
 void proc_sleep(double s)
