@@ -1,5 +1,6 @@
 # Build: `make` builds the programs into bin/; `make test` builds and runs
-# the tests; `make install PREFIX=...` installs the programs.
+# the tests; `make install PREFIX=...` installs the programs.  `make
+# test-asan` and `make fuzz` are described at their rules.
 CC ?= cc
 PKGS := openblas lmdb libjpeg libpng hdf5
 OPT ?= -O2 -g
@@ -8,6 +9,10 @@ CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread
 CPPFLAGS += -D_GNU_SOURCE -Icommon -Itests/support $(shell pkg-config --cflags $(PKGS))
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 PREFIX ?= /usr/local
+# Objects and test programs go to BUILD, the programs to BIN; test-asan sets
+# both to build-asan/ so that a sanitized tree never mixes with the plain one.
+BUILD ?= build
+BIN ?= bin
 
 # A fresh machine may lack the libraries: install them (as root) or say how.
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
@@ -20,59 +25,145 @@ endif
 endif
 
 COMMON_SRC := $(wildcard common/*.c)
-COMMON_OBJ := $(COMMON_SRC:%.c=build/%.o)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 # One program per main file in extract/ and train/: train/train_head.c
 # becomes bin/train-head, train/featdb_main.c bin/featdb (a "_main" suffix
 # keeps a program's file apart from the common/ module of the same name).
 # What programs share lives in common/.
 PROG_SRC := $(wildcard extract/*.c train/*.c)
-prog_name = bin/$(subst _,-,$(patsubst %_main,%,$(basename $(notdir $(1)))))
+prog_name = $(BIN)/$(subst _,-,$(patsubst %_main,%,$(basename $(notdir $(1)))))
 PROGS := $(foreach s,$(PROG_SRC),$(call prog_name,$(s)))
 TEST_SRC := $(wildcard tests/test_*.c)
-TESTS := $(TEST_SRC:tests/%.c=build/tests/%)
-SUPPORT_LIB := tests/support/testutil.c tests/support/proc.c
-SUPPORT := $(patsubst tests/support/%.c,build/tests/%,$(filter-out $(SUPPORT_LIB),$(wildcard tests/support/*.c)))
-TESTUTIL_OBJ := $(SUPPORT_LIB:%.c=build/%.o)
+TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+SUPPORT_LIB := tests/support/testutil.c tests/support/proc.c tests/support/e2e.c
+SUPPORT := $(patsubst tests/support/%.c,$(BUILD)/tests/%,$(filter-out $(SUPPORT_LIB),$(wildcard tests/support/*.c)))
+TESTUTIL_OBJ := $(SUPPORT_LIB:%.c=$(BUILD)/%.o)
 
-.PHONY: all test install clean
+.PHONY: all test test-asan fuzz fuzz-seeds bench install clean
 # Keep objects make would treat as intermediate (test support, programs).
 .SECONDARY:
 all: $(PROGS)
 
-build/%.o: %.c $(wildcard common/*.h) $(wildcard tests/support/*.h)
+$(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard tests/support/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-build/libcommon.a: $(COMMON_OBJ)
+# The AVX2 kernels alone get the instructions; they run only on CPUs that
+# have them (winograd.c asks the CPU at run time).
+$(BUILD)/common/wino_avx2.o: CFLAGS += -mavx2 -mfma
+
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-build/tests/test_%: build/tests/test_%.o $(TESTUTIL_OBJ) build/libcommon.a
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
-build/tests/%: build/tests/support/%.o $(TESTUTIL_OBJ) build/libcommon.a
+$(BUILD)/tests/%: $(BUILD)/tests/support/%.o $(TESTUTIL_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 define prog_rule
-$(call prog_name,$(1)): build/$(1:.c=.o) build/libcommon.a
-	@mkdir -p bin
+$(call prog_name,$(1)): $(BUILD)/$(1:.c=.o) $(BUILD)/libcommon.a
+	@mkdir -p $(BIN)
 	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS)
 endef
 $(foreach s,$(PROG_SRC),$(eval $(call prog_rule,$(s))))
 
+# bin/extract runs across machines under mpirun or srun (README.md) when
+# Open MPI's mpicc is found: it links extract/dist/dist_mpi.c and MPI, else
+# the one-process extract/dist/dist_serial.c.  `make MPI=no` forces the
+# latter.  libcommon.a comes again after the dist object, which uses it.
+MPI ?= auto
+ifneq ($(MPI),no)
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null)
+endif
+ifneq ($(MPI_LIBS),)
+DIST_OBJ := $(BUILD)/extract/dist/dist_mpi.o
+$(DIST_OBJ): CPPFLAGS += -DVGGFEAT_MPI $(shell mpicc --showme:compile)
+else
+DIST_OBJ := $(BUILD)/extract/dist/dist_serial.o
+endif
+$(BIN)/extract: $(DIST_OBJ)
+$(BIN)/extract: LDLIBS := $(BUILD)/libcommon.a $(MPI_LIBS) $(LDLIBS)
+$(BUILD)/extract/extract.o $(DIST_OBJ): extract/dist/dist.h
+
 # The synthetic weights file (official Keras layout, seeded He-normal) that
-# the tests and the demo use in place of the real 553 MB download.
+# the tests and the demo use in place of the real 553 MB download.  Always
+# the plain build's (test-asan makes it first): one copy is enough.
 TEST_WEIGHTS := build/test-data/vgg16_seed1.h5
 $(TEST_WEIGHTS): build/tests/gen_weights
 	@mkdir -p $(dir $@)
 	build/tests/gen_weights --seed 1 --out $@.tmp && mv $@.tmp $@
 
+# The tests run the programs of BIN and the generators of BUILD/tests
+# (tests/support/proc.h); TEST_SKIP names test binaries not to run.
+TEST_SKIP ?=
 test: $(TESTS) $(SUPPORT) $(PROGS) $(TEST_WEIGHTS)
-	TEST_WEIGHTS=$(TEST_WEIGHTS) bash tests/run.sh $(TESTS)
+	TEST_WEIGHTS=$(TEST_WEIGHTS) VGGFEAT_BIN=$(BIN) VGGFEAT_TOOLS=$(BUILD)/tests \
+		bash tests/run.sh $(filter-out $(TEST_SKIP),$(TESTS))
+
+# ---- sanitizers ----------------------------------------------------------
+# `make test-asan`: the whole suite again, every test and every program it
+# runs built with AddressSanitizer and UndefinedBehaviorSanitizer (gcc's,
+# part of Debian's gcc) into build-asan/.  Any report aborts the process and
+# is kept under build-asan/sanitizer-logs/; tests/run.sh counts each report
+# as a failure, so memory errors, leaks and undefined behaviour fail the run
+# (CI runs it after `make test`).  test_readme is left out: it runs the plain
+# `make test` of a fresh copy, which `make test` already covers.
+ASAN_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+ASAN_LOGS := $(CURDIR)/build-asan/sanitizer-logs
+test-asan: $(TEST_WEIGHTS)
+	@rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
+	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:log_path=$(ASAN_LOGS)/asan \
+	UBSAN_OPTIONS=abort_on_error=1:print_stacktrace=1:log_path=$(ASAN_LOGS)/ubsan \
+	SANITIZER_LOGS=$(ASAN_LOGS) $(MAKE) --no-print-directory BUILD=build-asan \
+		BIN=build-asan/bin OPT="$(ASAN_OPT)" TEST_SKIP=build-asan/tests/test_readme test
+
+# ---- fuzzing ------------------------------------------------------------
+# `make fuzz`: the libFuzzer targets tests/fuzz/fuzz_*.c (image decoding and
+# preprocessing, the record parser, the head and weights loaders), built with
+# clang -fsanitize=fuzzer,address,undefined (Debian: clang,
+# libclang-rt-14-dev; `make test` does not need them) into build-fuzz/, each
+# run for FUZZ_SECONDS from its seeds tests/fuzz/corpus/<target>/ plus what
+# earlier runs found (build-fuzz/corpus/<target>/); tests/fuzz/run.sh then
+# replays what crashed or hung and fails on any fault in this project's code
+# (faults inside libhdf5 on malformed files are listed apart).  IMG_MAX_PIXELS
+# is lowered so that a small input claiming a huge image stays cheap.
+# `make fuzz-seeds` rewrites the generated seeds (tests/fuzz/make_seeds.c).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -DIMG_MAX_PIXELS=4000000ULL
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+build-fuzz/common/%.o: common/%.c $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer-no-link -std=c11 -pthread \
+		-c $< -o $@
+build-fuzz/common/wino_avx2.o: FUZZ_OPT += -mavx2 -mfma
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC:%.c=build-fuzz/%.o)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer -std=c11 -pthread $^ \
+		-o $@ $(LDLIBS)
+fuzz: $(FUZZ_TARGETS)
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+build-fuzz/make_seeds: tests/fuzz/make_seeds.c $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $^ -o $@ $(LDLIBS)
+fuzz-seeds: build-fuzz/make_seeds
+	build-fuzz/make_seeds tests/fuzz/corpus
+
+# Not part of `make test`: this project's extraction against PyTorch and
+# ONNX Runtime on the same images (see tests/bench/bench_extract.sh).
+build/bench/bench_extract: build/tests/bench/bench_extract.o build/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+bench: build/bench/bench_extract $(PROGS) $(TEST_WEIGHTS)
+	bash tests/bench/bench_extract.sh
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
 
 clean:
-	rm -rf build bin
+	rm -rf build bin build-asan build-fuzz

@@ -2,6 +2,7 @@
 # The Debian/Ubuntu packages this project needs, installed when missing.
 #   .ci/deps.sh build     what `make` and `make test` need
 #   .ci/deps.sh pipeline  that, plus what ./pipeline.sh needs (gnuplot)
+#   .ci/deps.sh mpi       build, plus Open MPI: bin/extract across machines
 # As root it runs apt-get; otherwise it prints the apt-get line and fails.
 set -u
 build=(gcc make pkg-config libc6-dev libopenblas-dev liblmdb-dev libjpeg-dev
@@ -9,7 +10,8 @@ build=(gcc make pkg-config libc6-dev libopenblas-dev liblmdb-dev libjpeg-dev
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
 pipeline) want=("${build[@]}" gnuplot-nox) ;;
-*) echo "usage: $0 [build|pipeline]" >&2; exit 2 ;;
+mpi) want=("${build[@]}" libopenmpi-dev openmpi-bin) ;;
+*) echo "usage: $0 [build|pipeline|mpi]" >&2; exit 2 ;;
 esac
 
 missing=()

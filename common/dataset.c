@@ -16,12 +16,23 @@
  * to refuse entering one of them again through a symbolic link. */
 #define DATASET_MAX_DEPTH 64
 
+typedef struct dir_id {
+	dev_t dev;
+	ino_t ino;
+} dir_id_t;
+
 typedef struct walk {
 	dataset_t *ds;
 	size_t cap_items, cap_problems;
 	dev_t dev[DATASET_MAX_DEPTH];
 	ino_t ino[DATASET_MAX_DEPTH];
 	int depth;
+	/* Every directory walked since the class folder's: one reached again
+	 * through another link is not walked twice, or links arranged as a
+	 * lattice (each folder linking twice to the next) would make the walk
+	 * take 2^depth steps. */
+	dir_id_t *seen;
+	size_t nseen, cap_seen;
 } walk_t;
 
 int dataset_split_of(const char *name)
@@ -129,8 +140,14 @@ static int list_dir(const char *dir, char ***names, size_t *n)
 	*n = 0;
 	if (!d)
 		return -errno;
-	errno = 0;
-	while ((e = readdir(d))) {
+	for (;;) {
+		/* errno tells readdir's end from its failure; reset it each
+		 * time, as the calls below may set it even when they work. */
+		errno = 0;
+		if (!(e = readdir(d))) {
+			rc = -errno;
+			break;
+		}
 		if (e->d_name[0] == '.')
 			continue;
 		if (grow((void **)names, &cap, *n, sizeof **names) ||
@@ -140,8 +157,6 @@ static int list_dir(const char *dir, char ***names, size_t *n)
 		}
 		(*n)++;
 	}
-	if (errno)
-		rc = -errno;
 done:
 	closedir(d);
 	if (rc == 0 && *n > 1)
@@ -176,10 +191,21 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int cls,
 			rc = add_problem(w, dir, "symbolic link loop, not followed");
 			goto done;
 		}
+	for (size_t i = 0; i < w->nseen; i++)
+		if (w->seen[i].dev == st.st_dev && w->seen[i].ino == st.st_ino) {
+			rc = add_problem(w, dir, "already walked through another link, "
+					 "not followed");
+			goto done;
+		}
 	if (w->depth == DATASET_MAX_DEPTH) {
 		rc = add_problem(w, dir, "folders nested too deep");
 		goto done;
 	}
+	if (grow((void **)&w->seen, &w->cap_seen, w->nseen, sizeof *w->seen)) {
+		rc = ERR_NOMEM;
+		goto done;
+	}
+	w->seen[w->nseen++] = (dir_id_t){st.st_dev, st.st_ino};
 	int lrc = list_dir(dir, &names, &n);
 	if (lrc) {
 		rc = lrc == -ENOMEM ? ERR_NOMEM : add_problem(w, dir, strerror(-lrc));
@@ -276,6 +302,7 @@ static int scan_classes(walk_t *w, const char *root, const char *top,
 			break;
 		}
 		char *rel = join(top, names[i]);
+		w->nseen = 0; /* a folder may belong to two people, through links */
 		rc = rel ? walk_dir(w, root, rel, cls, split) : ERR_NOMEM;
 		free(rel);
 	}
@@ -365,11 +392,13 @@ int dataset_scan(const char *root, dataset_t *ds, char *err)
 		qsort(ds->items, ds->n, sizeof *ds->items, cmp_item);
 	free(remap);
 	free_names(top, ntop);
+	free(w.seen);
 	return 0;
 fail:
 	free(sorted);
 	free(remap);
 	free_names(top, ntop);
+	free(w.seen);
 	dataset_free(ds);
 	return rc;
 }
@@ -395,6 +424,7 @@ int dataset_scan_files(const char *root, dataset_t *ds, char *err)
 		return err_set(err, ERR_NOMEM, "out of memory");
 	}
 	rc = walk_dir(&w, root, "", 0, FEATDB_TRAIN);
+	free(w.seen);
 	if (rc) {
 		dataset_free(ds);
 		return err_set(err, rc, "%s: out of memory while scanning", root);

@@ -4,6 +4,7 @@
 #include "featdb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <limits.h>
 #include <pthread.h>
@@ -24,6 +25,8 @@
 #define FEATDB_DB_FEATURES "features"
 #define FEATDB_DB_META "meta"
 #define FEATDB_MAXDBS 4
+/* The size of LMDB's lock.mdb with its default 126 readers (on 64-bit). */
+#define FEATDB_LOCK_BYTES ((off_t)8192)
 /* Keys are quoted in messages up to this many bytes so a line stays short. */
 #define FEATDB_KEY_QUOTE 120
 
@@ -380,6 +383,306 @@ static int file_check_size(featdb_t *db, char *err)
 	return 0;
 }
 
+/* ---- a structural check of data.mdb ----
+ *
+ * LMDB trusts its file: a damaged page (a node offset, a page number, a
+ * size) makes it read wild addresses, and a program that opened such a
+ * store crashed (one changed byte in a leaf page did it).  So before any
+ * use, featdb_open walks every B-tree of the snapshot that its reads will
+ * see (the free-page list, the main database and the named ones) in LMDB's
+ * on-disk format (data version 1, frozen for LMDB 0.9), and refuses a store
+ * whose pages do not hold together.  Only branch and leaf pages are read,
+ * once each; of an overflow page (a vector) only its page range is checked
+ * against the file, which is what keeps LMDB's reads inside it; the bytes
+ * are the record CRC's business. */
+
+/* Page header: pgno (8 bytes), pad (2), flags (2), lower (2), upper (2);
+ * then the node offsets (2 bytes each).  Node: lo, hi, flags, ksize (2
+ * bytes each), the key, the data (or an overflow page number). */
+#define LM_PAGEHDR 16
+#define LM_NODEHDR 8
+#define LM_P_BRANCH 0x01
+#define LM_P_LEAF 0x02
+#define LM_P_META 0x08
+#define LM_P_LEAF2 0x20
+#define LM_P_SUBP 0x40
+#define LM_F_BIGDATA 0x01
+#define LM_F_SUBDATA 0x02
+#define LM_F_DUPDATA 0x04
+/* Meta page, after the page header: magic, version (4 bytes each),
+ * address, map size (8 each), two database records (MDB_db, 48 bytes:
+ * pad 4, flags 2, depth 2, four page/entry counts of 8, root 8), the last
+ * page and the transaction id (8 each). */
+#define LM_MAGIC 0xBEEFC0DEu
+#define LM_META_DBS 40
+#define LM_DBREC 48
+#define LM_META_LAST 136
+#define LM_META_TXNID 144
+#define LM_INVALID ((uint64_t)~0ULL)
+#define LM_MAX_DEPTH 32
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+typedef struct chk {
+	featdb_t *db;
+	int fd;
+	size_t psize;
+	uint64_t last; /* the snapshot's last page */
+	uint8_t *seen; /* a bit per page */
+	char *err;
+} chk_t;
+
+static int chk_fail(chk_t *c, uint64_t pgno, const char *what)
+{
+	return err_set(c->err, ERR_FORMAT, "%s/data.mdb is damaged: page %llu: %s "
+		       "(restore a copy of the store, or extract again into a new "
+		       "one)", c->db->path, (unsigned long long)pgno, what);
+}
+
+/* Marks pages first..first+n-1 as used; each page belongs to one tree. */
+static int chk_claim(chk_t *c, uint64_t first, uint64_t n, const char *what)
+{
+	if (first < 2 || n == 0 || first > c->last || n > c->last - first + 1)
+		return chk_fail(c, first, what);
+	for (uint64_t p = first; p < first + n; p++) {
+		if (c->seen[p / 8] & (1u << (p % 8)))
+			return chk_fail(c, p, "used twice");
+		c->seen[p / 8] |= (uint8_t)(1u << (p % 8));
+	}
+	return 0;
+}
+
+static int chk_db(chk_t *c, const uint8_t *rec, uint64_t at, int main_db);
+
+/* Checks the subtree of page pgno, levels levels above the leaves included,
+ * counting its leaf entries into *entries.  main_db: the leaves may hold
+ * named databases, which are walked too. */
+static int chk_page(chk_t *c, uint64_t pgno, int levels, uint64_t *entries,
+		    int main_db)
+{
+	uint8_t *pg = NULL;
+	unsigned flags, lower, upper, n;
+	int ret;
+
+	if ((ret = chk_claim(c, pgno, 1, "a page number outside the file")) != 0)
+		return ret;
+	if (!(pg = malloc(c->psize)))
+		return err_set(c->err, ERR_NOMEM, "%s: out of memory", c->db->path);
+	if (pread(c->fd, pg, c->psize, (off_t)(pgno * c->psize)) != (ssize_t)c->psize) {
+		ret = err_set(c->err, ERR_IO, "%s/data.mdb: page %llu: %s", c->db->path,
+			      (unsigned long long)pgno, strerror(errno ? errno : EIO));
+		goto done;
+	}
+	flags = get_u16(pg + 10);
+	lower = get_u16(pg + 12);
+	upper = get_u16(pg + 14);
+	n = lower >= LM_PAGEHDR ? (lower - LM_PAGEHDR) / 2 : 0;
+	if (get_u64(pg) != pgno) {
+		ret = chk_fail(c, pgno, "its header names another page");
+		goto done;
+	}
+	if (((flags & LM_P_BRANCH) != 0) == ((flags & LM_P_LEAF) != 0) ||
+	    (flags & (LM_P_LEAF2 | LM_P_SUBP))) {
+		ret = chk_fail(c, pgno, "not a branch or leaf page");
+		goto done;
+	}
+	if (levels < 1 || ((flags & LM_P_LEAF) != 0) != (levels == 1)) {
+		ret = chk_fail(c, pgno, "at the wrong depth of its tree");
+		goto done;
+	}
+	if (lower < LM_PAGEHDR || lower % 2 || lower > upper || upper > c->psize ||
+	    n == 0) {
+		ret = chk_fail(c, pgno, "bad free-space bounds");
+		goto done;
+	}
+	ret = 0;
+	for (unsigned i = 0; i < n && ret == 0; i++) {
+		size_t off = get_u16(pg + LM_PAGEHDR + 2 * i), end;
+		const uint8_t *node = pg + off;
+		if (off < upper || off > c->psize - LM_NODEHDR) {
+			ret = chk_fail(c, pgno, "a node outside the page");
+			break;
+		}
+		uint64_t lo = get_u16(node), hi = get_u16(node + 2);
+		unsigned nflags = get_u16(node + 4), ksize = get_u16(node + 6);
+		end = off + LM_NODEHDR + ksize;
+		if (end > c->psize) {
+			ret = chk_fail(c, pgno, "a key past the end of the page");
+			break;
+		}
+		if (flags & LM_P_BRANCH) {
+			ret = chk_page(c, lo | hi << 16 | (uint64_t)nflags << 32, levels - 1,
+				       entries, main_db);
+			continue;
+		}
+		uint64_t dsize = lo | hi << 16;
+		if (nflags & LM_F_DUPDATA) {
+			ret = chk_fail(c, pgno, "a duplicate-key node");
+		} else if (nflags & LM_F_BIGDATA) {
+			if (end + 8 > c->psize) {
+				ret = chk_fail(c, pgno, "a node past the end of the page");
+				break;
+			}
+			uint64_t ov = get_u64(pg + end);
+			uint64_t pages = (dsize + LM_PAGEHDR + c->psize - 1) / c->psize;
+			ret = chk_claim(c, ov, pages, "overflow pages outside the file");
+		} else if (end + dsize > c->psize) {
+			ret = chk_fail(c, pgno, "data past the end of the page");
+		} else if (nflags & LM_F_SUBDATA) {
+			ret = main_db && dsize == LM_DBREC ? chk_db(c, pg + end, pgno, 0) :
+			      chk_fail(c, pgno, "a misplaced database record");
+		}
+		(*entries)++;
+	}
+done:
+	free(pg);
+	return ret;
+}
+
+/* Checks the tree of the database record rec (MDB_db) found in page at. */
+static int chk_db(chk_t *c, const uint8_t *rec, uint64_t at, int main_db)
+{
+	unsigned depth = get_u16(rec + 6);
+	uint64_t entries = get_u64(rec + 32), root = get_u64(rec + 40), seen = 0;
+	int ret;
+
+	if (root == LM_INVALID)
+		return entries == 0 ? 0 : chk_fail(c, at, "an empty database with entries");
+	if (depth < 1 || depth > LM_MAX_DEPTH)
+		return chk_fail(c, at, "a database of impossible depth");
+	if ((ret = chk_page(c, root, (int)depth, &seen, main_db)) != 0)
+		return ret;
+	return seen == entries ? 0 : chk_fail(c, at, "a database whose entries do not "
+					      "match its count");
+}
+
+/* Walks the snapshot of a read transaction (see above). */
+static int store_check(featdb_t *db, char *err)
+{
+	chk_t c = {.db = db, .err = err};
+	MDB_txn *txn = NULL;
+	MDB_stat ms;
+	uint8_t *meta = NULL;
+	int rc, ret = 0;
+
+	if ((rc = mdb_env_stat(db->env, &ms)) != 0 ||
+	    (rc = mdb_env_get_fd(db->env, &c.fd)) != 0)
+		return lmdb_fail(db, rc, "stat", err);
+	c.psize = ms.ms_psize;
+	if (c.psize < 512 || !(meta = malloc(c.psize)))
+		return err_set(err, ERR_NOMEM, "%s: out of memory", db->path);
+	/* The snapshot is meta page (txnid & 1) as it was when the transaction
+	 * began; two commits since would have rewritten that page: try again. */
+	for (int attempt = 0;; attempt++) {
+		if ((rc = txn_begin(db, MDB_RDONLY, &txn)) != 0) {
+			ret = lmdb_fail(db, rc, "begin", err);
+			goto done;
+		}
+		uint64_t id = mdb_txn_id(txn);
+		errno = 0;
+		if (pread(c.fd, meta, c.psize, (off_t)((id & 1) * c.psize)) !=
+		    (ssize_t)c.psize) {
+			ret = err_set(err, ERR_IO, "%s/data.mdb: meta page: %s", db->path,
+				      strerror(errno ? errno : EIO));
+			goto done;
+		}
+		if (get_u32(meta + LM_PAGEHDR) != LM_MAGIC) {
+			ret = err_set(err, ERR_FORMAT, "%s/data.mdb: a bad meta page",
+				      db->path);
+			goto done;
+		}
+		if (get_u64(meta + LM_META_TXNID) == id)
+			break;
+		mdb_txn_abort(txn);
+		txn = NULL;
+		if (attempt == 100) {
+			ret = err_set(err, ERR_IO, "%s: the store changes too fast to be "
+				      "checked", db->path);
+			goto done;
+		}
+	}
+	c.last = get_u64(meta + LM_META_LAST);
+	if (c.last > (uint64_t)SIZE_MAX / 2 ||
+	    !(c.seen = calloc((size_t)(c.last / 8 + 1), 1))) {
+		ret = err_set(err, ERR_NOMEM, "%s: out of memory", db->path);
+		goto done;
+	}
+	/* The free-page list, then the main database and the named ones. */
+	if ((ret = chk_db(&c, meta + LM_META_DBS, 0, 0)) == 0)
+		ret = chk_db(&c, meta + LM_META_DBS + LM_DBREC, 0, 1);
+done:
+	mdb_txn_abort(txn);
+	free(c.seen);
+	free(meta);
+	return ret;
+}
+
+/* mdb_env_open believes the two meta pages: a page size or a last page
+ * out of bounds there makes it map and touch memory past the file (a SIGBUS;
+ * one damaged byte of a meta page did it).  Read them first, as LMDB will:
+ * page 0 at offset 0, page 1 at page 0's page size. */
+static int meta_precheck(featdb_t *db, const char *data, char *err)
+{
+	uint8_t m[2][LM_META_TXNID + 8];
+	uint64_t psize = 0, size;
+	struct stat st;
+	int fd = open(data, O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return err_set(err, ERR_IO, "%s: %s", data, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		ret = err_set(err, ERR_IO, "%s: %s", data, strerror(errno));
+		goto done;
+	}
+	size = (uint64_t)st.st_size;
+	for (int i = 0; i < 2; i++) {
+		errno = 0;
+		if (pread(fd, m[i], sizeof m[i], (off_t)(i * psize)) != (ssize_t)sizeof m[i]) {
+			ret = errno ? err_set(err, ERR_IO, "%s: %s", data, strerror(errno)) :
+			      i == 0 ? err_set(err, ERR_FORMAT, "%s: not a usable LMDB "
+					       "environment (%llu bytes)", db->path,
+					       (unsigned long long)size) :
+			      err_set(err, ERR_FORMAT, "%s is truncated: %llu bytes, "
+				      "shorter than its two meta pages", data,
+				      (unsigned long long)size);
+			goto done;
+		}
+		uint64_t ps = get_u32(m[i] + LM_META_DBS), last = get_u64(m[i] + LM_META_LAST);
+		if (!(get_u16(m[i] + 10) & LM_P_META) ||
+		    get_u32(m[i] + LM_PAGEHDR) != LM_MAGIC ||
+		    get_u32(m[i] + LM_PAGEHDR + 4) != 1 ||
+		    ps < 512 || ps > 65536 || (ps & (ps - 1)) || (i && ps != psize)) {
+			ret = err_set(err, ERR_FORMAT, "%s: not a usable LMDB environment "
+				      "(meta page %d is damaged)", db->path, i);
+			goto done;
+		}
+		psize = ps;
+		if (size < 2 * psize || last < 1 || last >= size / psize) {
+			ret = err_set(err, ERR_FORMAT, "%s is truncated: %llu bytes, but "
+				      "its last page ends at byte %llu", data,
+				      (unsigned long long)size, last < size ?
+				      (unsigned long long)((last + 1) * psize) : ~0ULL);
+			goto done;
+		}
+	}
+done:
+	close(fd);
+	return ret;
+}
+
+/* Whether the environment's main database is empty (no named database). */
+static int main_empty(MDB_txn *txn)
+{
+	MDB_dbi main_dbi;
+	MDB_stat ms;
+
+	return mdb_dbi_open(txn, NULL, 0, &main_dbi) == 0 &&
+	       mdb_stat(txn, main_dbi, &ms) == 0 && ms.ms_entries == 0;
+}
+
 /* Opens both databases, creating them in a fresh (empty) environment when
  * the store is writable; an environment holding anything else is not ours. */
 static int open_dbis(featdb_t *db, char *err)
@@ -410,6 +713,13 @@ static int open_dbis(featdb_t *db, char *err)
 	}
 	for (int i = 0; i < 2; i++) {
 		rc = mdb_dbi_open(txn, names[i], flags, dbis[i]);
+		if (rc == MDB_NOTFOUND && db->rdonly && main_empty(txn)) {
+			/* What extract's first transaction, cut short (a crash, a
+			 * full disk) or still to come, leaves. */
+			ret = err_set(err, ERR_MISSING, "%s: an empty store (nothing "
+				      "was written yet)", db->path);
+			goto fail;
+		}
 		if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
 			ret = err_set(err, ERR_FORMAT, "%s: an LMDB environment but not "
 				      "a feature store (no \"%s\" database)",
@@ -437,6 +747,33 @@ static int open_dbis(featdb_t *db, char *err)
 fail:
 	mdb_txn_abort(txn);
 	return ret;
+}
+
+/* LMDB writes lock.mdb through a shared mapping, and on a full disk the
+ * first store to a page with no block behind it is a SIGBUS, not an error
+ * (a new store on a full disk crashed extract).  Reserving the blocks of a
+ * new lock file first turns that into ENOSPC here.  KEEP_SIZE: the size is
+ * LMDB's to choose.  A lock file already in use is left alone, so that
+ * readers still open a store on a full disk.  Only the lack of space is an
+ * error: for anything else (no write access, no fallocate) LMDB has its say. */
+static int lock_reserve(const char *path, char *err)
+{
+	char *lock = NULL;
+	struct stat st;
+	int fd, rc = 0;
+
+	if (asprintf(&lock, "%s/lock.mdb", path) < 0)
+		return err_set(err, ERR_NOMEM, "%s: out of memory", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_size < FEATDB_LOCK_BYTES &&
+		    fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, FEATDB_LOCK_BYTES) != 0 &&
+		    (errno == ENOSPC || errno == EDQUOT))
+			rc = err_set(err, ERR_IO, "%s: %s", lock, strerror(errno));
+		close(fd);
+	}
+	free(lock);
+	return rc;
 }
 
 int featdb_open(const char *path, int flags, featdb_t **out, char *err)
@@ -507,6 +844,10 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 		fresh = 1;
 	}
 
+	if (!fresh && (ret = meta_precheck(db, data, err)) != 0)
+		goto fail;
+	if ((ret = lock_reserve(path, err)) != 0)
+		goto fail;
 	if ((rc = mdb_env_create(&db->env)) != 0) {
 		ret = err_set(err, lmdb_code(rc, 1), "%s: %s", path, mdb_strerror(rc));
 		goto fail;
@@ -524,12 +865,16 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 			ret = err_set(err, ERR_IO, "%s: %s (any open, even read-only, "
 				      "needs write access to the store's lock.mdb)", path,
 				      mdb_strerror(rc));
+		else if (rc == ENOSPC || rc == EDQUOT || rc == EROFS || rc == EIO)
+			ret = err_set(err, ERR_IO, "%s: cannot write the store: %s",
+				      path, mdb_strerror(rc));
 		else
 			ret = err_set(err, lmdb_code(rc, 1), "%s: not a usable LMDB "
 				      "environment: %s", path, mdb_strerror(rc));
 		goto fail;
 	}
-	if ((ret = file_check_size(db, err)) != 0 || (ret = open_dbis(db, err)) != 0)
+	if ((ret = file_check_size(db, err)) != 0 || (ret = store_check(db, err)) != 0 ||
+	    (ret = open_dbis(db, err)) != 0)
 		goto fail;
 	free(data);
 	*out = db;
@@ -638,22 +983,17 @@ done:
 	return ret;
 }
 
-int featdb_foreach(featdb_t *db, featdb_foreach_fn fn, void *ctx, char *err)
+/* featdb_foreach's walk, inside the read transaction txn. */
+static int foreach_txn(featdb_t *db, MDB_txn *txn, featdb_foreach_fn fn,
+		       void *ctx, char *err)
 {
-	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	char why[ERR_LEN];
 	int rc, ret = 0;
 
-	if (!db || !fn)
-		return err_set(err, ERR_ARG, "featdb_foreach: NULL argument");
-	if ((rc = txn_begin(db, MDB_RDONLY, &txn)) != 0)
-		return lmdb_fail(db, rc, "begin", err);
-	if ((rc = mdb_cursor_open(txn, db->features, &cur)) != 0) {
-		ret = lmdb_fail(db, rc, "cursor", err);
-		goto done;
-	}
+	if ((rc = mdb_cursor_open(txn, db->features, &cur)) != 0)
+		return lmdb_fail(db, rc, "cursor", err);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		featdb_rec_t rec;
@@ -666,6 +1006,19 @@ int featdb_foreach(featdb_t *db, featdb_foreach_fn fn, void *ctx, char *err)
 		ret = lmdb_fail(db, rc, "cursor", err);
 done:
 	mdb_cursor_close(cur);
+	return ret;
+}
+
+int featdb_foreach(featdb_t *db, featdb_foreach_fn fn, void *ctx, char *err)
+{
+	MDB_txn *txn = NULL;
+	int rc, ret;
+
+	if (!db || !fn)
+		return err_set(err, ERR_ARG, "featdb_foreach: NULL argument");
+	if ((rc = txn_begin(db, MDB_RDONLY, &txn)) != 0)
+		return lmdb_fail(db, rc, "begin", err);
+	ret = foreach_txn(db, txn, fn, ctx, err);
 	mdb_txn_abort(txn);
 	return ret;
 }
@@ -791,18 +1144,15 @@ static int val_equals(const MDB_val *v, const char *s)
 	return v->mv_size == strlen(s) && memcmp(v->mv_data, s, v->mv_size) == 0;
 }
 
-int featdb_meta_get(featdb_t *db, featdb_meta_t *meta, char *err)
+/* featdb_meta_get's reading, inside the read transaction txn; on failure
+ * meta is left empty. */
+static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)
 {
-	MDB_txn *txn = NULL;
 	MDB_val k, v;
 	uint64_t x;
 	int rc, ret;
 
-	if (!db || !meta)
-		return err_set(err, ERR_ARG, "featdb_meta_get: NULL argument");
 	memset(meta, 0, sizeof *meta);
-	if ((rc = txn_begin(db, MDB_RDONLY, &txn)) != 0)
-		return lmdb_fail(db, rc, "begin", err);
 	k.mv_size = strlen("format");
 	k.mv_data = "format";
 	rc = mdb_get(txn, db->meta, &k, &v);
@@ -863,11 +1213,41 @@ int featdb_meta_get(featdb_t *db, featdb_meta_t *meta, char *err)
 	if ((ret = meta_value(db, txn, "classes", &v, err)) != 0 ||
 	    (ret = classes_parse(db, &v, &meta->classes, &meta->nclasses, err)) != 0)
 		goto fail;
-	mdb_txn_abort(txn);
 	return 0;
 fail:
-	mdb_txn_abort(txn);
 	featdb_meta_free(meta);
+	return ret;
+}
+
+int featdb_meta_get(featdb_t *db, featdb_meta_t *meta, char *err)
+{
+	MDB_txn *txn = NULL;
+	int rc, ret;
+
+	if (!db || !meta)
+		return err_set(err, ERR_ARG, "featdb_meta_get: NULL argument");
+	memset(meta, 0, sizeof *meta);
+	if ((rc = txn_begin(db, MDB_RDONLY, &txn)) != 0)
+		return lmdb_fail(db, rc, "begin", err);
+	ret = meta_read(db, txn, meta, err);
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+int featdb_scan(featdb_t *db, featdb_meta_t *meta, featdb_foreach_fn fn,
+		void *ctx, char *err)
+{
+	MDB_txn *txn = NULL;
+	int rc, ret;
+
+	if (!db || !meta || !fn)
+		return err_set(err, ERR_ARG, "featdb_scan: NULL argument");
+	memset(meta, 0, sizeof *meta);
+	if ((rc = txn_begin(db, MDB_RDONLY, &txn)) != 0)
+		return lmdb_fail(db, rc, "begin", err);
+	if ((ret = meta_read(db, txn, meta, err)) == 0)
+		ret = foreach_txn(db, txn, fn, ctx, err);
+	mdb_txn_abort(txn);
 	return ret;
 }
 

@@ -149,6 +149,16 @@ typedef int (*featdb_foreach_fn)(void *ctx, const char *key, size_t keylen,
 				 const featdb_rec_t *rec, const char *why);
 int featdb_foreach(featdb_t *db, featdb_foreach_fn fn, void *ctx, char *err);
 
+/* featdb_scan = featdb_meta_get + featdb_foreach over one read snapshot:
+ * *meta (filled before the first call of fn, which may read it through ctx)
+ * describes exactly the records fn sees, even while a writer commits (a
+ * count, or class indices after people were added, could differ between two
+ * snapshots).  Returns as featdb_foreach (fn's non-zero value stops the
+ * walk) with featdb_meta_get's errors besides.  *meta is the caller's to
+ * featdb_meta_free whatever the result (empty when it could not be read). */
+int featdb_scan(featdb_t *db, featdb_meta_t *meta, featdb_foreach_fn fn,
+		void *ctx, char *err);
+
 /* featdb_max_key: the longest key the store accepts, in bytes. */
 int featdb_max_key(featdb_t *db);
 

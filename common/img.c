@@ -921,6 +921,12 @@ static int read_all(int fd, size_t guess, const char *path, uint8_t **out,
 		return err_set(err, ERR_NOMEM, "%s: cannot allocate %zu bytes",
 			       path, cap);
 	for (;;) {
+		if (n > IMG_MAX_FILE_BYTES) {
+			free(buf);
+			return err_set(err, ERR_TOO_BIG, "%s: more than %llu bytes, "
+				       "larger than any image we read", path,
+				       (unsigned long long)IMG_MAX_FILE_BYTES);
+		}
 		if (n == cap) {
 			if (err_mul_size(cap, 2, &cap) ||
 			    !(bigger = realloc(buf, cap))) {
@@ -970,8 +976,13 @@ int img_load(const char *path, img_t *out, char *err)
 		rc = err_set(err, ERR_IO, "%s: %s", path, strerror(EISDIR));
 		goto done;
 	}
-	if (S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (uint64_t)st.st_size < SIZE_MAX)
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > IMG_MAX_FILE_BYTES) {
+		rc = err_set(err, ERR_TOO_BIG, "%s: a file of %llu bytes, larger "
+			     "than any image we read", path,
+			     (unsigned long long)st.st_size);
+		goto done;
+	}
+	if (S_ISREG(st.st_mode) && st.st_size > 0)
 		guess = (size_t)st.st_size;
 	else
 		guess = 65536;

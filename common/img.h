@@ -39,8 +39,17 @@
 
 /* Pillow raises DecompressionBombError above 2 * MAX_IMAGE_PIXELS
  * (2 * 89478485): what Keras can load, we load; beyond it we refuse from the
- * header alone, before allocating. */
+ * header alone, before allocating.  The fuzzing build lowers it (-D), so
+ * that a tiny input claiming a huge image costs little. */
+#ifndef IMG_MAX_PIXELS
 #define IMG_MAX_PIXELS 178956970ULL
+#endif
+
+/* The largest file img_load reads.  The biggest image we accept takes at
+ * most 1.43 GB (a 16-bit RGBA PNG of IMG_MAX_PIXELS, stored); a larger file
+ * is refused from its size, before it is read, so that a huge file with an
+ * image's name cannot exhaust memory. */
+#define IMG_MAX_FILE_BYTES ((uint64_t)1 << 31)
 
 #define IMG_VGG_SIZE 224
 #define IMG_VGG_MEAN_B 103.939f
@@ -63,7 +72,7 @@ int img_decode(const uint8_t *buf, size_t len, const char *name, img_t *out,
 	       char *err);
 
 /* img_load reads a whole file and decodes it (ERR_IO when it cannot be read,
- * ERR_FORMAT for an empty file). */
+ * ERR_FORMAT for an empty file, ERR_TOO_BIG past IMG_MAX_FILE_BYTES). */
 int img_load(const char *path, img_t *out, char *err);
 
 /* img_free releases the pixels; accepts NULL and empty images. */

@@ -1,27 +1,72 @@
-/* vgg.c - VGG16 through fc2: the straightforward fp32 path (im2col + OpenBLAS
- * sgemm).  N batch, H height, W width, C input channels, K output channels;
- * activations are NHWC, kernels HWIO, as in Keras. */
+/* vgg.c - VGG16 through fc2 in fp32.  N batch, H height, W width, C input
+ * channels, K output channels; activations are NHWC, kernels HWIO, as in
+ * Keras.  The layer functions below are the straightforward path (im2col +
+ * OpenBLAS sgemm), kept as the reference; the network runs the 3x3 layers
+ * through winograd.h unless asked for VGG_CONV_DIRECT, and shares every
+ * stage among its own threads. */
 #include "vgg.h"
 
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "error.h"
+#include "pool.h"
+#include "wino_avx2.h"
 
 /* The largest activation is block1's (224, 224, 64); two of them per image
  * ping-pong through the network. */
 #define VGG_ACT_MAX ((size_t)VGG_IN * VGG_IN * 64)
 /* im2col scratch: a band of rows at a time keeps it bounded (32 MB). */
 #define VGG_COL_MAX ((size_t)8 << 20)
+/* conv1_1's whole im2col (224 * 224, 27) on the Winograd path. */
+#define VGG_COL1 ((size_t)VGG_IN * VGG_IN * 27)
 #define VGG_FLAT (7 * 7 * 512)
+/* conv1_1 on the AVX2 path and the pools are split into bands of rows per
+ * image, so that one image keeps both threads busy. */
+#define VGG_BANDS 8
+/* Layers 0..VGG_BY_IMAGE-1 (blocks 1 and 2) run one image at a time on
+ * the Winograd path: an image's activations there (12.8 MB at most) stay
+ * in the caches from one layer to the next, where a batch's would go
+ * through memory; their transformed kernels are small enough to be read
+ * once per image.  (Measured: blocks 1 and 2 took 27.7 ms per image so,
+ * 30.5 ms batched, best of 5 runs each on a busy machine.) */
+#define VGG_BY_IMAGE 4
+/* fc1 and fc2 are split by output columns into this many tasks: each
+ * thread streams its own share of the weights, once per batch. */
+#define VGG_FC_TASKS 16
+
+/* Winograd tile side per conv layer (conv1_1 uses a direct kernel), from
+ * `bash tests/bench/bench_extract.sh --tiles` (batch 8, 2 threads, AVX2):
+ * m = 6 is clearly fastest on the 224..56 pixel layers (conv1_2: 21.0 ms
+ * per image against 23.8 for m = 4 and 26.8 for m = 2); on the 28x28 layers
+ * m = 4 and 6 tie (20.0 and 19.9 ms), and m = 4 fits 28 exactly with less
+ * rounding error; on the 14x14 layers m = 2 and 4 tie (6.6..6.9 ms), and
+ * m = 2 has the smaller error. */
+static const int default_tile[WEIGHTS_NCONV] = {
+	0, 6, 6, 6, 6, 6, 6, 4, 4, 4, 2, 2, 2,
+};
+
+static const char *const stage_names[VGG_NSTAGES] = {
+	"conv1_1", "conv1_2", "pool1", "conv2_1", "conv2_2", "pool2",
+	"conv3_1", "conv3_2", "conv3_3", "pool3", "conv4_1", "conv4_2",
+	"conv4_3", "pool4", "conv5_1", "conv5_2", "conv5_3", "pool5",
+	"fc1", "fc2",
+};
 
 struct vgg {
 	const weights_t *w;
-	int max_batch;
-	float *act[2]; /* (max_batch, VGG_ACT_MAX) each */
-	float *col;    /* (VGG_COL_MAX) */
-	float *fc;     /* (max_batch, VGG_FEATURES): fc1's output */
+	int max_batch, conv;
+	int direct_avx2; /* conv1_1 by wino_avx2_direct3x3 */
+	pool_t *pool;
+	wino_layer_t *wl[WEIGHTS_NCONV]; /* NULL: im2col */
+	float *act[2];   /* (max_batch, VGG_ACT_MAX) each */
+	float *work;     /* im2col: col_len per thread; Winograd's work */
+	size_t col_len;
+	float *fc;       /* (max_batch, VGG_FEATURES): fc1's output */
+	double sec[VGG_NSTAGES];
 };
 
 /* col (R * W, 9 * C): row (y, x) holds the 3x3 neighbourhood of in[y0 + y, x]
@@ -119,79 +164,261 @@ void vgg_dense(const float *in, int N, int C, const float *kernel,
 			out[i] = out[i] > 0.0f ? out[i] : 0.0f;
 }
 
-int vgg_create(const weights_t *w, int max_batch, vgg_t **out, char *err)
+void vgg_opts_init(vgg_opts_t *o, int max_batch)
+{
+	memset(o, 0, sizeof *o);
+	o->max_batch = max_batch;
+	o->conv = VGG_CONV_WINOGRAD;
+	o->isa = WINO_ISA_AUTO;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
+		    char *err)
 {
 	vgg_t *net = NULL;
 	size_t act;
+	int rc, threads = o->threads;
 
 	*out = NULL;
-	if (!w || max_batch < 1 || max_batch > 4096)
+	if (!w || o->max_batch < 1 || o->max_batch > 4096)
 		return err_set(err, ERR_ARG, "vgg: batch size %d out of range 1..4096",
-			       max_batch);
-	if (err_mul_size(VGG_ACT_MAX * sizeof(float), (size_t)max_batch, &act))
-		return err_set(err, ERR_NOMEM, "vgg: batch %d too large", max_batch);
+			       o->max_batch);
+	if (o->conv != VGG_CONV_WINOGRAD && o->conv != VGG_CONV_DIRECT)
+		return err_set(err, ERR_ARG, "vgg: unknown convolution %d", o->conv);
+	if (threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n < 1 ? 1 : n > 256 ? 256 : (int)n;
+	}
+	if (threads < 1 || threads > 256)
+		return err_set(err, ERR_ARG, "vgg: %d threads, not 1..256", threads);
+	if (err_mul_size(VGG_ACT_MAX * sizeof(float), (size_t)o->max_batch, &act))
+		return err_set(err, ERR_NOMEM, "vgg: batch %d too large", o->max_batch);
 	net = calloc(1, sizeof *net);
 	if (!net)
 		goto nomem;
 	net->w = w;
-	net->max_batch = max_batch;
+	net->max_batch = o->max_batch;
+	net->conv = o->conv;
+	net->col_len = o->conv == VGG_CONV_DIRECT ? VGG_COL_MAX : VGG_COL1;
+	size_t work = net->col_len * (size_t)threads;
+	for (int i = 1; i < WEIGHTS_NCONV && o->conv == VGG_CONV_WINOGRAD; i++) {
+		const weights_layer_spec_t *s = &weights_spec[i];
+		int m = o->tile[i] ? o->tile[i] : default_tile[i];
+		rc = wino_layer_create(w->kernel[i], w->bias[i], s->cin, s->cout, m,
+				       o->isa, &net->wl[i], err);
+		if (rc)
+			goto fail;
+		if (wino_work_floats(net->wl[i], threads) > work)
+			work = wino_work_floats(net->wl[i], threads);
+	}
+	net->direct_avx2 = o->conv == VGG_CONV_WINOGRAD &&
+			   (o->isa == WINO_ISA_AVX2 ||
+			    (o->isa == WINO_ISA_AUTO && wino_isa_best() == WINO_ISA_AVX2));
+	/* OpenBLAS' threads would fight ours for the same two cores. */
+	openblas_set_num_threads(1);
+	if ((rc = pool_create(threads, &net->pool, err)))
+		goto fail;
 	net->act[0] = malloc(act);
 	net->act[1] = malloc(act);
-	net->col = malloc(VGG_COL_MAX * sizeof(float));
-	net->fc = malloc((size_t)max_batch * VGG_FEATURES * sizeof(float));
-	if (!net->act[0] || !net->act[1] || !net->col || !net->fc)
+	net->fc = malloc((size_t)o->max_batch * VGG_FEATURES * sizeof(float));
+	net->work = malloc(work * sizeof(float));
+	if (!net->act[0] || !net->act[1] || !net->fc || !net->work)
 		goto nomem;
 	*out = net;
 	return 0;
 nomem:
+	rc = err_set(err, ERR_NOMEM,
+		     "vgg: out of memory for a batch of %d (%zu MB of activations)",
+		     o->max_batch, 2 * act >> 20);
+fail:
 	vgg_free(net);
-	return err_set(err, ERR_NOMEM,
-		       "vgg: out of memory for a batch of %d (%zu MB of activations)",
-		       max_batch, 2 * act >> 20);
+	return rc;
+}
+
+int vgg_create(const weights_t *w, int max_batch, vgg_t **out, char *err)
+{
+	vgg_opts_t o;
+	vgg_opts_init(&o, max_batch);
+	return vgg_create_opts(w, &o, out, err);
+}
+
+/* The stages' tasks: one image (convolutions by im2col, pools) or one slice
+ * of columns (fc) each. */
+typedef struct stage_job {
+	vgg_t *net;
+	const float *in;
+	float *out;
+	int H, W, C, K, relu;
+	const float *kernel, *bias;
+} stage_job_t;
+
+static void conv_image(void *arg, int n, int worker)
+{
+	const stage_job_t *j = arg;
+	vgg_conv3x3_relu(j->in + (size_t)n * j->H * j->W * j->C, 1, j->H, j->W,
+			 j->C, j->kernel, j->bias, j->K,
+			 j->out + (size_t)n * j->H * j->W * j->K,
+			 j->net->work + (size_t)worker * j->net->col_len, j->net->col_len);
+}
+
+/* Band b of image n of conv1_1 on the AVX2 path. */
+static void conv_band(void *arg, int task, int worker)
+{
+	const stage_job_t *j = arg;
+	int n = task / VGG_BANDS, b = task % VGG_BANDS;
+	wino_avx2_direct3x3(j->in + (size_t)n * j->H * j->W * j->C, j->H, j->W,
+			    j->C, j->kernel, j->bias, j->K,
+			    j->out + (size_t)n * j->H * j->W * j->K,
+			    j->H * b / VGG_BANDS, j->H * (b + 1) / VGG_BANDS);
+}
+
+/* Band b of image n of a max-pool: a share of the output rows. */
+static void pool_band(void *arg, int task, int worker)
+{
+	const stage_job_t *j = arg;
+	int n = task / VGG_BANDS, b = task % VGG_BANDS, Ho = j->H / 2, Wo = j->W / 2;
+	int r0 = Ho * b / VGG_BANDS, r1 = Ho * (b + 1) / VGG_BANDS;
+	vgg_maxpool2(j->in + ((size_t)n * j->H + 2 * r0) * j->W * j->C, 1,
+		     2 * (r1 - r0), j->W, j->C,
+		     j->out + ((size_t)n * Ho + r0) * Wo * j->C);
+}
+
+/* in (N, C), kernel (C, K): out's columns of slice s, as vgg_dense. */
+static void dense_slice(void *arg, int s, int worker)
+{
+	const stage_job_t *j = arg;
+	int k0 = (int)((long)j->K * s / VGG_FC_TASKS);
+	int k1 = (int)((long)j->K * (s + 1) / VGG_FC_TASKS), N = j->H;
+	for (int n = 0; n < N; n++)
+		memcpy(j->out + (size_t)n * j->K + k0, j->bias + k0,
+		       (size_t)(k1 - k0) * sizeof(float));
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, k1 - k0, j->C,
+		    1.0f, j->in, j->C, j->kernel + k0, j->K, 1.0f, j->out + k0, j->K);
+	if (j->relu)
+		for (int n = 0; n < N; n++)
+			for (int k = k0; k < k1; k++) {
+				float *v = j->out + (size_t)n * j->K + k;
+				*v = *v > 0.0f ? *v : 0.0f;
+			}
+}
+
+/* Runs conv layers l0..l1-1, each with its pool, on images b0..b0+n-1 of
+ * x, the batch's input to layer l0 (N, H, W, C).  Every stage writes image
+ * b at b times its image size in the ping-pong buffer act[*cur], so that
+ * running the images one at a time lays them out as one batch would (an
+ * image's later, smaller stages never reach the earlier images' results).
+ * Returns the batch's output of layer l1 - 1. */
+static const float *run_convs(vgg_t *net, int l0, int l1, const float *x,
+			      int b0, int n, int *cur)
+{
+	const weights_t *w = net->w;
+	int H = VGG_IN, W = VGG_IN, C = l0 ? weights_spec[l0].cin : 3;
+	int stage = l0;
+	double t = now();
+
+	for (int i = 0; i < l0; i++)
+		if (weights_spec[i].pool_after)
+			H /= 2, W /= 2, stage++;
+	for (int i = l0; i < l1; i++) {
+		const weights_layer_spec_t *s = &weights_spec[i];
+		float *y = net->act[*cur];
+		const float *xi = x + (size_t)b0 * H * W * C;
+		float *yi = y + (size_t)b0 * H * W * s->cout;
+		if (net->wl[i]) {
+			wino_conv3x3_relu(net->wl[i], xi, n, H, W, yi, net->pool,
+					  net->work);
+		} else {
+			stage_job_t j = {net, xi, yi, H, W, C, s->cout, 1, w->kernel[i],
+					 w->bias[i]};
+			if (net->direct_avx2 && s->cout % 64 == 0)
+				pool_run(net->pool, conv_band, &j, n * VGG_BANDS);
+			else
+				pool_run(net->pool, conv_image, &j, n);
+		}
+		C = s->cout;
+		x = y;
+		*cur ^= 1;
+		net->sec[stage++] += now() - t;
+		t = now();
+		if (s->pool_after) {
+			y = net->act[*cur];
+			stage_job_t j = {net, x + (size_t)b0 * H * W * C,
+					 y + (size_t)b0 * (H / 2) * (W / 2) * C, H, W, C, C,
+					 0, NULL, NULL};
+			pool_run(net->pool, pool_band, &j, n * VGG_BANDS);
+			H /= 2;
+			W /= 2;
+			x = y;
+			*cur ^= 1;
+			net->sec[stage++] += now() - t;
+			t = now();
+		}
+	}
+	return x;
 }
 
 int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err)
 {
 	const weights_t *w = net->w;
 	const float *x = in;
-	int H = VGG_IN, W = VGG_IN, C = 3, cur = 0;
+	int cur = 0, split = net->conv == VGG_CONV_WINOGRAD ? VGG_BY_IMAGE : 0;
 
 	if (n < 1 || n > net->max_batch)
 		return err_set(err, ERR_ARG, "vgg: batch of %d, network made for 1..%d",
 			       n, net->max_batch);
-	for (int i = 0; i < WEIGHTS_NCONV; i++) {
-		const weights_layer_spec_t *s = &weights_spec[i];
-		float *y = net->act[cur];
-		vgg_conv3x3_relu(x, n, H, W, C, w->kernel[i], w->bias[i], s->cout,
-				 y, net->col, VGG_COL_MAX);
-		C = s->cout;
-		x = y;
-		cur ^= 1;
-		if (s->pool_after) {
-			y = net->act[cur];
-			vgg_maxpool2(x, n, H, W, C, y);
-			H /= 2;
-			W /= 2;
-			x = y;
-			cur ^= 1;
-		}
+	for (int b = 0; b < n && split > 0; b++) {
+		cur = 0;
+		x = run_convs(net, 0, split, in, b, 1, &cur);
 	}
+	x = run_convs(net, split, WEIGHTS_NCONV, x, 0, n, &cur);
 	/* x is (n, 7, 7, 512) NHWC, so each image is already flattened in Keras'
-	 * H, W, C order: (n, 25088). */
-	vgg_dense(x, n, VGG_FLAT, w->kernel[13], w->bias[13], VGG_FEATURES, 1,
-		  net->fc);
-	vgg_dense(net->fc, n, VGG_FEATURES, w->kernel[14], w->bias[14],
-		  VGG_FEATURES, 1, out);
+	 * H, W, C order: (n, 25088).  Both fc layers, in batches, read their
+	 * weights once per batch. */
+	double t = now();
+	stage_job_t fc1 = {net, x, net->fc, n, 1, VGG_FLAT, VGG_FEATURES, 1,
+			   w->kernel[13], w->bias[13]};
+	pool_run(net->pool, dense_slice, &fc1, VGG_FC_TASKS);
+	net->sec[VGG_NSTAGES - 2] += now() - t;
+	t = now();
+	stage_job_t fc2 = {net, net->fc, out, n, 1, VGG_FEATURES, VGG_FEATURES, 1,
+			   w->kernel[14], w->bias[14]};
+	pool_run(net->pool, dense_slice, &fc2, VGG_FC_TASKS);
+	net->sec[VGG_NSTAGES - 1] += now() - t;
 	return 0;
+}
+
+void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES])
+{
+	memcpy(sec, net->sec, sizeof net->sec);
+}
+
+const char *vgg_stage_name(int stage)
+{
+	return stage >= 0 && stage < VGG_NSTAGES ? stage_names[stage] : "?";
+}
+
+int vgg_conv_tile(const vgg_t *net, int layer)
+{
+	return net->wl[layer] ? wino_tile(net->wl[layer]) : 0;
 }
 
 void vgg_free(vgg_t *net)
 {
 	if (!net)
 		return;
+	pool_free(net->pool);
+	for (int i = 0; i < WEIGHTS_NCONV; i++)
+		wino_layer_free(net->wl[i]);
+	free(net->work);
 	free(net->act[0]);
 	free(net->act[1]);
-	free(net->col);
 	free(net->fc);
 	free(net);
 }

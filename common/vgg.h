@@ -12,20 +12,68 @@
 #include <stddef.h>
 
 #include "weights.h"
+#include "winograd.h"
 
 #define VGG_IN 224
 #define VGG_FEATURES 4096
 
 typedef struct vgg vgg_t;
 
-/* vgg_create prepares a network over w (which must outlive it) for batches
- * of up to max_batch images.  Work memory is bounded by max_batch, not by
- * the whole network.  Returns 0, ERR_ARG or ERR_NOMEM. */
+/* How the 3x3 convolutions are computed. */
+enum {
+	/* Winograd F(m x m, 3 x 3) (winograd.h) for every layer but conv1_1
+	 * (3 input channels: a direct AVX2 kernel, or im2col), with m per
+	 * layer as measured fastest here; fc2 stays within 1e-4 of max |ref|
+	 * of a double reference (measured: about 3e-6). */
+	VGG_CONV_WINOGRAD = 0,
+	/* The reference: im2col + sgemm (vgg_conv3x3_relu) for every layer. */
+	VGG_CONV_DIRECT = 1,
+};
+
+/* The timed stages of a forward, in order: conv1_1 .. conv5_3 with their
+ * pools, fc1, fc2 (see vgg_stage_name). */
+#define VGG_NSTAGES (WEIGHTS_NCONV + 5 + 2)
+
+typedef struct vgg_opts {
+	int max_batch; /* images per vgg_forward, 1..4096 */
+	int conv;      /* VGG_CONV_WINOGRAD or VGG_CONV_DIRECT */
+	int threads;   /* compute threads, 1..256; 0: one per online CPU */
+	int isa;       /* WINO_ISA_AUTO, _PORTABLE or _AVX2 (winograd.h) */
+	/* Winograd tile side m (2, 4 or 6) per conv layer; 0 takes the
+	 * default; ignored for conv1_1 and on the direct path. */
+	int tile[WEIGHTS_NCONV];
+} vgg_opts_t;
+
+/* vgg_opts_init fills the defaults: Winograd, every CPU, the best ISA. */
+void vgg_opts_init(vgg_opts_t *o, int max_batch);
+
+/* vgg_create_opts prepares a network over w (which must outlive it):
+ * transforms the conv kernels for Winograd (194 MB with the default
+ * tiles), allocates the work memory (bounded by max_batch and the threads:
+ * 2 x 12.8 MB per image of activations, and 64 MB for the Winograd layers,
+ * or 32 MB per thread on the direct path) and starts the compute threads.  OpenBLAS is set to
+ * one thread: the network runs its own.  Returns 0, ERR_ARG (a field out
+ * of range), ERR_UNSUPPORTED (the ISA asked for is not on this CPU) or
+ * ERR_NOMEM. */
+int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
+		    char *err);
+
+/* vgg_create: vgg_create_opts with the defaults for max_batch. */
 int vgg_create(const weights_t *w, int max_batch, vgg_t **out, char *err);
 
 /* vgg_forward: in is (n, 224, 224, 3) preprocessed BGR, out is (n, 4096).
- * 1 <= n <= max_batch. */
+ * 1 <= n <= max_batch.  Returns 0 or ERR_ARG. */
 int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err);
+
+/* vgg_stage_times adds up, since vgg_create, the seconds each stage took
+ * (wall clock) into sec[VGG_NSTAGES]. */
+void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES]);
+
+/* vgg_stage_name: "conv1_1", "conv1_2", "pool1", ..., "fc2" (each conv
+ * with its ReLU, each fc with its ReLU); the Winograd tile
+ * side of conv layer i (0 for im2col) by vgg_conv_tile. */
+const char *vgg_stage_name(int stage);
+int vgg_conv_tile(const vgg_t *net, int layer);
 
 void vgg_free(vgg_t *net);
 

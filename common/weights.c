@@ -712,7 +712,8 @@ static int check_file(const char *path, char *err)
 	struct stat st;
 	char why[256];
 	htri_t is;
-	int fd = open(path, O_RDONLY);
+	/* O_NONBLOCK: a FIFO given as the weights must not hang the open. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0)
 		return err_set(err, errno == ENOENT ? ERR_MISSING : ERR_IO,

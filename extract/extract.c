@@ -4,7 +4,12 @@
  * Pipeline: decoder threads load and preprocess images, in list order, into
  * a ring of RING batches; the main thread runs the network on one batch at
  * a time and commits its records in one transaction.  So a crash loses at
- * most the batch in flight, and a rerun skips every key already stored. */
+ * most the batch in flight, and a rerun skips every key already stored.
+ *
+ * Under MPI (dist/dist.h) rank 0 does all of this and sends the to-do list
+ * to the other ranks; each rank runs the same pipeline on its block of the
+ * list, the others sending their vectors to rank 0, which commits them as
+ * its own: the store's records and metadata are those of a one-process run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,6 +24,7 @@
 
 #include "cli.h"
 #include "dataset.h"
+#include "dist/dist.h"
 #include "error.h"
 #include "featdb.h"
 #include "img.h"
@@ -37,7 +43,9 @@ static const char usage[] =
 	"4096-d vector in an LMDB feature store, keyed by the image's path\n"
 	"relative to FACES_DIR.  FACES_DIR is FACES_DIR/<person>/<images> or\n"
 	"FACES_DIR/{train,valid,test}/<person>/<images>.  Reruns resume: images\n"
-	"already stored are skipped, new ones are added.\n"
+	"already stored are skipped, new ones are added.  Started by mpirun or\n"
+	"srun (when built with MPI), its processes share the images and the\n"
+	"first one writes the store (README.md).\n"
 	"\n"
 	"options:\n"
 	"  --in DIR         the image folder (required)\n"
@@ -48,6 +56,8 @@ static const char usage[] =
 	"  --threads N      image decoding threads (default 2)\n"
 	"  --limit N        only the first N images (in key order), for a try\n"
 	"  --dtype T        f32 (default) or f16 (half the size)\n"
+	"  --conv C         winograd (default, fast) or direct (the reference\n"
+	"                   im2col path, several times slower)\n"
 	"  --strict         stop with an error at the first bad image\n"
 	"  -q, --quiet      no progress, only errors and the summary's problems\n"
 	"  --version        print the version\n"
@@ -56,7 +66,7 @@ static const char usage[] =
 typedef struct opts {
 	const char *in, *db, *weights;
 	long batch, threads, limit;
-	int dtype, strict, quiet;
+	int dtype, strict, quiet, conv;
 } opts_t;
 
 /* A decoded image waiting for the network. */
@@ -97,6 +107,8 @@ static void *decoder(void *arg)
 		j->state[s] = rc ? SLOT_BAD : SLOT_OK;
 		if (rc)
 			memcpy(j->why[s], why, ERR_LEN);
+		else
+			j->why[s][0] = 0; /* dist_batch_t's mark of an extracted image */
 		pthread_cond_broadcast(&j->cv);
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -106,7 +118,7 @@ static void *decoder(void *arg)
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum { O_IN = 256, O_DB, O_WEIGHTS, O_BATCH, O_THREADS, O_LIMIT,
-	       O_DTYPE, O_STRICT, O_VERSION };
+	       O_DTYPE, O_CONV, O_STRICT, O_VERSION };
 	static const struct option lo[] = {
 		{"in", required_argument, 0, O_IN},
 		{"db", required_argument, 0, O_DB},
@@ -115,6 +127,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		{"threads", required_argument, 0, O_THREADS},
 		{"limit", required_argument, 0, O_LIMIT},
 		{"dtype", required_argument, 0, O_DTYPE},
+		{"conv", required_argument, 0, O_CONV},
 		{"strict", no_argument, 0, O_STRICT},
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
@@ -149,6 +162,17 @@ static int parse_args(int argc, char **argv, opts_t *o)
 				o->dtype = FEATDB_F16;
 			} else {
 				fprintf(stderr, PROG ": --dtype: '%s' is not f32 or f16\n", optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case O_CONV:
+			if (strcmp(optarg, "winograd") == 0) {
+				o->conv = VGG_CONV_WINOGRAD;
+			} else if (strcmp(optarg, "direct") == 0) {
+				o->conv = VGG_CONV_DIRECT;
+			} else {
+				fprintf(stderr, PROG ": --conv: '%s' is not winograd or direct\n",
+					optarg);
 				return CLI_USAGE;
 			}
 			break;
@@ -297,19 +321,159 @@ typedef struct skipped {
 
 static void skip_note(skipped_t *s, const char *why, int quiet)
 {
+	int kept = 0;
+
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 16;
 		char **l = realloc(s->lines, cap * sizeof *l);
-		if (!l)
-			return;
-		s->lines = l;
-		s->cap = cap;
+		if (l) {
+			s->lines = l;
+			s->cap = cap;
+		}
 	}
-	if ((s->lines[s->n] = strdup(why)))
+	if (s->n < s->cap && (s->lines[s->n] = strdup(why))) {
 		s->n++;
-	if (!quiet)
+		kept = 1;
+	}
+	/* Quiet runs list the skipped files at the end: one that could not be
+	 * kept for that (no memory) is shown now. */
+	if (!quiet || !kept)
 		fprintf(stderr, "%s" PROG ": skipped %s\n",
 			isatty(2) ? "\r\033[K" : "", why);
+}
+
+/* Where rank 0 puts the vectors of a batch, its own or another rank's. */
+typedef struct sink {
+	featdb_t *db;
+	featdb_meta_t *meta;
+	const int *cmap;
+	int dtype, strict, quiet, batch;
+	size_t recsize;
+	uint8_t *recs;        /* (batch, recsize) */
+	const char **keys;    /* (batch) */
+	const uint8_t **vals; /* (batch) */
+	size_t *lens;         /* (batch) */
+	dataset_item_t **items; /* (batch) */
+	skipped_t *sk;
+	dataset_item_t **all; /* the whole to-do list, which other ranks index */
+	size_t nall;
+	size_t left;          /* images other ranks have still to send */
+	size_t done, extracted;
+} sink_t;
+
+/* sink_write commits the good images items[n] whose vectors are feats
+ * (n, VGG_FEATURES) in one transaction. */
+static int sink_write(sink_t *s, dataset_item_t **items, const float *feats,
+		      int n, char *err)
+{
+	int rc;
+
+	for (int g = 0; g < n; g++) {
+		dataset_item_t *it = items[g];
+		s->keys[g] = it->key;
+		s->vals[g] = s->recs + (size_t)g * s->recsize;
+		s->lens[g] = s->recsize;
+		rc = featdb_rec_encode(feats + (size_t)g * VGG_FEATURES, VGG_FEATURES,
+				       s->dtype, s->cmap[it->cls], it->split,
+				       s->recs + (size_t)g * s->recsize, err);
+		if (rc)
+			return rc;
+	}
+	if ((rc = featdb_write(s->db, s->meta, n, s->keys, s->vals, s->lens, err)))
+		return rc;
+	s->extracted += (size_t)n;
+	return 0;
+}
+
+/* take_remote (rank 0 under MPI) commits the batches other ranks sent:
+ * those already arrived, or, when wait is set, the next one, waiting for it. */
+static int take_remote(sink_t *s, int wait, char *err)
+{
+	while (s->left) {
+		dist_batch_t b;
+		int got, good = 0, rc;
+
+		if ((rc = dist_recv_batch(wait, &b, &got, err)) || !got)
+			return rc;
+		if (b.n < 1 || b.n > s->batch || (size_t)b.n > s->left ||
+		    b.first > s->nall - (size_t)b.n)
+			return err_set(err, ERR_FORMAT, "a rank sent a batch of %d images "
+				       "from %llu, outside the to-do list", b.n,
+				       (unsigned long long)b.first);
+		for (int k = 0; k < b.n; k++) {
+			if (b.why[k][0]) {
+				skip_note(s->sk, b.why[k], s->quiet);
+				if (s->strict)
+					return err_set(err, ERR_FORMAT, "--strict: %s", b.why[k]);
+				continue;
+			}
+			s->items[good++] = s->all[b.first + (size_t)k];
+		}
+		if (good && (rc = sink_write(s, s->items, b.feats, good, err)))
+			return rc;
+		s->left -= (size_t)b.n;
+		s->done += (size_t)b.n;
+		if (wait)
+			break;
+	}
+	return 0;
+}
+
+/* share_todo (rank 0 under MPI) sends the keys of the to-do list to the
+ * other ranks. */
+static int share_todo(const job_t *j, char *err)
+{
+	char **keys = malloc((j->n ? j->n : 1) * sizeof *keys), **none;
+	size_t n;
+
+	if (!keys)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < j->n; i++)
+		keys[i] = j->todo[i]->key;
+	int rc = dist_share_keys(keys, j->n, &none, &n, err);
+	free(keys);
+	return rc;
+}
+
+/* worker_setup (a rank other than 0 under MPI) loads the weights, checks
+ * them against every rank's, and takes the to-do list from rank 0: the
+ * images FACES_DIR/key, kept in ds so that dataset_free frees them. */
+static int worker_setup(const opts_t *o, weights_t *w, dataset_t *ds, job_t *j,
+			char *err)
+{
+	char wpath[4096], **keys = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (o->weights)
+		snprintf(wpath, sizeof wpath, "%s", o->weights);
+	else if ((rc = weights_default_path(wpath, sizeof wpath, err)))
+		return rc;
+	if ((rc = weights_load(wpath, w, err)) ||
+	    (rc = dist_check_weights(w->fingerprint, err)) ||
+	    (rc = dist_share_keys(NULL, 0, &keys, &n, err)))
+		return rc;
+	ds->items = calloc(n ? n : 1, sizeof *ds->items);
+	j->todo = malloc((n ? n : 1) * sizeof *j->todo);
+	if (!ds->items || !j->todo) {
+		rc = err_set(err, ERR_NOMEM, "out of memory for the to-do list");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dataset_item_t *it = &ds->items[ds->n];
+		if (asprintf(&it->path, "%s/%s", o->in, keys[i]) < 0) {
+			rc = err_set(err, ERR_NOMEM, "out of memory for the to-do list");
+			goto out;
+		}
+		it->key = keys[i];
+		keys[i] = NULL;
+		j->todo[j->n++] = &ds->items[ds->n++];
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -328,15 +492,25 @@ int main(int argc, char **argv)
 	float *feats = NULL;
 	uint8_t *recs = NULL;
 	const char **keys = NULL;
-	dataset_item_t **good_items = NULL;
+	dataset_item_t **good_items = NULL, **all = NULL;
+	sink_t snk = {0};
 	const uint8_t **vals = NULL;
-	size_t *lens = NULL, present = 0, extracted = 0, recsize;
+	size_t *lens = NULL, present = 0, recsize, first = 0, mine;
 	double t0 = cli_now();
-	int rc = parse_args(argc, argv, &o);
+	int rc = dist_init(&argc, &argv, err);
 
-	if (rc)
+	if (rc) {
+		fprintf(stderr, PROG ": error: %s\n", err);
+		return CLI_ERROR;
+	}
+	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
+	if (dist_rank() > 0) {
+		if ((rc = worker_setup(&o, &w, &ds, &j, err)))
+			goto fail;
+		goto share;
+	}
 
 	if ((rc = dataset_scan(o.in, &ds, err)))
 		goto fail;
@@ -368,7 +542,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", help);
 		goto out;
 	}
-	if ((rc = weights_load(wpath, &w, err)))
+	if ((rc = weights_load(wpath, &w, err)) ||
+	    (rc = dist_check_weights(w.fingerprint, err)))
 		goto fail;
 
 	if ((rc = featdb_open(o.db, FEATDB_CREATE, &db, err)))
@@ -431,6 +606,23 @@ int main(int argc, char **argv)
 	    (rc = featdb_write(db, &meta, 0, NULL, NULL, NULL, err)))
 		goto fail;
 
+	if (dist_size() > 1 && (rc = share_todo(&j, err)))
+		goto fail;
+share:
+	/* Each rank keeps its block of the to-do list; rank 0 the whole list
+	 * too, to find the images the others send back. */
+	all = j.todo;
+	j.todo = NULL;
+	dist_block(j.n, dist_rank(), dist_size(), &first, &mine);
+	snk.nall = j.n;
+	snk.left = dist_rank() == 0 ? j.n - mine : 0;
+	j.n = mine;
+	if (!(j.todo = malloc((j.n ? j.n : 1) * sizeof *j.todo))) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	memcpy(j.todo, all + first, j.n * sizeof *j.todo);
+
 	j.batch = (int)o.batch;
 	recsize = featdb_rec_size(o.dtype, VGG_FEATURES);
 	size_t ring = (size_t)RING * j.batch;
@@ -449,7 +641,15 @@ int main(int argc, char **argv)
 		rc = err_set(err, ERR_NOMEM, "out of memory for a batch of %d", j.batch);
 		goto fail;
 	}
-	if (j.n && (rc = vgg_create(&w, j.batch, &net, err)))
+	snk = (sink_t){.db = db, .meta = &meta, .cmap = cmap, .dtype = o.dtype,
+		       .strict = o.strict, .quiet = o.quiet, .batch = j.batch,
+		       .recsize = recsize, .recs = recs, .keys = keys, .vals = vals,
+		       .lens = lens, .items = good_items, .sk = &sk, .all = all,
+		       .nall = snk.nall, .left = snk.left};
+	vgg_opts_t vo;
+	vgg_opts_init(&vo, j.batch);
+	vo.conv = o.conv;
+	if (j.n && (rc = vgg_create_opts(&w, &vo, &net, err)))
 		goto fail;
 	pthread_mutex_init(&j.mu, NULL);
 	pthread_cond_init(&j.cv, NULL);
@@ -459,7 +659,8 @@ int main(int argc, char **argv)
 			goto stop;
 		}
 
-	progress_t pr = {.quiet = o.quiet, .tty = isatty(2), .total = j.n,
+	progress_t pr = {.quiet = o.quiet || dist_rank() > 0, .tty = isatty(2),
+			 .total = snk.nall,
 			 .t0 = cli_now(), .last = cli_now()};
 	for (size_t b0 = 0; b0 < j.n; b0 += (size_t)j.batch) {
 		size_t bn = j.n - b0 < (size_t)j.batch ? j.n - b0 : (size_t)j.batch;
@@ -475,6 +676,8 @@ int main(int argc, char **argv)
 		/* Bad images are reported; the good ones are packed together. */
 		for (size_t k = 0; k < bn; k++) {
 			if (j.state[s0 + k] == SLOT_BAD) {
+				if (dist_rank() > 0)
+					continue; /* rank 0 reports it */
 				skip_note(&sk, j.why[s0 + k], o.quiet);
 				if (o.strict) {
 					rc = err_set(err, ERR_FORMAT, "--strict: %s", j.why[s0 + k]);
@@ -488,34 +691,36 @@ int main(int argc, char **argv)
 				       IMG_FLOATS * sizeof(float));
 			good_items[good++] = j.todo[b0 + k];
 		}
-		if (good) {
-			if ((rc = vgg_forward(net, j.slots + s0 * IMG_FLOATS, good, feats, err)))
+		if (good &&
+		    (rc = vgg_forward(net, j.slots + s0 * IMG_FLOATS, good, feats, err)))
+			goto stop;
+		if (dist_rank() > 0) {
+			dist_batch_t b = {.first = first + b0, .n = (int)bn,
+					  .why = j.why + s0, .feats = feats};
+			if ((rc = dist_send_batch(&b, err)))
 				goto stop;
-			for (int g = 0; g < good; g++) {
-				dataset_item_t *it = good_items[g];
-				keys[g] = it->key;
-				vals[g] = recs + (size_t)g * recsize;
-				lens[g] = recsize;
-				rc = featdb_rec_encode(feats + (size_t)g * VGG_FEATURES,
-						       VGG_FEATURES, o.dtype, cmap[it->cls],
-						       it->split, recs + (size_t)g * recsize, err);
-				if (rc)
-					goto stop;
-			}
-			if ((rc = featdb_write(db, &meta, good, keys, vals, lens, err)))
-				goto stop;
-			extracted += (size_t)good;
+		} else if ((good && (rc = sink_write(&snk, good_items, feats, good, err))) ||
+			   (rc = take_remote(&snk, 0, err))) {
+			goto stop;
 		}
+		snk.done += bn;
 		pthread_mutex_lock(&j.mu);
 		for (size_t k = 0; k < bn; k++)
 			j.state[s0 + k] = SLOT_EMPTY;
 		j.done_upto = b0 + bn;
 		pthread_cond_broadcast(&j.cv);
 		pthread_mutex_unlock(&j.mu);
-		progress_show(&pr, b0 + bn, 0);
+		progress_show(&pr, snk.done, 0);
 	}
-	if (j.n)
-		progress_show(&pr, j.n, 1);
+	while (snk.left) {
+		if ((rc = take_remote(&snk, 1, err)))
+			goto stop;
+		progress_show(&pr, snk.done, 0);
+	}
+	if (dist_rank() > 0 && (rc = dist_send_done(err)))
+		goto stop;
+	if (snk.nall)
+		progress_show(&pr, snk.nall, 1);
 	status = CLI_OK;
 stop:
 	pthread_mutex_lock(&j.mu);
@@ -528,22 +733,28 @@ stop:
 		goto fail;
 
 	double dt = cli_now() - t0;
+	if (dist_rank() > 0)
+		goto out;
 	fprintf(stderr, PROG ": extracted %zu, already present %zu, skipped %zu, "
-		"%.1f s, %.2f img/s\n", extracted, present, sk.n, dt,
-		dt > 0 ? extracted / dt : 0.0);
+		"%.1f s, %.2f img/s\n", snk.extracted, present, sk.n, dt,
+		dt > 0 ? snk.extracted / dt : 0.0);
 	if (sk.n && o.quiet)
 		for (size_t i = 0; i < sk.n; i++)
 			fprintf(stderr, PROG ": skipped %s\n", sk.lines[i]);
 	goto out;
 fail:
-	fprintf(stderr, PROG ": error: %s\n", err);
+	if (dist_size() > 1)
+		fprintf(stderr, PROG ": rank %d of %d: error: %s\n", dist_rank(),
+			dist_size(), err);
+	else
+		fprintf(stderr, PROG ": error: %s\n", err);
 	status = CLI_ERROR;
 out:
 	for (size_t i = 0; i < sk.n; i++)
 		free(sk.lines[i]);
 	free(sk.lines);
 	free(threads);
-	free(j.todo), free(j.slots), free(j.state), free(j.why);
+	free(all), free(j.todo), free(j.slots), free(j.state), free(j.why);
 	free(feats), free(recs), free(keys), free(vals), free(lens), free(cmap);
 	free(good_items);
 	vgg_free(net);
@@ -554,5 +765,9 @@ out:
 	featdb_close(db);
 	weights_free(&w);
 	dataset_free(&ds);
+	/* A failed rank must stop the others, which would wait for it forever. */
+	if (status != CLI_OK && dist_size() > 1)
+		dist_abort(status);
+	dist_finalize();
 	return status;
 }

@@ -2,6 +2,9 @@
 # Runs each cmocka test binary given on the command line and ends with one
 # line "N passed, N failed, N skipped" over all of them.  A binary that dies
 # (signal, non-zero exit with no failure reported) counts as one failure.
+# With $SANITIZER_LOGS set (make test-asan), each sanitizer report written
+# there while a binary ran (by it or by a program it started) is shown and
+# counts as one failure too.
 set -u
 passed=0 failed=0 skipped=0 broken=()
 for t in "$@"; do
@@ -22,6 +25,17 @@ for t in "$@"; do
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 		broken+=("$t (exit $rc)")
+	fi
+	if [ -n "${SANITIZER_LOGS:-}" ]; then
+		for log in "$SANITIZER_LOGS"/*; do
+			case $log in *.seen) continue ;; esac
+			[ -f "$log" ] || continue
+			echo "== sanitizer report ($log):"
+			cat "$log"
+			mv "$log" "$log.seen"
+			f=$((f + 1))
+			broken+=("$t (sanitizer report $log)")
+		done
 	fi
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 done

@@ -26,7 +26,7 @@
 #include "vgg.h"
 #include "weights.h"
 
-#define EXTRACT "bin/extract"
+#define EXTRACT proc_bin("extract")
 
 static weights_t g_weights;
 
@@ -464,7 +464,7 @@ static void test_other_weights_refused(void **state)
 	snprintf(w2, sizeof w2, "%s/seed2.h5", d);
 	write_pnm(in, "ann/1.ppm", 30, 30, 0, 61);
 	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
-	char *gen[] = {"build/tests/gen_weights", "--seed", "2", "--out", w2, NULL};
+	char *gen[] = {proc_tool("gen_weights"), "--seed", "2", "--out", w2, NULL};
 	assert_int_equal(proc_run(gen, log), 0);
 	write_pnm(in, "ann/2.ppm", 30, 30, 0, 62);
 	char *argv[] = {EXTRACT, "--in", in, "--db", db, "--weights", w2, NULL};

@@ -20,7 +20,7 @@
 #include "proc.h"
 #include "testutil.h"
 
-#define FEATDB "bin/featdb"
+#define FEATDB proc_bin("featdb")
 #define D 37 /* odd on purpose: nothing assumes 4096 */
 
 /* The whole data set: 9 records of 3 people, every split. */

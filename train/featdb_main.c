@@ -59,24 +59,54 @@ static int open_store(const char *path, featdb_t **db, featdb_meta_t *meta)
 	return rc;
 }
 
+/* Reads the metadata and every record of DB (opened read-only here) in one
+ * snapshot, so that they agree while an extract writes; fn reports its own
+ * failures in err.  Prints the error and returns non-zero on failure. */
+static int scan_store(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
+		      void *ctx, char *err)
+{
+	featdb_t *db = NULL;
+	int rc = featdb_open(path, FEATDB_RDONLY, &db, err);
+
+	if (rc == 0 && (rc = featdb_scan(db, meta, fn, ctx, err)) == ERR_MISSING)
+		snprintf(err, ERR_LEN, "%s: an empty store (no metadata yet)", path);
+	if (rc)
+		fprintf(stderr, PROG ": error: %s\n", err);
+	featdb_close(db);
+	return rc;
+}
+
 /* info ----------------------------------------------------------------- */
 
 typedef struct info {
-	int nclasses;
+	const featdb_meta_t *meta;
 	uint64_t (*count)[3]; /* (C, split) */
 	uint64_t total, bad, out_of_range;
+	char *err;
 } info_t;
+
+static int info_alloc(info_t *in)
+{
+	if (!in->count &&
+	    !(in->count = calloc((size_t)in->meta->nclasses + 1, sizeof *in->count)))
+		return err_set(in->err, ERR_NOMEM, "out of memory");
+	return 0;
+}
 
 static int info_one(void *ctx, const char *key, size_t keylen,
 		    const featdb_rec_t *rec, const char *why)
 {
 	info_t *in = ctx;
+	int rc = info_alloc(in);
+
+	if (rc)
+		return rc;
 	in->total++;
 	if (!rec) {
 		in->bad++;
 		return 0;
 	}
-	if (rec->cls < 0 || rec->cls >= in->nclasses || rec->split > 2) {
+	if (rec->cls < 0 || rec->cls >= in->meta->nclasses || rec->split > 2) {
 		in->out_of_range++;
 		return 0;
 	}
@@ -96,25 +126,18 @@ static uint64_t dir_bytes(const char *db, const char *file, int allocated)
 
 static int cmd_info(int argc, char **argv)
 {
-	featdb_t *db = NULL;
 	featdb_meta_t meta = {0};
-	info_t in = {0};
 	char err[ERR_LEN];
+	info_t in = {.meta = &meta, .err = err};
 	int status = CLI_ERROR;
 
 	if (argc != 1) {
 		fprintf(stderr, PROG ": usage: featdb info DB\n");
 		return CLI_USAGE;
 	}
-	if (open_store(argv[0], &db, &meta))
-		return CLI_ERROR;
-	in.nclasses = meta.nclasses;
-	in.count = calloc((size_t)meta.nclasses + 1, sizeof *in.count);
-	if (!in.count) {
-		fprintf(stderr, PROG ": error: out of memory\n");
+	if (scan_store(argv[0], &meta, info_one, &in, err))
 		goto out;
-	}
-	if (featdb_foreach(db, info_one, &in, err) < 0) {
+	if (info_alloc(&in)) {
 		fprintf(stderr, PROG ": error: %s\n", err);
 		goto out;
 	}
@@ -148,7 +171,6 @@ static int cmd_info(int argc, char **argv)
 out:
 	free(in.count);
 	featdb_meta_free(&meta);
-	featdb_close(db);
 	return status;
 }
 
@@ -157,7 +179,8 @@ out:
 typedef struct verify {
 	const featdb_meta_t *meta;
 	uint64_t total, bad;
-	float *vec;
+	float *vec; /* (meta->dim) */
+	char *err;
 } verify_t;
 
 static void verify_bad(verify_t *v, const char *key, size_t keylen, const char *why)
@@ -172,6 +195,8 @@ static int verify_one(void *ctx, const char *key, size_t keylen,
 	verify_t *v = ctx;
 	char msg[ERR_LEN];
 
+	if (!v->vec && !(v->vec = malloc((size_t)v->meta->dim * sizeof *v->vec)))
+		return err_set(v->err, ERR_NOMEM, "out of memory");
 	v->total++;
 	if (!rec) {
 		verify_bad(v, key, keylen, why);
@@ -204,28 +229,17 @@ static int verify_one(void *ctx, const char *key, size_t keylen,
 
 static int cmd_verify(int argc, char **argv)
 {
-	featdb_t *db = NULL;
 	featdb_meta_t meta = {0};
-	verify_t v = {0};
 	char err[ERR_LEN];
+	verify_t v = {.meta = &meta, .err = err};
 	int status = CLI_ERROR;
 
 	if (argc != 1) {
 		fprintf(stderr, PROG ": usage: featdb verify DB\n");
 		return CLI_USAGE;
 	}
-	if (open_store(argv[0], &db, &meta))
-		return CLI_ERROR;
-	v.meta = &meta;
-	v.vec = malloc((size_t)(meta.dim > 0 ? meta.dim : 1) * sizeof *v.vec);
-	if (!v.vec) {
-		fprintf(stderr, PROG ": error: out of memory\n");
+	if (scan_store(argv[0], &meta, verify_one, &v, err))
 		goto out;
-	}
-	if (featdb_foreach(db, verify_one, &v, err) < 0) {
-		fprintf(stderr, PROG ": error: %s\n", err);
-		goto out;
-	}
 	if (v.total != meta.count) {
 		printf("bad\t(store)\tthe metadata counts %llu records, the store holds %llu\n",
 		       (unsigned long long)meta.count, (unsigned long long)v.total);
@@ -241,7 +255,6 @@ static int cmd_verify(int argc, char **argv)
 out:
 	free(v.vec);
 	featdb_meta_free(&meta);
-	featdb_close(db);
 	return status;
 }
 
@@ -249,14 +262,17 @@ out:
 
 typedef struct export {
 	const featdb_meta_t *meta;
-	hid_t dfeat, dlab, dkey, dsplit, strtype;
+	const char *out;   /* the requested file */
+	char tmp[4200];    /* written here, renamed to out at the end */
+	int ready;         /* export_setup ran */
+	hid_t f, dfeat, dlab, dkey, dsplit, strtype;
 	hsize_t rows;  /* written so far */
 	int n;         /* buffered */
 	float *feat;   /* (FEATDB_TOOL_BATCH, D) */
 	int32_t lab[FEATDB_TOOL_BATCH];
 	uint8_t split[FEATDB_TOOL_BATCH];
 	char *key[FEATDB_TOOL_BATCH];
-	char err[ERR_LEN];
+	char *err;
 } export_t;
 
 /* Appends the n buffered rows to each (extensible) dataset. */
@@ -282,8 +298,8 @@ static int export_flush(export_t *x)
 		    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
 		    (ms = H5Screate_simple(sets[i].two ? 2 : 1, count, NULL)) < 0 ||
 		    H5Dwrite(sets[i].d, sets[i].t, ms, fs, H5P_DEFAULT, sets[i].buf) < 0)
-			rc = err_set(x->err, ERR_IO, "writing rows %llu.. failed (disk full?)",
-				     (unsigned long long)x->rows);
+			rc = err_set(x->err, ERR_IO, "%s: writing rows %llu.. failed (disk full?)",
+				     x->out, (unsigned long long)x->rows);
 		if (ms >= 0)
 			H5Sclose(ms);
 		if (fs >= 0)
@@ -296,26 +312,6 @@ static int export_flush(export_t *x)
 	x->rows += (hsize_t)x->n;
 	x->n = 0;
 	return rc;
-}
-
-static int export_one(void *ctx, const char *key, size_t keylen,
-		      const featdb_rec_t *rec, const char *why)
-{
-	export_t *x = ctx;
-	if (!rec)
-		return err_set(x->err, ERR_FORMAT, "record '%.*s': %s (run featdb verify)",
-			       (int)keylen, key, why);
-	if (rec->dim != x->meta->dim)
-		return err_set(x->err, ERR_FORMAT, "record '%.*s' is %d-d, the store %d-d",
-			       (int)keylen, key, rec->dim, x->meta->dim);
-	featdb_rec_vector(rec, x->feat + (size_t)x->n * x->meta->dim);
-	x->lab[x->n] = rec->cls;
-	x->split[x->n] = (uint8_t)rec->split;
-	if (!(x->key[x->n] = strndup(key, keylen)))
-		return err_set(x->err, ERR_NOMEM, "out of memory");
-	if (++x->n == FEATDB_TOOL_BATCH)
-		return export_flush(x);
-	return 0;
 }
 
 /* An extensible dataset of rank 1 (or 2 with D columns), chunked by rows. */
@@ -369,19 +365,75 @@ static int write_attr_str(hid_t obj, const char *name, const char *value)
 	return rc;
 }
 
+/* Creates the file and its layout once the metadata is known: at the first
+ * record, or after the walk when the store holds none. */
+static int export_setup(export_t *x)
+{
+	size_t bytes;
+
+	if (x->ready)
+		return 0;
+	x->ready = 1;
+	if (err_mul3_size(FEATDB_TOOL_BATCH, (size_t)x->meta->dim, sizeof *x->feat,
+			  &bytes) || !(x->feat = malloc(bytes)))
+		return err_set(x->err, ERR_NOMEM, "out of memory");
+	errno = 0;
+	x->f = H5Fcreate(x->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	if (x->f < 0)
+		return err_set(x->err, ERR_IO, "%s: cannot create (%s)", x->out,
+			       strerror(errno ? errno : EIO));
+	if ((x->strtype = H5Tcopy(H5T_C_S1)) < 0 ||
+	    H5Tset_size(x->strtype, H5T_VARIABLE) < 0 ||
+	    H5Tset_cset(x->strtype, H5T_CSET_UTF8) < 0 ||
+	    (x->dfeat = make_rows(x->f, "features", H5T_IEEE_F32LE,
+				  (hsize_t)x->meta->dim)) < 0 ||
+	    (x->dlab = make_rows(x->f, "labels", H5T_STD_I32LE, 0)) < 0 ||
+	    (x->dkey = make_rows(x->f, "keys", x->strtype, 0)) < 0 ||
+	    (x->dsplit = make_rows(x->f, "split", H5T_STD_U8LE, 0)) < 0 ||
+	    write_classes(x->f, x->strtype, x->meta) ||
+	    write_attr_str(x->f, "fingerprint", x->meta->fingerprint) ||
+	    write_attr_str(x->f, "preprocess", x->meta->preprocess) ||
+	    write_attr_str(x->f, "model", FEATDB_MODEL))
+		return err_set(x->err, ERR_IO, "%s: cannot write the HDF5 layout", x->out);
+	return 0;
+}
+
+static int export_one(void *ctx, const char *key, size_t keylen,
+		      const featdb_rec_t *rec, const char *why)
+{
+	export_t *x = ctx;
+	int rc = export_setup(x);
+
+	if (rc)
+		return rc;
+	if (!rec)
+		return err_set(x->err, ERR_FORMAT, "record '%.*s': %s (run featdb verify)",
+			       (int)keylen, key, why);
+	if (rec->dim != x->meta->dim)
+		return err_set(x->err, ERR_FORMAT, "record '%.*s' is %d-d, the store %d-d",
+			       (int)keylen, key, rec->dim, x->meta->dim);
+	featdb_rec_vector(rec, x->feat + (size_t)x->n * (size_t)x->meta->dim);
+	x->lab[x->n] = rec->cls;
+	x->split[x->n] = (uint8_t)rec->split;
+	if (!(x->key[x->n] = strndup(key, keylen)))
+		return err_set(x->err, ERR_NOMEM, "out of memory");
+	if (++x->n == FEATDB_TOOL_BATCH)
+		return export_flush(x);
+	return 0;
+}
+
 static int cmd_export(int argc, char **argv)
 {
-	const char *dbpath = NULL, *out = NULL;
-	featdb_t *db = NULL;
+	const char *dbpath = NULL;
 	featdb_meta_t meta = {0};
-	export_t x = {.dfeat = -1, .dlab = -1, .dkey = -1, .dsplit = -1, .strtype = -1};
-	char tmp[4200];
-	hid_t f = -1;
+	char err[ERR_LEN];
+	export_t x = {.meta = &meta, .err = err, .f = -1, .dfeat = -1, .dlab = -1,
+		      .dkey = -1, .dsplit = -1, .strtype = -1};
 	int status = CLI_ERROR, rc;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-			out = argv[++i];
+			x.out = argv[++i];
 		else if (argv[i][0] == '-' || dbpath) {
 			fprintf(stderr, PROG ": export: unexpected '%s'\n"
 				"usage: featdb export DB --out FILE.h5\n", argv[i]);
@@ -389,61 +441,37 @@ static int cmd_export(int argc, char **argv)
 		} else
 			dbpath = argv[i];
 	}
-	if (!dbpath || !out) {
+	if (!dbpath || !x.out) {
 		fprintf(stderr, PROG ": usage: featdb export DB --out FILE.h5\n");
 		return CLI_USAGE;
 	}
-	if (open_store(dbpath, &db, &meta))
-		return CLI_ERROR;
-	x.meta = &meta;
-	x.feat = malloc((size_t)FEATDB_TOOL_BATCH * (size_t)meta.dim * sizeof *x.feat);
-	if (!x.feat) {
-		fprintf(stderr, PROG ": error: out of memory\n");
-		goto out;
-	}
 	/* Written next to the target and renamed at the end, so a failed export
 	 * never leaves a half file under the requested name. */
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
+	if ((size_t)snprintf(x.tmp, sizeof x.tmp, "%s.tmp.%d", x.out, (int)getpid()) >=
+	    sizeof x.tmp) {
+		fprintf(stderr, PROG ": error: %s: path too long\n", x.out);
+		return CLI_ERROR;
+	}
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-	f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-	if (f < 0) {
-		fprintf(stderr, PROG ": error: %s: cannot create (%s)\n", out,
-			strerror(errno ? errno : EIO));
+	if (scan_store(dbpath, &meta, export_one, &x, err))
 		goto out;
-	}
-	x.strtype = H5Tcopy(H5T_C_S1);
-	H5Tset_size(x.strtype, H5T_VARIABLE);
-	H5Tset_cset(x.strtype, H5T_CSET_UTF8);
-	x.dfeat = make_rows(f, "features", H5T_IEEE_F32LE, (hsize_t)meta.dim);
-	x.dlab = make_rows(f, "labels", H5T_STD_I32LE, 0);
-	x.dkey = make_rows(f, "keys", x.strtype, 0);
-	x.dsplit = make_rows(f, "split", H5T_STD_U8LE, 0);
-	if (x.dfeat < 0 || x.dlab < 0 || x.dkey < 0 || x.dsplit < 0 ||
-	    write_classes(f, x.strtype, &meta) ||
-	    write_attr_str(f, "fingerprint", meta.fingerprint) ||
-	    write_attr_str(f, "preprocess", meta.preprocess) ||
-	    write_attr_str(f, "model", FEATDB_MODEL)) {
-		fprintf(stderr, PROG ": error: %s: cannot write the HDF5 layout\n", out);
-		goto out;
-	}
-	rc = featdb_foreach(db, export_one, &x, x.err);
-	if (rc == 0)
+	if ((rc = export_setup(&x)) == 0)
 		rc = export_flush(&x);
 	if (rc) {
-		fprintf(stderr, PROG ": error: %s: %s\n", dbpath, x.err);
+		fprintf(stderr, PROG ": error: %s\n", err);
 		goto out;
 	}
-	H5Dclose(x.dfeat), H5Dclose(x.dlab), H5Dclose(x.dkey), H5Dclose(x.dsplit);
+	rc = H5Dclose(x.dfeat) | H5Dclose(x.dlab) | H5Dclose(x.dkey) | H5Dclose(x.dsplit);
 	x.dfeat = x.dlab = x.dkey = x.dsplit = -1;
-	rc = H5Fclose(f);
-	f = -1;
-	if (rc < 0 || rename(tmp, out) != 0) {
-		fprintf(stderr, PROG ": error: %s: %s\n", out,
+	rc |= H5Fclose(x.f);
+	x.f = -1;
+	if (rc < 0 || rename(x.tmp, x.out) != 0) {
+		fprintf(stderr, PROG ": error: %s: %s\n", x.out,
 			rc < 0 ? "closing the HDF5 file failed (disk full?)" : strerror(errno));
 		goto out;
 	}
 	fprintf(stderr, PROG ": exported %llu records of %d people to %s\n",
-		(unsigned long long)x.rows, meta.nclasses, out);
+		(unsigned long long)x.rows, meta.nclasses, x.out);
 	status = CLI_OK;
 out:
 	for (int i = 0; i < x.n; i++)
@@ -453,13 +481,12 @@ out:
 	if (x.dkey >= 0) H5Dclose(x.dkey);
 	if (x.dsplit >= 0) H5Dclose(x.dsplit);
 	if (x.strtype >= 0) H5Tclose(x.strtype);
-	if (f >= 0)
-		H5Fclose(f);
-	if (status != CLI_OK && out)
-		unlink(tmp);
+	if (x.f >= 0)
+		H5Fclose(x.f);
+	if (status != CLI_OK && x.ready)
+		unlink(x.tmp);
 	free(x.feat);
 	featdb_meta_free(&meta);
-	featdb_close(db);
 	return status;
 }
 
@@ -469,6 +496,8 @@ typedef struct merge {
 	featdb_t *out;
 	featdb_meta_t *meta;       /* OUT's metadata: the union of classes */
 	const featdb_meta_t *in;   /* the input being read */
+	const featdb_meta_t *now;  /* its metadata in the snapshot being read */
+	int checked;               /* now was compared with in */
 	int *cmap;                 /* input class -> union class */
 	int n;
 	char *key[FEATDB_TOOL_BATCH];
@@ -503,6 +532,17 @@ static int merge_one(void *ctx, const char *key, size_t keylen,
 	size_t havelen;
 	char *k;
 
+	if (!m->checked) {
+		/* The class map was made from the metadata read first. */
+		int same = m->now->nclasses == m->in->nclasses;
+		for (int c = 0; same && c < m->in->nclasses; c++)
+			same = strcmp(m->now->classes[c], m->in->classes[c]) == 0;
+		if (!same)
+			return err_set(m->err, ERR_MISMATCH, "people were added while "
+				       "merging (an extract is writing to it?); try again "
+				       "when it is done");
+		m->checked = 1;
+	}
 	if (!rec)
 		return err_set(m->err, ERR_FORMAT, "record '%.*s': %s (run featdb verify)",
 			       (int)keylen, key, why);
@@ -650,8 +690,10 @@ static int cmd_merge(int argc, char **argv)
 	m.meta = &meta;
 	for (int i = 0; i < nin; i++) {
 		featdb_t *db = NULL;
-		featdb_meta_t again = {0};
+		featdb_meta_t now = {0};
 		m.in = &ins[i];
+		m.now = &now;
+		m.checked = 0;
 		free(m.cmap);
 		m.cmap = calloc((size_t)ins[i].nclasses + 1, sizeof *m.cmap);
 		if (!m.cmap)
@@ -660,11 +702,10 @@ static int cmd_merge(int argc, char **argv)
 			for (int u = 0; u < meta.nclasses; u++)
 				if (strcmp(ins[i].classes[c], meta.classes[u]) == 0)
 					m.cmap[c] = u;
-		if (open_store(argv[i + 1], &db, &again))
-			goto out;
-		featdb_meta_free(&again);
-		rc = featdb_foreach(db, merge_one, &m, err);
+		if ((rc = featdb_open(argv[i + 1], FEATDB_RDONLY, &db, err)) == 0)
+			rc = featdb_scan(db, &now, merge_one, &m, err);
 		featdb_close(db);
+		featdb_meta_free(&now);
 		if (rc == 0)
 			rc = merge_flush(&m);
 		else if (rc > 0 || m.err[0])

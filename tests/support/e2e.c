@@ -1,0 +1,256 @@
+#include "e2e.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "error.h"
+#include "featdb.h"
+#include "proc.h"
+#include "testutil.h"
+
+void e2e_mkdirs(const char *root, const char *rel)
+{
+	char path[4096];
+
+	mkdir(root, 0777);
+	snprintf(path, sizeof path, "%s/%s", root, rel);
+	for (char *p = path + strlen(root) + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			mkdir(path, 0777);
+			*p = '/';
+		}
+}
+
+int e2e_write_pnm(const char *root, const char *rel, int w, int h, int gray,
+		  uint64_t seed)
+{
+	char path[4096];
+	int ch = gray ? 1 : 3, rc;
+	size_t n = (size_t)w * (size_t)h * (size_t)ch;
+	uint8_t *buf = malloc(n + 64);
+	tu_rng_t r = {seed};
+
+	if (!buf)
+		return -1;
+	int hl = snprintf((char *)buf, 64, "P%d\n%d %d\n255\n", gray ? 5 : 6, w, h);
+	int base = (int)(tu_rng_u64(&r) % 200);
+	for (size_t i = 0; i < n; i++)
+		buf[(size_t)hl + i] = (uint8_t)(base + (int)(i * 7 % 50) +
+						(int)(tu_rng_u64(&r) % 6));
+	e2e_mkdirs(root, rel);
+	snprintf(path, sizeof path, "%s/%s", root, rel);
+	rc = tu_write_file(path, buf, n + (size_t)hl);
+	free(buf);
+	return rc;
+}
+
+char *e2e_slurp(const char *path)
+{
+	size_t len;
+	uint8_t *b = tu_read_file(path, &len);
+	char *s;
+
+	if (!b)
+		return NULL;
+	if (!(s = realloc(b, len + 1))) {
+		free(b);
+		return NULL;
+	}
+	s[len] = 0;
+	return s;
+}
+
+int e2e_extract(const char *in, const char *db, const char *log, ...)
+{
+	char *argv[32] = {proc_bin("extract"), "--in", (char *)in, "--db", (char *)db,
+			  "--weights", (char *)tu_weights_path(), "-q"};
+	int k = 8;
+	va_list ap;
+	char *a;
+
+	va_start(ap, log);
+	while ((a = va_arg(ap, char *)) && k < 31)
+		argv[k++] = a;
+	va_end(ap);
+	argv[k] = NULL;
+	return proc_run(argv, log);
+}
+
+int e2e_make_store(const char *path, int n, int D, uint64_t seed, char *why)
+{
+	static const char *const classes[] = {"ann", "bob", "cy"};
+	featdb_t *db = NULL;
+	featdb_meta_t m = {0};
+	size_t size = featdb_rec_size(FEATDB_F32, D);
+	char **keys = calloc((size_t)n + 1, sizeof *keys);
+	const uint8_t **vals = calloc((size_t)n + 1, sizeof *vals);
+	size_t *lens = calloc((size_t)n + 1, sizeof *lens);
+	uint8_t *recs = malloc((size_t)n * size + 1);
+	float *v = malloc((size_t)D * sizeof *v);
+	tu_rng_t r = {seed};
+	int rc = -1;
+
+	if (!keys || !vals || !lens || !recs || !v || !size) {
+		snprintf(why, ERR_LEN, "out of memory");
+		goto done;
+	}
+	if (featdb_open(path, FEATDB_CREATE, &db, why))
+		goto done;
+	snprintf(m.fingerprint, sizeof m.fingerprint, "0123456789abcdef");
+	snprintf(m.preprocess, sizeof m.preprocess, "%s", FEATDB_PREPROCESS);
+	snprintf(m.version, sizeof m.version, "test");
+	m.dim = D;
+	m.dtype = FEATDB_F32;
+	m.classes = (char **)classes;
+	m.nclasses = 3;
+	for (int i = 0; i < n; i++) {
+		int c = i % 3;
+		for (int j = 0; j < D; j++)
+			v[j] = (float)(tu_rng_uniform(&r) * (j % 3 == c ? 2.0 : 0.5));
+		if (asprintf(&keys[i], "%s/%03d.jpg", classes[c], i) < 0) {
+			keys[i] = NULL;
+			snprintf(why, ERR_LEN, "out of memory");
+			goto done;
+		}
+		vals[i] = recs + (size_t)i * size;
+		lens[i] = size;
+		if (featdb_rec_encode(v, D, FEATDB_F32, c, FEATDB_TRAIN,
+				      recs + (size_t)i * size, why))
+			goto done;
+	}
+	if (featdb_write(db, &m, n, (const char *const *)keys, vals, lens, why))
+		goto done;
+	rc = 0;
+done:
+	featdb_close(db);
+	for (int i = 0; keys && i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(vals);
+	free(lens);
+	free(recs);
+	free(v);
+	return rc;
+}
+
+static int dump_one(void *ctx, const char *key, size_t keylen,
+		    const featdb_rec_t *rec, const char *why)
+{
+	e2e_dump_t *d = ctx;
+	size_t len;
+
+	if (!rec) {
+		d->bad++;
+		return 0;
+	}
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 64;
+		char **k = realloc(d->keys, cap * sizeof *k);
+		if (k)
+			d->keys = k;
+		uint8_t **v = realloc(d->vals, cap * sizeof *v);
+		if (v)
+			d->vals = v;
+		size_t *l = realloc(d->lens, cap * sizeof *l);
+		if (l)
+			d->lens = l;
+		if (!k || !v || !l)
+			return ERR_NOMEM;
+		d->cap = cap;
+	}
+	/* rec->data lies FEATDB_HEADER bytes into the value. */
+	len = featdb_rec_size(rec->dtype, rec->dim);
+	d->keys[d->n] = strndup(key, keylen);
+	d->vals[d->n] = malloc(len);
+	if (!d->keys[d->n] || !d->vals[d->n]) {
+		free(d->keys[d->n]);
+		free(d->vals[d->n]);
+		return ERR_NOMEM;
+	}
+	memcpy(d->vals[d->n], rec->data - FEATDB_HEADER, len);
+	d->lens[d->n++] = len;
+	return 0;
+}
+
+int e2e_dump(const char *db, e2e_dump_t *d, char *why)
+{
+	featdb_t *f = NULL;
+	int rc;
+
+	memset(d, 0, sizeof *d);
+	if (featdb_open(db, FEATDB_RDONLY, &f, why))
+		return -1;
+	rc = featdb_foreach(f, dump_one, d, why);
+	featdb_close(f);
+	if (rc) {
+		if (rc == ERR_NOMEM)
+			snprintf(why, ERR_LEN, "%s: out of memory", db);
+		e2e_dump_free(d);
+		return -1;
+	}
+	if (d->bad) {
+		snprintf(why, ERR_LEN, "%s: %zu records do not decode", db, d->bad);
+		return -1;
+	}
+	return 0;
+}
+
+void e2e_dump_free(e2e_dump_t *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->keys[i]);
+		free(d->vals[i]);
+	}
+	free(d->keys);
+	free(d->vals);
+	free(d->lens);
+	memset(d, 0, sizeof *d);
+}
+
+/* Index of key in d (keys are sorted), or -1. */
+static long find(const e2e_dump_t *d, const char *key)
+{
+	size_t lo = 0, hi = d->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(d->keys[mid], key);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+int e2e_subset(const e2e_dump_t *part, const e2e_dump_t *whole, char *why)
+{
+	for (size_t i = 0; i < part->n; i++) {
+		long j = find(whole, part->keys[i]);
+		if (j < 0) {
+			snprintf(why, ERR_LEN, "record '%s' should not exist", part->keys[i]);
+			return -1;
+		}
+		if (part->lens[i] != whole->lens[j] ||
+		    memcmp(part->vals[i], whole->vals[j], part->lens[i]) != 0) {
+			snprintf(why, ERR_LEN, "record '%s' differs", part->keys[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int e2e_same(const e2e_dump_t *a, const e2e_dump_t *b, char *why)
+{
+	if (a->n != b->n) {
+		snprintf(why, ERR_LEN, "%zu records against %zu", a->n, b->n);
+		return -1;
+	}
+	return e2e_subset(a, b, why);
+}

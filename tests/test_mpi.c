@@ -1,0 +1,222 @@
+/* test_mpi.c - extract across ranks under mpirun (extract/dist/dist.h): the
+ * store that 2 and 3 ranks make equals the one-process store record for
+ * record, bad files included in rank 0's summary; a rank killed mid-run
+ * ends the job with an error, leaves a store that verifies, and a rerun
+ * with another number of ranks completes it; an error on rank 0 ends every
+ * rank with rank 0's reason.  Skipped when bin/extract was built without
+ * MPI or mpirun is missing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "error.h"
+#include "proc.h"
+#include "testutil.h"
+
+static char g_dir[4096], g_faces[4200], g_ref[4200], g_mpirun[4096];
+static e2e_dump_t g_refdump;
+static int g_have_mpi;
+
+/* bin/extract names libmpi among the libraries it needs when it was built
+ * with MPI. */
+static int extract_has_mpi(void)
+{
+	size_t len;
+	uint8_t *bin = tu_read_file(proc_bin("extract"), &len);
+	int has = bin && memmem(bin, len, "libmpi.so", 9) != NULL;
+	free(bin);
+	return has;
+}
+
+/* Runs `mpirun -n ranks extract --in faces --db db ...` with the extra
+ * arguments (NULL-terminated), output to log: its exit status. */
+static int mpirun_extract(int ranks, const char *db, const char *log, ...)
+{
+	char n[16], *argv[40] = {g_mpirun, "--oversubscribe", "-n", n};
+	int k = 4;
+	va_list ap;
+	char *a;
+
+	snprintf(n, sizeof n, "%d", ranks);
+	if (geteuid() == 0)
+		argv[k++] = "--allow-run-as-root";
+	char *rest[] = {proc_bin("extract"), "--in", g_faces, "--db", (char *)db,
+			"--weights", (char *)tu_weights_path(), "--batch", "2", "-q"};
+	for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
+		argv[k++] = rest[i];
+	va_start(ap, log);
+	while ((a = va_arg(ap, char *)) && k < 39)
+		argv[k++] = a;
+	va_end(ap);
+	argv[k] = NULL;
+	return proc_run(argv, log);
+}
+
+/* Finds mpirun on PATH (proc_spawn does not search it): 0 or -1. */
+static int find_mpirun(void)
+{
+	FILE *f = popen("command -v mpirun", "r");
+	int ok = f && fgets(g_mpirun, sizeof g_mpirun, f) && g_mpirun[0] == '/';
+
+	if (f)
+		pclose(f);
+	g_mpirun[strcspn(g_mpirun, "\n")] = 0;
+	return ok ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+	char why[ERR_LEN];
+
+	/* Under `make test-asan` LeakSanitizer would report Open MPI's own
+	 * allocations kept until exit. */
+	if (!extract_has_mpi() || find_mpirun() != 0 ||
+	    getenv("SANITIZER_LOGS"))
+		return 0;
+	/* One BLAS thread per rank (the ranks share 2 cores), MPI's shared
+	 * memory transport without the kernel's cross-process copy (absent in
+	 * containers), and ranks beyond the cores allowed. */
+	setenv("OPENBLAS_NUM_THREADS", "1", 1);
+	setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
+	setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+	snprintf(g_dir, sizeof g_dir, "%s", tu_tmpdir());
+	snprintf(g_faces, sizeof g_faces, "%s/faces", g_dir);
+	snprintf(g_ref, sizeof g_ref, "%s/one.lmdb", g_dir);
+	static const char *rel[] = {"ann/1.ppm", "ann/2.pgm", "ann/3.ppm", "ben/1.ppm",
+				    "ben/2.ppm", "cid/1.ppm", "cid/2.ppm", "cid/3.pgm"};
+	for (int i = 0; i < 8; i++)
+		if (e2e_write_pnm(g_faces, rel[i], 30 + 5 * i, 40 - 2 * i,
+				  rel[i][6] == 'g', 300 + (uint64_t)i))
+			return -1;
+	char bad[4300];
+	snprintf(bad, sizeof bad, "%s/ben/broken.jpg", g_faces);
+	if (tu_write_file(bad, "not a jpeg", 10))
+		return -1;
+	char log[4300];
+	snprintf(log, sizeof log, "%s/one.log", g_dir);
+	if (e2e_extract(g_faces, g_ref, log, "--batch", "2", NULL) != 0 ||
+	    e2e_dump(g_ref, &g_refdump, why)) {
+		fprintf(stderr, "the one-process store failed: %s\n", why);
+		return -1;
+	}
+	g_have_mpi = 1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	e2e_dump_free(&g_refdump);
+	if (g_dir[0])
+		tu_rm_rf(g_dir);
+	return 0;
+}
+
+static void need_mpi(void)
+{
+	if (!g_have_mpi) {
+		print_message("bin/extract built without MPI, no mpirun, or under "
+			      "sanitizers: skipped\n");
+		skip();
+	}
+}
+
+static void assert_same_as_ref(const char *db)
+{
+	e2e_dump_t d;
+	char why[ERR_LEN];
+
+	assert_int_equal(e2e_dump(db, &d, why), 0);
+	assert_int_equal(d.bad, 0);
+	int same = e2e_same(&g_refdump, &d, why);
+	if (same != 0)
+		print_message("%s: %s\n", db, why);
+	e2e_dump_free(&d);
+	assert_int_equal(same, 0);
+}
+
+static void test_ranks_equal_one_process(void **state)
+{
+	need_mpi();
+	assert_int_equal(g_refdump.n, 8);
+	for (int ranks = 2; ranks <= 3; ranks++) {
+		char db[4300], log[4300];
+		snprintf(db, sizeof db, "%s/ranks%d.lmdb", g_dir, ranks);
+		snprintf(log, sizeof log, "%s/ranks%d.log", g_dir, ranks);
+		assert_int_equal(mpirun_extract(ranks, db, log, NULL), 0);
+		assert_same_as_ref(db);
+		/* Rank 0 alone reports, once, the bad file another rank met. */
+		char *out = e2e_slurp(log);
+		assert_non_null(out);
+		char *hit = strstr(out, "skipped 1");
+		assert_non_null(hit);
+		assert_non_null(strstr(out, "broken.jpg"));
+		assert_null(strstr(strstr(out, "broken.jpg") + 1, "broken.jpg"));
+		free(out);
+	}
+}
+
+static void test_killed_rank_then_rerun(void **state)
+{
+	char db[4300], log[4300];
+	e2e_dump_t part;
+	char why[ERR_LEN];
+
+	need_mpi();
+	snprintf(db, sizeof db, "%s/killed.lmdb", g_dir);
+	snprintf(log, sizeof log, "%s/killed.log", g_dir);
+	/* The last of 3 ranks kills itself after the first of its 2 batches. */
+	setenv("VGGFEAT_TEST_DIE_AFTER", "1", 1);
+	int st = mpirun_extract(3, db, log, "--batch", "1", NULL);
+	unsetenv("VGGFEAT_TEST_DIE_AFTER");
+	assert_int_not_equal(st, 0);
+
+	char *verify[] = {proc_bin("featdb"), "verify", db, NULL};
+	assert_int_equal(proc_run(verify, NULL), 0);
+	assert_int_equal(e2e_dump(db, &part, why), 0);
+	assert_int_equal(part.bad, 0);
+	assert_int_equal(e2e_subset(&part, &g_refdump, why), 0);
+	print_message("the killed run stored %zu of %zu records\n", part.n,
+		      g_refdump.n);
+	assert_true(part.n < g_refdump.n);
+	e2e_dump_free(&part);
+
+	assert_int_equal(mpirun_extract(2, db, log, NULL), 0);
+	assert_same_as_ref(db);
+}
+
+/* An error on rank 0 (here a store of float32 features asked for float16)
+ * ends every rank with rank 0's reason, and leaves the store as it was. */
+static void test_error_ends_every_rank(void **state)
+{
+	char log[4300];
+
+	need_mpi();
+	snprintf(log, sizeof log, "%s/error.log", g_dir);
+	assert_int_not_equal(mpirun_extract(2, g_ref, log, "--dtype", "f16", NULL), 0);
+	char *out = e2e_slurp(log);
+	assert_non_null(out);
+	if (!strstr(out, "rank 0 of 2: error:") || !strstr(out, "--dtype f32"))
+		print_message("%s", out);
+	assert_non_null(strstr(out, "rank 0 of 2: error:"));
+	assert_non_null(strstr(out, "--dtype f32"));
+	free(out);
+	assert_same_as_ref(g_ref);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ranks_equal_one_process),
+		cmocka_unit_test(test_killed_rank_then_rerun),
+		cmocka_unit_test(test_error_ends_every_rank),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,165 @@
+/* test_readme.c - README.md's two commands, as written, on a fresh copy of
+ * the repository (no build/, no bin/, no ../shared beside it): the demo
+ * pipeline and the test suite must both succeed.  The copy's own test suite
+ * runs this file too; VGGFEAT_NESTED stops the recursion there. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+#define MAX_CMDS 8
+
+static char copy[512];
+static char *cmds[MAX_CMDS];
+static int ncmds;
+
+/* The commands of the first ```sh block after the heading "## The two
+ * commands", each without its trailing comment. */
+static void readme_commands(void)
+{
+	size_t len;
+	uint8_t *raw = tu_read_file("README.md", &len);
+	assert_non_null(raw);
+	char *text = realloc(raw, len + 1);
+	text[len] = 0;
+	char *sec = strstr(text, "\n## The two commands");
+	assert_non_null(sec);
+	char *block = strstr(sec, "\n```sh\n");
+	assert_non_null(block);
+	block += 7;
+	char *end = strstr(block, "\n```");
+	assert_non_null(end);
+	*end = 0;
+	for (char *line = strtok(block, "\n"); line; line = strtok(NULL, "\n")) {
+		char *hash = strstr(line, " #");
+		if (hash)
+			*hash = 0;
+		while (*line == ' ')
+			line++;
+		size_t n = strlen(line);
+		while (n && line[n - 1] == ' ')
+			line[--n] = 0;
+		if (n && line[0] != '#') {
+			assert_true(ncmds < MAX_CMDS);
+			cmds[ncmds++] = strdup(line);
+		}
+	}
+	free(text);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (getenv("VGGFEAT_NESTED"))
+		return 0;
+	snprintf(copy, sizeof copy, "%s/repo", tu_tmpdir());
+	/* What a clone has: the tracked files and the new, not ignored ones. */
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd,
+		 "mkdir -p %s && (git ls-files -z --cached --others --exclude-standard "
+		 "| tar --null -T - -cf - | tar -xf - -C %s)", copy, copy);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (copy[0]) {
+		char *slash = strrchr(copy, '/');
+		*slash = 0;
+		tu_rm_rf(copy);
+	}
+	for (int i = 0; i < ncmds; i++)
+		free(cmds[i]);
+	return 0;
+}
+
+/* Runs a README command in the copy; its output goes to LOG. */
+static int run_in_copy(const char *command, const char *log)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "cd %s && VGGFEAT_NESTED=1 %s > %s 2>&1", copy,
+		 command, log);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *tail_of(const char *path, size_t max)
+{
+	size_t len;
+	uint8_t *b = tu_read_file(path, &len);
+	if (!b)
+		return strdup("(no output)");
+	size_t from = len > max ? len - max : 0;
+	char *s = malloc(len - from + 1);
+	memcpy(s, b + from, len - from);
+	s[len - from] = 0;
+	free(b);
+	return s;
+}
+
+static void test_readme_commands(void **state)
+{
+	(void)state;
+	if (getenv("VGGFEAT_NESTED"))
+		skip(); /* inside the copy that this very test made */
+	readme_commands();
+	assert_int_equal(ncmds, 2);
+	assert_string_equal(cmds[0], "./pipeline.sh");
+	assert_string_equal(cmds[1], "make test");
+
+	char log[600], path[700];
+	struct stat st;
+	snprintf(log, sizeof log, "%s/../pipeline.log", copy);
+	int rc = run_in_copy(cmds[0], log);
+	char *t = tail_of(log, 3000);
+	if (rc != 0)
+		print_error("%s exited %d:\n%s\n", cmds[0], rc, t);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(t, "pipeline: done:"));
+	free(t);
+	static const char *const report[] = {"head.h5", "history.csv", "training.png"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/pipeline-report/%s", copy, report[i]);
+		assert_int_equal(stat(path, &st), 0);
+		assert_true(st.st_size > 0);
+	}
+
+	snprintf(log, sizeof log, "%s/../make-test.log", copy);
+	rc = run_in_copy(cmds[1], log);
+	t = tail_of(log, 3000);
+	if (rc != 0)
+		print_error("%s exited %d:\n%s\n", cmds[1], rc, t);
+	assert_int_equal(rc, 0);
+	/* The suite's last line: "N passed, 0 failed, N skipped". */
+	char *last = strrchr(t, '\n');
+	while (last && last > t && last[1] == 0) {
+		*last = 0;
+		last = strrchr(t, '\n');
+	}
+	last = last ? last + 1 : t;
+	int passed, failed, skipped;
+	assert_int_equal(sscanf(last, "%d passed, %d failed, %d skipped", &passed,
+				&failed, &skipped), 3);
+	print_message("the copy's make test: %s\n", last);
+	assert_true(passed > 50);
+	assert_int_equal(failed, 0);
+	free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_readme_commands),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

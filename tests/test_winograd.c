@@ -1,0 +1,452 @@
+/* test_winograd.c - the fast convolution paths against plain references:
+ * the Winograd matrices against exact correlation, each Winograd
+ * convolution (portable and AVX2, m = 2, 4, 6) and the AVX2 direct kernel
+ * against a double-precision convolution and against the straightforward
+ * path (vgg_conv3x3_relu), the AVX2 microkernel against OpenBLAS sgemm, all
+ * on seeded random inputs of odd shapes, and the whole network on the fast
+ * path against the reference path.  Closeness: |a - b| <= atol + rtol *
+ * |ref| for every element, with atol a fraction of max |ref|: Winograd's
+ * rounding error follows the size of the inputs, not of each output.
+ * Letters: N batch, H height, W width, C input channels, K output channels,
+ * T rows of a product, m Winograd output tile side, A = m + 2. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "pool.h"
+#include "testutil.h"
+#include "vgg.h"
+#include "winograd.h"
+#include "wino_avx2.h"
+
+static float *rand_floats(tu_rng_t *r, size_t n, double lo, double hi)
+{
+	float *p = malloc((n ? n : 1) * sizeof *p);
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)(lo + (hi - lo) * tu_rng_uniform(r));
+	return p;
+}
+
+/* |a_i - ref_i| <= atol_rel * max |ref| + rtol * |ref_i| for all i; prints
+ * the worst element on failure and the normalised error always. */
+static void assert_close(const char *what, const float *a, const double *ref,
+			 size_t n, double atol_rel, double rtol)
+{
+	double maxref = 0, worst = 0;
+	size_t wi = 0;
+	for (size_t i = 0; i < n; i++)
+		if (fabs(ref[i]) > maxref)
+			maxref = fabs(ref[i]);
+	double atol = atol_rel * maxref;
+	int bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)a[i] - ref[i]);
+		if (d > worst)
+			worst = d, wi = i;
+		if (d > atol + rtol * fabs(ref[i]))
+			bad = 1;
+	}
+	if (bad) {
+		print_error("%s: |a-ref| = %g at %zu (a %.9g, ref %.9g) > %g + %g * |ref| "
+			    "(max |ref| %g)\n", what, worst, wi, a[wi], ref[wi], atol, rtol,
+			    maxref);
+		fail();
+	}
+	print_message("%s: max |a-ref| / max |ref| = %.2g\n", what,
+		      maxref > 0 ? worst / maxref : 0);
+}
+
+/* in (N, H, W, C), kernel (3, 3, C, K), out (N, H, W, K), double, ReLU. */
+static void conv3x3_ref(const float *in, int N, int H, int W, int C,
+			const float *kernel, const float *bias, int K, double *out)
+{
+	for (int n = 0; n < N; n++)
+		for (int y = 0; y < H; y++)
+			for (int x = 0; x < W; x++)
+				for (int k = 0; k < K; k++) {
+					double s = bias[k];
+					for (int ky = 0; ky < 3; ky++)
+						for (int kx = 0; kx < 3; kx++) {
+							int sy = y + ky - 1, sx = x + kx - 1;
+							if (sy < 0 || sy >= H || sx < 0 || sx >= W)
+								continue;
+							const float *p = in + (((size_t)n * H + sy) * W + sx) * C;
+							const float *g = kernel + (size_t)(ky * 3 + kx) * C * K + k;
+							for (int c = 0; c < C; c++)
+								s += (double)p[c] * g[(size_t)c * K];
+						}
+					out[(((size_t)n * H + y) * W + x) * K + k] = s > 0 ? s : 0;
+				}
+}
+
+/* Each F(m, 3) in exact arithmetic (double): A' ((G g) . (B' d)) is the
+ * correlation of d (A) with g (3), to rounding. */
+static void test_matrices_are_exact(void **state)
+{
+	(void)state;
+	tu_rng_t r = {7};
+	for (int m = 2; m <= 6; m += 2) {
+		wino_tf_t tf;
+		double bt[WINO_MAX_A][WINO_MAX_A], at[WINO_MAX_A][WINO_MAX_A];
+		assert_int_equal(wino_tf_make(m, &tf, bt, at, NULL), 0);
+		const int A = m + 2;
+		for (int trial = 0; trial < 20; trial++) {
+			double d[WINO_MAX_A], g[3], u[WINO_MAX_A], v[WINO_MAX_A];
+			for (int i = 0; i < A; i++)
+				d[i] = tu_rng_uniform(&r) * 2 - 1;
+			for (int k = 0; k < 3; k++)
+				g[k] = tu_rng_uniform(&r) * 2 - 1;
+			for (int j = 0; j < A; j++) {
+				u[j] = tf.g[j][0] * g[0] + tf.g[j][1] * g[1] + tf.g[j][2] * g[2];
+				v[j] = 0;
+				for (int i = 0; i < A; i++)
+					v[j] += bt[j][i] * d[i];
+			}
+			for (int i = 0; i < m; i++) {
+				double y = 0, want = g[0] * d[i] + g[1] * d[i + 1] + g[2] * d[i + 2];
+				for (int j = 0; j < A; j++)
+					y += at[i][j] * u[j] * v[j];
+				assert_true(fabs(y - want) <= 1e-12);
+			}
+		}
+		/* B' and A' are dyadic (exact in float). */
+		for (int i = 0; i < A; i++)
+			for (int j = 0; j < A; j++) {
+				assert_true((double)tf.bt[i][j] == bt[i][j]);
+				if (i < m)
+					assert_true((double)tf.at[i][j] == at[i][j]);
+			}
+	}
+	char err[ERR_LEN];
+	wino_tf_t tf;
+	double bt[WINO_MAX_A][WINO_MAX_A], at[WINO_MAX_A][WINO_MAX_A];
+	assert_int_equal(wino_tf_make(3, &tf, bt, at, err), ERR_ARG);
+	assert_non_null(strstr(err, "tile side 3"));
+}
+
+static int have_avx2(void)
+{
+	return wino_isa_best() == WINO_ISA_AVX2;
+}
+
+static void test_avx2_tables_match(void **state)
+{
+	(void)state;
+	if (!have_avx2())
+		skip();
+	for (int m = 2; m <= 6; m += 2) {
+		wino_tf_t tf;
+		double bt[WINO_MAX_A][WINO_MAX_A], at[WINO_MAX_A][WINO_MAX_A];
+		assert_int_equal(wino_tf_make(m, &tf, bt, at, NULL), 0);
+		assert_true(wino_avx2_tables_match(&tf));
+		tf.bt[1][1] += 1;
+		assert_false(wino_avx2_tables_match(&tf));
+	}
+}
+
+/* Rounding error allowed for F(m, 3), in units of max |ref|: the largest
+ * measured on these shapes is 3.2e-7, 9.4e-6 (C = 512) and 1.0e-5; the
+ * margin is 3x to 5x.  (fp32 im2col itself reaches 1e-6 here.) */
+static double wino_tol(int m)
+{
+	return m == 2 ? 1.5e-6 : m == 4 ? 3e-5 : 5e-5;
+}
+
+/* One shape through Winograd (isa, m, threads) and the straightforward
+ * path, both against double. */
+static void check_wino(int isa, int m, int threads, int N, int H, int W,
+		       int C, int K, int shared, int block)
+{
+	tu_rng_t r = {(uint64_t)(N * 1000003 + H * 1009 + W * 101 + C * 11 + K + m)};
+	size_t nin = (size_t)N * H * W * C, nout = (size_t)N * H * W * K;
+	float *in = rand_floats(&r, nin, -2, 2);
+	float *kernel = rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
+	float *bias = rand_floats(&r, (size_t)K, -0.5, 0.5);
+	float *out = malloc(nout * sizeof *out), *plain = malloc(nout * sizeof *plain);
+	double *ref = malloc(nout * sizeof *ref);
+	size_t col_len = (size_t)W * 9 * C * H;
+	float *col = malloc(col_len * sizeof *col);
+	float *work = NULL;
+	wino_layer_t *l = NULL;
+	pool_t *pool = NULL;
+	char err[ERR_LEN], what[128];
+
+	assert_true(out && plain && ref && col);
+	int rc = wino_layer_create(kernel, bias, C, K, m, isa, &l, err);
+	if (rc)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(wino_tile(l), m);
+	wino_layer_set_blocks(l, shared, block);
+	assert_int_equal(pool_create(threads, &pool, err), 0);
+	assert_non_null(work = malloc(wino_work_floats(l, threads) * sizeof(float)));
+	/* NaN everywhere first: every output must be written. */
+	memset(out, 0xff, nout * sizeof *out);
+	wino_conv3x3_relu(l, in, N, H, W, out, pool, work);
+	conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
+	vgg_conv3x3_relu(in, N, H, W, C, kernel, bias, K, plain, col, col_len);
+
+	snprintf(what, sizeof what, "%s F(%d,3) %d thr %s/%d (%d,%d,%d,%d)->%d",
+		 wino_isa_name(isa), m, threads,
+		 shared < 0 ? "auto" : shared ? "shared" : "own", block, N, H, W, C, K);
+	assert_close(what, out, ref, nout, wino_tol(m), 1e-5);
+	/* Against the straightforward path too, as the reference float path:
+	 * their difference is within the same bound. */
+	double *pd = malloc(nout * sizeof *pd);
+	assert_non_null(pd);
+	for (size_t i = 0; i < nout; i++)
+		pd[i] = plain[i];
+	snprintf(what, sizeof what, "  vs im2col");
+	assert_close(what, out, pd, nout, wino_tol(m), 1e-5);
+
+	free(work);
+	pool_free(pool);
+	wino_layer_free(l);
+	free(in), free(kernel), free(bias), free(out), free(plain), free(ref);
+	free(col), free(pd);
+}
+
+static void check_wino_shapes(int isa)
+{
+	for (int m = 2; m <= 6; m += 2) {
+		check_wino(isa, m, 1, 1, 1, 1, 1, 1, -1, 0);
+		check_wino(isa, m, 2, 2, 7, 5, 3, 4, -1, 0);
+		check_wino(isa, m, 3, 1, 13, 11, 17, 9, -1, 0);
+		check_wino(isa, m, 2, 3, 9, 14, 33, 20, -1, 0);
+		check_wino(isa, m, 1, 2, 6, 6, 8, 16, -1, 0);
+		check_wino(isa, m, 2, 1, 23, 19, 64, 48, -1, 0);
+		/* Enough tiles for several blocks per thread. */
+		check_wino(isa, m, 2, 2, 31, 29, 40, 72, -1, 0);
+		/* Both ways of sharing, blocks that do not divide the tiles,
+		 * blocks of one tile, more channels than one task's columns. */
+		check_wino(isa, m, 2, 2, 17, 23, 24, 136, 1, 5);
+		check_wino(isa, m, 3, 1, 11, 13, 9, 300, 1, 1);
+		check_wino(isa, m, 2, 1, 11, 13, 9, 20, 0, 1);
+		check_wino(isa, m, 2, 2, 17, 23, 24, 40, 0, 7);
+	}
+	/* A layer whose U does not fit the caches: shared, by size. */
+	check_wino(isa, 4, 2, 2, 14, 14, 512, 512, -1, 0);
+}
+
+static void test_wino_portable_odd_shapes(void **state)
+{
+	(void)state;
+	check_wino_shapes(WINO_ISA_PORTABLE);
+}
+
+static void test_wino_avx2_odd_shapes(void **state)
+{
+	(void)state;
+	if (!have_avx2())
+		skip();
+	check_wino_shapes(WINO_ISA_AVX2);
+}
+
+static void test_wino_layer_errors(void **state)
+{
+	(void)state;
+	float k[9] = {0}, b[1] = {0};
+	wino_layer_t *l = (wino_layer_t *)&l;
+	char err[ERR_LEN];
+	assert_int_equal(wino_layer_create(k, b, 1, 1, 5, WINO_ISA_PORTABLE, &l, err),
+			 ERR_ARG);
+	assert_null(l);
+	assert_non_null(strstr(err, "tile side 5"));
+	assert_int_equal(wino_layer_create(k, b, 0, 1, 4, WINO_ISA_PORTABLE, &l, err),
+			 ERR_ARG);
+	assert_int_equal(wino_layer_create(k, b, 1, 1, 4, 99, &l, err), ERR_ARG);
+	wino_layer_free(NULL);
+}
+
+/* V (T, Cs) at row stride ldv, U (Cs, Ks) packed in panels of 16, M at
+ * ldm: the microkernel against OpenBLAS and against double. */
+static void check_gemm(int T, int Cs, int Ks, size_t ldv, size_t ldm)
+{
+	tu_rng_t r = {(uint64_t)(T * 7919 + Cs * 31 + Ks)};
+	float *V = rand_floats(&r, (size_t)T * ldv, -1, 1);
+	float *Ur = rand_floats(&r, (size_t)Cs * Ks, -1, 1); /* (Cs, Ks) */
+	float *Up = aligned_alloc(64, (size_t)Cs * Ks * sizeof(float));
+	float *M = malloc((size_t)T * ldm * sizeof(float));
+	float *Mb = malloc((size_t)T * Ks * sizeof(float));
+	double *ref = malloc((size_t)T * Ks * sizeof(double));
+	float *Mc = malloc((size_t)T * Ks * sizeof(float));
+	char what[96];
+
+	assert_true(Up && M && Mb && ref && Mc);
+	for (int c = 0; c < Cs; c++)
+		for (int k = 0; k < Ks; k++)
+			Up[((size_t)(k / 16) * Cs + c) * 16 + k % 16] = Ur[(size_t)c * Ks + k];
+	wino_avx2_gemm(T, Cs, Ks, V, ldv, Up, M, ldm);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Ks, Cs, 1.0f, V,
+		    (int)ldv, Ur, Ks, 0.0f, Mb, Ks);
+	for (int t = 0; t < T; t++)
+		for (int k = 0; k < Ks; k++) {
+			double s = 0;
+			for (int c = 0; c < Cs; c++)
+				s += (double)V[(size_t)t * ldv + c] * Ur[(size_t)c * Ks + k];
+			ref[(size_t)t * Ks + k] = s;
+			Mc[(size_t)t * Ks + k] = M[(size_t)t * ldm + k];
+		}
+	snprintf(what, sizeof what, "avx2 gemm (%d,%d)@(%d,%d)", T, Cs, Cs, Ks);
+	assert_close(what, Mc, ref, (size_t)T * Ks, 1e-6, 1e-6);
+	for (size_t i = 0; i < (size_t)T * Ks; i++)
+		ref[i] = Mb[i];
+	snprintf(what, sizeof what, "  vs OpenBLAS");
+	assert_close(what, Mc, ref, (size_t)T * Ks, 1e-6, 1e-6);
+	free(V), free(Ur), free(Up), free(M), free(Mb), free(ref), free(Mc);
+}
+
+static void test_gemm_avx2_vs_openblas(void **state)
+{
+	(void)state;
+	if (!have_avx2())
+		skip();
+	for (int T = 1; T <= 13; T++)
+		check_gemm(T, 8, 16, 8, 16);
+	check_gemm(7, 24, 48, 40, 64);
+	check_gemm(17, 264, 32, 300, 50);  /* depth past one pass (256) */
+	check_gemm(50, 520, 64, 530, 80);
+}
+
+/* conv1_1's direct kernel: rows y0..y1 of one image. */
+static void check_direct(int H, int W, int C, int K, int y0, int y1)
+{
+	tu_rng_t r = {(uint64_t)(H * 131 + W * 17 + C * 5 + K + y0)};
+	size_t nout = (size_t)H * W * K;
+	float *in = rand_floats(&r, (size_t)H * W * C, -100, 100);
+	float *kernel = rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
+	float *bias = rand_floats(&r, (size_t)K, -0.5, 0.5);
+	float *out = malloc(nout * sizeof *out), *rows = malloc(nout * sizeof *rows);
+	double *ref = malloc(nout * sizeof *ref);
+	char what[96];
+
+	assert_true(out && rows && ref);
+	memset(out, 0, nout * sizeof *out);
+	wino_avx2_direct3x3(in, H, W, C, kernel, bias, K, out, y0, y1);
+	conv3x3_ref(in, 1, H, W, C, kernel, bias, K, ref);
+	for (size_t i = 0; i < nout; i++) {
+		size_t y = i / ((size_t)W * K);
+		if ((int)y < y0 || (int)y >= y1)
+			ref[i] = 0; /* rows outside the band stay untouched */
+	}
+	snprintf(what, sizeof what, "avx2 direct (%d,%d,%d)->%d rows %d..%d", H, W, C,
+		 K, y0, y1);
+	assert_close(what, out, ref, nout, 1e-6, 1e-6);
+	free(in), free(kernel), free(bias), free(out), free(rows), free(ref);
+}
+
+static void test_direct_avx2_odd_shapes(void **state)
+{
+	(void)state;
+	if (!have_avx2())
+		skip();
+	check_direct(1, 1, 1, 64, 0, 1);
+	check_direct(7, 5, 3, 64, 0, 7);
+	check_direct(13, 11, 3, 128, 2, 9);
+	check_direct(9, 17, 5, 64, 8, 9);
+}
+
+/* The whole network on synthetic weights and a random image: fast paths
+ * against the reference path, fc2 within 1e-4 of max |ref|, as required
+ * of the golden test; and the same numbers whatever the thread count. */
+static void test_network_fast_vs_reference(void **state)
+{
+	(void)state;
+	weights_t w = {0};
+	char err[ERR_LEN];
+	int rc = weights_load(tu_weights_path(), &w, err);
+	if (rc)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+
+	tu_rng_t r = {99};
+	const int n = 2;
+	float *in = rand_floats(&r, (size_t)n * VGG_IN * VGG_IN * 3, -120, 130);
+	float *ref32 = malloc((size_t)n * VGG_FEATURES * sizeof(float));
+	float *out = malloc((size_t)n * VGG_FEATURES * sizeof(float));
+	float *out3 = malloc((size_t)n * VGG_FEATURES * sizeof(float));
+	double *ref = malloc((size_t)n * VGG_FEATURES * sizeof(double));
+	assert_true(ref32 && out && out3 && ref);
+
+	vgg_opts_t o;
+	vgg_t *net = NULL;
+	vgg_opts_init(&o, n);
+	o.conv = VGG_CONV_DIRECT;
+	assert_int_equal(vgg_create_opts(&w, &o, &net, err), 0);
+	assert_int_equal(vgg_forward(net, in, n, ref32, err), 0);
+	vgg_free(net);
+	for (size_t i = 0; i < (size_t)n * VGG_FEATURES; i++)
+		ref[i] = ref32[i];
+
+	int isas[2] = {WINO_ISA_PORTABLE, WINO_ISA_AVX2};
+	for (int k = 0; k < 2; k++) {
+		if (isas[k] == WINO_ISA_AVX2 && !have_avx2())
+			continue;
+		vgg_opts_init(&o, n);
+		o.isa = isas[k];
+		o.threads = 1;
+		assert_int_equal(vgg_create_opts(&w, &o, &net, err), 0);
+		assert_int_equal(vgg_conv_tile(net, 0), 0);
+		assert_int_equal(vgg_forward(net, in, n, out, err), 0);
+		vgg_free(net);
+		assert_close(wino_isa_name(isas[k]), out, ref, (size_t)n * VGG_FEATURES,
+			     1e-4, 0);
+		o.threads = 3;
+		assert_int_equal(vgg_create_opts(&w, &o, &net, err), 0);
+		assert_int_equal(vgg_forward(net, in, n, out3, err), 0);
+		vgg_free(net);
+		if (isas[k] == WINO_ISA_AVX2)
+			assert_memory_equal(out, out3, (size_t)n * VGG_FEATURES * sizeof(float));
+		else
+			assert_close("  3 threads", out3, ref, (size_t)n * VGG_FEATURES, 1e-4, 0);
+	}
+	weights_free(&w);
+	free(in), free(ref32), free(out), free(out3), free(ref);
+}
+
+static void test_vgg_opts_errors(void **state)
+{
+	(void)state;
+	weights_t w = {0};
+	vgg_opts_t o;
+	vgg_t *net = (vgg_t *)&net;
+	char err[ERR_LEN];
+
+	vgg_opts_init(&o, 0);
+	assert_int_equal(vgg_create_opts(&w, &o, &net, err), ERR_ARG);
+	assert_null(net);
+	vgg_opts_init(&o, 1);
+	o.conv = 7;
+	assert_int_equal(vgg_create_opts(&w, &o, &net, err), ERR_ARG);
+	vgg_opts_init(&o, 1);
+	o.threads = 300;
+	assert_int_equal(vgg_create_opts(&w, &o, &net, err), ERR_ARG);
+	assert_non_null(strstr(err, "300 threads"));
+	vgg_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_matrices_are_exact),
+		cmocka_unit_test(test_avx2_tables_match),
+		cmocka_unit_test(test_wino_portable_odd_shapes),
+		cmocka_unit_test(test_wino_avx2_odd_shapes),
+		cmocka_unit_test(test_wino_layer_errors),
+		cmocka_unit_test(test_gemm_avx2_vs_openblas),
+		cmocka_unit_test(test_direct_avx2_odd_shapes),
+		cmocka_unit_test(test_network_fast_vs_reference),
+		cmocka_unit_test(test_vgg_opts_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
