@@ -29,7 +29,7 @@ struct wino_layer {
  *    steps on its own.  A block's V and M stay in L2 (1 MB per core here)
  *    from the input transform through the products to the output
  *    transform: the blocks are sized to that.
- *  - U does not (conv3_2 on: 16 to 38 MB): then U streams from memory once
+ *  - U does not (conv3_1 on: 8 to 38 MB): then U streams from memory once
  *    per block, so blocks are made as large as SHARED_BYTES allows (most
  *    often the whole batch) and the threads do each step together: the
  *    products are split by positions and output channels, so that each
