@@ -101,10 +101,15 @@ enum { FEATDB_RDONLY = 0, FEATDB_CREATE = 1 };
 
 /* featdb_open opens (FEATDB_RDONLY) or opens-or-creates (FEATDB_CREATE) the
  * store at path (a directory).  ERR_MISSING when it does not exist (or holds
- * no data.mdb), ERR_FORMAT when it is not an LMDB environment of ours (not a
- * directory, garbage or truncated data.mdb, no "features"/"meta" database),
- * ERR_IO otherwise.  A read-only open still creates or writes lock.mdb in
- * the directory (LMDB's reader table), so it needs write access there.
+ * no data.mdb, or read-only, nothing yet: the state a first extract leaves
+ * until its first commit), ERR_FORMAT when it is not an LMDB environment of
+ * ours (not a directory, garbage or truncated data.mdb, no "features"/"meta"
+ * database) or is damaged: LMDB trusts its file and would crash on a
+ * damaged page, so the open first checks the meta pages and walks every
+ * branch and leaf page of the snapshot it reads (not the vectors: their
+ * CRCs do), ERR_IO otherwise (e.g. a full disk, reported as such).  A
+ * read-only open still creates or writes lock.mdb in the directory (LMDB's
+ * reader table), so it needs write access there.
  * LMDB's rules apply: open a store at most once per process at a time (closing
  * a second handle would drop the first one's locks), use a handle from one
  * thread, and never in a fork()ed child. */

@@ -1241,7 +1241,7 @@ static int full_disk_child(const char *mnt)
 	int ret = 0, first;
 
 	if (unshare(CLONE_NEWNS) != 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
 	    mount("tmpfs", mnt, "tmpfs", 0, "size=2m") != 0)
 		return CHILD_SKIP;
 	path = malloc(strlen(mnt) + 8);
