@@ -1,10 +1,15 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "weights.h"
 
 int cli_long(const char *prog, const char *opt, const char *s, long lo,
 	     long hi, long *out)
@@ -45,6 +50,43 @@ int cli_double(const char *prog, const char *opt, const char *s, double lo,
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+int cli_bad_option(const char *prog, char **argv)
+{
+	if (optopt)
+		fprintf(stderr, "%s: option -%c is unknown or lacks its value\n",
+			prog, optopt);
+	else
+		fprintf(stderr, "%s: unknown option or missing value: %s\n", prog,
+			argv[optind - 1]);
+	fprintf(stderr, "Try '%s --help'.\n", prog);
+	return CLI_USAGE;
+}
+
+int cli_weights_path(const char *prog, const char *given, char *path,
+		     size_t len)
+{
+	char err[ERR_LEN], help[2048];
+
+	if (given) {
+		if ((size_t)snprintf(path, len, "%s", given) >= len) {
+			fprintf(stderr, "%s: error: --weights: a path longer than "
+				"%zu bytes\n", prog, len - 1);
+			return -1;
+		}
+	} else if (weights_default_path(path, len, err)) {
+		fprintf(stderr, "%s: error: %s\n", prog, err);
+		return -1;
+	}
+	/* Other failures (a folder that cannot be searched...) are the
+	 * loader's to report, with their reason. */
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		weights_missing_help(path, help, sizeof help);
+		fprintf(stderr, "%s: %s\n", prog, help);
+		return -1;
+	}
 	return 0;
 }
 

@@ -3,6 +3,8 @@
 #ifndef COMMON_CLI_H
 #define COMMON_CLI_H
 
+#include <stddef.h>
+
 /* Exit statuses shared by every program. */
 enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
 
@@ -14,6 +16,19 @@ int cli_long(const char *prog, const char *opt, const char *s, long lo,
 /* cli_double: the same for a finite real number in [lo, hi]. */
 int cli_double(const char *prog, const char *opt, const char *s, double lo,
 	       double hi, double *out);
+
+/* cli_bad_option, for the '?' of getopt_long (with opterr = 0): prints
+ * which option was unknown or lacked its value, and the hint to --help;
+ * returns CLI_USAGE. */
+int cli_bad_option(const char *prog, char **argv);
+
+/* cli_weights_path puts into path (len bytes) the VGG16 weights file a
+ * program reads: given (its --weights) when not NULL, else
+ * weights_default_path's.  0 when that file exists; otherwise prints why,
+ * or for a file that is not there where Keras keeps it and how to point to
+ * it, and returns -1. */
+int cli_weights_path(const char *prog, const char *given, char *path,
+		     size_t len);
 
 /* cli_now: monotonic seconds. */
 double cli_now(void);

@@ -36,6 +36,7 @@
 #endif
 
 #include "error.h"
+#include "h5util.h"
 #include "pool.h"
 
 /* Kernel rows per task: 16 tasks for D = 4096, enough to balance two to
@@ -735,41 +736,6 @@ int head_holdout(size_t n, const double *unit, const int32_t *cls, int K,
 /* Keras splits a list attribute larger than this into name0, name1, ... */
 #define H5_ATTR_LIMIT 64512
 
-typedef struct h5_reason_buf {
-	char *buf;
-	size_t len;
-} h5_reason_buf_t;
-
-static herr_t h5_reason_cb(unsigned n, const H5E_error2_t *e, void *data)
-{
-	h5_reason_buf_t *r = data;
-	const char *m;
-
-	if (n != 0 || !e->desc || !*e->desc)
-		return 0;
-	/* A failed system call's description holds its strerror() text among
-	 * a dozen other fields: that text is the reason a reader wants. */
-	if ((m = strstr(e->desc, "error message = '"))) {
-		m += strlen("error message = '");
-		const char *end = strchr(m, '\'');
-		snprintf(r->buf, r->len, "%.*s", end ? (int)(end - m) : (int)strlen(m), m);
-	} else {
-		snprintf(r->buf, r->len, "%s", e->desc);
-	}
-	return 0;
-}
-
-/* h5_reason: the innermost message of HDF5's error stack, into buf. */
-static const char *h5_reason(char *buf, size_t len)
-{
-	h5_reason_buf_t r = {buf, len};
-
-	snprintf(buf, len, "no detail from HDF5");
-	H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_reason_cb, &r);
-	H5Eclear2(H5E_DEFAULT);
-	return buf;
-}
-
 /* A fixed-length, NUL-padded string type of size bytes, as h5py makes for
  * numpy bytes. */
 static hid_t str_type(size_t size, int utf8)
@@ -933,7 +899,7 @@ static int build_image(const head_t *h, const head_meta_t *meta, void **out,
 	goto out;
 h5fail:
 	rc = err_set(err, ERR_NOMEM, "building the head file failed: %s",
-		     h5_reason(why, sizeof why));
+		     h5util_reason(why, sizeof why));
 out:
 	free(buf);
 	if (lcpl >= 0)
@@ -1012,153 +978,16 @@ fail:
 	return rc;
 }
 
-/* A growing list of strings read from attributes. */
-typedef struct strlist {
-	char **v;
-	size_t n, cap;
-} strlist_t;
-
-static void strlist_free(strlist_t *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof *l);
-}
-
-static int strlist_push(strlist_t *l, const char *s, size_t len)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16, bytes;
-		char **v;
-		if (err_mul_size(cap, sizeof *v, &bytes) || !(v = realloc(l->v, bytes)))
-			return -1;
-		l->v = v;
-		l->cap = cap;
-	}
-	if (!(l->v[l->n] = strndup(s, len)))
-		return -1;
-	l->n++;
-	return 0;
-}
-
-/* attr_read appends the strings of attribute name of obj (a scalar or a
- * list, fixed- or variable-length) to out. */
-static int attr_read(hid_t obj, const char *name, strlist_t *out,
-		     const char *path, char *err)
-{
-	hid_t a = H5I_INVALID_HID, sp = H5I_INVALID_HID;
-	hid_t ft = H5I_INVALID_HID, mt = H5I_INVALID_HID;
-	char *fixed = NULL, **vl = NULL, why[256];
-	hssize_t np;
-	size_t n, size, bytes;
-	int rc = 0, vl_read = 0;
-
-	if ((a = H5Aopen(obj, name, H5P_DEFAULT)) < 0 || (sp = H5Aget_space(a)) < 0 ||
-	    (ft = H5Aget_type(a)) < 0 || (np = H5Sget_simple_extent_npoints(sp)) < 0 ||
-	    H5Sget_simple_extent_ndims(sp) > 1) {
-		rc = err_set(err, ERR_FORMAT, "%s: attribute %s unreadable (%s)", path,
-			     name, h5_reason(why, sizeof why));
-		goto fail;
-	}
-	n = (size_t)np;
-	if (n == 0)
-		goto fail;
-	if (H5Tget_class(ft) != H5T_STRING) {
-		rc = err_set(err, ERR_FORMAT, "%s: attribute %s is not text", path, name);
-		goto fail;
-	}
-	if (H5Tis_variable_str(ft) > 0) {
-		if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0 ||
-		    H5Tset_cset(mt, H5Tget_cset(ft)) < 0 ||
-		    !(vl = calloc(n, sizeof *vl)) || H5Aread(a, mt, vl) < 0) {
-			rc = err_set(err, ERR_FORMAT, "%s: attribute %s unreadable (%s)",
-				     path, name, h5_reason(why, sizeof why));
-			goto fail;
-		}
-		vl_read = 1;
-		for (size_t i = 0; i < n; i++)
-			if (strlist_push(out, vl[i] ? vl[i] : "", vl[i] ? strlen(vl[i]) : 0))
-				goto nomem;
-	} else {
-		size = H5Tget_size(ft);
-		if (size == 0 || err_mul_size(n, size, &bytes) ||
-		    !(fixed = malloc(bytes)) || (mt = H5Tcopy(ft)) < 0 ||
-		    H5Aread(a, mt, fixed) < 0) {
-			rc = err_set(err, ERR_FORMAT, "%s: attribute %s unreadable (%s)",
-				     path, name, h5_reason(why, sizeof why));
-			goto fail;
-		}
-		int spaces = H5Tget_strpad(ft) == H5T_STR_SPACEPAD;
-		for (size_t i = 0; i < n; i++) {
-			const char *s = fixed + i * size;
-			size_t len = strnlen(s, size);
-			while (spaces && len > 0 && s[len - 1] == ' ')
-				len--;
-			if (strlist_push(out, s, len))
-				goto nomem;
-		}
-	}
-	goto fail;
-nomem:
-	rc = err_set(err, ERR_NOMEM, "%s: attribute %s: out of memory", path, name);
-fail:
-	if (vl_read)
-		H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, vl);
-	free(vl);
-	free(fixed);
-	if (mt >= 0)
-		H5Tclose(mt);
-	if (ft >= 0)
-		H5Tclose(ft);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (a >= 0)
-		H5Aclose(a);
-	return rc;
-}
-
-/* attr_list reads a list attribute whole or, as Keras' loader does, from
- * its chunks name0, name1, ...; *found says whether either exists. */
-static int attr_list(hid_t obj, const char *name, strlist_t *out, int *found,
-		     const char *path, char *err)
-{
-	char chunk[256], why[256];
-	htri_t ex;
-	int rc;
-
-	*found = 0;
-	for (unsigned k = 0;; k++) {
-		if (k == 0)
-			snprintf(chunk, sizeof chunk, "%s", name);
-		else
-			snprintf(chunk, sizeof chunk, "%s%u", name, k - 1);
-		if ((ex = H5Aexists(obj, chunk)) < 0)
-			return err_set(err, ERR_FORMAT, "%s: attributes unreadable (%s)",
-				       path, h5_reason(why, sizeof why));
-		if (!ex) {
-			if (k == 0)
-				continue;
-			return 0;
-		}
-		*found = 1;
-		if ((rc = attr_read(obj, chunk, out, path, err)))
-			return rc;
-		if (k == 0)
-			return 0;
-	}
-}
-
 /* attr_text reads the optional scalar string name into buf (len bytes);
  * absent leaves buf empty. */
 static int attr_text(hid_t obj, const char *name, char *buf, size_t len,
 		     const char *path, char *err)
 {
-	strlist_t l = {0};
+	h5util_strlist_t l = {0};
 	int found, rc;
 
 	buf[0] = '\0';
-	if ((rc = attr_list(obj, name, &l, &found, path, err)))
+	if ((rc = h5util_attr_strings(obj, name, &l, &found, path, err)))
 		goto out;
 	if (found && l.n != 1)
 		rc = err_set(err, ERR_FORMAT, "%s: attribute %s holds %zu strings, "
@@ -1169,7 +998,7 @@ static int attr_text(hid_t obj, const char *name, char *buf, size_t len,
 	else if (found)
 		memcpy(buf, l.v[0], strlen(l.v[0]) + 1);
 out:
-	strlist_free(&l);
+	h5util_strlist_free(&l);
 	return rc;
 }
 
@@ -1183,11 +1012,11 @@ static int dset_open(hid_t g, const char *name, int rank, hsize_t *dims,
 
 	if ((d = H5Dopen2(g, name, H5P_DEFAULT)) < 0)
 		return err_set(err, ERR_FORMAT, "%s: dataset %s unreadable (%s)", path,
-			       name, h5_reason(why, sizeof why));
+			       name, h5util_reason(why, sizeof why));
 	if ((sp = H5Dget_space(d)) < 0 || (ty = H5Dget_type(d)) < 0 ||
 	    (r = H5Sget_simple_extent_ndims(sp)) < 0) {
 		rc = err_set(err, ERR_FORMAT, "%s: dataset %s unreadable (%s)", path,
-			     name, h5_reason(why, sizeof why));
+			     name, h5util_reason(why, sizeof why));
 	} else if (H5Tget_class(ty) != H5T_FLOAT) {
 		rc = err_set(err, ERR_FORMAT, "%s: dataset %s is not floating point",
 			     path, name);
@@ -1214,12 +1043,12 @@ static int dset_open(hid_t g, const char *name, int rank, hsize_t *dims,
 static int open_dense(hid_t f, const char *path, hid_t *kd, hid_t *bd,
 		      hsize_t *kdims, hsize_t *bdims, char *err)
 {
-	strlist_t layers = {0}, names = {0};
+	h5util_strlist_t layers = {0}, names = {0};
 	hid_t root = H5I_INVALID_HID, g = H5I_INVALID_HID;
 	char why[256];
 	int found, rc;
 
-	if ((rc = attr_list(f, "layer_names", &layers, &found, path, err)))
+	if ((rc = h5util_attr_strings(f, "layer_names", &layers, &found, path, err)))
 		goto out;
 	if (found) {
 		root = H5Gopen2(f, "/", H5P_DEFAULT);
@@ -1227,7 +1056,7 @@ static int open_dense(hid_t f, const char *path, hid_t *kd, hid_t *bd,
 		/* A model.save file keeps the weights under model_weights. */
 		htri_t mw = H5Lexists(f, "model_weights", H5P_DEFAULT);
 		if (mw > 0 && (root = H5Gopen2(f, "model_weights", H5P_DEFAULT)) >= 0 &&
-		    (rc = attr_list(root, "layer_names", &layers, &found, path, err)))
+		    (rc = h5util_attr_strings(root, "layer_names", &layers, &found, path, err)))
 			goto out;
 	}
 	if (!found || root < 0) {
@@ -1238,10 +1067,10 @@ static int open_dense(hid_t f, const char *path, hid_t *kd, hid_t *bd,
 	for (size_t i = 0; i < layers.n; i++) {
 		if ((g = H5Gopen2(root, layers.v[i], H5P_DEFAULT)) < 0) {
 			rc = err_set(err, ERR_FORMAT, "%s: layer %s is listed but missing "
-				     "(%s)", path, layers.v[i], h5_reason(why, sizeof why));
+				     "(%s)", path, layers.v[i], h5util_reason(why, sizeof why));
 			goto out;
 		}
-		if ((rc = attr_list(g, "weight_names", &names, &found, path, err)))
+		if ((rc = h5util_attr_strings(g, "weight_names", &names, &found, path, err)))
 			goto out;
 		if (names.n == 0) {
 			H5Gclose(g);
@@ -1264,8 +1093,8 @@ static int open_dense(hid_t f, const char *path, hid_t *kd, hid_t *bd,
 	}
 	rc = err_set(err, ERR_MISSING, "%s: no layer with weights", path);
 out:
-	strlist_free(&names);
-	strlist_free(&layers);
+	h5util_strlist_free(&names);
+	h5util_strlist_free(&layers);
 	if (g >= 0)
 		H5Gclose(g);
 	if (root >= 0)
@@ -1279,7 +1108,7 @@ int head_load(const char *path, head_t *h, head_meta_t *meta, char *err)
 	hsize_t kdims[2], bdims[1];
 	H5E_auto2_t old_func = NULL;
 	void *old_data = NULL;
-	strlist_t classes = {0};
+	h5util_strlist_t classes = {0};
 	char why[256], format[64];
 	struct stat st;
 	int rc = 0, found;
@@ -1305,7 +1134,7 @@ int head_load(const char *path, head_t *h, head_meta_t *meta, char *err)
 	}
 	if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
 		rc = err_set(err, ERR_FORMAT, "%s: damaged HDF5 file (%s)", path,
-			     h5_reason(why, sizeof why));
+			     h5util_reason(why, sizeof why));
 		goto fail;
 	}
 	if ((rc = attr_text(f, "vggfeat_format", format, sizeof format, path, err)))
@@ -1330,10 +1159,10 @@ int head_load(const char *path, head_t *h, head_meta_t *meta, char *err)
 	if (H5Dread(kd, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h->kernel) < 0 ||
 	    H5Dread(bd, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h->bias) < 0) {
 		rc = err_set(err, ERR_FORMAT, "%s: weights unreadable (%s)", path,
-			     h5_reason(why, sizeof why));
+			     h5util_reason(why, sizeof why));
 		goto fail;
 	}
-	if ((rc = attr_list(f, "vggfeat_classes", &classes, &found, path, err)))
+	if ((rc = h5util_attr_strings(f, "vggfeat_classes", &classes, &found, path, err)))
 		goto fail;
 	if (found && classes.n != (size_t)h->K) {
 		rc = err_set(err, ERR_SHAPE, "%s: %zu class names for %d classes", path,
@@ -1355,14 +1184,14 @@ int head_load(const char *path, head_t *h, head_meta_t *meta, char *err)
 		memset(&classes, 0, sizeof classes);
 	}
 fail:
-	strlist_free(&classes);
+	h5util_strlist_free(&classes);
 	if (kd >= 0)
 		H5Dclose(kd);
 	if (bd >= 0)
 		H5Dclose(bd);
 	if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
 		rc = err_set(err, ERR_FORMAT, "%s: closing failed (%s)", path,
-			     h5_reason(why, sizeof why));
+			     h5util_reason(why, sizeof why));
 	if (rc) {
 		head_free(h);
 		head_meta_free(meta);

@@ -24,6 +24,7 @@
 #include <hdf5.h>
 
 #include "error.h"
+#include "h5util.h"
 
 const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS] = {
 	{ "block1_conv1", 1, 3, 64, 0 },
@@ -70,20 +71,22 @@ void weights_free(weights_t *w)
 int weights_default_path(char *buf, size_t len, char *err)
 {
 	const char *env = getenv("VGG16_WEIGHTS");
-	const char *home = getenv("HOME");
+	const char *keras = getenv("KERAS_HOME"), *home = getenv("HOME");
 	int n;
 
 	if (!buf || len == 0)
 		return err_set(err, ERR_ARG, "weights_default_path: no buffer");
 	if (env && *env)
 		n = snprintf(buf, len, "%s", env);
+	else if (keras && *keras)
+		n = snprintf(buf, len, "%s/models/%s", keras, WEIGHTS_FILE_NAME);
 	else if (home && *home)
 		n = snprintf(buf, len, "%s/.keras/models/%s", home,
 			     WEIGHTS_FILE_NAME);
 	else
 		return err_set(err, ERR_ARG,
-			       "HOME is not set: set VGG16_WEIGHTS or pass "
-			       "--weights");
+			       "HOME is not set: set VGG16_WEIGHTS or KERAS_HOME, "
+			       "or pass --weights");
 	if (n < 0 || (size_t)n >= len)
 		return err_set(err, ERR_ARG,
 			       "weights path longer than %zu bytes", len - 1);
@@ -98,238 +101,11 @@ void weights_missing_help(const char *path, char *buf, size_t len)
 		 "VGG16 weights not found at %s\n"
 		 "Keras downloads them on the first VGG16(weights='imagenet') "
 		 "from\n  %s\n"
-		 "and caches them as ~/.keras/models/%s.\n"
+		 "and caches them as ~/.keras/models/%s ($KERAS_HOME/models/ "
+		 "when KERAS_HOME is set).\n"
 		 "Copy or download that file there, or point to it with "
 		 "VGG16_WEIGHTS=PATH or --weights PATH.",
 		 path ? path : "(no path)", WEIGHTS_URL, WEIGHTS_FILE_NAME);
-}
-
-/* ---- HDF5 error text ---------------------------------------------------- */
-
-typedef struct h5_reason_buf {
-	char *buf;
-	size_t len;
-} h5_reason_buf_t;
-
-static herr_t h5_reason_cb(unsigned n, const H5E_error2_t *e, void *data)
-{
-	h5_reason_buf_t *r = data;
-
-	if (n == 0 && e->desc && *e->desc)
-		snprintf(r->buf, r->len, "%s", e->desc);
-	return 0;
-}
-
-/* h5_reason puts the innermost message of HDF5's error stack (the one that
- * says what was actually wrong, e.g. "truncated file: eof = ...") into buf
- * and returns buf. */
-static const char *h5_reason(char *buf, size_t len)
-{
-	h5_reason_buf_t r = { buf, len };
-
-	snprintf(buf, len, "no detail from HDF5");
-	H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_reason_cb, &r);
-	H5Eclear2(H5E_DEFAULT);
-	return buf;
-}
-
-/* ---- string-array attributes -------------------------------------------- */
-
-typedef struct strlist {
-	char **v;
-	size_t n, cap;
-} strlist_t;
-
-static void strlist_free(strlist_t *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof *l);
-}
-
-/* strlist_push appends a copy of the first len bytes of s. */
-static int strlist_push(strlist_t *l, const char *s, size_t len)
-{
-	char *copy;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32, bytes;
-		char **v;
-		if (cap < l->cap || err_mul_size(cap, sizeof *v, &bytes))
-			return -1;
-		v = realloc(l->v, bytes);
-		if (!v)
-			return -1;
-		l->v = v;
-		l->cap = cap;
-	}
-	if (len == SIZE_MAX || !(copy = malloc(len + 1)))
-		return -1;
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	l->v[l->n++] = copy;
-	return 0;
-}
-
-/* attr_read_strings appends the strings of attribute name of obj to out.
- * Keras writes these lists through numpy, so they come as fixed-length
- * strings (NUL-padded, with no terminator when a name fills its slot) or,
- * from newer h5py, variable-length strings.  An empty list comes from
- * np.asarray([]), which is float64: when there are no elements the type does
- * not matter.  where prefixes error messages. */
-static int attr_read_strings(hid_t obj, const char *name, strlist_t *out,
-			     const char *where, char *err)
-{
-	hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID;
-	hid_t ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
-	char *fixed = NULL, **vlen = NULL;
-	hssize_t npoints;
-	size_t n, size, bytes;
-	int ndims, rc = 0, vlen_read = 0;
-	char why[256];
-
-	if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0 ||
-	    (space = H5Aget_space(attr)) < 0 ||
-	    (ftype = H5Aget_type(attr)) < 0 ||
-	    (ndims = H5Sget_simple_extent_ndims(space)) < 0 ||
-	    (npoints = H5Sget_simple_extent_npoints(space)) < 0) {
-		rc = err_set(err, ERR_FORMAT, "%s: attribute %s unreadable (%s)",
-			     where, name, h5_reason(why, sizeof why));
-		goto fail;
-	}
-	n = (size_t)npoints;
-	if (n == 0)
-		goto fail; /* an empty list, rc == 0 */
-	if (ndims > 1) {
-		rc = err_set(err, ERR_FORMAT,
-			     "%s: attribute %s has %d dimensions, expected a "
-			     "list of strings", where, name, ndims);
-		goto fail;
-	}
-	if (H5Tget_class(ftype) != H5T_STRING) {
-		rc = err_set(err, ERR_FORMAT,
-			     "%s: attribute %s is not a list of strings", where,
-			     name);
-		goto fail;
-	}
-	if (H5Tis_variable_str(ftype) > 0) {
-		/* The memory type keeps the file's character set: HDF5 does not
-		 * convert between ASCII and UTF-8 strings. */
-		if ((mtype = H5Tcopy(H5T_C_S1)) < 0 ||
-		    H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
-		    H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0) {
-			rc = err_set(err, ERR_FORMAT, "%s: attribute %s: %s",
-				     where, name, h5_reason(why, sizeof why));
-			goto fail;
-		}
-		if (err_mul_size(n, sizeof *vlen, &bytes) ||
-		    !(vlen = calloc(n, sizeof *vlen))) {
-			rc = err_set(err, ERR_NOMEM,
-				     "%s: attribute %s: out of memory", where,
-				     name);
-			goto fail;
-		}
-		if (H5Aread(attr, mtype, vlen) < 0) {
-			rc = err_set(err, ERR_FORMAT,
-				     "%s: attribute %s unreadable (%s)", where,
-				     name, h5_reason(why, sizeof why));
-			goto fail;
-		}
-		vlen_read = 1;
-		for (size_t i = 0; i < n; i++) {
-			const char *s = vlen[i] ? vlen[i] : "";
-			if (strlist_push(out, s, strlen(s))) {
-				rc = err_set(err, ERR_NOMEM,
-					     "%s: attribute %s: out of memory",
-					     where, name);
-				goto fail;
-			}
-		}
-	} else {
-		H5T_str_t pad = H5Tget_strpad(ftype);
-		size = H5Tget_size(ftype);
-		/* Reading with the file's own type copies the bytes as they
-		 * are, padding included; the padding is stripped below. */
-		if (size == 0 || (mtype = H5Tcopy(ftype)) < 0) {
-			rc = err_set(err, ERR_FORMAT,
-				     "%s: attribute %s has a bad string type",
-				     where, name);
-			goto fail;
-		}
-		if (err_mul_size(n, size, &bytes) || !(fixed = malloc(bytes))) {
-			rc = err_set(err, ERR_NOMEM,
-				     "%s: attribute %s: out of memory", where,
-				     name);
-			goto fail;
-		}
-		if (H5Aread(attr, mtype, fixed) < 0) {
-			rc = err_set(err, ERR_FORMAT,
-				     "%s: attribute %s unreadable (%s)", where,
-				     name, h5_reason(why, sizeof why));
-			goto fail;
-		}
-		for (size_t i = 0; i < n; i++) {
-			const char *s = fixed + i * size;
-			size_t len = strnlen(s, size);
-			if (pad == H5T_STR_SPACEPAD)
-				while (len > 0 && s[len - 1] == ' ')
-					len--;
-			if (strlist_push(out, s, len)) {
-				rc = err_set(err, ERR_NOMEM,
-					     "%s: attribute %s: out of memory",
-					     where, name);
-				goto fail;
-			}
-		}
-	}
-fail:
-	if (vlen_read)
-		H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, vlen);
-	free(vlen);
-	free(fixed);
-	if (mtype >= 0)
-		H5Tclose(mtype);
-	if (ftype >= 0)
-		H5Tclose(ftype);
-	if (space >= 0)
-		H5Sclose(space);
-	if (attr >= 0)
-		H5Aclose(attr);
-	return rc;
-}
-
-/* attr_load_strings reads the list attribute name the way Keras'
- * load_attributes_from_hdf5_group does: the attribute itself or, when a
- * list outgrew HDF5's 64 KB object header, the chunks name0, name1, ...
- * concatenated.  *found says whether either form exists. */
-static int attr_load_strings(hid_t obj, const char *name, strlist_t *out,
-			     int *found, const char *where, char *err)
-{
-	char chunk[128], why[256];
-	htri_t ex;
-	int rc;
-
-	*found = 0;
-	if ((ex = H5Aexists(obj, name)) < 0)
-		return err_set(err, ERR_FORMAT, "%s: attributes unreadable (%s)",
-			       where, h5_reason(why, sizeof why));
-	if (ex) {
-		*found = 1;
-		return attr_read_strings(obj, name, out, where, err);
-	}
-	for (unsigned k = 0;; k++) {
-		snprintf(chunk, sizeof chunk, "%s%u", name, k);
-		if ((ex = H5Aexists(obj, chunk)) < 0)
-			return err_set(err, ERR_FORMAT,
-				       "%s: attributes unreadable (%s)", where,
-				       h5_reason(why, sizeof why));
-		if (!ex)
-			return 0;
-		*found = 1;
-		if ((rc = attr_read_strings(obj, chunk, out, where, err)))
-			return rc;
-	}
 }
 
 /* ---- links ------------------------------------------------------------- */
@@ -399,7 +175,7 @@ static int read_dataset(hid_t group, const char *name, const hsize_t *want,
 		if (ex < 0)
 			rc = err_set(err, ERR_FORMAT,
 				     "%s: looking up dataset %s failed (%s)",
-				     where, name, h5_reason(why, sizeof why));
+				     where, name, h5util_reason(why, sizeof why));
 		else
 			rc = err_set(err, ERR_MISSING,
 				     "%s: dataset %s (listed in weight_names) "
@@ -411,7 +187,7 @@ static int read_dataset(hid_t group, const char *name, const hsize_t *want,
 	    (rank = H5Sget_simple_extent_ndims(space)) < 0 ||
 	    H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
 		rc = err_set(err, ERR_FORMAT, "%s: dataset %s unreadable (%s)",
-			     where, name, h5_reason(why, sizeof why));
+			     where, name, h5util_reason(why, sizeof why));
 		goto fail;
 	}
 	if (H5Tget_class(type) != H5T_FLOAT) {
@@ -440,7 +216,7 @@ static int read_dataset(hid_t group, const char *name, const hsize_t *want,
 		    buf) < 0) {
 		rc = err_set(err, ERR_FORMAT,
 			     "%s: reading dataset %s failed (%s)", where, name,
-			     h5_reason(why, sizeof why));
+			     h5util_reason(why, sizeof why));
 		goto fail;
 	}
 	*out = buf;
@@ -463,7 +239,7 @@ static int load_layer(hid_t root, const char *path, const char *fname, int i,
 	const weights_layer_spec_t *s = &weights_spec[i];
 	hsize_t kdims[4], bdims[1] = { (hsize_t)s->cout };
 	hid_t g = H5I_INVALID_HID;
-	strlist_t names = { 0 };
+	h5util_strlist_t names = { 0 };
 	char where[ERR_LEN], why[256];
 	int krank, found, rc;
 
@@ -486,10 +262,10 @@ static int load_layer(hid_t root, const char *path, const char *fname, int i,
 	}
 	if ((g = H5Gopen2(root, fname, H5P_DEFAULT)) < 0) {
 		rc = err_set(err, ERR_FORMAT, "%s: group unreadable (%s)",
-			     where, h5_reason(why, sizeof why));
+			     where, h5util_reason(why, sizeof why));
 		goto fail;
 	}
-	if ((rc = attr_load_strings(g, "weight_names", &names, &found, where,
+	if ((rc = h5util_attr_strings(g, "weight_names", &names, &found, where,
 				    err)))
 		goto fail;
 	if (names.n != 2) {
@@ -504,7 +280,7 @@ static int load_layer(hid_t root, const char *path, const char *fname, int i,
 			       err)))
 		goto fail;
 fail:
-	strlist_free(&names);
+	h5util_strlist_free(&names);
 	if (g >= 0)
 		H5Gclose(g);
 	return rc;
@@ -513,15 +289,15 @@ fail:
 /* weighted_layers lists, in file order, the first WEIGHTS_NLAYERS layers of
  * layer_names whose weight_names is not empty (fewer if the file has fewer;
  * whatever follows, such as "predictions", is never needed). */
-static int weighted_layers(hid_t root, const char *path, strlist_t *out,
+static int weighted_layers(hid_t root, const char *path, h5util_strlist_t *out,
 			   char *err)
 {
-	strlist_t all = { 0 }, wn = { 0 };
+	h5util_strlist_t all = { 0 }, wn = { 0 };
 	hid_t g = H5I_INVALID_HID;
 	char where[ERR_LEN], why[256];
 	int found, ex, rc;
 
-	if ((rc = attr_load_strings(root, "layer_names", &all, &found, path,
+	if ((rc = h5util_attr_strings(root, "layer_names", &all, &found, path,
 				    err)))
 		goto fail;
 	if (!found) {
@@ -537,7 +313,7 @@ static int weighted_layers(hid_t root, const char *path, strlist_t *out,
 			if (ex < 0)
 				rc = err_set(err, ERR_FORMAT,
 					     "%s: lookup failed (%s)", where,
-					     h5_reason(why, sizeof why));
+					     h5util_reason(why, sizeof why));
 			else
 				rc = err_set(err, ERR_MISSING,
 					     "%s: listed in layer_names but "
@@ -547,10 +323,10 @@ static int weighted_layers(hid_t root, const char *path, strlist_t *out,
 		if ((g = H5Gopen2(root, name, H5P_DEFAULT)) < 0) {
 			rc = err_set(err, ERR_FORMAT,
 				     "%s: group unreadable (%s)", where,
-				     h5_reason(why, sizeof why));
+				     h5util_reason(why, sizeof why));
 			goto fail;
 		}
-		if ((rc = attr_load_strings(g, "weight_names", &wn, &found,
+		if ((rc = h5util_attr_strings(g, "weight_names", &wn, &found,
 					    where, err)))
 			goto fail;
 		/* Keras always writes weight_names, empty for layers without
@@ -561,17 +337,17 @@ static int weighted_layers(hid_t root, const char *path, strlist_t *out,
 				     "%s: no weight_names attribute", where);
 			goto fail;
 		}
-		if (wn.n > 0 && strlist_push(out, name, strlen(name))) {
+		if (wn.n > 0 && h5util_strlist_push(out, name, strlen(name))) {
 			rc = err_set(err, ERR_NOMEM, "%s: out of memory", path);
 			goto fail;
 		}
-		strlist_free(&wn);
+		h5util_strlist_free(&wn);
 		H5Gclose(g);
 		g = H5I_INVALID_HID;
 	}
 fail:
-	strlist_free(&wn);
-	strlist_free(&all);
+	h5util_strlist_free(&wn);
+	h5util_strlist_free(&all);
 	if (g >= 0)
 		H5Gclose(g);
 	return rc;
@@ -590,13 +366,13 @@ static int open_root(hid_t file, const char *path, hid_t *root, char *err)
 	    (!names && (mw = H5Lexists(file, "model_weights",
 				       H5P_DEFAULT)) < 0))
 		return err_set(err, ERR_FORMAT, "%s: root group unreadable (%s)",
-			       path, h5_reason(why, sizeof why));
+			       path, h5util_reason(why, sizeof why));
 	use_mw = !names && mw;
 	*root = H5Oopen(file, use_mw ? "model_weights" : "/", H5P_DEFAULT);
 	if (*root < 0)
 		return err_set(err, ERR_FORMAT, "%s: %s unreadable (%s)", path,
 			       use_mw ? "group model_weights" : "root group",
-			       h5_reason(why, sizeof why));
+			       h5util_reason(why, sizeof why));
 	if (H5Iget_type(*root) != H5I_GROUP) {
 		H5Oclose(*root);
 		*root = H5I_INVALID_HID;
@@ -611,10 +387,10 @@ static int open_root(hid_t file, const char *path, hid_t *root, char *err)
  * loader does not do, and the shapes alone would not reveal it. */
 static int check_backend(hid_t root, const char *path, char *err)
 {
-	strlist_t b = { 0 };
+	h5util_strlist_t b = { 0 };
 	int found, rc;
 
-	if ((rc = attr_load_strings(root, "backend", &b, &found, path, err)))
+	if ((rc = h5util_attr_strings(root, "backend", &b, &found, path, err)))
 		goto fail;
 	if (b.n == 1 && strcmp(b.v[0], "theano") == 0)
 		rc = err_set(err, ERR_UNSUPPORTED,
@@ -622,7 +398,7 @@ static int check_backend(hid_t root, const char *path, char *err)
 			     "kernels); use the TensorFlow file %s", path,
 			     WEIGHTS_FILE_NAME);
 fail:
-	strlist_free(&b);
+	h5util_strlist_free(&b);
 	return rc;
 }
 
@@ -728,7 +504,7 @@ static int check_file(const char *path, char *err)
 		return err_set(err, ERR_IO, "%s: not a regular file", path);
 	if ((is = H5Fis_hdf5(path)) < 0)
 		return err_set(err, ERR_FORMAT, "%s: not readable as HDF5 (%s)",
-			       path, h5_reason(why, sizeof why));
+			       path, h5util_reason(why, sizeof why));
 	if (is == 0)
 		return err_set(err, ERR_FORMAT,
 			       "%s: not an HDF5 file (no HDF5 signature)", path);
@@ -738,7 +514,7 @@ static int check_file(const char *path, char *err)
 int weights_load(const char *path, weights_t *w, char *err)
 {
 	hid_t file = H5I_INVALID_HID, root = H5I_INVALID_HID;
-	strlist_t layers = { 0 };
+	h5util_strlist_t layers = { 0 };
 	H5E_auto2_t old_func = NULL;
 	void *old_data = NULL;
 	char why[256];
@@ -759,7 +535,7 @@ int weights_load(const char *path, weights_t *w, char *err)
 	if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
 		rc = err_set(err, ERR_FORMAT,
 			     "%s: damaged or truncated HDF5 file (%s)", path,
-			     h5_reason(why, sizeof why));
+			     h5util_reason(why, sizeof why));
 		goto fail;
 	}
 	if ((rc = open_root(file, path, &root, err)) ||
@@ -783,13 +559,13 @@ int weights_load(const char *path, weights_t *w, char *err)
 fail:
 	if (rc)
 		weights_free(w);
-	strlist_free(&layers);
+	h5util_strlist_free(&layers);
 	if (root >= 0)
 		H5Gclose(root);
 	if (file >= 0 && H5Fclose(file) < 0 && rc == 0) {
 		weights_free(w);
 		rc = err_set(err, ERR_FORMAT, "%s: closing failed (%s)", path,
-			     h5_reason(why, sizeof why));
+			     h5util_reason(why, sizeof why));
 	}
 	H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
 	return rc;

@@ -71,7 +71,10 @@ int weights_load(const char *path, weights_t *w, char *err);
 void weights_free(weights_t *w);
 
 /* weights_default_path writes the file weights are read from when none is
- * given: $VGG16_WEIGHTS, else ~/.keras/models/WEIGHTS_FILE_NAME.
+ * given: $VGG16_WEIGHTS, else where Keras' get_file caches it:
+ * $KERAS_HOME/models/WEIGHTS_FILE_NAME when KERAS_HOME is set, else
+ * ~/.keras/models/WEIGHTS_FILE_NAME.  (Keras falls back to /tmp/.keras when
+ * that folder exists but is not writable; that case is not followed.)
  * Returns 0 or ERR_ARG (buffer too small / no HOME). */
 int weights_default_path(char *buf, size_t len, char *err);
 

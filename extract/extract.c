@@ -181,14 +181,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
 		default:
-			if (optopt)
-				fprintf(stderr, PROG ": option -%c is unknown or lacks its value\n",
-					optopt);
-			else
-				fprintf(stderr, PROG ": unknown option or missing value: %s\n",
-					argv[optind - 1]);
-			fprintf(stderr, "Try '" PROG " --help'.\n");
-			return CLI_USAGE;
+			return cli_bad_option(PROG, argv);
 		}
 	}
 	if (optind < argc) {
@@ -532,16 +525,8 @@ int main(int argc, char **argv)
 	}
 	size_t total = o.limit >= 0 && (size_t)o.limit < ds.n ? (size_t)o.limit : ds.n;
 
-	if (o.weights)
-		snprintf(wpath, sizeof wpath, "%s", o.weights);
-	else if ((rc = weights_default_path(wpath, sizeof wpath, err)))
-		goto fail;
-	if (access(wpath, F_OK) != 0) {
-		char help[2048];
-		weights_missing_help(wpath, help, sizeof help);
-		fprintf(stderr, PROG ": %s\n", help);
+	if (cli_weights_path(PROG, o.weights, wpath, sizeof wpath))
 		goto out;
-	}
 	if ((rc = weights_load(wpath, &w, err)) ||
 	    (rc = dist_check_weights(w.fingerprint, err)))
 		goto fail;

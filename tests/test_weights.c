@@ -622,13 +622,17 @@ static void test_spec(void **state)
 static void test_default_path(void **state)
 {
 	char *old_w = getenv("VGG16_WEIGHTS"), *old_h = getenv("HOME");
-	char save_w[4096] = "", save_h[4096] = "", buf[4096], err[ERR_LEN];
-	char small[8];
+	char *old_k = getenv("KERAS_HOME");
+	char save_w[4096] = "", save_h[4096] = "", save_k[4096] = "";
+	char buf[4096], err[ERR_LEN], small[8];
 
 	if (old_w)
 		snprintf(save_w, sizeof save_w, "%s", old_w);
 	if (old_h)
 		snprintf(save_h, sizeof save_h, "%s", old_h);
+	if (old_k)
+		snprintf(save_k, sizeof save_k, "%s", old_k);
+	assert_int_equal(unsetenv("KERAS_HOME"), 0);
 
 	assert_int_equal(setenv("VGG16_WEIGHTS", "/data/w.h5", 1), 0);
 	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
@@ -645,6 +649,20 @@ static void test_default_path(void **state)
 	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
 	assert_string_equal(buf, "/home/u/.keras/models/" WEIGHTS_FILE_NAME);
 
+	/* Keras' get_file: $KERAS_HOME replaces ~/.keras; VGG16_WEIGHTS
+	 * still comes first. */
+	assert_int_equal(setenv("KERAS_HOME", "/opt/k", 1), 0);
+	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/opt/k/models/" WEIGHTS_FILE_NAME);
+	assert_int_equal(setenv("VGG16_WEIGHTS", "/data/w.h5", 1), 0);
+	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/data/w.h5");
+	assert_int_equal(unsetenv("VGG16_WEIGHTS"), 0);
+	assert_int_equal(setenv("KERAS_HOME", "", 1), 0);
+	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/home/u/.keras/models/" WEIGHTS_FILE_NAME);
+	assert_int_equal(unsetenv("KERAS_HOME"), 0);
+
 	assert_int_equal(unsetenv("HOME"), 0);
 	assert_int_equal(weights_default_path(buf, sizeof buf, err), ERR_ARG);
 	expect_in(err, "VGG16_WEIGHTS");
@@ -653,6 +671,8 @@ static void test_default_path(void **state)
 		setenv("VGG16_WEIGHTS", save_w, 1);
 	if (old_h)
 		setenv("HOME", save_h, 1);
+	if (old_k)
+		setenv("KERAS_HOME", save_k, 1);
 }
 
 static void test_missing_help(void **state)

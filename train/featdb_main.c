@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "error.h"
 #include "featdb.h"
+#include "h5util.h"
 #include "version.h"
 
 #define PROG "featdb"
@@ -348,23 +349,6 @@ static int write_classes(hid_t f, hid_t strtype, const featdb_meta_t *meta)
 	return rc;
 }
 
-static int write_attr_str(hid_t obj, const char *name, const char *value)
-{
-	hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = -1;
-	int rc = -1;
-	if (t >= 0 && sp >= 0 && H5Tset_size(t, strlen(value) + 1) >= 0 &&
-	    (a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) >= 0 &&
-	    H5Awrite(a, t, value) >= 0)
-		rc = 0;
-	if (a >= 0)
-		H5Aclose(a);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (t >= 0)
-		H5Tclose(t);
-	return rc;
-}
-
 /* Creates the file and its layout once the metadata is known: at the first
  * record, or after the walk when the store holds none. */
 static int export_setup(export_t *x)
@@ -391,9 +375,9 @@ static int export_setup(export_t *x)
 	    (x->dkey = make_rows(x->f, "keys", x->strtype, 0)) < 0 ||
 	    (x->dsplit = make_rows(x->f, "split", H5T_STD_U8LE, 0)) < 0 ||
 	    write_classes(x->f, x->strtype, x->meta) ||
-	    write_attr_str(x->f, "fingerprint", x->meta->fingerprint) ||
-	    write_attr_str(x->f, "preprocess", x->meta->preprocess) ||
-	    write_attr_str(x->f, "model", FEATDB_MODEL))
+	    h5util_attr_write_text(x->f, "fingerprint", x->meta->fingerprint) ||
+	    h5util_attr_write_text(x->f, "preprocess", x->meta->preprocess) ||
+	    h5util_attr_write_text(x->f, "model", FEATDB_MODEL))
 		return err_set(x->err, ERR_IO, "%s: cannot write the HDF5 layout", x->out);
 	return 0;
 }

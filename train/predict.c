@@ -81,9 +81,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
 		default:
-			fprintf(stderr, PROG ": unknown option or missing value: %s\n"
-				"Try '" PROG " --help'.\n", argv[optind - 1]);
-			return CLI_USAGE;
+			return cli_bad_option(PROG, argv);
 		}
 	}
 	if (!o->head || optind == argc) {
@@ -160,16 +158,8 @@ int main(int argc, char **argv)
 			     hm.preprocess, FEATDB_PREPROCESS);
 		goto fail;
 	}
-	if (o.weights)
-		snprintf(wpath, sizeof wpath, "%s", o.weights);
-	else if ((rc = weights_default_path(wpath, sizeof wpath, err)))
-		goto fail;
-	if (access(wpath, F_OK) != 0) {
-		char help[2048];
-		weights_missing_help(wpath, help, sizeof help);
-		fprintf(stderr, PROG ": %s\n", help);
+	if (cli_weights_path(PROG, o.weights, wpath, sizeof wpath))
 		goto out;
-	}
 	if ((rc = weights_load(wpath, &w, err)))
 		goto fail;
 	if (strcmp(w.fingerprint, hm.fingerprint) != 0) {

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "error.h"
 #include "featdb.h"
+#include "h5util.h"
 #include "head.h"
 #include "version.h"
 
@@ -201,14 +202,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
 		default:
-			if (optopt)
-				fprintf(stderr, PROG ": option -%c is unknown or lacks its value\n",
-					optopt);
-			else
-				fprintf(stderr, PROG ": unknown option or missing value: %s\n",
-					argv[optind - 1]);
-			fprintf(stderr, "Try '" PROG " --help'.\n");
-			return CLI_USAGE;
+			return cli_bad_option(PROG, argv);
 		}
 	}
 	if (bad)
@@ -525,23 +519,6 @@ static int h5_dataset(hid_t f, const char *name, hid_t ftype, hid_t mtype,
 /* The trace's format tag (root attribute "format"). */
 #define TRACE_FORMAT "vggfeat-trace 1"
 
-static int h5_tag(hid_t f, const char *value)
-{
-	hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = H5I_INVALID_HID;
-	int rc = -1;
-	if (t >= 0 && sp >= 0 && H5Tset_size(t, strlen(value)) >= 0 &&
-	    (a = H5Acreate2(f, "format", t, sp, H5P_DEFAULT, H5P_DEFAULT)) >= 0 &&
-	    H5Awrite(a, t, value) >= 0)
-		rc = 0;
-	if (a >= 0)
-		H5Aclose(a);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (t >= 0)
-		H5Tclose(t);
-	return rc;
-}
-
 /* trace_write stores the run for tests/ref/torch_head.py, tagged
  * TRACE_FORMAT:
  *   train_x (ntrain, D) float32, train_y (ntrain) int32, valid_x, valid_y,
@@ -599,7 +576,7 @@ static int trace_write(const char *path, const data_t *d, const split_t *s,
 	bad |= h5_dataset(f, "metrics", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, md,
 			  tr->metrics);
 	bad |= h5_dataset(f, "hparams", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, hd, hv);
-	bad |= h5_tag(f, TRACE_FORMAT);
+	bad |= h5util_attr_write_text(f, "format", TRACE_FORMAT);
 	if (bad)
 		rc = err_set(err, ERR_IO, "%s: writing failed", path);
 out:
