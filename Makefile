@@ -39,7 +39,7 @@ SUPPORT_LIB := tests/support/testutil.c tests/support/proc.c tests/support/e2e.c
 SUPPORT := $(patsubst tests/support/%.c,$(BUILD)/tests/%,$(filter-out $(SUPPORT_LIB),$(wildcard tests/support/*.c)))
 TESTUTIL_OBJ := $(SUPPORT_LIB:%.c=$(BUILD)/%.o)
 
-.PHONY: all test test-asan fuzz fuzz-seeds bench install clean
+.PHONY: all test test-asan fuzz fuzz-seeds bench bench-head install clean
 # Keep objects make would treat as intermediate (test support, programs).
 .SECONDARY:
 all: $(PROGS)
@@ -160,6 +160,11 @@ build/bench/bench_extract: build/tests/bench/bench_extract.o build/libcommon.a
 
 bench: build/bench/bench_extract $(PROGS) $(TEST_WEIGHTS)
 	bash tests/bench/bench_extract.sh
+
+# `make bench-head`: train-head against PyTorch (Debian's python3-torch) on
+# the same cached features (tests/bench/bench_head.py).
+bench-head: $(BIN)/train-head $(BUILD)/libcommon.a
+	/usr/bin/python3 tests/bench/bench_head.py --rounds 3
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin
