@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +89,20 @@ int cli_weights_path(const char *prog, const char *given, char *path,
 		return -1;
 	}
 	return 0;
+}
+
+int cli_flush_stdout(const char *prog)
+{
+	/* An earlier write's failure is only remembered by the error flag;
+	 * fflush's own failure sets errno. */
+	int bad = ferror(stdout);
+
+	errno = 0;
+	if (fflush(stdout) == 0 && !bad)
+		return 0;
+	fprintf(stderr, "%s: error: writing the standard output failed: %s\n",
+		prog, errno ? strerror(errno) : "a write error");
+	return -1;
 }
 
 double cli_now(void)

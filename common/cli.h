@@ -30,6 +30,13 @@ int cli_bad_option(const char *prog, char **argv);
 int cli_weights_path(const char *prog, const char *given, char *path,
 		     size_t len);
 
+/* cli_flush_stdout, before a program reports success: flushes the standard
+ * output and checks that every write to it worked (a full disk, a closed
+ * pipe); 0, or -1 after printing "prog: error: ...".  A program whose
+ * output is its answer (predict's lines, featdb info, a sweep's table) must
+ * not exit 0 having lost part of it. */
+int cli_flush_stdout(const char *prog);
+
 /* cli_now: monotonic seconds. */
 double cli_now(void);
 

@@ -471,6 +471,8 @@ static int chk_page(chk_t *c, uint64_t pgno, int levels, uint64_t *entries,
 		return ret;
 	if (!(pg = malloc(c->psize)))
 		return err_set(c->err, ERR_NOMEM, "%s: out of memory", c->db->path);
+	/* A short read leaves errno alone: clear it so the reason is not stale. */
+	errno = 0;
 	if (pread(c->fd, pg, c->psize, (off_t)(pgno * c->psize)) != (ssize_t)c->psize) {
 		ret = err_set(c->err, ERR_IO, "%s/data.mdb: page %llu: %s", c->db->path,
 			      (unsigned long long)pgno, strerror(errno ? errno : EIO));

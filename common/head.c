@@ -956,12 +956,18 @@ int head_save(const char *path, const head_t *h, const head_meta_t *meta,
 	}
 	/* Data on disk before the rename, or a crash could leave path naming
 	 * an empty file. */
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
+	if (fsync(fd) != 0) {
 		rc = err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}
+	/* close's failure is a write that did not happen (NFS, quotas); the
+	 * descriptor is gone either way. */
+	rc = close(fd);
 	fd = -1;
+	if (rc != 0) {
+		rc = err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
 	if (rename(tmp, path) != 0) {
 		rc = err_set(err, ERR_IO, "%s: cannot replace: %s", path, strerror(errno));
 		goto fail;
@@ -1024,8 +1030,9 @@ static int dset_open(hid_t g, const char *name, int rank, hsize_t *dims,
 		rc = err_set(err, ERR_SHAPE, "%s: dataset %s has %d dimensions, a "
 			     "Dense %s has %d", path, name, r,
 			     rank == 2 ? "kernel" : "bias", rank);
-	} else {
-		H5Sget_simple_extent_dims(sp, dims, NULL);
+	} else if (H5Sget_simple_extent_dims(sp, dims, NULL) < 0) {
+		rc = err_set(err, ERR_FORMAT, "%s: dataset %s unreadable (%s)", path,
+			     name, h5util_reason(why, sizeof why));
 	}
 	if (ty >= 0)
 		H5Tclose(ty);

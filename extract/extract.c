@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,7 +52,8 @@ static const char usage[] =
 	"  --in DIR         the image folder (required)\n"
 	"  --db PATH        the feature store, a directory (required)\n"
 	"  --weights FILE   Keras VGG16 weights (default $VGG16_WEIGHTS, else\n"
-	"                   ~/.keras/models/" WEIGHTS_FILE_NAME ")\n"
+	"                   Keras' cache: $KERAS_HOME/models/ or ~/.keras/models/\n"
+	"                   " WEIGHTS_FILE_NAME ")\n"
 	"  --batch N        images per network batch and per commit (default 8)\n"
 	"  --threads N      image decoding threads (default 2)\n"
 	"  --limit N        only the first N images (in key order), for a try\n"
@@ -201,10 +203,16 @@ static int parse_args(int argc, char **argv, opts_t *o)
 static int merge_classes(const featdb_meta_t *old, const dataset_t *ds,
 			 featdb_meta_t *meta, int **map, char *err)
 {
-	int cap = ds->nclasses + (old ? old->nclasses : 0), n = 0;
-	char **all = calloc((size_t)cap + 1, sizeof *all);
-	int *m = calloc((size_t)ds->nclasses + 1, sizeof *m);
+	/* The stored list may hold up to INT_MAX names: add in size_t. */
+	size_t cap = (size_t)ds->nclasses + (old ? (size_t)old->nclasses : 0);
+	char **all = NULL;
+	int *m = NULL, n = 0;
 
+	if (cap > INT_MAX)
+		return err_set(err, ERR_TOO_BIG, "%zu people in the store and the "
+			       "folder, more than %d", cap, INT_MAX);
+	all = calloc(cap + 1, sizeof *all);
+	m = calloc((size_t)ds->nclasses + 1, sizeof *m);
 	if (!all || !m)
 		goto nomem;
 	/* Both lists are sorted: a merge keeps the union sorted. */
@@ -438,10 +446,13 @@ static int worker_setup(const opts_t *o, weights_t *w, dataset_t *ds, job_t *j,
 	size_t n = 0;
 	int rc;
 
-	if (o->weights)
-		snprintf(wpath, sizeof wpath, "%s", o->weights);
-	else if ((rc = weights_default_path(wpath, sizeof wpath, err)))
+	if (o->weights) {
+		if ((size_t)snprintf(wpath, sizeof wpath, "%s", o->weights) >= sizeof wpath)
+			return err_set(err, ERR_ARG, "--weights: a path longer than %zu "
+				       "bytes", sizeof wpath - 1);
+	} else if ((rc = weights_default_path(wpath, sizeof wpath, err))) {
 		return rc;
+	}
 	if ((rc = weights_load(wpath, w, err)) ||
 	    (rc = dist_check_weights(w->fingerprint, err)) ||
 	    (rc = dist_share_keys(NULL, 0, &keys, &n, err)))

@@ -5,7 +5,9 @@
  *   featdb verify DB
  *   featdb merge OUT IN... */
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -406,6 +408,30 @@ static int export_one(void *ctx, const char *key, size_t keylen,
 	return 0;
 }
 
+/* fsync of the file path, or with dir set of the folder holding it (after a
+ * rename in it): 0, or -1 with errno set. */
+static int sync_path(const char *path, int dir)
+{
+	char buf[4200];
+	const char *p = path;
+	int fd, rc, e;
+
+	if (dir) {
+		snprintf(buf, sizeof buf, "%s", path);
+		char *slash = strrchr(buf, '/');
+		if (slash)
+			slash[slash == buf] = '\0';
+		p = slash ? buf : ".";
+	}
+	if ((fd = open(p, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0))) < 0)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 static int cmd_export(int argc, char **argv)
 {
 	const char *dbpath = NULL;
@@ -449,11 +475,15 @@ static int cmd_export(int argc, char **argv)
 	x.dfeat = x.dlab = x.dkey = x.dsplit = -1;
 	rc |= H5Fclose(x.f);
 	x.f = -1;
-	if (rc < 0 || rename(x.tmp, x.out) != 0) {
+	/* The bytes on the disk before the rename, as head_save does: a crash
+	 * must not leave the requested name on an empty or partial file. */
+	if (rc < 0 || sync_path(x.tmp, 0) != 0 || rename(x.tmp, x.out) != 0) {
 		fprintf(stderr, PROG ": error: %s: %s\n", x.out,
 			rc < 0 ? "closing the HDF5 file failed (disk full?)" : strerror(errno));
 		goto out;
 	}
+	/* The rename is done: the folder's flush is best effort, as head_save's. */
+	sync_path(x.out, 1);
 	fprintf(stderr, PROG ": exported %llu records of %d people to %s\n",
 		(unsigned long long)x.rows, meta.nclasses, x.out);
 	status = CLI_OK;
@@ -610,7 +640,8 @@ static int cmd_merge(int argc, char **argv)
 	featdb_meta_t *ins = NULL, ometa = {0}, meta = {0};
 	merge_t m = {0};
 	char err[ERR_LEN];
-	int status = CLI_ERROR, nin = argc - 1, have_out = 0, total = 0;
+	int status = CLI_ERROR, nin = argc - 1, have_out = 0;
+	size_t total = 0; /* class names of every list: may pass INT_MAX */
 	char **all = NULL;
 
 	if (argc < 2) {
@@ -632,7 +663,7 @@ static int cmd_merge(int argc, char **argv)
 		featdb_close(db);
 		if (i && !same_settings(&ins[0], argv[1], &ins[i], argv[i + 1]))
 			goto out;
-		total += ins[i].nclasses;
+		total += (size_t)ins[i].nclasses;
 	}
 	if (featdb_open(argv[0], FEATDB_CREATE, &out, err)) {
 		fprintf(stderr, PROG ": error: %s\n", err);
@@ -643,13 +674,19 @@ static int cmd_merge(int argc, char **argv)
 		have_out = 1;
 		if (!same_settings(&ometa, argv[0], &ins[0], argv[1]))
 			goto out;
-		total += ometa.nclasses;
+		total += (size_t)ometa.nclasses;
 	} else if (rc != ERR_MISSING) {
 		fprintf(stderr, PROG ": error: %s\n", err);
 		goto out;
 	}
+	/* The union is counted in an int, as every class list. */
+	if (total > INT_MAX) {
+		fprintf(stderr, PROG ": error: %zu class names in all, more than %d\n",
+			total, INT_MAX);
+		goto out;
+	}
 	/* The union of every class list, sorted: Keras' indices. */
-	all = calloc((size_t)total + 1, sizeof *all);
+	all = calloc(total + 1, sizeof *all);
 	if (!all)
 		goto nomem;
 	int n = 0;
@@ -746,14 +783,22 @@ int main(int argc, char **argv)
 			fputs(usage, stdout);
 			return CLI_OK;
 		}
+	int status;
 	if (strcmp(cmd, "info") == 0)
-		return cmd_info(argc - 2, argv + 2);
-	if (strcmp(cmd, "export") == 0)
-		return cmd_export(argc - 2, argv + 2);
-	if (strcmp(cmd, "verify") == 0)
-		return cmd_verify(argc - 2, argv + 2);
-	if (strcmp(cmd, "merge") == 0)
-		return cmd_merge(argc - 2, argv + 2);
-	fprintf(stderr, PROG ": unknown command '%s'\nTry '" PROG " --help'.\n", cmd);
-	return CLI_USAGE;
+		status = cmd_info(argc - 2, argv + 2);
+	else if (strcmp(cmd, "export") == 0)
+		status = cmd_export(argc - 2, argv + 2);
+	else if (strcmp(cmd, "verify") == 0)
+		status = cmd_verify(argc - 2, argv + 2);
+	else if (strcmp(cmd, "merge") == 0)
+		status = cmd_merge(argc - 2, argv + 2);
+	else {
+		fprintf(stderr, PROG ": unknown command '%s'\nTry '" PROG " --help'.\n", cmd);
+		return CLI_USAGE;
+	}
+	/* info's report and verify's verdict are the answer: one that did not
+	 * reach the standard output is a failure. */
+	if (status == CLI_OK && cli_flush_stdout(PROG))
+		status = CLI_ERROR;
+	return status;
 }

@@ -33,7 +33,8 @@ static const char usage[] =
 	"options:\n"
 	"  --head FILE      the head (train-head --out), required\n"
 	"  --weights FILE   Keras VGG16 weights (default $VGG16_WEIGHTS, else\n"
-	"                   ~/.keras/models/" WEIGHTS_FILE_NAME ")\n"
+	"                   Keras' cache: $KERAS_HOME/models/ or ~/.keras/models/\n"
+	"                   " WEIGHTS_FILE_NAME ")\n"
 	"  --top-k N        people per image (default 5)\n"
 	"  --batch N        images per network batch (default 8)\n"
 	"  -q, --quiet      no summary\n"
@@ -233,6 +234,9 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	free(batch_paths);
+	/* The lines are the answer: losing some (a full disk) is a failure. */
+	if (cli_flush_stdout(PROG))
+		goto out;
 	if (!o.quiet)
 		fprintf(stderr, PROG ": %zu images, %zu skipped\n", done, skipped);
 	status = done || !skipped ? CLI_OK : CLI_ERROR;

@@ -269,7 +269,8 @@ static int data_reserve(data_t *d, size_t cap)
 	if (!(p = realloc(d->y, cap * sizeof *d->y)))
 		return -1;
 	d->y = p;
-	if (!(p = realloc(d->unit, cap * sizeof *d->unit)))
+	/* cap * D * 4 fitting does not make cap * 8 fit when D is 1. */
+	if (err_mul_size(cap, sizeof *d->unit, &bytes) || !(p = realloc(d->unit, bytes)))
 		return -1;
 	d->unit = p;
 	if (!(p = realloc(d->tagged, cap)))
@@ -589,11 +590,11 @@ out:
 	return rc;
 }
 
-static void print_table(const result_t *r, int nruns, int has_val)
+static int print_table(const result_t *r, int nruns, int has_val)
 {
 	int *rank = malloc((size_t)nruns * sizeof *rank);
 	if (!rank)
-		return;
+		return -1;
 	for (int i = 0; i < nruns; i++)
 		rank[i] = i;
 	/* Insertion sort: stable, so equal results keep the command line's
@@ -622,6 +623,7 @@ static void print_table(const result_t *r, int nruns, int has_val)
 		printf("  %7.3f\n", x->seconds);
 	}
 	free(rank);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -779,7 +781,10 @@ int main(int argc, char **argv)
 	if (sweep) {
 		if (!o.quiet)
 			putchar('\n');
-		print_table(res, nruns, has_val);
+		if (print_table(res, nruns, has_val)) {
+			rc = err_set(err, ERR_NOMEM, "out of memory for the sweep's table");
+			goto fail;
+		}
 	}
 	if (o.out) {
 		head_meta_t hm = {.nclasses = d.K, .classes = d.meta.classes};
@@ -792,6 +797,9 @@ int main(int argc, char **argv)
 	}
 	if (o.trace && (rc = trace_write(o.trace, &d, &s, &res[0].hp, &o, &trc, err)))
 		goto fail;
+	/* The epochs' lines and a sweep's table are the run's report. */
+	if (cli_flush_stdout(PROG))
+		goto out;
 	if (!o.quiet) {
 		fprintf(stderr, PROG ": %d run%s of %ld epoch%s, %.3f s per epoch",
 			nruns, sweep ? "s" : "", o.epochs, o.epochs > 1 ? "s" : "",

@@ -17,6 +17,7 @@
  * it does nothing. */
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,7 @@ int dist_share_keys(char *const *keys, size_t n, char ***out, size_t *out_n,
 	/* head is (number of keys, bytes of the keys with their NULs) */
 	uint64_t head[2] = {n, 0};
 	char *buf = NULL, **list = NULL;
+	int ret;
 
 	*out = NULL;
 	*out_n = n;
@@ -124,25 +126,43 @@ int dist_share_keys(char *const *keys, size_t n, char ***out, size_t *out_n,
 		free(buf);
 		return 0;
 	}
-	if (!(list = calloc(head[0] + 1, sizeof *list)))
-		goto nomem;
-	char *p = buf;
+	/* Each key is read up to its NUL, never past the bytes received, even
+	 * if the count and the bytes were to disagree. */
+	buf[head[1]] = '\0';
+	if (head[0] > head[1]) {
+		ret = err_set(err, ERR_FORMAT, "rank 0 announced %llu keys in %llu "
+			      "bytes", (unsigned long long)head[0],
+			      (unsigned long long)head[1]);
+		goto fail;
+	}
+	if (!(list = calloc(head[0] + 1, sizeof *list))) {
+		ret = err_set(err, ERR_NOMEM, "out of memory for the to-do list");
+		goto fail;
+	}
+	char *p = buf, *end = buf + head[1];
 	for (uint64_t i = 0; i < head[0]; i++) {
-		if (!(list[i] = strdup(p)))
-			goto nomem;
+		if (p >= end) {
+			ret = err_set(err, ERR_FORMAT, "rank 0 sent fewer keys than the "
+				      "%llu it announced", (unsigned long long)head[0]);
+			goto fail;
+		}
+		if (!(list[i] = strdup(p))) {
+			ret = err_set(err, ERR_NOMEM, "out of memory for the to-do list");
+			goto fail;
+		}
 		p += strlen(p) + 1;
 	}
 	free(buf);
 	*out = list;
 	*out_n = head[0];
 	return 0;
-nomem:
+fail:
 	if (list)
 		for (uint64_t i = 0; i < head[0]; i++)
 			free(list[i]);
 	free(list);
 	free(buf);
-	return err_set(err, ERR_NOMEM, "out of memory for the to-do list");
+	return ret;
 }
 
 void dist_block(size_t n, int rank, int size, size_t *first, size_t *count)
@@ -244,6 +264,16 @@ int dist_recv_batch(int wait, dist_batch_t *b, int *got, char *err)
 		g_ocap = need;
 	}
 	const uint8_t *ok = g_rbuf + HEAD, *why = ok + n;
+	/* The flags must name exactly good images, or the reasons and vectors
+	 * would be read from the wrong bytes (past the message, even). */
+	int32_t flagged = 0;
+	for (int k = 0; k < n; k++) {
+		if (ok[k] > 1)
+			goto bad;
+		flagged += ok[k];
+	}
+	if (flagged != good)
+		goto bad;
 	b->n = n;
 	b->why = (char (*)[ERR_LEN])g_obuf;
 	b->feats = (float *)(g_obuf + (size_t)n * ERR_LEN);
@@ -253,6 +283,10 @@ int dist_recv_batch(int wait, dist_batch_t *b, int *got, char *err)
 		} else {
 			memcpy(b->why[k], why, ERR_LEN);
 			b->why[k][ERR_LEN - 1] = 0;
+			/* An empty reason would read as an extracted image. */
+			if (!b->why[k][0])
+				snprintf(b->why[k], ERR_LEN, "rank %d gave no reason",
+					 st.MPI_SOURCE);
 			why += ERR_LEN;
 		}
 	}
