@@ -3,6 +3,9 @@
  * shows, and idle threads take no CPU from image decoding. */
 #include "pool.h"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -133,4 +136,16 @@ void pool_free(pool_t *p)
 	pthread_cond_destroy(&p->idle);
 	free(p->tid);
 	free(p);
+}
+
+int pool_cpus(void)
+{
+	cpu_set_t set;
+	long n = 0;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n < 1)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }

@@ -25,4 +25,9 @@ void pool_run(pool_t *p, pool_fn fn, void *arg, int ntasks);
 /* pool_free stops the threads; accepts NULL. */
 void pool_free(pool_t *p);
 
+/* pool_cpus: the CPUs this process may run on (its affinity mask, which
+ * taskset, mpirun's binding and a container's cpuset narrow), else the
+ * online CPUs; at least 1. */
+int pool_cpus(void);
+
 #endif

@@ -193,8 +193,8 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	if (o->conv != VGG_CONV_WINOGRAD && o->conv != VGG_CONV_DIRECT)
 		return err_set(err, ERR_ARG, "vgg: unknown convolution %d", o->conv);
 	if (threads == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = n < 1 ? 1 : n > 256 ? 256 : (int)n;
+		int n = pool_cpus();
+		threads = n > 256 ? 256 : n;
 	}
 	if (threads < 1 || threads > 256)
 		return err_set(err, ERR_ARG, "vgg: %d threads, not 1..256", threads);
@@ -407,6 +407,11 @@ const char *vgg_stage_name(int stage)
 int vgg_conv_tile(const vgg_t *net, int layer)
 {
 	return net->wl[layer] ? wino_tile(net->wl[layer]) : 0;
+}
+
+int vgg_threads(const vgg_t *net)
+{
+	return pool_threads(net->pool);
 }
 
 void vgg_free(vgg_t *net)

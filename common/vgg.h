@@ -37,7 +37,7 @@ enum {
 typedef struct vgg_opts {
 	int max_batch; /* images per vgg_forward, 1..4096 */
 	int conv;      /* VGG_CONV_WINOGRAD or VGG_CONV_DIRECT */
-	int threads;   /* compute threads, 1..256; 0: one per online CPU */
+	int threads;   /* compute threads, 1..256; 0: one per CPU (pool_cpus) */
 	int isa;       /* WINO_ISA_AUTO, _PORTABLE or _AVX2 (winograd.h) */
 	/* Winograd tile side m (2, 4 or 6) per conv layer; 0 takes the
 	 * default; ignored for conv1_1 and on the direct path. */
@@ -74,6 +74,9 @@ void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES]);
  * side of conv layer i (0 for im2col) by vgg_conv_tile. */
 const char *vgg_stage_name(int stage);
 int vgg_conv_tile(const vgg_t *net, int layer);
+
+/* vgg_threads: the compute threads the network runs on. */
+int vgg_threads(const vgg_t *net);
 
 void vgg_free(vgg_t *net);
 

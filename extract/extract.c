@@ -29,6 +29,7 @@
 #include "error.h"
 #include "featdb.h"
 #include "img.h"
+#include "pool.h"
 #include "version.h"
 #include "vgg.h"
 #include "weights.h"
@@ -645,8 +646,18 @@ share:
 	vgg_opts_t vo;
 	vgg_opts_init(&vo, j.batch);
 	vo.conv = o.conv;
+	/* Ranks on one machine share its CPUs; a thread per CPU in each would
+	 * oversubscribe them.  When the launcher bound each rank to fewer CPUs
+	 * than the machine has, that share is already its own. */
+	if (dist_local_size() > 1 && pool_cpus() >= sysconf(_SC_NPROCESSORS_ONLN)) {
+		int share = pool_cpus() / dist_local_size();
+		vo.threads = share < 1 ? 1 : share;
+	}
 	if (j.n && (rc = vgg_create_opts(&w, &vo, &net, err)))
 		goto fail;
+	if (net && !o.quiet && dist_size() > 1)
+		fprintf(stderr, PROG ": rank %d of %d: %d compute threads\n",
+			dist_rank(), dist_size(), vgg_threads(net));
 	pthread_mutex_init(&j.mu, NULL);
 	pthread_cond_init(&j.cv, NULL);
 	for (; nthreads < o.threads && j.n; nthreads++)

@@ -21,6 +21,7 @@
 #include "featdb.h"
 #include "h5util.h"
 #include "head.h"
+#include "pool.h"
 #include "version.h"
 
 #define PROG "train-head"
@@ -152,7 +153,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		{0, 0, 0, 0},
 	};
 	head_hparams_t d = HEAD_HPARAMS_DEFAULT;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = pool_cpus();
 	int c, bad = 0;
 
 	*o = (opts_t){.epochs = 5, .val_split = 0.2,

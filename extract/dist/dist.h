@@ -40,6 +40,10 @@ int dist_init(int *argc, char ***argv, char *err);
 int dist_rank(void);
 int dist_size(void);
 
+/* dist_local_size: the ranks on this machine, this one included (1
+ * without MPI): they share its CPUs. */
+int dist_local_size(void);
+
 /* dist_check_weights compares every rank's weights fingerprint (a collective
  * call): ERR_MISMATCH naming the first rank whose fingerprint differs from
  * rank 0's.  Every rank gets the same result. */

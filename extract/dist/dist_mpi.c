@@ -30,7 +30,7 @@
 #define HEAD 16
 #define FP_LEN 17 /* weights_t.fingerprint */
 
-static int g_on, g_rank, g_size = 1;
+static int g_on, g_rank, g_size = 1, g_local = 1;
 static long g_die_after = -1, g_sent;
 
 /* Two send buffers: one in flight while the next batch is packed. */
@@ -56,6 +56,12 @@ int dist_init(int *argc, char ***argv, char *err)
 	g_on = 1;
 	MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+	MPI_Comm node;
+	if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0,
+				MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+		MPI_Comm_size(node, &g_local);
+		MPI_Comm_free(&node);
+	}
 	const char *die = getenv("VGGFEAT_TEST_DIE_AFTER");
 	if (die && g_size > 1 && g_rank == g_size - 1)
 		g_die_after = strtol(die, NULL, 10);
@@ -64,6 +70,7 @@ int dist_init(int *argc, char ***argv, char *err)
 
 int dist_rank(void) { return g_rank; }
 int dist_size(void) { return g_size; }
+int dist_local_size(void) { return g_local; }
 
 int dist_check_weights(const char *fingerprint, char *err)
 {

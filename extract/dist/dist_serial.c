@@ -7,6 +7,7 @@
 int dist_init(int *argc, char ***argv, char *err) { return 0; }
 int dist_rank(void) { return 0; }
 int dist_size(void) { return 1; }
+int dist_local_size(void) { return 1; }
 int dist_check_weights(const char *fingerprint, char *err) { return 0; }
 
 int dist_share_keys(char *const *keys, size_t n, char ***out, size_t *out_n,
