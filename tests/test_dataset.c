@@ -10,26 +10,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dataset.h"
+#include "e2e.h"
 #include "error.h"
 #include "featdb.h"
 #include "testutil.h"
 
+/* Makes root/rel's folders, and the one-byte file rel unless it ends in '/'. */
 static void mk(const char *root, const char *rel)
 {
 	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			mkdir(path, 0777);
-			*p = '/';
-		}
+	e2e_mkdirs(root, rel);
 	if (rel[strlen(rel) - 1] == '/')
 		return;
+	snprintf(path, sizeof path, "%s/%s", root, rel);
 	assert_int_equal(tu_write_file(path, "x", 1), 0);
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "e2e.h"
 #include "error.h"
 #include "featdb.h"
 #include "img.h"
@@ -48,38 +49,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void mkdirs(const char *root, const char *rel)
-{
-	char path[4096];
-	mkdir(root, 0777);
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			mkdir(path, 0777);
-			*p = '/';
-		}
-}
-
-/* Writes a w x h binary PPM (or PGM when gray) with seeded smooth noise. */
+/* A w x h binary PPM (PGM when gray) of seeded smooth noise at root/rel. */
 static void write_pnm(const char *root, const char *rel, int w, int h, int gray,
 		      uint64_t seed)
 {
-	char path[4096];
-	int ch = gray ? 1 : 3;
-	size_t n = (size_t)w * h * ch;
-	uint8_t *buf = malloc(n + 64);
-	tu_rng_t r = {seed};
-	int hl = snprintf((char *)buf, 64, "P%d\n%d %d\n255\n", gray ? 5 : 6, w, h);
-
-	assert_non_null(buf);
-	int base = (int)(tu_rng_u64(&r) % 200);
-	for (size_t i = 0; i < n; i++)
-		buf[hl + i] = (uint8_t)(base + (int)(i * 7 % 50) + (int)(tu_rng_u64(&r) % 6));
-	mkdirs(root, rel);
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	assert_int_equal(tu_write_file(path, buf, n + (size_t)hl), 0);
-	free(buf);
+	assert_int_equal(e2e_write_pnm(root, rel, w, h, gray, seed), 0);
 }
 
 /* A small face folder: 3 people, 9 images of several sizes. */
@@ -96,87 +70,11 @@ static void make_faces(const char *d)
 	write_pnm(d, "bob/b3.PPM", 225, 223, 0, 9);
 }
 
+/* extract --batch 3 -q with up to two more arguments (NULL when absent). */
 static int run_extract(const char *in, const char *db, const char *log,
 		       const char *extra1, const char *extra2)
 {
-	char *argv[16] = {EXTRACT, "--in", (char *)in, "--db", (char *)db,
-			  "--weights", (char *)tu_weights_path(), "--batch", "3", "-q"};
-	int k = 10;
-	if (extra1)
-		argv[k++] = (char *)extra1;
-	if (extra2)
-		argv[k++] = (char *)extra2;
-	return proc_run(argv, log);
-}
-
-/* The whole store, for comparisons. */
-typedef struct dump {
-	size_t n;
-	char *keys[256];
-	uint8_t *vals[256];
-	size_t lens[256];
-} dump_t;
-
-static int dump_one(void *ctx, const char *key, size_t keylen,
-		    const featdb_rec_t *rec, const char *why)
-{
-	dump_t *d = ctx;
-	assert_non_null(rec);
-	assert_true(d->n < 256);
-	d->keys[d->n] = strndup(key, keylen);
-	size_t len = featdb_rec_size(rec->dtype, rec->dim);
-	d->vals[d->n] = malloc(len);
-	/* rec->data is at FEATDB_HEADER within the value. */
-	memcpy(d->vals[d->n], rec->data - FEATDB_HEADER, len);
-	d->lens[d->n++] = len;
-	return 0;
-}
-
-static void dump_store(const char *db, dump_t *d)
-{
-	featdb_t *f = NULL;
-	char err[ERR_LEN];
-	memset(d, 0, sizeof *d);
-	int rc = featdb_open(db, FEATDB_RDONLY, &f, err);
-	if (rc)
-		print_error("%s\n", err);
-	assert_int_equal(rc, 0);
-	assert_int_equal(featdb_foreach(f, dump_one, d, err), 0);
-	featdb_close(f);
-}
-
-static void dump_free(dump_t *d)
-{
-	for (size_t i = 0; i < d->n; i++)
-		free(d->keys[i]), free(d->vals[i]);
-}
-
-static void assert_same_store(const char *a, const char *b)
-{
-	dump_t x, y;
-	dump_store(a, &x);
-	dump_store(b, &y);
-	assert_int_equal(x.n, y.n);
-	for (size_t i = 0; i < x.n; i++) {
-		assert_string_equal(x.keys[i], y.keys[i]);
-		assert_int_equal(x.lens[i], y.lens[i]);
-		if (memcmp(x.vals[i], y.vals[i], x.lens[i]) != 0) {
-			print_error("record %s differs\n", x.keys[i]);
-			fail();
-		}
-	}
-	dump_free(&x);
-	dump_free(&y);
-}
-
-static char *slurp(const char *path)
-{
-	size_t len;
-	uint8_t *b = tu_read_file(path, &len);
-	assert_non_null(b);
-	char *s = realloc(b, len + 1);
-	s[len] = 0;
-	return s;
+	return e2e_extract(in, db, log, "--batch", "3", extra1, extra2, NULL);
 }
 
 static void test_end_to_end(void **state)
@@ -190,7 +88,7 @@ static void test_end_to_end(void **state)
 	make_faces(in);
 
 	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
-	char *out = slurp(log);
+	char *out = tu_slurp(log);
 	assert_non_null(strstr(out, "extracted 9, already present 0, skipped 0"));
 	free(out);
 
@@ -245,7 +143,7 @@ static void test_end_to_end(void **state)
 	write_pnm(in, "aaron/n1.ppm", 80, 90, 0, 10);
 	write_pnm(in, "bob/b4.ppm", 80, 90, 0, 11);
 	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
-	out = slurp(log);
+	out = tu_slurp(log);
 	assert_non_null(strstr(out, "extracted 2, already present 9, skipped 0"));
 	free(out);
 	assert_int_equal(featdb_open(db, FEATDB_RDONLY, &f, err), 0);
@@ -285,7 +183,7 @@ static void test_splits_and_f16(void **state)
 	assert_int_equal(run_extract(in, db32, log, NULL, NULL), 0);
 	/* A store keeps one dtype. */
 	assert_int_equal(run_extract(in, db, log, NULL, NULL), 1);
-	char *out = slurp(log);
+	char *out = tu_slurp(log);
 	assert_non_null(strstr(out, "--dtype f16"));
 	free(out);
 
@@ -328,7 +226,7 @@ static void test_crash_and_resume(void **state)
 {
 	(void)state;
 	const char *d = tu_tmpdir();
-	char in[4200], ref[4200], db[4200], log[4200];
+	char in[4200], ref[4200], db[4200], log[4200], why[ERR_LEN];
 	snprintf(in, sizeof in, "%s/faces", d);
 	snprintf(ref, sizeof ref, "%s/ref.lmdb", d);
 	snprintf(db, sizeof db, "%s/crash.lmdb", d);
@@ -358,7 +256,8 @@ static void test_crash_and_resume(void **state)
 	print_message("%d of 8 runs were killed\n", kills);
 	assert_true(kills >= 4);
 	assert_int_equal(run_extract(in, db, log, "--batch", "1"), 0);
-	assert_same_store(ref, db);
+	if (e2e_same_store(ref, db, why))
+		fail_msg("%s", why);
 	tu_rm_rf(d);
 }
 
@@ -371,7 +270,7 @@ static void test_bad_files(void **state)
 	snprintf(db, sizeof db, "%s/feats.lmdb", d);
 	snprintf(log, sizeof log, "%s/log", d);
 	write_pnm(in, "ann/good.ppm", 50, 50, 0, 41);
-	mkdirs(in, "ann/x");
+	e2e_mkdirs(in, "ann/x");
 	snprintf(p, sizeof p, "%s/ann/empty.jpg", in);
 	assert_int_equal(tu_write_file(p, "", 0), 0);
 	snprintf(p, sizeof p, "%s/ann/garbage.png", in);
@@ -382,7 +281,7 @@ static void test_bad_files(void **state)
 	assert_int_equal(tu_write_file(p, "ignored", 7), 0);
 
 	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
-	char *out = slurp(log);
+	char *out = tu_slurp(log);
 	assert_non_null(strstr(out, "extracted 1, already present 0, skipped 3"));
 	assert_non_null(strstr(out, "empty.jpg"));
 	assert_non_null(strstr(out, "garbage.png"));
@@ -391,12 +290,12 @@ static void test_bad_files(void **state)
 	/* A rerun retries the bad files (they may have been fixed) and skips
 	 * the good one. */
 	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
-	out = slurp(log);
+	out = tu_slurp(log);
 	assert_non_null(strstr(out, "extracted 0, already present 1, skipped 3"));
 	free(out);
 	/* --strict: the first bad file is an error. */
 	assert_int_equal(run_extract(in, db, log, "--strict", NULL), 1);
-	out = slurp(log);
+	out = tu_slurp(log);
 	assert_non_null(strstr(out, "error: --strict"));
 	free(out);
 	tu_rm_rf(d);
@@ -406,7 +305,7 @@ static void expect_error(const char *log, char *const argv[], int status,
 			 const char *needle)
 {
 	int st = proc_run(argv, log);
-	char *out = slurp(log);
+	char *out = tu_slurp(log);
 	if (st != status || !strstr(out, needle)) {
 		print_error("exit %d (want %d), output:\n%s\n(want '%s')\n", st,
 			    status, out, needle);
@@ -457,7 +356,7 @@ static void test_other_weights_refused(void **state)
 {
 	(void)state;
 	const char *d = tu_tmpdir();
-	char in[4200], db[4200], log[4200], w2[4200];
+	char in[4200], db[4200], log[4200], w2[4200], why[ERR_LEN];
 	snprintf(in, sizeof in, "%s/faces", d);
 	snprintf(db, sizeof db, "%s/feats.lmdb", d);
 	snprintf(log, sizeof log, "%s/log", d);
@@ -469,15 +368,16 @@ static void test_other_weights_refused(void **state)
 	write_pnm(in, "ann/2.ppm", 30, 30, 0, 62);
 	char *argv[] = {EXTRACT, "--in", in, "--db", db, "--weights", w2, NULL};
 	assert_int_equal(proc_run(argv, log), 1);
-	char *out = slurp(log);
+	char *out = tu_slurp(log);
 	/* The error names both fingerprints. */
 	assert_non_null(strstr(out, g_weights.fingerprint));
 	assert_non_null(strstr(out, "fingerprint"));
 	free(out);
-	dump_t x;
-	dump_store(db, &x);
+	e2e_dump_t x;
+	if (e2e_dump(db, &x, why))
+		fail_msg("%s", why);
 	assert_int_equal(x.n, 1);
-	dump_free(&x);
+	e2e_dump_free(&x);
 	tu_rm_rf(d);
 }
 

@@ -142,21 +142,6 @@ static int run_and_kill(char *const argv[], const char *log, const char *dir,
 	return proc_wait(pid);
 }
 
-static char *slurp(const char *path)
-{
-	char *s = e2e_slurp(path);
-	assert_non_null(s);
-	return s;
-}
-
-static int count_lines(const char *s, const char *needle)
-{
-	int n = 0;
-	for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	return n;
-}
-
 /* featdb verify DB: its exit status; its output in log. */
 static int verify(const char *db, const char *log)
 {
@@ -197,7 +182,7 @@ static long check_partial(const char *db, const char *log)
 	e2e_dump_free(&d);
 	int st = verify(db, log);
 	if (st != 0) {
-		char *out = slurp(log);
+		char *out = tu_slurp(log);
 		print_error("featdb verify after a kill: exit %d\n%s\n", st, out);
 		free(out);
 	}
@@ -256,7 +241,7 @@ static void test_kill_and_rerun(void **state)
 			if (st == 0)
 				break;
 			if (st != 128 + SIGKILL) {
-				char *out = slurp(log);
+				char *out = tu_slurp(log);
 				print_error("extract exited %d:\n%s\n", st, out);
 				free(out);
 				fail();
@@ -345,9 +330,9 @@ static int full_disk_child(const char *mnt)
 	/* A disk with no room at all: a new store cannot even begin. */
 	CHECK(fill(mnt, filler, 0) == 0, "fill");
 	int st = e2e_extract(g_faces, db, log, "--batch", "1", NULL);
-	char *out = e2e_slurp(log);
+	char *out = tu_read_text(log);
 	CHECK(st == 1 && strstr(out, "No space left on device") &&
-	      count_lines(out, "error:") == 1, "empty disk: exit %d:\n%s", st, out);
+	      tu_count(out, "error:") == 1, "empty disk: exit %d:\n%s", st, out);
 	free(out);
 	unlink(filler);
 
@@ -355,14 +340,14 @@ static int full_disk_child(const char *mnt)
 	 * not fit, with one error line. */
 	CHECK(fill(mnt, filler, 3 * 20480 + 65536) == 0, "fill");
 	st = e2e_extract(g_faces, db, log, "--batch", "1", NULL);
-	out = e2e_slurp(log);
+	out = tu_read_text(log);
 	CHECK(st == 1 && strstr(out, "No space left on device") &&
-	      count_lines(out, "error:") == 1, "full disk: exit %d:\n%s", st, out);
+	      tu_count(out, "error:") == 1, "full disk: exit %d:\n%s", st, out);
 	fprintf(stderr, "full disk: %s", strstr(out, "extract: error"));
 	free(out);
 	/* The store is readable and verifies, with a part of the records. */
 	st = verify(db, vlog);
-	out = e2e_slurp(vlog);
+	out = tu_read_text(vlog);
 	CHECK(st == 0, "verify on the full disk: exit %d\n%s", st, out);
 	free(out);
 	CHECK(e2e_dump(db, &d, why) == 0, "%s", why);
@@ -404,22 +389,6 @@ static void test_full_disk(void **state)
 	tu_rm_rf(mnt);
 }
 
-/* The records of the store at db, or -1 when it cannot be read yet. */
-static long store_count(const char *db)
-{
-	featdb_t *f = NULL;
-	featdb_meta_t m;
-	char err[ERR_LEN];
-	long n = -1;
-	if (featdb_open(db, FEATDB_RDONLY, &f, err) == 0 &&
-	    featdb_meta_get(f, &m, err) == 0) {
-		n = (long)m.count;
-		featdb_meta_free(&m);
-	}
-	featdb_close(f);
-	return n;
-}
-
 /* featdb info, featdb verify and train-head, over and over while extract
  * writes: each succeeds or, while the store has too little in it, fails
  * with one clear line; none crashes, and the store ends complete.  Once
@@ -455,20 +424,20 @@ static void test_readers_while_writing(void **state)
 	for (;;) {
 		int st, done = waitpid(pid, &st, WNOHANG) == pid;
 		char *const *which[3] = {info, ver, train};
-		long n = done || stopped ? -1 : store_count(db);
+		long n = done || stopped ? -1 : e2e_store_count(db);
 		if (n >= 3 && n < NIMG) {
 			assert_int_equal(kill(pid, SIGSTOP), 0);
 			stopped = 1;
 		}
 		for (int r = 0; r < 3; r++) {
 			int rs = proc_run(which[r], rlog);
-			char *out = slurp(rlog);
+			char *out = tu_slurp(rlog);
 			int known = 0;
 			for (size_t e = 0; e < sizeof early / sizeof *early; e++)
 				known |= strstr(out, early[e]) != NULL;
 			if (rs == 0) {
 				ok[r]++;
-			} else if (rs == 1 && known && count_lines(out, "error:") == 1 &&
+			} else if (rs == 1 && known && tu_count(out, "error:") == 1 &&
 				   stopped != 1) {
 				refused[r]++;
 			} else {
@@ -538,9 +507,9 @@ static void test_two_extracts(void **state)
 	int sb = proc_run(ext, log2);
 	assert_int_equal(kill(a, SIGCONT), 0);
 	assert_int_equal(sb, 1);
-	char *out = slurp(log2);
+	char *out = tu_slurp(log2);
 	assert_non_null(strstr(out, msg));
-	assert_int_equal(count_lines(out, "error:"), 1);
+	assert_int_equal(tu_count(out, "error:"), 1);
 	free(out);
 	assert_int_equal(proc_wait(a), 0);
 	assert_complete(db);
@@ -555,7 +524,7 @@ static void test_two_extracts(void **state)
 	print_message("two extracts started together: exit %d and %d\n", sa, sb);
 	assert_true((sa == 0 && (sb == 0 || sb == 1)) || (sa == 1 && sb == 0));
 	if (sa || sb) {
-		out = slurp(sa ? log1 : log2);
+		out = tu_slurp(sa ? log1 : log2);
 		assert_non_null(strstr(out, msg));
 		free(out);
 	}
@@ -675,9 +644,9 @@ static int head_child(const char *mnt)
 	CHECK(system(cmd) == 0, "cp");
 	CHECK(fill(mnt, filler, 0) == 0, "fill");
 	int st = train(db, head, "2", log);
-	char *out = e2e_slurp(log);
+	char *out = tu_read_text(log);
 	CHECK(st == 1 && strstr(out, "No space left on device") &&
-	      count_lines(out, "error:") == 1, "full: exit %d\n%s", st, out);
+	      tu_count(out, "error:") == 1, "full: exit %d\n%s", st, out);
 	free(out);
 	CHECK(same_file(head, old), "full: head.h5 changed");
 	snprintf(cmd, sizeof cmd, "test $(ls %s | wc -l) -eq 2", mnt);
@@ -688,9 +657,9 @@ static int head_child(const char *mnt)
 	CHECK(mount("none", mnt, "none", MS_REMOUNT | MS_RDONLY, NULL) == 0, "remount: %s",
 	      strerror(errno));
 	st = train(db, head, "2", log);
-	out = e2e_slurp(log);
+	out = tu_read_text(log);
 	CHECK(st == 1 && strstr(out, "Read-only file system") &&
-	      count_lines(out, "error:") == 1, "read-only: exit %d\n%s", st, out);
+	      tu_count(out, "error:") == 1, "read-only: exit %d\n%s", st, out);
 	free(out);
 	CHECK(same_file(head, old), "read-only: head.h5 changed");
 	return 0;

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "e2e.h"
 #include "error.h"
 #include "featdb.h"
 #include "testutil.h"
@@ -149,26 +150,6 @@ static char *path_join(const char *dir, const char *name)
 	assert_non_null(p);
 	snprintf(p, n, "%s/%s", dir, name);
 	return p;
-}
-
-/* The environment's map size, bytes up to its last page and page size,
- * read with LMDB directly (the store must be closed in this process). */
-static void env_info(const char *path, size_t *mapsize, size_t *used, size_t *psize)
-{
-	MDB_env *env;
-	MDB_envinfo info;
-	MDB_stat st;
-
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
-	assert_int_equal(mdb_env_open(env, path, MDB_RDONLY, 0644), 0);
-	assert_int_equal(mdb_env_info(env, &info), 0);
-	assert_int_equal(mdb_env_stat(env, &st), 0);
-	*mapsize = info.me_mapsize;
-	*used = (info.me_last_pgno + 1) * st.ms_psize;
-	if (psize)
-		*psize = st.ms_psize;
-	mdb_env_close(env);
 }
 
 /* Checks a whole store: every record i in 0..N-1 present once, in key order,
@@ -790,7 +771,8 @@ static void test_map_growth(void **state)
 	assert_int_equal(meta.count, N);
 	check_store(db, D, FEATDB_F32, N, cls_mod3);
 	featdb_close(db);
-	env_info(dir, &mapsize, &used, NULL);
+	if (e2e_env_info(dir, &mapsize, &used, NULL, err))
+		fail_msg("%s", err);
 	assert_true(used > 64 * MiB);
 	assert_true(mapsize >= used && mapsize >= 128 * MiB);
 	/* Reopened, the store keeps its grown map and reads back whole. */
@@ -1003,7 +985,8 @@ static void test_reader_during_growth(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	env_info(dir, &mapsize, &used, NULL);
+	if (e2e_env_info(dir, &mapsize, &used, NULL, err))
+		fail_msg("%s", err);
 	assert_true(used > 64 * MiB); /* so the reader had to follow the growth */
 	tu_rm_rf(dir);
 }
@@ -1088,7 +1071,8 @@ static void test_open_truncated(void **state)
 	for (int first = 0; first < N; first += 100)
 		assert_int_equal(write_range(db, &meta, first, 100, err), 0);
 	featdb_close(db);
-	env_info(dir, &mapsize, &used, &ps);
+	if (e2e_env_info(dir, &mapsize, &used, &ps, err))
+		fail_msg("%s", err);
 	bytes = tu_read_file(src, &len);
 	assert_non_null(bytes);
 	assert_true(len >= used);
@@ -1186,10 +1170,6 @@ static void test_foreach_bad_record(void **state)
 	featdb_t *db;
 	featdb_meta_t meta;
 	char err[ERR_LEN];
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_val k = {6, "zz/bad"}, v;
 	size_t len;
 	uint8_t *rec;
 	int seen = 0;
@@ -1201,16 +1181,8 @@ static void test_foreach_bad_record(void **state)
 	featdb_close(db);
 	rec = make_rec(1, 5, FEATDB_F32, 0, 0, &len);
 	rec[len - 1] ^= 1;
-	v.mv_size = len;
-	v.mv_data = rec;
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
-	assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "features", 0, &dbi), 0);
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
+	if (e2e_raw_put(dir, "zz/bad", rec, len, err))
+		fail_msg("%s", err);
 	free(rec);
 
 	assert_int_equal(featdb_open(dir, FEATDB_RDONLY, &db, err), 0);

@@ -9,12 +9,12 @@
 #include <cmocka.h>
 
 #include <hdf5.h>
-#include <lmdb.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "e2e.h"
 #include "error.h"
 #include "featdb.h"
 #include "proc.h"
@@ -83,17 +83,14 @@ static void make_store(const char *path, const int *which, int n,
 
 static const int everyone[] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
 
+/* Runs argv with its output to dir/log: the output (malloc'd), the exit
+ * status in *status. */
 static char *run(char *const argv[], int *status, const char *dir)
 {
 	char log[4200];
-	size_t len;
 	snprintf(log, sizeof log, "%s/log", dir);
 	*status = proc_run(argv, log);
-	uint8_t *b = tu_read_file(log, &len);
-	assert_non_null(b);
-	char *s = realloc(b, len + 1);
-	s[len] = 0;
-	return s;
+	return tu_slurp(log);
 }
 
 static void test_info(void **state)
@@ -230,24 +227,6 @@ static void test_export(void **state)
 	check_export(FEATDB_F16);
 }
 
-/* Replaces key's value in the store with val, behind featdb's back, as a
- * disk error or a foreign writer would. */
-static void raw_put(const char *db, const char *key, const void *val, size_t len)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
-	assert_int_equal(mdb_env_open(env, db, 0, 0666), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "features", 0, &dbi), 0);
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-}
-
 static void test_verify(void **state)
 {
 	(void)state;
@@ -269,13 +248,16 @@ static void test_verify(void **state)
 	vec_for(4, v);
 	assert_int_equal(featdb_rec_encode(v, D, FEATDB_F32, 1, 2, r, err), 0);
 	r[FEATDB_HEADER + 9] ^= 0x10;
-	raw_put(db, "bob/2.jpg", r, len);
+	if (e2e_raw_put(db, "bob/2.jpg", r, len, err))
+		fail_msg("%s", err);
 	/* A well-formed record the network cannot have written (NaN). */
 	v[3] = NAN;
 	assert_int_equal(featdb_rec_encode(v, D, FEATDB_F32, 2, 0, r, err), 0);
-	raw_put(db, "carol/1.jpg", r, len);
+	if (e2e_raw_put(db, "carol/1.jpg", r, len, err))
+		fail_msg("%s", err);
 	/* A record of the wrong size. */
-	raw_put(db, "dave/1.jpg", r, len - 4);
+	if (e2e_raw_put(db, "dave/1.jpg", r, len - 4, err))
+		fail_msg("%s", err);
 	out = run(argv, &st, d);
 	assert_int_equal(st, 1);
 	assert_non_null(strstr(out, "bad\tbob/2.jpg"));
@@ -289,46 +271,12 @@ static void test_verify(void **state)
 	tu_rm_rf(d);
 }
 
-static void dump(const char *db, char ***keys, uint8_t ***vals, size_t **lens, int *n)
-{
-	featdb_t *f = NULL;
-	char err[ERR_LEN];
-	assert_int_equal(featdb_open(db, FEATDB_RDONLY, &f, err), 0);
-	*keys = calloc(16, sizeof **keys);
-	*vals = calloc(16, sizeof **vals);
-	*lens = calloc(16, sizeof **lens);
-	*n = 0;
-	for (int i = 0; i < 9; i++) {
-		if (featdb_get(f, all_keys[i], &(*vals)[*n], &(*lens)[*n], err) != 0)
-			continue;
-		(*keys)[(*n)++] = (char *)all_keys[i];
-	}
-	featdb_close(f);
-}
-
-static void assert_same_store(const char *a, const char *b)
-{
-	char **ka, **kb;
-	uint8_t **va, **vb;
-	size_t *la, *lb;
-	int na, nb;
-	dump(a, &ka, &va, &la, &na);
-	dump(b, &kb, &vb, &lb, &nb);
-	assert_int_equal(na, nb);
-	for (int i = 0; i < na; i++) {
-		assert_string_equal(ka[i], kb[i]);
-		assert_int_equal(la[i], lb[i]);
-		assert_memory_equal(va[i], vb[i], la[i]);
-		free(va[i]), free(vb[i]);
-	}
-	free(ka), free(kb), free(va), free(vb), free(la), free(lb);
-}
-
 static void test_merge(void **state)
 {
 	(void)state;
 	const char *d = tu_tmpdir();
-	char whole[4200], a[4200], b[4200], out[4200], other[4200], cmd[4300];
+	char whole[4200], a[4200], b[4200], out[4200], other[4200], cmd[4300],
+	     why[ERR_LEN];
 	int st;
 	snprintf(whole, sizeof whole, "%s/whole.lmdb", d);
 	snprintf(a, sizeof a, "%s/a.lmdb", d);
@@ -346,7 +294,8 @@ static void test_merge(void **state)
 	assert_int_equal(st, 0);
 	assert_non_null(strstr(log, "9 records added"));
 	free(log);
-	assert_same_store(whole, out);
+	if (e2e_same_store(whole, out, why))
+		fail_msg("%s", why);
 	/* The merged store's metadata is the whole's. */
 	featdb_t *f = NULL;
 	featdb_meta_t m = {0};
@@ -368,7 +317,8 @@ static void test_merge(void **state)
 	assert_int_equal(st, 0);
 	assert_non_null(strstr(log, "0 records added, 9 already there, 0 conflicts"));
 	free(log);
-	assert_same_store(whole, out);
+	if (e2e_same_store(whole, out, why))
+		fail_msg("%s", why);
 
 	/* Stores of other weights are refused before anything is written. */
 	make_store(other, hb, 3, cb, 2, FEATDB_F32, "0000000000000001");
@@ -385,7 +335,8 @@ static void test_merge(void **state)
 	assert_int_equal(st, 1);
 	assert_non_null(strstr(log, "dtype"));
 	free(log);
-	assert_same_store(whole, out);
+	if (e2e_same_store(whole, out, why))
+		fail_msg("%s", why);
 	tu_rm_rf(d);
 }
 
@@ -409,13 +360,39 @@ static void test_merge_conflict(void **state)
 	float v[D];
 	vec_for(5, v);
 	assert_int_equal(featdb_rec_encode(v, D, FEATDB_F32, 0, 0, r, err), 0);
-	raw_put(b, "alice/1.jpg", r, len);
+	if (e2e_raw_put(b, "alice/1.jpg", r, len, err))
+		fail_msg("%s", err);
 	free(r);
 	char *argv[] = {FEATDB, "merge", out, a, b, NULL};
 	char *log = run(argv, &st, d);
 	assert_int_equal(st, 1);
 	assert_non_null(strstr(log, "conflict: 'alice/1.jpg'"));
 	free(log);
+	tu_rm_rf(d);
+}
+
+/* info's report and verify's verdict are the answer: when the standard
+ * output cannot take them (a full disk), the status says so. */
+static void test_stdout_write_failure(void **state)
+{
+	(void)state;
+	FILE *full = fopen("/dev/full", "w");
+	if (!full)
+		skip();
+	fclose(full);
+	const char *d = tu_tmpdir();
+	char store[4200];
+	int st;
+	snprintf(store, sizeof store, "%s/s.lmdb", d);
+	make_store(store, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	char *info[] = {FEATDB, "info", store, NULL};
+	char *verify[] = {FEATDB, "verify", store, NULL};
+	free(run(info, &st, d));
+	assert_int_equal(st, 0);
+	assert_int_equal(proc_run(info, "/dev/full"), 1);
+	free(run(verify, &st, d));
+	assert_int_equal(st, 0);
+	assert_int_equal(proc_run(verify, "/dev/full"), 1);
 	tu_rm_rf(d);
 }
 
@@ -427,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_conflict),
+		cmocka_unit_test(test_stdout_write_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,15 +25,6 @@
 #include "head.h"
 #include "testutil.h"
 
-static float *rand_floats(tu_rng_t *r, size_t n, double lo, double hi)
-{
-	float *p = malloc((n ? n : 1) * sizeof *p);
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)(lo + (hi - lo) * tu_rng_uniform(r));
-	return p;
-}
-
 static int32_t *rand_labels(tu_rng_t *r, size_t n, int K)
 {
 	int32_t *y = malloc((n ? n : 1) * sizeof *y);
@@ -43,26 +34,7 @@ static int32_t *rand_labels(tu_rng_t *r, size_t n, int K)
 	return y;
 }
 
-/* |a - ref| <= atol + rtol * |ref| for every element, the worst printed. */
-static void assert_close_d(const char *what, const float *a, const double *ref,
-			   size_t n, double atol, double rtol)
-{
-	size_t worst = 0;
-	double excess = -1;
-	for (size_t i = 0; i < n; i++) {
-		double e = fabs((double)a[i] - ref[i]) - (atol + rtol * fabs(ref[i]));
-		if (e > excess) {
-			excess = e;
-			worst = i;
-		}
-	}
-	if (excess > 0) {
-		print_error("%s: element %zu is %.9g, reference %.9g (atol %g, rtol %g)\n",
-			    what, worst, a[worst], ref[worst], atol, rtol);
-		fail();
-	}
-}
-
+/* |a - ref| <= atol + rtol * |ref| for every element, ref in float. */
 static void assert_close_f(const char *what, const float *a, const float *ref,
 			   size_t n, double atol, double rtol)
 {
@@ -70,7 +42,7 @@ static void assert_close_f(const char *what, const float *a, const float *ref,
 	assert_non_null(d);
 	for (size_t i = 0; i < n; i++)
 		d[i] = ref[i];
-	assert_close_d(what, a, d, n, atol, rtol);
+	tu_assert_close(what, a, d, n, atol, 0, rtol);
 	free(d);
 }
 
@@ -171,7 +143,7 @@ static void test_forward_matches_reference(void **state)
 	assert_int_equal(head_create(D, K, 3, &h, NULL), 0);
 	for (int k = 0; k < K; k++)
 		h.bias[k] = (float)(tu_rng_uniform(&r) - 0.5);
-	float *x = rand_floats(&r, (size_t)N * D, -1, 2);
+	float *x = tu_rand_floats(&r, (size_t)N * D, -1, 2);
 	float *logits = malloc((size_t)N * K * sizeof *logits);
 	double *ref = malloc((size_t)N * K * sizeof *ref);
 	assert_true(logits && ref);
@@ -183,7 +155,7 @@ static void test_forward_matches_reference(void **state)
 				s += (double)x[(size_t)n * D + d] * h.kernel[(size_t)d * K + k];
 			ref[(size_t)n * K + k] = s;
 		}
-	assert_close_d("logits", logits, ref, (size_t)N * K, 1e-5, 1e-5);
+	tu_assert_close("logits", logits, ref, (size_t)N * K, 1e-5, 0, 1e-5);
 	free(x), free(logits), free(ref);
 	head_free(&h);
 }
@@ -223,7 +195,7 @@ static void test_xent_stable(void **state)
 	/* Ordinary logits against the double reference. */
 	tu_rng_t r = {5};
 	int N = 17, K = 11;
-	float *l = rand_floats(&r, (size_t)N * K, -20, 20);
+	float *l = tu_rand_floats(&r, (size_t)N * K, -20, 20);
 	int32_t *yy = rand_labels(&r, (size_t)N, K);
 	float *d = malloc((size_t)N * K * sizeof *d);
 	double *dref = malloc((size_t)N * K * sizeof *dref), lref = 0;
@@ -243,7 +215,7 @@ static void test_xent_stable(void **state)
 							  (k == yy[n]));
 	}
 	assert_true(fabs(loss - lref) <= 1e-9 * fabs(lref));
-	assert_close_d("dlogits", d, dref, (size_t)N * K, 1e-7, 1e-5);
+	tu_assert_close("dlogits", d, dref, (size_t)N * K, 1e-7, 0, 1e-5);
 	free(l), free(yy), free(d), free(dref);
 }
 
@@ -258,7 +230,7 @@ static void test_gradient_finite_differences(void **state)
 	assert_int_equal(head_create(D, K, 9, &h, NULL), 0);
 	for (int k = 0; k < K; k++)
 		h.bias[k] = (float)(0.3 * (tu_rng_uniform(&r) - 0.5));
-	float *x = rand_floats(&r, (size_t)N * D, 0, 2);
+	float *x = tu_rand_floats(&r, (size_t)N * D, 0, 2);
 	int32_t *y = rand_labels(&r, (size_t)N, K);
 	float *g = malloc(np * sizeof *g), *scratch = malloc((size_t)N * K * sizeof *scratch);
 	double *p = to_double(h.kernel, np), *gref = malloc(np * sizeof *gref), *fd = malloc(np * sizeof *fd);
@@ -283,7 +255,7 @@ static void test_gradient_finite_differences(void **state)
 	 * precision. */
 	for (size_t i = 0; i < np; i++)
 		assert_true(fabs(gref[i] - fd[i]) <= 1e-8 + 1e-6 * fabs(fd[i]));
-	assert_close_d("gradient", g, fd, np, 1e-6, 1e-4);
+	tu_assert_close("gradient", g, fd, np, 1e-6, 0, 1e-4);
 	free(x), free(y), free(g), free(scratch), free(p), free(gref), free(fd);
 	head_free(&h);
 }
@@ -311,7 +283,7 @@ static void test_adam_hand_computed(void **state)
 	adam_apply(&a, alpha, 0, 4, w, g1, 0);
 	const double w1[4] = {0.4990000316007913, -0.24900001579005093, 1.0,
 			      -3.152288965773241e-06};
-	assert_close_d("w after step 1", w, w1, 4, 1e-8, 1e-7);
+	tu_assert_close("w after step 1", w, w1, 4, 1e-8, 0, 1e-7);
 	assert_true(fabs(a.m[0] - 0.01) < 1e-8 && fabs(a.v[1] - 4e-5) < 1e-9);
 	/* t = 2: alpha = lr * sqrt(1 - beta2^2) / (1 - beta1^2). */
 	alpha = adam_next(&a);
@@ -319,7 +291,7 @@ static void test_adam_hand_computed(void **state)
 	adam_apply(&a, alpha, 0, 4, w, g2, 0);
 	const double w2[4] = {0.49800005393791447, -0.24924771546487617, 1.0,
 			      -5.263453155638622e-06};
-	assert_close_d("w after step 2", w, w2, 4, 1e-8, 1e-7);
+	tu_assert_close("w after step 2", w, w2, 4, 1e-8, 0, 1e-7);
 	assert_int_equal(a.t, 2);
 	adam_free(&a);
 
@@ -331,7 +303,7 @@ static void test_adam_hand_computed(void **state)
 	double sq = adam_apply(&a, adam_next(&a), 0, 2, v, g, 0.01f);
 	assert_true(fabs(sq - 4.25) < 1e-12);
 	const double vref[2] = {0.49900031610866, -2.0009999473190003};
-	assert_close_d("w with l2", v, vref, 2, 1e-7, 1e-7);
+	tu_assert_close("w with l2", v, vref, 2, 1e-7, 0, 1e-7);
 	adam_free(&a);
 	adam_free(NULL);
 	assert_int_equal(adam_init(&a, 2, 0, 0.9, 0.999, 1e-7, NULL), ERR_ARG);
@@ -347,13 +319,13 @@ static void test_adam_fast_matches_reference(void **state)
 		tu_rng_t r = {(uint64_t)(100 + with_l2)};
 		size_t n = 1037, off = 13;
 		adam_t fast, ref;
-		float *w = rand_floats(&r, n, -1, 1), *wr = malloc(n * sizeof *wr);
+		float *w = tu_rand_floats(&r, n, -1, 1), *wr = malloc(n * sizeof *wr);
 		assert_non_null(wr);
 		memcpy(wr, w, n * sizeof *w);
 		assert_int_equal(adam_init(&fast, n + off, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
 		assert_int_equal(adam_init(&ref, n + off, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
 		for (int step = 0; step < 5; step++) {
-			float *g = rand_floats(&r, n, -0.1, 0.1);
+			float *g = tu_rand_floats(&r, n, -0.1, 0.1);
 			float l2 = with_l2 ? 0.05f : 0.0f;
 			float a1 = adam_next(&fast), a2 = adam_next(&ref);
 			assert_true(a1 == a2);
@@ -404,7 +376,7 @@ typedef struct problem {
 static problem_t problem_make(uint64_t seed, int D, int K, size_t n)
 {
 	tu_rng_t r = {seed};
-	problem_t p = {D, K, n, rand_floats(&r, n * D, 0, 1.5), rand_labels(&r, n, K),
+	problem_t p = {D, K, n, tu_rand_floats(&r, n * D, 0, 1.5), rand_labels(&r, n, K),
 		       malloc(n * sizeof(size_t))};
 	assert_non_null(p.idx);
 	for (size_t i = 0; i < n; i++)
@@ -524,7 +496,7 @@ static void test_learns_separable_data(void **state)
 	int D = 40, K = 4;
 	size_t n = 240;
 	tu_rng_t r = {77};
-	problem_t p = {D, K, n, rand_floats(&r, n * D, 0, 0.5), rand_labels(&r, n, K),
+	problem_t p = {D, K, n, tu_rand_floats(&r, n * D, 0, 0.5), rand_labels(&r, n, K),
 		       malloc(n * sizeof(size_t))};
 	assert_non_null(p.idx);
 	for (size_t i = 0; i < n; i++) {

@@ -23,7 +23,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,17 +33,9 @@
 
 #include "e2e.h"
 #include "error.h"
-#include "featdb.h"
 #include "img.h"
 #include "proc.h"
 #include "testutil.h"
-
-static char *slurp(const char *path)
-{
-	char *s = e2e_slurp(path);
-	assert_non_null(s);
-	return s;
-}
 
 static void put(const char *dir, const char *rel, const void *b, size_t n)
 {
@@ -69,14 +60,6 @@ static void copy_fixture(const char *dir, const char *rel, const char *name)
 	uint8_t *b = fixture(name, &n);
 	put(dir, rel, b, n);
 	free(b);
-}
-
-static int count_of(const char *s, const char *needle)
-{
-	int n = 0;
-	for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	return n;
 }
 
 /* Whether extract's output has the line "skipped <path>: ..." with the
@@ -262,7 +245,7 @@ static void test_hostile_folder(void **state)
 	make_hostile(in);
 
 	int st = e2e_extract(in, db, log, "--batch", "8", NULL);
-	char *out = slurp(log);
+	char *out = tu_slurp(log);
 	if (st != 0)
 		print_error("extract exited %d:\n%s\n", st, out);
 	assert_int_equal(st, 0);
@@ -319,7 +302,7 @@ static void test_hostile_folder(void **state)
 	for (size_t i = 0; i < d.n; i++)
 		deep += strstr(d.keys[i], "/deep.ppm") != NULL;
 	assert_int_equal(deep, 1);
-	int again = count_of(out, "already walked through another link");
+	int again = tu_count(out, "already walked through another link");
 	assert_int_equal(again, 2 * LATTICE);
 	print_message("%zu bad files skipped with their reason, %zu odd ones stored; "
 		      "of %d cut files %d decode (stored), %d are skipped; a lattice "
@@ -337,7 +320,7 @@ static void test_hostile_folder(void **state)
 
 	/* The run goes on the same way again: everything good is present. */
 	assert_int_equal(e2e_extract(in, db, log, NULL), 0);
-	out = slurp(log);
+	out = tu_slurp(log);
 	assert_non_null(strstr(out, "extracted 0, already present"));
 	free(out);
 	tu_rm_rf(dir);
@@ -348,7 +331,7 @@ static void test_file_vanishes(void **state)
 {
 	(void)state;
 	const char *dir = tu_tmpdir();
-	char in[600], db[600], log[600], last[700], err[ERR_LEN];
+	char in[600], db[600], log[600], last[700];
 	snprintf(in, sizeof in, "%s/faces", dir);
 	snprintf(db, sizeof db, "%s/feats.lmdb", dir);
 	snprintf(log, sizeof log, "%s/log", dir);
@@ -365,21 +348,11 @@ static void test_file_vanishes(void **state)
 	pid_t pid = proc_spawn(argv, log);
 	/* Decoders work at most 3 images ahead: once the first record is in,
 	 * the last image is still to come. */
-	for (int seen = 0; !seen;) {
-		featdb_t *f = NULL;
-		featdb_meta_t m;
-		if (featdb_open(db, FEATDB_RDONLY, &f, err) == 0 &&
-		    featdb_meta_get(f, &m, err) == 0) {
-			seen = m.count > 0;
-			featdb_meta_free(&m);
-		}
-		featdb_close(f);
-		if (!seen)
-			proc_sleep(0.01);
-	}
+	while (e2e_store_count(db) <= 0)
+		proc_sleep(0.01);
 	assert_int_equal(unlink(last), 0);
 	assert_int_equal(proc_wait(pid), 0);
-	char *out = slurp(log);
+	char *out = tu_slurp(log);
 	if (!skipped_for(out, last, "No such file or directory"))
 		fail_msg("want %s skipped as gone:\n%s", last, out);
 	assert_non_null(strstr(out, "extracted 6, already present 0, skipped 1"));
@@ -395,9 +368,9 @@ static void expect_run(char *const argv[], const char *log, int status,
 		       const char *want)
 {
 	int st = proc_run(argv, log);
-	char *out = slurp(log);
+	char *out = tu_slurp(log);
 	if (st != status || (want && !strstr(out, want)) ||
-	    count_of(out, "error:") > 1)
+	    tu_count(out, "error:") > 1)
 		fail_msg("%s %s: exit %d (want %d), output:\n%s(want '%s' and, on "
 			 "failure, one error line)", argv[0], argv[1], st, status, out,
 			 want ? want : "");
@@ -442,22 +415,6 @@ static void copy_store(const char *from, const char *to, size_t keep)
 	free(b);
 }
 
-/* The pages a store uses: LMDB's "last page" + 1, times the page size. */
-static size_t used_bytes(const char *db, size_t *psize)
-{
-	MDB_env *env;
-	MDB_envinfo info;
-	MDB_stat ms;
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
-	assert_int_equal(mdb_env_open(env, db, MDB_RDONLY, 0644), 0);
-	assert_int_equal(mdb_env_info(env, &info), 0);
-	assert_int_equal(mdb_env_stat(env, &ms), 0);
-	mdb_env_close(env);
-	*psize = ms.ms_psize;
-	return (info.me_last_pgno + 1) * ms.ms_psize;
-}
-
 static void patch(const char *db, size_t off, const void *bytes, size_t n)
 {
 	char p[700];
@@ -479,7 +436,9 @@ static void test_damaged_store(void **state)
 	if (e2e_make_store(good, 24, 4096, 5, why))
 		fail_msg("%s", why);
 	assert_int_equal(e2e_write_pnm(dir, "faces/ann/1.ppm", 20, 20, 0, 1), 0);
-	size_t used = used_bytes(good, &psize);
+	size_t used;
+	if (e2e_env_info(good, NULL, &used, &psize, why))
+		fail_msg("%s", why);
 
 	/* Cut short, in the data pages and in the meta pages. */
 	copy_store(good, bad, used / 2);
@@ -539,7 +498,9 @@ static void test_random_page_damage(void **state)
 	snprintf(log, sizeof log, "%s/log", dir);
 	if (e2e_make_store(good, 24, 4096, 5, why))
 		fail_msg("%s", why);
-	size_t used = used_bytes(good, &psize);
+	size_t used;
+	if (e2e_env_info(good, NULL, &used, &psize, why))
+		fail_msg("%s", why);
 	copy_store(good, bad, used);
 	uint8_t *src = tu_read_file(data, &n);
 	assert_non_null(src);
@@ -568,7 +529,7 @@ static void test_random_page_damage(void **state)
 		char *argv[] = {proc_bin("featdb"), t % 2 ? "info" : "verify", bad, NULL};
 		int st = proc_run(argv, log);
 		if (st != 0 && st != 1) {
-			char *out = slurp(log);
+			char *out = tu_slurp(log);
 			fail_msg("trial %d: featdb %s exited %d:\n%s", t, argv[1], st, out);
 		}
 		refused += st == 1;
@@ -579,23 +540,6 @@ static void test_random_page_damage(void **state)
 	free(b);
 	free(src);
 	tu_rm_rf(dir);
-}
-
-/* One record of the wrong size, put behind featdb's back. */
-static void raw_put(const char *db, const char *key, const void *val, size_t len)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
-	assert_int_equal(mdb_env_open(env, db, 0, 0666), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "features", 0, &dbi), 0);
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
 }
 
 static void test_record_wrong_size(void **state)
@@ -613,7 +557,8 @@ static void test_record_wrong_size(void **state)
 	uint8_t rec[100];
 	memset(rec, 0, sizeof rec);
 	memcpy(rec, "VGGF\1\0\1\0\0\x10", 10); /* dim 4096 */
-	raw_put(db, "ann/003.jpg", rec, sizeof rec);
+	if (e2e_raw_put(db, "ann/003.jpg", rec, sizeof rec, why))
+		fail_msg("%s", why);
 
 	char *verify[] = {proc_bin("featdb"), "verify", db, NULL};
 	expect_run(verify, log, 1, "bad\tann/003.jpg\trecord is 100 bytes");
@@ -634,7 +579,8 @@ static void test_record_wrong_size(void **state)
 	assert_int_equal(e2e_write_pnm(in, "bob/1.ppm", 20, 20, 0, 1), 0);
 	assert_int_equal(e2e_write_pnm(in, "cy/1.ppm", 20, 20, 0, 2), 0);
 	assert_int_equal(e2e_extract(in, db, log, NULL), 0);
-	raw_put(db, "bob/1.ppm", rec, sizeof rec);
+	if (e2e_raw_put(db, "bob/1.ppm", rec, sizeof rec, why))
+		fail_msg("%s", why);
 	assert_int_equal(e2e_write_pnm(in, "al/1.ppm", 20, 20, 0, 3), 0);
 	char *ext[] = {proc_bin("extract"), "--in", in, "--db", db, "--weights",
 		       (char *)tu_weights_path(), "-q", NULL};
@@ -642,24 +588,46 @@ static void test_record_wrong_size(void **state)
 	tu_rm_rf(dir);
 }
 
+/* What predict needs, under a fresh folder: a face folder of one image,
+ * a store of 12 records, a head trained on it, and a log file. */
+typedef struct trained {
+	char dir[600], in[700], db[700], head[700], log[700];
+} trained_t;
+
+static void make_trained(trained_t *t)
+{
+	char why[ERR_LEN];
+	snprintf(t->dir, sizeof t->dir, "%s", tu_tmpdir());
+	snprintf(t->in, sizeof t->in, "%s/faces", t->dir);
+	snprintf(t->db, sizeof t->db, "%s/s.lmdb", t->dir);
+	snprintf(t->head, sizeof t->head, "%s/head.h5", t->dir);
+	snprintf(t->log, sizeof t->log, "%s/log", t->dir);
+	assert_int_equal(e2e_write_pnm(t->in, "ann/1.ppm", 20, 20, 0, 1), 0);
+	if (e2e_make_store(t->db, 12, 4096, 5, why))
+		fail_msg("%s", why);
+	char *train[] = {proc_bin("train-head"), "--db", t->db, "--out", t->head,
+			 "--epochs", "1", "--val-split", "0", "-q", NULL};
+	assert_int_equal(proc_run(train, t->log), 0);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	size_t n;
+	uint8_t *b = tu_read_file(from, &n);
+	assert_non_null(b);
+	assert_int_equal(tu_write_file(to, b, n), 0);
+	free(b);
+}
+
 /* Weights that are not VGG16's: cut short, not HDF5, empty, wrongly shaped,
  * without fc1/fc2.  extract and predict each give one error line. */
 static void test_bad_weights(void **state)
 {
 	(void)state;
-	const char *dir = tu_tmpdir();
-	char db[600], head[600], in[600], log[600], w[600], why[ERR_LEN];
-	snprintf(db, sizeof db, "%s/s.lmdb", dir);
-	snprintf(head, sizeof head, "%s/head.h5", dir);
-	snprintf(in, sizeof in, "%s/faces", dir);
-	snprintf(log, sizeof log, "%s/log", dir);
-	snprintf(w, sizeof w, "%s/w.h5", dir);
-	assert_int_equal(e2e_write_pnm(in, "ann/1.ppm", 20, 20, 0, 1), 0);
-	if (e2e_make_store(db, 12, 4096, 5, why))
-		fail_msg("%s", why);
-	char *train[] = {proc_bin("train-head"), "--db", db, "--out", head,
-			 "--epochs", "1", "--val-split", "0", "-q", NULL};
-	assert_int_equal(proc_run(train, log), 0);
+	trained_t t;
+	char w[800];
+	make_trained(&t);
+	snprintf(w, sizeof w, "%s/w.h5", t.dir);
 
 	/* The first megabyte of the real file: HDF5 sees the end missing. */
 	int src = open(tu_weights_path(), O_RDONLY);
@@ -683,45 +651,32 @@ static void test_bad_weights(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		if (cases[i].file) {
-			size_t n;
-			uint8_t *b = tu_read_file(cases[i].file, &n);
-			assert_non_null(b);
-			assert_int_equal(tu_write_file(w, b, n), 0);
-			free(b);
+			copy_file(cases[i].file, w);
 		} else {
 			if (i == 2)
 				memset(mb, 'x', 4096);
 			assert_int_equal(tu_write_file(w, mb, cases[i].len), 0);
 		}
-		char *ext[] = {proc_bin("extract"), "--in", in, "--db", db, "--weights",
-			       w, "-q", NULL};
-		expect_run(ext, log, 1, cases[i].want);
-		char *pred[] = {proc_bin("predict"), "--head", head, "--weights", w,
-				in, NULL};
-		expect_run(pred, log, 1, cases[i].want);
+		char *ext[] = {proc_bin("extract"), "--in", t.in, "--db", t.db,
+			       "--weights", w, "-q", NULL};
+		expect_run(ext, t.log, 1, cases[i].want);
+		char *pred[] = {proc_bin("predict"), "--head", t.head, "--weights", w,
+				t.in, NULL};
+		expect_run(pred, t.log, 1, cases[i].want);
 	}
-	tu_rm_rf(dir);
+	tu_rm_rf(t.dir);
 }
 
 /* Heads that are not heads: cut short, empty, random, wrongly shaped. */
 static void test_bad_heads(void **state)
 {
 	(void)state;
-	const char *dir = tu_tmpdir();
-	char db[600], head[600], bad[600], in[600], log[600], why[ERR_LEN];
-	snprintf(db, sizeof db, "%s/s.lmdb", dir);
-	snprintf(head, sizeof head, "%s/head.h5", dir);
-	snprintf(bad, sizeof bad, "%s/bad.h5", dir);
-	snprintf(in, sizeof in, "%s/faces", dir);
-	snprintf(log, sizeof log, "%s/log", dir);
-	assert_int_equal(e2e_write_pnm(in, "ann/1.ppm", 20, 20, 0, 1), 0);
-	if (e2e_make_store(db, 12, 4096, 5, why))
-		fail_msg("%s", why);
-	char *train[] = {proc_bin("train-head"), "--db", db, "--out", head,
-			 "--epochs", "1", "--val-split", "0", "-q", NULL};
-	assert_int_equal(proc_run(train, log), 0);
+	trained_t t;
+	char bad[800];
+	make_trained(&t);
+	snprintf(bad, sizeof bad, "%s/bad.h5", t.dir);
 	size_t n;
-	uint8_t *h = tu_read_file(head, &n);
+	uint8_t *h = tu_read_file(t.head, &n);
 	assert_non_null(h);
 
 	static const struct {
@@ -741,21 +696,17 @@ static void test_bad_heads(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		if (cases[i].file) {
-			size_t m;
-			uint8_t *b = tu_read_file(cases[i].file, &m);
-			assert_non_null(b);
-			assert_int_equal(tu_write_file(bad, b, m), 0);
-			free(b);
+			copy_file(cases[i].file, bad);
 		} else {
 			size_t cut = cases[i].cut == (size_t)-2 ? n - 2 : cases[i].cut;
 			assert_int_equal(tu_write_file(bad, h, cut), 0);
 		}
 		char *pred[] = {proc_bin("predict"), "--head", bad, "--weights",
-				(char *)tu_weights_path(), in, NULL};
-		expect_run(pred, log, 1, cases[i].want);
+				(char *)tu_weights_path(), t.in, NULL};
+		expect_run(pred, t.log, 1, cases[i].want);
 	}
 	free(h);
-	tu_rm_rf(dir);
+	tu_rm_rf(t.dir);
 }
 
 int main(void)

@@ -18,6 +18,7 @@
 
 #include "e2e.h"
 #include "error.h"
+#include "pool.h"
 #include "proc.h"
 #include "testutil.h"
 
@@ -36,28 +37,48 @@ static int extract_has_mpi(void)
 	return has;
 }
 
-/* Runs `mpirun -n ranks extract --in faces --db db ...` with the extra
- * arguments (NULL-terminated), output to log: its exit status. */
-static int mpirun_extract(int ranks, const char *db, const char *log, ...)
+/* Runs `mpirun -n ranks extract --in faces --db db ... [-q]` with the extra
+ * arguments ap, output to log: its exit status. */
+static int mpirun_extract_v(int ranks, int quiet, const char *db,
+			    const char *log, va_list ap)
 {
 	char n[16], *argv[40] = {g_mpirun, "--oversubscribe", "-n", n};
 	int k = 4;
-	va_list ap;
 	char *a;
 
 	snprintf(n, sizeof n, "%d", ranks);
 	if (geteuid() == 0)
 		argv[k++] = "--allow-run-as-root";
 	char *rest[] = {proc_bin("extract"), "--in", g_faces, "--db", (char *)db,
-			"--weights", (char *)tu_weights_path(), "--batch", "2", "-q"};
+			"--weights", (char *)tu_weights_path(), "--batch", "2"};
 	for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
 		argv[k++] = rest[i];
-	va_start(ap, log);
+	if (quiet)
+		argv[k++] = "-q";
 	while ((a = va_arg(ap, char *)) && k < 39)
 		argv[k++] = a;
-	va_end(ap);
 	argv[k] = NULL;
 	return proc_run(argv, log);
+}
+
+/* mpirun_extract_v, quiet, with the extra arguments NULL-terminated. */
+static int mpirun_extract(int ranks, const char *db, const char *log, ...)
+{
+	va_list ap;
+	va_start(ap, log);
+	int st = mpirun_extract_v(ranks, 1, db, log, ap);
+	va_end(ap);
+	return st;
+}
+
+/* mpirun_extract_v with its progress lines. */
+static int mpirun_extract_loud(int ranks, const char *db, const char *log, ...)
+{
+	va_list ap;
+	va_start(ap, log);
+	int st = mpirun_extract_v(ranks, 0, db, log, ap);
+	va_end(ap);
+	return st;
 }
 
 /* Finds mpirun on PATH (proc_spawn does not search it): 0 or -1. */
@@ -153,8 +174,7 @@ static void test_ranks_equal_one_process(void **state)
 		assert_int_equal(mpirun_extract(ranks, db, log, NULL), 0);
 		assert_same_as_ref(db);
 		/* Rank 0 alone reports, once, the bad file another rank met. */
-		char *out = e2e_slurp(log);
-		assert_non_null(out);
+		char *out = tu_slurp(log);
 		char *hit = strstr(out, "skipped 1");
 		assert_non_null(hit);
 		assert_non_null(strstr(out, "broken.jpg"));
@@ -201,8 +221,7 @@ static void test_error_ends_every_rank(void **state)
 	need_mpi();
 	snprintf(log, sizeof log, "%s/error.log", g_dir);
 	assert_int_not_equal(mpirun_extract(2, g_ref, log, "--dtype", "f16", NULL), 0);
-	char *out = e2e_slurp(log);
-	assert_non_null(out);
+	char *out = tu_slurp(log);
 	if (!strstr(out, "rank 0 of 2: error:") || !strstr(out, "--dtype f32"))
 		print_message("%s", out);
 	assert_non_null(strstr(out, "rank 0 of 2: error:"));
@@ -211,12 +230,43 @@ static void test_error_ends_every_rank(void **state)
 	assert_same_as_ref(g_ref);
 }
 
+/* Ranks on one machine share its CPUs: k ranks on c CPUs run at most
+ * max(1, c / k) compute threads each, not c each. */
+static void test_ranks_share_the_cpus(void **state)
+{
+	char db[4300], log[4300], line[64];
+
+	need_mpi();
+	int cpus = pool_cpus();
+	for (int ranks = 2; ranks <= 3; ranks++) {
+		snprintf(db, sizeof db, "%s/share%d.lmdb", g_dir, ranks);
+		snprintf(log, sizeof log, "%s/share%d.log", g_dir, ranks);
+		assert_int_equal(mpirun_extract_loud(ranks, db, log, NULL), 0);
+		char *out = tu_slurp(log);
+		int most = cpus / ranks < 1 ? 1 : cpus / ranks;
+		for (int r = 0; r < ranks; r++) {
+			snprintf(line, sizeof line, "rank %d of %d: ", r, ranks);
+			char *at = strstr(out, line);
+			int t = 0;
+			if (!at || sscanf(at + strlen(line), "%d compute threads", &t) != 1 ||
+			    t < 1 || t > most)
+				print_error("%d CPUs, %d ranks: want %s1..%d compute threads "
+					    "in:\n%s\n", cpus, ranks, line, most, out);
+			assert_non_null(at);
+			assert_in_range(t, 1, most);
+		}
+		free(out);
+		assert_same_as_ref(db);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ranks_equal_one_process),
 		cmocka_unit_test(test_killed_rank_then_rerun),
 		cmocka_unit_test(test_error_ends_every_rank),
+		cmocka_unit_test(test_ranks_share_the_cpus),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,16 +19,6 @@
 
 static char dir[256], faces[512], held[512], db[512], head[512], log_[512];
 
-static char *slurp(const char *path)
-{
-	size_t len;
-	uint8_t *b = tu_read_file(path, &len);
-	assert_non_null(b);
-	char *s = realloc(b, len + 1);
-	s[len] = 0;
-	return s;
-}
-
 /* 4 people: 20 images each to train on, 2 more each held out. */
 static int setup(void **state)
 {
@@ -74,7 +64,7 @@ static void test_top_k(void **state)
 	char *argv[] = {proc_bin("predict"), "--head", head, "--weights",
 			(char *)tu_weights_path(), "--top-k", "3", held, NULL};
 	int st = proc_run(argv, out);
-	char *s = slurp(out);
+	char *s = tu_slurp(out);
 	if (st != 0)
 		print_error("%s\n", s);
 	assert_int_equal(st, 0);
@@ -126,7 +116,7 @@ static void test_refuses_other_weights(void **state)
 	assert_int_equal(proc_run(gen, log_), 0);
 	char *argv[] = {proc_bin("predict"), "--head", head, "--weights", w2, held, NULL};
 	assert_int_equal(proc_run(argv, log_), 1);
-	char *s = slurp(log_);
+	char *s = tu_slurp(log_);
 	assert_non_null(strstr(s, "fingerprint"));
 	assert_non_null(strstr(s, w2));
 	free(s);
@@ -145,7 +135,7 @@ static void test_bad_inputs(void **state)
 	char *argv[] = {proc_bin("predict"), "--head", head, "--weights",
 			(char *)tu_weights_path(), "--top-k", "1", bad, good, NULL};
 	assert_int_equal(proc_run(argv, out), 0);
-	char *s = slurp(out);
+	char *s = tu_slurp(out);
 	assert_non_null(strstr(s, "skipped"));
 	assert_non_null(strstr(s, "bad.jpg"));
 	assert_non_null(strstr(s, "021.jpg\t1\tperson_01\t"));
@@ -158,12 +148,25 @@ static void test_bad_inputs(void **state)
 	assert_int_equal(proc_run(help, out), 0);
 }
 
+/* The lines are predict's answer: when the standard output cannot take
+ * them (a full disk), the status says so. */
+static void test_stdout_write_failure(void **state)
+{
+	(void)state;
+	if (access("/dev/full", W_OK) != 0)
+		skip();
+	char *argv[] = {proc_bin("predict"), "--head", head, "--weights",
+			(char *)tu_weights_path(), "--top-k", "2", "-q", held, NULL};
+	assert_int_equal(proc_run(argv, "/dev/full"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_top_k),
 		cmocka_unit_test(test_refuses_other_weights),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_stdout_write_failure),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -107,6 +107,30 @@ static char *tail_of(const char *path, size_t max)
 	return s;
 }
 
+/* Prints the lines of the log at path that tell why a run failed (a
+ * failed test, a dead binary, make's or a program's error), which the
+ * log's tail may not hold. */
+static void print_failures(const char *path)
+{
+	size_t len;
+	uint8_t *raw = tu_read_file(path, &len);
+	if (!raw)
+		return;
+	char *text = realloc(raw, len + 1);
+	text[len] = 0;
+	int shown = 0;
+	for (char *line = strtok(text, "\n"); line && shown < 60;
+	     line = strtok(NULL, "\n"))
+		if (strstr(line, "FAILED") || strstr(line, "died:") ||
+		    strstr(line, "ERROR") || strstr(line, "make: ***") ||
+		    strstr(line, "error:") || strstr(line, "No space")) {
+			print_error("  %s\n", line);
+			shown++;
+		}
+	print_error("(%d such lines in %s, %zu bytes)\n", shown, path, len);
+	free(text);
+}
+
 static void test_readme_commands(void **state)
 {
 	(void)state;
@@ -137,8 +161,10 @@ static void test_readme_commands(void **state)
 	snprintf(log, sizeof log, "%s/../make-test.log", copy);
 	rc = run_in_copy(cmds[1], log);
 	t = tail_of(log, 3000);
-	if (rc != 0)
+	if (rc != 0) {
 		print_error("%s exited %d:\n%s\n", cmds[1], rc, t);
+		print_failures(log);
+	}
 	assert_int_equal(rc, 0);
 	/* The suite's summary, "N passed, 0 failed, N skipped": the last line
 	 * of that form (a process a test left behind, such as an MPI daemon,
@@ -164,10 +190,42 @@ static void test_readme_commands(void **state)
 	free(t);
 }
 
+/* README's `make install PREFIX=...`, in the copy (built by the test
+ * above, or here): the four programs land in PREFIX/bin and run from
+ * there. */
+static void test_make_install(void **state)
+{
+	(void)state;
+	if (getenv("VGGFEAT_NESTED"))
+		skip();
+	static const char *const progs[] = {"extract", "train-head", "predict", "featdb"};
+	char prefix[600], log[600], cmd[2048];
+	snprintf(prefix, sizeof prefix, "%s/../prefix", copy);
+	snprintf(log, sizeof log, "%s/../install.log", copy);
+	snprintf(cmd, sizeof cmd, "make install PREFIX=%s", prefix);
+	int rc = run_in_copy(cmd, log);
+	char *t = tail_of(log, 3000);
+	if (rc != 0)
+		print_error("%s exited %d:\n%s\n", cmd, rc, t);
+	free(t);
+	assert_int_equal(rc, 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(cmd, sizeof cmd, "%s/bin/%s --version", prefix, progs[i]);
+		rc = run_in_copy(cmd, log);
+		t = tail_of(log, 300);
+		if (rc != 0 || !strstr(t, progs[i]))
+			print_error("%s exited %d:\n%s\n", cmd, rc, t);
+		assert_int_equal(rc, 0);
+		assert_non_null(strstr(t, progs[i]));
+		free(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_readme_commands),
+		cmocka_unit_test(test_make_install),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -148,12 +148,7 @@ static const char *slurp(const char *path)
 {
 	static char *bufs[4];
 	static int i;
-	size_t len;
-	uint8_t *b = tu_read_file(path, &len);
-	assert_non_null(b);
-	char *s = realloc(b, len + 1);
-	assert_non_null(s);
-	s[len] = '\0';
+	char *s = tu_slurp(path);
 	free(bufs[i % 4]);
 	bufs[i++ % 4] = s;
 	return s;
@@ -658,6 +653,22 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* A sweep's table is the run's result: when the standard output cannot
+ * take it (a full disk), the status says so. */
+static void test_stdout_write_failure(void **state)
+{
+	(void)state;
+	if (access("/dev/full", W_OK) != 0)
+		skip();
+	spec_t s = spec_default();
+	const char *store = make_store("stdout.lmdb", &s);
+	assert_int_equal(run(path_in("stdout.txt"), "--db", store, "--epochs", "1",
+			     "--lr", "1e-3,1e-2", "-q", NULL), 0);
+	assert_non_null(strstr(slurp(path_in("stdout.txt")), "rank "));
+	assert_int_equal(run("/dev/full", "--db", store, "--epochs", "1",
+			     "--lr", "1e-3,1e-2", "-q", NULL), 1);
+}
+
 int main(void)
 {
 	/* Failures are asserted on; HDF5's own report would only clutter. */
@@ -671,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_head_written_atomically),
 		cmocka_unit_test(test_parity_with_pytorch),
+		cmocka_unit_test(test_stdout_write_failure),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

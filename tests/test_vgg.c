@@ -22,77 +22,48 @@
 
 #define GOLDEN "tests/golden/fc2_golden.h5"
 
-static float *rand_floats(tu_rng_t *r, size_t n, double lo, double hi)
+/* max |a - ref| <= tol * max |ref|, on a reference that is not all zeros. */
+static void assert_close(const char *what, const float *a, const double *ref,
+			 size_t n, double tol)
 {
-	float *p = malloc(n * sizeof *p);
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)(lo + (hi - lo) * tu_rng_uniform(r));
-	return p;
-}
-
-/* max |a - ref| <= tol * max |ref|, with the numbers printed on failure. */
-static void assert_close(const float *a, const double *ref, size_t n, double tol)
-{
-	double maxref = 0, maxdiff = 0;
-	size_t worst = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)a[i] - ref[i]);
-		if (fabs(ref[i]) > maxref)
-			maxref = fabs(ref[i]);
-		if (d > maxdiff) {
-			maxdiff = d;
-			worst = i;
-		}
-	}
-	if (maxdiff > tol * maxref) {
-		print_error("max |a-ref| = %g at %zu (a %g, ref %g) > %g * max|ref| %g\n",
-			    maxdiff, worst, a[worst], ref[worst], tol, maxref);
-		fail();
-	}
-	assert_true(maxref > 0);
-	if (tol >= 1e-4)
-		print_message("max |a-ref| / max |ref| = %.2g\n", maxdiff / maxref);
-}
-
-/* in (N, H, W, C), kernel (3, 3, C, K), out (N, H, W, K), double, ReLU. */
-static void conv3x3_ref(const float *in, int N, int H, int W, int C,
-			const float *kernel, const float *bias, int K, double *out)
-{
-	for (int n = 0; n < N; n++)
-		for (int y = 0; y < H; y++)
-			for (int x = 0; x < W; x++)
-				for (int k = 0; k < K; k++) {
-					double s = bias[k];
-					for (int ky = 0; ky < 3; ky++)
-						for (int kx = 0; kx < 3; kx++) {
-							int sy = y + ky - 1, sx = x + kx - 1;
-							if (sy < 0 || sy >= H || sx < 0 || sx >= W)
-								continue;
-							for (int c = 0; c < C; c++)
-								s += (double)in[(((size_t)n * H + sy) * W + sx) * C + c] *
-								     kernel[((size_t)(ky * 3 + kx) * C + c) * K + k];
-						}
-					out[(((size_t)n * H + y) * W + x) * K + k] = s > 0 ? s : 0;
-				}
+	assert_true(tu_assert_close(what, a, ref, n, 0, tol, 0) > 0);
 }
 
 static void check_conv(int N, int H, int W, int C, int K, size_t col_len)
 {
 	tu_rng_t r = {(uint64_t)(N * 1000003 + H * 1009 + W * 101 + C * 11 + K)};
 	size_t nin = (size_t)N * H * W * C, nout = (size_t)N * H * W * K;
-	float *in = rand_floats(&r, nin, -2, 2);
-	float *kernel = rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
-	float *bias = rand_floats(&r, (size_t)K, -0.5, 0.5);
+	float *in = tu_rand_floats(&r, nin, -2, 2);
+	float *kernel = tu_rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
+	float *bias = tu_rand_floats(&r, (size_t)K, -0.5, 0.5);
 	float *out = malloc(nout * sizeof *out);
 	float *col = malloc(col_len * sizeof *col);
 	double *ref = malloc(nout * sizeof *ref);
 
 	assert_true(out && col && ref);
 	vgg_conv3x3_relu(in, N, H, W, C, kernel, bias, K, out, col, col_len);
-	conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
-	assert_close(out, ref, nout, 1e-5);
+	tu_conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
+	assert_close("conv3x3", out, ref, nout, 1e-5);
 	free(in), free(kernel), free(bias), free(out), free(col), free(ref);
+}
+
+/* The comparison every layer test relies on must fail on a NaN or an
+ * infinity, which compare false with any tolerance. */
+static void test_compare_fails_on_nan(void **state)
+{
+	(void)state;
+	const double ref[3] = {1.0, -2.0, 3.0};
+	float a[3] = {1.0f, -2.0f, 3.0f};
+	tu_close_t c;
+
+	assert_int_equal(tu_close(a, ref, 3, 1e-6, 1e-6, 1e-6, &c), 0);
+	a[1] = NAN;
+	assert_int_equal(tu_close(a, ref, 3, 1e-6, 1e-6, 1e-6, &c), -1);
+	assert_int_equal(c.worst, 1);
+	a[1] = -2.0f;
+	a[2] = INFINITY;
+	assert_int_equal(tu_close(a, ref, 3, 1e-6, 1e-6, 1e-6, &c), -1);
+	assert_int_equal(c.worst, 2);
 }
 
 static void test_conv3x3_odd_shapes(void **state)
@@ -113,7 +84,7 @@ static void check_pool(int N, int H, int W, int C)
 	tu_rng_t r = {(uint64_t)(N * 7 + H * 131 + W * 17 + C)};
 	int Ho = H / 2, Wo = W / 2;
 	size_t nout = (size_t)N * Ho * Wo * C;
-	float *in = rand_floats(&r, (size_t)N * H * W * C, -3, 3);
+	float *in = tu_rand_floats(&r, (size_t)N * H * W * C, -3, 3);
 	float *out = malloc(nout * sizeof *out);
 	double *ref = malloc(nout * sizeof *ref);
 
@@ -132,7 +103,7 @@ static void check_pool(int N, int H, int W, int C)
 					ref[(((size_t)n * Ho + y) * Wo + x) * C + c] = m;
 				}
 	/* A max is exact: no tolerance. */
-	assert_close(out, ref, nout, 0);
+	assert_close("maxpool2", out, ref, nout, 0);
 	free(in), free(out), free(ref);
 }
 
@@ -147,9 +118,9 @@ static void test_maxpool_odd_shapes(void **state)
 static void check_dense(int N, int C, int K, int relu)
 {
 	tu_rng_t r = {(uint64_t)(N * 31 + C * 7 + K + relu)};
-	float *in = rand_floats(&r, (size_t)N * C, -1, 1);
-	float *kernel = rand_floats(&r, (size_t)C * K, -0.1, 0.1);
-	float *bias = rand_floats(&r, (size_t)K, -0.5, 0.5);
+	float *in = tu_rand_floats(&r, (size_t)N * C, -1, 1);
+	float *kernel = tu_rand_floats(&r, (size_t)C * K, -0.1, 0.1);
+	float *bias = tu_rand_floats(&r, (size_t)K, -0.5, 0.5);
 	float *out = malloc((size_t)N * K * sizeof *out);
 	double *ref = malloc((size_t)N * K * sizeof *ref);
 
@@ -162,7 +133,7 @@ static void check_dense(int N, int C, int K, int relu)
 				s += (double)in[(size_t)n * C + c] * kernel[(size_t)c * K + k];
 			ref[(size_t)n * K + k] = relu && s < 0 ? 0 : s;
 		}
-	assert_close(out, ref, (size_t)N * K, 1e-5);
+	assert_close("dense", out, ref, (size_t)N * K, 1e-5);
 	free(in), free(kernel), free(bias), free(out), free(ref);
 }
 
@@ -306,8 +277,8 @@ static void test_forward_matches_golden(void **state)
 		const float *gv = g.fc2 + (size_t)row[j] * VGG_FEATURES;
 		for (int k = 0; k < VGG_FEATURES; k++)
 			ref[k] = gv[k];
-		print_message("%s: ", g.keys[row[j]]);
-		assert_close(out + (size_t)j * VGG_FEATURES, ref, VGG_FEATURES, 1e-4);
+		assert_close(g.keys[row[j]], out + (size_t)j * VGG_FEATURES, ref,
+			     VGG_FEATURES, 1e-4);
 	}
 	vgg_free(net);
 	weights_free(&w);
@@ -323,6 +294,7 @@ static void test_forward_matches_golden(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_compare_fails_on_nan),
 		cmocka_unit_test(test_conv3x3_odd_shapes),
 		cmocka_unit_test(test_maxpool_odd_shapes),
 		cmocka_unit_test(test_dense_odd_shapes),

@@ -28,67 +28,6 @@
 #include "winograd.h"
 #include "wino_avx2.h"
 
-static float *rand_floats(tu_rng_t *r, size_t n, double lo, double hi)
-{
-	float *p = malloc((n ? n : 1) * sizeof *p);
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)(lo + (hi - lo) * tu_rng_uniform(r));
-	return p;
-}
-
-/* |a_i - ref_i| <= atol_rel * max |ref| + rtol * |ref_i| for all i; prints
- * the worst element on failure and the normalised error always. */
-static void assert_close(const char *what, const float *a, const double *ref,
-			 size_t n, double atol_rel, double rtol)
-{
-	double maxref = 0, worst = 0;
-	size_t wi = 0;
-	for (size_t i = 0; i < n; i++)
-		if (fabs(ref[i]) > maxref)
-			maxref = fabs(ref[i]);
-	double atol = atol_rel * maxref;
-	int bad = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)a[i] - ref[i]);
-		if (d > worst)
-			worst = d, wi = i;
-		if (d > atol + rtol * fabs(ref[i]))
-			bad = 1;
-	}
-	if (bad) {
-		print_error("%s: |a-ref| = %g at %zu (a %.9g, ref %.9g) > %g + %g * |ref| "
-			    "(max |ref| %g)\n", what, worst, wi, a[wi], ref[wi], atol, rtol,
-			    maxref);
-		fail();
-	}
-	print_message("%s: max |a-ref| / max |ref| = %.2g\n", what,
-		      maxref > 0 ? worst / maxref : 0);
-}
-
-/* in (N, H, W, C), kernel (3, 3, C, K), out (N, H, W, K), double, ReLU. */
-static void conv3x3_ref(const float *in, int N, int H, int W, int C,
-			const float *kernel, const float *bias, int K, double *out)
-{
-	for (int n = 0; n < N; n++)
-		for (int y = 0; y < H; y++)
-			for (int x = 0; x < W; x++)
-				for (int k = 0; k < K; k++) {
-					double s = bias[k];
-					for (int ky = 0; ky < 3; ky++)
-						for (int kx = 0; kx < 3; kx++) {
-							int sy = y + ky - 1, sx = x + kx - 1;
-							if (sy < 0 || sy >= H || sx < 0 || sx >= W)
-								continue;
-							const float *p = in + (((size_t)n * H + sy) * W + sx) * C;
-							const float *g = kernel + (size_t)(ky * 3 + kx) * C * K + k;
-							for (int c = 0; c < C; c++)
-								s += (double)p[c] * g[(size_t)c * K];
-						}
-					out[(((size_t)n * H + y) * W + x) * K + k] = s > 0 ? s : 0;
-				}
-}
-
 /* Each F(m, 3) in exact arithmetic (double): A' ((G g) . (B' d)) is the
  * correlation of d (A) with g (3), to rounding. */
 static void test_matrices_are_exact(void **state)
@@ -169,9 +108,9 @@ static void check_wino(int isa, int m, int threads, int N, int H, int W,
 {
 	tu_rng_t r = {(uint64_t)(N * 1000003 + H * 1009 + W * 101 + C * 11 + K + m)};
 	size_t nin = (size_t)N * H * W * C, nout = (size_t)N * H * W * K;
-	float *in = rand_floats(&r, nin, -2, 2);
-	float *kernel = rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
-	float *bias = rand_floats(&r, (size_t)K, -0.5, 0.5);
+	float *in = tu_rand_floats(&r, nin, -2, 2);
+	float *kernel = tu_rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
+	float *bias = tu_rand_floats(&r, (size_t)K, -0.5, 0.5);
 	float *out = malloc(nout * sizeof *out), *plain = malloc(nout * sizeof *plain);
 	double *ref = malloc(nout * sizeof *ref);
 	size_t col_len = (size_t)W * 9 * C * H;
@@ -193,13 +132,13 @@ static void check_wino(int isa, int m, int threads, int N, int H, int W,
 	/* NaN everywhere first: every output must be written. */
 	memset(out, 0xff, nout * sizeof *out);
 	wino_conv3x3_relu(l, in, N, H, W, out, pool, work);
-	conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
+	tu_conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
 	vgg_conv3x3_relu(in, N, H, W, C, kernel, bias, K, plain, col, col_len);
 
 	snprintf(what, sizeof what, "%s F(%d,3) %d thr %s/%d (%d,%d,%d,%d)->%d",
 		 wino_isa_name(isa), m, threads,
 		 shared < 0 ? "auto" : shared ? "shared" : "own", block, N, H, W, C, K);
-	assert_close(what, out, ref, nout, wino_tol(m), 1e-5);
+	tu_assert_close(what, out, ref, nout, 0, wino_tol(m), 1e-5);
 	/* Against the straightforward path too, as the reference float path:
 	 * their difference is within the same bound. */
 	double *pd = malloc(nout * sizeof *pd);
@@ -207,7 +146,7 @@ static void check_wino(int isa, int m, int threads, int N, int H, int W,
 	for (size_t i = 0; i < nout; i++)
 		pd[i] = plain[i];
 	snprintf(what, sizeof what, "  vs im2col");
-	assert_close(what, out, pd, nout, wino_tol(m), 1e-5);
+	tu_assert_close(what, out, pd, nout, 0, wino_tol(m), 1e-5);
 
 	free(work);
 	pool_free(pool);
@@ -273,8 +212,8 @@ static void test_wino_layer_errors(void **state)
 static void check_gemm(int T, int Cs, int Ks, size_t ldv, size_t ldm)
 {
 	tu_rng_t r = {(uint64_t)(T * 7919 + Cs * 31 + Ks)};
-	float *V = rand_floats(&r, (size_t)T * ldv, -1, 1);
-	float *Ur = rand_floats(&r, (size_t)Cs * Ks, -1, 1); /* (Cs, Ks) */
+	float *V = tu_rand_floats(&r, (size_t)T * ldv, -1, 1);
+	float *Ur = tu_rand_floats(&r, (size_t)Cs * Ks, -1, 1); /* (Cs, Ks) */
 	float *Up = aligned_alloc(64, (size_t)Cs * Ks * sizeof(float));
 	float *M = malloc((size_t)T * ldm * sizeof(float));
 	float *Mb = malloc((size_t)T * Ks * sizeof(float));
@@ -298,11 +237,11 @@ static void check_gemm(int T, int Cs, int Ks, size_t ldv, size_t ldm)
 			Mc[(size_t)t * Ks + k] = M[(size_t)t * ldm + k];
 		}
 	snprintf(what, sizeof what, "avx2 gemm (%d,%d)@(%d,%d)", T, Cs, Cs, Ks);
-	assert_close(what, Mc, ref, (size_t)T * Ks, 1e-6, 1e-6);
+	tu_assert_close(what, Mc, ref, (size_t)T * Ks, 0, 1e-6, 1e-6);
 	for (size_t i = 0; i < (size_t)T * Ks; i++)
 		ref[i] = Mb[i];
 	snprintf(what, sizeof what, "  vs OpenBLAS");
-	assert_close(what, Mc, ref, (size_t)T * Ks, 1e-6, 1e-6);
+	tu_assert_close(what, Mc, ref, (size_t)T * Ks, 0, 1e-6, 1e-6);
 	free(V), free(Ur), free(Up), free(M), free(Mb), free(ref), free(Mc);
 }
 
@@ -323,9 +262,9 @@ static void check_direct(int H, int W, int C, int K, int y0, int y1)
 {
 	tu_rng_t r = {(uint64_t)(H * 131 + W * 17 + C * 5 + K + y0)};
 	size_t nout = (size_t)H * W * K;
-	float *in = rand_floats(&r, (size_t)H * W * C, -100, 100);
-	float *kernel = rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
-	float *bias = rand_floats(&r, (size_t)K, -0.5, 0.5);
+	float *in = tu_rand_floats(&r, (size_t)H * W * C, -100, 100);
+	float *kernel = tu_rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
+	float *bias = tu_rand_floats(&r, (size_t)K, -0.5, 0.5);
 	float *out = malloc(nout * sizeof *out), *rows = malloc(nout * sizeof *rows);
 	double *ref = malloc(nout * sizeof *ref);
 	char what[96];
@@ -333,7 +272,7 @@ static void check_direct(int H, int W, int C, int K, int y0, int y1)
 	assert_true(out && rows && ref);
 	memset(out, 0, nout * sizeof *out);
 	wino_avx2_direct3x3(in, H, W, C, kernel, bias, K, out, y0, y1);
-	conv3x3_ref(in, 1, H, W, C, kernel, bias, K, ref);
+	tu_conv3x3_ref(in, 1, H, W, C, kernel, bias, K, ref);
 	for (size_t i = 0; i < nout; i++) {
 		size_t y = i / ((size_t)W * K);
 		if ((int)y < y0 || (int)y >= y1)
@@ -341,7 +280,7 @@ static void check_direct(int H, int W, int C, int K, int y0, int y1)
 	}
 	snprintf(what, sizeof what, "avx2 direct (%d,%d,%d)->%d rows %d..%d", H, W, C,
 		 K, y0, y1);
-	assert_close(what, out, ref, nout, 1e-6, 1e-6);
+	tu_assert_close(what, out, ref, nout, 0, 1e-6, 1e-6);
 	free(in), free(kernel), free(bias), free(out), free(rows), free(ref);
 }
 
@@ -371,7 +310,7 @@ static void test_network_fast_vs_reference(void **state)
 
 	tu_rng_t r = {99};
 	const int n = 2;
-	float *in = rand_floats(&r, (size_t)n * VGG_IN * VGG_IN * 3, -120, 130);
+	float *in = tu_rand_floats(&r, (size_t)n * VGG_IN * VGG_IN * 3, -120, 130);
 	float *ref32 = malloc((size_t)n * VGG_FEATURES * sizeof(float));
 	float *out = malloc((size_t)n * VGG_FEATURES * sizeof(float));
 	float *out3 = malloc((size_t)n * VGG_FEATURES * sizeof(float));
@@ -399,8 +338,8 @@ static void test_network_fast_vs_reference(void **state)
 		assert_int_equal(vgg_conv_tile(net, 0), 0);
 		assert_int_equal(vgg_forward(net, in, n, out, err), 0);
 		vgg_free(net);
-		assert_close(wino_isa_name(isas[k]), out, ref, (size_t)n * VGG_FEATURES,
-			     1e-4, 0);
+		tu_assert_close(wino_isa_name(isas[k]), out, ref, (size_t)n * VGG_FEATURES,
+				0, 1e-4, 0);
 		o.threads = 3;
 		assert_int_equal(vgg_create_opts(&w, &o, &net, err), 0);
 		assert_int_equal(vgg_forward(net, in, n, out3, err), 0);
@@ -408,7 +347,8 @@ static void test_network_fast_vs_reference(void **state)
 		if (isas[k] == WINO_ISA_AVX2)
 			assert_memory_equal(out, out3, (size_t)n * VGG_FEATURES * sizeof(float));
 		else
-			assert_close("  3 threads", out3, ref, (size_t)n * VGG_FEATURES, 1e-4, 0);
+			tu_assert_close("  3 threads", out3, ref, (size_t)n * VGG_FEATURES,
+					0, 1e-4, 0);
 	}
 	weights_free(&w);
 	free(in), free(ref32), free(out), free(out3), free(ref);

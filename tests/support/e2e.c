@@ -1,5 +1,6 @@
 #include "e2e.h"
 
+#include <lmdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,22 +47,6 @@ int e2e_write_pnm(const char *root, const char *rel, int w, int h, int gray,
 	rc = tu_write_file(path, buf, n + (size_t)hl);
 	free(buf);
 	return rc;
-}
-
-char *e2e_slurp(const char *path)
-{
-	size_t len;
-	uint8_t *b = tu_read_file(path, &len);
-	char *s;
-
-	if (!b)
-		return NULL;
-	if (!(s = realloc(b, len + 1))) {
-		free(b);
-		return NULL;
-	}
-	s[len] = 0;
-	return s;
 }
 
 int e2e_extract(const char *in, const char *db, const char *log, ...)
@@ -135,6 +120,79 @@ done:
 	free(recs);
 	free(v);
 	return rc;
+}
+
+long e2e_store_count(const char *db)
+{
+	featdb_t *f = NULL;
+	featdb_meta_t m;
+	char err[ERR_LEN];
+	long n = -1;
+
+	if (featdb_open(db, FEATDB_RDONLY, &f, err) == 0 &&
+	    featdb_meta_get(f, &m, err) == 0) {
+		n = (long)m.count;
+		featdb_meta_free(&m);
+	}
+	featdb_close(f);
+	return n;
+}
+
+int e2e_raw_put(const char *db, const char *key, const void *val, size_t len,
+		char *why)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+	int rc;
+
+	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 4)) ||
+	    (rc = mdb_env_open(env, db, 0, 0666)) ||
+	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) ||
+	    (rc = mdb_dbi_open(txn, "features", 0, &dbi)) ||
+	    (rc = mdb_put(txn, dbi, &k, &v, 0)))
+		goto fail;
+	rc = mdb_txn_commit(txn); /* frees txn, even when it fails */
+	txn = NULL;
+	if (rc)
+		goto fail;
+	mdb_env_close(env);
+	return 0;
+fail:
+	snprintf(why, ERR_LEN, "%s: putting '%s' with LMDB: %s", db, key,
+		 mdb_strerror(rc));
+	if (txn)
+		mdb_txn_abort(txn);
+	if (env)
+		mdb_env_close(env);
+	return -1;
+}
+
+int e2e_env_info(const char *db, size_t *mapsize, size_t *used, size_t *psize,
+		 char *why)
+{
+	MDB_env *env = NULL;
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 4)) ||
+	    (rc = mdb_env_open(env, db, MDB_RDONLY, 0644)) ||
+	    (rc = mdb_env_info(env, &info)) || (rc = mdb_env_stat(env, &st))) {
+		snprintf(why, ERR_LEN, "%s: %s", db, mdb_strerror(rc));
+		if (env)
+			mdb_env_close(env);
+		return -1;
+	}
+	mdb_env_close(env);
+	if (mapsize)
+		*mapsize = info.me_mapsize;
+	if (used)
+		*used = (info.me_last_pgno + 1) * st.ms_psize;
+	if (psize)
+		*psize = st.ms_psize;
+	return 0;
 }
 
 static int dump_one(void *ctx, const char *key, size_t keylen,
@@ -253,4 +311,15 @@ int e2e_same(const e2e_dump_t *a, const e2e_dump_t *b, char *why)
 		return -1;
 	}
 	return e2e_subset(a, b, why);
+}
+
+int e2e_same_store(const char *a, const char *b, char *why)
+{
+	e2e_dump_t x = {0}, y = {0};
+	int rc = e2e_dump(a, &x, why) || e2e_dump(b, &y, why) ? -1 : e2e_same(&x, &y, why);
+
+	/* A failed dump may still hold records (those that decoded). */
+	e2e_dump_free(&x);
+	e2e_dump_free(&y);
+	return rc;
 }

@@ -1,7 +1,8 @@
 /* e2e.h - what the end-to-end tests of extract share: generated face
  * folders, running extract, and feature stores read back whole and compared
- * record for record.  No cmocka here (test generators link this file too):
- * functions return 0 or -1 and say why in a buffer of ERR_LEN bytes. */
+ * record for record, or read and written with LMDB directly, behind featdb's
+ * back.  No cmocka here (test generators link this file too): functions
+ * return 0 or -1 and say why in a buffer of ERR_LEN bytes. */
 #ifndef TESTS_E2E_H
 #define TESTS_E2E_H
 
@@ -17,10 +18,6 @@ void e2e_mkdirs(const char *root, const char *rel);
 int e2e_write_pnm(const char *root, const char *rel, int w, int h, int gray,
 		  uint64_t seed);
 
-/* e2e_slurp reads a whole file as a NUL-terminated string (malloc'd), or
- * returns NULL. */
-char *e2e_slurp(const char *path);
-
 /* e2e_extract runs extract --in in --db db --weights (the test weights) -q
  * with the extra arguments (NULL-terminated), output to log; returns its
  * exit status (128 + signal when killed). */
@@ -31,6 +28,22 @@ int e2e_extract(const char *in, const char *db, const char *log, ...);
  * "<person>/<i>.jpg", split train), ReLU-like vectors from seed, weights
  * fingerprint "0123456789abcdef".  Returns 0 or -1. */
 int e2e_make_store(const char *path, int n, int D, uint64_t seed, char *why);
+
+/* e2e_store_count returns the records of the store at db as its metadata
+ * counts them, or -1 when it cannot be read (yet). */
+long e2e_store_count(const char *db);
+
+/* e2e_raw_put stores val (len bytes) under key in the store's "features"
+ * database with LMDB directly, replacing any value: a damaged record, as a
+ * disk error or a foreign writer would leave it.  Returns 0 or -1. */
+int e2e_raw_put(const char *db, const char *key, const void *val, size_t len,
+		char *why);
+
+/* e2e_env_info reads, with LMDB directly (read-only; the store must not be
+ * open in this process), the store's map size, the bytes up to its last page,
+ * and its page size; any output pointer may be NULL.  Returns 0 or -1. */
+int e2e_env_info(const char *db, size_t *mapsize, size_t *used, size_t *psize,
+		 char *why);
 
 /* A whole store in key order: the keys (NUL-terminated) and the raw values. */
 typedef struct e2e_dump {
@@ -49,5 +62,9 @@ void e2e_dump_free(e2e_dump_t *d);
  * e2e_subset: every record of part is in whole with identical bytes. */
 int e2e_same(const e2e_dump_t *a, const e2e_dump_t *b, char *why);
 int e2e_subset(const e2e_dump_t *part, const e2e_dump_t *whole, char *why);
+
+/* e2e_same_store: e2e_same on the dumps of the stores at a and b, each of
+ * which must dump whole (every record decoding).  Returns 0 or -1. */
+int e2e_same_store(const char *a, const char *b, char *why);
 
 #endif

@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,30 @@ fail:
 	return NULL;
 }
 
+char *tu_read_text(const char *path)
+{
+	size_t len;
+	uint8_t *b = tu_read_file(path, &len);
+	char *s;
+
+	if (!b)
+		return NULL;
+	if (!(s = realloc(b, len + 1))) {
+		free(b);
+		return NULL;
+	}
+	s[len] = 0;
+	return s;
+}
+
+int tu_count(const char *s, const char *needle)
+{
+	int n = 0;
+	for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
 uint64_t tu_rng_u64(tu_rng_t *r)
 {
 	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
@@ -98,4 +123,71 @@ uint64_t tu_rng_u64(tu_rng_t *r)
 double tu_rng_uniform(tu_rng_t *r)
 {
 	return (double)(tu_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Letters: N batch, H height, W width, C input channels, K output channels.
+ * in (N, H, W, C), kernel (3, 3, C, K), bias (K), out (N, H, W, K), in
+ * double, after ReLU. */
+void tu_conv3x3_ref(const float *in, int N, int H, int W, int C,
+		    const float *kernel, const float *bias, int K, double *out)
+{
+	for (int n = 0; n < N; n++)
+		for (int y = 0; y < H; y++)
+			for (int x = 0; x < W; x++)
+				for (int k = 0; k < K; k++) {
+					double s = bias[k];
+					for (int ky = 0; ky < 3; ky++)
+						for (int kx = 0; kx < 3; kx++) {
+							int sy = y + ky - 1, sx = x + kx - 1;
+							if (sy < 0 || sy >= H || sx < 0 || sx >= W)
+								continue;
+							const float *p = in + (((size_t)n * H + sy) * W + sx) * C;
+							const float *g = kernel + (size_t)(ky * 3 + kx) * C * K + k;
+							for (int c = 0; c < C; c++)
+								s += (double)p[c] * g[(size_t)c * K];
+						}
+					out[(((size_t)n * H + y) * W + x) * K + k] = s > 0 ? s : 0;
+				}
+}
+
+/* Two passes: the bounds need max |ref| first. */
+int tu_close(const float *a, const double *ref, size_t n, double atol,
+	     double atol_rel, double rtol, tu_close_t *c)
+{
+	double excess = -INFINITY;
+	int rc = 0;
+
+	c->maxref = 0;
+	c->maxdiff = 0;
+	c->worst = 0;
+	c->bound = 0;
+	for (size_t i = 0; i < n; i++)
+		if (fabs(ref[i]) > c->maxref)
+			c->maxref = fabs(ref[i]);
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)a[i] - ref[i]);
+		double bound = atol + atol_rel * c->maxref + rtol * fabs(ref[i]);
+		/* A NaN or an infinity compares false with everything: it fails
+		 * here, and counts as the worst element. */
+		if (!isfinite(d)) {
+			if (excess < INFINITY) { /* the first such element */
+				c->worst = i;
+				c->bound = bound;
+			}
+			c->maxdiff = INFINITY;
+			excess = INFINITY;
+			rc = -1;
+			continue;
+		}
+		if (d > c->maxdiff)
+			c->maxdiff = d;
+		if (d > bound)
+			rc = -1;
+		if (d - bound > excess) {
+			excess = d - bound;
+			c->worst = i;
+			c->bound = bound;
+		}
+	}
+	return rc;
 }

@@ -29,9 +29,91 @@ int tu_write_file(const char *path, const void *buf, size_t len);
 /* tu_read_file reads a whole file (malloc'd, caller frees); NULL on error. */
 uint8_t *tu_read_file(const char *path, size_t *len);
 
+/* tu_read_text reads a whole file as a NUL-terminated string (malloc'd,
+ * caller frees); NULL on error. */
+char *tu_read_text(const char *path);
+
+/* tu_count returns how many times needle (not empty) stands in s, counting
+ * non-overlapping occurrences from the left. */
+int tu_count(const char *s, const char *needle);
+
 /* Seeded pseudo-random numbers (splitmix64), identical on every machine. */
 typedef struct tu_rng { uint64_t s; } tu_rng_t;
 uint64_t tu_rng_u64(tu_rng_t *r);
 double tu_rng_uniform(tu_rng_t *r); /* [0, 1) */
+
+/* tu_conv3x3_ref is the plain double-precision 3x3 convolution, stride 1,
+ * zero padding 1, then ReLU, that the fast paths are checked against.
+ * Letters: N batch, H height, W width, C input channels, K output channels.
+ * in (N, H, W, C), kernel (3, 3, C, K), bias (K), out (N, H, W, K). */
+void tu_conv3x3_ref(const float *in, int N, int H, int W, int C,
+		    const float *kernel, const float *bias, int K, double *out);
+
+/* What tu_close found over n elements. */
+typedef struct tu_close {
+	double maxref;  /* max |ref_i| */
+	double maxdiff; /* max |a_i - ref_i| */
+	size_t worst;   /* the element furthest past its bound (closest to it
+			 * when all pass) */
+	double bound;   /* that element's bound */
+} tu_close_t;
+
+/* tu_close compares a with a double-precision reference, element by
+ * element: element i passes when
+ *   |a_i - ref_i| <= atol + atol_rel * max |ref| + rtol * |ref_i|.
+ * A NaN or an infinite difference fails (it compares false with any
+ * bound, so it must be caught explicitly).  Returns 0 when every element
+ * passes, else -1; fills *c either way. */
+int tu_close(const float *a, const double *ref, size_t n, double atol,
+	     double atol_rel, double rtol, tu_close_t *c);
+
+/* ---- for the cmocka tests only --------------------------------------------
+ * The test generators link testutil.c without cmocka, so the helpers that
+ * fail a test live here, as static inline functions seen only where
+ * <cmocka.h> was included first (as every tests/test_*.c does). */
+#ifdef cmocka_unit_test
+#include <math.h>
+#include <stdlib.h>
+
+/* tu_slurp is tu_read_text that fails the test when path cannot be read:
+ * the file as a NUL-terminated string (malloc'd, caller frees). */
+static inline char *tu_slurp(const char *path)
+{
+	char *s = tu_read_text(path);
+	if (!s)
+		fail_msg("cannot read %s", path);
+	return s;
+}
+
+/* tu_rand_floats returns n floats (malloc'd, caller frees; at least one
+ * allocated) uniform in [lo, hi) from r, failing the test when out of
+ * memory. */
+static inline float *tu_rand_floats(tu_rng_t *r, size_t n, double lo, double hi)
+{
+	float *p = malloc((n ? n : 1) * sizeof *p);
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)(lo + (hi - lo) * tu_rng_uniform(r));
+	return p;
+}
+
+/* tu_assert_close fails the test, naming what and the worst element, unless
+ * tu_close(a, ref, n, atol, atol_rel, rtol) passes; then prints the
+ * normalised error max |a - ref| / max |ref|.  Returns max |ref|. */
+static inline double tu_assert_close(const char *what, const float *a,
+				     const double *ref, size_t n, double atol,
+				     double atol_rel, double rtol)
+{
+	tu_close_t c;
+	if (tu_close(a, ref, n, atol, atol_rel, rtol, &c))
+		fail_msg("%s: |a-ref| = %g at %zu (a %.9g, ref %.9g) > %g (atol %g + "
+			 "%g * max |ref| %g + rtol %g * |ref|); max |a-ref| %g", what,
+			 fabs((double)a[c.worst] - ref[c.worst]), c.worst, a[c.worst],
+			 ref[c.worst], c.bound, atol, atol_rel, c.maxref, rtol, c.maxdiff);
+	print_message("%s: max |a-ref| / max |ref| = %.2g\n", what,
+		      c.maxref > 0 ? c.maxdiff / c.maxref : 0);
+	return c.maxref;
+}
+#endif
 
 #endif
