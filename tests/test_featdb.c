@@ -249,6 +249,16 @@ static void test_crc32_known(void **state)
 		buf[i] = (uint8_t)tu_rng_u64(&r);
 	for (size_t n = 0; n <= sizeof buf; n += 1 + n / 7)
 		assert_int_equal(featdb_crc32(0, buf, n), crc_ref(buf, n));
+	/* Every start alignment and tail length of the 8-byte steps, and
+	 * chaining across a split inside a step. */
+	for (size_t off = 0; off < 8; off++)
+		for (size_t n = 0; n < 40; n++) {
+			assert_int_equal(featdb_crc32(0, buf + off, n), crc_ref(buf + off, n));
+			for (size_t cut = 0; cut <= n; cut += 3)
+				assert_int_equal(featdb_crc32(featdb_crc32(0, buf + off, cut),
+							      buf + off + cut, n - cut),
+						 crc_ref(buf + off, n));
+		}
 }
 
 /* ---- records ---- */
