@@ -1,6 +1,7 @@
 # Build: `make` builds the programs into bin/; `make test` builds and runs
 # the tests; `make install PREFIX=...` installs the programs.  `make
-# test-asan` and `make fuzz` are described at their rules.
+# test-asan`, `make test-valgrind` and `make fuzz` are described at their
+# rules.
 CC ?= cc
 PKGS := openblas lmdb libjpeg libpng hdf5
 OPT ?= -O2 -g
@@ -39,7 +40,7 @@ SUPPORT_LIB := tests/support/testutil.c tests/support/proc.c tests/support/e2e.c
 SUPPORT := $(patsubst tests/support/%.c,$(BUILD)/tests/%,$(filter-out $(SUPPORT_LIB),$(wildcard tests/support/*.c)))
 TESTUTIL_OBJ := $(SUPPORT_LIB:%.c=$(BUILD)/%.o)
 
-.PHONY: all test test-asan fuzz fuzz-seeds bench bench-head install clean
+.PHONY: all test test-asan test-valgrind fuzz fuzz-seeds bench bench-head install clean
 # Keep objects make would treat as intermediate (test support, programs).
 .SECONDARY:
 all: $(PROGS)
@@ -119,6 +120,24 @@ test-asan: $(TEST_WEIGHTS)
 	UBSAN_OPTIONS=abort_on_error=1:print_stacktrace=1:log_path=$(ASAN_LOGS)/ubsan \
 	SANITIZER_LOGS=$(ASAN_LOGS) $(MAKE) --no-print-directory BUILD=build-asan \
 		BIN=build-asan/bin OPT="$(ASAN_OPT)" TEST_SKIP=build-asan/tests/test_readme test
+
+# `make test-valgrind`: valgrind's memcheck (Debian: valgrind) over the
+# plain build (tests/valgrind.sh): the unit tests fast enough under it, the
+# featdb and train-head tests with the programs they start, then each
+# program on a small end-to-end job (extract with --conv direct; predict's
+# one image runs the Winograd kernels).  Any memcheck error or definite or
+# indirect leak fails a check; tests/valgrind.supp silences third-party
+# libraries only.  Some 10 minutes on 2 shared cores, so not part of `make
+# test`; niced, as it shares the machine.  test_vgg and test_winograd are
+# left out: they run whole networks on our AVX2+FMA kernels, which memcheck
+# runs lane by lane (test_winograd alone takes 23 minutes).
+VALGRIND_TESTS := $(addprefix $(BUILD)/tests/,test_pool test_dataset test_head \
+	test_img test_featdb test_weights)
+VALGRIND_TRACED := $(addprefix $(BUILD)/tests/,test_featdb_tool test_train_head)
+test-valgrind: $(VALGRIND_TESTS) $(VALGRIND_TRACED) $(SUPPORT) $(PROGS) $(TEST_WEIGHTS)
+	TEST_WEIGHTS=$(TEST_WEIGHTS) VGGFEAT_BIN=$(BIN) VGGFEAT_TOOLS=$(BUILD)/tests \
+		nice -n 5 bash tests/valgrind.sh $(VALGRIND_TESTS) \
+		--trace-children $(VALGRIND_TRACED)
 
 # ---- fuzzing ------------------------------------------------------------
 # `make fuzz`: the libFuzzer targets tests/fuzz/fuzz_*.c (image decoding and
