@@ -71,13 +71,7 @@ int cli_weights_path(const char *prog, const char *given, char *path,
 {
 	char err[ERR_LEN], help[2048];
 
-	if (given) {
-		if ((size_t)snprintf(path, len, "%s", given) >= len) {
-			fprintf(stderr, "%s: error: --weights: a path longer than "
-				"%zu bytes\n", prog, len - 1);
-			return -1;
-		}
-	} else if (weights_default_path(path, len, err)) {
+	if (weights_path(given, path, len, err)) {
 		fprintf(stderr, "%s: error: %s\n", prog, err);
 		return -1;
 	}

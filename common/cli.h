@@ -23,8 +23,7 @@ int cli_double(const char *prog, const char *opt, const char *s, double lo,
 int cli_bad_option(const char *prog, char **argv);
 
 /* cli_weights_path puts into path (len bytes) the VGG16 weights file a
- * program reads: given (its --weights) when not NULL, else
- * weights_default_path's.  0 when that file exists; otherwise prints why,
+ * program reads (weights_path).  0 when that file exists; otherwise prints why,
  * or for a file that is not there where Keras keeps it and how to point to
  * it, and returns -1. */
 int cli_weights_path(const char *prog, const char *given, char *path,

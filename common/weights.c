@@ -93,6 +93,18 @@ int weights_default_path(char *buf, size_t len, char *err)
 	return 0;
 }
 
+int weights_path(const char *given, char *buf, size_t len, char *err)
+{
+	if (!given)
+		return weights_default_path(buf, len, err);
+	if (!buf || len == 0)
+		return err_set(err, ERR_ARG, "weights_path: no buffer");
+	if ((size_t)snprintf(buf, len, "%s", given) >= len)
+		return err_set(err, ERR_ARG, "--weights: a path longer than %zu bytes",
+			       len - 1);
+	return 0;
+}
+
 void weights_missing_help(const char *path, char *buf, size_t len)
 {
 	if (!buf || len == 0)

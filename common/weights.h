@@ -78,6 +78,11 @@ void weights_free(weights_t *w);
  * Returns 0 or ERR_ARG (buffer too small / no HOME). */
 int weights_default_path(char *buf, size_t len, char *err);
 
+/* weights_path writes the file weights are read from: given (a
+ * program's --weights) when not NULL, else weights_default_path's.
+ * Returns 0 or ERR_ARG (a path longer than the buffer, no HOME). */
+int weights_path(const char *given, char *buf, size_t len, char *err);
+
 /* weights_missing_help writes the advice printed when the weights file does
  * not exist: where it was looked for and how to get it. */
 void weights_missing_help(const char *path, char *buf, size_t len);

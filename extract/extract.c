@@ -447,14 +447,8 @@ static int worker_setup(const opts_t *o, weights_t *w, dataset_t *ds, job_t *j,
 	size_t n = 0;
 	int rc;
 
-	if (o->weights) {
-		if ((size_t)snprintf(wpath, sizeof wpath, "%s", o->weights) >= sizeof wpath)
-			return err_set(err, ERR_ARG, "--weights: a path longer than %zu "
-				       "bytes", sizeof wpath - 1);
-	} else if ((rc = weights_default_path(wpath, sizeof wpath, err))) {
-		return rc;
-	}
-	if ((rc = weights_load(wpath, w, err)) ||
+	if ((rc = weights_path(o->weights, wpath, sizeof wpath, err)) ||
+	    (rc = weights_load(wpath, w, err)) ||
 	    (rc = dist_check_weights(w->fingerprint, err)) ||
 	    (rc = dist_share_keys(NULL, 0, &keys, &n, err)))
 		return rc;

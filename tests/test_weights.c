@@ -673,6 +673,20 @@ static void test_default_path(void **state)
 		setenv("HOME", save_h, 1);
 	if (old_k)
 		setenv("KERAS_HOME", save_k, 1);
+
+	/* weights_path: --weights when given, refused when it does not fit;
+	 * else the default. */
+	assert_int_equal(weights_path("/w/given.h5", buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/w/given.h5");
+	assert_int_equal(weights_path("/w/given.h5", small, sizeof small, err), ERR_ARG);
+	expect_in(err, "--weights");
+	assert_int_equal(setenv("VGG16_WEIGHTS", "/data/w.h5", 1), 0);
+	assert_int_equal(weights_path(NULL, buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/data/w.h5");
+	if (old_w)
+		setenv("VGG16_WEIGHTS", save_w, 1);
+	else
+		unsetenv("VGG16_WEIGHTS");
 }
 
 static void test_missing_help(void **state)

@@ -157,7 +157,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	int c, bad = 0;
 
 	*o = (opts_t){.epochs = 5, .val_split = 0.2,
-		      .threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : ncpu,
+		      .threads = ncpu > 8 ? 8 : ncpu,
 		      .lr = {{d.lr}, 1}, .batch = {{d.batch}, 1},
 		      .beta1 = {{d.beta1}, 1}, .beta2 = {{d.beta2}, 1},
 		      .epsilon = {{d.epsilon}, 1}, .l2 = {{d.l2}, 1}};
