@@ -6,7 +6,11 @@ CC ?= cc
 PKGS := openblas lmdb libjpeg libpng hdf5
 OPT ?= -O2 -g
 CFLAGS ?= $(OPT)
-CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread
+# -ffp-contract=off: a multiply and an add stay two roundings unless a kernel
+# asks for a fused multiply-add, so that the order of every sum is the
+# code's (the network's outputs are a function of the image alone).
+CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
+	-ffp-contract=off
 CPPFLAGS += -D_GNU_SOURCE -Icommon -Itests/support $(shell pkg-config --cflags $(PKGS))
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 PREFIX ?= /usr/local
@@ -49,9 +53,9 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard tests/support/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-# The AVX2 kernels alone get the instructions; they run only on CPUs that
-# have them (winograd.c asks the CPU at run time).
-$(BUILD)/common/wino_avx2.o: CFLAGS += -mavx2 -mfma
+# The AVX2 kernels (common/*_avx2.c) alone get the instructions; they run
+# only on CPUs that have them (isa.c asks the CPU at run time).
+$(BUILD)/common/%_avx2.o: CFLAGS += -mavx2 -mfma
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
@@ -153,13 +157,13 @@ test-valgrind: $(VALGRIND_TESTS) $(VALGRIND_TRACED) $(SUPPORT) $(PROGS) $(TEST_W
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	-fno-sanitize-recover=all -DIMG_MAX_PIXELS=4000000ULL
+	-fno-sanitize-recover=all -ffp-contract=off -DIMG_MAX_PIXELS=4000000ULL
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 build-fuzz/common/%.o: common/%.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer-no-link -std=c11 -pthread \
 		-c $< -o $@
-build-fuzz/common/wino_avx2.o: FUZZ_OPT += -mavx2 -mfma
+build-fuzz/common/%_avx2.o: FUZZ_OPT += -mavx2 -mfma
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC:%.c=build-fuzz/%.o)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer -std=c11 -pthread $^ \
 		-o $@ $(LDLIBS)

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fc.h"
+#include "isa.h"
 #include "pool.h"
 #include "wino_avx2.h"
 
@@ -34,9 +36,6 @@
  * once per image.  (Measured: blocks 1 and 2 took 27.7 ms per image so,
  * 30.5 ms batched, best of 5 runs each on a busy machine.) */
 #define VGG_BY_IMAGE 4
-/* fc1 and fc2 are split by output columns into this many tasks: each
- * thread streams its own share of the weights, once per batch. */
-#define VGG_FC_TASKS 16
 
 /* Winograd tile side per conv layer (conv1_1 uses a direct kernel), from
  * `bash tests/bench/bench_extract.sh --tiles` (batch 8, 2 threads, AVX2):
@@ -58,7 +57,7 @@ static const char *const stage_names[VGG_NSTAGES] = {
 
 struct vgg {
 	const weights_t *w;
-	int max_batch, conv;
+	int max_batch, conv, isa;
 	int direct_avx2; /* conv1_1 by wino_avx2_direct3x3 */
 	pool_t *pool;
 	wino_layer_t *wl[WEIGHTS_NCONV]; /* NULL: im2col */
@@ -151,25 +150,12 @@ void vgg_maxpool2(const float *in, int N, int H, int W, int C, float *out)
 	}
 }
 
-void vgg_dense(const float *in, int N, int C, const float *kernel,
-	       const float *bias, int K, int relu, float *out)
-{
-	/* (N, C) @ (C, K): the kernel is streamed once for the whole batch. */
-	for (int n = 0; n < N; n++)
-		memcpy(out + (size_t)n * K, bias, (size_t)K * sizeof(float));
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, C, 1.0f,
-		    in, C, kernel, K, 1.0f, out, K);
-	if (relu)
-		for (size_t i = 0; i < (size_t)N * K; i++)
-			out[i] = out[i] > 0.0f ? out[i] : 0.0f;
-}
-
 void vgg_opts_init(vgg_opts_t *o, int max_batch)
 {
 	memset(o, 0, sizeof *o);
 	o->max_batch = max_batch;
 	o->conv = VGG_CONV_WINOGRAD;
-	o->isa = WINO_ISA_AUTO;
+	o->isa = ISA_AUTO;
 }
 
 static double now(void)
@@ -192,6 +178,9 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 			       o->max_batch);
 	if (o->conv != VGG_CONV_WINOGRAD && o->conv != VGG_CONV_DIRECT)
 		return err_set(err, ERR_ARG, "vgg: unknown convolution %d", o->conv);
+	if (o->isa != ISA_AUTO && !isa_cpu_has(o->isa))
+		return err_set(err, ERR_UNSUPPORTED, "vgg: this CPU lacks %s",
+			       isa_name(o->isa));
 	if (threads == 0) {
 		int n = pool_cpus();
 		threads = n > 256 ? 256 : n;
@@ -206,21 +195,20 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	net->w = w;
 	net->max_batch = o->max_batch;
 	net->conv = o->conv;
+	net->isa = o->isa == ISA_AUTO ? isa_best() : o->isa;
 	net->col_len = o->conv == VGG_CONV_DIRECT ? VGG_COL_MAX : VGG_COL1;
 	size_t work = net->col_len * (size_t)threads;
 	for (int i = 1; i < WEIGHTS_NCONV && o->conv == VGG_CONV_WINOGRAD; i++) {
 		const weights_layer_spec_t *s = &weights_spec[i];
 		int m = o->tile[i] ? o->tile[i] : default_tile[i];
 		rc = wino_layer_create(w->kernel[i], w->bias[i], s->cin, s->cout, m,
-				       o->isa, &net->wl[i], err);
+				       net->isa, &net->wl[i], err);
 		if (rc)
 			goto fail;
 		if (wino_work_floats(net->wl[i], threads) > work)
 			work = wino_work_floats(net->wl[i], threads);
 	}
-	net->direct_avx2 = o->conv == VGG_CONV_WINOGRAD &&
-			   (o->isa == WINO_ISA_AVX2 ||
-			    (o->isa == WINO_ISA_AUTO && wino_isa_best() == WINO_ISA_AVX2));
+	net->direct_avx2 = o->conv == VGG_CONV_WINOGRAD && net->isa == ISA_AVX2;
 	/* OpenBLAS' threads would fight ours for the same two cores. */
 	openblas_set_num_threads(1);
 	if ((rc = pool_create(threads, &net->pool, err)))
@@ -288,25 +276,6 @@ static void pool_band(void *arg, int task, int worker)
 	vgg_maxpool2(j->in + ((size_t)n * j->H + 2 * r0) * j->W * j->C, 1,
 		     2 * (r1 - r0), j->W, j->C,
 		     j->out + ((size_t)n * Ho + r0) * Wo * j->C);
-}
-
-/* in (N, C), kernel (C, K): out's columns of slice s, as vgg_dense. */
-static void dense_slice(void *arg, int s, int worker)
-{
-	const stage_job_t *j = arg;
-	int k0 = (int)((long)j->K * s / VGG_FC_TASKS);
-	int k1 = (int)((long)j->K * (s + 1) / VGG_FC_TASKS), N = j->H;
-	for (int n = 0; n < N; n++)
-		memcpy(j->out + (size_t)n * j->K + k0, j->bias + k0,
-		       (size_t)(k1 - k0) * sizeof(float));
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, k1 - k0, j->C,
-		    1.0f, j->in, j->C, j->kernel + k0, j->K, 1.0f, j->out + k0, j->K);
-	if (j->relu)
-		for (int n = 0; n < N; n++)
-			for (int k = k0; k < k1; k++) {
-				float *v = j->out + (size_t)n * j->K + k;
-				*v = *v > 0.0f ? *v : 0.0f;
-			}
 }
 
 /* Runs conv layers l0..l1-1, each with its pool, on images b0..b0+n-1 of
@@ -382,14 +351,12 @@ int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err)
 	 * H, W, C order: (n, 25088).  Both fc layers, in batches, read their
 	 * weights once per batch. */
 	double t = now();
-	stage_job_t fc1 = {net, x, net->fc, n, 1, VGG_FLAT, VGG_FEATURES, 1,
-			   w->kernel[13], w->bias[13]};
-	pool_run(net->pool, dense_slice, &fc1, VGG_FC_TASKS);
+	fc_forward(net->isa, x, n, VGG_FLAT, w->kernel[13], w->bias[13],
+		   VGG_FEATURES, 1, net->fc, net->pool);
 	net->sec[VGG_NSTAGES - 2] += now() - t;
 	t = now();
-	stage_job_t fc2 = {net, net->fc, out, n, 1, VGG_FEATURES, VGG_FEATURES, 1,
-			   w->kernel[14], w->bias[14]};
-	pool_run(net->pool, dense_slice, &fc2, VGG_FC_TASKS);
+	fc_forward(net->isa, net->fc, n, VGG_FEATURES, w->kernel[14], w->bias[14],
+		   VGG_FEATURES, 1, out, net->pool);
 	net->sec[VGG_NSTAGES - 1] += now() - t;
 	return 0;
 }

@@ -38,7 +38,7 @@ typedef struct vgg_opts {
 	int max_batch; /* images per vgg_forward, 1..4096 */
 	int conv;      /* VGG_CONV_WINOGRAD or VGG_CONV_DIRECT */
 	int threads;   /* compute threads, 1..256; 0: one per CPU (pool_cpus) */
-	int isa;       /* WINO_ISA_AUTO, _PORTABLE or _AVX2 (winograd.h) */
+	int isa;       /* ISA_AUTO, _PORTABLE or _AVX2 (isa.h) */
 	/* Winograd tile side m (2, 4 or 6) per conv layer; 0 takes the
 	 * default; ignored for conv1_1 and on the direct path. */
 	int tile[WEIGHTS_NCONV];
@@ -62,7 +62,11 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 int vgg_create(const weights_t *w, int max_batch, vgg_t **out, char *err);
 
 /* vgg_forward: in is (n, 224, 224, 3) preprocessed BGR, out is (n, 4096).
- * 1 <= n <= max_batch.  Returns 0 or ERR_ARG. */
+ * 1 <= n <= max_batch.  Returns 0 or ERR_ARG.  An image's output is a
+ * function of that image alone, to the bit: no batch size, place in the
+ * batch, other image or thread count changes it (each layer sums every
+ * output in one fixed order; tests/test_determinism.c).  The ISA and the
+ * convolution (conv, tile) do change it, within the bounds above. */
 int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err);
 
 /* vgg_stage_times adds up, since vgg_create, the seconds each stage took
@@ -93,10 +97,5 @@ void vgg_conv3x3_relu(const float *in, int N, int H, int W, int C,
 /* in (N, H, W, C), out (N, H/2, W/2, C): 2x2 max-pool, stride 2 ('valid',
  * odd trailing row/column dropped, as Keras does). */
 void vgg_maxpool2(const float *in, int N, int H, int W, int C, float *out);
-
-/* in (N, C), kernel (C, K), bias (K), out (N, K): out = in @ kernel + bias,
- * then ReLU when relu is non-zero. */
-void vgg_dense(const float *in, int N, int C, const float *kernel,
-	       const float *bias, int K, int relu, float *out);
 
 #endif

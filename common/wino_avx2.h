@@ -1,6 +1,6 @@
 /* wino_avx2.h - the AVX2+FMA kernels of winograd.c, in a file of their own
  * so that only it is compiled with -mavx2 -mfma (see the Makefile); they
- * run only after wino_isa_best() has seen the CPU support them.
+ * run only where isa_cpu_has(ISA_AVX2).
  *
  * Letters as in winograd.h; Cs is C rounded up to 8 (the row stride of V),
  * Ks is K rounded up to 16 (the row stride of M and of U's panels). */

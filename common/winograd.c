@@ -1,15 +1,18 @@
 /* winograd.c - see winograd.h.  Letters as there.  A block of n tiles is
  * transformed into V (n, P, Cs), multiplied into M (n, P, Ks) and
  * transformed back; Cs and Ks are C and K on the portable path, rounded up
- * to 8 and 16 on the AVX2 path (its vectors and panels). */
+ * to 8 and 16 on the AVX2 path (its vectors and panels).  Every step
+ * computes each tile on its own, in an order that does not depend on the
+ * block it is in: a tile's output has the same bits whatever the batch. */
 #include "winograd.h"
 
-#include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "gemm.h"
 #include "wino_avx2.h"
 
 struct wino_layer {
@@ -112,20 +115,6 @@ int wino_tf_make(int m, wino_tf_t *tf, double bt[WINO_MAX_A][WINO_MAX_A],
 	return 0;
 }
 
-int wino_isa_best(void)
-{
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		return WINO_ISA_AVX2;
-	return WINO_ISA_PORTABLE;
-}
-
-const char *wino_isa_name(int isa)
-{
-	return isa == WINO_ISA_AVX2 ? "avx2" : isa == WINO_ISA_PORTABLE ? "portable"
-									: "auto";
-}
-
 int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 		      int m, int isa, wino_layer_t **out, char *err)
 {
@@ -138,17 +127,18 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 	if (C < 1 || K < 1 || C > 65536 || K > 65536)
 		return err_set(err, ERR_ARG, "winograd: %d input, %d output channels",
 			       C, K);
-	if (isa == WINO_ISA_AUTO)
-		isa = wino_isa_best();
-	if (isa != WINO_ISA_PORTABLE && isa != WINO_ISA_AVX2)
+	if (isa == ISA_AUTO)
+		isa = isa_best();
+	if (isa != ISA_PORTABLE && isa != ISA_AVX2)
 		return err_set(err, ERR_ARG, "winograd: unknown ISA %d", isa);
-	if (isa == WINO_ISA_AVX2 && wino_isa_best() != WINO_ISA_AVX2)
-		return err_set(err, ERR_UNSUPPORTED, "winograd: this CPU lacks AVX2+FMA");
+	if (!isa_cpu_has(isa))
+		return err_set(err, ERR_UNSUPPORTED, "winograd: this CPU lacks %s",
+			       isa_name(isa));
 	if (!(l = calloc(1, sizeof *l)))
 		goto nomem;
 	if ((rc = wino_tf_make(m, &l->tf, bt, at, err)))
 		goto fail;
-	if (isa == WINO_ISA_AVX2 && !wino_avx2_tables_match(&l->tf)) {
+	if (isa == ISA_AVX2 && !wino_avx2_tables_match(&l->tf)) {
 		rc = err_set(err, ERR_UNSUPPORTED,
 			     "winograd: the AVX2 kernels' F(%d,3) matrices differ", m);
 		goto fail;
@@ -157,8 +147,8 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 	l->K = K;
 	l->isa = isa;
 	l->shared = -1;
-	l->Cs = isa == WINO_ISA_AVX2 ? round_up(C, 8) : C;
-	l->Ks = isa == WINO_ISA_AVX2 ? round_up(K, 16) : K;
+	l->Cs = isa == ISA_AVX2 ? round_up(C, 8) : C;
+	l->Ks = isa == ISA_AVX2 ? round_up(K, 16) : K;
 	const int A = l->tf.a, P = A * A;
 	if (err_mul3_size((size_t)P, (size_t)l->Cs, (size_t)l->Ks, &nu) ||
 	    nu > SIZE_MAX / sizeof(float))
@@ -187,7 +177,7 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 					float v = (float)(gg[a][0] * G[b][0] + gg[a][1] * G[b][1] +
 							  gg[a][2] * G[b][2]);
 					size_t p = (size_t)a * A + b, idx;
-					if (isa == WINO_ISA_AVX2)
+					if (isa == ISA_AVX2)
 						idx = ((p * (l->Ks / 16) + k / 16) * l->Cs + c) * 16 + k % 16;
 					else
 						idx = (p * C + c) * K + k;
@@ -370,7 +360,7 @@ static void in_tiles(const conv_job_t *j, int t0, int n, float *V)
 		int y0 = r / j->tiles_x * m - 1, x0 = r % j->tiles_x * m - 1;
 		const float *src = j->in + (size_t)img * j->H * j->W * l->C;
 		float *v = V + (size_t)i * vrow;
-		if (l->isa == WINO_ISA_AVX2)
+		if (l->isa == ISA_AVX2)
 			wino_avx2_in_tile(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
 		else
 			in_tile_c(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
@@ -389,7 +379,7 @@ static void out_tiles(const conv_job_t *j, int t0, int n, const float *M)
 		int y0 = r / j->tiles_x * m, x0 = r % j->tiles_x * m;
 		float *dst = j->out + (size_t)img * j->H * j->W * l->K;
 		const float *mi = M + (size_t)i * mrow;
-		if (l->isa == WINO_ISA_AVX2)
+		if (l->isa == ISA_AVX2)
 			wino_avx2_out_tile(&l->tf, mi, l->Ks, l->K, l->bias, dst, j->H,
 					   j->W, y0, x0);
 		else
@@ -397,7 +387,9 @@ static void out_tiles(const conv_job_t *j, int t0, int n, const float *M)
 	}
 }
 
-/* M[:, p, k0..k1) = V[:, p, :] @ U_p[:, k0..k1) for n tiles. */
+/* M[:, p, k0..k1) = V[:, p, :] @ U_p[:, k0..k1) for n tiles: each tile's
+ * row summed in an order of its own (gemm.h; the AVX2 microkernel's, in
+ * blocks of 256 channels), whatever n and the other tiles. */
 static void products(const wino_layer_t *l, int p, int k0, int k1, int n,
 		     const float *V, float *M)
 {
@@ -406,14 +398,13 @@ static void products(const wino_layer_t *l, int p, int k0, int k1, int n,
 	const float *vp = V + (size_t)p * l->Cs;
 	float *mp = M + (size_t)p * l->Ks + k0;
 
-	if (l->isa == WINO_ISA_AVX2)
+	if (l->isa == ISA_AVX2)
 		wino_avx2_gemm(n, l->Cs, k1 - k0, vp, vrow,
 			       l->u + ((size_t)p * l->Ks + k0) * l->Cs, mp, mrow);
 	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, k1 - k0,
-			    l->C, 1.0f, vp, (int)vrow,
-			    l->u + (size_t)p * l->C * l->K + k0, l->K, 0.0f, mp,
-			    (int)mrow);
+		gemm_fixed(ISA_PORTABLE, n, l->C, 0, k1 - k0, vp, vrow,
+			   l->u + (size_t)p * l->C * l->K + k0, (size_t)l->K, NULL, 0, mp,
+			   mrow);
 }
 
 /* Per-thread mode: one block of tiles, all three steps. */

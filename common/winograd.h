@@ -14,21 +14,18 @@
  * 5.06x for m = 6, with larger rounding errors as m grows (the matrices are
  * built from the points 0, +-1, +-2, +-1/2 and infinity, Toom-Cook style).
  *
- * Two implementations (ISAs), chosen at vgg_create time: portable C with
- * OpenBLAS sgemm for the products, and AVX2+FMA transforms with our own
- * 6x16 sgemm microkernel (common/wino_avx2.c). */
+ * Two implementations (ISAs, isa.h), chosen at vgg_create time: portable C,
+ * and AVX2+FMA transforms with our own 6x16 microkernel for the products
+ * (common/wino_avx2.c).  On each, a tile's output is computed on its own,
+ * in one order: the same bits whatever the batch, the block of tiles or
+ * the threads. */
 #ifndef COMMON_WINOGRAD_H
 #define COMMON_WINOGRAD_H
 
 #include <stddef.h>
 
+#include "isa.h"
 #include "pool.h"
-
-enum {
-	WINO_ISA_AUTO = 0,     /* the best one this CPU runs */
-	WINO_ISA_PORTABLE = 1, /* C transforms, OpenBLAS sgemm */
-	WINO_ISA_AVX2 = 2,     /* AVX2+FMA transforms and microkernel */
-};
 
 #define WINO_MAX_A 8
 
@@ -52,13 +49,8 @@ int wino_tf_make(int m, wino_tf_t *tf, double bt[WINO_MAX_A][WINO_MAX_A],
 
 typedef struct wino_layer wino_layer_t;
 
-/* wino_isa_best returns the ISA wino_layer_create picks for WINO_ISA_AUTO on
- * this CPU; wino_isa_name a short name for one ("portable", "avx2"). */
-int wino_isa_best(void);
-const char *wino_isa_name(int isa);
-
 /* wino_layer_create transforms kernel (3, 3, C, K) HWIO for tile side m (in
- * double, rounded once to float) and copies bias (K).  isa: WINO_ISA_*.
+ * double, rounded once to float) and copies bias (K).  isa: ISA_* (isa.h).
  * Returns 0, ERR_ARG (m not 2/4/6, bad sizes), ERR_UNSUPPORTED (the CPU
  * lacks the ISA asked for) or ERR_NOMEM. */
 int wino_layer_create(const float *kernel, const float *bias, int C, int K,

@@ -1,7 +1,8 @@
 /* test_vgg.c - each layer against a naive double-precision reference on
- * seeded random inputs with odd shapes, and the whole forward against the
- * golden fc2 vectors written by tests/ref/keras_ref.py (PyTorch + Pillow +
- * h5py, an implementation that shares no code with ours).
+ * seeded random inputs with odd shapes (fc1 and fc2: test_gemm.c), and the
+ * whole forward against the golden fc2 vectors written by
+ * tests/ref/keras_ref.py (PyTorch + Pillow + h5py, an implementation that
+ * shares no code with ours).
  * Letters: N batch, H height, W width, C input channels, K output channels. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,37 +114,6 @@ static void test_maxpool_odd_shapes(void **state)
 	check_pool(1, 2, 2, 1);
 	check_pool(2, 7, 5, 3);  /* odd rows and columns are dropped */
 	check_pool(3, 14, 9, 19);
-}
-
-static void check_dense(int N, int C, int K, int relu)
-{
-	tu_rng_t r = {(uint64_t)(N * 31 + C * 7 + K + relu)};
-	float *in = tu_rand_floats(&r, (size_t)N * C, -1, 1);
-	float *kernel = tu_rand_floats(&r, (size_t)C * K, -0.1, 0.1);
-	float *bias = tu_rand_floats(&r, (size_t)K, -0.5, 0.5);
-	float *out = malloc((size_t)N * K * sizeof *out);
-	double *ref = malloc((size_t)N * K * sizeof *ref);
-
-	assert_true(out && ref);
-	vgg_dense(in, N, C, kernel, bias, K, relu, out);
-	for (int n = 0; n < N; n++)
-		for (int k = 0; k < K; k++) {
-			double s = bias[k];
-			for (int c = 0; c < C; c++)
-				s += (double)in[(size_t)n * C + c] * kernel[(size_t)c * K + k];
-			ref[(size_t)n * K + k] = relu && s < 0 ? 0 : s;
-		}
-	assert_close("dense", out, ref, (size_t)N * K, 1e-5);
-	free(in), free(kernel), free(bias), free(out), free(ref);
-}
-
-static void test_dense_odd_shapes(void **state)
-{
-	(void)state;
-	check_dense(1, 1, 1, 0);
-	check_dense(3, 37, 11, 1);
-	check_dense(5, 1031, 67, 0);
-	check_dense(2, 4099, 13, 1);
 }
 
 /* The golden data: keys, fc2 vectors and weight checksums. */
@@ -297,7 +267,6 @@ int main(void)
 		cmocka_unit_test(test_compare_fails_on_nan),
 		cmocka_unit_test(test_conv3x3_odd_shapes),
 		cmocka_unit_test(test_maxpool_odd_shapes),
-		cmocka_unit_test(test_dense_odd_shapes),
 		cmocka_unit_test(test_forward_matches_golden),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@
 #include "dataset.h"
 #include "error.h"
 #include "img.h"
+#include "isa.h"
 #include "vgg.h"
 #include "weights.h"
 
@@ -102,11 +103,7 @@ int main(int argc, char **argv)
 			o.conv = strcmp(optarg, "direct") ? VGG_CONV_WINOGRAD : VGG_CONV_DIRECT;
 			break;
 		case 'a':
-			if (!strcmp(optarg, "portable"))
-				o.isa = WINO_ISA_PORTABLE;
-			else if (!strcmp(optarg, "avx2"))
-				o.isa = WINO_ISA_AVX2;
-			else if (strcmp(optarg, "auto")) {
+			if ((o.isa = isa_parse(optarg)) < 0) {
 				fprintf(stderr, "bench_extract: --isa: '%s'?\n", optarg);
 				return CLI_USAGE;
 			}
@@ -192,7 +189,7 @@ int main(int argc, char **argv)
 	printf("decode_ms_per_img %.2f\n", decode * 1e3);
 	printf("peak_rss_mb %.0f\n", ru.ru_maxrss / 1024.0);
 	printf("isa %s\n", o.conv == VGG_CONV_DIRECT ? "direct"
-			   : wino_isa_name(o.isa ? o.isa : wino_isa_best()));
+			   : isa_name(o.isa ? o.isa : isa_best()));
 	for (int i = 0, l = 0; i < VGG_NSTAGES; i++) {
 		const char *name = vgg_stage_name(i);
 		int m = 0;

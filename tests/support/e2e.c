@@ -1,5 +1,6 @@
 #include "e2e.h"
 
+#include <errno.h>
 #include <lmdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -319,6 +320,81 @@ int e2e_same_store(const char *a, const char *b, char *why)
 	int rc = e2e_dump(a, &x, why) || e2e_dump(b, &y, why) ? -1 : e2e_same(&x, &y, why);
 
 	/* A failed dump may still hold records (those that decoded). */
+	e2e_dump_free(&x);
+	e2e_dump_free(&y);
+	return rc;
+}
+
+/* Reads every entry of the store's "meta" database into d (keys and raw
+ * values, in key order). */
+static int dump_meta(const char *db, e2e_dump_t *d, char *why)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	int rc;
+
+	memset(d, 0, sizeof *d);
+	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 4)) ||
+	    (rc = mdb_env_open(env, db, MDB_RDONLY, 0644)) ||
+	    (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) ||
+	    (rc = mdb_dbi_open(txn, "meta", 0, &dbi)) ||
+	    (rc = mdb_cursor_open(txn, dbi, &cur)))
+		goto out;
+	while ((rc = mdb_cursor_get(cur, &k, &v, d->n ? MDB_NEXT : MDB_FIRST)) == 0) {
+		if (d->n == d->cap) {
+			size_t cap = d->cap ? 2 * d->cap : 16;
+			char **keys = realloc(d->keys, cap * sizeof *keys);
+			if (keys)
+				d->keys = keys;
+			uint8_t **vals = realloc(d->vals, cap * sizeof *vals);
+			if (vals)
+				d->vals = vals;
+			size_t *lens = realloc(d->lens, cap * sizeof *lens);
+			if (lens)
+				d->lens = lens;
+			if (!keys || !vals || !lens) {
+				rc = ENOMEM;
+				goto out;
+			}
+			d->cap = cap;
+		}
+		d->keys[d->n] = strndup(k.mv_data, k.mv_size);
+		d->vals[d->n] = malloc(v.mv_size ? v.mv_size : 1);
+		d->lens[d->n] = v.mv_size;
+		if (!d->keys[d->n] || !d->vals[d->n]) {
+			free(d->keys[d->n]);
+			free(d->vals[d->n]);
+			rc = ENOMEM;
+			goto out;
+		}
+		memcpy(d->vals[d->n++], v.mv_data, v.mv_size);
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+out:
+	if (rc)
+		snprintf(why, ERR_LEN, "%s: reading its metadata: %s", db, mdb_strerror(rc));
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	if (env)
+		mdb_env_close(env);
+	return rc ? -1 : 0;
+}
+
+int e2e_same_meta(const char *a, const char *b, char *why)
+{
+	e2e_dump_t x = {0}, y = {0};
+	int rc = dump_meta(a, &x, why) || dump_meta(b, &y, why) ? -1 : e2e_same(&x, &y, why);
+
+	if (rc == 0 && x.n == 0) {
+		snprintf(why, ERR_LEN, "%s: no metadata", a);
+		rc = -1;
+	}
 	e2e_dump_free(&x);
 	e2e_dump_free(&y);
 	return rc;

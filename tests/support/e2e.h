@@ -67,4 +67,9 @@ int e2e_subset(const e2e_dump_t *part, const e2e_dump_t *whole, char *why);
  * which must dump whole (every record decoding).  Returns 0 or -1. */
 int e2e_same_store(const char *a, const char *b, char *why);
 
+/* e2e_same_meta: the stores at a and b hold the same metadata (every entry
+ * of the "meta" database: classes, count, fingerprint...), byte for byte.
+ * Returns 0 or -1 (also when a holds none). */
+int e2e_same_meta(const char *a, const char *b, char *why);
+
 #endif

@@ -1,0 +1,14 @@
+/* gemm.c - see gemm.h: the choice of kernel. */
+#include "gemm.h"
+
+#include "isa.h"
+
+void gemm_fixed(int isa, int N, int C, int k0, int k1, const float *a,
+		size_t lda, const float *b, size_t ldb, const float *bias,
+		int relu, float *c, size_t ldc)
+{
+	if (isa == ISA_AVX2)
+		gemm_avx2(N, C, k0, k1, a, lda, b, ldb, bias, relu, c, ldc);
+	else
+		gemm_portable(N, C, k0, k1, a, lda, b, ldb, bias, relu, c, ldc);
+}
