@@ -3,7 +3,7 @@
 # test-asan`, `make test-valgrind` and `make fuzz` are described at their
 # rules.
 CC ?= cc
-PKGS := openblas lmdb libjpeg libpng hdf5
+PKGS := openblas lmdb libjpeg libpng libtiff-4 hdf5 zlib
 OPT ?= -O2 -g
 CFLAGS ?= $(OPT)
 # -ffp-contract=off: a multiply and an add stay two roundings unless a kernel
@@ -44,7 +44,8 @@ SUPPORT_LIB := tests/support/testutil.c tests/support/proc.c tests/support/e2e.c
 SUPPORT := $(patsubst tests/support/%.c,$(BUILD)/tests/%,$(filter-out $(SUPPORT_LIB),$(wildcard tests/support/*.c)))
 TESTUTIL_OBJ := $(SUPPORT_LIB:%.c=$(BUILD)/%.o)
 
-.PHONY: all test test-asan test-valgrind fuzz fuzz-seeds bench bench-head install clean
+.PHONY: all test test-asan test-valgrind fuzz fuzz-seeds bench bench-head install clean \
+	dev-env bench-recipe
 # Keep objects make would treat as intermediate (test support, programs).
 .SECONDARY:
 all: $(PROGS)
@@ -53,9 +54,12 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard tests/support/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-# The AVX2 kernels (common/*_avx2.c) alone get the instructions; they run
-# only on CPUs that have them (isa.c asks the CPU at run time).
-$(BUILD)/common/%_avx2.o: CFLAGS += -mavx2 -mfma
+# The vector kernels alone get the instructions (never -march=native): the
+# AVX2 ones (common/*_avx2.c, and *_emul512.c, the AVX-512 kernels' code on
+# AVX2 registers), the AVX-512 ones (*_avx512.c).  They run only on CPUs
+# that have them (isa.c asks the CPU at run time).
+$(BUILD)/common/%_avx2.o $(BUILD)/common/%_emul512.o: CFLAGS += -mavx2 -mfma
+$(BUILD)/common/%_avx512.o: CFLAGS += -mavx512f -mavx2 -mfma
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
@@ -145,7 +149,8 @@ test-valgrind: $(VALGRIND_TESTS) $(VALGRIND_TRACED) $(SUPPORT) $(PROGS) $(TEST_W
 
 # ---- fuzzing ------------------------------------------------------------
 # `make fuzz`: the libFuzzer targets tests/fuzz/fuzz_*.c (image decoding and
-# preprocessing, the record parser, the head and weights loaders), built with
+# preprocessing, TIFF decoding alone, the record parser, the head and weights
+# loaders), built with
 # clang -fsanitize=fuzzer,address,undefined (Debian: clang,
 # libclang-rt-14-dev; `make test` does not need them) into build-fuzz/, each
 # run for FUZZ_SECONDS from its seeds tests/fuzz/corpus/<target>/ plus what
@@ -163,10 +168,12 @@ build-fuzz/common/%.o: common/%.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer-no-link -std=c11 -pthread \
 		-c $< -o $@
-build-fuzz/common/%_avx2.o: FUZZ_OPT += -mavx2 -mfma
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC:%.c=build-fuzz/%.o)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer -std=c11 -pthread $^ \
-		-o $@ $(LDLIBS)
+build-fuzz/common/%_avx2.o build-fuzz/common/%_emul512.o: FUZZ_OPT += -mavx2 -mfma
+build-fuzz/common/%_avx512.o: FUZZ_OPT += -mavx512f -mavx2 -mfma
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC:%.c=build-fuzz/%.o) \
+		$(wildcard tests/fuzz/*.h)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer -std=c11 -pthread \
+		$(filter %.c %.o,$^) -o $@ $(LDLIBS)
 fuzz: $(FUZZ_TARGETS)
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 build-fuzz/make_seeds: tests/fuzz/make_seeds.c $(BUILD)/libcommon.a
@@ -175,23 +182,56 @@ build-fuzz/make_seeds: tests/fuzz/make_seeds.c $(BUILD)/libcommon.a
 fuzz-seeds: build-fuzz/make_seeds
 	build-fuzz/make_seeds tests/fuzz/corpus
 
-# Not part of `make test`: this project's extraction against PyTorch and
-# ONNX Runtime on the same images (see tests/bench/bench_extract.sh).
-build/bench/bench_extract: build/tests/bench/bench_extract.o build/libcommon.a
+# Not part of `make test`: this project's extraction against TensorFlow's
+# own VGG16, ONNX Runtime and PyTorch on the same images
+# (tests/bench/bench_extract.sh; TensorFlow and ONNX Runtime come from
+# `make dev-env`).
+build/bench/%: build/tests/bench/%.o build/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 bench: build/bench/bench_extract $(PROGS) $(TEST_WEIGHTS)
 	bash tests/bench/bench_extract.sh
 
+# `make bench-recipe`: the seed's whole recipe in Keras (fit on the images,
+# at two learning rates) against extract + train-head on the same faces
+# (tests/bench/bench_recipe.sh; needs `make dev-env`; 20-30 minutes).
+bench-recipe: $(PROGS) $(TEST_WEIGHTS)
+	bash tests/bench/bench_recipe.sh
+
 # `make bench-head`: train-head against PyTorch (Debian's python3-torch) on
 # the same cached features (tests/bench/bench_head.py).
 bench-head: $(BIN)/train-head $(BUILD)/libcommon.a
 	/usr/bin/python3 tests/bench/bench_head.py --rounds 3
 
-install: $(PROGS)
-	install -d $(DESTDIR)$(PREFIX)/bin
+# `make dev-env`: the development-only Python environment under
+# build/dev-env (TensorFlow and tf-keras, the seed's own library, as the
+# reference; ONNX Runtime; Pillow 9.4), versions pinned in
+# tests/ref/requirements-dev.txt; from PyPI (Debian: python3-venv).  The
+# reference scripts of tests/ref and the benchmarks use it; the programs,
+# `make test` and CI never do.
+DEV_ENV := build/dev-env
+dev-env: $(DEV_ENV)/.installed
+$(DEV_ENV)/.installed: tests/ref/requirements-dev.txt
+	python3 -m venv $(DEV_ENV)
+	$(DEV_ENV)/bin/pip install -q -r $<
+	touch $@
+
+# Man pages, one per program, made from its --help and --version by
+# help2man (Debian: help2man), so that `man extract` works once installed.
+MANS := $(PROGS:$(BIN)/%=$(BUILD)/man/%.1)
+man_name_extract := run VGG16 through fc2 once per face image, into a feature store
+man_name_train-head := train the softmax head on a feature store, as Keras does
+man_name_predict := say who is in a photo, with VGG16 and a trained head
+man_name_featdb := inspect, export, verify and merge feature stores
+$(BUILD)/man/%.1: $(BIN)/%
+	@mkdir -p $(dir $@)
+	help2man --no-info --no-discard-stderr --name="$(man_name_$*)" --output=$@ $<
+
+install: $(PROGS) $(MANS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1
 
 clean:
 	rm -rf build bin build-asan build-fuzz

@@ -110,34 +110,52 @@ say "2/3 train-head: $db -> $report/head.h5"
 	--history "$report/history.csv" "${trn[@]}" || die "train-head failed"
 
 say "3/3 training curves: $report/training.png"
-# Columns by name: a sweep's history has more of them, and a run without a
-# validation set has no val_ columns.
-hist=$report/history.csv
-val_loss="" val_acc=""
-if head -n 1 "$hist" | grep -q val_loss; then
-	val_loss=", '' using 'epoch':'val_loss' with linespoints lw 2 title 'validation'"
-	val_acc=", '' using 'epoch':'val_accuracy' with linespoints lw 2 title 'validation'"
-fi
+# The history is what Keras' CSVLogger writes (columns by name, NA for
+# validation values when there is no validation set); a sweep writes one
+# file per run, history.runN.csv, drawn one line each.
+hists=("$report/history.csv")
+[ -f "${hists[0]}" ] || mapfile -t hists < <(ls "$report"/history.run*.csv | sort -V)
+has_val=0
+sed -n 2p "${hists[0]}" | grep -qv ',NA,NA' && has_val=1
+loss_plot="" acc_plot=""
+for h in "${hists[@]}"; do
+	run=$(basename "$h" .csv | sed -n 's/^history\.run/run /p')
+	[ -n "$loss_plot" ] && loss_plot+=", " acc_plot+=", "
+	if [ ${#hists[@]} -gt 1 ]; then
+		metric=accuracy
+		[ "$has_val" = 1 ] && metric=val_accuracy
+		loss_plot+="'$h' using 'epoch':'loss' with linespoints lw 2 title '$run'"
+		acc_plot+="'$h' using 'epoch':'$metric' with linespoints lw 2 title '$run $metric'"
+		continue
+	fi
+	loss_plot+="'$h' using 'epoch':'loss' with linespoints lw 2 title 'train'"
+	acc_plot+="'$h' using 'epoch':'accuracy' with linespoints lw 2 title 'train'"
+	if [ "$has_val" = 1 ]; then
+		loss_plot+=", '' using 'epoch':'val_loss' with linespoints lw 2 title 'validation'"
+		acc_plot+=", '' using 'epoch':'val_accuracy' with linespoints lw 2 title 'validation'"
+	fi
+done
 title="train-head on $(basename "$faces")"
 [ "$demo" = 1 ] && title="$title (demo: random weights, synthetic faces)"
 gnuplot <<PLOT || die "gnuplot failed"
 set terminal pngcairo size 1000,420 noenhanced
 set output '$report/training.png'
 set datafile separator ','
+set datafile missing 'NA'
 set multiplot layout 1,2 title '$title'
-set xlabel 'epoch'
+set xlabel 'epoch (from 0, as Keras counts them)'
 set grid
 set key bottom left
 set title 'loss'
-plot '$hist' using 'epoch':'loss' with linespoints lw 2 title 'train' $val_loss
+plot $loss_plot
 set title 'accuracy'
 set key bottom right
 set yrange [0:1.05]
-plot '$hist' using 'epoch':'accuracy' with linespoints lw 2 title 'train' $val_acc
+plot $acc_plot
 unset multiplot
 PLOT
 
-say "done: $report/head.h5 (the head), $report/history.csv, $report/training.png"
+say "done: $report/head.h5 (the head), ${hists[*]}, $report/training.png"
 if [ "$demo" = 1 ]; then
 	one=$(find "$faces" -name '*.jpg' | sort | head -n 1)
 	say "who is in $one? (predict --head $report/head.h5 --weights $weights --top-k 3 $one)"

@@ -6,7 +6,7 @@
 # As root it runs apt-get; otherwise it prints the apt-get line and fails.
 set -u
 build=(gcc make pkg-config libc6-dev libopenblas-dev liblmdb-dev libjpeg-dev
-	libpng-dev libhdf5-dev libcmocka-dev)
+	libpng-dev libtiff-dev libhdf5-dev zlib1g-dev libcmocka-dev help2man)
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
 pipeline) want=("${build[@]}" gnuplot-nox) ;;

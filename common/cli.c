@@ -105,3 +105,21 @@ double cli_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+void cli_put_tsv(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		const char *esc = *s == '\\' ? "\\\\" : *s == '\t' ? "\\t"
+				: *s == '\n' ? "\\n" : *s == '\r' ? "\\r" : NULL;
+		if (esc)
+			fputs(esc, f);
+		else
+			putc(*s, f);
+	}
+}
+
+int cli_stderr_redraws(void)
+{
+	const char *term = getenv("TERM");
+	return isatty(2) && term && *term && strcmp(term, "dumb") != 0;
+}

@@ -4,6 +4,7 @@
 #define COMMON_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Exit statuses shared by every program. */
 enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
@@ -35,6 +36,19 @@ int cli_weights_path(const char *prog, const char *given, char *path,
  * output is its answer (predict's lines, featdb info, a sweep's table) must
  * not exit 0 having lost part of it. */
 int cli_flush_stdout(const char *prog);
+
+/* cli_put_tsv writes s to f as one field of a tab-separated line, in
+ * PostgreSQL's COPY text format: a backslash, tab, newline or carriage
+ * return becomes \\, \t, \n or \r, so that a path holding them never
+ * breaks the one-line-per-result output. */
+void cli_put_tsv(FILE *f, const char *s);
+
+/* cli_stderr_redraws: 1 when the standard error is a terminal that takes
+ * cursor controls (a tty, $TERM set and not "dumb"), so that a progress
+ * line may be redrawn in place with \r and erased with ESC [ K; else
+ * programs write plain lines, and no escape sequence reaches a file, a
+ * pipe or a dumb terminal. */
+int cli_stderr_redraws(void);
 
 /* cli_now: monotonic seconds. */
 double cli_now(void);

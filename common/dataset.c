@@ -1,3 +1,5 @@
+/* dataset.c - see dataset.h: the walk (os.walk's rules, links, loops)
+ * and the order (Keras'). */
 #include "dataset.h"
 
 #include <dirent.h>
@@ -9,11 +11,13 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "classes.h"
 #include "error.h"
 #include "featdb.h"
 
-/* Directories on the path from a class folder down to the one being read,
- * to refuse entering one of them again through a symbolic link. */
+/* The folders on the way down from ROOT to the one being read, ROOT and
+ * the class folder included: a symbolic link back to one of them (a loop)
+ * is not entered. */
 #define DATASET_MAX_DEPTH 64
 
 typedef struct dir_id {
@@ -23,11 +27,11 @@ typedef struct dir_id {
 
 typedef struct walk {
 	dataset_t *ds;
-	size_t cap_items, cap_problems;
-	dev_t dev[DATASET_MAX_DEPTH];
-	ino_t ino[DATASET_MAX_DEPTH];
+	int follow; /* DATASET_FOLLOW_LINKS */
+	size_t cap_items, cap_problems, cap_unfollowed;
+	dir_id_t up[DATASET_MAX_DEPTH];
 	int depth;
-	/* Every directory walked since the class folder's: one reached again
+	/* Every folder walked since the class folder's: one reached again
 	 * through another link is not walked twice, or links arranged as a
 	 * lattice (each folder linking twice to the next) would make the walk
 	 * take 2^depth steps. */
@@ -49,13 +53,17 @@ int dataset_split_of(const char *name)
 
 int dataset_is_image_name(const char *name)
 {
-	static const char *const ext[] = {"png", "jpg", "jpeg", "bmp", "ppm", "pgm"};
-	const char *dot = strrchr(name, '.');
-	if (!dot || dot == name)
-		return 0;
-	for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
-		if (strcasecmp(dot + 1, ext[i]) == 0)
+	/* Keras: fname.lower().endswith(white_list_formats), the formats
+	 * without a dot.  No character outside ASCII lowercases to one of
+	 * these letters, so a byte-wise, ASCII-only comparison is the same. */
+	static const char *const ext[] = {"png", "jpg", "jpeg", "bmp", "ppm",
+					  "tif", "tiff", "pgm"};
+	size_t n = strlen(name);
+	for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+		size_t e = strlen(ext[i]);
+		if (n >= e && strcasecmp(name + n - e, ext[i]) == 0)
 			return 1;
+	}
 	return 0;
 }
 
@@ -123,12 +131,23 @@ static int add_item(walk_t *w, const char *root, const char *key, int cls,
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int add_unfollowed(walk_t *w, const char *path)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	dataset_t *ds = w->ds;
+	if (grow((void **)&ds->unfollowed, &w->cap_unfollowed, ds->nunfollowed,
+		 sizeof *ds->unfollowed) ||
+	    !(ds->unfollowed[ds->nunfollowed] = strdup(path)))
+		return ERR_NOMEM;
+	ds->nunfollowed++;
+	return 0;
 }
 
-/* Reads the names in dir (hidden ones left out), sorted. */
+static int cmp_name(const void *a, const void *b)
+{
+	return classes_cmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads the names in dir (hidden ones left out), in Keras' order. */
 static int list_dir(const char *dir, char ***names, size_t *n)
 {
 	DIR *d = opendir(dir);
@@ -160,7 +179,7 @@ static int list_dir(const char *dir, char ***names, size_t *n)
 done:
 	closedir(d);
 	if (rc == 0 && *n > 1)
-		qsort(*names, *n, sizeof **names, cmp_str);
+		qsort(*names, *n, sizeof **names, cmp_name);
 	return rc;
 }
 
@@ -171,7 +190,66 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
-/* Walks ROOT/rel (a directory inside class cls), adding its images. */
+static int same_dir(const dir_id_t *d, const struct stat *st)
+{
+	return d->dev == st->st_dev && d->ino == st->st_ino;
+}
+
+/* Pushes the folder st on the way down; 0, or -1 when too deep. */
+static int push(walk_t *w, const struct stat *st)
+{
+	if (w->depth == DATASET_MAX_DEPTH)
+		return -1;
+	w->up[w->depth++] = (dir_id_t){st->st_dev, st->st_ino};
+	return 0;
+}
+
+static int walk_dir(walk_t *w, const char *root, const char *rel, int cls,
+		    int split);
+
+/* One entry of a class folder or of a folder below it: ROOT/key. */
+static int walk_entry(walk_t *w, const char *root, const char *key,
+		      const char *name, int cls, int split)
+{
+	char *path = join(root, key);
+	struct stat st;
+	int rc = 0, is_link;
+
+	if (!path)
+		return ERR_NOMEM;
+	if (lstat(path, &st) != 0) {
+		/* Gone since the folder was read: a problem only for an image. */
+		rc = dataset_is_image_name(name) || errno != ENOENT
+			     ? add_problem(w, path, strerror(errno))
+			     : 0;
+		goto done;
+	}
+	is_link = S_ISLNK(st.st_mode);
+	if (is_link && stat(path, &st) != 0) {
+		/* A broken link: os.walk lists it as a file. */
+		rc = dataset_is_image_name(name) ? add_problem(w, path, strerror(errno))
+						 : 0;
+		goto done;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (is_link && !w->follow)
+			rc = add_unfollowed(w, path);
+		else
+			rc = walk_dir(w, root, key, cls, split);
+	} else if (!dataset_is_image_name(name)) {
+		w->ds->nignored++;
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = add_problem(w, path, "not a regular file");
+	} else {
+		rc = add_item(w, root, key, cls, split);
+	}
+done:
+	free(path);
+	return rc;
+}
+
+/* Walks ROOT/rel (a class folder or a folder inside one), adding its
+ * images. */
 static int walk_dir(walk_t *w, const char *root, const char *rel, int cls,
 		    int split)
 {
@@ -187,20 +265,16 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int cls,
 		goto done;
 	}
 	for (int i = 0; i < w->depth; i++)
-		if (w->dev[i] == st.st_dev && w->ino[i] == st.st_ino) {
+		if (same_dir(&w->up[i], &st)) {
 			rc = add_problem(w, dir, "symbolic link loop, not followed");
 			goto done;
 		}
 	for (size_t i = 0; i < w->nseen; i++)
-		if (w->seen[i].dev == st.st_dev && w->seen[i].ino == st.st_ino) {
+		if (same_dir(&w->seen[i], &st)) {
 			rc = add_problem(w, dir, "already walked through another link, "
 					 "not followed");
 			goto done;
 		}
-	if (w->depth == DATASET_MAX_DEPTH) {
-		rc = add_problem(w, dir, "folders nested too deep");
-		goto done;
-	}
 	if (grow((void **)&w->seen, &w->cap_seen, w->nseen, sizeof *w->seen)) {
 		rc = ERR_NOMEM;
 		goto done;
@@ -211,28 +285,14 @@ static int walk_dir(walk_t *w, const char *root, const char *rel, int cls,
 		rc = lrc == -ENOMEM ? ERR_NOMEM : add_problem(w, dir, strerror(-lrc));
 		goto done;
 	}
-	w->dev[w->depth] = st.st_dev;
-	w->ino[w->depth] = st.st_ino;
-	w->depth++;
+	if (push(w, &st) != 0) {
+		rc = add_problem(w, dir, "folders nested too deep");
+		goto done;
+	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		char *key = join(rel, names[i]), *path = join(root, key);
-		if (!key || !path) {
-			rc = ERR_NOMEM;
-		} else if (stat(path, &st) != 0) {
-			rc = dataset_is_image_name(names[i]) || errno != ENOENT
-				     ? add_problem(w, path, strerror(errno))
-				     : 0;
-		} else if (S_ISDIR(st.st_mode)) {
-			rc = walk_dir(w, root, key, cls, split);
-		} else if (!dataset_is_image_name(names[i])) {
-			w->ds->nignored++;
-		} else if (!S_ISREG(st.st_mode)) {
-			rc = add_problem(w, path, "not a regular file");
-		} else {
-			rc = add_item(w, root, key, cls, split);
-		}
+		char *key = join(rel, names[i]);
+		rc = key ? walk_entry(w, root, key, names[i], cls, split) : ERR_NOMEM;
 		free(key);
-		free(path);
 	}
 	w->depth--;
 done:
@@ -250,10 +310,36 @@ static int is_dir(const char *root, const char *name)
 	return r;
 }
 
-static int cmp_item(const void *a, const void *b)
+/* The length of key's first component ("train" of "train/ann/1.jpg"). */
+static size_t first_len(const char *key)
 {
-	return strcmp(((const dataset_item_t *)a)->key,
-		      ((const dataset_item_t *)b)->key);
+	const char *slash = strchr(key, '/');
+	return slash ? (size_t)(slash - key) : strlen(key);
+}
+
+/* Keras' order (dataset.h): the split folder (has_splits, *arg), the class,
+ * the folder (os.walk's root, compared as a string), the file name. */
+static int cmp_item(const void *pa, const void *pb, void *arg)
+{
+	const dataset_item_t *a = pa, *b = pb;
+	int c;
+
+	if (*(const int *)arg &&
+	    (c = classes_cmp_len(a->key, first_len(a->key), b->key, first_len(b->key))))
+		return c;
+	if (a->cls != b->cls)
+		return a->cls < b->cls ? -1 : 1;
+	const char *sa = strrchr(a->key, '/'), *sb = strrchr(b->key, '/');
+	size_t da = sa ? (size_t)(sa - a->key) : 0, db = sb ? (size_t)(sb - b->key) : 0;
+	if ((c = classes_cmp_len(a->key, da, b->key, db)))
+		return c;
+	return classes_cmp(sa ? sa + 1 : a->key, sb ? sb + 1 : b->key);
+}
+
+static void sort_items(dataset_t *ds)
+{
+	if (ds->n > 1)
+		qsort_r(ds->items, ds->n, sizeof *ds->items, cmp_item, &ds->has_splits);
 }
 
 /* Adds name to the class list (kept unique; sorted at the end). */
@@ -275,10 +361,14 @@ static int scan_classes(walk_t *w, const char *root, const char *top,
 {
 	char *dir = join(root, top), **names = NULL;
 	size_t n = 0;
-	int rc = 0;
+	struct stat st;
+	int rc = 0, depth = w->depth;
 
 	if (!dir)
 		return ERR_NOMEM;
+	/* A split folder is on the way down from ROOT to its classes. */
+	if (*top && stat(dir, &st) == 0 && push(w, &st) != 0)
+		goto done;
 	int lrc = list_dir(dir, &names, &n);
 	if (lrc) {
 		rc = lrc == -ENOMEM ? ERR_NOMEM : add_problem(w, dir, strerror(-lrc));
@@ -307,14 +397,15 @@ static int scan_classes(walk_t *w, const char *root, const char *top,
 		free(rel);
 	}
 done:
+	w->depth = depth;
 	free_names(names, n);
 	free(dir);
 	return rc;
 }
 
-int dataset_scan(const char *root, dataset_t *ds, char *err)
+int dataset_scan(const char *root, int flags, dataset_t *ds, char *err)
 {
-	walk_t w = {.ds = ds};
+	walk_t w = {.ds = ds, .follow = (flags & DATASET_FOLLOW_LINKS) != 0};
 	char **top = NULL;
 	size_t ntop = 0, ccap = 0;
 	struct stat st;
@@ -332,6 +423,7 @@ int dataset_scan(const char *root, dataset_t *ds, char *err)
 		rc = err_set(err, ERR_IO, "%s: not a directory", root);
 		goto fail;
 	}
+	push(&w, &st);
 	int lrc = list_dir(root, &top, &ntop);
 	if (lrc) {
 		rc = err_set(err, lrc == -ENOMEM ? ERR_NOMEM : ERR_IO, "%s: %s",
@@ -370,7 +462,7 @@ int dataset_scan(const char *root, dataset_t *ds, char *err)
 			     root, root);
 		goto fail;
 	}
-	/* Class indices follow the sorted names, as Keras' do. */
+	/* Class indices follow the names in Keras' order. */
 	sorted = malloc((size_t)ds->nclasses * sizeof *sorted);
 	remap = malloc((size_t)ds->nclasses * sizeof *remap);
 	if (!sorted || !remap) {
@@ -378,7 +470,7 @@ int dataset_scan(const char *root, dataset_t *ds, char *err)
 		goto fail;
 	}
 	memcpy(sorted, ds->classes, (size_t)ds->nclasses * sizeof *sorted);
-	qsort(sorted, (size_t)ds->nclasses, sizeof *sorted, cmp_str);
+	qsort(sorted, (size_t)ds->nclasses, sizeof *sorted, cmp_name);
 	for (int i = 0; i < ds->nclasses; i++)
 		for (int j = 0; j < ds->nclasses; j++)
 			if (ds->classes[i] == sorted[j])
@@ -388,8 +480,7 @@ int dataset_scan(const char *root, dataset_t *ds, char *err)
 	free(ds->classes);
 	ds->classes = sorted;
 	sorted = NULL;
-	if (ds->n > 1)
-		qsort(ds->items, ds->n, sizeof *ds->items, cmp_item);
+	sort_items(ds);
 	free(remap);
 	free_names(top, ntop);
 	free(w.seen);
@@ -405,7 +496,7 @@ fail:
 
 int dataset_scan_files(const char *root, dataset_t *ds, char *err)
 {
-	walk_t w = {.ds = ds};
+	walk_t w = {.ds = ds, .follow = 1};
 	struct stat st;
 	int rc;
 
@@ -429,8 +520,7 @@ int dataset_scan_files(const char *root, dataset_t *ds, char *err)
 		dataset_free(ds);
 		return err_set(err, rc, "%s: out of memory while scanning", root);
 	}
-	if (ds->n > 1)
-		qsort(ds->items, ds->n, sizeof *ds->items, cmp_item);
+	sort_items(ds);
 	return 0;
 }
 
@@ -448,8 +538,11 @@ void dataset_free(dataset_t *ds)
 	}
 	for (int i = 0; i < ds->nclasses; i++)
 		free(ds->classes[i]);
+	for (size_t i = 0; i < ds->nunfollowed; i++)
+		free(ds->unfollowed[i]);
 	free(ds->items);
 	free(ds->problems);
 	free(ds->classes);
+	free(ds->unfollowed);
 	memset(ds, 0, sizeof *ds);
 }

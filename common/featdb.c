@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,9 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include "classes.h"
 #include "error.h"
 
 /* A new store's map is small so that growing it (doubling on MDB_MAP_FULL)
@@ -80,52 +81,11 @@ static float bits_float(uint32_t u)
 
 /* ---- CRC-32 ---- */
 
-/* Slicing by 8 (Kounavis & Berry): crc_table[0] is the byte-at-a-time
- * table; crc_table[k][b] is the CRC of byte b followed by k zero bytes, so
- * that eight bytes fold in with eight independent lookups.  train-head
- * checks every record it loads (16 KB each), where the byte-at-a-time
- * loop was a visible part of the start-up. */
-static uint32_t crc_table[8][256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++)
-			c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-		crc_table[0][i] = c;
-	}
-	for (int k = 1; k < 8; k++)
-		for (int i = 0; i < 256; i++) {
-			uint32_t c = crc_table[k - 1][i];
-			crc_table[k][i] = crc_table[0][c & 0xff] ^ (c >> 8);
-		}
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
+/* zlib's own (its braided implementation: 2.1 GB/s here against 1.2 GB/s
+ * for the slicing-by-8 code this project carried before; README.md). */
 uint32_t featdb_crc32(uint32_t crc, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-
-	pthread_once(&crc_once, crc_init);
-	/* zlib's pre- and post-inversion, so that running values chain. */
-	crc = ~crc;
-	for (; len >= 8; len -= 8, p += 8) {
-		uint32_t lo = crc ^ le32(p), hi = le32(p + 4);
-		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
-		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
-		      crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
-		      crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
-	}
-	while (len--)
-		crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+	return (uint32_t)crc32_z(crc, buf, len);
 }
 
 /* The record's CRC skips bytes 16..23: the CRC itself and the reserved word. */
@@ -1299,7 +1259,7 @@ static int meta_check(const featdb_t *db, const featdb_meta_t *m, char *err)
 				       "newline", db->path, i);
 		/* Indices are Keras' (sorted names), and renumbering looks
 		 * names up by binary search. */
-		if (i > 0 && strcmp(m->classes[i - 1], c) >= 0)
+		if (i > 0 && classes_cmp(m->classes[i - 1], c) >= 0)
 			return err_set(err, ERR_ARG, "%s: classes are not sorted and "
 				       "unique ('%s' then '%s')", db->path,
 				       m->classes[i - 1], c);
@@ -1312,7 +1272,7 @@ static int class_index(const featdb_meta_t *m, const char *name)
 	int lo = 0, hi = m->nclasses - 1;
 
 	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2, c = strcmp(m->classes[mid], name);
+		int mid = lo + (hi - lo) / 2, c = classes_cmp(m->classes[mid], name);
 		if (c == 0)
 			return mid;
 		if (c < 0)

@@ -22,8 +22,9 @@
  *   "fingerprint" the weights' fingerprint (weights_t.fingerprint)
  *   "preprocess"  the preprocessing settings (FEATDB_PREPROCESS)
  *   "dim", "dtype" ("4096", "f32" or "f16")
- *   "classes"     the class names, sorted (Keras' class indices), one per
- *                 line; a record's class is an index into this list
+ *   "classes"     the class names in Keras' order (classes.h: its class
+ *                 indices), one per line; a record's class is an index into
+ *                 this list
  *   "count"       number of records
  *   "version"     the version of the program that last wrote the store
  *
@@ -93,7 +94,7 @@ typedef struct featdb_meta {
 	int dim;
 	int dtype;
 	int nclasses;
-	char **classes; /* sorted, owned */
+	char **classes; /* in Keras' order (classes.h), owned */
 	uint64_t count;
 } featdb_meta_t;
 
@@ -134,9 +135,9 @@ int featdb_get(featdb_t *db, const char *key, uint8_t **val, size_t *len,
  * indices refer to meta->classes.  meta->count is recomputed from the
  * database.  When meta's class list differs from the stored one (people
  * added to the folder), every stored record's class is renumbered in the
- * same transaction, so indices always follow the sorted names (Keras');
+ * same transaction, so indices always follow the names in Keras' order;
  * meta's list must hold every stored name (ERR_ARG otherwise).
- * Errors: ERR_ARG (read-only store; meta's classes not sorted and unique;
+ * Errors: ERR_ARG (read-only store; meta's classes not in order and unique;
  * a key empty or longer than featdb_max_key; a record that does not decode
  * or whose dim, dtype or class does not fit meta), ERR_FORMAT (a stored
  * record cannot be renumbered), ERR_IO (LMDB or the disk, e.g. "No space

@@ -13,7 +13,8 @@
  * on the FMA ISAs, by a multiply then an add on the portable one.  No
  * blocking, row count, position, column range or thread changes that
  * sequence: every element gets the same bits whatever they are, and the
- * FMA ISAs give the same bits as each other.  (OpenBLAS' sgemm changes its
+ * FMA ISAs (AVX2, AVX-512 and its emulation) give the same bits as each
+ * other.  (OpenBLAS' sgemm changes its
  * kernel with N: a row got other bits among 4 rows than alone.)
  *
  * The kernels (gemm_kern.h over each ISA's vectors) read b in long runs of
@@ -23,8 +24,8 @@
 
 #include <stddef.h>
 
-/* gemm_fixed runs the product on isa (ISA_PORTABLE or ISA_AVX2, one the CPU
- * has).  c must not overlap a or b.  Uses 128 KB of stack. */
+/* gemm_fixed runs the product on isa (isa.h; one the CPU has, not
+ * ISA_AUTO).  c must not overlap a or b.  Uses 128 KB of stack. */
 void gemm_fixed(int isa, int N, int C, int k0, int k1, const float *a,
 		size_t lda, const float *b, size_t ldb, const float *bias,
 		int relu, float *c, size_t ldc);
@@ -36,5 +37,11 @@ void gemm_portable(int N, int C, int k0, int k1, const float *a, size_t lda,
 void gemm_avx2(int N, int C, int k0, int k1, const float *a, size_t lda,
 	       const float *b, size_t ldb, const float *bias, int relu,
 	       float *c, size_t ldc);
+void gemm_avx512(int N, int C, int k0, int k1, const float *a, size_t lda,
+		 const float *b, size_t ldb, const float *bias, int relu,
+		 float *c, size_t ldc);
+void gemm_emul512(int N, int C, int k0, int k1, const float *a, size_t lda,
+		  const float *b, size_t ldb, const float *bias, int relu,
+		  float *c, size_t ldc);
 
 #endif

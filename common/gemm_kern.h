@@ -129,6 +129,12 @@ void GEMM_KERN(int N, int C, int k0, int k1, const float *a, size_t lda,
 			}
 			for (int n0 = 0; n0 < N; n0 += GEMM_R) {
 				switch (N - n0 < GEMM_R ? N - n0 : GEMM_R) {
+#if GEMM_R >= 8
+				GEMM_ROWS_CASE(8)
+#endif
+#if GEMM_R >= 7
+				GEMM_ROWS_CASE(7)
+#endif
 #if GEMM_R >= 6
 				GEMM_ROWS_CASE(6)
 #endif

@@ -36,6 +36,7 @@
 #endif
 
 #include "error.h"
+#include "h5child.h"
 #include "h5util.h"
 #include "pool.h"
 
@@ -1109,7 +1110,7 @@ out:
 	return rc;
 }
 
-int head_load(const char *path, head_t *h, head_meta_t *meta, char *err)
+int head_read(const char *path, head_t *h, head_meta_t *meta, char *err)
 {
 	hid_t f = H5I_INVALID_HID, kd = H5I_INVALID_HID, bd = H5I_INVALID_HID;
 	hsize_t kdims[2], bdims[1];
@@ -1205,6 +1206,100 @@ fail:
 	}
 	H5Eclear2(H5E_DEFAULT);
 	H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+	return rc;
+}
+
+/* head_load's child reads the file and sends the head down the pipe:
+ *   int32 D, K, nclasses; the meta strings (their fixed sizes);
+ *   per class name: uint32 length, the bytes; the D*K + K floats.
+ * Native byte order: both ends are the same program on the same machine. */
+typedef struct head_job {
+	const char *path;
+	head_t *h;
+	head_meta_t *meta;
+} head_job_t;
+
+typedef struct head_wire {
+	int32_t D, K, nclasses;
+	char model[64], fingerprint[64], preprocess[256], version[64];
+} head_wire_t;
+
+static int send_head(void *arg, int fd, char *err)
+{
+	const head_job_t *j = arg;
+	head_t h;
+	head_meta_t m;
+	int rc = head_read(j->path, &h, &m, err);
+	if (rc)
+		return rc;
+	head_wire_t w = {h.D, h.K, m.nclasses, "", "", "", ""};
+	memcpy(w.model, m.model, sizeof w.model);
+	memcpy(w.fingerprint, m.fingerprint, sizeof w.fingerprint);
+	memcpy(w.preprocess, m.preprocess, sizeof w.preprocess);
+	memcpy(w.version, m.version, sizeof w.version);
+	int bad = h5child_write(fd, &w, sizeof w);
+	for (int i = 0; i < m.nclasses && !bad; i++) {
+		uint32_t len = (uint32_t)strlen(m.classes[i]);
+		bad = h5child_write(fd, &len, sizeof len) ||
+		      h5child_write(fd, m.classes[i], len);
+	}
+	if (!bad)
+		bad = h5child_write(fd, h.kernel,
+				    ((size_t)h.D * h.K + (size_t)h.K) * sizeof(float));
+	head_free(&h);
+	head_meta_free(&m);
+	return bad ? err_set(err, ERR_IO, "%s: sending the head failed", j->path) : 0;
+}
+
+static int receive_head(void *arg, int fd, char *err)
+{
+	const head_job_t *j = arg;
+	head_wire_t w;
+	int rc;
+
+	if (h5child_read(fd, &w, sizeof w))
+		return err_set(err, ERR_FORMAT, "%s: no head came back", j->path);
+	if (w.D < 1 || w.K < 1 || w.D > HEAD_MAX_DIM || w.K > HEAD_MAX_DIM ||
+	    (w.nclasses != 0 && w.nclasses != w.K))
+		return err_set(err, ERR_FORMAT, "%s: a malformed head came back", j->path);
+	if ((rc = head_alloc(w.D, w.K, j->h, err)))
+		return rc;
+	memcpy(j->meta->model, w.model, sizeof w.model);
+	memcpy(j->meta->fingerprint, w.fingerprint, sizeof w.fingerprint);
+	memcpy(j->meta->preprocess, w.preprocess, sizeof w.preprocess);
+	memcpy(j->meta->version, w.version, sizeof w.version);
+	j->meta->model[sizeof w.model - 1] = j->meta->fingerprint[sizeof w.fingerprint - 1] = 0;
+	j->meta->preprocess[sizeof w.preprocess - 1] = j->meta->version[sizeof w.version - 1] = 0;
+	if (w.nclasses && !(j->meta->classes = calloc((size_t)w.nclasses, sizeof(char *))))
+		return err_set(err, ERR_NOMEM, "%s: out of memory", j->path);
+	for (int i = 0; i < w.nclasses; i++, j->meta->nclasses++) {
+		uint32_t len;
+		if (h5child_read(fd, &len, sizeof len) || len > (1u << 20) ||
+		    !(j->meta->classes[i] = calloc(len + 1, 1)) ||
+		    h5child_read(fd, j->meta->classes[i], len))
+			return err_set(err, ERR_FORMAT, "%s: a malformed head came back",
+				       j->path);
+	}
+	if (h5child_read(fd, j->h->kernel, ((size_t)w.D * w.K + (size_t)w.K) * sizeof(float)))
+		return err_set(err, ERR_FORMAT, "%s: the head came back cut short", j->path);
+	return 0;
+}
+
+int head_load(const char *path, head_t *h, head_meta_t *meta, char *err)
+{
+	head_job_t j = {path, h, meta};
+	int rc;
+
+	if (h)
+		memset(h, 0, sizeof *h);
+	if (meta)
+		memset(meta, 0, sizeof *meta);
+	if (!path || !h || !meta)
+		return err_set(err, ERR_ARG, "head_load: missing argument");
+	if ((rc = h5child_run(path, send_head, receive_head, &j, err))) {
+		head_free(h);
+		head_meta_free(meta);
+	}
 	return rc;
 }
 

@@ -210,11 +210,17 @@ int head_save(const char *path, const head_t *h, const head_meta_t *meta,
 
 /* head_load reads a head file written by head_save, or by Keras'
  * save_weights for a model whose first layer with weights is a Dense layer
- * (then meta has no classes and empty strings).  Errors: ERR_MISSING (no
- * such file, no layer with weights), ERR_FORMAT (not HDF5, unreadable
- * attributes or datasets), ERR_SHAPE (kernel not 2-d, bias not (K), class
- * names not K), ERR_NOMEM.  On failure h and meta are left empty. */
+ * (then meta has no classes and empty strings), in a child process
+ * (h5child.h): a file that crashes or hangs libhdf5 gives ERR_FORMAT
+ * "PATH: damaged HDF5 file (...)".  Errors: ERR_MISSING (no such file, no
+ * layer with weights), ERR_FORMAT (not HDF5, unreadable attributes or
+ * datasets), ERR_SHAPE (kernel not 2-d, bias not (K), class names not K),
+ * ERR_NOMEM.  On failure h and meta are left empty. */
 int head_load(const char *path, head_t *h, head_meta_t *meta, char *err);
+
+/* head_read: head_load in this process (the fuzz target's: it must see
+ * libhdf5's crashes). */
+int head_read(const char *path, head_t *h, head_meta_t *meta, char *err);
 
 /* head_meta_free releases meta's class names and zeroes it; accepts NULL. */
 void head_meta_free(head_meta_t *meta);

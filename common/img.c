@@ -4,11 +4,14 @@
  * of the same bytes, because the reference features come from Keras'
  * load_img, which is Pillow.  Where Pillow has a quirk, the comment names it;
  * tests/test_img.c checks each one against Pillow's own output
- * (tests/ref/pillow_ref.py).  Dimension letters: w, h are an image's width
- * and height in pixels, y a row, x a column. */
+ * (tests/ref/pillow_ref.py).  TIFF has files of its own (img_tiff.c, the
+ * pixels; img_tiff_tags.c, the tags), and img_util.c the helpers they
+ * share with this file.  Dimension letters: w, h are an image's width and
+ * height in pixels, y a row, x a column. */
 #include "img.h"
 
 #include "error.h"
+#include "img_util.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -24,77 +27,6 @@
 #include <jpeglib.h>
 #include <jerror.h>
 #include <png.h>
-
-static const char *label(const char *name)
-{
-	return name ? name : "image";
-}
-
-/* Pillow refuses more than IMG_MAX_PIXELS in Image.open, from the header;
- * a zero side could never be resized to 224 x 224 either.  Called before any
- * pixel memory exists, with the header's values. */
-static int check_size(uint64_t w, uint64_t h, const char *name, char *err)
-{
-	if (w == 0 || h == 0)
-		return err_set(err, ERR_TOO_BIG, "%s: image is %llux%llu pixels",
-			       label(name), (unsigned long long)w,
-			       (unsigned long long)h);
-	if (w > IMG_MAX_PIXELS || h > IMG_MAX_PIXELS || w * h > IMG_MAX_PIXELS)
-		return err_set(err, ERR_TOO_BIG,
-			       "%s: image is %llux%llu pixels, more than %llu",
-			       label(name), (unsigned long long)w,
-			       (unsigned long long)h, IMG_MAX_PIXELS);
-	return 0;
-}
-
-/* Only after check_size: w and h then fit an int. */
-static int alloc_pixels(img_t *img, uint64_t w, uint64_t h, const char *name,
-			char *err)
-{
-	size_t n;
-
-	if (err_mul3_size((size_t)w, (size_t)h, 3, &n))
-		return err_set(err, ERR_NOMEM, "%s: %llux%llu pixels overflow",
-			       label(name), (unsigned long long)w,
-			       (unsigned long long)h);
-	img->rgb = malloc(n);
-	if (!img->rgb)
-		return err_set(err, ERR_NOMEM,
-			       "%s: cannot allocate %zu bytes of pixels",
-			       label(name), n);
-	img->w = (int)w;
-	img->h = (int)h;
-	return 0;
-}
-
-static uint32_t rd_le16(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t rd_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static uint32_t rd_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-/* Palette lookup as Pillow does it: its palettes start as the gray ramp
- * (entry i is i, i, i) and the file's entries overwrite the first n, so an
- * index past the file's palette comes out gray, not black. */
-static void palette_rgb(const uint8_t *pal, int n, unsigned idx, uint8_t *o)
-{
-	if ((int)idx < n) {
-		memcpy(o, pal + 3 * idx, 3);
-	} else {
-		o[0] = o[1] = o[2] = (uint8_t)idx;
-	}
-}
 
 /* ---- JPEG ------------------------------------------------------------- */
 
@@ -205,8 +137,8 @@ static int jpeg_failure(jpeg_job_t *job)
 		what = "out of memory reading";
 	}
 	job->jerr.format_message((j_common_ptr)&job->cinfo, msg);
-	return err_set(job->err, code, "%s: %s JPEG (%s)", label(job->name),
-		       what, msg);
+	return err_set(job->err, code, "%s: %s JPEG (%s)",
+		       img_label(job->name), what, msg);
 }
 
 /* The setjmp lives here and all state in *job, outside this frame, so that
@@ -227,16 +159,17 @@ static int jpeg_run(jpeg_job_t *job)
 	n = ci->num_components;
 	if (n != 1 && n != 3 && n != 4)
 		return err_set(job->err, ERR_UNSUPPORTED,
-			       "%s: JPEG with %d components", label(job->name),
-			       n);
-	rc = check_size(ci->image_width, ci->image_height, job->name, job->err);
+			       "%s: JPEG with %d components",
+			       img_label(job->name), n);
+	rc = img_check_size(ci->image_width, ci->image_height, job->name,
+			    job->err);
 	if (rc)
 		return rc;
 	ci->out_color_space = n == 1 ? JCS_GRAYSCALE :
 			      n == 3 ? JCS_RGB : JCS_CMYK;
 	jpeg_start_decompress(ci);
 
-	rc = alloc_pixels(job->out, ci->output_width, ci->output_height,
+	rc = img_alloc_pixels(job->out, ci->output_width, ci->output_height,
 			  job->name, job->err);
 	if (rc)
 		return rc;
@@ -245,7 +178,7 @@ static int jpeg_run(jpeg_job_t *job)
 		if (!job->line)
 			return err_set(job->err, ERR_NOMEM,
 				       "%s: cannot allocate a JPEG scanline",
-				       label(job->name));
+				       img_label(job->name));
 	}
 	while (job->rows < job->out->h) {
 		uint8_t *o = job->out->rgb + (size_t)job->rows * job->out->w * 3;
@@ -254,7 +187,7 @@ static int jpeg_run(jpeg_job_t *job)
 		if (jpeg_read_scanlines(ci, &row, 1) != 1)
 			return err_set(job->err, ERR_FORMAT,
 				       "%s: corrupt JPEG (no scanline %d)",
-				       label(job->name), job->rows);
+				       img_label(job->name), job->rows);
 		if (n != 3)
 			jpeg_store_line(job, o);
 		job->rows++;
@@ -271,7 +204,7 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name,
 
 	if (!job)
 		return err_set(err, ERR_NOMEM, "%s: out of memory",
-			       label(name));
+			       img_label(name));
 	job->out = out;
 	job->name = name;
 	job->err = err;
@@ -330,7 +263,7 @@ static void png_on_warning(png_structp png, png_const_charp msg)
  *   gray 1/2/4 bit: scaled by 255, 85, 17 ("1", "L;2", "L;4");
  *   gray 16 bit: Pillow opens it as mode I; I -> RGB clamps to 0..255;
  *   colour 16 bit: the high byte ("RGB;16B"; gray+alpha reads as "LA;16B");
- *   alpha: dropped; palette: see palette_rgb. */
+ *   alpha: dropped; palette: see img_palette_rgb. */
 static void png_row_rgb(const png_job_t *job, const uint8_t *in, uint8_t *o,
 			int w)
 {
@@ -353,7 +286,7 @@ static void png_row_rgb(const png_job_t *job, const uint8_t *in, uint8_t *o,
 				    ((1u << d) - 1);
 			}
 			if (job->ctype == PNG_COLOR_TYPE_PALETTE) {
-				palette_rgb(job->pal, job->npal, v, o);
+				img_palette_rgb(job->pal, job->npal, v, o);
 				continue;
 			}
 			if (d < 8)
@@ -406,7 +339,7 @@ static void png_on_info(png_structp png, png_infop info)
 			job->pal[3 * i + 2] = pal[i].blue;
 		}
 	}
-	job->code = alloc_pixels(job->out, w, h, job->name, job->err);
+	job->code = img_alloc_pixels(job->out, w, h, job->name, job->err);
 	if (job->code)
 		png_error(png, "out of memory");
 	if (job->interlaced) {
@@ -414,7 +347,7 @@ static void png_on_info(png_structp png, png_infop info)
 		    !(job->raw = calloc(n ? n : 1, 1))) {
 			job->code = err_set(job->err, ERR_NOMEM,
 					    "%s: cannot allocate PNG rows",
-					    label(job->name));
+					    img_label(job->name));
 			png_error(png, "out of memory");
 		}
 	}
@@ -449,14 +382,14 @@ static int png_run(png_job_t *job, const uint8_t *buf, size_t len)
 		if (job->code)
 			return job->code;
 		return err_set(job->err, ERR_FORMAT, "%s: corrupt PNG (%s)",
-			       label(job->name), job->msg);
+			       img_label(job->name), job->msg);
 	}
 	/* libpng only reads the bytes; its prototype lacks the const. */
 	png_process_data(job->png, job->info, (png_bytep)(uintptr_t)buf, len);
 	if (!job->done)
 		return err_set(job->err, ERR_FORMAT,
 			       "%s: truncated PNG (the image data ends early)",
-			       label(job->name));
+			       img_label(job->name));
 	return 0;
 }
 
@@ -469,14 +402,15 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name,
 	/* Pillow checks the size once the header chunks are read; libpng
 	 * insists on IHDR first, so its fields refuse a bomb right away. */
 	if (len >= 24 && !memcmp(buf + 12, "IHDR", 4)) {
-		rc = check_size(rd_be32(buf + 16), rd_be32(buf + 20), name, err);
+		rc = img_check_size(img_rd_be32(buf + 16), img_rd_be32(buf + 20),
+				    name, err);
 		if (rc)
 			return rc;
 	}
 	job = calloc(1, sizeof *job);
 	if (!job)
 		return err_set(err, ERR_NOMEM, "%s: out of memory",
-			       label(name));
+			       img_label(name));
 	job->out = out;
 	job->name = name;
 	job->err = err;
@@ -486,10 +420,10 @@ static int decode_png(const uint8_t *buf, size_t len, const char *name,
 		job->info = png_create_info_struct(job->png);
 	if (!job->png || !job->info) {
 		rc = err_set(err, ERR_NOMEM, "%s: cannot create a PNG reader",
-			     label(name));
+			     img_label(name));
 		goto done;
 	}
-	/* Pillow limits the area only (check_size), not each side. */
+	/* Pillow limits the area only (img_check_size), not each side. */
 	png_set_user_limits(job->png, 0x7fffffff, 0x7fffffff);
 	/* Before the image data Pillow refuses a bad CRC in any chunk. */
 	png_set_crc_action(job->png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
@@ -599,15 +533,15 @@ static int decode_pnm(const uint8_t *buf, size_t len, const char *name,
 	    !strcmp(magic, "P3"))
 		return err_set(err, ERR_UNSUPPORTED,
 			       "%s: plain (ASCII) %s netpbm files are not supported",
-			       label(name), magic);
+			       img_label(name), magic);
 	if (!strcmp(magic, "P0CMYK") || !strcmp(magic, "PyP") ||
 	    !strcmp(magic, "PyRGBA") || !strcmp(magic, "PyCMYK"))
 		return err_set(err, ERR_UNSUPPORTED,
 			       "%s: Pillow's private %s netpbm variant",
-			       label(name), magic);
+			       img_label(name), magic);
 	if (strcmp(magic, "P4") && strcmp(magic, "P5") && strcmp(magic, "P6"))
 		return err_set(err, ERR_FORMAT, "%s: not a netpbm file",
-			       label(name));
+			       img_label(name));
 
 	/* P4 has no maxval token. */
 	for (k = 0; k < (magic[1] == '4' ? 2 : 3); k++) {
@@ -615,20 +549,20 @@ static int decode_pnm(const uint8_t *buf, size_t len, const char *name,
 		if (n == 0)
 			return err_set(err, ERR_FORMAT,
 				       "%s: truncated netpbm header",
-				       label(name));
+				       img_label(name));
 		if (n > 10 || pnm_int(tok, &dim[k]))
 			return err_set(err, ERR_FORMAT,
 				       "%s: bad netpbm header token '%s'",
-				       label(name), tok);
+				       img_label(name), tok);
 	}
 	if (dim[2] <= 0 || dim[2] >= 65536)
 		return err_set(err, ERR_FORMAT,
 			       "%s: netpbm maxval %lld is not in 1..65535",
-			       label(name), dim[2]);
+			       img_label(name), dim[2]);
 	if (dim[0] <= 0 || dim[1] <= 0)
 		return err_set(err, ERR_TOO_BIG, "%s: image is %lldx%lld pixels",
-			       label(name), dim[0], dim[1]);
-	rc = check_size((uint64_t)dim[0], (uint64_t)dim[1], name, err);
+			       img_label(name), dim[0], dim[1]);
+	rc = img_check_size((uint64_t)dim[0], (uint64_t)dim[1], name, err);
 	if (rc)
 		return rc;
 
@@ -643,8 +577,8 @@ static int decode_pnm(const uint8_t *buf, size_t len, const char *name,
 	if (len - pos < need)
 		return err_set(err, ERR_FORMAT,
 			       "%s: truncated netpbm data (%zu of %zu bytes)",
-			       label(name), len - pos, need);
-	rc = alloc_pixels(out, (uint64_t)dim[0], (uint64_t)dim[1], name, err);
+			       img_label(name), len - pos, need);
+	rc = img_alloc_pixels(out, (uint64_t)dim[0], (uint64_t)dim[1], name, err);
 	if (rc)
 		return rc;
 
@@ -713,39 +647,39 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 
 	if (len < 18)
 		return err_set(err, ERR_FORMAT, "%s: truncated BMP header",
-			       label(name));
-	offset = rd_le32(buf + 10);
-	hs = rd_le32(buf + 14);
+			       img_label(name));
+	offset = img_rd_le32(buf + 10);
+	hs = img_rd_le32(buf + 14);
 	if (hs != 12 && hs != 40 && hs != 64 && hs != 108 && hs != 124)
 		return err_set(err, ERR_UNSUPPORTED,
-			       "%s: BMP info header of %u bytes", label(name),
+			       "%s: BMP info header of %u bytes", img_label(name),
 			       (unsigned)hs);
 	if (len - 14 < hs)
 		return err_set(err, ERR_FORMAT, "%s: truncated BMP header",
-			       label(name));
+			       img_label(name));
 	pos = 14 + hs;
 	if (hs == 12) {
 		/* OS/2 1.x: 16-bit sizes, always bottom-up, BGR palette. */
-		w = rd_le16(buf + 18);
-		h = rd_le16(buf + 20);
-		bits = rd_le16(buf + 24);
+		w = img_rd_le16(buf + 18);
+		h = img_rd_le16(buf + 20);
+		bits = img_rd_le16(buf + 24);
 		padding = 3;
 	} else {
 		/* Pillow calls the rows top-down only when the top byte of
 		 * the height is 0xFF, and then uses 2^32 - height. */
-		wr = rd_le32(buf + 18);
-		hr = rd_le32(buf + 22);
+		wr = img_rd_le32(buf + 18);
+		hr = img_rd_le32(buf + 22);
 		topdown = buf[25] == 0xFF;
 		w = wr;
 		h = topdown ? (1ULL << 32) - hr : hr;
-		bits = rd_le16(buf + 28);
-		comp = rd_le32(buf + 30);
-		colors = rd_le32(buf + 46);
+		bits = img_rd_le16(buf + 28);
+		comp = img_rd_le32(buf + 30);
+		colors = img_rd_le32(buf + 46);
 	}
 	if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 &&
 	    bits != 32)
 		return err_set(err, ERR_UNSUPPORTED,
-			       "%s: BMP with %u bits per pixel", label(name),
+			       "%s: BMP with %u bits per pixel", img_label(name),
 			       (unsigned)bits);
 	if (!colors)
 		colors = 1ULL << bits;
@@ -764,11 +698,11 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 			if (len - pos < 12)
 				return err_set(err, ERR_FORMAT,
 					       "%s: truncated BMP masks",
-					       label(name));
+					       img_label(name));
 			pos += 12;
 		}
 		for (i = 0; i < (hs == 40 ? 3u : 4u); i++)
-			m[i] = rd_le32(buf + 54 + 4 * i);
+			m[i] = img_rd_le32(buf + 54 + 4 * i);
 		if (bits == 24 && m[0] == 0xFF0000 && m[1] == 0xFF00 &&
 		    m[2] == 0xFF)
 			found = 1;
@@ -784,17 +718,17 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 		if (!found)
 			return err_set(err, ERR_UNSUPPORTED,
 				       "%s: BMP bit fields layout for %u bits",
-				       label(name), (unsigned)bits);
+				       img_label(name), (unsigned)bits);
 	} else if (comp == 1 || comp == 2) {
 		return err_set(err, ERR_UNSUPPORTED,
-			       "%s: RLE-compressed BMP", label(name));
+			       "%s: RLE-compressed BMP", img_label(name));
 	} else if (comp != 0) {
 		return err_set(err, ERR_UNSUPPORTED, "%s: BMP compression %u",
-			       label(name), (unsigned)comp);
+			       img_label(name), (unsigned)comp);
 	}
 	if (bits == 16)
 		return err_set(err, ERR_UNSUPPORTED, "%s: 16-bit BMP",
-			       label(name));
+			       img_label(name));
 
 	if (bits <= 8) {
 		uint64_t i;
@@ -803,12 +737,12 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 		if (colors > 256)
 			return err_set(err, ERR_UNSUPPORTED,
 				       "%s: BMP palette of %llu colours",
-				       label(name), (unsigned long long)colors);
+				       img_label(name), (unsigned long long)colors);
 		pal_bytes = (size_t)colors * padding;
 		if (len - pos < pal_bytes)
 			return err_set(err, ERR_FORMAT,
 				       "%s: truncated BMP palette",
-				       label(name));
+				       img_label(name));
 		npal = (int)colors;
 		for (i = 0; i < colors; i++) {
 			const uint8_t *p = buf + pos + i * padding;
@@ -825,11 +759,11 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 		    !(colors != 2 && bits == 8))
 			return err_set(err, ERR_UNSUPPORTED,
 				       "%s: %u-bit BMP with a gray palette of %llu colours (Pillow 9.4 misreads it)",
-				       label(name), (unsigned)bits,
+				       img_label(name), (unsigned)bits,
 				       (unsigned long long)colors);
 	}
 
-	rc = check_size(w, h, name, err);
+	rc = img_check_size(w, h, name, err);
 	if (rc)
 		return rc;
 	start = offset ? offset : pos;
@@ -839,8 +773,8 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 	need = (h - 1) * stride + rowlen;
 	if (start > len || len - start < need)
 		return err_set(err, ERR_FORMAT,
-			       "%s: truncated BMP pixel data", label(name));
-	rc = alloc_pixels(out, w, h, name, err);
+			       "%s: truncated BMP pixel data", img_label(name));
+	rc = img_alloc_pixels(out, w, h, name, err);
 	if (rc)
 		return rc;
 
@@ -853,7 +787,7 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 				size_t bit = x * bits;
 				unsigned idx = (in[bit / 8] >> (8 - bits - bit % 8)) &
 					       ((1u << bits) - 1);
-				palette_rgb(pal, npal, idx, o);
+				img_palette_rgb(pal, npal, idx, o);
 			} else {
 				const uint8_t *p = in + x * (bits / 8);
 				o[0] = p[r];
@@ -867,6 +801,20 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 
 /* ---- public ----------------------------------------------------------- */
 
+/* The TIFF headers Pillow's TiffImagePlugin accepts: classic and BigTIFF in
+ * either byte order, and the two with the version's bytes swapped. */
+static int is_tiff(const uint8_t *buf)
+{
+	static const char magic[][5] = { "II*\0", "MM\0*", "II+\0", "MM\0+",
+					 "II\0*", "MM*\0" };
+	size_t i;
+
+	for (i = 0; i < sizeof magic / sizeof magic[0]; i++)
+		if (!memcmp(buf, magic[i], 4))
+			return 1;
+	return 0;
+}
+
 int img_decode(const uint8_t *buf, size_t len, const char *name, img_t *out,
 	       char *err)
 {
@@ -875,11 +823,11 @@ int img_decode(const uint8_t *buf, size_t len, const char *name, img_t *out,
 
 	if (!out || (!buf && len))
 		return err_set(err, ERR_ARG, "%s: img_decode: bad arguments",
-			       label(name));
+			       img_label(name));
 	out->w = out->h = 0;
 	out->rgb = NULL;
 	if (len == 0)
-		return err_set(err, ERR_FORMAT, "%s: empty file", label(name));
+		return err_set(err, ERR_FORMAT, "%s: empty file", img_label(name));
 
 	/* Told apart by magic, as Pillow's plugins' _accept functions do. */
 	if (len >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
@@ -892,17 +840,16 @@ int img_decode(const uint8_t *buf, size_t len, const char *name, img_t *out,
 		rc = decode_bmp(buf, len, name, out, err);
 	else if (len >= 6 && (!memcmp(buf, "GIF87a", 6) || !memcmp(buf, "GIF89a", 6)))
 		rc = err_set(err, ERR_UNSUPPORTED, "%s: GIF is not supported",
-			     label(name));
-	else if (len >= 4 && (!memcmp(buf, "II*\0", 4) || !memcmp(buf, "MM\0*", 4)))
-		rc = err_set(err, ERR_UNSUPPORTED, "%s: TIFF is not supported",
-			     label(name));
+			     img_label(name));
+	else if (len >= 4 && is_tiff(buf))
+		rc = img_decode_tiff(buf, len, name, out, err);
 	else if (len >= 12 && !memcmp(buf, "RIFF", 4) && !memcmp(buf + 8, "WEBP", 4))
 		rc = err_set(err, ERR_UNSUPPORTED, "%s: WebP is not supported",
-			     label(name));
+			     img_label(name));
 	else
 		rc = err_set(err, ERR_FORMAT,
-			     "%s: not a JPEG, PNG, netpbm or BMP file",
-			     label(name));
+			     "%s: not a JPEG, PNG, netpbm, BMP or TIFF file",
+			     img_label(name));
 	if (rc)
 		img_free(out);
 	return rc;
@@ -1033,7 +980,7 @@ int img_resize_nearest(const img_t *src, int w, int h, img_t *dst, char *err)
 		return err_set(err, ERR_ARG, "img_resize_nearest: bad arguments");
 	dst->w = dst->h = 0;
 	dst->rgb = NULL;
-	rc = check_size((uint64_t)w, (uint64_t)h, "resize target", err);
+	rc = img_check_size((uint64_t)w, (uint64_t)h, "resize target", err);
 	if (rc)
 		return rc;
 	xmap = malloc((size_t)w * sizeof *xmap);
@@ -1042,7 +989,7 @@ int img_resize_nearest(const img_t *src, int w, int h, img_t *dst, char *err)
 		rc = err_set(err, ERR_NOMEM, "img_resize_nearest: out of memory");
 		goto done;
 	}
-	rc = alloc_pixels(dst, (uint64_t)w, (uint64_t)h, "resize target", err);
+	rc = img_alloc_pixels(dst, (uint64_t)w, (uint64_t)h, "resize target", err);
 	if (rc)
 		goto done;
 	nearest_map(src->w, w, xmap);

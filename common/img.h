@@ -14,6 +14,7 @@
  *    keeps the high byte, 16-bit gray is clamped to 0..255 (Pillow's I -> RGB);
  *    alpha is dropped, never composited; no gamma;
  *  - PPM (P6) and PGM (P5) binary; BMP (uncompressed 1/4/8/24/32 bit);
+ *  - TIFF (img_tiff.c): see below;
  *  - gray becomes RGB by copying; no EXIF rotation.
  *
  * Also read, Pillow's way: PBM (P4); netpbm maxvals other than 255 (scaled
@@ -24,12 +25,53 @@
  * padding, a JPEG may lose its EOI marker only if libjpeg needs no more
  * bytes to finish the last scanline.
  *
+ * TIFF, the first image of the file (classic, or little-endian BigTIFF),
+ * as Pillow reads it: its own parser picks a mode from the first IFD, its
+ * raw decoder reads uncompressed strips and tiles, and libtiff (Debian's
+ * 4.5, the one Pillow uses) the compressed ones, through the same calls:
+ *  - kinds: 1-bit bilevel, 8-bit gray (MinIsBlack and MinIsWhite), 16-bit
+ *    gray, palette of 1, 2, 4 or 8 bits, 8-bit RGB, RGBA and RGBX;
+ *  - compressions: none, LZW, Deflate (8 and 32946), PackBits, JPEG (YCbCr,
+ *    converted by libjpeg, or RGB or gray), CCITT RLE, Group 3 and 4, with
+ *    any predictor libtiff knows; strips or tiles; contiguous or separate
+ *    planes; FillOrder 2;
+ *  - copied quirks: no PhotometricInterpretation means MinIsWhite; 16-bit
+ *    gray is clamped to 0..255 (I;16 -> RGB), and little-endian 16-bit
+ *    MinIsWhite is not inverted; FillOrder 2 on uncompressed 8-bit data
+ *    reverses each byte's bits; ExtraSamples 1 (associated alpha) is
+ *    un-premultiplied (c * 255 / a, integer, a = 0 black) before the alpha
+ *    is dropped, and so is RGBA in separate planes whose ExtraSamples is
+ *    missing or 0 (libtiff calls those "unspecified"); the Orientation tag
+ *    is applied (2..8 flip, turn or transpose the image; a JPEG's EXIF
+ *    orientation is not); palettes keep each ColorMap value's high byte;
+ *    uncompressed separate planes of a single band use the raw mode's first
+ *    letter (MinIsWhite is then not inverted); tag values are compared as
+ *    Python numbers (a whole fraction or float counts); a damaged IFD
+ *    keeps the tags before the damage; more strip or tile offsets than the
+ *    image has blocks are decoded in Pillow's order (sorted by offset,
+ *    later over earlier, up to 16 rounds);
+ *  - where libtiff reports success but leaves part of a strip unwritten (a
+ *    bad CCITT code word, JPEG or Deflate data shorter than its strip),
+ *    Pillow shows whatever its buffer held, which is the previous strip or,
+ *    for the first, uninitialised memory; so do we, with zero bytes in
+ *    place of the uninitialised memory.
+ * libtiff's messages go to the decode that caused them (handlers of the
+ * TIFF handle, thread-safe), never to stderr, and libtiff's own allocations
+ * are capped at IMG_MAX_PIXELS bytes each.
+ *
  * Refused as ERR_UNSUPPORTED: plain (ASCII) netpbm P1-P3, RLE and 16-bit
  * BMP, BMP gray-ramp palettes at bit depths Pillow misreads, JPEGs with other
- * than 1, 3 or 4 components or 12-bit samples, GIF, TIFF, WebP.  A zero
- * width or height is ERR_TOO_BIG, like an oversized header.  Error texts are
- * one line, "<name>: <reason>", e.g.
- * "faces/a.jpg: truncated JPEG (Premature end of JPEG file)".
+ * than 1, 3 or 4 components or 12-bit samples, GIF, WebP; TIFFs of other
+ * kinds (2- and 4-bit gray, 16-bit colour, CMYK, CIELab, signed or float
+ * samples, gray or palette with alpha), YCbCr TIFF other than JPEG in one
+ * plane (Pillow hands it to libtiff's TIFFRGBAImage), old-style JPEG, LZMA,
+ * Zstandard, WebP, LogLuv and other compressions, big-endian BigTIFF (which
+ * Pillow 9.4 misreads), tag values that are not whole numbers where Pillow
+ * needs one.  A zero width or height is ERR_TOO_BIG, like an oversized
+ * header.  Error texts are one line, "<name>: <reason>", e.g.
+ * "faces/a.jpg: truncated JPEG (Premature end of JPEG file)" or
+ * "scan.tif: corrupt TIFF (LZWDecode: Not enough data at scanline 5 (short
+ * 100 bytes))".
  */
 #ifndef COMMON_IMG_H
 #define COMMON_IMG_H
@@ -62,8 +104,8 @@ typedef struct img {
 	uint8_t *rgb;
 } img_t;
 
-/* img_decode decodes an in-memory file (JPEG, PNG, PPM/PGM or BMP, told
- * apart by its magic bytes, never by its name) into *out.
+/* img_decode decodes an in-memory file (JPEG, PNG, PPM/PGM/PBM, BMP or
+ * TIFF, told apart by its magic bytes, never by its name) into *out.
  * name is used only in error messages (may be NULL).
  * Returns 0, or ERR_FORMAT (corrupt/truncated), ERR_UNSUPPORTED (a variant we
  * do not read), ERR_TOO_BIG (more than IMG_MAX_PIXELS), ERR_NOMEM.

@@ -3,7 +3,8 @@
  *
  * Each kernel with a fast path has one per ISA beside a portable C one; the
  * network asks isa_best() once, when it is made.  $VGGFEAT_ISA (portable,
- * avx2) forces a path for tests and benchmarks, as long as the CPU has it. */
+ * avx2, avx512, emul512) forces a path for tests and benchmarks, as long as
+ * the CPU has it. */
 #ifndef COMMON_ISA_H
 #define COMMON_ISA_H
 
@@ -11,6 +12,12 @@ enum {
 	ISA_AUTO = 0,     /* isa_best() */
 	ISA_PORTABLE = 1, /* plain C (and OpenBLAS where a kernel says so) */
 	ISA_AVX2 = 2,     /* AVX2 + FMA, 8 floats per vector */
+	ISA_AVX512 = 3,   /* AVX-512F, 16 floats per vector */
+	/* The AVX-512 kernels' 16-lane code compiled for AVX2 (two registers
+	 * per vector): the same results as ISA_AVX512, to test that code on
+	 * CPUs without AVX-512.  Slow; never chosen unless asked for. */
+	ISA_EMUL512 = 4,
+	ISA_COUNT = 5,
 };
 
 /* isa_cpu_has: 1 when this CPU runs isa (ISA_PORTABLE always). */
@@ -23,8 +30,8 @@ int isa_cpu_has(int isa);
 int isa_best(void);
 const char *isa_env_error(void);
 
-/* isa_name: "portable", "avx2"; "auto" for ISA_AUTO.  isa_parse: the ISA
- * of such a name, or -1. */
+/* isa_name: "portable", "avx2", "avx512", "emul512"; "auto" for ISA_AUTO.
+ * isa_parse: the ISA of such a name, or -1. */
 const char *isa_name(int isa);
 int isa_parse(const char *name);
 

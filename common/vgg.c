@@ -12,11 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "convk.h"
 #include "error.h"
 #include "fc.h"
 #include "isa.h"
 #include "pool.h"
-#include "wino_avx2.h"
 
 /* The largest activation is block1's (224, 224, 64); two of them per image
  * ping-pong through the network. */
@@ -26,7 +26,7 @@
 /* conv1_1's whole im2col (224 * 224, 27) on the Winograd path. */
 #define VGG_COL1 ((size_t)VGG_IN * VGG_IN * 27)
 #define VGG_FLAT (7 * 7 * 512)
-/* conv1_1 on the AVX2 path and the pools are split into bands of rows per
+/* conv1_1 by the vector kernels and the pools are split into bands of rows per
  * image, so that one image keeps both threads busy. */
 #define VGG_BANDS 8
 /* Layers 0..VGG_BY_IMAGE-1 (blocks 1 and 2) run one image at a time on
@@ -58,7 +58,7 @@ static const char *const stage_names[VGG_NSTAGES] = {
 struct vgg {
 	const weights_t *w;
 	int max_batch, conv, isa;
-	int direct_avx2; /* conv1_1 by wino_avx2_direct3x3 */
+	const convk_t *k; /* the vector kernels of conv1_1 and the pools, or NULL */
 	pool_t *pool;
 	wino_layer_t *wl[WEIGHTS_NCONV]; /* NULL: im2col */
 	float *act[2];   /* (max_batch, VGG_ACT_MAX) each */
@@ -208,7 +208,8 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		if (wino_work_floats(net->wl[i], threads) > work)
 			work = wino_work_floats(net->wl[i], threads);
 	}
-	net->direct_avx2 = o->conv == VGG_CONV_WINOGRAD && net->isa == ISA_AVX2;
+	/* The direct path is the reference: im2col and plain pools. */
+	net->k = o->conv == VGG_CONV_WINOGRAD ? convk_for(net->isa) : NULL;
 	/* OpenBLAS' threads would fight ours for the same two cores. */
 	openblas_set_num_threads(1);
 	if ((rc = pool_create(threads, &net->pool, err)))
@@ -256,26 +257,31 @@ static void conv_image(void *arg, int n, int worker)
 			 j->net->work + (size_t)worker * j->net->col_len, j->net->col_len);
 }
 
-/* Band b of image n of conv1_1 on the AVX2 path. */
-static void conv_band(void *arg, int task, int worker)
+/* Band b of image n of conv1_1 by the vector kernels. */
+static void direct_band(void *arg, int task, int worker)
 {
 	const stage_job_t *j = arg;
 	int n = task / VGG_BANDS, b = task % VGG_BANDS;
-	wino_avx2_direct3x3(j->in + (size_t)n * j->H * j->W * j->C, j->H, j->W,
+	j->net->k->direct3x3(j->in + (size_t)n * j->H * j->W * j->C, j->H, j->W,
 			    j->C, j->kernel, j->bias, j->K,
 			    j->out + (size_t)n * j->H * j->W * j->K,
 			    j->H * b / VGG_BANDS, j->H * (b + 1) / VGG_BANDS);
 }
 
-/* Band b of image n of a max-pool: a share of the output rows. */
-static void pool_band(void *arg, int task, int worker)
+/* Band b of image n of a max-pool: a share of the output rows (by the
+ * vector kernels, or the plain layer: a max is exact, the same bits). */
+static void maxpool_band(void *arg, int task, int worker)
 {
 	const stage_job_t *j = arg;
 	int n = task / VGG_BANDS, b = task % VGG_BANDS, Ho = j->H / 2, Wo = j->W / 2;
 	int r0 = Ho * b / VGG_BANDS, r1 = Ho * (b + 1) / VGG_BANDS;
-	vgg_maxpool2(j->in + ((size_t)n * j->H + 2 * r0) * j->W * j->C, 1,
-		     2 * (r1 - r0), j->W, j->C,
-		     j->out + ((size_t)n * Ho + r0) * Wo * j->C);
+	const float *in = j->in + (size_t)n * j->H * j->W * j->C;
+	float *out = j->out + (size_t)n * Ho * Wo * j->C;
+	if (j->net->k)
+		j->net->k->maxpool2(in, j->H, j->W, j->C, out, r0, r1);
+	else
+		vgg_maxpool2(in + (size_t)2 * r0 * j->W * j->C, 1, 2 * (r1 - r0), j->W,
+			     j->C, out + (size_t)r0 * Wo * j->C);
 }
 
 /* Runs conv layers l0..l1-1, each with its pool, on images b0..b0+n-1 of
@@ -306,8 +312,8 @@ static const float *run_convs(vgg_t *net, int l0, int l1, const float *x,
 		} else {
 			stage_job_t j = {net, xi, yi, H, W, C, s->cout, 1, w->kernel[i],
 					 w->bias[i]};
-			if (net->direct_avx2 && s->cout % 64 == 0)
-				pool_run(net->pool, conv_band, &j, n * VGG_BANDS);
+			if (net->k && s->cout % 64 == 0)
+				pool_run(net->pool, direct_band, &j, n * VGG_BANDS);
 			else
 				pool_run(net->pool, conv_image, &j, n);
 		}
@@ -321,7 +327,7 @@ static const float *run_convs(vgg_t *net, int l0, int l1, const float *x,
 			stage_job_t j = {net, x + (size_t)b0 * H * W * C,
 					 y + (size_t)b0 * (H / 2) * (W / 2) * C, H, W, C, C,
 					 0, NULL, NULL};
-			pool_run(net->pool, pool_band, &j, n * VGG_BANDS);
+			pool_run(net->pool, maxpool_band, &j, n * VGG_BANDS);
 			H /= 2;
 			W /= 2;
 			x = y;
@@ -379,6 +385,11 @@ int vgg_conv_tile(const vgg_t *net, int layer)
 int vgg_threads(const vgg_t *net)
 {
 	return pool_threads(net->pool);
+}
+
+int vgg_isa(const vgg_t *net)
+{
+	return net->isa;
 }
 
 void vgg_free(vgg_t *net)

@@ -22,7 +22,7 @@ typedef struct vgg vgg_t;
 /* How the 3x3 convolutions are computed. */
 enum {
 	/* Winograd F(m x m, 3 x 3) (winograd.h) for every layer but conv1_1
-	 * (3 input channels: a direct AVX2 kernel, or im2col), with m per
+	 * (3 input channels: a direct vector kernel, or im2col), with m per
 	 * layer as measured fastest here; fc2 stays within 1e-4 of max |ref|
 	 * of a double reference (measured: about 3e-6). */
 	VGG_CONV_WINOGRAD = 0,
@@ -38,7 +38,7 @@ typedef struct vgg_opts {
 	int max_batch; /* images per vgg_forward, 1..4096 */
 	int conv;      /* VGG_CONV_WINOGRAD or VGG_CONV_DIRECT */
 	int threads;   /* compute threads, 1..256; 0: one per CPU (pool_cpus) */
-	int isa;       /* ISA_AUTO, _PORTABLE or _AVX2 (isa.h) */
+	int isa;       /* ISA_AUTO or one of isa.h's */
 	/* Winograd tile side m (2, 4 or 6) per conv layer; 0 takes the
 	 * default; ignored for conv1_1 and on the direct path. */
 	int tile[WEIGHTS_NCONV];
@@ -79,8 +79,10 @@ void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES]);
 const char *vgg_stage_name(int stage);
 int vgg_conv_tile(const vgg_t *net, int layer);
 
-/* vgg_threads: the compute threads the network runs on. */
+/* vgg_threads: the compute threads the network runs on; vgg_isa: the ISA
+ * its kernels run (isa.h), never ISA_AUTO. */
 int vgg_threads(const vgg_t *net);
+int vgg_isa(const vgg_t *net);
 
 void vgg_free(vgg_t *net);
 

@@ -24,6 +24,7 @@
 #include <hdf5.h>
 
 #include "error.h"
+#include "h5child.h"
 #include "h5util.h"
 
 const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS] = {
@@ -61,11 +62,34 @@ void weights_free(weights_t *w)
 {
 	if (!w)
 		return;
-	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
-		free(w->kernel[i]);
-		free(w->bias[i]);
-	}
+	if (w->shared)
+		h5child_unmap(w->block, w->block_bytes);
+	else
+		free(w->block);
 	memset(w, 0, sizeof *w);
+}
+
+/* The bytes of every kernel and bias, one block. */
+static size_t block_bytes(void)
+{
+	size_t n = 0;
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
+		n += weights_kernel_count(i) + (size_t)weights_spec[i].cout;
+	return n * sizeof(float);
+}
+
+/* Points w's kernels and biases into block, in order. */
+static void lay_out(weights_t *w, float *block, int shared)
+{
+	w->block = block;
+	w->block_bytes = block_bytes();
+	w->shared = shared;
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
+		w->kernel[i] = block;
+		block += weights_kernel_count(i);
+		w->bias[i] = block;
+		block += weights_spec[i].cout;
+	}
 }
 
 int weights_default_path(char *buf, size_t len, char *err)
@@ -168,21 +192,17 @@ static void shape_str(const hsize_t *dims, int rank, char *buf, size_t len)
 		snprintf(buf + off, len - off, rank == 1 ? ",)" : ")");
 }
 
-/* read_dataset reads dataset name (relative to group) into a new buffer of
- * the expected shape, converting any floating-point type to float32. */
+/* read_dataset reads dataset name (relative to group), of the expected
+ * shape, into out, converting any floating-point type to float32. */
 static int read_dataset(hid_t group, const char *name, const hsize_t *want,
-			int want_rank, float **out, const char *where,
-			char *err)
+			int want_rank, float *out, const char *where, char *err)
 {
 	hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID;
 	hid_t type = H5I_INVALID_HID;
 	hsize_t dims[H5S_MAX_RANK];
-	size_t count = 1, bytes;
-	float *buf = NULL;
 	char why[256], got[160], exp[160];
-	int rank, ex, over = 0, rc = 0;
+	int rank, ex, rc = 0;
 
-	*out = NULL;
 	if ((ex = link_exists(group, name)) <= 0) {
 		if (ex < 0)
 			rc = err_set(err, ERR_FORMAT,
@@ -216,25 +236,14 @@ static int read_dataset(hid_t group, const char *name, const hsize_t *want,
 			     name, got, exp);
 		goto fail;
 	}
-	for (int i = 0; i < rank; i++)
-		over |= err_mul_size(count, (size_t)dims[i], &count);
-	if (over || err_mul_size(count, sizeof *buf, &bytes) ||
-	    !(buf = malloc(bytes ? bytes : 1))) {
-		rc = err_set(err, ERR_NOMEM, "%s: dataset %s: out of memory",
-			     where, name);
-		goto fail;
-	}
 	if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-		    buf) < 0) {
+		    out) < 0) {
 		rc = err_set(err, ERR_FORMAT,
 			     "%s: reading dataset %s failed (%s)", where, name,
 			     h5util_reason(why, sizeof why));
 		goto fail;
 	}
-	*out = buf;
-	buf = NULL;
 fail:
-	free(buf);
 	if (space >= 0)
 		H5Sclose(space);
 	if (type >= 0)
@@ -286,9 +295,9 @@ static int load_layer(hid_t root, const char *path, const char *fname, int i,
 			     where, names.n);
 		goto fail;
 	}
-	if ((rc = read_dataset(g, names.v[0], kdims, krank, &w->kernel[i],
+	if ((rc = read_dataset(g, names.v[0], kdims, krank, w->kernel[i],
 			       where, err)) ||
-	    (rc = read_dataset(g, names.v[1], bdims, 1, &w->bias[i], where,
+	    (rc = read_dataset(g, names.v[1], bdims, 1, w->bias[i], where,
 			       err)))
 		goto fail;
 fail:
@@ -523,7 +532,8 @@ static int check_file(const char *path, char *err)
 	return 0;
 }
 
-int weights_load(const char *path, weights_t *w, char *err)
+/* read_into reads the file's 15 layers into w's block (laid out). */
+static int read_into(const char *path, weights_t *w, char *err)
 {
 	hid_t file = H5I_INVALID_HID, root = H5I_INVALID_HID;
 	h5util_strlist_t layers = { 0 };
@@ -532,11 +542,6 @@ int weights_load(const char *path, weights_t *w, char *err)
 	char why[256];
 	int rc;
 
-	if (!w)
-		return err_set(err, ERR_ARG, "weights_load: no output");
-	memset(w, 0, sizeof *w);
-	if (!path || !*path)
-		return err_set(err, ERR_ARG, "weights_load: no path");
 	/* Failures are reported through err, so HDF5's stack dumps on stderr
 	 * are turned off for the duration of the call and restored after. */
 	H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
@@ -567,18 +572,76 @@ int weights_load(const char *path, weights_t *w, char *err)
 	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
 		if ((rc = load_layer(root, path, layers.v[i], i, w, err)))
 			goto fail;
-	fingerprint(w);
 fail:
-	if (rc)
-		weights_free(w);
 	h5util_strlist_free(&layers);
 	if (root >= 0)
 		H5Gclose(root);
-	if (file >= 0 && H5Fclose(file) < 0 && rc == 0) {
-		weights_free(w);
+	if (file >= 0 && H5Fclose(file) < 0 && rc == 0)
 		rc = err_set(err, ERR_FORMAT, "%s: closing failed (%s)", path,
 			     h5util_reason(why, sizeof why));
-	}
 	H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
 	return rc;
+}
+
+/* What the child of weights_load reads for its parent. */
+typedef struct child_job {
+	const char *path;
+	weights_t *w;
+} child_job_t;
+
+static int child_read(void *arg, int fd, char *err)
+{
+	const child_job_t *j = arg;
+	(void)fd;
+	return read_into(j->path, j->w, err);
+}
+
+/* Common entry: an empty *w and a path, or an error. */
+static int start(const char *path, weights_t *w, char *err)
+{
+	if (!w)
+		return err_set(err, ERR_ARG, "weights_load: no output");
+	memset(w, 0, sizeof *w);
+	if (!path || !*path)
+		return err_set(err, ERR_ARG, "weights_load: no path");
+	return 0;
+}
+
+int weights_load(const char *path, weights_t *w, char *err)
+{
+	float *block;
+	int rc;
+
+	if ((rc = start(path, w, err)))
+		return rc;
+	if (!(block = h5child_map(block_bytes())))
+		return err_set(err, ERR_NOMEM, "%s: out of memory for the weights "
+			       "(%zu MB)", path, block_bytes() >> 20);
+	lay_out(w, block, 1);
+	child_job_t j = {path, w};
+	if ((rc = h5child_run(path, child_read, NULL, &j, err))) {
+		weights_free(w);
+		return rc;
+	}
+	fingerprint(w);
+	return 0;
+}
+
+int weights_read(const char *path, weights_t *w, char *err)
+{
+	float *block;
+	int rc;
+
+	if ((rc = start(path, w, err)))
+		return rc;
+	if (!(block = malloc(block_bytes())))
+		return err_set(err, ERR_NOMEM, "%s: out of memory for the weights "
+			       "(%zu MB)", path, block_bytes() >> 20);
+	lay_out(w, block, 0);
+	if ((rc = read_into(path, w, err))) {
+		weights_free(w);
+		return rc;
+	}
+	fingerprint(w);
+	return 0;
 }

@@ -44,6 +44,11 @@ extern const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS];
 typedef struct weights {
 	float *kernel[WEIGHTS_NLAYERS]; /* HWIO or (in, out), see weights_spec */
 	float *bias[WEIGHTS_NLAYERS];   /* (cout) */
+	/* One block holds them all, kernel then bias of each layer in order:
+	 * malloc'd, or shared with the child process that read the file. */
+	float *block;
+	size_t block_bytes;
+	int shared;
 	/* A hash of every kernel's and bias' shape and float32 contents, in
 	 * layer order, as 16 lower-case hex digits: two files with the same
 	 * numbers have the same fingerprint, whatever their layout. */
@@ -53,7 +58,9 @@ typedef struct weights {
 /* weights_kernel_count returns the number of floats in layer i's kernel. */
 size_t weights_kernel_count(int i);
 
-/* weights_load reads the 15 layers from path into *w (allocating).
+/* weights_load reads the 15 layers from path into *w (allocating), in a
+ * child process (h5child.h): a file that crashes or hangs libhdf5 gives
+ * ERR_FORMAT "PATH: damaged HDF5 file (...)" instead of killing the caller.
  * Errors (one line naming the file, and the layer when there is one):
  * ERR_MISSING (no such file; a layer is missing, e.g. the _notop file),
  * ERR_FORMAT (not HDF5, truncated, attributes or datasets unreadable),
@@ -66,6 +73,10 @@ size_t weights_kernel_count(int i);
  * concurrently with other HDF5 use (the serial HDF5 library is not
  * thread-safe anyway). */
 int weights_load(const char *path, weights_t *w, char *err);
+
+/* weights_read: weights_load in this process (the fuzz target's: it must
+ * see libhdf5's crashes). */
+int weights_read(const char *path, weights_t *w, char *err);
 
 /* weights_free releases everything; accepts NULL and empty structs. */
 void weights_free(weights_t *w);

@@ -1,7 +1,8 @@
 /* winograd.c - see winograd.h.  Letters as there.  A block of n tiles is
  * transformed into V (n, P, Cs), multiplied into M (n, P, Ks) and
  * transformed back; Cs and Ks are C and K on the portable path, rounded up
- * to 8 and 16 on the AVX2 path (its vectors and panels).  Every step
+ * to the vector and the panel width of the ISA's kernels (convk.h)
+ * otherwise.  Every step
  * computes each tile on its own, in an order that does not depend on the
  * block it is in: a tile's output has the same bits whatever the batch. */
 #include "winograd.h"
@@ -11,15 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convk.h"
 #include "error.h"
 #include "gemm.h"
-#include "wino_avx2.h"
 
 struct wino_layer {
 	int C, K, Cs, Ks, isa;
+	const convk_t *k; /* the vector kernels; NULL on the portable path */
 	int shared, block; /* wino_layer_set_blocks; -1 and 0: by size */
 	wino_tf_t tf;
-	float *u;    /* portable: (P, C, K); AVX2: (P, Ks/16, Cs, 16) */
+	float *u;    /* portable: (P, C, K); else (P, Ks/nr, Cs, nr), nr = k->nr */
 	float *bias; /* (K) */
 };
 
@@ -129,7 +131,7 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 			       C, K);
 	if (isa == ISA_AUTO)
 		isa = isa_best();
-	if (isa != ISA_PORTABLE && isa != ISA_AVX2)
+	if (isa <= ISA_AUTO || isa >= ISA_COUNT)
 		return err_set(err, ERR_ARG, "winograd: unknown ISA %d", isa);
 	if (!isa_cpu_has(isa))
 		return err_set(err, ERR_UNSUPPORTED, "winograd: this CPU lacks %s",
@@ -138,17 +140,18 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 		goto nomem;
 	if ((rc = wino_tf_make(m, &l->tf, bt, at, err)))
 		goto fail;
-	if (isa == ISA_AVX2 && !wino_avx2_tables_match(&l->tf)) {
+	l->k = convk_for(isa);
+	if (l->k && !convk_tables_match(&l->tf)) {
 		rc = err_set(err, ERR_UNSUPPORTED,
-			     "winograd: the AVX2 kernels' F(%d,3) matrices differ", m);
+			     "winograd: the vector kernels' F(%d,3) matrices differ", m);
 		goto fail;
 	}
 	l->C = C;
 	l->K = K;
 	l->isa = isa;
 	l->shared = -1;
-	l->Cs = isa == ISA_AVX2 ? round_up(C, 8) : C;
-	l->Ks = isa == ISA_AVX2 ? round_up(K, 16) : K;
+	l->Cs = l->k ? round_up(C, l->k->lanes) : C;
+	l->Ks = l->k ? round_up(K, l->k->nr) : K;
 	const int A = l->tf.a, P = A * A;
 	if (err_mul3_size((size_t)P, (size_t)l->Cs, (size_t)l->Ks, &nu) ||
 	    nu > SIZE_MAX / sizeof(float))
@@ -177,8 +180,10 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 					float v = (float)(gg[a][0] * G[b][0] + gg[a][1] * G[b][1] +
 							  gg[a][2] * G[b][2]);
 					size_t p = (size_t)a * A + b, idx;
-					if (isa == ISA_AVX2)
-						idx = ((p * (l->Ks / 16) + k / 16) * l->Cs + c) * 16 + k % 16;
+					int nr = l->k ? l->k->nr : 0;
+					if (l->k)
+						idx = ((p * (size_t)(l->Ks / nr) + (size_t)(k / nr)) * l->Cs + c) *
+							      nr + k % nr;
 					else
 						idx = (p * C + c) * K + k;
 					l->u[idx] = v;
@@ -254,7 +259,7 @@ size_t wino_work_floats(const wino_layer_t *l, int threads)
 
 /* Portable transforms, CB channels at a time (the rest zero-padded). */
 
-/* img (H, W, C): the patch at (y0, x0) into V, as wino_avx2_in_tile. */
+/* img (H, W, C): the patch at (y0, x0) into V, as convk_t's in_tile. */
 static void in_tile_c(const wino_tf_t *tf, const float *img, int H, int W,
 		      int C, int y0, int x0, float *V, size_t pstride)
 {
@@ -297,7 +302,7 @@ static void in_tile_c(const wino_tf_t *tf, const float *img, int H, int W,
 	}
 }
 
-/* M into img (H, W, K) at (y0, x0), as wino_avx2_out_tile. */
+/* M into img (H, W, K) at (y0, x0), as convk_t's out_tile. */
 static void out_tile_c(const wino_tf_t *tf, const float *M, size_t pstride,
 		       int K, const float *bias, float *img, int H, int W,
 		       int y0, int x0)
@@ -360,8 +365,8 @@ static void in_tiles(const conv_job_t *j, int t0, int n, float *V)
 		int y0 = r / j->tiles_x * m - 1, x0 = r % j->tiles_x * m - 1;
 		const float *src = j->in + (size_t)img * j->H * j->W * l->C;
 		float *v = V + (size_t)i * vrow;
-		if (l->isa == ISA_AVX2)
-			wino_avx2_in_tile(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
+		if (l->k)
+			l->k->in_tile(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
 		else
 			in_tile_c(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
 	}
@@ -379,16 +384,15 @@ static void out_tiles(const conv_job_t *j, int t0, int n, const float *M)
 		int y0 = r / j->tiles_x * m, x0 = r % j->tiles_x * m;
 		float *dst = j->out + (size_t)img * j->H * j->W * l->K;
 		const float *mi = M + (size_t)i * mrow;
-		if (l->isa == ISA_AVX2)
-			wino_avx2_out_tile(&l->tf, mi, l->Ks, l->K, l->bias, dst, j->H,
-					   j->W, y0, x0);
+		if (l->k)
+			l->k->out_tile(&l->tf, mi, l->Ks, l->K, l->bias, dst, j->H, j->W, y0, x0);
 		else
 			out_tile_c(&l->tf, mi, l->K, l->K, l->bias, dst, j->H, j->W, y0, x0);
 	}
 }
 
 /* M[:, p, k0..k1) = V[:, p, :] @ U_p[:, k0..k1) for n tiles: each tile's
- * row summed in an order of its own (gemm.h; the AVX2 microkernel's, in
+ * row summed in an order of its own (gemm.h; the vector kernels', in
  * blocks of 256 channels), whatever n and the other tiles. */
 static void products(const wino_layer_t *l, int p, int k0, int k1, int n,
 		     const float *V, float *M)
@@ -398,9 +402,9 @@ static void products(const wino_layer_t *l, int p, int k0, int k1, int n,
 	const float *vp = V + (size_t)p * l->Cs;
 	float *mp = M + (size_t)p * l->Ks + k0;
 
-	if (l->isa == ISA_AVX2)
-		wino_avx2_gemm(n, l->Cs, k1 - k0, vp, vrow,
-			       l->u + ((size_t)p * l->Ks + k0) * l->Cs, mp, mrow);
+	if (l->k)
+		l->k->gemm(n, l->Cs, k1 - k0, vp, vrow,
+			   l->u + ((size_t)p * l->Ks + k0) * l->Cs, mp, mrow);
 	else
 		gemm_fixed(ISA_PORTABLE, n, l->C, 0, k1 - k0, vp, vrow,
 			   l->u + (size_t)p * l->C * l->K + k0, (size_t)l->K, NULL, 0, mp,

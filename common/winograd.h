@@ -14,11 +14,12 @@
  * 5.06x for m = 6, with larger rounding errors as m grows (the matrices are
  * built from the points 0, +-1, +-2, +-1/2 and infinity, Toom-Cook style).
  *
- * Two implementations (ISAs, isa.h), chosen at vgg_create time: portable C,
- * and AVX2+FMA transforms with our own 6x16 microkernel for the products
- * (common/wino_avx2.c).  On each, a tile's output is computed on its own,
- * in one order: the same bits whatever the batch, the block of tiles or
- * the threads. */
+ * The ISA (isa.h) is chosen at vgg_create time: portable C, or the vector
+ * kernels of convk.h (transforms across channels and our own microkernel
+ * for the products; AVX2, AVX-512).  On each, a tile's output is computed
+ * on its own, in one order: the same bits whatever the batch, the block of
+ * tiles or the threads; and the vector ISAs give the same bits as each
+ * other. */
 #ifndef COMMON_WINOGRAD_H
 #define COMMON_WINOGRAD_H
 

@@ -23,12 +23,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "classes.h"
 #include "cli.h"
 #include "dataset.h"
 #include "dist/dist.h"
 #include "error.h"
 #include "featdb.h"
 #include "img.h"
+#include "isa.h"
 #include "pool.h"
 #include "version.h"
 #include "vgg.h"
@@ -44,8 +46,9 @@ static const char usage[] =
 	"Runs VGG16 (Keras weights) through fc2 once per image and stores each\n"
 	"4096-d vector in an LMDB feature store, keyed by the image's path\n"
 	"relative to FACES_DIR.  FACES_DIR is FACES_DIR/<person>/<images> or\n"
-	"FACES_DIR/{train,valid,test}/<person>/<images>.  Reruns resume: images\n"
-	"already stored are skipped, new ones are added.  Started by mpirun or\n"
+	"FACES_DIR/{train,valid,test}/<person>/<images>: the files, order and\n"
+	"class indices of Keras' flow_from_directory (README.md).  Reruns resume:\n"
+	"images already stored are skipped, new ones are added.  Started by mpirun or\n"
 	"srun (when built with MPI), its processes share the images and the\n"
 	"first one writes the store (README.md).\n"
 	"\n"
@@ -55,12 +58,20 @@ static const char usage[] =
 	"  --weights FILE   Keras VGG16 weights (default $VGG16_WEIGHTS, else\n"
 	"                   Keras' cache: $KERAS_HOME/models/ or ~/.keras/models/\n"
 	"                   " WEIGHTS_FILE_NAME ")\n"
-	"  --batch N        images per network batch and per commit (default 8)\n"
+	"  --batch N, --batch-size N\n"
+	"                   images per network batch and per commit (default 8)\n"
 	"  --threads N      image decoding threads (default 2)\n"
 	"  --limit N        only the first N images (in key order), for a try\n"
 	"  --dtype T        f32 (default) or f16 (half the size)\n"
 	"  --conv C         winograd (default, fast) or direct (the reference\n"
 	"                   im2col path, several times slower)\n"
+	"                   The kernels run the widest instructions the CPU has\n"
+	"                   (avx512, avx2, portable); VGGFEAT_ISA=NAME forces\n"
+	"                   one (also emul512: AVX-512's code on AVX2, for tests)\n"
+	"  --follow-links   enter symbolic links to folders inside a person's\n"
+	"                   folder (Keras' follow_links=True; loops are refused);\n"
+	"                   by default they are named and not entered, as Keras\n"
+	"                   does\n"
 	"  --strict         stop with an error at the first bad image\n"
 	"  -q, --quiet      no progress, only errors and the summary's problems\n"
 	"  --version        print the version\n"
@@ -69,7 +80,7 @@ static const char usage[] =
 typedef struct opts {
 	const char *in, *db, *weights;
 	long batch, threads, limit;
-	int dtype, strict, quiet, conv;
+	int dtype, strict, quiet, conv, follow;
 } opts_t;
 
 /* A decoded image waiting for the network. */
@@ -121,16 +132,18 @@ static void *decoder(void *arg)
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum { O_IN = 256, O_DB, O_WEIGHTS, O_BATCH, O_THREADS, O_LIMIT,
-	       O_DTYPE, O_CONV, O_STRICT, O_VERSION };
+	       O_DTYPE, O_CONV, O_FOLLOW, O_STRICT, O_VERSION };
 	static const struct option lo[] = {
 		{"in", required_argument, 0, O_IN},
 		{"db", required_argument, 0, O_DB},
 		{"weights", required_argument, 0, O_WEIGHTS},
 		{"batch", required_argument, 0, O_BATCH},
+		{"batch-size", required_argument, 0, O_BATCH},
 		{"threads", required_argument, 0, O_THREADS},
 		{"limit", required_argument, 0, O_LIMIT},
 		{"dtype", required_argument, 0, O_DTYPE},
 		{"conv", required_argument, 0, O_CONV},
+		{"follow-links", no_argument, 0, O_FOLLOW},
 		{"strict", no_argument, 0, O_STRICT},
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
@@ -179,6 +192,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 				return CLI_USAGE;
 			}
 			break;
+		case O_FOLLOW: o->follow = 1; break;
 		case O_STRICT: o->strict = 1; break;
 		case 'q': o->quiet = 1; break;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
@@ -199,8 +213,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	return 0;
 }
 
-/* Merges the store's classes (if any) with the folder's into meta, sorted,
- * and returns a map from the folder's class index to meta's. */
+/* Merges the store's classes (if any) with the folder's into meta, in
+ * Keras' order, and returns a map from the folder's class index to meta's. */
 static int merge_classes(const featdb_meta_t *old, const dataset_t *ds,
 			 featdb_meta_t *meta, int **map, char *err)
 {
@@ -216,11 +230,11 @@ static int merge_classes(const featdb_meta_t *old, const dataset_t *ds,
 	m = calloc((size_t)ds->nclasses + 1, sizeof *m);
 	if (!all || !m)
 		goto nomem;
-	/* Both lists are sorted: a merge keeps the union sorted. */
+	/* Both lists are in order: a merge keeps the union in order. */
 	int i = 0, k = 0, on = old ? old->nclasses : 0;
 	while (i < on || k < ds->nclasses) {
 		int c = i == on ? 1 : k == ds->nclasses ? -1
-			: strcmp(old->classes[i], ds->classes[k]);
+			: classes_cmp(old->classes[i], ds->classes[k]);
 		const char *name = c <= 0 ? old->classes[i] : ds->classes[k];
 		if (!(all[n] = strdup(name)))
 			goto nomem;
@@ -244,7 +258,7 @@ nomem:
 }
 
 typedef struct progress {
-	int quiet, tty;
+	int quiet, redraw; /* redraw: cli_stderr_redraws() */
 	size_t total;
 	double t0, last;
 } progress_t;
@@ -257,7 +271,7 @@ static void progress_show(progress_t *p, size_t done, int final)
 
 	if (p->quiet)
 		return;
-	if (p->tty) {
+	if (p->redraw) {
 		int width = 30, fill = p->total ? (int)(width * done / p->total) : width;
 		fprintf(stderr, "\r[%.*s%*s] %zu/%zu  %.1f img/s  ETA %.0fs ",
 			fill, "##############################", width - fill, "",
@@ -341,7 +355,7 @@ static void skip_note(skipped_t *s, const char *why, int quiet)
 	 * kept for that (no memory) is shown now. */
 	if (!quiet || !kept)
 		fprintf(stderr, "%s" PROG ": skipped %s\n",
-			isatty(2) ? "\r\033[K" : "", why);
+			cli_stderr_redraws() ? "\r\033[K" : "", why);
 }
 
 /* Where rank 0 puts the vectors of a batch, its own or another rank's. */
@@ -511,8 +525,12 @@ int main(int argc, char **argv)
 		goto share;
 	}
 
-	if ((rc = dataset_scan(o.in, &ds, err)))
+	if ((rc = dataset_scan(o.in, o.follow ? DATASET_FOLLOW_LINKS : 0, &ds, err)))
 		goto fail;
+	/* Keras does not enter these either: named once, not an error. */
+	for (size_t i = 0; i < ds.nunfollowed && !o.quiet; i++)
+		fprintf(stderr, PROG ": not entering %s, a link to a folder (use "
+			"--follow-links to)\n", ds.unfollowed[i]);
 	for (size_t i = 0; i < ds.nproblems; i++) {
 		char line[ERR_LEN * 2];
 		snprintf(line, sizeof line, "%s: %s", ds.problems[i].path,
@@ -525,8 +543,8 @@ int main(int argc, char **argv)
 	}
 	if (ds.n == 0) {
 		rc = err_set(err, ERR_MISSING,
-			     "%s: %d class folders but no images (png, jpg, jpeg, bmp, "
-			     "ppm, pgm)", o.in, ds.nclasses);
+			     "%s: %d class folders but no images (%s)", o.in, ds.nclasses,
+			     DATASET_EXTENSIONS);
 		goto fail;
 	}
 	size_t total = o.limit >= 0 && (size_t)o.limit < ds.n ? (size_t)o.limit : ds.n;
@@ -649,9 +667,17 @@ share:
 	}
 	if (j.n && (rc = vgg_create_opts(&w, &vo, &net, err)))
 		goto fail;
-	if (net && !o.quiet && dist_size() > 1)
-		fprintf(stderr, PROG ": rank %d of %d: %d compute threads\n",
-			dist_rank(), dist_size(), vgg_threads(net));
+	if (!o.quiet && isa_env_error() && dist_rank() == 0)
+		fprintf(stderr, PROG ": warning: %s\n", isa_env_error());
+	if (net && !o.quiet) {
+		if (dist_size() > 1)
+			fprintf(stderr, PROG ": rank %d of %d: ", dist_rank(), dist_size());
+		else
+			fputs(PROG ": ", stderr);
+		fprintf(stderr, "%d compute threads, %s convolutions, %s kernels\n",
+			vgg_threads(net), o.conv == VGG_CONV_DIRECT ? "direct" : "winograd",
+			isa_name(vgg_isa(net)));
+	}
 	pthread_mutex_init(&j.mu, NULL);
 	pthread_cond_init(&j.cv, NULL);
 	for (; nthreads < o.threads && j.n; nthreads++)
@@ -660,7 +686,7 @@ share:
 			goto stop;
 		}
 
-	progress_t pr = {.quiet = o.quiet || dist_rank() > 0, .tty = isatty(2),
+	progress_t pr = {.quiet = o.quiet || dist_rank() > 0, .redraw = cli_stderr_redraws(),
 			 .total = snk.nall,
 			 .t0 = cli_now(), .last = cli_now()};
 	for (size_t b0 = 0; b0 < j.n; b0 += (size_t)j.batch) {
@@ -736,9 +762,11 @@ stop:
 	double dt = cli_now() - t0;
 	if (dist_rank() > 0)
 		goto out;
-	fprintf(stderr, PROG ": extracted %zu, already present %zu, skipped %zu, "
-		"%.1f s, %.2f img/s\n", snk.extracted, present, sk.n, dt,
-		dt > 0 ? snk.extracted / dt : 0.0);
+	fprintf(stderr, PROG ": extracted %zu, already present %zu, skipped %zu, ",
+		snk.extracted, present, sk.n);
+	if (ds.nunfollowed)
+		fprintf(stderr, "%zu folder links not entered, ", ds.nunfollowed);
+	fprintf(stderr, "%.1f s, %.2f img/s\n", dt, dt > 0 ? snk.extracted / dt : 0.0);
 	if (sk.n && o.quiet)
 		for (size_t i = 0; i < sk.n; i++)
 			fprintf(stderr, PROG ": skipped %s\n", sk.lines[i]);

@@ -9,9 +9,11 @@ set -u
 passed=0 failed=0 skipped=0 broken=()
 for t in "$@"; do
 	echo "== $t"
+	start=$SECONDS
 	out=$("$t" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
+	echo "== $t: $((SECONDS - start)) s"
 	# Count the per-test lines of each group's run section (cmocka repeats
 	# failed and skipped names in its summary, which must not count twice).
 	read -r p f s < <(awk '

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pty.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -318,6 +319,116 @@ static void expect_error(const char *log, char *const argv[], int status,
 	free(out);
 }
 
+/* extract on the tree of tests/ref/keras_tree.txt stores the files Keras'
+ * flow_from_directory lists (tests/golden/keras_walk.txt), under the class
+ * index Keras gives each, with and without --follow-links; a link to a
+ * folder not entered is named once and counted. */
+static void test_keys_match_keras(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char faces[4200], db[4200], log[4200], err[ERR_LEN];
+	snprintf(faces, sizeof faces, "%s/faces", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	assert_int_equal(e2e_build_tree("tests/ref/keras_tree.txt", d, err), 0);
+
+	for (int follow = 0; follow <= 1; follow++) {
+		e2e_walk_t k;
+		e2e_dump_t dump;
+		snprintf(db, sizeof db, "%s/feats%d.lmdb", d, follow);
+		if (e2e_keras_walk("tests/golden/keras_walk.txt", follow, &k, err))
+			fail_msg("%s", err);
+		char *argv[12] = {EXTRACT, "--in", faces, "--db", db, "--weights",
+				  (char *)tu_weights_path(), "--batch", "5"};
+		if (follow)
+			argv[9] = "--follow-links";
+		assert_int_equal(proc_run(argv, log), 0);
+		char *out = tu_slurp(log);
+		assert_int_equal(tu_count(out, "ann/elsewhere, a link to a folder"), !follow);
+		assert_int_equal(tu_count(out, "1 folder links not entered"), !follow);
+		free(out);
+		assert_int_equal(e2e_dump(db, &dump, err), 0);
+		assert_int_equal(dump.n, k.n);
+		for (size_t i = 0; i < k.n; i++) {
+			featdb_rec_t rec;
+			size_t j = 0;
+			while (j < dump.n && strcmp(dump.keys[j], k.files[i]) != 0)
+				j++;
+			if (j == dump.n)
+				fail_msg("follow %d: '%s' (Keras lists it) is not stored", follow,
+					 k.files[i]);
+			assert_int_equal(featdb_rec_decode(dump.vals[j], dump.lens[j], &rec, err), 0);
+			assert_int_equal(rec.cls, k.cls[i]);
+		}
+		print_message("follow_links=%d: the %zu records are Keras' files and "
+			      "class indices\n", follow, k.n);
+		e2e_dump_free(&dump);
+		e2e_walk_free(&k);
+	}
+	tu_rm_rf(d);
+}
+
+/* Runs extract on a pseudo-terminal with $TERM set to term: all it wrote
+ * (malloc'd). */
+static char *extract_on_terminal(const char *in, const char *db, const char *term)
+{
+	int master;
+	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("TERM", term, 1);
+		execl(EXTRACT, EXTRACT, "--in", in, "--db", db, "--weights",
+		      tu_weights_path(), "--batch", "2", (char *)NULL);
+		_exit(127);
+	}
+	size_t len = 0, cap = 1 << 16;
+	char *out = malloc(cap);
+	assert_non_null(out);
+	for (ssize_t n; (n = read(master, out + len, cap - 1 - len)) > 0;)
+		len += (size_t)n;
+	out[len] = 0;
+	close(master);
+	assert_int_equal(proc_wait(pid), 0);
+	return out;
+}
+
+/* Cursor controls only where they work: a progress bar redrawn with \r and
+ * skip messages that erase it (ESC [ K) on a terminal; plain lines for a
+ * dumb terminal ($TERM=dumb) and for a file. */
+static void test_terminal_manners(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], db[4200], log[4200], bad[4300];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	make_faces(in);
+	snprintf(bad, sizeof bad, "%s/alice/broken.jpg", in);
+	assert_int_equal(tu_write_file(bad, "no", 2), 0);
+
+	snprintf(db, sizeof db, "%s/xterm.lmdb", d);
+	char *out = extract_on_terminal(in, db, "xterm");
+	assert_non_null(strstr(out, "\r["));
+	assert_non_null(strstr(out, "\033[Kextract: skipped"));
+	free(out);
+	snprintf(db, sizeof db, "%s/dumb.lmdb", d);
+	out = extract_on_terminal(in, db, "dumb");
+	assert_null(strchr(out, '\033'));
+	assert_null(strstr(out, "\r["));
+	assert_non_null(strstr(out, "extract: 10/10 images"));
+	free(out);
+	snprintf(db, sizeof db, "%s/file.lmdb", d);
+	assert_int_equal(e2e_extract(in, db, log, "--batch", "2", NULL), 0);
+	char *argv[] = {EXTRACT, "--in", in, "--db", db, "--weights",
+			(char *)tu_weights_path(), NULL};
+	assert_int_equal(proc_run(argv, log), 0);
+	out = tu_slurp(log);
+	assert_null(strchr(out, '\033'));
+	assert_null(strchr(out, '\r'));
+	free(out);
+	tu_rm_rf(d);
+}
+
 static void test_usage_errors(void **state)
 {
 	(void)state;
@@ -389,7 +500,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_terminal_manners),
 		cmocka_unit_test(test_end_to_end),
+		cmocka_unit_test(test_keys_match_keras),
 		cmocka_unit_test(test_splits_and_f16),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_crash_and_resume),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "e2e.h"
 #include "error.h"
@@ -373,6 +374,52 @@ static void test_merge_conflict(void **state)
 
 /* info's report and verify's verdict are the answer: when the standard
  * output cannot take them (a full disk), the status says so. */
+/* GNU conventions, as the other programs parse: --out=F, options after the
+ * operands, "--" before an operand that looks like an option, -h as an
+ * option only. */
+static void test_options(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char db[4200], dash[4200], h5[4200], out_eq[4300];
+	int st;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	snprintf(dash, sizeof dash, "%s/-h", d);
+	snprintf(h5, sizeof h5, "%s/a.h5", d);
+	snprintf(out_eq, sizeof out_eq, "--out=%s", h5);
+	make_store(db, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	char *eq[] = {FEATDB, "export", db, out_eq, NULL};
+	free(run(eq, &st, d));
+	assert_int_equal(st, 0);
+	assert_int_equal(access(h5, F_OK), 0);
+	char *before[] = {FEATDB, "export", "--out", h5, db, NULL};
+	free(run(before, &st, d));
+	assert_int_equal(st, 0);
+	/* A store named -h: after "--" it is a store, not a request for help. */
+	assert_int_equal(rename(db, dash), 0);
+	char log[4300];
+	snprintf(log, sizeof log, "%s/log", d);
+	char *ddash[] = {FEATDB, "info", "--", "-h", NULL};
+	assert_int_equal(proc_run_in(d, ddash, log), 0);
+	char *out = tu_slurp(log);
+	assert_non_null(strstr(out, "records:     9"));
+	free(out);
+	char *help[] = {FEATDB, "verify", "-h", NULL};
+	out = run(help, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "usage: featdb COMMAND"));
+	free(out);
+	char *bad[] = {FEATDB, "info", "--bogus", "-h", NULL};
+	free(run(bad, &st, d));
+	assert_int_equal(st, 2);
+	char *wrong[] = {FEATDB, "verify", "--out", h5, "--", "-h", NULL};
+	out = run(wrong, &st, d);
+	assert_int_equal(st, 2);
+	assert_non_null(strstr(out, "verify has no option --out"));
+	free(out);
+	tu_rm_rf(d);
+}
+
 static void test_stdout_write_failure(void **state)
 {
 	(void)state;
@@ -404,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_conflict),
+		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_stdout_write_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

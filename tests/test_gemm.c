@@ -3,7 +3,8 @@
  *  - against a double-precision reference on seeded random odd shapes;
  *  - to the bit against a plain loop that sums each element in c order
  *    (fmaf on the FMA ISAs, a multiply then an add on the portable one):
- *    the order gemm.h promises;
+ *    the order gemm.h promises, so the FMA ISAs (AVX2, AVX-512 and its
+ *    code on AVX2 registers) give the same bits as each other;
  *  - to the bit whatever the rows around a row, its place, the column
  *    range and the threads: the property the feature store relies on.
  * Letters: N rows, C the summed dimension, K columns. */
@@ -25,7 +26,7 @@
 #include "pool.h"
 #include "testutil.h"
 
-static const int isas[] = {ISA_PORTABLE, ISA_AVX2};
+static const int isas[] = {ISA_PORTABLE, ISA_AVX2, ISA_AVX512, ISA_EMUL512};
 #define NISA ((int)(sizeof isas / sizeof *isas))
 
 /* 1 when the CPU runs isa; else says it is skipped. */

@@ -5,9 +5,12 @@
  * header claims 60000 x 60000 pixels, a 1x1 image, CMYK, progressive,
  * 16-bit and palette images, non-UTF-8 and unicode names, names with
  * spaces and newlines, symbolic link loops, a dangling link, a FIFO, a
- * 3 GiB sparse file, a GIF named .png, a folder named like an image, and a
- * file deleted while the run is in progress.  extract decodes each or skips
- * it with its reason, and goes on.
+ * 3 GiB sparse file, a GIF named .png, a folder named like an image, a
+ * file deleted while the run is in progress, and TIFFs: cut at many
+ * offsets, a 60000 x 60000 header, strips past the end, a 4 GiB strip byte
+ * count, a tag of 2^30 values, CMYK, an IFD chain that loops to itself
+ * (Keras reads the first page and never follows the chain, so neither do
+ * we).  extract decodes each or skips it with its reason, and goes on.
  *
  * Then damaged files for every program that reads them: a truncated,
  * garbage or damaged data.mdb, a record of the wrong size (extract, train-head,
@@ -112,7 +115,7 @@ static const expect_t g_expect[] = {
 	{"ann/two\nlines.ppm", NULL},
 	{"ann/folder.jpg/inside.ppm", NULL},
 	{"ann/zero.jpg", "empty file"},
-	{"ann/random.jpg", "not a JPEG, PNG, netpbm or BMP file"},
+	{"ann/random.jpg", "not a JPEG, PNG, netpbm, BMP or TIFF file"},
 	{"ann/bad_ihdr_crc.png", "corrupt PNG"},
 	{"ann/huge.jpg", "more than 178956970"},
 	{"ann/gif.png", "GIF is not supported"},
@@ -121,6 +124,16 @@ static const expect_t g_expect[] = {
 	{"ann/self.jpg", "Too many levels of symbolic links"},
 	{"ann/loop", "symbolic link loop, not followed"},
 	{"ann/dangling.png", "No such file or directory"},
+	{"ann/jaffe.tiff", NULL},
+	{"ann/scan.TIF", NULL},
+	{"ann/pages.tif", NULL},      /* the first page */
+	{"ann/ifd_loop.tif", NULL},   /* Keras never follows the IFD chain */
+	{"ann/huge.tif", "more than 178956970"},
+	{"ann/cmyk.tif", "unsupported TIFF (CMYK"},
+	{"ann/bad_offset.tif", "truncated TIFF (418 bytes of pixels at byte 2147483647"},
+	{"ann/bad_offset_lzw.tif", "corrupt TIFF (TIFFFillStrip: Read error on strip 0"},
+	{"ann/huge_bytecount.tif", "Too large strip byte count 4294967280"},
+	{"ann/huge_tag_count.tif", "its first IFD breaks off after 0 of 9 entries"},
 };
 
 #define LATTICE 24
@@ -129,6 +142,79 @@ static const size_t g_jpeg_cuts[] = {1, 2, 3, 4, 20, 100, 160, 330, 600, 1200,
 				     2000, 2400, 2433, 2434};
 static const size_t g_png_cuts[] = {1, 8, 12, 29, 33, 50, 100, 691, 800, 2000,
 				    3600, 3635, 3639, 3646};
+/* tif_rgb8_lzw_37x29.tif: LZW strips, then the IFD at 3862. */
+static const size_t g_tif_cuts[] = {1, 4, 8, 9, 100, 2000, 3861, 3862, 3863,
+				    3900, 4000, 4035};
+
+/* The value field of a tag's entry in a little-endian classic TIFF's first
+ * IFD. */
+static size_t tif_value(const uint8_t *b, unsigned tag)
+{
+	size_t ifd = b[4] | (size_t)b[5] << 8 | (size_t)b[6] << 16 | (size_t)b[7] << 24;
+	unsigned n = b[ifd] | b[ifd + 1] << 8;
+
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *e = b + ifd + 2 + 12 * i;
+		if ((unsigned)(e[0] | e[1] << 8) == tag)
+			return (size_t)(e + 8 - b);
+	}
+	fail_msg("no TIFF tag %u", tag);
+	return 0;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+/* Hostile TIFFs, from the fixtures: a header claiming 60000 x 60000, a
+ * CMYK one, a strip far past the end (uncompressed, and LZW, which
+ * libtiff reads), a strip byte count of 4 GiB, a tag claiming 2^30
+ * values, an IFD whose next IFD is itself; and good ones. */
+static void make_hostile_tiffs(const char *in)
+{
+	size_t n;
+	uint8_t *b;
+
+	copy_fixture(in, "ann/jaffe.tiff", "tif_gray8_none_37x29.tif");
+	copy_fixture(in, "ann/scan.TIF", "tif_rgb8_lzw_pred2_37x29.tif");
+	copy_fixture(in, "ann/pages.tif", "tif_rgb8_multipage_lzw_37x29.tif");
+
+	b = fixture("tif_gray8_none_37x29.tif", &n);
+	put_le32(b + 118, 8); /* the next IFD: this one */
+	put(in, "ann/ifd_loop.tif", b, n);
+	put_le32(b + 118, 0);
+	put_le32(b + tif_value(b, 256), 60000);
+	put_le32(b + tif_value(b, 257), 60000);
+	put(in, "ann/huge.tif", b, n);
+	free(b);
+
+	b = fixture("tif_gray8_none_37x29.tif", &n);
+	b[10] = 0xE8, b[11] = 0xFD; /* ImageWidth becomes tag 65000 ... */
+	put_le32(b + 14, 1u << 30); /* ... of 2^30 LONGs */
+	put(in, "ann/huge_tag_count.tif", b, n);
+	free(b);
+
+	b = fixture("tif_rgba8_assoc_none_37x29.tif", &n);
+	b[tif_value(b, 262)] = 5; /* PhotometricInterpretation: CMYK */
+	put(in, "ann/cmyk.tif", b, n);
+	free(b);
+
+	b = fixture("tif_gray16_miniswhite_19x11.tif", &n);
+	put_le32(b + tif_value(b, 273), 0x7FFFFFFF);
+	put(in, "ann/bad_offset.tif", b, n);
+	free(b);
+
+	b = fixture("tif_rgb8_orient6_lzw_23x17.tif", &n);
+	size_t offsets = tif_value(b, 273), counts = tif_value(b, 279);
+	put_le32(b + offsets, 0x7FFFFFFF);
+	put(in, "ann/bad_offset_lzw.tif", b, n);
+	put_le32(b + offsets, 8);
+	put_le32(b + counts, 0xFFFFFFF0);
+	put(in, "ann/huge_bytecount.tif", b, n);
+	free(b);
+}
 
 static void make_hostile(const char *in)
 {
@@ -224,6 +310,14 @@ static void make_hostile(const char *in)
 		put(in, p, b, g_png_cuts[i]);
 	}
 	free(b);
+	b = fixture("tif_rgb8_lzw_37x29.tif", &n);
+	assert_int_equal(n, 4036);
+	for (size_t i = 0; i < sizeof g_tif_cuts / sizeof *g_tif_cuts; i++) {
+		snprintf(p, sizeof p, "bob/cut_%04zu.tif", g_tif_cuts[i]);
+		put(in, p, b, g_tif_cuts[i]);
+	}
+	free(b);
+	make_hostile_tiffs(in);
 }
 
 static int stored(const e2e_dump_t *d, const char *key)
@@ -244,7 +338,9 @@ static void test_hostile_folder(void **state)
 	snprintf(log, sizeof log, "%s/log", dir);
 	make_hostile(in);
 
-	int st = e2e_extract(in, db, log, "--batch", "8", NULL);
+	/* --follow-links: the loop and the lattice of links below are walked
+	 * (the default, Keras', names links to folders and enters none). */
+	int st = e2e_extract(in, db, log, "--batch", "8", "--follow-links", NULL);
 	char *out = tu_slurp(log);
 	if (st != 0)
 		print_error("extract exited %d:\n%s\n", st, out);
@@ -272,15 +368,22 @@ static void test_hostile_folder(void **state)
 	/* A cut file is stored exactly when it decodes, and skipped with the
 	 * decoder's reason otherwise. */
 	int cut_ok = 0, cut_bad = 0;
-	for (int png = 0; png < 2; png++) {
-		const size_t *cuts = png ? g_png_cuts : g_jpeg_cuts;
-		size_t ncuts = png ? sizeof g_png_cuts / sizeof *g_png_cuts
-				   : sizeof g_jpeg_cuts / sizeof *g_jpeg_cuts;
-		for (size_t i = 0; i < ncuts; i++) {
+	static const struct {
+		const char *ext;
+		const size_t *cuts;
+		size_t n;
+	} kinds[] = {
+		{"jpg", g_jpeg_cuts, sizeof g_jpeg_cuts / sizeof *g_jpeg_cuts},
+		{"png", g_png_cuts, sizeof g_png_cuts / sizeof *g_png_cuts},
+		{"tif", g_tif_cuts, sizeof g_tif_cuts / sizeof *g_tif_cuts},
+	};
+	for (size_t kind = 0; kind < sizeof kinds / sizeof *kinds; kind++) {
+		const size_t *cuts = kinds[kind].cuts;
+		for (size_t i = 0; i < kinds[kind].n; i++) {
 			char key[64];
 			img_t img;
 			snprintf(key, sizeof key, "bob/cut_%04zu.%s", cuts[i],
-				 png ? "png" : "jpg");
+				 kinds[kind].ext);
 			snprintf(path, sizeof path, "%s/%s", in, key);
 			int rc = img_load(path, &img, why);
 			img_free(&img);
@@ -319,7 +422,7 @@ static void test_hostile_folder(void **state)
 	e2e_dump_free(&d);
 
 	/* The run goes on the same way again: everything good is present. */
-	assert_int_equal(e2e_extract(in, db, log, NULL), 0);
+	assert_int_equal(e2e_extract(in, db, log, "--follow-links", NULL), 0);
 	out = tu_slurp(log);
 	assert_non_null(strstr(out, "extracted 0, already present"));
 	free(out);

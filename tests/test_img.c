@@ -14,6 +14,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +126,7 @@ static void assert_reason(const char *err, const char *name)
 
 static uint8_t *read_fixture(const char *name, size_t *len)
 {
-	char path[256];
+	char path[512];
 	uint8_t *buf;
 
 	snprintf(path, sizeof path, "%s/%s", FIXTURES, name);
@@ -616,7 +618,7 @@ static void test_load_bad_files(void **state)
 
 	snprintf(path, sizeof path, "%s/notes.jpg", dir);
 	assert_int_equal(tu_write_file(path, "hello, this is text\n", 20), 0);
-	expect_load(path, ERR_FORMAT, "not a JPEG, PNG, netpbm or BMP file");
+	expect_load(path, ERR_FORMAT, "not a JPEG, PNG, netpbm, BMP or TIFF file");
 
 	/* The name does not matter, the bytes do: a PNG called .jpg. */
 	snprintf(path, sizeof path, "%s/really_a_png.jpg", dir);
@@ -660,8 +662,12 @@ static void test_load_unreadable(void **state)
 /* Bytes of a format's signature followed by noise: refused, never a crash. */
 static void test_decode_random_bytes(void **state)
 {
-	static const char *const heads[] = { "", "\xFF\xD8\xFF", "\x89PNG\r\n\x1A\n",
-					     "BM", "P6\n", "P5 ", "P4\n" };
+	static const struct {
+		const char *b;
+		size_t n;
+	} heads[] = { { "", 0 }, { "\xFF\xD8\xFF", 3 }, { "\x89PNG\r\n\x1A\n", 8 },
+		      { "BM", 2 }, { "P6\n", 3 }, { "P5 ", 3 }, { "P4\n", 3 },
+		      { "II*\0", 4 }, { "MM\0*", 4 }, { "II+\0\x08\0\0\0", 8 } };
 	tu_rng_t rng = { 42 };
 	uint8_t buf[600];
 	size_t h, k;
@@ -669,21 +675,21 @@ static void test_decode_random_bytes(void **state)
 
 	(void)state;
 	for (h = 0; h < sizeof heads / sizeof heads[0]; h++) {
-		size_t hl = strlen(heads[h]);
+		size_t hl = heads[h].n;
 		for (trial = 0; trial < 300; trial++) {
 			size_t len = hl + 1 + tu_rng_u64(&rng) % (sizeof buf - hl - 1);
 			char err[ERR_LEN] = "";
 			img_t img;
 			int rc;
 
-			memcpy(buf, heads[h], hl);
+			memcpy(buf, heads[h].b, hl);
 			for (k = hl; k < len; k++)
 				buf[k] = (uint8_t)tu_rng_u64(&rng);
 			if (hl == 0)
 				buf[0] = 0; /* no signature by chance */
 			rc = img_decode(buf, len, "noise.bin", &img, err);
 			if (rc == 0)
-				fail_msg("noise after '%s' (%zu bytes) decoded", heads[h], len);
+				fail_msg("noise after signature %zu (%zu bytes) decoded", h, len);
 			assert_reason(err, "noise.bin");
 			assert_null(img.rgb);
 		}
@@ -745,6 +751,38 @@ static void put_le32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 8);
 	p[2] = (uint8_t)(v >> 16);
 	p[3] = (uint8_t)(v >> 24);
+}
+
+/* A little-endian TIFF of one strip (9 tags: size, BitsPerSample bps,
+ * Compression comp, PhotometricInterpretation photo, SamplesPerPixel spp,
+ * the strip), then the strip's n bytes.  buf has room for TIFF_HEAD + n
+ * bytes; returns the file's size. */
+#define TIFF_HEAD 122
+static size_t tiff_make(uint8_t *buf, uint32_t w, uint32_t h, unsigned bps,
+			unsigned comp, unsigned photo, unsigned spp,
+			const void *data, size_t n)
+{
+	const uint32_t e[9][3] = {
+		{ 256, 4, w }, { 257, 4, h }, { 258, 3, bps }, { 259, 3, comp },
+		{ 262, 3, photo }, { 273, 4, TIFF_HEAD }, { 277, 3, spp },
+		{ 278, 4, h }, { 279, 4, (uint32_t)n },
+	};
+	size_t i;
+
+	memset(buf, 0, TIFF_HEAD);
+	memcpy(buf, "II*\0", 4);
+	put_le32(buf + 4, 8);
+	buf[8] = 9;
+	for (i = 0; i < 9; i++) {
+		uint8_t *p = buf + 10 + 12 * i;
+		p[0] = (uint8_t)e[i][0];
+		p[1] = (uint8_t)(e[i][0] >> 8);
+		p[2] = (uint8_t)e[i][1];
+		put_le32(p + 4, 1);
+		put_le32(p + 8, e[i][2]);
+	}
+	memcpy(buf + TIFF_HEAD, data, n);
+	return TIFF_HEAD + n;
 }
 
 static uint32_t crc32_png(const uint8_t *p, size_t n)
@@ -854,6 +892,19 @@ static void test_too_big_headers(void **state)
 	 * between us and the header). */
 	memcpy(hdr, "P5\n0 7\n255\n\0\0\0\0\0", 16);
 	expect_too_big(hdr, 16, "zero.pgm");
+	{
+		uint8_t tif[TIFF_HEAD + 16];
+
+		for (s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+			tiff_make(tif, sizes[s][0], sizes[s][1], 8, 1, 1, 1, hdr, 16);
+			expect_too_big(tif, sizeof tif, "big.tif");
+			/* LZW: refused before libtiff sees it. */
+			tiff_make(tif, sizes[s][1], sizes[s][0], 8, 5, 2, 3, hdr, 16);
+			expect_too_big(tif, sizeof tif, "big_lzw.tif");
+		}
+		tiff_make(tif, 0, 7, 8, 1, 1, 1, hdr, 16);
+		expect_too_big(tif, sizeof tif, "zero.tif");
+	}
 	put_le32(bmp + 18, 0);
 	expect_too_big(bmp, sizeof bmp, "zero.bmp");
 	/* At the limit the size is fine; these bytes are just too few (netpbm
@@ -866,6 +917,224 @@ static void test_too_big_headers(void **state)
 		assert_int_equal(img_decode((const uint8_t *)pnm, strlen(pnm) + 4,
 					    "edge.ppm", &img, err), ERR_FORMAT);
 	}
+}
+
+/* ---- TIFF -------------------------------------------------------------- */
+
+static void expect_reason(const uint8_t *buf, size_t len, const char *name,
+			  int code, const char *want)
+{
+	char err[ERR_LEN];
+	img_t img;
+	int rc = img_decode(buf, len, name, &img, err);
+
+	if (rc != code || strcmp(err, want))
+		fail_msg("%s: got %s '%s', want %s '%s'", name, err_name(rc),
+			 rc ? err : "", err_name(code), want);
+	assert_null(img.rgb);
+}
+
+/* TIFF's reasons, word for word: what Pillow does not read, what libtiff
+ * finds wrong (its message, which never reaches stderr). */
+static void test_tiff_reasons(void **state)
+{
+	uint8_t buf[TIFF_HEAD + 64], px[24] = { 0 };
+	size_t n;
+
+	(void)state;
+	n = tiff_make(buf, 3, 2, 8, 1, 5, 4, px, 24);
+	expect_reason(buf, n, "c.tif", ERR_UNSUPPORTED,
+		      "c.tif: unsupported TIFF (CMYK, BitsPerSample 8,8,8,8, 0 extra samples, FillOrder 1, little-endian)");
+	n = tiff_make(buf, 3, 2, 8, 34925, 1, 1, px, 6);
+	expect_reason(buf, n, "l.tif", ERR_UNSUPPORTED,
+		      "l.tif: TIFF with LZMA compression");
+	n = tiff_make(buf, 3, 2, 8, 6, 6, 3, px, 18);
+	expect_reason(buf, n, "o.tif", ERR_UNSUPPORTED,
+		      "o.tif: TIFF with old-style JPEG (OJPEG) compression");
+	n = tiff_make(buf, 5, 3, 8, 1, 1, 1, px, 10);
+	expect_reason(buf, n, "t.tif", ERR_FORMAT,
+		      "t.tif: truncated TIFF (15 bytes of pixels at byte 122, the file has 132)");
+	n = tiff_make(buf, 5, 3, 8, 5, 1, 1, "\x80\x00\x20", 3);
+	expect_reason(buf, n, "z.tif", ERR_FORMAT,
+		      "z.tif: corrupt TIFF (LZWDecode: LZWDecode: Strip 0 not terminated with EOI code)");
+	n = tiff_make(buf, 5, 3, 8, 5, 1, 1, "\0\0\0\0\0\0\0\0", 8);
+	expect_reason(buf, n, "u.tif", ERR_FORMAT,
+		      "u.tif: corrupt TIFF (Using code not yet in table)");
+	put_le32(buf + 4, 1000);
+	expect_reason(buf, n, "p.tif", ERR_FORMAT,
+		      "p.tif: truncated TIFF (its first IFD, at byte 1000, is past the end)");
+	expect_reason((const uint8_t *)"MM\0+\0\x08\0\0\0\0\0\0\0\0\0\x10", 16,
+		      "b.tif", ERR_UNSUPPORTED,
+		      "b.tif: big-endian BigTIFF (Pillow 9.4 misreads its header)");
+}
+
+/* Every TIFF fixture, and damaged copies of them (cut short, a byte
+ * flipped), decoded with stderr going to a file: libtiff's errors and
+ * warnings reach the decode's message, never the terminal. */
+static void test_tiff_quiet(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char path[512];
+	DIR *d = opendir(FIXTURES);
+	struct dirent *e;
+	int saved, fd, files = 0, failures = 0;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(d);
+	snprintf(path, sizeof path, "%s/stderr", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_true(dup2(fd, 2) == 2);
+	while ((e = readdir(d))) {
+		size_t len, k;
+		uint8_t *buf;
+
+		if (strncmp(e->d_name, "tif_", 4))
+			continue;
+		buf = read_fixture(e->d_name, &len);
+		for (k = 0; k < 40; k++) {
+			size_t at = len * k / 40;
+			char err[ERR_LEN];
+			img_t img;
+
+			if (img_decode(buf, k ? at : len, e->d_name, &img, err))
+				failures++;
+			img_free(&img);
+			buf[at] ^= 0x5A;
+			if (img_decode(buf, len, e->d_name, &img, err))
+				failures++;
+			img_free(&img);
+			buf[at] ^= 0x5A;
+		}
+		free(buf);
+		files++;
+	}
+	closedir(d);
+	fflush(stderr);
+	assert_true(dup2(saved, 2) == 2);
+	close(saved);
+	close(fd);
+	assert_int_equal(stat(path, &st), 0);
+	if (st.st_size != 0) {
+		char *text = tu_slurp(path);
+		fail_msg("decoding wrote to stderr: %.300s", text);
+	}
+	print_message("%d TIFF fixtures, cut and flipped 80 ways each (%d refusals): nothing on stderr\n",
+		      files, failures);
+	assert_true(files >= 40 && failures > files);
+	tu_rm_rf(dir);
+}
+
+/* Threads decoding TIFFs at once (extract does) get the pixels and the
+ * reasons they get alone: libtiff's messages go to their own decode. */
+#define TIFF_THREADS 4
+
+typedef struct tiff_case {
+	uint8_t *buf;
+	size_t len;
+	int rc;
+	uint64_t hash;
+	char reason[ERR_LEN];  /* after "<name>: " */
+} tiff_case_t;
+
+typedef struct tiff_worker {
+	tiff_case_t *cases;
+	size_t n;
+	int id, bad;
+	pthread_t thread;
+} tiff_worker_t;
+
+static int tiff_case_run(const tiff_case_t *c, const char *name, int *rc,
+			 uint64_t *hash, char *err)
+{
+	img_t img;
+
+	*rc = img_decode(c->buf, c->len, name, &img, err);
+	*hash = *rc ? 0 : fnv1a64(img.rgb, (size_t)img.w * img.h * 3);
+	img_free(&img);
+	return *rc;
+}
+
+static void *tiff_worker_run(void *arg)
+{
+	tiff_worker_t *w = arg;
+	size_t i;
+	int round;
+
+	for (round = 0; round < 5; round++) {
+		for (i = 0; i < w->n; i++) {
+			const tiff_case_t *c = &w->cases[(i + (size_t)w->id * 7) % w->n];
+			char name[32], err[ERR_LEN];
+			uint64_t hash;
+			int rc;
+
+			snprintf(name, sizeof name, "thread%d", w->id);
+			tiff_case_run(c, name, &rc, &hash, err);
+			if (rc != c->rc || hash != c->hash ||
+			    (rc && (strncmp(err, name, strlen(name)) ||
+				    strcmp(err + strlen(name) + 2, c->reason))))
+				w->bad++;
+		}
+	}
+	return NULL;
+}
+
+static void test_tiff_threads(void **state)
+{
+	tiff_case_t cases[256];
+	tiff_worker_t workers[TIFF_THREADS];
+	DIR *d = opendir(FIXTURES);
+	struct dirent *e;
+	size_t n = 0, i;
+	int t, bad = 0, refused = 0;
+
+	(void)state;
+	assert_non_null(d);
+	while ((e = readdir(d)) && n + 2 <= sizeof cases / sizeof cases[0]) {
+		size_t len, k;
+		uint8_t *buf;
+
+		if (strncmp(e->d_name, "tif_", 4))
+			continue;
+		buf = read_fixture(e->d_name, &len);
+		/* The image, and a copy whose middle byte is flipped. */
+		for (k = 0; k < 2; k++) {
+			tiff_case_t *c = &cases[n++];
+			char err[ERR_LEN];
+
+			c->buf = malloc(len);
+			assert_non_null(c->buf);
+			memcpy(c->buf, buf, len);
+			c->len = len;
+			if (k)
+				c->buf[len / 2] ^= 0xFF;
+			if (tiff_case_run(c, "alone", &c->rc, &c->hash, err)) {
+				snprintf(c->reason, sizeof c->reason, "%s", err + 7);
+				refused++;
+			}
+		}
+		free(buf);
+	}
+	closedir(d);
+	for (t = 0; t < TIFF_THREADS; t++) {
+		workers[t] = (tiff_worker_t){ cases, n, t, 0, 0 };
+		assert_int_equal(pthread_create(&workers[t].thread, NULL,
+						tiff_worker_run, &workers[t]), 0);
+	}
+	for (t = 0; t < TIFF_THREADS; t++) {
+		assert_int_equal(pthread_join(workers[t].thread, NULL), 0);
+		bad += workers[t].bad;
+	}
+	print_message("%d threads decoded %zu TIFFs (%d refused) 5 times each: %d differences\n",
+		      TIFF_THREADS, n, refused, bad);
+	assert_int_equal(bad, 0);
+	assert_true(refused > 0);
+	for (i = 0; i < n; i++)
+		free(cases[i].buf);
 }
 
 int main(void)
@@ -883,6 +1152,9 @@ int main(void)
 		cmocka_unit_test(test_decode_random_bytes),
 		cmocka_unit_test(test_error_messages),
 		cmocka_unit_test(test_too_big_headers),
+		cmocka_unit_test(test_tiff_reasons),
+		cmocka_unit_test(test_tiff_quiet),
+		cmocka_unit_test(test_tiff_threads),
 	};
 
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);

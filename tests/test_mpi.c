@@ -255,6 +255,29 @@ static void test_error_ends_every_rank(void **state)
 	assert_same_as_ref(g_ref);
 }
 
+/* A weights file that crashes libhdf5 (tests/test_damaged_hdf5.c) under
+ * mpirun: every rank reads it in a child process, so the job ends with the
+ * error, not with a rank killed by a signal. */
+static void test_damaged_weights(void **state)
+{
+	char db[4300], log[4300];
+
+	need_mpi();
+	snprintf(db, sizeof db, "%s/damaged.lmdb", g_dir);
+	snprintf(log, sizeof log, "%s/damaged.log", g_dir);
+	int st = mpirun_extract(2, db, log, "--weights",
+				"tests/hdf5_damaged/weights_sigsegv.h5", NULL);
+	char *out = tu_slurp(log);
+	if (st == 0 || !strstr(out, "weights_sigsegv.h5: damaged HDF5 file") ||
+	    strstr(out, "Segmentation fault") || strstr(out, "signal 11"))
+		print_message("exit %d:\n%s", st, out);
+	assert_int_not_equal(st, 0);
+	assert_non_null(strstr(out, "weights_sigsegv.h5: damaged HDF5 file"));
+	assert_null(strstr(out, "Segmentation fault"));
+	assert_null(strstr(out, "signal 11"));
+	free(out);
+}
+
 /* Ranks on one machine share its CPUs: k ranks on c CPUs run at most
  * max(1, c / k) compute threads each, not c each. */
 static void test_ranks_share_the_cpus(void **state)
@@ -292,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_ranks_equal_one_process_direct),
 		cmocka_unit_test(test_killed_rank_then_rerun),
 		cmocka_unit_test(test_error_ends_every_rank),
+		cmocka_unit_test(test_damaged_weights),
 		cmocka_unit_test(test_ranks_share_the_cpus),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

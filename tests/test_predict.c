@@ -148,6 +148,31 @@ static void test_bad_inputs(void **state)
 	assert_int_equal(proc_run(help, out), 0);
 }
 
+/* A path holding a tab, a newline, a carriage return and a backslash still
+ * gives one line per result, the path escaped as PostgreSQL's COPY text
+ * format escapes it; --batch-size is --batch. */
+static void test_odd_paths_escaped(void **state)
+{
+	(void)state;
+	char odd[700], good[700], out[600];
+	snprintf(good, sizeof good, "%s/person_02/021.jpg", held);
+	snprintf(odd, sizeof odd, "%s/a\tb\nc\rd\\e.jpg", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	assert_int_equal(link(good, odd), 0);
+	char *argv[] = {proc_bin("predict"), "--head", head, "--weights",
+			(char *)tu_weights_path(), "--top-k", "2", "--batch-size", "3",
+			"-q", odd, NULL};
+	assert_int_equal(proc_run(argv, out), 0);
+	char *s = tu_slurp(out), want[800];
+	snprintf(want, sizeof want, "%s/a\\tb\\nc\\rd\\\\e.jpg\t1\tperson_02\t", dir);
+	if (strncmp(s, want, strlen(want)) != 0)
+		fail_msg("want a line starting '%s', got:\n%s", want, s);
+	assert_int_equal(tu_count(s, "\n"), 2);
+	assert_int_equal(tu_count(s, "\t"), 6);
+	free(s);
+	unlink(odd);
+}
+
 /* The lines are predict's answer: when the standard output cannot take
  * them (a full disk), the status says so. */
 static void test_stdout_write_failure(void **state)
@@ -166,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_top_k),
 		cmocka_unit_test(test_refuses_other_weights),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_odd_paths_escaped),
 		cmocka_unit_test(test_stdout_write_failure),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

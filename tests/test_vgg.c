@@ -1,8 +1,10 @@
 /* test_vgg.c - each layer against a naive double-precision reference on
  * seeded random inputs with odd shapes (fc1 and fc2: test_gemm.c), and the
- * whole forward against the golden fc2 vectors written by
+ * whole forward against two sets of golden fc2 vectors: those written by
  * tests/ref/keras_ref.py (PyTorch + Pillow + h5py, an implementation that
- * shares no code with ours).
+ * shares no code with ours) and those of Keras itself, written by
+ * tests/ref/keras_golden.py (tf-keras and TensorFlow, on the weights file in
+ * the official and the Keras 2 layout).
  * Letters: N batch, H height, W width, C input channels, K output channels. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,11 +19,14 @@
 #include <string.h>
 
 #include "error.h"
+#include "h5util.h"
 #include "img.h"
+#include "proc.h"
 #include "testutil.h"
 #include "vgg.h"
 
 #define GOLDEN "tests/golden/fc2_golden.h5"
+#define KERAS_GOLDEN "tests/golden/keras_fc2.h5"
 
 /* max |a - ref| <= tol * max |ref|, on a reference that is not all zeros. */
 static void assert_close(const char *what, const float *a, const double *ref,
@@ -116,13 +121,28 @@ static void test_maxpool_odd_shapes(void **state)
 	check_pool(3, 14, 9, 19);
 }
 
-/* The golden data: keys, fc2 vectors and weight checksums. */
+/* ---- golden fc2 vectors -------------------------------------------------
+ * Two files, one format (see their scripts): keys, fc2 (n, 4096) float32
+ * and the sums of the weights they were computed with. */
+
+/* Images per vgg_forward: an image's output does not depend on it (vgg.h),
+ * and a small batch keeps the memory low. */
+#define GOLDEN_BATCH 4
+
 typedef struct golden {
+	const char *path;
 	int n;
 	char **keys;
 	float *fc2; /* (n, 4096) */
 	double sums[3][WEIGHTS_NLAYERS]; /* kernel, bias, |kernel| */
+	char made_by[256]; /* the versions attributes, "" when there are none */
 } golden_t;
+
+/* The worst image of a run: max |a - ref| / max |ref| and its key. */
+typedef struct golden_worst {
+	double err;
+	const char *key;
+} golden_worst_t;
 
 static void read_doubles(hid_t f, const char *name, double *out, int n)
 {
@@ -135,10 +155,29 @@ static void read_doubles(hid_t f, const char *name, double *out, int n)
 	H5Dclose(d);
 }
 
-static void golden_read(golden_t *g)
+/* Appends "name version" to g->made_by when f has the attribute name. */
+static void read_version(hid_t f, const char *name, golden_t *g)
 {
-	hid_t f = H5Fopen(GOLDEN, H5F_ACC_RDONLY, H5P_DEFAULT);
-	assert_true(f >= 0);
+	h5util_strlist_t v = {0};
+	char err[ERR_LEN];
+	int found = 0;
+
+	if (h5util_attr_strings(f, name, &v, &found, g->path, err))
+		fail_msg("%s", err);
+	if (found && v.n == 1) {
+		size_t len = strlen(g->made_by);
+		snprintf(g->made_by + len, sizeof g->made_by - len, "%s%s %s",
+			 len ? ", " : "", name, v.v[0]);
+	}
+	h5util_strlist_free(&v);
+}
+
+static void golden_read(const char *path, golden_t *g)
+{
+	g->path = path;
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	if (f < 0)
+		fail_msg("cannot open %s", path);
 	hid_t d = H5Dopen2(f, "keys", H5P_DEFAULT);
 	hid_t sp = H5Dget_space(d), ft = H5Dget_type(d);
 	g->n = (int)H5Sget_simple_extent_npoints(sp);
@@ -160,6 +199,10 @@ static void golden_read(golden_t *g)
 	read_doubles(f, "kernel_sum", g->sums[0], WEIGHTS_NLAYERS);
 	read_doubles(f, "bias_sum", g->sums[1], WEIGHTS_NLAYERS);
 	read_doubles(f, "kernel_abs_sum", g->sums[2], WEIGHTS_NLAYERS);
+	g->made_by[0] = '\0';
+	read_version(f, "tensorflow", g);
+	read_version(f, "tf_keras", g);
+	read_version(f, "Pillow", g);
 	H5Fclose(f);
 }
 
@@ -185,10 +228,26 @@ static void assert_same_weights(const weights_t *w, const golden_t *g)
 		    fabs(bs - g->sums[1][i]) > 1e-6 * (fabs(g->sums[1][i]) + 1)) {
 			print_error("layer %s: weights differ from the golden data's "
 				    "(kernel sum %.9g vs %.9g): regenerate %s\n",
-				    weights_spec[i].name, ks, g->sums[0][i], GOLDEN);
+				    weights_spec[i].name, ks, g->sums[0][i], g->path);
 			fail();
 		}
 	}
+}
+
+/* golden_weights loads path into *w and fails unless it holds the numbers
+ * g was computed with.  When tmp is not NULL, that folder is removed once
+ * the file is read, before anything can fail: a weights file is 553 MB. */
+static void golden_weights(const char *path, const golden_t *g, weights_t *w,
+			   const char *tmp)
+{
+	char err[ERR_LEN];
+	int rc = weights_load(path, w, err);
+
+	if (tmp)
+		tu_rm_rf(tmp);
+	if (rc)
+		fail_msg("%s", err);
+	assert_same_weights(w, g);
 }
 
 /* Resolves a golden key to a file; NULL when its shared data is absent. */
@@ -207,58 +266,156 @@ static const char *golden_path(const char *key, char *buf, size_t len)
 	return buf;
 }
 
-/* The whole network, batched, against PyTorch-in-double on Pillow-decoded
- * images: fc2 within 1e-4 of max |ref| for every image. */
+/* golden_check runs the network over w (conv: VGG_CONV_WINOGRAD or
+ * VGG_CONV_DIRECT) on every golden image present, decoded by img_load_vgg,
+ * and fails unless each fc2 is within 1e-4 x max |ref| of its golden
+ * vector; prints each image's max |a - ref| / max |ref| after label.
+ * Returns the number of images compared (those of ../shared/data are
+ * skipped when it is absent) and fills *worst. */
+static int golden_check(const golden_t *g, const weights_t *w, int conv,
+			const char *label, golden_worst_t *worst)
+{
+	const size_t in_len = (size_t)VGG_IN * VGG_IN * 3;
+	float *in = malloc(GOLDEN_BATCH * in_len * sizeof *in);
+	float *out = malloc(GOLDEN_BATCH * VGG_FEATURES * sizeof *out);
+	double *ref = malloc(VGG_FEATURES * sizeof *ref);
+	char err[ERR_LEN], buf[4096], what[4200];
+	int row[GOLDEN_BATCH], used = 0;
+	vgg_t *net = NULL;
+	vgg_opts_t o;
+
+	assert_true(in && out && ref);
+	vgg_opts_init(&o, GOLDEN_BATCH);
+	o.conv = conv;
+	if (vgg_create_opts(w, &o, &net, err))
+		fail_msg("%s", err);
+	worst->err = 0;
+	worst->key = NULL;
+	for (int i = 0; i < g->n;) {
+		int m = 0;
+		for (; i < g->n && m < GOLDEN_BATCH; i++) {
+			const char *path = golden_path(g->keys[i], buf, sizeof buf);
+			if (!path)
+				continue;
+			if (img_load_vgg(path, in + (size_t)m * in_len, err))
+				fail_msg("%s", err);
+			row[m++] = i;
+		}
+		if (m && vgg_forward(net, in, m, out, err))
+			fail_msg("%s", err);
+		for (int j = 0; j < m; j++) {
+			const float *a = out + (size_t)j * VGG_FEATURES;
+			const float *gv = g->fc2 + (size_t)row[j] * VGG_FEATURES;
+			tu_close_t c;
+			for (int k = 0; k < VGG_FEATURES; k++)
+				ref[k] = gv[k];
+			snprintf(what, sizeof what, "%s %s", label, g->keys[row[j]]);
+			assert_close(what, a, ref, VGG_FEATURES, 1e-4);
+			tu_close(a, ref, VGG_FEATURES, 0, 1e-4, 0, &c);
+			if (c.maxdiff / c.maxref >= worst->err) {
+				worst->err = c.maxdiff / c.maxref;
+				worst->key = g->keys[row[j]];
+			}
+		}
+		used += m;
+	}
+	vgg_free(net);
+	free(in), free(out), free(ref);
+	if (used < g->n)
+		print_message("%s: %d of %d golden images absent (../shared/data)\n",
+			      label, g->n - used, g->n);
+	return used;
+}
+
+/* The whole network against PyTorch-in-double on Pillow-decoded images
+ * (tests/ref/keras_ref.py): fc2 within 1e-4 of max |ref| for every image. */
 static void test_forward_matches_golden(void **state)
 {
 	(void)state;
 	golden_t g = {0};
 	weights_t w = {0};
-	vgg_t *net = NULL;
-	char err[ERR_LEN], buf[4096];
+	golden_worst_t worst;
+
+	golden_read(GOLDEN, &g);
+	golden_weights(tu_weights_path(), &g, &w, NULL);
+	int used = golden_check(&g, &w, VGG_CONV_WINOGRAD, "torch winograd", &worst);
+	weights_free(&w);
+	assert_true(used > 0);
+	print_message("torch winograd: worst max |a-ref| / max |ref| = %.2g (%s)\n",
+		      worst.err, worst.key);
+	golden_free(&g);
+}
+
+/* keras2_weights loads the test weights (seed 1) in Keras 2's save_weights
+ * layout, written by gen_weights into a folder removed once read. */
+static void keras2_weights(const golden_t *g, weights_t *w)
+{
+	const char *d = tu_tmpdir();
+	char path[4200], log[4200];
+
+	snprintf(path, sizeof path, "%s/vgg16_seed1_keras2.h5", d);
+	snprintf(log, sizeof log, "%s/gen_weights.log", d);
+	char *gen[] = {proc_tool("gen_weights"), "--seed", "1", "--layout",
+		       "keras2", "--out", path, NULL};
+	int rc = proc_run(gen, log);
+	if (rc) {
+		char *text = tu_read_text(log);
+		print_error("%s", text ? text : "");
+		free(text);
+		tu_rm_rf(d);
+		fail_msg("%s exited with %d", gen[0], rc);
+	}
+	golden_weights(path, g, w, d);
+}
+
+/* The whole network against Keras itself (tests/ref/keras_golden.py:
+ * tf-keras's VGG16 after load_weights, on load_img + preprocess_input),
+ * with the weights file in the official layout and in Keras 2's
+ * save_weights layout, on the Winograd and the direct path: fc2 within
+ * 1e-4 of max |ref| for every image.  Prints the worst of each run. */
+static void test_forward_matches_keras(void **state)
+{
+	(void)state;
+	static const char *const layout[2] = {"official", "keras2"};
+	static const struct { int conv; const char *name; } path[2] = {
+		{VGG_CONV_WINOGRAD, "winograd"}, {VGG_CONV_DIRECT, "direct"},
+	};
+	golden_t g = {0};
+	golden_worst_t worst[2][2], all = {0, NULL};
+	char fingerprint[sizeof ((weights_t *)0)->fingerprint] = "";
+	char label[64];
 	int used = 0;
 
-	golden_read(&g);
-	int rc = weights_load(tu_weights_path(), &w, err);
-	if (rc)
-		print_error("%s\n", err);
-	assert_int_equal(rc, 0);
-	assert_same_weights(&w, &g);
-
-	float *in = malloc((size_t)g.n * VGG_IN * VGG_IN * 3 * sizeof(float));
-	float *out = malloc((size_t)g.n * VGG_FEATURES * sizeof(float));
-	double *ref = malloc((size_t)VGG_FEATURES * sizeof(double));
-	int *row = calloc((size_t)g.n, sizeof *row);
-	assert_true(in && out && ref && row);
-	for (int i = 0; i < g.n; i++) {
-		const char *path = golden_path(g.keys[i], buf, sizeof buf);
-		if (!path)
-			continue;
-		rc = img_load_vgg(path, in + (size_t)used * VGG_IN * VGG_IN * 3, err);
-		if (rc)
-			print_error("%s\n", err);
-		assert_int_equal(rc, 0);
-		row[used++] = i;
+	golden_read(KERAS_GOLDEN, &g);
+	print_message("%s: %d images, made by %s\n", g.path, g.n, g.made_by);
+	for (int l = 0; l < 2; l++) {
+		weights_t w = {0};
+		if (l == 0) {
+			golden_weights(tu_weights_path(), &g, &w, NULL);
+			memcpy(fingerprint, w.fingerprint, sizeof fingerprint);
+		} else {
+			keras2_weights(&g, &w);
+		}
+		/* Both layouts hold the same numbers, to the bit. */
+		assert_string_equal(w.fingerprint, fingerprint);
+		for (int p = 0; p < 2; p++) {
+			snprintf(label, sizeof label, "keras %s %s", layout[l],
+				 path[p].name);
+			used = golden_check(&g, &w, path[p].conv, label, &worst[l][p]);
+			if (worst[l][p].err >= all.err)
+				all = worst[l][p];
+		}
+		weights_free(&w);
 	}
-	assert_int_equal(vgg_create(&w, used > 0 ? used : 1, &net, err), 0);
-	if (used)
-		assert_int_equal(vgg_forward(net, in, used, out, err), 0);
-	for (int j = 0; j < used; j++) {
-		const float *gv = g.fc2 + (size_t)row[j] * VGG_FEATURES;
-		for (int k = 0; k < VGG_FEATURES; k++)
-			ref[k] = gv[k];
-		assert_close(g.keys[row[j]], out + (size_t)j * VGG_FEATURES, ref,
-			     VGG_FEATURES, 1e-4);
-	}
-	vgg_free(net);
-	weights_free(&w);
-	free(in), free(out), free(ref), free(row);
-	int total = g.n;
-	golden_free(&g);
-	if (used < total)
-		print_message("%d of %d golden images absent (../shared/data)\n",
-			      total - used, total);
 	assert_true(used > 0);
+	for (int l = 0; l < 2; l++)
+		for (int p = 0; p < 2; p++)
+			print_message("keras %s %s: worst max |a-ref| / max |ref| = "
+				      "%.2g (%s)\n", layout[l], path[p].name,
+				      worst[l][p].err, worst[l][p].key);
+	print_message("keras: worst overall %.2g (%s), limit 1e-4\n", all.err,
+		      all.key);
+	golden_free(&g);
 }
 
 int main(void)
@@ -268,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_conv3x3_odd_shapes),
 		cmocka_unit_test(test_maxpool_odd_shapes),
 		cmocka_unit_test(test_forward_matches_golden),
+		cmocka_unit_test(test_forward_matches_keras),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

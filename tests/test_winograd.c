@@ -1,10 +1,13 @@
 /* test_winograd.c - the fast convolution paths against plain references:
  * the Winograd matrices against exact correlation, each Winograd
- * convolution (portable and AVX2, m = 2, 4, 6) and the AVX2 direct kernel
- * against a double-precision convolution and against the straightforward
- * path (vgg_conv3x3_relu), the AVX2 microkernel against OpenBLAS sgemm, all
- * on seeded random inputs of odd shapes, and the whole network on the fast
- * path against the reference path.  Closeness: |a - b| <= atol + rtol *
+ * convolution (portable and each vector ISA, m = 2, 4, 6) and the vector
+ * kernels of convk.h (the direct conv1_1 kernel, the microkernel, the
+ * max-pool) against a double-precision convolution, the straightforward
+ * path (vgg_conv3x3_relu) and OpenBLAS sgemm, all on seeded random inputs
+ * of odd shapes, and the whole network on the fast paths against the
+ * reference path.  The vector ISAs (AVX2, AVX-512, and AVX-512's code on
+ * AVX2 registers, emul512) must give the same bits as each other; each
+ * test says which ran and which this CPU could not run.  Closeness: |a - b| <= atol + rtol *
  * |ref| for every element, with atol a fraction of max |ref|: Winograd's
  * rounding error follows the size of the inputs, not of each output.
  * Letters: N batch, H height, W width, C input channels, K output channels,
@@ -21,12 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convk.h"
 #include "error.h"
+#include "isa.h"
 #include "pool.h"
 #include "testutil.h"
 #include "vgg.h"
 #include "winograd.h"
-#include "wino_avx2.h"
 
 /* Each F(m, 3) in exact arithmetic (double): A' ((G g) . (B' d)) is the
  * correlation of d (A) with g (3), to rounding. */
@@ -73,23 +77,29 @@ static void test_matrices_are_exact(void **state)
 	assert_non_null(strstr(err, "tile side 3"));
 }
 
-static int have_avx2(void)
+/* The vector ISAs, widest first to compare against avx2. */
+static const int vector_isas[] = {ISA_AVX2, ISA_AVX512, ISA_EMUL512};
+#define NVEC ((int)(sizeof vector_isas / sizeof *vector_isas))
+
+/* The kernel set of isa, or NULL after saying it is skipped. */
+static const convk_t *kernels(int isa)
 {
-	return isa_cpu_has(ISA_AVX2);
+	const convk_t *k = convk_for(isa);
+	if (!k)
+		print_message("%s: not on this CPU, skipped\n", isa_name(isa));
+	return k;
 }
 
-static void test_avx2_tables_match(void **state)
+static void test_tables_match(void **state)
 {
 	(void)state;
-	if (!have_avx2())
-		skip();
 	for (int m = 2; m <= 6; m += 2) {
 		wino_tf_t tf;
 		double bt[WINO_MAX_A][WINO_MAX_A], at[WINO_MAX_A][WINO_MAX_A];
 		assert_int_equal(wino_tf_make(m, &tf, bt, at, NULL), 0);
-		assert_true(wino_avx2_tables_match(&tf));
+		assert_true(convk_tables_match(&tf));
 		tf.bt[1][1] += 1;
-		assert_false(wino_avx2_tables_match(&tf));
+		assert_false(convk_tables_match(&tf));
 	}
 }
 
@@ -103,8 +113,8 @@ static double wino_tol(int m)
 
 /* One shape through Winograd (isa, m, threads) and the straightforward
  * path, both against double. */
-static void check_wino(int isa, int m, int threads, int N, int H, int W,
-		       int C, int K, int shared, int block)
+static void check_wino_out(int isa, int m, int threads, int N, int H, int W,
+			   int C, int K, int shared, int block, float *keep)
 {
 	tu_rng_t r = {(uint64_t)(N * 1000003 + H * 1009 + W * 101 + C * 11 + K + m)};
 	size_t nin = (size_t)N * H * W * C, nout = (size_t)N * H * W * K;
@@ -148,11 +158,19 @@ static void check_wino(int isa, int m, int threads, int N, int H, int W,
 	snprintf(what, sizeof what, "  vs im2col");
 	tu_assert_close(what, out, pd, nout, 0, wino_tol(m), 1e-5);
 
+	if (keep)
+		memcpy(keep, out, nout * sizeof *out);
 	free(work);
 	pool_free(pool);
 	wino_layer_free(l);
 	free(in), free(kernel), free(bias), free(out), free(plain), free(ref);
 	free(col), free(pd);
+}
+
+static void check_wino(int isa, int m, int threads, int N, int H, int W,
+		       int C, int K, int shared, int block)
+{
+	check_wino_out(isa, m, threads, N, H, W, C, K, shared, block, NULL);
 }
 
 static void check_wino_shapes(int isa)
@@ -183,12 +201,42 @@ static void test_wino_portable_odd_shapes(void **state)
 	check_wino_shapes(ISA_PORTABLE);
 }
 
-static void test_wino_avx2_odd_shapes(void **state)
+static void test_wino_vector_odd_shapes(void **state)
 {
 	(void)state;
-	if (!have_avx2())
+	for (int i = 0; i < NVEC; i++)
+		if (kernels(vector_isas[i]))
+			check_wino_shapes(vector_isas[i]);
+}
+
+/* Every vector ISA gives AVX2's bits: each output gets the same operations
+ * in the same order (convk.h), whatever the width and the blocking. */
+static void test_wino_vector_same_bits(void **state)
+{
+	(void)state;
+	static const int shapes[][5] = {
+		{2, 13, 11, 17, 9}, {1, 23, 19, 64, 48}, {2, 17, 23, 24, 136},
+		{1, 14, 14, 300, 70},
+	};
+	if (!kernels(ISA_AVX2))
 		skip();
-	check_wino_shapes(ISA_AVX2);
+	for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++) {
+		const int *d = shapes[sh];
+		size_t nout = (size_t)d[0] * d[1] * d[2] * d[4];
+		float *ref = malloc(nout * sizeof *ref), *out = malloc(nout * sizeof *out);
+		assert_true(ref && out);
+		for (int m = 2; m <= 6; m += 2) {
+			check_wino_out(ISA_AVX2, m, 2, d[0], d[1], d[2], d[3], d[4], -1, 0, ref);
+			for (int i = 1; i < NVEC; i++) {
+				if (!convk_for(vector_isas[i]))
+					continue;
+				check_wino_out(vector_isas[i], m, 2, d[0], d[1], d[2], d[3], d[4], -1,
+					       0, out);
+				assert_memory_equal(out, ref, nout * sizeof *out);
+			}
+		}
+		free(ref), free(out);
+	}
 }
 
 static void test_wino_layer_errors(void **state)
@@ -207,8 +255,9 @@ static void test_wino_layer_errors(void **state)
 	wino_layer_free(NULL);
 }
 
-/* V (T, Cs) at row stride ldv, U (Cs, Ks) packed in panels of 16, M at
- * ldm: the microkernel against OpenBLAS and against double. */
+/* V (T, Cs) at row stride ldv, U (Cs, Ks) packed in panels of each set's
+ * nr, M at ldm: each microkernel against OpenBLAS and against double, and
+ * every set's bits against AVX2's (Ks a multiple of every nr). */
 static void check_gemm(int T, int Cs, int Ks, size_t ldv, size_t ldm)
 {
 	tu_rng_t r = {(uint64_t)(T * 7919 + Cs * 31 + Ks)};
@@ -218,14 +267,13 @@ static void check_gemm(int T, int Cs, int Ks, size_t ldv, size_t ldm)
 	float *M = malloc((size_t)T * ldm * sizeof(float));
 	float *Mb = malloc((size_t)T * Ks * sizeof(float));
 	double *ref = malloc((size_t)T * Ks * sizeof(double));
+	double *blas = malloc((size_t)T * Ks * sizeof(double));
 	float *Mc = malloc((size_t)T * Ks * sizeof(float));
+	float *first = malloc((size_t)T * Ks * sizeof(float));
 	char what[96];
+	int ran = 0;
 
-	assert_true(Up && M && Mb && ref && Mc);
-	for (int c = 0; c < Cs; c++)
-		for (int k = 0; k < Ks; k++)
-			Up[((size_t)(k / 16) * Cs + c) * 16 + k % 16] = Ur[(size_t)c * Ks + k];
-	wino_avx2_gemm(T, Cs, Ks, V, ldv, Up, M, ldm);
+	assert_true(Up && M && Mb && ref && blas && Mc && first);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Ks, Cs, 1.0f, V,
 		    (int)ldv, Ur, Ks, 0.0f, Mb, Ks);
 	for (int t = 0; t < T; t++)
@@ -234,30 +282,48 @@ static void check_gemm(int T, int Cs, int Ks, size_t ldv, size_t ldm)
 			for (int c = 0; c < Cs; c++)
 				s += (double)V[(size_t)t * ldv + c] * Ur[(size_t)c * Ks + k];
 			ref[(size_t)t * Ks + k] = s;
-			Mc[(size_t)t * Ks + k] = M[(size_t)t * ldm + k];
+			blas[(size_t)t * Ks + k] = Mb[(size_t)t * Ks + k];
 		}
-	snprintf(what, sizeof what, "avx2 gemm (%d,%d)@(%d,%d)", T, Cs, Cs, Ks);
-	tu_assert_close(what, Mc, ref, (size_t)T * Ks, 0, 1e-6, 1e-6);
-	for (size_t i = 0; i < (size_t)T * Ks; i++)
-		ref[i] = Mb[i];
-	snprintf(what, sizeof what, "  vs OpenBLAS");
-	tu_assert_close(what, Mc, ref, (size_t)T * Ks, 0, 1e-6, 1e-6);
-	free(V), free(Ur), free(Up), free(M), free(Mb), free(ref), free(Mc);
+	for (int i = 0; i < NVEC; i++) {
+		const convk_t *kset = convk_for(vector_isas[i]);
+		if (!kset)
+			continue;
+		const int nr = kset->nr;
+		for (int c = 0; c < Cs; c++)
+			for (int k = 0; k < Ks; k++)
+				Up[((size_t)(k / nr) * Cs + c) * nr + k % nr] = Ur[(size_t)c * Ks + k];
+		kset->gemm(T, Cs, Ks, V, ldv, Up, M, ldm);
+		for (int t = 0; t < T; t++)
+			memcpy(Mc + (size_t)t * Ks, M + (size_t)t * ldm, (size_t)Ks * sizeof *Mc);
+		snprintf(what, sizeof what, "%s gemm (%d,%d)@(%d,%d)", isa_name(kset->isa), T,
+			 Cs, Cs, Ks);
+		tu_assert_close(what, Mc, ref, (size_t)T * Ks, 0, 1e-6, 1e-6);
+		tu_assert_close("  vs OpenBLAS", Mc, blas, (size_t)T * Ks, 0, 1e-6, 1e-6);
+		if (ran++ == 0)
+			memcpy(first, Mc, (size_t)T * Ks * sizeof *Mc);
+		else
+			assert_memory_equal(Mc, first, (size_t)T * Ks * sizeof *Mc);
+	}
+	free(V), free(Ur), free(Up), free(M), free(Mb), free(ref), free(blas);
+	free(Mc), free(first);
 }
 
-static void test_gemm_avx2_vs_openblas(void **state)
+static void test_gemm_vector_vs_openblas(void **state)
 {
 	(void)state;
-	if (!have_avx2())
+	for (int i = 0; i < NVEC; i++)
+		kernels(vector_isas[i]);
+	if (!convk_for(ISA_AVX2))
 		skip();
-	for (int T = 1; T <= 13; T++)
-		check_gemm(T, 8, 16, 8, 16);
-	check_gemm(7, 24, 48, 40, 64);
+	for (int T = 1; T <= 29; T++)
+		check_gemm(T, 8, 32, 8, 32);
+	check_gemm(7, 24, 64, 40, 64);
 	check_gemm(17, 264, 32, 300, 50);  /* depth past one pass (256) */
 	check_gemm(50, 520, 64, 530, 80);
 }
 
-/* conv1_1's direct kernel: rows y0..y1 of one image. */
+/* conv1_1's direct kernel on each set: rows y0..y1 of one image, against
+ * double and, to the bit, against AVX2's. */
 static void check_direct(int H, int W, int C, int K, int y0, int y1)
 {
 	tu_rng_t r = {(uint64_t)(H * 131 + W * 17 + C * 5 + K + y0)};
@@ -265,34 +331,75 @@ static void check_direct(int H, int W, int C, int K, int y0, int y1)
 	float *in = tu_rand_floats(&r, (size_t)H * W * C, -100, 100);
 	float *kernel = tu_rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
 	float *bias = tu_rand_floats(&r, (size_t)K, -0.5, 0.5);
-	float *out = malloc(nout * sizeof *out), *rows = malloc(nout * sizeof *rows);
+	float *out = malloc(nout * sizeof *out), *first = malloc(nout * sizeof *first);
 	double *ref = malloc(nout * sizeof *ref);
 	char what[96];
+	int ran = 0;
 
-	assert_true(out && rows && ref);
-	memset(out, 0, nout * sizeof *out);
-	wino_avx2_direct3x3(in, H, W, C, kernel, bias, K, out, y0, y1);
+	assert_true(out && first && ref);
 	tu_conv3x3_ref(in, 1, H, W, C, kernel, bias, K, ref);
 	for (size_t i = 0; i < nout; i++) {
 		size_t y = i / ((size_t)W * K);
 		if ((int)y < y0 || (int)y >= y1)
 			ref[i] = 0; /* rows outside the band stay untouched */
 	}
-	snprintf(what, sizeof what, "avx2 direct (%d,%d,%d)->%d rows %d..%d", H, W, C,
-		 K, y0, y1);
-	tu_assert_close(what, out, ref, nout, 0, 1e-6, 1e-6);
-	free(in), free(kernel), free(bias), free(out), free(rows), free(ref);
+	for (int i = 0; i < NVEC; i++) {
+		const convk_t *kset = convk_for(vector_isas[i]);
+		if (!kset)
+			continue;
+		memset(out, 0, nout * sizeof *out);
+		kset->direct3x3(in, H, W, C, kernel, bias, K, out, y0, y1);
+		snprintf(what, sizeof what, "%s direct (%d,%d,%d)->%d rows %d..%d",
+			 isa_name(kset->isa), H, W, C, K, y0, y1);
+		tu_assert_close(what, out, ref, nout, 0, 1e-6, 1e-6);
+		if (ran++ == 0)
+			memcpy(first, out, nout * sizeof *out);
+		else
+			assert_memory_equal(out, first, nout * sizeof *out);
+	}
+	free(in), free(kernel), free(bias), free(out), free(first), free(ref);
 }
 
-static void test_direct_avx2_odd_shapes(void **state)
+static void test_direct_vector_odd_shapes(void **state)
 {
 	(void)state;
-	if (!have_avx2())
+	for (int i = 0; i < NVEC; i++)
+		kernels(vector_isas[i]);
+	if (!convk_for(ISA_AVX2))
 		skip();
 	check_direct(1, 1, 1, 64, 0, 1);
 	check_direct(7, 5, 3, 64, 0, 7);
 	check_direct(13, 11, 3, 128, 2, 9);
 	check_direct(9, 17, 5, 64, 8, 9);
+}
+
+/* The vector max-pool against the plain layer, exactly, on channel counts
+ * past a vector and odd sizes (the last row and column dropped). */
+static void test_maxpool_vector(void **state)
+{
+	(void)state;
+	static const int shapes[][3] = {{2, 2, 1}, {7, 5, 3}, {14, 9, 19}, {8, 8, 64},
+					{5, 11, 40}};
+	for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++) {
+		int H = shapes[sh][0], W = shapes[sh][1], C = shapes[sh][2];
+		size_t nout = (size_t)(H / 2) * (W / 2) * C;
+		tu_rng_t r = {(uint64_t)(H * 31 + W * 7 + C)};
+		float *in = tu_rand_floats(&r, (size_t)H * W * C, -3, 3);
+		float *want = malloc((nout ? nout : 1) * sizeof *want);
+		float *out = malloc((nout ? nout : 1) * sizeof *out);
+		assert_true(want && out);
+		vgg_maxpool2(in, 1, H, W, C, want);
+		for (int i = 0; i < NVEC; i++) {
+			const convk_t *kset = sh == 0 ? kernels(vector_isas[i])
+						      : convk_for(vector_isas[i]);
+			if (!kset)
+				continue;
+			memset(out, 0, nout * sizeof *out);
+			kset->maxpool2(in, H, W, C, out, 0, H / 2);
+			assert_memory_equal(out, want, nout * sizeof *out);
+		}
+		free(in), free(want), free(out);
+	}
 }
 
 /* The whole network on synthetic weights and a random image: fast paths
@@ -327,10 +434,15 @@ static void test_network_fast_vs_reference(void **state)
 	for (size_t i = 0; i < (size_t)n * VGG_FEATURES; i++)
 		ref[i] = ref32[i];
 
-	int isas[2] = {ISA_PORTABLE, ISA_AVX2};
-	for (int k = 0; k < 2; k++) {
-		if (isas[k] == ISA_AVX2 && !have_avx2())
+	float *avx2 = malloc((size_t)n * VGG_FEATURES * sizeof(float));
+	int have_avx2 = 0;
+	assert_non_null(avx2);
+	static const int isas[] = {ISA_PORTABLE, ISA_AVX2, ISA_AVX512, ISA_EMUL512};
+	for (int k = 0; k < 4; k++) {
+		if (!isa_cpu_has(isas[k])) {
+			print_message("%s: not on this CPU, skipped\n", isa_name(isas[k]));
 			continue;
+		}
 		vgg_opts_init(&o, n);
 		o.isa = isas[k];
 		o.threads = 1;
@@ -346,9 +458,17 @@ static void test_network_fast_vs_reference(void **state)
 		vgg_free(net);
 		/* Threads share the work, never a sum: the same bits. */
 		assert_memory_equal(out, out3, (size_t)n * VGG_FEATURES * sizeof(float));
+		/* The vector ISAs give the same bits as each other. */
+		if (isas[k] == ISA_AVX2) {
+			memcpy(avx2, out, (size_t)n * VGG_FEATURES * sizeof(float));
+			have_avx2 = 1;
+		} else if (isas[k] != ISA_PORTABLE && have_avx2) {
+			assert_memory_equal(out, avx2, (size_t)n * VGG_FEATURES * sizeof(float));
+			print_message("  %s: the same bits as avx2\n", isa_name(isas[k]));
+		}
 	}
 	weights_free(&w);
-	free(in), free(ref32), free(out), free(out3), free(ref);
+	free(in), free(ref32), free(out), free(out3), free(ref), free(avx2);
 }
 
 static void test_vgg_opts_errors(void **state)
@@ -376,12 +496,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matrices_are_exact),
-		cmocka_unit_test(test_avx2_tables_match),
+		cmocka_unit_test(test_tables_match),
 		cmocka_unit_test(test_wino_portable_odd_shapes),
-		cmocka_unit_test(test_wino_avx2_odd_shapes),
+		cmocka_unit_test(test_wino_vector_odd_shapes),
+		cmocka_unit_test(test_wino_vector_same_bits),
 		cmocka_unit_test(test_wino_layer_errors),
-		cmocka_unit_test(test_gemm_avx2_vs_openblas),
-		cmocka_unit_test(test_direct_avx2_odd_shapes),
+		cmocka_unit_test(test_gemm_vector_vs_openblas),
+		cmocka_unit_test(test_direct_vector_odd_shapes),
+		cmocka_unit_test(test_maxpool_vector),
 		cmocka_unit_test(test_network_fast_vs_reference),
 		cmocka_unit_test(test_vgg_opts_errors),
 	};

@@ -6,6 +6,7 @@
  *   featdb merge OUT IN... */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <hdf5.h>
 #include <limits.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "classes.h"
 #include "error.h"
 #include "featdb.h"
 #include "h5util.h"
@@ -30,7 +32,8 @@ static const char usage[] =
 	"\n"
 	"  featdb info DB               records, people per split, dimension,\n"
 	"                               dtype, weights fingerprint, size on disk\n"
-	"  featdb export DB --out F.h5  an HDF5 file for numpy/Keras users:\n"
+	"  featdb export DB --out F.h5  an HDF5 file for numpy/Keras users\n"
+	"                               (--out=F.h5 too):\n"
 	"                               /features (N,D) float32, /labels (N) int32,\n"
 	"                               /keys (N), /classes (C) strings, /split (N)\n"
 	"                               uint8 (0 train, 1 valid, 2 test), key order\n"
@@ -40,7 +43,51 @@ static const char usage[] =
 	"                               and settings into OUT (created if needed)\n"
 	"\n"
 	"  -h, --help                   this text\n"
-	"  --version                    print the version\n";
+	"  --version                    print the version\n"
+	"\n"
+	"Options may come before or after the operands; \"--\" ends them (a\n"
+	"store named -h: featdb info -- -h).\n";
+
+/* Parses the options of command cmd (argv[0]), GNU style: options before,
+ * between or after the operands, --out F or --out=F, "--" ends them (so a
+ * file may be named -h).  Sets *out for export.  Returns the index of the
+ * first operand, or -1 after printing help (*status CLI_OK) or a usage
+ * error (*status CLI_USAGE). */
+static int parse_options(int argc, char **argv, const char **out, int *status)
+{
+	enum { O_OUT = 256 };
+	static const struct option lo[] = {
+		{"out", required_argument, 0, O_OUT},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const int export = strcmp(argv[0], "export") == 0;
+	int c;
+
+	optind = 0; /* GNU: start over, the program's own options included */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_OUT:
+			if (!export) {
+				fprintf(stderr, PROG ": %s has no option --out\nTry '" PROG
+					" --help'.\n", argv[0]);
+				*status = CLI_USAGE;
+				return -1;
+			}
+			*out = optarg;
+			break;
+		default:
+			*status = cli_bad_option(PROG, argv);
+			return -1;
+		case 'h':
+			fputs(usage, stdout);
+			*status = CLI_OK;
+			return -1;
+		}
+	}
+	return optind;
+}
 
 static const char *dtype_name(int dtype)
 {
@@ -432,25 +479,17 @@ static int sync_path(const char *path, int dir)
 	return rc;
 }
 
-static int cmd_export(int argc, char **argv)
+static int cmd_export(int argc, char **argv, const char *out)
 {
 	const char *dbpath = NULL;
 	featdb_meta_t meta = {0};
 	char err[ERR_LEN];
-	export_t x = {.meta = &meta, .err = err, .f = -1, .dfeat = -1, .dlab = -1,
-		      .dkey = -1, .dsplit = -1, .strtype = -1};
+	export_t x = {.meta = &meta, .err = err, .out = out, .f = -1, .dfeat = -1,
+		      .dlab = -1, .dkey = -1, .dsplit = -1, .strtype = -1};
 	int status = CLI_ERROR, rc;
 
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-			x.out = argv[++i];
-		else if (argv[i][0] == '-' || dbpath) {
-			fprintf(stderr, PROG ": export: unexpected '%s'\n"
-				"usage: featdb export DB --out FILE.h5\n", argv[i]);
-			return CLI_USAGE;
-		} else
-			dbpath = argv[i];
-	}
+	if (argc == 1)
+		dbpath = argv[0];
 	if (!dbpath || !x.out) {
 		fprintf(stderr, PROG ": usage: featdb export DB --out FILE.h5\n");
 		return CLI_USAGE;
@@ -611,9 +650,9 @@ static int merge_one(void *ctx, const char *key, size_t keylen,
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int cmp_name(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return classes_cmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int same_settings(const featdb_meta_t *a, const char *an,
@@ -695,7 +734,7 @@ static int cmd_merge(int argc, char **argv)
 	for (int i = 0; i < nin; i++)
 		for (int c = 0; c < ins[i].nclasses; c++)
 			all[n++] = ins[i].classes[c];
-	qsort(all, (size_t)n, sizeof *all, cmp_str);
+	qsort(all, (size_t)n, sizeof *all, cmp_name);
 	meta = ins[0];
 	meta.classes = NULL;
 	meta.nclasses = 0;
@@ -778,20 +817,20 @@ int main(int argc, char **argv)
 		printf(PROG " " VGGFEAT_VERSION "\n");
 		return CLI_OK;
 	}
-	for (int i = 2; i < argc; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage, stdout);
-			return CLI_OK;
-		}
-	int status;
+	const char *out = NULL;
+	int status = CLI_USAGE, first = parse_options(argc - 1, argv + 1, &out, &status);
+	if (first < 0)
+		return status;
+	int nargs = argc - 1 - first;
+	char **args = argv + 1 + first;
 	if (strcmp(cmd, "info") == 0)
-		status = cmd_info(argc - 2, argv + 2);
+		status = cmd_info(nargs, args);
 	else if (strcmp(cmd, "export") == 0)
-		status = cmd_export(argc - 2, argv + 2);
+		status = cmd_export(nargs, args, out);
 	else if (strcmp(cmd, "verify") == 0)
-		status = cmd_verify(argc - 2, argv + 2);
+		status = cmd_verify(nargs, args);
 	else if (strcmp(cmd, "merge") == 0)
-		status = cmd_merge(argc - 2, argv + 2);
+		status = cmd_merge(nargs, args);
 	else {
 		fprintf(stderr, PROG ": unknown command '%s'\nTry '" PROG " --help'.\n", cmd);
 		return CLI_USAGE;

@@ -1,6 +1,7 @@
 /* predict - who is in this photo: runs VGG16 through fc2 and the trained
  * softmax head on each image and prints the top-k people, one line each:
- *   path<TAB>rank<TAB>name<TAB>probability */
+ *   path<TAB>rank<TAB>name<TAB>probability
+ * (fields escaped as PostgreSQL's COPY text format: cli_put_tsv). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +28,8 @@ static const char usage[] =
 	"Runs VGG16 through fc2 and the head trained by train-head on each image\n"
 	"(folders are searched for images, recursively) and prints the top-k\n"
 	"people, one line each:  path<TAB>rank<TAB>name<TAB>probability\n"
+	"(a backslash, tab, newline or carriage return in a path or a name is\n"
+	"written \\\\, \\t, \\n or \\r, as PostgreSQL's COPY text format does).\n"
 	"It refuses VGG16 weights or preprocessing other than the head's features\n"
 	"were made with.\n"
 	"\n"
@@ -36,7 +39,8 @@ static const char usage[] =
 	"                   Keras' cache: $KERAS_HOME/models/ or ~/.keras/models/\n"
 	"                   " WEIGHTS_FILE_NAME ")\n"
 	"  --top-k N        people per image (default 5)\n"
-	"  --batch N        images per network batch (default 8)\n"
+	"  --batch N, --batch-size N\n"
+	"                   images per network batch (default 8)\n"
 	"  -q, --quiet      no summary\n"
 	"  --version        print the version\n"
 	"  -h, --help       this text\n";
@@ -57,6 +61,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		{"weights", required_argument, 0, O_WEIGHTS},
 		{"top-k", required_argument, 0, O_TOPK},
 		{"batch", required_argument, 0, O_BATCH},
+		{"batch-size", required_argument, 0, O_BATCH},
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
@@ -119,7 +124,10 @@ static void print_top(const char *path, const float *logits, int K, int k,
 		int t = order[r];
 		order[r] = order[best];
 		order[best] = t;
-		printf("%s\t%d\t%s\t%.6f\n", path, r + 1, names[order[r]], p[order[r]]);
+		cli_put_tsv(stdout, path);
+		printf("\t%d\t", r + 1);
+		cli_put_tsv(stdout, names[order[r]]);
+		printf("\t%.6f\n", p[order[r]]);
 	}
 }
 

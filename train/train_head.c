@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "csvlog.h"
 #include "error.h"
 #include "featdb.h"
 #include "h5util.h"
@@ -68,7 +69,10 @@ static const char usage[] =
 	"  --out FILE         write the head: Keras save_weights HDF5 plus the\n"
 	"                     class names and the store's model fingerprint and\n"
 	"                     preprocessing (written atomically)\n"
-	"  --history FILE     write a CSV row per epoch\n"
+	"  --history FILE     write the epochs' numbers as Keras' CSVLogger does\n"
+	"                     (epoch from 0,accuracy,loss,val_accuracy,val_loss);\n"
+	"                     a sweep writes one file per run, FILE with .runN\n"
+	"                     before its extension\n"
 	"  -q, --quiet        no per-epoch lines or notes, only errors and a\n"
 	"                     sweep's table\n"
 	"  --version          print the version\n"
@@ -77,7 +81,8 @@ static const char usage[] =
 	"development:\n"
 	"  --trace FILE       write the run's inputs (features, labels, initial\n"
 	"                     weights, each epoch's sample order) and results to\n"
-	"                     HDF5, for tests/ref/torch_head.py (one run only)\n";
+	"                     HDF5, for tests/ref/torch_head.py and\n"
+	"                     tests/ref/keras_head.py (one run only)\n";
 
 /* The values of one sweepable option. */
 typedef struct values {
@@ -474,25 +479,15 @@ static head_hparams_t combination(const opts_t *o, int i)
 	return hp;
 }
 
-static void history_header(FILE *f, int sweep, int has_val)
+/* Opens run's history file (--history; one per run in a sweep). */
+static int history_open(const opts_t *o, int sweep, int run, csvlog_t *c,
+			char *path, size_t len, char *err)
 {
-	if (sweep)
-		fputs("run,lr,batch_size,beta1,beta2,epsilon,l2,", f);
-	fputs(has_val ? "epoch,loss,accuracy,val_loss,val_accuracy\n"
-		      : "epoch,loss,accuracy\n", f);
-}
-
-static void history_row(FILE *f, int sweep, int run, const head_hparams_t *hp,
-			int epoch, int has_val, const head_metrics_t *mt,
-			const head_metrics_t *mv)
-{
-	if (sweep)
-		fprintf(f, "%d,%.9g,%d,%.9g,%.9g,%.9g,%.9g,", run, hp->lr, hp->batch,
-			hp->beta1, hp->beta2, hp->epsilon, hp->l2);
-	fprintf(f, "%d,%.9g,%.9g", epoch, mt->loss, mt->accuracy);
-	if (has_val)
-		fprintf(f, ",%.9g,%.9g", mv->loss, mv->accuracy);
-	fputc('\n', f);
+	int rc = sweep ? csvlog_run_path(o->history, run + 1, path, len, err)
+		       : (snprintf(path, len, "%s", o->history) < (int)len
+				  ? 0
+				  : err_set(err, ERR_ARG, "--history: too long a path"));
+	return rc ? rc : csvlog_open(c, path, err);
 }
 
 /* What --trace records. */
@@ -636,8 +631,8 @@ int main(int argc, char **argv)
 	head_trainer_t *tr = NULL;
 	result_t *res = NULL;
 	trace_t trc = {0};
-	FILE *hist = NULL;
-	char err[ERR_LEN];
+	csvlog_t hist = {0};
+	char err[ERR_LEN], hist_path[4096];
 	size_t *order = NULL;
 	int status = CLI_ERROR, rc, best_run = -1, best_epoch = 0;
 	int has_val, nruns, sweep;
@@ -667,12 +662,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, PROG ": --val-split is ignored: the store has "
 				"records tagged valid\n");
 	}
-	if (o.history && !(hist = fopen(o.history, "w"))) {
-		rc = err_set(err, ERR_IO, "%s: %s", o.history, strerror(errno));
-		goto fail;
-	}
-	if (hist)
-		history_header(hist, sweep, has_val);
 	if (!(res = calloc((size_t)nruns, sizeof *res))) {
 		rc = err_set(err, ERR_NOMEM, "out of memory");
 		goto fail;
@@ -710,6 +699,9 @@ int main(int argc, char **argv)
 			goto fail;
 		if (trc.kernel0)
 			memcpy(trc.kernel0, h.kernel, ((size_t)d.D * d.K + d.K) * sizeof(float));
+		if (o.history && (rc = history_open(&o, sweep, run, &hist, hist_path,
+						    sizeof hist_path, err)))
+			goto fail;
 		if (sweep && !o.quiet)
 			printf("%sRun %d/%d: lr %g, batch_size %d, beta1 %g, beta2 %g, "
 			       "epsilon %g, l2 %g\n", run ? "\n" : "", run + 1, nruns,
@@ -730,19 +722,21 @@ int main(int argc, char **argv)
 			    (has_val && (rc = head_trainer_evaluate(tr, &valid, &mv, err))))
 				goto fail;
 			double dt = cli_now() - e0;
+			/* Keras' metrics are float32: the line and the history
+			 * show the same numbers as Keras would. */
 			if (!o.quiet) {
 				printf("%zu/%zu - %.0fs - loss: %.4f - accuracy: %.4f",
-				       steps, steps, dt, mt.loss, mt.accuracy);
+				       steps, steps, dt, (double)(float)mt.loss,
+				       (double)(float)mt.accuracy);
 				if (has_val)
-					printf(" - val_loss: %.4f - val_accuracy: %.4f", mv.loss,
-					       mv.accuracy);
+					printf(" - val_loss: %.4f - val_accuracy: %.4f",
+					       (double)(float)mv.loss, (double)(float)mv.accuracy);
 				putchar('\n');
 				fflush(stdout);
 			}
-			if (hist) {
-				history_row(hist, sweep, run + 1, &r->hp, e, has_val, &mt, &mv);
-				fflush(hist);
-			}
+			csvlog_row_t row = {mt.loss, mt.accuracy, has_val, mv.loss, mv.accuracy};
+			if (hist.f && (rc = csvlog_epoch(&hist, &row, hist_path, err)))
+				goto fail;
 			if (trc.order) {
 				for (size_t i = 0; i < s.ntrain; i++)
 					trc.order[(size_t)(e - 1) * s.ntrain + i] = (uint32_t)order[i];
@@ -765,19 +759,12 @@ int main(int argc, char **argv)
 		}
 		r->seconds = (cli_now() - run_t0) / (double)o.epochs;
 		train_secs += cli_now() - run_t0;
+		if ((rc = csvlog_close(&hist, hist_path, err)))
+			goto fail;
 		head_trainer_free(tr);
 		tr = NULL;
 		if (run + 1 < nruns)
 			head_free(&h);
-	}
-	if (hist) {
-		int bad = ferror(hist);
-		if (fclose(hist) != 0 || bad) {
-			hist = NULL;
-			rc = err_set(err, ERR_IO, "%s: writing failed", o.history);
-			goto fail;
-		}
-		hist = NULL;
 	}
 	if (sweep) {
 		if (!o.quiet)
@@ -818,8 +805,7 @@ fail:
 	fprintf(stderr, PROG ": error: %s\n", err);
 	status = CLI_ERROR;
 out:
-	if (hist)
-		fclose(hist);
+	csvlog_close(&hist, hist_path, NULL);
 	free(order);
 	free(trc.kernel0);
 	free(trc.order);

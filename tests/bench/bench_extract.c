@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	}
 	double t0 = cli_now();
 	if (images) {
-		if ((rc = dataset_scan(images, &ds, err)))
+		if ((rc = dataset_scan(images, 0, &ds, err)))
 			goto fail;
 		if (ds.n < (size_t)n) {
 			err_set(err, ERR_ARG, "%s has %zu images, fewer than %ld", images,

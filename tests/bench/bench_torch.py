@@ -9,7 +9,7 @@ IMAGES.f32 holds at least N preprocessed images (N, 224, 224, 3) float32, as
 bench_extract --dump writes them.  Prints "img_per_s X" (median of REPS
 passes over the N images, under torch.no_grad()) and "peak_rss_mb X".
 With ONNX_OUT, also exports the same network (batch dimension dynamic,
-NHWC input as ours) for bench_ort.js.  Run with Debian's /usr/bin/python3
+NHWC input as ours) for bench_ort.py.  Run with Debian's /usr/bin/python3
 (python3-torch).
 """
 import resource

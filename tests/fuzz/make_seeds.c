@@ -7,8 +7,14 @@
  *                         shapes, missing layers or names, other types, and
  *                         one whose datasets have VGG16's shapes but no
  *                         storage (HDF5 reads their fill value), so that the
- *                         whole loader runs on a 10 KB file.
- * The corpus is kept in tests/fuzz/corpus/; `make fuzz-seeds` rewrites it.
+ *                         whole loader runs on a 10 KB file;
+ *   DIR/fuzz_tiff/hostile_* TIFF fixtures made hostile: a 60000 x 60000
+ *                         header, an IFD that loops to itself, a tag of
+ *                         2^30 values, strips past the end and of 4 GiB,
+ *                         CMYK, a big-endian BigTIFF header (the fixtures
+ *                         themselves are plain copies, as for fuzz_img).
+ * The corpus is kept in tests/fuzz/corpus/; `make fuzz-seeds` rewrites it
+ * (run from the repository's root: the TIFF seeds start from fixtures).
  *
  *   make_seeds DIR */
 #include <errno.h>
@@ -334,6 +340,83 @@ static void make_heads(void)
 	make_keras_head("names_mismatch", 2, 3, 4, 0);
 }
 
+/* ---- TIFFs -------------------------------------------------------------- */
+
+static uint8_t *read_fixture(const char *name, size_t *n)
+{
+	char p[256];
+	FILE *f;
+	long size;
+	uint8_t *b;
+
+	snprintf(p, sizeof p, "tests/fixtures/%s", name);
+	f = fopen(p, "rb");
+	if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) <= 0 ||
+	    fseek(f, 0, SEEK_SET))
+		die(p);
+	b = malloc((size_t)size);
+	if (!b || fread(b, 1, (size_t)size, f) != (size_t)size)
+		die(p);
+	fclose(f);
+	*n = (size_t)size;
+	return b;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+/* The value field of a tag in a little-endian classic TIFF's first IFD. */
+static uint8_t *tif_value(uint8_t *b, unsigned tag)
+{
+	size_t ifd = b[4] | (size_t)b[5] << 8 | (size_t)b[6] << 16 | (size_t)b[7] << 24;
+	unsigned n = b[ifd] | b[ifd + 1] << 8;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *e = b + ifd + 2 + 12 * i;
+		if ((unsigned)(e[0] | e[1] << 8) == tag)
+			return e + 8;
+	}
+	die("a TIFF tag lookup");
+	return NULL;
+}
+
+static void make_tiffs(void)
+{
+	size_t n;
+	uint8_t *b = read_fixture("tif_gray8_none_37x29.tif", &n);
+
+	put_le32(b + 118, 8); /* the IFD after the first: itself */
+	write_bytes("fuzz_tiff", "hostile_ifd_loop.tif", b, n);
+	put_le32(b + 118, 0);
+	put_le32(tif_value(b, 256), 60000);
+	put_le32(tif_value(b, 257), 60000);
+	write_bytes("fuzz_tiff", "hostile_huge.tif", b, n);
+	free(b);
+	b = read_fixture("tif_gray8_none_37x29.tif", &n);
+	b[10] = 0xE8, b[11] = 0xFD; /* ImageWidth becomes tag 65000 ... */
+	put_le32(b + 14, 1u << 30); /* ... of 2^30 LONGs */
+	write_bytes("fuzz_tiff", "hostile_tag_count.tif", b, n);
+	free(b);
+	b = read_fixture("tif_rgba8_assoc_none_37x29.tif", &n);
+	*tif_value(b, 262) = 5;
+	write_bytes("fuzz_tiff", "hostile_cmyk.tif", b, n);
+	free(b);
+	b = read_fixture("tif_rgb8_orient6_lzw_23x17.tif", &n);
+	put_le32(tif_value(b, 273), 0x7FFFFFFF);
+	write_bytes("fuzz_tiff", "hostile_offset_lzw.tif", b, n);
+	put_le32(tif_value(b, 273), 8);
+	put_le32(tif_value(b, 279), 0xFFFFFFF0);
+	write_bytes("fuzz_tiff", "hostile_bytecount_lzw.tif", b, n);
+	free(b);
+	b = read_fixture("tif_rgb8_bigtiff_lzw_37x29.tif", &n);
+	memcpy(b, "MM\0+", 4);
+	write_bytes("fuzz_tiff", "hostile_bigtiff_mm.tif", b, n);
+	free(b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -347,5 +430,6 @@ int main(int argc, char **argv)
 	make_records();
 	make_all_weights();
 	make_heads();
+	make_tiffs();
 	return 0;
 }

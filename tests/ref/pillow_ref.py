@@ -11,8 +11,9 @@ python3-numpy, python3-h5py), not the pyenv python3 on PATH:
     /usr/bin/python3 tests/ref/pillow_ref.py               # goldens only
     /usr/bin/python3 tests/ref/pillow_ref.py --fixtures    # fixtures too
 --fixtures rewrites tests/fixtures/ (one JPEG needs cjpeg from
-libjpeg-turbo-progs).  Writes tests/golden/pillow_fixtures.h5 and, when
-../shared/data exists, tests/golden/pillow_shared.h5:
+libjpeg-turbo-progs; the TIFFs tiffcp and tiffset from libtiff-tools and
+ImageMagick's /usr/bin/convert).  Writes tests/golden/pillow_fixtures.h5
+and, when ../shared/data exists, tests/golden/pillow_shared.h5:
 
 pillow_fixtures.h5
   fixtures/names (N, 64) u8     file names in tests/fixtures, NUL-padded
@@ -55,6 +56,12 @@ MEAN_BGR = [103.939, 116.779, 123.68]
 def keras_load(data):
     """load_img(path, target_size=(224, 224)) on these bytes: (decoded, 224)."""
     img = Image.open(io.BytesIO(data))
+    # Loading a TIFF applies its Orientation, which may swap width and
+    # height, and np.asarray takes the size before it loads.  load_img
+    # resizes whenever the size before loading is not 224 x 224, and the
+    # resize loads first (a square keeps its size): it sees the loaded
+    # image, so load first here too.
+    img.load()
     if img.mode != "RGB":
         img = img.convert("RGB")
     decoded = np.asarray(img)
@@ -186,6 +193,210 @@ def pack_indices(idx, bits):
     return [png_pack_row(r[:, None], bits) for r in idx]
 
 
+SHORT, LONG = 3, 4
+
+
+def build_tiff(tags, blocks, bo="<", order=None):
+    """A TIFF of one image: tags {number: (type, [values])} plus the block
+    offsets and byte counts (StripOffsets/StripByteCounts, or the Tile ones
+    when TileWidth is given), then the IFD, its long values, the blocks.
+    order: which block each offset names (default: each in turn)."""
+    order = order or list(range(len(blocks)))
+    off_tag, cnt_tag = (324, 325) if 322 in tags else (273, 279)
+    fmt = {3: "H", 4: "L"}
+
+    def entries(offsets):
+        e = dict(tags)
+        e[off_tag] = (LONG, [offsets[k] for k in order])
+        e.setdefault(cnt_tag, (LONG, [len(blocks[k]) for k in order]))
+        return e
+
+    def packed(t, v):
+        return struct.pack(bo + fmt[t] * len(v), *v)
+
+    e = entries([0] * len(blocks))
+    ifd_size = 2 + len(e) * 12 + 4
+    outside = sum(-(-len(packed(t, v)) // 2) * 2 for t, v in e.values() if len(packed(t, v)) > 4)
+    pos = 8 + ifd_size + outside
+    offsets = []
+    for b in blocks:
+        offsets.append(pos)
+        pos += len(b)
+    e = entries(offsets)
+    ifd, extra = struct.pack(bo + "H", len(e)), b""
+    for tag in sorted(e):
+        t, v = e[tag]
+        vb = packed(t, v)
+        if len(vb) > 4:
+            at = 8 + ifd_size + len(extra)
+            extra += vb + b"\0" * (len(vb) % 2)
+            vb = struct.pack(bo + "L", at)
+        ifd += struct.pack(bo + "HHL", tag, t, len(v)) + vb.ljust(4, b"\0")
+    out = (b"II" if bo == "<" else b"MM") + struct.pack(bo + "HL", 42, 8)
+    out += ifd + struct.pack(bo + "L", 0) + extra
+    assert len(out) == 8 + ifd_size + outside
+    return out + b"".join(blocks)
+
+
+def tiff_tags(w, h, bps, photo, rows=None, more=None):
+    """The usual tags of a w x h image with BitsPerSample bps (a list)."""
+    t = {256: (LONG, [w]), 257: (LONG, [h]), 258: (SHORT, bps), 259: (SHORT, [1]), 262: (SHORT, [photo]),
+         277: (SHORT, [len(bps)]), 278: (LONG, [rows or h])}
+    t.update(more or {})
+    return t
+
+
+def strips(pixels, rows):
+    """Row blocks of an (h, w, ...) uint8 array, rows at a time, packed."""
+    return [pixels[y:y + rows].tobytes() for y in range(0, pixels.shape[0], rows)]
+
+
+def pack_bits(rows, bits):
+    """(h, w) values of `bits` bits each into packed rows, MSB first."""
+    return np.frombuffer(b"".join(png_pack_row(r[:, None], bits) for r in rows), np.uint8)
+
+
+def tool(args, data):
+    """Runs a file tool (tiffcp, tiffset, convert) from one temporary
+    TIFF to another; returns the result's bytes."""
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = os.path.join(d, "in.tif"), os.path.join(d, "out.tif")
+        with open(src, "wb") as f:
+            f.write(data)
+        argv = [a.replace("IN", src).replace("OUT", dst) for a in args]
+        subprocess.run(argv, check=True, capture_output=True)
+        with open(dst if "OUT" in args else src, "rb") as f:
+            return f.read()
+
+
+def tiffcp(opts, data):
+    return tool(["tiffcp"] + opts + ["IN", "OUT"], data)
+
+
+def tiffset(tag, value, data):
+    return tool(["tiffset", "-s", str(tag), str(value), "IN"], data)
+
+
+def make_tiff_fixtures():
+    """TIFF: each kind Keras meets in face datasets, each compression Pillow
+    hands to libtiff, and the tags where Pillow is not obvious; written by
+    hand (uncompressed, tags exactly as wanted), by tiffcp (libtiff: the
+    IFD after the data) and by ImageMagick."""
+    rng = np.random.RandomState(12)
+
+    # 8-bit gray (JAFFE's kind), uncompressed in strips; MinIsWhite, and
+    # no PhotometricInterpretation at all, which Pillow reads as MinIsWhite.
+    g = scene(37, 29, 20)[..., 1]
+    save("tif_gray8_none_37x29.tif", build_tiff(tiff_tags(37, 29, [8], 1, 8), strips(g, 8)))
+    g = scene(31, 23, 21)[..., 0]
+    save("tif_gray8_miniswhite_31x23.tif", build_tiff(tiff_tags(31, 23, [8], 0, 5), strips(g, 5), bo=">"))
+    tags = tiff_tags(17, 13, [8], 1)
+    del tags[262]
+    save("tif_gray8_nophotometric_17x13.tif", build_tiff(tags, strips(rng.randint(0, 256, (13, 17)).astype(np.uint8), 13)))
+    # FillOrder 2 on 8-bit samples: Pillow reverses each byte's bits.
+    save("tif_gray8_fillorder2_19x11.tif",
+         build_tiff(tiff_tags(19, 11, [8], 1, 4, more={266: (SHORT, [2])}), strips(rng.randint(0, 256, (11, 19)).astype(np.uint8), 4)))
+    # Separate planes of one band: Pillow unpacks them with the raw
+    # mode's first letter, "L" for MinIsWhite's "L;I": not inverted.
+    save("tif_gray8_miniswhite_planar_13x5.tif",
+         build_tiff(tiff_tags(13, 5, [8], 0, more={284: (SHORT, [2])}), strips(rng.randint(0, 256, (5, 13)).astype(np.uint8), 5)))
+    # Four offsets for two strips: Pillow decodes them sorted by offset,
+    # drops one the next repeats, later over earlier.  The offsets name
+    # blocks 1, 2, 0, 3 of the file: the strips show blocks 1 and 3.
+    g = rng.randint(0, 256, (12, 11)).astype(np.uint8)
+    save("tif_gray8_extraoffsets_11x6.tif",
+         build_tiff(tiff_tags(11, 6, [8], 1, 3), strips(g, 3), order=[1, 2, 0, 3]))
+    raw_gray = build_tiff(tiff_tags(41, 31, [8], 1), strips(scene(41, 31, 22)[..., 2], 31))
+    save("tif_gray8_lzw_pred2_41x31.tif", tiffcp(["-c", "lzw:2", "-r", "7"], raw_gray))
+    save("tif_gray8_jpeg_41x31.tif", tiffcp(["-c", "jpeg", "-r", "16"], raw_gray))
+
+    # 16-bit gray: Pillow's I;16 -> RGB clamps to 0..255; little-endian
+    # MinIsWhite is not inverted.
+    g16 = rng.randint(0, 700, (23, 31)).astype(np.uint16)
+    save("tif_gray16_none_31x23.tif", build_tiff(tiff_tags(31, 23, [16], 1, 6), strips(g16.astype("<u2"), 6)))
+    save("tif_gray16_mm_none_21x15.tif", build_tiff(tiff_tags(21, 15, [16], 1), strips(g16[:15, :21].astype(">u2"), 15), bo=">"))
+    save("tif_gray16_miniswhite_19x11.tif", build_tiff(tiff_tags(19, 11, [16], 0), strips(g16[:11, :19].astype("<u2"), 11)))
+    save("tif_gray16_fillorder2_13x7.tif",
+         build_tiff(tiff_tags(13, 7, [16], 1, more={266: (SHORT, [2])}), strips(g16[:7, :13].astype("<u2"), 7)))
+    save("tif_gray16_mm_lzw_pred2_29x21.tif",
+         tiffcp(["-B", "-c", "lzw:2"], build_tiff(tiff_tags(29, 21, [16], 1), strips(g16[:21, :29].astype("<u2"), 21))))
+
+    # Bilevel: MinIsWhite (fax), MinIsBlack, FillOrder 2.
+    bits = (scene(53, 41, 23)[..., 0] > 128).astype(np.uint8)
+    bw_white = build_tiff(tiff_tags(53, 41, [1], 0), [pack_bits(1 - bits, 1).tobytes()])
+    save("tif_bw1_miniswhite_none_53x41.tif", bw_white)
+    save("tif_bw1_miniswhite_g4_53x41.tif", tiffcp(["-c", "g4"], bw_white))
+    save("tif_bw1_miniswhite_g3_53x41.tif", tiffcp(["-c", "g3:2d"], bw_white))
+    bits = rng.randint(0, 2, (27, 45)).astype(np.uint8)
+    bw_black = build_tiff(tiff_tags(45, 27, [1], 1, 9), [pack_bits(bits[y:y + 9], 1).tobytes() for y in range(0, 27, 9)])
+    save("tif_bw1_packbits_45x27.tif", tiffcp(["-c", "packbits"], bw_black))
+    rev = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], np.uint8)
+    save("tif_bw1_fillorder2_45x27.tif",
+         build_tiff(tiff_tags(45, 27, [1], 1, 27, more={266: (SHORT, [2])}), [rev[pack_bits(bits, 1)].tobytes()]))
+
+    # Palette: 8-bit with LZW, 4-bit uncompressed, 1-bit Deflate.
+    def palette_tags(w, h, b, rows=None):
+        cmap = rng.randint(0, 65536, (3, 1 << b))
+        return tiff_tags(w, h, [b], 3, rows, more={320: (SHORT, list(cmap.reshape(-1)))})
+    idx = rng.randint(0, 256, (33, 45)).astype(np.uint8)
+    save("tif_pal8_lzw_45x33.tif", tiffcp(["-c", "lzw"], build_tiff(palette_tags(45, 33, 8), strips(idx, 33))))
+    idx = rng.randint(0, 16, (29, 37))
+    save("tif_pal4_none_37x29.tif",
+         build_tiff(palette_tags(37, 29, 4, 10), [pack_bits(idx[y:y + 10], 4).tobytes() for y in range(0, 29, 10)]))
+    idx = rng.randint(0, 2, (21, 35))
+    save("tif_pal1_deflate_35x21.tif", tiffcp(["-c", "zip"], build_tiff(palette_tags(35, 21, 1), [pack_bits(idx, 1).tobytes()])))
+
+    # RGB: every compression, strips and tiles, both byte orders, planes.
+    px = scene(37, 29, 24)
+    rgb = build_tiff(tiff_tags(37, 29, [8, 8, 8], 2, 6), strips(px, 6))
+    save("tif_rgb8_none_37x29.tif", rgb)
+    save("tif_rgb8_mm_none_27x19.tif", build_tiff(tiff_tags(27, 19, [8, 8, 8], 2, 4), strips(scene(27, 19, 25), 4), bo=">"))
+    save("tif_rgb8_lzw_37x29.tif", tiffcp(["-c", "lzw"], rgb))
+    save("tif_rgb8_lzw_pred2_37x29.tif", tiffcp(["-c", "lzw:2", "-r", "5"], rgb))
+    save("tif_rgb8_deflate_37x29.tif", tiffcp(["-c", "zip:2"], rgb))
+    save("tif_rgb8_deflate32946_37x29.tif", tiffset(259, 32946, tiffcp(["-c", "zip"], rgb)))
+    save("tif_rgb8_packbits_37x29.tif", tiffcp(["-c", "packbits"], rgb))
+    save("tif_rgb8_jpeg_ycbcr_37x29.tif", tiffcp(["-c", "jpeg", "-r", "16"], rgb))
+    save("tif_rgb8_jpeg_rgb_37x29.tif", tiffcp(["-c", "jpeg:r", "-r", "16"], rgb))
+    save("tif_rgb8_jpeg_ycbcr_tiled_37x29.tif", tiffcp(["-c", "jpeg", "-t", "-w", "16", "-l", "16"], rgb))
+    save("tif_rgb8_tiled_none_37x29.tif", tiffcp(["-t", "-w", "16", "-l", "16"], rgb))
+    save("tif_rgb8_tiled_lzw_37x29.tif", tiffcp(["-c", "lzw:2", "-t", "-w", "32", "-l", "16"], rgb))
+    save("tif_rgb8_planar_none_37x29.tif", tiffcp(["-p", "separate", "-r", "10"], rgb))
+    save("tif_rgb8_planar_lzw_37x29.tif", tiffcp(["-p", "separate", "-c", "lzw"], rgb))
+    save("tif_rgb8_fillorder2_lzw_37x29.tif", tiffcp(["-c", "lzw", "-f", "lsb2msb"], rgb))
+    save("tif_rgb8_bigtiff_lzw_37x29.tif", tiffcp(["-8", "-c", "lzw"], rgb))
+    save("tif_rgb8_imagemagick_lzw_37x29.tif",
+         tool(["/usr/bin/convert", "IN", "-compress", "lzw", "-define", "tiff:rows-per-strip=8", "OUT"], rgb))
+    # The first page only; the second is another size.
+    with tempfile.TemporaryDirectory() as d:
+        for i, data in enumerate([rgb, build_tiff(tiff_tags(20, 10, [8], 1), strips(scene(20, 10, 26)[..., 0], 10))]):
+            with open(os.path.join(d, f"{i}.tif"), "wb") as f:
+                f.write(data)
+        subprocess.run(["tiffcp", "-c", "lzw", os.path.join(d, "0.tif"), os.path.join(d, "1.tif"),
+                        os.path.join(d, "m.tif")], check=True)
+        with open(os.path.join(d, "m.tif"), "rb") as f:
+            save("tif_rgb8_multipage_lzw_37x29.tif", f.read())
+    # Orientation, which Pillow's TIFF plugin applies (not EXIF's in JPEG).
+    px = scene(23, 17, 27)
+    save("tif_rgb8_orient6_lzw_23x17.tif",
+         tiffcp(["-c", "lzw"], build_tiff(tiff_tags(23, 17, [8, 8, 8], 2, more={274: (SHORT, [6])}), strips(px, 17))))
+    save("tif_rgb8_orient3_none_23x17.tif", build_tiff(tiff_tags(23, 17, [8, 8, 8], 2, 5, more={274: (SHORT, [3])}), strips(px, 5)))
+
+    # RGBA: alpha dropped, never composited.  ExtraSamples 1 (associated)
+    # is un-premultiplied by Pillow; 0 (unspecified) is RGBX; with no
+    # ExtraSamples in separate planes libtiff calls it unspecified and
+    # Pillow un-premultiplies that too.
+    a = np.concatenate([scene(37, 29, 28), rng.randint(0, 256, (29, 37, 1))], -1).astype(np.uint8)
+    a[3, :5, 3] = [0, 1, 254, 255, 128]
+    rgba = lambda extra, rows=29: build_tiff(
+        tiff_tags(37, 29, [8, 8, 8, 8], 2, rows, more=None if extra is None else {338: (SHORT, [extra])}), strips(a, rows))
+    save("tif_rgba8_unassoc_lzw_37x29.tif", tiffcp(["-c", "lzw"], rgba(2)))
+    save("tif_rgba8_assoc_none_37x29.tif", rgba(1, 7))
+    save("tif_rgba8_assoc_deflate_37x29.tif", tiffcp(["-c", "zip"], rgba(1)))
+    save("tif_rgba8_noextra_planar_lzw_37x29.tif", tiffcp(["-p", "separate", "-c", "lzw"], rgba(None)))
+    save("tif_rgbx8_packbits_37x29.tif", tiffcp(["-c", "packbits"], rgba(0)))
+
+
 def save(name, data):
     assert len(data) < 30000, f"{name} is {len(data)} bytes"
     with open(os.path.join(FIXTURES, name), "wb") as f:
@@ -281,6 +492,8 @@ def make_fixtures():
     write_bmp("bmp_bw1_33x17.bmp", pack_indices(rng.randint(0, 2, (17, 33)), 1), 33, 17, 1,
               palette=[[0, 0, 0], [255, 255, 255]])
 
+    make_tiff_fixtures()
+
 
 # ---- goldens ----------------------------------------------------------------
 
@@ -311,9 +524,55 @@ def variants(name, data):
         flips += [p + 8 for t, p, ln in chunks if t == b"IDAT"]  # zlib header
         flips += [idat_end - 1]  # zlib checksum
         flips += [p + 4 for t, p, ln in chunks if t == b"IEND"]  # a broken chunk after the image
+    elif name.endswith(".tif"):
+        ifd, entries, esize, low_byte, first_value = tiff_entries(data)
+        cuts += [8, ifd, ifd + 2 + esize * 3, ifd + 2 + esize * (len(entries) - 1) + 6]
+        blocks = 273 if 273 in entries else 324
+        cuts += [first_value(blocks) + 1, first_value(blocks) + 40]  # inside the first strip or tile
+        flips += [ifd, n // 2]  # the entry count; a byte of the data (or of the IFD)
+        # Compression, where the blocks are, BitsPerSample, RowsPerStrip;
+        # not the last in JPEG: its strips would then hold fewer rows than
+        # libtiff wants, libtiff leaves the rest of Pillow's buffer as it
+        # was, and Pillow shows uninitialised memory there.
+        flips += [low_byte(tag) for tag in (259, 273, 324, 258) if tag in entries]
+        flips += [low_byte(278)] if 278 in entries and first_value(259) != 7 else []
     else:
         cuts += [10, 30, n - 2]
     return sorted({(0, c) for c in cuts if 0 < c < n} | {(1, f) for f in flips if 0 <= f < n})
+
+
+def tiff_entries(data):
+    """A TIFF's first IFD: (its offset, {tag: entry offset}, entry size,
+    low_byte(tag): where the low byte of the tag's first value, or of the
+    offset of its values, is, first_value(tag))."""
+    bo = ">" if data[:2] == b"MM" else "<"
+    big = data[2] == 43
+    ifd = struct.unpack(bo + "Q", data[8:16])[0] if big else struct.unpack(bo + "L", data[4:8])[0]
+    esize, inline, cfmt = (20, 8, "Q") if big else (12, 4, "L")
+    count = struct.unpack(bo + ("Q" if big else "H"), data[ifd:ifd + (8 if big else 2)])[0]
+    entries = {}
+    for i in range(count):
+        pos = ifd + (8 if big else 2) + i * esize
+        entries[struct.unpack(bo + "H", data[pos:pos + 2])[0]] = pos
+    unit = {3: 2, 4: 4, 16: 8}
+
+    def field(tag):
+        pos = entries[tag]
+        typ, cnt = struct.unpack(bo + "H" + cfmt, data[pos + 2:pos + 4 + inline])
+        size = unit[typ] * cnt
+        return pos + 4 + inline, unit[typ], size <= inline
+
+    def low_byte(tag):
+        at, u, inl = field(tag)
+        return at if bo == "<" else at + (u if inl else inline) - 1
+
+    def first_value(tag):
+        at, u, inl = field(tag)
+        if not inl:
+            at = struct.unpack(bo + cfmt, data[at:at + inline])[0]
+        return struct.unpack(bo + {2: "H", 4: "L", 8: "Q"}[u], data[at:at + u])[0]
+
+    return ifd, entries, esize, low_byte, first_value
 
 
 def apply(data, kind, arg):

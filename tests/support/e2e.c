@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "featdb.h"
@@ -398,4 +399,150 @@ int e2e_same_meta(const char *a, const char *b, char *why)
 	e2e_dump_free(&x);
 	e2e_dump_free(&y);
 	return rc;
+}
+
+/* The spec's or the golden file's field with each \xNN turned into its
+ * byte, in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+	for (; *s; o++) {
+		unsigned v;
+		if (s[0] == '\\' && s[1] == 'x' && sscanf(s + 2, "%2x", &v) == 1) {
+			*o = (char)v;
+			s += 4;
+		} else {
+			*o = *s++;
+		}
+	}
+	*o = 0;
+}
+
+/* Splits line (its newline removed) at TABs into at most max fields. */
+static int split_tabs(char *line, char **f, int max)
+{
+	int n = 0;
+	line[strcspn(line, "\n")] = 0;
+	while (n < max) {
+		f[n++] = line;
+		char *t = strchr(line, '\t');
+		if (!t)
+			break;
+		*t = 0;
+		line = t + 1;
+	}
+	return n;
+}
+
+int e2e_build_tree(const char *spec, const char *base, char *why)
+{
+	FILE *f = fopen(spec, "r");
+	char line[1024], path[4096];
+	int rc = 0;
+
+	if (!f) {
+		snprintf(why, ERR_LEN, "%s: cannot open", spec);
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof line, f)) {
+		char *fl[3];
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		int n = split_tabs(line, fl, 3);
+		for (int i = 1; i < n; i++)
+			unescape(fl[i]);
+		snprintf(path, sizeof path, "%s/%s", base, n > 1 ? fl[1] : "");
+		if (n == 2 && strcmp(fl[0], "d") == 0) {
+			e2e_mkdirs(base, fl[1]);
+			rc = mkdir(path, 0777) == 0 || errno == EEXIST ? 0 : -1;
+		} else if (n == 2 && strcmp(fl[0], "f") == 0) {
+			e2e_mkdirs(base, fl[1]);
+			rc = tu_write_file(path, "P6\n1 1\n255\n\x80\x80\x80", 14);
+		} else if (n == 3 && strcmp(fl[0], "l") == 0) {
+			e2e_mkdirs(base, fl[1]);
+			rc = symlink(fl[2], path);
+		} else {
+			rc = -1;
+		}
+		if (rc)
+			snprintf(why, ERR_LEN, "%s: cannot make '%.400s'", spec, path);
+	}
+	fclose(f);
+	return rc;
+}
+
+/* 1 when a '/'-separated path has a component that starts with '.'. */
+static int hidden(const char *path)
+{
+	if (path[0] == '.')
+		return 1;
+	for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
+		if (p[1] == '.')
+			return 1;
+	return 0;
+}
+
+int e2e_keras_walk(const char *golden, int follow, e2e_walk_t *w, char *why)
+{
+	FILE *f = fopen(golden, "r");
+	char line[1024];
+	int in = 0, rc = 0, map[256];
+
+	memset(w, 0, sizeof *w);
+	for (int i = 0; i < 256; i++)
+		map[i] = -1;
+	if (!f) {
+		snprintf(why, ERR_LEN, "%s: cannot open", golden);
+		return -1;
+	}
+	w->classes = calloc(256, sizeof *w->classes);
+	w->files = calloc(1024, sizeof *w->files);
+	w->cls = calloc(1024, sizeof *w->cls);
+	if (!w->classes || !w->files || !w->cls)
+		rc = -1;
+	while (rc == 0 && fgets(line, sizeof line, f)) {
+		char *fl[3];
+		int n = split_tabs(line, fl, 3);
+		if (n == 2 && strcmp(fl[0], "follow") == 0) {
+			in = atoi(fl[1]) == follow;
+			continue;
+		}
+		if (!in || n != 3)
+			continue;
+		int idx = atoi(fl[1]);
+		unescape(fl[2]);
+		if (idx < 0 || idx >= 256) {
+			rc = -1;
+		} else if (strcmp(fl[0], "class") == 0) {
+			map[idx] = hidden(fl[2]) ? -1 : w->nclasses;
+			if (map[idx] >= 0 && !(w->classes[w->nclasses++] = strdup(fl[2])))
+				rc = -1;
+		} else if (strcmp(fl[0], "file") == 0 && !hidden(fl[2])) {
+			if (w->n == 1024 || map[idx] < 0 || !(w->files[w->n] = strdup(fl[2])))
+				rc = -1;
+			else
+				w->cls[w->n++] = map[idx];
+		}
+	}
+	fclose(f);
+	if (rc == 0 && w->nclasses == 0)
+		rc = -1;
+	if (rc) {
+		snprintf(why, ERR_LEN, "%s: unreadable, or no listing for follow %d",
+			 golden, follow);
+		e2e_walk_free(w);
+	}
+	return rc;
+}
+
+void e2e_walk_free(e2e_walk_t *w)
+{
+	for (int i = 0; i < w->nclasses; i++)
+		free(w->classes[i]);
+	for (size_t i = 0; i < w->n; i++)
+		free(w->files[i]);
+	free(w->classes);
+	free(w->files);
+	free(w->cls);
+	memset(w, 0, sizeof *w);
 }

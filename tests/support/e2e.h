@@ -72,4 +72,26 @@ int e2e_same_store(const char *a, const char *b, char *why);
  * Returns 0 or -1 (also when a holds none). */
 int e2e_same_meta(const char *a, const char *b, char *why);
 
+/* e2e_build_tree makes under base the tree a spec in the form of
+ * tests/ref/keras_tree.txt describes (its image files as 1x1 PPMs).
+ * Returns 0 or -1. */
+int e2e_build_tree(const char *spec, const char *base, char *why);
+
+/* What Keras' flow_from_directory listed for that tree
+ * (tests/golden/keras_walk.txt), less what dataset.h documents as our
+ * differences: entries with a hidden component, and hidden classes (the
+ * others' indices then counted without them). */
+typedef struct e2e_walk {
+	int nclasses;
+	char **classes;
+	size_t n;
+	char **files; /* relative to the face folder, in Keras' order */
+	int *cls;
+} e2e_walk_t;
+
+/* e2e_keras_walk reads the listing made with follow_links = follow.
+ * Returns 0 or -1. */
+int e2e_keras_walk(const char *golden, int follow, e2e_walk_t *w, char *why);
+void e2e_walk_free(e2e_walk_t *w);
+
 #endif

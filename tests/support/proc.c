@@ -8,14 +8,19 @@
 #include <time.h>
 #include <unistd.h>
 
-pid_t proc_spawn(char *const argv[], const char *out_path)
+/* proc_spawn, in the folder dir when it is not NULL. */
+static pid_t spawn_in(const char *dir, char *const argv[], const char *out_path)
 {
+	/* The program named relative to this process' folder. */
+	char *prog = dir ? realpath(argv[0], NULL) : NULL;
 	pid_t pid;
 
 	fflush(NULL);
 	pid = fork();
-	if (pid != 0)
+	if (pid != 0) {
+		free(prog);
 		return pid;
+	}
 	int fd = open(out_path ? out_path : "/dev/null",
 		      O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
@@ -23,8 +28,20 @@ pid_t proc_spawn(char *const argv[], const char *out_path)
 	dup2(fd, 1);
 	dup2(fd, 2);
 	close(fd);
-	execv(argv[0], argv);
+	if (dir && (!prog || chdir(dir) != 0))
+		_exit(126);
+	execv(prog ? prog : argv[0], argv);
 	_exit(127);
+}
+
+pid_t proc_spawn(char *const argv[], const char *out_path)
+{
+	return spawn_in(NULL, argv, out_path);
+}
+
+int proc_run_in(const char *dir, char *const argv[], const char *out_path)
+{
+	return proc_wait(spawn_in(dir, argv, out_path));
 }
 
 int proc_wait(pid_t pid)

@@ -8,6 +8,10 @@
  * /dev/null when NULL); returns the pid or -1. */
 pid_t proc_spawn(char *const argv[], const char *out_path);
 
+/* proc_run_in = proc_run with the program started in the folder dir (its
+ * own path and out_path are taken relative to this process' folder). */
+int proc_run_in(const char *dir, char *const argv[], const char *out_path);
+
 /* proc_wait waits for pid: its exit status, or 128 + signal. */
 int proc_wait(pid_t pid);
 

@@ -1,0 +1,63 @@
+/* classes.c - see classes.h. */
+#include "classes.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* The code point at *p, advancing *p: a valid UTF-8 sequence as Python's
+ * strict decoder accepts it (no overlong forms, no surrogates, at most
+ * U+10FFFF), else the byte alone as U+DC00 + byte.  (A byte that ends an
+ * invalid sequence is a continuation byte, never the start of a valid one,
+ * so escaping one byte at a time escapes what Python escapes.) */
+static uint32_t next_code_point(const unsigned char **p, const unsigned char *end)
+{
+	const unsigned char *s = *p;
+	unsigned c = s[0];
+	int n;
+	unsigned lo = 0x80, hi = 0xBF;
+
+	if (c < 0x80) {
+		*p = s + 1;
+		return c;
+	}
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 1;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+	else
+		goto escape;
+	if (end - s <= n)
+		goto escape;
+	uint32_t cp = c & (0x3F >> n);
+	for (int i = 1; i <= n; i++) {
+		unsigned b = s[i];
+		if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xBF))
+			goto escape;
+		cp = cp << 6 | (b & 0x3F);
+	}
+	*p = s + n + 1;
+	return cp;
+escape:
+	*p = s + 1;
+	return 0xDC00 + c;
+}
+
+int classes_cmp_len(const char *a, size_t na, const char *b, size_t nb)
+{
+	const unsigned char *p = (const unsigned char *)a, *q = (const unsigned char *)b;
+	const unsigned char *pe = p + na, *qe = q + nb;
+
+	while (p < pe && q < qe) {
+		uint32_t x = next_code_point(&p, pe), y = next_code_point(&q, qe);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return (p < pe) - (q < qe);
+}
+
+int classes_cmp(const char *a, const char *b)
+{
+	return classes_cmp_len(a, strlen(a), b, strlen(b));
+}
