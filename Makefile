@@ -50,9 +50,18 @@ TESTUTIL_OBJ := $(SUPPORT_LIB:%.c=$(BUILD)/%.o)
 .SECONDARY:
 all: $(PROGS)
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard tests/support/*.h)
+# gcc writes each object's header dependencies beside it (-MMD -MP): a
+# changed header rebuilds what includes it, and only that.
+DEPFLAGS = -MMD -MP
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -c $< -o $@
+-include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
+
+# cmocka, as pkg-config describes it.
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+$(BUILD)/tests/test_%.o: CPPFLAGS += $(CMOCKA_CFLAGS)
 
 # The vector kernels alone get the instructions (never -march=native): the
 # AVX2 ones (common/*_avx2.c, and *_emul512.c, the AVX-512 kernels' code on
@@ -66,7 +75,7 @@ $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL_OBJ) $(BUILD)/libcommon.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/support/%.o $(TESTUTIL_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
@@ -92,9 +101,11 @@ $(DIST_OBJ): CPPFLAGS += -DVGGFEAT_MPI $(shell mpicc --showme:compile)
 else
 DIST_OBJ := $(BUILD)/extract/dist/dist_serial.o
 endif
-$(BIN)/extract: $(DIST_OBJ)
+$(BIN)/extract: $(DIST_OBJ) $(BUILD)/extract/dist/dist_block.o
 $(BIN)/extract: LDLIBS := $(BUILD)/libcommon.a $(MPI_LIBS) $(LDLIBS)
 $(BUILD)/extract/extract.o $(DIST_OBJ): extract/dist/dist.h
+$(BUILD)/tests/test_dist: $(BUILD)/extract/dist/dist_block.o
+$(BUILD)/tests/test_dist.o: CPPFLAGS += -Iextract/dist
 
 # The synthetic weights file (official Keras layout, seeded He-normal) that
 # the tests and the demo use in place of the real 553 MB download.  Always
@@ -164,10 +175,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -ffp-contract=off -DIMG_MAX_PIXELS=4000000ULL
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-build-fuzz/common/%.o: common/%.c $(wildcard common/*.h)
+build-fuzz/common/%.o: common/%.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer-no-link -std=c11 -pthread \
-		-c $< -o $@
+	$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer-no-link \
+		-std=c11 -pthread -c $< -o $@
 build-fuzz/common/%_avx2.o build-fuzz/common/%_emul512.o: FUZZ_OPT += -mavx2 -mfma
 build-fuzz/common/%_avx512.o: FUZZ_OPT += -mavx512f -mavx2 -mfma
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC:%.c=build-fuzz/%.o) \

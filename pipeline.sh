@@ -22,7 +22,8 @@ runs a demo on generated faces and generated random weights.
 options:
   --report DIR       the report folder (default: pipeline-report)
   --db PATH          the feature store (default: REPORT/feats.lmdb)
-  extract:   --weights FILE  --batch N  --limit N  --dtype f32|f16  --strict
+  extract:   --weights FILE  --model vgg16|vggface  --batch N  --limit N
+             --dtype f32|f16  --strict
   train-head: --epochs N  --lr X  --batch-size N  --beta1 X  --beta2 X
              --epsilon X  --val-split F  --seed N  --l2 X
   both:      --threads N  -q
@@ -40,7 +41,7 @@ ext=() trn=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-h | --help) usage; exit 0 ;;
-	--report | --db | --weights | --batch | --limit | --dtype | --epochs | --lr | \
+	--report | --db | --weights | --model | --batch | --limit | --dtype | --epochs | --lr | \
 		--batch-size | --beta1 | --beta2 | --epsilon | --val-split | --seed | --l2 | \
 		--threads)
 		[ $# -ge 2 ] || die "$1 needs a value"
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
 		--report) report=$2 ;;
 		--db) db=$2 ;;
 		--weights) weights=$2 ;;
-		--batch | --limit | --dtype) ext+=("$1" "$2") ;;
+		--model | --batch | --limit | --dtype) ext+=("$1" "$2") ;;
 		--threads) ext+=("$1" "$2"); trn+=("$1" "$2") ;;
 		*) trn+=("$1" "$2") ;;
 		esac
@@ -78,11 +79,17 @@ if [ -z "$faces" ]; then
 	demo=1
 	faces=$report/demo-faces
 	if [ -z "$weights" ]; then
-		weights=$ROOT/build/demo/vgg16_random_seed1.h5
+		# --model vggface: the same random numbers in keras-vggface's layout.
+		case " ${ext[*]-} " in
+		*" --model vggface "*) layout=vggface ;;
+		*) layout=official ;;
+		esac
+		weights=$ROOT/build/demo/random_seed1_$layout.h5
 		if [ ! -f "$weights" ]; then
 			mkdir -p "$(dirname "$weights")"
-			say "generating random VGG16 weights in Keras' layout: $weights"
-			"$ROOT/build/tests/gen_weights" --seed 1 --out "$weights.tmp" &&
+			say "generating random weights in the $layout layout: $weights"
+			"$ROOT/build/tests/gen_weights" --seed 1 --layout $layout \
+				--out "$weights.tmp" &&
 				mv "$weights.tmp" "$weights" || die "could not generate $weights"
 		fi
 	fi

@@ -56,29 +56,54 @@ int cli_double(const char *prog, const char *opt, const char *s, double lo,
 
 int cli_bad_option(const char *prog, char **argv)
 {
-	if (optopt)
+	/* getopt_long leaves in optopt the option's value: 0 for an unknown
+	 * long option, the letter of a short one, or a long-only option's
+	 * value (256 and up here), which must not be printed as a letter.
+	 * Long options are never clustered, so argv[optind - 1] is the word
+	 * the user typed. */
+	const char *arg = argv[optind - 1];
+
+	if (optopt == 0)
+		fprintf(stderr, "%s: unknown option %s\n", prog, arg);
+	else if (optopt > 255 && strchr(arg, '='))
+		fprintf(stderr, "%s: option %.*s takes no value\n", prog,
+			(int)(strchr(arg, '=') - arg), arg);
+	else if (optopt > 255)
+		fprintf(stderr, "%s: option %s needs a value\n", prog, arg);
+	else
 		fprintf(stderr, "%s: option -%c is unknown or lacks its value\n",
 			prog, optopt);
-	else
-		fprintf(stderr, "%s: unknown option or missing value: %s\n", prog,
-			argv[optind - 1]);
 	fprintf(stderr, "Try '%s --help'.\n", prog);
 	return CLI_USAGE;
 }
 
-int cli_weights_path(const char *prog, const char *given, char *path,
-		     size_t len)
+int cli_model(const char *prog, const char *s, int *model)
+{
+	int m = weights_model_parse(s);
+
+	if (m < 0) {
+		fprintf(stderr, "%s: --model: '%s' is not %s or %s\n", prog, s,
+			weights_model_info(WEIGHTS_VGG16)->name,
+			weights_model_info(WEIGHTS_VGGFACE)->name);
+		return -1;
+	}
+	*model = m;
+	return 0;
+}
+
+int cli_weights_path(const char *prog, const char *given, int model,
+		     char *path, size_t len)
 {
 	char err[ERR_LEN], help[2048];
 
-	if (weights_path(given, path, len, err)) {
+	if (weights_model_path(given, model, path, len, err)) {
 		fprintf(stderr, "%s: error: %s\n", prog, err);
 		return -1;
 	}
 	/* Other failures (a folder that cannot be searched...) are the
 	 * loader's to report, with their reason. */
 	if (access(path, F_OK) != 0 && errno == ENOENT) {
-		weights_missing_help(path, help, sizeof help);
+		weights_model_missing_help(model, path, help, sizeof help);
 		fprintf(stderr, "%s: %s\n", prog, help);
 		return -1;
 	}

@@ -19,16 +19,22 @@ int cli_double(const char *prog, const char *opt, const char *s, double lo,
 	       double hi, double *out);
 
 /* cli_bad_option, for the '?' of getopt_long (with opterr = 0): prints
- * which option was unknown or lacked its value, and the hint to --help;
- * returns CLI_USAGE. */
+ * which option was unknown, lacked its value or was given one it does not
+ * take, and the hint to --help; returns CLI_USAGE.  Long-only options
+ * must have values of 256 and up (the programs' O_* enums). */
 int cli_bad_option(const char *prog, char **argv);
 
-/* cli_weights_path puts into path (len bytes) the VGG16 weights file a
- * program reads (weights_path).  0 when that file exists; otherwise prints why,
- * or for a file that is not there where Keras keeps it and how to point to
- * it, and returns -1. */
-int cli_weights_path(const char *prog, const char *given, char *path,
-		     size_t len);
+/* cli_model parses --model's value s ("vgg16" or "vggface", weights.h's
+ * models): 0 and *model set, or -1 after printing "prog: --model: ...". */
+int cli_model(const char *prog, const char *s, int *model);
+
+/* cli_weights_path puts into path (len bytes) the weights file a program
+ * reads (weights_model_path: given, else model's default, VGG16's for
+ * WEIGHTS_AUTO).  0 when that file exists; otherwise prints why, or for a
+ * file that is not there where Keras keeps it and how to point to it, and
+ * returns -1. */
+int cli_weights_path(const char *prog, const char *given, int model,
+		     char *path, size_t len);
 
 /* cli_flush_stdout, before a program reports success: flushes the standard
  * output and checks that every write to it worked (a full disk, a closed

@@ -1129,6 +1129,12 @@ static int val_equals(const MDB_val *v, const char *s)
 	return v->mv_size == strlen(s) && memcmp(v->mv_data, s, v->mv_size) == 0;
 }
 
+int featdb_model_known(const char *s)
+{
+	return s && (strcmp(s, FEATDB_MODEL) == 0 ||
+		     strcmp(s, FEATDB_MODEL_VGGFACE) == 0);
+}
+
 /* featdb_meta_get's reading, inside the read transaction txn; on failure
  * meta is left empty. */
 static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)
@@ -1156,12 +1162,15 @@ static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)
 	}
 	if ((ret = meta_value(db, txn, "model", &v, err)) != 0)
 		goto fail;
-	if (!val_equals(&v, FEATDB_MODEL)) {
+	if (!val_equals(&v, FEATDB_MODEL) && !val_equals(&v, FEATDB_MODEL_VGGFACE)) {
 		ret = err_set(err, ERR_MISMATCH, "%s: the store holds '%.*s' features, "
-			      "not '" FEATDB_MODEL "'", db->path,
-			      v.mv_size > 64 ? 64 : (int)v.mv_size, (const char *)v.mv_data);
+			      "not '" FEATDB_MODEL "' or '" FEATDB_MODEL_VGGFACE "'",
+			      db->path, v.mv_size > 64 ? 64 : (int)v.mv_size,
+			      (const char *)v.mv_data);
 		goto fail;
 	}
+	memcpy(meta->model, v.mv_data, v.mv_size);
+	meta->model[v.mv_size] = '\0';
 	if ((ret = meta_string(db, txn, "fingerprint", meta->fingerprint,
 			       sizeof meta->fingerprint, err)) != 0 ||
 	    (ret = meta_string(db, txn, "preprocess", meta->preprocess,
@@ -1247,11 +1256,15 @@ static int meta_check(const featdb_t *db, const featdb_meta_t *m, char *err)
 	if (m->nclasses < 0 || (m->nclasses > 0 && !m->classes))
 		return err_set(err, ERR_ARG, "%s: bad class list (%d classes)",
 			       db->path, m->nclasses);
-	if (!memchr(m->fingerprint, '\0', sizeof m->fingerprint) ||
+	if (!memchr(m->model, '\0', sizeof m->model) ||
+	    !memchr(m->fingerprint, '\0', sizeof m->fingerprint) ||
 	    !memchr(m->preprocess, '\0', sizeof m->preprocess) ||
 	    !memchr(m->version, '\0', sizeof m->version))
 		return err_set(err, ERR_ARG, "%s: a metadata string is not "
 			       "NUL-terminated", db->path);
+	if (m->model[0] && !featdb_model_known(m->model))
+		return err_set(err, ERR_ARG, "%s: model '%s' is not '" FEATDB_MODEL
+			       "' or '" FEATDB_MODEL_VGGFACE "'", db->path, m->model);
 	for (int i = 0; i < m->nclasses; i++) {
 		const char *c = m->classes[i];
 		if (!c || !*c || strchr(c, '\n'))
@@ -1456,6 +1469,8 @@ static int write_txn(featdb_t *db, const featdb_meta_t *meta, const char *classe
 		     const uint8_t *const *vals, const size_t *lens,
 		     uint64_t *count, int *full, char *err)
 {
+	/* Writers from before VGG-Face leave the model empty: theirs is VGG16. */
+	const char *model = meta->model[0] ? meta->model : FEATDB_MODEL;
 	MDB_txn *txn = NULL;
 	MDB_stat ms;
 	char num[32];
@@ -1481,8 +1496,8 @@ static int write_txn(featdb_t *db, const featdb_meta_t *meta, const char *classe
 	snprintf(num, sizeof num, "%d", meta->dim);
 	if ((ret = put_string(db, txn, "format", FEATDB_FORMAT,
 			      strlen(FEATDB_FORMAT), full, err)) != 0 ||
-	    (ret = put_string(db, txn, "model", FEATDB_MODEL,
-			      strlen(FEATDB_MODEL), full, err)) != 0 ||
+	    (ret = put_string(db, txn, "model", model, strlen(model), full,
+			      err)) != 0 ||
 	    (ret = put_string(db, txn, "fingerprint", meta->fingerprint,
 			      strlen(meta->fingerprint), full, err)) != 0 ||
 	    (ret = put_string(db, txn, "preprocess", meta->preprocess,

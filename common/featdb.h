@@ -18,9 +18,11 @@
  *
  * Metadata (database "meta"), each value a UTF-8 string without NUL:
  *   "format"      "vggfeat 1"
- *   "model"       "vgg16-fc2"
+ *   "model"       what the vectors are: "vgg16-fc2" (FEATDB_MODEL) or
+ *                 "vggface-fc7" (FEATDB_MODEL_VGGFACE); a store holds one
  *   "fingerprint" the weights' fingerprint (weights_t.fingerprint)
- *   "preprocess"  the preprocessing settings (FEATDB_PREPROCESS)
+ *   "preprocess"  the preprocessing settings (FEATDB_PREPROCESS, or
+ *                 FEATDB_PREPROCESS_VGGFACE)
  *   "dim", "dtype" ("4096", "f32" or "f16")
  *   "classes"     the class names in Keras' order (classes.h: its class
  *                 indices), one per line; a record's class is an index into
@@ -42,11 +44,19 @@
 #define FEATDB_VERSION 1
 #define FEATDB_HEADER 24
 #define FEATDB_FORMAT "vggfeat 1"
+/* The models a store may hold (weights.h's), and what extract does to an
+ * image before each one's network (Keras' load_img, then VGG16's
+ * preprocess_input or keras_vggface.utils.preprocess_input(version=1)); a
+ * store made with other settings must never be mixed with another. */
 #define FEATDB_MODEL "vgg16-fc2"
-/* What extract does to an image before the network; a store made with other
- * settings must never be mixed with this one. */
 #define FEATDB_PREPROCESS \
 	"keras-load_img-224-nearest;rgb2bgr;mean-103.939,116.779,123.68"
+#define FEATDB_MODEL_VGGFACE "vggface-fc7"
+#define FEATDB_PREPROCESS_VGGFACE \
+	"keras-load_img-224-nearest;rgb2bgr;mean-93.5940,104.7624,129.1863"
+
+/* featdb_model_known: 1 when s is FEATDB_MODEL or FEATDB_MODEL_VGGFACE. */
+int featdb_model_known(const char *s);
 
 enum featdb_dtype { FEATDB_F32 = 1, FEATDB_F16 = 2 };
 enum featdb_split { FEATDB_TRAIN = 0, FEATDB_VALID = 1, FEATDB_TEST = 2 };
@@ -88,6 +98,7 @@ uint32_t featdb_crc32(uint32_t crc, const void *buf, size_t len);
 typedef struct featdb featdb_t;
 
 typedef struct featdb_meta {
+	char model[64]; /* written as FEATDB_MODEL when empty */
 	char fingerprint[64];
 	char preprocess[256];
 	char version[64];

@@ -186,6 +186,19 @@ void head_xent(const float *logits, const int32_t *y, int N, int K,
 	}
 }
 
+void head_softmax(const float *logits, int K, double *p)
+{
+	/* logits (K), p (K) */
+	double mx = logits[0], sum = 0;
+
+	for (int k = 1; k < K; k++)
+		mx = logits[k] > mx ? logits[k] : mx;
+	for (int k = 0; k < K; k++)
+		sum += (p[k] = exp((double)logits[k] - mx));
+	for (int k = 0; k < K; k++)
+		p[k] /= sum;
+}
+
 void head_gradient(const head_t *h, const float *x, const int32_t *y, int N,
 		   double l2, float *logits, float *g, double *loss)
 {

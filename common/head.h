@@ -55,6 +55,11 @@ void head_forward(const head_t *h, const float *x, int N, float *logits);
 void head_xent(const float *logits, const int32_t *y, int N, int K,
 	       float scale, float *dlogits, double *loss_sum, long *correct);
 
+/* head_softmax: the probabilities p (K) of one row of logits (K), in
+ * double, through the largest logit (no overflow for any finite logit): what
+ * predict prints and train-head's suggested --min-prob is measured on. */
+void head_softmax(const float *logits, int K, double *p);
+
 /* head_gradient: the loss of the batch x (N, D), y (N) -- mean
  * cross-entropy plus l2 * sum(kernel^2), Keras' kernel_regularizer -- into
  * *loss, and its gradient with respect to kernel and bias into g
@@ -187,7 +192,8 @@ int head_holdout(size_t n, const double *unit, const int32_t *cls, int K,
  * plus root attributes that Keras ignores and predict checks:
  *   vggfeat_format      HEAD_FORMAT
  *   vggfeat_classes     the K class names (index order)
- *   vggfeat_model       the feature model (FEATDB_MODEL)
+ *   vggfeat_model       the features' model (the store's "model":
+ *                       FEATDB_MODEL or FEATDB_MODEL_VGGFACE)
  *   vggfeat_fingerprint the VGG16 weights' fingerprint of the features
  *   vggfeat_preprocess  the preprocessing of the features
  *   vggfeat_version     the program that wrote the file

@@ -1,7 +1,8 @@
 /* img.h - decoding images and preparing them exactly as Keras does.
  *
  * Keras' recipe is `load_img(path, target_size=(224, 224))` followed by
- * `vgg16.preprocess_input`.  load_img opens the file with Pillow, converts it
+ * `vgg16.preprocess_input` (or, for VGG-Face, keras-vggface's
+ * preprocess_input(version=1): the same with other means).  load_img opens the file with Pillow, converts it
  * to mode RGB when it is not already, and resizes with Image.NEAREST only when
  * the size differs.  preprocess_input ("caffe" mode) flips RGB to BGR and
  * subtracts the ImageNet channel means, in float32, without scaling.
@@ -94,9 +95,15 @@
 #define IMG_MAX_FILE_BYTES ((uint64_t)1 << 31)
 
 #define IMG_VGG_SIZE 224
+/* vgg16.preprocess_input's means (ImageNet's, B G R). */
 #define IMG_VGG_MEAN_B 103.939f
 #define IMG_VGG_MEAN_G 116.779f
 #define IMG_VGG_MEAN_R 123.68f
+/* keras_vggface.utils.preprocess_input(version=1)'s (VGG-Face's training
+ * set), subtracted the same way after the same flip to B G R. */
+#define IMG_VGGFACE_MEAN_B 93.5940f
+#define IMG_VGGFACE_MEAN_G 104.7624f
+#define IMG_VGGFACE_MEAN_R 129.1863f
 
 /* An 8-bit RGB image: rgb is (h, w, 3), row-major, owned by the struct. */
 typedef struct img {
@@ -126,12 +133,18 @@ void img_free(img_t *img);
  * (the coordinate is accumulated, not recomputed). */
 int img_resize_nearest(const img_t *src, int w, int h, img_t *dst, char *err);
 
-/* img_vgg_input turns a 224 x 224 RGB image into VGG16's input:
- * out is (224, 224, 3) float32, channels B, G, R, each minus its mean. */
+/* img_vgg_input_mean turns a 224 x 224 RGB image into the network's input:
+ * out is (224, 224, 3) float32, channels B, G, R, each minus its mean
+ * (mean_bgr: the model's, weights_model_info's).  img_vgg_input uses
+ * VGG16's means. */
+void img_vgg_input_mean(const img_t *img, const float mean_bgr[3], float *out);
 void img_vgg_input(const img_t *img, float *out);
 
-/* img_load_vgg = img_load + (resize when the size differs) + img_vgg_input.
- * out is (224, 224, 3) float32. */
+/* img_load_vgg_mean = img_load + (resize when the size differs) +
+ * img_vgg_input_mean.  out is (224, 224, 3) float32.  img_load_vgg uses
+ * VGG16's means. */
+int img_load_vgg_mean(const char *path, const float mean_bgr[3], float *out,
+		      char *err);
 int img_load_vgg(const char *path, float *out, char *err);
 
 #endif

@@ -8,6 +8,13 @@
  * is why Keras 1 ("block1_conv1_W_1:0") and Keras 2 ("block1_conv1/kernel:0")
  * files both load.
  *
+ * Which model the file holds (weights.h) is told by the names of those
+ * layers, before any dataset is read: every one of the first 15 is VGG16's
+ * or every one is VGG-Face's.  A file whose names match neither is read by
+ * position against the model it resembles more, so that a wrong shape is
+ * reported as such, and then refused for its names; one that matches no
+ * name at all (DeepFace's conv2d_1...) is refused at once.
+ *
  * Every HDF5 failure becomes one line naming the file and, when there is one,
  * the layer; HDF5's own innermost reason is appended in parentheses. */
 #include "weights.h"
@@ -24,8 +31,10 @@
 #include <hdf5.h>
 
 #include "error.h"
+#include "featdb.h"
 #include "h5child.h"
 #include "h5util.h"
+#include "img.h"
 
 const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS] = {
 	{ "block1_conv1", 1, 3, 64, 0 },
@@ -44,6 +53,65 @@ const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS] = {
 	{ "fc1", 0, 25088, 4096, 0 },
 	{ "fc2", 0, 4096, 4096, 0 },
 };
+
+static const weights_model_info_t models[WEIGHTS_NMODELS] = {
+	[WEIGHTS_VGG16] = {
+		"vgg16", "VGG16",
+		{ "block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2",
+		  "block3_conv1", "block3_conv2", "block3_conv3", "block4_conv1",
+		  "block4_conv2", "block4_conv3", "block5_conv1", "block5_conv2",
+		  "block5_conv3", "fc1", "fc2" },
+		WEIGHTS_FILE_NAME, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+		WEIGHTS_URL, "VGG16(weights='imagenet')", "VGG16_WEIGHTS", "models",
+		FEATDB_MODEL, FEATDB_PREPROCESS,
+		{ IMG_VGG_MEAN_B, IMG_VGG_MEAN_G, IMG_VGG_MEAN_R },
+	},
+	[WEIGHTS_VGGFACE] = {
+		"vggface", "VGG-Face",
+		{ "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2",
+		  "conv3_3", "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2",
+		  "conv5_3", "fc6", "fc7" },
+		WEIGHTS_VGGFACE_FILE_NAME, "rcmalli_vggface_tf_notop_vgg16.h5",
+		WEIGHTS_VGGFACE_URL, "keras_vggface.VGGFace(model='vgg16')",
+		"VGGFACE_WEIGHTS", "models/vggface",
+		FEATDB_MODEL_VGGFACE, FEATDB_PREPROCESS_VGGFACE,
+		{ IMG_VGGFACE_MEAN_B, IMG_VGGFACE_MEAN_G, IMG_VGGFACE_MEAN_R },
+	},
+};
+
+const weights_model_info_t *weights_model_info(int model)
+{
+	return &models[model == WEIGHTS_VGGFACE ? WEIGHTS_VGGFACE : WEIGHTS_VGG16];
+}
+
+int weights_model_parse(const char *s)
+{
+	for (int m = 1; s && m < WEIGHTS_NMODELS; m++)
+		if (strcmp(s, models[m].name) == 0)
+			return m;
+	return -1;
+}
+
+int weights_model_of_store(const char *s)
+{
+	for (int m = 1; s && m < WEIGHTS_NMODELS; m++)
+		if (strcmp(s, models[m].store_model) == 0)
+			return m;
+	return -1;
+}
+
+int weights_check_model(const weights_t *w, int want, const char *path,
+			char *err)
+{
+	const weights_model_info_t *has = weights_model_info(w->model);
+
+	if (want == WEIGHTS_AUTO || want == w->model)
+		return 0;
+	return err_set(err, ERR_MISMATCH, "%s holds %s weights (layers %s .. %s), "
+		       "not %s's: --model %s disagrees with the file", path,
+		       has->title, has->layers[0], has->layers[WEIGHTS_NLAYERS - 1],
+		       weights_model_info(want)->title, weights_model_info(want)->name);
+}
 
 size_t weights_kernel_count(int i)
 {
@@ -92,9 +160,10 @@ static void lay_out(weights_t *w, float *block, int shared)
 	}
 }
 
-int weights_default_path(char *buf, size_t len, char *err)
+int weights_model_default_path(int model, char *buf, size_t len, char *err)
 {
-	const char *env = getenv("VGG16_WEIGHTS");
+	const weights_model_info_t *m = weights_model_info(model);
+	const char *env = getenv(m->env);
 	const char *keras = getenv("KERAS_HOME"), *home = getenv("HOME");
 	int n;
 
@@ -103,24 +172,30 @@ int weights_default_path(char *buf, size_t len, char *err)
 	if (env && *env)
 		n = snprintf(buf, len, "%s", env);
 	else if (keras && *keras)
-		n = snprintf(buf, len, "%s/models/%s", keras, WEIGHTS_FILE_NAME);
+		n = snprintf(buf, len, "%s/%s/%s", keras, m->cache_dir, m->file_name);
 	else if (home && *home)
-		n = snprintf(buf, len, "%s/.keras/models/%s", home,
-			     WEIGHTS_FILE_NAME);
+		n = snprintf(buf, len, "%s/.keras/%s/%s", home, m->cache_dir,
+			     m->file_name);
 	else
 		return err_set(err, ERR_ARG,
-			       "HOME is not set: set VGG16_WEIGHTS or KERAS_HOME, "
-			       "or pass --weights");
+			       "HOME is not set: set %s or KERAS_HOME, or pass "
+			       "--weights", m->env);
 	if (n < 0 || (size_t)n >= len)
 		return err_set(err, ERR_ARG,
 			       "weights path longer than %zu bytes", len - 1);
 	return 0;
 }
 
-int weights_path(const char *given, char *buf, size_t len, char *err)
+int weights_default_path(char *buf, size_t len, char *err)
+{
+	return weights_model_default_path(WEIGHTS_VGG16, buf, len, err);
+}
+
+int weights_model_path(const char *given, int model, char *buf, size_t len,
+		       char *err)
 {
 	if (!given)
-		return weights_default_path(buf, len, err);
+		return weights_model_default_path(model, buf, len, err);
 	if (!buf || len == 0)
 		return err_set(err, ERR_ARG, "weights_path: no buffer");
 	if ((size_t)snprintf(buf, len, "%s", given) >= len)
@@ -129,19 +204,32 @@ int weights_path(const char *given, char *buf, size_t len, char *err)
 	return 0;
 }
 
-void weights_missing_help(const char *path, char *buf, size_t len)
+int weights_path(const char *given, char *buf, size_t len, char *err)
 {
+	return weights_model_path(given, WEIGHTS_VGG16, buf, len, err);
+}
+
+void weights_model_missing_help(int model, const char *path, char *buf,
+				size_t len)
+{
+	const weights_model_info_t *m = weights_model_info(model);
+
 	if (!buf || len == 0)
 		return;
 	snprintf(buf, len,
-		 "VGG16 weights not found at %s\n"
-		 "Keras downloads them on the first VGG16(weights='imagenet') "
-		 "from\n  %s\n"
-		 "and caches them as ~/.keras/models/%s ($KERAS_HOME/models/ "
+		 "%s weights not found at %s\n"
+		 "%s downloads them on its first call from\n  %s\n"
+		 "and caches them as ~/.keras/%s/%s ($KERAS_HOME/%s/ "
 		 "when KERAS_HOME is set).\n"
 		 "Copy or download that file there, or point to it with "
-		 "VGG16_WEIGHTS=PATH or --weights PATH.",
-		 path ? path : "(no path)", WEIGHTS_URL, WEIGHTS_FILE_NAME);
+		 "%s=PATH or --weights PATH.",
+		 m->title, path ? path : "(no path)", m->get, m->url,
+		 m->cache_dir, m->file_name, m->cache_dir, m->env);
+}
+
+void weights_missing_help(const char *path, char *buf, size_t len)
+{
+	weights_model_missing_help(WEIGHTS_VGG16, path, buf, len);
 }
 
 /* ---- links ------------------------------------------------------------- */
@@ -253,11 +341,12 @@ fail:
 	return rc;
 }
 
-/* load_layer reads the file's layer fname into VGG16's layer i. */
-static int load_layer(hid_t root, const char *path, const char *fname, int i,
-		      weights_t *w, char *err)
+/* load_layer reads the file's layer fname into layer i of model. */
+static int load_layer(hid_t root, const char *path, const char *fname,
+		      int model, int i, weights_t *w, char *err)
 {
 	const weights_layer_spec_t *s = &weights_spec[i];
+	const weights_model_info_t *m = &models[model];
 	hsize_t kdims[4], bdims[1] = { (hsize_t)s->cout };
 	hid_t g = H5I_INVALID_HID;
 	h5util_strlist_t names = { 0 };
@@ -266,11 +355,11 @@ static int load_layer(hid_t root, const char *path, const char *fname, int i,
 
 	/* Keras matches by position, so the file's name may differ from
 	 * the model's; say both when it does. */
-	if (strcmp(fname, s->name) == 0)
+	if (strcmp(fname, m->layers[i]) == 0)
 		snprintf(where, sizeof where, "%s: layer %s", path, fname);
 	else
-		snprintf(where, sizeof where, "%s: layer %s (VGG16's %s)",
-			 path, fname, s->name);
+		snprintf(where, sizeof where, "%s: layer %s (%s's %s)",
+			 path, fname, m->title, m->layers[i]);
 	if (s->is_conv) {
 		kdims[0] = kdims[1] = 3;
 		kdims[2] = (hsize_t)s->cin;
@@ -372,6 +461,99 @@ fail:
 	if (g >= 0)
 		H5Gclose(g);
 	return rc;
+}
+
+/* ---- which model ------------------------------------------------------- */
+
+/* name_matches: how many of the file's layers with weights carry model's
+ * name at their place. */
+static int name_matches(const h5util_strlist_t *l, int model)
+{
+	int n = 0;
+	for (size_t k = 0; k < l->n && k < WEIGHTS_NLAYERS; k++)
+		n += strcmp(l->v[k], models[model].layers[k]) == 0;
+	return n;
+}
+
+/* list_names writes the names of l, separated by commas; when they are
+ * long, the first three, "..." and the last. */
+static void list_names(const h5util_strlist_t *l, char *buf, size_t len)
+{
+	size_t total = 0, off = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < l->n; k++)
+		total += strlen(l->v[k]) + 2;
+	for (size_t k = 0; k < l->n && off < len; k++) {
+		if (k == 3 && l->n > 5 && total > 120) {
+			off += (size_t)snprintf(buf + off, len - off, ", ...");
+			k = l->n - 1;
+			if (off >= len)
+				break;
+		}
+		off += (size_t)snprintf(buf + off, len - off, "%s%.60s",
+					k ? ", " : "", l->v[k]);
+	}
+}
+
+/* detect picks the model by the names of the file's first layers with
+ * weights (l): the one with more of its names at their places (VGG16 when
+ * even).  Refuses a file that has fewer than 15 such layers (ERR_MISSING)
+ * or none of either model's names (ERR_UNSUPPORTED, naming what it has);
+ * a file that has some is checked name by name after its shapes
+ * (check_names). */
+static int detect(const h5util_strlist_t *l, const char *path, int *model,
+		  char *err)
+{
+	int v16 = name_matches(l, WEIGHTS_VGG16);
+	int vf = name_matches(l, WEIGHTS_VGGFACE);
+	const weights_model_info_t *m, *a = &models[WEIGHTS_VGG16];
+	const weights_model_info_t *b = &models[WEIGHTS_VGGFACE];
+	char names[300], notop[160] = "";
+
+	*model = vf > v16 ? WEIGHTS_VGGFACE : WEIGHTS_VGG16;
+	m = &models[*model];
+	if (l->n > 0 && v16 == 0 && vf == 0) {
+		list_names(l, names, sizeof names);
+		return err_set(err, ERR_UNSUPPORTED,
+			       "%s: neither %s nor %s weights: its layers with "
+			       "weights are %s (%s's are %s .. %s, %s's %s .. %s)",
+			       path, a->title, b->title, names, a->title,
+			       a->layers[0], a->layers[WEIGHTS_NLAYERS - 1],
+			       b->title, b->layers[0], b->layers[WEIGHTS_NLAYERS - 1]);
+	}
+	if (l->n >= WEIGHTS_NLAYERS)
+		return 0;
+	if (l->n == WEIGHTS_NCONV)
+		snprintf(notop, sizeof notop, ": this looks like the _notop file "
+			 "(no %s/%s); use %s", m->layers[WEIGHTS_NCONV],
+			 m->layers[WEIGHTS_NCONV + 1], m->file_name);
+	return err_set(err, ERR_MISSING, "%s: %zu layers with weights, %s needs %d "
+		       "(13 conv, %s, %s)%s", path, l->n, m->title, WEIGHTS_NLAYERS,
+		       m->layers[WEIGHTS_NCONV], m->layers[WEIGHTS_NCONV + 1], notop);
+}
+
+/* check_names refuses a file read as model whose layers do not all carry
+ * model's names: the shapes fit, but shapes alone never say which
+ * network's numbers these are (VGG16's and VGG-Face's are the same). */
+static int check_names(const h5util_strlist_t *l, const char *path, int model,
+		       char *err)
+{
+	const weights_model_info_t *m = &models[model];
+	const weights_model_info_t *a = &models[WEIGHTS_VGG16];
+	const weights_model_info_t *b = &models[WEIGHTS_VGGFACE];
+
+	for (int k = 0; k < WEIGHTS_NLAYERS; k++)
+		if (strcmp(l->v[k], m->layers[k]) != 0)
+			return err_set(err, ERR_UNSUPPORTED,
+				       "%s: layer %.100s where %s has %s: the model is "
+				       "told by its layer names, and these are neither "
+				       "%s's (%s .. %s) nor %s's (%s .. %s)", path,
+				       l->v[k], m->title, m->layers[k], a->title,
+				       a->layers[0], a->layers[WEIGHTS_NLAYERS - 1],
+				       b->title, b->layers[0],
+				       b->layers[WEIGHTS_NLAYERS - 1]);
+	return 0;
 }
 
 /* open_root returns the group holding layer_names: the root, or
@@ -532,7 +714,8 @@ static int check_file(const char *path, char *err)
 	return 0;
 }
 
-/* read_into reads the file's 15 layers into w's block (laid out). */
+/* read_into reads the file's 15 layers into w's block (laid out), and
+ * w->model. */
 static int read_into(const char *path, weights_t *w, char *err)
 {
 	hid_t file = H5I_INVALID_HID, root = H5I_INVALID_HID;
@@ -540,7 +723,7 @@ static int read_into(const char *path, weights_t *w, char *err)
 	H5E_auto2_t old_func = NULL;
 	void *old_data = NULL;
 	char why[256];
-	int rc;
+	int rc, model = WEIGHTS_VGG16;
 
 	/* Failures are reported through err, so HDF5's stack dumps on stderr
 	 * are turned off for the duration of the call and restored after. */
@@ -557,21 +740,15 @@ static int read_into(const char *path, weights_t *w, char *err)
 	}
 	if ((rc = open_root(file, path, &root, err)) ||
 	    (rc = check_backend(root, path, err)) ||
-	    (rc = weighted_layers(root, path, &layers, err)))
+	    (rc = weighted_layers(root, path, &layers, err)) ||
+	    (rc = detect(&layers, path, &model, err)))
 		goto fail;
-	if (layers.n < WEIGHTS_NLAYERS) {
-		rc = err_set(err, ERR_MISSING,
-			     "%s: %zu layers with weights, VGG16 needs %d "
-			     "(13 conv, fc1, fc2)%s", path, layers.n,
-			     WEIGHTS_NLAYERS,
-			     layers.n == WEIGHTS_NCONV ?
-			     ": this looks like the _notop file (no fc1/fc2);"
-			     " use " WEIGHTS_FILE_NAME : "");
-		goto fail;
-	}
 	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
-		if ((rc = load_layer(root, path, layers.v[i], i, w, err)))
+		if ((rc = load_layer(root, path, layers.v[i], model, i, w, err)))
 			goto fail;
+	if ((rc = check_names(&layers, path, model, err)))
+		goto fail;
+	w->model = model;
 fail:
 	h5util_strlist_free(&layers);
 	if (root >= 0)
@@ -589,11 +766,26 @@ typedef struct child_job {
 	weights_t *w;
 } child_job_t;
 
+/* The child reads the numbers into the shared block and sends the model
+ * (an int) down the pipe: the parent's w is not shared. */
 static int child_read(void *arg, int fd, char *err)
 {
 	const child_job_t *j = arg;
-	(void)fd;
-	return read_into(j->path, j->w, err);
+	int rc = read_into(j->path, j->w, err);
+
+	if (rc == 0 && h5child_write(fd, &j->w->model, sizeof j->w->model))
+		rc = err_set(err, ERR_IO, "%s: sending the model failed", j->path);
+	return rc;
+}
+
+static int parent_read(void *arg, int fd, char *err)
+{
+	const child_job_t *j = arg;
+
+	if (h5child_read(fd, &j->w->model, sizeof j->w->model) ||
+	    (j->w->model != WEIGHTS_VGG16 && j->w->model != WEIGHTS_VGGFACE))
+		return err_set(err, ERR_FORMAT, "%s: no model came back", j->path);
+	return 0;
 }
 
 /* Common entry: an empty *w and a path, or an error. */
@@ -619,7 +811,7 @@ int weights_load(const char *path, weights_t *w, char *err)
 			       "(%zu MB)", path, block_bytes() >> 20);
 	lay_out(w, block, 1);
 	child_job_t j = {path, w};
-	if ((rc = h5child_run(path, child_read, NULL, &j, err))) {
+	if ((rc = h5child_run(path, child_read, parent_read, &j, err))) {
 		weights_free(w);
 		return rc;
 	}

@@ -1,5 +1,6 @@
-/* extract - run VGG16 through fc2 once per image of a face folder and store
- * the 4096-d vectors in an LMDB feature store (see common/featdb.h).
+/* extract - run VGG16 through fc2 (or VGG-Face through fc7: the same
+ * network, weights.h) once per image of a face folder and store the 4096-d
+ * vectors in an LMDB feature store (see common/featdb.h).
  *
  * Pipeline: decoder threads load and preprocess images, in list order, into
  * a ring of RING batches; the main thread runs the network on one batch at
@@ -43,8 +44,9 @@
 static const char usage[] =
 	"usage: extract --in FACES_DIR --db FEATS.lmdb [options]\n"
 	"\n"
-	"Runs VGG16 (Keras weights) through fc2 once per image and stores each\n"
-	"4096-d vector in an LMDB feature store, keyed by the image's path\n"
+	"Runs VGG16 (Keras weights) through fc2, or VGG-Face (keras-vggface's\n"
+	"weights) through fc7, once per image and stores each 4096-d vector in\n"
+	"an LMDB feature store, keyed by the image's path\n"
 	"relative to FACES_DIR.  FACES_DIR is FACES_DIR/<person>/<images> or\n"
 	"FACES_DIR/{train,valid,test}/<person>/<images>: the files, order and\n"
 	"class indices of Keras' flow_from_directory (README.md).  Reruns resume:\n"
@@ -55,9 +57,15 @@ static const char usage[] =
 	"options:\n"
 	"  --in DIR         the image folder (required)\n"
 	"  --db PATH        the feature store, a directory (required)\n"
-	"  --weights FILE   Keras VGG16 weights (default $VGG16_WEIGHTS, else\n"
+	"  --weights FILE   the weights, VGG16's or VGG-Face's, told apart by\n"
+	"                   their layer names (default $VGG16_WEIGHTS, else\n"
 	"                   Keras' cache: $KERAS_HOME/models/ or ~/.keras/models/\n"
 	"                   " WEIGHTS_FILE_NAME ")\n"
+	"  --model M        vgg16 or vggface: the file must hold that model; with\n"
+	"                   vggface and no --weights, $VGGFACE_WEIGHTS, else\n"
+	"                   keras-vggface's cache: ~/.keras/models/vggface/\n"
+	"                   " WEIGHTS_VGGFACE_FILE_NAME " (default: the file's)\n"
+	"                   A store holds one model's vectors.\n"
 	"  --batch N, --batch-size N\n"
 	"                   images per network batch and per commit (default 8)\n"
 	"  --threads N      image decoding threads (default 2)\n"
@@ -81,6 +89,7 @@ typedef struct opts {
 	const char *in, *db, *weights;
 	long batch, threads, limit;
 	int dtype, strict, quiet, conv, follow;
+	int model; /* weights.h's; WEIGHTS_AUTO: the file's */
 } opts_t;
 
 /* A decoded image waiting for the network. */
@@ -90,6 +99,7 @@ typedef struct job {
 	dataset_item_t **todo; /* the images to extract, in key order */
 	size_t n;
 	int batch;
+	const float *mean_bgr; /* the model's (weights_model_info) */
 	float *slots;      /* (RING * batch, 224, 224, 3) */
 	int *state;        /* per slot */
 	char (*why)[ERR_LEN];
@@ -115,7 +125,8 @@ static void *decoder(void *arg)
 		pthread_mutex_unlock(&j->mu);
 
 		char why[ERR_LEN];
-		int rc = img_load_vgg(j->todo[i]->path, j->slots + s * IMG_FLOATS, why);
+		int rc = img_load_vgg_mean(j->todo[i]->path, j->mean_bgr,
+					   j->slots + s * IMG_FLOATS, why);
 
 		pthread_mutex_lock(&j->mu);
 		j->state[s] = rc ? SLOT_BAD : SLOT_OK;
@@ -131,12 +142,13 @@ static void *decoder(void *arg)
 
 static int parse_args(int argc, char **argv, opts_t *o)
 {
-	enum { O_IN = 256, O_DB, O_WEIGHTS, O_BATCH, O_THREADS, O_LIMIT,
+	enum { O_IN = 256, O_DB, O_WEIGHTS, O_MODEL, O_BATCH, O_THREADS, O_LIMIT,
 	       O_DTYPE, O_CONV, O_FOLLOW, O_STRICT, O_VERSION };
 	static const struct option lo[] = {
 		{"in", required_argument, 0, O_IN},
 		{"db", required_argument, 0, O_DB},
 		{"weights", required_argument, 0, O_WEIGHTS},
+		{"model", required_argument, 0, O_MODEL},
 		{"batch", required_argument, 0, O_BATCH},
 		{"batch-size", required_argument, 0, O_BATCH},
 		{"threads", required_argument, 0, O_THREADS},
@@ -159,6 +171,10 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		case O_IN: o->in = optarg; break;
 		case O_DB: o->db = optarg; break;
 		case O_WEIGHTS: o->weights = optarg; break;
+		case O_MODEL:
+			if (cli_model(PROG, optarg, &o->model))
+				return CLI_USAGE;
+			break;
 		case O_BATCH:
 			if (cli_long(PROG, "--batch", optarg, 1, 256, &o->batch))
 				return CLI_USAGE;
@@ -310,15 +326,26 @@ static int lock_store(const char *db, int *fd, char *err)
 static int check_meta(const featdb_meta_t *old, const weights_t *w,
 		      const opts_t *o, const char *wpath, char *err)
 {
+	const weights_model_info_t *m = weights_model_info(w->model);
+
+	/* First: two models' vectors may even share a fingerprint (the same
+	 * numbers under other names), never a store. */
+	if (strcmp(old->model, m->store_model) != 0)
+		return err_set(err, ERR_MISMATCH,
+			       "%s holds %s features (%s), but %s is %s weights (%s): "
+			       "a store holds one model's; use another --db", o->db,
+			       old->model,
+			       weights_model_info(weights_model_of_store(old->model))->title,
+			       wpath, m->title, m->store_model);
 	if (strcmp(old->fingerprint, w->fingerprint) != 0)
 		return err_set(err, ERR_MISMATCH,
 			       "%s holds features of weights %s, but %s has fingerprint "
 			       "%s; use another --db or the same weights",
 			       o->db, old->fingerprint, wpath, w->fingerprint);
-	if (strcmp(old->preprocess, FEATDB_PREPROCESS) != 0)
+	if (strcmp(old->preprocess, m->preprocess) != 0)
 		return err_set(err, ERR_MISMATCH,
 			       "%s was made with preprocessing '%s', this program uses '%s'",
-			       o->db, old->preprocess, FEATDB_PREPROCESS);
+			       o->db, old->preprocess, m->preprocess);
 	if (old->dim != VGG_FEATURES)
 		return err_set(err, ERR_MISMATCH, "%s holds %d-d features, not %d",
 			       o->db, old->dim, VGG_FEATURES);
@@ -461,8 +488,9 @@ static int worker_setup(const opts_t *o, weights_t *w, dataset_t *ds, job_t *j,
 	size_t n = 0;
 	int rc;
 
-	if ((rc = weights_path(o->weights, wpath, sizeof wpath, err)) ||
+	if ((rc = weights_model_path(o->weights, o->model, wpath, sizeof wpath, err)) ||
 	    (rc = weights_load(wpath, w, err)) ||
+	    (rc = weights_check_model(w, o->model, wpath, err)) ||
 	    (rc = dist_check_weights(w->fingerprint, err)) ||
 	    (rc = dist_share_keys(NULL, 0, &keys, &n, err)))
 		return rc;
@@ -549,11 +577,13 @@ int main(int argc, char **argv)
 	}
 	size_t total = o.limit >= 0 && (size_t)o.limit < ds.n ? (size_t)o.limit : ds.n;
 
-	if (cli_weights_path(PROG, o.weights, wpath, sizeof wpath))
+	if (cli_weights_path(PROG, o.weights, o.model, wpath, sizeof wpath))
 		goto out;
 	if ((rc = weights_load(wpath, &w, err)) ||
+	    (rc = weights_check_model(&w, o.model, wpath, err)) ||
 	    (rc = dist_check_weights(w.fingerprint, err)))
 		goto fail;
+	const weights_model_info_t *model = weights_model_info(w.model);
 
 	if ((rc = featdb_open(o.db, FEATDB_CREATE, &db, err)))
 		goto fail;
@@ -568,8 +598,9 @@ int main(int argc, char **argv)
 		goto fail;
 	if ((rc = merge_classes(have_old ? &old : NULL, &ds, &meta, &cmap, err)))
 		goto fail;
+	snprintf(meta.model, sizeof meta.model, "%s", model->store_model);
 	snprintf(meta.fingerprint, sizeof meta.fingerprint, "%s", w.fingerprint);
-	snprintf(meta.preprocess, sizeof meta.preprocess, "%s", FEATDB_PREPROCESS);
+	snprintf(meta.preprocess, sizeof meta.preprocess, "%s", model->preprocess);
 	snprintf(meta.version, sizeof meta.version, PROG " " VGGFEAT_VERSION);
 	meta.dim = VGG_FEATURES;
 	meta.dtype = o.dtype;
@@ -633,6 +664,7 @@ share:
 	memcpy(j.todo, all + first, j.n * sizeof *j.todo);
 
 	j.batch = (int)o.batch;
+	j.mean_bgr = weights_model_info(w.model)->mean_bgr;
 	recsize = featdb_rec_size(o.dtype, VGG_FEATURES);
 	size_t ring = (size_t)RING * j.batch;
 	j.slots = malloc(ring * IMG_FLOATS * sizeof(float));

@@ -57,6 +57,26 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Under make test-asan (ASAN_OPTIONS set), in the process about to exec a
+ * program: these files make libhdf5 itself misbehave, inside the child
+ * process h5child.h isolates it in, and that is what the test is about.
+ * The sanitizer would report libhdf5's fault (a memcpy of overlapping
+ * ranges, then the SIGSEGV) as the run's error; instead let it happen as in
+ * the plain build: no report for what libhdf5's own calls to the
+ * intercepted functions do (LIBHDF5_SUPP), SIGSEGV left to the kernel.  Our
+ * code stays instrumented: what it does wrong is still reported. */
+#define LIBHDF5_SUPP "tests/hdf5_damaged/libhdf5.supp"
+static void let_libhdf5_fail(void)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char opts[4096];
+	if (!old || !*old)
+		return;
+	snprintf(opts, sizeof opts, "%s:suppressions=%s:handle_segv=0", old,
+		 LIBHDF5_SUPP);
+	setenv("ASAN_OPTIONS", opts, 1);
+}
+
 /* Runs argv with its standard error to a file (mode 0), a pipe (1) or
  * /dev/null (2), stdout to /dev/null: the exit status (128 + signal when
  * killed), what went to the standard error in *text (malloc'd; empty for
@@ -81,6 +101,7 @@ static int run_stderr(char *const argv[], int mode, char **text)
 		dup2(fd, 2);
 		if (mode == 1)
 			close(p[0]);
+		let_libhdf5_fail();
 		execv(argv[0], argv);
 		_exit(127);
 	}

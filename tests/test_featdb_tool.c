@@ -1,6 +1,7 @@
 /* test_featdb_tool.c - the real featdb program: info, export (read back with
  * the HDF5 library, every field checked), verify (finds damaged records),
- * merge (two halves give the whole, byte for byte). Stores are made here with
+ * merge (two halves give the whole, byte for byte), and the model each
+ * names (VGG16's fc2 or VGG-Face's fc7). Stores are made here with
  * featdb_write, so these tests do not depend on extract. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include "e2e.h"
 #include "error.h"
 #include "featdb.h"
+#include "h5util.h"
 #include "proc.h"
 #include "testutil.h"
 
@@ -39,10 +41,12 @@ static void vec_for(int i, float *v)
 		v[j] = (float)((i * 31 + j * 7) % 50) * 0.25f; /* ReLU-like, f16-exact */
 }
 
-/* Writes records `which` (indices into all_*) with the given class list. */
-static void make_store(const char *path, const int *which, int n,
-		       const char *const *classes, int nclasses, int dtype,
-		       const char *fingerprint)
+/* Writes records `which` (indices into all_*) with the given class list,
+ * as features of model (NULL: none given, as writers before VGG-Face, whose
+ * vectors are VGG16's) with that model's preprocessing. */
+static void make_store_model(const char *path, const int *which, int n,
+			     const char *const *classes, int nclasses, int dtype,
+			     const char *fingerprint, const char *model)
 {
 	featdb_t *db = NULL;
 	featdb_meta_t m = {0};
@@ -53,8 +57,11 @@ static void make_store(const char *path, const int *which, int n,
 	float v[D];
 
 	assert_int_equal(featdb_open(path, FEATDB_CREATE, &db, err), 0);
+	int vggface = model && strcmp(model, FEATDB_MODEL_VGGFACE) == 0;
+	snprintf(m.model, sizeof m.model, "%s", model ? model : "");
 	snprintf(m.fingerprint, sizeof m.fingerprint, "%s", fingerprint);
-	snprintf(m.preprocess, sizeof m.preprocess, "%s", FEATDB_PREPROCESS);
+	snprintf(m.preprocess, sizeof m.preprocess, "%s",
+		 vggface ? FEATDB_PREPROCESS_VGGFACE : FEATDB_PREPROCESS);
 	snprintf(m.version, sizeof m.version, "test");
 	m.dim = D;
 	m.dtype = dtype;
@@ -80,6 +87,13 @@ static void make_store(const char *path, const int *which, int n,
 	for (int k = 0; k < n; k++)
 		free((void *)vals[k]);
 	featdb_close(db);
+}
+
+static void make_store(const char *path, const int *which, int n,
+		       const char *const *classes, int nclasses, int dtype,
+		       const char *fingerprint)
+{
+	make_store_model(path, which, n, classes, nclasses, dtype, fingerprint, NULL);
 }
 
 static const int everyone[] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
@@ -377,6 +391,91 @@ static void test_merge_conflict(void **state)
 /* GNU conventions, as the other programs parse: --out=F, options after the
  * operands, "--" before an operand that looks like an option, -h as an
  * option only. */
+/* The root attribute name of the HDF5 file path, a string. */
+static char *export_attr(const char *path, const char *name)
+{
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	h5util_strlist_t v = {0};
+	char err[ERR_LEN], *s;
+	int found;
+
+	assert_true(f >= 0);
+	if (h5util_attr_strings(f, name, &v, &found, path, err))
+		fail_msg("%s", err);
+	assert_true(found && v.n == 1);
+	s = strdup(v.v[0]);
+	h5util_strlist_free(&v);
+	H5Fclose(f);
+	return s;
+}
+
+/* A store says which model's vectors it holds: info and export name it (a
+ * store written without one holds VGG16's), merge refuses to mix two, and
+ * featdb_write refuses a model it does not know. */
+static void test_model_named(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char v16[4200], face[4200], out[4200], h5[4200], err[ERR_LEN];
+	int st;
+	snprintf(v16, sizeof v16, "%s/v16.lmdb", d);
+	snprintf(face, sizeof face, "%s/face.lmdb", d);
+	snprintf(out, sizeof out, "%s/out.lmdb", d);
+	snprintf(h5, sizeof h5, "%s/face.h5", d);
+	make_store(v16, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	make_store_model(face, everyone, 9, all_classes, 4, FEATDB_F32,
+			 "feedfacecafebeef", FEATDB_MODEL_VGGFACE);
+
+	char *info[] = {FEATDB, "info", face, NULL};
+	char *log = run(info, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(log, "\nmodel:       vggface-fc7\n"));
+	assert_non_null(strstr(log, "preprocess:  " FEATDB_PREPROCESS_VGGFACE "\n"));
+	free(log);
+	info[2] = v16;
+	log = run(info, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(log, "\nmodel:       vgg16-fc2\n"));
+	free(log);
+
+	char *exp[] = {FEATDB, "export", face, "--out", h5, NULL};
+	log = run(exp, &st, d);
+	assert_int_equal(st, 0);
+	free(log);
+	char *a = export_attr(h5, "model"), *b = export_attr(h5, "preprocess");
+	assert_string_equal(a, FEATDB_MODEL_VGGFACE);
+	assert_string_equal(b, FEATDB_PREPROCESS_VGGFACE);
+	free(a), free(b);
+	exp[2] = v16;
+	log = run(exp, &st, d);
+	assert_int_equal(st, 0);
+	free(log);
+	a = export_attr(h5, "model");
+	assert_string_equal(a, FEATDB_MODEL);
+	free(a);
+
+	/* The same weights fingerprint, other models: never one store. */
+	char *merge[] = {FEATDB, "merge", out, v16, face, NULL};
+	log = run(merge, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "differ in model"));
+	assert_non_null(strstr(log, "vgg16-fc2/"));
+	assert_non_null(strstr(log, "vggface-fc7/"));
+	free(log);
+	assert_int_equal(access(out, F_OK), -1);
+
+	featdb_t *db = NULL;
+	featdb_meta_t m = {.dim = D, .dtype = FEATDB_F32, .nclasses = 1,
+			   .classes = (char *[]){"a"}};
+	snprintf(m.model, sizeof m.model, "resnet50-avgpool");
+	assert_int_equal(featdb_open(out, FEATDB_CREATE, &db, err), 0);
+	assert_int_equal(featdb_write(db, &m, 0, NULL, NULL, NULL, err), ERR_ARG);
+	assert_non_null(strstr(err, "model 'resnet50-avgpool' is not 'vgg16-fc2' or "
+			       "'vggface-fc7'"));
+	featdb_close(db);
+	tu_rm_rf(d);
+}
+
 static void test_options(void **state)
 {
 	(void)state;
@@ -451,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_conflict),
+		cmocka_unit_test(test_model_named),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_stdout_write_failure),
 	};

@@ -1,19 +1,22 @@
 /* test_predict.c - the real predict program after extract and train-head on
  * a separable synthetic set (generated cartoon people): the true person is
- * the top-1 answer for held-out images, the top-k lines are well formed, and
- * weights other than the head's are refused. */
+ * the top-1 answer for held-out images, the top-k lines are well formed,
+ * weights other than the head's are refused, and --min-prob names rank 1
+ * "unknown" below its threshold.  (VGG-Face heads: test_vggface.c.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "head.h"
 #include "proc.h"
 #include "testutil.h"
 
@@ -123,6 +126,100 @@ static void test_refuses_other_weights(void **state)
 	unlink(w2);
 }
 
+/* One result line: path, rank, name, probability. */
+typedef struct result {
+	char path[600], name[64];
+	int rank;
+	double p;
+} result_t;
+
+/* Runs predict --head h --weights (the test weights) with the arguments
+ * (NULL-terminated) and reads its lines into r (at most max): their
+ * number. */
+static int predict_lines(const char *h, result_t *r, int max, ...)
+{
+	char out[600], *argv[32];
+	int n = 0, lines = 0;
+	va_list ap;
+
+	snprintf(out, sizeof out, "%s/out", dir);
+	argv[n++] = proc_bin("predict");
+	argv[n++] = "--head";
+	argv[n++] = (char *)h;
+	argv[n++] = "--weights";
+	argv[n++] = (char *)tu_weights_path();
+	va_start(ap, max);
+	for (char *a; (a = va_arg(ap, char *)) && n < 31;)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	int st = proc_run(argv, out);
+	char *s = tu_slurp(out);
+	if (st != 0)
+		fail_msg("predict exited with %d:\n%s", st, s);
+	for (char *line = strtok(s, "\n"); line && lines < max; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "predict:", 8) == 0)
+			continue;
+		result_t *x = &r[lines++];
+		assert_int_equal(sscanf(line, "%599[^\t]\t%d\t%63[^\t]\t%lf", x->path,
+					&x->rank, x->name, &x->p), 4);
+	}
+	free(s);
+	return lines;
+}
+
+/* --min-prob P: rank 1's name is "unknown" when its probability is below P;
+ * every probability, and every other rank, is printed as without it.  The
+ * head here is the trained one with its kernel zeroed and its bias set, so
+ * that every image gets the probabilities 0.5, 0.3, 0.15, 0.05 (the
+ * trained head is sure of every image, at 1.000000). */
+static void test_min_prob(void **state)
+{
+	(void)state;
+	static result_t plain[32], low[32], high[32];
+	static const double want[4] = {0.5, 0.3, 0.15, 0.05};
+	char flat[600], err[ERR_LEN];
+	head_t h;
+	head_meta_t m;
+
+	snprintf(flat, sizeof flat, "%s/flat.h5", dir);
+	assert_int_equal(head_load(head, &h, &m, err), 0);
+	assert_int_equal(h.K, 4);
+	memset(h.kernel, 0, (size_t)h.D * h.K * sizeof *h.kernel);
+	for (int k = 0; k < 4; k++)
+		h.bias[k] = (float)log(want[k]);
+	assert_int_equal(head_save(flat, &h, &m, err), 0);
+	head_free(&h);
+	head_meta_free(&m);
+
+	int n = predict_lines(flat, plain, 32, "--top-k", "2", held, NULL);
+	assert_int_equal(n, 16);
+	assert_int_equal(predict_lines(flat, low, 32, "--top-k", "2", "--min-prob", "0.49",
+				       held, NULL), n);
+	assert_int_equal(predict_lines(flat, high, 32, "--top-k", "2", "--min-prob", "0.51",
+				       held, NULL), n);
+	for (int i = 0; i < n; i++) {
+		const result_t *a = &plain[i];
+		assert_true(fabs(a->p - want[a->rank - 1]) < 1e-6);
+		assert_string_equal(a->name, a->rank == 1 ? "person_01" : "person_02");
+		assert_string_equal(low[i].name, a->name);
+		assert_string_equal(high[i].name, a->rank == 1 ? "unknown" : a->name);
+		assert_string_equal(high[i].path, a->path);
+		assert_true(low[i].p == a->p && high[i].p == a->p);
+	}
+
+	/* Out of 0..1, or not a number: a usage error. */
+	char out[600];
+	snprintf(out, sizeof out, "%s/out", dir);
+	static const char *const bad[] = {"1.5", "-0.1", "most"};
+	for (int i = 0; i < 3; i++) {
+		char *argv[] = {proc_bin("predict"), "--head", head, "--min-prob",
+				(char *)bad[i], held, NULL};
+		assert_int_equal(proc_run(argv, out), 2);
+	}
+	unlink(flat);
+}
+
 static void test_bad_inputs(void **state)
 {
 	(void)state;
@@ -190,6 +287,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_top_k),
 		cmocka_unit_test(test_refuses_other_weights),
+		cmocka_unit_test(test_min_prob),
 		cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_odd_paths_escaped),
 		cmocka_unit_test(test_stdout_write_failure),

@@ -1,8 +1,9 @@
 /* test_train_head.c - bin/train-head end to end, on feature stores made
  * here with featdb_write: the Keras-style output, the history CSV, the head
  * file, sweeps, determinism over threads, every error the issue lists, the
- * atomic write of the head, and parity with PyTorch (the per-epoch losses
- * of tests/ref/torch_head.py, kept in tests/golden/head_parity.h5).
+ * atomic write of the head, parity with PyTorch (the per-epoch losses of
+ * tests/ref/torch_head.py, kept in tests/golden/head_parity.h5), the model
+ * the head records, and the --min-prob it suggests for predict.
  * Letters: N records, D features, K classes. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +31,7 @@
 #include "proc.h"
 #include "testutil.h"
 
-#define PROG "bin/train-head"
+#define PROG proc_bin("train-head")
 #define GOLDEN "tests/golden/head_parity.h5"
 
 static const char *tmpdir;
@@ -54,6 +55,7 @@ typedef struct spec {
 	int all_valid;    /* this class's records are all tagged valid (-1: none) */
 	double noise;     /* amplitude of the uniform noise on the class mean */
 	uint64_t seed;
+	int vggface;      /* VGG-Face's features (model, preprocessing) */
 } spec_t;
 
 static spec_t spec_default(void)
@@ -90,7 +92,9 @@ static void store_add(const char *path, const spec_t *s, int first)
 		m.classes[k] = strdup(name);
 	}
 	snprintf(m.fingerprint, sizeof m.fingerprint, "feedfacecafebeef");
-	snprintf(m.preprocess, sizeof m.preprocess, "%s", FEATDB_PREPROCESS);
+	snprintf(m.model, sizeof m.model, "%s", s->vggface ? FEATDB_MODEL_VGGFACE : "");
+	snprintf(m.preprocess, sizeof m.preprocess, "%s",
+		 s->vggface ? FEATDB_PREPROCESS_VGGFACE : FEATDB_PREPROCESS);
 	snprintf(m.version, sizeof m.version, "test_train_head");
 	for (size_t i = 0; i < (size_t)s->K * s->D; i++)
 		mean[i] = tu_rng_uniform(&r) < 0.4 ? (float)(2 * tu_rng_uniform(&r)) : 0.0f;
@@ -372,6 +376,187 @@ static int load_head(const char *path, head_t *h)
 	int rc = head_load(path, h, &m, err);
 	head_meta_free(&m);
 	return rc;
+}
+
+/* ---- the suggested --min-prob -------------------------------------------- */
+
+typedef struct valid_set {
+	int D;
+	size_t n;
+	float *x;  /* (n, D) the records tagged valid */
+	int *y;
+} valid_set_t;
+
+static int collect_valid(void *ctx, const char *key, size_t keylen,
+			 const featdb_rec_t *rec, const char *why)
+{
+	valid_set_t *v = ctx;
+	(void)key, (void)keylen, (void)why;
+	assert_non_null(rec);
+	if (rec->split != FEATDB_VALID)
+		return 0;
+	v->x = realloc(v->x, (v->n + 1) * (size_t)v->D * sizeof *v->x);
+	v->y = realloc(v->y, (v->n + 1) * sizeof *v->y);
+	assert_true(v->x && v->y);
+	featdb_rec_vector(rec, v->x + v->n * (size_t)v->D);
+	v->y[v->n++] = rec->cls;
+	return 0;
+}
+
+static int desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x < y) - (x > y);
+}
+
+/* What train-head's suggestion line says. */
+typedef struct suggestion {
+	double p, keep;
+	size_t kept, right, caught, wrong;
+} suggestion_t;
+
+static void parse_suggestion(const char *text, suggestion_t *g)
+{
+	const char *line = strstr(text, "train-head: predict --min-prob ");
+	if (!line)
+		fail_msg("no suggested --min-prob in:\n%s", text);
+	if (sscanf(line, "train-head: predict --min-prob %lf keeps %zu of the %zu "
+		   "correct validation answers (%*[^,], --keep %lf) and turns %zu of "
+		   "the %zu wrong ones", &g->p, &g->kept, &g->right, &g->keep,
+		   &g->caught, &g->wrong) != 6)
+		fail_msg("cannot read: %.300s", line);
+}
+
+/* The suggestion, recomputed from the head file and the store's records
+ * tagged valid with plain double arithmetic: the top-1 answers right and
+ * wrong, the ceil(keep * right)-th most confident right one just above p
+ * (6 decimals, rounded down), and the counts at p (train-head's float
+ * logits differ from these by about 1e-6: answers that close to p may
+ * count either way). */
+static void check_suggestion(const char *store, const char *head,
+			     const suggestion_t *g)
+{
+	valid_set_t v = {0};
+	head_t h;
+	char err[ERR_LEN];
+	featdb_t *db = NULL;
+
+	assert_int_equal(load_head(head, &h), 0);
+	v.D = h.D;
+	assert_int_equal(featdb_open(store, FEATDB_RDONLY, &db, err), 0);
+	assert_int_equal(featdb_foreach(db, collect_valid, &v, err), 0);
+	featdb_close(db);
+	double *right = malloc(v.n * sizeof *right), *wrong = malloc(v.n * sizeof *wrong);
+	double *l = malloc((size_t)h.K * sizeof *l);
+	size_t nr = 0, nw = 0;
+	assert_true(right && wrong && l);
+	for (size_t i = 0; i < v.n; i++) {
+		int best = 0;
+		double mx = -INFINITY, sum = 0;
+		for (int k = 0; k < h.K; k++) {
+			l[k] = h.bias[k];
+			for (int d = 0; d < h.D; d++)
+				l[k] += (double)v.x[i * (size_t)h.D + d] * h.kernel[(size_t)d * h.K + k];
+			if (l[k] > mx)
+				mx = l[k], best = k;
+		}
+		for (int k = 0; k < h.K; k++)
+			sum += exp(l[k] - mx);
+		if (best == v.y[i])
+			right[nr++] = 1 / sum;
+		else
+			wrong[nw++] = 1 / sum;
+	}
+	assert_int_equal(g->right, nr);
+	assert_int_equal(g->wrong, nw);
+	assert_true(nr > 0);
+	qsort(right, nr, sizeof *right, desc);
+	size_t want = (size_t)ceil(g->keep * (double)nr - 1e-9);
+	double pk = right[want - 1];
+	if (!(g->p <= pk && g->p > pk - 2.2e-6))
+		fail_msg("--min-prob %.6f, but the %zu-th of %zu right answers has %.9f",
+			 g->p, want, nr, pk);
+	/* The promise: at least keep of the right answers stay. */
+	assert_true(g->kept >= want);
+	size_t lo = 0, hi = 0;
+	for (size_t i = 0; i < nr; i++)
+		lo += right[i] >= g->p + 1e-6, hi += right[i] >= g->p - 1e-6;
+	assert_true(g->kept >= lo && g->kept <= hi);
+	lo = hi = 0;
+	for (size_t i = 0; i < nw; i++)
+		lo += wrong[i] < g->p - 1e-6, hi += wrong[i] < g->p + 1e-6;
+	assert_true(g->caught >= lo && g->caught <= hi);
+	print_message("--keep %g: --min-prob %.6f keeps %zu of %zu right, turns %zu of "
+		      "%zu wrong into unknown\n", g->keep, g->p, g->kept, nr, g->caught, nw);
+	free(right), free(wrong), free(l), free(v.x), free(v.y);
+	head_free(&h);
+}
+
+/* After training, the line that tells predict's --min-prob: checked
+ * against its definition for --keep 0.95 (the default), 0.7 and 1; absent
+ * without a validation set or with -q; --keep out of range is a usage
+ * error. */
+static void test_min_prob_suggested(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.K = 5;
+	s.per_class = 60;
+	s.valid_every = 3; /* 20 of each class's 60 */
+	s.noise = 2.4;     /* some validation answers wrong */
+	const char *store = make_store("minprob.lmdb", &s);
+	const char *out = path_in("minprob.txt"), *head = path_in("minprob.h5");
+	static const char *const keeps[] = {NULL, "0.7", "1"};
+	suggestion_t g;
+
+	for (int i = 0; i < 3; i++) {
+		int st = keeps[i] ?
+			run(out, "--db", store, "--epochs", "5", "--lr", "1e-2", "--out",
+			    head, "--keep", keeps[i], NULL) :
+			run(out, "--db", store, "--epochs", "5", "--lr", "1e-2", "--out",
+			    head, NULL);
+		assert_int_equal(st, 0);
+		parse_suggestion(slurp(out), &g);
+		assert_true(g.keep == (keeps[i] ? strtod(keeps[i], NULL) : 0.95));
+		check_suggestion(store, head, &g);
+		if (i == 0)
+			assert_true(g.wrong > 0 && g.caught > 0 && g.kept < g.right);
+		if (i == 2)
+			assert_int_equal(g.kept, g.right);
+	}
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "--val-split", "0",
+			     "--out", head, NULL), 0);
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "-q", NULL), 0);
+	assert_null(strstr(slurp(out), "--min-prob"));
+	spec_t none = spec_default();
+	assert_int_equal(run(out, "--db", make_store("noval.lmdb", &none), "--epochs",
+			     "1", "--val-split", "0", NULL), 0);
+	assert_null(strstr(slurp(out), "--min-prob"));
+	expect_usage(run(out, "--db", store, "--keep", "0", NULL), out);
+	expect_usage(run(out, "--db", store, "--keep", "1.5", NULL), out);
+	expect_usage(run(out, "--db", store, "--keep", "most", NULL), out);
+}
+
+/* The head records the store's model and preprocessing (VGG-Face's here;
+ * VGG16's: test_train_output_history_and_head), for predict to check. */
+static void test_head_records_model(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.vggface = 1;
+	const char *store = make_store("vggface.lmdb", &s);
+	const char *out = path_in("vggface.txt"), *head = path_in("vggface.h5");
+	head_t h;
+	head_meta_t m;
+	char err[ERR_LEN];
+
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "--out", head, "-q",
+			     NULL), 0);
+	assert_int_equal(head_load(head, &h, &m, err), 0);
+	assert_string_equal(m.model, FEATDB_MODEL_VGGFACE);
+	assert_string_equal(m.preprocess, FEATDB_PREPROCESS_VGGFACE);
+	head_free(&h);
+	head_meta_free(&m);
 }
 
 static void test_same_result_any_threads(void **state)
@@ -882,6 +1067,8 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_train_output_history_and_head),
 		cmocka_unit_test(test_valid_tagged_and_f16),
+		cmocka_unit_test(test_min_prob_suggested),
+		cmocka_unit_test(test_head_records_model),
 		cmocka_unit_test(test_same_result_any_threads),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_head_written_atomically),

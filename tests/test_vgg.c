@@ -4,7 +4,8 @@
  * tests/ref/keras_ref.py (PyTorch + Pillow + h5py, an implementation that
  * shares no code with ours) and those of Keras itself, written by
  * tests/ref/keras_golden.py (tf-keras and TensorFlow, on the weights file in
- * the official and the Keras 2 layout).
+ * the official and the Keras 2 layout); and VGG-Face's fc7 (keras-vggface's
+ * layout and preprocessing) against keras_ref.py's.
  * Letters: N batch, H height, W width, C input channels, K output channels. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,9 @@
 
 #define GOLDEN "tests/golden/fc2_golden.h5"
 #define KERAS_GOLDEN "tests/golden/keras_fc2.h5"
+/* Made by `keras_ref.py --model vggface` on gen_weights --seed 1 --layout
+ * vggface (the command: its docstring). */
+#define VGGFACE_GOLDEN "tests/golden/vggface_fc7_golden.h5"
 
 /* max |a - ref| <= tol * max |ref|, on a reference that is not all zeros. */
 static void assert_close(const char *what, const float *a, const double *ref,
@@ -122,8 +126,8 @@ static void test_maxpool_odd_shapes(void **state)
 }
 
 /* ---- golden fc2 vectors -------------------------------------------------
- * Two files, one format (see their scripts): keys, fc2 (n, 4096) float32
- * and the sums of the weights they were computed with. */
+ * Three files, one format (see their scripts): keys, fc2 (n, 4096) float32
+ * (VGG-Face's: fc7) and the sums of the weights they were computed with. */
 
 /* Images per vgg_forward: an image's output does not depend on it (vgg.h),
  * and a small batch keeps the memory low. */
@@ -133,7 +137,7 @@ typedef struct golden {
 	const char *path;
 	int n;
 	char **keys;
-	float *fc2; /* (n, 4096) */
+	float *fc2; /* (n, 4096): fc2, or VGG-Face's fc7 */
 	double sums[3][WEIGHTS_NLAYERS]; /* kernel, bias, |kernel| */
 	char made_by[256]; /* the versions attributes, "" when there are none */
 } golden_t;
@@ -172,7 +176,9 @@ static void read_version(hid_t f, const char *name, golden_t *g)
 	h5util_strlist_free(&v);
 }
 
-static void golden_read(const char *path, golden_t *g)
+/* golden_read reads path, its vectors from the dataset vec ("fc2",
+ * "fc7"). */
+static void golden_read(const char *path, const char *vec, golden_t *g)
 {
 	g->path = path;
 	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -193,7 +199,7 @@ static void golden_read(const char *path, golden_t *g)
 	H5Tclose(mt), H5Tclose(ft), H5Sclose(sp), H5Dclose(d);
 
 	g->fc2 = malloc((size_t)g->n * VGG_FEATURES * sizeof(float));
-	d = H5Dopen2(f, "fc2", H5P_DEFAULT);
+	d = H5Dopen2(f, vec, H5P_DEFAULT);
 	assert_true(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, g->fc2) >= 0);
 	H5Dclose(d);
 	read_doubles(f, "kernel_sum", g->sums[0], WEIGHTS_NLAYERS);
@@ -202,6 +208,7 @@ static void golden_read(const char *path, golden_t *g)
 	g->made_by[0] = '\0';
 	read_version(f, "tensorflow", g);
 	read_version(f, "tf_keras", g);
+	read_version(f, "torch", g);
 	read_version(f, "Pillow", g);
 	H5Fclose(f);
 }
@@ -267,8 +274,9 @@ static const char *golden_path(const char *key, char *buf, size_t len)
 }
 
 /* golden_check runs the network over w (conv: VGG_CONV_WINOGRAD or
- * VGG_CONV_DIRECT) on every golden image present, decoded by img_load_vgg,
- * and fails unless each fc2 is within 1e-4 x max |ref| of its golden
+ * VGG_CONV_DIRECT) on every golden image present, decoded by
+ * img_load_vgg_mean with w's model's means (VGG16's, VGG-Face's), and fails
+ * unless each fc2 (fc7) is within 1e-4 x max |ref| of its golden
  * vector; prints each image's max |a - ref| / max |ref| after label.
  * Returns the number of images compared (those of ../shared/data are
  * skipped when it is absent) and fills *worst. */
@@ -297,7 +305,8 @@ static int golden_check(const golden_t *g, const weights_t *w, int conv,
 			const char *path = golden_path(g->keys[i], buf, sizeof buf);
 			if (!path)
 				continue;
-			if (img_load_vgg(path, in + (size_t)m * in_len, err))
+			if (img_load_vgg_mean(path, weights_model_info(w->model)->mean_bgr,
+					      in + (size_t)m * in_len, err))
 				fail_msg("%s", err);
 			row[m++] = i;
 		}
@@ -336,7 +345,7 @@ static void test_forward_matches_golden(void **state)
 	weights_t w = {0};
 	golden_worst_t worst;
 
-	golden_read(GOLDEN, &g);
+	golden_read(GOLDEN, "fc2", &g);
 	golden_weights(tu_weights_path(), &g, &w, NULL);
 	int used = golden_check(&g, &w, VGG_CONV_WINOGRAD, "torch winograd", &worst);
 	weights_free(&w);
@@ -346,17 +355,18 @@ static void test_forward_matches_golden(void **state)
 	golden_free(&g);
 }
 
-/* keras2_weights loads the test weights (seed 1) in Keras 2's save_weights
- * layout, written by gen_weights into a folder removed once read. */
-static void keras2_weights(const golden_t *g, weights_t *w)
+/* layout_weights loads the test weights (seed 1) in another layout of
+ * gen_weights ("keras2": Keras 2's save_weights; "vggface": keras-vggface's
+ * VGG-Face file), written into a folder removed once read. */
+static void layout_weights(const char *layout, const golden_t *g, weights_t *w)
 {
 	const char *d = tu_tmpdir();
 	char path[4200], log[4200];
 
-	snprintf(path, sizeof path, "%s/vgg16_seed1_keras2.h5", d);
+	snprintf(path, sizeof path, "%s/seed1_%s.h5", d, layout);
 	snprintf(log, sizeof log, "%s/gen_weights.log", d);
 	char *gen[] = {proc_tool("gen_weights"), "--seed", "1", "--layout",
-		       "keras2", "--out", path, NULL};
+		       (char *)layout, "--out", path, NULL};
 	int rc = proc_run(gen, log);
 	if (rc) {
 		char *text = tu_read_text(log);
@@ -386,7 +396,7 @@ static void test_forward_matches_keras(void **state)
 	char label[64];
 	int used = 0;
 
-	golden_read(KERAS_GOLDEN, &g);
+	golden_read(KERAS_GOLDEN, "fc2", &g);
 	print_message("%s: %d images, made by %s\n", g.path, g.n, g.made_by);
 	for (int l = 0; l < 2; l++) {
 		weights_t w = {0};
@@ -394,7 +404,7 @@ static void test_forward_matches_keras(void **state)
 			golden_weights(tu_weights_path(), &g, &w, NULL);
 			memcpy(fingerprint, w.fingerprint, sizeof fingerprint);
 		} else {
-			keras2_weights(&g, &w);
+			layout_weights("keras2", &g, &w);
 		}
 		/* Both layouts hold the same numbers, to the bit. */
 		assert_string_equal(w.fingerprint, fingerprint);
@@ -418,6 +428,59 @@ static void test_forward_matches_keras(void **state)
 	golden_free(&g);
 }
 
+/* vgg16_means_error: max |a - ref| / max |ref| of g's first image (one of
+ * the repository's) when w runs on it with VGG16's means. */
+static double vgg16_means_error(const golden_t *g, const weights_t *w)
+{
+	const size_t in_len = (size_t)VGG_IN * VGG_IN * 3;
+	float *in = malloc(in_len * sizeof *in), *out = malloc(VGG_FEATURES * sizeof *out);
+	double *ref = malloc(VGG_FEATURES * sizeof *ref);
+	char err[ERR_LEN];
+	vgg_t *net = NULL;
+	tu_close_t c;
+
+	assert_true(in && out && ref);
+	assert_int_equal(strncmp(g->keys[0], "repo:", 5), 0);
+	if (img_load_vgg(g->keys[0] + 5, in, err) || vgg_create(w, 1, &net, err) ||
+	    vgg_forward(net, in, 1, out, err))
+		fail_msg("%s", err);
+	for (int k = 0; k < VGG_FEATURES; k++)
+		ref[k] = g->fc2[k];
+	tu_close(out, ref, VGG_FEATURES, 0, 0, 0, &c);
+	vgg_free(net);
+	free(in), free(out), free(ref);
+	return c.maxdiff / c.maxref;
+}
+
+/* VGG-Face (keras-vggface's layout, its preprocess_input) against
+ * PyTorch-in-double on Pillow-decoded images (keras_ref.py --model
+ * vggface): fc7 within 1e-4 of max |ref| for every image, those of
+ * ../shared/data skipped when it is absent. */
+static void test_vggface_matches_golden(void **state)
+{
+	(void)state;
+	golden_t g = {0};
+	weights_t w = {0};
+	golden_worst_t worst;
+
+	golden_read(VGGFACE_GOLDEN, "fc7", &g);
+	print_message("%s: %d images, made by %s\n", g.path, g.n, g.made_by);
+	layout_weights("vggface", &g, &w);
+	assert_int_equal(w.model, WEIGHTS_VGGFACE);
+	int used = golden_check(&g, &w, VGG_CONV_WINOGRAD, "vggface winograd", &worst);
+	/* The golden data tell the means apart: VGG16's, on the same numbers
+	 * (this seed's VGG-Face and VGG16 share them), miss by far. */
+	double off = vgg16_means_error(&g, &w);
+	print_message("vggface with VGG16's means instead: max |a-ref| / max |ref| = "
+		      "%.2g\n", off);
+	assert_true(off > 1e-2);
+	weights_free(&w);
+	assert_true(used > 0);
+	print_message("vggface winograd: worst max |a-ref| / max |ref| = %.2g (%s), "
+		      "limit 1e-4\n", worst.err, worst.key);
+	golden_free(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_maxpool_odd_shapes),
 		cmocka_unit_test(test_forward_matches_golden),
 		cmocka_unit_test(test_forward_matches_keras),
+		cmocka_unit_test(test_vggface_matches_golden),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
-/* test_weights.c - the Keras HDF5 weights loader.
+/* test_weights.c - the Keras HDF5 weights loader, and how it tells VGG16
+ * from VGG-Face (by the layer names, never by the shapes).
  *
- * Full-size files come from build/tests/gen_weights in its three layouts
- * (each written once, in the group setup, since one is 553 MB); the values
+ * Full-size files come from build/tests/gen_weights in its layouts (VGG16's
+ * three, keras-vggface's and the notop files; each written once, in the
+ * group setup, since one is 553 MB; DeepFace's is small); the values
  * are checked against an independent recomputation of the generator's
  * documented number stream.  Damaged and odd files are written here with the
  * HDF5 API: small ones, whose datasets have their real shapes but no storage
@@ -25,7 +27,7 @@
 #include "testutil.h"
 #include "weights.h"
 
-#define GEN "build/tests/gen_weights"
+#define GEN proc_tool("gen_weights")
 #define SEED 1
 /* fingerprint of `gen_weights --seed 1`: it changes only when the
  * generator's numbers or the fingerprint's definition change, and feature
@@ -36,6 +38,7 @@
 typedef struct files {
 	const char *dir;
 	char official[256], keras2[256], model[256], notop[256];
+	char vggface[256], vggface_notop[256], deepface[256];
 } files_t;
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -124,31 +127,37 @@ static void expect_layer_head(const weights_t *w, int i, size_t n)
 
 /* ---- group with generated files ----------------------------------------- */
 
+enum { NGEN = 7 };
+
 static int gen_setup(void **state)
 {
 	static files_t f;
-	static const char *const layouts[] = { "official", "keras2", "model",
-					       "official" };
-	char *paths[4] = { f.official, f.keras2, f.model, f.notop };
-	char log[4][300];
-	pid_t pid[4];
+	static const char *const layouts[NGEN] = { "official", "keras2", "model",
+						   "official", "vggface", "vggface",
+						   "deepface" };
+	static const int notop[NGEN] = { 0, 0, 0, 1, 0, 1, 0 };
+	char *paths[NGEN] = { f.official, f.keras2, f.model, f.notop, f.vggface,
+			      f.vggface_notop, f.deepface };
+	static const char *const names[NGEN] = { "official.h5", "keras2.h5",
+		"model.h5", "notop.h5", "vggface.h5", "vggface_notop.h5",
+		"deepface.h5" };
+	char log[NGEN][300];
+	pid_t pid[NGEN];
 	int bad = 0;
 
 	f.dir = tu_tmpdir();
-	path_in(f.official, sizeof f.official, f.dir, "official.h5");
-	path_in(f.keras2, sizeof f.keras2, f.dir, "keras2.h5");
-	path_in(f.model, sizeof f.model, f.dir, "model.h5");
-	path_in(f.notop, sizeof f.notop, f.dir, "notop.h5");
-	/* The four run side by side: each is bound by its own number
+	for (int k = 0; k < NGEN; k++)
+		path_in(paths[k], sizeof f.official, f.dir, names[k]);
+	/* They run side by side: each is bound by its own number
 	 * generation. */
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < NGEN; k++) {
 		char *argv[] = { GEN, "--seed", "1", "--out", paths[k],
 				 "--layout", (char *)layouts[k],
-				 k == 3 ? "--notop" : NULL, NULL };
+				 notop[k] ? "--notop" : NULL, NULL };
 		snprintf(log[k], sizeof log[k], "%s.log", paths[k]);
 		pid[k] = proc_spawn(argv, log[k]);
 	}
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < NGEN; k++)
 		if (proc_wait(pid[k]) != 0) {
 			fprintf(stderr, "%s failed for %s (see %s)\n", GEN,
 				paths[k], log[k]);
@@ -219,6 +228,83 @@ static void test_notop(void **state)
 
 	expect_in(msg, "13 layers with weights");
 	expect_in(msg, "notop");
+}
+
+/* keras-vggface's file: told by its layer names (its activations nested
+ * groups without weights), read through its nested datasets; with this
+ * seed its numbers are VGG16's, to the bit, and so is the fingerprint: the
+ * names alone say which model it is.  VGG16's layouts stay VGG16. */
+static void test_vggface_detected(void **state)
+{
+	files_t *f = *state;
+	const char *vgg16[] = { f->official, f->keras2, f->model };
+	weights_t a, b;
+	char err[ERR_LEN];
+
+	for (int k = 0; k < 3; k++) {
+		if (weights_load(vgg16[k], &a, err))
+			fail_msg("%s", err);
+		assert_int_equal(a.model, WEIGHTS_VGG16);
+		if (k < 2)
+			weights_free(&a);
+	}
+	if (weights_load(f->vggface, &b, err))
+		fail_msg("%s", err);
+	assert_int_equal(b.model, WEIGHTS_VGGFACE);
+	assert_string_equal(b.fingerprint, SEED1_FINGERPRINT);
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
+		assert_memory_equal(a.kernel[i], b.kernel[i],
+				    weights_kernel_count(i) * sizeof(float));
+		assert_memory_equal(a.bias[i], b.bias[i],
+				    (size_t)weights_spec[i].cout * sizeof(float));
+	}
+	/* --model: agreeing or absent passes, the other model is refused. */
+	assert_int_equal(weights_check_model(&b, WEIGHTS_AUTO, f->vggface, err), 0);
+	assert_int_equal(weights_check_model(&b, WEIGHTS_VGGFACE, f->vggface, err), 0);
+	assert_int_equal(weights_check_model(&b, WEIGHTS_VGG16, f->vggface, err),
+			 ERR_MISMATCH);
+	expect_in(err, f->vggface);
+	expect_in(err, "VGG-Face weights");
+	expect_in(err, "--model vgg16");
+	assert_int_equal(weights_check_model(&a, WEIGHTS_VGGFACE, f->model, err),
+			 ERR_MISMATCH);
+	expect_in(err, "VGG16 weights");
+	expect_in(err, "--model vggface");
+	weights_free(&a);
+	weights_free(&b);
+	/* weights_read, in this process, tells the model too. */
+	if (weights_read(f->vggface, &b, err))
+		fail_msg("%s", err);
+	assert_int_equal(b.model, WEIGHTS_VGGFACE);
+	weights_free(&b);
+}
+
+/* keras-vggface's _notop file is refused, as VGG16's is, naming the file to
+ * use instead. */
+static void test_vggface_notop(void **state)
+{
+	files_t *f = *state;
+	const char *msg = load_fail(f->vggface_notop, ERR_MISSING);
+
+	expect_in(msg, "13 layers with weights, VGG-Face needs 15");
+	expect_in(msg, "notop");
+	expect_in(msg, "no fc6/fc7");
+	expect_in(msg, WEIGHTS_VGGFACE_FILE_NAME);
+}
+
+/* DeepFace's VGG-Face file (fc6 a 7x7 convolution, layers conv2d_N): not a
+ * layout we read, refused by its names before any dataset is read, naming
+ * what it holds. */
+static void test_deepface_refused(void **state)
+{
+	files_t *f = *state;
+	const char *msg = load_fail(f->deepface, ERR_UNSUPPORTED);
+
+	expect_in(msg, "neither VGG16 nor VGG-Face");
+	expect_in(msg, "conv2d_1, conv2d_2");
+	expect_in(msg, "conv2d_15");
+	expect_in(msg, "block1_conv1 .. fc2");
+	expect_in(msg, "conv1_1 .. fc7");
 }
 
 static void test_truncated(void **state)
@@ -506,6 +592,21 @@ static void test_wrong_shape(void **state)
 	}
 }
 
+/* Right shapes, a wrong name: shapes alone never make a model.  The
+ * message names the layer and both models' names. */
+static void test_renamed_refused(void **state)
+{
+	tiny_t t = { .at = 13, .renamed = 1 };
+	char path[300];
+	const char *dir = tiny_path(&t, path, sizeof path);
+	const char *msg = load_fail(path, ERR_UNSUPPORTED);
+
+	expect_in(msg, "layer renamed_conv where VGG16 has fc1");
+	expect_in(msg, "neither VGG16's (block1_conv1 .. fc2)");
+	expect_in(msg, "VGG-Face's (conv1_1 .. fc7)");
+	tu_rm_rf(dir);
+}
+
 static void test_bad_structure(void **state)
 {
 	struct {
@@ -689,6 +790,81 @@ static void test_default_path(void **state)
 		unsetenv("VGG16_WEIGHTS");
 }
 
+/* VGG-Face's file, where keras-vggface's get_file caches it
+ * (models/vggface under $KERAS_HOME or ~/.keras), or $VGGFACE_WEIGHTS;
+ * each model's variable leaves the other's path alone. */
+static void test_default_path_vggface(void **state)
+{
+	static const char *const vars[] = { "VGG16_WEIGHTS", "VGGFACE_WEIGHTS",
+					    "KERAS_HOME", "HOME" };
+	char save[4][4096], buf[4096], err[ERR_LEN];
+	int had[4];
+
+	for (int v = 0; v < 4; v++) {
+		const char *x = getenv(vars[v]);
+		had[v] = x != NULL;
+		snprintf(save[v], sizeof save[v], "%s", x ? x : "");
+		unsetenv(vars[v]);
+	}
+	assert_int_equal(setenv("HOME", "/home/u", 1), 0);
+	assert_int_equal(setenv("VGG16_WEIGHTS", "/data/vgg16.h5", 1), 0);
+	assert_int_equal(weights_model_default_path(WEIGHTS_VGGFACE, buf, sizeof buf,
+						    err), 0);
+	assert_string_equal(buf, "/home/u/.keras/models/vggface/"
+			    WEIGHTS_VGGFACE_FILE_NAME);
+	assert_int_equal(setenv("KERAS_HOME", "/opt/k", 1), 0);
+	assert_int_equal(weights_model_default_path(WEIGHTS_VGGFACE, buf, sizeof buf,
+						    err), 0);
+	assert_string_equal(buf, "/opt/k/models/vggface/" WEIGHTS_VGGFACE_FILE_NAME);
+	assert_int_equal(setenv("VGGFACE_WEIGHTS", "/data/face.h5", 1), 0);
+	assert_int_equal(weights_model_path(NULL, WEIGHTS_VGGFACE, buf, sizeof buf,
+					    err), 0);
+	assert_string_equal(buf, "/data/face.h5");
+	/* --weights first; VGG16 (and no --model) keeps its own default. */
+	assert_int_equal(weights_model_path("/w/given.h5", WEIGHTS_VGGFACE, buf,
+					    sizeof buf, err), 0);
+	assert_string_equal(buf, "/w/given.h5");
+	assert_int_equal(weights_model_path(NULL, WEIGHTS_AUTO, buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/data/vgg16.h5");
+	assert_int_equal(unsetenv("VGG16_WEIGHTS"), 0);
+	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/opt/k/models/" WEIGHTS_FILE_NAME);
+	assert_int_equal(unsetenv("VGGFACE_WEIGHTS"), 0);
+	assert_int_equal(unsetenv("KERAS_HOME"), 0);
+	assert_int_equal(unsetenv("HOME"), 0);
+	assert_int_equal(weights_model_default_path(WEIGHTS_VGGFACE, buf, sizeof buf,
+						    err), ERR_ARG);
+	expect_in(err, "VGGFACE_WEIGHTS");
+	for (int v = 0; v < 4; v++)
+		if (had[v])
+			setenv(vars[v], save[v], 1);
+}
+
+/* The models by name, by the store's name, and what they describe. */
+static void test_model_info(void **state)
+{
+	const weights_model_info_t *a = weights_model_info(WEIGHTS_VGG16);
+	const weights_model_info_t *b = weights_model_info(WEIGHTS_VGGFACE);
+
+	assert_int_equal(weights_model_parse("vgg16"), WEIGHTS_VGG16);
+	assert_int_equal(weights_model_parse("vggface"), WEIGHTS_VGGFACE);
+	assert_int_equal(weights_model_parse("VGG16"), -1);
+	assert_int_equal(weights_model_parse(""), -1);
+	assert_int_equal(weights_model_parse(NULL), -1);
+	assert_int_equal(weights_model_of_store("vgg16-fc2"), WEIGHTS_VGG16);
+	assert_int_equal(weights_model_of_store("vggface-fc7"), WEIGHTS_VGGFACE);
+	assert_int_equal(weights_model_of_store("resnet50-avgpool"), -1);
+	assert_ptr_equal(weights_model_info(WEIGHTS_AUTO), a);
+	assert_string_equal(a->layers[0], "block1_conv1");
+	assert_string_equal(a->layers[WEIGHTS_NLAYERS - 1], "fc2");
+	assert_string_equal(b->layers[0], "conv1_1");
+	assert_string_equal(b->layers[WEIGHTS_NCONV], "fc6");
+	assert_string_equal(b->layers[WEIGHTS_NLAYERS - 1], "fc7");
+	/* VGG16's layer names are weights_spec's. */
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
+		assert_string_equal(a->layers[i], weights_spec[i].name);
+}
+
 static void test_missing_help(void **state)
 {
 	char buf[1024];
@@ -698,6 +874,13 @@ static void test_missing_help(void **state)
 	expect_in(buf, WEIGHTS_URL);
 	expect_in(buf, "~/.keras/models/");
 	expect_in(buf, "VGG16_WEIGHTS");
+	expect_in(buf, "--weights");
+
+	weights_model_missing_help(WEIGHTS_VGGFACE, "/x/face.h5", buf, sizeof buf);
+	expect_in(buf, "VGG-Face weights not found at /x/face.h5");
+	expect_in(buf, WEIGHTS_VGGFACE_URL);
+	expect_in(buf, "~/.keras/models/vggface/" WEIGHTS_VGGFACE_FILE_NAME);
+	expect_in(buf, "VGGFACE_WEIGHTS");
 	expect_in(buf, "--weights");
 }
 
@@ -710,12 +893,15 @@ static void test_gen_cli(void **state)
 	char *bad_layout[] = { GEN, "--seed", "1", "--out", "/dev/null",
 			       "--layout", "theano", NULL };
 	char *bad_seed[] = { GEN, "--seed", "x1", "--out", "/dev/null", NULL };
+	char *deepface_notop[] = { GEN, "--seed", "1", "--out", "/dev/null",
+				   "--layout", "deepface", "--notop", NULL };
 
 	assert_int_equal(proc_run(help, NULL), 0);
 	assert_int_equal(proc_run(unknown, NULL), 1);
 	assert_int_equal(proc_run(no_out, NULL), 1);
 	assert_int_equal(proc_run(bad_layout, NULL), 1);
 	assert_int_equal(proc_run(bad_seed, NULL), 1);
+	assert_int_equal(proc_run(deepface_notop, NULL), 1);
 }
 
 int main(void)
@@ -725,16 +911,22 @@ int main(void)
 		cmocka_unit_test(test_values_match_generator),
 		cmocka_unit_test(test_notop),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_vggface_detected),
+		cmocka_unit_test(test_vggface_notop),
+		cmocka_unit_test(test_deepface_refused),
 	};
 	const struct CMUnitTest small[] = {
 		cmocka_unit_test(test_tiny_loads),
 		cmocka_unit_test(test_float64_converted),
 		cmocka_unit_test(test_wrong_shape),
+		cmocka_unit_test(test_renamed_refused),
 		cmocka_unit_test(test_bad_structure),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_not_hdf5),
 		cmocka_unit_test(test_spec),
 		cmocka_unit_test(test_default_path),
+		cmocka_unit_test(test_default_path_vggface),
+		cmocka_unit_test(test_model_info),
 		cmocka_unit_test(test_missing_help),
 		cmocka_unit_test(test_gen_cli),
 	};

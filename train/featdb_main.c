@@ -30,8 +30,9 @@
 static const char usage[] =
 	"usage: featdb COMMAND ...\n"
 	"\n"
-	"  featdb info DB               records, people per split, dimension,\n"
-	"                               dtype, weights fingerprint, size on disk\n"
+	"  featdb info DB               records, people per split, model,\n"
+	"                               dimension, dtype, weights fingerprint,\n"
+	"                               size on disk\n"
 	"  featdb export DB --out F.h5  an HDF5 file for numpy/Keras users\n"
 	"                               (--out=F.h5 too):\n"
 	"                               /features (N,D) float32, /labels (N) int32,\n"
@@ -194,6 +195,7 @@ static int cmd_info(int argc, char **argv)
 	printf("store:       %s\n", argv[0]);
 	printf("records:     %llu\n", (unsigned long long)in.total);
 	printf("people:      %d\n", meta.nclasses);
+	printf("model:       %s\n", meta.model);
 	printf("dimension:   %d\n", meta.dim);
 	printf("dtype:       %s\n", dtype_name(meta.dtype));
 	printf("fingerprint: %s\n", meta.fingerprint);
@@ -426,7 +428,7 @@ static int export_setup(export_t *x)
 	    write_classes(x->f, x->strtype, x->meta) ||
 	    h5util_attr_write_text(x->f, "fingerprint", x->meta->fingerprint) ||
 	    h5util_attr_write_text(x->f, "preprocess", x->meta->preprocess) ||
-	    h5util_attr_write_text(x->f, "model", FEATDB_MODEL))
+	    h5util_attr_write_text(x->f, "model", x->meta->model))
 		return err_set(x->err, ERR_IO, "%s: cannot write the HDF5 layout", x->out);
 	return 0;
 }
@@ -658,18 +660,19 @@ static int cmp_name(const void *a, const void *b)
 static int same_settings(const featdb_meta_t *a, const char *an,
 			 const featdb_meta_t *b, const char *bn)
 {
-	const char *what = strcmp(a->fingerprint, b->fingerprint) ? "weights fingerprint"
+	const char *what = strcmp(a->model, b->model)             ? "model"
+			   : strcmp(a->fingerprint, b->fingerprint) ? "weights fingerprint"
 			   : strcmp(a->preprocess, b->preprocess)   ? "preprocessing"
 			   : a->dim != b->dim                      ? "dimension"
 			   : a->dtype != b->dtype                  ? "dtype"
 								   : NULL;
 	if (!what)
 		return 1;
-	fprintf(stderr, PROG ": error: %s and %s differ in %s (%s %s/%s/%d/%s vs "
-		"%s/%s/%d/%s); only stores made the same way can be merged\n",
-		an, bn, what, "fingerprint/preprocess/dim/dtype", a->fingerprint,
-		a->preprocess, a->dim, dtype_name(a->dtype), b->fingerprint,
-		b->preprocess, b->dim, dtype_name(b->dtype));
+	fprintf(stderr, PROG ": error: %s and %s differ in %s (%s %s/%s/%s/%d/%s vs "
+		"%s/%s/%s/%d/%s); only stores made the same way can be merged\n",
+		an, bn, what, "model/fingerprint/preprocess/dim/dtype", a->model,
+		a->fingerprint, a->preprocess, a->dim, dtype_name(a->dtype), b->model,
+		b->fingerprint, b->preprocess, b->dim, dtype_name(b->dtype));
 	return 0;
 }
 

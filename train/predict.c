@@ -1,7 +1,9 @@
-/* predict - who is in this photo: runs VGG16 through fc2 and the trained
- * softmax head on each image and prints the top-k people, one line each:
+/* predict - who is in this photo: runs VGG16 through fc2 (or VGG-Face
+ * through fc7, as the head's features were made) and the trained softmax
+ * head on each image and prints the top-k people, one line each:
  *   path<TAB>rank<TAB>name<TAB>probability
- * (fields escaped as PostgreSQL's COPY text format: cli_put_tsv). */
+ * (fields escaped as PostgreSQL's COPY text format: cli_put_tsv); with
+ * --min-prob, rank 1's name is "unknown" when its probability is lower. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,20 +27,31 @@
 static const char usage[] =
 	"usage: predict --head HEAD.h5 [options] IMAGE_OR_DIR...\n"
 	"\n"
-	"Runs VGG16 through fc2 and the head trained by train-head on each image\n"
+	"Runs VGG16 through fc2 (VGG-Face through fc7, when the head was trained\n"
+	"on its features) and the head trained by train-head on each image\n"
 	"(folders are searched for images, recursively) and prints the top-k\n"
 	"people, one line each:  path<TAB>rank<TAB>name<TAB>probability\n"
 	"(a backslash, tab, newline or carriage return in a path or a name is\n"
 	"written \\\\, \\t, \\n or \\r, as PostgreSQL's COPY text format does).\n"
-	"It refuses VGG16 weights or preprocessing other than the head's features\n"
-	"were made with.\n"
+	"It refuses weights, a model or preprocessing other than the head's\n"
+	"features were made with.\n"
 	"\n"
 	"options:\n"
 	"  --head FILE      the head (train-head --out), required\n"
-	"  --weights FILE   Keras VGG16 weights (default $VGG16_WEIGHTS, else\n"
-	"                   Keras' cache: $KERAS_HOME/models/ or ~/.keras/models/\n"
-	"                   " WEIGHTS_FILE_NAME ")\n"
+	"  --weights FILE   the weights extract used (default: the head's model's\n"
+	"                   file: for VGG16 $VGG16_WEIGHTS, else Keras' cache\n"
+	"                   $KERAS_HOME/models/ or ~/.keras/models/\n"
+	"                   " WEIGHTS_FILE_NAME "; for VGG-Face\n"
+	"                   $VGGFACE_WEIGHTS, else ~/.keras/models/vggface/\n"
+	"                   " WEIGHTS_VGGFACE_FILE_NAME ")\n"
+	"  --model M        vgg16 or vggface: the head and the file must be that\n"
+	"                   model's (default: the head's)\n"
 	"  --top-k N        people per image (default 5)\n"
+	"  --min-prob P     rank 1 is 'unknown' when its probability is below P\n"
+	"                   (a stranger is not forced onto a known person; the\n"
+	"                   other ranks are printed as usual); train-head prints\n"
+	"                   the P that keeps 95% of its validation set's correct\n"
+	"                   answers (default 0: never)\n"
 	"  --batch N, --batch-size N\n"
 	"                   images per network batch (default 8)\n"
 	"  -q, --quiet      no summary\n"
@@ -48,18 +61,23 @@ static const char usage[] =
 typedef struct opts {
 	const char *head, *weights;
 	long top_k, batch;
+	double min_prob;
 	int quiet;
+	int model; /* weights.h's; WEIGHTS_AUTO: the head's */
 	char **inputs;
 	int ninputs;
 } opts_t;
 
 static int parse_args(int argc, char **argv, opts_t *o)
 {
-	enum { O_HEAD = 256, O_WEIGHTS, O_TOPK, O_BATCH, O_VERSION };
+	enum { O_HEAD = 256, O_WEIGHTS, O_MODEL, O_TOPK, O_MIN_PROB, O_BATCH,
+	       O_VERSION };
 	static const struct option lo[] = {
 		{"head", required_argument, 0, O_HEAD},
 		{"weights", required_argument, 0, O_WEIGHTS},
+		{"model", required_argument, 0, O_MODEL},
 		{"top-k", required_argument, 0, O_TOPK},
+		{"min-prob", required_argument, 0, O_MIN_PROB},
 		{"batch", required_argument, 0, O_BATCH},
 		{"batch-size", required_argument, 0, O_BATCH},
 		{"quiet", no_argument, 0, 'q'},
@@ -75,8 +93,16 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		switch (c) {
 		case O_HEAD: o->head = optarg; break;
 		case O_WEIGHTS: o->weights = optarg; break;
+		case O_MODEL:
+			if (cli_model(PROG, optarg, &o->model))
+				return CLI_USAGE;
+			break;
 		case O_TOPK:
 			if (cli_long(PROG, "--top-k", optarg, 1, 1000000, &o->top_k))
+				return CLI_USAGE;
+			break;
+		case O_MIN_PROB:
+			if (cli_double(PROG, "--min-prob", optarg, 0, 1, &o->min_prob))
 				return CLI_USAGE;
 			break;
 		case O_BATCH:
@@ -101,19 +127,13 @@ static int parse_args(int argc, char **argv, opts_t *o)
 }
 
 /* Prints the top-k rows of one image: probabilities from the logits (K)
- * through a stable softmax in double. */
+ * (head_softmax); rank 1's name is "unknown" below min_prob. */
 static void print_top(const char *path, const float *logits, int K, int k,
-		      char **names, double *p, int *order)
+		      char **names, double min_prob, double *p, int *order)
 {
-	double mx = logits[0], sum = 0;
-	for (int j = 1; j < K; j++)
-		mx = logits[j] > mx ? logits[j] : mx;
+	head_softmax(logits, K, p);
 	for (int j = 0; j < K; j++)
-		sum += (p[j] = exp((double)logits[j] - mx));
-	for (int j = 0; j < K; j++) {
-		p[j] /= sum;
 		order[j] = j;
-	}
 	/* Partial selection sort: k is small; ties keep the lower index first,
 	 * as argmax does. */
 	for (int r = 0; r < k && r < K; r++) {
@@ -126,9 +146,40 @@ static void print_top(const char *path, const float *logits, int K, int k,
 		order[best] = t;
 		cli_put_tsv(stdout, path);
 		printf("\t%d\t", r + 1);
-		cli_put_tsv(stdout, names[order[r]]);
+		cli_put_tsv(stdout, r == 0 && p[order[r]] < min_prob ? "unknown"
+			    : names[order[r]]);
 		printf("\t%.6f\n", p[order[r]]);
 	}
+}
+
+/* check_head: what the head needs of the network, known before the
+ * weights are read: class names, fc2's or fc7's width, a model this program
+ * makes (*model, which --model must not contradict) and its preprocessing. */
+static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm,
+		      int *model, char *err)
+{
+	if (!hm->classes || !hm->fingerprint[0])
+		return err_set(err, ERR_FORMAT,
+			       "%s: the head carries no class names or weights fingerprint "
+			       "(was it written by train-head?)", o->head);
+	if (head->D != VGG_FEATURES)
+		return err_set(err, ERR_SHAPE, "%s: the head takes %d features, VGG16 fc2 "
+			       "gives %d", o->head, head->D, VGG_FEATURES);
+	if ((*model = weights_model_of_store(hm->model)) < 0)
+		return err_set(err, ERR_MISMATCH, "%s was trained on '%s' features; this "
+			       "program makes '%s' or '%s'", o->head, hm->model,
+			       weights_model_info(WEIGHTS_VGG16)->store_model,
+			       weights_model_info(WEIGHTS_VGGFACE)->store_model);
+	const weights_model_info_t *m = weights_model_info(*model);
+	if (o->model && o->model != *model)
+		return err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), "
+			       "but --model %s was given", o->head, hm->model, m->title,
+			       weights_model_info(o->model)->name);
+	if (strcmp(hm->preprocess, m->preprocess) != 0)
+		return err_set(err, ERR_MISMATCH, "%s was trained on features made with "
+			       "preprocessing '%s'; this program uses '%s' for %s",
+			       o->head, hm->preprocess, m->preprocess, m->title);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -141,36 +192,30 @@ int main(int argc, char **argv)
 	vgg_t *net = NULL;
 	float *x = NULL, *feat = NULL, *logits = NULL;
 	double *p = NULL;
-	int *order = NULL, status = CLI_ERROR, rc;
+	int *order = NULL, status = CLI_ERROR, rc, model = WEIGHTS_VGG16;
 	const char **paths = NULL;
 	size_t done = 0, skipped = 0;
 	dataset_t *sets = NULL;
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
-	if ((rc = head_load(o.head, &head, &hm, err)))
+	if ((rc = head_load(o.head, &head, &hm, err)) ||
+	    (rc = check_head(&o, &head, &hm, &model, err)))
 		goto fail;
-	if (!hm.classes || !hm.fingerprint[0]) {
-		rc = err_set(err, ERR_FORMAT,
-			     "%s: the head carries no class names or weights fingerprint "
-			     "(was it written by train-head?)", o.head);
-		goto fail;
-	}
-	if (head.D != VGG_FEATURES) {
-		rc = err_set(err, ERR_SHAPE, "%s: the head takes %d features, VGG16 fc2 "
-			     "gives %d", o.head, head.D, VGG_FEATURES);
-		goto fail;
-	}
-	if (strcmp(hm.preprocess, FEATDB_PREPROCESS) != 0) {
-		rc = err_set(err, ERR_MISMATCH, "%s was trained on features made with "
-			     "preprocessing '%s'; this program uses '%s'", o.head,
-			     hm.preprocess, FEATDB_PREPROCESS);
-		goto fail;
-	}
-	if (cli_weights_path(PROG, o.weights, wpath, sizeof wpath))
+	/* Without --weights, the file of the head's model. */
+	if (cli_weights_path(PROG, o.weights, model, wpath, sizeof wpath))
 		goto out;
-	if ((rc = weights_load(wpath, &w, err)))
+	if ((rc = weights_load(wpath, &w, err)) ||
+	    (rc = weights_check_model(&w, o.model, wpath, err)))
 		goto fail;
+	if (w.model != model) {
+		rc = err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), but "
+			     "%s holds %s weights (%s); use the weights extract used",
+			     o.head, hm.model, weights_model_info(model)->title, wpath,
+			     weights_model_info(w.model)->title,
+			     weights_model_info(w.model)->store_model);
+		goto fail;
+	}
 	if (strcmp(w.fingerprint, hm.fingerprint) != 0) {
 		rc = err_set(err, ERR_MISMATCH, "%s was trained on features of VGG16 "
 			     "weights with fingerprint %s, but %s has fingerprint %s; "
@@ -221,7 +266,8 @@ int main(int argc, char **argv)
 		int n = 0;
 		for (; i < total && n < B; i++) {
 			char why[ERR_LEN];
-			if (img_load_vgg(paths[i], x + (size_t)n * IMG_FLOATS, why)) {
+			if (img_load_vgg_mean(paths[i], weights_model_info(model)->mean_bgr,
+					      x + (size_t)n * IMG_FLOATS, why)) {
 				fprintf(stderr, PROG ": skipped %s\n", why);
 				skipped++;
 				continue;
@@ -237,7 +283,7 @@ int main(int argc, char **argv)
 		head_forward(&head, feat, n, logits);
 		for (int j = 0; j < n; j++)
 			print_top(batch_paths[j], logits + (size_t)j * K, K, (int)o.top_k,
-				  hm.classes, p, order);
+				  hm.classes, o.min_prob, p, order);
 		done += (size_t)n;
 		fflush(stdout);
 	}

@@ -1,7 +1,8 @@
 /* train-head - train the softmax head (Dense(n_classes, softmax) on VGG16's
- * fc2) over the features extract stored, with tf.keras' semantics (see
- * common/head.h), so that changing a hyperparameter and training again
- * costs seconds.
+ * fc2, or VGG-Face's fc7) over the features extract stored, with tf.keras'
+ * semantics (see common/head.h), so that changing a hyperparameter and
+ * training again costs seconds.  Then, from the validation set, the
+ * --min-prob that lets predict call strangers "unknown".
  *
  * The store is read once into one (N, D) float32 array; the training and
  * validation sets are index lists into it, and every combination of a sweep
@@ -51,6 +52,12 @@ static const char usage[] =
 	"printed, and --out receives the best combination's head at its best\n"
 	"epoch.  A single run saves the head after its last epoch, as Keras.\n"
 	"\n"
+	"Strangers: with a validation set, the last line suggests predict's\n"
+	"--min-prob for that head: the top-1 probability that keeps --keep of\n"
+	"the validation set's correct answers, and how many of its wrong\n"
+	"answers it turns into 'unknown' (a person the head does not know is\n"
+	"one of those).\n"
+	"\n"
 	"options:\n"
 	"  --db PATH          the feature store (required)\n"
 	"  --epochs N         passes over the training set (default 5)\n"
@@ -63,6 +70,8 @@ static const char usage[] =
 	"                     kernel_regularizer=l2(X) (default 0)\n"
 	"  --val-split F      fraction held out when no record is tagged valid\n"
 	"                     (default 0.2; 0: no validation)\n"
+	"  --keep F           the share of correct validation answers the\n"
+	"                     suggested --min-prob keeps (default 0.95)\n"
 	"  --seed N           initial weights and shuffles (default 0); the same\n"
 	"                     seed gives the same result, whatever --threads\n"
 	"  --threads N        training threads (default: the CPUs, at most 8)\n"
@@ -93,7 +102,7 @@ typedef struct values {
 typedef struct opts {
 	const char *db, *out, *history, *trace;
 	long epochs, threads, seed;
-	double val_split;
+	double val_split, keep;
 	int val_split_given, quiet;
 	values_t lr, batch, beta1, beta2, epsilon, l2;
 } opts_t;
@@ -135,8 +144,8 @@ static int parse_values(const char *opt, const char *s, double lo, double hi,
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum { O_DB = 256, O_EPOCHS, O_LR, O_BATCH, O_BETA1, O_BETA2, O_EPSILON,
-	       O_L2, O_VAL_SPLIT, O_SEED, O_THREADS, O_OUT, O_HISTORY, O_TRACE,
-	       O_VERSION };
+	       O_L2, O_VAL_SPLIT, O_KEEP, O_SEED, O_THREADS, O_OUT, O_HISTORY,
+	       O_TRACE, O_VERSION };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"epochs", required_argument, 0, O_EPOCHS},
@@ -147,6 +156,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		{"epsilon", required_argument, 0, O_EPSILON},
 		{"l2", required_argument, 0, O_L2},
 		{"val-split", required_argument, 0, O_VAL_SPLIT},
+		{"keep", required_argument, 0, O_KEEP},
 		{"seed", required_argument, 0, O_SEED},
 		{"threads", required_argument, 0, O_THREADS},
 		{"out", required_argument, 0, O_OUT},
@@ -161,7 +171,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	long ncpu = pool_cpus();
 	int c, bad = 0;
 
-	*o = (opts_t){.epochs = 5, .val_split = 0.2,
+	*o = (opts_t){.epochs = 5, .val_split = 0.2, .keep = 0.95,
 		      .threads = ncpu > 8 ? 8 : ncpu,
 		      .lr = {{d.lr}, 1}, .batch = {{d.batch}, 1},
 		      .beta1 = {{d.beta1}, 1}, .beta2 = {{d.beta2}, 1},
@@ -185,6 +195,9 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		case O_VAL_SPLIT:
 			bad |= cli_double(PROG, "--val-split", optarg, 0, 0.95, &o->val_split);
 			o->val_split_given = 1;
+			break;
+		case O_KEEP:
+			bad |= cli_double(PROG, "--keep", optarg, 1e-6, 1, &o->keep);
 			break;
 		case O_LR:
 			bad |= parse_values("--lr", optarg, 1e-12, 10, 0, &o->lr);
@@ -441,6 +454,105 @@ out:
 	return rc;
 }
 
+/* ---- the suggested --min-prob -------------------------------------------- */
+
+/* What the validation set says of predict's --min-prob p: rank 1 becomes
+ * "unknown" when its probability is below p. */
+typedef struct threshold {
+	double p;
+	size_t right, kept;   /* correct top-1 answers; those at or above p */
+	size_t wrong, caught; /* wrong ones; those below p */
+} threshold_t;
+
+static int cmp_desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x < y) - (x > y);
+}
+
+/* suggest_threshold runs h over the validation set as predict runs it on an
+ * image (probabilities by head_softmax, rank 1 the first largest) and
+ * finds the p that keeps keep of the correct answers: the probability of
+ * the ceil(keep * right)-th most confident of them, rounded down to
+ * predict's 6 decimals with at least 1e-7 to spare, so that the p printed
+ * keeps every one of them even where predict's product, on other batches,
+ * differs from this one in its last bits. */
+static int suggest_threshold(const head_t *h, const data_t *d, const split_t *s,
+			     double keep, threshold_t *t, char *err)
+{
+	enum { CHUNK = 256 };
+	/* x (CHUNK, D), logits (CHUNK, K), p (K); top (nvalid): the right
+	 * answers' probabilities first, then from the end the wrong ones'. */
+	size_t D = (size_t)d->D, K = (size_t)d->K, nv = s->nvalid;
+	float *x = malloc(CHUNK * D * sizeof *x), *logits = malloc(CHUNK * K * sizeof *logits);
+	double *p = malloc(K * sizeof *p), *top = malloc((nv ? nv : 1) * sizeof *top);
+	int rc = 0;
+
+	memset(t, 0, sizeof *t);
+	if (!x || !logits || !p || !top) {
+		rc = err_set(err, ERR_NOMEM, "out of memory for the validation answers");
+		goto out;
+	}
+	for (size_t i0 = 0; i0 < nv; i0 += CHUNK) {
+		int n = nv - i0 < CHUNK ? (int)(nv - i0) : CHUNK;
+		for (int r = 0; r < n; r++)
+			memcpy(x + r * D, d->x + s->valid[i0 + (size_t)r] * D, D * sizeof *x);
+		head_forward(h, x, n, logits);
+		for (int r = 0; r < n; r++) {
+			size_t best = 0;
+			head_softmax(logits + r * K, (int)K, p);
+			for (size_t k = 1; k < K; k++)
+				if (p[k] > p[best])
+					best = k;
+			if ((int32_t)best == d->y[s->valid[i0 + (size_t)r]])
+				top[t->right++] = p[best];
+			else
+				top[nv - ++t->wrong] = p[best];
+		}
+	}
+	if (t->right == 0)
+		goto out;
+	qsort(top, t->right, sizeof *top, cmp_desc);
+	/* keep * right is 19.000000000000004 for 0.95 * 20: no 20th. */
+	size_t want = (size_t)ceil(keep * (double)t->right - 1e-9);
+	want = want < 1 ? 1 : want;
+	t->p = floor((top[want - 1] - 1e-7) * 1e6) / 1e6;
+	t->p = t->p < 0 ? 0 : t->p;
+	for (size_t i = 0; i < t->right; i++)
+		t->kept += top[i] >= t->p;
+	for (size_t i = nv - t->wrong; i < nv; i++)
+		t->caught += top[i] < t->p;
+out:
+	free(x), free(logits), free(p), free(top);
+	return rc;
+}
+
+/* The share a of b, in per cent, for the report ("-" when b is 0). */
+static const char *percent(size_t a, size_t b, char *buf, size_t len)
+{
+	if (b == 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.1f%%", 100.0 * (double)a / (double)b);
+	return buf;
+}
+
+static void print_threshold(const threshold_t *t, double keep)
+{
+	char a[16], b[16];
+
+	if (t->right == 0) {
+		fprintf(stderr, PROG ": no validation answer is right: no --min-prob "
+			"to suggest\n");
+		return;
+	}
+	fprintf(stderr, PROG ": predict --min-prob %.6f keeps %zu of the %zu correct "
+		"validation answers (%s, --keep %g) and turns %zu of the %zu wrong "
+		"ones (%s) into unknown\n", t->p, t->kept, t->right,
+		percent(t->kept, t->right, a, sizeof a), keep, t->caught, t->wrong,
+		percent(t->caught, t->wrong, b, sizeof b));
+}
+
 /* ---- training ------------------------------------------------------------ */
 
 typedef struct result {
@@ -694,7 +806,7 @@ int main(int argc, char **argv)
 			goto fail;
 		/* Room for the best weights seen so far (its initial values are
 		 * overwritten at the first epoch). */
-		if (sweep && o.out && !best.kernel &&
+		if (sweep && (o.out || has_val) && !best.kernel &&
 		    (rc = head_create(d.D, d.K, 0, &best, err)))
 			goto fail;
 		if (trc.kernel0)
@@ -776,7 +888,7 @@ int main(int argc, char **argv)
 	}
 	if (o.out) {
 		head_meta_t hm = {.nclasses = d.K, .classes = d.meta.classes};
-		snprintf(hm.model, sizeof hm.model, "%s", FEATDB_MODEL);
+		snprintf(hm.model, sizeof hm.model, "%s", d.meta.model);
 		snprintf(hm.fingerprint, sizeof hm.fingerprint, "%s", d.meta.fingerprint);
 		snprintf(hm.preprocess, sizeof hm.preprocess, "%s", d.meta.preprocess);
 		snprintf(hm.version, sizeof hm.version, PROG " " VGGFEAT_VERSION);
@@ -788,6 +900,12 @@ int main(int argc, char **argv)
 	/* The epochs' lines and a sweep's table are the run's report. */
 	if (cli_flush_stdout(PROG))
 		goto out;
+	if (has_val && !o.quiet) {
+		threshold_t th;
+		if ((rc = suggest_threshold(sweep ? &best : &h, &d, &s, o.keep, &th, err)))
+			goto fail;
+		print_threshold(&th, o.keep);
+	}
 	if (!o.quiet) {
 		fprintf(stderr, PROG ": %d run%s of %ld epoch%s, %.3f s per epoch",
 			nruns, sweep ? "s" : "", o.epochs, o.epochs > 1 ? "s" : "",

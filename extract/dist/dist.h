@@ -5,7 +5,8 @@
  *
  * Two implementations behind this header, one linked into bin/extract:
  * dist_mpi.c (Open MPI, when the build finds mpicc) and dist_serial.c (one
- * process, rank 0 of 1, no MPI).  Functions return 0 or a negative ERR_* code
+ * process, rank 0 of 1, no MPI); both use dist_block.c's division of the
+ * list.  Functions return 0 or a negative ERR_* code
  * with the reason in err, as the rest of the project; a rank that fails after
  * dist_init must end the whole job with dist_abort, since the others would
  * otherwise wait for it forever.

@@ -172,14 +172,6 @@ fail:
 	return ret;
 }
 
-void dist_block(size_t n, int rank, int size, size_t *first, size_t *count)
-{
-	size_t q = n / (size_t)size, r = n % (size_t)size, k = (size_t)rank;
-
-	*first = k * q + (k < r ? k : r);
-	*count = q + (k < r);
-}
-
 int dist_send_batch(const dist_batch_t *b, char *err)
 {
 	int i = (int)(g_sent % 2), good = 0;

@@ -18,12 +18,6 @@ int dist_share_keys(char *const *keys, size_t n, char ***out, size_t *out_n,
 	return 0;
 }
 
-void dist_block(size_t n, int rank, int size, size_t *first, size_t *count)
-{
-	*first = 0;
-	*count = n;
-}
-
 int dist_send_batch(const dist_batch_t *b, char *err)
 {
 	return err_set(err, ERR_UNSUPPORTED, "built without MPI: nothing to send to");

@@ -1,10 +1,12 @@
-/* gen_weights.c - writes a synthetic VGG16 weights file laid out exactly as
- * Keras writes one, so that the loader and the network can be tested without
- * the real 553 MB download.
+/* gen_weights.c - writes a synthetic VGG16 (or VGG-Face) weights file laid
+ * out exactly as Keras (or keras-vggface) wrote one, so that the loader and
+ * the network can be tested without the real 553 MB download.
  *
  * The numbers depend only on the seed, never on the layout: the weighted
  * layers are generated in model order (the 13 convolutions, fc1, fc2, then
- * predictions) from one splitmix64 stream (tu_rng, seeded with the seed):
+ * predictions; VGG-Face's conv1_1 .. conv5_3, fc6, fc7, then fc8, whose 15
+ * first layers get the same numbers as VGG16's for the same seed) from one
+ * splitmix64 stream (tu_rng, seeded with the seed):
  *  - kernel: He-normal, std = sqrt(2 / fan_in) with fan_in = 3*3*cin for a
  *    convolution and cin for a dense layer; the normals come from
  *    Box-Muller on consecutive pairs (u1, u2) of tu_rng_uniform, in double:
@@ -26,8 +28,24 @@
  *            zero-length string array.
  *  model     a Keras 2 model.save file: the keras2 layout under
  *            /model_weights, with model_config on the root.
+ *  vggface   keras-vggface's rcmalli_vggface_tf_vgg16.h5 (Keras 2
+ *            save_weights of VGGFace(model='vgg16')): layers input_1,
+ *            conv1_1 .. conv5_3 and pool1 .. pool5, flatten, fc6,
+ *            fc6/relu, fc7, fc7/relu, fc8 (4096 -> 2622), fc8/softmax; the
+ *            activations' names hold a '/', so they are groups nested in
+ *            fc6, fc7 and fc8, with empty weight_names; strings as numpy
+ *            'S' arrays and empty lists as float64, as Keras 2.1 through
+ *            h5py 2 wrote them; datasets <layer>/<layer>/kernel:0.
+ *  deepface  like DeepFace's vgg_face_weights.h5 (a Keras Sequential
+ *            model): zero_padding2d_N, conv2d_1 .. conv2d_16, the fully
+ *            connected layers as convolutions (conv2d_14 is 7x7x512x4096,
+ *            conv2d_15 1x1, conv2d_16 1x1 to 2622), dropout_N, flatten_1,
+ *            activation_1, in the vggface layout's attributes; its datasets
+ *            have their real shapes but are never written (HDF5 reads
+ *            zeros): a file of a few KB, for the loader's refusal.
  * --notop leaves out flatten, fc1, fc2 and predictions, like
- * vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5. */
+ * vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 (vggface: flatten and
+ * what follows, like rcmalli_vggface_tf_notop_vgg16.h5). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,16 +60,15 @@
 #include "weights.h"
 
 static const char usage[] =
-	"usage: gen_weights --seed N --out PATH [--layout official|keras2|model]\n"
+	"usage: gen_weights --seed N --out PATH\n"
+	"                   [--layout official|keras2|model|vggface|deepface]\n"
 	"                   [--notop] [--help]\n"
-	"Writes a VGG16 weights file in Keras' HDF5 layout with seeded\n"
-	"He-normal kernels and small uniform biases (same seed, same numbers,\n"
-	"whatever the layout).\n";
-
-enum gen_layout { GEN_OFFICIAL, GEN_KERAS2, GEN_MODEL };
+	"Writes a VGG16 (vggface: VGG-Face) weights file in Keras' HDF5 layout\n"
+	"with seeded He-normal kernels and small uniform biases (same seed, same\n"
+	"numbers, whatever the layout).\n";
 
 /* Keras' VGG16 layers in model order; the notop file stops at block5_pool. */
-static const char *const gen_layers[] = {
+static const char *const vgg16_layers[] = {
 	"input_1",
 	"block1_conv1", "block1_conv2", "block1_pool",
 	"block2_conv1", "block2_conv2", "block2_pool",
@@ -60,31 +77,98 @@ static const char *const gen_layers[] = {
 	"block5_conv1", "block5_conv2", "block5_conv3", "block5_pool",
 	"flatten", "fc1", "fc2", "predictions",
 };
-#define GEN_NLAYERS (sizeof gen_layers / sizeof *gen_layers)
+
+/* keras-vggface's VGGFace(model='vgg16'); its notop stops at pool5. */
+static const char *const vggface_layers[] = {
+	"input_1",
+	"conv1_1", "conv1_2", "pool1",
+	"conv2_1", "conv2_2", "pool2",
+	"conv3_1", "conv3_2", "conv3_3", "pool3",
+	"conv4_1", "conv4_2", "conv4_3", "pool4",
+	"conv5_1", "conv5_2", "conv5_3", "pool5",
+	"flatten", "fc6", "fc6/relu", "fc7", "fc7/relu", "fc8", "fc8/softmax",
+};
+
+/* DeepFace's Sequential VGG-Face: padding before each convolution. */
+static const char *const deepface_layers[] = {
+	"zero_padding2d_1", "conv2d_1", "zero_padding2d_2", "conv2d_2",
+	"max_pooling2d_1",
+	"zero_padding2d_3", "conv2d_3", "zero_padding2d_4", "conv2d_4",
+	"max_pooling2d_2",
+	"zero_padding2d_5", "conv2d_5", "zero_padding2d_6", "conv2d_6",
+	"zero_padding2d_7", "conv2d_7", "max_pooling2d_3",
+	"zero_padding2d_8", "conv2d_8", "zero_padding2d_9", "conv2d_9",
+	"zero_padding2d_10", "conv2d_10", "max_pooling2d_4",
+	"zero_padding2d_11", "conv2d_11", "zero_padding2d_12", "conv2d_12",
+	"zero_padding2d_13", "conv2d_13", "max_pooling2d_5",
+	"conv2d_14", "dropout_1", "conv2d_15", "dropout_2", "conv2d_16",
+	"flatten_1", "activation_1",
+};
+
+#define GEN_COUNT(a) (sizeof (a) / sizeof *(a))
 #define GEN_NOTOP_NLAYERS 19
+
+/* A layout: its layers, and how Keras' version of the day wrote them. */
+typedef struct gen_layout {
+	const char *name;
+	const char *const *layers;
+	size_t nlayers;
+	int model;        /* weights.h's, whose shapes the layers take; 0: DeepFace */
+	int vlen;         /* variable-length strings (h5py 3), else numpy 'S' */
+	int keras1_names; /* <layer>_W_1:0, else <layer>/kernel:0 */
+	int root_attrs;   /* backend and keras_version beside layer_names */
+	int model_save;   /* under /model_weights, model_config on the root */
+	int declared;     /* datasets declared, never written */
+} gen_layout_t;
+
+static const gen_layout_t gen_layouts[] = {
+	{"official", vgg16_layers, GEN_COUNT(vgg16_layers), WEIGHTS_VGG16, 0, 1, 0, 0, 0},
+	{"keras2", vgg16_layers, GEN_COUNT(vgg16_layers), WEIGHTS_VGG16, 1, 0, 1, 0, 0},
+	{"model", vgg16_layers, GEN_COUNT(vgg16_layers), WEIGHTS_VGG16, 1, 0, 1, 1, 0},
+	{"vggface", vggface_layers, GEN_COUNT(vggface_layers), WEIGHTS_VGGFACE, 0, 0, 1,
+	 0, 0},
+	{"deepface", deepface_layers, GEN_COUNT(deepface_layers), 0, 0, 0, 1, 0, 1},
+};
 
 /* Floats per write: big enough for HDF5 to stream, small enough that fc1
  * (411 MB) never sits in memory whole. */
 #define GEN_SLAB_FLOATS ((size_t)1 << 20)
 
+/* A kernel: k x k x cin x cout for a convolution (k > 0), else a dense
+ * cin x cout. */
 typedef struct gen_shape {
-	int is_conv, cin, cout;
+	int k, cin, cout;
 } gen_shape_t;
 
-/* gen_layer_shape says whether layer name has weights and which. */
-static int gen_layer_shape(const char *name, gen_shape_t *s)
+/* gen_layer_shape says whether layer name of layout l has weights and
+ * which: the model's 15 layers have VGG16's shapes (weights_spec), its top
+ * layer (predictions, fc8) 1000 or 2622 outputs; DeepFace's conv2d_N are
+ * VGG16's convolutions, then fc6, fc7 and fc8 as 7x7 and 1x1 ones. */
+static int gen_layer_shape(const gen_layout_t *l, const char *name,
+			   gen_shape_t *s)
 {
-	if (strcmp(name, "predictions") == 0) {
-		s->is_conv = 0;
-		s->cin = 4096;
-		s->cout = 1000;
+	int n;
+
+	if (!l->model) {
+		if (sscanf(name, "conv2d_%d", &n) != 1 || n < 1 || n > 16)
+			return 0;
+		if (n <= WEIGHTS_NCONV)
+			*s = (gen_shape_t){3, weights_spec[n - 1].cin,
+					   weights_spec[n - 1].cout};
+		else
+			*s = n == 14 ? (gen_shape_t){7, 512, 4096}
+			   : n == 15 ? (gen_shape_t){1, 4096, 4096}
+				     : (gen_shape_t){1, 4096, 2622};
+		return 1;
+	}
+	if (strcmp(name, l->model == WEIGHTS_VGG16 ? "predictions" : "fc8") == 0) {
+		*s = (gen_shape_t){0, 4096, l->model == WEIGHTS_VGG16 ? 1000 : 2622};
 		return 1;
 	}
 	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
-		if (strcmp(name, weights_spec[i].name) == 0) {
-			s->is_conv = weights_spec[i].is_conv;
-			s->cin = weights_spec[i].cin;
-			s->cout = weights_spec[i].cout;
+		if (strcmp(name, weights_model_info(l->model)->layers[i]) == 0) {
+			*s = (gen_shape_t){weights_spec[i].is_conv ? 3 : 0,
+					   weights_spec[i].cin, weights_spec[i].cout};
 			return 1;
 		}
 	return 0;
@@ -215,14 +299,16 @@ static int attr_string(hid_t obj, const char *name, const char *value,
 
 /* ---- datasets ---------------------------------------------------------- */
 
-/* write_kernel creates dataset name (rank 4 (3, 3, cin, cout) or rank 2
- * (cin, cout)) under g and fills it with He-normal values, slab by slab
- * along the first axis so that the stream order is the row-major order. */
+/* write_kernel creates dataset name (rank 4 (k, k, cin, cout) or rank 2
+ * (cin, cout)) under g and, unless declared, fills it with He-normal
+ * values, slab by slab along the first axis so that the stream order is the
+ * row-major order. */
 static int write_kernel(hid_t g, hid_t lcpl, const char *name,
-			const gen_shape_t *s, tu_rng_t *rng, char *err)
+			const gen_shape_t *s, int declared, tu_rng_t *rng,
+			char *err)
 {
 	hsize_t dims[4], start[4] = { 0 }, count[4];
-	int rank = s->is_conv ? 4 : 2;
+	int rank = s->k ? 4 : 2;
 	hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
 	hid_t ds = H5I_INVALID_HID;
 	gen_normal_t normal = { rng, 0, 0.0 };
@@ -231,11 +317,11 @@ static int write_kernel(hid_t g, hid_t lcpl, const char *name,
 	float *buf = NULL;
 	int rc = 0;
 
-	if (s->is_conv) {
-		dims[0] = dims[1] = 3;
+	if (s->k) {
+		dims[0] = dims[1] = (hsize_t)s->k;
 		dims[2] = (hsize_t)s->cin;
 		dims[3] = (hsize_t)s->cout;
-		fan_in = 9.0 * s->cin;
+		fan_in = (double)s->k * s->k * s->cin;
 	} else {
 		dims[0] = (hsize_t)s->cin;
 		dims[1] = (hsize_t)s->cout;
@@ -260,7 +346,7 @@ static int write_kernel(hid_t g, hid_t lcpl, const char *name,
 		goto fail;
 	}
 	memcpy(count, dims, sizeof count);
-	for (hsize_t r0 = 0; r0 < dims[0]; r0 += rows_per_slab) {
+	for (hsize_t r0 = 0; r0 < dims[0] && !declared; r0 += rows_per_slab) {
 		size_t nrows = dims[0] - r0 < rows_per_slab ?
 			       (size_t)(dims[0] - r0) : rows_per_slab;
 		start[0] = r0;
@@ -291,7 +377,7 @@ fail:
 }
 
 static int write_bias(hid_t g, hid_t lcpl, const char *name, int cout,
-		      tu_rng_t *rng, char *err)
+		      int declared, tu_rng_t *rng, char *err)
 {
 	hsize_t dims[1] = { (hsize_t)cout };
 	hid_t space = H5I_INVALID_HID, ds = H5I_INVALID_HID;
@@ -307,8 +393,8 @@ static int write_bias(hid_t g, hid_t lcpl, const char *name, int cout,
 	if ((space = H5Screate_simple(1, dims, NULL)) < 0 ||
 	    (ds = H5Dcreate2(g, name, H5T_IEEE_F32LE, space, lcpl,
 			     H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
-	    H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-		     buf) < 0)
+	    (!declared && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+				   H5P_DEFAULT, buf) < 0))
 		rc = err_set(err, ERR_IO, "writing dataset %s failed", name);
 fail:
 	free(buf);
@@ -321,11 +407,11 @@ fail:
 
 /* ---- file -------------------------------------------------------------- */
 
-/* write_layers writes layer_names and the layer groups under top. */
-static int write_layers(hid_t top, enum gen_layout layout, size_t nlayers,
+/* write_layers writes layer_names and the first nlayers layer groups of
+ * layout l under top. */
+static int write_layers(hid_t top, const gen_layout_t *l, size_t nlayers,
 			tu_rng_t *rng, char *err)
 {
-	int official = layout == GEN_OFFICIAL;
 	hid_t lcpl = H5I_INVALID_HID, g = H5I_INVALID_HID;
 	char kname[96], bname[96];
 	int rc;
@@ -337,19 +423,20 @@ static int write_layers(hid_t top, enum gen_layout layout, size_t nlayers,
 		rc = err_set(err, ERR_IO, "HDF5 property list failed");
 		goto fail;
 	}
-	if ((rc = attr_strings(top, "layer_names", gen_layers, nlayers,
-			       !official, err)))
+	if ((rc = attr_strings(top, "layer_names", l->layers, nlayers, l->vlen,
+			       err)))
 		goto fail;
-	if (!official &&
+	if (l->root_attrs &&
 	    ((rc = attr_string(top, "backend", "tensorflow", 0, err)) ||
 	     (rc = attr_string(top, "keras_version", "2.2.4", 0, err))))
 		goto fail;
 	for (size_t k = 0; k < nlayers; k++) {
-		const char *name = gen_layers[k];
+		const char *name = l->layers[k];
 		const char *wn[2] = { kname, bname };
 		gen_shape_t s = { 0, 0, 0 };
-		int has = gen_layer_shape(name, &s);
+		int has = gen_layer_shape(l, name, &s);
 
+		/* "fc6/relu" lands in the group fc6, made just before. */
 		if ((g = H5Gcreate2(top, name, H5P_DEFAULT, H5P_DEFAULT,
 				    H5P_DEFAULT)) < 0) {
 			rc = err_set(err, ERR_IO, "creating group %s failed",
@@ -357,16 +444,18 @@ static int write_layers(hid_t top, enum gen_layout layout, size_t nlayers,
 			goto fail;
 		}
 		snprintf(kname, sizeof kname,
-			 official ? "%s_W_1:0" : "%s/kernel:0", name);
+			 l->keras1_names ? "%s_W_1:0" : "%s/kernel:0", name);
 		snprintf(bname, sizeof bname,
-			 official ? "%s_b_1:0" : "%s/bias:0", name);
+			 l->keras1_names ? "%s_b_1:0" : "%s/bias:0", name);
 		if (!has)
-			rc = official ? attr_empty_f64(g, "weight_names", err) :
-			     attr_strings(g, "weight_names", wn, 0, 1, err);
-		else if (!(rc = attr_strings(g, "weight_names", wn, 2,
-					     !official, err)) &&
-			 !(rc = write_kernel(g, lcpl, kname, &s, rng, err)))
-			rc = write_bias(g, lcpl, bname, s.cout, rng, err);
+			rc = l->vlen ? attr_strings(g, "weight_names", wn, 0, 1, err) :
+			     attr_empty_f64(g, "weight_names", err);
+		else if (!(rc = attr_strings(g, "weight_names", wn, 2, l->vlen,
+					     err)) &&
+			 !(rc = write_kernel(g, lcpl, kname, &s, l->declared, rng,
+					     err)))
+			rc = write_bias(g, lcpl, bname, s.cout, l->declared, rng,
+					err);
 		if (rc)
 			goto fail;
 		H5Gclose(g);
@@ -380,20 +469,20 @@ fail:
 	return rc;
 }
 
-static int gen_write(const char *path, uint64_t seed, enum gen_layout layout,
+static int gen_write(const char *path, uint64_t seed, const gen_layout_t *l,
 		     int notop, char *err)
 {
 	static const char model_config[] =
 		"{\"class_name\": \"Model\", \"config\": {\"name\": \"vgg16\"}}";
 	tu_rng_t rng = { seed };
-	size_t nlayers = notop ? GEN_NOTOP_NLAYERS : GEN_NLAYERS;
+	size_t nlayers = notop ? GEN_NOTOP_NLAYERS : l->nlayers;
 	hid_t file, top = H5I_INVALID_HID;
 	int rc;
 
 	if ((file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT,
 			      H5P_DEFAULT)) < 0)
 		return err_set(err, ERR_IO, "cannot create %s", path);
-	if (layout == GEN_MODEL) {
+	if (l->model_save) {
 		if ((rc = attr_string(file, "model_config", model_config, 1,
 				      err)) ||
 		    (rc = attr_string(file, "backend", "tensorflow", 0, err)) ||
@@ -406,7 +495,7 @@ static int gen_write(const char *path, uint64_t seed, enum gen_layout layout,
 			goto fail;
 		}
 	}
-	rc = write_layers(top >= 0 ? top : file, layout, nlayers, &rng, err);
+	rc = write_layers(top >= 0 ? top : file, l, nlayers, &rng, err);
 fail:
 	if (top >= 0)
 		H5Gclose(top);
@@ -420,7 +509,7 @@ fail:
 int main(int argc, char **argv)
 {
 	const char *out = NULL, *seed_arg = NULL;
-	enum gen_layout layout = GEN_OFFICIAL;
+	const gen_layout_t *layout = &gen_layouts[0];
 	unsigned long long seed;
 	char err[ERR_LEN], *end;
 	int notop = 0;
@@ -438,13 +527,11 @@ int main(int argc, char **argv)
 			out = argv[++i];
 		} else if (i + 1 < argc && strcmp(a, "--layout") == 0) {
 			const char *l = argv[++i];
-			if (strcmp(l, "official") == 0)
-				layout = GEN_OFFICIAL;
-			else if (strcmp(l, "keras2") == 0)
-				layout = GEN_KERAS2;
-			else if (strcmp(l, "model") == 0)
-				layout = GEN_MODEL;
-			else {
+			layout = NULL;
+			for (size_t k = 0; k < GEN_COUNT(gen_layouts); k++)
+				if (strcmp(l, gen_layouts[k].name) == 0)
+					layout = &gen_layouts[k];
+			if (!layout) {
 				fprintf(stderr, "gen_weights: unknown layout "
 					"'%s'\n%s", l, usage);
 				return 1;
@@ -458,6 +545,11 @@ int main(int argc, char **argv)
 	if (!seed_arg || !out) {
 		fprintf(stderr, "gen_weights: --seed and --out are required\n%s",
 			usage);
+		return 1;
+	}
+	if (notop && !layout->model) {
+		fprintf(stderr, "gen_weights: --notop: the %s layout has none\n",
+			layout->name);
 		return 1;
 	}
 	errno = 0;

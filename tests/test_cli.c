@@ -1,0 +1,280 @@
+/* test_cli.c - cli.h, the programs' shared option and output helpers:
+ * number parsing at its edges with the exact messages users see, the
+ * unknown-option message, a standard output that fails (a full disk)
+ * reported rather than lost, and the TSV escapes undone by a plain
+ * reference reader. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "testutil.h"
+
+/* What a call wrote to the standard error, while the real one was set
+ * aside in g_dir/stderr.txt. */
+static char g_stderr[4096], g_dir[64], g_path[128];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(g_dir, sizeof g_dir, "%s", tu_tmpdir());
+	snprintf(g_path, sizeof g_path, "%s/stderr.txt", g_dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tu_rm_rf(g_dir);
+	return 0;
+}
+
+static void capture_begin(int *saved)
+{
+	fflush(stderr);
+	*saved = dup(2);
+	int fd = open(g_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(*saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+}
+
+static void capture_end(int saved)
+{
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	char *s = tu_read_text(g_path);
+	assert_non_null(s);
+	snprintf(g_stderr, sizeof g_stderr, "%s", s);
+	free(s);
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+	int saved;
+	capture_begin(&saved);
+	int rc = cli_long("prog", "--epochs", s, lo, hi, out);
+	capture_end(saved);
+	return rc;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+	int saved;
+	capture_begin(&saved);
+	int rc = cli_double("prog", "--lr", s, lo, hi, out);
+	capture_end(saved);
+	return rc;
+}
+
+static void test_long(void **state)
+{
+	(void)state;
+	long v = 0;
+	assert_int_equal(parse_long("5", 1, 10, &v), 0);
+	assert_int_equal(v, 5);
+	assert_string_equal(g_stderr, "");
+	assert_int_equal(parse_long("1", 1, 10, &v), 0);
+	assert_int_equal(parse_long("10", 1, 10, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(parse_long("-3", -5, 0, &v), 0);
+	assert_int_equal(v, -3);
+
+	v = 42;
+	assert_int_equal(parse_long("11", 1, 10, &v), -1);
+	assert_string_equal(g_stderr, "prog: --epochs: 11 is out of range 1..10\n");
+	assert_int_equal(v, 42); /* untouched on failure */
+	assert_int_equal(parse_long("0", 1, 10, &v), -1);
+	static const char *bad[] = {"", "x", "5x", "5 ", "1.5", "0x10",
+				    "99999999999999999999999"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char want[256];
+		assert_int_equal(parse_long(bad[i], LONG_MIN, LONG_MAX, &v), -1);
+		snprintf(want, sizeof want,
+			 "prog: --epochs: '%s' is not an integer\n", bad[i]);
+		assert_string_equal(g_stderr, want);
+	}
+	assert_int_equal(v, 42);
+}
+
+static void test_double(void **state)
+{
+	(void)state;
+	double v = 0;
+	assert_int_equal(parse_double("1e-4", 0, 1, &v), 0);
+	assert_true(v == 1e-4);
+	assert_int_equal(parse_double("0", 0, 1, &v), 0);
+	assert_int_equal(parse_double("1", 0, 1, &v), 0);
+	assert_true(v == 1);
+
+	v = 42;
+	assert_int_equal(parse_double("1.5", 0, 1, &v), -1);
+	assert_string_equal(g_stderr, "prog: --lr: 1.5 is out of range 0..1\n");
+	/* Not finite, overflowing, or not a whole number: refused as text. */
+	static const char *bad[] = {"", "nan", "inf", "-inf", "1e999", "0.1x",
+				    "1,5"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char want[256];
+		assert_int_equal(parse_double(bad[i], -1e300, 1e300, &v), -1);
+		snprintf(want, sizeof want,
+			 "prog: --lr: '%s' is not a number\n", bad[i]);
+		assert_string_equal(g_stderr, want);
+	}
+	assert_true(v == 42);
+}
+
+static void test_bad_option(void **state)
+{
+	(void)state;
+	enum { O_EPOCHS = 256, O_VERSION };
+	static const struct option longs[] = {
+		{"epochs", required_argument, NULL, O_EPOCHS},
+		{"version", no_argument, NULL, O_VERSION},
+		{"out", required_argument, NULL, 'o'},
+		{NULL, 0, NULL, 0},
+	};
+	static const struct { const char *arg, *want; } cases[] = {
+		{"--nope", "prog: unknown option --nope\n"},
+		{"--nope=3", "prog: unknown option --nope=3\n"},
+		{"--epochs", "prog: option --epochs needs a value\n"},
+		{"--version=2", "prog: option --version takes no value\n"},
+		{"-q", "prog: option -q is unknown or lacks its value\n"},
+		{"-o", "prog: option -o is unknown or lacks its value\n"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char a0[] = "prog", a1[64];
+		snprintf(a1, sizeof a1, "%s", cases[i].arg);
+		char *argv[] = {a0, a1, NULL};
+		optind = 0; /* glibc: start afresh */
+		opterr = 0;
+		int saved, rc;
+		assert_int_equal(getopt_long(2, argv, "o:", longs, NULL), '?');
+		capture_begin(&saved);
+		rc = cli_bad_option("prog", argv);
+		capture_end(saved);
+		char want[256];
+		snprintf(want, sizeof want, "%sTry 'prog --help'.\n", cases[i].want);
+		assert_int_equal(rc, CLI_USAGE);
+		assert_string_equal(g_stderr, want);
+	}
+}
+
+/* In a child whose standard output is /dev/full: the exit status is
+ * cli_flush_stdout's result (0 or 1), its standard error goes to a file. */
+static int flush_to_full(int unbuffered)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (!freopen("/dev/full", "w", stdout) ||
+		    !freopen(g_path, "w", stderr))
+			_exit(3);
+		if (unbuffered)
+			setvbuf(stdout, NULL, _IONBF, 0);
+		printf("an answer the user must not lose\n");
+		int rc = cli_flush_stdout("prog");
+		fflush(stderr); /* a reopened stderr is buffered */
+		_exit(rc == 0 ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	char *s = tu_read_text(g_path);
+	snprintf(g_stderr, sizeof g_stderr, "%s", s ? s : "");
+	free(s);
+	return WEXITSTATUS(status);
+}
+
+static void test_flush_stdout(void **state)
+{
+	(void)state;
+	/* The write fails inside the flush... */
+	assert_int_equal(flush_to_full(0), 1);
+	assert_string_equal(g_stderr, "prog: error: writing the standard "
+			    "output failed: No space left on device\n");
+	/* ...or earlier, unbuffered, leaving only stdout's error flag. */
+	assert_int_equal(flush_to_full(1), 1);
+	assert_non_null(strstr(g_stderr, "prog: error: writing the standard "
+			       "output failed: "));
+	/* A good standard output (this process's) passes. */
+	assert_int_equal(cli_flush_stdout("prog"), 0);
+}
+
+/* The reference reader of PostgreSQL's COPY text escapes. */
+static void tsv_unescape(const char *s, char *out)
+{
+	for (; *s; s++) {
+		if (*s != '\\') {
+			*out++ = *s;
+			continue;
+		}
+		s++;
+		*out++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s == 'r' ? '\r' : *s;
+	}
+	*out = 0;
+}
+
+static void test_put_tsv(void **state)
+{
+	(void)state;
+	static const char *fields[] = {
+		"faces/Zoë/01.jpg", "a\tb", "two\nlines", "cr\r", "back\\slash",
+		"\\t is not a tab", "", "\t\n\r\\",
+	};
+	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+		char *buf = NULL, back[256];
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		assert_non_null(f);
+		cli_put_tsv(f, fields[i]);
+		fclose(f);
+		/* One field: no raw tab, newline or carriage return left. */
+		assert_null(strpbrk(buf, "\t\n\r"));
+		tsv_unescape(buf, back);
+		assert_string_equal(back, fields[i]);
+		free(buf);
+	}
+}
+
+static void test_redraws_and_clock(void **state)
+{
+	(void)state;
+	/* A file is no terminal, whatever TERM says. */
+	int saved;
+	setenv("TERM", "xterm", 1);
+	capture_begin(&saved);
+	int redraws = cli_stderr_redraws();
+	capture_end(saved);
+	assert_int_equal(redraws, 0);
+
+	double a = cli_now(), b = cli_now();
+	assert_true(a > 0 && b >= a);
+	usleep(20000);
+	assert_true(cli_now() - a >= 0.019);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_long),
+		cmocka_unit_test(test_double),
+		cmocka_unit_test(test_bad_option),
+		cmocka_unit_test(test_flush_stdout),
+		cmocka_unit_test(test_put_tsv),
+		cmocka_unit_test(test_redraws_and_clock),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
