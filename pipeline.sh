@@ -67,7 +67,8 @@ say() { [ "$quiet" = 1 ] || echo "pipeline: $*" >&2; }
 # The Debian packages (as root; otherwise the apt-get line to run), then the
 # programs, which make rebuilds only when their sources changed.
 bash "$ROOT/.ci/deps.sh" pipeline || die "missing packages (see above)"
-make -C "$ROOT" -s all build/tests/gen_faces build/tests/gen_weights >&2 ||
+make -C "$ROOT" -s -j"$(nproc 2>/dev/null || echo 1)" all build/tests/gen_faces \
+	build/tests/gen_weights >&2 ||
 	die "the build failed"
 bin=$ROOT/bin
 

@@ -1,8 +1,12 @@
 /* classes.c - see classes.h. */
 #include "classes.h"
 
+#include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "error.h"
 
 /* The code point at *p, advancing *p: a valid UTF-8 sequence as Python's
  * strict decoder accepts it (no overlong forms, no surrogates, at most
@@ -60,4 +64,89 @@ int classes_cmp_len(const char *a, size_t na, const char *b, size_t nb)
 int classes_cmp(const char *a, const char *b)
 {
 	return classes_cmp_len(a, strlen(a), b, strlen(b));
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return classes_cmp(*(char *const *)a, *(char *const *)b);
+}
+
+int classes_union(char *const *a, int na, char *const *b, int nb, char ***out,
+		  int *nout, char *err)
+{
+	/* Two lists of up to INT_MAX names each: count in size_t. */
+	size_t total = (size_t)na + (size_t)nb;
+	char **all = NULL, **u = NULL;
+	int n = 0, rc = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (total > INT_MAX)
+		return err_set(err, ERR_TOO_BIG, "%zu class names, more than %d", total,
+			       INT_MAX);
+	all = malloc((total ? total : 1) * sizeof *all);
+	u = calloc(total + 1, sizeof *u);
+	if (!all || !u) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (na)
+		memcpy(all, a, (size_t)na * sizeof *all);
+	if (nb)
+		memcpy(all + na, b, (size_t)nb * sizeof *all);
+	qsort(all, total, sizeof *all, cmp_names);
+	for (size_t i = 0; i < total; i++) {
+		if (n && strcmp(all[i], u[n - 1]) == 0)
+			continue;
+		if (!(u[n] = strdup(all[i]))) {
+			rc = err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		n++;
+	}
+	*out = u;
+	*nout = n;
+	u = NULL;
+out:
+	for (int i = 0; u && i < n; i++)
+		free(u[i]);
+	free(u);
+	free(all);
+	return rc;
+}
+
+int classes_map(char *const *from, int nfrom, char *const *to, int nto, int *map,
+		char *err)
+{
+	int rc = 0;
+
+	for (int i = 0; i < nfrom; i++) {
+		int lo = 0, hi = nto - 1;
+		map[i] = -1;
+		while (lo <= hi) {
+			int mid = lo + (hi - lo) / 2, c = classes_cmp(to[mid], from[i]);
+			if (c == 0) {
+				map[i] = mid;
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid - 1;
+		}
+		if (map[i] < 0 && rc == 0)
+			rc = err_set(err, ERR_MISSING, "class '%s' is not in the list",
+				     from[i]);
+	}
+	return rc;
+}
+
+int classes_equal(char *const *a, int na, char *const *b, int nb)
+{
+	if (na != nb)
+		return 0;
+	for (int i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return 0;
+	return 1;
 }

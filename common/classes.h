@@ -23,4 +23,24 @@ int classes_cmp(const char *a, const char *b);
  * (parts of paths; NUL bytes compare as U+0000). */
 int classes_cmp_len(const char *a, size_t na, const char *b, size_t nb);
 
+/* classes_union writes the names of a (na) and b (nb), each once, in
+ * Keras' order into *out: a malloc'd array of *nout malloc'd copies (and a
+ * NULL after them), the caller's; the lists need not be in order.  A list
+ * of a store, a folder and a merge grows only by such a union, so that
+ * the indices it gives follow Keras' order.  Returns 0, ERR_TOO_BIG (more
+ * than INT_MAX names in all) or ERR_NOMEM; *out is NULL on failure. */
+int classes_union(char *const *a, int na, char *const *b, int nb, char ***out,
+		  int *nout, char *err);
+
+/* classes_map writes into map[i] (nfrom entries) the index of from[i] in
+ * to (nto names in Keras' order and unique, as classes_union writes
+ * them), or -1 where to lacks it: 0, or ERR_MISSING naming the first
+ * name to lacks. */
+int classes_map(char *const *from, int nfrom, char *const *to, int nto, int *map,
+		char *err);
+
+/* classes_equal: 1 when a (na names) and b (nb) are the same list, name
+ * for name, else 0. */
+int classes_equal(char *const *a, int na, char *const *b, int nb);
+
 #endif

@@ -21,8 +21,8 @@
  *   "model"       what the vectors are: "vgg16-fc2" (FEATDB_MODEL) or
  *                 "vggface-fc7" (FEATDB_MODEL_VGGFACE); a store holds one
  *   "fingerprint" the weights' fingerprint (weights_t.fingerprint)
- *   "preprocess"  the preprocessing settings (FEATDB_PREPROCESS, or
- *                 FEATDB_PREPROCESS_VGGFACE)
+ *   "preprocess"  the preprocessing settings (img.h's
+ *                 IMG_PREPROCESS_VGG16 or IMG_PREPROCESS_VGGFACE)
  *   "dim", "dtype" ("4096", "f32" or "f16")
  *   "classes"     the class names in Keras' order (classes.h: its class
  *                 indices), one per line; a record's class is an index into
@@ -44,22 +44,30 @@
 #define FEATDB_VERSION 1
 #define FEATDB_HEADER 24
 #define FEATDB_FORMAT "vggfeat 1"
-/* The models a store may hold (weights.h's), and what extract does to an
- * image before each one's network (Keras' load_img, then VGG16's
- * preprocess_input or keras_vggface.utils.preprocess_input(version=1)); a
- * store made with other settings must never be mixed with another. */
+/* The models a store may hold (weights.h's); a store made with another
+ * model, or with other preprocessing (img.h's IMG_PREPROCESS_*), must never
+ * be mixed with another. */
 #define FEATDB_MODEL "vgg16-fc2"
-#define FEATDB_PREPROCESS \
-	"keras-load_img-224-nearest;rgb2bgr;mean-103.939,116.779,123.68"
 #define FEATDB_MODEL_VGGFACE "vggface-fc7"
-#define FEATDB_PREPROCESS_VGGFACE \
-	"keras-load_img-224-nearest;rgb2bgr;mean-93.5940,104.7624,129.1863"
 
 /* featdb_model_known: 1 when s is FEATDB_MODEL or FEATDB_MODEL_VGGFACE. */
 int featdb_model_known(const char *s);
 
 enum featdb_dtype { FEATDB_F32 = 1, FEATDB_F16 = 2 };
 enum featdb_split { FEATDB_TRAIN = 0, FEATDB_VALID = 1, FEATDB_TEST = 2 };
+
+/* featdb_dtype_name: a dtype's name, as the metadata "dtype" and the
+ * programs' --dtype spell it.
+ *   dtype  FEATDB_F32 or FEATDB_F16
+ * Returns "f32" or "f16" (a static string), or "?" for any other value. */
+const char *featdb_dtype_name(int dtype);
+
+/* featdb_dtype_parse: the dtype a name stands for, featdb_dtype_name's
+ * inverse.
+ *   s  a NUL-terminated name, compared exactly (case and all); may be NULL
+ * Returns FEATDB_F32 or FEATDB_F16, or -1 when s names neither ("?"
+ * included). */
+int featdb_dtype_parse(const char *s);
 
 /* A decoded record.  data points into the buffer given to featdb_rec_decode
  * (the vector, little-endian, possibly unaligned). */

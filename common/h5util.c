@@ -1,5 +1,5 @@
-/* h5util.c - HDF5 helpers shared by the Keras file readers (weights.c,
- * head.c): see h5util.h. */
+/* h5util.c - HDF5 helpers shared by the code that reads and writes HDF5
+ * files: see h5util.h. */
 #include "h5util.h"
 
 #include <stdint.h>
@@ -231,6 +231,34 @@ int h5util_attr_strings(hid_t obj, const char *name, h5util_strlist_t *out,
 	}
 }
 
+int h5util_link_exists(hid_t loc, const char *path)
+{
+	size_t len = strlen(path);
+	char *p;
+	int rc = 1;
+
+	if (len == 0 || !(p = malloc(len + 1)))
+		return len == 0 ? 0 : -1;
+	memcpy(p, path, len + 1);
+	for (char *slash = p;; slash++) {
+		htri_t ex;
+		slash = strchr(slash, '/');
+		if (slash)
+			*slash = '\0';
+		ex = *p ? H5Lexists(loc, p, H5P_DEFAULT) : 1;
+		if (slash)
+			*slash = '/';
+		if (ex <= 0) {
+			rc = ex < 0 ? -1 : 0;
+			break;
+		}
+		if (!slash)
+			break;
+	}
+	free(p);
+	return rc;
+}
+
 int h5util_attr_write_text(hid_t obj, const char *name, const char *value)
 {
 	hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
@@ -249,5 +277,47 @@ int h5util_attr_write_text(hid_t obj, const char *name, const char *value)
 		H5Sclose(sp);
 	if (t >= 0)
 		H5Tclose(t);
+	return rc;
+}
+
+void h5util_quiet(h5util_quiet_t *saved)
+{
+	H5Eget_auto2(H5E_DEFAULT, &saved->func, &saved->data);
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void h5util_unquiet(const h5util_quiet_t *saved)
+{
+	H5Eset_auto2(H5E_DEFAULT, saved->func, saved->data);
+}
+
+int h5util_write_dataset(hid_t loc, const char *name, hid_t ftype, hid_t mtype,
+			 int rank, const hsize_t *dims, hid_t lcpl, hid_t dcpl,
+			 const void *buf)
+{
+	hid_t sp = H5Screate_simple(rank, dims, NULL), d = H5I_INVALID_HID;
+	hid_t why = H5I_INVALID_HID;
+	hsize_t n = 1;
+	int rc = 0;
+
+	if (sp < 0)
+		return -1;
+	for (int i = 0; i < rank; i++)
+		n *= dims[i];
+	d = H5Dcreate2(loc, name, ftype, sp, lcpl, dcpl, H5P_DEFAULT);
+	if (d < 0 || (n != 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+					 buf) < 0))
+		rc = -1;
+	/* Every HDF5 call clears the error stack as it starts: the failure's
+	 * stack is kept aside while the cleanup runs, for h5util_reason. */
+	if (rc)
+		why = H5Eget_current_stack();
+	if (d >= 0 && H5Dclose(d) < 0 && rc == 0) {
+		rc = -1;
+		why = H5Eget_current_stack();
+	}
+	H5Sclose(sp);
+	if (why >= 0)
+		H5Eset_current_stack(why);
 	return rc;
 }

@@ -1,7 +1,8 @@
-/* h5util.h - what the two readers of Keras HDF5 files (weights.c for
- * VGG16's weights, head.c for the softmax head) share: HDF5's own reason
- * for a failure, and Keras' string-list attributes (layer_names,
- * weight_names, classes...). */
+/* h5util.h - what the code that reads and writes HDF5 files (keras_h5.c,
+ * weights.c for VGG16's weights, head_file.c for the softmax head) shares:
+ * HDF5's own reason for a failure, Keras' string-list attributes
+ * (layer_names, weight_names, classes...), links, quiet error printing and
+ * datasets written in one call. */
 #ifndef COMMON_H5UTIL_H
 #define COMMON_H5UTIL_H
 
@@ -44,9 +45,35 @@ void h5util_strlist_free(h5util_strlist_t *l);
 int h5util_attr_strings(hid_t obj, const char *name, h5util_strlist_t *out,
 			int *found, const char *where, char *err);
 
+/* h5util_link_exists says whether the relative path (e.g. "fc6/relu",
+ * "block1_conv1/kernel:0") exists under loc: 1, 0, or -1 when HDF5 fails
+ * (its reason: h5util_reason).  H5Lexists alone needs every component
+ * before the last to exist, so the components are checked one by one. */
+int h5util_link_exists(hid_t loc, const char *path);
+
 /* h5util_attr_write_text creates the scalar string attribute name of obj
  * holding value (ASCII, NUL-terminated): 0, or -1 when HDF5 fails (its
  * reason: h5util_reason). */
 int h5util_attr_write_text(hid_t obj, const char *name, const char *value);
+
+/* HDF5 prints its error stack on stderr unless told not to; this project
+ * reports a failure through its err message instead (h5util_reason).
+ * h5util_quiet turns the printing off, keeping what it was in *saved;
+ * h5util_unquiet puts it back.  Every quiet has its unquiet. */
+typedef struct h5util_quiet {
+	H5E_auto2_t func;
+	void *data;
+} h5util_quiet_t;
+void h5util_quiet(h5util_quiet_t *saved);
+void h5util_unquiet(const h5util_quiet_t *saved);
+
+/* h5util_write_dataset creates the dataset name in loc, of file type ftype
+ * and shape dims (rank dimensions), with the link and creation property
+ * lists lcpl and dcpl (H5P_DEFAULT when none), and writes buf (memory type
+ * mtype; nothing for an empty shape) into it.  Returns 0, or -1 when HDF5
+ * fails (its reason: h5util_reason). */
+int h5util_write_dataset(hid_t loc, const char *name, hid_t ftype, hid_t mtype,
+			 int rank, const hsize_t *dims, hid_t lcpl, hid_t dcpl,
+			 const void *buf);
 
 #endif

@@ -22,7 +22,7 @@
 /* The Keras version whose save_weights layout the file follows. */
 #define HEAD_KERAS_VERSION "2.11.0"
 
-/* ---- the layer ---------------------------------------------------------- */
+/* ---- the layer and its loss: head.c ------------------------------------- */
 
 typedef struct head {
 	int D, K;
@@ -68,7 +68,7 @@ void head_softmax(const float *logits, int K, double *p);
 void head_gradient(const head_t *h, const float *x, const int32_t *y, int N,
 		   double l2, float *logits, float *g, double *loss);
 
-/* ---- Adam, as tf.keras ------------------------------------------------ */
+/* ---- Adam, as tf.keras: head_adam.c ------------------------------------- */
 
 /* For update t = 1, 2, ...:
  *   alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
@@ -111,7 +111,7 @@ double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
 double adam_apply_ref(adam_t *a, float alpha, size_t off, size_t n, float *w,
 		      const float *g, float l2);
 
-/* ---- training ------------------------------------------------------------ */
+/* ---- training: head_train.c --------------------------------------------- */
 
 typedef struct head_hparams {
 	double lr, beta1, beta2, epsilon;
@@ -164,7 +164,7 @@ int head_trainer_evaluate(head_trainer_t *t, const head_set_t *set,
  * NULL. */
 void head_trainer_free(head_trainer_t *t);
 
-/* ---- the validation split ----------------------------------------------- */
+/* ---- the validation split: head_split.c --------------------------------- */
 
 /* head_key_unit maps a record key to [0, 1) through FNV-1a 64: the same
  * key gives the same number on every machine, whatever else is stored. */
@@ -179,7 +179,7 @@ double head_key_unit(const char *key, size_t len);
 int head_holdout(size_t n, const double *unit, const int32_t *cls, int K,
 		 double frac, uint8_t *held, char *err);
 
-/* ---- the head file ----------------------------------------------------- */
+/* ---- the head file: head_file.c ----------------------------------------- */
 
 /* Layout (HDF5), Keras 2's save_weights for a model whose only layer with
  * weights is Dense HEAD_LAYER, so that Keras' load_weights reads it:
@@ -218,10 +218,13 @@ int head_save(const char *path, const head_t *h, const head_meta_t *meta,
  * save_weights for a model whose first layer with weights is a Dense layer
  * (then meta has no classes and empty strings), in a child process
  * (h5child.h): a file that crashes or hangs libhdf5 gives ERR_FORMAT
- * "PATH: damaged HDF5 file (...)".  Errors: ERR_MISSING (no such file, no
- * layer with weights), ERR_FORMAT (not HDF5, unreadable attributes or
- * datasets), ERR_SHAPE (kernel not 2-d, bias not (K), class names not K),
- * ERR_NOMEM.  On failure h and meta are left empty. */
+ * "PATH: damaged HDF5 file (...)".  The layers are walked as Keras does
+ * (keras_h5.h): a layer without weight_names has no weights.  Errors:
+ * ERR_MISSING (no such file, no layer with weights, a layer listed in
+ * layer_names without its group), ERR_FORMAT (not HDF5, unreadable
+ * attributes or datasets), ERR_SHAPE (kernel not 2-d, bias not (K), class
+ * names not K, a first layer with other than two weights), ERR_NOMEM.  On
+ * failure h and meta are left empty. */
 int head_load(const char *path, head_t *h, head_meta_t *meta, char *err);
 
 /* head_read: head_load in this process (the fuzz target's: it must see

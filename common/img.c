@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "img_util.h"
+#include "le.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -648,8 +649,8 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 	if (len < 18)
 		return err_set(err, ERR_FORMAT, "%s: truncated BMP header",
 			       img_label(name));
-	offset = img_rd_le32(buf + 10);
-	hs = img_rd_le32(buf + 14);
+	offset = le_get32(buf + 10);
+	hs = le_get32(buf + 14);
 	if (hs != 12 && hs != 40 && hs != 64 && hs != 108 && hs != 124)
 		return err_set(err, ERR_UNSUPPORTED,
 			       "%s: BMP info header of %u bytes", img_label(name),
@@ -660,21 +661,21 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 	pos = 14 + hs;
 	if (hs == 12) {
 		/* OS/2 1.x: 16-bit sizes, always bottom-up, BGR palette. */
-		w = img_rd_le16(buf + 18);
-		h = img_rd_le16(buf + 20);
-		bits = img_rd_le16(buf + 24);
+		w = le_get16(buf + 18);
+		h = le_get16(buf + 20);
+		bits = le_get16(buf + 24);
 		padding = 3;
 	} else {
 		/* Pillow calls the rows top-down only when the top byte of
 		 * the height is 0xFF, and then uses 2^32 - height. */
-		wr = img_rd_le32(buf + 18);
-		hr = img_rd_le32(buf + 22);
+		wr = le_get32(buf + 18);
+		hr = le_get32(buf + 22);
 		topdown = buf[25] == 0xFF;
 		w = wr;
 		h = topdown ? (1ULL << 32) - hr : hr;
-		bits = img_rd_le16(buf + 28);
-		comp = img_rd_le32(buf + 30);
-		colors = img_rd_le32(buf + 46);
+		bits = le_get16(buf + 28);
+		comp = le_get32(buf + 30);
+		colors = le_get32(buf + 46);
 	}
 	if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 &&
 	    bits != 32)
@@ -702,7 +703,7 @@ static int decode_bmp(const uint8_t *buf, size_t len, const char *name,
 			pos += 12;
 		}
 		for (i = 0; i < (hs == 40 ? 3u : 4u); i++)
-			m[i] = img_rd_le32(buf + 54 + 4 * i);
+			m[i] = le_get32(buf + 54 + 4 * i);
 		if (bits == 24 && m[0] == 0xFF0000 && m[1] == 0xFF00 &&
 		    m[2] == 0xFF)
 			found = 1;

@@ -105,6 +105,14 @@
 #define IMG_VGGFACE_MEAN_G 104.7624f
 #define IMG_VGGFACE_MEAN_R 129.1863f
 
+/* The preprocessing above, as a feature store's "preprocess" metadata
+ * records it (featdb.h): load_img at 224 x 224 with nearest resize, RGB to
+ * BGR, minus each model's means. */
+#define IMG_PREPROCESS_VGG16 \
+	"keras-load_img-224-nearest;rgb2bgr;mean-103.939,116.779,123.68"
+#define IMG_PREPROCESS_VGGFACE \
+	"keras-load_img-224-nearest;rgb2bgr;mean-93.5940,104.7624,129.1863"
+
 /* An 8-bit RGB image: rgb is (h, w, 3), row-major, owned by the struct. */
 typedef struct img {
 	int w, h;

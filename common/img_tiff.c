@@ -110,7 +110,7 @@ static void unpack_i16(const tiff_job_t *job, const tiff_unpacker_t *u,
 			memcpy(&v, p, 2);
 		else
 			v = (uint16_t)(u->arg == I16_BE ? img_rd_be16(p) :
-							  img_rd_le16(p));
+							  le_get16(p));
 		o[0] = o[1] = o[2] = (uint8_t)(v > 255 ? 255 : v);
 	}
 }

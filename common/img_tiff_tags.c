@@ -35,11 +35,11 @@ static uint64_t tiff_rd(const tiff_job_t *job, const uint8_t *p, int bytes)
 {
 	switch (bytes) {
 	case 2:
-		return job->be ? img_rd_be16(p) : img_rd_le16(p);
+		return job->be ? img_rd_be16(p) : le_get16(p);
 	case 4:
-		return job->be ? img_rd_be32(p) : img_rd_le32(p);
+		return job->be ? img_rd_be32(p) : le_get32(p);
 	default:
-		return job->be ? img_rd_be64(p) : img_rd_le64(p);
+		return job->be ? img_rd_be64(p) : le_get64(p);
 	}
 }
 

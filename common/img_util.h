@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "le.h"
+
 #include "img.h"
 
 /* The name for messages: name itself, or "image" when it is NULL. */
@@ -29,30 +31,16 @@ int img_alloc_pixels(img_t *img, uint64_t w, uint64_t h, const char *name,
  * black.  o receives one RGB pixel. */
 void img_palette_rgb(const uint8_t *pal, int n, unsigned idx, uint8_t *o);
 
-/* Unsigned integers stored in either byte order. */
-static inline uint32_t img_rd_le16(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
+/* Unsigned integers stored big-endian (TIFF's "MM" files); the
+ * little-endian ones are le.h's. */
 static inline uint32_t img_rd_be16(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 8 | (uint32_t)p[1];
 }
 
-static inline uint32_t img_rd_le32(const uint8_t *p)
-{
-	return img_rd_le16(p) | img_rd_le16(p + 2) << 16;
-}
-
 static inline uint32_t img_rd_be32(const uint8_t *p)
 {
 	return img_rd_be16(p) << 16 | img_rd_be16(p + 2);
-}
-
-static inline uint64_t img_rd_le64(const uint8_t *p)
-{
-	return (uint64_t)img_rd_le32(p) | (uint64_t)img_rd_le32(p + 4) << 32;
 }
 
 static inline uint64_t img_rd_be64(const uint8_t *p)

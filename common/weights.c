@@ -1,12 +1,12 @@
 /* weights.c - reading Keras VGG16 weight files with the HDF5 C library.
  *
  * The walk follows Keras' legacy loader (load_weights_from_hdf5_group with
- * by_name=False): read the root's layer_names, keep the layers whose
- * weight_names is not empty, match them to the model's weighted layers by
- * position, then open every dataset by the name weight_names gives, relative
- * to the layer's group.  Nothing here knows a dataset path in advance, which
- * is why Keras 1 ("block1_conv1_W_1:0") and Keras 2 ("block1_conv1/kernel:0")
- * files both load.
+ * by_name=False): the layers with weights that keras_h5.h lists are matched
+ * to the model's weighted layers by position, then every dataset is opened
+ * by the name weight_names gives, relative to the layer's group.  Nothing
+ * here knows a dataset path in advance, which is why Keras 1
+ * ("block1_conv1_W_1:0") and Keras 2 ("block1_conv1/kernel:0") files both
+ * load.
  *
  * Which model the file holds (weights.h) is told by the names of those
  * layers, before any dataset is read: every one of the first 15 is VGG16's
@@ -35,6 +35,7 @@
 #include "h5child.h"
 #include "h5util.h"
 #include "img.h"
+#include "keras_h5.h"
 
 const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS] = {
 	{ "block1_conv1", 1, 3, 64, 0 },
@@ -63,7 +64,7 @@ static const weights_model_info_t models[WEIGHTS_NMODELS] = {
 		  "block5_conv3", "fc1", "fc2" },
 		WEIGHTS_FILE_NAME, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
 		WEIGHTS_URL, "VGG16(weights='imagenet')", "VGG16_WEIGHTS", "models",
-		FEATDB_MODEL, FEATDB_PREPROCESS,
+		FEATDB_MODEL, IMG_PREPROCESS_VGG16,
 		{ IMG_VGG_MEAN_B, IMG_VGG_MEAN_G, IMG_VGG_MEAN_R },
 	},
 	[WEIGHTS_VGGFACE] = {
@@ -74,7 +75,7 @@ static const weights_model_info_t models[WEIGHTS_NMODELS] = {
 		WEIGHTS_VGGFACE_FILE_NAME, "rcmalli_vggface_tf_notop_vgg16.h5",
 		WEIGHTS_VGGFACE_URL, "keras_vggface.VGGFace(model='vgg16')",
 		"VGGFACE_WEIGHTS", "models/vggface",
-		FEATDB_MODEL_VGGFACE, FEATDB_PREPROCESS_VGGFACE,
+		FEATDB_MODEL_VGGFACE, IMG_PREPROCESS_VGGFACE,
 		{ IMG_VGGFACE_MEAN_B, IMG_VGGFACE_MEAN_G, IMG_VGGFACE_MEAN_R },
 	},
 };
@@ -232,39 +233,6 @@ void weights_missing_help(const char *path, char *buf, size_t len)
 	weights_model_missing_help(WEIGHTS_VGG16, path, buf, len);
 }
 
-/* ---- links ------------------------------------------------------------- */
-
-/* link_exists says whether the relative path exists under loc: 1, 0, or -1
- * when HDF5 fails.  H5Lexists needs every component before the last to
- * exist, so the components are checked one by one. */
-static int link_exists(hid_t loc, const char *path)
-{
-	size_t len = strlen(path);
-	char *p;
-	int rc = 1;
-
-	if (len == 0 || !(p = malloc(len + 1)))
-		return len == 0 ? 0 : -1;
-	memcpy(p, path, len + 1);
-	for (char *slash = p;; slash++) {
-		htri_t ex;
-		slash = strchr(slash, '/');
-		if (slash)
-			*slash = '\0';
-		ex = *p ? H5Lexists(loc, p, H5P_DEFAULT) : 1;
-		if (slash)
-			*slash = '/';
-		if (ex <= 0) {
-			rc = ex < 0 ? -1 : 0;
-			break;
-		}
-		if (!slash)
-			break;
-	}
-	free(p);
-	return rc;
-}
-
 /* ---- datasets ---------------------------------------------------------- */
 
 static void shape_str(const hsize_t *dims, int rank, char *buf, size_t len)
@@ -291,7 +259,7 @@ static int read_dataset(hid_t group, const char *name, const hsize_t *want,
 	char why[256], got[160], exp[160];
 	int rank, ex, rc = 0;
 
-	if ((ex = link_exists(group, name)) <= 0) {
+	if ((ex = h5util_link_exists(group, name)) <= 0) {
 		if (ex < 0)
 			rc = err_set(err, ERR_FORMAT,
 				     "%s: looking up dataset %s failed (%s)",
@@ -341,17 +309,18 @@ fail:
 	return rc;
 }
 
-/* load_layer reads the file's layer fname into layer i of model. */
+/* load_layer reads the file's layer fname, whose weight_names are names,
+ * into layer i of model. */
 static int load_layer(hid_t root, const char *path, const char *fname,
-		      int model, int i, weights_t *w, char *err)
+		      const h5util_strlist_t *names, int model, int i,
+		      weights_t *w, char *err)
 {
 	const weights_layer_spec_t *s = &weights_spec[i];
 	const weights_model_info_t *m = &models[model];
 	hsize_t kdims[4], bdims[1] = { (hsize_t)s->cout };
 	hid_t g = H5I_INVALID_HID;
-	h5util_strlist_t names = { 0 };
 	char where[ERR_LEN], why[256];
-	int krank, found, rc;
+	int krank, rc;
 
 	/* Keras matches by position, so the file's name may differ from
 	 * the model's; say both when it does. */
@@ -375,89 +344,18 @@ static int load_layer(hid_t root, const char *path, const char *fname,
 			     where, h5util_reason(why, sizeof why));
 		goto fail;
 	}
-	if ((rc = h5util_attr_strings(g, "weight_names", &names, &found, where,
-				    err)))
-		goto fail;
-	if (names.n != 2) {
+	if (names->n != 2) {
 		rc = err_set(err, ERR_FORMAT,
 			     "%s: has %zu weights, expected 2 (kernel, bias)",
-			     where, names.n);
+			     where, names->n);
 		goto fail;
 	}
-	if ((rc = read_dataset(g, names.v[0], kdims, krank, w->kernel[i],
+	if ((rc = read_dataset(g, names->v[0], kdims, krank, w->kernel[i],
 			       where, err)) ||
-	    (rc = read_dataset(g, names.v[1], bdims, 1, w->bias[i], where,
+	    (rc = read_dataset(g, names->v[1], bdims, 1, w->bias[i], where,
 			       err)))
 		goto fail;
 fail:
-	h5util_strlist_free(&names);
-	if (g >= 0)
-		H5Gclose(g);
-	return rc;
-}
-
-/* weighted_layers lists, in file order, the first WEIGHTS_NLAYERS layers of
- * layer_names whose weight_names is not empty (fewer if the file has fewer;
- * whatever follows, such as "predictions", is never needed). */
-static int weighted_layers(hid_t root, const char *path, h5util_strlist_t *out,
-			   char *err)
-{
-	h5util_strlist_t all = { 0 }, wn = { 0 };
-	hid_t g = H5I_INVALID_HID;
-	char where[ERR_LEN], why[256];
-	int found, ex, rc;
-
-	if ((rc = h5util_attr_strings(root, "layer_names", &all, &found, path,
-				    err)))
-		goto fail;
-	if (!found) {
-		rc = err_set(err, ERR_FORMAT,
-			     "%s: no layer_names attribute: not a Keras "
-			     "weights file", path);
-		goto fail;
-	}
-	for (size_t k = 0; k < all.n && out->n < WEIGHTS_NLAYERS; k++) {
-		const char *name = all.v[k];
-		snprintf(where, sizeof where, "%s: layer %s", path, name);
-		if ((ex = link_exists(root, name)) <= 0) {
-			if (ex < 0)
-				rc = err_set(err, ERR_FORMAT,
-					     "%s: lookup failed (%s)", where,
-					     h5util_reason(why, sizeof why));
-			else
-				rc = err_set(err, ERR_MISSING,
-					     "%s: listed in layer_names but "
-					     "there is no such group", where);
-			goto fail;
-		}
-		if ((g = H5Gopen2(root, name, H5P_DEFAULT)) < 0) {
-			rc = err_set(err, ERR_FORMAT,
-				     "%s: group unreadable (%s)", where,
-				     h5util_reason(why, sizeof why));
-			goto fail;
-		}
-		if ((rc = h5util_attr_strings(g, "weight_names", &wn, &found,
-					    where, err)))
-			goto fail;
-		/* Keras always writes weight_names, empty for layers without
-		 * weights; taking a missing one for "no weights" would
-		 * silently shift every following layer by one. */
-		if (!found) {
-			rc = err_set(err, ERR_FORMAT,
-				     "%s: no weight_names attribute", where);
-			goto fail;
-		}
-		if (wn.n > 0 && h5util_strlist_push(out, name, strlen(name))) {
-			rc = err_set(err, ERR_NOMEM, "%s: out of memory", path);
-			goto fail;
-		}
-		h5util_strlist_free(&wn);
-		H5Gclose(g);
-		g = H5I_INVALID_HID;
-	}
-fail:
-	h5util_strlist_free(&wn);
-	h5util_strlist_free(&all);
 	if (g >= 0)
 		H5Gclose(g);
 	return rc;
@@ -553,35 +451,6 @@ static int check_names(const h5util_strlist_t *l, const char *path, int model,
 				       a->layers[0], a->layers[WEIGHTS_NLAYERS - 1],
 				       b->title, b->layers[0],
 				       b->layers[WEIGHTS_NLAYERS - 1]);
-	return 0;
-}
-
-/* open_root returns the group holding layer_names: the root, or
- * /model_weights in a model.save file (Keras' load_weights does the same). */
-static int open_root(hid_t file, const char *path, hid_t *root, char *err)
-{
-	char why[256];
-	htri_t names, mw = 0;
-	int use_mw;
-
-	if ((names = H5Aexists(file, "layer_names")) < 0 ||
-	    (!names && (names = H5Aexists(file, "layer_names0")) < 0) ||
-	    (!names && (mw = H5Lexists(file, "model_weights",
-				       H5P_DEFAULT)) < 0))
-		return err_set(err, ERR_FORMAT, "%s: root group unreadable (%s)",
-			       path, h5util_reason(why, sizeof why));
-	use_mw = !names && mw;
-	*root = H5Oopen(file, use_mw ? "model_weights" : "/", H5P_DEFAULT);
-	if (*root < 0)
-		return err_set(err, ERR_FORMAT, "%s: %s unreadable (%s)", path,
-			       use_mw ? "group model_weights" : "root group",
-			       h5util_reason(why, sizeof why));
-	if (H5Iget_type(*root) != H5I_GROUP) {
-		H5Oclose(*root);
-		*root = H5I_INVALID_HID;
-		return err_set(err, ERR_FORMAT,
-			       "%s: model_weights is not a group", path);
-	}
 	return 0;
 }
 
@@ -719,17 +588,13 @@ static int check_file(const char *path, char *err)
 static int read_into(const char *path, weights_t *w, char *err)
 {
 	hid_t file = H5I_INVALID_HID, root = H5I_INVALID_HID;
-	h5util_strlist_t layers = { 0 };
-	H5E_auto2_t old_func = NULL;
-	void *old_data = NULL;
+	keras_h5_layers_t layers = { 0 };
+	h5util_quiet_t quiet;
 	char why[256];
 	int rc, model = WEIGHTS_VGG16;
 
-	/* Failures are reported through err, so HDF5's stack dumps on stderr
-	 * are turned off for the duration of the call and restored after. */
-	H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-
+	/* Failures are reported through err, not as HDF5's stack dumps. */
+	h5util_quiet(&quiet);
 	if ((rc = check_file(path, err)))
 		goto fail;
 	if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
@@ -738,25 +603,28 @@ static int read_into(const char *path, weights_t *w, char *err)
 			     h5util_reason(why, sizeof why));
 		goto fail;
 	}
-	if ((rc = open_root(file, path, &root, err)) ||
+	/* Whatever follows the 15 layers, such as "predictions", is never
+	 * needed. */
+	if ((rc = keras_h5_open_root(file, path, &root, err)) ||
 	    (rc = check_backend(root, path, err)) ||
-	    (rc = weighted_layers(root, path, &layers, err)) ||
-	    (rc = detect(&layers, path, &model, err)))
+	    (rc = keras_h5_layers(root, path, WEIGHTS_NLAYERS, &layers, err)) ||
+	    (rc = detect(&layers.names, path, &model, err)))
 		goto fail;
 	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
-		if ((rc = load_layer(root, path, layers.v[i], model, i, w, err)))
+		if ((rc = load_layer(root, path, layers.names.v[i],
+				     &layers.weights[i], model, i, w, err)))
 			goto fail;
-	if ((rc = check_names(&layers, path, model, err)))
+	if ((rc = check_names(&layers.names, path, model, err)))
 		goto fail;
 	w->model = model;
 fail:
-	h5util_strlist_free(&layers);
+	keras_h5_layers_free(&layers);
 	if (root >= 0)
-		H5Gclose(root);
+		H5Oclose(root);
 	if (file >= 0 && H5Fclose(file) < 0 && rc == 0)
 		rc = err_set(err, ERR_FORMAT, "%s: closing failed (%s)", path,
 			     h5util_reason(why, sizeof why));
-	H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+	h5util_unquiet(&quiet);
 	return rc;
 }
 

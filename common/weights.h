@@ -8,7 +8,8 @@
  *  - Keras 2 save_weights files: weight_names like "block1_conv1/kernel:0"
  *    (a nested group), root attributes backend and keras_version;
  *  - Keras 2 model.save files: the same layout under /model_weights.
- * Strings may be fixed- or variable-length.  As in Keras (by_name=False),
+ * Strings may be fixed- or variable-length.  A layer without weight_names
+ * has no weights, as in Keras (keras_h5.h).  As in Keras (by_name=False),
  * layers that carry weights are matched to the model's in order: the first 15
  * of them must be the 13 convolutions and the two dense layers whose output
  * is the vector (a top layer such as "predictions" may follow and is

@@ -19,6 +19,7 @@
 #include "e2e.h"
 #include "error.h"
 #include "featdb.h"
+#include "img.h"
 #include "h5util.h"
 #include "proc.h"
 #include "testutil.h"
@@ -61,7 +62,7 @@ static void make_store_model(const char *path, const int *which, int n,
 	snprintf(m.model, sizeof m.model, "%s", model ? model : "");
 	snprintf(m.fingerprint, sizeof m.fingerprint, "%s", fingerprint);
 	snprintf(m.preprocess, sizeof m.preprocess, "%s",
-		 vggface ? FEATDB_PREPROCESS_VGGFACE : FEATDB_PREPROCESS);
+		 vggface ? IMG_PREPROCESS_VGGFACE : IMG_PREPROCESS_VGG16);
 	snprintf(m.version, sizeof m.version, "test");
 	m.dim = D;
 	m.dtype = dtype;
@@ -430,7 +431,7 @@ static void test_model_named(void **state)
 	char *log = run(info, &st, d);
 	assert_int_equal(st, 0);
 	assert_non_null(strstr(log, "\nmodel:       vggface-fc7\n"));
-	assert_non_null(strstr(log, "preprocess:  " FEATDB_PREPROCESS_VGGFACE "\n"));
+	assert_non_null(strstr(log, "preprocess:  " IMG_PREPROCESS_VGGFACE "\n"));
 	free(log);
 	info[2] = v16;
 	log = run(info, &st, d);
@@ -444,7 +445,7 @@ static void test_model_named(void **state)
 	free(log);
 	char *a = export_attr(h5, "model"), *b = export_attr(h5, "preprocess");
 	assert_string_equal(a, FEATDB_MODEL_VGGFACE);
-	assert_string_equal(b, FEATDB_PREPROCESS_VGGFACE);
+	assert_string_equal(b, IMG_PREPROCESS_VGGFACE);
 	free(a), free(b);
 	exp[2] = v16;
 	log = run(exp, &st, d);

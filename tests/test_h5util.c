@@ -3,7 +3,9 @@
  * written them in: fixed-length NUL-padded strings (one filling its slot,
  * so with no terminator), space-padded ones, variable-length UTF-8, a
  * scalar, an empty float64 array, a list split into name0, name1, ...,
- * plus the refusals (numbers, a 2-d array) and HDF5's own reason. */
+ * plus the refusals (numbers, a 2-d array) and HDF5's own reason; then the
+ * smaller helpers: quiet error printing, link lookups along a path, and
+ * datasets written in one call. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -214,6 +216,139 @@ static void test_strlist(void **state)
 	h5util_strlist_free(&l); /* twice is harmless */
 }
 
+/* An automatic error handler that counts its calls. */
+static int g_printed;
+
+static herr_t count_handler(hid_t stack, void *data)
+{
+	(void)stack;
+	(void)data;
+	g_printed++;
+	return 0;
+}
+
+static void test_quiet(void **state)
+{
+	(void)state;
+	H5E_auto2_t before_func, func;
+	void *before_data, *data;
+	h5util_quiet_t q, inner;
+	char missing[4200], buf[256];
+
+	H5Eget_auto2(H5E_DEFAULT, &before_func, &before_data);
+	H5Eset_auto2(H5E_DEFAULT, count_handler, &g_printed);
+	g_printed = 0;
+	snprintf(missing, sizeof missing, "%s/no-such.h5", tu_tmpdir());
+
+	h5util_quiet(&q);
+	H5Eget_auto2(H5E_DEFAULT, &func, &data);
+	assert_null(func);
+	assert_true(H5Fopen(missing, H5F_ACC_RDONLY, H5P_DEFAULT) < 0);
+	assert_int_equal(g_printed, 0);
+	/* The stack is still there for h5util_reason. */
+	assert_string_equal(h5util_reason(buf, sizeof buf),
+			    "No such file or directory");
+	/* Nested: the inner unquiet keeps things quiet. */
+	h5util_quiet(&inner);
+	h5util_unquiet(&inner);
+	H5Eget_auto2(H5E_DEFAULT, &func, &data);
+	assert_null(func);
+
+	/* unquiet puts back the handler that was there, data and all. */
+	h5util_unquiet(&q);
+	H5Eget_auto2(H5E_DEFAULT, &func, &data);
+	assert_true(func == count_handler);
+	assert_ptr_equal(data, &g_printed);
+	assert_true(H5Fopen(missing, H5F_ACC_RDONLY, H5P_DEFAULT) < 0);
+	assert_true(g_printed > 0);
+	H5Eclear2(H5E_DEFAULT);
+	H5Eset_auto2(H5E_DEFAULT, before_func, before_data);
+}
+
+static void test_link_exists(void **state)
+{
+	(void)state;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/links.h5", tu_tmpdir());
+	hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+	assert_true(f >= 0 && lcpl >= 0);
+	assert_true(H5Pset_create_intermediate_group(lcpl, 1) >= 0);
+	hid_t g = H5Gcreate2(f, "fc6/relu", lcpl, H5P_DEFAULT, H5P_DEFAULT);
+	assert_true(g >= 0);
+	H5Gclose(g);
+
+	assert_int_equal(h5util_link_exists(f, "fc6"), 1);
+	assert_int_equal(h5util_link_exists(f, "fc6/relu"), 1);
+	assert_int_equal(h5util_link_exists(f, "fc6/relu/"), 1);
+	assert_int_equal(h5util_link_exists(f, "fc6/kernel:0"), 0);
+	/* H5Lexists alone fails on a missing component before the last. */
+	assert_int_equal(h5util_link_exists(f, "fc7/relu"), 0);
+	assert_int_equal(h5util_link_exists(f, ""), 0);
+	H5Pclose(lcpl);
+	H5Fclose(f);
+	remove(path);
+}
+
+static void test_write_dataset(void **state)
+{
+	(void)state;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/data.h5", tu_tmpdir());
+	hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+	const float k[6] = {1.5f, -2, 3, 4e-7f, 5, 6};
+	const hsize_t kd[2] = {3, 2}, ed[2] = {0, 4};
+	float back[6] = {0};
+	hsize_t dims[2];
+
+	assert_true(f >= 0 && lcpl >= 0);
+	assert_true(H5Pset_create_intermediate_group(lcpl, 1) >= 0);
+	/* A 2-d float32 array, at a path inside new groups (as h5py's
+	 * dense_1/dense_1/kernel:0). */
+	assert_int_equal(h5util_write_dataset(f, "d/d/kernel:0", H5T_IEEE_F32LE,
+					      H5T_NATIVE_FLOAT, 2, kd, lcpl,
+					      H5P_DEFAULT, k), 0);
+	/* An empty shape writes nothing: buf may be NULL. */
+	assert_int_equal(h5util_write_dataset(f, "empty", H5T_IEEE_F32LE,
+					      H5T_NATIVE_FLOAT, 2, ed,
+					      H5P_DEFAULT, H5P_DEFAULT, NULL), 0);
+	/* A name that is taken: -1, with HDF5's reason. */
+	assert_int_equal(h5util_write_dataset(f, "empty", H5T_IEEE_F32LE,
+					      H5T_NATIVE_FLOAT, 2, ed,
+					      H5P_DEFAULT, H5P_DEFAULT, NULL), -1);
+	char why[256];
+	assert_string_not_equal(h5util_reason(why, sizeof why),
+				"no detail from HDF5");
+	H5Pclose(lcpl);
+	H5Fclose(f);
+
+	f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	hid_t d = H5Dopen2(f, "d/d/kernel:0", H5P_DEFAULT);
+	hid_t sp = H5Dget_space(d), t = H5Dget_type(d);
+	assert_true(d >= 0 && sp >= 0 && t >= 0);
+	assert_int_equal(H5Sget_simple_extent_ndims(sp), 2);
+	H5Sget_simple_extent_dims(sp, dims, NULL);
+	assert_int_equal(dims[0], 3);
+	assert_int_equal(dims[1], 2);
+	assert_true(H5Tequal(t, H5T_IEEE_F32LE) > 0);
+	assert_true(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+			    back) >= 0);
+	assert_memory_equal(back, k, sizeof k);
+	H5Tclose(t), H5Sclose(sp), H5Dclose(d);
+
+	d = H5Dopen2(f, "empty", H5P_DEFAULT);
+	sp = H5Dget_space(d);
+	assert_true(d >= 0 && sp >= 0);
+	assert_int_equal(H5Sget_simple_extent_npoints(sp), 0);
+	H5Sget_simple_extent_dims(sp, dims, NULL);
+	assert_int_equal(dims[0], 0);
+	assert_int_equal(dims[1], 4);
+	H5Sclose(sp), H5Dclose(d);
+	H5Fclose(f);
+	remove(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +357,9 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_reason),
 		cmocka_unit_test(test_strlist),
+		cmocka_unit_test(test_quiet),
+		cmocka_unit_test(test_link_exists),
+		cmocka_unit_test(test_write_dataset),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -113,6 +113,7 @@ static void test_top_k(void **state)
 static void test_refuses_other_weights(void **state)
 {
 	(void)state;
+	TU_SKIP_SANITIZED("a second 528 MB weights file to generate; test_hostile refuses bad weights sanitized");
 	char w2[600];
 	snprintf(w2, sizeof w2, "%s/seed2.h5", dir);
 	char *gen[] = {proc_tool("gen_weights"), "--seed", "2", "--out", w2, NULL};
@@ -176,6 +177,7 @@ static int predict_lines(const char *h, result_t *r, int max, ...)
 static void test_min_prob(void **state)
 {
 	(void)state;
+	TU_SKIP_SANITIZED("three more runs over the held-out images; the threshold is one comparison");
 	static result_t plain[32], low[32], high[32];
 	static const double want[4] = {0.5, 0.3, 0.15, 0.05};
 	char flat[600], err[ERR_LEN];
@@ -251,6 +253,7 @@ static void test_bad_inputs(void **state)
 static void test_odd_paths_escaped(void **state)
 {
 	(void)state;
+	TU_SKIP_SANITIZED("one more run; test_cli checks the escaping sanitized");
 	char odd[700], good[700], out[600];
 	snprintf(good, sizeof good, "%s/person_02/021.jpg", held);
 	snprintf(odd, sizeof odd, "%s/a\tb\nc\rd\\e.jpg", dir);

@@ -341,6 +341,7 @@ static int golden_check(const golden_t *g, const weights_t *w, int conv,
 static void test_forward_matches_golden(void **state)
 {
 	(void)state;
+	TU_SKIP_SANITIZED("the golden images through VGG16 on every path; test_winograd checks each path sanitized");
 	golden_t g = {0};
 	weights_t w = {0};
 	golden_worst_t worst;
@@ -386,6 +387,7 @@ static void layout_weights(const char *layout, const golden_t *g, weights_t *w)
 static void test_forward_matches_keras(void **state)
 {
 	(void)state;
+	TU_SKIP_SANITIZED("the golden images through VGG16 in two layouts");
 	static const char *const layout[2] = {"official", "keras2"};
 	static const struct { int conv; const char *name; } path[2] = {
 		{VGG_CONV_WINOGRAD, "winograd"}, {VGG_CONV_DIRECT, "direct"},
@@ -459,6 +461,7 @@ static double vgg16_means_error(const golden_t *g, const weights_t *w)
 static void test_vggface_matches_golden(void **state)
 {
 	(void)state;
+	TU_SKIP_SANITIZED("the golden images through VGG-Face");
 	golden_t g = {0};
 	weights_t w = {0};
 	golden_worst_t worst;

@@ -372,6 +372,7 @@ typedef struct tiny {
 	hsize_t dims[4];
 	int bias_len;          /* non-zero: the bias has this length */
 	int no_weight_names;   /* the layer has no weight_names */
+	int bare_input;        /* input_1 has no weight_names */
 	int three_weights;     /* weight_names lists a third dataset */
 	int no_group;          /* listed in layer_names, no group */
 	int no_dataset;        /* weight_names names a missing kernel */
@@ -466,7 +467,8 @@ static void tiny_write(const char *path, const tiny_t *t)
 		hid_t g = H5Gcreate2(file, "input_1", H5P_DEFAULT, H5P_DEFAULT,
 				     H5P_DEFAULT);
 		assert_true(g >= 0);
-		tiny_strings(g, "weight_names", NULL, 0);
+		if (!t->bare_input)
+			tiny_strings(g, "weight_names", NULL, 0);
 		H5Gclose(g);
 	}
 	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
@@ -529,6 +531,23 @@ static void test_tiny_loads(void **state)
 		fail_msg("%s", err);
 	assert_true(w.kernel[13][weights_kernel_count(13) - 1] == TINY_FILL);
 	assert_true(w.bias[14][4095] == TINY_FILL);
+	weights_free(&w);
+	tu_rm_rf(dir);
+}
+
+/* A layer without weights may lack weight_names altogether: Keras reads
+ * that as an empty list (keras_h5.h), and so does the loader. */
+static void test_bare_layer_skipped(void **state)
+{
+	tiny_t t = { .at = 0, .bare_input = 1 };
+	char path[300], err[ERR_LEN];
+	const char *dir = tiny_path(&t, path, sizeof path);
+	weights_t w;
+
+	if (weights_load(path, &w, err))
+		fail_msg("%s", err);
+	assert_int_equal(w.model, WEIGHTS_VGG16);
+	assert_true(w.kernel[0][0] == TINY_FILL);
 	weights_free(&w);
 	tu_rm_rf(dir);
 }
@@ -614,8 +633,10 @@ static void test_bad_structure(void **state)
 		int code;
 		const char *parts[2];
 	} cases[] = {
-		{ { .at = 0, .no_weight_names = 1 }, ERR_FORMAT,
-		  { "layer block1_conv1", "no weight_names" } },
+		/* Keras reads a missing weight_names as no weights: fc2 is
+		 * skipped, which leaves 14 layers with weights. */
+		{ { .at = 14, .no_weight_names = 1 }, ERR_MISSING,
+		  { "14 layers with weights", "VGG16 needs 15" } },
 		{ { .at = 5, .three_weights = 1 }, ERR_FORMAT,
 		  { "layer block3_conv2", "3 weights" } },
 		{ { .at = 2, .no_group = 1 }, ERR_MISSING,
@@ -917,6 +938,7 @@ int main(void)
 	};
 	const struct CMUnitTest small[] = {
 		cmocka_unit_test(test_tiny_loads),
+		cmocka_unit_test(test_bare_layer_skipped),
 		cmocka_unit_test(test_float64_converted),
 		cmocka_unit_test(test_wrong_shape),
 		cmocka_unit_test(test_renamed_refused),

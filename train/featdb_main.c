@@ -5,7 +5,6 @@
  *   featdb verify DB
  *   featdb merge OUT IN... */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <hdf5.h>
 #include <limits.h>
@@ -20,6 +19,7 @@
 #include "classes.h"
 #include "error.h"
 #include "featdb.h"
+#include "fsutil.h"
 #include "h5util.h"
 #include "version.h"
 
@@ -88,11 +88,6 @@ static int parse_options(int argc, char **argv, const char **out, int *status)
 		}
 	}
 	return optind;
-}
-
-static const char *dtype_name(int dtype)
-{
-	return dtype == FEATDB_F16 ? "f16" : "f32";
 }
 
 /* Opens DB read-only with its metadata, printing the error. */
@@ -197,7 +192,7 @@ static int cmd_info(int argc, char **argv)
 	printf("people:      %d\n", meta.nclasses);
 	printf("model:       %s\n", meta.model);
 	printf("dimension:   %d\n", meta.dim);
-	printf("dtype:       %s\n", dtype_name(meta.dtype));
+	printf("dtype:       %s\n", featdb_dtype_name(meta.dtype));
 	printf("fingerprint: %s\n", meta.fingerprint);
 	printf("preprocess:  %s\n", meta.preprocess);
 	printf("written by:  %s\n", meta.version);
@@ -256,7 +251,7 @@ static int verify_one(void *ctx, const char *key, size_t keylen,
 	}
 	if (rec->dim != v->meta->dim || rec->dtype != v->meta->dtype) {
 		snprintf(msg, sizeof msg, "%d-d %s, the store says %d-d %s", rec->dim,
-			 dtype_name(rec->dtype), v->meta->dim, dtype_name(v->meta->dtype));
+			 featdb_dtype_name(rec->dtype), v->meta->dim, featdb_dtype_name(v->meta->dtype));
 		verify_bad(v, key, keylen, msg);
 		return 0;
 	}
@@ -383,23 +378,6 @@ static hid_t make_rows(hid_t f, const char *name, hid_t type, hsize_t D)
 	return d;
 }
 
-static int write_classes(hid_t f, hid_t strtype, const featdb_meta_t *meta)
-{
-	hsize_t n = (hsize_t)meta->nclasses;
-	hid_t sp = H5Screate_simple(1, &n, NULL), d = -1;
-	int rc = -1;
-	if (sp >= 0 && (d = H5Dcreate2(f, "classes", strtype, sp, H5P_DEFAULT,
-				       H5P_DEFAULT, H5P_DEFAULT)) >= 0 &&
-	    (n == 0 || H5Dwrite(d, strtype, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-				meta->classes) >= 0))
-		rc = 0;
-	if (d >= 0)
-		H5Dclose(d);
-	if (sp >= 0)
-		H5Sclose(sp);
-	return rc;
-}
-
 /* Creates the file and its layout once the metadata is known: at the first
  * record, or after the walk when the store holds none. */
 static int export_setup(export_t *x)
@@ -425,7 +403,9 @@ static int export_setup(export_t *x)
 	    (x->dlab = make_rows(x->f, "labels", H5T_STD_I32LE, 0)) < 0 ||
 	    (x->dkey = make_rows(x->f, "keys", x->strtype, 0)) < 0 ||
 	    (x->dsplit = make_rows(x->f, "split", H5T_STD_U8LE, 0)) < 0 ||
-	    write_classes(x->f, x->strtype, x->meta) ||
+	    h5util_write_dataset(x->f, "classes", x->strtype, x->strtype, 1,
+				 (hsize_t[]){(hsize_t)x->meta->nclasses}, H5P_DEFAULT,
+				 H5P_DEFAULT, x->meta->classes) ||
 	    h5util_attr_write_text(x->f, "fingerprint", x->meta->fingerprint) ||
 	    h5util_attr_write_text(x->f, "preprocess", x->meta->preprocess) ||
 	    h5util_attr_write_text(x->f, "model", x->meta->model))
@@ -457,30 +437,6 @@ static int export_one(void *ctx, const char *key, size_t keylen,
 	return 0;
 }
 
-/* fsync of the file path, or with dir set of the folder holding it (after a
- * rename in it): 0, or -1 with errno set. */
-static int sync_path(const char *path, int dir)
-{
-	char buf[4200];
-	const char *p = path;
-	int fd, rc, e;
-
-	if (dir) {
-		snprintf(buf, sizeof buf, "%s", path);
-		char *slash = strrchr(buf, '/');
-		if (slash)
-			slash[slash == buf] = '\0';
-		p = slash ? buf : ".";
-	}
-	if ((fd = open(p, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0))) < 0)
-		return -1;
-	rc = fsync(fd);
-	e = errno;
-	close(fd);
-	errno = e;
-	return rc;
-}
-
 static int cmd_export(int argc, char **argv, const char *out)
 {
 	const char *dbpath = NULL;
@@ -488,6 +444,7 @@ static int cmd_export(int argc, char **argv, const char *out)
 	char err[ERR_LEN];
 	export_t x = {.meta = &meta, .err = err, .out = out, .f = -1, .dfeat = -1,
 		      .dlab = -1, .dkey = -1, .dsplit = -1, .strtype = -1};
+	h5util_quiet_t quiet;
 	int status = CLI_ERROR, rc;
 
 	if (argc == 1)
@@ -503,7 +460,7 @@ static int cmd_export(int argc, char **argv, const char *out)
 		fprintf(stderr, PROG ": error: %s: path too long\n", x.out);
 		return CLI_ERROR;
 	}
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	h5util_quiet(&quiet);
 	if (scan_store(dbpath, &meta, export_one, &x, err))
 		goto out;
 	if ((rc = export_setup(&x)) == 0)
@@ -518,13 +475,13 @@ static int cmd_export(int argc, char **argv, const char *out)
 	x.f = -1;
 	/* The bytes on the disk before the rename, as head_save does: a crash
 	 * must not leave the requested name on an empty or partial file. */
-	if (rc < 0 || sync_path(x.tmp, 0) != 0 || rename(x.tmp, x.out) != 0) {
+	if (rc < 0 || fsutil_sync_file(x.tmp) != 0 || rename(x.tmp, x.out) != 0) {
 		fprintf(stderr, PROG ": error: %s: %s\n", x.out,
 			rc < 0 ? "closing the HDF5 file failed (disk full?)" : strerror(errno));
 		goto out;
 	}
 	/* The rename is done: the folder's flush is best effort, as head_save's. */
-	sync_path(x.out, 1);
+	fsutil_sync_dir_of(x.out);
 	fprintf(stderr, PROG ": exported %llu records of %d people to %s\n",
 		(unsigned long long)x.rows, meta.nclasses, x.out);
 	status = CLI_OK;
@@ -540,6 +497,7 @@ out:
 		H5Fclose(x.f);
 	if (status != CLI_OK && x.ready)
 		unlink(x.tmp);
+	h5util_unquiet(&quiet);
 	free(x.feat);
 	featdb_meta_free(&meta);
 	return status;
@@ -589,10 +547,8 @@ static int merge_one(void *ctx, const char *key, size_t keylen,
 
 	if (!m->checked) {
 		/* The class map was made from the metadata read first. */
-		int same = m->now->nclasses == m->in->nclasses;
-		for (int c = 0; same && c < m->in->nclasses; c++)
-			same = strcmp(m->now->classes[c], m->in->classes[c]) == 0;
-		if (!same)
+		if (!classes_equal(m->now->classes, m->now->nclasses, m->in->classes,
+				   m->in->nclasses))
 			return err_set(m->err, ERR_MISMATCH, "people were added while "
 				       "merging (an extract is writing to it?); try again "
 				       "when it is done");
@@ -652,9 +608,19 @@ static int merge_one(void *ctx, const char *key, size_t keylen,
 	return 0;
 }
 
-static int cmp_name(const void *a, const void *b)
+/* union_into adds the people of from to meta's (classes_union). */
+static int union_into(featdb_meta_t *meta, const featdb_meta_t *from, char *err)
 {
-	return classes_cmp(*(char *const *)a, *(char *const *)b);
+	char **u;
+	int n, rc = classes_union(meta->classes, meta->nclasses, from->classes,
+				  from->nclasses, &u, &n, err);
+
+	if (rc)
+		return rc;
+	featdb_meta_free(meta);
+	meta->classes = u;
+	meta->nclasses = n;
+	return 0;
 }
 
 static int same_settings(const featdb_meta_t *a, const char *an,
@@ -671,8 +637,8 @@ static int same_settings(const featdb_meta_t *a, const char *an,
 	fprintf(stderr, PROG ": error: %s and %s differ in %s (%s %s/%s/%s/%d/%s vs "
 		"%s/%s/%s/%d/%s); only stores made the same way can be merged\n",
 		an, bn, what, "model/fingerprint/preprocess/dim/dtype", a->model,
-		a->fingerprint, a->preprocess, a->dim, dtype_name(a->dtype), b->model,
-		b->fingerprint, b->preprocess, b->dim, dtype_name(b->dtype));
+		a->fingerprint, a->preprocess, a->dim, featdb_dtype_name(a->dtype), b->model,
+		b->fingerprint, b->preprocess, b->dim, featdb_dtype_name(b->dtype));
 	return 0;
 }
 
@@ -684,7 +650,6 @@ static int cmd_merge(int argc, char **argv)
 	char err[ERR_LEN];
 	int status = CLI_ERROR, nin = argc - 1, have_out = 0;
 	size_t total = 0; /* class names of every list: may pass INT_MAX */
-	char **all = NULL;
 
 	if (argc < 2) {
 		fprintf(stderr, PROG ": usage: featdb merge OUT IN...\n");
@@ -728,26 +693,16 @@ static int cmd_merge(int argc, char **argv)
 		goto out;
 	}
 	/* The union of every class list, sorted: Keras' indices. */
-	all = calloc(total + 1, sizeof *all);
-	if (!all)
-		goto nomem;
-	int n = 0;
-	for (int i = 0; i < (have_out ? ometa.nclasses : 0); i++)
-		all[n++] = ometa.classes[i];
-	for (int i = 0; i < nin; i++)
-		for (int c = 0; c < ins[i].nclasses; c++)
-			all[n++] = ins[i].classes[c];
-	qsort(all, (size_t)n, sizeof *all, cmp_name);
 	meta = ins[0];
 	meta.classes = NULL;
 	meta.nclasses = 0;
-	meta.classes = calloc((size_t)n + 1, sizeof *meta.classes);
-	if (!meta.classes)
-		goto nomem;
-	for (int i = 0; i < n; i++)
-		if (i == 0 || strcmp(all[i], all[i - 1]) != 0)
-			if (!(meta.classes[meta.nclasses++] = strdup(all[i])))
-				goto nomem;
+	rc = have_out ? union_into(&meta, &ometa, err) : 0;
+	for (int i = 0; i < nin && rc == 0; i++)
+		rc = union_into(&meta, &ins[i], err);
+	if (rc) {
+		fprintf(stderr, PROG ": error: %s\n", err);
+		goto out;
+	}
 	snprintf(meta.version, sizeof meta.version, PROG " " VGGFEAT_VERSION);
 	m.out = out;
 	m.meta = &meta;
@@ -761,10 +716,9 @@ static int cmd_merge(int argc, char **argv)
 		m.cmap = calloc((size_t)ins[i].nclasses + 1, sizeof *m.cmap);
 		if (!m.cmap)
 			goto nomem;
-		for (int c = 0; c < ins[i].nclasses; c++)
-			for (int u = 0; u < meta.nclasses; u++)
-				if (strcmp(ins[i].classes[c], meta.classes[u]) == 0)
-					m.cmap[c] = u;
+		/* Every input's people are in the union. */
+		classes_map(ins[i].classes, ins[i].nclasses, meta.classes, meta.nclasses,
+			    m.cmap, NULL);
 		if ((rc = featdb_open(argv[i + 1], FEATDB_RDONLY, &db, err)) == 0)
 			rc = featdb_scan(db, &now, merge_one, &m, err);
 		featdb_close(db);
@@ -795,7 +749,6 @@ out:
 	for (int i = 0; i < m.n; i++)
 		free(m.key[i]), free(m.val[i]);
 	free(m.cmap);
-	free(all);
 	featdb_meta_free(&meta);
 	featdb_meta_free(&ometa);
 	for (int i = 0; ins && i < nin; i++)

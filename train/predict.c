@@ -182,6 +182,120 @@ static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm
 	return 0;
 }
 
+/* check_weights: the weights must be the head's model's, with the
+ * fingerprint of those its features were made with. */
+static int check_weights(const opts_t *o, const head_meta_t *hm, int model,
+			 const weights_t *w, const char *wpath, char *err)
+{
+	if (w->model != model)
+		return err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), but "
+			       "%s holds %s weights (%s); use the weights extract used",
+			       o->head, hm->model, weights_model_info(model)->title, wpath,
+			       weights_model_info(w->model)->title,
+			       weights_model_info(w->model)->store_model);
+	if (strcmp(w->fingerprint, hm->fingerprint) != 0)
+		return err_set(err, ERR_MISMATCH, "%s was trained on features of VGG16 "
+			       "weights with fingerprint %s, but %s has fingerprint %s; "
+			       "use the weights extract used", o->head, hm->fingerprint,
+			       wpath, w->fingerprint);
+	return 0;
+}
+
+/* The images to look at: every input, expanded (a folder gives its images
+ * in key order). */
+typedef struct images {
+	dataset_t *sets;     /* (ninputs) */
+	int nsets;
+	const char **paths;  /* (n) into sets */
+	size_t n;
+	size_t skipped;      /* files that are not images, unreadable images */
+} images_t;
+
+static void images_free(images_t *im)
+{
+	for (int i = 0; im->sets && i < im->nsets; i++)
+		dataset_free(&im->sets[i]);
+	free(im->sets);
+	free(im->paths);
+}
+
+/* list_images expands the inputs, noting what it skips. */
+static int list_images(const opts_t *o, images_t *im, char *err)
+{
+	size_t total = 0;
+	int rc;
+
+	if (!(im->sets = calloc((size_t)o->ninputs, sizeof *im->sets)))
+		return err_set(err, ERR_NOMEM, "out of memory");
+	im->nsets = o->ninputs;
+	for (int i = 0; i < o->ninputs; i++) {
+		if ((rc = dataset_scan_files(o->inputs[i], &im->sets[i], err)))
+			return rc;
+		for (size_t k = 0; k < im->sets[i].nproblems; k++) {
+			fprintf(stderr, PROG ": skipped %s: %s\n", im->sets[i].problems[k].path,
+				im->sets[i].problems[k].reason);
+			im->skipped++;
+		}
+		total += im->sets[i].n;
+	}
+	if (!(im->paths = malloc((total ? total : 1) * sizeof *im->paths)))
+		return err_set(err, ERR_NOMEM, "out of memory");
+	for (int i = 0; i < o->ninputs; i++)
+		for (size_t k = 0; k < im->sets[i].n; k++)
+			im->paths[im->n++] = im->sets[i].items[k].path;
+	return 0;
+}
+
+/* predict_all runs the network and the head on the images, a batch at a
+ * time, and prints each one's top-k; *done counts the images answered. */
+static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *hm,
+		       const weights_t *w, int model, images_t *im, size_t *done,
+		       char *err)
+{
+	int B = (int)o->batch, K = head->K, rc = 0;
+	float *x = malloc((size_t)B * IMG_FLOATS * sizeof *x);
+	float *feat = malloc((size_t)B * VGG_FEATURES * sizeof *feat);
+	float *logits = malloc((size_t)B * K * sizeof *logits);
+	double *p = malloc((size_t)K * sizeof *p);
+	int *order = malloc((size_t)K * sizeof *order);
+	const char **batch_paths = malloc((size_t)B * sizeof *batch_paths);
+	vgg_t *net = NULL;
+
+	if (!x || !feat || !logits || !p || !order || !batch_paths) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = vgg_create(w, B, &net, err)))
+		goto out;
+	for (size_t i = 0; i < im->n;) {
+		int n = 0;
+		for (; i < im->n && n < B; i++) {
+			char why[ERR_LEN];
+			if (img_load_vgg_mean(im->paths[i], weights_model_info(model)->mean_bgr,
+					      x + (size_t)n * IMG_FLOATS, why)) {
+				fprintf(stderr, PROG ": skipped %s\n", why);
+				im->skipped++;
+				continue;
+			}
+			batch_paths[n++] = im->paths[i];
+		}
+		if (n == 0)
+			continue;
+		if ((rc = vgg_forward(net, x, n, feat, err)))
+			goto out;
+		head_forward(head, feat, n, logits);
+		for (int j = 0; j < n; j++)
+			print_top(batch_paths[j], logits + (size_t)j * K, K, (int)o->top_k,
+				  hm->classes, o->min_prob, p, order);
+		*done += (size_t)n;
+		fflush(stdout);
+	}
+out:
+	vgg_free(net);
+	free(x), free(feat), free(logits), free(p), free(order), free(batch_paths);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	opts_t o;
@@ -189,13 +303,9 @@ int main(int argc, char **argv)
 	head_t head = {0};
 	head_meta_t hm = {0};
 	weights_t w = {0};
-	vgg_t *net = NULL;
-	float *x = NULL, *feat = NULL, *logits = NULL;
-	double *p = NULL;
-	int *order = NULL, status = CLI_ERROR, rc, model = WEIGHTS_VGG16;
-	const char **paths = NULL;
-	size_t done = 0, skipped = 0;
-	dataset_t *sets = NULL;
+	images_t im = {0};
+	size_t done = 0;
+	int status = CLI_ERROR, rc, model = WEIGHTS_VGG16;
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
@@ -206,107 +316,22 @@ int main(int argc, char **argv)
 	if (cli_weights_path(PROG, o.weights, model, wpath, sizeof wpath))
 		goto out;
 	if ((rc = weights_load(wpath, &w, err)) ||
-	    (rc = weights_check_model(&w, o.model, wpath, err)))
+	    (rc = weights_check_model(&w, o.model, wpath, err)) ||
+	    (rc = check_weights(&o, &hm, model, &w, wpath, err)) ||
+	    (rc = list_images(&o, &im, err)) ||
+	    (rc = predict_all(&o, &head, &hm, &w, model, &im, &done, err)))
 		goto fail;
-	if (w.model != model) {
-		rc = err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), but "
-			     "%s holds %s weights (%s); use the weights extract used",
-			     o.head, hm.model, weights_model_info(model)->title, wpath,
-			     weights_model_info(w.model)->title,
-			     weights_model_info(w.model)->store_model);
-		goto fail;
-	}
-	if (strcmp(w.fingerprint, hm.fingerprint) != 0) {
-		rc = err_set(err, ERR_MISMATCH, "%s was trained on features of VGG16 "
-			     "weights with fingerprint %s, but %s has fingerprint %s; "
-			     "use the weights extract used", o.head, hm.fingerprint,
-			     wpath, w.fingerprint);
-		goto fail;
-	}
-
-	/* Every input, expanded: a folder gives its images in key order. */
-	sets = calloc((size_t)o.ninputs, sizeof *sets);
-	if (!sets)
-		goto nomem;
-	size_t total = 0;
-	for (int i = 0; i < o.ninputs; i++) {
-		if ((rc = dataset_scan_files(o.inputs[i], &sets[i], err)))
-			goto fail;
-		for (size_t k = 0; k < sets[i].nproblems; k++) {
-			fprintf(stderr, PROG ": skipped %s: %s\n", sets[i].problems[k].path,
-				sets[i].problems[k].reason);
-			skipped++;
-		}
-		total += sets[i].n;
-	}
-	paths = malloc((total ? total : 1) * sizeof *paths);
-	if (!paths)
-		goto nomem;
-	total = 0;
-	for (int i = 0; i < o.ninputs; i++)
-		for (size_t k = 0; k < sets[i].n; k++)
-			paths[total++] = sets[i].items[k].path;
-
-	int B = (int)o.batch, K = head.K;
-	x = malloc((size_t)B * IMG_FLOATS * sizeof *x);
-	feat = malloc((size_t)B * VGG_FEATURES * sizeof *feat);
-	logits = malloc((size_t)B * K * sizeof *logits);
-	p = malloc((size_t)K * sizeof *p);
-	order = malloc((size_t)K * sizeof *order);
-	const char **batch_paths = malloc((size_t)B * sizeof *batch_paths);
-	if (!x || !feat || !logits || !p || !order || !batch_paths) {
-		free(batch_paths);
-		goto nomem;
-	}
-	if ((rc = vgg_create(&w, B, &net, err))) {
-		free(batch_paths);
-		goto fail;
-	}
-	for (size_t i = 0; i < total;) {
-		int n = 0;
-		for (; i < total && n < B; i++) {
-			char why[ERR_LEN];
-			if (img_load_vgg_mean(paths[i], weights_model_info(model)->mean_bgr,
-					      x + (size_t)n * IMG_FLOATS, why)) {
-				fprintf(stderr, PROG ": skipped %s\n", why);
-				skipped++;
-				continue;
-			}
-			batch_paths[n++] = paths[i];
-		}
-		if (n == 0)
-			continue;
-		if ((rc = vgg_forward(net, x, n, feat, err))) {
-			free(batch_paths);
-			goto fail;
-		}
-		head_forward(&head, feat, n, logits);
-		for (int j = 0; j < n; j++)
-			print_top(batch_paths[j], logits + (size_t)j * K, K, (int)o.top_k,
-				  hm.classes, o.min_prob, p, order);
-		done += (size_t)n;
-		fflush(stdout);
-	}
-	free(batch_paths);
 	/* The lines are the answer: losing some (a full disk) is a failure. */
 	if (cli_flush_stdout(PROG))
 		goto out;
 	if (!o.quiet)
-		fprintf(stderr, PROG ": %zu images, %zu skipped\n", done, skipped);
-	status = done || !skipped ? CLI_OK : CLI_ERROR;
+		fprintf(stderr, PROG ": %zu images, %zu skipped\n", done, im.skipped);
+	status = done || !im.skipped ? CLI_OK : CLI_ERROR;
 	goto out;
-nomem:
-	rc = err_set(err, ERR_NOMEM, "out of memory");
 fail:
 	fprintf(stderr, PROG ": error: %s\n", err);
-	status = CLI_ERROR;
 out:
-	for (int i = 0; sets && i < o.ninputs; i++)
-		dataset_free(&sets[i]);
-	free(sets);
-	free(paths);
-	free(x), free(feat), free(logits), free(p), free(order);
-	vgg_free(net);
+	images_free(&im);
 	weights_free(&w);
 	head_meta_free(&hm);
 	head_free(&head);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "classes.h"
 #include "cli.h"
 #include "csvlog.h"
 #include "error.h"
@@ -380,10 +381,8 @@ static int load(const char *path, data_t *d, char *err)
 	 * a newer list than ours. */
 	if ((rc = featdb_meta_get(db, &again, err)))
 		goto out;
-	int same = again.nclasses == d->meta.nclasses;
-	for (int k = 0; same && k < again.nclasses; k++)
-		same = strcmp(again.classes[k], d->meta.classes[k]) == 0;
-	if (!same) {
+	if (!classes_equal(again.classes, again.nclasses, d->meta.classes,
+			   d->meta.nclasses)) {
 		rc = err_set(err, ERR_MISMATCH, "%s: people were added while the store "
 			     "was read (an extract is running?); try again when it is "
 			     "done", path);
@@ -609,22 +608,6 @@ typedef struct trace {
 	double *metrics;  /* (epochs, 4) loss, accuracy, val_loss, val_accuracy */
 } trace_t;
 
-static int h5_dataset(hid_t f, const char *name, hid_t ftype, hid_t mtype,
-		      int rank, const hsize_t *dims, const void *data)
-{
-	hid_t sp = H5Screate_simple(rank, dims, NULL), d;
-	int rc = -1;
-	if (sp < 0)
-		return -1;
-	d = H5Dcreate2(f, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-	if (d >= 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0)
-		rc = 0;
-	if (d >= 0 && H5Dclose(d) < 0)
-		rc = -1;
-	H5Sclose(sp);
-	return rc;
-}
-
 /* The trace's format tag (root attribute "format"). */
 #define TRACE_FORMAT "vggfeat-trace 1"
 
@@ -644,11 +627,9 @@ static int trace_write(const char *path, const data_t *d, const split_t *s,
 	int32_t *y = NULL;
 	size_t nmax = s->ntrain > s->nvalid ? s->ntrain : s->nvalid, bytes;
 	int rc = 0, bad = 0;
-	H5E_auto2_t old_func;
-	void *old_data;
+	h5util_quiet_t quiet;
 
-	H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	h5util_quiet(&quiet);
 	if (err_mul3_size(nmax ? nmax : 1, (size_t)d->D, sizeof *x, &bytes) ||
 	    !(x = malloc(bytes)) || !(y = malloc((nmax ? nmax : 1) * sizeof *y))) {
 		rc = err_set(err, ERR_NOMEM, "--trace: out of memory");
@@ -666,25 +647,26 @@ static int trace_write(const char *path, const data_t *d, const split_t *s,
 			y[i] = d->y[idx[i]];
 		}
 		hsize_t xd[2] = {n, (hsize_t)d->D}, yd[1] = {n};
-		bad |= h5_dataset(f, which ? "valid_x" : "train_x", H5T_IEEE_F32LE,
-				  H5T_NATIVE_FLOAT, 2, xd, x);
-		bad |= h5_dataset(f, which ? "valid_y" : "train_y", H5T_STD_I32LE,
-				  H5T_NATIVE_INT32, 1, yd, y);
+		bad |= h5util_write_dataset(f, which ? "valid_x" : "train_x", H5T_IEEE_F32LE,
+					    H5T_NATIVE_FLOAT, 2, xd, H5P_DEFAULT, H5P_DEFAULT, x);
+		bad |= h5util_write_dataset(f, which ? "valid_y" : "train_y", H5T_STD_I32LE,
+					    H5T_NATIVE_INT32, 1, yd, H5P_DEFAULT, H5P_DEFAULT, y);
 	}
 	hsize_t kd[2] = {(hsize_t)d->D, (hsize_t)d->K}, bd[1] = {(hsize_t)d->K};
 	hsize_t od[2] = {(hsize_t)o->epochs, s->ntrain}, md[2] = {(hsize_t)o->epochs, 4};
 	hsize_t hd[1] = {8};
 	double hv[8] = {hp->lr, hp->beta1, hp->beta2, hp->epsilon, hp->l2, hp->batch,
 			(double)o->epochs, (double)o->seed};
-	bad |= h5_dataset(f, "kernel0", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, kd,
-			  tr->kernel0);
-	bad |= h5_dataset(f, "bias0", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd,
-			  tr->kernel0 + (size_t)d->D * d->K);
-	bad |= h5_dataset(f, "order", H5T_STD_U32LE, H5T_NATIVE_UINT32, 2, od,
-			  tr->order);
-	bad |= h5_dataset(f, "metrics", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, md,
-			  tr->metrics);
-	bad |= h5_dataset(f, "hparams", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, hd, hv);
+	bad |= h5util_write_dataset(f, "kernel0", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, kd,
+				    H5P_DEFAULT, H5P_DEFAULT, tr->kernel0);
+	bad |= h5util_write_dataset(f, "bias0", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd,
+				    H5P_DEFAULT, H5P_DEFAULT, tr->kernel0 + (size_t)d->D * d->K);
+	bad |= h5util_write_dataset(f, "order", H5T_STD_U32LE, H5T_NATIVE_UINT32, 2, od,
+				    H5P_DEFAULT, H5P_DEFAULT, tr->order);
+	bad |= h5util_write_dataset(f, "metrics", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, md,
+				    H5P_DEFAULT, H5P_DEFAULT, tr->metrics);
+	bad |= h5util_write_dataset(f, "hparams", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, hd,
+				    H5P_DEFAULT, H5P_DEFAULT, hv);
 	bad |= h5util_attr_write_text(f, "format", TRACE_FORMAT);
 	if (bad)
 		rc = err_set(err, ERR_IO, "%s: writing failed", path);
@@ -694,7 +676,7 @@ out:
 	free(x);
 	free(y);
 	H5Eclear2(H5E_DEFAULT);
-	H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+	h5util_unquiet(&quiet);
 	return rc;
 }
 
@@ -734,22 +716,263 @@ static int print_table(const result_t *r, int nruns, int has_val)
 	return 0;
 }
 
+/* ---- the sweep ----------------------------------------------------------- */
+
+/* The runs of a sweep (one run without one): every run's result, the heads,
+ * the best epoch of them all. */
+typedef struct runs {
+	int n, sweep, has_val;  /* runs; a sweep (n > 1); a validation set */
+	result_t *res;          /* (n) */
+	head_t h;               /* the run being trained; then the last run's */
+	head_t best;            /* a sweep's best epoch's weights (for --out and
+				 * the threshold) */
+	int best_run, best_epoch;
+	head_metrics_t best_mt, best_mv;
+	double train_secs;
+	trace_t trc;            /* --trace */
+	size_t *order;          /* (ntrain) an epoch's order, for --trace */
+} runs_t;
+
+static void runs_free(runs_t *w)
+{
+	free(w->order);
+	free(w->trc.kernel0);
+	free(w->trc.order);
+	free(w->trc.metrics);
+	free(w->res);
+	head_free(&w->h);
+	head_free(&w->best);
+}
+
+/* runs_alloc: room for the results and for what --trace records. */
+static int runs_alloc(const opts_t *o, const data_t *d, const split_t *s, runs_t *w,
+		      char *err)
+{
+	size_t on;
+
+	w->n = o->lr.n * o->batch.n * o->beta1.n * o->beta2.n * o->epsilon.n * o->l2.n;
+	w->sweep = w->n > 1;
+	w->has_val = s->nvalid > 0;
+	w->best_run = -1;
+	if (!(w->res = calloc((size_t)w->n, sizeof *w->res)))
+		return err_set(err, ERR_NOMEM, "out of memory");
+	if (!o->trace)
+		return 0;
+	if (err_mul_size((size_t)o->epochs, s->ntrain, &on) || s->ntrain > UINT32_MAX ||
+	    !(w->trc.order = malloc(on * sizeof *w->trc.order)) ||
+	    !(w->trc.metrics = calloc((size_t)o->epochs * 4, sizeof *w->trc.metrics)) ||
+	    !(w->trc.kernel0 = malloc(((size_t)d->D * d->K + d->K) * sizeof(float))) ||
+	    !(w->order = malloc(s->ntrain * sizeof *w->order)))
+		return err_set(err, ERR_NOMEM, "--trace: out of memory");
+	return 0;
+}
+
+/* keep_epoch records epoch e of run (metrics mt, and mv on the validation
+ * set) for --trace, as the run's best, and as the sweep's best with its
+ * weights. */
+static void keep_epoch(runs_t *w, int run, int e, const head_metrics_t *mt,
+		       const head_metrics_t *mv, size_t ntrain)
+{
+	result_t *r = &w->res[run];
+
+	if (w->trc.order) {
+		for (size_t i = 0; i < ntrain; i++)
+			w->trc.order[(size_t)(e - 1) * ntrain + i] = (uint32_t)w->order[i];
+		double *m = w->trc.metrics + (size_t)(e - 1) * 4;
+		m[0] = mt->loss, m[1] = mt->accuracy, m[2] = mv->loss, m[3] = mv->accuracy;
+	}
+	if (e == 1 || better(w->has_val, mt, mv, &r->best_train, &r->best_val)) {
+		r->best_epoch = e;
+		r->best_train = *mt;
+		r->best_val = *mv;
+	}
+	if (w->sweep && (w->best_run < 0 ||
+			 better(w->has_val, mt, mv, &w->best_mt, &w->best_mv))) {
+		w->best_run = run;
+		w->best_epoch = e;
+		w->best_mt = *mt;
+		w->best_mv = *mv;
+		if (w->best.kernel)
+			head_copy(&w->best, &w->h);
+	}
+}
+
+/* train_run trains combination run for --epochs epochs, printing Keras'
+ * lines and writing its history. */
+static int train_run(const opts_t *o, const data_t *d, const split_t *s, runs_t *w,
+		     int run, char *err)
+{
+	result_t *r = &w->res[run];
+	head_set_t train = {d->x, (size_t)d->D, d->y, s->train, s->ntrain};
+	head_set_t valid = {d->x, (size_t)d->D, d->y, s->valid, s->nvalid};
+	head_trainer_t *tr = NULL;
+	csvlog_t hist = {0};
+	char hist_path[4096] = "";
+	int rc;
+
+	r->hp = combination(o, run);
+	/* Every combination starts from the same weights and sees the
+	 * same shuffles: the sweep compares hyperparameters only. */
+	if ((rc = head_create(d->D, d->K, (uint64_t)o->seed, &w->h, err)) ||
+	    (rc = head_trainer_create(&w->h, &r->hp, (int)o->threads, (uint64_t)o->seed,
+				      &tr, err)))
+		goto out;
+	/* Room for the best weights seen so far (its initial values are
+	 * overwritten at the first epoch). */
+	if (w->sweep && (o->out || w->has_val) && !w->best.kernel &&
+	    (rc = head_create(d->D, d->K, 0, &w->best, err)))
+		goto out;
+	if (w->trc.kernel0)
+		memcpy(w->trc.kernel0, w->h.kernel, ((size_t)d->D * d->K + d->K) * sizeof(float));
+	if (o->history && (rc = history_open(o, w->sweep, run, &hist, hist_path,
+					     sizeof hist_path, err)))
+		goto out;
+	if (w->sweep && !o->quiet)
+		printf("%sRun %d/%d: lr %g, batch_size %d, beta1 %g, beta2 %g, "
+		       "epsilon %g, l2 %g\n", run ? "\n" : "", run + 1, w->n,
+		       r->hp.lr, r->hp.batch, r->hp.beta1, r->hp.beta2,
+		       r->hp.epsilon, r->hp.l2);
+	size_t steps = (s->ntrain + (size_t)r->hp.batch - 1) / (size_t)r->hp.batch;
+	double run_t0 = cli_now();
+	for (int e = 1; e <= o->epochs; e++) {
+		head_metrics_t mt, mv = {0};
+		/* As Keras: the header when the epoch starts, the line
+		 * when it ends (so a reader can time it). */
+		if (!o->quiet) {
+			printf("Epoch %d/%ld\n", e, o->epochs);
+			fflush(stdout);
+		}
+		double e0 = cli_now();
+		if ((rc = head_trainer_epoch(tr, &train, &mt, w->order, err)) ||
+		    (w->has_val && (rc = head_trainer_evaluate(tr, &valid, &mv, err))))
+			goto out;
+		double dt = cli_now() - e0;
+		/* Keras' metrics are float32: the line and the history
+		 * show the same numbers as Keras would. */
+		if (!o->quiet) {
+			printf("%zu/%zu - %.0fs - loss: %.4f - accuracy: %.4f",
+			       steps, steps, dt, (double)(float)mt.loss,
+			       (double)(float)mt.accuracy);
+			if (w->has_val)
+				printf(" - val_loss: %.4f - val_accuracy: %.4f",
+				       (double)(float)mv.loss, (double)(float)mv.accuracy);
+			putchar('\n');
+			fflush(stdout);
+		}
+		csvlog_row_t row = {mt.loss, mt.accuracy, w->has_val, mv.loss, mv.accuracy};
+		if (hist.f && (rc = csvlog_epoch(&hist, &row, hist_path, err)))
+			goto out;
+		keep_epoch(w, run, e, &mt, &mv, s->ntrain);
+	}
+	r->seconds = (cli_now() - run_t0) / (double)o->epochs;
+	w->train_secs += cli_now() - run_t0;
+	rc = csvlog_close(&hist, hist_path, err);
+out:
+	/* After a failure, the history written so far (closed: a no-op). */
+	csvlog_close(&hist, hist_path, NULL);
+	head_trainer_free(tr);
+	return rc;
+}
+
+/* sweep trains every combination of the swept values over the same
+ * features and starting weights, then prints a sweep's table. */
+static int sweep(const opts_t *o, const data_t *d, const split_t *s, runs_t *w,
+		 char *err)
+{
+	int rc;
+
+	if ((rc = runs_alloc(o, d, s, w, err)))
+		return rc;
+	for (int run = 0; run < w->n; run++) {
+		if ((rc = train_run(o, d, s, w, run, err)))
+			return rc;
+		if (run + 1 < w->n)
+			head_free(&w->h);
+	}
+	if (!w->sweep)
+		return 0;
+	if (!o->quiet)
+		putchar('\n');
+	if (print_table(w->res, w->n, w->has_val))
+		return err_set(err, ERR_NOMEM, "out of memory for the sweep's table");
+	return 0;
+}
+
+/* ---- the steps of main ---------------------------------------------------- */
+
+/* describe says what was read and how it is split. */
+static void describe(const opts_t *o, const data_t *d, const split_t *s, double t0)
+{
+	if (o->quiet)
+		return;
+	fprintf(stderr, PROG ": %s: %zu records, %d classes, %d features, read "
+		"in %.1f s\n", o->db, d->n + d->ntest, d->K, d->D, cli_now() - t0);
+	fprintf(stderr, PROG ": %zu for training, %zu for validation (%s)\n",
+		s->ntrain, s->nvalid, s->how);
+	if (d->ntest)
+		fprintf(stderr, PROG ": %zu records tagged test are not used\n", d->ntest);
+	if (d->ntagged && o->val_split_given)
+		fprintf(stderr, PROG ": --val-split is ignored: the store has "
+			"records tagged valid\n");
+}
+
+/* save writes --out (a sweep's best epoch, else the last) and --trace. */
+static int save(const opts_t *o, const data_t *d, const split_t *s, const runs_t *w,
+		char *err)
+{
+	int rc;
+
+	if (o->out) {
+		head_meta_t hm = {.nclasses = d->K, .classes = d->meta.classes};
+		snprintf(hm.model, sizeof hm.model, "%s", d->meta.model);
+		snprintf(hm.fingerprint, sizeof hm.fingerprint, "%s", d->meta.fingerprint);
+		snprintf(hm.preprocess, sizeof hm.preprocess, "%s", d->meta.preprocess);
+		snprintf(hm.version, sizeof hm.version, PROG " " VGGFEAT_VERSION);
+		if ((rc = head_save(o->out, w->sweep ? &w->best : &w->h, &hm, err)))
+			return rc;
+	}
+	if (o->trace)
+		return trace_write(o->trace, d, s, &w->res[0].hp, o, &w->trc, err);
+	return 0;
+}
+
+/* report suggests predict's --min-prob from the validation set and sums
+ * the runs up. */
+static int report(const opts_t *o, const data_t *d, const split_t *s, const runs_t *w,
+		  char *err)
+{
+	int rc;
+
+	if (o->quiet)
+		return 0;
+	if (w->has_val) {
+		threshold_t th;
+		if ((rc = suggest_threshold(w->sweep ? &w->best : &w->h, d, s, o->keep,
+					    &th, err)))
+			return rc;
+		print_threshold(&th, o->keep);
+	}
+	fprintf(stderr, PROG ": %d run%s of %ld epoch%s, %.3f s per epoch",
+		w->n, w->sweep ? "s" : "", o->epochs, o->epochs > 1 ? "s" : "",
+		w->train_secs / (double)(w->n * o->epochs));
+	if (o->out && w->sweep)
+		fprintf(stderr, "; saved %s: run %d, epoch %d", o->out, w->best_run + 1,
+			w->best_epoch);
+	else if (o->out)
+		fprintf(stderr, "; saved %s", o->out);
+	fputc('\n', stderr);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	opts_t o;
 	data_t d = {0};
 	split_t s = {0};
-	head_t h = {0}, best = {0};
-	head_trainer_t *tr = NULL;
-	result_t *res = NULL;
-	trace_t trc = {0};
-	csvlog_t hist = {0};
-	char err[ERR_LEN], hist_path[4096];
-	size_t *order = NULL;
-	int status = CLI_ERROR, rc, best_run = -1, best_epoch = 0;
-	int has_val, nruns, sweep;
-	head_metrics_t best_mt = {0}, best_mv = {0};
-	double t0 = cli_now(), train_secs = 0;
+	runs_t w = {0};
+	char err[ERR_LEN];
+	double t0 = cli_now();
+	int status = CLI_ERROR, rc;
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
@@ -759,179 +982,20 @@ int main(int argc, char **argv)
 
 	if ((rc = load(o.db, &d, err)) || (rc = make_split(&d, &o, &s, err)))
 		goto fail;
-	has_val = s.nvalid > 0;
-	nruns = o.lr.n * o.batch.n * o.beta1.n * o.beta2.n * o.epsilon.n * o.l2.n;
-	sweep = nruns > 1;
-	if (!o.quiet) {
-		fprintf(stderr, PROG ": %s: %zu records, %d classes, %d features, read "
-			"in %.1f s\n", o.db, d.n + d.ntest, d.K, d.D, cli_now() - t0);
-		fprintf(stderr, PROG ": %zu for training, %zu for validation (%s)\n",
-			s.ntrain, s.nvalid, s.how);
-		if (d.ntest)
-			fprintf(stderr, PROG ": %zu records tagged test are not used\n",
-				d.ntest);
-		if (d.ntagged && o.val_split_given)
-			fprintf(stderr, PROG ": --val-split is ignored: the store has "
-				"records tagged valid\n");
-	}
-	if (!(res = calloc((size_t)nruns, sizeof *res))) {
-		rc = err_set(err, ERR_NOMEM, "out of memory");
-		goto fail;
-	}
-	if (o.trace) {
-		size_t on;
-		if (err_mul_size((size_t)o.epochs, s.ntrain, &on) || s.ntrain > UINT32_MAX ||
-		    !(trc.order = malloc(on * sizeof *trc.order)) ||
-		    !(trc.metrics = calloc((size_t)o.epochs * 4, sizeof *trc.metrics)) ||
-		    !(trc.kernel0 = malloc(((size_t)d.D * d.K + d.K) * sizeof(float)))) {
-			rc = err_set(err, ERR_NOMEM, "--trace: out of memory");
-			goto fail;
-		}
-	}
-	if (o.trace && !(order = malloc(s.ntrain * sizeof *order))) {
-		rc = err_set(err, ERR_NOMEM, "--trace: out of memory");
-		goto fail;
-	}
-
-	head_set_t train = {d.x, (size_t)d.D, d.y, s.train, s.ntrain};
-	head_set_t valid = {d.x, (size_t)d.D, d.y, s.valid, s.nvalid};
-	for (int run = 0; run < nruns; run++) {
-		result_t *r = &res[run];
-		r->hp = combination(&o, run);
-		/* Every combination starts from the same weights and sees the
-		 * same shuffles: the sweep compares hyperparameters only. */
-		if ((rc = head_create(d.D, d.K, (uint64_t)o.seed, &h, err)) ||
-		    (rc = head_trainer_create(&h, &r->hp, (int)o.threads, (uint64_t)o.seed,
-					      &tr, err)))
-			goto fail;
-		/* Room for the best weights seen so far (its initial values are
-		 * overwritten at the first epoch). */
-		if (sweep && (o.out || has_val) && !best.kernel &&
-		    (rc = head_create(d.D, d.K, 0, &best, err)))
-			goto fail;
-		if (trc.kernel0)
-			memcpy(trc.kernel0, h.kernel, ((size_t)d.D * d.K + d.K) * sizeof(float));
-		if (o.history && (rc = history_open(&o, sweep, run, &hist, hist_path,
-						    sizeof hist_path, err)))
-			goto fail;
-		if (sweep && !o.quiet)
-			printf("%sRun %d/%d: lr %g, batch_size %d, beta1 %g, beta2 %g, "
-			       "epsilon %g, l2 %g\n", run ? "\n" : "", run + 1, nruns,
-			       r->hp.lr, r->hp.batch, r->hp.beta1, r->hp.beta2,
-			       r->hp.epsilon, r->hp.l2);
-		size_t steps = (s.ntrain + (size_t)r->hp.batch - 1) / (size_t)r->hp.batch;
-		double run_t0 = cli_now();
-		for (int e = 1; e <= o.epochs; e++) {
-			head_metrics_t mt, mv = {0};
-			/* As Keras: the header when the epoch starts, the line
-			 * when it ends (so a reader can time it). */
-			if (!o.quiet) {
-				printf("Epoch %d/%ld\n", e, o.epochs);
-				fflush(stdout);
-			}
-			double e0 = cli_now();
-			if ((rc = head_trainer_epoch(tr, &train, &mt, order, err)) ||
-			    (has_val && (rc = head_trainer_evaluate(tr, &valid, &mv, err))))
-				goto fail;
-			double dt = cli_now() - e0;
-			/* Keras' metrics are float32: the line and the history
-			 * show the same numbers as Keras would. */
-			if (!o.quiet) {
-				printf("%zu/%zu - %.0fs - loss: %.4f - accuracy: %.4f",
-				       steps, steps, dt, (double)(float)mt.loss,
-				       (double)(float)mt.accuracy);
-				if (has_val)
-					printf(" - val_loss: %.4f - val_accuracy: %.4f",
-					       (double)(float)mv.loss, (double)(float)mv.accuracy);
-				putchar('\n');
-				fflush(stdout);
-			}
-			csvlog_row_t row = {mt.loss, mt.accuracy, has_val, mv.loss, mv.accuracy};
-			if (hist.f && (rc = csvlog_epoch(&hist, &row, hist_path, err)))
-				goto fail;
-			if (trc.order) {
-				for (size_t i = 0; i < s.ntrain; i++)
-					trc.order[(size_t)(e - 1) * s.ntrain + i] = (uint32_t)order[i];
-				double *m = trc.metrics + (size_t)(e - 1) * 4;
-				m[0] = mt.loss, m[1] = mt.accuracy, m[2] = mv.loss, m[3] = mv.accuracy;
-			}
-			if (e == 1 || better(has_val, &mt, &mv, &r->best_train, &r->best_val)) {
-				r->best_epoch = e;
-				r->best_train = mt;
-				r->best_val = mv;
-			}
-			if (sweep && (best_run < 0 || better(has_val, &mt, &mv, &best_mt, &best_mv))) {
-				best_run = run;
-				best_epoch = e;
-				best_mt = mt;
-				best_mv = mv;
-				if (best.kernel)
-					head_copy(&best, &h);
-			}
-		}
-		r->seconds = (cli_now() - run_t0) / (double)o.epochs;
-		train_secs += cli_now() - run_t0;
-		if ((rc = csvlog_close(&hist, hist_path, err)))
-			goto fail;
-		head_trainer_free(tr);
-		tr = NULL;
-		if (run + 1 < nruns)
-			head_free(&h);
-	}
-	if (sweep) {
-		if (!o.quiet)
-			putchar('\n');
-		if (print_table(res, nruns, has_val)) {
-			rc = err_set(err, ERR_NOMEM, "out of memory for the sweep's table");
-			goto fail;
-		}
-	}
-	if (o.out) {
-		head_meta_t hm = {.nclasses = d.K, .classes = d.meta.classes};
-		snprintf(hm.model, sizeof hm.model, "%s", d.meta.model);
-		snprintf(hm.fingerprint, sizeof hm.fingerprint, "%s", d.meta.fingerprint);
-		snprintf(hm.preprocess, sizeof hm.preprocess, "%s", d.meta.preprocess);
-		snprintf(hm.version, sizeof hm.version, PROG " " VGGFEAT_VERSION);
-		if ((rc = head_save(o.out, sweep ? &best : &h, &hm, err)))
-			goto fail;
-	}
-	if (o.trace && (rc = trace_write(o.trace, &d, &s, &res[0].hp, &o, &trc, err)))
+	describe(&o, &d, &s, t0);
+	if ((rc = sweep(&o, &d, &s, &w, err)) || (rc = save(&o, &d, &s, &w, err)))
 		goto fail;
 	/* The epochs' lines and a sweep's table are the run's report. */
 	if (cli_flush_stdout(PROG))
 		goto out;
-	if (has_val && !o.quiet) {
-		threshold_t th;
-		if ((rc = suggest_threshold(sweep ? &best : &h, &d, &s, o.keep, &th, err)))
-			goto fail;
-		print_threshold(&th, o.keep);
-	}
-	if (!o.quiet) {
-		fprintf(stderr, PROG ": %d run%s of %ld epoch%s, %.3f s per epoch",
-			nruns, sweep ? "s" : "", o.epochs, o.epochs > 1 ? "s" : "",
-			train_secs / (double)(nruns * o.epochs));
-		if (o.out && sweep)
-			fprintf(stderr, "; saved %s: run %d, epoch %d", o.out, best_run + 1,
-				best_epoch);
-		else if (o.out)
-			fprintf(stderr, "; saved %s", o.out);
-		fputc('\n', stderr);
-	}
+	if ((rc = report(&o, &d, &s, &w, err)))
+		goto fail;
 	status = CLI_OK;
 	goto out;
 fail:
 	fprintf(stderr, PROG ": error: %s\n", err);
-	status = CLI_ERROR;
 out:
-	csvlog_close(&hist, hist_path, NULL);
-	free(order);
-	free(trc.kernel0);
-	free(trc.order);
-	free(trc.metrics);
-	free(res);
-	head_trainer_free(tr);
-	head_free(&h);
-	head_free(&best);
+	runs_free(&w);
 	free(s.train);
 	free(s.valid);
 	data_free(&d);

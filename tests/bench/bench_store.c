@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "featdb.h"
+#include "img.h"
 
 #define BATCH 512
 
@@ -85,7 +86,7 @@ int main(int argc, char **argv)
 	meta.dtype = FEATDB_F32;
 	meta.nclasses = (int)K;
 	snprintf(meta.fingerprint, sizeof meta.fingerprint, "bench");
-	snprintf(meta.preprocess, sizeof meta.preprocess, "%s", FEATDB_PREPROCESS);
+	snprintf(meta.preprocess, sizeof meta.preprocess, "%s", IMG_PREPROCESS_VGG16);
 	snprintf(meta.version, sizeof meta.version, "bench_store");
 	meta.classes = calloc((size_t)K, sizeof *meta.classes);
 	mean = malloc((size_t)K * D * sizeof *mean);

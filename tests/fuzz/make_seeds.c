@@ -26,6 +26,7 @@
 
 #include "error.h"
 #include "featdb.h"
+#include "img.h"
 #include "head.h"
 #include "weights.h"
 
@@ -297,7 +298,7 @@ static void make_head(const char *name, int D, int K)
 	m.classes = names;
 	snprintf(m.model, sizeof m.model, "%s", FEATDB_MODEL);
 	snprintf(m.fingerprint, sizeof m.fingerprint, "0123456789abcdef");
-	snprintf(m.preprocess, sizeof m.preprocess, "%s", FEATDB_PREPROCESS);
+	snprintf(m.preprocess, sizeof m.preprocess, "%s", IMG_PREPROCESS_VGG16);
 	snprintf(m.version, sizeof m.version, "make_seeds");
 	if (head_save(seed_path("fuzz_head", name), &h, &m, err))
 		die(err);

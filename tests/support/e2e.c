@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "featdb.h"
+#include "img.h"
 #include "proc.h"
 #include "testutil.h"
 
@@ -88,7 +89,7 @@ int e2e_make_store(const char *path, int n, int D, uint64_t seed, char *why)
 	if (featdb_open(path, FEATDB_CREATE, &db, why))
 		goto done;
 	snprintf(m.fingerprint, sizeof m.fingerprint, "0123456789abcdef");
-	snprintf(m.preprocess, sizeof m.preprocess, "%s", FEATDB_PREPROCESS);
+	snprintf(m.preprocess, sizeof m.preprocess, "%s", IMG_PREPROCESS_VGG16);
 	snprintf(m.version, sizeof m.version, "test");
 	m.dim = D;
 	m.dtype = FEATDB_F32;

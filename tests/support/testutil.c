@@ -8,6 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int tu_sanitized(void)
+{
+	const char *s = getenv("VGGFEAT_SANITIZED");
+	return s && *s;
+}
+
 const char *tu_shared_data(const char *sub)
 {
 	static char path[4096];

@@ -11,6 +11,23 @@
  * be overridden with $SHARED_DATA. The string is static. */
 const char *tu_shared_data(const char *sub);
 
+/* tu_sanitized: 1 under `make test-asan` ($VGGFEAT_SANITIZED set), where
+ * VGG16 takes seconds per image instead of a tenth: a test that pushes
+ * dozens of images through it for a property the sanitizers do not bear on
+ * skips there, saying so (the plain `make test` runs it). */
+int tu_sanitized(void);
+
+/* TU_SKIP_SANITIZED(why), in a cmocka test: under the sanitizers, print
+ * why and skip. */
+#define TU_SKIP_SANITIZED(why)                                                 \
+	do {                                                                   \
+		if (tu_sanitized()) {                                          \
+			print_message("under the sanitizers: skipped (%s; "    \
+				      "make test runs it)\n", why);          \
+			skip();                                                \
+		}                                                              \
+	} while (0)
+
 /* tu_weights_path returns the synthetic VGG16 weights file (official
  * layout, seed 1) that `make test` generates: $TEST_WEIGHTS, or
  * build/test-data/vgg16_seed1.h5. */

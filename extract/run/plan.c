@@ -1,0 +1,272 @@
+/* plan.c - what an extract run does (run.h): the folder, the weights, the
+ * store and its metadata, the to-do list and this rank's block of it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "classes.h"
+#include "run.h"
+#include "version.h"
+#include "vgg.h"
+
+void plan_init(plan_t *p)
+{
+	*p = (plan_t){.lockfd = -1};
+}
+
+int plan_scan(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
+{
+	int rc;
+
+	if ((rc = dataset_scan(o->in, o->follow ? DATASET_FOLLOW_LINKS : 0, &p->ds, err)))
+		return rc;
+	/* Keras does not enter these either: named once, not an error. */
+	for (size_t i = 0; i < p->ds.nunfollowed && !o->quiet; i++)
+		fprintf(stderr, PROG ": not entering %s, a link to a folder (use "
+			"--follow-links to)\n", p->ds.unfollowed[i]);
+	for (size_t i = 0; i < p->ds.nproblems; i++) {
+		char line[ERR_LEN * 2];
+		snprintf(line, sizeof line, "%s: %s", p->ds.problems[i].path,
+			 p->ds.problems[i].reason);
+		sink_skip(sk, line, o->quiet);
+		if (o->strict)
+			return err_set(err, ERR_FORMAT, "--strict: %s", line);
+	}
+	if (p->ds.n == 0)
+		return err_set(err, ERR_MISSING, "%s: %d class folders but no images (%s)",
+			       o->in, p->ds.nclasses, DATASET_EXTENSIONS);
+	p->total = o->limit >= 0 && (size_t)o->limit < p->ds.n ? (size_t)o->limit
+							      : p->ds.n;
+	return 0;
+}
+
+/* Holds an exclusive lock on DB/extract.lock: two extract runs on one store
+ * would compute the same images twice; the second refuses clearly. */
+static int lock_store(const char *db, int *fd, char *err)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/extract.lock", db);
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (*fd < 0)
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		if (e == EWOULDBLOCK)
+			return err_set(err, ERR_IO,
+				       "%s: another extract is writing to this store; "
+				       "wait for it to finish", db);
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+static int check_meta(const featdb_meta_t *old, const weights_t *w,
+		      const run_opts_t *o, const char *wpath, char *err)
+{
+	const weights_model_info_t *m = weights_model_info(w->model);
+
+	/* First: two models' vectors may even share a fingerprint (the same
+	 * numbers under other names), never a store. */
+	if (strcmp(old->model, m->store_model) != 0)
+		return err_set(err, ERR_MISMATCH,
+			       "%s holds %s features (%s), but %s is %s weights (%s): "
+			       "a store holds one model's; use another --db", o->db,
+			       old->model,
+			       weights_model_info(weights_model_of_store(old->model))->title,
+			       wpath, m->title, m->store_model);
+	if (strcmp(old->fingerprint, w->fingerprint) != 0)
+		return err_set(err, ERR_MISMATCH,
+			       "%s holds features of weights %s, but %s has fingerprint "
+			       "%s; use another --db or the same weights",
+			       o->db, old->fingerprint, wpath, w->fingerprint);
+	if (strcmp(old->preprocess, m->preprocess) != 0)
+		return err_set(err, ERR_MISMATCH,
+			       "%s was made with preprocessing '%s', this program uses '%s'",
+			       o->db, old->preprocess, m->preprocess);
+	if (old->dim != VGG_FEATURES)
+		return err_set(err, ERR_MISMATCH, "%s holds %d-d features, not %d",
+			       o->db, old->dim, VGG_FEATURES);
+	if (old->dtype != o->dtype)
+		return err_set(err, ERR_MISMATCH,
+			       "%s stores %s features; rerun with --dtype %s",
+			       o->db, featdb_dtype_name(old->dtype),
+			       featdb_dtype_name(old->dtype));
+	return 0;
+}
+
+/* Merges the store's people (if any) with the folder's into p->meta, in
+ * Keras' order, and maps the folder's class indices to meta's. */
+static int merge_classes(plan_t *p, char *err)
+{
+	const featdb_meta_t *old = p->have_old ? &p->old : NULL;
+	/* The stored list may hold up to INT_MAX names: add in size_t. */
+	size_t cap = (size_t)p->ds.nclasses + (old ? (size_t)old->nclasses : 0);
+	int rc;
+
+	if (cap > INT_MAX)
+		return err_set(err, ERR_TOO_BIG, "%zu people in the store and the "
+			       "folder, more than %d", cap, INT_MAX);
+	if ((rc = classes_union(old ? old->classes : NULL, old ? old->nclasses : 0,
+				p->ds.classes, p->ds.nclasses, &p->meta.classes,
+				&p->meta.nclasses, err)))
+		return rc;
+	if (!(p->cmap = calloc((size_t)p->ds.nclasses + 1, sizeof *p->cmap)))
+		return err_set(err, ERR_NOMEM, "out of memory");
+	return classes_map(p->ds.classes, p->ds.nclasses, p->meta.classes,
+			   p->meta.nclasses, p->cmap, err);
+}
+
+int plan_store(const run_opts_t *o, plan_t *p, char *err)
+{
+	int rc;
+
+	if ((rc = weights_load(p->wpath, &p->w, err)) ||
+	    (rc = weights_check_model(&p->w, o->model, p->wpath, err)) ||
+	    (rc = dist_check_weights(p->w.fingerprint, err)))
+		return rc;
+	const weights_model_info_t *model = weights_model_info(p->w.model);
+
+	if ((rc = featdb_open(o->db, FEATDB_CREATE, &p->db, err)) ||
+	    (rc = lock_store(o->db, &p->lockfd, err)))
+		return rc;
+	rc = featdb_meta_get(p->db, &p->old, err);
+	if (rc == 0)
+		p->have_old = 1;
+	else if (rc != ERR_MISSING)
+		return rc;
+	if ((p->have_old && (rc = check_meta(&p->old, &p->w, o, p->wpath, err))) ||
+	    (rc = merge_classes(p, err)))
+		return rc;
+	snprintf(p->meta.model, sizeof p->meta.model, "%s", model->store_model);
+	snprintf(p->meta.fingerprint, sizeof p->meta.fingerprint, "%s", p->w.fingerprint);
+	snprintf(p->meta.preprocess, sizeof p->meta.preprocess, "%s", model->preprocess);
+	snprintf(p->meta.version, sizeof p->meta.version, PROG " " VGGFEAT_VERSION);
+	p->meta.dim = VGG_FEATURES;
+	p->meta.dtype = o->dtype;
+	return 0;
+}
+
+/* share_todo (rank 0 under MPI) sends the keys of the to-do list to the
+ * other ranks. */
+static int share_todo(const plan_t *p, char *err)
+{
+	char **keys = malloc((p->nall ? p->nall : 1) * sizeof *keys), **none;
+	size_t n;
+
+	if (!keys)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < p->nall; i++)
+		keys[i] = p->all[i]->key;
+	int rc = dist_share_keys(keys, p->nall, &none, &n, err);
+	free(keys);
+	return rc;
+}
+
+int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
+{
+	int rc, maxkey = featdb_max_key(p->db);
+
+	if (!(p->all = malloc((p->total ? p->total : 1) * sizeof *p->all)))
+		return err_set(err, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < p->total; i++) {
+		dataset_item_t *it = &p->ds.items[i];
+		if (strlen(it->key) > (size_t)maxkey) {
+			char line[ERR_LEN * 2];
+			snprintf(line, sizeof line, "%s: path longer than %d bytes, too "
+				 "long for a store key", it->path, maxkey);
+			sink_skip(sk, line, o->quiet);
+			if (o->strict)
+				return err_set(err, ERR_ARG, "--strict: %s", line);
+			continue;
+		}
+		int has = featdb_has(p->db, it->key, err);
+		if (has < 0)
+			return has;
+		if (has)
+			p->present++;
+		else
+			p->all[p->nall++] = it;
+	}
+	if (!o->quiet)
+		fprintf(stderr, PROG ": %zu images in %d classes; %zu already stored, "
+			"%zu to extract\n", p->total, p->ds.nclasses, p->present, p->nall);
+	/* A store written for the first time gets its metadata even when there
+	 * is nothing to extract, so that it is a valid (empty) store. */
+	if (p->nall == 0 && !p->have_old &&
+	    (rc = featdb_write(p->db, &p->meta, 0, NULL, NULL, NULL, err)))
+		return rc;
+	if (dist_size() > 1 && (rc = share_todo(p, err)))
+		return rc;
+	return 0;
+}
+
+int plan_worker(const run_opts_t *o, plan_t *p, char *err)
+{
+	char **keys = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = weights_model_path(o->weights, o->model, p->wpath, sizeof p->wpath,
+				     err)) ||
+	    (rc = weights_load(p->wpath, &p->w, err)) ||
+	    (rc = weights_check_model(&p->w, o->model, p->wpath, err)) ||
+	    (rc = dist_check_weights(p->w.fingerprint, err)) ||
+	    (rc = dist_share_keys(NULL, 0, &keys, &n, err)))
+		return rc;
+	/* The images go into p->ds, so that dataset_free frees them. */
+	p->ds.items = calloc(n ? n : 1, sizeof *p->ds.items);
+	p->all = malloc((n ? n : 1) * sizeof *p->all);
+	if (!p->ds.items || !p->all) {
+		rc = err_set(err, ERR_NOMEM, "out of memory for the to-do list");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dataset_item_t *it = &p->ds.items[p->ds.n];
+		if (asprintf(&it->path, "%s/%s", o->in, keys[i]) < 0) {
+			rc = err_set(err, ERR_NOMEM, "out of memory for the to-do list");
+			goto out;
+		}
+		it->key = keys[i];
+		keys[i] = NULL;
+		p->all[p->nall++] = &p->ds.items[p->ds.n++];
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	return rc;
+}
+
+int plan_block(plan_t *p, char *err)
+{
+	/* Each rank keeps its block of the to-do list; every rank the whole
+	 * list too, rank 0 to find the images the others send back. */
+	dist_block(p->nall, dist_rank(), dist_size(), &p->first, &p->n);
+	if (!(p->todo = malloc((p->n ? p->n : 1) * sizeof *p->todo)))
+		return err_set(err, ERR_NOMEM, "out of memory");
+	if (p->n)
+		memcpy(p->todo, p->all + p->first, p->n * sizeof *p->todo);
+	return 0;
+}
+
+void plan_free(plan_t *p)
+{
+	free(p->all);
+	free(p->todo);
+	free(p->cmap);
+	featdb_meta_free(&p->meta);
+	featdb_meta_free(&p->old);
+	if (p->lockfd >= 0)
+		close(p->lockfd);
+	featdb_close(p->db);
+	weights_free(&p->w);
+	dataset_free(&p->ds);
+	plan_init(p);
+}
