@@ -257,9 +257,9 @@ $(DEV_ENV)/.installed: tests/ref/requirements-dev.txt
 # Man pages, one per program, made from its --help and --version by
 # help2man (Debian: help2man), so that `man extract` works once installed.
 MANS := $(PROGS:$(BIN)/%=$(BUILD)/man/%.1)
-man_name_extract := run VGG16 through fc2 once per face image, into a feature store
+man_name_extract := run VGG16 (or VGG-Face) once per face image, into a feature store
 man_name_train-head := train the softmax head on a feature store, as Keras does
-man_name_predict := say who is in a photo, with VGG16 and a trained head
+man_name_predict := say who is in a photo, with VGG16 (or VGG-Face) and a trained head
 man_name_featdb := inspect, export, verify and merge feature stores
 $(BUILD)/man/%.1: $(BIN)/%
 	@mkdir -p $(dir $@)
