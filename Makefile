@@ -40,9 +40,11 @@ prog_name = $(BIN)/$(subst _,-,$(patsubst %_main,%,$(basename $(notdir $(1)))))
 PROGS := $(foreach s,$(PROG_SRC),$(call prog_name,$(s)))
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-SUPPORT_LIB := tests/support/testutil.c tests/support/proc.c tests/support/e2e.c
-SUPPORT := $(patsubst tests/support/%.c,$(BUILD)/tests/%,$(filter-out $(SUPPORT_LIB),$(wildcard tests/support/*.c)))
-TESTUTIL_OBJ := $(SUPPORT_LIB:%.c=$(BUILD)/%.o)
+TESTUTIL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
+# The demo's stand-ins for a real job's inputs (extract/demo/): a weights
+# file in Keras' layout with seeded random weights, and faces to extract.
+# pipeline.sh's demo and the tests run them from BUILD/demo.
+DEMO := $(patsubst extract/demo/%.c,$(BUILD)/demo/%,$(wildcard extract/demo/*.c))
 
 .PHONY: all test test-build test-asan test-valgrind fuzz fuzz-seeds bench bench-head install clean \
 	dev-env bench-recipe
@@ -80,7 +82,8 @@ $(BUILD)/libcommon.a: $(COMMON_OBJ)
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/support/%.o $(TESTUTIL_OBJ) $(BUILD)/libcommon.a
+$(BUILD)/demo/%: $(BUILD)/extract/demo/%.o $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 define prog_rule
@@ -108,7 +111,6 @@ endif
 RUN_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard extract/run/*.c))
 $(BIN)/extract: $(DIST_OBJ) $(BUILD)/extract/dist/dist_block.o $(RUN_OBJ)
 $(BIN)/extract: LDLIBS := $(BUILD)/libcommon.a $(MPI_LIBS) $(LDLIBS)
-$(BUILD)/extract/extract.o $(DIST_OBJ): extract/dist/dist.h
 $(BUILD)/tests/test_dist: $(BUILD)/extract/dist/dist_block.o
 $(BUILD)/tests/test_dist.o: CPPFLAGS += -Iextract/dist
 
@@ -116,11 +118,11 @@ $(BUILD)/tests/test_dist.o: CPPFLAGS += -Iextract/dist
 # the tests and the demo use in place of the real 553 MB download.  Always
 # the plain build's (test-asan makes it first): one copy is enough.
 TEST_WEIGHTS := build/test-data/vgg16_seed1.h5
-$(TEST_WEIGHTS): build/tests/gen_weights
+$(TEST_WEIGHTS): build/demo/gen_weights
 	@mkdir -p $(dir $@)
-	build/tests/gen_weights --seed 1 --out $@.tmp && mv $@.tmp $@
+	build/demo/gen_weights --seed 1 --out $@.tmp && mv $@.tmp $@
 
-# The tests run the programs of BIN and the generators of BUILD/tests
+# The tests run the programs of BIN and the generators of BUILD/demo
 # (tests/support/proc.h); TEST_SKIP names test binaries not to run.  What
 # they need is built first with one job per CPU (a make of its own, so that
 # the README's plain `make test` builds in parallel); the tests then run one
@@ -129,9 +131,9 @@ TEST_SKIP ?=
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 test:
 	@$(MAKE) --no-print-directory -j$(NPROC) test-build
-	TEST_WEIGHTS=$(TEST_WEIGHTS) VGGFEAT_BIN=$(BIN) VGGFEAT_TOOLS=$(BUILD)/tests \
+	TEST_WEIGHTS=$(TEST_WEIGHTS) VGGFEAT_BIN=$(BIN) VGGFEAT_TOOLS=$(BUILD)/demo \
 		bash tests/run.sh $(filter-out $(TEST_SKIP),$(TESTS))
-test-build: $(TESTS) $(SUPPORT) $(PROGS) $(TEST_WEIGHTS)
+test-build: $(TESTS) $(DEMO) $(PROGS) $(TEST_WEIGHTS)
 
 # ---- sanitizers ----------------------------------------------------------
 # `make test-asan`: the whole suite again, every test and every program it
@@ -179,8 +181,8 @@ test-asan: $(TEST_WEIGHTS)
 VALGRIND_TESTS := $(addprefix $(BUILD)/tests/,test_pool test_dataset test_head \
 	test_img test_featdb test_featdb_rec test_weights)
 VALGRIND_TRACED := $(addprefix $(BUILD)/tests/,test_featdb_tool test_train_head)
-test-valgrind: $(VALGRIND_TESTS) $(VALGRIND_TRACED) $(SUPPORT) $(PROGS) $(TEST_WEIGHTS)
-	TEST_WEIGHTS=$(TEST_WEIGHTS) VGGFEAT_BIN=$(BIN) VGGFEAT_TOOLS=$(BUILD)/tests \
+test-valgrind: $(VALGRIND_TESTS) $(VALGRIND_TRACED) $(DEMO) $(PROGS) $(TEST_WEIGHTS)
+	TEST_WEIGHTS=$(TEST_WEIGHTS) VGGFEAT_BIN=$(BIN) VGGFEAT_TOOLS=$(BUILD)/demo \
 		nice -n 5 bash tests/valgrind.sh $(VALGRIND_TESTS) \
 		--trace-children $(VALGRIND_TRACED)
 

@@ -67,8 +67,8 @@ say() { [ "$quiet" = 1 ] || echo "pipeline: $*" >&2; }
 # The Debian packages (as root; otherwise the apt-get line to run), then the
 # programs, which make rebuilds only when their sources changed.
 bash "$ROOT/.ci/deps.sh" pipeline || die "missing packages (see above)"
-make -C "$ROOT" -s -j"$(nproc 2>/dev/null || echo 1)" all build/tests/gen_faces \
-	build/tests/gen_weights >&2 ||
+make -C "$ROOT" -s -j"$(nproc 2>/dev/null || echo 1)" all build/demo/gen_faces \
+	build/demo/gen_weights >&2 ||
 	die "the build failed"
 bin=$ROOT/bin
 
@@ -89,12 +89,12 @@ if [ -z "$faces" ]; then
 		if [ ! -f "$weights" ]; then
 			mkdir -p "$(dirname "$weights")"
 			say "generating random weights in the $layout layout: $weights"
-			"$ROOT/build/tests/gen_weights" --seed 1 --layout $layout \
+			"$ROOT/build/demo/gen_weights" --seed 1 --layout $layout \
 				--out "$weights.tmp" &&
 				mv "$weights.tmp" "$weights" || die "could not generate $weights"
 		fi
 	fi
-	[ -d "$faces" ] || "$ROOT/build/tests/gen_faces" --out "$faces" --people 6 --images 12 ||
+	[ -d "$faces" ] || "$ROOT/build/demo/gen_faces" --out "$faces" --people 6 --images 12 ||
 		die "could not generate the demo faces"
 	cat >&2 <<NOTE
 pipeline: DEMO. No FACES_DIR was given, so this runs on 6 generated cartoon

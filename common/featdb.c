@@ -591,10 +591,20 @@ static int val_equals(const MDB_val *v, const char *s)
 	return v->mv_size == strlen(s) && memcmp(v->mv_data, s, v->mv_size) == 0;
 }
 
+/* The one list of the models a store may hold: s, n bytes, is one of them. */
+static int model_known(const char *s, size_t n)
+{
+	static const char *const models[] = { FEATDB_MODEL, FEATDB_MODEL_VGGFACE };
+
+	for (size_t i = 0; i < sizeof models / sizeof *models; i++)
+		if (strlen(models[i]) == n && memcmp(models[i], s, n) == 0)
+			return 1;
+	return 0;
+}
+
 int featdb_model_known(const char *s)
 {
-	return s && (strcmp(s, FEATDB_MODEL) == 0 ||
-		     strcmp(s, FEATDB_MODEL_VGGFACE) == 0);
+	return s && model_known(s, strlen(s));
 }
 
 /* featdb_meta_get's reading, inside the read transaction txn; on failure
@@ -625,9 +635,9 @@ static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)
 	}
 	if ((ret = meta_value(db, txn, "model", &v, err)) != 0)
 		goto fail;
-	if (!val_equals(&v, FEATDB_MODEL) && !val_equals(&v, FEATDB_MODEL_VGGFACE)) {
+	if (!model_known(v.mv_data, v.mv_size)) {
 		ret = err_set(err, ERR_MISMATCH, "%s: the store holds '%.*s' features, "
-			      "not '" FEATDB_MODEL "' or '" FEATDB_MODEL_VGGFACE "'",
+			      "not " FEATDB_MODELS,
 			      db->path, v.mv_size > 64 ? 64 : (int)v.mv_size,
 			      (const char *)v.mv_data);
 		goto fail;

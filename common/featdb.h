@@ -49,6 +49,8 @@
  * be mixed with another. */
 #define FEATDB_MODEL "vgg16-fc2"
 #define FEATDB_MODEL_VGGFACE "vggface-fc7"
+/* Both, as messages name them. */
+#define FEATDB_MODELS "'" FEATDB_MODEL "' or '" FEATDB_MODEL_VGGFACE "'"
 
 /* featdb_model_known: 1 when s is FEATDB_MODEL or FEATDB_MODEL_VGGFACE. */
 int featdb_model_known(const char *s);

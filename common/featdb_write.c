@@ -31,37 +31,21 @@ static int meta_check(const featdb_t *db, const featdb_meta_t *m, char *err)
 		return err_set(err, ERR_ARG, "%s: a metadata string is not "
 			       "NUL-terminated", db->path);
 	if (m->model[0] && !featdb_model_known(m->model))
-		return err_set(err, ERR_ARG, "%s: model '%s' is not '" FEATDB_MODEL
-			       "' or '" FEATDB_MODEL_VGGFACE "'", db->path, m->model);
+		return err_set(err, ERR_ARG, "%s: model '%s' is not " FEATDB_MODELS,
+			       db->path, m->model);
 	for (int i = 0; i < m->nclasses; i++) {
 		const char *c = m->classes[i];
 		if (!c || !*c || strchr(c, '\n'))
 			return err_set(err, ERR_ARG, "%s: class %d is empty or holds a "
 				       "newline", db->path, i);
 		/* Indices are Keras' (sorted names), and renumbering looks
-		 * names up by binary search. */
+		 * names up by binary search (classes_map). */
 		if (i > 0 && classes_cmp(m->classes[i - 1], c) >= 0)
 			return err_set(err, ERR_ARG, "%s: classes are not sorted and "
 				       "unique ('%s' then '%s')", db->path,
 				       m->classes[i - 1], c);
 	}
 	return 0;
-}
-
-static int class_index(const featdb_meta_t *m, const char *name)
-{
-	int lo = 0, hi = m->nclasses - 1;
-
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2, c = classes_cmp(m->classes[mid], name);
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
 }
 
 /* Joins the class names with '\n' into *out (malloc'd, *len bytes). */
@@ -129,15 +113,13 @@ static int renumber(featdb_t *db, MDB_txn *txn, const featdb_meta_t *meta,
 		ret = err_set(err, ERR_NOMEM, "%s: out of memory", db->path);
 		goto done;
 	}
-	for (int i = 0; i < nold; i++) {
-		map[i] = class_index(meta, old[i]);
-		if (map[i] < 0) {
-			ret = err_set(err, ERR_ARG, "%s: class '%s' is in the store but "
-				      "not in the new class list", db->path, old[i]);
-			goto done;
-		}
-		identity &= map[i] == i;
+	if (classes_map(old, nold, meta->classes, meta->nclasses, map, why)) {
+		ret = err_set(err, ERR_ARG, "%s: a stored class is missing from "
+			      "the new class list (%s)", db->path, why);
+		goto done;
 	}
+	for (int i = 0; i < nold; i++)
+		identity &= map[i] == i;
 	if (identity)
 		goto done;
 	if ((rc = mdb_cursor_open(txn, db->features, &cur)) != 0) {

@@ -40,10 +40,10 @@ int head_create(int D, int K, uint64_t seed, head_t *h, char *err)
 		return rc;
 	/* glorot_uniform, as the Keras Dense layer's default initialiser. */
 	double limit = sqrt(6.0 / ((double)D + K));
-	uint64_t s = head_rng_stream(seed, HEAD_STREAM_INIT);
+	rng_t r = rng_stream(seed, HEAD_STREAM_INIT);
 	size_t dk = (size_t)D * K;
 	for (size_t i = 0; i < dk; i++) {
-		double u = (double)(head_rng_next(&s) >> 11) * (1.0 / 9007199254740992.0);
+		double u = rng_uniform(&r);
 		float w = (float)((2.0 * u - 1.0) * limit);
 		/* Rounding to float may reach limit itself; Keras' range is
 		 * half-open. */

@@ -345,6 +345,19 @@ out:
 	return rc;
 }
 
+/* head_read and head_load leave h and meta empty on any failure, the
+ * argument check's included. */
+static int out_reset(const char *path, head_t *h, head_meta_t *meta, char *err)
+{
+	if (h)
+		memset(h, 0, sizeof *h);
+	if (meta)
+		memset(meta, 0, sizeof *meta);
+	if (!path || !h || !meta)
+		return err_set(err, ERR_ARG, "head_load: missing argument");
+	return 0;
+}
+
 int head_read(const char *path, head_t *h, head_meta_t *meta, char *err)
 {
 	hid_t f = H5I_INVALID_HID, kd = H5I_INVALID_HID, bd = H5I_INVALID_HID;
@@ -356,12 +369,8 @@ int head_read(const char *path, head_t *h, head_meta_t *meta, char *err)
 	int rc = 0, found;
 	htri_t is;
 
-	if (h)
-		memset(h, 0, sizeof *h);
-	if (meta)
-		memset(meta, 0, sizeof *meta);
-	if (!path || !h || !meta)
-		return err_set(err, ERR_ARG, "head_load: missing argument");
+	if ((rc = out_reset(path, h, meta, err)))
+		return rc;
 	if (stat(path, &st) != 0)
 		return err_set(err, errno == ENOENT ? ERR_MISSING : ERR_IO, "%s: %s",
 			       path, strerror(errno));
@@ -523,12 +532,8 @@ int head_load(const char *path, head_t *h, head_meta_t *meta, char *err)
 	head_job_t j = {path, h, meta};
 	int rc;
 
-	if (h)
-		memset(h, 0, sizeof *h);
-	if (meta)
-		memset(meta, 0, sizeof *meta);
-	if (!path || !h || !meta)
-		return err_set(err, ERR_ARG, "head_load: missing argument");
+	if ((rc = out_reset(path, h, meta, err)))
+		return rc;
 	if ((rc = h5child_run(path, send_head, receive_head, &j, err))) {
 		head_free(h);
 		head_meta_free(meta);

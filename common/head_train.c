@@ -42,7 +42,7 @@ struct head_trainer {
 	head_t *h;
 	head_hparams_t hp;
 	adam_t adam;
-	uint64_t rng;
+	rng_t rng;
 	int B, S;             /* batch, kernel stripes */
 	size_t *order;        /* (cap) the epoch's sample order */
 	size_t cap;
@@ -154,7 +154,7 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 	t->hp = *hp;
 	t->B = hp->batch;
 	t->S = (D + HEAD_STRIPE - 1) / HEAD_STRIPE;
-	t->rng = head_rng_stream(seed, HEAD_STREAM_SHUFFLE);
+	t->rng = rng_stream(seed, HEAD_STREAM_SHUFFLE);
 	if ((rc = adam_init(&t->adam, nparams, hp->lr, hp->beta1, hp->beta2,
 			    hp->epsilon, err)))
 		goto fail;
@@ -232,7 +232,7 @@ int head_trainer_epoch(head_trainer_t *t, const head_set_t *set,
 	for (size_t i = 0; i < n; i++)
 		t->order[i] = i;
 	for (size_t i = n - 1; i > 0; i--) {
-		size_t j = (size_t)head_rng_below(&t->rng, (uint64_t)i + 1);
+		size_t j = (size_t)rng_below(&t->rng, (uint64_t)i + 1);
 		size_t tmp = t->order[i];
 		t->order[i] = t->order[j];
 		t->order[j] = tmp;

@@ -72,7 +72,7 @@ static int teardown(void **state)
 /* Seeded images in [-120, 130), as preprocessed pixels are. */
 static float *random_images(int n)
 {
-	tu_rng_t r = {4242};
+	rng_t r = {4242};
 	return tu_rand_floats(&r, (size_t)n * IMG, -120, 130);
 }
 

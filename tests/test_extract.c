@@ -246,13 +246,13 @@ static void test_crash_and_resume(void **state)
 
 	/* Kill points spread over the run's duration, and a rerun after each;
 	 * --batch 1 commits after every image, so kills land inside commits. */
-	tu_rng_t r = {42};
+	rng_t r = {42};
 	int kills = 0;
 	for (int i = 0; i < 8; i++) {
 		char *argv[] = {EXTRACT, "--in", in, "--db", db, "--weights",
 				(char *)tu_weights_path(), "--batch", "1", "-q", NULL};
 		pid_t pid = proc_spawn(argv, log);
-		proc_sleep(full * (0.1 + 0.8 * tu_rng_uniform(&r)) / 2);
+		proc_sleep(full * (0.1 + 0.8 * rng_uniform(&r)) / 2);
 		kill(pid, SIGKILL);
 		int st = proc_wait(pid);
 		kills += st == 128 + SIGKILL;

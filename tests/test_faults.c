@@ -220,7 +220,7 @@ static void test_kill_and_rerun(void **state)
 	snprintf(vlog, sizeof vlog, "%s/verify.log", d);
 	char *argv[] = {proc_bin("extract"), "--in", g_faces, "--db", db,
 			"--weights", (char *)tu_weights_path(), "--batch", "1", "-q", NULL};
-	tu_rng_t r = {2024};
+	rng_t r = {2024};
 	int kills = 0, timed = 0, at_write = 0, cycles = 0, runs = 0;
 	long before_meta = 0, partial = 0;
 
@@ -232,10 +232,10 @@ static void test_kill_and_rerun(void **state)
 			int k = 0, st;
 			double delay = 0, jitter = 0;
 			if (i % 4 == 3) {
-				delay = g_full * tu_rng_uniform(&r);
+				delay = g_full * rng_uniform(&r);
 			} else {
-				k = 1 + (int)(tu_rng_u64(&r) % 6);
-				jitter = 0.002 * tu_rng_uniform(&r);
+				k = 1 + (int)(rng_next(&r) % 6);
+				jitter = 0.002 * rng_uniform(&r);
 			}
 			st = run_and_kill(argv, log, db, "data.mdb", k, delay, jitter);
 			runs++;

@@ -493,6 +493,63 @@ static void test_class_renumber(void **state)
 	check_class_renumber(4096);
 }
 
+/* A stored class list out of Keras' order (written by other software, or by
+ * hand) still names each record's class: the next write renumbers the
+ * records into the sorted list, by name. */
+static void test_class_renumber_unsorted(void **state)
+{
+	static const char *const bd[] = {"b", "d"};
+	static const char *const abcd[] = {"a", "b", "c", "d"};
+	const char *dir = tu_tmpdir();
+	const char *names[4] = {"x/0.jpg", "x/1.jpg", "x/2.jpg", "x/3.jpg"};
+	const int32_t cls_old[4] = {0, 1, 0, 1};
+	const int32_t cls_new[4] = {3, 1, 3, 1}; /* 0 was "d", 1 "b" */
+	const uint8_t *vals[4];
+	size_t lens[4];
+	featdb_t *db;
+	featdb_meta_t meta;
+	char err[ERR_LEN];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {7, "classes"}, v = {3, "d\nb"};
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		vals[i] = make_rec(i, 9, FEATDB_F32, cls_old[i], 0, &lens[i]);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	make_meta(&meta, 9, FEATDB_F32, bd, 2);
+	assert_int_equal(featdb_write(db, &meta, 4, names, vals, lens, err), 0);
+	featdb_close(db);
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	make_meta(&meta, 9, FEATDB_F32, abcd, 4);
+	assert_int_equal(featdb_write(db, &meta, 0, NULL, NULL, NULL, err), 0);
+	for (int i = 0; i < 4; i++) {
+		uint8_t *val;
+		size_t len;
+		featdb_rec_t rec;
+		assert_int_equal(featdb_get(db, names[i], &val, &len, err), 0);
+		assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
+		assert_int_equal(rec.cls, cls_new[i]);
+		free(val);
+	}
+	check_meta(db, &meta, 4);
+	for (int i = 0; i < 4; i++)
+		free((void *)vals[i]);
+	featdb_close(db);
+	tu_rm_rf(dir);
+}
+
 /* ---- a reader process beside a growing writer ---- */
 
 struct count_ctx {
@@ -664,11 +721,11 @@ static void test_open_garbage(void **state)
 	const char *dir = tu_tmpdir();
 	char *data = path_join(dir, "data.mdb");
 	uint8_t buf[65536];
-	tu_rng_t r = {99};
+	rng_t r = {99};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof buf; i++)
-		buf[i] = (uint8_t)tu_rng_u64(&r);
+		buf[i] = (uint8_t)rng_next(&r);
 	assert_int_equal(tu_write_file(data, buf, sizeof buf), 0);
 	open_expect(dir, FEATDB_RDONLY, ERR_FORMAT, "LMDB");
 	open_expect(dir, FEATDB_CREATE, ERR_FORMAT, "LMDB");
@@ -907,6 +964,7 @@ int main(void)
 		cmocka_unit_test(test_key_too_long),
 		cmocka_unit_test(test_map_growth),
 		cmocka_unit_test(test_class_renumber),
+		cmocka_unit_test(test_class_renumber_unsorted),
 		cmocka_unit_test(test_reader_during_growth),
 		cmocka_unit_test(test_open_missing),
 		cmocka_unit_test(test_open_garbage),

@@ -76,7 +76,7 @@ static void expect_err(int ret, int code, const char *err, const char *substr)
 static void test_crc32_known(void **state)
 {
 	static const char fox[] = "The quick brown fox jumps over the lazy dog";
-	tu_rng_t r = {42};
+	rng_t r = {42};
 	uint8_t buf[1000];
 
 	(void)state;
@@ -87,7 +87,7 @@ static void test_crc32_known(void **state)
 	/* Running values chain, as with zlib. */
 	assert_int_equal(featdb_crc32(featdb_crc32(0, "12345", 5), "6789", 4), 0xCBF43926u);
 	for (size_t i = 0; i < sizeof buf; i++)
-		buf[i] = (uint8_t)tu_rng_u64(&r);
+		buf[i] = (uint8_t)rng_next(&r);
 	for (size_t n = 0; n <= sizeof buf; n += 1 + n / 7)
 		assert_int_equal(featdb_crc32(0, buf, n), crc_ref(buf, n));
 	/* Every start alignment and tail length of the 8-byte steps, and
@@ -136,7 +136,7 @@ static void test_rec_layout(void **state)
 	expect_err(featdb_rec_encode(vec, 2, 9, 0, 0, r, err), ERR_ARG, err, "dtype");
 }
 
-static void roundtrip(int dtype, int D, tu_rng_t *rng)
+static void roundtrip(int dtype, int D, rng_t *rng)
 {
 	static const int32_t classes[] = {0, 5, -1, INT32_MAX, INT32_MIN};
 	float *vec = malloc((size_t)D * sizeof *vec), *back = malloc((size_t)D * sizeof *back);
@@ -147,7 +147,7 @@ static void roundtrip(int dtype, int D, tu_rng_t *rng)
 
 	assert_true(vec && back && r);
 	for (int j = 0; j < D; j++)
-		vec[j] = (float)((tu_rng_uniform(rng) - 0.5) * 200.0);
+		vec[j] = (float)((rng_uniform(rng) - 0.5) * 200.0);
 	if (dtype == FEATDB_F32 && D >= 7) {
 		/* Bit patterns must survive, specials included. */
 		vec[0] = -0.0f;
@@ -183,7 +183,7 @@ static void roundtrip(int dtype, int D, tu_rng_t *rng)
 
 static void test_rec_roundtrip_f32(void **state)
 {
-	tu_rng_t r = {1};
+	rng_t r = {1};
 	(void)state;
 	roundtrip(FEATDB_F32, 1, &r);
 	roundtrip(FEATDB_F32, 7, &r);
@@ -192,7 +192,7 @@ static void test_rec_roundtrip_f32(void **state)
 
 static void test_rec_roundtrip_f16(void **state)
 {
-	tu_rng_t r = {2};
+	rng_t r = {2};
 	(void)state;
 	roundtrip(FEATDB_F16, 1, &r);
 	roundtrip(FEATDB_F16, 13, &r);
@@ -369,7 +369,7 @@ static int sweep_one(float x, int *shown)
 
 static void test_f32_to_f16_sweep(void **state)
 {
-	tu_rng_t r = {16};
+	rng_t r = {16};
 	int bad = 0, shown = 0;
 	static const float special[] = {0.0f, 65504.0f, 65519.99f, 65520.0f, 65536.0f,
 					0x1p-24f, 0x1p-25f, 0x1.000002p-25f, 0x3p-26f,
@@ -403,7 +403,7 @@ static void test_f32_to_f16_sweep(void **state)
 		bad += sweep_one(x, &shown);
 	}
 	for (int i = 0; i < 1000000; i++) {
-		uint32_t u = (uint32_t)tu_rng_u64(&r);
+		uint32_t u = (uint32_t)rng_next(&r);
 		float x;
 		memcpy(&x, &u, sizeof x);
 		bad += sweep_one(x, &shown);
@@ -419,13 +419,13 @@ static void test_le_get(void **state)
 {
 	static const uint8_t seq[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	static const uint8_t ones[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	tu_rng_t r = {8};
+	rng_t r = {8};
 	uint8_t buf[64];
 
 	(void)state;
 	for (int round = 0; round < 100; round++) {
 		for (size_t i = 0; i < sizeof buf; i++)
-			buf[i] = (uint8_t)tu_rng_u64(&r);
+			buf[i] = (uint8_t)rng_next(&r);
 		for (size_t off = 0; off + 8 <= sizeof buf; off++) {
 			assert_int_equal(le_get16(buf + off), ref_get(buf + off, 2));
 			assert_int_equal(le_get32(buf + off), ref_get(buf + off, 4));
@@ -446,13 +446,13 @@ static void test_le_put(void **state)
 {
 	static const uint32_t edge[] = {0, 1, 0xff, 0x100, 0x7fff, 0x8000, 0xffff,
 					0x10000, 0x7fffffffu, 0x80000000u, 0xffffffffu};
-	tu_rng_t r = {9};
+	rng_t r = {9};
 	uint8_t got[16], want[16];
 
 	(void)state;
 	for (size_t k = 0; k < 1000 + sizeof edge / sizeof *edge; k++) {
 		uint32_t v = k < sizeof edge / sizeof *edge ? edge[k] :
-			     (uint32_t)tu_rng_u64(&r);
+			     (uint32_t)rng_next(&r);
 		for (size_t off = 0; off + 4 <= sizeof got; off++) {
 			memset(got, 0xa5, sizeof got);
 			memset(want, 0xa5, sizeof want);

@@ -45,7 +45,7 @@ typedef struct problem {
 
 static problem_t make(int N, int C, int K, int relu)
 {
-	tu_rng_t r = {(uint64_t)(N * 31 + C * 7 + K + relu)};
+	rng_t r = {(uint64_t)(N * 31 + C * 7 + K + relu)};
 	problem_t p = {N, C, K, relu, NULL, NULL, NULL};
 	p.a = tu_rand_floats(&r, (size_t)N * C, -1, 1);
 	p.b = tu_rand_floats(&r, (size_t)C * K, -0.1, 0.1);

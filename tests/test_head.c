@@ -25,12 +25,12 @@
 #include "head.h"
 #include "testutil.h"
 
-static int32_t *rand_labels(tu_rng_t *r, size_t n, int K)
+static int32_t *rand_labels(rng_t *r, size_t n, int K)
 {
 	int32_t *y = malloc((n ? n : 1) * sizeof *y);
 	assert_non_null(y);
 	for (size_t i = 0; i < n; i++)
-		y[i] = (int32_t)(tu_rng_u64(r) % (uint64_t)K);
+		y[i] = (int32_t)(rng_next(r) % (uint64_t)K);
 	return y;
 }
 
@@ -137,12 +137,12 @@ static void test_glorot_init(void **state)
 static void test_forward_matches_reference(void **state)
 {
 	(void)state;
-	tu_rng_t r = {11};
+	rng_t r = {11};
 	int D = 77, K = 13, N = 9;
 	head_t h;
 	assert_int_equal(head_create(D, K, 3, &h, NULL), 0);
 	for (int k = 0; k < K; k++)
-		h.bias[k] = (float)(tu_rng_uniform(&r) - 0.5);
+		h.bias[k] = (float)(rng_uniform(&r) - 0.5);
 	float *x = tu_rand_floats(&r, (size_t)N * D, -1, 2);
 	float *logits = malloc((size_t)N * K * sizeof *logits);
 	double *ref = malloc((size_t)N * K * sizeof *ref);
@@ -193,7 +193,7 @@ static void test_xent_stable(void **state)
 	assert_int_equal(correct, 1);
 
 	/* Ordinary logits against the double reference. */
-	tu_rng_t r = {5};
+	rng_t r = {5};
 	int N = 17, K = 11;
 	float *l = tu_rand_floats(&r, (size_t)N * K, -20, 20);
 	int32_t *yy = rand_labels(&r, (size_t)N, K);
@@ -222,14 +222,14 @@ static void test_xent_stable(void **state)
 static void test_gradient_finite_differences(void **state)
 {
 	(void)state;
-	tu_rng_t r = {42};
+	rng_t r = {42};
 	int D = 9, K = 5, N = 7;
 	double l2 = 0.01;
 	size_t np = (size_t)D * K + K;
 	head_t h;
 	assert_int_equal(head_create(D, K, 9, &h, NULL), 0);
 	for (int k = 0; k < K; k++)
-		h.bias[k] = (float)(0.3 * (tu_rng_uniform(&r) - 0.5));
+		h.bias[k] = (float)(0.3 * (rng_uniform(&r) - 0.5));
 	float *x = tu_rand_floats(&r, (size_t)N * D, 0, 2);
 	int32_t *y = rand_labels(&r, (size_t)N, K);
 	float *g = malloc(np * sizeof *g), *scratch = malloc((size_t)N * K * sizeof *scratch);
@@ -316,7 +316,7 @@ static void test_adam_fast_matches_reference(void **state)
 {
 	(void)state;
 	for (int with_l2 = 0; with_l2 < 2; with_l2++) {
-		tu_rng_t r = {(uint64_t)(100 + with_l2)};
+		rng_t r = {(uint64_t)(100 + with_l2)};
 		size_t n = 1037, off = 13;
 		adam_t fast, ref;
 		float *w = tu_rand_floats(&r, n, -1, 1), *wr = malloc(n * sizeof *wr);
@@ -375,7 +375,7 @@ typedef struct problem {
 
 static problem_t problem_make(uint64_t seed, int D, int K, size_t n)
 {
-	tu_rng_t r = {seed};
+	rng_t r = {seed};
 	problem_t p = {D, K, n, tu_rand_floats(&r, n * D, 0, 1.5), rand_labels(&r, n, K),
 		       malloc(n * sizeof(size_t))};
 	assert_non_null(p.idx);
@@ -495,7 +495,7 @@ static void test_learns_separable_data(void **state)
 	/* Each class lights its own block of features, over noise. */
 	int D = 40, K = 4;
 	size_t n = 240;
-	tu_rng_t r = {77};
+	rng_t r = {77};
 	problem_t p = {D, K, n, tu_rand_floats(&r, n * D, 0, 0.5), rand_labels(&r, n, K),
 		       malloc(n * sizeof(size_t))};
 	assert_non_null(p.idx);

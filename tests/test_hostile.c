@@ -221,7 +221,7 @@ static void make_hostile(const char *in)
 	char p[4200];
 	size_t n;
 	uint8_t *b;
-	tu_rng_t r = {99};
+	rng_t r = {99};
 
 	assert_int_equal(e2e_write_pnm(in, "ann/good.ppm", 40, 30, 0, 1), 0);
 	assert_int_equal(e2e_write_pnm(in, "bob/good.ppm", 30, 40, 0, 2), 0);
@@ -243,7 +243,7 @@ static void make_hostile(const char *in)
 	put(in, "ann/zero.jpg", "", 0);
 	uint8_t rnd[3000];
 	for (size_t i = 0; i < sizeof rnd; i++)
-		rnd[i] = (uint8_t)tu_rng_u64(&r);
+		rnd[i] = (uint8_t)rng_next(&r);
 	rnd[0] = 'x'; /* no image's magic */
 	put(in, "ann/random.jpg", rnd, sizeof rnd);
 
@@ -551,9 +551,9 @@ static void test_damaged_store(void **state)
 	/* Not LMDB at all. */
 	copy_store(good, bad, 0);
 	uint8_t junk[65536];
-	tu_rng_t r = {3};
+	rng_t r = {3};
 	for (size_t i = 0; i < sizeof junk; i++)
-		junk[i] = (uint8_t)tu_rng_u64(&r);
+		junk[i] = (uint8_t)rng_next(&r);
 	patch(bad, 0, junk, sizeof junk);
 	all_readers_fail(bad, dir, "LMDB");
 	/* A meta page with an impossible page size (LMDB itself would map past
@@ -616,16 +616,16 @@ static void test_random_page_damage(void **state)
 	assert_true(np >= 5);
 	uint8_t *b = malloc(used);
 	assert_non_null(b);
-	tu_rng_t r = {11};
+	rng_t r = {11};
 	int refused = 0, trials = 200;
 	for (int t = 0; t < trials; t++) {
 		memcpy(b, src, used);
-		size_t pg = pages[tu_rng_u64(&r) % np];
-		int k = 1 + (int)(tu_rng_u64(&r) % 4);
+		size_t pg = pages[rng_next(&r) % np];
+		int k = 1 + (int)(rng_next(&r) % 4);
 		for (int j = 0; j < k; j++) {
 			/* Mostly the headers (page, node offsets, meta fields). */
-			size_t span = tu_rng_u64(&r) % 2 ? 160 : psize;
-			b[pg * psize + tu_rng_u64(&r) % span] = (uint8_t)tu_rng_u64(&r);
+			size_t span = rng_next(&r) % 2 ? 160 : psize;
+			b[pg * psize + rng_next(&r) % span] = (uint8_t)rng_next(&r);
 		}
 		assert_int_equal(tu_write_file(data, b, used), 0);
 		unlink(lock);

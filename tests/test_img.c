@@ -668,7 +668,7 @@ static void test_decode_random_bytes(void **state)
 	} heads[] = { { "", 0 }, { "\xFF\xD8\xFF", 3 }, { "\x89PNG\r\n\x1A\n", 8 },
 		      { "BM", 2 }, { "P6\n", 3 }, { "P5 ", 3 }, { "P4\n", 3 },
 		      { "II*\0", 4 }, { "MM\0*", 4 }, { "II+\0\x08\0\0\0", 8 } };
-	tu_rng_t rng = { 42 };
+	rng_t rng = { 42 };
 	uint8_t buf[600];
 	size_t h, k;
 	int trial;
@@ -677,14 +677,14 @@ static void test_decode_random_bytes(void **state)
 	for (h = 0; h < sizeof heads / sizeof heads[0]; h++) {
 		size_t hl = heads[h].n;
 		for (trial = 0; trial < 300; trial++) {
-			size_t len = hl + 1 + tu_rng_u64(&rng) % (sizeof buf - hl - 1);
+			size_t len = hl + 1 + rng_next(&rng) % (sizeof buf - hl - 1);
 			char err[ERR_LEN] = "";
 			img_t img;
 			int rc;
 
 			memcpy(buf, heads[h].b, hl);
 			for (k = hl; k < len; k++)
-				buf[k] = (uint8_t)tu_rng_u64(&rng);
+				buf[k] = (uint8_t)rng_next(&rng);
 			if (hl == 0)
 				buf[0] = 0; /* no signature by chance */
 			rc = img_decode(buf, len, "noise.bin", &img, err);

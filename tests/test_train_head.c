@@ -73,7 +73,7 @@ static void store_add(const char *path, const spec_t *s, int first)
 	featdb_t *db;
 	featdb_meta_t m = {.dim = s->D, .dtype = s->dtype, .nclasses = s->K};
 	char err[ERR_LEN];
-	tu_rng_t r = {s->seed};
+	rng_t r = {s->seed};
 	int n = s->K * s->per_class;
 	size_t rs = featdb_rec_size(s->dtype, s->D);
 	float *mean = malloc((size_t)s->K * s->D * sizeof *mean);
@@ -98,11 +98,11 @@ static void store_add(const char *path, const spec_t *s, int first)
 		 s->vggface ? IMG_PREPROCESS_VGGFACE : IMG_PREPROCESS_VGG16);
 	snprintf(m.version, sizeof m.version, "test_train_head");
 	for (size_t i = 0; i < (size_t)s->K * s->D; i++)
-		mean[i] = tu_rng_uniform(&r) < 0.4 ? (float)(2 * tu_rng_uniform(&r)) : 0.0f;
+		mean[i] = rng_uniform(&r) < 0.4 ? (float)(2 * rng_uniform(&r)) : 0.0f;
 	for (int i = 0; i < n; i++) {
 		int c = i % s->K, j = i / s->K;
 		for (int d = 0; d < s->D; d++) {
-			double v = mean[(size_t)c * s->D + d] + s->noise * (tu_rng_uniform(&r) - 0.5);
+			double v = mean[(size_t)c * s->D + d] + s->noise * (rng_uniform(&r) - 0.5);
 			x[d] = v > 0 ? (float)v : 0.0f;
 		}
 		int split = c == s->all_valid ? FEATDB_VALID

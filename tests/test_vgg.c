@@ -41,7 +41,7 @@ static void assert_close(const char *what, const float *a, const double *ref,
 
 static void check_conv(int N, int H, int W, int C, int K, size_t col_len)
 {
-	tu_rng_t r = {(uint64_t)(N * 1000003 + H * 1009 + W * 101 + C * 11 + K)};
+	rng_t r = {(uint64_t)(N * 1000003 + H * 1009 + W * 101 + C * 11 + K)};
 	size_t nin = (size_t)N * H * W * C, nout = (size_t)N * H * W * K;
 	float *in = tu_rand_floats(&r, nin, -2, 2);
 	float *kernel = tu_rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
@@ -91,7 +91,7 @@ static void test_conv3x3_odd_shapes(void **state)
 
 static void check_pool(int N, int H, int W, int C)
 {
-	tu_rng_t r = {(uint64_t)(N * 7 + H * 131 + W * 17 + C)};
+	rng_t r = {(uint64_t)(N * 7 + H * 131 + W * 17 + C)};
 	int Ho = H / 2, Wo = W / 2;
 	size_t nout = (size_t)N * Ho * Wo * C;
 	float *in = tu_rand_floats(&r, (size_t)N * H * W * C, -3, 3);

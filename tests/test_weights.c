@@ -1,7 +1,7 @@
 /* test_weights.c - the Keras HDF5 weights loader, and how it tells VGG16
  * from VGG-Face (by the layer names, never by the shapes).
  *
- * Full-size files come from build/tests/gen_weights in its layouts (VGG16's
+ * Full-size files come from build/demo/gen_weights in its layouts (VGG16's
  * three, keras-vggface's and the notop files; each written once, in the
  * group setup, since one is 553 MB; DeepFace's is small); the values
  * are checked against an independent recomputation of the generator's
@@ -86,15 +86,15 @@ static void expect_in(const char *msg, const char *part)
 /* stream_at returns a generator positioned at the start of layer i's
  * kernel (i < WEIGHTS_NLAYERS, so predictions never comes before it): every kernel value and every bias value takes one uniform (the
  * kernels all have an even count, so Box-Muller pairs never straddle). */
-static tu_rng_t stream_at(int layer)
+static rng_t stream_at(int layer)
 {
-	tu_rng_t r = { SEED };
+	rng_t r = { SEED };
 	size_t skip = 0;
 
 	for (int i = 0; i < layer; i++)
 		skip += weights_kernel_count(i) + (size_t)weights_spec[i].cout;
 	for (size_t k = 0; k < skip; k++)
-		tu_rng_u64(&r);
+		rng_next(&r);
 	return r;
 }
 
@@ -106,10 +106,10 @@ static void expect_layer_head(const weights_t *w, int i, size_t n)
 	double fan_in = s->is_conv ? 9.0 * s->cin : s->cin;
 	double sd = sqrt(2.0 / fan_in);
 	size_t count = weights_kernel_count(i);
-	tu_rng_t r = stream_at(i);
+	rng_t r = stream_at(i);
 
 	for (size_t k = 0; k < n; k += 2) {
-		double u1 = tu_rng_uniform(&r), u2 = tu_rng_uniform(&r);
+		double u1 = rng_uniform(&r), u2 = rng_uniform(&r);
 		double rad = sqrt(-2.0 * log(1.0 - u1)), t = 2.0 * M_PI * u2;
 		float z0 = (float)(sd * (rad * cos(t)));
 		float z1 = (float)(sd * (rad * sin(t)));
@@ -118,9 +118,9 @@ static void expect_layer_head(const weights_t *w, int i, size_t n)
 				   1e-6 * fabs(z1) + 1e-30);
 	}
 	for (size_t k = n; k < count; k++)
-		tu_rng_u64(&r);
+		rng_next(&r);
 	for (int k = 0; k < s->cout; k++) {
-		float b = (float)(-0.05 + 0.1 * tu_rng_uniform(&r));
+		float b = (float)(-0.05 + 0.1 * rng_uniform(&r));
 		assert_true(w->bias[i][k] == b);
 	}
 }
@@ -697,11 +697,11 @@ static void test_not_hdf5(void **state)
 	const char *dir = tu_tmpdir();
 	static const char text[] = "block1_conv1 is not here\n";
 	uint8_t noise[4096];
-	tu_rng_t r = { 7 };
+	rng_t r = { 7 };
 	char path[300];
 
 	for (size_t i = 0; i < sizeof noise; i++)
-		noise[i] = (uint8_t)tu_rng_u64(&r);
+		noise[i] = (uint8_t)rng_next(&r);
 	path_in(path, sizeof path, dir, "text.h5");
 	assert_int_equal(tu_write_file(path, text, sizeof text - 1), 0);
 	expect_in(load_fail(path, ERR_FORMAT), "not an HDF5 file");

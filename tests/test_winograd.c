@@ -37,7 +37,7 @@
 static void test_matrices_are_exact(void **state)
 {
 	(void)state;
-	tu_rng_t r = {7};
+	rng_t r = {7};
 	for (int m = 2; m <= 6; m += 2) {
 		wino_tf_t tf;
 		double bt[WINO_MAX_A][WINO_MAX_A], at[WINO_MAX_A][WINO_MAX_A];
@@ -46,9 +46,9 @@ static void test_matrices_are_exact(void **state)
 		for (int trial = 0; trial < 20; trial++) {
 			double d[WINO_MAX_A], g[3], u[WINO_MAX_A], v[WINO_MAX_A];
 			for (int i = 0; i < A; i++)
-				d[i] = tu_rng_uniform(&r) * 2 - 1;
+				d[i] = rng_uniform(&r) * 2 - 1;
 			for (int k = 0; k < 3; k++)
-				g[k] = tu_rng_uniform(&r) * 2 - 1;
+				g[k] = rng_uniform(&r) * 2 - 1;
 			for (int j = 0; j < A; j++) {
 				u[j] = tf.g[j][0] * g[0] + tf.g[j][1] * g[1] + tf.g[j][2] * g[2];
 				v[j] = 0;
@@ -116,7 +116,7 @@ static double wino_tol(int m)
 static void check_wino_out(int isa, int m, int threads, int N, int H, int W,
 			   int C, int K, int shared, int block, float *keep)
 {
-	tu_rng_t r = {(uint64_t)(N * 1000003 + H * 1009 + W * 101 + C * 11 + K + m)};
+	rng_t r = {(uint64_t)(N * 1000003 + H * 1009 + W * 101 + C * 11 + K + m)};
 	size_t nin = (size_t)N * H * W * C, nout = (size_t)N * H * W * K;
 	float *in = tu_rand_floats(&r, nin, -2, 2);
 	float *kernel = tu_rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
@@ -260,7 +260,7 @@ static void test_wino_layer_errors(void **state)
  * every set's bits against AVX2's (Ks a multiple of every nr). */
 static void check_gemm(int T, int Cs, int Ks, size_t ldv, size_t ldm)
 {
-	tu_rng_t r = {(uint64_t)(T * 7919 + Cs * 31 + Ks)};
+	rng_t r = {(uint64_t)(T * 7919 + Cs * 31 + Ks)};
 	float *V = tu_rand_floats(&r, (size_t)T * ldv, -1, 1);
 	float *Ur = tu_rand_floats(&r, (size_t)Cs * Ks, -1, 1); /* (Cs, Ks) */
 	float *Up = aligned_alloc(64, (size_t)Cs * Ks * sizeof(float));
@@ -326,7 +326,7 @@ static void test_gemm_vector_vs_openblas(void **state)
  * double and, to the bit, against AVX2's. */
 static void check_direct(int H, int W, int C, int K, int y0, int y1)
 {
-	tu_rng_t r = {(uint64_t)(H * 131 + W * 17 + C * 5 + K + y0)};
+	rng_t r = {(uint64_t)(H * 131 + W * 17 + C * 5 + K + y0)};
 	size_t nout = (size_t)H * W * K;
 	float *in = tu_rand_floats(&r, (size_t)H * W * C, -100, 100);
 	float *kernel = tu_rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
@@ -383,7 +383,7 @@ static void test_maxpool_vector(void **state)
 	for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++) {
 		int H = shapes[sh][0], W = shapes[sh][1], C = shapes[sh][2];
 		size_t nout = (size_t)(H / 2) * (W / 2) * C;
-		tu_rng_t r = {(uint64_t)(H * 31 + W * 7 + C)};
+		rng_t r = {(uint64_t)(H * 31 + W * 7 + C)};
 		float *in = tu_rand_floats(&r, (size_t)H * W * C, -3, 3);
 		float *want = malloc((nout ? nout : 1) * sizeof *want);
 		float *out = malloc((nout ? nout : 1) * sizeof *out);
@@ -415,7 +415,7 @@ static void test_network_fast_vs_reference(void **state)
 		print_error("%s\n", err);
 	assert_int_equal(rc, 0);
 
-	tu_rng_t r = {99};
+	rng_t r = {99};
 	const int n = 2;
 	float *in = tu_rand_floats(&r, (size_t)n * VGG_IN * VGG_IN * 3, -120, 130);
 	float *ref32 = malloc((size_t)n * VGG_FEATURES * sizeof(float));

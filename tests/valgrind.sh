@@ -16,7 +16,7 @@
 #
 #   bash tests/valgrind.sh TEST... [--trace-children TEST...]
 #
-# Environment: VGGFEAT_BIN (bin), VGGFEAT_TOOLS (build/tests), TEST_WEIGHTS
+# Environment: VGGFEAT_BIN (bin), VGGFEAT_TOOLS (build/demo), TEST_WEIGHTS
 # (build/test-data/vgg16_seed1.h5), VALGRIND_DIR (build/valgrind: the logs,
 # NAME.PID.log per process, and the job's files); valgrind itself reads
 # VALGRIND_OPTS, e.g. VALGRIND_OPTS=--track-origins=yes to see where an
@@ -24,7 +24,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BIN=${VGGFEAT_BIN:-bin}
-TOOLS=${VGGFEAT_TOOLS:-build/tests}
+TOOLS=${VGGFEAT_TOOLS:-build/demo}
 WEIGHTS=${TEST_WEIGHTS:-build/test-data/vgg16_seed1.h5}
 DIR=${VALGRIND_DIR:-build/valgrind}
 LOGS=$DIR/logs

@@ -4,14 +4,14 @@
 # the medians (img/s from extract's summary: weights loading included).
 #   bash tests/bench/bench_mpi.sh [IMAGES] [ROUNDS]
 # Needs bin/extract built with MPI (make, with libopenmpi-dev installed) and
-# the test weights (make test, or build/tests/gen_weights).
+# the test weights (make test, or build/demo/gen_weights).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 images=${1:-32} rounds=${2:-3}
 weights=build/test-data/vgg16_seed1.h5
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-build/tests/gen_faces --out "$tmp/faces" --people 4 --images $((images / 4)) --seed 5
+build/demo/gen_faces --out "$tmp/faces" --people 4 --images $((images / 4)) --seed 5
 root=()
 [ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
 export OMPI_MCA_btl_vader_single_copy_mechanism=none

@@ -34,8 +34,8 @@ that exist when it runs (one per way of storing pixels; rerun when one is
 added), and three images of ../shared/data (which must be present).
 
 Rerun from the repository root, in the development environment (make
-dev-env), after `make build/tests/gen_weights build/test-data/vgg16_seed1.h5`:
-    build/tests/gen_weights --seed 1 --layout keras2 \\
+dev-env), after `make build/demo/gen_weights build/test-data/vgg16_seed1.h5`:
+    build/demo/gen_weights --seed 1 --layout keras2 \\
         --out /tmp/vgg16_seed1_keras2.h5
     build/dev-env/bin/python tests/ref/keras_golden.py \\
         build/test-data/vgg16_seed1.h5:official \\

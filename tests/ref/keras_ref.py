@@ -30,7 +30,7 @@ Writes tests/golden/fc2_golden.h5 (vggface: vggface_fc7_golden.h5), which
 Rerun (after `make build/test-data/vgg16_seed1.h5`):
   /usr/bin/python3 tests/ref/keras_ref.py build/test-data/vgg16_seed1.h5 \
       tests/golden/fc2_golden.h5 KEY...
-and (build/tests/gen_weights --seed 1 --layout vggface --out vggface.h5):
+and (build/demo/gen_weights --seed 1 --layout vggface --out vggface.h5):
   /usr/bin/python3 tests/ref/keras_ref.py --model vggface vggface.h5 \
       tests/golden/vggface_fc7_golden.h5 \
       repo:tests/fixtures/jpg_420_77x59.jpg repo:tests/fixtures/png_p8_61x47.png \

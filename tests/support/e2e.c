@@ -36,15 +36,15 @@ int e2e_write_pnm(const char *root, const char *rel, int w, int h, int gray,
 	int ch = gray ? 1 : 3, rc;
 	size_t n = (size_t)w * (size_t)h * (size_t)ch;
 	uint8_t *buf = malloc(n + 64);
-	tu_rng_t r = {seed};
+	rng_t r = {seed};
 
 	if (!buf)
 		return -1;
 	int hl = snprintf((char *)buf, 64, "P%d\n%d %d\n255\n", gray ? 5 : 6, w, h);
-	int base = (int)(tu_rng_u64(&r) % 200);
+	int base = (int)(rng_next(&r) % 200);
 	for (size_t i = 0; i < n; i++)
 		buf[(size_t)hl + i] = (uint8_t)(base + (int)(i * 7 % 50) +
-						(int)(tu_rng_u64(&r) % 6));
+						(int)(rng_next(&r) % 6));
 	e2e_mkdirs(root, rel);
 	snprintf(path, sizeof path, "%s/%s", root, rel);
 	rc = tu_write_file(path, buf, n + (size_t)hl);
@@ -79,7 +79,7 @@ int e2e_make_store(const char *path, int n, int D, uint64_t seed, char *why)
 	size_t *lens = calloc((size_t)n + 1, sizeof *lens);
 	uint8_t *recs = malloc((size_t)n * size + 1);
 	float *v = malloc((size_t)D * sizeof *v);
-	tu_rng_t r = {seed};
+	rng_t r = {seed};
 	int rc = -1;
 
 	if (!keys || !vals || !lens || !recs || !v || !size) {
@@ -98,7 +98,7 @@ int e2e_make_store(const char *path, int n, int D, uint64_t seed, char *why)
 	for (int i = 0; i < n; i++) {
 		int c = i % 3;
 		for (int j = 0; j < D; j++)
-			v[j] = (float)(tu_rng_uniform(&r) * (j % 3 == c ? 2.0 : 0.5));
+			v[j] = (float)(rng_uniform(&r) * (j % 3 == c ? 2.0 : 0.5));
 		if (asprintf(&keys[i], "%s/%03d.jpg", classes[c], i) < 0) {
 			keys[i] = NULL;
 			snprintf(why, ERR_LEN, "out of memory");

@@ -88,7 +88,7 @@ char *proc_bin(const char *prog)
 
 char *proc_tool(const char *prog)
 {
-	return in_dir("VGGFEAT_TOOLS", "build/tests", prog);
+	return in_dir("VGGFEAT_TOOLS", "build/demo", prog);
 }
 
 void proc_sleep(double s)

@@ -23,9 +23,9 @@ void proc_sleep(double s);
 
 /* proc_bin returns the path of program prog ("extract", "featdb", ...):
  * $VGGFEAT_BIN/prog, by default bin/prog, so that `make test-asan` runs the
- * sanitized programs.  proc_tool does the same for the test generators
- * ("gen_faces", "gen_weights"): $VGGFEAT_TOOLS/prog, by default
- * build/tests/prog.  Static storage, one string per program for the whole
+ * sanitized programs.  proc_tool does the same for the demo's generators
+ * ("gen_faces", "gen_weights", extract/demo/): $VGGFEAT_TOOLS/prog, by
+ * default build/demo/prog.  Static storage, one string per program for the whole
  * run (the names of programs and generators never collide). */
 char *proc_bin(const char *prog);
 char *proc_tool(const char *prog);

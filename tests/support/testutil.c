@@ -118,19 +118,6 @@ int tu_count(const char *s, const char *needle)
 	return n;
 }
 
-uint64_t tu_rng_u64(tu_rng_t *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-double tu_rng_uniform(tu_rng_t *r)
-{
-	return (double)(tu_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
 /* Letters: N batch, H height, W width, C input channels, K output channels.
  * in (N, H, W, C), kernel (3, 3, C, K), bias (K), out (N, H, W, K), in
  * double, after ReLU. */

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rng.h"
+
 /* tu_shared_data returns the path of a folder of ../shared/data (for example
  * "lfw-dev"), or NULL when it is absent (the test then skips). The root can
  * be overridden with $SHARED_DATA. The string is static. */
@@ -54,11 +56,6 @@ char *tu_read_text(const char *path);
  * non-overlapping occurrences from the left. */
 int tu_count(const char *s, const char *needle);
 
-/* Seeded pseudo-random numbers (splitmix64), identical on every machine. */
-typedef struct tu_rng { uint64_t s; } tu_rng_t;
-uint64_t tu_rng_u64(tu_rng_t *r);
-double tu_rng_uniform(tu_rng_t *r); /* [0, 1) */
-
 /* tu_conv3x3_ref is the plain double-precision 3x3 convolution, stride 1,
  * zero padding 1, then ReLU, that the fast paths are checked against.
  * Letters: N batch, H height, W width, C input channels, K output channels.
@@ -105,12 +102,12 @@ static inline char *tu_slurp(const char *path)
 /* tu_rand_floats returns n floats (malloc'd, caller frees; at least one
  * allocated) uniform in [lo, hi) from r, failing the test when out of
  * memory. */
-static inline float *tu_rand_floats(tu_rng_t *r, size_t n, double lo, double hi)
+static inline float *tu_rand_floats(rng_t *r, size_t n, double lo, double hi)
 {
 	float *p = malloc((n ? n : 1) * sizeof *p);
 	assert_non_null(p);
 	for (size_t i = 0; i < n; i++)
-		p[i] = (float)(lo + (hi - lo) * tu_rng_uniform(r));
+		p[i] = (float)(lo + (hi - lo) * rng_uniform(r));
 	return p;
 }
 

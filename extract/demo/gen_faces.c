@@ -14,7 +14,7 @@
 
 #include <jpeglib.h> /* after stdio.h: it needs FILE and size_t */
 
-#include "testutil.h"
+#include "rng.h"
 
 typedef struct person {
 	double face_w, face_h, eye_dx, eye_y, eye_r, mouth_w, mouth_y, nose;
@@ -22,12 +22,12 @@ typedef struct person {
 	double hair_h;
 } person_t;
 
-static double uni(tu_rng_t *r, double lo, double hi)
+static double uni(rng_t *r, double lo, double hi)
 {
-	return lo + (hi - lo) * tu_rng_uniform(r);
+	return lo + (hi - lo) * rng_uniform(r);
 }
 
-static void make_person(person_t *p, tu_rng_t *r)
+static void make_person(person_t *p, rng_t *r)
 {
 	p->face_w = uni(r, 0.25, 0.38);
 	p->face_h = uni(r, 0.33, 0.45);
@@ -77,7 +77,7 @@ static int write_jpeg(const char *path, const unsigned char *rgb, int w, int h)
 
 /* Renders one image of person p: u, v are coordinates centred on the face,
  * in units of the image size. */
-static void render(const person_t *p, tu_rng_t *r, unsigned char *rgb, int w, int h)
+static void render(const person_t *p, rng_t *r, unsigned char *rgb, int w, int h)
 {
 	double cx = uni(r, -0.06, 0.06), cy = uni(r, -0.06, 0.06);
 	double scale = uni(r, 0.9, 1.1), light = uni(r, 0.75, 1.2);
@@ -161,7 +161,7 @@ int main(int argc, char **argv)
 	if (!rgb)
 		return 1;
 	for (int i = 0; i < people; i++) {
-		tu_rng_t r = {seed * 1000003ULL + (unsigned long long)i};
+		rng_t r = {seed * 1000003ULL + (unsigned long long)i};
 		person_t p;
 		char dir[4096], path[4200];
 		make_person(&p, &r);

@@ -6,13 +6,13 @@
  * layers are generated in model order (the 13 convolutions, fc1, fc2, then
  * predictions; VGG-Face's conv1_1 .. conv5_3, fc6, fc7, then fc8, whose 15
  * first layers get the same numbers as VGG16's for the same seed) from one
- * splitmix64 stream (tu_rng, seeded with the seed):
+ * splitmix64 stream (common/rng.h, seeded with the seed):
  *  - kernel: He-normal, std = sqrt(2 / fan_in) with fan_in = 3*3*cin for a
  *    convolution and cin for a dense layer; the normals come from
- *    Box-Muller on consecutive pairs (u1, u2) of tu_rng_uniform, in double:
+ *    Box-Muller on consecutive pairs (u1, u2) of rng_uniform, in double:
  *    r = sqrt(-2 ln(1 - u1)), t = 2 pi u2, first r cos t, then r sin t;
  *    each value is (float)(std * z), in row-major (C) order;
- *  - bias: (float)(-0.05 + 0.1 * u), u = tu_rng_uniform, one per output.
+ *  - bias: (float)(-0.05 + 0.1 * u), u = rng_uniform, one per output.
  * tests/test_weights.c recomputes values from this description.
  *
  * Layouts (what the loader has to find by following attributes):
@@ -56,7 +56,7 @@
 #include <hdf5.h>
 
 #include "error.h"
-#include "testutil.h"
+#include "rng.h"
 #include "weights.h"
 
 static const char usage[] =
@@ -177,7 +177,7 @@ static int gen_layer_shape(const gen_layout_t *l, const char *name,
 /* ---- numbers ----------------------------------------------------------- */
 
 typedef struct gen_normal {
-	tu_rng_t *rng;
+	rng_t *rng;
 	int have_spare;
 	double spare;
 } gen_normal_t;
@@ -190,8 +190,8 @@ static double gen_normal_next(gen_normal_t *g)
 		g->have_spare = 0;
 		return g->spare;
 	}
-	u1 = tu_rng_uniform(g->rng);
-	u2 = tu_rng_uniform(g->rng);
+	u1 = rng_uniform(g->rng);
+	u2 = rng_uniform(g->rng);
 	r = sqrt(-2.0 * log(1.0 - u1)); /* 1 - u1 is in (0, 1]: no log(0) */
 	t = 2.0 * M_PI * u2;
 	g->spare = r * sin(t);
@@ -304,7 +304,7 @@ static int attr_string(hid_t obj, const char *name, const char *value,
  * values, slab by slab along the first axis so that the stream order is the
  * row-major order. */
 static int write_kernel(hid_t g, hid_t lcpl, const char *name,
-			const gen_shape_t *s, int declared, tu_rng_t *rng,
+			const gen_shape_t *s, int declared, rng_t *rng,
 			char *err)
 {
 	hsize_t dims[4], start[4] = { 0 }, count[4];
@@ -377,7 +377,7 @@ fail:
 }
 
 static int write_bias(hid_t g, hid_t lcpl, const char *name, int cout,
-		      int declared, tu_rng_t *rng, char *err)
+		      int declared, rng_t *rng, char *err)
 {
 	hsize_t dims[1] = { (hsize_t)cout };
 	hid_t space = H5I_INVALID_HID, ds = H5I_INVALID_HID;
@@ -389,7 +389,7 @@ static int write_bias(hid_t g, hid_t lcpl, const char *name, int cout,
 		goto fail;
 	}
 	for (int i = 0; i < cout; i++)
-		buf[i] = (float)(-0.05 + 0.1 * tu_rng_uniform(rng));
+		buf[i] = (float)(-0.05 + 0.1 * rng_uniform(rng));
 	if ((space = H5Screate_simple(1, dims, NULL)) < 0 ||
 	    (ds = H5Dcreate2(g, name, H5T_IEEE_F32LE, space, lcpl,
 			     H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
@@ -410,7 +410,7 @@ fail:
 /* write_layers writes layer_names and the first nlayers layer groups of
  * layout l under top. */
 static int write_layers(hid_t top, const gen_layout_t *l, size_t nlayers,
-			tu_rng_t *rng, char *err)
+			rng_t *rng, char *err)
 {
 	hid_t lcpl = H5I_INVALID_HID, g = H5I_INVALID_HID;
 	char kname[96], bname[96];
@@ -474,7 +474,7 @@ static int gen_write(const char *path, uint64_t seed, const gen_layout_t *l,
 {
 	static const char model_config[] =
 		"{\"class_name\": \"Model\", \"config\": {\"name\": \"vgg16\"}}";
-	tu_rng_t rng = { seed };
+	rng_t rng = { seed };
 	size_t nlayers = notop ? GEN_NOTOP_NLAYERS : l->nlayers;
 	hid_t file, top = H5I_INVALID_HID;
 	int rc;
