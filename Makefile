@@ -114,6 +114,12 @@ $(BIN)/extract: LDLIBS := $(BUILD)/libcommon.a $(MPI_LIBS) $(LDLIBS)
 $(BUILD)/tests/test_dist: $(BUILD)/extract/dist/dist_block.o
 $(BUILD)/tests/test_dist.o: CPPFLAGS += -Iextract/dist
 
+# train-head's steps (train/train_head/train_head.h) link into it, with
+# libcommon.a again after them, as for extract.
+TRAIN_HEAD_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard train/train_head/*.c))
+$(BIN)/train-head: $(TRAIN_HEAD_OBJ)
+$(BIN)/train-head: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+
 # The synthetic weights file (official Keras layout, seeded He-normal) that
 # the tests and the demo use in place of the real 553 MB download.  Always
 # the plain build's (test-asan makes it first): one copy is enough.

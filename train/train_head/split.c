@@ -1,0 +1,63 @@
+/* split.c - train-head's training and validation sets (train_head.h), as
+ * index lists into the features: the records extract tagged valid, else a
+ * share of each class held out by the hash of its key (head_holdout). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "train_head.h"
+
+int th_split_make(const th_data_t *d, const th_opts_t *o, th_split_t *s, char *err)
+{
+	uint8_t *held = NULL;
+	size_t *count = NULL;
+	int rc = 0;
+
+	memset(s, 0, sizeof *s);
+	s->train = malloc(d->n * sizeof *s->train);
+	s->valid = malloc(d->n * sizeof *s->valid);
+	held = malloc(d->n);
+	count = calloc((size_t)d->K * 2, sizeof *count);
+	if (!s->train || !s->valid || !held || !count) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (d->ntagged) {
+		memcpy(held, d->tagged, d->n);
+		snprintf(s->how, sizeof s->how, "tagged valid by extract");
+	} else if (o->val_split > 0) {
+		if ((rc = head_holdout(d->n, d->unit, d->y, d->K, o->val_split, held, err)))
+			goto out;
+		snprintf(s->how, sizeof s->how, "held out by --val-split %g", o->val_split);
+	} else {
+		memset(held, 0, d->n);
+		snprintf(s->how, sizeof s->how, "--val-split 0");
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		if (held[i])
+			s->valid[s->nvalid++] = i;
+		else
+			s->train[s->ntrain++] = i;
+		count[(size_t)d->y[i] * 2 + held[i]]++;
+	}
+	for (int k = 0; k < d->K; k++)
+		if (count[(size_t)k * 2] == 0) {
+			rc = err_set(err, ERR_MISSING, "%s: class '%s' has no training "
+				     "records (%zu for validation, the rest tagged test or "
+				     "absent); give it training images or remove it",
+				     o->db, d->meta.classes[k], count[(size_t)k * 2 + 1]);
+			goto out;
+		}
+out:
+	free(held);
+	free(count);
+	return rc;
+}
+
+void th_split_free(th_split_t *s)
+{
+	free(s->train);
+	free(s->valid);
+	memset(s, 0, sizeof *s);
+}
