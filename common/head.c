@@ -118,6 +118,23 @@ void head_softmax(const float *logits, int K, double *p)
 		p[k] /= sum;
 }
 
+void head_rank(const double *p, int K, int k, int *order)
+{
+	for (int j = 0; j < K; j++)
+		order[j] = j;
+	/* Partial selection sort: k is small. */
+	for (int r = 0; r < k && r < K; r++) {
+		int best = r;
+		for (int j = r + 1; j < K; j++)
+			if (p[order[j]] > p[order[best]] ||
+			    (p[order[j]] == p[order[best]] && order[j] < order[best]))
+				best = j;
+		int t = order[r];
+		order[r] = order[best];
+		order[best] = t;
+	}
+}
+
 void head_gradient(const head_t *h, const float *x, const int32_t *y, int N,
 		   double l2, float *logits, float *g, double *loss)
 {

@@ -60,6 +60,12 @@ void head_xent(const float *logits, const int32_t *y, int N, int K,
  * predict prints and train-head's suggested --min-prob is measured on. */
 void head_softmax(const float *logits, int K, double *p);
 
+/* head_rank puts into order (K) the indices 0..K-1 with the k largest of p
+ * (K) first, largest first, ties lower index first (as argmax): predict's
+ * ranks 1..k, and the rank 1 that train-head's suggested --min-prob is
+ * measured on.  The rest of order is left in no particular order. */
+void head_rank(const double *p, int K, int k, int *order);
+
 /* head_gradient: the loss of the batch x (N, D), y (N) -- mean
  * cross-entropy plus l2 * sum(kernel^2), Keras' kernel_regularizer -- into
  * *loss, and its gradient with respect to kernel and bias into g

@@ -927,6 +927,34 @@ static int teardown_tmp(void **state)
 	return 0;
 }
 
+/* head_rank against a plain stable sort by descending p: the first k
+ * indices agree, ties in index order (the values hold many ties). */
+static void test_rank(void **state)
+{
+	enum { K = 37 };
+	double p[K];
+	int order[K], want[K];
+	rng_t r = {31};
+
+	(void)state;
+	for (int trial = 0; trial < 200; trial++) {
+		for (int j = 0; j < K; j++) {
+			p[j] = (double)rng_below(&r, 6) / 8.0;
+			want[j] = j;
+		}
+		/* insertion sort: stable, so equal values keep index order */
+		for (int i = 1; i < K; i++)
+			for (int j = i; j > 0 && p[want[j]] > p[want[j - 1]]; j--) {
+				int t = want[j];
+				want[j] = want[j - 1];
+				want[j - 1] = t;
+			}
+		int k = 1 + (int)rng_below(&r, K + 2); /* k may exceed K */
+		head_rank(p, K, k, order);
+		assert_memory_equal(order, want, (size_t)(k < K ? k : K) * sizeof *order);
+	}
+}
+
 int main(void)
 {
 	openblas_set_num_threads(1);
@@ -934,6 +962,7 @@ int main(void)
 		cmocka_unit_test(test_glorot_init),
 		cmocka_unit_test(test_forward_matches_reference),
 		cmocka_unit_test(test_xent_stable),
+		cmocka_unit_test(test_rank),
 		cmocka_unit_test(test_gradient_finite_differences),
 		cmocka_unit_test(test_adam_hand_computed),
 		cmocka_unit_test(test_adam_fast_matches_reference),

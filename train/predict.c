@@ -132,18 +132,8 @@ static void print_top(const char *path, const float *logits, int K, int k,
 		      char **names, double min_prob, double *p, int *order)
 {
 	head_softmax(logits, K, p);
-	for (int j = 0; j < K; j++)
-		order[j] = j;
-	/* Partial selection sort: k is small; ties keep the lower index first,
-	 * as argmax does. */
+	head_rank(p, K, k, order);
 	for (int r = 0; r < k && r < K; r++) {
-		int best = r;
-		for (int j = r + 1; j < K; j++)
-			if (p[order[j]] > p[order[best]])
-				best = j;
-		int t = order[r];
-		order[r] = order[best];
-		order[best] = t;
 		cli_put_tsv(stdout, path);
 		printf("\t%d\t", r + 1);
 		cli_put_tsv(stdout, r == 0 && p[order[r]] < min_prob ? "unknown"

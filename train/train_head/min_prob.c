@@ -18,7 +18,7 @@ static int cmp_desc(const void *a, const void *b)
 }
 
 /* th_min_prob_suggest runs h over the validation set as predict runs it on
- * an image (probabilities by head_softmax, rank 1 the first largest) and
+ * an image (probabilities by head_softmax, rank 1 by head_rank) and
  * finds the p that keeps keep of the correct answers: the probability of
  * the ceil(keep * right)-th most confident of them, rounded down to
  * predict's 6 decimals with at least 1e-7 to spare, so that the p printed
@@ -33,10 +33,11 @@ int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s
 	size_t D = (size_t)d->D, K = (size_t)d->K, nv = s->nvalid;
 	float *x = malloc(CHUNK * D * sizeof *x), *logits = malloc(CHUNK * K * sizeof *logits);
 	double *p = malloc(K * sizeof *p), *top = malloc((nv ? nv : 1) * sizeof *top);
+	int *order = malloc(K * sizeof *order);
 	int rc = 0;
 
 	memset(t, 0, sizeof *t);
-	if (!x || !logits || !p || !top) {
+	if (!x || !logits || !p || !top || !order) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for the validation answers");
 		goto out;
 	}
@@ -46,11 +47,9 @@ int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s
 			memcpy(x + r * D, d->x + s->valid[i0 + (size_t)r] * D, D * sizeof *x);
 		head_forward(h, x, n, logits);
 		for (int r = 0; r < n; r++) {
-			size_t best = 0;
 			head_softmax(logits + r * K, (int)K, p);
-			for (size_t k = 1; k < K; k++)
-				if (p[k] > p[best])
-					best = k;
+			head_rank(p, (int)K, 1, order);
+			int best = order[0];
 			if ((int32_t)best == d->y[s->valid[i0 + (size_t)r]])
 				top[t->right++] = p[best];
 			else
@@ -70,7 +69,7 @@ int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s
 	for (size_t i = nv - t->wrong; i < nv; i++)
 		t->caught += top[i] < t->p;
 out:
-	free(x), free(logits), free(p), free(top);
+	free(x), free(logits), free(p), free(top), free(order);
 	return rc;
 }
 
