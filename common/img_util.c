@@ -1,4 +1,4 @@
-/* img_util.c - the helpers img.c shares with img_tiff.c (img_util.h). */
+/* img_util.c - the helpers img.c and the decoders share (img_util.h). */
 #include "img_util.h"
 
 #include "error.h"

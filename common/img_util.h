@@ -1,6 +1,10 @@
-/* img_util.h - what img.c shares with the decoders kept in files of their
- * own (img_tiff.c).  Private to the img module: callers use img.h.
- * Dimension letters as in img.c: w, h an image's width and height. */
+/* img_util.h - what img.c and the decoders share: the helpers they all
+ * use, and each decoder's entry point, which img.c's dispatch calls.
+ * Private to the img module: callers use img.h.  The entry points are
+ * listed here together rather than in a header per codec because img.c is
+ * their one caller and they share one signature; a header of a codec's own
+ * (img_tiff.h) holds only what the files of a codec split in two share.
+ * Dimension letters: w, h are an image's width and height, x a column. */
 #ifndef COMMON_IMG_UTIL_H
 #define COMMON_IMG_UTIL_H
 
@@ -48,9 +52,40 @@ static inline uint64_t img_rd_be64(const uint8_t *p)
 	return (uint64_t)img_rd_be32(p) << 32 | (uint64_t)img_rd_be32(p + 4);
 }
 
-/* img_decode_tiff decodes a TIFF (buf starts with a TIFF or BigTIFF
- * header) as Pillow 9.4 does; img.h lists what it reads.  Returns as
- * img_decode does; on failure out->rgb may be set: the caller frees it. */
+/* Sample x of a row of packed samples of bits bits each (1, 2, 4 or 8),
+ * the first in a byte's high bits, as PNG and BMP store them. */
+static inline unsigned img_packed_sample(const uint8_t *row, size_t x,
+					 unsigned bits)
+{
+	size_t bit = x * bits;
+
+	return (row[bit / 8] >> (8 - bits - bit % 8)) & ((1u << bits) - 1);
+}
+
+/* The decoders, one file each.  Each decodes the whole file in buf (len
+ * bytes, at least the magic img_decode told it by) as Pillow 9.4 does;
+ * img.h lists what each reads.  They return as img_decode does; on
+ * failure out->rgb may be set: the caller frees it. */
+
+/* JPEG (img_jpeg.c): buf starts FF D8 FF. */
+int img_decode_jpeg(const uint8_t *buf, size_t len, const char *name,
+		    img_t *out, char *err);
+
+/* PNG (img_png.c): buf starts with the PNG signature. */
+int img_decode_png(const uint8_t *buf, size_t len, const char *name,
+		   img_t *out, char *err);
+
+/* Netpbm (img_pnm.c): buf starts with 'P'; it refuses the variants it
+ * does not read by their magic. */
+int img_decode_pnm(const uint8_t *buf, size_t len, const char *name,
+		   img_t *out, char *err);
+
+/* BMP (img_bmp.c): buf starts "BM". */
+int img_decode_bmp(const uint8_t *buf, size_t len, const char *name,
+		   img_t *out, char *err);
+
+/* TIFF (img_tiff.c, img_tiff_tags.c): buf starts with a TIFF or BigTIFF
+ * header. */
 int img_decode_tiff(const uint8_t *buf, size_t len, const char *name,
 		    img_t *out, char *err);
 
