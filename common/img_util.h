@@ -35,7 +35,7 @@ int img_alloc_pixels(img_t *img, uint64_t w, uint64_t h, const char *name,
  * black.  o receives one RGB pixel. */
 void img_palette_rgb(const uint8_t *pal, int n, unsigned idx, uint8_t *o);
 
-/* Unsigned integers stored big-endian (TIFF's "MM" files); the
+/* Unsigned integers stored big-endian (TIFF's "MM" files, PNG's chunks); the
  * little-endian ones are le.h's. */
 static inline uint32_t img_rd_be16(const uint8_t *p)
 {
