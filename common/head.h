@@ -89,10 +89,12 @@ typedef struct adam {
 	long t; /* updates started */
 	size_t n;
 	float *m, *v; /* (n) */
+	int isa;      /* the update's instructions (isa.h): the same bits on each */
 } adam_t;
 
-/* adam_init: state for n parameters, zero moments.  Returns 0, ERR_ARG
- * (a hyperparameter out of range) or ERR_NOMEM. */
+/* adam_init: state for n parameters, zero moments, the update on
+ * isa_best()'s instructions (a caller may set isa to another the CPU has).
+ * Returns 0, ERR_ARG (a hyperparameter out of range) or ERR_NOMEM. */
 int adam_init(adam_t *a, size_t n, double lr, double beta1, double beta2,
 	      double epsilon, char *err);
 
@@ -107,8 +109,8 @@ float adam_next(adam_t *a);
  * When l2 is non-zero, 2 * l2 * w is added to the gradient first (Keras'
  * L2 regulariser on these parameters).  Returns the sum of the squares of
  * w before the update when l2 is non-zero (for the reported loss), else 0.
- * One pass over memory; vectorised when the CPU allows, with results equal
- * to adam_apply_ref's up to float rounding. */
+ * One pass over memory, vectorised on a->isa, with results equal to
+ * adam_apply_ref's up to float rounding and the same bits on every ISA. */
 double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
 		  const float *g, float l2);
 

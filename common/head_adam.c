@@ -1,19 +1,15 @@
 /* head_adam.c - Adam as tf.keras runs it (head.h): the plain reference in
- * double and the float32 update, scalar or AVX2, that gives the same bits
- * either way. */
+ * double, and the choice of the float32 update's instructions
+ * (head_adam_kern.h, the same bits on each). */
 #include "head.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HEAD_X86 1
-#endif
-
 #include "error.h"
 #include "head_private.h"
+#include "isa.h"
 
 int adam_init(adam_t *a, size_t n, double lr, double beta1, double beta2,
 	      double epsilon, char *err)
@@ -35,6 +31,7 @@ int adam_init(adam_t *a, size_t n, double lr, double beta1, double beta2,
 	a->beta1 = (float)beta1;
 	a->beta2 = (float)beta2;
 	a->epsilon = (float)epsilon;
+	a->isa = isa_best();
 	return 0;
 }
 
@@ -75,82 +72,23 @@ double adam_apply_ref(adam_t *a, float alpha, size_t off, size_t n, float *w,
 	return sq;
 }
 
-/* The float32 update, one element at a time: the AVX2 loop does the very
- * same operations in the same order (no fused multiply-add), so both give
- * the same bits.  With clear set, g is zeroed as it is consumed (see
- * the trainer's stripe_task, head_train.c). */
-static double adam_scalar(float *w, float *m, float *v, float *g, size_t n,
-			  float alpha, float c1, float c2, float eps, float l2x2,
-			  int clear)
-{
-	double sq = 0;
-	for (size_t i = 0; i < n; i++) {
-		float gi = g[i];
-		if (l2x2 != 0) {
-			sq += (double)w[i] * w[i];
-			gi = gi + l2x2 * w[i];
-		}
-		m[i] = m[i] + (gi - m[i]) * c1;
-		v[i] = v[i] + (gi * gi - v[i]) * c2;
-		w[i] = w[i] - (alpha * m[i]) / (sqrtf(v[i]) + eps);
-		if (clear)
-			g[i] = 0.0f;
-	}
-	return sq;
-}
-
-#ifdef HEAD_X86
-__attribute__((target("avx2")))
-static double adam_avx2(float *w, float *m, float *v, float *g, size_t n,
-			float alpha, float c1, float c2, float eps, float l2x2,
-			int clear)
-{
-	__m256 C1 = _mm256_set1_ps(c1), C2 = _mm256_set1_ps(c2);
-	__m256 A = _mm256_set1_ps(alpha), E = _mm256_set1_ps(eps);
-	__m256 L = _mm256_set1_ps(l2x2);
-	__m256d sq = _mm256_setzero_pd();
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		__m256 G = _mm256_loadu_ps(g + i), M = _mm256_loadu_ps(m + i);
-		__m256 V = _mm256_loadu_ps(v + i), W = _mm256_loadu_ps(w + i);
-		if (l2x2 != 0) {
-			__m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(W));
-			__m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(W, 1));
-			sq = _mm256_add_pd(sq, _mm256_mul_pd(lo, lo));
-			sq = _mm256_add_pd(sq, _mm256_mul_pd(hi, hi));
-			G = _mm256_add_ps(G, _mm256_mul_ps(L, W));
-		}
-		M = _mm256_add_ps(M, _mm256_mul_ps(_mm256_sub_ps(G, M), C1));
-		V = _mm256_add_ps(V, _mm256_mul_ps(
-			_mm256_sub_ps(_mm256_mul_ps(G, G), V), C2));
-		W = _mm256_sub_ps(W, _mm256_div_ps(_mm256_mul_ps(A, M),
-			_mm256_add_ps(_mm256_sqrt_ps(V), E)));
-		_mm256_storeu_ps(m + i, M);
-		_mm256_storeu_ps(v + i, V);
-		_mm256_storeu_ps(w + i, W);
-		if (clear)
-			_mm256_storeu_ps(g + i, _mm256_setzero_ps());
-	}
-	double lanes[4];
-	_mm256_storeu_pd(lanes, sq);
-	return lanes[0] + lanes[1] + lanes[2] + lanes[3] +
-	       adam_scalar(w + i, m + i, v + i, g + i, n - i, alpha, c1, c2, eps,
-			   l2x2, clear);
-}
-#endif
-
 /* adam_run: adam_apply, optionally zeroing g as it goes. */
 static double adam_run(adam_t *a, float alpha, size_t off, size_t n, float *w,
 		       float *g, float l2, int clear)
 {
 	float c1 = 1.0f - a->beta1, c2 = 1.0f - a->beta2, l2x2 = 2.0f * l2;
-#ifdef HEAD_X86
-	if (__builtin_cpu_supports("avx2"))
-		return adam_avx2(w, a->m + off, a->v + off, g, n, alpha, c1, c2,
-				 a->epsilon, l2x2, clear);
-#endif
-	return adam_scalar(w, a->m + off, a->v + off, g, n, alpha, c1, c2,
-			   a->epsilon, l2x2, clear);
+	float *m = a->m + off, *v = a->v + off;
+
+	switch (a->isa) {
+	case ISA_AVX2:
+		return head_adam_avx2(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
+	case ISA_AVX512:
+		return head_adam_avx512(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
+	case ISA_EMUL512:
+		return head_adam_emul512(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
+	default:
+		return head_adam_portable(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
+	}
 }
 
 double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,

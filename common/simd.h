@@ -14,6 +14,7 @@
  *                  that the AVX-512 kernels' logic (blocking, tails, the
  *                  order of the sums) runs and is tested on CPUs without
  *                  AVX-512 (ISA_EMUL512).
+ * vf_mul, vf_div and vf_sqrt round once, as IEEE 754 says, at every width;
  * sf_fma is the scalar step of a kernel's tail, rounded as vf_fma is;
  * vf_loadn and vf_storen (8 and 16 lanes) move the first n lanes
  * (0 < n < SIMD_LANES), the others loaded as zeros and left untouched. */
@@ -46,6 +47,14 @@ SIMD_INLINE vf_t vf_relu(vf_t a)
 }
 SIMD_INLINE vf_t vf_set1(float x) { return (vf_t){x, x, x, x}; }
 SIMD_INLINE vf_t vf_sub(vf_t a, vf_t b) { return a - b; }
+SIMD_INLINE vf_t vf_mul(vf_t a, vf_t b) { return a * b; }
+SIMD_INLINE vf_t vf_div(vf_t a, vf_t b) { return a / b; }
+/* Correctly rounded, as sqrtps is. */
+SIMD_INLINE vf_t vf_sqrt(vf_t a)
+{
+	return (vf_t){__builtin_sqrtf(a[0]), __builtin_sqrtf(a[1]),
+		      __builtin_sqrtf(a[2]), __builtin_sqrtf(a[3])};
+}
 
 SIMD_INLINE float sf_fma(float a, float b, float c) { return a * b + c; }
 SIMD_INLINE void simd_prefetch(const void *p) { __builtin_prefetch(p); }
@@ -67,6 +76,9 @@ SIMD_INLINE vf_t vf_add(vf_t a, vf_t b) { return _mm256_add_ps(a, b); }
 SIMD_INLINE vf_t vf_relu(vf_t a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }
 SIMD_INLINE vf_t vf_set1(float x) { return _mm256_set1_ps(x); }
 SIMD_INLINE vf_t vf_sub(vf_t a, vf_t b) { return _mm256_sub_ps(a, b); }
+SIMD_INLINE vf_t vf_mul(vf_t a, vf_t b) { return _mm256_mul_ps(a, b); }
+SIMD_INLINE vf_t vf_div(vf_t a, vf_t b) { return _mm256_div_ps(a, b); }
+SIMD_INLINE vf_t vf_sqrt(vf_t a) { return _mm256_sqrt_ps(a); }
 SIMD_INLINE vf_t vf_max(vf_t a, vf_t b) { return _mm256_max_ps(a, b); }
 SIMD_INLINE __m256i simd_mask8(int n)
 {
@@ -91,6 +103,9 @@ SIMD_INLINE vf_t vf_bcast(const float *p) { return _mm512_set1_ps(*p); }
 SIMD_INLINE vf_t vf_fma(vf_t a, vf_t b, vf_t c) { return _mm512_fmadd_ps(a, b, c); }
 SIMD_INLINE vf_t vf_add(vf_t a, vf_t b) { return _mm512_add_ps(a, b); }
 SIMD_INLINE vf_t vf_sub(vf_t a, vf_t b) { return _mm512_sub_ps(a, b); }
+SIMD_INLINE vf_t vf_mul(vf_t a, vf_t b) { return _mm512_mul_ps(a, b); }
+SIMD_INLINE vf_t vf_div(vf_t a, vf_t b) { return _mm512_div_ps(a, b); }
+SIMD_INLINE vf_t vf_sqrt(vf_t a) { return _mm512_sqrt_ps(a); }
 SIMD_INLINE vf_t vf_max(vf_t a, vf_t b) { return _mm512_max_ps(a, b); }
 SIMD_INLINE vf_t vf_relu(vf_t a) { return _mm512_max_ps(a, _mm512_setzero_ps()); }
 SIMD_INLINE vf_t vf_set1(float x) { return _mm512_set1_ps(x); }
@@ -130,6 +145,9 @@ SIMD_INLINE vf_t vf_fma(vf_t a, vf_t b, vf_t c)
 }
 SIMD_INLINE vf_t vf_add(vf_t a, vf_t b) { return (vf_t){_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)}; }
 SIMD_INLINE vf_t vf_sub(vf_t a, vf_t b) { return (vf_t){_mm256_sub_ps(a.lo, b.lo), _mm256_sub_ps(a.hi, b.hi)}; }
+SIMD_INLINE vf_t vf_mul(vf_t a, vf_t b) { return (vf_t){_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)}; }
+SIMD_INLINE vf_t vf_div(vf_t a, vf_t b) { return (vf_t){_mm256_div_ps(a.lo, b.lo), _mm256_div_ps(a.hi, b.hi)}; }
+SIMD_INLINE vf_t vf_sqrt(vf_t a) { return (vf_t){_mm256_sqrt_ps(a.lo), _mm256_sqrt_ps(a.hi)}; }
 SIMD_INLINE vf_t vf_max(vf_t a, vf_t b) { return (vf_t){_mm256_max_ps(a.lo, b.lo), _mm256_max_ps(a.hi, b.hi)}; }
 SIMD_INLINE vf_t vf_relu(vf_t a) { return vf_max(a, vf_zero()); }
 SIMD_INLINE vf_t vf_set1(float x) { return (vf_t){_mm256_set1_ps(x), _mm256_set1_ps(x)}; }

@@ -23,6 +23,8 @@
 
 #include "error.h"
 #include "head.h"
+#include "head_private.h"
+#include "isa.h"
 #include "testutil.h"
 
 static int32_t *rand_labels(rng_t *r, size_t n, int K)
@@ -340,6 +342,88 @@ static void test_adam_fast_matches_reference(void **state)
 		free(w), free(wr);
 		adam_free(&fast);
 		adam_free(&ref);
+	}
+}
+
+/* The update of one element in float, written out as head_adam_kern.h
+ * says: every ISA's w, m and v must have these bits. */
+static void adam_plain(float *w, float *m, float *v, const float *g, size_t n,
+		       float alpha, float c1, float c2, float eps, float l2x2)
+{
+	for (size_t i = 0; i < n; i++) {
+		float gi = g[i];
+		if (l2x2 != 0)
+			gi = gi + l2x2 * w[i];
+		m[i] = m[i] + (gi - m[i]) * c1;
+		v[i] = v[i] + (gi * gi - v[i]) * c2;
+		w[i] = w[i] - (alpha * m[i]) / (sqrtf(v[i]) + eps);
+	}
+}
+
+/* Every ISA this CPU has (the others are named as skipped): w, m and v
+ * with the same bits as the plain float update, and the sum of squares
+ * with the same bits as the portable kernel's, over lengths around the
+ * 16-element block, with and without L2, zeroing g or not. */
+static void test_adam_isas_same_bits(void **state)
+{
+	static const size_t lens[] = {1, 15, 16, 17, 33, 597};
+	const size_t off = 5;
+	(void)state;
+	for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
+		if (!isa_cpu_has(isa)) {
+			print_message("adam on %s: skipped (this CPU lacks it)\n",
+				      isa_name(isa));
+			continue;
+		}
+		for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
+			for (int variant = 0; variant < 4; variant++) {
+				size_t n = lens[li];
+				int with_l2 = variant & 1, clear = variant >> 1;
+				float l2 = with_l2 ? 0.05f : 0.0f;
+				rng_t r = {(uint64_t)(7 * n + (size_t)variant)};
+				adam_t a, p;
+				float *w = tu_rand_floats(&r, n, -1, 1);
+				float *wp = malloc(n * sizeof *wp), *wq = malloc(n * sizeof *wq);
+				float *mq = calloc(n, sizeof *mq), *vq = calloc(n, sizeof *vq);
+				assert_true(wp && wq && mq && vq);
+				memcpy(wp, w, n * sizeof *w);
+				memcpy(wq, w, n * sizeof *w);
+				assert_int_equal(adam_init(&a, n + off, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
+				assert_int_equal(adam_init(&p, n + off, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
+				a.isa = isa;
+				p.isa = ISA_PORTABLE;
+				for (int step = 0; step < 3; step++) {
+					float *g = tu_rand_floats(&r, n, -0.1, 0.1);
+					float *gp = malloc(n * sizeof *gp);
+					double plain_sq = 0;
+					assert_non_null(gp);
+					memcpy(gp, g, n * sizeof *g);
+					for (size_t i = 0; i < n; i++)
+						plain_sq += (double)wq[i] * wq[i];
+					float alpha = adam_next(&a);
+					assert_true(adam_next(&p) == alpha);
+					double sq = clear ? adam_apply_clear(&a, alpha, off, n, w, g, l2)
+							  : adam_apply(&a, alpha, off, n, w, g, l2);
+					double sqp = adam_apply(&p, alpha, off, n, wp, gp, l2);
+					adam_plain(wq, mq, vq, gp, n, alpha, 1.0f - a.beta1,
+						   1.0f - a.beta2, a.epsilon, 2.0f * l2);
+					assert_memory_equal(w, wq, n * sizeof *w);
+					assert_memory_equal(a.m + off, mq, n * sizeof *mq);
+					assert_memory_equal(a.v + off, vq, n * sizeof *vq);
+					assert_memory_equal(&sq, &sqp, sizeof sq);
+					if (with_l2)
+						assert_true(fabs(sq - plain_sq) <= 1e-12 * plain_sq);
+					else
+						assert_true(sq == 0);
+					for (size_t i = 0; i < n; i++)
+						assert_true(clear ? g[i] == 0.0f : g[i] == gp[i]);
+					free(g), free(gp);
+				}
+				free(w), free(wp), free(wq), free(mq), free(vq);
+				adam_free(&a);
+				adam_free(&p);
+			}
+		print_message("adam on %s: ran, the same bits\n", isa_name(isa));
 	}
 }
 
@@ -963,6 +1047,7 @@ int main(void)
 		cmocka_unit_test(test_forward_matches_reference),
 		cmocka_unit_test(test_xent_stable),
 		cmocka_unit_test(test_rank),
+		cmocka_unit_test(test_adam_isas_same_bits),
 		cmocka_unit_test(test_gradient_finite_differences),
 		cmocka_unit_test(test_adam_hand_computed),
 		cmocka_unit_test(test_adam_fast_matches_reference),
