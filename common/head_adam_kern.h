@@ -33,6 +33,9 @@ double ADAM_KERN(float *w, float *m, float *v, float *g, size_t n, float alpha,
 		if (l2x2 != 0)
 			for (int j = 0; j < ADAM_BLOCK; j++)
 				lane[j] += (double)w[i + j] * w[i + j];
+		/* A block is 1 to 4 vectors: unrolled, as a loop it cost 8%
+		 * with everything in cache. */
+#pragma GCC unroll 4
 		for (int j = 0; j < ADAM_BLOCK; j += SIMD_LANES) {
 			size_t k = i + (size_t)j;
 			vf_t G = vf_load(g + k), M = vf_load(m + k);
