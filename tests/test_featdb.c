@@ -413,6 +413,22 @@ static void test_map_growth(void **state)
 	tu_rm_rf(dir);
 }
 
+/* The stored records names[0..n-1] have the classes want[0..n-1]. */
+static void expect_classes(featdb_t *db, const char *const *names,
+			   const int32_t *want, int n)
+{
+	char err[ERR_LEN];
+	for (int i = 0; i < n; i++) {
+		uint8_t *val;
+		size_t len;
+		featdb_rec_t rec;
+		assert_int_equal(featdb_get(db, names[i], &val, &len, err), 0);
+		assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
+		assert_int_equal(rec.cls, want[i]);
+		free(val);
+	}
+}
+
 /* With dim 4096 each value sits on LMDB overflow pages, which an in-place
  * cursor update handles differently from values inside a leaf page. */
 static void check_class_renumber(int dim)
@@ -470,15 +486,7 @@ static void check_class_renumber(int dim)
 	/* A name added at the end renumbers nothing. */
 	make_meta(&meta, dim, FEATDB_F32, abcde, 5);
 	assert_int_equal(featdb_write(db, &meta, 0, NULL, NULL, NULL, err), 0);
-	for (int i = 0; i < 8; i++) {
-		uint8_t *val;
-		size_t len;
-		featdb_rec_t rec;
-		assert_int_equal(featdb_get(db, names[i], &val, &len, err), 0);
-		assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
-		assert_int_equal(rec.cls, cls_new[i]);
-		free(val);
-	}
+	expect_classes(db, names, cls_new, 8);
 	check_meta(db, &meta, 8);
 	for (int i = 0; i < 8; i++)
 		free((void *)vals[i]);
@@ -534,15 +542,7 @@ static void test_class_renumber_unsorted(void **state)
 	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
 	make_meta(&meta, 9, FEATDB_F32, abcd, 4);
 	assert_int_equal(featdb_write(db, &meta, 0, NULL, NULL, NULL, err), 0);
-	for (int i = 0; i < 4; i++) {
-		uint8_t *val;
-		size_t len;
-		featdb_rec_t rec;
-		assert_int_equal(featdb_get(db, names[i], &val, &len, err), 0);
-		assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
-		assert_int_equal(rec.cls, cls_new[i]);
-		free(val);
-	}
+	expect_classes(db, names, cls_new, 4);
 	check_meta(db, &meta, 4);
 	for (int i = 0; i < 4; i++)
 		free((void *)vals[i]);
