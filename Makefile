@@ -29,14 +29,14 @@ endif
 endif
 endif
 
-COMMON_SRC := $(wildcard common/*.c)
+COMMON_SRC := $(wildcard common/*.c common/*/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 # One program per main file in extract/ and train/: train/train_head.c
-# becomes bin/train-head, train/featdb_main.c bin/featdb (a "_main" suffix
-# keeps a program's file apart from the common/ module of the same name).
-# What programs share lives in common/.
+# becomes bin/train-head, train/featdb.c bin/featdb; a program's own steps
+# live in the folder of its name (extract/run/, train/train_head/,
+# train/featdb/).  What programs share lives in common/.
 PROG_SRC := $(wildcard extract/*.c train/*.c)
-prog_name = $(BIN)/$(subst _,-,$(patsubst %_main,%,$(basename $(notdir $(1)))))
+prog_name = $(BIN)/$(subst _,-,$(basename $(notdir $(1))))
 PROGS := $(foreach s,$(PROG_SRC),$(call prog_name,$(s)))
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -119,6 +119,14 @@ $(BUILD)/tests/test_dist.o: CPPFLAGS += -Iextract/dist
 TRAIN_HEAD_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard train/train_head/*.c))
 $(BIN)/train-head: $(TRAIN_HEAD_OBJ)
 $(BIN)/train-head: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+# featdb's commands (train/featdb/featdb_tool.h), likewise.
+FEATDB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard train/featdb/*.c))
+$(BIN)/featdb: $(FEATDB_OBJ)
+$(BIN)/featdb: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+# test_split checks train-head's split (train/train_head/split.c).
+$(BUILD)/tests/test_split: $(TRAIN_HEAD_OBJ)
+$(BUILD)/tests/test_split: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+$(BUILD)/tests/test_split.o: CPPFLAGS += -Itrain/train_head
 
 # The synthetic weights file (official Keras layout, seeded He-normal) that
 # the tests and the demo use in place of the real 553 MB download.  Always
@@ -184,7 +192,7 @@ test-asan: $(TEST_WEIGHTS)
 # test`; niced, as it shares the machine.  test_vgg and test_winograd are
 # left out: they run whole networks on our AVX2+FMA kernels, which memcheck
 # runs lane by lane (test_winograd alone takes 23 minutes).
-VALGRIND_TESTS := $(addprefix $(BUILD)/tests/,test_pool test_dataset test_head \
+VALGRIND_TESTS := $(addprefix $(BUILD)/tests/,test_workers test_dataset test_head \
 	test_img test_featdb test_featdb_rec test_weights)
 VALGRIND_TRACED := $(addprefix $(BUILD)/tests/,test_featdb_tool test_train_head)
 test-valgrind: $(VALGRIND_TESTS) $(VALGRIND_TRACED) $(DEMO) $(PROGS) $(TEST_WEIGHTS)

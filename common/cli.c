@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "weights.h"
+#include "net/weights.h"
 
 int cli_long(const char *prog, const char *opt, const char *s, long lo,
 	     long hi, long *out)

@@ -1,6 +1,6 @@
 /* extract - run VGG16 through fc2 (or VGG-Face through fc7: the same
  * network, weights.h) once per image of a face folder and store the 4096-d
- * vectors in an LMDB feature store (see common/featdb.h).
+ * vectors in an LMDB feature store (see common/store/featdb.h).
  *
  * Pipeline (run/run.h): the plan lists the images not yet stored; decoder
  * threads load and preprocess them, in list order, into a ring of batches;
@@ -22,13 +22,13 @@
 #include "cli.h"
 #include "dist/dist.h"
 #include "error.h"
-#include "featdb.h"
-#include "isa.h"
-#include "pool.h"
+#include "store/featdb.h"
+#include "kernels/isa.h"
+#include "base/workers.h"
 #include "run/run.h"
 #include "version.h"
-#include "vgg.h"
-#include "weights.h"
+#include "net/vgg.h"
+#include "net/weights.h"
 
 static const char usage[] =
 	"usage: extract --in FACES_DIR --db FEATS.lmdb [options]\n"
@@ -171,8 +171,8 @@ static int open_network(const run_opts_t *o, const plan_t *p, vgg_t **net, char 
 	/* Ranks on one machine share its CPUs; a thread per CPU in each would
 	 * oversubscribe them.  When the launcher bound each rank to fewer CPUs
 	 * than the machine has, that share is already its own. */
-	if (dist_local_size() > 1 && pool_cpus() >= sysconf(_SC_NPROCESSORS_ONLN)) {
-		int share = pool_cpus() / dist_local_size();
+	if (dist_local_size() > 1 && workers_cpus() >= sysconf(_SC_NPROCESSORS_ONLN)) {
+		int share = workers_cpus() / dist_local_size();
 		vo.threads = share < 1 ? 1 : share;
 	}
 	if (p->n && (rc = vgg_create_opts(&p->w, &vo, net, err)))

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classes.h"
+#include "dataset/classes.h"
 #include "error.h"
 
 static void free_list(char **v, int n)

@@ -2,7 +2,7 @@
  * the fuzzers and tests/hdf5_damaged/ keep; libhdf5 1.10.8 dies of SIGSEGV
  * inside its parsers on them, in a way that depends on where the standard
  * error goes) never kills a program: extract and predict read HDF5 in a
- * child process (common/h5child.h) and exit 1 with one error line naming
+ * child process (common/hdf5/h5child.h) and exit 1 with one error line naming
  * the file, with the standard error going to a file, to a pipe and to
  * /dev/null. */
 #include <stdarg.h>

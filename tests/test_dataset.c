@@ -15,11 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "classes.h"
-#include "dataset.h"
+#include "dataset/classes.h"
+#include "dataset/dataset.h"
 #include "e2e.h"
 #include "error.h"
-#include "featdb.h"
+#include "store/featdb.h"
 #include "testutil.h"
 
 /* Makes root/rel's folders, and the one-byte file rel unless it ends in '/'. */

@@ -24,12 +24,12 @@
 
 #include "e2e.h"
 #include "error.h"
-#include "isa.h"
-#include "pool.h"
+#include "kernels/isa.h"
+#include "base/workers.h"
 #include "proc.h"
 #include "testutil.h"
-#include "vgg.h"
-#include "weights.h"
+#include "net/vgg.h"
+#include "net/weights.h"
 
 #define IMG ((size_t)VGG_IN * VGG_IN * 3)
 

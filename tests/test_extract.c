@@ -21,12 +21,12 @@
 #include "cli.h"
 #include "e2e.h"
 #include "error.h"
-#include "featdb.h"
-#include "img.h"
+#include "store/featdb.h"
+#include "img/img.h"
 #include "proc.h"
 #include "testutil.h"
-#include "vgg.h"
-#include "weights.h"
+#include "net/vgg.h"
+#include "net/weights.h"
 
 #define EXTRACT proc_bin("extract")
 

@@ -40,8 +40,8 @@
 #include "cli.h"
 #include "e2e.h"
 #include "error.h"
-#include "featdb.h"
-#include "head.h"
+#include "store/featdb.h"
+#include "head/head.h"
 #include "proc.h"
 #include "testutil.h"
 

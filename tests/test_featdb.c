@@ -23,8 +23,8 @@
 
 #include "e2e.h"
 #include "error.h"
-#include "featdb.h"
-#include "img.h"
+#include "store/featdb.h"
+#include "img/img.h"
 #include "testutil.h"
 
 #define MiB ((size_t)1 << 20)

@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "error.h"
-#include "featdb.h"
-#include "le.h"
+#include "store/featdb.h"
+#include "base/le.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */

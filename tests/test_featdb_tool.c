@@ -18,9 +18,9 @@
 
 #include "e2e.h"
 #include "error.h"
-#include "featdb.h"
-#include "img.h"
-#include "h5util.h"
+#include "store/featdb.h"
+#include "img/img.h"
+#include "hdf5/h5util.h"
 #include "proc.h"
 #include "testutil.h"
 

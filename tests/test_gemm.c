@@ -20,10 +20,10 @@
 #include <string.h>
 
 #include "error.h"
-#include "fc.h"
-#include "gemm.h"
-#include "isa.h"
-#include "pool.h"
+#include "net/fc.h"
+#include "kernels/gemm.h"
+#include "kernels/isa.h"
+#include "base/workers.h"
 #include "testutil.h"
 
 static const int isas[] = {ISA_PORTABLE, ISA_AVX2, ISA_AVX512, ISA_EMUL512};
@@ -194,14 +194,14 @@ static void test_fc_threads_and_batches(void **state)
 			continue;
 		gemm_fixed(isas[i], N, C, 0, K, p.a, C, p.b, K, p.bias, 1, ref, K);
 		for (int threads = 1; threads <= 3; threads++) {
-			pool_t *pool = NULL;
-			assert_int_equal(pool_create(threads, &pool, err), 0);
+			workers_t *workers = NULL;
+			assert_int_equal(workers_create(threads, &workers, err), 0);
 			for (int n0 = 0; n0 < N; n0 += 3) {
 				int n = N - n0 < 3 ? N - n0 : 3;
 				fc_forward(isas[i], p.a + (size_t)n0 * C, n, C, p.b, p.bias, K, 1,
-					   out + (size_t)n0 * K, pool);
+					   out + (size_t)n0 * K, workers);
 			}
-			pool_free(pool);
+			workers_free(workers);
 			assert_memory_equal(out, ref, (size_t)N * K * sizeof *out);
 		}
 	}

@@ -17,7 +17,7 @@
 
 #include "cli.h"
 #include "error.h"
-#include "h5child.h"
+#include "hdf5/h5child.h"
 #include "testutil.h"
 
 static int child_ok(void *arg, int fd, char *err)

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "h5util.h"
+#include "hdf5/h5util.h"
 #include "testutil.h"
 
 static char g_path[4096];

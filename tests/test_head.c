@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "head.h"
-#include "head_private.h"
-#include "isa.h"
+#include "head/head.h"
+#include "head/head_impl.h"
+#include "kernels/isa.h"
 #include "testutil.h"
 
 static int32_t *rand_labels(rng_t *r, size_t n, int K)
@@ -345,7 +345,7 @@ static void test_adam_fast_matches_reference(void **state)
 	}
 }
 
-/* The update of one element in float, written out as head_adam_kern.h
+/* The update of one element in float, written out as adam_kern.h
  * says: every ISA's w, m and v must have these bits. */
 static void adam_plain(float *w, float *m, float *v, const float *g, size_t n,
 		       float alpha, float c1, float c2, float eps, float l2x2)
@@ -622,75 +622,6 @@ static void test_trainer_arguments(void **state)
 	assert_int_equal(head_trainer_evaluate(t, &empty, &m, err), ERR_ARG);
 	head_trainer_free(t);
 	head_free(&h);
-}
-
-/* ---- the validation split -------------------------------------------------- */
-
-static void test_key_unit_is_stable(void **state)
-{
-	(void)state;
-	/* Fixed values: a change here moves existing stores' images between
-	 * training and validation. */
-	double u = head_key_unit("alice/0001.jpg", 14);
-	double v = head_key_unit("alice/0002.jpg", 14);
-	assert_true(u >= 0 && u < 1 && v >= 0 && v < 1 && u != v);
-	assert_true(head_key_unit("alice/0001.jpg", 14) == u);
-	assert_true(u == 0.5383720176261715);
-	assert_true(v == 0.6404766261257328);
-}
-
-static void test_holdout_stable_when_adding(void **state)
-{
-	(void)state;
-	int K = 30;
-	size_t n1 = 3000, n2 = 4500;
-	double *unit = malloc(n2 * sizeof *unit);
-	int32_t *cls = malloc(n2 * sizeof *cls);
-	uint8_t *h1 = malloc(n2), *h2 = malloc(n2);
-	size_t held = 0;
-	assert_true(unit && cls && h1 && h2);
-	for (size_t i = 0; i < n2; i++) {
-		char key[64];
-		int c = (int)(i % (size_t)K);
-		int len = snprintf(key, sizeof key, "person%02d/img_%05zu.jpg", c, i);
-		unit[i] = head_key_unit(key, (size_t)len);
-		cls[i] = c;
-	}
-	assert_int_equal(head_holdout(n1, unit, cls, K, 0.2, h1, NULL), 0);
-	/* Later, 1500 more images of the same people (and stored in another
-	 * order: the split does not depend on it). */
-	assert_int_equal(head_holdout(n2, unit, cls, K, 0.2, h2, NULL), 0);
-	for (size_t i = 0; i < n1; i++) {
-		assert_int_equal(h1[i], h2[i]);
-		held += h1[i];
-	}
-	assert_true(held > 0.17 * n1 && held < 0.23 * n1);
-	/* Per class, close to the fraction, and never all of a class. */
-	for (int k = 0; k < K; k++) {
-		size_t nk = 0, hk = 0;
-		for (size_t i = 0; i < n2; i++)
-			if (cls[i] == k) {
-				nk++;
-				hk += h2[i];
-			}
-		assert_true(hk < nk);
-		assert_true(hk > 0.08 * nk && hk < 0.32 * nk);
-	}
-	/* A class of one record stays in training, even below the fraction. */
-	double u1[2] = {0.01, 0.5};
-	int32_t c1[2] = {0, 1};
-	uint8_t o[2];
-	assert_int_equal(head_holdout(2, u1, c1, 2, 0.2, o, NULL), 0);
-	assert_true(o[0] == 0 && o[1] == 0);
-	/* Two records of a class, both below: the larger unit stays. */
-	double u2[2] = {0.05, 0.1};
-	int32_t c2[2] = {0, 0};
-	assert_int_equal(head_holdout(2, u2, c2, 1, 0.2, o, NULL), 0);
-	assert_true(o[0] == 1 && o[1] == 0);
-	assert_int_equal(head_holdout(2, u2, c2, 1, 1.0, o, NULL), ERR_ARG);
-	c2[1] = 3;
-	assert_int_equal(head_holdout(2, u2, c2, 1, 0.2, o, NULL), ERR_ARG);
-	free(unit), free(cls), free(h1), free(h2);
 }
 
 /* ---- the head file --------------------------------------------------------- */
@@ -1055,8 +986,6 @@ int main(void)
 		cmocka_unit_test(test_deterministic_over_threads_and_seeds),
 		cmocka_unit_test(test_learns_separable_data),
 		cmocka_unit_test(test_trainer_arguments),
-		cmocka_unit_test(test_key_unit_is_stable),
-		cmocka_unit_test(test_holdout_stable_when_adding),
 		cmocka_unit_test(test_save_load_keras_layout),
 		cmocka_unit_test(test_save_load_many_classes),
 		cmocka_unit_test(test_load_plain_keras_file),

@@ -36,7 +36,7 @@
 
 #include "e2e.h"
 #include "error.h"
-#include "img.h"
+#include "img/img.h"
 #include "proc.h"
 #include "testutil.h"
 

@@ -27,7 +27,7 @@
 #include <hdf5.h>
 
 #include "error.h"
-#include "img.h"
+#include "img/img.h"
 #include "testutil.h"
 
 #define FIXTURES "tests/fixtures"

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "keras_h5.h"
+#include "hdf5/keras_h5.h"
 #include "testutil.h"
 
 /* A list attribute of n variable-length strings, as newer h5py writes. */

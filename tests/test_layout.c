@@ -146,7 +146,7 @@ static void test_every_name_exists(void **state)
 static void test_a_missing_row_is_seen(void **state)
 {
 	(void)state;
-	assert_true(covered("common/featdb.c"));
+	assert_true(covered("common/store/featdb.c"));
 	assert_true(covered("extract/dist/dist_serial.c"));
 	assert_true(covered("tests/test_layout.c"));
 	assert_false(covered("common/no_such_module.c"));

@@ -20,7 +20,7 @@
 
 #include "e2e.h"
 #include "error.h"
-#include "pool.h"
+#include "base/workers.h"
 #include "proc.h"
 #include "testutil.h"
 
@@ -285,7 +285,7 @@ static void test_ranks_share_the_cpus(void **state)
 	char db[4300], log[4300], line[64];
 
 	need_mpi();
-	int cpus = pool_cpus();
+	int cpus = workers_cpus();
 	for (int ranks = 2; ranks <= 3; ranks++) {
 		snprintf(db, sizeof db, "%s/share%d.lmdb", g_dir, ranks);
 		snprintf(log, sizeof log, "%s/share%d.log", g_dir, ranks);

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "head.h"
+#include "head/head.h"
 #include "proc.h"
 #include "testutil.h"
 

@@ -23,12 +23,12 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include "dataset.h"
+#include "dataset/dataset.h"
 #include "e2e.h"
 #include "error.h"
-#include "featdb.h"
-#include "img.h"
-#include "head.h"
+#include "store/featdb.h"
+#include "img/img.h"
+#include "head/head.h"
 #include "proc.h"
 #include "testutil.h"
 

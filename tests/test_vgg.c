@@ -20,11 +20,11 @@
 #include <string.h>
 
 #include "error.h"
-#include "h5util.h"
-#include "img.h"
+#include "hdf5/h5util.h"
+#include "img/img.h"
 #include "proc.h"
 #include "testutil.h"
-#include "vgg.h"
+#include "net/vgg.h"
 
 #define GOLDEN "tests/golden/fc2_golden.h5"
 #define KERAS_GOLDEN "tests/golden/keras_fc2.h5"

@@ -21,13 +21,13 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "featdb.h"
-#include "head.h"
-#include "img.h"
+#include "store/featdb.h"
+#include "head/head.h"
+#include "img/img.h"
 #include "proc.h"
 #include "testutil.h"
-#include "vgg.h"
-#include "weights.h"
+#include "net/vgg.h"
+#include "net/weights.h"
 
 static char dir[256], vf[512], faces[512], db[512], db16[512], head[512],
 	    head16[512];

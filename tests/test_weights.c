@@ -25,7 +25,7 @@
 #include "error.h"
 #include "proc.h"
 #include "testutil.h"
-#include "weights.h"
+#include "net/weights.h"
 
 #define GEN proc_tool("gen_weights")
 #define SEED 1

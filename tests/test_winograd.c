@@ -24,13 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "convk.h"
+#include "kernels/convk.h"
 #include "error.h"
-#include "isa.h"
-#include "pool.h"
+#include "kernels/isa.h"
+#include "base/workers.h"
 #include "testutil.h"
-#include "vgg.h"
-#include "winograd.h"
+#include "net/vgg.h"
+#include "net/winograd.h"
 
 /* Each F(m, 3) in exact arithmetic (double): A' ((G g) . (B' d)) is the
  * correlation of d (A) with g (3), to rounding. */
@@ -127,7 +127,7 @@ static void check_wino_out(int isa, int m, int threads, int N, int H, int W,
 	float *col = malloc(col_len * sizeof *col);
 	float *work = NULL;
 	wino_layer_t *l = NULL;
-	pool_t *pool = NULL;
+	workers_t *workers = NULL;
 	char err[ERR_LEN], what[128];
 
 	assert_true(out && plain && ref && col);
@@ -137,11 +137,11 @@ static void check_wino_out(int isa, int m, int threads, int N, int H, int W,
 	assert_int_equal(rc, 0);
 	assert_int_equal(wino_tile(l), m);
 	wino_layer_set_blocks(l, shared, block);
-	assert_int_equal(pool_create(threads, &pool, err), 0);
+	assert_int_equal(workers_create(threads, &workers, err), 0);
 	assert_non_null(work = malloc(wino_work_floats(l, threads) * sizeof(float)));
 	/* NaN everywhere first: every output must be written. */
 	memset(out, 0xff, nout * sizeof *out);
-	wino_conv3x3_relu(l, in, N, H, W, out, pool, work);
+	wino_conv3x3_relu(l, in, N, H, W, out, workers, work);
 	tu_conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
 	vgg_conv3x3_relu(in, N, H, W, C, kernel, bias, K, plain, col, col_len);
 
@@ -161,7 +161,7 @@ static void check_wino_out(int isa, int m, int threads, int N, int H, int W,
 	if (keep)
 		memcpy(keep, out, nout * sizeof *out);
 	free(work);
-	pool_free(pool);
+	workers_free(workers);
 	wino_layer_free(l);
 	free(in), free(kernel), free(bias), free(out), free(plain), free(ref);
 	free(col), free(pd);

@@ -12,14 +12,14 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "dataset.h"
+#include "dataset/dataset.h"
 #include "error.h"
-#include "featdb.h"
-#include "head.h"
-#include "img.h"
+#include "store/featdb.h"
+#include "head/head.h"
+#include "img/img.h"
 #include "version.h"
-#include "vgg.h"
-#include "weights.h"
+#include "net/vgg.h"
+#include "net/weights.h"
 
 #define PROG "predict"
 #define IMG_FLOATS ((size_t)VGG_IN * VGG_IN * 3)

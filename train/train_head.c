@@ -1,6 +1,6 @@
 /* train-head - train the softmax head (Dense(n_classes, softmax) on VGG16's
  * fc2, or VGG-Face's fc7) over the features extract stored, with tf.keras'
- * semantics (see common/head.h), so that changing a hyperparameter and
+ * semantics (see common/head/head.h), so that changing a hyperparameter and
  * training again costs seconds.  Then, from the validation set, the
  * --min-prob that lets predict call strangers "unknown".
  *
@@ -16,8 +16,8 @@
 
 #include "cli.h"
 #include "error.h"
-#include "head.h"
-#include "pool.h"
+#include "head/head.h"
+#include "base/workers.h"
 #include "train_head/train_head.h"
 #include "version.h"
 
@@ -146,7 +146,7 @@ static int parse_args(int argc, char **argv, th_opts_t *o)
 		{0, 0, 0, 0},
 	};
 	head_hparams_t d = HEAD_HPARAMS_DEFAULT;
-	long ncpu = pool_cpus();
+	long ncpu = workers_cpus();
 	int c, bad = 0;
 
 	*o = (th_opts_t){.epochs = 5, .val_split = 0.2, .keep = 0.95,

@@ -14,7 +14,7 @@
 
 #include <jpeglib.h> /* after stdio.h: it needs FILE and size_t */
 
-#include "rng.h"
+#include "base/rng.h"
 
 typedef struct person {
 	double face_w, face_h, eye_dx, eye_y, eye_r, mouth_w, mouth_y, nose;

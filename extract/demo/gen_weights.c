@@ -6,7 +6,7 @@
  * layers are generated in model order (the 13 convolutions, fc1, fc2, then
  * predictions; VGG-Face's conv1_1 .. conv5_3, fc6, fc7, then fc8, whose 15
  * first layers get the same numbers as VGG16's for the same seed) from one
- * splitmix64 stream (common/rng.h, seeded with the seed):
+ * splitmix64 stream (common/base/rng.h, seeded with the seed):
  *  - kernel: He-normal, std = sqrt(2 / fan_in) with fan_in = 3*3*cin for a
  *    convolution and cin for a dense layer; the normals come from
  *    Box-Muller on consecutive pairs (u1, u2) of rng_uniform, in double:
@@ -56,8 +56,8 @@
 #include <hdf5.h>
 
 #include "error.h"
-#include "rng.h"
-#include "weights.h"
+#include "base/rng.h"
+#include "net/weights.h"
 
 static const char usage[] =
 	"usage: gen_weights --seed N --out PATH\n"

@@ -24,7 +24,7 @@
 #include <mpi.h>
 
 #include "dist.h"
-#include "vgg.h"
+#include "net/vgg.h"
 
 #define TAG_BATCH 1
 #define HEAD 16

@@ -9,10 +9,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "classes.h"
+#include "dataset/classes.h"
 #include "run.h"
 #include "version.h"
-#include "vgg.h"
+#include "net/vgg.h"
 
 void plan_init(plan_t *p)
 {

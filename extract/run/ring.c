@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "img.h"
+#include "img/img.h"
 #include "run.h"
-#include "vgg.h"
+#include "net/vgg.h"
 
 #define RING 3
 #define IMG_FLOATS ((size_t)VGG_IN * VGG_IN * 3)

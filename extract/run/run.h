@@ -20,11 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dataset.h"
+#include "dataset/dataset.h"
 #include "../dist/dist.h"
 #include "error.h"
-#include "featdb.h"
-#include "weights.h"
+#include "store/featdb.h"
+#include "net/weights.h"
 
 #define PROG "extract"
 

@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "run.h"
-#include "vgg.h"
+#include "net/vgg.h"
 
 void sink_skip(sink_skipped_t *s, const char *why, int quiet)
 {

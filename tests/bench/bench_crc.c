@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "featdb.h"
+#include "store/featdb.h"
 
 static uint32_t table[8][256];
 

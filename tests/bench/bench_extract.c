@@ -20,12 +20,12 @@
 #include <sys/resource.h>
 
 #include "cli.h"
-#include "dataset.h"
+#include "dataset/dataset.h"
 #include "error.h"
-#include "img.h"
-#include "isa.h"
-#include "vgg.h"
-#include "weights.h"
+#include "img/img.h"
+#include "kernels/isa.h"
+#include "net/vgg.h"
+#include "net/weights.h"
 
 #define IMG_FLOATS ((size_t)VGG_IN * VGG_IN * 3)
 

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "error.h"
-#include "featdb.h"
-#include "img.h"
+#include "store/featdb.h"
+#include "img/img.h"
 
 #define BATCH 512
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "featdb.h"
+#include "store/featdb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

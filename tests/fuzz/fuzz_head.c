@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "head.h"
+#include "head/head.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "weights.h"
+#include "net/weights.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "img.h"
+#include "img/img.h"
 
 static void fuzz_img_check(const uint8_t *data, size_t size)
 {

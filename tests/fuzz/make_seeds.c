@@ -25,10 +25,10 @@
 #include <sys/stat.h>
 
 #include "error.h"
-#include "featdb.h"
-#include "img.h"
-#include "head.h"
-#include "weights.h"
+#include "store/featdb.h"
+#include "img/img.h"
+#include "head/head.h"
+#include "net/weights.h"
 
 static const char *g_dir;
 

@@ -31,7 +31,7 @@ def attr_list(group, name):
     return [n.decode('utf8') if hasattr(n, 'decode') else n for n in data]
 
 
-def uniforms(seed):  # rng_uniform (common/rng.h): splitmix64, top 53 bits
+def uniforms(seed):  # rng_uniform (common/base/rng.h): splitmix64, top 53 bits
     s = seed
     while True:
         s = (s + 0x9e3779b97f4a7c15) & M64

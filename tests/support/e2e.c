@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "featdb.h"
-#include "img.h"
+#include "store/featdb.h"
+#include "img/img.h"
 #include "proc.h"
 #include "testutil.h"
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 /* tu_shared_data returns the path of a folder of ../shared/data (for example
  * "lfw-dev"), or NULL when it is absent (the test then skips). The root can

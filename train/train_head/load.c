@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classes.h"
+#include "dataset/classes.h"
 #include "error.h"
 #include "train_head.h"
 
@@ -77,7 +77,7 @@ static int load_record(void *ctx, const char *key, size_t keylen,
 			       "of %d features", d->n, d->D);
 	featdb_rec_vector(rec, d->x + d->n * (size_t)d->D);
 	d->y[d->n] = rec->cls;
-	d->unit[d->n] = head_key_unit(key, keylen);
+	d->unit[d->n] = th_key_unit(key, keylen);
 	d->tagged[d->n] = rec->split == FEATDB_VALID;
 	d->ntagged += rec->split == FEATDB_VALID;
 	d->n++;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "csvlog.h"
 #include "error.h"
 #include "train_head.h"
 
@@ -42,14 +41,14 @@ static head_hparams_t combination(const th_opts_t *o, int i)
 }
 
 /* Opens run's history file (--history; one per run in a sweep). */
-static int history_open(const th_opts_t *o, int sweep, int run, csvlog_t *c,
+static int history_open(const th_opts_t *o, int sweep, int run, th_history_t *c,
 			char *path, size_t len, char *err)
 {
-	int rc = sweep ? csvlog_run_path(o->history, run + 1, path, len, err)
+	int rc = sweep ? th_history_run_path(o->history, run + 1, path, len, err)
 		       : (snprintf(path, len, "%s", o->history) < (int)len
 				  ? 0
 				  : err_set(err, ERR_ARG, "--history: too long a path"));
-	return rc ? rc : csvlog_open(c, path, err);
+	return rc ? rc : th_history_open(c, path, err);
 }
 
 /* print_table prints the nruns results r ranked, best first. */
@@ -154,7 +153,7 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	head_set_t train = {d->x, (size_t)d->D, d->y, s->train, s->ntrain};
 	head_set_t valid = {d->x, (size_t)d->D, d->y, s->valid, s->nvalid};
 	head_trainer_t *tr = NULL;
-	csvlog_t hist = {0};
+	th_history_t hist = {0};
 	char hist_path[4096] = "";
 	int rc;
 
@@ -207,17 +206,17 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 			putchar('\n');
 			fflush(stdout);
 		}
-		csvlog_row_t row = {mt.loss, mt.accuracy, w->has_val, mv.loss, mv.accuracy};
-		if (hist.f && (rc = csvlog_epoch(&hist, &row, hist_path, err)))
+		th_history_row_t row = {mt.loss, mt.accuracy, w->has_val, mv.loss, mv.accuracy};
+		if (hist.f && (rc = th_history_epoch(&hist, &row, hist_path, err)))
 			goto out;
 		keep_epoch(w, run, e, &mt, &mv, s->ntrain);
 	}
 	r->seconds = (cli_now() - run_t0) / (double)o->epochs;
 	w->train_secs += cli_now() - run_t0;
-	rc = csvlog_close(&hist, hist_path, err);
+	rc = th_history_close(&hist, hist_path, err);
 out:
 	/* After a failure, the history written so far (closed: a no-op). */
-	csvlog_close(&hist, hist_path, NULL);
+	th_history_close(&hist, hist_path, NULL);
 	head_trainer_free(tr);
 	return rc;
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "h5util.h"
+#include "hdf5/h5util.h"
 #include "train_head.h"
 
 int th_trace_alloc(th_trace_t *tr, long epochs, size_t ntrain, int D, int K,

@@ -3,6 +3,7 @@
  *   load.c      the store read once into one (N, D) float32 array;
  *   split.c     the training and validation sets, index lists into it
  *               (tagged valid by extract, else held out by --val-split);
+ *   history.c   the history files, as Keras' CSVLogger writes them;
  *   sweep.c     the runs: every combination of the swept values trained
  *               over the same array and starting weights, Keras' epoch
  *               lines, the history files, the best epoch, a sweep's table;
@@ -17,9 +18,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include "featdb.h"
-#include "head.h"
+#include "store/featdb.h"
+#include "head/head.h"
 
 #define PROG "train-head"
 #define TH_MAX_VALUES 32 /* values per swept option */
@@ -48,7 +50,7 @@ typedef struct th_data {
 	int D, K;
 	float *x;          /* (N, D) the training and validation records */
 	int32_t *y;        /* (N) */
-	double *unit;      /* (N) head_key_unit of each record's key */
+	double *unit;      /* (N) th_key_unit of each record's key */
 	uint8_t *tagged;   /* (N) 1 when extract tagged the record valid */
 	size_t n, cap;     /* N, and the records there is room for */
 	size_t ntest, nbad, ntagged;
@@ -78,13 +80,76 @@ typedef struct th_split {
 	char how[64];          /* how the validation set was chosen */
 } th_split_t;
 
+/* th_key_unit maps a record key to [0, 1) through FNV-1a 64: the same
+ * key gives the same number on every machine, whatever else is stored. */
+double th_key_unit(const char *key, size_t len);
+
+/* th_holdout marks which of n records (unit[i] from th_key_unit, class
+ * cls[i] in 0..K-1) are held out for validation: those with unit < frac,
+ * except that the record with the largest unit of each class always stays
+ * in training, so that no class loses all its training records.  Adding
+ * records never moves a record between the sets, except in a class whose
+ * records all fell below frac before.  held (n) receives 1 or 0. */
+int th_holdout(size_t n, const double *unit, const int32_t *cls, int K,
+	       double frac, uint8_t *held, char *err);
+
 /* th_split_make splits d: the records extract tagged valid, else those
- * head_holdout holds out by o->val_split, else none.  ERR_MISSING when a
+ * th_holdout holds out by o->val_split, else none.  ERR_MISSING when a
  * class is left without a training record, ERR_NOMEM. */
 int th_split_make(const th_data_t *d, const th_opts_t *o, th_split_t *s, char *err);
 
 /* th_split_free releases s's lists. */
 void th_split_free(th_split_t *s);
+
+/* ---- history.c: --history, as Keras' CSVLogger writes it ------------------ */
+
+/* A training history in the file Keras' CSVLogger writes, so
+ * that scripts written for Keras logs read ours (tf_keras 2.21's
+ * callbacks.CSVLogger, read in its source):
+ *
+ *   epoch,accuracy,loss,val_accuracy,val_loss\r\n
+ *   0,0.27900001406669617,2.4201014041900635,0.30230000615119934,2.2614...\r\n
+ *
+ * The keys sorted, as CSVLogger sorts the logs' keys; epochs from 0; each
+ * value a float32 (Keras' metrics are) written as Python's repr of it as a
+ * float; "NA" for the validation values when there is no validation set
+ * (CSVLogger adds the val_ columns anyway); lines ended by \r\n (its
+ * csv.excel dialect).  Sweeps write one such file per run (train-head). */
+
+typedef struct th_history {
+	FILE *f;
+	int epochs; /* rows written */
+} th_history_t;
+
+/* One epoch's numbers; has_val 0 writes NA for the val_ columns. */
+typedef struct th_history_row {
+	double loss, accuracy;
+	int has_val;
+	double val_loss, val_accuracy;
+} th_history_row_t;
+
+/* th_history_open creates (truncates) path and writes the header.  Returns 0
+ * or ERR_IO (the reason names the file). */
+int th_history_open(th_history_t *c, const char *path, char *err);
+
+/* th_history_epoch writes the next epoch's row and flushes it, so that a
+ * reader sees each epoch as it ends.  Returns 0 or ERR_IO. */
+int th_history_epoch(th_history_t *c, const th_history_row_t *r, const char *path,
+		 char *err);
+
+/* th_history_close closes the file: 0, or ERR_IO when a write failed.
+ * Accepts a history that was never opened. */
+int th_history_close(th_history_t *c, const char *path, char *err);
+
+/* th_py_float writes Python's repr of v (the shortest text that reads
+ * back as v: "0.1", "1.0", "1e-05", "2.4201014041900635") into buf. */
+void th_py_float(double v, char buf[32]);
+
+/* th_history_run_path: the history file of run `run` (1, 2, ...) of a sweep:
+ * path with ".run<run>" before its extension ("h.csv" -> "h.run2.csv";
+ * "h" -> "h.run2").  Returns 0, or ERR_ARG when it does not fit len. */
+int th_history_run_path(const char *path, int run, char *buf, size_t len,
+		    char *err);
 
 /* ---- trace.c: --trace ----------------------------------------------------- */
 

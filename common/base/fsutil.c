@@ -1,0 +1,45 @@
+/* fsutil.c - fsync of a file and of the folder holding a name (fsutil.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "base/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* sync_open fsyncs what open(path, flags) opens, keeping open's or
+ * fsync's errno. */
+static int sync_open(const char *path, int flags)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags), rc, e;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int fsutil_sync_file(const char *path)
+{
+	return sync_open(path, 0);
+}
+
+int fsutil_sync_dir_of(const char *path)
+{
+	char dir[4096];
+	char *slash;
+
+	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return sync_open(".", O_DIRECTORY);
+	slash[slash == dir] = '\0';
+	return sync_open(dir, O_DIRECTORY);
+}

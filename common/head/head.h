@@ -1,0 +1,230 @@
+/* head.h - the softmax head the Keras user put on top of VGG16's fc2,
+ * Dense(K, activation='softmax') compiled with Adam and
+ * categorical_crossentropy, with tf.keras' semantics, and its HDF5 file.
+ *
+ * Dimension letters used throughout: N samples (a batch or a set), D
+ * features (VGG_FEATURES for fc2), K classes.  The kernel is (D, K)
+ * row-major, as Keras stores it; logits = x @ kernel + bias.
+ *
+ * Threads: the trainer parallelises itself (common/base/workers.h, each thread calling
+ * single-threaded sgemm).  Call openblas_set_num_threads(1) before training
+ * so that OpenBLAS does not start threads of its own on top. */
+#ifndef COMMON_HEAD_HEAD_H
+#define COMMON_HEAD_HEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The layer's name in the Keras file, as the user's model called it. */
+#define HEAD_LAYER "dense_1"
+/* The head file's own format tag (root attribute "vggfeat_format"). */
+#define HEAD_FORMAT "vggfeat-head 1"
+/* The Keras version whose save_weights layout the file follows. */
+#define HEAD_KERAS_VERSION "2.11.0"
+
+/* ---- the layer and its loss: head.c ------------------------------------- */
+
+typedef struct head {
+	int D, K;
+	/* One allocation of D*K + K floats, kernel (D, K) then bias (K), so
+	 * that Adam and the gradient see the parameters as one vector. */
+	float *kernel;
+	float *bias; /* = kernel + D*K */
+} head_t;
+
+/* head_create allocates a D-by-K head initialised as Keras does: kernel
+ * glorot_uniform, U(-limit, limit) with limit = sqrt(6 / (D + K)), drawn
+ * from a PRNG seeded with seed (identical on every machine); bias zeros.
+ * Returns 0, ERR_ARG (D or K < 1) or ERR_NOMEM. */
+int head_create(int D, int K, uint64_t seed, head_t *h, char *err);
+
+/* head_free releases h's memory and zeroes it; accepts NULL. */
+void head_free(head_t *h);
+
+/* head_copy copies src's parameters into dst (same D and K). */
+void head_copy(head_t *dst, const head_t *src);
+
+/* x (N, D), logits (N, K): logits = x @ kernel + bias (one sgemm). */
+void head_forward(const head_t *h, const float *x, int N, float *logits);
+
+/* head_xent: softmax cross-entropy from logits (N, K) against labels
+ * y (N) in 0..K-1, through log-sum-exp (no overflow for any finite logit).
+ * Adds the summed loss to *loss_sum and the number of rows whose first
+ * largest logit is the label to *correct.  When dlogits (N, K) is non-NULL
+ * it receives scale * (softmax - onehot), the gradient of scale * loss. */
+void head_xent(const float *logits, const int32_t *y, int N, int K,
+	       float scale, float *dlogits, double *loss_sum, long *correct);
+
+/* head_softmax: the probabilities p (K) of one row of logits (K), in
+ * double, through the largest logit (no overflow for any finite logit): what
+ * predict prints and train-head's suggested --min-prob is measured on. */
+void head_softmax(const float *logits, int K, double *p);
+
+/* head_rank puts into order (K) the indices 0..K-1 with the k largest of p
+ * (K) first, largest first, ties lower index first (as argmax): predict's
+ * ranks 1..k, and the rank 1 that train-head's suggested --min-prob is
+ * measured on.  The rest of order is left in no particular order. */
+void head_rank(const double *p, int K, int k, int *order);
+
+/* head_gradient: the loss of the batch x (N, D), y (N) -- mean
+ * cross-entropy plus l2 * sum(kernel^2), Keras' kernel_regularizer -- into
+ * *loss, and its gradient with respect to kernel and bias into g
+ * (D*K + K, the layout of head_t).  logits is scratch (N, K).  The plain
+ * path: the trainer computes the same gradient fused with Adam. */
+void head_gradient(const head_t *h, const float *x, const int32_t *y, int N,
+		   double l2, float *logits, float *g, double *loss);
+
+/* ---- Adam, as tf.keras: adam.c ------------------------------------- */
+
+/* For update t = 1, 2, ...:
+ *   alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+ *   m += (g - m) * (1 - beta1);  v += (g*g - v) * (1 - beta2)
+ *   w -= alpha * m / (sqrt(v) + epsilon)
+ * in float32, as Keras' variables are.  The hyperparameters are kept as
+ * float32 too, as Keras keeps them (0.999 becomes 0.99900001287, which
+ * moves alpha in its sixth digit); alpha is computed from them in double
+ * and rounded once. */
+typedef struct adam {
+	float lr, beta1, beta2, epsilon;
+	long t; /* updates started */
+	size_t n;
+	float *m, *v; /* (n) */
+	int isa;      /* the update's instructions (isa.h): the same bits on each */
+} adam_t;
+
+/* adam_init: state for n parameters, zero moments, the update on
+ * isa_best()'s instructions (a caller may set isa to another the CPU has).
+ * Returns 0, ERR_ARG (a hyperparameter out of range) or ERR_NOMEM. */
+int adam_init(adam_t *a, size_t n, double lr, double beta1, double beta2,
+	      double epsilon, char *err);
+
+/* adam_free releases the moments; accepts NULL. */
+void adam_free(adam_t *a);
+
+/* adam_next starts the next update (t += 1) and returns its alpha. */
+float adam_next(adam_t *a);
+
+/* adam_apply updates the n parameters w (= params + off) with gradient g
+ * (n) and the moments at off, for the update whose alpha adam_next gave.
+ * When l2 is non-zero, 2 * l2 * w is added to the gradient first (Keras'
+ * L2 regulariser on these parameters).  Returns the sum of the squares of
+ * w before the update when l2 is non-zero (for the reported loss), else 0.
+ * One pass over memory, vectorised on a->isa, with results equal to
+ * adam_apply_ref's up to float rounding and the same bits on every ISA. */
+double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
+		  const float *g, float l2);
+
+/* adam_apply_ref: the same, plain scalar code in double, rounded to float
+ * when stored: the reference the fast path is tested against. */
+double adam_apply_ref(adam_t *a, float alpha, size_t off, size_t n, float *w,
+		      const float *g, float l2);
+
+/* ---- training: head_train.c --------------------------------------------- */
+
+typedef struct head_hparams {
+	double lr, beta1, beta2, epsilon;
+	double l2; /* L2 factor on the kernel (0: none) */
+	int batch;
+} head_hparams_t;
+
+/* Keras' defaults for the user's model: Adam(learning_rate=1e-4), batch 32. */
+#define HEAD_HPARAMS_DEFAULT {1e-4, 0.9, 0.999, 1e-7, 0.0, 32}
+
+/* A set of samples: sample j is row idx[j] of x (ld floats apart) with
+ * label y[idx[j]].  idx NULL means rows 0..n-1.  The rows stay where the
+ * caller keeps them; the trainer gathers each batch. */
+typedef struct head_set {
+	const float *x;
+	size_t ld;
+	const int32_t *y;
+	const size_t *idx;
+	size_t n;
+} head_set_t;
+
+typedef struct head_metrics {
+	double loss;     /* sample-weighted mean, regulariser included */
+	double accuracy; /* fraction of samples whose argmax is the label */
+} head_metrics_t;
+
+typedef struct head_trainer head_trainer_t;
+
+/* head_trainer_create prepares to train h (which must outlive the trainer)
+ * with hp, threads threads (1..64) and the shuffling stream of seed.  The
+ * results depend on seed only, never on the number of threads.
+ * Returns 0, ERR_ARG or ERR_NOMEM (also when a thread cannot start). */
+int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
+			uint64_t seed, head_trainer_t **out, char *err);
+
+/* head_trainer_epoch runs one epoch over set: a fresh shuffle, then
+ * ceil(n / batch) Adam steps, the last batch possibly smaller.  m receives
+ * the epoch's training loss and accuracy (as Keras shows them).  When order
+ * is non-NULL it receives the epoch's sample order (n positions into the
+ * set).  Returns 0 or ERR_ARG (an empty set). */
+int head_trainer_epoch(head_trainer_t *t, const head_set_t *set,
+		       head_metrics_t *m, size_t *order, char *err);
+
+/* head_trainer_evaluate: loss (regulariser included, as Keras' val_loss)
+ * and accuracy of the current head over set; 0 or ERR_ARG (empty set). */
+int head_trainer_evaluate(head_trainer_t *t, const head_set_t *set,
+			  head_metrics_t *m, char *err);
+
+/* head_trainer_free stops the threads and releases the trainer; accepts
+ * NULL. */
+void head_trainer_free(head_trainer_t *t);
+
+/* ---- the head file: head_file.c ----------------------------------------- */
+
+/* Layout (HDF5), Keras 2's save_weights for a model whose only layer with
+ * weights is Dense HEAD_LAYER, so that Keras' load_weights reads it:
+ *   /                attributes layer_names = [HEAD_LAYER],
+ *                    backend = "tensorflow", keras_version
+ *   /dense_1         attribute weight_names =
+ *                    ["dense_1/kernel:0", "dense_1/bias:0"]
+ *   /dense_1/dense_1/kernel:0   (D, K) float32
+ *   /dense_1/dense_1/bias:0     (K) float32
+ * plus root attributes that Keras ignores and predict checks:
+ *   vggfeat_format      HEAD_FORMAT
+ *   vggfeat_classes     the K class names (index order)
+ *   vggfeat_model       the features' model (the store's "model":
+ *                       FEATDB_MODEL or FEATDB_MODEL_VGGFACE)
+ *   vggfeat_fingerprint the VGG16 weights' fingerprint of the features
+ *   vggfeat_preprocess  the preprocessing of the features
+ *   vggfeat_version     the program that wrote the file
+ * Strings are fixed-length, NUL-padded, as h5py writes numpy bytes. */
+typedef struct head_meta {
+	int nclasses;
+	char **classes; /* nclasses names, owned; NULL when the file has none */
+	char model[64];
+	char fingerprint[64];
+	char preprocess[256];
+	char version[64];
+} head_meta_t;
+
+/* head_save writes h and meta (meta->classes must hold h->K names) to path
+ * atomically: a temporary file in the same folder, flushed to disk, then
+ * renamed over path, so path is either the old file or the complete new
+ * one.  Returns 0, ERR_ARG or ERR_IO (the reason names the file). */
+int head_save(const char *path, const head_t *h, const head_meta_t *meta,
+	      char *err);
+
+/* head_load reads a head file written by head_save, or by Keras'
+ * save_weights for a model whose first layer with weights is a Dense layer
+ * (then meta has no classes and empty strings), in a child process
+ * (h5child.h): a file that crashes or hangs libhdf5 gives ERR_FORMAT
+ * "PATH: damaged HDF5 file (...)".  The layers are walked as Keras does
+ * (keras_h5.h): a layer without weight_names has no weights.  Errors:
+ * ERR_MISSING (no such file, no layer with weights, a layer listed in
+ * layer_names without its group), ERR_FORMAT (not HDF5, unreadable
+ * attributes or datasets), ERR_SHAPE (kernel not 2-d, bias not (K), class
+ * names not K, a first layer with other than two weights), ERR_NOMEM.  On
+ * failure h and meta are left empty. */
+int head_load(const char *path, head_t *h, head_meta_t *meta, char *err);
+
+/* head_read: head_load in this process (the fuzz target's: it must see
+ * libhdf5's crashes). */
+int head_read(const char *path, head_t *h, head_meta_t *meta, char *err);
+
+/* head_meta_free releases meta's class names and zeroes it; accepts NULL. */
+void head_meta_free(head_meta_t *meta);
+
+#endif

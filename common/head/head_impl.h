@@ -1,0 +1,50 @@
+/* head_impl.h - what the files of the softmax head (head.c, adam.c,
+ * head_train.c, head_file.c) share and nobody else uses: the size limits,
+ * the allocation, the random streams and Adam's update that consumes
+ * its gradient. */
+#ifndef COMMON_HEAD_HEAD_IMPL_H
+#define COMMON_HEAD_HEAD_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "head/head.h"
+#include "base/rng.h"
+
+/* Largest D or K accepted: far above any real head, and D * K stays
+ * addressable with int sgemm arguments. */
+#define HEAD_MAX_DIM (1 << 20)
+#define HEAD_MAX_PARAMS ((size_t)1 << 31)
+
+/* head_alloc makes h a zeroed D-by-K head: 0, ERR_ARG (D or K out of
+ * 1..HEAD_MAX_DIM), ERR_TOO_BIG or ERR_NOMEM. */
+int head_alloc(int D, int K, head_t *h, char *err);
+
+/* Adam's float32 update per ISA (adam_kern.h): w, m, v, g (n); g' =
+ * g + l2x2 * w, then the moments c1 = 1 - beta1 and c2 = 1 - beta2, then w;
+ * g zeroed when clear is set.  Returns the sum of the squares of w before
+ * the update when l2x2 != 0, else 0.  The same bits on every ISA. */
+double adam_portable(float *w, float *m, float *v, float *g, size_t n,
+			  float alpha, float c1, float c2, float eps, float l2x2,
+			  int clear);
+double adam_avx2(float *w, float *m, float *v, float *g, size_t n,
+		      float alpha, float c1, float c2, float eps, float l2x2,
+		      int clear);
+double adam_avx512(float *w, float *m, float *v, float *g, size_t n,
+			float alpha, float c1, float c2, float eps, float l2x2,
+			int clear);
+double adam_emul512(float *w, float *m, float *v, float *g, size_t n,
+			 float alpha, float c1, float c2, float eps, float l2x2,
+			 int clear);
+
+/* adam_apply_clear is adam_apply that zeroes g (n) as it consumes it, so
+ * that the trainer's gradient block is zeros again for the next sgemm to
+ * accumulate into. */
+double adam_apply_clear(adam_t *a, float alpha, size_t off, size_t n,
+			float *w, float *g, float l2);
+
+/* Independent streams of one seed (rng_stream): the initialisation and the
+ * shuffles. */
+enum { HEAD_STREAM_INIT = 1, HEAD_STREAM_SHUFFLE = 2 };
+
+#endif

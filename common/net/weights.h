@@ -1,0 +1,172 @@
+/* weights.h - reading Keras VGG16 and VGG-Face weight files (HDF5).
+ *
+ * Supported layouts, all found by following the file's own attributes, the
+ * way Keras' legacy HDF5 loader does (never by hard-coded dataset paths):
+ *  - the official vgg16_weights_tf_dim_ordering_tf_kernels.h5: root attribute
+ *    layer_names; one group per layer; each group's attribute weight_names
+ *    lists datasets relative to the group ("block1_conv1_W_1:0");
+ *  - Keras 2 save_weights files: weight_names like "block1_conv1/kernel:0"
+ *    (a nested group), root attributes backend and keras_version;
+ *  - Keras 2 model.save files: the same layout under /model_weights.
+ * Strings may be fixed- or variable-length.  A layer without weight_names
+ * has no weights, as in Keras (keras_h5.h).  As in Keras (by_name=False),
+ * layers that carry weights are matched to the model's in order: the first 15
+ * of them must be the 13 convolutions and the two dense layers whose output
+ * is the vector (a top layer such as "predictions" may follow and is
+ * ignored).
+ *
+ * Two models share that network (13 conv 3x3, two dense layers of 4096, the
+ * same shapes), told apart by the names of the file's layers with weights,
+ * never by their shapes:
+ *  - VGG16 (keras.applications, ImageNet): block1_conv1 .. block5_conv3,
+ *    fc1, fc2 [, predictions]; the vector is fc2 after its ReLU;
+ *  - VGG-Face (keras-vggface's VGGFace(model='vgg16'), Parkhi et al. 2015,
+ *    rcmalli_vggface_tf_vgg16.h5): conv1_1 .. conv5_3, fc6, fc7 [, fc8];
+ *    its activations are layers of their own ("fc6/relu": nested groups
+ *    without weights); the vector is fc7 after its ReLU, the same place in
+ *    the network.
+ * A file whose names are neither is refused with the names it holds.
+ *
+ * Shapes: conv kernels HWIO (3, 3, in, out), dense kernels (in, out), biases
+ * (out), float32 (other float types are converted by HDF5).
+ */
+#ifndef COMMON_NET_WEIGHTS_H
+#define COMMON_NET_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WEIGHTS_NCONV 13
+#define WEIGHTS_NLAYERS 15 /* 13 conv + fc1 + fc2 */
+#define WEIGHTS_FILE_NAME "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+#define WEIGHTS_URL \
+	"https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" \
+	WEIGHTS_FILE_NAME
+/* VGG-Face's file, as keras-vggface downloads it (to models/vggface/). */
+#define WEIGHTS_VGGFACE_FILE_NAME "rcmalli_vggface_tf_vgg16.h5"
+#define WEIGHTS_VGGFACE_URL \
+	"https://github.com/rcmalli/keras-vggface/releases/download/v2.0/" \
+	WEIGHTS_VGGFACE_FILE_NAME
+
+/* The models (weights_t.model); WEIGHTS_AUTO asks for the one the file
+ * holds. */
+enum weights_model { WEIGHTS_AUTO = 0, WEIGHTS_VGG16 = 1, WEIGHTS_VGGFACE = 2 };
+#define WEIGHTS_NMODELS 3
+
+/* What sets a model apart: its layer names, where its file comes from, and
+ * what its vectors are (the feature store's "model" and "preprocess"
+ * metadata, the means preprocessing subtracts). */
+typedef struct weights_model_info {
+	const char *name;   /* --model's value: "vgg16", "vggface" */
+	const char *title;  /* for messages: "VGG16", "VGG-Face" */
+	const char *layers[WEIGHTS_NLAYERS]; /* the file's names, in order */
+	const char *file_name, *notop_name, *url;
+	const char *get;    /* the Python call that downloads the file */
+	const char *env;    /* the variable naming the file: "VGG16_WEIGHTS" */
+	const char *cache_dir; /* under $KERAS_HOME or ~/.keras */
+	const char *store_model; /* featdb's "model": FEATDB_MODEL... */
+	const char *preprocess;  /* featdb's "preprocess" */
+	float mean_bgr[3];  /* subtracted from B, G, R (img_vgg_input_mean) */
+} weights_model_info_t;
+
+/* weights_model_info: model's description (WEIGHTS_AUTO: VGG16's, the
+ * default when nothing says otherwise). */
+const weights_model_info_t *weights_model_info(int model);
+
+/* weights_model_parse: the model named s (info's name), or -1. */
+int weights_model_parse(const char *s);
+
+/* weights_model_of_store: the model whose store_model is s, or -1. */
+int weights_model_of_store(const char *s);
+
+/* One layer of VGG16 that carries weights.  For a conv layer the kernel is
+ * (3, 3, cin, cout); for a dense layer (cin, cout).  pool_after says a 2x2
+ * max-pool follows the layer. */
+typedef struct weights_layer_spec {
+	const char *name; /* Keras' name: "block1_conv1" ... "fc2" */
+	int is_conv;
+	int cin, cout;
+	int pool_after;
+} weights_layer_spec_t;
+
+extern const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS];
+
+typedef struct weights {
+	float *kernel[WEIGHTS_NLAYERS]; /* HWIO or (in, out), see weights_spec */
+	float *bias[WEIGHTS_NLAYERS];   /* (cout) */
+	/* One block holds them all, kernel then bias of each layer in order:
+	 * malloc'd, or shared with the child process that read the file. */
+	float *block;
+	size_t block_bytes;
+	int shared;
+	int model; /* WEIGHTS_VGG16 or WEIGHTS_VGGFACE, from the layer names */
+	/* A hash of every kernel's and bias' shape and float32 contents, in
+	 * layer order, as 16 lower-case hex digits: two files with the same
+	 * numbers have the same fingerprint, whatever their layout. */
+	char fingerprint[17];
+} weights_t;
+
+/* weights_kernel_count returns the number of floats in layer i's kernel. */
+size_t weights_kernel_count(int i);
+
+/* weights_load reads the 15 layers from path into *w (allocating), and the
+ * model they belong to (w->model, from the layer names), in a child
+ * process (h5child.h): a file that crashes or hangs libhdf5 gives
+ * ERR_FORMAT "PATH: damaged HDF5 file (...)" instead of killing the caller.
+ * Errors (one line naming the file, and the layer when there is one):
+ * ERR_MISSING (no such file; a layer is missing, e.g. the _notop file),
+ * ERR_UNSUPPORTED (layer names that are neither VGG16's nor VGG-Face's,
+ * e.g. DeepFace's conv2d_1...: the message lists them),
+ * ERR_FORMAT (not HDF5, truncated, attributes or datasets unreadable),
+ * ERR_SHAPE (a dataset has the wrong shape), ERR_NOMEM; also ERR_IO (the
+ * path cannot be opened or is not a regular file) and ERR_UNSUPPORTED (the
+ * root's backend attribute says "theano": Keras would flip those kernels).
+ * HDF5's own reason, when it gives one, ends the message in parentheses.
+ * On failure *w is left empty.  HDF5's automatic error printing is switched
+ * off during the call and restored after it, so the call must not run
+ * concurrently with other HDF5 use (the serial HDF5 library is not
+ * thread-safe anyway). */
+int weights_load(const char *path, weights_t *w, char *err);
+
+/* weights_read: weights_load in this process (the fuzz target's: it must
+ * see libhdf5's crashes). */
+int weights_read(const char *path, weights_t *w, char *err);
+
+/* weights_free releases everything; accepts NULL and empty structs. */
+void weights_free(weights_t *w);
+
+/* weights_check_model: 0 when want is WEIGHTS_AUTO or the model w holds,
+ * else ERR_MISMATCH naming both (path is w's file, for the message). */
+int weights_check_model(const weights_t *w, int want, const char *path,
+			char *err);
+
+/* weights_model_default_path writes the file model's weights are read from
+ * when none is given: $<info->env> ($VGG16_WEIGHTS, $VGGFACE_WEIGHTS), else
+ * where Keras' get_file caches it (keras-vggface asks for the subfolder
+ * models/vggface): $KERAS_HOME/<cache_dir>/<file_name> when KERAS_HOME is
+ * set, else ~/.keras/<cache_dir>/<file_name>.  WEIGHTS_AUTO is VGG16.
+ * (Keras falls back to /tmp/.keras when that folder exists but is not
+ * writable; that case is not followed.)  Returns 0 or ERR_ARG (buffer too
+ * small / no HOME). */
+int weights_model_default_path(int model, char *buf, size_t len, char *err);
+
+/* weights_default_path: weights_model_default_path of VGG16. */
+int weights_default_path(char *buf, size_t len, char *err);
+
+/* weights_model_path writes the file weights are read from: given (a
+ * program's --weights) when not NULL, else model's default.
+ * Returns 0 or ERR_ARG (a path longer than the buffer, no HOME). */
+int weights_model_path(const char *given, int model, char *buf, size_t len,
+		       char *err);
+
+/* weights_path: weights_model_path for VGG16. */
+int weights_path(const char *given, char *buf, size_t len, char *err);
+
+/* weights_model_missing_help writes the advice printed when model's
+ * weights file does not exist: where it was looked for and how to get it.
+ * weights_missing_help is VGG16's. */
+void weights_model_missing_help(int model, const char *path, char *buf,
+				size_t len);
+void weights_missing_help(const char *path, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,502 @@
+/* winograd.c - see winograd.h.  Letters as there.  A block of n tiles is
+ * transformed into V (n, P, Cs), multiplied into M (n, P, Ks) and
+ * transformed back; Cs and Ks are C and K on the portable path, rounded up
+ * to the vector and the panel width of the ISA's kernels (convk.h)
+ * otherwise.  Every step
+ * computes each tile on its own, in an order that does not depend on the
+ * block it is in: a tile's output has the same bits whatever the batch. */
+#include "net/winograd.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/convk.h"
+#include "error.h"
+#include "kernels/gemm.h"
+
+struct wino_layer {
+	int C, K, Cs, Ks, isa;
+	const convk_t *k; /* the vector kernels; NULL on the portable path */
+	int shared, block; /* wino_layer_set_blocks; -1 and 0: by size */
+	wino_tf_t tf;
+	float *u;    /* portable: (P, C, K); else (P, Ks/nr, Cs, nr), nr = k->nr */
+	float *bias; /* (K) */
+};
+
+/* Channels per step of the portable transforms: a constant, so that the
+ * compiler vectorises the loops over them. */
+#define CB 16
+
+/* Two ways to share a layer between the threads, by the size of U:
+ *  - U fits the caches: each thread takes blocks of tiles through all three
+ *    steps on its own.  A block's V and M stay in L2 (1 MB per core here)
+ *    from the input transform through the products to the output
+ *    transform: the blocks are sized to that.
+ *  - U does not (conv3_1 on: 8 to 38 MB): then U streams from memory once
+ *    per block, so blocks are made as large as SHARED_BYTES allows (most
+ *    often the whole batch) and the threads do each step together: the
+ *    products are split by positions and output channels, so that each
+ *    part of U is read by one thread once. */
+#define BLOCK_L2_BYTES ((size_t)384 << 10)
+#define U_CACHED_BYTES ((size_t)8 << 20)
+#define SHARED_BYTES ((size_t)64 << 20)
+/* Tiles per task in the shared steps' transforms; rows of V per call of
+ * the products (their V stays in L2 across the panels of U). */
+#define SHARED_TILES 8
+#define SHARED_ROWS 96
+/* Output channels per task of the shared products. */
+#define SHARED_COLS 128
+
+static int round_up(int x, int to)
+{
+	return (x + to - 1) / to * to;
+}
+
+/* Correlation y_i = sum_k g_k d_(i+k) is the transpose of the polynomial
+ * product that Toom-Cook evaluates at the points p_j and infinity, so
+ *   A' = E_m',  G = E_3,  B' = E_A^-T,
+ * where E_n (A, n) evaluates a polynomial of n coefficients: row j is
+ * (1, p_j, p_j^2, ...), and the last row (infinity) picks the leading
+ * coefficient.  Column j of E_A^-1 is the polynomial that is 1 at p_j, 0 at
+ * the other points and of degree < A - 1: prod_(l != j) (x - p_l) / f_j,
+ * f_j = prod_(l != j) (p_j - p_l); the last column is prod_l (x - p_l).
+ * Moving 1 / f_j into G leaves B' with the products' own coefficients:
+ * computed exactly here, and exact in float (dyadic) for these points. */
+int wino_tf_make(int m, wino_tf_t *tf, double bt[WINO_MAX_A][WINO_MAX_A],
+		 double at[WINO_MAX_A][WINO_MAX_A], char *err)
+{
+	static const double pts[] = {0, 1, -1, 2, -2, 0.5, -0.5};
+	const int A = m + 2;
+
+	if (m != 2 && m != 4 && m != 6)
+		return err_set(err, ERR_ARG, "winograd: tile side %d, not 2, 4 or 6", m);
+	memset(tf, 0, sizeof *tf);
+	memset(bt, 0, sizeof(double) * WINO_MAX_A * WINO_MAX_A);
+	memset(at, 0, sizeof(double) * WINO_MAX_A * WINO_MAX_A);
+	tf->m = m;
+	tf->a = A;
+	for (int j = 0; j < A; j++) {
+		/* poly = prod_(l != j) (x - p_l), coefficients by degree. */
+		double poly[WINO_MAX_A] = {1}, f = 1;
+		int deg = 0;
+		for (int l = 0; l < A - 1; l++) {
+			if (l == j)
+				continue;
+			for (int i = deg + 1; i > 0; i--)
+				poly[i] = poly[i - 1] - pts[l] * poly[i];
+			poly[0] *= -pts[l];
+			deg++;
+			if (j < A - 1)
+				f *= pts[j] - pts[l];
+		}
+		for (int i = 0; i < A; i++)
+			bt[j][i] = poly[i];
+		for (int k = 0; k < 3; k++)
+			tf->g[j][k] = (j < A - 1 ? pow(pts[j], k) : k == 2) / f;
+		for (int i = 0; i < m; i++)
+			at[i][j] = j < A - 1 ? pow(pts[j], i) : i == m - 1;
+	}
+	for (int i = 0; i < A; i++) {
+		for (int j = 0; j < A; j++) {
+			tf->bt[i][j] = (float)bt[i][j];
+			if (tf->bt[i][j] != 0) {
+				tf->bt_j[i][tf->bt_n[i]] = j;
+				tf->bt_c[i][tf->bt_n[i]++] = tf->bt[i][j];
+			}
+			if (i < m) {
+				tf->at[i][j] = (float)at[i][j];
+				if (tf->at[i][j] != 0) {
+					tf->at_j[i][tf->at_n[i]] = j;
+					tf->at_c[i][tf->at_n[i]++] = tf->at[i][j];
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+int wino_layer_create(const float *kernel, const float *bias, int C, int K,
+		      int m, int isa, wino_layer_t **out, char *err)
+{
+	wino_layer_t *l = NULL;
+	double bt[WINO_MAX_A][WINO_MAX_A], at[WINO_MAX_A][WINO_MAX_A];
+	size_t nu;
+	int rc;
+
+	*out = NULL;
+	if (C < 1 || K < 1 || C > 65536 || K > 65536)
+		return err_set(err, ERR_ARG, "winograd: %d input, %d output channels",
+			       C, K);
+	if (isa == ISA_AUTO)
+		isa = isa_best();
+	if (isa <= ISA_AUTO || isa >= ISA_COUNT)
+		return err_set(err, ERR_ARG, "winograd: unknown ISA %d", isa);
+	if (!isa_cpu_has(isa))
+		return err_set(err, ERR_UNSUPPORTED, "winograd: this CPU lacks %s",
+			       isa_name(isa));
+	if (!(l = calloc(1, sizeof *l)))
+		goto nomem;
+	if ((rc = wino_tf_make(m, &l->tf, bt, at, err)))
+		goto fail;
+	l->k = convk_for(isa);
+	if (l->k && !convk_tables_match(&l->tf)) {
+		rc = err_set(err, ERR_UNSUPPORTED,
+			     "winograd: the vector kernels' F(%d,3) matrices differ", m);
+		goto fail;
+	}
+	l->C = C;
+	l->K = K;
+	l->isa = isa;
+	l->shared = -1;
+	l->Cs = l->k ? round_up(C, l->k->lanes) : C;
+	l->Ks = l->k ? round_up(K, l->k->nr) : K;
+	const int A = l->tf.a, P = A * A;
+	if (err_mul3_size((size_t)P, (size_t)l->Cs, (size_t)l->Ks, &nu) ||
+	    nu > SIZE_MAX / sizeof(float))
+		goto nomem;
+	/* 64-byte aligned: the microkernel loads U's panels aligned. */
+	l->u = aligned_alloc(64, (nu * sizeof(float) + 63) / 64 * 64);
+	l->bias = malloc((size_t)K * sizeof(float));
+	if (!l->u || !l->bias)
+		goto nomem;
+	memcpy(l->bias, bias, (size_t)K * sizeof(float));
+	memset(l->u, 0, nu * sizeof(float));
+	/* U = G g G' for each (c, k), in double: first G g (A, 3), then U. */
+	const double (*G)[3] = l->tf.g;
+	for (int c = 0; c < C; c++)
+		for (int k = 0; k < K; k++) {
+			double g[3][3], gg[WINO_MAX_A][3];
+			for (int ky = 0; ky < 3; ky++)
+				for (int kx = 0; kx < 3; kx++)
+					g[ky][kx] = kernel[((size_t)(ky * 3 + kx) * C + c) * K + k];
+			for (int a = 0; a < A; a++)
+				for (int kx = 0; kx < 3; kx++)
+					gg[a][kx] = G[a][0] * g[0][kx] + G[a][1] * g[1][kx] +
+						    G[a][2] * g[2][kx];
+			for (int a = 0; a < A; a++)
+				for (int b = 0; b < A; b++) {
+					float v = (float)(gg[a][0] * G[b][0] + gg[a][1] * G[b][1] +
+							  gg[a][2] * G[b][2]);
+					size_t p = (size_t)a * A + b, idx;
+					int nr = l->k ? l->k->nr : 0;
+					if (l->k)
+						idx = ((p * (size_t)(l->Ks / nr) + (size_t)(k / nr)) * l->Cs + c) *
+							      nr + k % nr;
+					else
+						idx = (p * C + c) * K + k;
+					l->u[idx] = v;
+				}
+		}
+	*out = l;
+	return 0;
+nomem:
+	rc = err_set(err, ERR_NOMEM, "winograd: out of memory for a %dx%d layer",
+		     C, K);
+fail:
+	wino_layer_free(l);
+	return rc;
+}
+
+int wino_tile(const wino_layer_t *l)
+{
+	return l->tf.m;
+}
+
+void wino_layer_set_blocks(wino_layer_t *l, int shared, int tiles)
+{
+	l->shared = shared;
+	l->block = tiles;
+}
+
+void wino_layer_free(wino_layer_t *l)
+{
+	if (!l)
+		return;
+	free(l->u);
+	free(l->bias);
+	free(l);
+}
+
+/* One tile's floats in V or M, P positions of S: padded by a cache line,
+ * since the products read and write the rows of a position at this stride,
+ * and a multiple of 4 KB would send them all to the same cache sets. */
+static size_t row_floats(int P, int S)
+{
+	return (size_t)P * S + 16;
+}
+
+static int shared_mode(const wino_layer_t *l)
+{
+	if (l->shared >= 0)
+		return l->shared;
+	return (size_t)l->tf.a * l->tf.a * l->Cs * l->Ks * sizeof(float) >
+	       U_CACHED_BYTES;
+}
+
+/* Bytes of V and M per tile. */
+static size_t tile_bytes(const wino_layer_t *l)
+{
+	const int P = l->tf.a * l->tf.a;
+	return (row_floats(P, l->Cs) + row_floats(P, l->Ks)) * sizeof(float);
+}
+
+/* Tiles per block: see BLOCK_L2_BYTES. */
+static int block_max(const wino_layer_t *l)
+{
+	if (l->block > 0)
+		return l->block;
+	size_t tb = (shared_mode(l) ? SHARED_BYTES : BLOCK_L2_BYTES) / tile_bytes(l);
+	return tb < 6 ? 6 : tb > (1 << 20) ? 1 << 20 : (int)tb;
+}
+
+size_t wino_work_floats(const wino_layer_t *l, int threads)
+{
+	size_t per = (size_t)block_max(l) * tile_bytes(l) / sizeof(float);
+	return shared_mode(l) ? per : per * (size_t)threads;
+}
+
+/* Portable transforms, CB channels at a time (the rest zero-padded). */
+
+/* img (H, W, C): the patch at (y0, x0) into V, as convk_t's in_tile. */
+static void in_tile_c(const wino_tf_t *tf, const float *img, int H, int W,
+		      int C, int y0, int x0, float *V, size_t pstride)
+{
+	const int A = tf->a;
+	float d[WINO_MAX_A][WINO_MAX_A][CB], t[WINO_MAX_A][WINO_MAX_A][CB];
+
+	for (int c0 = 0; c0 < C; c0 += CB) {
+		int cb = C - c0 < CB ? C - c0 : CB;
+		for (int j = 0; j < A; j++)
+			for (int x = 0; x < A; x++) {
+				int y = y0 + j, xx = x0 + x;
+				memset(d[j][x], 0, sizeof d[j][x]);
+				if (y >= 0 && y < H && xx >= 0 && xx < W)
+					memcpy(d[j][x], img + ((size_t)y * W + xx) * C + c0,
+					       (size_t)cb * sizeof(float));
+			}
+		for (int i = 0; i < A; i++)
+			for (int x = 0; x < A; x++) {
+				float acc[CB] = {0};
+				for (int e = 0; e < tf->bt_n[i]; e++) {
+					float cf = tf->bt_c[i][e];
+					const float *s = d[tf->bt_j[i][e]][x];
+					for (int c = 0; c < CB; c++)
+						acc[c] += cf * s[c];
+				}
+				memcpy(t[i][x], acc, sizeof acc);
+			}
+		for (int i = 0; i < A; i++)
+			for (int k = 0; k < A; k++) {
+				float acc[CB] = {0};
+				for (int e = 0; e < tf->bt_n[k]; e++) {
+					float cf = tf->bt_c[k][e];
+					const float *s = t[i][tf->bt_j[k][e]];
+					for (int c = 0; c < CB; c++)
+						acc[c] += cf * s[c];
+				}
+				memcpy(V + (size_t)(i * A + k) * pstride + c0, acc,
+				       (size_t)cb * sizeof(float));
+			}
+	}
+}
+
+/* M into img (H, W, K) at (y0, x0), as convk_t's out_tile. */
+static void out_tile_c(const wino_tf_t *tf, const float *M, size_t pstride,
+		       int K, const float *bias, float *img, int H, int W,
+		       int y0, int x0)
+{
+	const int A = tf->a, m = tf->m;
+	float t[WINO_MAX_A][WINO_MAX_A][CB];
+	int rows = H - y0 < m ? H - y0 : m, cols = W - x0 < m ? W - x0 : m;
+
+	for (int k0 = 0; k0 < K; k0 += CB) {
+		int kb = K - k0 < CB ? K - k0 : CB;
+		for (int u = 0; u < rows; u++)
+			for (int x = 0; x < A; x++) {
+				float acc[CB] = {0};
+				for (int e = 0; e < tf->at_n[u]; e++) {
+					float cf = tf->at_c[u][e];
+					const float *s = M + (size_t)(tf->at_j[u][e] * A + x) * pstride + k0;
+					for (int c = 0; c < kb; c++)
+						acc[c] += cf * s[c];
+				}
+				memcpy(t[u][x], acc, sizeof acc);
+			}
+		for (int u = 0; u < rows; u++)
+			for (int v = 0; v < cols; v++) {
+				float acc[CB] = {0};
+				for (int e = 0; e < tf->at_n[v]; e++) {
+					float cf = tf->at_c[v][e];
+					const float *s = t[u][tf->at_j[v][e]];
+					for (int c = 0; c < CB; c++)
+						acc[c] += cf * s[c];
+				}
+				float *o = img + ((size_t)(y0 + u) * W + x0 + v) * K + k0;
+				for (int c = 0; c < kb; c++) {
+					float y = acc[c] + bias[k0 + c];
+					o[c] = y > 0 ? y : 0;
+				}
+			}
+	}
+}
+
+typedef struct conv_job {
+	const wino_layer_t *l;
+	const float *in;
+	float *out;
+	int N, H, W, tiles_x, tiles_img, T, tb;
+	float *work;
+	int t0, n; /* the shared steps' block */
+} conv_job_t;
+
+/* Tiles t0..t0+n-1 into V (n, P, Cs) (tile-major: each tile's transform
+ * writes one contiguous run, and the products take their rows at a stride
+ * of one tile). */
+static void in_tiles(const conv_job_t *j, int t0, int n, float *V)
+{
+	const wino_layer_t *l = j->l;
+	const int m = l->tf.m, P = l->tf.a * l->tf.a;
+	const size_t vrow = row_floats(P, l->Cs);
+
+	for (int i = 0; i < n; i++) {
+		int t = t0 + i, img = t / j->tiles_img, r = t % j->tiles_img;
+		int y0 = r / j->tiles_x * m - 1, x0 = r % j->tiles_x * m - 1;
+		const float *src = j->in + (size_t)img * j->H * j->W * l->C;
+		float *v = V + (size_t)i * vrow;
+		if (l->k)
+			l->k->in_tile(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
+		else
+			in_tile_c(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
+	}
+}
+
+/* M (n, P, Ks) of tiles t0.. into the output. */
+static void out_tiles(const conv_job_t *j, int t0, int n, const float *M)
+{
+	const wino_layer_t *l = j->l;
+	const int m = l->tf.m, P = l->tf.a * l->tf.a;
+	const size_t mrow = row_floats(P, l->Ks);
+
+	for (int i = 0; i < n; i++) {
+		int t = t0 + i, img = t / j->tiles_img, r = t % j->tiles_img;
+		int y0 = r / j->tiles_x * m, x0 = r % j->tiles_x * m;
+		float *dst = j->out + (size_t)img * j->H * j->W * l->K;
+		const float *mi = M + (size_t)i * mrow;
+		if (l->k)
+			l->k->out_tile(&l->tf, mi, l->Ks, l->K, l->bias, dst, j->H, j->W, y0, x0);
+		else
+			out_tile_c(&l->tf, mi, l->K, l->K, l->bias, dst, j->H, j->W, y0, x0);
+	}
+}
+
+/* M[:, p, k0..k1) = V[:, p, :] @ U_p[:, k0..k1) for n tiles: each tile's
+ * row summed in an order of its own (gemm.h; the vector kernels', in
+ * blocks of 256 channels), whatever n and the other tiles. */
+static void products(const wino_layer_t *l, int p, int k0, int k1, int n,
+		     const float *V, float *M)
+{
+	const int P = l->tf.a * l->tf.a;
+	const size_t vrow = row_floats(P, l->Cs), mrow = row_floats(P, l->Ks);
+	const float *vp = V + (size_t)p * l->Cs;
+	float *mp = M + (size_t)p * l->Ks + k0;
+
+	if (l->k)
+		l->k->gemm(n, l->Cs, k1 - k0, vp, vrow,
+			   l->u + ((size_t)p * l->Ks + k0) * l->Cs, mp, mrow);
+	else
+		gemm_fixed(ISA_PORTABLE, n, l->C, 0, k1 - k0, vp, vrow,
+			   l->u + (size_t)p * l->C * l->K + k0, (size_t)l->K, NULL, 0, mp,
+			   mrow);
+}
+
+/* Per-thread mode: one block of tiles, all three steps. */
+static void conv_block(void *arg, int task, int worker)
+{
+	const conv_job_t *j = arg;
+	const wino_layer_t *l = j->l;
+	const int P = l->tf.a * l->tf.a, t0 = task * j->tb;
+	const int n = j->T - t0 < j->tb ? j->T - t0 : j->tb;
+	float *V = j->work + (size_t)worker * j->tb * tile_bytes(l) / sizeof(float);
+	float *M = V + (size_t)j->tb * row_floats(P, l->Cs);
+
+	in_tiles(j, t0, n, V);
+	for (int p = 0; p < P; p++)
+		products(l, p, 0, l->Ks, n, V, M);
+	out_tiles(j, t0, n, M);
+}
+
+/* Shared mode: the block's V and M at the start of work. */
+static float *shared_v(const conv_job_t *j)
+{
+	return j->work;
+}
+
+static float *shared_m(const conv_job_t *j)
+{
+	const int P = j->l->tf.a * j->l->tf.a;
+	return j->work + (size_t)j->n * row_floats(P, j->l->Cs);
+}
+
+static void shared_in(void *arg, int task, int worker)
+{
+	const conv_job_t *j = arg;
+	int i0 = task * SHARED_TILES, n = j->n - i0 < SHARED_TILES ? j->n - i0 : SHARED_TILES;
+	const int P = j->l->tf.a * j->l->tf.a;
+	in_tiles(j, j->t0 + i0, n, shared_v(j) + (size_t)i0 * row_floats(P, j->l->Cs));
+}
+
+static void shared_out(void *arg, int task, int worker)
+{
+	const conv_job_t *j = arg;
+	int i0 = task * SHARED_TILES, n = j->n - i0 < SHARED_TILES ? j->n - i0 : SHARED_TILES;
+	const int P = j->l->tf.a * j->l->tf.a;
+	out_tiles(j, j->t0 + i0, n, shared_m(j) + (size_t)i0 * row_floats(P, j->l->Ks));
+}
+
+/* Task (p, column range): all the block's tiles, SHARED_ROWS at a time. */
+static void shared_products(void *arg, int task, int worker)
+{
+	const conv_job_t *j = arg;
+	const wino_layer_t *l = j->l;
+	const int P = l->tf.a * l->tf.a, ncols = (l->Ks + SHARED_COLS - 1) / SHARED_COLS;
+	const int p = task / ncols, k0 = task % ncols * SHARED_COLS;
+	const int k1 = k0 + SHARED_COLS < l->Ks ? k0 + SHARED_COLS : l->Ks;
+	const size_t vrow = row_floats(P, l->Cs), mrow = row_floats(P, l->Ks);
+
+	for (int i0 = 0; i0 < j->n; i0 += SHARED_ROWS) {
+		int n = j->n - i0 < SHARED_ROWS ? j->n - i0 : SHARED_ROWS;
+		products(l, p, k0, k1, n, shared_v(j) + (size_t)i0 * vrow,
+			 shared_m(j) + (size_t)i0 * mrow);
+	}
+}
+
+void wino_conv3x3_relu(const wino_layer_t *l, const float *in, int N, int H,
+		       int W, float *out, workers_t *workers, float *work)
+{
+	const int m = l->tf.m, tx = (W + m - 1) / m, ty = (H + m - 1) / m;
+	const int T = N * tx * ty, threads = workers_threads(workers), bm = block_max(l);
+	conv_job_t j = {l, in, out, N, H, W, tx, tx * ty, T, 0, work, 0, 0};
+
+	if (shared_mode(l)) {
+		int nb = (T + bm - 1) / bm, P = l->tf.a * l->tf.a;
+		int ncols = (l->Ks + SHARED_COLS - 1) / SHARED_COLS;
+		j.tb = (T + nb - 1) / nb;
+		for (j.t0 = 0; j.t0 < T; j.t0 += j.tb) {
+			j.n = T - j.t0 < j.tb ? T - j.t0 : j.tb;
+			workers_run(workers, shared_in, &j, (j.n + SHARED_TILES - 1) / SHARED_TILES);
+			workers_run(workers, shared_products, &j, P * ncols);
+			workers_run(workers, shared_out, &j, (j.n + SHARED_TILES - 1) / SHARED_TILES);
+		}
+		return;
+	}
+	/* Equal blocks, as many as the scratch needs, a multiple of the
+	 * threads so that none waits for the others at the end. */
+	int nb = (T + bm - 1) / bm;
+	nb = round_up(nb, threads);
+	if (nb > T)
+		nb = T;
+	j.tb = (T + nb - 1) / nb;
+	workers_run(workers, conv_block, &j, (T + j.tb - 1) / j.tb);
+}

@@ -1,0 +1,83 @@
+/* winograd.h - 3x3 'same' convolution (stride 1, zero padding 1) + bias +
+ * ReLU by Winograd's minimal filtering F(m x m, 3 x 3) (Lavin & Gray 2016).
+ *
+ * Letters: N batch, H height, W width, C input channels, K output channels,
+ * m output tile side, A = m + 2 input tile side, P = A * A transform
+ * positions, T tiles.  Activations are NHWC, kernels HWIO, as in vgg.h.
+ *
+ * An output tile of m x m pixels is computed from an A x A input patch: the
+ * patch is transformed (V = B' d B), multiplied position by position with
+ * the transformed kernel (U = G g G'), summed over C, and transformed back
+ * (Y = A' M A).  The sum over C is, for each of the P positions, one matrix
+ * product (T, C) @ (C, K) over a block of tiles.  m * m outputs then cost P
+ * multiplications instead of 9 m * m: 2.25x fewer for m = 2, 4x for m = 4,
+ * 5.06x for m = 6, with larger rounding errors as m grows (the matrices are
+ * built from the points 0, +-1, +-2, +-1/2 and infinity, Toom-Cook style).
+ *
+ * The ISA (isa.h) is chosen at vgg_create time: portable C, or the vector
+ * kernels of convk.h (transforms across channels and our own microkernel
+ * for the products; AVX2, AVX-512).  On each, a tile's output is computed
+ * on its own, in one order: the same bits whatever the batch, the block of
+ * tiles or the threads; and the vector ISAs give the same bits as each
+ * other. */
+#ifndef COMMON_NET_WINOGRAD_H
+#define COMMON_NET_WINOGRAD_H
+
+#include <stddef.h>
+
+#include "kernels/isa.h"
+#include "base/workers.h"
+
+#define WINO_MAX_A 8
+
+/* The transform matrices of F(m x m, 3 x 3), rounded to float, and their
+ * nonzero entries row by row (the transforms skip the zeros). */
+typedef struct wino_tf {
+	int m, a;
+	float bt[WINO_MAX_A][WINO_MAX_A]; /* B' (A, A) */
+	float at[WINO_MAX_A][WINO_MAX_A]; /* A' (m, A) */
+	double g[WINO_MAX_A][3];          /* G (A, 3), kept in double */
+	int bt_n[WINO_MAX_A], bt_j[WINO_MAX_A][WINO_MAX_A];
+	float bt_c[WINO_MAX_A][WINO_MAX_A];
+	int at_n[WINO_MAX_A], at_j[WINO_MAX_A][WINO_MAX_A];
+	float at_c[WINO_MAX_A][WINO_MAX_A];
+} wino_tf_t;
+
+/* wino_tf_make builds the matrices for m = 2, 4 or 6 in double (returns 0),
+ * or returns ERR_ARG for another m. */
+int wino_tf_make(int m, wino_tf_t *tf, double bt[WINO_MAX_A][WINO_MAX_A],
+		 double at[WINO_MAX_A][WINO_MAX_A], char *err);
+
+typedef struct wino_layer wino_layer_t;
+
+/* wino_layer_create transforms kernel (3, 3, C, K) HWIO for tile side m (in
+ * double, rounded once to float) and copies bias (K).  isa: ISA_* (isa.h).
+ * Returns 0, ERR_ARG (m not 2/4/6, bad sizes), ERR_UNSUPPORTED (the CPU
+ * lacks the ISA asked for) or ERR_NOMEM. */
+int wino_layer_create(const float *kernel, const float *bias, int C, int K,
+		      int m, int isa, wino_layer_t **out, char *err);
+
+/* wino_tile: the layer's m. */
+int wino_tile(const wino_layer_t *l);
+
+/* wino_layer_set_blocks overrides how wino_conv3x3_relu shares l's work
+ * (for tests and tuning; call before wino_work_floats): shared 1 or 0 for
+ * the two ways described in winograd.c, -1 to choose by the size of U;
+ * tiles per block, 0 to choose by the caches. */
+void wino_layer_set_blocks(wino_layer_t *l, int shared, int tiles);
+
+/* wino_layer_free accepts NULL. */
+void wino_layer_free(wino_layer_t *l);
+
+/* wino_work_floats: the work memory wino_conv3x3_relu needs for layer l
+ * with a workers of threads, in floats. */
+size_t wino_work_floats(const wino_layer_t *l, int threads);
+
+/* wino_conv3x3_relu: in (N, H, W, C), out (N, H, W, K); out must not overlap
+ * in.  The work is shared among the workers's threads (in blocks of tiles, or
+ * step by step for layers with a large U); work holds at least
+ * wino_work_floats(l, workers_threads(workers)) floats. */
+void wino_conv3x3_relu(const wino_layer_t *l, const float *in, int N, int H,
+		       int W, float *out, workers_t *workers, float *work);
+
+#endif

@@ -1,0 +1,719 @@
+/* featdb.c - the feature store of featdb.h: opening the LMDB environment
+ * (after featdb_pages.c has checked its pages), reading records and the
+ * metadata, and the LMDB plumbing the module's other files share
+ * (featdb_impl.h).  Writing is featdb_write.c's, the record bytes
+ * featdb_rec.c's. */
+#include "store/featdb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "store/featdb_impl.h"
+
+/* A new store's map is small so that growing it (doubling on MDB_MAP_FULL)
+ * is the everyday path, exercised by every real extraction, not a corner. */
+#define FEATDB_MAP_INIT ((size_t)64 << 20)
+/* Names of the two databases; maxdbs leaves room for two more. */
+#define FEATDB_DB_FEATURES "features"
+#define FEATDB_DB_META "meta"
+#define FEATDB_MAXDBS 4
+/* The size of LMDB's lock.mdb with its default 126 readers (on 64-bit). */
+#define FEATDB_LOCK_BYTES ((off_t)8192)
+
+/* ---- the LMDB plumbing the module shares (featdb_impl.h) ---- */
+
+/* Maps an LMDB or errno code to ours; at_open says the environment is just
+ * being opened, where a panic means the file was never a sound store. */
+int featdb_lmdb_code(int rc, int at_open)
+{
+	switch (rc) {
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INCOMPATIBLE:
+	case MDB_BAD_VALSIZE:
+		return ERR_FORMAT;
+	case MDB_PANIC:
+		return at_open ? ERR_FORMAT : ERR_IO;
+	case ENOMEM:
+		return ERR_NOMEM;
+	case ENOENT:
+		return ERR_MISSING;
+	default:
+		return ERR_IO;
+	}
+}
+
+int featdb_lmdb_fail(const featdb_t *db, int rc, const char *what, char *err)
+{
+	return err_set(err, featdb_lmdb_code(rc, 0), "%s: %s: %s", db->path, what,
+		       mdb_strerror(rc));
+}
+
+/* mdb_txn_begin, adopting a larger map when a writer in another process
+ * grew it past ours (MDB_MAP_RESIZED).  Callers hold no other transaction,
+ * which mdb_env_set_mapsize requires.  Returns an LMDB code. */
+int featdb_txn_begin(featdb_t *db, unsigned flags, MDB_txn **txn)
+{
+	int rc;
+
+	*txn = NULL;
+	while ((rc = mdb_txn_begin(db->env, NULL, flags, txn)) == MDB_MAP_RESIZED) {
+		rc = mdb_env_set_mapsize(db->env, 0);
+		if (rc)
+			break;
+	}
+	if (rc)
+		*txn = NULL;
+	return rc;
+}
+
+/* LMDB does not write the pages a transaction allocated and freed again
+ * ("loose" pages), so data.mdb may end before the last page its meta names.
+ * Keeping the file at least as long as the map (sparse, as LMDB's own
+ * MDB_WRITEMAP does) makes "shorter than its last page" mean truncated,
+ * which featdb_open checks.  Called inside a write transaction: the write
+ * lock keeps other writers from extending the file meanwhile. */
+int featdb_file_extend(featdb_t *db, char *err)
+{
+	MDB_envinfo info;
+	struct stat st;
+	int fd, rc;
+
+	if ((rc = mdb_env_info(db->env, &info)) != 0 ||
+	    (rc = mdb_env_get_fd(db->env, &fd)) != 0)
+		return featdb_lmdb_fail(db, rc, "env info", err);
+	if (fstat(fd, &st) != 0)
+		return err_set(err, ERR_IO, "%s/data.mdb: %s", db->path, strerror(errno));
+	if ((uint64_t)st.st_size >= (uint64_t)info.me_mapsize)
+		return 0;
+	if (info.me_mapsize > (size_t)INT64_MAX ||
+	    ftruncate(fd, (off_t)info.me_mapsize) != 0)
+		return err_set(err, ERR_IO, "%s/data.mdb: cannot extend to %zu bytes: %s",
+			       db->path, info.me_mapsize, strerror(errno));
+	return 0;
+}
+
+/* ---- opening ---- */
+
+/* Whether the environment's main database is empty (no named database). */
+static int main_empty(MDB_txn *txn)
+{
+	MDB_dbi main_dbi;
+	MDB_stat ms;
+
+	return mdb_dbi_open(txn, NULL, 0, &main_dbi) == 0 &&
+	       mdb_stat(txn, main_dbi, &ms) == 0 && ms.ms_entries == 0;
+}
+
+/* Opens both databases, creating them in a fresh (empty) environment when
+ * the store is writable; an environment holding anything else is not ours. */
+static int open_dbis(featdb_t *db, char *err)
+{
+	static const char *const names[2] = {FEATDB_DB_FEATURES, FEATDB_DB_META};
+	MDB_dbi *dbis[2] = {&db->features, &db->meta};
+	MDB_txn *txn = NULL;
+	unsigned flags = 0;
+	int rc, ret;
+
+	rc = featdb_txn_begin(db, db->rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc) {
+		ret = err_set(err, featdb_lmdb_code(rc, 1), "%s: begin: %s", db->path,
+			      mdb_strerror(rc));
+		goto fail;
+	}
+	if (!db->rdonly) {
+		MDB_dbi main_dbi;
+		MDB_stat ms;
+		if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) != 0 ||
+		    (rc = mdb_stat(txn, main_dbi, &ms)) != 0) {
+			ret = err_set(err, featdb_lmdb_code(rc, 1), "%s: %s", db->path,
+				      mdb_strerror(rc));
+			goto fail;
+		}
+		if (ms.ms_entries == 0)
+			flags = MDB_CREATE;
+	}
+	for (int i = 0; i < 2; i++) {
+		rc = mdb_dbi_open(txn, names[i], flags, dbis[i]);
+		if (rc == MDB_NOTFOUND && db->rdonly && main_empty(txn)) {
+			/* What extract's first transaction, cut short (a crash, a
+			 * full disk) or still to come, leaves. */
+			ret = err_set(err, ERR_MISSING, "%s: an empty store (nothing "
+				      "was written yet)", db->path);
+			goto fail;
+		}
+		if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+			ret = err_set(err, ERR_FORMAT, "%s: an LMDB environment but not "
+				      "a feature store (no \"%s\" database)",
+				      db->path, names[i]);
+			goto fail;
+		}
+		if (rc) {
+			ret = err_set(err, featdb_lmdb_code(rc, 1),
+				      "%s: database \"%s\": %s", db->path, names[i],
+				      mdb_strerror(rc));
+			goto fail;
+		}
+	}
+	if (flags && (ret = featdb_file_extend(db, err)) != 0)
+		goto fail;
+	/* Committing (even a read transaction) keeps the handles for later
+	 * transactions; aborting would close them. */
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc) {
+		ret = err_set(err, featdb_lmdb_code(rc, 1), "%s: commit: %s", db->path,
+			      mdb_strerror(rc));
+		goto fail;
+	}
+	return 0;
+fail:
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+/* LMDB writes lock.mdb through a shared mapping, and on a full disk the
+ * first store to a page with no block behind it is a SIGBUS, not an error
+ * (a new store on a full disk crashed extract).  Reserving the blocks of a
+ * new lock file first turns that into ENOSPC here.  KEEP_SIZE: the size is
+ * LMDB's to choose.  A lock file already in use is left alone, so that
+ * readers still open a store on a full disk.  Only the lack of space is an
+ * error: for anything else (no write access, no fallocate) LMDB has its say. */
+static int lock_reserve(const char *path, char *err)
+{
+	char *lock = NULL;
+	struct stat st;
+	int fd, rc = 0;
+
+	if (asprintf(&lock, "%s/lock.mdb", path) < 0)
+		return err_set(err, ERR_NOMEM, "%s: out of memory", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_size < FEATDB_LOCK_BYTES &&
+		    fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, FEATDB_LOCK_BYTES) != 0 &&
+		    (errno == ENOSPC || errno == EDQUOT))
+			rc = err_set(err, ERR_IO, "%s: %s", lock, strerror(errno));
+		close(fd);
+	}
+	free(lock);
+	return rc;
+}
+
+int featdb_open(const char *path, int flags, featdb_t **out, char *err)
+{
+	featdb_t *db = NULL;
+	char *data = NULL;
+	struct stat st;
+	size_t plen;
+	int fresh = 0, rc, ret;
+
+	if (out)
+		*out = NULL;
+	if (!path || !*path || !out || (flags != FEATDB_RDONLY && flags != FEATDB_CREATE))
+		return err_set(err, ERR_ARG, "featdb_open: bad arguments");
+	plen = strlen(path);
+	db = calloc(1, sizeof *db);
+	if (!db || plen > SIZE_MAX - sizeof "/data.mdb" ||
+	    !(db->path = strdup(path)) || !(data = malloc(plen + sizeof "/data.mdb"))) {
+		ret = err_set(err, ERR_NOMEM, "%s: out of memory", path);
+		goto fail;
+	}
+	memcpy(data, path, plen);
+	memcpy(data + plen, "/data.mdb", sizeof "/data.mdb");
+	db->rdonly = flags == FEATDB_RDONLY;
+
+	if (stat(path, &st) != 0) {
+		int e = errno;
+		if (e != ENOENT || db->rdonly) {
+			ret = err_set(err, e == ENOENT ? ERR_MISSING : ERR_IO, "%s: %s",
+				      path, e == ENOENT ? "no such feature store" : strerror(e));
+			goto fail;
+		}
+		/* 0777 lets the umask decide, as for any new directory. */
+		if (mkdir(path, 0777) != 0 && (e = errno) != EEXIST) {
+			ret = err_set(err, e == ENOENT ? ERR_MISSING : ERR_IO,
+				      "%s: cannot create the store: %s", path, strerror(e));
+			goto fail;
+		}
+		if (stat(path, &st) != 0) {
+			ret = err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		ret = err_set(err, ERR_FORMAT, "%s: not a directory (a feature store "
+			      "is a directory)", path);
+		goto fail;
+	}
+	/* Look before LMDB does: a read-only open of a directory that holds no
+	 * store must not leave a lock.mdb behind, and LMDB takes an empty data
+	 * file for a new environment, which read-only cannot initialise. */
+	if (stat(data, &st) != 0) {
+		if (errno != ENOENT) {
+			ret = err_set(err, ERR_IO, "%s: %s", data, strerror(errno));
+			goto fail;
+		}
+		if (db->rdonly) {
+			ret = err_set(err, ERR_MISSING, "%s: no data.mdb, not a feature "
+				      "store", path);
+			goto fail;
+		}
+		fresh = 1;
+	} else if (st.st_size == 0) {
+		if (db->rdonly) {
+			ret = err_set(err, ERR_FORMAT, "%s is empty, not a feature store", data);
+			goto fail;
+		}
+		fresh = 1;
+	}
+
+	if (!fresh && (ret = featdb_pages_precheck(db, data, err)) != 0)
+		goto fail;
+	if ((ret = lock_reserve(path, err)) != 0)
+		goto fail;
+	if ((rc = mdb_env_create(&db->env)) != 0) {
+		ret = err_set(err, featdb_lmdb_code(rc, 1), "%s: %s", path,
+			      mdb_strerror(rc));
+		goto fail;
+	}
+	/* An existing store keeps the map size recorded in it (LMDB's default
+	 * when none is set); only a new one starts small. */
+	if ((rc = mdb_env_set_maxdbs(db->env, FEATDB_MAXDBS)) != 0 ||
+	    (fresh && (rc = mdb_env_set_mapsize(db->env, FEATDB_MAP_INIT)) != 0)) {
+		ret = err_set(err, featdb_lmdb_code(rc, 1), "%s: %s", path,
+			      mdb_strerror(rc));
+		goto fail;
+	}
+	rc = mdb_env_open(db->env, path, db->rdonly ? MDB_RDONLY : 0, 0666);
+	if (rc) {
+		if (rc == EACCES || rc == EPERM)
+			ret = err_set(err, ERR_IO, "%s: %s (any open, even read-only, "
+				      "needs write access to the store's lock.mdb)", path,
+				      mdb_strerror(rc));
+		else if (rc == ENOSPC || rc == EDQUOT || rc == EROFS || rc == EIO)
+			ret = err_set(err, ERR_IO, "%s: cannot write the store: %s",
+				      path, mdb_strerror(rc));
+		else
+			ret = err_set(err, featdb_lmdb_code(rc, 1), "%s: not a "
+				      "usable LMDB environment: %s", path,
+				      mdb_strerror(rc));
+		goto fail;
+	}
+	if ((ret = featdb_pages_check(db, err)) != 0 || (ret = open_dbis(db, err)) != 0)
+		goto fail;
+	free(data);
+	*out = db;
+	return 0;
+fail:
+	free(data);
+	featdb_close(db);
+	return ret;
+}
+
+void featdb_close(featdb_t *db)
+{
+	if (!db)
+		return;
+	/* mdb_env_close also discards an environment whose open failed. */
+	if (db->env)
+		mdb_env_close(db->env);
+	free(db->path);
+	free(db);
+}
+
+/* ---- reading ---- */
+
+int featdb_max_key(featdb_t *db)
+{
+	return mdb_env_get_maxkeysize(db->env);
+}
+
+int featdb_key_check(featdb_t *db, const char *key, MDB_val *k, char *err)
+{
+	size_t len;
+	int max;
+
+	if (!key)
+		return err_set(err, ERR_ARG, "%s: NULL key", db->path);
+	len = strlen(key);
+	max = mdb_env_get_maxkeysize(db->env);
+	if (len == 0 || len > (size_t)max)
+		return err_set(err, ERR_ARG, "%s: key '%.*s%s' is %zu bytes, keys "
+			       "must have 1 to %d", db->path, FEATDB_KEY_QUOTE, key,
+			       len > FEATDB_KEY_QUOTE ? "..." : "", len, max);
+	k->mv_size = len;
+	k->mv_data = (void *)key;
+	return 0;
+}
+
+int featdb_has(featdb_t *db, const char *key, char *err)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	int rc, ret;
+
+	if (!db)
+		return err_set(err, ERR_ARG, "featdb_has: NULL store");
+	if ((ret = featdb_key_check(db, key, &k, err)) != 0)
+		return ret;
+	if ((rc = featdb_txn_begin(db, MDB_RDONLY, &txn)) != 0)
+		return featdb_lmdb_fail(db, rc, "begin", err);
+	rc = mdb_get(txn, db->features, &k, &v);
+	if (rc == 0)
+		ret = 1;
+	else if (rc == MDB_NOTFOUND)
+		ret = 0;
+	else
+		ret = featdb_lmdb_fail(db, rc, "get", err);
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+int featdb_get(featdb_t *db, const char *key, uint8_t **val, size_t *len,
+	       char *err)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	int rc, ret;
+
+	if (val)
+		*val = NULL;
+	if (len)
+		*len = 0;
+	if (!db || !val || !len)
+		return err_set(err, ERR_ARG, "featdb_get: NULL argument");
+	if ((ret = featdb_key_check(db, key, &k, err)) != 0)
+		return ret;
+	if ((rc = featdb_txn_begin(db, MDB_RDONLY, &txn)) != 0)
+		return featdb_lmdb_fail(db, rc, "begin", err);
+	rc = mdb_get(txn, db->features, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		ret = err_set(err, ERR_MISSING, "%s: key '%.*s' is not in the store",
+			      db->path, FEATDB_KEY_QUOTE, key);
+		goto done;
+	}
+	if (rc) {
+		ret = featdb_lmdb_fail(db, rc, "get", err);
+		goto done;
+	}
+	/* The value lives in the map only while the transaction does. */
+	*val = malloc(v.mv_size ? v.mv_size : 1);
+	if (!*val) {
+		ret = err_set(err, ERR_NOMEM, "%s: out of memory", db->path);
+		goto done;
+	}
+	memcpy(*val, v.mv_data, v.mv_size);
+	*len = v.mv_size;
+	ret = 0;
+done:
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+/* featdb_foreach's walk, inside the read transaction txn. */
+static int foreach_txn(featdb_t *db, MDB_txn *txn, featdb_foreach_fn fn,
+		       void *ctx, char *err)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	char why[ERR_LEN];
+	int rc, ret = 0;
+
+	if ((rc = mdb_cursor_open(txn, db->features, &cur)) != 0)
+		return featdb_lmdb_fail(db, rc, "cursor", err);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		featdb_rec_t rec;
+		int ok = featdb_rec_decode(v.mv_data, v.mv_size, &rec, why) == 0;
+		ret = fn(ctx, k.mv_data, k.mv_size, ok ? &rec : NULL, ok ? NULL : why);
+		if (ret)
+			goto done;
+	}
+	if (rc != MDB_NOTFOUND)
+		ret = featdb_lmdb_fail(db, rc, "cursor", err);
+done:
+	mdb_cursor_close(cur);
+	return ret;
+}
+
+int featdb_foreach(featdb_t *db, featdb_foreach_fn fn, void *ctx, char *err)
+{
+	MDB_txn *txn = NULL;
+	int rc, ret;
+
+	if (!db || !fn)
+		return err_set(err, ERR_ARG, "featdb_foreach: NULL argument");
+	if ((rc = featdb_txn_begin(db, MDB_RDONLY, &txn)) != 0)
+		return featdb_lmdb_fail(db, rc, "begin", err);
+	ret = foreach_txn(db, txn, fn, ctx, err);
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+/* ---- metadata ---- */
+
+void featdb_meta_free(featdb_meta_t *meta)
+{
+	if (!meta)
+		return;
+	if (meta->classes)
+		for (int i = 0; i < meta->nclasses; i++)
+			free(meta->classes[i]);
+	free(meta->classes);
+	meta->classes = NULL;
+	meta->nclasses = 0;
+}
+
+void featdb_classes_free(char **names, int n)
+{
+	if (!names)
+		return;
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Splits the stored class list (names joined by '\n'; "" is no class). */
+int featdb_classes_parse(const featdb_t *db, const MDB_val *v, char ***out,
+			 int *nout, char *err)
+{
+	const char *s = v->mv_data, *end = s + v->mv_size;
+	char **names = NULL;
+	size_t n = 0;
+	int ret;
+
+	*out = NULL;
+	*nout = 0;
+	if (v->mv_size == 0)
+		return 0;
+	n = 1;
+	for (const char *p = s; p < end; p++)
+		n += *p == '\n';
+	if (n > INT_MAX || !(names = calloc(n, sizeof *names))) {
+		ret = err_set(err, ERR_NOMEM, "%s: %zu classes: out of memory",
+			      db->path, n);
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t len = (size_t)((nl ? nl : end) - s);
+		if (len == 0 || memchr(s, '\0', len)) {
+			ret = err_set(err, ERR_FORMAT, "%s: class %zu in the stored "
+				      "list is empty or holds a NUL", db->path, i);
+			goto fail;
+		}
+		if (!(names[i] = malloc(len + 1))) {
+			ret = err_set(err, ERR_NOMEM, "%s: out of memory", db->path);
+			goto fail;
+		}
+		memcpy(names[i], s, len);
+		names[i][len] = '\0';
+		s += len + 1;
+	}
+	*out = names;
+	*nout = (int)n;
+	return 0;
+fail:
+	featdb_classes_free(names, (int)n);
+	return ret;
+}
+
+/* Parses a decimal string of at most 20 digits into *out. */
+static int parse_u64(const MDB_val *v, uint64_t *out)
+{
+	const char *s = v->mv_data;
+	uint64_t x = 0;
+
+	if (v->mv_size == 0 || v->mv_size > 20)
+		return -1;
+	for (size_t i = 0; i < v->mv_size; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (d > 9 || x > (UINT64_MAX - d) / 10)
+			return -1;
+		x = x * 10 + d;
+	}
+	*out = x;
+	return 0;
+}
+
+static int meta_value(featdb_t *db, MDB_txn *txn, const char *name, MDB_val *v,
+		      char *err)
+{
+	MDB_val k = {strlen(name), (void *)name};
+	int rc = mdb_get(txn, db->meta, &k, v);
+
+	if (rc == MDB_NOTFOUND)
+		return err_set(err, ERR_FORMAT, "%s: metadata \"%s\" is missing",
+			       db->path, name);
+	if (rc)
+		return featdb_lmdb_fail(db, rc, name, err);
+	return 0;
+}
+
+/* Copies v into dst (cap bytes) as a C string; -1 when it is too long for
+ * dst or holds a NUL. */
+static int val_string(const MDB_val *v, char *dst, size_t cap)
+{
+	if (v->mv_size >= cap || memchr(v->mv_data, '\0', v->mv_size))
+		return -1;
+	memcpy(dst, v->mv_data, v->mv_size);
+	dst[v->mv_size] = '\0';
+	return 0;
+}
+
+static int meta_string(featdb_t *db, MDB_txn *txn, const char *name, char *dst,
+		       size_t cap, char *err)
+{
+	MDB_val v;
+	int ret = meta_value(db, txn, name, &v, err);
+
+	if (ret)
+		return ret;
+	if (val_string(&v, dst, cap))
+		return err_set(err, ERR_FORMAT, "%s: metadata \"%s\" is longer than "
+			       "%zu bytes or holds a NUL", db->path, name, cap - 1);
+	return 0;
+}
+
+static int val_equals(const MDB_val *v, const char *s)
+{
+	return v->mv_size == strlen(s) && memcmp(v->mv_data, s, v->mv_size) == 0;
+}
+
+/* The one list of the models a store may hold: s, n bytes, is one of them. */
+static int model_known(const char *s, size_t n)
+{
+	static const char *const models[] = { FEATDB_MODEL, FEATDB_MODEL_VGGFACE };
+
+	for (size_t i = 0; i < sizeof models / sizeof *models; i++)
+		if (strlen(models[i]) == n && memcmp(models[i], s, n) == 0)
+			return 1;
+	return 0;
+}
+
+int featdb_model_known(const char *s)
+{
+	return s && model_known(s, strlen(s));
+}
+
+/* featdb_meta_get's reading, inside the read transaction txn; on failure
+ * meta is left empty. */
+static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)
+{
+	MDB_val k, v;
+	uint64_t x;
+	char name[8];
+	int dtype, rc, ret;
+
+	memset(meta, 0, sizeof *meta);
+	k.mv_size = strlen("format");
+	k.mv_data = "format";
+	rc = mdb_get(txn, db->meta, &k, &v);
+	if (rc) {
+		ret = rc == MDB_NOTFOUND ?
+			err_set(err, ERR_MISSING, "%s: the store has no metadata "
+				"yet (nothing was written)", db->path) :
+			featdb_lmdb_fail(db, rc, "format", err);
+		goto fail;
+	}
+	if (!val_equals(&v, FEATDB_FORMAT)) {
+		ret = err_set(err, ERR_FORMAT, "%s: store format '%.*s', this program "
+			      "reads '" FEATDB_FORMAT "'", db->path,
+			      v.mv_size > 64 ? 64 : (int)v.mv_size, (const char *)v.mv_data);
+		goto fail;
+	}
+	if ((ret = meta_value(db, txn, "model", &v, err)) != 0)
+		goto fail;
+	if (!model_known(v.mv_data, v.mv_size)) {
+		ret = err_set(err, ERR_MISMATCH, "%s: the store holds '%.*s' features, "
+			      "not " FEATDB_MODELS,
+			      db->path, v.mv_size > 64 ? 64 : (int)v.mv_size,
+			      (const char *)v.mv_data);
+		goto fail;
+	}
+	memcpy(meta->model, v.mv_data, v.mv_size);
+	meta->model[v.mv_size] = '\0';
+	if ((ret = meta_string(db, txn, "fingerprint", meta->fingerprint,
+			       sizeof meta->fingerprint, err)) != 0 ||
+	    (ret = meta_string(db, txn, "preprocess", meta->preprocess,
+			       sizeof meta->preprocess, err)) != 0 ||
+	    (ret = meta_string(db, txn, "version", meta->version,
+			       sizeof meta->version, err)) != 0)
+		goto fail;
+	if ((ret = meta_value(db, txn, "dim", &v, err)) != 0)
+		goto fail;
+	if (parse_u64(&v, &x) || x == 0 || x > INT_MAX) {
+		ret = err_set(err, ERR_FORMAT, "%s: metadata \"dim\" is not a "
+			      "dimension", db->path);
+		goto fail;
+	}
+	meta->dim = (int)x;
+	if ((ret = meta_value(db, txn, "dtype", &v, err)) != 0)
+		goto fail;
+	if (val_string(&v, name, sizeof name) ||
+	    (dtype = featdb_dtype_parse(name)) < 0) {
+		ret = err_set(err, ERR_FORMAT, "%s: metadata \"dtype\" is not %s or "
+			      "%s", db->path, featdb_dtype_name(FEATDB_F32),
+			      featdb_dtype_name(FEATDB_F16));
+		goto fail;
+	}
+	meta->dtype = dtype;
+	if ((ret = meta_value(db, txn, "count", &v, err)) != 0)
+		goto fail;
+	if (parse_u64(&v, &meta->count)) {
+		ret = err_set(err, ERR_FORMAT, "%s: metadata \"count\" is not a "
+			      "number", db->path);
+		goto fail;
+	}
+	if ((ret = meta_value(db, txn, "classes", &v, err)) != 0 ||
+	    (ret = featdb_classes_parse(db, &v, &meta->classes, &meta->nclasses,
+					err)) != 0)
+		goto fail;
+	return 0;
+fail:
+	featdb_meta_free(meta);
+	return ret;
+}
+
+int featdb_meta_get(featdb_t *db, featdb_meta_t *meta, char *err)
+{
+	MDB_txn *txn = NULL;
+	int rc, ret;
+
+	if (!db || !meta)
+		return err_set(err, ERR_ARG, "featdb_meta_get: NULL argument");
+	memset(meta, 0, sizeof *meta);
+	if ((rc = featdb_txn_begin(db, MDB_RDONLY, &txn)) != 0)
+		return featdb_lmdb_fail(db, rc, "begin", err);
+	ret = meta_read(db, txn, meta, err);
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+int featdb_scan(featdb_t *db, featdb_meta_t *meta, featdb_foreach_fn fn,
+		void *ctx, char *err)
+{
+	MDB_txn *txn = NULL;
+	int rc, ret;
+
+	if (!db || !meta || !fn)
+		return err_set(err, ERR_ARG, "featdb_scan: NULL argument");
+	memset(meta, 0, sizeof *meta);
+	if ((rc = featdb_txn_begin(db, MDB_RDONLY, &txn)) != 0)
+		return featdb_lmdb_fail(db, rc, "begin", err);
+	if ((ret = meta_read(db, txn, meta, err)) == 0)
+		ret = foreach_txn(db, txn, fn, ctx, err);
+	mdb_txn_abort(txn);
+	return ret;
+}

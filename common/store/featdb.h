@@ -1,0 +1,192 @@
+/* featdb.h - the feature store: one LMDB environment (a directory) holding
+ * the fc2 vector of every image, keyed by the image's path relative to the
+ * input folder, plus the metadata that says how the vectors were made.
+ *
+ * Record format (the value of each key in database "features"), version 1,
+ * every field little-endian, defined here and nowhere else:
+ *
+ *   offset size  field
+ *   0      4     magic "VGGF"
+ *   4      2     format version (1)
+ *   6      1     dtype: 1 = float32, 2 = float16 (IEEE binary16)
+ *   7      1     split: 0 train, 1 valid, 2 test
+ *   8      4     dim: number of elements (4096 for VGG16 fc2), uint32
+ *   12     4     class: index into the store's class list, int32
+ *   16     4     CRC-32 (IEEE, as zlib's crc32) of bytes 0..15 and 24..end
+ *   20     4     reserved, 0
+ *   24     dim * (4 or 2)  the vector
+ *
+ * Metadata (database "meta"), each value a UTF-8 string without NUL:
+ *   "format"      "vggfeat 1"
+ *   "model"       what the vectors are: "vgg16-fc2" (FEATDB_MODEL) or
+ *                 "vggface-fc7" (FEATDB_MODEL_VGGFACE); a store holds one
+ *   "fingerprint" the weights' fingerprint (weights_t.fingerprint)
+ *   "preprocess"  the preprocessing settings (img.h's
+ *                 IMG_PREPROCESS_VGG16 or IMG_PREPROCESS_VGGFACE)
+ *   "dim", "dtype" ("4096", "f32" or "f16")
+ *   "classes"     the class names in Keras' order (classes.h: its class
+ *                 indices), one per line; a record's class is an index into
+ *                 this list
+ *   "count"       number of records
+ *   "version"     the version of the program that last wrote the store
+ *
+ * Readers may run while a writer writes (LMDB MVCC): each read sees the last
+ * committed batch.  Writes go in bounded transactions; a crash loses at most
+ * the batch being written.
+ */
+#ifndef COMMON_STORE_FEATDB_H
+#define COMMON_STORE_FEATDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FEATDB_MAGIC "VGGF"
+#define FEATDB_VERSION 1
+#define FEATDB_HEADER 24
+#define FEATDB_FORMAT "vggfeat 1"
+/* The models a store may hold (weights.h's); a store made with another
+ * model, or with other preprocessing (img.h's IMG_PREPROCESS_*), must never
+ * be mixed with another. */
+#define FEATDB_MODEL "vgg16-fc2"
+#define FEATDB_MODEL_VGGFACE "vggface-fc7"
+/* Both, as messages name them. */
+#define FEATDB_MODELS "'" FEATDB_MODEL "' or '" FEATDB_MODEL_VGGFACE "'"
+
+/* featdb_model_known: 1 when s is FEATDB_MODEL or FEATDB_MODEL_VGGFACE. */
+int featdb_model_known(const char *s);
+
+enum featdb_dtype { FEATDB_F32 = 1, FEATDB_F16 = 2 };
+enum featdb_split { FEATDB_TRAIN = 0, FEATDB_VALID = 1, FEATDB_TEST = 2 };
+
+/* featdb_dtype_name: a dtype's name, as the metadata "dtype" and the
+ * programs' --dtype spell it.
+ *   dtype  FEATDB_F32 or FEATDB_F16
+ * Returns "f32" or "f16" (a static string), or "?" for any other value. */
+const char *featdb_dtype_name(int dtype);
+
+/* featdb_dtype_parse: the dtype a name stands for, featdb_dtype_name's
+ * inverse.
+ *   s  a NUL-terminated name, compared exactly (case and all); may be NULL
+ * Returns FEATDB_F32 or FEATDB_F16, or -1 when s names neither ("?"
+ * included). */
+int featdb_dtype_parse(const char *s);
+
+/* A decoded record.  data points into the buffer given to featdb_rec_decode
+ * (the vector, little-endian, possibly unaligned). */
+typedef struct featdb_rec {
+	int dtype;
+	int split;
+	int dim;
+	int32_t cls;
+	const uint8_t *data;
+} featdb_rec_t;
+
+/* featdb_rec_size: bytes of a record of dim elements of dtype (0 if the
+ * dtype is unknown or the size overflows). */
+size_t featdb_rec_size(int dtype, int dim);
+
+/* featdb_rec_encode writes a record into out (featdb_rec_size bytes). */
+int featdb_rec_encode(const float *vec, int dim, int dtype, int32_t cls,
+		      int split, uint8_t *out, char *err);
+
+/* featdb_rec_decode checks magic, version, dtype, split, length and CRC and
+ * fills rec.  Returns 0, or ERR_FORMAT with the reason. */
+int featdb_rec_decode(const void *buf, size_t len, featdb_rec_t *rec, char *err);
+
+/* featdb_rec_vector converts rec's vector to float32 (out has rec->dim). */
+void featdb_rec_vector(const featdb_rec_t *rec, float *out);
+
+/* IEEE binary16 conversions, round to nearest even. */
+uint16_t featdb_f32_to_f16(float f);
+float featdb_f16_to_f32(uint16_t h);
+
+/* CRC-32 (IEEE 802.3 polynomial, reflected, as zlib's crc32()); crc is the
+ * running value, 0 to start. */
+uint32_t featdb_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* The store. */
+typedef struct featdb featdb_t;
+
+typedef struct featdb_meta {
+	char model[64]; /* written as FEATDB_MODEL when empty */
+	char fingerprint[64];
+	char preprocess[256];
+	char version[64];
+	int dim;
+	int dtype;
+	int nclasses;
+	char **classes; /* in Keras' order (classes.h), owned */
+	uint64_t count;
+} featdb_meta_t;
+
+enum { FEATDB_RDONLY = 0, FEATDB_CREATE = 1 };
+
+/* featdb_open opens (FEATDB_RDONLY) or opens-or-creates (FEATDB_CREATE) the
+ * store at path (a directory).  ERR_MISSING when it does not exist (or holds
+ * no data.mdb, or read-only, nothing yet: the state a first extract leaves
+ * until its first commit), ERR_FORMAT when it is not an LMDB environment of
+ * ours (not a directory, garbage or truncated data.mdb, no "features"/"meta"
+ * database) or is damaged: LMDB trusts its file and would crash on a
+ * damaged page, so the open first checks the meta pages and walks every
+ * branch and leaf page of the snapshot it reads (not the vectors: their
+ * CRCs do), ERR_IO otherwise (e.g. a full disk, reported as such).  A
+ * read-only open still creates or writes lock.mdb in the directory (LMDB's
+ * reader table), so it needs write access there.
+ * LMDB's rules apply: open a store at most once per process at a time (closing
+ * a second handle would drop the first one's locks), use a handle from one
+ * thread, and never in a fork()ed child. */
+int featdb_open(const char *path, int flags, featdb_t **out, char *err);
+void featdb_close(featdb_t *db);
+
+/* featdb_meta_get reads the metadata; ERR_MISSING on a new, empty store. */
+int featdb_meta_get(featdb_t *db, featdb_meta_t *meta, char *err);
+void featdb_meta_free(featdb_meta_t *meta);
+
+/* featdb_has: 1 when key is stored, 0 when not, <0 on error. */
+int featdb_has(featdb_t *db, const char *key, char *err);
+
+/* featdb_get copies key's record into *val (malloc'd, *len bytes).
+ * ERR_MISSING when absent. */
+int featdb_get(featdb_t *db, const char *key, uint8_t **val, size_t *len,
+	       char *err);
+
+/* featdb_write commits n records and the metadata in one transaction (all
+ * or nothing).  When the map is full it is grown and the transaction
+ * retried.  keys are NUL-terminated; vals[i] has lens[i] bytes, whose class
+ * indices refer to meta->classes.  meta->count is recomputed from the
+ * database.  When meta's class list differs from the stored one (people
+ * added to the folder), every stored record's class is renumbered in the
+ * same transaction, so indices always follow the names in Keras' order;
+ * meta's list must hold every stored name (ERR_ARG otherwise).
+ * Errors: ERR_ARG (read-only store; meta's classes not in order and unique;
+ * a key empty or longer than featdb_max_key; a record that does not decode
+ * or whose dim, dtype or class does not fit meta), ERR_FORMAT (a stored
+ * record cannot be renumbered), ERR_IO (LMDB or the disk, e.g. "No space
+ * left on device"; the store keeps its last committed state). */
+int featdb_write(featdb_t *db, featdb_meta_t *meta, int n, const char *const *keys,
+		 const uint8_t *const *vals, const size_t *lens, char *err);
+
+/* featdb_foreach calls fn for every record in key order, over one read
+ * snapshot; key is NOT NUL-terminated.  A record that fails to decode is
+ * passed with rec NULL and the reason in why.  fn returns 0 to go on, non-zero
+ * to stop (featdb_foreach returns that value).  key and rec->data point into
+ * the store's map and are valid only during the call; fn must not call other
+ * featdb functions on db (LMDB allows one read transaction per thread). */
+typedef int (*featdb_foreach_fn)(void *ctx, const char *key, size_t keylen,
+				 const featdb_rec_t *rec, const char *why);
+int featdb_foreach(featdb_t *db, featdb_foreach_fn fn, void *ctx, char *err);
+
+/* featdb_scan = featdb_meta_get + featdb_foreach over one read snapshot:
+ * *meta (filled before the first call of fn, which may read it through ctx)
+ * describes exactly the records fn sees, even while a writer commits (a
+ * count, or class indices after people were added, could differ between two
+ * snapshots).  Returns as featdb_foreach (fn's non-zero value stops the
+ * walk) with featdb_meta_get's errors besides.  *meta is the caller's to
+ * featdb_meta_free whatever the result (empty when it could not be read). */
+int featdb_scan(featdb_t *db, featdb_meta_t *meta, featdb_foreach_fn fn,
+		void *ctx, char *err);
+
+/* featdb_max_key: the longest key the store accepts, in bytes. */
+int featdb_max_key(featdb_t *db);
+
+#endif

@@ -1,0 +1,208 @@
+/* export.c - featdb export (featdb_tool.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/fsutil.h"
+#include "cli.h"
+#include "error.h"
+#include "hdf5/h5util.h"
+#include "featdb_tool.h"
+
+typedef struct export {
+	const featdb_meta_t *meta;
+	const char *out;   /* the requested file */
+	char tmp[4200];    /* written here, renamed to out at the end */
+	int ready;         /* export_setup ran */
+	hid_t f, dfeat, dlab, dkey, dsplit, strtype;
+	hsize_t rows;  /* written so far */
+	int n;         /* buffered */
+	float *feat;   /* (FEATDB_TOOL_BATCH, D) */
+	int32_t lab[FEATDB_TOOL_BATCH];
+	uint8_t split[FEATDB_TOOL_BATCH];
+	char *key[FEATDB_TOOL_BATCH];
+	char *err;
+} export_t;
+
+/* Appends the n buffered rows to each (extensible) dataset. */
+static int export_flush(export_t *x)
+{
+	struct { hid_t d; hid_t t; const void *buf; int two; } sets[] = {
+		{x->dfeat, H5T_NATIVE_FLOAT, x->feat, 1},
+		{x->dlab, H5T_NATIVE_INT32, x->lab, 0},
+		{x->dkey, x->strtype, x->key, 0},
+		{x->dsplit, H5T_NATIVE_UINT8, x->split, 0},
+	};
+	hsize_t D = (hsize_t)x->meta->dim;
+	int rc = 0;
+
+	if (x->n == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof sets / sizeof *sets && rc == 0; i++) {
+		hsize_t size[2] = {x->rows + (hsize_t)x->n, D};
+		hsize_t start[2] = {x->rows, 0}, count[2] = {(hsize_t)x->n, D};
+		hid_t fs = -1, ms = -1;
+		if (H5Dset_extent(sets[i].d, size) < 0 ||
+		    (fs = H5Dget_space(sets[i].d)) < 0 ||
+		    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+		    (ms = H5Screate_simple(sets[i].two ? 2 : 1, count, NULL)) < 0 ||
+		    H5Dwrite(sets[i].d, sets[i].t, ms, fs, H5P_DEFAULT, sets[i].buf) < 0)
+			rc = err_set(x->err, ERR_IO, "%s: writing rows %llu.. failed (disk full?)",
+				     x->out, (unsigned long long)x->rows);
+		if (ms >= 0)
+			H5Sclose(ms);
+		if (fs >= 0)
+			H5Sclose(fs);
+	}
+	for (int i = 0; i < x->n; i++) {
+		free(x->key[i]);
+		x->key[i] = NULL;
+	}
+	x->rows += (hsize_t)x->n;
+	x->n = 0;
+	return rc;
+}
+
+/* An extensible dataset of rank 1 (or 2 with D columns), chunked by rows. */
+static hid_t make_rows(hid_t f, const char *name, hid_t type, hsize_t D)
+{
+	hsize_t dims[2] = {0, D}, max[2] = {H5S_UNLIMITED, D};
+	hsize_t chunk[2] = {FEATDB_TOOL_BATCH, D};
+	int rank = D ? 2 : 1;
+	hid_t sp = H5Screate_simple(rank, dims, max), pl = H5Pcreate(H5P_DATASET_CREATE);
+	hid_t d = -1;
+	if (sp >= 0 && pl >= 0 && H5Pset_chunk(pl, rank, chunk) >= 0)
+		d = H5Dcreate2(f, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+	if (pl >= 0)
+		H5Pclose(pl);
+	if (sp >= 0)
+		H5Sclose(sp);
+	return d;
+}
+
+/* Creates the file and its layout once the metadata is known: at the first
+ * record, or after the walk when the store holds none. */
+static int export_setup(export_t *x)
+{
+	size_t bytes;
+
+	if (x->ready)
+		return 0;
+	x->ready = 1;
+	if (err_mul3_size(FEATDB_TOOL_BATCH, (size_t)x->meta->dim, sizeof *x->feat,
+			  &bytes) || !(x->feat = malloc(bytes)))
+		return err_set(x->err, ERR_NOMEM, "out of memory");
+	errno = 0;
+	x->f = H5Fcreate(x->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	if (x->f < 0)
+		return err_set(x->err, ERR_IO, "%s: cannot create (%s)", x->out,
+			       strerror(errno ? errno : EIO));
+	if ((x->strtype = H5Tcopy(H5T_C_S1)) < 0 ||
+	    H5Tset_size(x->strtype, H5T_VARIABLE) < 0 ||
+	    H5Tset_cset(x->strtype, H5T_CSET_UTF8) < 0 ||
+	    (x->dfeat = make_rows(x->f, "features", H5T_IEEE_F32LE,
+				  (hsize_t)x->meta->dim)) < 0 ||
+	    (x->dlab = make_rows(x->f, "labels", H5T_STD_I32LE, 0)) < 0 ||
+	    (x->dkey = make_rows(x->f, "keys", x->strtype, 0)) < 0 ||
+	    (x->dsplit = make_rows(x->f, "split", H5T_STD_U8LE, 0)) < 0 ||
+	    h5util_write_dataset(x->f, "classes", x->strtype, x->strtype, 1,
+				 (hsize_t[]){(hsize_t)x->meta->nclasses}, H5P_DEFAULT,
+				 H5P_DEFAULT, x->meta->classes) ||
+	    h5util_attr_write_text(x->f, "fingerprint", x->meta->fingerprint) ||
+	    h5util_attr_write_text(x->f, "preprocess", x->meta->preprocess) ||
+	    h5util_attr_write_text(x->f, "model", x->meta->model))
+		return err_set(x->err, ERR_IO, "%s: cannot write the HDF5 layout", x->out);
+	return 0;
+}
+
+static int export_one(void *ctx, const char *key, size_t keylen,
+		      const featdb_rec_t *rec, const char *why)
+{
+	export_t *x = ctx;
+	int rc = export_setup(x);
+
+	if (rc)
+		return rc;
+	if (!rec)
+		return err_set(x->err, ERR_FORMAT, "record '%.*s': %s (run featdb verify)",
+			       (int)keylen, key, why);
+	if (rec->dim != x->meta->dim)
+		return err_set(x->err, ERR_FORMAT, "record '%.*s' is %d-d, the store %d-d",
+			       (int)keylen, key, rec->dim, x->meta->dim);
+	featdb_rec_vector(rec, x->feat + (size_t)x->n * (size_t)x->meta->dim);
+	x->lab[x->n] = rec->cls;
+	x->split[x->n] = (uint8_t)rec->split;
+	if (!(x->key[x->n] = strndup(key, keylen)))
+		return err_set(x->err, ERR_NOMEM, "out of memory");
+	if (++x->n == FEATDB_TOOL_BATCH)
+		return export_flush(x);
+	return 0;
+}
+
+int fdb_export(int argc, char **argv, const char *out)
+{
+	const char *dbpath = NULL;
+	featdb_meta_t meta = {0};
+	char err[ERR_LEN];
+	export_t x = {.meta = &meta, .err = err, .out = out, .f = -1, .dfeat = -1,
+		      .dlab = -1, .dkey = -1, .dsplit = -1, .strtype = -1};
+	h5util_quiet_t quiet;
+	int status = CLI_ERROR, rc;
+
+	if (argc == 1)
+		dbpath = argv[0];
+	if (!dbpath || !x.out) {
+		fprintf(stderr, PROG ": usage: featdb export DB --out FILE.h5\n");
+		return CLI_USAGE;
+	}
+	/* Written next to the target and renamed at the end, so a failed export
+	 * never leaves a half file under the requested name. */
+	if ((size_t)snprintf(x.tmp, sizeof x.tmp, "%s.tmp.%d", x.out, (int)getpid()) >=
+	    sizeof x.tmp) {
+		fprintf(stderr, PROG ": error: %s: path too long\n", x.out);
+		return CLI_ERROR;
+	}
+	h5util_quiet(&quiet);
+	if (fdb_scan_store(dbpath, &meta, export_one, &x, err))
+		goto out;
+	if ((rc = export_setup(&x)) == 0)
+		rc = export_flush(&x);
+	if (rc) {
+		fprintf(stderr, PROG ": error: %s\n", err);
+		goto out;
+	}
+	rc = H5Dclose(x.dfeat) | H5Dclose(x.dlab) | H5Dclose(x.dkey) | H5Dclose(x.dsplit);
+	x.dfeat = x.dlab = x.dkey = x.dsplit = -1;
+	rc |= H5Fclose(x.f);
+	x.f = -1;
+	/* The bytes on the disk before the rename, as head_save does: a crash
+	 * must not leave the requested name on an empty or partial file. */
+	if (rc < 0 || fsutil_sync_file(x.tmp) != 0 || rename(x.tmp, x.out) != 0) {
+		fprintf(stderr, PROG ": error: %s: %s\n", x.out,
+			rc < 0 ? "closing the HDF5 file failed (disk full?)" : strerror(errno));
+		goto out;
+	}
+	/* The rename is done: the folder's flush is best effort, as head_save's. */
+	fsutil_sync_dir_of(x.out);
+	fprintf(stderr, PROG ": exported %llu records of %d people to %s\n",
+		(unsigned long long)x.rows, meta.nclasses, x.out);
+	status = CLI_OK;
+out:
+	for (int i = 0; i < x.n; i++)
+		free(x.key[i]);
+	if (x.dfeat >= 0) H5Dclose(x.dfeat);
+	if (x.dlab >= 0) H5Dclose(x.dlab);
+	if (x.dkey >= 0) H5Dclose(x.dkey);
+	if (x.dsplit >= 0) H5Dclose(x.dsplit);
+	if (x.strtype >= 0) H5Tclose(x.strtype);
+	if (x.f >= 0)
+		H5Fclose(x.f);
+	if (status != CLI_OK && x.ready)
+		unlink(x.tmp);
+	h5util_unquiet(&quiet);
+	free(x.feat);
+	featdb_meta_free(&meta);
+	return status;
+}

@@ -1,0 +1,41 @@
+/* featdb_tool.h - the featdb program's commands, one file each (train/featdb/),
+ * and what they share; train/featdb.c parses the command line and runs one.
+ *
+ * Each command takes its operands (argv after the options) and returns the
+ * program's exit status (cli.h: CLI_OK, CLI_ERROR, CLI_USAGE), having
+ * printed its report, or its error as "featdb: error: ...". */
+#ifndef TRAIN_FEATDB_TOOL_H
+#define TRAIN_FEATDB_TOOL_H
+
+#include "store/featdb.h"
+
+#define PROG "featdb"
+/* Records per transaction when merging; rows per HDF5 write when exporting. */
+#define FEATDB_TOOL_BATCH 256
+
+/* info DB: records, people per split, model, dimension, dtype, fingerprint,
+ * size on disk (info.c). */
+int fdb_info(int argc, char **argv);
+
+/* verify DB: every record read and checked; the bad keys listed (verify.c). */
+int fdb_verify(int argc, char **argv);
+
+/* export DB --out F.h5: the HDF5 file for numpy and Keras users (export.c). */
+int fdb_export(int argc, char **argv, const char *out);
+
+/* merge OUT IN...: stores made with the same weights and settings, into OUT
+ * (merge.c). */
+int fdb_merge(int argc, char **argv);
+
+/* fdb_open_store opens path read-only with its metadata into *db and *meta,
+ * printing the error (an empty store is one); returns 0 or the error. */
+int fdb_open_store(const char *path, featdb_t **db, featdb_meta_t *meta);
+
+/* fdb_scan_store reads the metadata and every record of path (opened
+ * read-only) in one snapshot, so that they agree while an extract writes;
+ * fn reports its own failures in err.  Prints the error and returns
+ * non-zero on failure. */
+int fdb_scan_store(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
+		   void *ctx, char *err);
+
+#endif

@@ -1,0 +1,105 @@
+/* info.c - featdb info (featdb_tool.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "error.h"
+#include "featdb_tool.h"
+
+typedef struct info {
+	const featdb_meta_t *meta;
+	uint64_t (*count)[3]; /* (C, split) */
+	uint64_t total, bad, out_of_range;
+	char *err;
+} info_t;
+
+static int info_alloc(info_t *in)
+{
+	if (!in->count &&
+	    !(in->count = calloc((size_t)in->meta->nclasses + 1, sizeof *in->count)))
+		return err_set(in->err, ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+static int info_one(void *ctx, const char *key, size_t keylen,
+		    const featdb_rec_t *rec, const char *why)
+{
+	info_t *in = ctx;
+	int rc = info_alloc(in);
+
+	if (rc)
+		return rc;
+	in->total++;
+	if (!rec) {
+		in->bad++;
+		return 0;
+	}
+	if (rec->cls < 0 || rec->cls >= in->meta->nclasses || rec->split > 2) {
+		in->out_of_range++;
+		return 0;
+	}
+	in->count[rec->cls][rec->split]++;
+	return 0;
+}
+
+static uint64_t dir_bytes(const char *db, const char *file, int allocated)
+{
+	char p[4096];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", db, file);
+	if (stat(p, &st) != 0)
+		return 0;
+	return allocated ? (uint64_t)st.st_blocks * 512 : (uint64_t)st.st_size;
+}
+
+int fdb_info(int argc, char **argv)
+{
+	featdb_meta_t meta = {0};
+	char err[ERR_LEN];
+	info_t in = {.meta = &meta, .err = err};
+	int status = CLI_ERROR;
+
+	if (argc != 1) {
+		fprintf(stderr, PROG ": usage: featdb info DB\n");
+		return CLI_USAGE;
+	}
+	if (fdb_scan_store(argv[0], &meta, info_one, &in, err))
+		goto out;
+	if (info_alloc(&in)) {
+		fprintf(stderr, PROG ": error: %s\n", err);
+		goto out;
+	}
+	printf("store:       %s\n", argv[0]);
+	printf("records:     %llu\n", (unsigned long long)in.total);
+	printf("people:      %d\n", meta.nclasses);
+	printf("model:       %s\n", meta.model);
+	printf("dimension:   %d\n", meta.dim);
+	printf("dtype:       %s\n", featdb_dtype_name(meta.dtype));
+	printf("fingerprint: %s\n", meta.fingerprint);
+	printf("preprocess:  %s\n", meta.preprocess);
+	printf("written by:  %s\n", meta.version);
+	printf("size:        %.1f MB on disk (data.mdb %.1f MB allocated)\n",
+	       (dir_bytes(argv[0], "data.mdb", 1) + dir_bytes(argv[0], "lock.mdb", 1)) / 1e6,
+	       dir_bytes(argv[0], "data.mdb", 1) / 1e6);
+	if (in.bad || in.out_of_range)
+		printf("damaged:     %llu records (run featdb verify)\n",
+		       (unsigned long long)(in.bad + in.out_of_range));
+	uint64_t split_total[3] = {0};
+	for (int c = 0; c < meta.nclasses; c++)
+		for (int s = 0; s < 3; s++)
+			split_total[s] += in.count[c][s];
+	printf("splits:      train %llu, valid %llu, test %llu\n",
+	       (unsigned long long)split_total[0], (unsigned long long)split_total[1],
+	       (unsigned long long)split_total[2]);
+	printf("\n%-6s %-32s %7s %7s %7s\n", "class", "person", "train", "valid", "test");
+	for (int c = 0; c < meta.nclasses; c++)
+		printf("%-6d %-32s %7llu %7llu %7llu\n", c, meta.classes[c],
+		       (unsigned long long)in.count[c][0], (unsigned long long)in.count[c][1],
+		       (unsigned long long)in.count[c][2]);
+	status = CLI_OK;
+out:
+	free(in.count);
+	featdb_meta_free(&meta);
+	return status;
+}

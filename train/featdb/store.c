@@ -1,0 +1,34 @@
+/* store.c - what featdb's commands share: the store opened or scanned
+ * read-only, with the error printed (featdb_tool.h). */
+#include <stdio.h>
+
+#include "error.h"
+#include "featdb_tool.h"
+
+int fdb_open_store(const char *path, featdb_t **db, featdb_meta_t *meta)
+{
+	char err[ERR_LEN];
+	int rc = featdb_open(path, FEATDB_RDONLY, db, err);
+	if (rc == 0 && (rc = featdb_meta_get(*db, meta, err)) == ERR_MISSING)
+		snprintf(err, sizeof err, "%s: an empty store (no metadata yet)", path);
+	if (rc) {
+		fprintf(stderr, PROG ": error: %s\n", err);
+		featdb_close(*db);
+		*db = NULL;
+	}
+	return rc;
+}
+
+int fdb_scan_store(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
+		   void *ctx, char *err)
+{
+	featdb_t *db = NULL;
+	int rc = featdb_open(path, FEATDB_RDONLY, &db, err);
+
+	if (rc == 0 && (rc = featdb_scan(db, meta, fn, ctx, err)) == ERR_MISSING)
+		snprintf(err, ERR_LEN, "%s: an empty store (no metadata yet)", path);
+	if (rc)
+		fprintf(stderr, PROG ": error: %s\n", err);
+	featdb_close(db);
+	return rc;
+}
