@@ -344,7 +344,7 @@ static void test_adam_fast_matches_reference(void **state)
 	}
 }
 
-/* The update of one element in float, written out as adam_kern.h
+/* The update of one element in float, written out as kern_adam.h
  * says: every ISA's w, m and v must have these bits. */
 static void adam_plain(float *w, float *m, float *v, const float *g, size_t n,
 		       float alpha, float c1, float c2, float eps, float l2x2)

@@ -20,23 +20,6 @@
  * 1..HEAD_MAX_DIM), ERR_TOO_BIG or ERR_NOMEM. */
 int head_alloc(int D, int K, head_t *h, char *err);
 
-/* Adam's float32 update per ISA (adam_kern.h): w, m, v, g (n); g' =
- * g + l2x2 * w, then the moments c1 = 1 - beta1 and c2 = 1 - beta2, then w;
- * g zeroed when clear is set.  Returns the sum of the squares of w before
- * the update when l2x2 != 0, else 0.  The same bits on every ISA. */
-double adam_portable(float *w, float *m, float *v, float *g, size_t n,
-			  float alpha, float c1, float c2, float eps, float l2x2,
-			  int clear);
-double adam_avx2(float *w, float *m, float *v, float *g, size_t n,
-		      float alpha, float c1, float c2, float eps, float l2x2,
-		      int clear);
-double adam_avx512(float *w, float *m, float *v, float *g, size_t n,
-			float alpha, float c1, float c2, float eps, float l2x2,
-			int clear);
-double adam_emul512(float *w, float *m, float *v, float *g, size_t n,
-			 float alpha, float c1, float c2, float eps, float l2x2,
-			 int clear);
-
 /* adam_apply_clear is adam_apply that zeroes g (n) as it consumes it, so
  * that the trainer's gradient block is zeros again for the next sgemm to
  * accumulate into. */

@@ -1,9 +1,11 @@
 /* vgg.c - VGG16 through fc2 in fp32.  N batch, H height, W width, C input
  * channels, K output channels; activations are NHWC, kernels HWIO, as in
- * Keras.  The layer functions below are the straightforward path (im2col +
- * OpenBLAS sgemm), kept as the reference; the network runs the 3x3 layers
- * through winograd.h unless asked for VGG_CONV_DIRECT, and shares every
- * stage among its own threads. */
+ * Keras.  Two paths walk the layers: the network's own, on the ISA's
+ * kernels (kern.h: Winograd for the 3x3 layers, a direct kernel for
+ * conv1_1, the kernels' max-pool), and the reference (VGG_CONV_DIRECT:
+ * im2col + OpenBLAS sgemm, vgg_conv3x3_relu_ref, and the plain
+ * vgg_maxpool2_ref); both share every stage among the network's threads
+ * and run fc1 and fc2 by the kernels' fixed-order product. */
 #include "net/vgg.h"
 
 #include <cblas.h>
@@ -12,19 +14,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kernels/convk.h"
-#include "error.h"
-#include "net/fc.h"
-#include "kernels/isa.h"
 #include "base/workers.h"
+#include "error.h"
+#include "kernels/isa.h"
+#include "kernels/kern.h"
+#include "net/fc.h"
 
 /* The largest activation is block1's (224, 224, 64); two of them per image
  * ping-pong through the network. */
 #define VGG_ACT_MAX ((size_t)VGG_IN * VGG_IN * 64)
 /* im2col scratch: a band of rows at a time keeps it bounded (32 MB). */
 #define VGG_COL_MAX ((size_t)8 << 20)
-/* conv1_1's whole im2col (224 * 224, 27) on the Winograd path. */
-#define VGG_COL1 ((size_t)VGG_IN * VGG_IN * 27)
 #define VGG_FLAT (7 * 7 * 512)
 /* conv1_1 by the vector kernels and the pools are split into bands of rows per
  * image, so that one image keeps both threads busy. */
@@ -58,11 +58,11 @@ static const char *const stage_names[VGG_NSTAGES] = {
 struct vgg {
 	const weights_t *w;
 	int max_batch, conv, isa;
-	const convk_t *k; /* the vector kernels of conv1_1 and the pools, or NULL */
+	const kern_t *k; /* the ISA's kernels */
 	workers_t *workers;
-	wino_layer_t *wl[WEIGHTS_NCONV]; /* NULL: im2col */
+	wino_layer_t *wl[WEIGHTS_NCONV]; /* NULL: conv1_1, or the reference path */
 	float *act[2];   /* (max_batch, VGG_ACT_MAX) each */
-	float *work;     /* im2col: col_len per thread; Winograd's work */
+	float *work;     /* the reference's im2col: col_len per thread; Winograd's */
 	size_t col_len;
 	float *fc;       /* (max_batch, VGG_FEATURES): fc1's output */
 	double sec[VGG_NSTAGES];
@@ -103,9 +103,9 @@ static void bias_relu(float *x, size_t M, int K, const float *bias)
 	}
 }
 
-void vgg_conv3x3_relu(const float *in, int N, int H, int W, int C,
-		      const float *kernel, const float *bias, int K, float *out,
-		      float *col, size_t col_len)
+void vgg_conv3x3_relu_ref(const float *in, int N, int H, int W, int C,
+			  const float *kernel, const float *bias, int K, float *out,
+			  float *col, size_t col_len)
 {
 	size_t row = (size_t)W * 9 * C;
 	int band = (int)(col_len / row);
@@ -127,7 +127,7 @@ void vgg_conv3x3_relu(const float *in, int N, int H, int W, int C,
 	}
 }
 
-void vgg_maxpool2(const float *in, int N, int H, int W, int C, float *out)
+void vgg_maxpool2_ref(const float *in, int N, int H, int W, int C, float *out)
 {
 	int Ho = H / 2, Wo = W / 2;
 	for (int n = 0; n < N; n++) {
@@ -196,7 +196,7 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	net->max_batch = o->max_batch;
 	net->conv = o->conv;
 	net->isa = o->isa == ISA_AUTO ? isa_best() : o->isa;
-	net->col_len = o->conv == VGG_CONV_DIRECT ? VGG_COL_MAX : VGG_COL1;
+	net->col_len = o->conv == VGG_CONV_DIRECT ? VGG_COL_MAX : 0;
 	size_t work = net->col_len * (size_t)threads;
 	for (int i = 1; i < WEIGHTS_NCONV && o->conv == VGG_CONV_WINOGRAD; i++) {
 		const weights_layer_spec_t *s = &weights_spec[i];
@@ -208,8 +208,7 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		if (wino_work_floats(net->wl[i], threads) > work)
 			work = wino_work_floats(net->wl[i], threads);
 	}
-	/* The direct path is the reference: im2col and plain pools. */
-	net->k = o->conv == VGG_CONV_WINOGRAD ? convk_for(net->isa) : NULL;
+	net->k = kern_for(net->isa);
 	if ((rc = workers_create(threads, &net->workers, err)))
 		goto fail;
 	net->act[0] = malloc(act);
@@ -236,26 +235,52 @@ int vgg_create(const weights_t *w, int max_batch, vgg_t **out, char *err)
 	return vgg_create_opts(w, &o, out, err);
 }
 
-/* The stages' tasks: one image (convolutions by im2col, pools) or one slice
- * of columns (fc) each. */
+/* A stage of n images: in (n, H, W, C), out (n, H, W, K) for a conv layer
+ * (kernel, bias), (n, H/2, W/2, C) for a pool. */
 typedef struct stage_job {
 	vgg_t *net;
 	const float *in;
 	float *out;
-	int H, W, C, K, relu;
+	int H, W, C, K;
 	const float *kernel, *bias;
 } stage_job_t;
 
-static void conv_image(void *arg, int n, int worker)
+/* The reference path's steps: a conv layer by im2col + sgemm, one image per
+ * task; a pool, a band of output rows per task. */
+static void conv_image_ref(void *arg, int n, int worker)
 {
 	const stage_job_t *j = arg;
-	vgg_conv3x3_relu(j->in + (size_t)n * j->H * j->W * j->C, 1, j->H, j->W,
-			 j->C, j->kernel, j->bias, j->K,
-			 j->out + (size_t)n * j->H * j->W * j->K,
-			 j->net->work + (size_t)worker * j->net->col_len, j->net->col_len);
+	vgg_conv3x3_relu_ref(j->in + (size_t)n * j->H * j->W * j->C, 1, j->H, j->W,
+			     j->C, j->kernel, j->bias, j->K,
+			     j->out + (size_t)n * j->H * j->W * j->K,
+			     j->net->work + (size_t)worker * j->net->col_len,
+			     j->net->col_len);
 }
 
-/* Band b of image n of conv1_1 by the vector kernels. */
+static void pool_band_ref(void *arg, int task, int worker)
+{
+	const stage_job_t *j = arg;
+	int n = task / VGG_BANDS, b = task % VGG_BANDS, Ho = j->H / 2, Wo = j->W / 2;
+	int r0 = Ho * b / VGG_BANDS, r1 = Ho * (b + 1) / VGG_BANDS;
+	vgg_maxpool2_ref(j->in + ((size_t)n * j->H * j->W + (size_t)2 * r0 * j->W) * j->C,
+			 1, 2 * (r1 - r0), j->W, j->C,
+			 j->out + ((size_t)n * Ho * Wo + (size_t)r0 * Wo) * j->C);
+}
+
+static void conv_ref(vgg_t *net, int layer, const stage_job_t *j, int n)
+{
+	(void)layer;
+	workers_run(net->workers, conv_image_ref, (void *)j, n);
+}
+
+static void pool_ref(vgg_t *net, const stage_job_t *j, int n)
+{
+	workers_run(net->workers, pool_band_ref, (void *)j, n * VGG_BANDS);
+}
+
+/* The kernels' steps: conv1_1 by the direct kernel (a band of rows of an
+ * image per task), the other conv layers by Winograd, the pools by the
+ * kernels' max-pool (a band of output rows per task). */
 static void direct_band(void *arg, int task, int worker)
 {
 	const stage_job_t *j = arg;
@@ -266,30 +291,45 @@ static void direct_band(void *arg, int task, int worker)
 			    j->H * b / VGG_BANDS, j->H * (b + 1) / VGG_BANDS);
 }
 
-/* Band b of image n of a max-pool: a share of the output rows (by the
- * vector kernels, or the plain layer: a max is exact, the same bits). */
-static void maxpool_band(void *arg, int task, int worker)
+static void pool_band(void *arg, int task, int worker)
 {
 	const stage_job_t *j = arg;
 	int n = task / VGG_BANDS, b = task % VGG_BANDS, Ho = j->H / 2, Wo = j->W / 2;
-	int r0 = Ho * b / VGG_BANDS, r1 = Ho * (b + 1) / VGG_BANDS;
-	const float *in = j->in + (size_t)n * j->H * j->W * j->C;
-	float *out = j->out + (size_t)n * Ho * Wo * j->C;
-	if (j->net->k)
-		j->net->k->maxpool2(in, j->H, j->W, j->C, out, r0, r1);
-	else
-		vgg_maxpool2(in + (size_t)2 * r0 * j->W * j->C, 1, 2 * (r1 - r0), j->W,
-			     j->C, out + (size_t)r0 * Wo * j->C);
+	j->net->k->maxpool2(j->in + (size_t)n * j->H * j->W * j->C, j->H, j->W, j->C,
+			    j->out + (size_t)n * Ho * Wo * j->C, Ho * b / VGG_BANDS,
+			    Ho * (b + 1) / VGG_BANDS);
 }
 
-/* Runs conv layers l0..l1-1, each with its pool, on images b0..b0+n-1 of
- * x, the batch's input to layer l0 (N, H, W, C).  Every stage writes image
- * b at b times its image size in the ping-pong buffer act[*cur], so that
- * running the images one at a time lays them out as one batch would (an
- * image's later, smaller stages never reach the earlier images' results).
- * Returns the batch's output of layer l1 - 1. */
-static const float *run_convs(vgg_t *net, int l0, int l1, const float *x,
-			      int b0, int n, int *cur)
+static void conv(vgg_t *net, int layer, const stage_job_t *j, int n)
+{
+	if (net->wl[layer])
+		wino_conv3x3_relu(net->wl[layer], j->in, n, j->H, j->W, j->out,
+				  net->workers, net->work);
+	else
+		workers_run(net->workers, direct_band, (void *)j, n * VGG_BANDS);
+}
+
+static void pool(vgg_t *net, const stage_job_t *j, int n)
+{
+	workers_run(net->workers, pool_band, (void *)j, n * VGG_BANDS);
+}
+
+/* A path: its conv layer and its pool, each on n images of a stage_job_t. */
+typedef struct path {
+	void (*conv)(vgg_t *net, int layer, const stage_job_t *j, int n);
+	void (*pool)(vgg_t *net, const stage_job_t *j, int n);
+} path_t;
+
+static const path_t path_kernels = {conv, pool}, path_ref = {conv_ref, pool_ref};
+
+/* Runs conv layers l0..l1-1, each with its pool, on the path p, on images
+ * b0..b0+n-1 of x, the batch's input to layer l0 (N, H, W, C).  Every
+ * stage writes image b at b times its image size in the ping-pong buffer
+ * act[*cur], so that running the images one at a time lays them out as one
+ * batch would (an image's later, smaller stages never reach the earlier
+ * images' results).  Returns the batch's output of layer l1 - 1. */
+static const float *run_convs(vgg_t *net, const path_t *p, int l0, int l1,
+			      const float *x, int b0, int n, int *cur)
 {
 	const weights_t *w = net->w;
 	int H = VGG_IN, W = VGG_IN, C = l0 ? weights_spec[l0].cin : 3;
@@ -302,19 +342,10 @@ static const float *run_convs(vgg_t *net, int l0, int l1, const float *x,
 	for (int i = l0; i < l1; i++) {
 		const weights_layer_spec_t *s = &weights_spec[i];
 		float *y = net->act[*cur];
-		const float *xi = x + (size_t)b0 * H * W * C;
-		float *yi = y + (size_t)b0 * H * W * s->cout;
-		if (net->wl[i]) {
-			wino_conv3x3_relu(net->wl[i], xi, n, H, W, yi, net->workers,
-					  net->work);
-		} else {
-			stage_job_t j = {net, xi, yi, H, W, C, s->cout, 1, w->kernel[i],
-					 w->bias[i]};
-			if (net->k && s->cout % 64 == 0)
-				workers_run(net->workers, direct_band, &j, n * VGG_BANDS);
-			else
-				workers_run(net->workers, conv_image, &j, n);
-		}
+		stage_job_t j = {net, x + (size_t)b0 * H * W * C,
+				 y + (size_t)b0 * H * W * s->cout, H, W, C, s->cout,
+				 w->kernel[i], w->bias[i]};
+		p->conv(net, i, &j, n);
 		C = s->cout;
 		x = y;
 		*cur ^= 1;
@@ -322,10 +353,10 @@ static const float *run_convs(vgg_t *net, int l0, int l1, const float *x,
 		t = now();
 		if (s->pool_after) {
 			y = net->act[*cur];
-			stage_job_t j = {net, x + (size_t)b0 * H * W * C,
-					 y + (size_t)b0 * (H / 2) * (W / 2) * C, H, W, C, C,
-					 0, NULL, NULL};
-			workers_run(net->workers, maxpool_band, &j, n * VGG_BANDS);
+			stage_job_t jp = {net, x + (size_t)b0 * H * W * C,
+					  y + (size_t)b0 * (H / 2) * (W / 2) * C, H, W, C, C,
+					  NULL, NULL};
+			p->pool(net, &jp, n);
 			H /= 2;
 			W /= 2;
 			x = y;
@@ -341,25 +372,29 @@ int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err)
 {
 	const weights_t *w = net->w;
 	const float *x = in;
-	int cur = 0, split = net->conv == VGG_CONV_WINOGRAD ? VGG_BY_IMAGE : 0;
+	int cur = 0;
 
 	if (n < 1 || n > net->max_batch)
 		return err_set(err, ERR_ARG, "vgg: batch of %d, network made for 1..%d",
 			       n, net->max_batch);
-	for (int b = 0; b < n && split > 0; b++) {
-		cur = 0;
-		x = run_convs(net, 0, split, in, b, 1, &cur);
+	if (net->conv == VGG_CONV_DIRECT) {
+		x = run_convs(net, &path_ref, 0, WEIGHTS_NCONV, in, 0, n, &cur);
+	} else {
+		for (int b = 0; b < n; b++) {
+			cur = 0;
+			x = run_convs(net, &path_kernels, 0, VGG_BY_IMAGE, in, b, 1, &cur);
+		}
+		x = run_convs(net, &path_kernels, VGG_BY_IMAGE, WEIGHTS_NCONV, x, 0, n, &cur);
 	}
-	x = run_convs(net, split, WEIGHTS_NCONV, x, 0, n, &cur);
 	/* x is (n, 7, 7, 512) NHWC, so each image is already flattened in Keras'
 	 * H, W, C order: (n, 25088).  Both fc layers, in batches, read their
 	 * weights once per batch. */
 	double t = now();
-	fc_forward(net->isa, x, n, VGG_FLAT, w->kernel[13], w->bias[13],
-		   VGG_FEATURES, 1, net->fc, net->workers);
+	fc_forward(net->k, x, n, VGG_FLAT, w->kernel[13], w->bias[13], VGG_FEATURES, 1,
+		   net->fc, net->workers);
 	net->sec[VGG_NSTAGES - 2] += now() - t;
 	t = now();
-	fc_forward(net->isa, net->fc, n, VGG_FEATURES, w->kernel[14], w->bias[14],
+	fc_forward(net->k, net->fc, n, VGG_FEATURES, w->kernel[14], w->bias[14],
 		   VGG_FEATURES, 1, out, net->workers);
 	net->sec[VGG_NSTAGES - 1] += now() - t;
 	return 0;
@@ -388,6 +423,11 @@ int vgg_threads(const vgg_t *net)
 int vgg_isa(const vgg_t *net)
 {
 	return net->isa;
+}
+
+const kern_t *vgg_kernels(const vgg_t *net)
+{
+	return net->k;
 }
 
 void vgg_free(vgg_t *net)

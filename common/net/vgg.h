@@ -25,11 +25,13 @@ typedef struct vgg vgg_t;
 /* How the 3x3 convolutions are computed. */
 enum {
 	/* Winograd F(m x m, 3 x 3) (winograd.h) for every layer but conv1_1
-	 * (3 input channels: a direct vector kernel, or im2col), with m per
-	 * layer as measured fastest here; fc2 stays within 1e-4 of max |ref|
-	 * of a double reference (measured: about 3e-6). */
+	 * (3 input channels: a direct kernel), with m per layer as measured
+	 * fastest here, on the ISA's kernels (kern.h), which all give the same
+	 * bits; fc2 stays within 1e-4 of max |ref| of a double reference
+	 * (measured: about 3e-6). */
 	VGG_CONV_WINOGRAD = 0,
-	/* The reference: im2col + sgemm (vgg_conv3x3_relu) for every layer. */
+	/* The reference: im2col + sgemm (vgg_conv3x3_relu_ref) for every
+	 * layer, plain pools (vgg_maxpool2_ref). */
 	VGG_CONV_DIRECT = 1,
 };
 
@@ -68,8 +70,9 @@ int vgg_create(const weights_t *w, int max_batch, vgg_t **out, char *err);
  * 1 <= n <= max_batch.  Returns 0 or ERR_ARG.  An image's output is a
  * function of that image alone, to the bit: no batch size, place in the
  * batch, other image or thread count changes it (each layer sums every
- * output in one fixed order; tests/test_determinism.c).  The ISA and the
- * convolution (conv, tile) do change it, within the bounds above. */
+ * output in one fixed order; tests/test_determinism.c), nor the ISA (every
+ * ISA's kernels give the same bits).  The convolution (conv, tile) does
+ * change it, within the bounds above. */
 int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err);
 
 /* vgg_stage_times adds up, since vgg_create, the seconds each stage took
@@ -83,24 +86,25 @@ const char *vgg_stage_name(int stage);
 int vgg_conv_tile(const vgg_t *net, int layer);
 
 /* vgg_threads: the compute threads the network runs on; vgg_isa: the ISA
- * its kernels run (isa.h), never ISA_AUTO. */
+ * its kernels run (isa.h), never ISA_AUTO; vgg_kernels: those kernels. */
 int vgg_threads(const vgg_t *net);
 int vgg_isa(const vgg_t *net);
+const kern_t *vgg_kernels(const vgg_t *net);
 
 void vgg_free(vgg_t *net);
 
-/* The layers, exposed for tests. */
+/* The reference path's layers, exposed for tests. */
 
 /* in (N, H, W, C), kernel (3, 3, C, K) HWIO, bias (K), out (N, H, W, K):
  * 3x3 'same' convolution (zero padding 1), stride 1, then ReLU, as im2col
  * plus one sgemm per band of rows.  col is scratch of col_len floats, at
  * least W * 9 * C (one row); more rows per band when there is room. */
-void vgg_conv3x3_relu(const float *in, int N, int H, int W, int C,
-		      const float *kernel, const float *bias, int K, float *out,
-		      float *col, size_t col_len);
+void vgg_conv3x3_relu_ref(const float *in, int N, int H, int W, int C,
+			  const float *kernel, const float *bias, int K,
+			  float *out, float *col, size_t col_len);
 
 /* in (N, H, W, C), out (N, H/2, W/2, C): 2x2 max-pool, stride 2 ('valid',
  * odd trailing row/column dropped, as Keras does). */
-void vgg_maxpool2(const float *in, int N, int H, int W, int C, float *out);
+void vgg_maxpool2_ref(const float *in, int N, int H, int W, int C, float *out);
 
 #endif

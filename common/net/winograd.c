@@ -1,10 +1,9 @@
 /* winograd.c - see winograd.h.  Letters as there.  A block of n tiles is
  * transformed into V (n, P, Cs), multiplied into M (n, P, Ks) and
- * transformed back; Cs and Ks are C and K on the portable path, rounded up
- * to the vector and the panel width of the ISA's kernels (convk.h)
- * otherwise.  Every step
- * computes each tile on its own, in an order that does not depend on the
- * block it is in: a tile's output has the same bits whatever the batch. */
+ * transformed back; Cs and Ks are C and K rounded up to the vector and the
+ * panel width of the ISA's kernels (kern.h).  Every step computes each tile
+ * on its own, in an order that does not depend on the block it is in: a
+ * tile's output has the same bits whatever the batch. */
 #include "net/winograd.h"
 
 #include <math.h>
@@ -12,22 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/convk.h"
 #include "error.h"
-#include "kernels/gemm.h"
+#include "kernels/kern.h"
 
 struct wino_layer {
-	int C, K, Cs, Ks, isa;
-	const convk_t *k; /* the vector kernels; NULL on the portable path */
+	int C, K, Cs, Ks;
+	const kern_t *k; /* the ISA's kernels */
 	int shared, block; /* wino_layer_set_blocks; -1 and 0: by size */
 	wino_tf_t tf;
-	float *u;    /* portable: (P, C, K); else (P, Ks/nr, Cs, nr), nr = k->nr */
+	float *u;    /* (P, Ks/nr, Cs, nr), nr = k->nr */
 	float *bias; /* (K) */
 };
-
-/* Channels per step of the portable transforms: a constant, so that the
- * compiler vectorises the loops over them. */
-#define CB 16
 
 /* Two ways to share a layer between the threads, by the size of U:
  *  - U fits the caches: each thread takes blocks of tiles through all three
@@ -98,22 +92,12 @@ int wino_tf_make(int m, wino_tf_t *tf, double bt[WINO_MAX_A][WINO_MAX_A],
 		for (int i = 0; i < m; i++)
 			at[i][j] = j < A - 1 ? pow(pts[j], i) : i == m - 1;
 	}
-	for (int i = 0; i < A; i++) {
+	for (int i = 0; i < A; i++)
 		for (int j = 0; j < A; j++) {
 			tf->bt[i][j] = (float)bt[i][j];
-			if (tf->bt[i][j] != 0) {
-				tf->bt_j[i][tf->bt_n[i]] = j;
-				tf->bt_c[i][tf->bt_n[i]++] = tf->bt[i][j];
-			}
-			if (i < m) {
+			if (i < m)
 				tf->at[i][j] = (float)at[i][j];
-				if (tf->at[i][j] != 0) {
-					tf->at_j[i][tf->at_n[i]] = j;
-					tf->at_c[i][tf->at_n[i]++] = tf->at[i][j];
-				}
-			}
 		}
-	}
 	return 0;
 }
 
@@ -140,18 +124,17 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 		goto nomem;
 	if ((rc = wino_tf_make(m, &l->tf, bt, at, err)))
 		goto fail;
-	l->k = convk_for(isa);
-	if (l->k && !convk_tables_match(&l->tf)) {
+	l->k = kern_for(isa);
+	if (!kern_tables_match(m, l->tf.bt, l->tf.at)) {
 		rc = err_set(err, ERR_UNSUPPORTED,
 			     "winograd: the vector kernels' F(%d,3) matrices differ", m);
 		goto fail;
 	}
 	l->C = C;
 	l->K = K;
-	l->isa = isa;
 	l->shared = -1;
-	l->Cs = l->k ? round_up(C, l->k->lanes) : C;
-	l->Ks = l->k ? round_up(K, l->k->nr) : K;
+	l->Cs = round_up(C, l->k->lanes);
+	l->Ks = round_up(K, l->k->nr);
 	const int A = l->tf.a, P = A * A;
 	if (err_mul3_size((size_t)P, (size_t)l->Cs, (size_t)l->Ks, &nu) ||
 	    nu > SIZE_MAX / sizeof(float))
@@ -179,14 +162,8 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 				for (int b = 0; b < A; b++) {
 					float v = (float)(gg[a][0] * G[b][0] + gg[a][1] * G[b][1] +
 							  gg[a][2] * G[b][2]);
-					size_t p = (size_t)a * A + b, idx;
-					int nr = l->k ? l->k->nr : 0;
-					if (l->k)
-						idx = ((p * (size_t)(l->Ks / nr) + (size_t)(k / nr)) * l->Cs + c) *
-							      nr + k % nr;
-					else
-						idx = (p * C + c) * K + k;
-					l->u[idx] = v;
+					size_t p = (size_t)a * A + b, nr = (size_t)l->k->nr;
+					l->u[((p * (l->Ks / nr) + k / nr) * l->Cs + c) * nr + k % nr] = v;
 				}
 		}
 	*out = l;
@@ -257,91 +234,6 @@ size_t wino_work_floats(const wino_layer_t *l, int threads)
 	return shared_mode(l) ? per : per * (size_t)threads;
 }
 
-/* Portable transforms, CB channels at a time (the rest zero-padded). */
-
-/* img (H, W, C): the patch at (y0, x0) into V, as convk_t's in_tile. */
-static void in_tile_c(const wino_tf_t *tf, const float *img, int H, int W,
-		      int C, int y0, int x0, float *V, size_t pstride)
-{
-	const int A = tf->a;
-	float d[WINO_MAX_A][WINO_MAX_A][CB], t[WINO_MAX_A][WINO_MAX_A][CB];
-
-	for (int c0 = 0; c0 < C; c0 += CB) {
-		int cb = C - c0 < CB ? C - c0 : CB;
-		for (int j = 0; j < A; j++)
-			for (int x = 0; x < A; x++) {
-				int y = y0 + j, xx = x0 + x;
-				memset(d[j][x], 0, sizeof d[j][x]);
-				if (y >= 0 && y < H && xx >= 0 && xx < W)
-					memcpy(d[j][x], img + ((size_t)y * W + xx) * C + c0,
-					       (size_t)cb * sizeof(float));
-			}
-		for (int i = 0; i < A; i++)
-			for (int x = 0; x < A; x++) {
-				float acc[CB] = {0};
-				for (int e = 0; e < tf->bt_n[i]; e++) {
-					float cf = tf->bt_c[i][e];
-					const float *s = d[tf->bt_j[i][e]][x];
-					for (int c = 0; c < CB; c++)
-						acc[c] += cf * s[c];
-				}
-				memcpy(t[i][x], acc, sizeof acc);
-			}
-		for (int i = 0; i < A; i++)
-			for (int k = 0; k < A; k++) {
-				float acc[CB] = {0};
-				for (int e = 0; e < tf->bt_n[k]; e++) {
-					float cf = tf->bt_c[k][e];
-					const float *s = t[i][tf->bt_j[k][e]];
-					for (int c = 0; c < CB; c++)
-						acc[c] += cf * s[c];
-				}
-				memcpy(V + (size_t)(i * A + k) * pstride + c0, acc,
-				       (size_t)cb * sizeof(float));
-			}
-	}
-}
-
-/* M into img (H, W, K) at (y0, x0), as convk_t's out_tile. */
-static void out_tile_c(const wino_tf_t *tf, const float *M, size_t pstride,
-		       int K, const float *bias, float *img, int H, int W,
-		       int y0, int x0)
-{
-	const int A = tf->a, m = tf->m;
-	float t[WINO_MAX_A][WINO_MAX_A][CB];
-	int rows = H - y0 < m ? H - y0 : m, cols = W - x0 < m ? W - x0 : m;
-
-	for (int k0 = 0; k0 < K; k0 += CB) {
-		int kb = K - k0 < CB ? K - k0 : CB;
-		for (int u = 0; u < rows; u++)
-			for (int x = 0; x < A; x++) {
-				float acc[CB] = {0};
-				for (int e = 0; e < tf->at_n[u]; e++) {
-					float cf = tf->at_c[u][e];
-					const float *s = M + (size_t)(tf->at_j[u][e] * A + x) * pstride + k0;
-					for (int c = 0; c < kb; c++)
-						acc[c] += cf * s[c];
-				}
-				memcpy(t[u][x], acc, sizeof acc);
-			}
-		for (int u = 0; u < rows; u++)
-			for (int v = 0; v < cols; v++) {
-				float acc[CB] = {0};
-				for (int e = 0; e < tf->at_n[v]; e++) {
-					float cf = tf->at_c[v][e];
-					const float *s = t[u][tf->at_j[v][e]];
-					for (int c = 0; c < CB; c++)
-						acc[c] += cf * s[c];
-				}
-				float *o = img + ((size_t)(y0 + u) * W + x0 + v) * K + k0;
-				for (int c = 0; c < kb; c++) {
-					float y = acc[c] + bias[k0 + c];
-					o[c] = y > 0 ? y : 0;
-				}
-			}
-	}
-}
-
 typedef struct conv_job {
 	const wino_layer_t *l;
 	const float *in;
@@ -364,11 +256,7 @@ static void in_tiles(const conv_job_t *j, int t0, int n, float *V)
 		int t = t0 + i, img = t / j->tiles_img, r = t % j->tiles_img;
 		int y0 = r / j->tiles_x * m - 1, x0 = r % j->tiles_x * m - 1;
 		const float *src = j->in + (size_t)img * j->H * j->W * l->C;
-		float *v = V + (size_t)i * vrow;
-		if (l->k)
-			l->k->in_tile(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
-		else
-			in_tile_c(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
+		l->k->wino_in(m, src, j->H, j->W, l->C, y0, x0, V + (size_t)i * vrow, l->Cs);
 	}
 }
 
@@ -383,17 +271,14 @@ static void out_tiles(const conv_job_t *j, int t0, int n, const float *M)
 		int t = t0 + i, img = t / j->tiles_img, r = t % j->tiles_img;
 		int y0 = r / j->tiles_x * m, x0 = r % j->tiles_x * m;
 		float *dst = j->out + (size_t)img * j->H * j->W * l->K;
-		const float *mi = M + (size_t)i * mrow;
-		if (l->k)
-			l->k->out_tile(&l->tf, mi, l->Ks, l->K, l->bias, dst, j->H, j->W, y0, x0);
-		else
-			out_tile_c(&l->tf, mi, l->K, l->K, l->bias, dst, j->H, j->W, y0, x0);
+		l->k->wino_out(m, M + (size_t)i * mrow, l->Ks, l->K, l->bias, dst, j->H,
+			       j->W, y0, x0);
 	}
 }
 
 /* M[:, p, k0..k1) = V[:, p, :] @ U_p[:, k0..k1) for n tiles: each tile's
- * row summed in an order of its own (gemm.h; the vector kernels', in
- * blocks of 256 channels), whatever n and the other tiles. */
+ * row summed in an order of its own (kern.h's wino_gemm, in blocks of 256
+ * channels), whatever n and the other tiles. */
 static void products(const wino_layer_t *l, int p, int k0, int k1, int n,
 		     const float *V, float *M)
 {
@@ -402,13 +287,8 @@ static void products(const wino_layer_t *l, int p, int k0, int k1, int n,
 	const float *vp = V + (size_t)p * l->Cs;
 	float *mp = M + (size_t)p * l->Ks + k0;
 
-	if (l->k)
-		l->k->gemm(n, l->Cs, k1 - k0, vp, vrow,
-			   l->u + ((size_t)p * l->Ks + k0) * l->Cs, mp, mrow);
-	else
-		gemm_fixed(ISA_PORTABLE, n, l->C, 0, k1 - k0, vp, vrow,
-			   l->u + (size_t)p * l->C * l->K + k0, (size_t)l->K, NULL, 0, mp,
-			   mrow);
+	l->k->wino_gemm(n, l->Cs, k1 - k0, vp, vrow,
+			l->u + ((size_t)p * l->Ks + k0) * l->Cs, mp, mrow);
 }
 
 /* Per-thread mode: one block of tiles, all three steps. */

@@ -14,33 +14,29 @@
  * 5.06x for m = 6, with larger rounding errors as m grows (the matrices are
  * built from the points 0, +-1, +-2, +-1/2 and infinity, Toom-Cook style).
  *
- * The ISA (isa.h) is chosen at vgg_create time: portable C, or the vector
- * kernels of convk.h (transforms across channels and our own microkernel
- * for the products; AVX2, AVX-512).  On each, a tile's output is computed
- * on its own, in one order: the same bits whatever the batch, the block of
- * tiles or the threads; and the vector ISAs give the same bits as each
- * other. */
+ * The ISA (isa.h) is chosen at vgg_create time; its kernels (kern.h)
+ * transform across channels and multiply by their own microkernel.  A
+ * tile's output is computed on its own, in one order: the same bits
+ * whatever the batch, the block of tiles or the threads, and on every
+ * ISA. */
 #ifndef COMMON_NET_WINOGRAD_H
 #define COMMON_NET_WINOGRAD_H
 
 #include <stddef.h>
 
-#include "kernels/isa.h"
 #include "base/workers.h"
+#include "kernels/isa.h"
+#include "kernels/kern.h"
 
-#define WINO_MAX_A 8
+#define WINO_MAX_A KERN_MAX_A
 
-/* The transform matrices of F(m x m, 3 x 3), rounded to float, and their
- * nonzero entries row by row (the transforms skip the zeros). */
+/* The transform matrices of F(m x m, 3 x 3), rounded to float (the
+ * kernels hold the same numbers as constants: kern_tables_match). */
 typedef struct wino_tf {
 	int m, a;
 	float bt[WINO_MAX_A][WINO_MAX_A]; /* B' (A, A) */
 	float at[WINO_MAX_A][WINO_MAX_A]; /* A' (m, A) */
 	double g[WINO_MAX_A][3];          /* G (A, 3), kept in double */
-	int bt_n[WINO_MAX_A], bt_j[WINO_MAX_A][WINO_MAX_A];
-	float bt_c[WINO_MAX_A][WINO_MAX_A];
-	int at_n[WINO_MAX_A], at_j[WINO_MAX_A][WINO_MAX_A];
-	float at_c[WINO_MAX_A][WINO_MAX_A];
 } wino_tf_t;
 
 /* wino_tf_make builds the matrices for m = 2, 4 or 6 in double (returns 0),

@@ -24,9 +24,9 @@
 #include "error.h"
 #include "img/img.h"
 #include "kernels/isa.h"
+#include "net/model.h"
 #include "net/vgg.h"
 #include "net/weights.h"
-
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -196,7 +196,7 @@ int main(int argc, char **argv)
 		int m = 0;
 		if (!strncmp(name, "conv", 4))
 			m = vgg_conv_tile(net, l++);
-		printf("stage %s %d %.2f %.4f\n", name, m,
+		printf("stage %s %d %.2f %.6f\n", name, m,
 		       100 * (after[i] - before[i]) / total,
 		       (after[i] - before[i]) / ((double)reps * n));
 	}

@@ -1,7 +1,6 @@
-/* adam_kern.h - Adam's float32 update (head.h's adam_apply), written
- * once over simd.h's vectors.  A file defines SIMD_LANES and ADAM_KERN (the
- * function's name), includes simd.h, then this; adam.c picks the
- * instantiation (isa.h).
+/* kern_adam.h - Adam's float32 update of one kern.h table (adam, for
+ * head.h's adam_apply), written once over simd.h's vectors (the template's
+ * vocabulary: kern_impl.h).
  *
  * Every element gets the same operations in the same order at every
  * width, with no fused multiply-add (each rounds once, as IEEE 754 says):
@@ -20,8 +19,9 @@
 
 #define ADAM_BLOCK 16
 
-double ADAM_KERN(float *w, float *m, float *v, float *g, size_t n, float alpha,
-		 float c1, float c2, float eps, float l2x2, int clear)
+static double KERN_FN(adam)(float *w, float *m, float *v, float *g, size_t n,
+			    float alpha, float c1, float c2, float eps,
+			    float l2x2, int clear)
 {
 	/* w, m, v, g (n) */
 	const vf_t C1 = vf_set1(c1), C2 = vf_set1(c2), A = vf_set1(alpha);
