@@ -93,7 +93,7 @@ $(call prog_name,$(1)): $(BUILD)/$(1:.c=.o) $(BUILD)/libcommon.a
 endef
 $(foreach s,$(PROG_SRC),$(eval $(call prog_rule,$(s))))
 
-# bin/extract runs across machines under mpirun or srun (README.md) when
+# bin/extract runs across machines under mpirun or srun (docs/machines.md) when
 # Open MPI's mpicc is found: it links extract/dist/dist_mpi.c and MPI, else
 # the one-process extract/dist/dist_serial.c.  `make MPI=no` forces the
 # latter.  libcommon.a comes again after the dist object, which uses it.
