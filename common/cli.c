@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "net/model.h"
 #include "net/weights.h"
 
 int cli_long(const char *prog, const char *opt, const char *s, long lo,
@@ -79,12 +80,12 @@ int cli_bad_option(const char *prog, char **argv)
 
 int cli_model(const char *prog, const char *s, int *model)
 {
-	int m = weights_model_parse(s);
+	int m = model_parse(s);
 
 	if (m < 0) {
 		fprintf(stderr, "%s: --model: '%s' is not %s or %s\n", prog, s,
-			weights_model_info(WEIGHTS_VGG16)->name,
-			weights_model_info(WEIGHTS_VGGFACE)->name);
+			model_info(MODEL_VGG16)->name,
+			model_info(MODEL_VGGFACE)->name);
 		return -1;
 	}
 	*model = m;
@@ -96,14 +97,14 @@ int cli_weights_path(const char *prog, const char *given, int model,
 {
 	char err[ERR_LEN], help[2048];
 
-	if (weights_model_path(given, model, path, len, err)) {
+	if (model_weights_path(given, model, path, len, err)) {
 		fprintf(stderr, "%s: error: %s\n", prog, err);
 		return -1;
 	}
 	/* Other failures (a folder that cannot be searched...) are the
 	 * loader's to report, with their reason. */
 	if (access(path, F_OK) != 0 && errno == ENOENT) {
-		weights_model_missing_help(model, path, help, sizeof help);
+		model_missing_help(model, path, help, sizeof help);
 		fprintf(stderr, "%s: %s\n", prog, help);
 		return -1;
 	}

@@ -30,7 +30,7 @@ int cli_model(const char *prog, const char *s, int *model);
 
 /* cli_weights_path puts into path (len bytes) the weights file a program
  * reads (weights_model_path: given, else model's default, VGG16's for
- * WEIGHTS_AUTO).  0 when that file exists; otherwise prints why, or for a
+ * MODEL_AUTO).  0 when that file exists; otherwise prints why, or for a
  * file that is not there where Keras keeps it and how to point to it, and
  * returns -1. */
 int cli_weights_path(const char *prog, const char *given, int model,

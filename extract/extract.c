@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "dist/dist.h"
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb.h"
 #include "kernels/isa.h"
 #include "base/workers.h"
@@ -49,11 +50,11 @@ static const char usage[] =
 	"  --weights FILE   the weights, VGG16's or VGG-Face's, told apart by\n"
 	"                   their layer names (default $VGG16_WEIGHTS, else\n"
 	"                   Keras' cache: $KERAS_HOME/models/ or ~/.keras/models/\n"
-	"                   " WEIGHTS_FILE_NAME ")\n"
+	"                   " MODEL_VGG16_FILE ")\n"
 	"  --model M        vgg16 or vggface: the file must hold that model; with\n"
 	"                   vggface and no --weights, $VGGFACE_WEIGHTS, else\n"
 	"                   keras-vggface's cache: ~/.keras/models/vggface/\n"
-	"                   " WEIGHTS_VGGFACE_FILE_NAME " (default: the file's)\n"
+	"                   " MODEL_VGGFACE_FILE " (default: the file's)\n"
 	"                   A store holds one model's vectors.\n"
 	"  --batch N, --batch-size N\n"
 	"                   images per network batch and per commit (default 8)\n"
@@ -267,21 +268,19 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	plan_init(&p);
 	/* Rank 0 plans; under MPI the other ranks take its to-do list. */
-	if (dist_rank() > 0) {
-		if ((rc = plan_worker(&o, &p, err)))
-			goto fail;
-	} else {
-		if ((rc = plan_scan(&o, &p, &s.skipped, err)))
-			goto fail;
-		if (cli_weights_path(PROG, o.weights, o.model, p.wpath, sizeof p.wpath))
-			goto out;
-		if ((rc = plan_store(&o, &p, err)) ||
-		    (rc = plan_todo(&o, &p, &s.skipped, err)))
-			goto fail;
-	}
+	if (dist_rank() == 0 && (rc = plan_scan(&o, &p, &s.skipped, err)))
+		goto fail;
+	if (cli_weights_path(PROG, o.weights, o.model, p.wpath, sizeof p.wpath))
+		goto out;
+	if (dist_rank() > 0)
+		rc = plan_worker(&o, &p, err);
+	else if ((rc = plan_store(&o, &p, err)) == 0)
+		rc = plan_todo(&o, &p, &s.skipped, err);
+	if (rc)
+		goto fail;
 	if ((rc = plan_block(&p, err)) ||
 	    (rc = ring_init(&r, p.todo, p.n, (int)o.batch,
-			    weights_model_info(p.w.model)->mean_bgr, (int)o.threads, err)) ||
+			    model_info(p.w.model)->mean_bgr, (int)o.threads, err)) ||
 	    (rc = sink_init(&s, &o, &p, err)) ||
 	    (rc = open_network(&o, &p, &net, err)))
 		goto fail;

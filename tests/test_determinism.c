@@ -31,7 +31,7 @@
 #include "net/vgg.h"
 #include "net/weights.h"
 
-#define IMG ((size_t)VGG_IN * VGG_IN * 3)
+#define IMG VGG_IN_FLOATS
 
 static weights_t g_w;
 static char g_dir[4096], g_faces[4200];

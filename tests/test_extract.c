@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "e2e.h"
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb.h"
 #include "img/img.h"
 #include "proc.h"
@@ -106,7 +107,7 @@ static void test_end_to_end(void **state)
 	assert_int_equal(meta.dim, VGG_FEATURES);
 	assert_int_equal(meta.dtype, FEATDB_F32);
 	assert_string_equal(meta.fingerprint, g_weights.fingerprint);
-	assert_string_equal(meta.preprocess, IMG_PREPROCESS_VGG16);
+	assert_string_equal(meta.preprocess, model_info(MODEL_VGG16)->preprocess);
 
 	/* Each record is the network's output for its own file. */
 	static const struct { const char *key; int cls; } want[] = {
@@ -115,7 +116,7 @@ static void test_end_to_end(void **state)
 		{"carol/c1.ppm", 2}, {"carol/c2.pgm", 2}, {"carol/more/c3.ppm", 2},
 	};
 	vgg_t *net = NULL;
-	float *x = malloc((size_t)VGG_IN * VGG_IN * 3 * sizeof(float));
+	float *x = malloc(VGG_IN_FLOATS * sizeof(float));
 	float y[VGG_FEATURES], v[VGG_FEATURES];
 	assert_int_equal(vgg_create(&g_weights, 1, &net, err), 0);
 	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
@@ -124,7 +125,7 @@ static void test_end_to_end(void **state)
 		size_t len = 0;
 		featdb_rec_t rec;
 		snprintf(path, sizeof path, "%s/%s", in, want[i].key);
-		assert_int_equal(img_load_vgg(path, x, err), 0);
+		assert_int_equal(tu_load_input(path, MODEL_VGG16, x, err), 0);
 		assert_int_equal(vgg_forward(net, x, 1, y, err), 0);
 		assert_int_equal(featdb_get(f, want[i].key, &val, &len, err), 0);
 		assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);

@@ -23,6 +23,7 @@
 
 #include "e2e.h"
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb.h"
 #include "img/img.h"
 #include "testutil.h"
@@ -63,7 +64,8 @@ static void make_meta(featdb_meta_t *m, int D, int dtype, const char *const *cla
 {
 	memset(m, 0, sizeof *m);
 	snprintf(m->fingerprint, sizeof m->fingerprint, "0123456789abcdef");
-	snprintf(m->preprocess, sizeof m->preprocess, "%s", IMG_PREPROCESS_VGG16);
+	snprintf(m->preprocess, sizeof m->preprocess, "%s",
+		 model_info(MODEL_VGG16)->preprocess);
 	snprintf(m->version, sizeof m->version, "test 1.0");
 	m->dim = D;
 	m->dtype = dtype;

@@ -18,6 +18,7 @@
 
 #include "e2e.h"
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb.h"
 #include "img/img.h"
 #include "hdf5/h5util.h"
@@ -58,11 +59,11 @@ static void make_store_model(const char *path, const int *which, int n,
 	float v[D];
 
 	assert_int_equal(featdb_open(path, FEATDB_CREATE, &db, err), 0);
-	int vggface = model && strcmp(model, FEATDB_MODEL_VGGFACE) == 0;
+	int vggface = model && strcmp(model, model_info(MODEL_VGGFACE)->store_model) == 0;
 	snprintf(m.model, sizeof m.model, "%s", model ? model : "");
 	snprintf(m.fingerprint, sizeof m.fingerprint, "%s", fingerprint);
 	snprintf(m.preprocess, sizeof m.preprocess, "%s",
-		 vggface ? IMG_PREPROCESS_VGGFACE : IMG_PREPROCESS_VGG16);
+		 model_info(vggface ? MODEL_VGGFACE : MODEL_VGG16)->preprocess);
 	snprintf(m.version, sizeof m.version, "test");
 	m.dim = D;
 	m.dtype = dtype;
@@ -425,13 +426,14 @@ static void test_model_named(void **state)
 	snprintf(h5, sizeof h5, "%s/face.h5", d);
 	make_store(v16, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
 	make_store_model(face, everyone, 9, all_classes, 4, FEATDB_F32,
-			 "feedfacecafebeef", FEATDB_MODEL_VGGFACE);
+			 "feedfacecafebeef", model_info(MODEL_VGGFACE)->store_model);
 
 	char *info[] = {FEATDB, "info", face, NULL};
 	char *log = run(info, &st, d);
 	assert_int_equal(st, 0);
 	assert_non_null(strstr(log, "\nmodel:       vggface-fc7\n"));
-	assert_non_null(strstr(log, "preprocess:  " IMG_PREPROCESS_VGGFACE "\n"));
+	assert_non_null(strstr(log, "preprocess:  keras-load_img-224-nearest;rgb2bgr;"
+				    "mean-93.5940,104.7624,129.1863\n"));
 	free(log);
 	info[2] = v16;
 	log = run(info, &st, d);
@@ -444,15 +446,15 @@ static void test_model_named(void **state)
 	assert_int_equal(st, 0);
 	free(log);
 	char *a = export_attr(h5, "model"), *b = export_attr(h5, "preprocess");
-	assert_string_equal(a, FEATDB_MODEL_VGGFACE);
-	assert_string_equal(b, IMG_PREPROCESS_VGGFACE);
+	assert_string_equal(a, model_info(MODEL_VGGFACE)->store_model);
+	assert_string_equal(b, model_info(MODEL_VGGFACE)->preprocess);
 	free(a), free(b);
 	exp[2] = v16;
 	log = run(exp, &st, d);
 	assert_int_equal(st, 0);
 	free(log);
 	a = export_attr(h5, "model");
-	assert_string_equal(a, FEATDB_MODEL);
+	assert_string_equal(a, model_info(MODEL_VGG16)->store_model);
 	free(a);
 
 	/* The same weights fingerprint, other models: never one store. */

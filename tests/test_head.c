@@ -12,7 +12,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <cblas.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -972,7 +971,6 @@ static void test_rank(void **state)
 
 int main(void)
 {
-	openblas_set_num_threads(1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_glorot_init),
 		cmocka_unit_test(test_forward_matches_reference),

@@ -29,13 +29,15 @@
 #include "error.h"
 #include "img/img.h"
 #include "testutil.h"
+#include "net/model.h"
+#include "net/vgg.h"
 
 #define FIXTURES "tests/fixtures"
 #define GOLDEN_FIXTURES "tests/golden/pillow_fixtures.h5"
 #define GOLDEN_SHARED "tests/golden/pillow_shared.h5"
 #define NAME_LEN 64
 #define PATH_LEN 96
-#define VGG_BYTES ((size_t)IMG_VGG_SIZE * IMG_VGG_SIZE * 3)
+#define VGG_BYTES ((size_t)VGG_IN * VGG_IN * 3)
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -88,14 +90,14 @@ static uint64_t fnv1a64(const uint8_t *p, size_t n)
 /* What load_img returns: the decoded image, resized only when needed. */
 static int vgg224(const img_t *img, img_t *out, char *err)
 {
-	if (img->w == IMG_VGG_SIZE && img->h == IMG_VGG_SIZE) {
-		out->w = out->h = IMG_VGG_SIZE;
+	if (img->w == VGG_IN && img->h == VGG_IN) {
+		out->w = out->h = VGG_IN;
 		out->rgb = malloc(VGG_BYTES);
 		assert_non_null(out->rgb);
 		memcpy(out->rgb, img->rgb, VGG_BYTES);
 		return 0;
 	}
-	return img_resize_nearest(img, IMG_VGG_SIZE, IMG_VGG_SIZE, out, err);
+	return img_resize_nearest(img, VGG_IN, VGG_IN, out, err);
 }
 
 /* Prints the first differing pixel; returns 1 when a and b differ. */
@@ -153,9 +155,10 @@ static int cmp_names(const void *a, const void *b)
 /* ---- against Pillow --------------------------------------------------- */
 
 /* Every fixture decodes to Pillow's pixels, before and after the resize,
- * and img_load_vgg turns them into Keras' input. */
+ * and img_load_input turns them into Keras' input. */
 static void test_fixtures_match_pillow(void **state)
 {
+	const float *mean = model_info(MODEL_VGG16)->mean_bgr;
 	hid_t f = open_golden(GOLDEN_FIXTURES);
 	hsize_t dims[3];
 	int rank, bad = 0;
@@ -214,15 +217,15 @@ static void test_fixtures_match_pillow(void **state)
 		snprintf(key, sizeof key, "fixtures/%s/vgg224", name);
 		want = h5_read(f, key, H5T_NATIVE_UINT8, dims, &rank);
 		assert_int_equal(vgg224(&img, &out, err), 0);
-		bad += pixels_differ(key, out.rgb, want, IMG_VGG_SIZE, IMG_VGG_SIZE);
+		bad += pixels_differ(key, out.rgb, want, VGG_IN, VGG_IN);
 
 		snprintf(path, sizeof path, "%s/%s", FIXTURES, name);
-		assert_int_equal(img_load_vgg(path, vgg, err), 0);
+		assert_int_equal(tu_load_input(path, MODEL_VGG16, vgg, err), 0);
 		for (k = 0; k < VGG_BYTES; k += 3) {
-			if (vgg[k] != (float)want[k + 2] - IMG_VGG_MEAN_B ||
-			    vgg[k + 1] != (float)want[k + 1] - IMG_VGG_MEAN_G ||
-			    vgg[k + 2] != (float)want[k] - IMG_VGG_MEAN_R) {
-				print_error("%s: img_load_vgg differs at %zu\n", name, k / 3);
+			if (vgg[k] != (float)want[k + 2] - mean[0] ||
+			    vgg[k + 1] != (float)want[k + 1] - mean[1] ||
+			    vgg[k + 2] != (float)want[k] - mean[2]) {
+				print_error("%s: img_load_input differs at %zu\n", name, k / 3);
 				bad++;
 				break;
 			}
@@ -448,17 +451,17 @@ static void test_vgg_input_matches_keras(void **state)
 	float *want = h5_read(f, "vgg/out", H5T_NATIVE_FLOAT, dims, &rank);
 	float *out = malloc(VGG_BYTES * sizeof(float));
 	img_t img;
-	size_t i, n = (size_t)IMG_VGG_SIZE * IMG_VGG_SIZE;
+	size_t i, n = (size_t)VGG_IN * VGG_IN;
 
 	(void)state;
 	assert_int_equal(dims[0], 256);
 	assert_non_null(out);
-	img.w = img.h = IMG_VGG_SIZE;
+	img.w = img.h = VGG_IN;
 	img.rgb = malloc(VGG_BYTES);
 	assert_non_null(img.rgb);
 	for (i = 0; i < n; i++)
 		memcpy(img.rgb + 3 * i, rgb + 3 * (i % 256), 3);
-	img_vgg_input(&img, out);
+	img_preprocess(&img, model_info(MODEL_VGG16)->mean_bgr, out);
 	for (i = 0; i < n; i++) {
 		if (memcmp(out + 3 * i, want + 3 * (i % 256), 3 * sizeof(float)))
 			fail_msg("pixel %zu: ours %.9g %.9g %.9g, Keras %.9g %.9g %.9g", i,
@@ -467,8 +470,8 @@ static void test_vgg_input_matches_keras(void **state)
 				 want[3 * (i % 256) + 2]);
 	}
 	/* Channel order is B, G, R. */
-	assert_true(out[0] == (float)img.rgb[2] - IMG_VGG_MEAN_B);
-	assert_true(out[2] == (float)img.rgb[0] - IMG_VGG_MEAN_R);
+	assert_true(out[0] == (float)img.rgb[2] - model_info(MODEL_VGG16)->mean_bgr[0]);
+	assert_true(out[2] == (float)img.rgb[0] - model_info(MODEL_VGG16)->mean_bgr[2]);
 	img_free(&img);
 	free(out);
 	free(rgb);

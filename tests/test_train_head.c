@@ -26,6 +26,7 @@
 #include "dataset/dataset.h"
 #include "e2e.h"
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb.h"
 #include "img/img.h"
 #include "head/head.h"
@@ -93,9 +94,10 @@ static void store_add(const char *path, const spec_t *s, int first)
 		m.classes[k] = strdup(name);
 	}
 	snprintf(m.fingerprint, sizeof m.fingerprint, "feedfacecafebeef");
-	snprintf(m.model, sizeof m.model, "%s", s->vggface ? FEATDB_MODEL_VGGFACE : "");
+	snprintf(m.model, sizeof m.model, "%s",
+		 s->vggface ? model_info(MODEL_VGGFACE)->store_model : "");
 	snprintf(m.preprocess, sizeof m.preprocess, "%s",
-		 s->vggface ? IMG_PREPROCESS_VGGFACE : IMG_PREPROCESS_VGG16);
+		 model_info(s->vggface ? MODEL_VGGFACE : MODEL_VGG16)->preprocess);
 	snprintf(m.version, sizeof m.version, "test_train_head");
 	for (size_t i = 0; i < (size_t)s->K * s->D; i++)
 		mean[i] = rng_uniform(&r) < 0.4 ? (float)(2 * rng_uniform(&r)) : 0.0f;
@@ -334,8 +336,8 @@ static void test_train_output_history_and_head(void **state)
 	assert_int_equal(m.nclasses, 3);
 	assert_string_equal(m.classes[2], "c2");
 	assert_string_equal(m.fingerprint, "feedfacecafebeef");
-	assert_string_equal(m.preprocess, IMG_PREPROCESS_VGG16);
-	assert_string_equal(m.model, FEATDB_MODEL);
+	assert_string_equal(m.preprocess, model_info(MODEL_VGG16)->preprocess);
+	assert_string_equal(m.model, model_info(MODEL_VGG16)->store_model);
 	head_free(&h);
 	head_meta_free(&m);
 
@@ -554,8 +556,8 @@ static void test_head_records_model(void **state)
 	assert_int_equal(run(out, "--db", store, "--epochs", "1", "--out", head, "-q",
 			     NULL), 0);
 	assert_int_equal(head_load(head, &h, &m, err), 0);
-	assert_string_equal(m.model, FEATDB_MODEL_VGGFACE);
-	assert_string_equal(m.preprocess, IMG_PREPROCESS_VGGFACE);
+	assert_string_equal(m.model, model_info(MODEL_VGGFACE)->store_model);
+	assert_string_equal(m.preprocess, model_info(MODEL_VGGFACE)->preprocess);
 	head_free(&h);
 	head_meta_free(&m);
 }

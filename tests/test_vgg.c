@@ -22,6 +22,7 @@
 #include "error.h"
 #include "hdf5/h5util.h"
 #include "img/img.h"
+#include "net/model.h"
 #include "proc.h"
 #include "testutil.h"
 #include "net/vgg.h"
@@ -275,7 +276,7 @@ static const char *golden_path(const char *key, char *buf, size_t len)
 
 /* golden_check runs the network over w (conv: VGG_CONV_WINOGRAD or
  * VGG_CONV_DIRECT) on every golden image present, decoded by
- * img_load_vgg_mean with w's model's means (VGG16's, VGG-Face's), and fails
+ * img_load_input with w's model's means (VGG16's, VGG-Face's), and fails
  * unless each fc2 (fc7) is within 1e-4 x max |ref| of its golden
  * vector; prints each image's max |a - ref| / max |ref| after label.
  * Returns the number of images compared (those of ../shared/data are
@@ -283,7 +284,7 @@ static const char *golden_path(const char *key, char *buf, size_t len)
 static int golden_check(const golden_t *g, const weights_t *w, int conv,
 			const char *label, golden_worst_t *worst)
 {
-	const size_t in_len = (size_t)VGG_IN * VGG_IN * 3;
+	const size_t in_len = VGG_IN_FLOATS;
 	float *in = malloc(GOLDEN_BATCH * in_len * sizeof *in);
 	float *out = malloc(GOLDEN_BATCH * VGG_FEATURES * sizeof *out);
 	double *ref = malloc(VGG_FEATURES * sizeof *ref);
@@ -305,7 +306,7 @@ static int golden_check(const golden_t *g, const weights_t *w, int conv,
 			const char *path = golden_path(g->keys[i], buf, sizeof buf);
 			if (!path)
 				continue;
-			if (img_load_vgg_mean(path, weights_model_info(w->model)->mean_bgr,
+			if (tu_load_input(path, w->model,
 					      in + (size_t)m * in_len, err))
 				fail_msg("%s", err);
 			row[m++] = i;
@@ -434,7 +435,7 @@ static void test_forward_matches_keras(void **state)
  * the repository's) when w runs on it with VGG16's means. */
 static double vgg16_means_error(const golden_t *g, const weights_t *w)
 {
-	const size_t in_len = (size_t)VGG_IN * VGG_IN * 3;
+	const size_t in_len = VGG_IN_FLOATS;
 	float *in = malloc(in_len * sizeof *in), *out = malloc(VGG_FEATURES * sizeof *out);
 	double *ref = malloc(VGG_FEATURES * sizeof *ref);
 	char err[ERR_LEN];
@@ -443,7 +444,8 @@ static double vgg16_means_error(const golden_t *g, const weights_t *w)
 
 	assert_true(in && out && ref);
 	assert_int_equal(strncmp(g->keys[0], "repo:", 5), 0);
-	if (img_load_vgg(g->keys[0] + 5, in, err) || vgg_create(w, 1, &net, err) ||
+	if (tu_load_input(g->keys[0] + 5, MODEL_VGG16, in, err) ||
+	    vgg_create(w, 1, &net, err) ||
 	    vgg_forward(net, in, 1, out, err))
 		fail_msg("%s", err);
 	for (int k = 0; k < VGG_FEATURES; k++)
@@ -469,7 +471,7 @@ static void test_vggface_matches_golden(void **state)
 	golden_read(VGGFACE_GOLDEN, "fc7", &g);
 	print_message("%s: %d images, made by %s\n", g.path, g.n, g.made_by);
 	layout_weights("vggface", &g, &w);
-	assert_int_equal(w.model, WEIGHTS_VGGFACE);
+	assert_int_equal(w.model, MODEL_VGGFACE);
 	int used = golden_check(&g, &w, VGG_CONV_WINOGRAD, "vggface winograd", &worst);
 	/* The golden data tell the means apart: VGG16's, on the same numbers
 	 * (this seed's VGG-Face and VGG16 share them), miss by far. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb.h"
 #include "head/head.h"
 #include "img/img.h"
@@ -132,18 +133,18 @@ static void test_extract_detects_vggface(void **state)
 	char err[ERR_LEN], path[700];
 	assert_int_equal(featdb_open(db, FEATDB_RDONLY, &f, err), 0);
 	assert_int_equal(featdb_meta_get(f, &m, err), 0);
-	assert_string_equal(m.model, FEATDB_MODEL_VGGFACE);
-	assert_string_equal(m.preprocess, IMG_PREPROCESS_VGGFACE);
+	assert_string_equal(m.model, model_info(MODEL_VGGFACE)->store_model);
+	assert_string_equal(m.preprocess, model_info(MODEL_VGGFACE)->preprocess);
 	assert_int_equal(m.count, 36);
 	if (weights_load(vf, &w, err))
 		fail_msg("%s", err);
-	assert_int_equal(w.model, WEIGHTS_VGGFACE);
+	assert_int_equal(w.model, MODEL_VGGFACE);
 	assert_string_equal(m.fingerprint, w.fingerprint);
-	const float *mean = weights_model_info(WEIGHTS_VGGFACE)->mean_bgr;
-	assert_true(mean[0] == IMG_VGGFACE_MEAN_B && mean[1] == IMG_VGGFACE_MEAN_G &&
-		    mean[2] == IMG_VGGFACE_MEAN_R);
+	const float *mean = model_info(MODEL_VGGFACE)->mean_bgr;
+	/* keras_vggface.utils.preprocess_input(version=1)'s means. */
+	assert_true(mean[0] == 93.5940f && mean[1] == 104.7624f && mean[2] == 129.1863f);
 
-	float *x = malloc((size_t)VGG_IN * VGG_IN * 3 * sizeof *x);
+	float *x = malloc(VGG_IN_FLOATS * sizeof *x);
 	static float y[VGG_FEATURES], y16[VGG_FEATURES], v[VGG_FEATURES];
 	uint8_t *val = NULL;
 	size_t len;
@@ -152,9 +153,9 @@ static void test_extract_detects_vggface(void **state)
 	assert_non_null(x);
 	snprintf(path, sizeof path, "%s/valid/person_02/010.jpg", faces);
 	assert_int_equal(vgg_create(&w, 1, &net, err), 0);
-	assert_int_equal(img_load_vgg_mean(path, mean, x, err), 0);
+	assert_int_equal(tu_load_input(path, MODEL_VGGFACE, x, err), 0);
 	assert_int_equal(vgg_forward(net, x, 1, y, err), 0);
-	assert_int_equal(img_load_vgg(path, x, err), 0);
+	assert_int_equal(tu_load_input(path, MODEL_VGG16, x, err), 0);
 	assert_int_equal(vgg_forward(net, x, 1, y16, err), 0);
 	assert_int_equal(featdb_get(f, "valid/person_02/010.jpg", &val, &len, err), 0);
 	assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
@@ -262,8 +263,8 @@ static void test_head_follows_model(void **state)
 	head_meta_t m;
 	char err[ERR_LEN], p[32];
 	assert_int_equal(head_load(head, &h, &m, err), 0);
-	assert_string_equal(m.model, FEATDB_MODEL_VGGFACE);
-	assert_string_equal(m.preprocess, IMG_PREPROCESS_VGGFACE);
+	assert_string_equal(m.model, model_info(MODEL_VGGFACE)->store_model);
+	assert_string_equal(m.preprocess, model_info(MODEL_VGGFACE)->preprocess);
 	head_free(&h);
 	head_meta_free(&m);
 
@@ -363,17 +364,17 @@ static void test_default_path(void **state)
 	const char *out = path_in("default.txt");
 	snprintf(home, sizeof home, "%s/home", dir);
 	snprintf(cache, sizeof cache, "%s/.keras/models/vggface", home);
-	snprintf(file, sizeof file, "%s/" WEIGHTS_VGGFACE_FILE_NAME, cache);
+	snprintf(file, sizeof file, "%s/" MODEL_VGGFACE_FILE, cache);
 	snprintf(kh, sizeof kh, "%s/keras_home", dir);
 	snprintf(valid, sizeof valid, "%s/valid/person_01", faces);
 	env_save(&saved);
 	assert_int_equal(setenv("HOME", home, 1), 0);
 
 	char *pr[] = {proc_bin("predict"), "--head", head, "-q", valid, NULL};
-	expect_refusal(pr, "VGG-Face weights not found at", file, WEIGHTS_VGGFACE_URL);
+	expect_refusal(pr, "VGG-Face weights not found at", file, MODEL_VGGFACE_URL);
 	char cmd[4000];
 	snprintf(cmd, sizeof cmd, "mkdir -p %s %s/models/vggface && ln -s %s %s && "
-		 "ln -s %s %s/models/vggface/" WEIGHTS_VGGFACE_FILE_NAME, cache, kh, vf,
+		 "ln -s %s %s/models/vggface/" MODEL_VGGFACE_FILE, cache, kh, vf,
 		 file, vf, kh);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(run_to(out, pr), 0);
@@ -386,7 +387,7 @@ static void test_default_path(void **state)
 	/* Without --model, VGG16's file, which is not there. */
 	char *ext16[] = {proc_bin("extract"), "--in", faces, "--db", db, "-q", NULL};
 	expect_refusal(ext16, "VGG16 weights not found at",
-		       "/.keras/models/" WEIGHTS_FILE_NAME, NULL);
+		       "/.keras/models/" MODEL_VGG16_FILE, NULL);
 
 	/* $KERAS_HOME, then $VGGFACE_WEIGHTS first. */
 	assert_int_equal(setenv("KERAS_HOME", kh, 1), 0);
@@ -419,7 +420,7 @@ static void test_pipeline_on_vggface(void **state)
 	char err[ERR_LEN];
 	if (head_load(file, &h, &m, err))
 		fail_msg("%s", err);
-	assert_string_equal(m.model, FEATDB_MODEL_VGGFACE);
+	assert_string_equal(m.model, model_info(MODEL_VGGFACE)->store_model);
 	assert_int_equal(h.K, 3);
 	head_free(&h);
 	head_meta_free(&m);

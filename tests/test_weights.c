@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "net/model.h"
 #include "proc.h"
 #include "testutil.h"
 #include "net/weights.h"
@@ -244,13 +245,13 @@ static void test_vggface_detected(void **state)
 	for (int k = 0; k < 3; k++) {
 		if (weights_load(vgg16[k], &a, err))
 			fail_msg("%s", err);
-		assert_int_equal(a.model, WEIGHTS_VGG16);
+		assert_int_equal(a.model, MODEL_VGG16);
 		if (k < 2)
 			weights_free(&a);
 	}
 	if (weights_load(f->vggface, &b, err))
 		fail_msg("%s", err);
-	assert_int_equal(b.model, WEIGHTS_VGGFACE);
+	assert_int_equal(b.model, MODEL_VGGFACE);
 	assert_string_equal(b.fingerprint, SEED1_FINGERPRINT);
 	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
 		assert_memory_equal(a.kernel[i], b.kernel[i],
@@ -259,14 +260,14 @@ static void test_vggface_detected(void **state)
 				    (size_t)weights_spec[i].cout * sizeof(float));
 	}
 	/* --model: agreeing or absent passes, the other model is refused. */
-	assert_int_equal(weights_check_model(&b, WEIGHTS_AUTO, f->vggface, err), 0);
-	assert_int_equal(weights_check_model(&b, WEIGHTS_VGGFACE, f->vggface, err), 0);
-	assert_int_equal(weights_check_model(&b, WEIGHTS_VGG16, f->vggface, err),
+	assert_int_equal(weights_check_model(&b, MODEL_AUTO, f->vggface, err), 0);
+	assert_int_equal(weights_check_model(&b, MODEL_VGGFACE, f->vggface, err), 0);
+	assert_int_equal(weights_check_model(&b, MODEL_VGG16, f->vggface, err),
 			 ERR_MISMATCH);
 	expect_in(err, f->vggface);
 	expect_in(err, "VGG-Face weights");
 	expect_in(err, "--model vgg16");
-	assert_int_equal(weights_check_model(&a, WEIGHTS_VGGFACE, f->model, err),
+	assert_int_equal(weights_check_model(&a, MODEL_VGGFACE, f->model, err),
 			 ERR_MISMATCH);
 	expect_in(err, "VGG16 weights");
 	expect_in(err, "--model vggface");
@@ -275,7 +276,7 @@ static void test_vggface_detected(void **state)
 	/* weights_read, in this process, tells the model too. */
 	if (weights_read(f->vggface, &b, err))
 		fail_msg("%s", err);
-	assert_int_equal(b.model, WEIGHTS_VGGFACE);
+	assert_int_equal(b.model, MODEL_VGGFACE);
 	weights_free(&b);
 }
 
@@ -289,7 +290,7 @@ static void test_vggface_notop(void **state)
 	expect_in(msg, "13 layers with weights, VGG-Face needs 15");
 	expect_in(msg, "notop");
 	expect_in(msg, "no fc6/fc7");
-	expect_in(msg, WEIGHTS_VGGFACE_FILE_NAME);
+	expect_in(msg, MODEL_VGGFACE_FILE);
 }
 
 /* DeepFace's VGG-Face file (fc6 a 7x7 convolution, layers conv2d_N): not a
@@ -546,7 +547,7 @@ static void test_bare_layer_skipped(void **state)
 
 	if (weights_load(path, &w, err))
 		fail_msg("%s", err);
-	assert_int_equal(w.model, WEIGHTS_VGG16);
+	assert_int_equal(w.model, MODEL_VGG16);
 	assert_true(w.kernel[0][0] == TINY_FILL);
 	weights_free(&w);
 	tu_rm_rf(dir);
@@ -646,7 +647,7 @@ static void test_bad_structure(void **state)
 		{ { .at = 0, .fletcher = 1 }, ERR_FORMAT,
 		  { "layer block1_conv1", "reading dataset" } },
 		{ { .at = 0, .theano = 1 }, ERR_UNSUPPORTED,
-		  { "Theano", WEIGHTS_FILE_NAME } },
+		  { "Theano", MODEL_VGG16_FILE } },
 	};
 
 	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
@@ -741,170 +742,6 @@ static void test_spec(void **state)
 	weights_free(NULL);
 }
 
-static void test_default_path(void **state)
-{
-	char *old_w = getenv("VGG16_WEIGHTS"), *old_h = getenv("HOME");
-	char *old_k = getenv("KERAS_HOME");
-	char save_w[4096] = "", save_h[4096] = "", save_k[4096] = "";
-	char buf[4096], err[ERR_LEN], small[8];
-
-	if (old_w)
-		snprintf(save_w, sizeof save_w, "%s", old_w);
-	if (old_h)
-		snprintf(save_h, sizeof save_h, "%s", old_h);
-	if (old_k)
-		snprintf(save_k, sizeof save_k, "%s", old_k);
-	assert_int_equal(unsetenv("KERAS_HOME"), 0);
-
-	assert_int_equal(setenv("VGG16_WEIGHTS", "/data/w.h5", 1), 0);
-	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
-	assert_string_equal(buf, "/data/w.h5");
-	assert_int_equal(weights_default_path(small, sizeof small, err),
-			 ERR_ARG);
-
-	assert_int_equal(setenv("VGG16_WEIGHTS", "", 1), 0);
-	assert_int_equal(setenv("HOME", "/home/u", 1), 0);
-	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
-	assert_string_equal(buf, "/home/u/.keras/models/" WEIGHTS_FILE_NAME);
-
-	assert_int_equal(unsetenv("VGG16_WEIGHTS"), 0);
-	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
-	assert_string_equal(buf, "/home/u/.keras/models/" WEIGHTS_FILE_NAME);
-
-	/* Keras' get_file: $KERAS_HOME replaces ~/.keras; VGG16_WEIGHTS
-	 * still comes first. */
-	assert_int_equal(setenv("KERAS_HOME", "/opt/k", 1), 0);
-	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
-	assert_string_equal(buf, "/opt/k/models/" WEIGHTS_FILE_NAME);
-	assert_int_equal(setenv("VGG16_WEIGHTS", "/data/w.h5", 1), 0);
-	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
-	assert_string_equal(buf, "/data/w.h5");
-	assert_int_equal(unsetenv("VGG16_WEIGHTS"), 0);
-	assert_int_equal(setenv("KERAS_HOME", "", 1), 0);
-	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
-	assert_string_equal(buf, "/home/u/.keras/models/" WEIGHTS_FILE_NAME);
-	assert_int_equal(unsetenv("KERAS_HOME"), 0);
-
-	assert_int_equal(unsetenv("HOME"), 0);
-	assert_int_equal(weights_default_path(buf, sizeof buf, err), ERR_ARG);
-	expect_in(err, "VGG16_WEIGHTS");
-
-	if (old_w)
-		setenv("VGG16_WEIGHTS", save_w, 1);
-	if (old_h)
-		setenv("HOME", save_h, 1);
-	if (old_k)
-		setenv("KERAS_HOME", save_k, 1);
-
-	/* weights_path: --weights when given, refused when it does not fit;
-	 * else the default. */
-	assert_int_equal(weights_path("/w/given.h5", buf, sizeof buf, err), 0);
-	assert_string_equal(buf, "/w/given.h5");
-	assert_int_equal(weights_path("/w/given.h5", small, sizeof small, err), ERR_ARG);
-	expect_in(err, "--weights");
-	assert_int_equal(setenv("VGG16_WEIGHTS", "/data/w.h5", 1), 0);
-	assert_int_equal(weights_path(NULL, buf, sizeof buf, err), 0);
-	assert_string_equal(buf, "/data/w.h5");
-	if (old_w)
-		setenv("VGG16_WEIGHTS", save_w, 1);
-	else
-		unsetenv("VGG16_WEIGHTS");
-}
-
-/* VGG-Face's file, where keras-vggface's get_file caches it
- * (models/vggface under $KERAS_HOME or ~/.keras), or $VGGFACE_WEIGHTS;
- * each model's variable leaves the other's path alone. */
-static void test_default_path_vggface(void **state)
-{
-	static const char *const vars[] = { "VGG16_WEIGHTS", "VGGFACE_WEIGHTS",
-					    "KERAS_HOME", "HOME" };
-	char save[4][4096], buf[4096], err[ERR_LEN];
-	int had[4];
-
-	for (int v = 0; v < 4; v++) {
-		const char *x = getenv(vars[v]);
-		had[v] = x != NULL;
-		snprintf(save[v], sizeof save[v], "%s", x ? x : "");
-		unsetenv(vars[v]);
-	}
-	assert_int_equal(setenv("HOME", "/home/u", 1), 0);
-	assert_int_equal(setenv("VGG16_WEIGHTS", "/data/vgg16.h5", 1), 0);
-	assert_int_equal(weights_model_default_path(WEIGHTS_VGGFACE, buf, sizeof buf,
-						    err), 0);
-	assert_string_equal(buf, "/home/u/.keras/models/vggface/"
-			    WEIGHTS_VGGFACE_FILE_NAME);
-	assert_int_equal(setenv("KERAS_HOME", "/opt/k", 1), 0);
-	assert_int_equal(weights_model_default_path(WEIGHTS_VGGFACE, buf, sizeof buf,
-						    err), 0);
-	assert_string_equal(buf, "/opt/k/models/vggface/" WEIGHTS_VGGFACE_FILE_NAME);
-	assert_int_equal(setenv("VGGFACE_WEIGHTS", "/data/face.h5", 1), 0);
-	assert_int_equal(weights_model_path(NULL, WEIGHTS_VGGFACE, buf, sizeof buf,
-					    err), 0);
-	assert_string_equal(buf, "/data/face.h5");
-	/* --weights first; VGG16 (and no --model) keeps its own default. */
-	assert_int_equal(weights_model_path("/w/given.h5", WEIGHTS_VGGFACE, buf,
-					    sizeof buf, err), 0);
-	assert_string_equal(buf, "/w/given.h5");
-	assert_int_equal(weights_model_path(NULL, WEIGHTS_AUTO, buf, sizeof buf, err), 0);
-	assert_string_equal(buf, "/data/vgg16.h5");
-	assert_int_equal(unsetenv("VGG16_WEIGHTS"), 0);
-	assert_int_equal(weights_default_path(buf, sizeof buf, err), 0);
-	assert_string_equal(buf, "/opt/k/models/" WEIGHTS_FILE_NAME);
-	assert_int_equal(unsetenv("VGGFACE_WEIGHTS"), 0);
-	assert_int_equal(unsetenv("KERAS_HOME"), 0);
-	assert_int_equal(unsetenv("HOME"), 0);
-	assert_int_equal(weights_model_default_path(WEIGHTS_VGGFACE, buf, sizeof buf,
-						    err), ERR_ARG);
-	expect_in(err, "VGGFACE_WEIGHTS");
-	for (int v = 0; v < 4; v++)
-		if (had[v])
-			setenv(vars[v], save[v], 1);
-}
-
-/* The models by name, by the store's name, and what they describe. */
-static void test_model_info(void **state)
-{
-	const weights_model_info_t *a = weights_model_info(WEIGHTS_VGG16);
-	const weights_model_info_t *b = weights_model_info(WEIGHTS_VGGFACE);
-
-	assert_int_equal(weights_model_parse("vgg16"), WEIGHTS_VGG16);
-	assert_int_equal(weights_model_parse("vggface"), WEIGHTS_VGGFACE);
-	assert_int_equal(weights_model_parse("VGG16"), -1);
-	assert_int_equal(weights_model_parse(""), -1);
-	assert_int_equal(weights_model_parse(NULL), -1);
-	assert_int_equal(weights_model_of_store("vgg16-fc2"), WEIGHTS_VGG16);
-	assert_int_equal(weights_model_of_store("vggface-fc7"), WEIGHTS_VGGFACE);
-	assert_int_equal(weights_model_of_store("resnet50-avgpool"), -1);
-	assert_ptr_equal(weights_model_info(WEIGHTS_AUTO), a);
-	assert_string_equal(a->layers[0], "block1_conv1");
-	assert_string_equal(a->layers[WEIGHTS_NLAYERS - 1], "fc2");
-	assert_string_equal(b->layers[0], "conv1_1");
-	assert_string_equal(b->layers[WEIGHTS_NCONV], "fc6");
-	assert_string_equal(b->layers[WEIGHTS_NLAYERS - 1], "fc7");
-	/* VGG16's layer names are weights_spec's. */
-	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
-		assert_string_equal(a->layers[i], weights_spec[i].name);
-}
-
-static void test_missing_help(void **state)
-{
-	char buf[1024];
-
-	weights_missing_help("/x/y.h5", buf, sizeof buf);
-	expect_in(buf, "/x/y.h5");
-	expect_in(buf, WEIGHTS_URL);
-	expect_in(buf, "~/.keras/models/");
-	expect_in(buf, "VGG16_WEIGHTS");
-	expect_in(buf, "--weights");
-
-	weights_model_missing_help(WEIGHTS_VGGFACE, "/x/face.h5", buf, sizeof buf);
-	expect_in(buf, "VGG-Face weights not found at /x/face.h5");
-	expect_in(buf, WEIGHTS_VGGFACE_URL);
-	expect_in(buf, "~/.keras/models/vggface/" WEIGHTS_VGGFACE_FILE_NAME);
-	expect_in(buf, "VGGFACE_WEIGHTS");
-	expect_in(buf, "--weights");
-}
-
 static void test_gen_cli(void **state)
 {
 	char *help[] = { GEN, "--help", NULL };
@@ -946,10 +783,6 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_not_hdf5),
 		cmocka_unit_test(test_spec),
-		cmocka_unit_test(test_default_path),
-		cmocka_unit_test(test_default_path_vggface),
-		cmocka_unit_test(test_model_info),
-		cmocka_unit_test(test_missing_help),
 		cmocka_unit_test(test_gen_cli),
 	};
 	int failed = 0;

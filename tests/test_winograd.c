@@ -417,7 +417,7 @@ static void test_network_fast_vs_reference(void **state)
 
 	rng_t r = {99};
 	const int n = 2;
-	float *in = tu_rand_floats(&r, (size_t)n * VGG_IN * VGG_IN * 3, -120, 130);
+	float *in = tu_rand_floats(&r, (size_t)n * VGG_IN_FLOATS, -120, 130);
 	float *ref32 = malloc((size_t)n * VGG_FEATURES * sizeof(float));
 	float *out = malloc((size_t)n * VGG_FEATURES * sizeof(float));
 	float *out3 = malloc((size_t)n * VGG_FEATURES * sizeof(float));

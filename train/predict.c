@@ -14,7 +14,7 @@
 #include "cli.h"
 #include "dataset/dataset.h"
 #include "error.h"
-#include "store/featdb.h"
+#include "net/model.h"
 #include "head/head.h"
 #include "img/img.h"
 #include "version.h"
@@ -22,7 +22,6 @@
 #include "net/weights.h"
 
 #define PROG "predict"
-#define IMG_FLOATS ((size_t)VGG_IN * VGG_IN * 3)
 
 static const char usage[] =
 	"usage: predict --head HEAD.h5 [options] IMAGE_OR_DIR...\n"
@@ -41,9 +40,9 @@ static const char usage[] =
 	"  --weights FILE   the weights extract used (default: the head's model's\n"
 	"                   file: for VGG16 $VGG16_WEIGHTS, else Keras' cache\n"
 	"                   $KERAS_HOME/models/ or ~/.keras/models/\n"
-	"                   " WEIGHTS_FILE_NAME "; for VGG-Face\n"
+	"                   " MODEL_VGG16_FILE "; for VGG-Face\n"
 	"                   $VGGFACE_WEIGHTS, else ~/.keras/models/vggface/\n"
-	"                   " WEIGHTS_VGGFACE_FILE_NAME ")\n"
+	"                   " MODEL_VGGFACE_FILE ")\n"
 	"  --model M        vgg16 or vggface: the head and the file must be that\n"
 	"                   model's (default: the head's)\n"
 	"  --top-k N        people per image (default 5)\n"
@@ -63,7 +62,7 @@ typedef struct opts {
 	long top_k, batch;
 	double min_prob;
 	int quiet;
-	int model; /* weights.h's; WEIGHTS_AUTO: the head's */
+	int model; /* weights.h's; MODEL_AUTO: the head's */
 	char **inputs;
 	int ninputs;
 } opts_t;
@@ -155,16 +154,16 @@ static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm
 	if (head->D != VGG_FEATURES)
 		return err_set(err, ERR_SHAPE, "%s: the head takes %d features, VGG16 fc2 "
 			       "gives %d", o->head, head->D, VGG_FEATURES);
-	if ((*model = weights_model_of_store(hm->model)) < 0)
+	if ((*model = model_of_store(hm->model)) < 0)
 		return err_set(err, ERR_MISMATCH, "%s was trained on '%s' features; this "
 			       "program makes '%s' or '%s'", o->head, hm->model,
-			       weights_model_info(WEIGHTS_VGG16)->store_model,
-			       weights_model_info(WEIGHTS_VGGFACE)->store_model);
-	const weights_model_info_t *m = weights_model_info(*model);
+			       model_info(MODEL_VGG16)->store_model,
+			       model_info(MODEL_VGGFACE)->store_model);
+	const model_info_t *m = model_info(*model);
 	if (o->model && o->model != *model)
 		return err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), "
 			       "but --model %s was given", o->head, hm->model, m->title,
-			       weights_model_info(o->model)->name);
+			       model_info(o->model)->name);
 	if (strcmp(hm->preprocess, m->preprocess) != 0)
 		return err_set(err, ERR_MISMATCH, "%s was trained on features made with "
 			       "preprocessing '%s'; this program uses '%s' for %s",
@@ -180,9 +179,9 @@ static int check_weights(const opts_t *o, const head_meta_t *hm, int model,
 	if (w->model != model)
 		return err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), but "
 			       "%s holds %s weights (%s); use the weights extract used",
-			       o->head, hm->model, weights_model_info(model)->title, wpath,
-			       weights_model_info(w->model)->title,
-			       weights_model_info(w->model)->store_model);
+			       o->head, hm->model, model_info(model)->title, wpath,
+			       model_info(w->model)->title,
+			       model_info(w->model)->store_model);
 	if (strcmp(w->fingerprint, hm->fingerprint) != 0)
 		return err_set(err, ERR_MISMATCH, "%s was trained on features of VGG16 "
 			       "weights with fingerprint %s, but %s has fingerprint %s; "
@@ -243,7 +242,7 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 		       char *err)
 {
 	int B = (int)o->batch, K = head->K, rc = 0;
-	float *x = malloc((size_t)B * IMG_FLOATS * sizeof *x);
+	float *x = malloc((size_t)B * VGG_IN_FLOATS * sizeof *x);
 	float *feat = malloc((size_t)B * VGG_FEATURES * sizeof *feat);
 	float *logits = malloc((size_t)B * K * sizeof *logits);
 	double *p = malloc((size_t)K * sizeof *p);
@@ -261,8 +260,8 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 		int n = 0;
 		for (; i < im->n && n < B; i++) {
 			char why[ERR_LEN];
-			if (img_load_vgg_mean(im->paths[i], weights_model_info(model)->mean_bgr,
-					      x + (size_t)n * IMG_FLOATS, why)) {
+			if (img_load_input(im->paths[i], VGG_IN, model_info(model)->mean_bgr,
+					      x + (size_t)n * VGG_IN_FLOATS, why)) {
 				fprintf(stderr, PROG ": skipped %s\n", why);
 				im->skipped++;
 				continue;
@@ -295,7 +294,7 @@ int main(int argc, char **argv)
 	weights_t w = {0};
 	images_t im = {0};
 	size_t done = 0;
-	int status = CLI_ERROR, rc, model = WEIGHTS_VGG16;
+	int status = CLI_ERROR, rc, model = MODEL_VGG16;
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;

@@ -8,7 +8,6 @@
  * (N, D) float32 array; the training and validation sets are index lists
  * into it; every combination of a sweep trains over the same array; the
  * head is saved, and the validation set suggests the --min-prob. */
-#include <cblas.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,10 +305,6 @@ int main(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
-	/* The trainer runs its own threads, each calling single-threaded
-	 * sgemm; OpenBLAS' threads on top would only compete for the cores. */
-	openblas_set_num_threads(1);
-
 	if ((rc = th_data_load(o.db, &d, err)) || (rc = th_split_make(&d, &o, &s, err)))
 		goto fail;
 	describe(&o, &d, &s, t0);

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cblas.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -76,6 +77,7 @@ int workers_create(int nthreads, workers_t **out, char *err)
 		free(p);
 		return err_set(err, ERR_NOMEM, "workers: out of memory");
 	}
+	openblas_set_num_threads(1);
 	p->n = nthreads;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->go, NULL);

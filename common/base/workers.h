@@ -13,8 +13,12 @@ typedef struct workers workers_t;
  * which thread runs it, so that tasks can use per-thread scratch. */
 typedef void (*workers_fn)(void *arg, int task, int worker);
 
-/* workers_create starts nthreads - 1 threads (1 <= nthreads <= 256).
- * Returns 0, ERR_ARG or ERR_NOMEM (a thread could not be started). */
+/* workers_create starts nthreads - 1 threads (1 <= nthreads <= 256).  It
+ * also sets OpenBLAS to one thread, process-wide: the workers are the
+ * program's compute threads, and the BLAS calls made from their tasks
+ * (the head's products, the reference convolutions) would otherwise start
+ * OpenBLAS' own threads on the same cores.  Returns 0, ERR_ARG or ERR_NOMEM
+ * (a thread could not be started). */
 int workers_create(int nthreads, workers_t **out, char *err);
 
 /* workers_threads returns the number of threads that run tasks, caller included. */

@@ -99,22 +99,22 @@ static int attr_read_strings(hid_t obj, const char *name, h5util_strlist_t *out,
 	    (npoints = H5Sget_simple_extent_npoints(space)) < 0) {
 		rc = err_set(err, ERR_FORMAT, "%s: attribute %s unreadable (%s)",
 			     where, name, h5util_reason(why, sizeof why));
-		goto fail;
+		goto out;
 	}
 	n = (size_t)npoints;
 	if (n == 0)
-		goto fail; /* an empty list, rc == 0 */
+		goto out; /* an empty list, rc == 0 */
 	if (ndims > 1) {
 		rc = err_set(err, ERR_FORMAT,
 			     "%s: attribute %s has %d dimensions, expected a "
 			     "list of strings", where, name, ndims);
-		goto fail;
+		goto out;
 	}
 	if (H5Tget_class(ftype) != H5T_STRING) {
 		rc = err_set(err, ERR_FORMAT,
 			     "%s: attribute %s is not a list of strings", where,
 			     name);
-		goto fail;
+		goto out;
 	}
 	if (H5Tis_variable_str(ftype) > 0) {
 		/* The memory type keeps the file's character set: HDF5 does not
@@ -124,20 +124,20 @@ static int attr_read_strings(hid_t obj, const char *name, h5util_strlist_t *out,
 		    H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0) {
 			rc = err_set(err, ERR_FORMAT, "%s: attribute %s: %s",
 				     where, name, h5util_reason(why, sizeof why));
-			goto fail;
+			goto out;
 		}
 		if (err_mul_size(n, sizeof *vlen, &bytes) ||
 		    !(vlen = calloc(n, sizeof *vlen))) {
 			rc = err_set(err, ERR_NOMEM,
 				     "%s: attribute %s: out of memory", where,
 				     name);
-			goto fail;
+			goto out;
 		}
 		if (H5Aread(attr, mtype, vlen) < 0) {
 			rc = err_set(err, ERR_FORMAT,
 				     "%s: attribute %s unreadable (%s)", where,
 				     name, h5util_reason(why, sizeof why));
-			goto fail;
+			goto out;
 		}
 		vlen_read = 1;
 		for (size_t i = 0; i < n; i++) {
@@ -146,7 +146,7 @@ static int attr_read_strings(hid_t obj, const char *name, h5util_strlist_t *out,
 				rc = err_set(err, ERR_NOMEM,
 					     "%s: attribute %s: out of memory",
 					     where, name);
-				goto fail;
+				goto out;
 			}
 		}
 	} else {
@@ -158,19 +158,19 @@ static int attr_read_strings(hid_t obj, const char *name, h5util_strlist_t *out,
 			rc = err_set(err, ERR_FORMAT,
 				     "%s: attribute %s has a bad string type",
 				     where, name);
-			goto fail;
+			goto out;
 		}
 		if (err_mul_size(n, size, &bytes) || !(fixed = malloc(bytes))) {
 			rc = err_set(err, ERR_NOMEM,
 				     "%s: attribute %s: out of memory", where,
 				     name);
-			goto fail;
+			goto out;
 		}
 		if (H5Aread(attr, mtype, fixed) < 0) {
 			rc = err_set(err, ERR_FORMAT,
 				     "%s: attribute %s unreadable (%s)", where,
 				     name, h5util_reason(why, sizeof why));
-			goto fail;
+			goto out;
 		}
 		for (size_t i = 0; i < n; i++) {
 			const char *s = fixed + i * size;
@@ -182,11 +182,11 @@ static int attr_read_strings(hid_t obj, const char *name, h5util_strlist_t *out,
 				rc = err_set(err, ERR_NOMEM,
 					     "%s: attribute %s: out of memory",
 					     where, name);
-				goto fail;
+				goto out;
 			}
 		}
 	}
-fail:
+out:
 	if (vlen_read)
 		H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, vlen);
 	free(vlen);

@@ -64,12 +64,12 @@ int keras_h5_layers(hid_t root, const char *path, size_t limit,
 
 	if ((rc = h5util_attr_strings(root, "layer_names", &all, &found, path,
 				      err)))
-		goto fail;
+		goto out;
 	if (!found) {
 		rc = err_set(err, ERR_FORMAT,
 			     "%s: no layer_names attribute: not a Keras "
 			     "weights file", path);
-		goto fail;
+		goto out;
 	}
 	for (size_t k = 0; k < all.n && out->names.n < limit; k++) {
 		const char *name = all.v[k];
@@ -83,27 +83,27 @@ int keras_h5_layers(hid_t root, const char *path, size_t limit,
 				rc = err_set(err, ERR_MISSING,
 					     "%s: listed in layer_names but "
 					     "there is no such group", where);
-			goto fail;
+			goto out;
 		}
 		if ((g = H5Gopen2(root, name, H5P_DEFAULT)) < 0) {
 			rc = err_set(err, ERR_FORMAT,
 				     "%s: group unreadable (%s)", where,
 				     h5util_reason(why, sizeof why));
-			goto fail;
+			goto out;
 		}
 		/* A missing weight_names reads as an empty list: no weights. */
 		if ((rc = h5util_attr_strings(g, "weight_names", &wn, &found,
 					      where, err)))
-			goto fail;
+			goto out;
 		if (wn.n > 0 && add(out, name, &wn)) {
 			rc = err_set(err, ERR_NOMEM, "%s: out of memory", path);
-			goto fail;
+			goto out;
 		}
 		h5util_strlist_free(&wn);
 		H5Gclose(g);
 		g = H5I_INVALID_HID;
 	}
-fail:
+out:
 	h5util_strlist_free(&wn);
 	h5util_strlist_free(&all);
 	if (g >= 0)

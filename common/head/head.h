@@ -6,9 +6,9 @@
  * features (VGG_FEATURES for fc2), K classes.  The kernel is (D, K)
  * row-major, as Keras stores it; logits = x @ kernel + bias.
  *
- * Threads: the trainer parallelises itself (common/base/workers.h, each thread calling
- * single-threaded sgemm).  Call openblas_set_num_threads(1) before training
- * so that OpenBLAS does not start threads of its own on top. */
+ * Threads: the trainer parallelises itself over base/workers.h, each
+ * thread calling single-threaded sgemm (the workers set OpenBLAS to one
+ * thread). */
 #ifndef COMMON_HEAD_HEAD_H
 #define COMMON_HEAD_HEAD_H
 
@@ -186,7 +186,7 @@ void head_trainer_free(head_trainer_t *t);
  *   vggfeat_format      HEAD_FORMAT
  *   vggfeat_classes     the K class names (index order)
  *   vggfeat_model       the features' model (the store's "model":
- *                       FEATDB_MODEL or FEATDB_MODEL_VGGFACE)
+ *                       the registry's store_model, net/model.h)
  *   vggfeat_fingerprint the VGG16 weights' fingerprint of the features
  *   vggfeat_preprocess  the preprocessing of the features
  *   vggfeat_version     the program that wrote the file

@@ -380,44 +380,44 @@ int head_read(const char *path, head_t *h, head_meta_t *meta, char *err)
 
 	if ((is = H5Fis_hdf5(path)) <= 0) {
 		rc = err_set(err, ERR_FORMAT, "%s: not an HDF5 file", path);
-		goto fail;
+		goto out;
 	}
 	if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
 		rc = err_set(err, ERR_FORMAT, "%s: damaged HDF5 file (%s)", path,
 			     h5util_reason(why, sizeof why));
-		goto fail;
+		goto out;
 	}
 	if ((rc = attr_text(f, "vggfeat_format", format, sizeof format, path, err)))
-		goto fail;
+		goto out;
 	if (*format && strcmp(format, HEAD_FORMAT) != 0) {
 		rc = err_set(err, ERR_UNSUPPORTED, "%s: head format '%s', this program "
 			     "reads '%s'", path, format, HEAD_FORMAT);
-		goto fail;
+		goto out;
 	}
 	if ((rc = open_dense(f, path, &kd, &bd, kdims, bdims, err)))
-		goto fail;
+		goto out;
 	if (kdims[0] < 1 || kdims[1] < 1 || kdims[0] > HEAD_MAX_DIM ||
 	    kdims[1] > HEAD_MAX_DIM || bdims[0] != kdims[1]) {
 		rc = err_set(err, ERR_SHAPE, "%s: kernel (%llu, %llu) and bias (%llu) "
 			     "do not make a Dense layer", path,
 			     (unsigned long long)kdims[0], (unsigned long long)kdims[1],
 			     (unsigned long long)bdims[0]);
-		goto fail;
+		goto out;
 	}
 	if ((rc = head_alloc((int)kdims[0], (int)kdims[1], h, err)))
-		goto fail;
+		goto out;
 	if (H5Dread(kd, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h->kernel) < 0 ||
 	    H5Dread(bd, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h->bias) < 0) {
 		rc = err_set(err, ERR_FORMAT, "%s: weights unreadable (%s)", path,
 			     h5util_reason(why, sizeof why));
-		goto fail;
+		goto out;
 	}
 	if ((rc = h5util_attr_strings(f, "vggfeat_classes", &classes, &found, path, err)))
-		goto fail;
+		goto out;
 	if (found && classes.n != (size_t)h->K) {
 		rc = err_set(err, ERR_SHAPE, "%s: %zu class names for %d classes", path,
 			     classes.n, h->K);
-		goto fail;
+		goto out;
 	}
 	if ((rc = attr_text(f, "vggfeat_model", meta->model, sizeof meta->model,
 			    path, err)) ||
@@ -427,13 +427,13 @@ int head_read(const char *path, head_t *h, head_meta_t *meta, char *err)
 			    sizeof meta->preprocess, path, err)) ||
 	    (rc = attr_text(f, "vggfeat_version", meta->version,
 			    sizeof meta->version, path, err)))
-		goto fail;
+		goto out;
 	if (found) {
 		meta->classes = classes.v;
 		meta->nclasses = (int)classes.n;
 		memset(&classes, 0, sizeof classes);
 	}
-fail:
+out:
 	h5util_strlist_free(&classes);
 	if (kd >= 0)
 		H5Dclose(kd);

@@ -239,16 +239,16 @@ done:
 	return rc;
 }
 
-/* img is (224, 224, 3) RGB; out is (224, 224, 3) BGR minus the means.
- * Keras subtracts a Python float from a float32 array (keras-vggface in
- * place, channel by channel): numpy makes the mean float32 first, so this
- * is one float32 subtraction. */
-void img_vgg_input_mean(const img_t *img, const float mean_bgr[3], float *out)
+/* img (h, w, 3) RGB; out (h, w, 3) BGR minus the means.  Keras subtracts
+ * a Python float from a float32 array (keras-vggface in place, channel by
+ * channel): numpy makes the mean float32 first, so this is one float32
+ * subtraction. */
+void img_preprocess(const img_t *img, const float mean_bgr[3], float *out)
 {
-	size_t i, n = (size_t)IMG_VGG_SIZE * IMG_VGG_SIZE;
+	size_t i, n;
 
-	assert(img && img->rgb && img->w == IMG_VGG_SIZE &&
-	       img->h == IMG_VGG_SIZE && mean_bgr && out);
+	assert(img && img->rgb && mean_bgr && out);
+	n = (size_t)img->w * img->h;
 	for (i = 0; i < n; i++) {
 		const uint8_t *p = img->rgb + 3 * i;
 		out[3 * i] = (float)p[2] - mean_bgr[0];
@@ -257,42 +257,28 @@ void img_vgg_input_mean(const img_t *img, const float mean_bgr[3], float *out)
 	}
 }
 
-static const float vgg16_means[3] = {IMG_VGG_MEAN_B, IMG_VGG_MEAN_G,
-				     IMG_VGG_MEAN_R};
-
-void img_vgg_input(const img_t *img, float *out)
-{
-	img_vgg_input_mean(img, vgg16_means, out);
-}
-
-int img_load_vgg_mean(const char *path, const float mean_bgr[3], float *out,
-		      char *err)
+int img_load_input(const char *path, int side, const float mean_bgr[3],
+		   float *out, char *err)
 {
 	img_t img = { 0, 0, NULL }, sized = { 0, 0, NULL };
 	int rc;
 
-	if (!out || !mean_bgr)
-		return err_set(err, ERR_ARG, "img_load_vgg: bad arguments");
+	if (!out || !mean_bgr || side < 1)
+		return err_set(err, ERR_ARG, "img_load_input: bad arguments");
 	rc = img_load(path, &img, err);
 	if (rc)
 		goto done;
 	/* load_img resizes only when the size differs. */
-	if (img.w != IMG_VGG_SIZE || img.h != IMG_VGG_SIZE) {
-		rc = img_resize_nearest(&img, IMG_VGG_SIZE, IMG_VGG_SIZE,
-					&sized, err);
+	if (img.w != side || img.h != side) {
+		rc = img_resize_nearest(&img, side, side, &sized, err);
 		if (rc)
 			goto done;
-		img_vgg_input_mean(&sized, mean_bgr, out);
+		img_preprocess(&sized, mean_bgr, out);
 	} else {
-		img_vgg_input_mean(&img, mean_bgr, out);
+		img_preprocess(&img, mean_bgr, out);
 	}
 done:
 	img_free(&img);
 	img_free(&sized);
 	return rc;
-}
-
-int img_load_vgg(const char *path, float *out, char *err)
-{
-	return img_load_vgg_mean(path, vgg16_means, out, err);
 }

@@ -94,25 +94,6 @@
  * image's name cannot exhaust memory. */
 #define IMG_MAX_FILE_BYTES ((uint64_t)1 << 31)
 
-#define IMG_VGG_SIZE 224
-/* vgg16.preprocess_input's means (ImageNet's, B G R). */
-#define IMG_VGG_MEAN_B 103.939f
-#define IMG_VGG_MEAN_G 116.779f
-#define IMG_VGG_MEAN_R 123.68f
-/* keras_vggface.utils.preprocess_input(version=1)'s (VGG-Face's training
- * set), subtracted the same way after the same flip to B G R. */
-#define IMG_VGGFACE_MEAN_B 93.5940f
-#define IMG_VGGFACE_MEAN_G 104.7624f
-#define IMG_VGGFACE_MEAN_R 129.1863f
-
-/* The preprocessing above, as a feature store's "preprocess" metadata
- * records it (featdb.h): load_img at 224 x 224 with nearest resize, RGB to
- * BGR, minus each model's means. */
-#define IMG_PREPROCESS_VGG16 \
-	"keras-load_img-224-nearest;rgb2bgr;mean-103.939,116.779,123.68"
-#define IMG_PREPROCESS_VGGFACE \
-	"keras-load_img-224-nearest;rgb2bgr;mean-93.5940,104.7624,129.1863"
-
 /* An 8-bit RGB image: rgb is (h, w, 3), row-major, owned by the struct. */
 typedef struct img {
 	int w, h;
@@ -141,18 +122,16 @@ void img_free(img_t *img);
  * (the coordinate is accumulated, not recomputed). */
 int img_resize_nearest(const img_t *src, int w, int h, img_t *dst, char *err);
 
-/* img_vgg_input_mean turns a 224 x 224 RGB image into the network's input:
- * out is (224, 224, 3) float32, channels B, G, R, each minus its mean
- * (mean_bgr: the model's, weights_model_info's).  img_vgg_input uses
- * VGG16's means. */
-void img_vgg_input_mean(const img_t *img, const float mean_bgr[3], float *out);
-void img_vgg_input(const img_t *img, float *out);
+/* img_preprocess turns an RGB image into a network's input as Keras'
+ * preprocess_input does in "caffe" mode: out is (h, w, 3) float32,
+ * channels B, G, R, each minus its mean (mean_bgr: the model's,
+ * net/model.h's model_info). */
+void img_preprocess(const img_t *img, const float mean_bgr[3], float *out);
 
-/* img_load_vgg_mean = img_load + (resize when the size differs) +
- * img_vgg_input_mean.  out is (224, 224, 3) float32.  img_load_vgg uses
- * VGG16's means. */
-int img_load_vgg_mean(const char *path, const float mean_bgr[3], float *out,
-		      char *err);
-int img_load_vgg(const char *path, float *out, char *err);
+/* img_load_input = img_load, resized to side x side (Pillow's NEAREST,
+ * only when the size differs, as load_img does), then img_preprocess.  out
+ * is (side, side, 3) float32.  Returns img_load's errors, or ERR_ARG. */
+int img_load_input(const char *path, int side, const float mean_bgr[3],
+		   float *out, char *err);
 
 #endif

@@ -210,8 +210,6 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	}
 	/* The direct path is the reference: im2col and plain pools. */
 	net->k = o->conv == VGG_CONV_WINOGRAD ? convk_for(net->isa) : NULL;
-	/* OpenBLAS' threads would fight ours for the same two cores. */
-	openblas_set_num_threads(1);
 	if ((rc = workers_create(threads, &net->workers, err)))
 		goto fail;
 	net->act[0] = malloc(act);

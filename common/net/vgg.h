@@ -14,7 +14,10 @@
 #include "net/weights.h"
 #include "net/winograd.h"
 
+/* The input: VGG_IN x VGG_IN x 3 floats per image (Keras' load_img
+ * target_size, then the model's preprocessing: img_load_input). */
 #define VGG_IN 224
+#define VGG_IN_FLOATS ((size_t)VGG_IN * VGG_IN * 3)
 #define VGG_FEATURES 4096
 
 typedef struct vgg vgg_t;

@@ -31,11 +31,10 @@
 #include <hdf5.h>
 
 #include "error.h"
-#include "store/featdb.h"
 #include "hdf5/h5child.h"
 #include "hdf5/h5util.h"
-#include "img/img.h"
 #include "hdf5/keras_h5.h"
+#include "net/model.h"
 
 const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS] = {
 	{ "block1_conv1", 1, 3, 64, 0 },
@@ -55,63 +54,17 @@ const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS] = {
 	{ "fc2", 0, 4096, 4096, 0 },
 };
 
-static const weights_model_info_t models[WEIGHTS_NMODELS] = {
-	[WEIGHTS_VGG16] = {
-		"vgg16", "VGG16",
-		{ "block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2",
-		  "block3_conv1", "block3_conv2", "block3_conv3", "block4_conv1",
-		  "block4_conv2", "block4_conv3", "block5_conv1", "block5_conv2",
-		  "block5_conv3", "fc1", "fc2" },
-		WEIGHTS_FILE_NAME, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-		WEIGHTS_URL, "VGG16(weights='imagenet')", "VGG16_WEIGHTS", "models",
-		FEATDB_MODEL, IMG_PREPROCESS_VGG16,
-		{ IMG_VGG_MEAN_B, IMG_VGG_MEAN_G, IMG_VGG_MEAN_R },
-	},
-	[WEIGHTS_VGGFACE] = {
-		"vggface", "VGG-Face",
-		{ "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2",
-		  "conv3_3", "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2",
-		  "conv5_3", "fc6", "fc7" },
-		WEIGHTS_VGGFACE_FILE_NAME, "rcmalli_vggface_tf_notop_vgg16.h5",
-		WEIGHTS_VGGFACE_URL, "keras_vggface.VGGFace(model='vgg16')",
-		"VGGFACE_WEIGHTS", "models/vggface",
-		FEATDB_MODEL_VGGFACE, IMG_PREPROCESS_VGGFACE,
-		{ IMG_VGGFACE_MEAN_B, IMG_VGGFACE_MEAN_G, IMG_VGGFACE_MEAN_R },
-	},
-};
-
-const weights_model_info_t *weights_model_info(int model)
-{
-	return &models[model == WEIGHTS_VGGFACE ? WEIGHTS_VGGFACE : WEIGHTS_VGG16];
-}
-
-int weights_model_parse(const char *s)
-{
-	for (int m = 1; s && m < WEIGHTS_NMODELS; m++)
-		if (strcmp(s, models[m].name) == 0)
-			return m;
-	return -1;
-}
-
-int weights_model_of_store(const char *s)
-{
-	for (int m = 1; s && m < WEIGHTS_NMODELS; m++)
-		if (strcmp(s, models[m].store_model) == 0)
-			return m;
-	return -1;
-}
-
 int weights_check_model(const weights_t *w, int want, const char *path,
 			char *err)
 {
-	const weights_model_info_t *has = weights_model_info(w->model);
+	const model_info_t *has = model_info(w->model);
 
-	if (want == WEIGHTS_AUTO || want == w->model)
+	if (want == MODEL_AUTO || want == w->model)
 		return 0;
 	return err_set(err, ERR_MISMATCH, "%s holds %s weights (layers %s .. %s), "
 		       "not %s's: --model %s disagrees with the file", path,
 		       has->title, has->layers[0], has->layers[WEIGHTS_NLAYERS - 1],
-		       weights_model_info(want)->title, weights_model_info(want)->name);
+		       model_info(want)->title, model_info(want)->name);
 }
 
 size_t weights_kernel_count(int i)
@@ -161,78 +114,6 @@ static void lay_out(weights_t *w, float *block, int shared)
 	}
 }
 
-int weights_model_default_path(int model, char *buf, size_t len, char *err)
-{
-	const weights_model_info_t *m = weights_model_info(model);
-	const char *env = getenv(m->env);
-	const char *keras = getenv("KERAS_HOME"), *home = getenv("HOME");
-	int n;
-
-	if (!buf || len == 0)
-		return err_set(err, ERR_ARG, "weights_default_path: no buffer");
-	if (env && *env)
-		n = snprintf(buf, len, "%s", env);
-	else if (keras && *keras)
-		n = snprintf(buf, len, "%s/%s/%s", keras, m->cache_dir, m->file_name);
-	else if (home && *home)
-		n = snprintf(buf, len, "%s/.keras/%s/%s", home, m->cache_dir,
-			     m->file_name);
-	else
-		return err_set(err, ERR_ARG,
-			       "HOME is not set: set %s or KERAS_HOME, or pass "
-			       "--weights", m->env);
-	if (n < 0 || (size_t)n >= len)
-		return err_set(err, ERR_ARG,
-			       "weights path longer than %zu bytes", len - 1);
-	return 0;
-}
-
-int weights_default_path(char *buf, size_t len, char *err)
-{
-	return weights_model_default_path(WEIGHTS_VGG16, buf, len, err);
-}
-
-int weights_model_path(const char *given, int model, char *buf, size_t len,
-		       char *err)
-{
-	if (!given)
-		return weights_model_default_path(model, buf, len, err);
-	if (!buf || len == 0)
-		return err_set(err, ERR_ARG, "weights_path: no buffer");
-	if ((size_t)snprintf(buf, len, "%s", given) >= len)
-		return err_set(err, ERR_ARG, "--weights: a path longer than %zu bytes",
-			       len - 1);
-	return 0;
-}
-
-int weights_path(const char *given, char *buf, size_t len, char *err)
-{
-	return weights_model_path(given, WEIGHTS_VGG16, buf, len, err);
-}
-
-void weights_model_missing_help(int model, const char *path, char *buf,
-				size_t len)
-{
-	const weights_model_info_t *m = weights_model_info(model);
-
-	if (!buf || len == 0)
-		return;
-	snprintf(buf, len,
-		 "%s weights not found at %s\n"
-		 "%s downloads them on its first call from\n  %s\n"
-		 "and caches them as ~/.keras/%s/%s ($KERAS_HOME/%s/ "
-		 "when KERAS_HOME is set).\n"
-		 "Copy or download that file there, or point to it with "
-		 "%s=PATH or --weights PATH.",
-		 m->title, path ? path : "(no path)", m->get, m->url,
-		 m->cache_dir, m->file_name, m->cache_dir, m->env);
-}
-
-void weights_missing_help(const char *path, char *buf, size_t len)
-{
-	weights_model_missing_help(WEIGHTS_VGG16, path, buf, len);
-}
-
 /* ---- datasets ---------------------------------------------------------- */
 
 static void shape_str(const hsize_t *dims, int rank, char *buf, size_t len)
@@ -268,7 +149,7 @@ static int read_dataset(hid_t group, const char *name, const hsize_t *want,
 			rc = err_set(err, ERR_MISSING,
 				     "%s: dataset %s (listed in weight_names) "
 				     "does not exist", where, name);
-		goto fail;
+		goto out;
 	}
 	if ((ds = H5Dopen2(group, name, H5P_DEFAULT)) < 0 ||
 	    (type = H5Dget_type(ds)) < 0 || (space = H5Dget_space(ds)) < 0 ||
@@ -276,13 +157,13 @@ static int read_dataset(hid_t group, const char *name, const hsize_t *want,
 	    H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
 		rc = err_set(err, ERR_FORMAT, "%s: dataset %s unreadable (%s)",
 			     where, name, h5util_reason(why, sizeof why));
-		goto fail;
+		goto out;
 	}
 	if (H5Tget_class(type) != H5T_FLOAT) {
 		rc = err_set(err, ERR_FORMAT,
 			     "%s: dataset %s is not floating point", where,
 			     name);
-		goto fail;
+		goto out;
 	}
 	if (rank != want_rank || memcmp(dims, want, sizeof *dims * (size_t)rank)) {
 		shape_str(dims, rank, got, sizeof got);
@@ -290,16 +171,16 @@ static int read_dataset(hid_t group, const char *name, const hsize_t *want,
 		rc = err_set(err, ERR_SHAPE,
 			     "%s: dataset %s has shape %s, expected %s", where,
 			     name, got, exp);
-		goto fail;
+		goto out;
 	}
 	if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
 		    out) < 0) {
 		rc = err_set(err, ERR_FORMAT,
 			     "%s: reading dataset %s failed (%s)", where, name,
 			     h5util_reason(why, sizeof why));
-		goto fail;
+		goto out;
 	}
-fail:
+out:
 	if (space >= 0)
 		H5Sclose(space);
 	if (type >= 0)
@@ -316,7 +197,7 @@ static int load_layer(hid_t root, const char *path, const char *fname,
 		      weights_t *w, char *err)
 {
 	const weights_layer_spec_t *s = &weights_spec[i];
-	const weights_model_info_t *m = &models[model];
+	const model_info_t *m = model_info(model);
 	hsize_t kdims[4], bdims[1] = { (hsize_t)s->cout };
 	hid_t g = H5I_INVALID_HID;
 	char where[ERR_LEN], why[256];
@@ -369,7 +250,7 @@ static int name_matches(const h5util_strlist_t *l, int model)
 {
 	int n = 0;
 	for (size_t k = 0; k < l->n && k < WEIGHTS_NLAYERS; k++)
-		n += strcmp(l->v[k], models[model].layers[k]) == 0;
+		n += strcmp(l->v[k], model_info(model)->layers[k]) == 0;
 	return n;
 }
 
@@ -403,14 +284,14 @@ static void list_names(const h5util_strlist_t *l, char *buf, size_t len)
 static int detect(const h5util_strlist_t *l, const char *path, int *model,
 		  char *err)
 {
-	int v16 = name_matches(l, WEIGHTS_VGG16);
-	int vf = name_matches(l, WEIGHTS_VGGFACE);
-	const weights_model_info_t *m, *a = &models[WEIGHTS_VGG16];
-	const weights_model_info_t *b = &models[WEIGHTS_VGGFACE];
+	int v16 = name_matches(l, MODEL_VGG16);
+	int vf = name_matches(l, MODEL_VGGFACE);
+	const model_info_t *m, *a = model_info(MODEL_VGG16);
+	const model_info_t *b = model_info(MODEL_VGGFACE);
 	char names[300], notop[160] = "";
 
-	*model = vf > v16 ? WEIGHTS_VGGFACE : WEIGHTS_VGG16;
-	m = &models[*model];
+	*model = vf > v16 ? MODEL_VGGFACE : MODEL_VGG16;
+	m = model_info(*model);
 	if (l->n > 0 && v16 == 0 && vf == 0) {
 		list_names(l, names, sizeof names);
 		return err_set(err, ERR_UNSUPPORTED,
@@ -437,9 +318,9 @@ static int detect(const h5util_strlist_t *l, const char *path, int *model,
 static int check_names(const h5util_strlist_t *l, const char *path, int model,
 		       char *err)
 {
-	const weights_model_info_t *m = &models[model];
-	const weights_model_info_t *a = &models[WEIGHTS_VGG16];
-	const weights_model_info_t *b = &models[WEIGHTS_VGGFACE];
+	const model_info_t *m = model_info(model);
+	const model_info_t *a = model_info(MODEL_VGG16);
+	const model_info_t *b = model_info(MODEL_VGGFACE);
 
 	for (int k = 0; k < WEIGHTS_NLAYERS; k++)
 		if (strcmp(l->v[k], m->layers[k]) != 0)
@@ -463,13 +344,13 @@ static int check_backend(hid_t root, const char *path, char *err)
 	int found, rc;
 
 	if ((rc = h5util_attr_strings(root, "backend", &b, &found, path, err)))
-		goto fail;
+		goto out;
 	if (b.n == 1 && strcmp(b.v[0], "theano") == 0)
 		rc = err_set(err, ERR_UNSUPPORTED,
 			     "%s: written by the Theano backend (flipped "
 			     "kernels); use the TensorFlow file %s", path,
-			     WEIGHTS_FILE_NAME);
-fail:
+			     MODEL_VGG16_FILE);
+out:
 	h5util_strlist_free(&b);
 	return rc;
 }
@@ -591,17 +472,17 @@ static int read_into(const char *path, weights_t *w, char *err)
 	keras_h5_layers_t layers = { 0 };
 	h5util_quiet_t quiet;
 	char why[256];
-	int rc, model = WEIGHTS_VGG16;
+	int rc, model = MODEL_VGG16;
 
 	/* Failures are reported through err, not as HDF5's stack dumps. */
 	h5util_quiet(&quiet);
 	if ((rc = check_file(path, err)))
-		goto fail;
+		goto out;
 	if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
 		rc = err_set(err, ERR_FORMAT,
 			     "%s: damaged or truncated HDF5 file (%s)", path,
 			     h5util_reason(why, sizeof why));
-		goto fail;
+		goto out;
 	}
 	/* Whatever follows the 15 layers, such as "predictions", is never
 	 * needed. */
@@ -609,15 +490,15 @@ static int read_into(const char *path, weights_t *w, char *err)
 	    (rc = check_backend(root, path, err)) ||
 	    (rc = keras_h5_layers(root, path, WEIGHTS_NLAYERS, &layers, err)) ||
 	    (rc = detect(&layers.names, path, &model, err)))
-		goto fail;
+		goto out;
 	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
 		if ((rc = load_layer(root, path, layers.names.v[i],
 				     &layers.weights[i], model, i, w, err)))
-			goto fail;
+			goto out;
 	if ((rc = check_names(&layers.names, path, model, err)))
-		goto fail;
+		goto out;
 	w->model = model;
-fail:
+out:
 	keras_h5_layers_free(&layers);
 	if (root >= 0)
 		H5Oclose(root);
@@ -651,7 +532,7 @@ static int parent_read(void *arg, int fd, char *err)
 	const child_job_t *j = arg;
 
 	if (h5child_read(fd, &j->w->model, sizeof j->w->model) ||
-	    (j->w->model != WEIGHTS_VGG16 && j->w->model != WEIGHTS_VGGFACE))
+	    (j->w->model != MODEL_VGG16 && j->w->model != MODEL_VGGFACE))
 		return err_set(err, ERR_FORMAT, "%s: no model came back", j->path);
 	return 0;
 }

@@ -16,7 +16,8 @@
  * ignored).
  *
  * Two models share that network (13 conv 3x3, two dense layers of 4096, the
- * same shapes), told apart by the names of the file's layers with weights,
+ * same shapes; net/model.h, the registry, holds what else sets them
+ * apart), told apart by the names of the file's layers with weights,
  * never by their shapes:
  *  - VGG16 (keras.applications, ImageNet): block1_conv1 .. block5_conv3,
  *    fc1, fc2 [, predictions]; the vector is fc2 after its ReLU;
@@ -38,47 +39,6 @@
 
 #define WEIGHTS_NCONV 13
 #define WEIGHTS_NLAYERS 15 /* 13 conv + fc1 + fc2 */
-#define WEIGHTS_FILE_NAME "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
-#define WEIGHTS_URL \
-	"https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" \
-	WEIGHTS_FILE_NAME
-/* VGG-Face's file, as keras-vggface downloads it (to models/vggface/). */
-#define WEIGHTS_VGGFACE_FILE_NAME "rcmalli_vggface_tf_vgg16.h5"
-#define WEIGHTS_VGGFACE_URL \
-	"https://github.com/rcmalli/keras-vggface/releases/download/v2.0/" \
-	WEIGHTS_VGGFACE_FILE_NAME
-
-/* The models (weights_t.model); WEIGHTS_AUTO asks for the one the file
- * holds. */
-enum weights_model { WEIGHTS_AUTO = 0, WEIGHTS_VGG16 = 1, WEIGHTS_VGGFACE = 2 };
-#define WEIGHTS_NMODELS 3
-
-/* What sets a model apart: its layer names, where its file comes from, and
- * what its vectors are (the feature store's "model" and "preprocess"
- * metadata, the means preprocessing subtracts). */
-typedef struct weights_model_info {
-	const char *name;   /* --model's value: "vgg16", "vggface" */
-	const char *title;  /* for messages: "VGG16", "VGG-Face" */
-	const char *layers[WEIGHTS_NLAYERS]; /* the file's names, in order */
-	const char *file_name, *notop_name, *url;
-	const char *get;    /* the Python call that downloads the file */
-	const char *env;    /* the variable naming the file: "VGG16_WEIGHTS" */
-	const char *cache_dir; /* under $KERAS_HOME or ~/.keras */
-	const char *store_model; /* featdb's "model": FEATDB_MODEL... */
-	const char *preprocess;  /* featdb's "preprocess" */
-	float mean_bgr[3];  /* subtracted from B, G, R (img_vgg_input_mean) */
-} weights_model_info_t;
-
-/* weights_model_info: model's description (WEIGHTS_AUTO: VGG16's, the
- * default when nothing says otherwise). */
-const weights_model_info_t *weights_model_info(int model);
-
-/* weights_model_parse: the model named s (info's name), or -1. */
-int weights_model_parse(const char *s);
-
-/* weights_model_of_store: the model whose store_model is s, or -1. */
-int weights_model_of_store(const char *s);
-
 /* One layer of VGG16 that carries weights.  For a conv layer the kernel is
  * (3, 3, cin, cout); for a dense layer (cin, cout).  pool_after says a 2x2
  * max-pool follows the layer. */
@@ -99,7 +59,7 @@ typedef struct weights {
 	float *block;
 	size_t block_bytes;
 	int shared;
-	int model; /* WEIGHTS_VGG16 or WEIGHTS_VGGFACE, from the layer names */
+	int model; /* MODEL_VGG16 or MODEL_VGGFACE, from the layer names */
 	/* A hash of every kernel's and bias' shape and float32 contents, in
 	 * layer order, as 16 lower-case hex digits: two files with the same
 	 * numbers have the same fingerprint, whatever their layout. */
@@ -135,38 +95,9 @@ int weights_read(const char *path, weights_t *w, char *err);
 /* weights_free releases everything; accepts NULL and empty structs. */
 void weights_free(weights_t *w);
 
-/* weights_check_model: 0 when want is WEIGHTS_AUTO or the model w holds,
+/* weights_check_model: 0 when want is MODEL_AUTO or the model w holds,
  * else ERR_MISMATCH naming both (path is w's file, for the message). */
 int weights_check_model(const weights_t *w, int want, const char *path,
 			char *err);
-
-/* weights_model_default_path writes the file model's weights are read from
- * when none is given: $<info->env> ($VGG16_WEIGHTS, $VGGFACE_WEIGHTS), else
- * where Keras' get_file caches it (keras-vggface asks for the subfolder
- * models/vggface): $KERAS_HOME/<cache_dir>/<file_name> when KERAS_HOME is
- * set, else ~/.keras/<cache_dir>/<file_name>.  WEIGHTS_AUTO is VGG16.
- * (Keras falls back to /tmp/.keras when that folder exists but is not
- * writable; that case is not followed.)  Returns 0 or ERR_ARG (buffer too
- * small / no HOME). */
-int weights_model_default_path(int model, char *buf, size_t len, char *err);
-
-/* weights_default_path: weights_model_default_path of VGG16. */
-int weights_default_path(char *buf, size_t len, char *err);
-
-/* weights_model_path writes the file weights are read from: given (a
- * program's --weights) when not NULL, else model's default.
- * Returns 0 or ERR_ARG (a path longer than the buffer, no HOME). */
-int weights_model_path(const char *given, int model, char *buf, size_t len,
-		       char *err);
-
-/* weights_path: weights_model_path for VGG16. */
-int weights_path(const char *given, char *buf, size_t len, char *err);
-
-/* weights_model_missing_help writes the advice printed when model's
- * weights file does not exist: where it was looked for and how to get it.
- * weights_missing_help is VGG16's. */
-void weights_model_missing_help(int model, const char *path, char *buf,
-				size_t len);
-void weights_missing_help(const char *path, char *buf, size_t len);
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb_impl.h"
 
 /* A new store's map is small so that growing it (doubling on MDB_MAP_FULL)
@@ -591,20 +592,16 @@ static int val_equals(const MDB_val *v, const char *s)
 	return v->mv_size == strlen(s) && memcmp(v->mv_data, s, v->mv_size) == 0;
 }
 
-/* The one list of the models a store may hold: s, n bytes, is one of them. */
+/* s, n bytes, is one of the models a store may hold (net/model.h's). */
 static int model_known(const char *s, size_t n)
 {
-	static const char *const models[] = { FEATDB_MODEL, FEATDB_MODEL_VGGFACE };
+	char name[64];
 
-	for (size_t i = 0; i < sizeof models / sizeof *models; i++)
-		if (strlen(models[i]) == n && memcmp(models[i], s, n) == 0)
-			return 1;
-	return 0;
-}
-
-int featdb_model_known(const char *s)
-{
-	return s && model_known(s, strlen(s));
+	if (n >= sizeof name)
+		return 0;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	return model_of_store(name) >= 0;
 }
 
 /* featdb_meta_get's reading, inside the read transaction txn; on failure
@@ -637,9 +634,9 @@ static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)
 		goto fail;
 	if (!model_known(v.mv_data, v.mv_size)) {
 		ret = err_set(err, ERR_MISMATCH, "%s: the store holds '%.*s' features, "
-			      "not " FEATDB_MODELS,
+			      "not %s",
 			      db->path, v.mv_size > 64 ? 64 : (int)v.mv_size,
-			      (const char *)v.mv_data);
+			      (const char *)v.mv_data, model_store_names());
 		goto fail;
 	}
 	memcpy(meta->model, v.mv_data, v.mv_size);

@@ -18,11 +18,11 @@
  *
  * Metadata (database "meta"), each value a UTF-8 string without NUL:
  *   "format"      "vggfeat 1"
- *   "model"       what the vectors are: "vgg16-fc2" (FEATDB_MODEL) or
- *                 "vggface-fc7" (FEATDB_MODEL_VGGFACE); a store holds one
+ *   "model"       what the vectors are: "vgg16-fc2" or "vggface-fc7" (the
+ *                 registry's store_model, net/model.h); a store holds one
  *   "fingerprint" the weights' fingerprint (weights_t.fingerprint)
- *   "preprocess"  the preprocessing settings (img.h's
- *                 IMG_PREPROCESS_VGG16 or IMG_PREPROCESS_VGGFACE)
+ *   "preprocess"  the preprocessing settings (the registry's preprocess,
+ *                 net/model.h)
  *   "dim", "dtype" ("4096", "f32" or "f16")
  *   "classes"     the class names in Keras' order (classes.h: its class
  *                 indices), one per line; a record's class is an index into
@@ -44,16 +44,9 @@
 #define FEATDB_VERSION 1
 #define FEATDB_HEADER 24
 #define FEATDB_FORMAT "vggfeat 1"
-/* The models a store may hold (weights.h's); a store made with another
- * model, or with other preprocessing (img.h's IMG_PREPROCESS_*), must never
- * be mixed with another. */
-#define FEATDB_MODEL "vgg16-fc2"
-#define FEATDB_MODEL_VGGFACE "vggface-fc7"
-/* Both, as messages name them. */
-#define FEATDB_MODELS "'" FEATDB_MODEL "' or '" FEATDB_MODEL_VGGFACE "'"
-
-/* featdb_model_known: 1 when s is FEATDB_MODEL or FEATDB_MODEL_VGGFACE. */
-int featdb_model_known(const char *s);
+/* The models a store may hold are the registry's (net/model.h); a store
+ * made with another model, or with other preprocessing, must never be
+ * mixed with another. */
 
 enum featdb_dtype { FEATDB_F32 = 1, FEATDB_F16 = 2 };
 enum featdb_split { FEATDB_TRAIN = 0, FEATDB_VALID = 1, FEATDB_TEST = 2 };
@@ -108,7 +101,7 @@ uint32_t featdb_crc32(uint32_t crc, const void *buf, size_t len);
 typedef struct featdb featdb_t;
 
 typedef struct featdb_meta {
-	char model[64]; /* written as FEATDB_MODEL when empty */
+	char model[64]; /* written as VGG16's (net/model.h) when empty */
 	char fingerprint[64];
 	char preprocess[256];
 	char version[64];

@@ -12,6 +12,7 @@
 
 #include "dataset/classes.h"
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb_impl.h"
 #include "base/le.h"
 
@@ -30,9 +31,9 @@ static int meta_check(const featdb_t *db, const featdb_meta_t *m, char *err)
 	    !memchr(m->version, '\0', sizeof m->version))
 		return err_set(err, ERR_ARG, "%s: a metadata string is not "
 			       "NUL-terminated", db->path);
-	if (m->model[0] && !featdb_model_known(m->model))
-		return err_set(err, ERR_ARG, "%s: model '%s' is not " FEATDB_MODELS,
-			       db->path, m->model);
+	if (m->model[0] && !(model_of_store(m->model) >= 0))
+		return err_set(err, ERR_ARG, "%s: model '%s' is not %s",
+			       db->path, m->model, model_store_names());
 	for (int i = 0; i < m->nclasses; i++) {
 		const char *c = m->classes[i];
 		if (!c || !*c || strchr(c, '\n'))
@@ -220,7 +221,8 @@ static int write_txn(featdb_t *db, const featdb_meta_t *meta, const char *classe
 		     uint64_t *count, int *full, char *err)
 {
 	/* Writers from before VGG-Face leave the model empty: theirs is VGG16. */
-	const char *model = meta->model[0] ? meta->model : FEATDB_MODEL;
+	const char *model =
+		meta->model[0] ? meta->model : model_info(MODEL_VGG16)->store_model;
 	const char *dtype = featdb_dtype_name(meta->dtype);
 	MDB_txn *txn = NULL;
 	MDB_stat ms;

@@ -57,6 +57,7 @@
 
 #include "error.h"
 #include "base/rng.h"
+#include "net/model.h"
 #include "net/weights.h"
 
 static const char usage[] =
@@ -122,10 +123,10 @@ typedef struct gen_layout {
 } gen_layout_t;
 
 static const gen_layout_t gen_layouts[] = {
-	{"official", vgg16_layers, GEN_COUNT(vgg16_layers), WEIGHTS_VGG16, 0, 1, 0, 0, 0},
-	{"keras2", vgg16_layers, GEN_COUNT(vgg16_layers), WEIGHTS_VGG16, 1, 0, 1, 0, 0},
-	{"model", vgg16_layers, GEN_COUNT(vgg16_layers), WEIGHTS_VGG16, 1, 0, 1, 1, 0},
-	{"vggface", vggface_layers, GEN_COUNT(vggface_layers), WEIGHTS_VGGFACE, 0, 0, 1,
+	{"official", vgg16_layers, GEN_COUNT(vgg16_layers), MODEL_VGG16, 0, 1, 0, 0, 0},
+	{"keras2", vgg16_layers, GEN_COUNT(vgg16_layers), MODEL_VGG16, 1, 0, 1, 0, 0},
+	{"model", vgg16_layers, GEN_COUNT(vgg16_layers), MODEL_VGG16, 1, 0, 1, 1, 0},
+	{"vggface", vggface_layers, GEN_COUNT(vggface_layers), MODEL_VGGFACE, 0, 0, 1,
 	 0, 0},
 	{"deepface", deepface_layers, GEN_COUNT(deepface_layers), 0, 0, 0, 1, 0, 1},
 };
@@ -161,12 +162,12 @@ static int gen_layer_shape(const gen_layout_t *l, const char *name,
 				     : (gen_shape_t){1, 4096, 2622};
 		return 1;
 	}
-	if (strcmp(name, l->model == WEIGHTS_VGG16 ? "predictions" : "fc8") == 0) {
-		*s = (gen_shape_t){0, 4096, l->model == WEIGHTS_VGG16 ? 1000 : 2622};
+	if (strcmp(name, l->model == MODEL_VGG16 ? "predictions" : "fc8") == 0) {
+		*s = (gen_shape_t){0, 4096, l->model == MODEL_VGG16 ? 1000 : 2622};
 		return 1;
 	}
 	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
-		if (strcmp(name, weights_model_info(l->model)->layers[i]) == 0) {
+		if (strcmp(name, model_info(l->model)->layers[i]) == 0) {
 			*s = (gen_shape_t){weights_spec[i].is_conv ? 3 : 0,
 					   weights_spec[i].cin, weights_spec[i].cout};
 			return 1;
@@ -225,23 +226,23 @@ static int attr_strings(hid_t obj, const char *name, const char *const *v,
 	    (attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT,
 			       H5P_DEFAULT)) < 0) {
 		rc = err_set(err, ERR_IO, "creating attribute %s failed", name);
-		goto fail;
+		goto out;
 	}
 	if (n == 0)
-		goto fail; /* nothing to write, rc == 0 */
+		goto out; /* nothing to write, rc == 0 */
 	if (!vlen) {
 		/* calloc gives the NUL padding. */
 		if (err_mul_size(n, width, &bytes) ||
 		    !(fixed = calloc(bytes, 1))) {
 			rc = err_set(err, ERR_NOMEM, "out of memory");
-			goto fail;
+			goto out;
 		}
 		for (size_t i = 0; i < n; i++)
 			memcpy(fixed + i * width, v[i], strlen(v[i]));
 	}
 	if (H5Awrite(attr, type, vlen ? (const void *)v : fixed) < 0)
 		rc = err_set(err, ERR_IO, "writing attribute %s failed", name);
-fail:
+out:
 	free(fixed);
 	if (attr >= 0)
 		H5Aclose(attr);
@@ -331,19 +332,19 @@ static int write_kernel(hid_t g, hid_t lcpl, const char *name,
 	for (int d = 1; d < rank; d++)
 		if (err_mul_size(row, (size_t)dims[d], &row)) {
 			rc = err_set(err, ERR_NOMEM, "%s: size overflow", name);
-			goto fail;
+			goto out;
 		}
 	rows_per_slab = row >= GEN_SLAB_FLOATS ? 1 : GEN_SLAB_FLOATS / row;
 	if (err_mul_size(rows_per_slab, row, &slab) ||
 	    !(buf = malloc(slab * sizeof *buf))) {
 		rc = err_set(err, ERR_NOMEM, "%s: out of memory", name);
-		goto fail;
+		goto out;
 	}
 	if ((fspace = H5Screate_simple(rank, dims, NULL)) < 0 ||
 	    (ds = H5Dcreate2(g, name, H5T_IEEE_F32LE, fspace, lcpl,
 			     H5P_DEFAULT, H5P_DEFAULT)) < 0) {
 		rc = err_set(err, ERR_IO, "creating dataset %s failed", name);
-		goto fail;
+		goto out;
 	}
 	memcpy(count, dims, sizeof count);
 	for (hsize_t r0 = 0; r0 < dims[0] && !declared; r0 += rows_per_slab) {
@@ -360,12 +361,12 @@ static int write_kernel(hid_t g, hid_t lcpl, const char *name,
 			     buf) < 0) {
 			rc = err_set(err, ERR_IO, "writing dataset %s failed",
 				     name);
-			goto fail;
+			goto out;
 		}
 		H5Sclose(mspace);
 		mspace = H5I_INVALID_HID;
 	}
-fail:
+out:
 	free(buf);
 	if (mspace >= 0)
 		H5Sclose(mspace);
@@ -386,7 +387,7 @@ static int write_bias(hid_t g, hid_t lcpl, const char *name, int cout,
 
 	if (!buf) {
 		rc = err_set(err, ERR_NOMEM, "%s: out of memory", name);
-		goto fail;
+		goto out;
 	}
 	for (int i = 0; i < cout; i++)
 		buf[i] = (float)(-0.05 + 0.1 * rng_uniform(rng));
@@ -396,7 +397,7 @@ static int write_bias(hid_t g, hid_t lcpl, const char *name, int cout,
 	    (!declared && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
 				   H5P_DEFAULT, buf) < 0))
 		rc = err_set(err, ERR_IO, "writing dataset %s failed", name);
-fail:
+out:
 	free(buf);
 	if (ds >= 0)
 		H5Dclose(ds);
@@ -421,15 +422,15 @@ static int write_layers(hid_t top, const gen_layout_t *l, size_t nlayers,
 	if ((lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
 	    H5Pset_create_intermediate_group(lcpl, 1) < 0) {
 		rc = err_set(err, ERR_IO, "HDF5 property list failed");
-		goto fail;
+		goto out;
 	}
 	if ((rc = attr_strings(top, "layer_names", l->layers, nlayers, l->vlen,
 			       err)))
-		goto fail;
+		goto out;
 	if (l->root_attrs &&
 	    ((rc = attr_string(top, "backend", "tensorflow", 0, err)) ||
 	     (rc = attr_string(top, "keras_version", "2.2.4", 0, err))))
-		goto fail;
+		goto out;
 	for (size_t k = 0; k < nlayers; k++) {
 		const char *name = l->layers[k];
 		const char *wn[2] = { kname, bname };
@@ -441,7 +442,7 @@ static int write_layers(hid_t top, const gen_layout_t *l, size_t nlayers,
 				    H5P_DEFAULT)) < 0) {
 			rc = err_set(err, ERR_IO, "creating group %s failed",
 				     name);
-			goto fail;
+			goto out;
 		}
 		snprintf(kname, sizeof kname,
 			 l->keras1_names ? "%s_W_1:0" : "%s/kernel:0", name);
@@ -457,11 +458,11 @@ static int write_layers(hid_t top, const gen_layout_t *l, size_t nlayers,
 			rc = write_bias(g, lcpl, bname, s.cout, l->declared, rng,
 					err);
 		if (rc)
-			goto fail;
+			goto out;
 		H5Gclose(g);
 		g = H5I_INVALID_HID;
 	}
-fail:
+out:
 	if (g >= 0)
 		H5Gclose(g);
 	if (lcpl >= 0)
@@ -487,16 +488,16 @@ static int gen_write(const char *path, uint64_t seed, const gen_layout_t *l,
 				      err)) ||
 		    (rc = attr_string(file, "backend", "tensorflow", 0, err)) ||
 		    (rc = attr_string(file, "keras_version", "2.2.4", 0, err)))
-			goto fail;
+			goto out;
 		if ((top = H5Gcreate2(file, "model_weights", H5P_DEFAULT,
 				      H5P_DEFAULT, H5P_DEFAULT)) < 0) {
 			rc = err_set(err, ERR_IO, "creating model_weights "
 				     "failed");
-			goto fail;
+			goto out;
 		}
 	}
 	rc = write_layers(top >= 0 ? top : file, l, nlayers, &rng, err);
-fail:
+out:
 	if (top >= 0)
 		H5Gclose(top);
 	if (H5Fclose(file) < 0 && rc == 0)

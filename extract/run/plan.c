@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dataset/classes.h"
+#include "net/model.h"
 #include "run.h"
 #include "version.h"
 #include "net/vgg.h"
@@ -70,7 +71,7 @@ static int lock_store(const char *db, int *fd, char *err)
 static int check_meta(const featdb_meta_t *old, const weights_t *w,
 		      const run_opts_t *o, const char *wpath, char *err)
 {
-	const weights_model_info_t *m = weights_model_info(w->model);
+	const model_info_t *m = model_info(w->model);
 
 	/* First: two models' vectors may even share a fingerprint (the same
 	 * numbers under other names), never a store. */
@@ -79,7 +80,7 @@ static int check_meta(const featdb_meta_t *old, const weights_t *w,
 			       "%s holds %s features (%s), but %s is %s weights (%s): "
 			       "a store holds one model's; use another --db", o->db,
 			       old->model,
-			       weights_model_info(weights_model_of_store(old->model))->title,
+			       model_info(model_of_store(old->model))->title,
 			       wpath, m->title, m->store_model);
 	if (strcmp(old->fingerprint, w->fingerprint) != 0)
 		return err_set(err, ERR_MISMATCH,
@@ -131,7 +132,7 @@ int plan_store(const run_opts_t *o, plan_t *p, char *err)
 	    (rc = weights_check_model(&p->w, o->model, p->wpath, err)) ||
 	    (rc = dist_check_weights(p->w.fingerprint, err)))
 		return rc;
-	const weights_model_info_t *model = weights_model_info(p->w.model);
+	const model_info_t *model = model_info(p->w.model);
 
 	if ((rc = featdb_open(o->db, FEATDB_CREATE, &p->db, err)) ||
 	    (rc = lock_store(o->db, &p->lockfd, err)))
@@ -213,9 +214,7 @@ int plan_worker(const run_opts_t *o, plan_t *p, char *err)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = weights_model_path(o->weights, o->model, p->wpath, sizeof p->wpath,
-				     err)) ||
-	    (rc = weights_load(p->wpath, &p->w, err)) ||
+	if ((rc = weights_load(p->wpath, &p->w, err)) ||
 	    (rc = weights_check_model(&p->w, o->model, p->wpath, err)) ||
 	    (rc = dist_check_weights(p->w.fingerprint, err)) ||
 	    (rc = dist_share_keys(NULL, 0, &keys, &n, err)))

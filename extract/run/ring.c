@@ -9,7 +9,6 @@
 #include "net/vgg.h"
 
 #define RING 3
-#define IMG_FLOATS ((size_t)VGG_IN * VGG_IN * 3)
 
 /* A slot's image: not decoded yet, decoded, or skipped (why says why). */
 enum { SLOT_EMPTY, SLOT_OK, SLOT_BAD };
@@ -29,8 +28,8 @@ static void *decoder(void *arg)
 		pthread_mutex_unlock(&r->mu);
 
 		char why[ERR_LEN];
-		int rc = img_load_vgg_mean(r->todo[i]->path, r->mean_bgr,
-					   r->slots + s * IMG_FLOATS, why);
+		int rc = img_load_input(r->todo[i]->path, VGG_IN, r->mean_bgr,
+					   r->slots + s * VGG_IN_FLOATS, why);
 
 		pthread_mutex_lock(&r->mu);
 		r->state[s] = rc ? SLOT_BAD : SLOT_OK;
@@ -51,7 +50,7 @@ int ring_init(ring_t *r, dataset_item_t **todo, size_t n, int batch,
 
 	*r = (ring_t){.todo = todo, .n = n, .batch = batch, .mean_bgr = mean_bgr,
 		      .want = threads};
-	r->slots = malloc(ring * IMG_FLOATS * sizeof(float));
+	r->slots = malloc(ring * VGG_IN_FLOATS * sizeof(float));
 	r->state = calloc(ring, sizeof *r->state);
 	r->why = malloc(ring * sizeof *r->why);
 	r->threads = malloc((size_t)threads * sizeof *r->threads);
@@ -75,7 +74,7 @@ void ring_wait(ring_t *r, size_t b0, ring_batch_t *b)
 {
 	size_t s0 = b0 % ((size_t)RING * r->batch);
 
-	*b = (ring_batch_t){.b0 = b0, .x = r->slots + s0 * IMG_FLOATS, .why = r->why + s0};
+	*b = (ring_batch_t){.b0 = b0, .x = r->slots + s0 * VGG_IN_FLOATS, .why = r->why + s0};
 	b->n = r->n - b0 < (size_t)r->batch ? (int)(r->n - b0) : r->batch;
 	pthread_mutex_lock(&r->mu);
 	for (int k = 0; k < b->n; k++)
@@ -87,8 +86,8 @@ void ring_wait(ring_t *r, size_t b0, ring_batch_t *b)
 		if (r->state[s0 + (size_t)k] == SLOT_BAD)
 			continue;
 		if (b->good != k)
-			memcpy(b->x + (size_t)b->good * IMG_FLOATS, b->x + (size_t)k * IMG_FLOATS,
-			       IMG_FLOATS * sizeof(float));
+			memcpy(b->x + (size_t)b->good * VGG_IN_FLOATS, b->x + (size_t)k * VGG_IN_FLOATS,
+			       VGG_IN_FLOATS * sizeof(float));
 		b->good++;
 	}
 }

@@ -23,6 +23,7 @@
 #include "dataset/dataset.h"
 #include "../dist/dist.h"
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb.h"
 #include "net/weights.h"
 
@@ -33,7 +34,7 @@ typedef struct run_opts {
 	const char *in, *db, *weights;
 	long batch, threads, limit;
 	int dtype, strict, quiet, conv, follow;
-	int model; /* weights.h's; WEIGHTS_AUTO: the file's */
+	int model; /* weights.h's; MODEL_AUTO: the file's */
 } run_opts_t;
 
 /* ---- sink.c: skips, progress, commits ------------------------------------- */
@@ -129,9 +130,9 @@ int plan_store(const run_opts_t *o, plan_t *p, char *err);
  * its metadata, and sends the list to the other ranks. */
 int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err);
 
-/* plan_worker (a rank other than 0) loads the weights, checks them with
- * every rank's, and takes the to-do list from rank 0: the images
- * FACES_DIR/key. */
+/* plan_worker (a rank other than 0, p->wpath set) loads the weights,
+ * checks them with every rank's, and takes the to-do list from rank 0:
+ * the images FACES_DIR/key. */
 int plan_worker(const run_opts_t *o, plan_t *p, char *err);
 
 /* plan_block takes this rank's block of the to-do list (dist_block). */

@@ -27,7 +27,6 @@
 #include "net/vgg.h"
 #include "net/weights.h"
 
-#define IMG_FLOATS ((size_t)VGG_IN * VGG_IN * 3)
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -123,7 +122,7 @@ int main(int argc, char **argv)
 
 	if ((rc = weights_load(wpath, &w, err)))
 		goto fail;
-	in = malloc((size_t)n * IMG_FLOATS * sizeof(float));
+	in = malloc((size_t)n * VGG_IN_FLOATS * sizeof(float));
 	out = malloc((size_t)batch * VGG_FEATURES * sizeof(float));
 	rate = malloc((size_t)reps * sizeof *rate);
 	if (!in || !out || !rate) {
@@ -140,12 +139,14 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 		for (long i = 0; i < n; i++)
-			if ((rc = img_load_vgg(ds.items[i].path, in + i * IMG_FLOATS, err)))
+			if ((rc = img_load_input(ds.items[i].path, VGG_IN,
+						  model_info(MODEL_VGG16)->mean_bgr,
+						  in + i * VGG_IN_FLOATS, err)))
 				goto fail;
 	} else {
 		/* Values of the size preprocess_input gives (pixel minus mean). */
 		unsigned long s = 12345;
-		for (size_t i = 0; i < (size_t)n * IMG_FLOATS; i++) {
+		for (size_t i = 0; i < (size_t)n * VGG_IN_FLOATS; i++) {
 			s = s * 6364136223846793005UL + 1442695040888963407UL;
 			in[i] = (float)((s >> 40) % 256) - 120.0f;
 		}
@@ -153,7 +154,7 @@ int main(int argc, char **argv)
 	double decode = (cli_now() - t0) / n;
 	if (dump) {
 		FILE *f = fopen(dump, "wb");
-		size_t nf = (size_t)n * IMG_FLOATS;
+		size_t nf = (size_t)n * VGG_IN_FLOATS;
 		if (!f || fwrite(in, sizeof(float), nf, f) != nf || fclose(f) != 0) {
 			err_set(err, ERR_IO, "%s: cannot write", dump);
 			goto fail;
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
 		double t = cli_now();
 		for (long b0 = 0; b0 < n; b0 += batch) {
 			int bn = (int)(n - b0 < batch ? n - b0 : batch);
-			if ((rc = vgg_forward(net, in + b0 * IMG_FLOATS, bn, out, err)))
+			if ((rc = vgg_forward(net, in + b0 * VGG_IN_FLOATS, bn, out, err)))
 				goto fail;
 		}
 		rate[r] = n / (cli_now() - t);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb.h"
 #include "img/img.h"
 
@@ -86,7 +87,8 @@ int main(int argc, char **argv)
 	meta.dtype = FEATDB_F32;
 	meta.nclasses = (int)K;
 	snprintf(meta.fingerprint, sizeof meta.fingerprint, "bench");
-	snprintf(meta.preprocess, sizeof meta.preprocess, "%s", IMG_PREPROCESS_VGG16);
+	snprintf(meta.preprocess, sizeof meta.preprocess, "%s",
+		 model_info(MODEL_VGG16)->preprocess);
 	snprintf(meta.version, sizeof meta.version, "bench_store");
 	meta.classes = calloc((size_t)K, sizeof *meta.classes);
 	mean = malloc((size_t)K * D * sizeof *mean);

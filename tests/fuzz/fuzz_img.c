@@ -1,5 +1,5 @@
 /* fuzz_img.c - libFuzzer target: decoding any bytes as an image, then
- * Keras' preprocessing (the resize to 224 x 224 and img_vgg_input), as
+ * Keras' preprocessing (the resize to 224 x 224 and img_preprocess), as
  * extract does for every file; img_check.h says what is checked. */
 #include <stddef.h>
 #include <stdint.h>

@@ -13,10 +13,12 @@
 
 #include "error.h"
 #include "img/img.h"
+#include "net/model.h"
+#include "net/vgg.h"
 
 static void fuzz_img_check(const uint8_t *data, size_t size)
 {
-	static float x[IMG_VGG_SIZE * IMG_VGG_SIZE * 3];
+	static float x[VGG_IN * VGG_IN * 3];
 	img_t img, sized = {0, 0, NULL};
 	char err[ERR_LEN] = "";
 	unsigned sum = 0;
@@ -34,9 +36,9 @@ static void fuzz_img_check(const uint8_t *data, size_t size)
 	 * checks the bounds. */
 	for (size_t i = 0; i < (size_t)img.w * (size_t)img.h * 3; i++)
 		sum += img.rgb[i];
-	rc = img_resize_nearest(&img, IMG_VGG_SIZE, IMG_VGG_SIZE, &sized, err);
+	rc = img_resize_nearest(&img, VGG_IN, VGG_IN, &sized, err);
 	assert(rc == 0);
-	img_vgg_input(&sized, x);
+	img_preprocess(&sized, model_info(MODEL_VGG16)->mean_bgr, x);
 	for (size_t i = 0; i < sizeof x / sizeof *x; i++)
 		assert(x[i] >= -IMG_VGG_MEAN_R - 1 && x[i] <= 256);
 	img_free(&sized);

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb.h"
 #include "img/img.h"
 #include "head/head.h"
@@ -296,9 +297,10 @@ static void make_head(const char *name, int D, int K)
 		names[i] = (char *)who[i];
 	m.nclasses = K;
 	m.classes = names;
-	snprintf(m.model, sizeof m.model, "%s", FEATDB_MODEL);
+	snprintf(m.model, sizeof m.model, "%s", model_info(MODEL_VGG16)->store_model);
 	snprintf(m.fingerprint, sizeof m.fingerprint, "0123456789abcdef");
-	snprintf(m.preprocess, sizeof m.preprocess, "%s", IMG_PREPROCESS_VGG16);
+	snprintf(m.preprocess, sizeof m.preprocess, "%s",
+		 model_info(MODEL_VGG16)->preprocess);
 	snprintf(m.version, sizeof m.version, "make_seeds");
 	if (head_save(seed_path("fuzz_head", name), &h, &m, err))
 		die(err);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "net/model.h"
 #include "store/featdb.h"
 #include "img/img.h"
 #include "proc.h"
@@ -89,7 +90,8 @@ int e2e_make_store(const char *path, int n, int D, uint64_t seed, char *why)
 	if (featdb_open(path, FEATDB_CREATE, &db, why))
 		goto done;
 	snprintf(m.fingerprint, sizeof m.fingerprint, "0123456789abcdef");
-	snprintf(m.preprocess, sizeof m.preprocess, "%s", IMG_PREPROCESS_VGG16);
+	snprintf(m.preprocess, sizeof m.preprocess, "%s",
+		 model_info(MODEL_VGG16)->preprocess);
 	snprintf(m.version, sizeof m.version, "test");
 	m.dim = D;
 	m.dtype = FEATDB_F32;

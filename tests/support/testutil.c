@@ -8,6 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "img/img.h"
+#include "net/model.h"
+#include "net/vgg.h"
+
 int tu_sanitized(void)
 {
 	const char *s = getenv("VGGFEAT_SANITIZED");
@@ -26,6 +30,11 @@ const char *tu_shared_data(const char *sub)
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
 		return NULL;
 	return path;
+}
+
+int tu_load_input(const char *path, int model, float *x, char *err)
+{
+	return img_load_input(path, VGG_IN, model_info(model)->mean_bgr, x, err);
 }
 
 const char *tu_weights_path(void)

@@ -35,6 +35,11 @@ int tu_sanitized(void);
  * build/test-data/vgg16_seed1.h5. */
 const char *tu_weights_path(void);
 
+/* tu_load_input reads the image at path as the network's input (VGG_IN x
+ * VGG_IN x 3 floats into x), with model's means (net/model.h): img_load_input
+ * as extract calls it.  Returns its error code. */
+int tu_load_input(const char *path, int model, float *x, char *err);
+
 /* tu_tmpdir creates a fresh temporary directory and returns its path
  * (static storage, one per call until tu_cleanup). */
 const char *tu_tmpdir(void);
