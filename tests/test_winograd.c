@@ -115,7 +115,8 @@ static double wino_tol(int m)
 }
 
 /* One shape through Winograd (isa, m, threads) and the straightforward
- * path, both against double. */
+ * path, both against double; and through Winograd with its pool, to the
+ * bit the max-pool of its output. */
 static void check_wino_out(int isa, int m, int threads, int N, int H, int W,
 			   int C, int K, int shared, int block, float *keep)
 {
@@ -144,7 +145,7 @@ static void check_wino_out(int isa, int m, int threads, int N, int H, int W,
 	assert_non_null(work = malloc(wino_work_floats(l, threads) * sizeof(float)));
 	/* NaN everywhere first: every output must be written. */
 	memset(out, 0xff, nout * sizeof *out);
-	wino_conv3x3_relu(l, in, N, H, W, out, workers, work);
+	wino_conv3x3_relu(l, in, N, H, W, 0, out, workers, work);
 	tu_conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
 	vgg_conv3x3_relu_ref(in, N, H, W, C, kernel, bias, K, plain, col, col_len);
 
@@ -160,6 +161,16 @@ static void check_wino_out(int isa, int m, int threads, int N, int H, int W,
 		pd[i] = plain[i];
 	snprintf(what, sizeof what, "  vs im2col");
 	tu_assert_close(what, out, pd, nout, 0, wino_tol(m), 1e-5);
+
+	size_t npool = (size_t)N * (H / 2) * (W / 2) * K;
+	float *pooled = malloc((npool ? npool : 1) * sizeof *pooled);
+	float *want = malloc((npool ? npool : 1) * sizeof *want);
+	assert_true(pooled && want);
+	memset(pooled, 0xff, npool * sizeof *pooled);
+	wino_conv3x3_relu(l, in, N, H, W, 1, pooled, workers, work);
+	vgg_maxpool2_ref(out, N, H, W, K, want);
+	assert_memory_equal(pooled, want, npool * sizeof *pooled);
+	free(pooled), free(want);
 
 	if (keep)
 		memcpy(keep, out, nout * sizeof *out);
@@ -312,7 +323,8 @@ static void test_gemm_vs_openblas(void **state)
 }
 
 /* The transforms alone on each table, to the bit against the first's:
- * channels past a vector, tiles cut by the image's edges, on every m. */
+ * channels past a vector, tiles cut by the image's edges, on every m, the
+ * output transform with and without its pool. */
 static void test_transforms_same_bits(void **state)
 {
 	(void)state;
@@ -327,25 +339,31 @@ static void test_transforms_same_bits(void **state)
 		float *V0 = malloc((size_t)P * Cs * sizeof *V0);
 		float *out = malloc((size_t)H * W * C * sizeof *out);
 		float *out0 = malloc((size_t)H * W * C * sizeof *out0);
-		assert_true(V && V0 && out && out0);
+		float *pool = malloc((size_t)H * W * C * sizeof *pool);
+		float *pool0 = malloc((size_t)H * W * C * sizeof *pool0);
+		assert_true(V && V0 && out && out0 && pool && pool0);
 		for (int m = 2; m <= 6; m += 2)
 			for (int i = 0; i < nks; i++) {
-				float *v = i ? V : V0, *o = i ? out : out0;
+				float *v = i ? V : V0, *o = i ? out : out0, *po = i ? pool : pool0;
 				memset(v, 0, (size_t)P * Cs * sizeof *v);
 				memset(o, 0, (size_t)H * W * C * sizeof *o);
+				memset(po, 0, (size_t)H * W * C * sizeof *po);
 				for (int y0 = 0; y0 < H; y0 += m)
 					for (int x0 = 0; x0 < W; x0 += m) {
 						/* Each tile's V read back as its M: the output
 						 * transform of known, varied numbers. */
 						ks[i]->wino_in(m, img, H, W, C, y0 - 1, x0 - 1, v, (size_t)Cs);
-						ks[i]->wino_out(m, v, (size_t)Cs, C, bias, o, H, W, y0, x0);
+						ks[i]->wino_out(m, v, (size_t)Cs, C, bias, o, H, W, y0, x0, 0);
+						ks[i]->wino_out(m, v, (size_t)Cs, C, bias, po, H, W, y0, x0, 1);
 					}
 				if (i) {
 					assert_memory_equal(V, V0, (size_t)P * Cs * sizeof *V);
 					assert_memory_equal(out, out0, (size_t)H * W * C * sizeof *out);
+					assert_memory_equal(pool, pool0, (size_t)H * W * C * sizeof *pool);
 				}
 			}
 		free(img), free(bias), free(V), free(V0), free(out), free(out0);
+		free(pool), free(pool0);
 	}
 }
 

@@ -49,11 +49,15 @@ typedef struct kern {
 			int x0, float *V, size_t pstride);
 
 	/* M: position p's Ks floats at M + p * pstride; the m x m outputs at
-	 * (y0, x0) of img (H, W, K), those inside the image, get
-	 * relu(A' M A + bias). */
+	 * (y0, x0) of an image (H, W, K), those inside it, are
+	 * relu(A' M A + bias).  pool 0: they are written to img (H, W, K);
+	 * pool 1: img is (H/2, W/2, K) and gets their 2x2 max-pools (y0 and x0
+	 * even; an odd last row or column dropped, as Keras' 'valid' pool
+	 * does): the bits maxpool2 gives over the outputs, without writing
+	 * them. */
 	void (*wino_out)(int m, const float *M, size_t pstride, int K,
 			 const float *bias, float *img, int H, int W, int y0,
-			 int x0);
+			 int x0, int pool);
 
 	/* V (T, Cs) with rows ldv apart, U (Ks/nr, Cs, nr) panels, M (T, Ks)
 	 * with rows ldm apart: M = V @ U, each element summed over c in blocks

@@ -93,13 +93,21 @@ static void KERN_FN(wino_in)(int m, const float *img, int H, int W, int C,
 	}
 }
 
+/* One output vector: relu(y + b), as every row of a tile gets it. */
+static inline __attribute__((always_inline)) vf_t
+out_px(vf_t y, vf_t b)
+{
+	return vf_relu(vf_add(y, b));
+}
+
 /* wino_out for table w and A. */
 static inline __attribute__((always_inline)) void
 out_tile(const int w, const int A, const float *M, size_t pstride, int K,
-	 const float *bias, float *img, int H, int W, int y0, int x0)
+	 const float *bias, float *img, int H, int W, int y0, int x0, int pool)
 {
 	const int m = A - 2;
-	vf_t mm[KERN_MAX_A][KERN_MAX_A], t[KERN_MAX_A][KERN_MAX_A], y[KERN_MAX_A];
+	vf_t mm[KERN_MAX_A][KERN_MAX_A], t[KERN_MAX_A][KERN_MAX_A];
+	vf_t y[KERN_MAX_A], y2[KERN_MAX_A];
 	int rows = H - y0 < m ? H - y0 : m, cols = W - x0 < m ? W - x0 : m;
 
 	for (int k0 = 0; k0 < K; k0 += SIMD_LANES) {
@@ -114,11 +122,20 @@ out_tile(const int w, const int A, const float *M, size_t pstride, int K,
 #pragma GCC unroll 8
 		for (int x = 0; x < A; x++)
 			matvec(m, A, kern_at[w], &mm[0][x], KERN_MAX_A, &t[0][x], KERN_MAX_A);
-		for (int u = 0; u < rows; u++) {
+		/* Pooled: rows and columns in pairs (y0 and x0 are even), each
+		 * output the max of its four; a row or column without its pair
+		 * is past the pooled image's edge. */
+		for (int u = 0; u + pool < rows; u += 1 + pool) {
 			matvec(m, A, kern_at[w], t[u], 1, y, 1);
-			float *o = img + ((size_t)(y0 + u) * W + x0) * K + k0;
-			for (int v = 0; v < cols; v++, o += K) {
-				vf_t r = vf_relu(vf_add(y[v], b));
+			if (pool)
+				matvec(m, A, kern_at[w], t[u + 1], 1, y2, 1);
+			float *o = pool ? img + ((size_t)(y0 + u) / 2 * (W / 2) + x0 / 2) * K + k0
+					: img + ((size_t)(y0 + u) * W + x0) * K + k0;
+			for (int v = 0; v + pool < cols; v += 1 + pool, o += K) {
+				vf_t r = out_px(y[v], b);
+				if (pool)
+					r = vf_max(vf_max(r, out_px(y[v + 1], b)),
+						   vf_max(out_px(y2[v], b), out_px(y2[v + 1], b)));
 				if (n == SIMD_LANES)
 					vf_store(o, r);
 				else
@@ -130,12 +147,15 @@ out_tile(const int w, const int A, const float *M, size_t pstride, int K,
 
 static void KERN_FN(wino_out)(int m, const float *M, size_t pstride, int K,
 			      const float *bias, float *img, int H, int W,
-			      int y0, int x0)
+			      int y0, int x0, int pool)
 {
-	switch (m) {
-	case 2: out_tile(0, 4, M, pstride, K, bias, img, H, W, y0, x0); break;
-	case 4: out_tile(1, 6, M, pstride, K, bias, img, H, W, y0, x0); break;
-	default: out_tile(2, 8, M, pstride, K, bias, img, H, W, y0, x0); break;
+	switch (m * 2 + (pool != 0)) {
+	case 4: out_tile(0, 4, M, pstride, K, bias, img, H, W, y0, x0, 0); break;
+	case 5: out_tile(0, 4, M, pstride, K, bias, img, H, W, y0, x0, 1); break;
+	case 8: out_tile(1, 6, M, pstride, K, bias, img, H, W, y0, x0, 0); break;
+	case 9: out_tile(1, 6, M, pstride, K, bias, img, H, W, y0, x0, 1); break;
+	case 12: out_tile(2, 8, M, pstride, K, bias, img, H, W, y0, x0, 0); break;
+	default: out_tile(2, 8, M, pstride, K, bias, img, H, W, y0, x0, 1); break;
 	}
 }
 

@@ -267,9 +267,9 @@ static void pool_band_ref(void *arg, int task, int worker)
 			 j->out + ((size_t)n * Ho * Wo + (size_t)r0 * Wo) * j->C);
 }
 
-static void conv_ref(vgg_t *net, int layer, const stage_job_t *j, int n)
+static void conv_ref(vgg_t *net, int layer, const stage_job_t *j, int n, int pool)
 {
-	(void)layer;
+	(void)layer, (void)pool;
 	workers_run(net->workers, conv_image_ref, (void *)j, n);
 }
 
@@ -279,7 +279,9 @@ static void pool_ref(vgg_t *net, const stage_job_t *j, int n)
 }
 
 /* The kernels' steps: conv1_1 by the direct kernel (a band of rows of an
- * image per task), the other conv layers by Winograd, the pools by the
+ * image per task), the other conv layers by Winograd, with their pool when
+ * one follows (the output transform writes the pooled image: a quarter of
+ * the writes, and no pass over the unpooled one), any other pool by the
  * kernels' max-pool (a band of output rows per task). */
 static void direct_band(void *arg, int task, int worker)
 {
@@ -300,10 +302,10 @@ static void pool_band(void *arg, int task, int worker)
 			    Ho * (b + 1) / VGG_BANDS);
 }
 
-static void conv(vgg_t *net, int layer, const stage_job_t *j, int n)
+static void conv(vgg_t *net, int layer, const stage_job_t *j, int n, int pool)
 {
 	if (net->wl[layer])
-		wino_conv3x3_relu(net->wl[layer], j->in, n, j->H, j->W, j->out,
+		wino_conv3x3_relu(net->wl[layer], j->in, n, j->H, j->W, pool, j->out,
 				  net->workers, net->work);
 	else
 		workers_run(net->workers, direct_band, (void *)j, n * VGG_BANDS);
@@ -314,13 +316,28 @@ static void pool(vgg_t *net, const stage_job_t *j, int n)
 	workers_run(net->workers, pool_band, (void *)j, n * VGG_BANDS);
 }
 
-/* A path: its conv layer and its pool, each on n images of a stage_job_t. */
+/* A path: its conv layer (with the pool that follows when fuses says so
+ * for the layer; out is then the pooled image) and its pool, each on n
+ * images of a stage_job_t. */
 typedef struct path {
-	void (*conv)(vgg_t *net, int layer, const stage_job_t *j, int n);
+	void (*conv)(vgg_t *net, int layer, const stage_job_t *j, int n, int pool);
 	void (*pool)(vgg_t *net, const stage_job_t *j, int n);
+	int (*fuses)(const vgg_t *net, int layer);
 } path_t;
 
-static const path_t path_kernels = {conv, pool}, path_ref = {conv_ref, pool_ref};
+static int fuses_ref(const vgg_t *net, int layer)
+{
+	(void)net, (void)layer;
+	return 0;
+}
+
+static int fuses(const vgg_t *net, int layer)
+{
+	return net->wl[layer] && weights_spec[layer].pool_after;
+}
+
+static const path_t path_kernels = {conv, pool, fuses};
+static const path_t path_ref = {conv_ref, pool_ref, fuses_ref};
 
 /* Runs conv layers l0..l1-1, each with its pool, on the path p, on images
  * b0..b0+n-1 of x, the batch's input to layer l0 (N, H, W, C).  Every
@@ -341,17 +358,24 @@ static const float *run_convs(vgg_t *net, const path_t *p, int l0, int l1,
 			H /= 2, W /= 2, stage++;
 	for (int i = l0; i < l1; i++) {
 		const weights_layer_spec_t *s = &weights_spec[i];
+		const int fused = p->fuses(net, i);
 		float *y = net->act[*cur];
+		size_t pixels = fused ? (size_t)(H / 2) * (W / 2) : (size_t)H * W;
 		stage_job_t j = {net, x + (size_t)b0 * H * W * C,
-				 y + (size_t)b0 * H * W * s->cout, H, W, C, s->cout,
+				 y + b0 * pixels * s->cout, H, W, C, s->cout,
 				 w->kernel[i], w->bias[i]};
-		p->conv(net, i, &j, n);
+		p->conv(net, i, &j, n, fused);
 		C = s->cout;
 		x = y;
 		*cur ^= 1;
 		net->sec[stage++] += now() - t;
 		t = now();
-		if (s->pool_after) {
+		if (fused) {
+			/* The pool's stage took no time of its own. */
+			H /= 2;
+			W /= 2;
+			stage++;
+		} else if (s->pool_after) {
 			y = net->act[*cur];
 			stage_job_t jp = {net, x + (size_t)b0 * H * W * C,
 					  y + (size_t)b0 * (H / 2) * (W / 2) * C, H, W, C, C,

@@ -238,7 +238,7 @@ typedef struct conv_job {
 	const wino_layer_t *l;
 	const float *in;
 	float *out;
-	int N, H, W, tiles_x, tiles_img, T, tb;
+	int N, H, W, pool, tiles_x, tiles_img, T, tb;
 	float *work;
 	int t0, n; /* the shared steps' block */
 } conv_job_t;
@@ -260,7 +260,7 @@ static void in_tiles(const conv_job_t *j, int t0, int n, float *V)
 	}
 }
 
-/* M (n, P, Ks) of tiles t0.. into the output. */
+/* M (n, P, Ks) of tiles t0.. into the output (pooled when j->pool). */
 static void out_tiles(const conv_job_t *j, int t0, int n, const float *M)
 {
 	const wino_layer_t *l = j->l;
@@ -270,9 +270,10 @@ static void out_tiles(const conv_job_t *j, int t0, int n, const float *M)
 	for (int i = 0; i < n; i++) {
 		int t = t0 + i, img = t / j->tiles_img, r = t % j->tiles_img;
 		int y0 = r / j->tiles_x * m, x0 = r % j->tiles_x * m;
-		float *dst = j->out + (size_t)img * j->H * j->W * l->K;
-		l->k->wino_out(m, M + (size_t)i * mrow, l->Ks, l->K, l->bias, dst, j->H,
-			       j->W, y0, x0);
+		size_t pixels = j->pool ? (size_t)(j->H / 2) * (j->W / 2)
+					: (size_t)j->H * j->W;
+		l->k->wino_out(m, M + (size_t)i * mrow, l->Ks, l->K, l->bias,
+			       j->out + img * pixels * l->K, j->H, j->W, y0, x0, j->pool);
 	}
 }
 
@@ -353,11 +354,11 @@ static void shared_products(void *arg, int task, int worker)
 }
 
 void wino_conv3x3_relu(const wino_layer_t *l, const float *in, int N, int H,
-		       int W, float *out, workers_t *workers, float *work)
+		       int W, int pool, float *out, workers_t *workers, float *work)
 {
 	const int m = l->tf.m, tx = (W + m - 1) / m, ty = (H + m - 1) / m;
 	const int T = N * tx * ty, threads = workers_threads(workers), bm = block_max(l);
-	conv_job_t j = {l, in, out, N, H, W, tx, tx * ty, T, 0, work, 0, 0};
+	conv_job_t j = {l, in, out, N, H, W, pool != 0, tx, tx * ty, T, 0, work, 0, 0};
 
 	if (shared_mode(l)) {
 		int nb = (T + bm - 1) / bm, P = l->tf.a * l->tf.a;

@@ -69,11 +69,15 @@ void wino_layer_free(wino_layer_t *l);
  * with a workers of threads, in floats. */
 size_t wino_work_floats(const wino_layer_t *l, int threads);
 
-/* wino_conv3x3_relu: in (N, H, W, C), out (N, H, W, K); out must not overlap
- * in.  The work is shared among the workers's threads (in blocks of tiles, or
- * step by step for layers with a large U); work holds at least
- * wino_work_floats(l, workers_threads(workers)) floats. */
+/* wino_conv3x3_relu: in (N, H, W, C), out (N, H, W, K) or, with pool set,
+ * (N, H/2, W/2, K), the 2x2 max-pools of those outputs (Keras' 'valid'
+ * pool, as vgg_maxpool2_ref; the same bits, without writing the unpooled
+ * outputs); out must not overlap in.  The work is shared among the
+ * workers' threads (in blocks of tiles, or step by step for layers with a
+ * large U); work holds at least wino_work_floats(l, workers_threads(workers))
+ * floats. */
 void wino_conv3x3_relu(const wino_layer_t *l, const float *in, int N, int H,
-		       int W, float *out, workers_t *workers, float *work);
+		       int W, int pool, float *out, workers_t *workers,
+		       float *work);
 
 #endif
