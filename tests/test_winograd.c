@@ -140,7 +140,8 @@ static void check_wino_out(int isa, int m, int threads, int N, int H, int W,
 		print_error("%s\n", err);
 	assert_int_equal(rc, 0);
 	assert_int_equal(wino_tile(l), m);
-	wino_layer_set_blocks(l, shared, block);
+	/* The input transform's prefetch on and off by turns: no bit moves. */
+	wino_layer_set_choice(l, &(wino_choice_t){shared, block, (N + H + W) % 2});
 	assert_int_equal(workers_create(threads, &workers, err), 0);
 	assert_non_null(work = malloc(wino_work_floats(l, threads) * sizeof(float)));
 	/* NaN everywhere first: every output must be written. */
@@ -352,7 +353,8 @@ static void test_transforms_same_bits(void **state)
 					for (int x0 = 0; x0 < W; x0 += m) {
 						/* Each tile's V read back as its M: the output
 						 * transform of known, varied numbers. */
-						ks[i]->wino_in(m, img, H, W, C, y0 - 1, x0 - 1, v, (size_t)Cs);
+						ks[i]->wino_in(m, img, H, W, C, y0 - 1, x0 - 1, v, (size_t)Cs,
+							       (x0 / m) % 2);
 						ks[i]->wino_out(m, v, (size_t)Cs, C, bias, o, H, W, y0, x0, 0);
 						ks[i]->wino_out(m, v, (size_t)Cs, C, bias, po, H, W, y0, x0, 1);
 					}

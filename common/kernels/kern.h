@@ -42,11 +42,12 @@ typedef struct kern {
 	int nr;           /* columns per panel of U: Ks is K rounded up to it */
 
 	/* Winograd F(m x m, 3 x 3), m = 2, 4 or 6, with the matrices of
-	 * kern_tables.h.  img (H, W, C); the A x A patch at (y0, x0), zero
+	 * kern_impl.h.  img (H, W, C); the A x A patch at (y0, x0), zero
 	 * outside the image, transformed into V = B' d B: position p's Cs
-	 * floats at V + p * pstride (the lanes past C are zero). */
+	 * floats at V + p * pstride (the lanes past C are zero).  prefetch:
+	 * ask for the pixels of the next tile to the right first. */
 	void (*wino_in)(int m, const float *img, int H, int W, int C, int y0,
-			int x0, float *V, size_t pstride);
+			int x0, float *V, size_t pstride, int prefetch);
 
 	/* M: position p's Ks floats at M + p * pstride; the m x m outputs at
 	 * (y0, x0) of an image (H, W, K), those inside it, are

@@ -39,7 +39,7 @@ matvec(const int R, const int A, const float c[KERN_MAX_A][KERN_MAX_A],
 /* wino_in for table w (F(2,3), F(4,3), F(6,3)) and A = m + 2. */
 static inline __attribute__((always_inline)) void
 in_tile(const int w, const int A, const float *img, int H, int W, int C,
-	int y0, int x0, float *V, size_t pstride)
+	int y0, int x0, float *V, size_t pstride, int prefetch)
 {
 	vf_t d[KERN_MAX_A][KERN_MAX_A], t[KERN_MAX_A][KERN_MAX_A], v[KERN_MAX_A];
 	const int inside = y0 >= 0 && x0 >= 0 && y0 + A <= H && x0 + A <= W;
@@ -47,7 +47,7 @@ in_tile(const int w, const int A, const float *img, int H, int W, int C,
 	/* The next tile to the right needs m more columns: ask for them now,
 	 * the activations come from memory and the prefetcher cannot guess
 	 * A rows at once. */
-	if (y0 >= -1 && y0 + A <= H + 1 && x0 + A + A - 2 <= W) {
+	if (prefetch && y0 >= -1 && y0 + A <= H + 1 && x0 + A + A - 2 <= W) {
 		size_t row = (size_t)(A - 2) * C * sizeof(float);
 		for (int j = y0 < 0 ? 1 : 0; j < A && y0 + j < H; j++) {
 			const char *p = (const char *)(img + ((size_t)(y0 + j) * W + x0 + A) * C);
@@ -84,12 +84,13 @@ in_tile(const int w, const int A, const float *img, int H, int W, int C,
 }
 
 static void KERN_FN(wino_in)(int m, const float *img, int H, int W, int C,
-			     int y0, int x0, float *V, size_t pstride)
+			     int y0, int x0, float *V, size_t pstride,
+			     int prefetch)
 {
 	switch (m) {
-	case 2: in_tile(0, 4, img, H, W, C, y0, x0, V, pstride); break;
-	case 4: in_tile(1, 6, img, H, W, C, y0, x0, V, pstride); break;
-	default: in_tile(2, 8, img, H, W, C, y0, x0, V, pstride); break;
+	case 2: in_tile(0, 4, img, H, W, C, y0, x0, V, pstride, prefetch); break;
+	case 4: in_tile(1, 6, img, H, W, C, y0, x0, V, pstride, prefetch); break;
+	default: in_tile(2, 8, img, H, W, C, y0, x0, V, pstride, prefetch); break;
 	}
 }
 
@@ -220,8 +221,13 @@ static void KERN_FN(wino_gemm)(int T, int Cs, int Ks, const float *V, size_t ldv
 			/* U streams from memory once per block (the caches do not
 			 * hold a large layer's): while the rows of tiles go past this
 			 * panel, each call asks for its share of the next panel's kc
-			 * rows, which the prefetcher would start late. */
-			const float *next = j + KERN_CONV_NR < Ks ? b + (size_t)KERN_CONV_NR * Cs
+			 * rows, which the prefetcher would start late.  Not for a
+			 * panel done in one or two calls: U is then the blocks' own,
+			 * in L2, and a whole panel asked for at once stalls the
+			 * core (measured on a block of conv1_2's products alone,
+			 * AVX-512: 10 to 15%). */
+			const float *next = calls <= 2 ? NULL
+				: j + KERN_CONV_NR < Ks ? b + (size_t)KERN_CONV_NR * Cs
 				: c0 + KC < Cs ? U + (size_t)(c0 + KC) * KERN_CONV_NR : NULL;
 			for (int t = 0, call = 0; t < T; t += KERN_CONV_MR, call++) {
 				const float *a = V + (size_t)t * ldv + c0;
@@ -231,23 +237,52 @@ static void KERN_FN(wino_gemm)(int T, int Cs, int Ks, const float *V, size_t ldv
 						for (int v = 0; v < KERN_CONV_NR; v += 16)
 							simd_prefetch(next + (size_t)KERN_CONV_NR * k + v);
 				switch (T - t < KERN_CONV_MR ? T - t : KERN_CONV_MR) {
+#if KERN_CONV_MR > 16
+#error "kern_conv.h: KERN_CONV_MR above 16"
+#endif
+#if KERN_CONV_MR >= 16
+				KERN_CASE(16)
+#endif
+#if KERN_CONV_MR >= 15
+				KERN_CASE(15)
+#endif
 #if KERN_CONV_MR >= 14
 				KERN_CASE(14)
+#endif
+#if KERN_CONV_MR >= 13
 				KERN_CASE(13)
+#endif
+#if KERN_CONV_MR >= 12
 				KERN_CASE(12)
+#endif
+#if KERN_CONV_MR >= 11
 				KERN_CASE(11)
+#endif
+#if KERN_CONV_MR >= 10
 				KERN_CASE(10)
+#endif
+#if KERN_CONV_MR >= 9
 				KERN_CASE(9)
+#endif
+#if KERN_CONV_MR >= 8
 				KERN_CASE(8)
+#endif
+#if KERN_CONV_MR >= 7
 				KERN_CASE(7)
 #endif
 #if KERN_CONV_MR >= 6
 				KERN_CASE(6)
+#endif
+#if KERN_CONV_MR >= 5
 				KERN_CASE(5)
+#endif
+#if KERN_CONV_MR >= 4
 				KERN_CASE(4)
 #endif
 #if KERN_CONV_MR >= 3
 				KERN_CASE(3)
+#endif
+#if KERN_CONV_MR >= 2
 				KERN_CASE(2)
 #endif
 				default:

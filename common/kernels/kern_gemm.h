@@ -129,6 +129,9 @@ static void KERN_FN(gemm)(int N, int C, int k0, int k1, const float *a,
 			}
 			for (int n0 = 0; n0 < N; n0 += KERN_GEMM_R) {
 				switch (N - n0 < KERN_GEMM_R ? N - n0 : KERN_GEMM_R) {
+#if KERN_GEMM_R > 8
+#error "kern_gemm.h: KERN_GEMM_R above 8"
+#endif
 #if KERN_GEMM_R >= 8
 				KERN_GEMM_ROWS_CASE(8)
 #endif

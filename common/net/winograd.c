@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "kernels/kern.h"
@@ -17,7 +18,7 @@
 struct wino_layer {
 	int C, K, Cs, Ks;
 	const kern_t *k; /* the ISA's kernels */
-	int shared, block; /* wino_layer_set_blocks; -1 and 0: by size */
+	wino_choice_t choice; /* wino_layer_set_choice's, or automatic */
 	wino_tf_t tf;
 	float *u;    /* (P, Ks/nr, Cs, nr), nr = k->nr */
 	float *bias; /* (K) */
@@ -25,15 +26,17 @@ struct wino_layer {
 
 /* Two ways to share a layer between the threads, by the size of U:
  *  - U fits the caches: each thread takes blocks of tiles through all three
- *    steps on its own.  A block's V and M stay in L2 (1 MB per core here)
- *    from the input transform through the products to the output
- *    transform: the blocks are sized to that.
- *  - U does not (conv3_1 on: 8 to 38 MB): then U streams from memory once
+ *    steps on its own.  A block's V and M stay in L2 from the input
+ *    transform through the products to the output transform: the blocks
+ *    are sized to that (block_max).
+ *  - U does not (conv3_2 on: 17 to 38 MB): then U streams from memory once
  *    per block, so blocks are made as large as SHARED_BYTES allows (most
  *    often the whole batch) and the threads do each step together: the
  *    products are split by positions and output channels, so that each
- *    part of U is read by one thread once. */
-#define BLOCK_L2_BYTES ((size_t)384 << 10)
+ *    part of U is read by one thread once.
+ * Which way, the block sizes and the input transform's prefetch are
+ * wino_choice_t's: the tuner (net/tune.h) measures them on the CPU at hand;
+ * these are the defaults. */
 #define U_CACHED_BYTES ((size_t)8 << 20)
 #define SHARED_BYTES ((size_t)64 << 20)
 /* Tiles per task in the shared steps' transforms; rows of V per call of
@@ -132,7 +135,7 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 	}
 	l->C = C;
 	l->K = K;
-	l->shared = -1;
+	l->choice = (wino_choice_t){.shared = -1, .tiles = 0, .prefetch = -1};
 	l->Cs = round_up(C, l->k->lanes);
 	l->Ks = round_up(K, l->k->nr);
 	const int A = l->tf.a, P = A * A;
@@ -181,12 +184,6 @@ int wino_tile(const wino_layer_t *l)
 	return l->tf.m;
 }
 
-void wino_layer_set_blocks(wino_layer_t *l, int shared, int tiles)
-{
-	l->shared = shared;
-	l->block = tiles;
-}
-
 void wino_layer_free(wino_layer_t *l)
 {
 	if (!l)
@@ -204,12 +201,16 @@ static size_t row_floats(int P, int S)
 	return (size_t)P * S + 16;
 }
 
+static size_t u_bytes(const wino_layer_t *l)
+{
+	return (size_t)l->tf.a * l->tf.a * l->Cs * l->Ks * sizeof(float);
+}
+
 static int shared_mode(const wino_layer_t *l)
 {
-	if (l->shared >= 0)
-		return l->shared;
-	return (size_t)l->tf.a * l->tf.a * l->Cs * l->Ks * sizeof(float) >
-	       U_CACHED_BYTES;
+	if (l->choice.shared >= 0)
+		return l->choice.shared;
+	return u_bytes(l) > U_CACHED_BYTES;
 }
 
 /* Bytes of V and M per tile. */
@@ -219,13 +220,37 @@ static size_t tile_bytes(const wino_layer_t *l)
 	return (row_floats(P, l->Cs) + row_floats(P, l->Ks)) * sizeof(float);
 }
 
-/* Tiles per block: see BLOCK_L2_BYTES. */
+/* The L2 cache of a core (1 MB when the C library cannot tell). */
+static size_t l2_bytes(void)
+{
+	long b = sysconf(_SC_LEVEL2_CACHE_SIZE);
+	return b > 0 ? (size_t)b : (size_t)1 << 20;
+}
+
+/* Tiles per block.  Each thread's block of V and M shares L2 with what it
+ * reads of U: where U takes at most half of L2, half of what U leaves;
+ * where U streams past, three quarters of L2 (measured on conv1_2 and on
+ * conv2_1 to conv3_1 on 2 MB of L2: 512 KB and 1.5 MB). */
 static int block_max(const wino_layer_t *l)
 {
-	if (l->block > 0)
-		return l->block;
-	size_t tb = (shared_mode(l) ? SHARED_BYTES : BLOCK_L2_BYTES) / tile_bytes(l);
+	if (l->choice.tiles > 0)
+		return l->choice.tiles;
+	size_t l2 = l2_bytes(), u = u_bytes(l);
+	size_t bytes = shared_mode(l) ? SHARED_BYTES : u <= l2 / 2 ? (l2 - u) / 2 : l2 / 4 * 3;
+	size_t tb = bytes / tile_bytes(l);
 	return tb < 6 ? 6 : tb > (1 << 20) ? 1 << 20 : (int)tb;
+}
+
+void wino_layer_set_choice(wino_layer_t *l, const wino_choice_t *c)
+{
+	l->choice = *c;
+}
+
+void wino_layer_choice(const wino_layer_t *l, wino_choice_t *c)
+{
+	c->shared = shared_mode(l);
+	c->tiles = block_max(l);
+	c->prefetch = l->choice.prefetch >= 0 ? l->choice.prefetch : 1;
 }
 
 size_t wino_work_floats(const wino_layer_t *l, int threads)
@@ -238,7 +263,7 @@ typedef struct conv_job {
 	const wino_layer_t *l;
 	const float *in;
 	float *out;
-	int N, H, W, pool, tiles_x, tiles_img, T, tb;
+	int N, H, W, pool, prefetch, tiles_x, tiles_img, T, tb;
 	float *work;
 	int t0, n; /* the shared steps' block */
 } conv_job_t;
@@ -256,7 +281,8 @@ static void in_tiles(const conv_job_t *j, int t0, int n, float *V)
 		int t = t0 + i, img = t / j->tiles_img, r = t % j->tiles_img;
 		int y0 = r / j->tiles_x * m - 1, x0 = r % j->tiles_x * m - 1;
 		const float *src = j->in + (size_t)img * j->H * j->W * l->C;
-		l->k->wino_in(m, src, j->H, j->W, l->C, y0, x0, V + (size_t)i * vrow, l->Cs);
+		l->k->wino_in(m, src, j->H, j->W, l->C, y0, x0, V + (size_t)i * vrow, l->Cs,
+			      j->prefetch);
 	}
 }
 
@@ -358,7 +384,10 @@ void wino_conv3x3_relu(const wino_layer_t *l, const float *in, int N, int H,
 {
 	const int m = l->tf.m, tx = (W + m - 1) / m, ty = (H + m - 1) / m;
 	const int T = N * tx * ty, threads = workers_threads(workers), bm = block_max(l);
-	conv_job_t j = {l, in, out, N, H, W, pool != 0, tx, tx * ty, T, 0, work, 0, 0};
+	wino_choice_t c;
+	wino_layer_choice(l, &c);
+	conv_job_t j = {l, in, out, N, H, W, pool != 0, c.prefetch, tx, tx * ty, T, 0,
+			work, 0, 0};
 
 	if (shared_mode(l)) {
 		int nb = (T + bm - 1) / bm, P = l->tf.a * l->tf.a;

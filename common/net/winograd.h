@@ -56,11 +56,25 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 /* wino_tile: the layer's m. */
 int wino_tile(const wino_layer_t *l);
 
-/* wino_layer_set_blocks overrides how wino_conv3x3_relu shares l's work
- * (for tests and tuning; call before wino_work_floats): shared 1 or 0 for
- * the two ways described in winograd.c, -1 to choose by the size of U;
- * tiles per block, 0 to choose by the caches. */
-void wino_layer_set_blocks(wino_layer_t *l, int shared, int tiles);
+/* How wino_conv3x3_relu runs a layer: none of it changes a bit of the
+ * output, only the speed (the tuner measures them: net/tune.h). */
+typedef struct wino_choice {
+	/* 1: the threads do each step together over large blocks (U streams
+	 * from memory once per block); 0: each thread takes blocks of tiles
+	 * through all three steps on its own; -1: by the size of U. */
+	int shared;
+	/* Tiles per block; 0: by the size of L2. */
+	int tiles;
+	/* 1: the input transform asks for the next tile's pixels ahead; 0:
+	 * not; -1: the default, 1. */
+	int prefetch;
+} wino_choice_t;
+
+/* wino_layer_set_choice sets how l runs (call before wino_work_floats);
+ * wino_layer_choice fills c with the choice in force, the automatic
+ * fields resolved. */
+void wino_layer_set_choice(wino_layer_t *l, const wino_choice_t *c);
+void wino_layer_choice(const wino_layer_t *l, wino_choice_t *c);
 
 /* wino_layer_free accepts NULL. */
 void wino_layer_free(wino_layer_t *l);
