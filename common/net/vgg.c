@@ -20,23 +20,12 @@
 #include "kernels/kern.h"
 #include "net/fc.h"
 
-/* The largest activation is block1's (224, 224, 64); two of them per image
- * ping-pong through the network. */
-#define VGG_ACT_MAX ((size_t)VGG_IN * VGG_IN * 64)
 /* im2col scratch: a band of rows at a time keeps it bounded (32 MB). */
 #define VGG_COL_MAX ((size_t)8 << 20)
 #define VGG_FLAT (7 * 7 * 512)
 /* conv1_1 by the vector kernels and the pools are split into bands of rows per
  * image, so that one image keeps both threads busy. */
 #define VGG_BANDS 8
-/* Layers 0..VGG_BY_IMAGE-1 (blocks 1 and 2) run one image at a time on
- * the Winograd path: an image's activations there (12.8 MB at most) stay
- * in the caches from one layer to the next, where a batch's would go
- * through memory; their transformed kernels are small enough to be read
- * once per image.  (Measured: blocks 1 and 2 took 27.7 ms per image so,
- * 30.5 ms batched, best of 5 runs each on a busy machine.) */
-#define VGG_BY_IMAGE 4
-
 /* Winograd tile side per conv layer (conv1_1 uses a direct kernel), from
  * `bash tests/bench/bench_extract.sh --tiles` (batch 8, 2 threads, AVX2):
  * m = 6 is clearly fastest on the 224..56 pixel layers (conv1_2: 21.0 ms
@@ -48,6 +37,11 @@ static const int default_tile[WEIGHTS_NCONV] = {
 	0, 6, 6, 6, 6, 6, 6, 4, 4, 4, 2, 2, 2,
 };
 
+int vgg_default_tile(int layer)
+{
+	return layer >= 0 && layer < WEIGHTS_NCONV ? default_tile[layer] : 0;
+}
+
 static const char *const stage_names[VGG_NSTAGES] = {
 	"conv1_1", "conv1_2", "pool1", "conv2_1", "conv2_2", "pool2",
 	"conv3_1", "conv3_2", "conv3_3", "pool3", "conv4_1", "conv4_2",
@@ -58,10 +52,12 @@ static const char *const stage_names[VGG_NSTAGES] = {
 struct vgg {
 	const weights_t *w;
 	int max_batch, conv, isa;
+	int by_image;    /* conv layers 0..by_image-1 run one image at a time */
 	const kern_t *k; /* the ISA's kernels */
 	workers_t *workers;
 	wino_layer_t *wl[WEIGHTS_NCONV]; /* NULL: conv1_1, or the reference path */
-	float *act[2];   /* (max_batch, VGG_ACT_MAX) each */
+	float *img[2];   /* one image's activations, layers 0..by_image-1 */
+	float *act[2];   /* the batch's, (max_batch, the largest after those) */
 	float *work;     /* the reference's im2col: col_len per thread; Winograd's */
 	size_t col_len;
 	float *fc;       /* (max_batch, VGG_FEATURES): fc1's output */
@@ -150,12 +146,47 @@ void vgg_maxpool2_ref(const float *in, int N, int H, int W, int C, float *out)
 	}
 }
 
+void vgg_tune_init(vgg_tune_t *t)
+{
+	memset(t, 0, sizeof *t);
+	t->by_image = VGG_BY_IMAGE;
+	t->gather = VGG_GATHER;
+	for (int i = 0; i < WEIGHTS_NCONV; i++)
+		t->conv[i] = (wino_choice_t){.shared = -1, .tiles = 0, .prefetch = -1};
+}
+
 void vgg_opts_init(vgg_opts_t *o, int max_batch)
 {
 	memset(o, 0, sizeof *o);
 	o->max_batch = max_batch;
 	o->conv = VGG_CONV_WINOGRAD;
 	o->isa = ISA_AUTO;
+	vgg_tune_init(&o->tune);
+}
+
+/* Floats per image of the output of conv layer i, or of its pool when
+ * pooled. */
+static size_t stage_floats(int i, int pooled)
+{
+	int side = VGG_IN;
+	for (int l = 0; l < i; l++)
+		if (weights_spec[l].pool_after)
+			side /= 2;
+	if (pooled)
+		side /= 2;
+	return (size_t)side * side * weights_spec[i].cout;
+}
+
+/* Floats per image of the largest activation of conv layers l0..l1-1
+ * (their outputs, and their pools' when not fused). */
+static size_t largest(int l0, int l1, int fused)
+{
+	size_t most = 0;
+	for (int i = l0; i < l1; i++) {
+		size_t f = stage_floats(i, fused && i > 0 && weights_spec[i].pool_after);
+		most = f > most ? f : most;
+	}
+	return most;
 }
 
 static double now(void)
@@ -187,7 +218,17 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	}
 	if (threads < 1 || threads > 256)
 		return err_set(err, ERR_ARG, "vgg: %d threads, not 1..256", threads);
-	if (err_mul_size(VGG_ACT_MAX * sizeof(float), (size_t)o->max_batch, &act))
+	if (o->tune.by_image < 0 || o->tune.by_image > WEIGHTS_NCONV)
+		return err_set(err, ERR_ARG, "vgg: %d layers by image, not 0..%d",
+			       o->tune.by_image, WEIGHTS_NCONV);
+	/* The reference path runs every layer over the batch. */
+	int by_image = o->conv == VGG_CONV_WINOGRAD ? o->tune.by_image : 0;
+	int fused = o->conv == VGG_CONV_WINOGRAD;
+	size_t per = largest(by_image, WEIGHTS_NCONV, fused);
+	if (by_image > 0 &&
+	    stage_floats(by_image - 1, weights_spec[by_image - 1].pool_after) > per)
+		per = stage_floats(by_image - 1, weights_spec[by_image - 1].pool_after);
+	if (err_mul_size(per * sizeof(float), (size_t)o->max_batch, &act))
 		return err_set(err, ERR_NOMEM, "vgg: batch %d too large", o->max_batch);
 	net = calloc(1, sizeof *net);
 	if (!net)
@@ -195,6 +236,7 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	net->w = w;
 	net->max_batch = o->max_batch;
 	net->conv = o->conv;
+	net->by_image = by_image;
 	net->isa = o->isa == ISA_AUTO ? isa_best() : o->isa;
 	net->col_len = o->conv == VGG_CONV_DIRECT ? VGG_COL_MAX : 0;
 	size_t work = net->col_len * (size_t)threads;
@@ -205,6 +247,7 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 				       net->isa, &net->wl[i], err);
 		if (rc)
 			goto fail;
+		wino_layer_set_choice(net->wl[i], &o->tune.conv[i]);
 		if (wino_work_floats(net->wl[i], threads) > work)
 			work = wino_work_floats(net->wl[i], threads);
 	}
@@ -217,6 +260,13 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	net->work = malloc(work * sizeof(float));
 	if (!net->act[0] || !net->act[1] || !net->fc || !net->work)
 		goto nomem;
+	if (by_image > 0) {
+		size_t one = largest(0, by_image, fused) * sizeof(float);
+		net->img[0] = malloc(one);
+		net->img[1] = malloc(one);
+		if (!net->img[0] || !net->img[1])
+			goto nomem;
+	}
 	*out = net;
 	return 0;
 nomem:
@@ -339,18 +389,18 @@ static int fuses(const vgg_t *net, int layer)
 static const path_t path_kernels = {conv, pool, fuses};
 static const path_t path_ref = {conv_ref, pool_ref, fuses_ref};
 
-/* Runs conv layers l0..l1-1, each with its pool, on the path p, on images
- * b0..b0+n-1 of x, the batch's input to layer l0 (N, H, W, C).  Every
- * stage writes image b at b times its image size in the ping-pong buffer
- * act[*cur], so that running the images one at a time lays them out as one
- * batch would (an image's later, smaller stages never reach the earlier
- * images' results).  Returns the batch's output of layer l1 - 1. */
+/* Runs conv layers l0..l1-1, each with its pool, on the path p over n
+ * images: x is their input to layer l0 (n, H, W, C).  The stages
+ * ping-pong through buf[0] and buf[1], starting with buf[0], except the
+ * last, which writes to last when it is set.  Returns the last stage's
+ * output, (n, ...). */
 static const float *run_convs(vgg_t *net, const path_t *p, int l0, int l1,
-			      const float *x, int b0, int n, int *cur)
+			      const float *x, int n, float *const buf[2],
+			      float *last)
 {
 	const weights_t *w = net->w;
 	int H = VGG_IN, W = VGG_IN, C = l0 ? weights_spec[l0].cin : 3;
-	int stage = l0;
+	int stage = l0, cur = 0;
 	double t = now();
 
 	for (int i = 0; i < l0; i++)
@@ -359,15 +409,13 @@ static const float *run_convs(vgg_t *net, const path_t *p, int l0, int l1,
 	for (int i = l0; i < l1; i++) {
 		const weights_layer_spec_t *s = &weights_spec[i];
 		const int fused = p->fuses(net, i);
-		float *y = net->act[*cur];
-		size_t pixels = fused ? (size_t)(H / 2) * (W / 2) : (size_t)H * W;
-		stage_job_t j = {net, x + (size_t)b0 * H * W * C,
-				 y + b0 * pixels * s->cout, H, W, C, s->cout,
-				 w->kernel[i], w->bias[i]};
+		const int end = i == l1 - 1 && (fused || !s->pool_after);
+		float *y = end && last ? last : buf[cur];
+		stage_job_t j = {net, x, y, H, W, C, s->cout, w->kernel[i], w->bias[i]};
 		p->conv(net, i, &j, n, fused);
 		C = s->cout;
 		x = y;
-		*cur ^= 1;
+		cur ^= 1;
 		net->sec[stage++] += now() - t;
 		t = now();
 		if (fused) {
@@ -376,15 +424,13 @@ static const float *run_convs(vgg_t *net, const path_t *p, int l0, int l1,
 			W /= 2;
 			stage++;
 		} else if (s->pool_after) {
-			y = net->act[*cur];
-			stage_job_t jp = {net, x + (size_t)b0 * H * W * C,
-					  y + (size_t)b0 * (H / 2) * (W / 2) * C, H, W, C, C,
-					  NULL, NULL};
+			y = i == l1 - 1 && last ? last : buf[cur];
+			stage_job_t jp = {net, x, y, H, W, C, C, NULL, NULL};
 			p->pool(net, &jp, n);
 			H /= 2;
 			W /= 2;
 			x = y;
-			*cur ^= 1;
+			cur ^= 1;
 			net->sec[stage++] += now() - t;
 			t = now();
 		}
@@ -395,20 +441,25 @@ static const float *run_convs(vgg_t *net, const path_t *p, int l0, int l1,
 int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err)
 {
 	const weights_t *w = net->w;
+	const path_t *p = net->conv == VGG_CONV_DIRECT ? &path_ref : &path_kernels;
 	const float *x = in;
-	int cur = 0;
+	const int by = net->by_image;
 
 	if (n < 1 || n > net->max_batch)
 		return err_set(err, ERR_ARG, "vgg: batch of %d, network made for 1..%d",
 			       n, net->max_batch);
-	if (net->conv == VGG_CONV_DIRECT) {
-		x = run_convs(net, &path_ref, 0, WEIGHTS_NCONV, in, 0, n, &cur);
-	} else {
-		for (int b = 0; b < n; b++) {
-			cur = 0;
-			x = run_convs(net, &path_kernels, 0, VGG_BY_IMAGE, in, b, 1, &cur);
-		}
-		x = run_convs(net, &path_kernels, VGG_BY_IMAGE, WEIGHTS_NCONV, x, 0, n, &cur);
+	/* The first layers image by image, each image's last output in its
+	 * place in the batch; then the others over the batch. */
+	if (by > 0) {
+		size_t per = stage_floats(by - 1, weights_spec[by - 1].pool_after);
+		for (int b = 0; b < n; b++)
+			run_convs(net, p, 0, by, in + (size_t)b * VGG_IN_FLOATS, 1, net->img,
+				  net->act[0] + (size_t)b * per);
+		x = net->act[0];
+	}
+	if (by < WEIGHTS_NCONV) {
+		float *const bufs[2] = {net->act[by > 0], net->act[by == 0]};
+		x = run_convs(net, p, by, WEIGHTS_NCONV, x, n, bufs, NULL);
 	}
 	/* x is (n, 7, 7, 512) NHWC, so each image is already flattened in Keras'
 	 * H, W, C order: (n, 25088).  Both fc layers, in batches, read their
@@ -439,6 +490,15 @@ int vgg_conv_tile(const vgg_t *net, int layer)
 	return net->wl[layer] ? wino_tile(net->wl[layer]) : 0;
 }
 
+void vgg_tuning(const vgg_t *net, vgg_tune_t *t)
+{
+	vgg_tune_init(t);
+	t->by_image = net->by_image;
+	for (int i = 0; i < WEIGHTS_NCONV; i++)
+		if (net->wl[i])
+			wino_layer_choice(net->wl[i], &t->conv[i]);
+}
+
 int vgg_threads(const vgg_t *net)
 {
 	return workers_threads(net->workers);
@@ -462,6 +522,8 @@ void vgg_free(vgg_t *net)
 	for (int i = 0; i < WEIGHTS_NCONV; i++)
 		wino_layer_free(net->wl[i]);
 	free(net->work);
+	free(net->img[0]);
+	free(net->img[1]);
 	free(net->act[0]);
 	free(net->act[1]);
 	free(net->fc);

@@ -39,6 +39,36 @@ enum {
  * pools, fc1, fc2 (see vgg_stage_name). */
 #define VGG_NSTAGES (WEIGHTS_NCONV + 5 + 2)
 
+/* By default conv layers 0..VGG_BY_IMAGE-1 (blocks 1 and 2) run one image
+ * at a time on the Winograd path: an image's activations there (12.8 MB at
+ * most) stay in the caches from one layer to the next, where a batch's
+ * would go through memory; their transformed kernels are small enough to
+ * be read once per image.  (Measured: blocks 1 and 2 took 27.7 ms per image
+ * so, 30.5 ms batched, best of 5 runs each on a busy machine.) */
+#define VGG_BY_IMAGE 4
+/* Images per batch extract asks for by default: fc1 and fc2 read their
+ * 475 MB of weights once per batch (8: 3.1 ms of fc1 per image on the
+ * AVX-512 machine). */
+#define VGG_GATHER 32
+
+/* How the network runs, in ways that change no bit of any output, only
+ * the speed: the tuner (net/tune.h) measures them on the CPU at hand. */
+typedef struct vgg_tune {
+	/* Conv layers 0..by_image-1 run one image at a time (their activations
+	 * stay in the caches), the others over the batch: 0..13.  The direct
+	 * path runs every layer over the batch. */
+	int by_image;
+	/* How each Winograd layer shares its work (conv1_1's is unused). */
+	wino_choice_t conv[WEIGHTS_NCONV];
+	/* The images per batch extract asks for unless told: fc1 and fc2 read
+	 * their 475 MB of weights once per batch (not the network's own). */
+	int gather;
+} vgg_tune_t;
+
+/* vgg_tune_init fills the defaults: blocks 1 and 2 by image, each layer's
+ * choice by the sizes of its transformed kernels and of L2, batches of 32. */
+void vgg_tune_init(vgg_tune_t *t);
+
 typedef struct vgg_opts {
 	int max_batch; /* images per vgg_forward, 1..4096 */
 	int conv;      /* VGG_CONV_WINOGRAD or VGG_CONV_DIRECT */
@@ -47,19 +77,22 @@ typedef struct vgg_opts {
 	/* Winograd tile side m (2, 4 or 6) per conv layer; 0 takes the
 	 * default; ignored for conv1_1 and on the direct path. */
 	int tile[WEIGHTS_NCONV];
+	vgg_tune_t tune;
 } vgg_opts_t;
 
-/* vgg_opts_init fills the defaults: Winograd, every CPU, the best ISA. */
+/* vgg_opts_init fills the defaults: Winograd, every CPU, the best ISA,
+ * vgg_tune_init's choices. */
 void vgg_opts_init(vgg_opts_t *o, int max_batch);
 
 /* vgg_create_opts prepares a network over w (which must outlive it):
  * transforms the conv kernels for Winograd (194 MB with the default
  * tiles), allocates the work memory (bounded by max_batch and the threads:
- * 2 x 12.8 MB per image of activations, and 64 MB for the Winograd layers,
- * or 32 MB per thread on the direct path) and starts the compute threads.  OpenBLAS is set to
- * one thread: the network runs its own.  Returns 0, ERR_ARG (a field out
- * of range), ERR_UNSUPPORTED (the ISA asked for is not on this CPU) or
- * ERR_NOMEM. */
+ * with the default tune, 2 x 12.8 MB for the layers run by image and 2 x
+ * 3.2 MB per image of the batch, and up to 64 MB for the Winograd layers;
+ * on the direct path 2 x 12.8 MB per image and 32 MB per thread) and
+ * starts the compute threads.  OpenBLAS is set to one thread: the network
+ * runs its own.  Returns 0, ERR_ARG (a field out of range), ERR_UNSUPPORTED
+ * (the ISA asked for is not on this CPU) or ERR_NOMEM. */
 int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		    char *err);
 
@@ -86,6 +119,14 @@ void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES]);
  * side of conv layer i (0 for im2col) by vgg_conv_tile. */
 const char *vgg_stage_name(int stage);
 int vgg_conv_tile(const vgg_t *net, int layer);
+
+/* vgg_default_tile: the Winograd tile side m of conv layer i by default
+ * (0 for conv1_1, computed directly). */
+int vgg_default_tile(int layer);
+
+/* vgg_tuning fills t with the choices in force, automatic ones resolved
+ * (gather: the default's). */
+void vgg_tuning(const vgg_t *net, vgg_tune_t *t);
 
 /* vgg_threads: the compute threads the network runs on; vgg_isa: the ISA
  * its kernels run (isa.h), never ISA_AUTO; vgg_kernels: those kernels. */
