@@ -57,7 +57,7 @@ TESTUTIL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
 # pipeline.sh's demo and the tests run them from BUILD/demo.
 DEMO := $(patsubst extract/demo/%.c,$(BUILD)/demo/%,$(wildcard extract/demo/*.c))
 
-.PHONY: all test test-build test-asan test-valgrind fuzz fuzz-seeds bench bench-head install clean \
+.PHONY: all test test-build test-asan test-valgrind fuzz fuzz-seeds bench bench-head bench-report install clean \
 	dev-env test-dev bench-recipe
 # Keep objects make would treat as intermediate (test support, programs).
 .SECONDARY:
@@ -266,6 +266,14 @@ build/bench/%: build/tests/bench/%.o build/libcommon.a
 
 bench: build/bench/bench_extract $(PROGS) $(TEST_WEIGHTS)
 	bash tests/bench/bench_extract.sh
+
+# `make bench-report` (tests/bench/bench_report.sh): everything needed to
+# judge the speed on the machine at hand, in under 10 minutes: the CPU and
+# its ISA sets, the tuning measured here, per-layer ms and GFLOP/s on each
+# ISA, the network and extract end to end against TensorFlow, ONNX Runtime
+# and PyTorch, train-head against PyTorch.
+bench-report: build/bench/bench_extract $(PROGS) $(TEST_WEIGHTS)
+	bash tests/bench/bench_report.sh
 
 # `make bench-recipe`: the seed's whole recipe in Keras (fit on the images,
 # at two learning rates) against extract + train-head on the same faces
