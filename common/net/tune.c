@@ -243,22 +243,31 @@ int tune_candidates(const wino_layer_t *cl, wino_choice_t *c)
 {
 	/* The layer's own choice is restored before returning. */
 	wino_layer_t *l = (wino_layer_t *)cl;
-	wino_choice_t mine, own, shared;
+	wino_choice_t mine, first, own, shared;
 	int n = 0;
 
 	wino_layer_choice(l, &mine);
-	n = add(c, n, resolved(l, (wino_choice_t){-1, 0, -1}));
+	first = resolved(l, (wino_choice_t){-1, 0, -1});
+	n = add(c, n, first);
 	own = resolved(l, (wino_choice_t){0, 0, -1});
 	shared = resolved(l, (wino_choice_t){1, 0, -1});
-	/* Each thread's block from half to twice the default's, each way of
-	 * sharing, the prefetch on and off. */
+	/* The prefetch on and off; each thread's block from half to twice the
+	 * default's, and the threads together, for a layer whose U fits the
+	 * caches; only the latter, in blocks of all or half the tiles, for one
+	 * whose U does not: measured alone, its U stays in the caches from one
+	 * run to the next as it would not in the network, and a block per
+	 * thread, which reads U once per block, would look faster than it is
+	 * (twice the CPU time in the network on conv4_2 and conv4_3 here, with
+	 * blocks of 1.6 MB). */
 	static const int num[] = {1, 3, 1, 3, 2}, den[] = {2, 4, 1, 2, 1};
 	for (int pf = 0; pf <= 1; pf++) {
-		for (int k = 0; k < 5; k++) {
+		for (int k = 0; k < 5 && !first.shared; k++) {
 			int tiles = own.tiles * num[k] / den[k];
 			n = add(c, n, (wino_choice_t){0, tiles < 6 ? 6 : tiles, pf});
 		}
 		n = add(c, n, (wino_choice_t){1, shared.tiles, pf});
+		if (first.shared)
+			n = add(c, n, (wino_choice_t){1, (shared.tiles + 1) / 2, pf});
 	}
 	wino_layer_set_choice(l, &mine);
 	return n;

@@ -61,7 +61,7 @@ struct vgg {
 	float *work;     /* the reference's im2col: col_len per thread; Winograd's */
 	size_t col_len;
 	float *fc;       /* (max_batch, VGG_FEATURES): fc1's output */
-	double sec[VGG_NSTAGES];
+	double sec[VGG_NSTAGES], cpu[VGG_NSTAGES];
 };
 
 /* col (R * W, 9 * C): row (y, x) holds the 3x3 neighbourhood of in[y0 + y, x]
@@ -194,6 +194,27 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The wall clock and the process' CPU time (every thread's) at a point. */
+typedef struct tick {
+	double wall, cpu;
+} tick_t;
+
+static tick_t tick(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (tick_t){now(), ts.tv_sec + ts.tv_nsec * 1e-9};
+}
+
+/* Adds the time since *t to stage's, and restarts *t. */
+static void lap(vgg_t *net, int stage, tick_t *t)
+{
+	tick_t n = tick();
+	net->sec[stage] += n.wall - t->wall;
+	net->cpu[stage] += n.cpu - t->cpu;
+	*t = n;
 }
 
 int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
@@ -401,7 +422,7 @@ static const float *run_convs(vgg_t *net, const path_t *p, int l0, int l1,
 	const weights_t *w = net->w;
 	int H = VGG_IN, W = VGG_IN, C = l0 ? weights_spec[l0].cin : 3;
 	int stage = l0, cur = 0;
-	double t = now();
+	tick_t t = tick();
 
 	for (int i = 0; i < l0; i++)
 		if (weights_spec[i].pool_after)
@@ -416,8 +437,7 @@ static const float *run_convs(vgg_t *net, const path_t *p, int l0, int l1,
 		C = s->cout;
 		x = y;
 		cur ^= 1;
-		net->sec[stage++] += now() - t;
-		t = now();
+		lap(net, stage++, &t);
 		if (fused) {
 			/* The pool's stage took no time of its own. */
 			H /= 2;
@@ -431,8 +451,7 @@ static const float *run_convs(vgg_t *net, const path_t *p, int l0, int l1,
 			W /= 2;
 			x = y;
 			cur ^= 1;
-			net->sec[stage++] += now() - t;
-			t = now();
+			lap(net, stage++, &t);
 		}
 	}
 	return x;
@@ -464,20 +483,22 @@ int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err)
 	/* x is (n, 7, 7, 512) NHWC, so each image is already flattened in Keras'
 	 * H, W, C order: (n, 25088).  Both fc layers, in batches, read their
 	 * weights once per batch. */
-	double t = now();
+	tick_t t = tick();
 	fc_forward(net->k, x, n, VGG_FLAT, w->kernel[13], w->bias[13], VGG_FEATURES, 1,
 		   net->fc, net->workers);
-	net->sec[VGG_NSTAGES - 2] += now() - t;
-	t = now();
+	lap(net, VGG_NSTAGES - 2, &t);
 	fc_forward(net->k, net->fc, n, VGG_FEATURES, w->kernel[14], w->bias[14],
 		   VGG_FEATURES, 1, out, net->workers);
-	net->sec[VGG_NSTAGES - 1] += now() - t;
+	lap(net, VGG_NSTAGES - 1, &t);
 	return 0;
 }
 
-void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES])
+void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES],
+		     double cpu[VGG_NSTAGES])
 {
 	memcpy(sec, net->sec, sizeof net->sec);
+	if (cpu)
+		memcpy(cpu, net->cpu, sizeof net->cpu);
 }
 
 const char *vgg_stage_name(int stage)

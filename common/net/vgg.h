@@ -108,11 +108,14 @@ int vgg_create(const weights_t *w, int max_batch, vgg_t **out, char *err);
  * change it, within the bounds above. */
 int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err);
 
-/* vgg_stage_times adds up, since vgg_create, the seconds each stage took
- * (wall clock) into sec[VGG_NSTAGES].  A pool done by its conv layer's
- * output transform (the Winograd layers') counts in that layer's time, and
- * its own stays 0. */
-void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES]);
+/* vgg_stage_times gives, added up since vgg_create, the seconds each
+ * stage took: sec[VGG_NSTAGES] of the wall clock and, unless cpu is NULL,
+ * cpu[VGG_NSTAGES] of the process' CPU time (every thread's: the measure
+ * that other jobs on the machine move least).  A pool done by its conv
+ * layer's output transform (the Winograd layers') counts in that layer's
+ * time, and its own stays 0. */
+void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES],
+		     double cpu[VGG_NSTAGES]);
 
 /* vgg_stage_name: "conv1_1", "conv1_2", "pool1", ..., "fc2" (each conv
  * with its ReLU, each fc with its ReLU); the Winograd tile

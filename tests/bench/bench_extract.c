@@ -10,9 +10,11 @@
  * random ones when DIR is absent, then runs the network over all of them
  * R times in batches of B and prints, one "key value" per line: the median
  * img/s of the network, the decoding time per image on one thread, the
- * peak RSS, and per stage its share of the time, its seconds per image and
+ * peak RSS, and per stage its share of the time, its seconds per image,
  * the GFLOP it does per image (for a Winograd layer, the multiplications
- * of its products, 2 T P C K: what it does, not the direct equivalent).
+ * of its products, 2 T P C K: what it does, not the direct equivalent) and
+ * its CPU seconds per image (every thread's; what other jobs on the
+ * machine move least).
  * --tile M forces tile side M on every Winograd layer (to choose the
  * per-layer table).  --tuned runs with this CPU's tuning, as extract does
  * (net/tune.h; "tuned 0" when there is none).  --dump writes the
@@ -182,7 +184,8 @@ int main(int argc, char **argv)
 	if ((rc = vgg_forward(net, in, (int)(batch < n ? batch : n), out, err)))
 		goto fail;
 	double before[VGG_NSTAGES], after[VGG_NSTAGES];
-	vgg_stage_times(net, before);
+	double cbefore[VGG_NSTAGES], cafter[VGG_NSTAGES];
+	vgg_stage_times(net, before, cbefore);
 	for (long r = 0; r < reps; r++) {
 		double t = cli_now();
 		for (long b0 = 0; b0 < n; b0 += batch) {
@@ -192,7 +195,7 @@ int main(int argc, char **argv)
 		}
 		rate[r] = n / (cli_now() - t);
 	}
-	vgg_stage_times(net, after);
+	vgg_stage_times(net, after, cafter);
 	qsort(rate, (size_t)reps, sizeof *rate, cmp_double);
 
 	struct rusage ru;
@@ -225,9 +228,10 @@ int main(int argc, char **argv)
 			gflop = 2.0 * (name[2] == '1' ? 7 * 7 * 512 : VGG_FEATURES) *
 				VGG_FEATURES * 1e-9;
 		}
-		printf("stage %s %d %.2f %.6f %.4f\n", name, m,
+		printf("stage %s %d %.2f %.6f %.4f %.6f\n", name, m,
 		       100 * (after[i] - before[i]) / total,
-		       (after[i] - before[i]) / ((double)reps * n), gflop);
+		       (after[i] - before[i]) / ((double)reps * n), gflop,
+		       (cafter[i] - cbefore[i]) / ((double)reps * n));
 	}
 	status = CLI_OK;
 	goto out;

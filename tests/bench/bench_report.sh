@@ -76,27 +76,37 @@ for r in $(seq "$ROUNDS"); do
 			--threads 2 --reps "$reps" --isa "$isa" --tuned >"$TMP/isa.$isa.$r"
 	done
 done
-printf '%-8s %3s %6s' stage m GFLOP
-for isa in $ISAS; do printf ' %17s' "$isa"; done
-echo
-for s in $(awk '$1 == "stage" {print $2}' "$TMP/isa.portable.1"); do
-	m=$(awk -v s="$s" '$1 == "stage" && $2 == s {print $3}' "$TMP/isa.portable.1")
-	gf=$(awk -v s="$s" '$1 == "stage" && $2 == s {print $6 + 0}' "$TMP/isa.portable.1")
-	printf '%-8s %3s %6.3f' "$s" "$([ "$m" = 0 ] && echo - || echo "$m")" "$gf"
-	for isa in $ISAS; do
-		ms=$(cat "$TMP"/isa."$isa".* | awk -v s="$s" '$1 == "stage" && $2 == s {print $5 * 1000}' | median)
-		printf ' %7.2f' "$ms"
-		awk -v g="$gf" -v ms="$ms" 'BEGIN {if (g > 0 && ms > 0) printf " %9.1f", g / ms * 1000; else printf " %9s", "-"}'
-	done
+# table COLUMN: per stage and ISA, the median of COLUMN (5: wall seconds, 7:
+# CPU seconds per image) in ms, and GFLOP over it.
+table() {
+	printf '%-8s %3s %6s' stage m GFLOP
+	for isa in $ISAS; do printf ' %17s' "$isa"; done
 	echo
-done
+	for s in $(awk '$1 == "stage" {print $2}' "$TMP/isa.portable.1"); do
+		m=$(awk -v s="$s" '$1 == "stage" && $2 == s {print $3}' "$TMP/isa.portable.1")
+		gf=$(awk -v s="$s" '$1 == "stage" && $2 == s {print $6 + 0}' "$TMP/isa.portable.1")
+		printf '%-8s %3s %6.3f' "$s" "$([ "$m" = 0 ] && echo - || echo "$m")" "$gf"
+		for isa in $ISAS; do
+			ms=$(cat "$TMP"/isa."$isa".* | awk -v s="$s" -v c="$1" '$1 == "stage" && $2 == s {print $c * 1000}' | median)
+			printf ' %7.2f' "$ms"
+			awk -v g="$gf" -v ms="$ms" 'BEGIN {if (g > 0 && ms > 0) printf " %9.1f", g / ms * 1000; else printf " %9s", "-"}'
+		done
+		echo
+	done
+}
+echo "Wall clock: ms per image, then GFLOP/s, for each ISA"
+table 5
 printf '%-19s' 'img/s (network)'
 for isa in $ISAS; do
 	printf ' %17.2f' "$(cat "$TMP"/isa."$isa".* | awk '$1 == "img_per_s" {print $2}' | median)"
 done
 echo
-echo "(each ISA: ms per image, then GFLOP/s; a pool taken by its conv layer's output"
-echo "transform shows 0.00 and counts in that layer)"
+echo
+echo "CPU time (both threads'; what other jobs move least): ms per image, then GFLOP"
+echo "per CPU second, for each ISA"
+table 7
+echo "(a pool taken by its conv layer's output transform shows 0.00 and counts in"
+echo "that layer)"
 echo
 
 echo "== 4. extraction against the peers (tests/bench/bench_extract.sh, batch $GATHER)"
