@@ -446,7 +446,7 @@ static void test_file_vanishes(void **state)
 	}
 	assert_int_equal(e2e_write_pnm(in, "zed/last.ppm", 30, 30, 0, 9), 0);
 	char *argv[] = {proc_bin("extract"), "--in", in, "--db", db, "--weights",
-			(char *)tu_weights_path(), "--batch", "1", "--threads", "1",
+			(char *)tu_weights_path(), "--batch", "1", "--decode-threads", "1",
 			"-q", NULL};
 	pid_t pid = proc_spawn(argv, log);
 	/* Decoders work at most 3 images ahead: once the first record is in,
