@@ -164,9 +164,9 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	    (rc = head_trainer_create(&w->h, &r->hp, (int)o->threads, (uint64_t)o->seed,
 				      &tr, err)))
 		goto out;
-	/* Room for the best weights seen so far (its initial values are
-	 * overwritten at the first epoch). */
-	if (w->sweep && (o->out || w->has_val) && !w->best.kernel &&
+	/* Room for the best weights seen so far, the head saved (its initial
+	 * values are overwritten at the first epoch). */
+	if (w->sweep && !w->best.kernel &&
 	    (rc = head_create(d->D, d->K, 0, &w->best, err)))
 		goto out;
 	if (w->trc.kernel0)
