@@ -655,6 +655,14 @@ static void test_sweep(void **state)
 		fail_msg("best run %d epoch %d not ranked first:\n%s", run_i + 1, epoch,
 			 table);
 	assert_non_null(strstr(table, "\n   4  "));
+	/* Each row ends with its run's number: its history file's. */
+	const char *row = strstr(table, "\n   1  "), *eol = strchr(row + 1, '\n');
+	assert_non_null(eol);
+	const char *last = eol;
+	while (last[-1] != ' ')
+		last--;
+	assert_int_equal(atoi(last), run_i + 1);
+	assert_non_null(strstr(table, "s/epoch    run\n"));
 	char saved[64];
 	snprintf(saved, sizeof saved, "run %d, epoch %d", run_i + 1, epoch);
 	assert_non_null(strstr(text, saved));
