@@ -25,7 +25,7 @@ BIN ?= bin
 # only `make install` runs.
 DEPS_SET := build
 DEPS_CHECK := pkg-config --exists $(PKGS)
-ifneq ($(filter test% $(BUILD)/tests/test_%,$(MAKECMDGOALS)),)
+ifneq ($(filter test test-build test-asan test-valgrind $(BUILD)/tests/test_%,$(MAKECMDGOALS)),)
 DEPS_SET := test
 DEPS_CHECK += cmocka
 endif
