@@ -29,6 +29,7 @@ the pipeline:
   -q, --quiet         no progress or notes from any stage: the errors, the
                       results and the last line
   -h, --help          this text
+  --help-dev          the variables for development and tests
   --version           print the version
 
 extract (extract --help says more):
@@ -78,7 +79,7 @@ while [ $# -gt 0 ]; do
 			value=$1
 			shift
 		fi ;;
-	-h | --help | --version | -q | --quiet | --follow-links | --strict)
+	-h | --help | --help-dev | --version | -q | --quiet | --follow-links | --strict)
 		[ "$given" = 0 ] || usage_error "option $opt takes no value" ;;
 	*) usage_error "unknown option $arg" ;;
 	esac
@@ -86,6 +87,13 @@ while [ $# -gt 0 ]; do
 	# (trn) and predict (prd), as each program names it.
 	case "$opt" in
 	-h | --help) usage; exit 0 ;;
+	--help-dev)
+		echo "$PROG: for development and tests (docs/development.md)"
+		echo
+		echo "  $PROG has none of its own; the stages read theirs from the"
+		echo "  environment (extract --help-dev, train-head --help-dev,"
+		echo "  predict --help-dev)."
+		exit 0 ;;
 	--version)
 		echo "$PROG $(sed -n 's/^#define VGGFEAT_VERSION "\(.*\)"/\1/p' \
 			"$ROOT/common/version.h")"

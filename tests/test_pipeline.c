@@ -100,6 +100,10 @@ static void test_options(void **state)
 			fail_msg("--help names '%s' %d times:\n%s", opts[i], tu_count(out, opts[i]),
 				 out);
 	assert_int_equal(tu_count(out, "usage: ./pipeline.sh"), 1);
+	assert_null(strstr(out, "VGGFEAT_"));
+	free(out);
+	assert_int_equal(sh(&out, "./pipeline.sh --help-dev"), 0);
+	assert_non_null(strstr(out, "extract --help-dev"));
 	free(out);
 }
 
