@@ -899,7 +899,6 @@ static void test_partial_store(void **state)
 	head_free(&h);
 	head_meta_free(&m);
 
-	TU_SKIP_SANITIZED("one more network run; the head above holds the class");
 	char img[700];
 	snprintf(img, sizeof img, "%s/person_03/001.jpg", faces);
 	char *pred[] = {proc_bin("predict"), "--head", (char *)head, "--weights",
