@@ -1,0 +1,638 @@
+/* model_file.c - see model_file.h.  The model's layers are listed once
+ * (backbone_layers from the registry and the weights, then the head's),
+ * and that one list gives both the JSON of model_config (model_json) and
+ * the HDF5 groups and datasets (write_file, run in a child process). */
+#include "net/model_file.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "version.h"
+#include "base/fsutil.h"
+#include "base/jsonw.h"
+#include "hdf5/h5child.h"
+#include "hdf5/h5util.h"
+#include "net/model.h"
+#include "net/vgg.h"
+
+/* VGG's convolutions are 3x3, stride 1, 'same'; its pools 2x2, stride 2
+ * (net/vgg.h). */
+#define CONV_SIZE 3
+#define POOL_SIZE 2
+
+/* The longest layer name taken: its weight names must fit a buffer. */
+#define NAME_LIMIT 200
+
+/* Keras splits a list attribute larger than HDF5's object header allows
+ * into name0, name1, ...; a variable-length string takes 16 bytes of it
+ * (its length and its place in the global heap). */
+#define H5_ATTR_LIMIT 64512
+#define VLEN_BYTES 16
+
+/* The group Keras adds after the layers for the model's own weights. */
+#define TOP_LEVEL "top_level_model_weights"
+
+/* The Keras classes of the layers. */
+enum { K_CONV, K_POOL, K_FLATTEN, K_DENSE, K_ACTIVATION, K_DROPOUT };
+static const char *const class_name[] = {
+	[K_CONV] = "Conv2D", [K_POOL] = "MaxPooling2D", [K_FLATTEN] = "Flatten",
+	[K_DENSE] = "Dense", [K_ACTIVATION] = "Activation", [K_DROPOUT] = "Dropout",
+};
+
+/* One layer of the model, in model order (the input is not one: Keras
+ * lists it in the configuration only). */
+typedef struct klayer {
+	int cls;                  /* K_* */
+	const char *name;
+	int trainable;
+	int units;                /* Conv2D's filters, Dense's units */
+	const char *activation;   /* Conv2D, Dense, Activation */
+	double rate;              /* Dropout */
+	const float *kernel, *bias; /* NULL when the layer has no weights */
+	int krank;
+	hsize_t kdims[4];
+} klayer_t;
+
+typedef struct klist {
+	klayer_t *v;
+	int n, cap;
+} klist_t;
+
+static klayer_t *add(klist_t *l, int cls, const char *name, int trainable)
+{
+	klayer_t *L = &l->v[l->n++]; /* cap is counted before (layer_count) */
+	*L = (klayer_t){.cls = cls, .name = name, .trainable = trainable};
+	return L;
+}
+
+/* The most layers a model may have: the backbone's (every weighted layer
+ * with a ReLU of its own, the pools, the flatten) and the head's. */
+static int layer_count(int nhead)
+{
+	return 2 * WEIGHTS_NLAYERS + MODEL_NPOOLS + 1 + nhead;
+}
+
+/* ---- the layers -------------------------------------------------------- */
+
+/* backbone_layers appends the backbone's layers, as the model's Keras code
+ * builds them, up to end (frozen, as the seed freezes them), and gives in
+ * *width the width of the output the head takes.  Every name and number
+ * comes from the registry (model_info) and weights_spec; the weights are
+ * w's.  The taps of issue 23 plug in here: an end after the last pool
+ * (GlobalAveragePooling2D / GlobalMaxPooling2D, or the Flatten, of width
+ * 512 or 25088) or after fc1 and its ReLU stops the walk there. */
+static int backbone_layers(const weights_t *w, int end, klist_t *l, int *width,
+			   char *err)
+{
+	const model_info_t *mi = model_info(w->model);
+	int pool = 0, dense = 0;
+
+	if (w->model != MODEL_VGG16 && w->model != MODEL_VGGFACE)
+		return err_set(err, ERR_ARG, "model_file_save: weights of no known model");
+	if (end != MODEL_FILE_END_VECTOR)
+		return err_set(err, ERR_ARG, "model_file_save: no backbone end %d", end);
+	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
+		const weights_layer_spec_t *s = &weights_spec[i];
+		klayer_t *L;
+		if (!s->is_conv && dense == 0)
+			add(l, K_FLATTEN, mi->flatten, 0);
+		L = add(l, s->is_conv ? K_CONV : K_DENSE, mi->layers[i], 0);
+		L->units = s->cout;
+		L->kernel = w->kernel[i];
+		L->bias = w->bias[i];
+		if (s->is_conv) {
+			L->activation = "relu";
+			L->krank = 4;
+			L->kdims[0] = L->kdims[1] = CONV_SIZE;
+			L->kdims[2] = (hsize_t)s->cin;
+			L->kdims[3] = (hsize_t)s->cout;
+		} else {
+			const char *relu = mi->dense_relu[dense++];
+			L->activation = relu ? "linear" : "relu";
+			L->krank = 2;
+			L->kdims[0] = (hsize_t)s->cin;
+			L->kdims[1] = (hsize_t)s->cout;
+			if (relu)
+				add(l, K_ACTIVATION, relu, 0)->activation = "relu";
+		}
+		if (s->pool_after)
+			add(l, K_POOL, mi->pools[pool++], 0);
+	}
+	*width = weights_spec[WEIGHTS_NLAYERS - 1].cout;
+	return 0;
+}
+
+/* head_layers appends the head's layers (trainable), each taking the
+ * width before it, and checks that the last is a Dense layer with one
+ * output per class. */
+static int head_layers(const model_file_t *m, int width, klist_t *l, char *err)
+{
+	const model_file_layer_t *last = NULL;
+
+	if (!m->head || m->nhead < 1)
+		return err_set(err, ERR_ARG, "model_file_save: no head layer");
+	for (int i = 0; i < m->nhead; i++) {
+		const model_file_layer_t *h = &m->head[i];
+		klayer_t *L;
+		const char *name = h->name ? h->name : "(no name)";
+		if (h->kind == MODEL_FILE_DENSE) {
+			if (h->in != width)
+				return err_set(err, ERR_ARG, "model_file_save: layer %s takes %d "
+					       "inputs where %d come", name, h->in, width);
+			if (h->units < 1 || !h->kernel || !h->bias || !h->activation ||
+			    !*h->activation)
+				return err_set(err, ERR_ARG, "model_file_save: Dense layer %s "
+					       "without its units, activation or weights", name);
+			L = add(l, K_DENSE, h->name, 1);
+			L->units = h->units;
+			L->activation = h->activation;
+			L->kernel = h->kernel;
+			L->bias = h->bias;
+			L->krank = 2;
+			L->kdims[0] = (hsize_t)h->in;
+			L->kdims[1] = (hsize_t)h->units;
+			width = h->units;
+			last = h;
+		} else if (h->kind == MODEL_FILE_DROPOUT) {
+			if (!(h->rate >= 0 && h->rate < 1))
+				return err_set(err, ERR_ARG, "model_file_save: Dropout layer %s: "
+					       "rate %g outside [0, 1)", name, h->rate);
+			add(l, K_DROPOUT, h->name, 1)->rate = h->rate;
+			last = h;
+		} else {
+			return err_set(err, ERR_ARG, "model_file_save: head layer %d of "
+				       "unknown kind %d", i + 1, h->kind);
+		}
+	}
+	if (last->kind != MODEL_FILE_DENSE)
+		return err_set(err, ERR_ARG, "model_file_save: the head ends with %s, not "
+			       "a Dense layer", last->name ? last->name : "(no name)");
+	if (!m->classes || m->nclasses != last->units)
+		return err_set(err, ERR_ARG, "model_file_save: %d class names for the "
+			       "%d outputs of %s", m->classes ? m->nclasses : 0,
+			       last->units, last->name ? last->name : "(no name)");
+	return 0;
+}
+
+/* name_ok: a layer name Keras' file can hold as a group path: 1..
+ * NAME_LIMIT bytes, components neither empty nor "." or "..". */
+static int name_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > NAME_LIMIT)
+		return 0;
+	for (const char *c = s; c <= s + n;) {
+		size_t len = strcspn(c, "/");
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		c += len + 1;
+	}
+	return 1;
+}
+
+/* check_names: every name usable and given once (Keras' rule), none the
+ * group Keras adds for the model's own weights. */
+static int check_names(const klist_t *l, const char *input, char *err)
+{
+	for (int i = 0; i < l->n; i++) {
+		const char *a = l->v[i].name;
+		if (!name_ok(a))
+			return err_set(err, ERR_ARG, "model_file_save: layer %d's name '%.*s' "
+				       "is not a name Keras' file can hold", i + 1,
+				       NAME_LIMIT, a ? a : "");
+		if (strcmp(a, TOP_LEVEL) == 0 || strcmp(a, input) == 0)
+			return err_set(err, ERR_ARG, "model_file_save: the name %s is "
+				       "taken", a);
+		for (int k = 0; k < i; k++)
+			if (strcmp(a, l->v[k].name) == 0)
+				return err_set(err, ERR_ARG, "model_file_save: two layers "
+					       "named %s", a);
+	}
+	return 0;
+}
+
+/* ---- model_config ------------------------------------------------------ */
+
+static void int_pair(jsonw_t *j, const char *key, int v)
+{
+	jsonw_key(j, key);
+	jsonw_begin_array(j);
+	jsonw_int(j, v);
+	jsonw_int(j, v);
+	jsonw_end_array(j);
+}
+
+/* An initializer as tf-keras 2.21 serialises it. */
+static void initializer(jsonw_t *j, const char *key, const char *cls, int seed)
+{
+	jsonw_key(j, key);
+	jsonw_begin_object(j);
+	jsonw_key(j, "module");
+	jsonw_string(j, "keras.initializers");
+	jsonw_key(j, "class_name");
+	jsonw_string(j, cls);
+	jsonw_key(j, "config");
+	jsonw_begin_object(j);
+	if (seed) {
+		jsonw_key(j, "seed");
+		jsonw_null(j);
+	}
+	jsonw_end_object(j);
+	jsonw_key(j, "registered_name");
+	jsonw_null(j);
+	jsonw_end_object(j);
+}
+
+/* What Conv2D's and Dense's configurations end with, from use_bias. */
+static void weights_tail(jsonw_t *j)
+{
+	static const char *const none[] = {"kernel_regularizer", "bias_regularizer",
+		"activity_regularizer", "kernel_constraint", "bias_constraint"};
+
+	jsonw_key(j, "use_bias");
+	jsonw_bool(j, 1);
+	initializer(j, "kernel_initializer", "GlorotUniform", 1);
+	initializer(j, "bias_initializer", "Zeros", 0);
+	for (size_t i = 0; i < sizeof none / sizeof *none; i++) {
+		jsonw_key(j, none[i]);
+		jsonw_null(j);
+	}
+}
+
+/* layer_json writes {"class_name": ..., "config": {...}} of L, with the
+ * keys in the order of tf-keras 2.21's get_config. */
+static void layer_json(jsonw_t *j, const klayer_t *L)
+{
+	jsonw_begin_object(j);
+	jsonw_key(j, "class_name");
+	jsonw_string(j, class_name[L->cls]);
+	jsonw_key(j, "config");
+	jsonw_begin_object(j);
+	jsonw_key(j, "name");
+	jsonw_string(j, L->name);
+	jsonw_key(j, "trainable");
+	jsonw_bool(j, L->trainable);
+	jsonw_key(j, "dtype");
+	jsonw_string(j, "float32");
+	switch (L->cls) {
+	case K_CONV:
+		jsonw_key(j, "filters");
+		jsonw_int(j, L->units);
+		int_pair(j, "kernel_size", CONV_SIZE);
+		int_pair(j, "strides", 1);
+		jsonw_key(j, "padding");
+		jsonw_string(j, "same");
+		jsonw_key(j, "data_format");
+		jsonw_string(j, "channels_last");
+		int_pair(j, "dilation_rate", 1);
+		jsonw_key(j, "groups");
+		jsonw_int(j, 1);
+		jsonw_key(j, "activation");
+		jsonw_string(j, L->activation);
+		weights_tail(j);
+		break;
+	case K_POOL:
+		int_pair(j, "pool_size", POOL_SIZE);
+		jsonw_key(j, "padding");
+		jsonw_string(j, "valid");
+		int_pair(j, "strides", POOL_SIZE);
+		jsonw_key(j, "data_format");
+		jsonw_string(j, "channels_last");
+		break;
+	case K_FLATTEN:
+		jsonw_key(j, "data_format");
+		jsonw_string(j, "channels_last");
+		break;
+	case K_DENSE:
+		jsonw_key(j, "units");
+		jsonw_int(j, L->units);
+		jsonw_key(j, "activation");
+		jsonw_string(j, L->activation);
+		weights_tail(j);
+		break;
+	case K_ACTIVATION:
+		jsonw_key(j, "activation");
+		jsonw_string(j, L->activation);
+		break;
+	case K_DROPOUT:
+		jsonw_key(j, "rate");
+		jsonw_real(j, L->rate);
+		jsonw_key(j, "noise_shape");
+		jsonw_null(j);
+		jsonw_key(j, "seed");
+		jsonw_null(j);
+		break;
+	}
+	jsonw_end_object(j);
+	jsonw_end_object(j);
+}
+
+/* model_json: the model_config text of the Sequential model of l, after
+ * the input (VGG_IN x VGG_IN x the first layer's channels). */
+static int model_json(const klist_t *l, const char *input, char **out, char *err)
+{
+	jsonw_t j = {0};
+
+	jsonw_begin_object(&j);
+	jsonw_key(&j, "class_name");
+	jsonw_string(&j, "Sequential");
+	jsonw_key(&j, "config");
+	jsonw_begin_object(&j);
+	jsonw_key(&j, "name");
+	jsonw_string(&j, MODEL_FILE_NAME);
+	jsonw_key(&j, "layers");
+	jsonw_begin_array(&j);
+
+	jsonw_begin_object(&j);
+	jsonw_key(&j, "class_name");
+	jsonw_string(&j, "InputLayer");
+	jsonw_key(&j, "config");
+	jsonw_begin_object(&j);
+	jsonw_key(&j, "batch_input_shape");
+	jsonw_begin_array(&j);
+	jsonw_null(&j);
+	jsonw_int(&j, VGG_IN);
+	jsonw_int(&j, VGG_IN);
+	jsonw_int(&j, weights_spec[0].cin);
+	jsonw_end_array(&j);
+	jsonw_key(&j, "dtype");
+	jsonw_string(&j, "float32");
+	jsonw_key(&j, "sparse");
+	jsonw_bool(&j, 0);
+	jsonw_key(&j, "ragged");
+	jsonw_bool(&j, 0);
+	jsonw_key(&j, "name");
+	jsonw_string(&j, input);
+	jsonw_key(&j, "optional");
+	jsonw_bool(&j, 0);
+	jsonw_end_object(&j);
+	jsonw_end_object(&j);
+
+	for (int i = 0; i < l->n; i++)
+		layer_json(&j, &l->v[i]);
+	jsonw_end_array(&j);
+	jsonw_end_object(&j);
+	jsonw_end_object(&j);
+	return jsonw_finish(&j, out, err);
+}
+
+/* ---- the HDF5 file (in the child) -------------------------------------- */
+
+/* A variable-length string type, UTF-8 (Python's str) or ASCII (bytes). */
+static hid_t vlen_type(int utf8)
+{
+	hid_t t = H5Tcopy(H5T_C_S1);
+	if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 ||
+		       H5Tset_cset(t, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII) < 0)) {
+		H5Tclose(t);
+		return H5I_INVALID_HID;
+	}
+	return t;
+}
+
+/* attr_put creates attribute name of obj, of type t, over space sp, and
+ * writes buf: 0 or -1 (HDF5's reason). */
+static int attr_put(hid_t obj, const char *name, hid_t t, hid_t sp, const void *buf)
+{
+	hid_t a = sp >= 0 ? H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)
+			  : H5I_INVALID_HID;
+	int rc = a >= 0 && H5Awrite(a, t, buf) >= 0 ? 0 : -1;
+
+	if (a >= 0)
+		H5Aclose(a);
+	if (sp >= 0)
+		H5Sclose(sp);
+	return rc;
+}
+
+/* attr_text: the scalar string attribute name = s. */
+static int attr_text(hid_t obj, const char *name, const char *s, int utf8)
+{
+	hid_t t = vlen_type(utf8);
+	int rc = t >= 0 ? attr_put(obj, name, t, H5Screate(H5S_SCALAR), &s) : -1;
+
+	if (t >= 0)
+		H5Tclose(t);
+	return rc;
+}
+
+/* attr_list: the list attribute name = v[0..n), as Keras'
+ * save_attributes_to_hdf5_group stores it: an empty list as an empty
+ * float64 array (np.asarray([])); a list past the object header's limit
+ * in chunks name0, name1, ... whose sizes differ by one at most
+ * (numpy.array_split). */
+static int attr_list(hid_t obj, const char *name, const char *const *v, size_t n,
+		     int utf8)
+{
+	size_t per = H5_ATTR_LIMIT / VLEN_BYTES;
+	size_t chunks = n > per ? (n + per - 1) / per : 1;
+	hid_t t;
+	int rc = 0;
+
+	if (n == 0) {
+		hsize_t zero = 0;
+		double none = 0;
+		return attr_put(obj, name, H5T_IEEE_F64LE,
+				H5Screate_simple(1, &zero, NULL), &none);
+	}
+	if ((t = vlen_type(utf8)) < 0)
+		return -1;
+	for (size_t c = 0, i0 = 0; c < chunks && rc == 0; c++) {
+		hsize_t cn = n / chunks + (c < n % chunks);
+		char cname[256];
+		if (chunks > 1)
+			snprintf(cname, sizeof cname, "%s%zu", name, c);
+		else
+			snprintf(cname, sizeof cname, "%s", name);
+		rc = attr_put(obj, cname, t, H5Screate_simple(1, &cn, NULL), v + i0);
+		i0 += cn;
+	}
+	H5Tclose(t);
+	return rc;
+}
+
+/* What the child writes. */
+typedef struct job {
+	const char *tmp;
+	const model_file_t *m;
+	const klist_t *l;
+	const char *json;
+} job_t;
+
+/* write_layer makes layer L's group under mw, its weight_names and its
+ * datasets (<name>/kernel:0, <name>/bias:0 inside it). */
+static int write_layer(hid_t mw, hid_t lcpl, const klayer_t *L)
+{
+	char kname[NAME_LIMIT + 16], bname[NAME_LIMIT + 16];
+	const char *names[2] = {kname, bname};
+	hsize_t bdims[1] = {(hsize_t)L->units};
+	hid_t g = H5Gcreate2(mw, L->name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+	int rc = -1;
+
+	if (g < 0)
+		return -1;
+	snprintf(kname, sizeof kname, "%s/kernel:0", L->name);
+	snprintf(bname, sizeof bname, "%s/bias:0", L->name);
+	if (!L->kernel)
+		rc = attr_list(g, "weight_names", NULL, 0, 0);
+	else if (attr_list(g, "weight_names", names, 2, 0) == 0 &&
+		 h5util_write_dataset(g, kname, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+				      L->krank, L->kdims, lcpl, H5P_DEFAULT, L->kernel) == 0 &&
+		 h5util_write_dataset(g, bname, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1,
+				      bdims, lcpl, H5P_DEFAULT, L->bias) == 0)
+		rc = 0;
+	H5Gclose(g);
+	return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((*(const klayer_t *const *)a)->name,
+		      (*(const klayer_t *const *)b)->name);
+}
+
+/* write_file writes the whole file at j->tmp with libhdf5 (the child's
+ * side of h5child_run_writer). */
+static int write_file(void *arg, int fd, char *err)
+{
+	const job_t *j = arg;
+	const model_file_t *m = j->m;
+	const model_info_t *mi = model_info(m->w->model);
+	hid_t f = H5I_INVALID_HID, mw = H5I_INVALID_HID, lcpl = H5I_INVALID_HID;
+	const klayer_t **sorted = malloc((size_t)j->l->n * sizeof *sorted);
+	const char **names = malloc((size_t)j->l->n * sizeof *names);
+	h5util_quiet_t quiet;
+	char why[256];
+	const char *step = "creating it";
+	int rc = 0;
+
+	(void)fd;
+	if (!sorted || !names) {
+		free(sorted), free(names);
+		return err_set(err, ERR_NOMEM, "%s: out of memory", j->tmp);
+	}
+	for (int i = 0; i < j->l->n; i++) {
+		sorted[i] = &j->l->v[i];
+		names[i] = j->l->v[i].name;
+	}
+	qsort(sorted, (size_t)j->l->n, sizeof *sorted, by_name);
+	h5util_quiet(&quiet);
+	if ((f = H5Fcreate(j->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+		goto h5fail;
+	step = "writing its attributes";
+	if (attr_text(f, "keras_version", MODEL_FILE_KERAS_VERSION, 1) ||
+	    attr_text(f, "backend", "tensorflow", 1) ||
+	    attr_text(f, "model_config", j->json, 0) ||
+	    attr_text(f, "vggfeat_format", MODEL_FILE_FORMAT, 1) ||
+	    attr_list(f, "vggfeat_classes", m->classes, (size_t)m->nclasses, 1) ||
+	    attr_text(f, "vggfeat_model", mi->store_model, 1) ||
+	    attr_text(f, "vggfeat_fingerprint", m->w->fingerprint, 1) ||
+	    attr_text(f, "vggfeat_preprocess", mi->preprocess, 1) ||
+	    attr_text(f, "vggfeat_version", VGGFEAT_VERSION, 1))
+		goto h5fail;
+	step = "writing model_weights";
+	if ((lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
+	    H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
+	    (mw = H5Gcreate2(f, "model_weights", H5P_DEFAULT, H5P_DEFAULT,
+			     H5P_DEFAULT)) < 0 ||
+	    attr_list(mw, "layer_names", names, (size_t)j->l->n, 0) ||
+	    attr_text(mw, "backend", "tensorflow", 0) ||
+	    attr_text(mw, "keras_version", MODEL_FILE_KERAS_VERSION, 0))
+		goto h5fail;
+	for (int i = 0; i < j->l->n; i++)
+		if (write_layer(mw, lcpl, sorted[i])) {
+			snprintf(why, sizeof why, "writing layer %s", sorted[i]->name);
+			step = why;
+			goto h5fail;
+		}
+	{
+		hid_t g = H5Gcreate2(mw, TOP_LEVEL, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+		int bad = g < 0 || attr_list(g, "weight_names", NULL, 0, 0);
+		if (g >= 0)
+			H5Gclose(g);
+		if (bad)
+			goto h5fail;
+	}
+	H5Gclose(mw);
+	mw = H5I_INVALID_HID;
+	step = "closing it";
+	herr_t closed = H5Fclose(f);
+	f = H5I_INVALID_HID;
+	if (closed < 0)
+		goto h5fail;
+	goto out;
+h5fail:
+	{
+		char reason[256];
+		/* why may hold the step; the reason is read into its own buffer */
+		h5util_reason(reason, sizeof reason);
+		rc = err_set(err, ERR_IO, "%s: %s failed (%s)", j->tmp, step, reason);
+	}
+out:
+	if (mw >= 0)
+		H5Gclose(mw);
+	if (lcpl >= 0)
+		H5Pclose(lcpl);
+	if (f >= 0)
+		H5Fclose(f);
+	h5util_unquiet(&quiet);
+	free(sorted);
+	free(names);
+	return rc;
+}
+
+/* ---- the atomic save --------------------------------------------------- */
+
+int model_file_save(const char *path, const model_file_t *m, char *err)
+{
+	klist_t l = {0};
+	char tmp[4096], *json = NULL;
+	int rc, width = 0;
+	const char *input;
+
+	if (!path || !*path || !m || !m->w || !m->w->block)
+		return err_set(err, ERR_ARG, "model_file_save: missing argument");
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >=
+	    sizeof tmp)
+		return err_set(err, ERR_ARG, "%s: path too long", path);
+	input = model_info(m->w->model)->input;
+	l.cap = layer_count(m->nhead > 0 ? m->nhead : 0);
+	if (!(l.v = calloc((size_t)l.cap, sizeof *l.v)))
+		return err_set(err, ERR_NOMEM, "out of memory");
+	if ((rc = backbone_layers(m->w, m->end, &l, &width, err)) ||
+	    (rc = head_layers(m, width, &l, err)) ||
+	    (rc = check_names(&l, input, err)) ||
+	    (rc = model_json(&l, input, &json, err)))
+		goto out;
+
+	job_t job = {tmp, m, &l, json};
+	if ((rc = h5child_run_writer(tmp, write_file, &job, err)))
+		goto fail;
+	/* The data on disk before the rename, or a crash could leave path
+	 * naming an empty file. */
+	if (fsutil_sync_file(tmp) != 0) {
+		rc = err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (rename(tmp, path) != 0) {
+		rc = err_set(err, ERR_IO, "%s: cannot replace: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* The new name reaches the disk with the folder; the file is in
+	 * place already, so a failure here is not the save's. */
+	(void)fsutil_sync_dir_of(path);
+	goto out;
+fail:
+	unlink(tmp);
+out:
+	free(json);
+	free(l.v);
+	return rc;
+}
