@@ -385,38 +385,60 @@ static int model_json(const klist_t *l, const char *input, char **out, char *err
 
 /* ---- the HDF5 file (in the child) -------------------------------------- */
 
+/* The writer's state: property lists made once, and HDF5's reason for the
+ * first failure, read as it happens (every HDF5 call, the cleanup's too,
+ * clears HDF5's error stack). */
+typedef struct writer {
+	hid_t lcpl;      /* links: intermediate groups made ("fc6/relu") */
+	hid_t gcpl, dcpl; /* groups, datasets: no timestamps, so that the
+			   * same model gives the same bytes */
+	char reason[256];
+} writer_t;
+
+static int failed(writer_t *w)
+{
+	if (!w->reason[0])
+		h5util_reason(w->reason, sizeof w->reason);
+	return -1;
+}
+
 /* A variable-length string type, UTF-8 (Python's str) or ASCII (bytes). */
-static hid_t vlen_type(int utf8)
+static hid_t vlen_type(writer_t *w, int utf8)
 {
 	hid_t t = H5Tcopy(H5T_C_S1);
-	if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 ||
-		       H5Tset_cset(t, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII) < 0)) {
-		H5Tclose(t);
+	if (t < 0 || H5Tset_size(t, H5T_VARIABLE) < 0 ||
+	    H5Tset_cset(t, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII) < 0) {
+		failed(w);
+		if (t >= 0)
+			H5Tclose(t);
 		return H5I_INVALID_HID;
 	}
 	return t;
 }
 
-/* attr_put creates attribute name of obj, of type t, over space sp, and
- * writes buf: 0 or -1 (HDF5's reason). */
-static int attr_put(hid_t obj, const char *name, hid_t t, hid_t sp, const void *buf)
+/* attr_put creates attribute name of obj, of type t, over space sp (which
+ * it closes), and writes buf: 0 or -1. */
+static int attr_put(writer_t *w, hid_t obj, const char *name, hid_t t, hid_t sp,
+		    const void *buf)
 {
-	hid_t a = sp >= 0 ? H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)
-			  : H5I_INVALID_HID;
-	int rc = a >= 0 && H5Awrite(a, t, buf) >= 0 ? 0 : -1;
+	hid_t a = H5I_INVALID_HID;
+	int rc = 0;
 
-	if (a >= 0)
-		H5Aclose(a);
+	if (sp < 0 || (a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+	    H5Awrite(a, t, buf) < 0)
+		rc = failed(w);
+	if (a >= 0 && H5Aclose(a) < 0)
+		rc = failed(w);
 	if (sp >= 0)
 		H5Sclose(sp);
 	return rc;
 }
 
 /* attr_text: the scalar string attribute name = s. */
-static int attr_text(hid_t obj, const char *name, const char *s, int utf8)
+static int attr_text(writer_t *w, hid_t obj, const char *name, const char *s, int utf8)
 {
-	hid_t t = vlen_type(utf8);
-	int rc = t >= 0 ? attr_put(obj, name, t, H5Screate(H5S_SCALAR), &s) : -1;
+	hid_t t = vlen_type(w, utf8);
+	int rc = t >= 0 ? attr_put(w, obj, name, t, H5Screate(H5S_SCALAR), &s) : -1;
 
 	if (t >= 0)
 		H5Tclose(t);
@@ -428,8 +450,8 @@ static int attr_text(hid_t obj, const char *name, const char *s, int utf8)
  * float64 array (np.asarray([])); a list past the object header's limit
  * in chunks name0, name1, ... whose sizes differ by one at most
  * (numpy.array_split). */
-static int attr_list(hid_t obj, const char *name, const char *const *v, size_t n,
-		     int utf8)
+static int attr_list(writer_t *w, hid_t obj, const char *name,
+		     const char *const *v, size_t n, int utf8)
 {
 	size_t per = H5_ATTR_LIMIT / VLEN_BYTES;
 	size_t chunks = n > per ? (n + per - 1) / per : 1;
@@ -439,10 +461,10 @@ static int attr_list(hid_t obj, const char *name, const char *const *v, size_t n
 	if (n == 0) {
 		hsize_t zero = 0;
 		double none = 0;
-		return attr_put(obj, name, H5T_IEEE_F64LE,
+		return attr_put(w, obj, name, H5T_IEEE_F64LE,
 				H5Screate_simple(1, &zero, NULL), &none);
 	}
-	if ((t = vlen_type(utf8)) < 0)
+	if ((t = vlen_type(w, utf8)) < 0)
 		return -1;
 	for (size_t c = 0, i0 = 0; c < chunks && rc == 0; c++) {
 		hsize_t cn = n / chunks + (c < n % chunks);
@@ -451,11 +473,53 @@ static int attr_list(hid_t obj, const char *name, const char *const *v, size_t n
 			snprintf(cname, sizeof cname, "%s%zu", name, c);
 		else
 			snprintf(cname, sizeof cname, "%s", name);
-		rc = attr_put(obj, cname, t, H5Screate_simple(1, &cn, NULL), v + i0);
+		rc = attr_put(w, obj, cname, t, H5Screate_simple(1, &cn, NULL), v + i0);
 		i0 += cn;
 	}
 	H5Tclose(t);
 	return rc;
+}
+
+/* group makes the group name in loc: its id, or -1. */
+static hid_t group(writer_t *w, hid_t loc, const char *name)
+{
+	hid_t g = H5Gcreate2(loc, name, w->lcpl, w->gcpl, H5P_DEFAULT);
+	if (g < 0)
+		failed(w);
+	return g;
+}
+
+/* write_layer makes layer L's group under mw, its weight_names and its
+ * datasets (<name>/kernel:0, <name>/bias:0 inside it). */
+static int write_layer(writer_t *w, hid_t mw, const klayer_t *L)
+{
+	char kname[NAME_LIMIT + 16], bname[NAME_LIMIT + 16];
+	const char *names[2] = {kname, bname};
+	hsize_t bdims[1] = {(hsize_t)L->units};
+	hid_t g = group(w, mw, L->name);
+	int rc = 0;
+
+	if (g < 0)
+		return -1;
+	snprintf(kname, sizeof kname, "%s/kernel:0", L->name);
+	snprintf(bname, sizeof bname, "%s/bias:0", L->name);
+	if (!L->kernel)
+		rc = attr_list(w, g, "weight_names", NULL, 0, 0);
+	else if (attr_list(w, g, "weight_names", names, 2, 0) ||
+		 h5util_write_dataset(g, kname, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+				      L->krank, L->kdims, w->lcpl, w->dcpl, L->kernel) ||
+		 h5util_write_dataset(g, bname, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1,
+				      bdims, w->lcpl, w->dcpl, L->bias))
+		rc = failed(w);
+	if (H5Gclose(g) < 0)
+		rc = failed(w);
+	return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((*(const klayer_t *const *)a)->name,
+		      (*(const klayer_t *const *)b)->name);
 }
 
 /* What the child writes. */
@@ -466,36 +530,48 @@ typedef struct job {
 	const char *json;
 } job_t;
 
-/* write_layer makes layer L's group under mw, its weight_names and its
- * datasets (<name>/kernel:0, <name>/bias:0 inside it). */
-static int write_layer(hid_t mw, hid_t lcpl, const klayer_t *L)
+/* write_all writes the file's contents into f. */
+static int write_all(writer_t *w, hid_t f, const job_t *j, const klayer_t **sorted,
+		     const char **names, char *step, size_t len)
 {
-	char kname[NAME_LIMIT + 16], bname[NAME_LIMIT + 16];
-	const char *names[2] = {kname, bname};
-	hsize_t bdims[1] = {(hsize_t)L->units};
-	hid_t g = H5Gcreate2(mw, L->name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-	int rc = -1;
+	const model_file_t *m = j->m;
+	const model_info_t *mi = model_info(m->w->model);
+	hid_t mw, top;
+	int rc = 0;
 
-	if (g < 0)
+	snprintf(step, len, "writing its attributes");
+	if (attr_text(w, f, "keras_version", MODEL_FILE_KERAS_VERSION, 1) ||
+	    attr_text(w, f, "backend", "tensorflow", 1) ||
+	    attr_text(w, f, "model_config", j->json, 0) ||
+	    attr_text(w, f, "vggfeat_format", MODEL_FILE_FORMAT, 1) ||
+	    attr_list(w, f, "vggfeat_classes", m->classes, (size_t)m->nclasses, 1) ||
+	    attr_text(w, f, "vggfeat_model", mi->store_model, 1) ||
+	    attr_text(w, f, "vggfeat_fingerprint", m->w->fingerprint, 1) ||
+	    attr_text(w, f, "vggfeat_preprocess", mi->preprocess, 1) ||
+	    attr_text(w, f, "vggfeat_version", VGGFEAT_VERSION, 1))
 		return -1;
-	snprintf(kname, sizeof kname, "%s/kernel:0", L->name);
-	snprintf(bname, sizeof bname, "%s/bias:0", L->name);
-	if (!L->kernel)
-		rc = attr_list(g, "weight_names", NULL, 0, 0);
-	else if (attr_list(g, "weight_names", names, 2, 0) == 0 &&
-		 h5util_write_dataset(g, kname, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
-				      L->krank, L->kdims, lcpl, H5P_DEFAULT, L->kernel) == 0 &&
-		 h5util_write_dataset(g, bname, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1,
-				      bdims, lcpl, H5P_DEFAULT, L->bias) == 0)
-		rc = 0;
-	H5Gclose(g);
+	snprintf(step, len, "writing model_weights");
+	if ((mw = group(w, f, "model_weights")) < 0)
+		return -1;
+	if (attr_list(w, mw, "layer_names", names, (size_t)j->l->n, 0) ||
+	    attr_text(w, mw, "backend", "tensorflow", 0) ||
+	    attr_text(w, mw, "keras_version", MODEL_FILE_KERAS_VERSION, 0))
+		rc = -1;
+	for (int i = 0; i < j->l->n && rc == 0; i++) {
+		snprintf(step, len, "writing layer %s", sorted[i]->name);
+		rc = write_layer(w, mw, sorted[i]);
+	}
+	if (rc == 0) {
+		snprintf(step, len, "writing " TOP_LEVEL);
+		if ((top = group(w, mw, TOP_LEVEL)) < 0 ||
+		    attr_list(w, top, "weight_names", NULL, 0, 0))
+			rc = -1;
+		if (top >= 0 && H5Gclose(top) < 0)
+			rc = failed(w);
+	}
+	if (H5Gclose(mw) < 0)
+		rc = failed(w);
 	return rc;
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp((*(const klayer_t *const *)a)->name,
-		      (*(const klayer_t *const *)b)->name);
 }
 
 /* write_file writes the whole file at j->tmp with libhdf5 (the child's
@@ -503,14 +579,12 @@ static int by_name(const void *a, const void *b)
 static int write_file(void *arg, int fd, char *err)
 {
 	const job_t *j = arg;
-	const model_file_t *m = j->m;
-	const model_info_t *mi = model_info(m->w->model);
-	hid_t f = H5I_INVALID_HID, mw = H5I_INVALID_HID, lcpl = H5I_INVALID_HID;
 	const klayer_t **sorted = malloc((size_t)j->l->n * sizeof *sorted);
 	const char **names = malloc((size_t)j->l->n * sizeof *names);
+	writer_t w = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, ""};
 	h5util_quiet_t quiet;
-	char why[256];
-	const char *step = "creating it";
+	hid_t f = H5I_INVALID_HID;
+	char step[NAME_LIMIT + 64] = "creating it";
 	int rc = 0;
 
 	(void)fd;
@@ -518,74 +592,44 @@ static int write_file(void *arg, int fd, char *err)
 		free(sorted), free(names);
 		return err_set(err, ERR_NOMEM, "%s: out of memory", j->tmp);
 	}
+	/* The layers in model order for layer_names; their groups made in
+	 * the order of their names, as Keras makes them ("fc6" before
+	 * "fc6/relu"). */
 	for (int i = 0; i < j->l->n; i++) {
 		sorted[i] = &j->l->v[i];
 		names[i] = j->l->v[i].name;
 	}
 	qsort(sorted, (size_t)j->l->n, sizeof *sorted, by_name);
 	h5util_quiet(&quiet);
-	if ((f = H5Fcreate(j->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-		goto h5fail;
-	step = "writing its attributes";
-	if (attr_text(f, "keras_version", MODEL_FILE_KERAS_VERSION, 1) ||
-	    attr_text(f, "backend", "tensorflow", 1) ||
-	    attr_text(f, "model_config", j->json, 0) ||
-	    attr_text(f, "vggfeat_format", MODEL_FILE_FORMAT, 1) ||
-	    attr_list(f, "vggfeat_classes", m->classes, (size_t)m->nclasses, 1) ||
-	    attr_text(f, "vggfeat_model", mi->store_model, 1) ||
-	    attr_text(f, "vggfeat_fingerprint", m->w->fingerprint, 1) ||
-	    attr_text(f, "vggfeat_preprocess", mi->preprocess, 1) ||
-	    attr_text(f, "vggfeat_version", VGGFEAT_VERSION, 1))
-		goto h5fail;
-	step = "writing model_weights";
-	if ((lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
-	    H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
-	    (mw = H5Gcreate2(f, "model_weights", H5P_DEFAULT, H5P_DEFAULT,
-			     H5P_DEFAULT)) < 0 ||
-	    attr_list(mw, "layer_names", names, (size_t)j->l->n, 0) ||
-	    attr_text(mw, "backend", "tensorflow", 0) ||
-	    attr_text(mw, "keras_version", MODEL_FILE_KERAS_VERSION, 0))
-		goto h5fail;
-	for (int i = 0; i < j->l->n; i++)
-		if (write_layer(mw, lcpl, sorted[i])) {
-			snprintf(why, sizeof why, "writing layer %s", sorted[i]->name);
-			step = why;
-			goto h5fail;
-		}
-	{
-		hid_t g = H5Gcreate2(mw, TOP_LEVEL, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-		int bad = g < 0 || attr_list(g, "weight_names", NULL, 0, 0);
-		if (g >= 0)
-			H5Gclose(g);
-		if (bad)
-			goto h5fail;
+	if ((w.lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
+	    H5Pset_create_intermediate_group(w.lcpl, 1) < 0 ||
+	    (w.gcpl = H5Pcreate(H5P_GROUP_CREATE)) < 0 ||
+	    H5Pset_obj_track_times(w.gcpl, 0) < 0 ||
+	    (w.dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0 ||
+	    H5Pset_obj_track_times(w.dcpl, 0) < 0 ||
+	    (f = H5Fcreate(j->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+		rc = failed(&w);
+	else
+		rc = write_all(&w, f, j, sorted, names, step, sizeof step);
+	if (f >= 0) {
+		if (rc == 0)
+			snprintf(step, sizeof step, "closing it");
+		if (H5Fclose(f) < 0)
+			rc = failed(&w);
 	}
-	H5Gclose(mw);
-	mw = H5I_INVALID_HID;
-	step = "closing it";
-	herr_t closed = H5Fclose(f);
-	f = H5I_INVALID_HID;
-	if (closed < 0)
-		goto h5fail;
-	goto out;
-h5fail:
-	{
-		char reason[256];
-		/* why may hold the step; the reason is read into its own buffer */
-		h5util_reason(reason, sizeof reason);
-		rc = err_set(err, ERR_IO, "%s: %s failed (%s)", j->tmp, step, reason);
-	}
-out:
-	if (mw >= 0)
-		H5Gclose(mw);
-	if (lcpl >= 0)
-		H5Pclose(lcpl);
-	if (f >= 0)
-		H5Fclose(f);
+	if (rc)
+		err_set(err, ERR_IO, "%s: %s failed (%s)", j->tmp, step, w.reason);
+	if (w.dcpl >= 0)
+		H5Pclose(w.dcpl);
+	if (w.gcpl >= 0)
+		H5Pclose(w.gcpl);
+	if (w.lcpl >= 0)
+		H5Pclose(w.lcpl);
+	H5Eclear2(H5E_DEFAULT);
 	h5util_unquiet(&quiet);
 	free(sorted);
 	free(names);
-	return rc;
+	return rc ? ERR_IO : 0;
 }
 
 /* ---- the atomic save --------------------------------------------------- */
