@@ -725,6 +725,9 @@ static void test_head_list(void **state)
 	m.end = MODEL_FILE_END_VECTOR;
 	m.nhead = 0;
 	assert_int_equal(model_file_save(out, &m, err), ERR_ARG);
+	m.nhead = MODEL_FILE_MAX_HEAD + 1;
+	assert_int_equal(model_file_save(out, &m, err), ERR_ARG);
+	assert_non_null(strstr(err, "head layers, not 1 to"));
 	no_temporary(out);
 	head_free(&hidden);
 }

@@ -237,11 +237,12 @@ static int check_save_target(const opts_t *o, const char *wpath, char *err)
 
 /* save_model: the seed's whole model, the backbone of w through its
  * vector, then the head as Dense(K, softmax) named HEAD_LAYER
- * (net/model_file.h).  A head with hidden layers (issue 24) gives its
- * layers here, in order. */
+ * (net/model_file.h), and the line that says where it went.  A head with
+ * hidden layers (issue 24) gives its layers here, in order. */
 static int save_model(const opts_t *o, const head_t *head, const head_meta_t *hm,
 		      const weights_t *w, char *err)
 {
+	const model_info_t *mi = model_info(w->model);
 	const model_file_layer_t dense = {
 		.kind = MODEL_FILE_DENSE, .name = HEAD_LAYER, .activation = "softmax",
 		.in = head->D, .units = head->K, .kernel = head->kernel,
@@ -251,7 +252,13 @@ static int save_model(const opts_t *o, const head_t *head, const head_meta_t *hm
 		.w = w, .end = MODEL_FILE_END_VECTOR, .head = &dense, .nhead = 1,
 		.classes = (const char *const *)hm->classes, .nclasses = hm->nclasses,
 	};
-	return model_file_save(o->save_model, &m, err);
+	int rc = model_file_save(o->save_model, &m, err);
+
+	if (rc == 0 && !o->quiet)
+		fprintf(stderr, PROG ": saved the whole model to %s (%s through %s, "
+			"then " HEAD_LAYER " with softmax over %d classes)\n",
+			o->save_model, mi->title, mi->layers[WEIGHTS_NLAYERS - 1], head->K);
+	return rc;
 }
 
 /* The images to look at: every input, expanded (a folder gives its images
@@ -377,11 +384,6 @@ int main(int argc, char **argv)
 	if (o.save_model) {
 		if ((rc = save_model(&o, &head, &hm, &w, err)))
 			goto fail;
-		if (!o.quiet)
-			fprintf(stderr, PROG ": saved the whole model to %s (%s through "
-				"%s, then " HEAD_LAYER " with softmax over %d classes)\n",
-				o.save_model, model_info(model)->title,
-				model_info(model)->layers[WEIGHTS_NLAYERS - 1], head.K);
 		status = CLI_OK;
 		goto out;
 	}

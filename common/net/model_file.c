@@ -1,7 +1,7 @@
 /* model_file.c - see model_file.h.  The model's layers are listed once
- * (backbone_layers from the registry and the weights, then the head's),
- * and that one list gives both the JSON of model_config (model_json) and
- * the HDF5 groups and datasets (write_file, run in a child process). */
+ * (backbone_layers from the registry and the weights, then the head's);
+ * that one list gives both model_config (model_config.c) and the HDF5
+ * groups and datasets (write_file, run in a child process). */
 #include "net/model_file.h"
 
 #include <errno.h>
@@ -14,16 +14,10 @@
 #include "error.h"
 #include "version.h"
 #include "base/fsutil.h"
-#include "base/jsonw.h"
 #include "hdf5/h5child.h"
 #include "hdf5/h5util.h"
 #include "net/model.h"
-#include "net/vgg.h"
-
-/* VGG's convolutions are 3x3, stride 1, 'same'; its pools 2x2, stride 2
- * (net/vgg.h). */
-#define CONV_SIZE 3
-#define POOL_SIZE 2
+#include "net/model_file_impl.h"
 
 /* The longest layer name taken: its weight names must fit a buffer. */
 #define NAME_LIMIT 200
@@ -37,36 +31,12 @@
 /* The group Keras adds after the layers for the model's own weights. */
 #define TOP_LEVEL "top_level_model_weights"
 
-/* The Keras classes of the layers. */
-enum { K_CONV, K_POOL, K_FLATTEN, K_DENSE, K_ACTIVATION, K_DROPOUT };
-static const char *const class_name[] = {
-	[K_CONV] = "Conv2D", [K_POOL] = "MaxPooling2D", [K_FLATTEN] = "Flatten",
-	[K_DENSE] = "Dense", [K_ACTIVATION] = "Activation", [K_DROPOUT] = "Dropout",
-};
-
-/* One layer of the model, in model order (the input is not one: Keras
- * lists it in the configuration only). */
-typedef struct klayer {
-	int cls;                  /* K_* */
-	const char *name;
-	int trainable;
-	int units;                /* Conv2D's filters, Dense's units */
-	const char *activation;   /* Conv2D, Dense, Activation */
-	double rate;              /* Dropout */
-	const float *kernel, *bias; /* NULL when the layer has no weights */
-	int krank;
-	hsize_t kdims[4];
-} klayer_t;
-
-typedef struct klist {
-	klayer_t *v;
-	int n, cap;
-} klist_t;
-
-static klayer_t *add(klist_t *l, int cls, const char *name, int trainable)
+/* add appends a layer to l (whose cap layer_count gave). */
+static model_file_entry_t *add(model_file_list_t *l, int cls, const char *name,
+			       int trainable)
 {
-	klayer_t *L = &l->v[l->n++]; /* cap is counted before (layer_count) */
-	*L = (klayer_t){.cls = cls, .name = name, .trainable = trainable};
+	model_file_entry_t *L = &l->v[l->n++];
+	*L = (model_file_entry_t){.cls = cls, .name = name, .trainable = trainable};
 	return L;
 }
 
@@ -86,8 +56,8 @@ static int layer_count(int nhead)
  * w's.  The taps of issue 23 plug in here: an end after the last pool
  * (GlobalAveragePooling2D / GlobalMaxPooling2D, or the Flatten, of width
  * 512 or 25088) or after fc1 and its ReLU stops the walk there. */
-static int backbone_layers(const weights_t *w, int end, klist_t *l, int *width,
-			   char *err)
+static int backbone_layers(const weights_t *w, int end, model_file_list_t *l,
+			   int *width, char *err)
 {
 	const model_info_t *mi = model_info(w->model);
 	int pool = 0, dense = 0;
@@ -98,17 +68,17 @@ static int backbone_layers(const weights_t *w, int end, klist_t *l, int *width,
 		return err_set(err, ERR_ARG, "model_file_save: no backbone end %d", end);
 	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
 		const weights_layer_spec_t *s = &weights_spec[i];
-		klayer_t *L;
+		model_file_entry_t *L;
 		if (!s->is_conv && dense == 0)
-			add(l, K_FLATTEN, mi->flatten, 0);
-		L = add(l, s->is_conv ? K_CONV : K_DENSE, mi->layers[i], 0);
+			add(l, MODEL_FILE_FLATTEN, mi->flatten, 0);
+		L = add(l, s->is_conv ? MODEL_FILE_CONV : MODEL_FILE_DENSE, mi->layers[i], 0);
 		L->units = s->cout;
 		L->kernel = w->kernel[i];
 		L->bias = w->bias[i];
 		if (s->is_conv) {
 			L->activation = "relu";
 			L->krank = 4;
-			L->kdims[0] = L->kdims[1] = CONV_SIZE;
+			L->kdims[0] = L->kdims[1] = MODEL_FILE_CONV_SIZE;
 			L->kdims[2] = (hsize_t)s->cin;
 			L->kdims[3] = (hsize_t)s->cout;
 		} else {
@@ -118,10 +88,10 @@ static int backbone_layers(const weights_t *w, int end, klist_t *l, int *width,
 			L->kdims[0] = (hsize_t)s->cin;
 			L->kdims[1] = (hsize_t)s->cout;
 			if (relu)
-				add(l, K_ACTIVATION, relu, 0)->activation = "relu";
+				add(l, MODEL_FILE_ACTIVATION, relu, 0)->activation = "relu";
 		}
 		if (s->pool_after)
-			add(l, K_POOL, mi->pools[pool++], 0);
+			add(l, MODEL_FILE_POOL, mi->pools[pool++], 0);
 	}
 	*width = weights_spec[WEIGHTS_NLAYERS - 1].cout;
 	return 0;
@@ -130,15 +100,17 @@ static int backbone_layers(const weights_t *w, int end, klist_t *l, int *width,
 /* head_layers appends the head's layers (trainable), each taking the
  * width before it, and checks that the last is a Dense layer with one
  * output per class. */
-static int head_layers(const model_file_t *m, int width, klist_t *l, char *err)
+static int head_layers(const model_file_t *m, int width, model_file_list_t *l,
+		       char *err)
 {
 	const model_file_layer_t *last = NULL;
 
-	if (!m->head || m->nhead < 1)
-		return err_set(err, ERR_ARG, "model_file_save: no head layer");
+	if (!m->head || m->nhead < 1 || m->nhead > MODEL_FILE_MAX_HEAD)
+		return err_set(err, ERR_ARG, "model_file_save: %d head layers, not "
+			       "1 to %d", m->head ? m->nhead : 0, MODEL_FILE_MAX_HEAD);
 	for (int i = 0; i < m->nhead; i++) {
 		const model_file_layer_t *h = &m->head[i];
-		klayer_t *L;
+		model_file_entry_t *L;
 		const char *name = h->name ? h->name : "(no name)";
 		if (h->kind == MODEL_FILE_DENSE) {
 			if (h->in != width)
@@ -148,7 +120,7 @@ static int head_layers(const model_file_t *m, int width, klist_t *l, char *err)
 			    !*h->activation)
 				return err_set(err, ERR_ARG, "model_file_save: Dense layer %s "
 					       "without its units, activation or weights", name);
-			L = add(l, K_DENSE, h->name, 1);
+			L = add(l, MODEL_FILE_DENSE, h->name, 1);
 			L->units = h->units;
 			L->activation = h->activation;
 			L->kernel = h->kernel;
@@ -162,7 +134,7 @@ static int head_layers(const model_file_t *m, int width, klist_t *l, char *err)
 			if (!(h->rate >= 0 && h->rate < 1))
 				return err_set(err, ERR_ARG, "model_file_save: Dropout layer %s: "
 					       "rate %g outside [0, 1)", name, h->rate);
-			add(l, K_DROPOUT, h->name, 1)->rate = h->rate;
+			add(l, MODEL_FILE_DROPOUT, h->name, 1)->rate = h->rate;
 			last = h;
 		} else {
 			return err_set(err, ERR_ARG, "model_file_save: head layer %d of "
@@ -199,7 +171,7 @@ static int name_ok(const char *s)
 
 /* check_names: every name usable and given once (Keras' rule), none the
  * group Keras adds for the model's own weights. */
-static int check_names(const klist_t *l, const char *input, char *err)
+static int check_names(const model_file_list_t *l, const char *input, char *err)
 {
 	for (int i = 0; i < l->n; i++) {
 		const char *a = l->v[i].name;
@@ -216,171 +188,6 @@ static int check_names(const klist_t *l, const char *input, char *err)
 					       "named %s", a);
 	}
 	return 0;
-}
-
-/* ---- model_config ------------------------------------------------------ */
-
-static void int_pair(jsonw_t *j, const char *key, int v)
-{
-	jsonw_key(j, key);
-	jsonw_begin_array(j);
-	jsonw_int(j, v);
-	jsonw_int(j, v);
-	jsonw_end_array(j);
-}
-
-/* An initializer as tf-keras 2.21 serialises it. */
-static void initializer(jsonw_t *j, const char *key, const char *cls, int seed)
-{
-	jsonw_key(j, key);
-	jsonw_begin_object(j);
-	jsonw_key(j, "module");
-	jsonw_string(j, "keras.initializers");
-	jsonw_key(j, "class_name");
-	jsonw_string(j, cls);
-	jsonw_key(j, "config");
-	jsonw_begin_object(j);
-	if (seed) {
-		jsonw_key(j, "seed");
-		jsonw_null(j);
-	}
-	jsonw_end_object(j);
-	jsonw_key(j, "registered_name");
-	jsonw_null(j);
-	jsonw_end_object(j);
-}
-
-/* What Conv2D's and Dense's configurations end with, from use_bias. */
-static void weights_tail(jsonw_t *j)
-{
-	static const char *const none[] = {"kernel_regularizer", "bias_regularizer",
-		"activity_regularizer", "kernel_constraint", "bias_constraint"};
-
-	jsonw_key(j, "use_bias");
-	jsonw_bool(j, 1);
-	initializer(j, "kernel_initializer", "GlorotUniform", 1);
-	initializer(j, "bias_initializer", "Zeros", 0);
-	for (size_t i = 0; i < sizeof none / sizeof *none; i++) {
-		jsonw_key(j, none[i]);
-		jsonw_null(j);
-	}
-}
-
-/* layer_json writes {"class_name": ..., "config": {...}} of L, with the
- * keys in the order of tf-keras 2.21's get_config. */
-static void layer_json(jsonw_t *j, const klayer_t *L)
-{
-	jsonw_begin_object(j);
-	jsonw_key(j, "class_name");
-	jsonw_string(j, class_name[L->cls]);
-	jsonw_key(j, "config");
-	jsonw_begin_object(j);
-	jsonw_key(j, "name");
-	jsonw_string(j, L->name);
-	jsonw_key(j, "trainable");
-	jsonw_bool(j, L->trainable);
-	jsonw_key(j, "dtype");
-	jsonw_string(j, "float32");
-	switch (L->cls) {
-	case K_CONV:
-		jsonw_key(j, "filters");
-		jsonw_int(j, L->units);
-		int_pair(j, "kernel_size", CONV_SIZE);
-		int_pair(j, "strides", 1);
-		jsonw_key(j, "padding");
-		jsonw_string(j, "same");
-		jsonw_key(j, "data_format");
-		jsonw_string(j, "channels_last");
-		int_pair(j, "dilation_rate", 1);
-		jsonw_key(j, "groups");
-		jsonw_int(j, 1);
-		jsonw_key(j, "activation");
-		jsonw_string(j, L->activation);
-		weights_tail(j);
-		break;
-	case K_POOL:
-		int_pair(j, "pool_size", POOL_SIZE);
-		jsonw_key(j, "padding");
-		jsonw_string(j, "valid");
-		int_pair(j, "strides", POOL_SIZE);
-		jsonw_key(j, "data_format");
-		jsonw_string(j, "channels_last");
-		break;
-	case K_FLATTEN:
-		jsonw_key(j, "data_format");
-		jsonw_string(j, "channels_last");
-		break;
-	case K_DENSE:
-		jsonw_key(j, "units");
-		jsonw_int(j, L->units);
-		jsonw_key(j, "activation");
-		jsonw_string(j, L->activation);
-		weights_tail(j);
-		break;
-	case K_ACTIVATION:
-		jsonw_key(j, "activation");
-		jsonw_string(j, L->activation);
-		break;
-	case K_DROPOUT:
-		jsonw_key(j, "rate");
-		jsonw_real(j, L->rate);
-		jsonw_key(j, "noise_shape");
-		jsonw_null(j);
-		jsonw_key(j, "seed");
-		jsonw_null(j);
-		break;
-	}
-	jsonw_end_object(j);
-	jsonw_end_object(j);
-}
-
-/* model_json: the model_config text of the Sequential model of l, after
- * the input (VGG_IN x VGG_IN x the first layer's channels). */
-static int model_json(const klist_t *l, const char *input, char **out, char *err)
-{
-	jsonw_t j = {0};
-
-	jsonw_begin_object(&j);
-	jsonw_key(&j, "class_name");
-	jsonw_string(&j, "Sequential");
-	jsonw_key(&j, "config");
-	jsonw_begin_object(&j);
-	jsonw_key(&j, "name");
-	jsonw_string(&j, MODEL_FILE_NAME);
-	jsonw_key(&j, "layers");
-	jsonw_begin_array(&j);
-
-	jsonw_begin_object(&j);
-	jsonw_key(&j, "class_name");
-	jsonw_string(&j, "InputLayer");
-	jsonw_key(&j, "config");
-	jsonw_begin_object(&j);
-	jsonw_key(&j, "batch_input_shape");
-	jsonw_begin_array(&j);
-	jsonw_null(&j);
-	jsonw_int(&j, VGG_IN);
-	jsonw_int(&j, VGG_IN);
-	jsonw_int(&j, weights_spec[0].cin);
-	jsonw_end_array(&j);
-	jsonw_key(&j, "dtype");
-	jsonw_string(&j, "float32");
-	jsonw_key(&j, "sparse");
-	jsonw_bool(&j, 0);
-	jsonw_key(&j, "ragged");
-	jsonw_bool(&j, 0);
-	jsonw_key(&j, "name");
-	jsonw_string(&j, input);
-	jsonw_key(&j, "optional");
-	jsonw_bool(&j, 0);
-	jsonw_end_object(&j);
-	jsonw_end_object(&j);
-
-	for (int i = 0; i < l->n; i++)
-		layer_json(&j, &l->v[i]);
-	jsonw_end_array(&j);
-	jsonw_end_object(&j);
-	jsonw_end_object(&j);
-	return jsonw_finish(&j, out, err);
 }
 
 /* ---- the HDF5 file (in the child) -------------------------------------- */
@@ -491,7 +298,7 @@ static hid_t group(writer_t *w, hid_t loc, const char *name)
 
 /* write_layer makes layer L's group under mw, its weight_names and its
  * datasets (<name>/kernel:0, <name>/bias:0 inside it). */
-static int write_layer(writer_t *w, hid_t mw, const klayer_t *L)
+static int write_layer(writer_t *w, hid_t mw, const model_file_entry_t *L)
 {
 	char kname[NAME_LIMIT + 16], bname[NAME_LIMIT + 16];
 	const char *names[2] = {kname, bname};
@@ -518,21 +325,22 @@ static int write_layer(writer_t *w, hid_t mw, const klayer_t *L)
 
 static int by_name(const void *a, const void *b)
 {
-	return strcmp((*(const klayer_t *const *)a)->name,
-		      (*(const klayer_t *const *)b)->name);
+	return strcmp((*(const model_file_entry_t *const *)a)->name,
+		      (*(const model_file_entry_t *const *)b)->name);
 }
 
 /* What the child writes. */
 typedef struct job {
 	const char *tmp;
 	const model_file_t *m;
-	const klist_t *l;
+	const model_file_list_t *l;
 	const char *json;
 } job_t;
 
 /* write_all writes the file's contents into f. */
-static int write_all(writer_t *w, hid_t f, const job_t *j, const klayer_t **sorted,
-		     const char **names, char *step, size_t len)
+static int write_all(writer_t *w, hid_t f, const job_t *j,
+		     const model_file_entry_t **sorted, const char **names, char *step,
+		     size_t len)
 {
 	const model_file_t *m = j->m;
 	const model_info_t *mi = model_info(m->w->model);
@@ -579,7 +387,7 @@ static int write_all(writer_t *w, hid_t f, const job_t *j, const klayer_t **sort
 static int write_file(void *arg, int fd, char *err)
 {
 	const job_t *j = arg;
-	const klayer_t **sorted = malloc((size_t)j->l->n * sizeof *sorted);
+	const model_file_entry_t **sorted = malloc((size_t)j->l->n * sizeof *sorted);
 	const char **names = malloc((size_t)j->l->n * sizeof *names);
 	writer_t w = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, ""};
 	h5util_quiet_t quiet;
@@ -636,7 +444,7 @@ static int write_file(void *arg, int fd, char *err)
 
 int model_file_save(const char *path, const model_file_t *m, char *err)
 {
-	klist_t l = {0};
+	model_file_list_t l = {0};
 	char tmp[4096], *json = NULL;
 	int rc, width = 0;
 	const char *input;
@@ -647,13 +455,15 @@ int model_file_save(const char *path, const model_file_t *m, char *err)
 	    sizeof tmp)
 		return err_set(err, ERR_ARG, "%s: path too long", path);
 	input = model_info(m->w->model)->input;
-	l.cap = layer_count(m->nhead > 0 ? m->nhead : 0);
+	/* Room for the head's layers once their number is known to be sane
+	 * (head_layers refuses it otherwise, before adding any). */
+	l.cap = layer_count(m->nhead >= 1 && m->nhead <= MODEL_FILE_MAX_HEAD ? m->nhead : 0);
 	if (!(l.v = calloc((size_t)l.cap, sizeof *l.v)))
 		return err_set(err, ERR_NOMEM, "out of memory");
 	if ((rc = backbone_layers(m->w, m->end, &l, &width, err)) ||
 	    (rc = head_layers(m, width, &l, err)) ||
 	    (rc = check_names(&l, input, err)) ||
-	    (rc = model_json(&l, input, &json, err)))
+	    (rc = model_file_config(&l, input, &json, err)))
 		goto out;
 
 	job_t job = {tmp, m, &l, json};

@@ -44,9 +44,11 @@
  * 4032 strings) is split into name0, name1, ... as Keras splits it.
  *
  * Where the extensions plug in: a head with hidden layers is a longer
- * list of model_file_layer_t (Dense, Dropout, Dense); a backbone that ends
- * elsewhere is another model_file_end (backbone_layers in model_file.c
- * stops there and gives the width the head takes). */
+ * list of model_file_layer_t (Dense, Dropout, Dense: both kinds are
+ * written already); a backbone that ends elsewhere is another
+ * model_file_end, at which backbone_layers (model_file.c) stops and gives
+ * the width the head takes, with the classes it adds (a global pooling)
+ * configured in model_config.c's layer_json. */
 #ifndef COMMON_NET_MODEL_FILE_H
 #define COMMON_NET_MODEL_FILE_H
 
@@ -59,6 +61,8 @@
 #define MODEL_FILE_KERAS_VERSION "2.21.0"
 /* The Sequential model's name. */
 #define MODEL_FILE_NAME "sequential_1"
+/* The most layers a head may have. */
+#define MODEL_FILE_MAX_HEAD 1000
 
 /* Where the backbone ends: the layer whose output the head takes. */
 enum model_file_end {
@@ -90,7 +94,7 @@ typedef struct model_file_layer {
 typedef struct model_file {
 	const weights_t *w;  /* the backbone: its model, weights, fingerprint */
 	int end;             /* where the backbone ends: model_file_end */
-	const model_file_layer_t *head; /* nhead >= 1 layers */
+	const model_file_layer_t *head; /* 1..MODEL_FILE_MAX_HEAD layers */
 	int nhead;
 	/* The names of the last Dense layer's outputs, in index order. */
 	const char *const *classes;
@@ -104,7 +108,8 @@ typedef struct model_file {
  * is removed on failure.  The process' own libhdf5 is not touched.
  * Returns 0, or:
  *   ERR_ARG   a missing argument; end not a model_file_end; no head
- *             layer, or one of an unknown kind; a Dense layer whose in is
+ *             layer or more than MODEL_FILE_MAX_HEAD, or one of an
+ *             unknown kind; a Dense layer whose in is
  *             not the width before it, or units, a kernel or a bias
  *             missing; a rate outside [0, 1); a name empty, longer than
  *             200 bytes, not UTF-8, with an empty component ("a//b",
