@@ -745,8 +745,8 @@ static void test_many_classes(void **state)
 	assert_non_null(names);
 	assert_non_null(kernel);
 	for (int k = 0; k < K; k++) {
-		names[k] = malloc(16);
-		snprintf(names[k], 16, "person%04d", k);
+		names[k] = malloc(24);
+		snprintf(names[k], 24, "person%04d", k);
 	}
 	model_file_layer_t dense = {.kind = MODEL_FILE_DENSE, .name = "dense_1",
 				    .activation = "softmax", .in = 4096, .units = K,
