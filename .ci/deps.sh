@@ -6,6 +6,8 @@
 #   .ci/deps.sh install   build, plus help2man (the man pages): `make install`
 #   .ci/deps.sh pipeline  build, plus gnuplot: ./pipeline.sh
 #   .ci/deps.sh mpi       build, plus Open MPI: bin/extract across machines
+#   .ci/deps.sh real-weights  what tests/ref/real_weights.py needs (Python,
+#                         onnx, h5py, pip; no TensorFlow)
 #   .ci/deps.sh --list SET  prints the set's packages, one line
 # As root it runs apt-get; otherwise it prints the one apt-get line to run
 # and fails.
@@ -20,7 +22,8 @@ test) want=("${build[@]}" libcmocka-dev) ;;
 install) want=("${build[@]}" help2man) ;;
 pipeline) want=("${build[@]}" gnuplot-nox) ;;
 mpi) want=("${build[@]}" libopenmpi-dev openmpi-bin) ;;
-*) echo "usage: $0 [--list] [build|test|install|pipeline|mpi]" >&2; exit 2 ;;
+real-weights) want=(python3 python3-numpy python3-h5py python3-onnx python3-pip) ;;
+*) echo "usage: $0 [--list] [build|test|install|pipeline|mpi|real-weights]" >&2; exit 2 ;;
 esac
 if [ "$list" = 1 ]; then
 	echo "${want[*]}"
