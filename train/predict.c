@@ -3,18 +3,22 @@
  * head on each image and prints the top-k people, one line each:
  *   path<TAB>rank<TAB>name<TAB>probability
  * (fields escaped as PostgreSQL's COPY text format: cli_put_tsv); with
- * --min-prob, rank 1's name is "unknown" when its probability is lower. */
+ * --min-prob, rank 1's name is "unknown" when its probability is lower.
+ * With --save-model it writes instead the whole model, backbone and head,
+ * as the file tf.keras' model.save writes (net/model_file.h). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "dataset/dataset.h"
 #include "error.h"
 #include "net/model.h"
+#include "net/model_file.h"
 #include "head/head.h"
 #include "img/img.h"
 #include "version.h"
@@ -25,6 +29,7 @@
 
 static const char usage[] =
 	"usage: predict --head HEAD.h5 [options] IMAGE_OR_DIR...\n"
+	"       predict --head HEAD.h5 [--weights FILE] --save-model MODEL.h5\n"
 	"\n"
 	"Runs VGG16 through fc2 (VGG-Face through fc7, when the head was trained\n"
 	"on its features) and the head trained by train-head on each image\n"
@@ -33,7 +38,9 @@ static const char usage[] =
 	"(a backslash, tab, newline or carriage return in a path or a name is\n"
 	"written \\\\, \\t, \\n or \\r, as PostgreSQL's COPY text format does).\n"
 	"It refuses weights, a model or preprocessing other than the head's\n"
-	"features were made with.\n"
+	"features were made with.  With --save-model it writes instead the\n"
+	"whole model (the backbone, then the head) in the file tf.keras'\n"
+	"model.save writes, for tf.keras.models.load_model.\n"
 	"\n"
 	"options:\n"
 	"  --head FILE      the head (train-head --out), required\n"
@@ -53,13 +60,33 @@ static const char usage[] =
 	"                   answers (default 0: never)\n"
 	"  --batch N, --batch-size N\n"
 	"                   images per network batch (default 8)\n"
+	"  --threads N      compute threads for the network (default: one per\n"
+	"                   CPU)\n"
+	"  --save-model FILE\n"
+	"                   instead of predicting, write the seed's whole model\n"
+	"                   (VGG16 through fc2 or VGG-Face through fc7, frozen,\n"
+	"                   then the head as dense_1 with softmax) to FILE, as\n"
+	"                   model.save('FILE') writes it (HDF5, about 530 MB;\n"
+	"                   replaced atomically)\n"
 	"  -q, --quiet      no summary\n"
 	"  --version        print the version\n"
-	"  -h, --help       this text\n";
+	"  -h, --help       this text\n"
+	"  --help-dev       the variables for development and tests\n";
+
+static const char usage_dev[] =
+	"predict: for development and tests (docs/development.md)\n"
+	"\n"
+	"  VGGFEAT_ISA=NAME          the kernels' instructions: portable, avx2,\n"
+	"                            emul512 (AVX-512's code on AVX2) or avx512,\n"
+	"                            one the CPU has (default: the widest)\n"
+	"  VGGFEAT_HDF5_TIMEOUT=S    seconds the head's and the weights' readers\n"
+	"                            may take before they count as hung\n"
+	"                            (default 600)\n";
 
 typedef struct opts {
-	const char *head, *weights;
+	const char *head, *weights, *save_model;
 	long top_k, batch;
+	long threads; /* compute threads; 0: one per CPU (vgg.h) */
 	double min_prob;
 	int quiet;
 	int model; /* weights.h's; MODEL_AUTO: the head's */
@@ -70,7 +97,7 @@ typedef struct opts {
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum { O_HEAD = 256, O_WEIGHTS, O_MODEL, O_TOPK, O_MIN_PROB, O_BATCH,
-	       O_VERSION };
+	       O_THREADS, O_SAVE_MODEL, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"head", required_argument, 0, O_HEAD},
 		{"weights", required_argument, 0, O_WEIGHTS},
@@ -79,9 +106,12 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		{"min-prob", required_argument, 0, O_MIN_PROB},
 		{"batch", required_argument, 0, O_BATCH},
 		{"batch-size", required_argument, 0, O_BATCH},
+		{"threads", required_argument, 0, O_THREADS},
+		{"save-model", required_argument, 0, O_SAVE_MODEL},
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
+		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{0, 0, 0, 0},
 	};
 	int c;
@@ -92,6 +122,11 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		switch (c) {
 		case O_HEAD: o->head = optarg; break;
 		case O_WEIGHTS: o->weights = optarg; break;
+		case O_SAVE_MODEL:
+			if (!*optarg)
+				return cli_usage(PROG, "--save-model: an empty path");
+			o->save_model = optarg;
+			break;
 		case O_MODEL:
 			if (cli_model(PROG, optarg, &o->model))
 				return CLI_USAGE;
@@ -108,18 +143,23 @@ static int parse_args(int argc, char **argv, opts_t *o)
 			if (cli_long(PROG, "--batch", optarg, 1, 256, &o->batch))
 				return CLI_USAGE;
 			break;
+		case O_THREADS:
+			if (cli_long(PROG, "--threads", optarg, 1, 256, &o->threads))
+				return CLI_USAGE;
+			break;
 		case 'q': o->quiet = 1; break;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
+		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
 			return cli_bad_option(PROG, argv);
 		}
 	}
-	if (!o->head || optind == argc) {
-		fprintf(stderr, PROG ": --head and at least one image are required\n"
-			"Try '" PROG " --help'.\n");
-		return CLI_USAGE;
-	}
+	if (o->save_model && o->head && optind < argc)
+		return cli_usage(PROG, "--save-model writes the model instead of "
+				 "predicting: give no images ('%s')", argv[optind]);
+	if (!o->head || (optind == argc && !o->save_model))
+		return cli_usage(PROG, "--head and at least one image are required");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 	return 0;
@@ -190,6 +230,49 @@ static int check_weights(const opts_t *o, const head_meta_t *hm, int model,
 	return 0;
 }
 
+/* check_save_target refuses to write the model over the head or the
+ * weights it is made from (the same file, whatever the path says). */
+static int check_save_target(const opts_t *o, const char *wpath, char *err)
+{
+	struct stat to, st;
+	const char *from[2] = {o->head, wpath};
+
+	if (stat(o->save_model, &to) != 0)
+		return 0; /* nothing there yet, or the save says why */
+	for (int i = 0; i < 2; i++)
+		if (stat(from[i], &st) == 0 && st.st_dev == to.st_dev &&
+		    st.st_ino == to.st_ino)
+			return err_set(err, ERR_ARG, "--save-model %s is the %s it is "
+				       "made from", o->save_model, i ? "weights file" : "head");
+	return 0;
+}
+
+/* save_model: the seed's whole model, the backbone of w through its
+ * vector, then the head as Dense(K, softmax) named HEAD_LAYER
+ * (net/model_file.h), and the line that says where it went.  A head with
+ * hidden layers (issue 24) gives its layers here, in order. */
+static int save_model(const opts_t *o, const head_t *head, const head_meta_t *hm,
+		      const weights_t *w, char *err)
+{
+	const model_info_t *mi = model_info(w->model);
+	const model_file_layer_t dense = {
+		.kind = MODEL_FILE_DENSE, .name = HEAD_LAYER, .activation = "softmax",
+		.in = head->D, .units = head->K, .kernel = head->kernel,
+		.bias = head->bias,
+	};
+	const model_file_t m = {
+		.w = w, .end = MODEL_FILE_END_VECTOR, .head = &dense, .nhead = 1,
+		.classes = (const char *const *)hm->classes, .nclasses = hm->nclasses,
+	};
+	int rc = model_file_save(o->save_model, &m, err);
+
+	if (rc == 0 && !o->quiet)
+		fprintf(stderr, PROG ": saved the whole model to %s (%s through %s, "
+			"then " HEAD_LAYER " with softmax over %d classes)\n",
+			o->save_model, mi->title, mi->layers[WEIGHTS_NLAYERS - 1], head->K);
+	return rc;
+}
+
 /* The images to look at: every input, expanded (a folder gives its images
  * in key order). */
 typedef struct images {
@@ -249,12 +332,15 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 	int *order = malloc((size_t)K * sizeof *order);
 	const char **batch_paths = malloc((size_t)B * sizeof *batch_paths);
 	vgg_t *net = NULL;
+	vgg_opts_t vo;
 
 	if (!x || !feat || !logits || !p || !order || !batch_paths) {
 		rc = err_set(err, ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = vgg_create(w, B, &net, err)))
+	vgg_opts_init(&vo, B);
+	vo.threads = (int)o->threads;
+	if ((rc = vgg_create_opts(w, &vo, &net, err)))
 		goto out;
 	for (size_t i = 0; i < im->n;) {
 		int n = 0;
@@ -304,10 +390,19 @@ int main(int argc, char **argv)
 	/* Without --weights, the file of the head's model. */
 	if (cli_weights_path(PROG, o.weights, model, wpath, sizeof wpath))
 		goto out;
+	if (o.save_model && (rc = check_save_target(&o, wpath, err)))
+		goto fail;
 	if ((rc = weights_load(wpath, &w, err)) ||
 	    (rc = weights_check_model(&w, o.model, wpath, err)) ||
-	    (rc = check_weights(&o, &hm, model, &w, wpath, err)) ||
-	    (rc = list_images(&o, &im, err)) ||
+	    (rc = check_weights(&o, &hm, model, &w, wpath, err)))
+		goto fail;
+	if (o.save_model) {
+		if ((rc = save_model(&o, &head, &hm, &w, err)))
+			goto fail;
+		status = CLI_OK;
+		goto out;
+	}
+	if ((rc = list_images(&o, &im, err)) ||
 	    (rc = predict_all(&o, &head, &hm, &w, model, &im, &done, err)))
 		goto fail;
 	/* The lines are the answer: losing some (a full disk) is a failure. */
@@ -315,10 +410,13 @@ int main(int argc, char **argv)
 		goto out;
 	if (!o.quiet)
 		fprintf(stderr, PROG ": %zu images, %zu skipped\n", done, im.skipped);
-	status = done || !im.skipped ? CLI_OK : CLI_ERROR;
+	if (done || !im.skipped)
+		status = CLI_OK;
+	else
+		cli_error(PROG, "not one of the %zu images could be read", im.skipped);
 	goto out;
 fail:
-	fprintf(stderr, PROG ": error: %s\n", err);
+	cli_error(PROG, "%s", err);
 out:
 	images_free(&im);
 	weights_free(&w);

@@ -33,7 +33,9 @@
 /* The command line (extract.c parses it), and this CPU's tuning. */
 typedef struct run_opts {
 	const char *in, *db, *weights;
-	long batch, threads, limit; /* batch 0: the tuning's gather */
+	long batch, limit;   /* batch 0: the tuning's gather */
+	long threads;        /* compute threads; 0: one per CPU (vgg.h) */
+	long decode_threads; /* image decoding threads (the ring's) */
 	int dtype, strict, quiet, conv, follow;
 	int model;      /* weights.h's; MODEL_AUTO: the file's */
 	double tune;    /* --tune's seconds; 0: not asked */
