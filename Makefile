@@ -123,6 +123,14 @@ $(BIN)/train-head: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
 FEATDB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard train/featdb/*.c))
 $(BIN)/featdb: $(FEATDB_OBJ)
 $(BIN)/featdb: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+# What stage 2's programs share beyond common/ sits in train/ too, named
+# by its folder (#include "embed/embed.h"): predict, verify and nearest
+# turn images into vectors with train/embed/; verify and nearest share
+# train/recog/ (the metrics, the store and the weights checked together).
+$(BUILD)/train/%.o: CPPFLAGS += -Itrain
+EMBED_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard train/embed/*.c))
+$(BIN)/predict: $(EMBED_OBJ)
+$(BIN)/predict: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
 # test_split checks train-head's split (train/train_head/split.c).
 $(BUILD)/tests/test_split: $(TRAIN_HEAD_OBJ)
 $(BUILD)/tests/test_split: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
