@@ -129,8 +129,13 @@ $(BIN)/featdb: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
 # train/recog/ (the metrics, the store and the weights checked together).
 $(BUILD)/train/%.o: CPPFLAGS += -Itrain
 EMBED_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard train/embed/*.c))
+RECOG_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard train/recog/*.c))
+VERIFY_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard train/verify/*.c))
+NEAREST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard train/nearest/*.c))
 $(BIN)/predict: $(EMBED_OBJ)
-$(BIN)/predict: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+$(BIN)/verify: $(VERIFY_OBJ) $(RECOG_OBJ) $(EMBED_OBJ)
+$(BIN)/nearest: $(NEAREST_OBJ) $(RECOG_OBJ) $(EMBED_OBJ)
+$(BIN)/predict $(BIN)/verify $(BIN)/nearest: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
 # test_split checks train-head's split (train/train_head/split.c).
 $(BUILD)/tests/test_split: $(TRAIN_HEAD_OBJ)
 $(BUILD)/tests/test_split: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)

@@ -1,0 +1,337 @@
+/* search.c - the exact k nearest records of many queries (nearest.h): the
+ * store streamed from the LMDB map a block at a time, each block's vectors
+ * multiplied by all the queries' in float32, then each record that could
+ * be among a query's k nearest measured again in double.
+ *
+ * Why the float32 product is enough to be exact: OpenBLAS' sgemm sums each
+ * q.x in some order of D float32 roundings, so |s~ - s| <= gamma_D
+ * sum |q_i x_i| <= gamma_D |q| |x| (Cauchy-Schwarz), gamma_D = D u / (1 -
+ * D u), u = 2^-24, whatever the order or the fused multiply-adds.  So the
+ * float32 distance, less that bound carried through the metric, is a lower
+ * bound on the exact one; a record whose lower bound is not below the
+ * query's current k-th exact distance cannot enter its k nearest (records
+ * come in key order, so a later one loses a tie), and every other is
+ * measured again in double by recog_distance_n, verify's own distance.
+ * Few are: about k ln(N / k) per query, and those within the bound of the
+ * k-th.
+ *
+ * Letters: Q queries, N records, B records in a block, D the vector's
+ * length, K the neighbours asked for. */
+#include "nearest.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/workers.h"
+#include "error.h"
+#include "recog/recog.h"
+
+/* Queries per matrix product: the scores of one product, QC x B floats,
+ * stay a few tens of MB. */
+#define NN_QCHUNK 2048
+/* A block's vectors: about this many bytes of float32. */
+#define NN_BLOCK_BYTES ((size_t)32 << 20)
+/* Records decoded per task; queries updated per task. */
+#define NN_DECODE_TASK 32
+#define NN_UPDATE_TASK 8
+
+typedef struct search {
+	const nn_opts_t *o;
+	nn_result_t *res;
+	int D, B, K;
+	const float *q;          /* (Q, D) */
+	double *qn;              /* (Q) |q| */
+	double gamma;            /* the float32 product's relative error bound */
+	/* The block being searched: its records as featdb_blocks gave them,
+	 * then decoded. */
+	int n;
+	uint64_t base;           /* the key-order index of its first record */
+	const char *const *keys;
+	const size_t *klens;
+	const uint8_t *const *vals;
+	const size_t *vlens;
+	float *x;                /* (B, D) */
+	double *xn;              /* (B) |x| */
+	int32_t *cls;            /* (B) */
+	uint8_t *ok;             /* (B) decoded and sound */
+	/* The queries of the product being done: q0 .. q0 + nq - 1. */
+	int q0, nq;
+	float *s;                /* (QC, B) their float32 dot products */
+	workers_t *pool;
+	uint64_t *exact;         /* (threads) records measured again */
+	pthread_mutex_t lock;    /* guards rc and err */
+	int rc;
+	char *err;
+} search_t;
+
+static void search_fail(search_t *s, int rc, const char *what)
+{
+	pthread_mutex_lock(&s->lock);
+	if (!s->rc)
+		s->rc = err_set(s->err, rc, "%s", what);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- a query's k nearest: a max-heap on (distance, index) ---- */
+
+static int hit_after(const nn_hit_t *a, const nn_hit_t *b)
+{
+	return a->dist > b->dist || (a->dist == b->dist && a->index > b->index);
+}
+
+static void heap_sift_down(nn_hit_t *h, int n, int i)
+{
+	for (;;) {
+		int l = 2 * i + 1, r = l + 1, m = i;
+		if (l < n && hit_after(&h[l], &h[m]))
+			m = l;
+		if (r < n && hit_after(&h[r], &h[m]))
+			m = r;
+		if (m == i)
+			return;
+		nn_hit_t t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+static void heap_sift_up(nn_hit_t *h, int i)
+{
+	while (i > 0) {
+		int p = (i - 1) / 2;
+		if (!hit_after(&h[i], &h[p]))
+			return;
+		nn_hit_t t = h[i];
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+/* ---- the three phases of a block, each run by the workers ---- */
+
+/* Decodes records task*NN_DECODE_TASK.. of the block into x, xn, cls, ok;
+ * a record that does not decode, or whose class the store does not list,
+ * is passed over (ok 0). */
+static void decode_task(void *arg, int task, int worker)
+{
+	search_t *s = arg;
+	int j1 = (task + 1) * NN_DECODE_TASK;
+
+	for (int j = task * NN_DECODE_TASK; j < j1 && j < s->n; j++) {
+		featdb_rec_t rec;
+		float *x = s->x + (size_t)j * s->D;
+		s->ok[j] = 0;
+		if (featdb_rec_decode(s->vals[j], s->vlens[j], &rec, NULL) != 0 ||
+		    rec.cls < 0 || rec.cls >= s->res->meta.nclasses)
+			continue;
+		if (rec.dim != s->D) {
+			search_fail(s, ERR_SHAPE, "a record's vector is not as long as "
+				    "the store's metadata says (featdb verify)");
+			continue;
+		}
+		featdb_rec_vector(&rec, x);
+		s->xn[j] = recog_norm(x, s->D);
+		s->cls[j] = rec.cls;
+		s->ok[j] = 1;
+	}
+}
+
+/* s (nq, B) = q (nq, D) x^T, x (n, D): this task's share of the columns. */
+static void product_task(void *arg, int task, int worker)
+{
+	search_t *s = arg;
+	int T = workers_threads(s->pool);
+	int c0 = (int)((long)s->n * task / T), c1 = (int)((long)s->n * (task + 1) / T);
+
+	if (c1 > c0)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->nq, c1 - c0,
+			    s->D, 1.0f, s->q + (size_t)s->q0 * s->D, s->D,
+			    s->x + (size_t)c0 * s->D, s->D, 0.0f, s->s + c0, s->B);
+}
+
+/* The lower bound, from the float32 dot product dot, on the exact
+ * distance between a query and a record of norms qn and xn (squared for
+ * the euclidean metrics, whose products give squares). */
+static double lower_bound(const search_t *s, double dot, double qn, double xn)
+{
+	double g = s->gamma * qn * xn, qs, xs;
+
+	switch (s->o->metric) {
+	case RECOG_COSINE:
+		if (qn == 0 || xn == 0)
+			return 1;
+		return 1 - (dot + g) / (qn * xn) - 1e-12;
+	case RECOG_EUCLIDEAN:
+		return qn * qn + xn * xn - 2 * (dot + g) - 1e-12 * (qn * qn + xn * xn);
+	default:
+		qs = qn / (qn + RECOG_L2_EPS);
+		xs = xn / (xn + RECOG_L2_EPS);
+		return qs * qs + xs * xs -
+		       2 * (dot + g) / ((qn + RECOG_L2_EPS) * (xn + RECOG_L2_EPS)) - 1e-12;
+	}
+}
+
+/* Queries task*NN_UPDATE_TASK.. of the product: each record of the block
+ * that could be among their k nearest, measured in double and kept. */
+static void update_task(void *arg, int task, int worker)
+{
+	search_t *s = arg;
+	const int K = s->K, D = s->D, sq = s->o->metric != RECOG_COSINE;
+	int i1 = (task + 1) * NN_UPDATE_TASK;
+
+	for (int i = task * NN_UPDATE_TASK; i < i1 && i < s->nq; i++) {
+		int g = s->q0 + i;
+		nn_hit_t *h = s->res->hits + (size_t)g * K;
+		int *cnt = &s->res->count[g];
+		const float *qv = s->q + (size_t)g * D, *dots = s->s + (size_t)i * s->B;
+		double qn = s->qn[g];
+		double T = *cnt == K ? h[0].dist : INFINITY;
+		double Tb = sq ? T * T : T; /* T in the bound's units */
+
+		for (int j = 0; j < s->n; j++) {
+			if (!s->ok[j] || lower_bound(s, dots[j], qn, s->xn[j]) >= Tb)
+				continue;
+			double d = recog_distance_n(s->o->metric, qv, qn,
+						    s->x + (size_t)j * D, s->xn[j], D);
+			s->exact[worker]++;
+			if (*cnt == K && !(d < T))
+				continue;
+			char *key = strndup(s->keys[j], s->klens[j]);
+			if (!key) {
+				search_fail(s, ERR_NOMEM, "out of memory");
+				return;
+			}
+			nn_hit_t hit = {d, s->base + (uint64_t)j, s->cls[j], key};
+			if (*cnt < K) {
+				h[*cnt] = hit;
+				heap_sift_up(h, (*cnt)++);
+			} else {
+				free(h[0].key);
+				h[0] = hit;
+				heap_sift_down(h, K, 0);
+			}
+			if (*cnt == K) {
+				T = h[0].dist;
+				Tb = sq ? T * T : T;
+			}
+		}
+	}
+}
+
+/* featdb_blocks' callback: one block searched for every query. */
+static int search_block(void *ctx, int n, const char *const *keys,
+			const size_t *klens, const uint8_t *const *vals,
+			const size_t *vlens)
+{
+	search_t *s = ctx;
+	const featdb_meta_t *meta = &s->res->meta;
+	int T = workers_threads(s->pool);
+
+	if (meta->dim != s->D)
+		return err_set(s->err, ERR_SHAPE, "the store holds vectors of %d "
+			       "values; the queries have %d", meta->dim, s->D);
+	s->n = n;
+	s->keys = keys;
+	s->klens = klens;
+	s->vals = vals;
+	s->vlens = vlens;
+	workers_run(s->pool, decode_task, s, (n + NN_DECODE_TASK - 1) / NN_DECODE_TASK);
+	if (s->rc)
+		return s->rc;
+	for (int j = 0; j < n; j++)
+		s->res->bad += !s->ok[j];
+	for (s->q0 = 0; s->q0 < s->res->nq; s->q0 += NN_QCHUNK) {
+		s->nq = s->res->nq - s->q0 < NN_QCHUNK ? s->res->nq - s->q0 : NN_QCHUNK;
+		workers_run(s->pool, product_task, s, T);
+		workers_run(s->pool, update_task, s,
+			    (s->nq + NN_UPDATE_TASK - 1) / NN_UPDATE_TASK);
+		if (s->rc)
+			return s->rc;
+	}
+	s->base += (uint64_t)n;
+	return 0;
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+	return hit_after(a, b) ? 1 : hit_after(b, a) ? -1 : 0;
+}
+
+void nn_result_free(nn_result_t *res)
+{
+	for (size_t i = 0; res->hits && i < (size_t)res->nq * res->k; i++)
+		free(res->hits[i].key);
+	free(res->hits);
+	free(res->count);
+	featdb_meta_free(&res->meta);
+	memset(res, 0, sizeof *res);
+}
+
+int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
+	      nn_result_t *res, char *err)
+{
+	search_t s = {.o = o, .res = res, .D = D, .K = o->k, .q = q, .err = err};
+	size_t B;
+	int rc;
+
+	memset(res, 0, sizeof *res);
+	if (nq < 1 || D < 1 || o->k < 1 || o->threads < 1 || o->block < 0)
+		return err_set(err, ERR_ARG, "nn_search: bad arguments");
+	B = o->block ? (size_t)o->block : NN_BLOCK_BYTES / ((size_t)D * sizeof(float));
+	B = B < 16 ? 16 : B > 65536 ? 65536 : B;
+	s.B = (int)B;
+	/* (D + 2) u: the bound's D roundings, with room for the widening of
+	 * the result and its use. */
+	double Du = (D + 2) * 0x1p-24;
+	s.gamma = Du / (1 - Du);
+	res->nq = nq;
+	res->k = o->k;
+	res->hits = calloc((size_t)nq * o->k, sizeof *res->hits);
+	res->count = calloc((size_t)nq, sizeof *res->count);
+	s.qn = malloc((size_t)nq * sizeof *s.qn);
+	s.x = malloc(B * D * sizeof *s.x);
+	s.xn = malloc(B * sizeof *s.xn);
+	s.cls = malloc(B * sizeof *s.cls);
+	s.ok = malloc(B);
+	s.s = malloc((size_t)(nq < NN_QCHUNK ? nq : NN_QCHUNK) * B * sizeof *s.s);
+	s.exact = calloc((size_t)o->threads, sizeof *s.exact);
+	pthread_mutex_init(&s.lock, NULL);
+	if (!res->hits || !res->count || !s.qn || !s.x || !s.xn || !s.cls || !s.ok ||
+	    !s.s || !s.exact) {
+		rc = err_set(err, ERR_NOMEM, "out of memory for %d queries and blocks "
+			     "of %zu records of %d values", nq, B, D);
+		goto out;
+	}
+	for (int i = 0; i < nq; i++)
+		s.qn[i] = recog_norm(q + (size_t)i * D, D);
+	if ((rc = workers_create(o->threads, &s.pool, err)) ||
+	    (rc = featdb_blocks(db, &res->meta, s.B, search_block, &s, err)))
+		goto out;
+	if (res->meta.dim != D) {
+		rc = err_set(err, ERR_SHAPE, "the store holds vectors of %d values; the "
+			     "queries have %d", res->meta.dim, D);
+		goto out;
+	}
+	res->records = s.base;
+	for (int t = 0; t < o->threads; t++)
+		res->exact += s.exact[t];
+	for (int i = 0; i < nq; i++)
+		qsort(res->hits + (size_t)i * o->k, (size_t)res->count[i],
+		      sizeof *res->hits, hit_cmp);
+out:
+	workers_free(s.pool);
+	pthread_mutex_destroy(&s.lock);
+	free(s.qn);
+	free(s.x);
+	free(s.xn);
+	free(s.cls);
+	free(s.ok);
+	free(s.s);
+	free(s.exact);
+	return rc;
+}
