@@ -136,6 +136,12 @@ $(BIN)/predict: $(EMBED_OBJ)
 $(BIN)/verify: $(VERIFY_OBJ) $(RECOG_OBJ) $(EMBED_OBJ)
 $(BIN)/nearest: $(NEAREST_OBJ) $(RECOG_OBJ) $(EMBED_OBJ)
 $(BIN)/predict $(BIN)/verify $(BIN)/nearest: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+# test_recog checks the distances and verify's figures, test_search
+# nearest's search, through their functions.
+$(BUILD)/tests/test_recog: $(VERIFY_OBJ) $(RECOG_OBJ)
+$(BUILD)/tests/test_search: $(NEAREST_OBJ) $(RECOG_OBJ)
+$(BUILD)/tests/test_recog $(BUILD)/tests/test_search: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+$(BUILD)/tests/test_recog.o $(BUILD)/tests/test_search.o: CPPFLAGS += -Itrain
 # test_split checks train-head's split (train/train_head/split.c).
 $(BUILD)/tests/test_split: $(TRAIN_HEAD_OBJ)
 $(BUILD)/tests/test_split: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)

@@ -142,8 +142,9 @@ int vf_folds_run(const vf_records_t *r, int metric, uint64_t seed,
 			ok += imp[k].dist[i] > t;
 		f->threshold[k] = t;
 		f->acc[k] = (double)ok / (double)(gen[k].n + imp[k].n);
-		f->mean += f->acc[k] / VF_FOLDS;
+		f->mean += f->acc[k];
 	}
+	f->mean /= VF_FOLDS;
 	for (int k = 0; k < VF_FOLDS; k++)
 		f->std += (f->acc[k] - f->mean) * (f->acc[k] - f->mean) / VF_FOLDS;
 	f->std = sqrt(f->std);
