@@ -138,10 +138,14 @@ $(BIN)/nearest: $(NEAREST_OBJ) $(RECOG_OBJ) $(EMBED_OBJ)
 $(BIN)/predict $(BIN)/verify $(BIN)/nearest: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
 # test_recog checks the distances and verify's figures, test_search
 # nearest's search, through their functions.
+# test_verify computes the distances it expects with train/recog/.
 $(BUILD)/tests/test_recog: $(VERIFY_OBJ) $(RECOG_OBJ)
 $(BUILD)/tests/test_search: $(NEAREST_OBJ) $(RECOG_OBJ)
-$(BUILD)/tests/test_recog $(BUILD)/tests/test_search: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
-$(BUILD)/tests/test_recog.o $(BUILD)/tests/test_search.o: CPPFLAGS += -Itrain
+$(BUILD)/tests/test_verify $(BUILD)/tests/test_nearest: $(RECOG_OBJ)
+$(BUILD)/tests/test_recog $(BUILD)/tests/test_search $(BUILD)/tests/test_verify \
+	$(BUILD)/tests/test_nearest: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+$(BUILD)/tests/test_recog.o $(BUILD)/tests/test_search.o $(BUILD)/tests/test_verify.o \
+	$(BUILD)/tests/test_nearest.o: CPPFLAGS += -Itrain
 # test_split checks train-head's split (train/train_head/split.c).
 $(BUILD)/tests/test_split: $(TRAIN_HEAD_OBJ)
 $(BUILD)/tests/test_split: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)

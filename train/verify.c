@@ -268,10 +268,12 @@ static void print_calibration(const vf_opts_t *o, const calibration_t *c)
 	printf("records:     %zu %s, %d people%s\n", r->n,
 	       r->valid_only ? "tagged valid" : "(all: none is tagged valid)",
 	       r->npeople, r->bad ? " (damaged records passed over)" : "");
-	printf("pairs:       %zu genuine (all), %zu impostor (%s %llu)\n", c->gen.n,
-	       c->imp.n, c->imp.n == c->imp.total ? "all" : "a sample, seed",
-	       (unsigned long long)(c->imp.n == c->imp.total ? c->imp.total
-			: (uint64_t)o->seed));
+	printf("pairs:       %zu genuine (all), %zu impostor ", c->gen.n, c->imp.n);
+	if (c->imp.n == c->imp.total)
+		printf("(all)\n");
+	else
+		printf("(a sample of the %llu, --seed %ld)\n",
+		       (unsigned long long)c->imp.total, o->seed);
 	printf("metric:      %s\n", recog_metric_name(o->metric));
 	printf("ROC AUC:     %.6f\n", roc->auc);
 	printf("EER:         %.6f (at distance %.6f)\n", roc->eer, roc->eer_threshold);
