@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "kernels/isa.h"
 #include "nearest/nearest.h"
 #include "net/model.h"
 #include "recog/recog.h"
@@ -325,8 +326,20 @@ static void test_vs_plain_search(void **state)
 			memcpy(q + (size_t)a * D, x + (size_t)(a * 77 + 9) * D, (size_t)D * sizeof *q);
 		memset(q + (size_t)7 * D, 0, (size_t)D * sizeof *q);
 		static const int blocks[] = {1, 16, 100, 0};
-		for (int b = 0; b < 4; b++)
-			check_vs_ref(path, q, nq, x, keys, n, D, 7, 1 + b % 3, blocks[b], 1);
+		/* On every instruction set the CPU has: the products differ
+		 * (the kernels', or OpenBLAS' without AVX2), the answer not. */
+		for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
+			if (!isa_cpu_has(isa)) {
+				print_message("%s: not on this CPU, skipped\n", isa_name(isa));
+				continue;
+			}
+			setenv("VGGFEAT_ISA", isa_name(isa), 1);
+			print_message("%s:\n", isa_name(isa));
+			for (int b = 0; b < 4; b++)
+				check_vs_ref(path, q, nq, x, keys, n, D, 7, 1 + b % 3,
+					     blocks[b], 1);
+		}
+		unsetenv("VGGFEAT_ISA");
 		/* More neighbours than records: all of them, in order. */
 		check_vs_ref(path, q, 3, x, keys, n, D, 600, 2, 64, 0);
 		print_message("%s store: %d queries x %d records, 4 block sizes, 1-3 "

@@ -250,20 +250,22 @@ int main(int argc, char **argv)
 	int have_t = recog_threshold_pick(o.threshold, &meta, o.db, o.metric, &t,
 					  NULL) == 0;
 	nn_opts_t no = {.metric = o.metric, .k = (int)o.top_k, .threads = (int)o.threads};
+	double t1 = cli_now();
 	if ((rc = nn_search(db, q.vec, q.n, q.D, &no, &res, err)))
 		goto fail;
+	t1 = cli_now() - t1;
 	print_hits(&q, &res, have_t ? &t : NULL);
 	if (cli_flush_stdout(PROG))
 		goto out;
 	if (!o.quiet)
 		fprintf(stderr, PROG ": %d queries, %llu records (%s, %d-d %s), %s, top "
-			"%d, threshold %s%s; %.2f s, %llu distances measured again in "
-			"double; %zu %s skipped%s\n", q.n, (unsigned long long)res.records,
-			res.meta.model,
+			"%d, threshold %s%s; %.2f s, of which the search %.2f s; %llu "
+			"distances measured again in double; %zu %s skipped%s\n", q.n,
+			(unsigned long long)res.records, res.meta.model,
 			res.meta.dim, featdb_dtype_name(res.meta.dtype),
 			recog_metric_name(o.metric), no.k, have_t ? t.from : "none",
 			have_t && t.stale ? " (stale: verify --calibrate again)" : "",
-			cli_now() - t0, (unsigned long long)res.exact, skipped,
+			cli_now() - t0, t1, (unsigned long long)res.exact, skipped,
 			o.query_db ? "damaged query records" : "inputs", res.bad ? "; damaged records passed over (featdb verify)" : "");
 	status = CLI_OK;
 	goto out;

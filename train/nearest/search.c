@@ -15,8 +15,15 @@
  * Few are: about k ln(N / k) per query, and those within the bound of the
  * k-th.
  *
+ * The product is the network's own (kernels/convk.h's gemm, the Winograd
+ * layers' microkernel, on the CPU's widest ISA), the queries packed once
+ * into its panels: OpenBLAS picks its kernels by the CPU's model, and
+ * Debian's 0.3.21 takes a Xeon it does not know for a Prescott (SSE3,
+ * a sixth of the speed here).  Without AVX2, OpenBLAS' sgemm.
+ *
  * Letters: Q queries, N records, B records in a block, D the vector's
- * length, K the neighbours asked for. */
+ * length (Ds: rounded up to the kernel's lanes), K the neighbours asked
+ * for, Qs the queries rounded up to the kernel's panel width. */
 #include "nearest.h"
 
 #include <cblas.h>
@@ -27,6 +34,8 @@
 
 #include "base/workers.h"
 #include "error.h"
+#include "kernels/convk.h"
+#include "kernels/isa.h"
 #include "recog/recog.h"
 
 /* Queries per matrix product: the scores of one product, QC x B floats,
@@ -34,15 +43,21 @@
 #define NN_QCHUNK 2048
 /* A block's vectors: about this many bytes of float32. */
 #define NN_BLOCK_BYTES ((size_t)32 << 20)
-/* Records decoded per task; queries updated per task. */
+/* Records decoded per task; records per product task (their rows of a
+ * kernel depth stay in L2 while the query panels go past); queries
+ * updated per task (one cache line of each record's scores). */
 #define NN_DECODE_TASK 32
-#define NN_UPDATE_TASK 8
+#define NN_PRODUCT_ROWS 256
+#define NN_UPDATE_TASK 16
 
 typedef struct search {
 	const nn_opts_t *o;
 	nn_result_t *res;
-	int D, B, K;
+	int D, Ds, B, K;
+	const convk_t *kern;     /* NULL: OpenBLAS */
+	int nr;                  /* the kernel's panel width (1: OpenBLAS) */
 	const float *q;          /* (Q, D) */
+	float *u;                /* (Qs / nr, Ds, nr) the queries, in panels */
 	double *qn;              /* (Q) |q| */
 	double gamma;            /* the float32 product's relative error bound */
 	/* The block being searched: its records as featdb_blocks gave them,
@@ -53,13 +68,14 @@ typedef struct search {
 	const size_t *klens;
 	const uint8_t *const *vals;
 	const size_t *vlens;
-	float *x;                /* (B, D) */
+	float *x;                /* (B, Ds), the lanes past D zero */
 	double *xn;              /* (B) |x| */
 	int32_t *cls;            /* (B) */
 	uint8_t *ok;             /* (B) decoded and sound */
-	/* The queries of the product being done: q0 .. q0 + nq - 1. */
-	int q0, nq;
-	float *s;                /* (QC, B) their float32 dot products */
+	/* The queries of the product being done: q0 .. q0 + nq - 1 (q0 a
+	 * multiple of nr), nqs of them rounded up to nr. */
+	int q0, nq, nqs;
+	float *s;                /* (B, nqs) their float32 dot products */
 	workers_t *pool;
 	uint64_t *exact;         /* (threads) records measured again */
 	pthread_mutex_t lock;    /* guards rc and err */
@@ -124,7 +140,7 @@ static void decode_task(void *arg, int task, int worker)
 
 	for (int j = task * NN_DECODE_TASK; j < j1 && j < s->n; j++) {
 		featdb_rec_t rec;
-		float *x = s->x + (size_t)j * s->D;
+		float *x = s->x + (size_t)j * s->Ds;
 		s->ok[j] = 0;
 		if (featdb_rec_decode(s->vals[j], s->vlens[j], &rec, NULL) != 0 ||
 		    rec.cls < 0 || rec.cls >= s->res->meta.nclasses)
@@ -141,17 +157,22 @@ static void decode_task(void *arg, int task, int worker)
 	}
 }
 
-/* s (nq, B) = q (nq, D) x^T, x (n, D): this task's share of the columns. */
+/* s (n, nqs) = x (n, Ds) q^T, q the queries q0..: this task's rows. */
 static void product_task(void *arg, int task, int worker)
 {
 	search_t *s = arg;
-	int T = workers_threads(s->pool);
-	int c0 = (int)((long)s->n * task / T), c1 = (int)((long)s->n * (task + 1) / T);
+	int r0 = task * NN_PRODUCT_ROWS;
+	int rows = s->n - r0 < NN_PRODUCT_ROWS ? s->n - r0 : NN_PRODUCT_ROWS;
+	const float *x = s->x + (size_t)r0 * s->Ds;
+	float *out = s->s + (size_t)r0 * s->nqs;
 
-	if (c1 > c0)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->nq, c1 - c0,
-			    s->D, 1.0f, s->q + (size_t)s->q0 * s->D, s->D,
-			    s->x + (size_t)c0 * s->D, s->D, 0.0f, s->s + c0, s->B);
+	if (s->kern)
+		s->kern->gemm(rows, s->Ds, s->nqs, x, (size_t)s->Ds,
+			      s->u + (size_t)s->q0 * s->Ds, out, (size_t)s->nqs);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->nq, s->D,
+			    1.0f, x, s->Ds, s->q + (size_t)s->q0 * s->D, s->D, 0.0f,
+			    out, s->nqs);
 }
 
 /* The lower bound, from the float32 dot product dot, on the exact
@@ -176,49 +197,65 @@ static double lower_bound(const search_t *s, double dot, double qn, double xn)
 	}
 }
 
+/* Keeps record j, at distance d, among query g's k nearest; returns its
+ * new k-th distance (infinity while it has fewer). */
+static double keep(search_t *s, int g, int j, double d)
+{
+	const int K = s->K;
+	nn_hit_t *h = s->res->hits + (size_t)g * K;
+	int *cnt = &s->res->count[g];
+
+	if (*cnt == K && !(d < h[0].dist))
+		return h[0].dist;
+	char *key = strndup(s->keys[j], s->klens[j]);
+	if (!key) {
+		search_fail(s, ERR_NOMEM, "out of memory");
+		return -INFINITY; /* nothing more gets in */
+	}
+	nn_hit_t hit = {d, s->base + (uint64_t)j, s->cls[j], key};
+	if (*cnt < K) {
+		h[*cnt] = hit;
+		heap_sift_up(h, (*cnt)++);
+	} else {
+		free(h[0].key);
+		h[0] = hit;
+		heap_sift_down(h, K, 0);
+	}
+	return *cnt == K ? h[0].dist : INFINITY;
+}
+
 /* Queries task*NN_UPDATE_TASK.. of the product: each record of the block
- * that could be among their k nearest, measured in double and kept. */
+ * that could be among their k nearest, measured in double and kept.  The
+ * records go by in order, each one's scores for these queries side by
+ * side. */
 static void update_task(void *arg, int task, int worker)
 {
 	search_t *s = arg;
-	const int K = s->K, D = s->D, sq = s->o->metric != RECOG_COSINE;
-	int i1 = (task + 1) * NN_UPDATE_TASK;
+	const int D = s->D, sq = s->o->metric != RECOG_COSINE;
+	int i0 = task * NN_UPDATE_TASK;
+	int ni = s->nq - i0 < NN_UPDATE_TASK ? s->nq - i0 : NN_UPDATE_TASK;
+	double T[NN_UPDATE_TASK], Tb[NN_UPDATE_TASK]; /* the k-th; in the bound's units */
 
-	for (int i = task * NN_UPDATE_TASK; i < i1 && i < s->nq; i++) {
-		int g = s->q0 + i;
-		nn_hit_t *h = s->res->hits + (size_t)g * K;
-		int *cnt = &s->res->count[g];
-		const float *qv = s->q + (size_t)g * D, *dots = s->s + (size_t)i * s->B;
-		double qn = s->qn[g];
-		double T = *cnt == K ? h[0].dist : INFINITY;
-		double Tb = sq ? T * T : T; /* T in the bound's units */
-
-		for (int j = 0; j < s->n; j++) {
-			if (!s->ok[j] || lower_bound(s, dots[j], qn, s->xn[j]) >= Tb)
+	for (int i = 0; i < ni; i++) {
+		int g = s->q0 + i0 + i;
+		T[i] = s->res->count[g] == s->K ? s->res->hits[(size_t)g * s->K].dist
+						: INFINITY;
+		Tb[i] = sq ? T[i] * T[i] : T[i];
+	}
+	for (int j = 0; j < s->n; j++) {
+		if (!s->ok[j])
+			continue;
+		const float *dots = s->s + (size_t)j * s->nqs + i0;
+		for (int i = 0; i < ni; i++) {
+			int g = s->q0 + i0 + i;
+			if (lower_bound(s, dots[i], s->qn[g], s->xn[j]) >= Tb[i])
 				continue;
-			double d = recog_distance_n(s->o->metric, qv, qn,
-						    s->x + (size_t)j * D, s->xn[j], D);
+			double d = recog_distance_n(s->o->metric, s->q + (size_t)g * D,
+						    s->qn[g], s->x + (size_t)j * s->Ds,
+						    s->xn[j], D);
 			s->exact[worker]++;
-			if (*cnt == K && !(d < T))
-				continue;
-			char *key = strndup(s->keys[j], s->klens[j]);
-			if (!key) {
-				search_fail(s, ERR_NOMEM, "out of memory");
-				return;
-			}
-			nn_hit_t hit = {d, s->base + (uint64_t)j, s->cls[j], key};
-			if (*cnt < K) {
-				h[*cnt] = hit;
-				heap_sift_up(h, (*cnt)++);
-			} else {
-				free(h[0].key);
-				h[0] = hit;
-				heap_sift_down(h, K, 0);
-			}
-			if (*cnt == K) {
-				T = h[0].dist;
-				Tb = sq ? T * T : T;
-			}
+			T[i] = keep(s, g, j, d);
+			Tb[i] = sq && isfinite(T[i]) ? T[i] * T[i] : T[i];
 		}
 	}
 }
@@ -230,7 +267,6 @@ static int search_block(void *ctx, int n, const char *const *keys,
 {
 	search_t *s = ctx;
 	const featdb_meta_t *meta = &s->res->meta;
-	int T = workers_threads(s->pool);
 
 	if (meta->dim != s->D)
 		return err_set(s->err, ERR_SHAPE, "the store holds vectors of %d "
@@ -247,7 +283,9 @@ static int search_block(void *ctx, int n, const char *const *keys,
 		s->res->bad += !s->ok[j];
 	for (s->q0 = 0; s->q0 < s->res->nq; s->q0 += NN_QCHUNK) {
 		s->nq = s->res->nq - s->q0 < NN_QCHUNK ? s->res->nq - s->q0 : NN_QCHUNK;
-		workers_run(s->pool, product_task, s, T);
+		s->nqs = (s->nq + s->nr - 1) / s->nr * s->nr;
+		workers_run(s->pool, product_task, s,
+			    (n + NN_PRODUCT_ROWS - 1) / NN_PRODUCT_ROWS);
 		workers_run(s->pool, update_task, s,
 			    (s->nq + NN_UPDATE_TASK - 1) / NN_UPDATE_TASK);
 		if (s->rc)
@@ -285,6 +323,10 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	B = o->block ? (size_t)o->block : NN_BLOCK_BYTES / ((size_t)D * sizeof(float));
 	B = B < 16 ? 16 : B > 65536 ? 65536 : B;
 	s.B = (int)B;
+	s.kern = convk_for(isa_best());
+	s.nr = s.kern ? s.kern->nr : 1;
+	s.Ds = s.kern ? (D + s.kern->lanes - 1) / s.kern->lanes * s.kern->lanes : D;
+	int qs = (nq + s.nr - 1) / s.nr * s.nr, qcs = nq < NN_QCHUNK ? qs : NN_QCHUNK;
 	/* (D + 2) u: the bound's D roundings, with room for the widening of
 	 * the result and its use. */
 	double Du = (D + 2) * 0x1p-24;
@@ -294,21 +336,28 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	res->hits = calloc((size_t)nq * o->k, sizeof *res->hits);
 	res->count = calloc((size_t)nq, sizeof *res->count);
 	s.qn = malloc((size_t)nq * sizeof *s.qn);
-	s.x = malloc(B * D * sizeof *s.x);
+	/* The lanes past D stay zero: a product over Ds is one over D. */
+	s.x = calloc(B * s.Ds, sizeof *s.x);
+	s.u = s.kern ? calloc((size_t)qs * s.Ds, sizeof *s.u) : NULL;
 	s.xn = malloc(B * sizeof *s.xn);
 	s.cls = malloc(B * sizeof *s.cls);
 	s.ok = malloc(B);
-	s.s = malloc((size_t)(nq < NN_QCHUNK ? nq : NN_QCHUNK) * B * sizeof *s.s);
+	s.s = malloc((size_t)qcs * B * sizeof *s.s);
 	s.exact = calloc((size_t)o->threads, sizeof *s.exact);
 	pthread_mutex_init(&s.lock, NULL);
 	if (!res->hits || !res->count || !s.qn || !s.x || !s.xn || !s.cls || !s.ok ||
-	    !s.s || !s.exact) {
+	    !s.s || !s.exact || (s.kern && !s.u)) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for %d queries and blocks "
 			     "of %zu records of %d values", nq, B, D);
 		goto out;
 	}
-	for (int i = 0; i < nq; i++)
+	for (int i = 0; i < nq; i++) {
 		s.qn[i] = recog_norm(q + (size_t)i * D, D);
+		/* Panels of nr queries: value c of query i at its panel's row c. */
+		for (int c = 0; s.kern && c < D; c++)
+			s.u[((size_t)(i / s.nr * s.nr) * s.Ds) + (size_t)c * s.nr + i % s.nr] =
+				q[(size_t)i * D + c];
+	}
 	if ((rc = workers_create(o->threads, &s.pool, err)) ||
 	    (rc = featdb_blocks(db, &res->meta, s.B, search_block, &s, err)))
 		goto out;
@@ -328,6 +377,7 @@ out:
 	pthread_mutex_destroy(&s.lock);
 	free(s.qn);
 	free(s.x);
+	free(s.u);
 	free(s.xn);
 	free(s.cls);
 	free(s.ok);
