@@ -434,6 +434,18 @@ static void test_calibrate_twins(void **state)
 	featdb_meta_free(&m);
 	free(text);
 
+	/* --records all: the spoiler too, 5 more records on p00's axis. */
+	st = run(&text, "--calibrate", "--db", path, "--records", "all", NULL);
+	assert_int_equal(st, 0);
+	parse_cal(text, &c);
+	assert_non_null(strstr(text, "125 (all, --records all), 25 people"));
+	assert_int_equal(c.gen, 250);
+	assert_int_equal(c.imp, 125 * 124 / 2 - 250);
+	t = stored_threshold(path, "cosine", &m);
+	assert_string_equal(t->records, "all");
+	featdb_meta_free(&m);
+	free(text);
+
 	/* The default FAR, 1e-3: 6 false accepts allowed, the twins' 5
 	 * zeros only; nothing genuine is that close.  The new threshold
 	 * replaces the old. */
@@ -627,7 +639,12 @@ static void test_bad_inputs(void **state)
 	expect(2, "--calibrate takes", "--calibrate", NULL);
 	expect(2, "--calibrate takes", "--calibrate", "--db", db, a, NULL);
 	expect(2, "--calibrate takes no", "--calibrate", "--db", db, "--json", NULL);
-	expect(2, "--far, --impostors and --seed", a, b, "--db", db, "--far", "0.1", NULL);
+	expect(2, "--far, --records, --impostors and --seed", a, b, "--db", db, "--far",
+	       "0.1", NULL);
+	expect(2, "is not valid or all", "--calibrate", "--db", db, "--records", "test",
+	       NULL);
+	expect(1, "no record is tagged valid", "--calibrate", "--db", db, "--records",
+	       "valid", NULL);
 	expect(2, "without --db, give --threshold", a, b, "--weights", w, NULL);
 	expect(2, "is not cosine", a, b, "--db", db, "--metric", "angular", NULL);
 	expect(2, "--far", "--calibrate", "--db", db, "--far", "2", NULL);

@@ -53,6 +53,8 @@ static const char usage[] =
 	"                   detector_backend, similarity_metric, time\n"
 	"  --calibrate      choose the threshold on the store's records (above)\n"
 	"  --far F          the false-accept rate to choose it at (default 1e-3)\n"
+	"  --records R      valid or all: the records to calibrate on (default:\n"
+	"                   those tagged valid when there are any, else all)\n"
 	"  --impostors N    impostor pairs to sample, at most (default 1000000;\n"
 	"                   all of them when there are no more)\n"
 	"  --seed N         the sample's and the folds' seed (default 0)\n"
@@ -64,7 +66,8 @@ static const char usage[] =
 static int parse_args(int argc, char **argv, vf_opts_t *o)
 {
 	enum { O_DB = 256, O_WEIGHTS, O_MODEL, O_METRIC, O_THRESHOLD, O_JSON,
-	       O_CALIBRATE, O_FAR, O_IMPOSTORS, O_SEED, O_THREADS, O_VERSION };
+	       O_CALIBRATE, O_FAR, O_RECORDS, O_IMPOSTORS, O_SEED, O_THREADS,
+	       O_VERSION };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"weights", required_argument, 0, O_WEIGHTS},
@@ -74,6 +77,7 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 		{"json", no_argument, 0, O_JSON},
 		{"calibrate", no_argument, 0, O_CALIBRATE},
 		{"far", required_argument, 0, O_FAR},
+		{"records", required_argument, 0, O_RECORDS},
 		{"impostors", required_argument, 0, O_IMPOSTORS},
 		{"seed", required_argument, 0, O_SEED},
 		{"threads", required_argument, 0, O_THREADS},
@@ -112,6 +116,15 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 				return CLI_USAGE;
 			far_given = 1;
 			break;
+		case O_RECORDS:
+			if (strcmp(optarg, "valid") && strcmp(optarg, "all")) {
+				fprintf(stderr, PROG ": --records: '%s' is not valid or all\n"
+					"Try '" PROG " --help'.\n", optarg);
+				return CLI_USAGE;
+			}
+			o->records = optarg[0] == 'v' ? VF_RECORDS_VALID : VF_RECORDS_ALL;
+			sample_given = 1;
+			break;
 		case O_IMPOSTORS:
 			if (cli_long(PROG, "--impostors", optarg, 1, 1L << 30, &o->impostors))
 				return CLI_USAGE;
@@ -141,7 +154,7 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 	else if (!o->calibrate && argc - optind != 2)
 		wrong = "two images are required (or --calibrate --db STORE)";
 	else if (!o->calibrate && (far_given || sample_given))
-		wrong = "--far, --impostors and --seed go with --calibrate";
+		wrong = "--far, --records, --impostors and --seed go with --calibrate";
 	else if (!o->calibrate && !o->db && o->threshold < 0)
 		wrong = "without --db, give --threshold X (a store's calibrated "
 			"threshold is the other way)";
@@ -266,7 +279,8 @@ static void print_calibration(const vf_opts_t *o, const calibration_t *c)
 	printf("store:       %s (%s, %d-d %s)\n", o->db, r->meta.model, r->D,
 	       featdb_dtype_name(r->meta.dtype));
 	printf("records:     %zu %s, %d people%s\n", r->n,
-	       r->valid_only ? "tagged valid" : "(all: none is tagged valid)",
+	       r->valid_only ? "tagged valid" : r->nvalid ? "(all, --records all)" :
+	       "(all: none is tagged valid)",
 	       r->npeople, r->bad ? " (damaged records passed over)" : "");
 	printf("pairs:       %zu genuine (all), %zu impostor ", c->gen.n, c->imp.n);
 	if (c->imp.n == c->imp.total)
@@ -307,7 +321,7 @@ static int calibrate(const vf_opts_t *o)
 
 	memset(&c, 0, sizeof c);
 	if ((rc = featdb_open(o->db, FEATDB_RDONLY, &db, err)) ||
-	    (rc = vf_records_load(db, o->db, &c.r, err)))
+	    (rc = vf_records_load(db, o->db, o->records, &c.r, err)))
 		goto out;
 	featdb_close(db);
 	db = NULL;

@@ -90,7 +90,8 @@ static void keep_only(vf_records_t *r, const uint8_t *keep)
 	r->n = m;
 }
 
-int vf_records_load(featdb_t *db, const char *path, vf_records_t *r, char *err)
+int vf_records_load(featdb_t *db, const char *path, int which, vf_records_t *r,
+		    char *err)
 {
 	load_t l = {.r = r, .err = err};
 	uint8_t *seen = NULL;
@@ -102,7 +103,12 @@ int vf_records_load(featdb_t *db, const char *path, vf_records_t *r, char *err)
 			     "extracted yet); run extract first", path);
 	if (rc)
 		goto out;
-	if (r->nvalid > 0) {
+	if (which == VF_RECORDS_VALID && r->nvalid == 0) {
+		rc = err_set(err, ERR_MISSING, "%s: no record is tagged valid (a "
+			     "valid/ folder, for extract)", path);
+		goto out;
+	}
+	if (which != VF_RECORDS_ALL && r->nvalid > 0) {
 		keep_only(r, l.valid);
 		r->valid_only = 1;
 	}

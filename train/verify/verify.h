@@ -40,6 +40,7 @@ typedef struct vf_opts {
 	double threshold;           /* < 0: the store's */
 	int json, calibrate, quiet;
 	double far;                 /* --calibrate's false-accept rate */
+	int records;                /* --records: VF_RECORDS_* */
 	long impostors, seed, threads;
 } vf_opts_t;
 
@@ -66,8 +67,11 @@ void vf_answer_print(const vf_answer_t *ans, int json);
 
 /* ---- records.c: the records calibrated on ------------------------------- */
 
-/* The records of the store, in key order, those tagged valid when there
- * are any, else all. */
+/* Which records a calibration takes: those tagged valid when there are
+ * any, else all (auto); only those tagged valid; all. */
+enum { VF_RECORDS_AUTO = 0, VF_RECORDS_VALID, VF_RECORDS_ALL };
+
+/* The records of the store, in key order, as vf_records_load chose them. */
 typedef struct vf_records {
 	featdb_meta_t meta;
 	int D;
@@ -81,10 +85,13 @@ typedef struct vf_records {
 	int npeople;       /* classes with at least one record kept */
 } vf_records_t;
 
-/* vf_records_load reads the store db (one snapshot) into r.  ERR_MISSING
- * (an empty store, or fewer than two people with records), ERR_NOMEM, or
- * featdb's errors; r is the caller's to free either way. */
-int vf_records_load(featdb_t *db, const char *path, vf_records_t *r, char *err);
+/* vf_records_load reads the store db (one snapshot) into r, the records
+ * which says (VF_RECORDS_*).  ERR_MISSING (an empty store, none tagged
+ * valid when only those were asked for, or fewer than two people with
+ * records), ERR_NOMEM, or featdb's errors; r is the caller's to free
+ * either way. */
+int vf_records_load(featdb_t *db, const char *path, int which, vf_records_t *r,
+		    char *err);
 
 /* vf_records_free releases r and zeroes it. */
 void vf_records_free(vf_records_t *r);
