@@ -16,7 +16,11 @@ nearest is timed from start to exit (the store read from the LMDB map,
 every record's CRC checked, the queries' store read, the search, the
 output), and its own report of the search alone is kept too.  faiss is
 timed around index.search only: its vectors are in memory and its index
-built (index.add, timed apart) before the clock starts.  faiss runs twice:
+built (index.add, timed apart) before the clock starts.  The CPU seconds
+of every thread are reported too (getrusage of the child; faiss'
+time.process_time around its search): on a busy machine, threads that
+spin while they wait (OpenMP's, faiss') take cores that threads that sleep
+(ours) leave to others.  faiss runs twice:
 as it ships (its bundled OpenBLAS picks its kernels by the CPU's model), and
 with OPENBLAS_CORETYPE=SkylakeX, the AVX-512 kernels, for a CPU its
 OpenBLAS does not know (faiss' best on such a CPU).  Runs alternate, round
@@ -34,6 +38,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,13 +80,21 @@ def row_of(key):
     return int(re.search(r"/q?(\d+)\.jpg$", key).group(1))
 
 
+def cpu_children():
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
 def run_ours(p, metric):
-    """Seconds end to end, the search's seconds, and (NQ, TOP) rows."""
+    """Seconds end to end, the search's seconds, CPU seconds (every thread,
+    end to end), and (NQ, TOP) rows."""
     cmd = [os.path.join(ROOT, "bin", "nearest"), "--query-db", p["qdb"], "--db", p["db"],
            "--metric", metric, "--top-k", str(TOP), "--threads", str(THREADS)]
+    c = cpu_children()
     t = time.perf_counter()
     r = subprocess.run(cmd, check=True, capture_output=True, text=True)
     t = time.perf_counter() - t
+    c = cpu_children() - c
     search = float(re.search(r"of which the search ([0-9.]+) s", r.stderr).group(1))
     idx = np.full((NQ, TOP), -1, dtype=np.int64)
     dist = np.zeros((NQ, TOP))
@@ -89,7 +102,7 @@ def run_ours(p, metric):
         q, rank, key, _, d, _ = line.split("\t")
         idx[row_of(q), int(rank) - 1] = row_of(key)
         dist[row_of(q), int(rank) - 1] = float(d)
-    return t, search, idx, dist
+    return t, search, c, idx, dist
 
 
 def faiss_worker(metric, out):
@@ -107,12 +120,14 @@ def faiss_worker(metric, out):
     index = faiss.IndexFlatIP(D) if metric == "cosine" else faiss.IndexFlatL2(D)
     index.add(xb)
     add = time.perf_counter() - t
+    c = time.process_time()
     t = time.perf_counter()
     dist, idx = index.search(xq, TOP)
     t = time.perf_counter() - t
+    c = time.process_time() - c
     np.savez(out, idx=idx, dist=dist)
     with open(out + ".json", "w") as f:
-        json.dump({"search": t, "add": add, "faiss": faiss.__version__}, f)
+        json.dump({"search": t, "cpu": c, "add": add, "faiss": faiss.__version__}, f)
 
 
 def run_faiss(metric, coretype):
@@ -164,14 +179,16 @@ def main():
     results = {}
     for r in range(a.rounds):
         for metric, _ in METRICS:
-            t, s, idx, dist = run_ours(p, metric)
+            t, s, c, idx, dist = run_ours(p, metric)
             times.setdefault((metric, "ours"), []).append(t)
             times.setdefault((metric, "ours-search"), []).append(s)
+            times.setdefault((metric, "ours-cpu"), []).append(c)
             results[(metric, "ours")] = (idx, dist)
             for core in ("", "SkylakeX"):
                 ft, idx, dist = run_faiss(metric, core)
                 times.setdefault((metric, "faiss" + core), []).append(ft["search"])
                 times.setdefault((metric, "faiss-add" + core), []).append(ft["add"])
+                times.setdefault((metric, "faiss-cpu" + core), []).append(ft["cpu"])
                 results[(metric, "faiss" + core)] = (idx, dist)
                 version = ft["faiss"]
             print("round %d %s: ours %.2f s (search %.2f s), faiss %.2f s, faiss "
@@ -190,7 +207,11 @@ def main():
              "faiss"),
             ("faiss-cpu %s `search`, OPENBLAS_CORETYPE=SkylakeX" % version,
              "faissSkylakeX"),
-            ("faiss `add` (not in its search's time)", "faiss-addSkylakeX")]
+            ("faiss `add` (not in its search's time)", "faiss-addSkylakeX"),
+            ("CPU seconds, every thread: vggfeat `nearest`, start to exit", "ours-cpu"),
+            ("CPU seconds: faiss `search`, as it ships", "faiss-cpu"),
+            ("CPU seconds: faiss `search`, OPENBLAS_CORETYPE=SkylakeX",
+             "faiss-cpuSkylakeX")]
     for label, key in rows:
         print("| %s | %.2f | %.2f |" % (label, med[("cosine", key)], med[("euclidean", key)]))
     for metric, _ in METRICS:

@@ -3,10 +3,12 @@
  * multiplied by all the queries' in float32, then each record that could
  * be among a query's k nearest measured again in double.
  *
- * Why the float32 product is enough to be exact: OpenBLAS' sgemm sums each
- * q.x in some order of D float32 roundings, so |s~ - s| <= gamma_D
- * sum |q_i x_i| <= gamma_D |q| |x| (Cauchy-Schwarz), gamma_D = D u / (1 -
- * D u), u = 2^-24, whatever the order or the fused multiply-adds.  So the
+ * Why the float32 product is enough to be exact: the product sums each q.x
+ * through at most D + 2 float32 roundings per term (the kernel's blocks of
+ * 256, then the blocks' sums; OpenBLAS' sgemm fewer), so |s~ - s| <=
+ * gamma sum |q_i x_i| <= gamma |q| |x| (Cauchy-Schwarz), gamma = (D + 2) u
+ * / (1 - (D + 2) u), u = 2^-24, whatever the order or the fused
+ * multiply-adds.  So the
  * float32 distance, less that bound carried through the metric, is a lower
  * bound on the exact one; a record whose lower bound is not below the
  * query's current k-th exact distance cannot enter its k nearest (records
@@ -18,8 +20,9 @@
  * The product is the network's own (kernels/convk.h's gemm, the Winograd
  * layers' microkernel, on the CPU's widest ISA), the queries packed once
  * into its panels: OpenBLAS picks its kernels by the CPU's model, and
- * Debian's 0.3.21 takes a Xeon it does not know for a Prescott (SSE3,
- * a sixth of the speed here).  Without AVX2, OpenBLAS' sgemm.
+ * Debian's 0.3.21 takes a Xeon it does not know for a Prescott (SSE3;
+ * docs/performance.md shows faiss' own OpenBLAS doing the same).  Without
+ * AVX2, OpenBLAS' sgemm.
  *
  * Letters: Q queries, N records, B records in a block, D the vector's
  * length (Ds: rounded up to the kernel's lanes), K the neighbours asked
@@ -45,10 +48,17 @@
 #define NN_BLOCK_BYTES ((size_t)32 << 20)
 /* Records decoded per task; records per product task (their rows of a
  * kernel depth stay in L2 while the query panels go past); queries
- * updated per task (one cache line of each record's scores). */
+ * updated per task (four cache lines of each record's scores, a page of
+ * the scores apart from the next record's: fewer tasks, fewer walks). */
 #define NN_DECODE_TASK 32
 #define NN_PRODUCT_ROWS 256
-#define NN_UPDATE_TASK 16
+#define NN_UPDATE_TASK 64
+/* Records ahead whose scores the update asks for before it needs them. */
+#define NN_PREFETCH 8
+/* The slack for the double arithmetic of the screen (below): 1e-12 of its
+ * terms, far above their rounding (1e-16), far below any gap that
+ * matters. */
+#define NN_SLACK 1e-12
 
 typedef struct search {
 	const nn_opts_t *o;
@@ -70,12 +80,16 @@ typedef struct search {
 	const size_t *vlens;
 	float *x;                /* (B, Ds), the lanes past D zero */
 	double *xn;              /* (B) |x| */
+	double *xn2;             /* (B) |x|^2 (1 - NN_SLACK), for euclidean */
+	double *xv, *xs2;        /* (B) 1 / (|x| + eps), |x'|^2, for l2 */
 	int32_t *cls;            /* (B) */
 	uint8_t *ok;             /* (B) decoded and sound */
 	/* The queries of the product being done: q0 .. q0 + nq - 1 (q0 a
-	 * multiple of nr), nqs of them rounded up to nr. */
-	int q0, nq, nqs;
-	float *s;                /* (B, nqs) their float32 dot products */
+	 * multiple of nr), nqs of them rounded up to nr; a record's scores
+	 * lds apart, a cache line more than nqs so that a page's multiple
+	 * never puts the records' scores in one cache set. */
+	int q0, nq, nqs, lds;
+	float *s;                /* (B, lds) their float32 dot products */
 	workers_t *pool;
 	uint64_t *exact;         /* (threads) records measured again */
 	pthread_mutex_t lock;    /* guards rc and err */
@@ -151,7 +165,11 @@ static void decode_task(void *arg, int task, int worker)
 			continue;
 		}
 		featdb_rec_vector(&rec, x);
-		s->xn[j] = recog_norm(x, s->D);
+		double xn = recog_norm(x, s->D), xs = xn / (xn + RECOG_L2_EPS);
+		s->xn[j] = xn;
+		s->xn2[j] = xn * xn * (1 - NN_SLACK);
+		s->xv[j] = 1 / (xn + RECOG_L2_EPS);
+		s->xs2[j] = xs * xs;
 		s->cls[j] = rec.cls;
 		s->ok[j] = 1;
 	}
@@ -164,36 +182,73 @@ static void product_task(void *arg, int task, int worker)
 	int r0 = task * NN_PRODUCT_ROWS;
 	int rows = s->n - r0 < NN_PRODUCT_ROWS ? s->n - r0 : NN_PRODUCT_ROWS;
 	const float *x = s->x + (size_t)r0 * s->Ds;
-	float *out = s->s + (size_t)r0 * s->nqs;
+	float *out = s->s + (size_t)r0 * s->lds;
 
 	if (s->kern)
 		s->kern->gemm(rows, s->Ds, s->nqs, x, (size_t)s->Ds,
-			      s->u + (size_t)s->q0 * s->Ds, out, (size_t)s->nqs);
+			      s->u + (size_t)s->q0 * s->Ds, out, (size_t)s->lds);
 	else
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->nq, s->D,
 			    1.0f, x, s->Ds, s->q + (size_t)s->q0 * s->D, s->D, 0.0f,
-			    out, s->nqs);
+			    out, s->lds);
 }
 
-/* The lower bound, from the float32 dot product dot, on the exact
- * distance between a query and a record of norms qn and xn (squared for
- * the euclidean metrics, whose products give squares). */
-static double lower_bound(const search_t *s, double dot, double qn, double xn)
-{
-	double g = s->gamma * qn * xn, qs, xs;
+/* Whether query g must measure a record again, its k-th distance being T:
+ * the float32 distance less its rounding bound (above), below T, solved
+ * for the dot product once per query and k-th distance, so that a record
+ * costs a multiply and a compare.  With qn, xn the norms, u the slack for
+ * the double arithmetic here (1e-12 of the terms):
+ *   cosine        measure when dot > (1 - T - gamma - u) qn xn; a zero
+ *                 vector is at 1 exactly: measure when T > 1;
+ *   euclidean     when 2 dot > qn^2 (1 - u) + xn^2 (1 - u) - T^2
+ *                 - 2 gamma qn xn;
+ *   euclidean_l2  (q' = q / (qn + eps), x' likewise) when
+ *                 2 dot / ((qn + eps)(xn + eps)) > |q'|^2 + |x'|^2 - T^2
+ *                 - 2 gamma |q'| - u  (the bound is 2 gamma |q'| |x'|, and
+ *                 |x'| <= 1). */
+typedef struct screen {
+	double T;    /* the k-th distance; infinity: measure every record */
+	double c;    /* cosine: (1 - T - gamma - u) qn; l2: 2 / (qn + eps) */
+	double a, b; /* euclidean: qn^2 (1 - u) - T^2, 2 gamma qn;
+		      * l2: |q'|^2 - T^2 - 2 gamma |q'| - u */
+	int zero;    /* the query is a zero vector */
+} screen_t;
 
+static void screen_set(const search_t *s, double qn, double T, screen_t *sc)
+{
+	double qs = qn / (qn + RECOG_L2_EPS);
+
+	sc->T = T;
+	sc->zero = qn == 0;
 	switch (s->o->metric) {
 	case RECOG_COSINE:
-		if (qn == 0 || xn == 0)
-			return 1;
-		return 1 - (dot + g) / (qn * xn) - 1e-12;
+		sc->c = (1 - T - s->gamma - NN_SLACK) * qn;
+		break;
 	case RECOG_EUCLIDEAN:
-		return qn * qn + xn * xn - 2 * (dot + g) - 1e-12 * (qn * qn + xn * xn);
+		sc->a = qn * qn * (1 - NN_SLACK) - T * T;
+		sc->b = 2 * s->gamma * qn;
+		break;
 	default:
-		qs = qn / (qn + RECOG_L2_EPS);
-		xs = xn / (xn + RECOG_L2_EPS);
-		return qs * qs + xs * xs -
-		       2 * (dot + g) / ((qn + RECOG_L2_EPS) * (xn + RECOG_L2_EPS)) - 1e-12;
+		sc->c = 2 / (qn + RECOG_L2_EPS);
+		sc->a = qs * qs - T * T - 2 * s->gamma * qs - NN_SLACK;
+		break;
+	}
+}
+
+/* Record j, of float32 dot product dot with the query: measure it? */
+static int must_measure(const search_t *s, const screen_t *sc, float dot, int j)
+{
+	if (isinf(sc->T))
+		return 1;
+	switch (s->o->metric) {
+	case RECOG_COSINE:
+		if (sc->zero || s->xn[j] == 0)
+			return sc->T > 1;
+		return dot > sc->c * s->xn[j];
+	case RECOG_EUCLIDEAN:
+		return 2.0 * dot > sc->a + s->xn2[j] - sc->b * s->xn[j];
+	default:
+		return dot * sc->c * s->xv[j] > sc->a + s->xs2[j];
 	}
 }
 
@@ -231,31 +286,37 @@ static double keep(search_t *s, int g, int j, double d)
 static void update_task(void *arg, int task, int worker)
 {
 	search_t *s = arg;
-	const int D = s->D, sq = s->o->metric != RECOG_COSINE;
+	const int D = s->D;
 	int i0 = task * NN_UPDATE_TASK;
 	int ni = s->nq - i0 < NN_UPDATE_TASK ? s->nq - i0 : NN_UPDATE_TASK;
-	double T[NN_UPDATE_TASK], Tb[NN_UPDATE_TASK]; /* the k-th; in the bound's units */
+	screen_t sc[NN_UPDATE_TASK];
 
 	for (int i = 0; i < ni; i++) {
 		int g = s->q0 + i0 + i;
-		T[i] = s->res->count[g] == s->K ? s->res->hits[(size_t)g * s->K].dist
-						: INFINITY;
-		Tb[i] = sq ? T[i] * T[i] : T[i];
+		screen_set(s, s->qn[g], s->res->count[g] == s->K ?
+			   s->res->hits[(size_t)g * s->K].dist : INFINITY, &sc[i]);
 	}
 	for (int j = 0; j < s->n; j++) {
+		/* The records' scores are a row apart: the prefetcher, which
+		 * follows runs within a page, does not see them coming. */
+		if (j + NN_PREFETCH < s->n)
+			for (int i = 0; i < ni; i += 16)
+				__builtin_prefetch(s->s + (size_t)(j + NN_PREFETCH) * s->lds +
+						   i0 + i);
 		if (!s->ok[j])
 			continue;
-		const float *dots = s->s + (size_t)j * s->nqs + i0;
+		const float *dots = s->s + (size_t)j * s->lds + i0;
 		for (int i = 0; i < ni; i++) {
 			int g = s->q0 + i0 + i;
-			if (lower_bound(s, dots[i], s->qn[g], s->xn[j]) >= Tb[i])
+			if (!must_measure(s, &sc[i], dots[i], j))
 				continue;
 			double d = recog_distance_n(s->o->metric, s->q + (size_t)g * D,
 						    s->qn[g], s->x + (size_t)j * s->Ds,
 						    s->xn[j], D);
 			s->exact[worker]++;
-			T[i] = keep(s, g, j, d);
-			Tb[i] = sq && isfinite(T[i]) ? T[i] * T[i] : T[i];
+			double T = keep(s, g, j, d);
+			if (T != sc[i].T)
+				screen_set(s, s->qn[g], T, &sc[i]);
 		}
 	}
 }
@@ -284,6 +345,7 @@ static int search_block(void *ctx, int n, const char *const *keys,
 	for (s->q0 = 0; s->q0 < s->res->nq; s->q0 += NN_QCHUNK) {
 		s->nq = s->res->nq - s->q0 < NN_QCHUNK ? s->res->nq - s->q0 : NN_QCHUNK;
 		s->nqs = (s->nq + s->nr - 1) / s->nr * s->nr;
+		s->lds = s->nqs + 16;
 		workers_run(s->pool, product_task, s,
 			    (n + NN_PRODUCT_ROWS - 1) / NN_PRODUCT_ROWS);
 		workers_run(s->pool, update_task, s,
@@ -327,8 +389,8 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	s.nr = s.kern ? s.kern->nr : 1;
 	s.Ds = s.kern ? (D + s.kern->lanes - 1) / s.kern->lanes * s.kern->lanes : D;
 	int qs = (nq + s.nr - 1) / s.nr * s.nr, qcs = nq < NN_QCHUNK ? qs : NN_QCHUNK;
-	/* (D + 2) u: the bound's D roundings, with room for the widening of
-	 * the result and its use. */
+	/* (D + 2) u: the roundings of a term's way through the product (see
+	 * above). */
 	double Du = (D + 2) * 0x1p-24;
 	s.gamma = Du / (1 - Du);
 	res->nq = nq;
@@ -340,12 +402,16 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	s.x = calloc(B * s.Ds, sizeof *s.x);
 	s.u = s.kern ? calloc((size_t)qs * s.Ds, sizeof *s.u) : NULL;
 	s.xn = malloc(B * sizeof *s.xn);
+	s.xn2 = malloc(B * sizeof *s.xn2);
+	s.xv = malloc(B * sizeof *s.xv);
+	s.xs2 = malloc(B * sizeof *s.xs2);
 	s.cls = malloc(B * sizeof *s.cls);
 	s.ok = malloc(B);
-	s.s = malloc((size_t)qcs * B * sizeof *s.s);
+	s.s = malloc(((size_t)qcs + 16) * B * sizeof *s.s);
 	s.exact = calloc((size_t)o->threads, sizeof *s.exact);
 	pthread_mutex_init(&s.lock, NULL);
-	if (!res->hits || !res->count || !s.qn || !s.x || !s.xn || !s.cls || !s.ok ||
+	if (!res->hits || !res->count || !s.qn || !s.x || !s.xn || !s.xn2 || !s.xv ||
+	    !s.xs2 || !s.cls || !s.ok ||
 	    !s.s || !s.exact || (s.kern && !s.u)) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for %d queries and blocks "
 			     "of %zu records of %d values", nq, B, D);
@@ -379,6 +445,9 @@ out:
 	free(s.x);
 	free(s.u);
 	free(s.xn);
+	free(s.xn2);
+	free(s.xv);
+	free(s.xs2);
 	free(s.cls);
 	free(s.ok);
 	free(s.s);
