@@ -250,7 +250,8 @@ static int verify_pair(const vf_opts_t *o, double t0)
 	ans.distance = recog_distance(o->metric, v, v + VGG_FEATURES, VGG_FEATURES);
 	ans.same = ans.distance <= t.value;
 	ans.seconds = cli_now() - t0;
-	vf_answer_print(&ans, o->json);
+	if ((rc = vf_answer_print(&ans, o->json, err)))
+		goto fail;
 	rc = cli_flush_stdout(PROG) ? CLI_ERROR : CLI_OK;
 	goto out;
 fail:

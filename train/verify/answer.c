@@ -1,47 +1,49 @@
 /* answer.c - two images' verdict, printed (verify.h): a line of text, or
- * DeepFace.verify's keys in JSON. */
+ * DeepFace.verify's keys in JSON, as Python's json.dumps writes DeepFace's
+ * dictionary (base/jsonw.h). */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "base/jsonw.h"
 #include "cli.h"
+#include "error.h"
 #include "verify.h"
 
-/* s as a JSON string: '"', '\\' and the control characters escaped; other
- * bytes as they are (paths are UTF-8 or bytes, and JSON is UTF-8). */
-static void put_json_string(FILE *f, const char *s)
+int vf_answer_print(const vf_answer_t *ans, int json, char *err)
 {
-	putc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\t')
-			fputs("\\t", f);
-		else if (*p == '\r')
-			fputs("\\r", f);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			putc(*p, f);
-	}
-	putc('"', f);
-}
+	jsonw_t j = {0};
+	char *text = NULL;
+	int rc;
 
-void vf_answer_print(const vf_answer_t *ans, int json)
-{
 	if (!json) {
 		cli_put_tsv(stdout, ans->a);
 		putchar('\t');
 		cli_put_tsv(stdout, ans->b);
 		printf("\t%.6f\t%.6f\t%s\n", ans->distance, ans->threshold,
 		       ans->same ? "same" : "different");
-		return;
+		return 0;
 	}
-	printf("{\"verified\": %s, \"distance\": %.6f, \"threshold\": %.6f, "
-	       "\"model\": ", ans->same ? "true" : "false", ans->distance,
-	       ans->threshold);
-	put_json_string(stdout, ans->model);
-	printf(", \"detector_backend\": \"skip\", \"similarity_metric\": ");
-	put_json_string(stdout, ans->metric);
-	printf(", \"time\": %.2f}\n", ans->seconds);
+	/* DeepFace rounds the distance to 6 decimals (np.round) and the time
+	 * to 2 (round), and reports the threshold as it was given. */
+	jsonw_begin_object(&j);
+	jsonw_key(&j, "verified");
+	jsonw_bool(&j, ans->same);
+	jsonw_key(&j, "distance");
+	jsonw_real(&j, round(ans->distance * 1e6) / 1e6);
+	jsonw_key(&j, "threshold");
+	jsonw_real(&j, ans->threshold);
+	jsonw_key(&j, "model");
+	jsonw_string(&j, ans->model);
+	jsonw_key(&j, "detector_backend");
+	jsonw_string(&j, "skip");
+	jsonw_key(&j, "similarity_metric");
+	jsonw_string(&j, ans->metric);
+	jsonw_key(&j, "time");
+	jsonw_real(&j, round(ans->seconds * 100) / 100);
+	jsonw_end_object(&j);
+	if ((rc = jsonw_finish(&j, &text, err)) == 0)
+		printf("%s\n", text);
+	free(text);
+	return rc;
 }

@@ -58,12 +58,14 @@ typedef struct vf_answer {
 
 /* vf_answer_print writes the answer on the standard output: one line,
  *   A<TAB>B<TAB>distance<TAB>threshold<TAB>same|different
- * (the paths escaped as cli_put_tsv does), or, json, one object with
- * DeepFace.verify's keys: verified, distance, threshold, model,
- * detector_backend ("skip": no face is detected, the image is the face),
- * similarity_metric, time.  Distances as DeepFace rounds them, to 6
- * decimals. */
-void vf_answer_print(const vf_answer_t *ans, int json);
+ * (the paths escaped as cli_put_tsv does, the numbers to 6 decimals), or,
+ * json, one object with DeepFace.verify's keys, as json.dumps writes
+ * DeepFace's dictionary: verified, distance (rounded to 6 decimals, as
+ * DeepFace rounds it), threshold, model, detector_backend ("skip": no
+ * face is detected, the image is the face), similarity_metric, time (to
+ * 2 decimals).  Returns 0, or jsonw_finish's errors (a name that is not
+ * UTF-8). */
+int vf_answer_print(const vf_answer_t *ans, int json, char *err);
 
 /* ---- records.c: the records calibrated on ------------------------------- */
 
