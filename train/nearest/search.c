@@ -64,6 +64,7 @@ typedef struct search {
 	const nn_opts_t *o;
 	nn_result_t *res;
 	int D, Ds, B, K;
+	size_t ldx;              /* the rows of x: Ds and a cache line */
 	const convk_t *kern;     /* NULL: OpenBLAS */
 	int nr;                  /* the kernel's panel width (1: OpenBLAS) */
 	const float *q;          /* (Q, D) */
@@ -78,7 +79,10 @@ typedef struct search {
 	const size_t *klens;
 	const uint8_t *const *vals;
 	const size_t *vlens;
-	float *x;                /* (B, Ds), the lanes past D zero */
+	/* (B, Ds) rows ldx apart, the lanes past D zero: a cache line past
+	 * Ds, so that the kernel's 14 rows (a power of two apart when D is
+	 * 4096) do not fall into one cache set. */
+	float *x;
 	double *xn;              /* (B) |x| */
 	double *xn2;             /* (B) |x|^2 (1 - NN_SLACK), for euclidean */
 	double *xv, *xs2;        /* (B) 1 / (|x| + eps), |x'|^2, for l2 */
@@ -154,7 +158,7 @@ static void decode_task(void *arg, int task, int worker)
 
 	for (int j = task * NN_DECODE_TASK; j < j1 && j < s->n; j++) {
 		featdb_rec_t rec;
-		float *x = s->x + (size_t)j * s->Ds;
+		float *x = s->x + (size_t)j * s->ldx;
 		s->ok[j] = 0;
 		if (featdb_rec_decode(s->vals[j], s->vlens[j], &rec, NULL) != 0 ||
 		    rec.cls < 0 || rec.cls >= s->res->meta.nclasses)
@@ -181,15 +185,15 @@ static void product_task(void *arg, int task, int worker)
 	search_t *s = arg;
 	int r0 = task * NN_PRODUCT_ROWS;
 	int rows = s->n - r0 < NN_PRODUCT_ROWS ? s->n - r0 : NN_PRODUCT_ROWS;
-	const float *x = s->x + (size_t)r0 * s->Ds;
+	const float *x = s->x + (size_t)r0 * s->ldx;
 	float *out = s->s + (size_t)r0 * s->lds;
 
 	if (s->kern)
-		s->kern->gemm(rows, s->Ds, s->nqs, x, (size_t)s->Ds,
+		s->kern->gemm(rows, s->Ds, s->nqs, x, s->ldx,
 			      s->u + (size_t)s->q0 * s->Ds, out, (size_t)s->lds);
 	else
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->nq, s->D,
-			    1.0f, x, s->Ds, s->q + (size_t)s->q0 * s->D, s->D, 0.0f,
+			    1.0f, x, (int)s->ldx, s->q + (size_t)s->q0 * s->D, s->D, 0.0f,
 			    out, s->lds);
 }
 
@@ -311,7 +315,7 @@ static void update_task(void *arg, int task, int worker)
 			if (!must_measure(s, &sc[i], dots[i], j))
 				continue;
 			double d = recog_distance_n(s->o->metric, s->q + (size_t)g * D,
-						    s->qn[g], s->x + (size_t)j * s->Ds,
+						    s->qn[g], s->x + (size_t)j * s->ldx,
 						    s->xn[j], D);
 			s->exact[worker]++;
 			double T = keep(s, g, j, d);
@@ -388,6 +392,7 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	s.kern = convk_for(isa_best());
 	s.nr = s.kern ? s.kern->nr : 1;
 	s.Ds = s.kern ? (D + s.kern->lanes - 1) / s.kern->lanes * s.kern->lanes : D;
+	s.ldx = (size_t)s.Ds + 16;
 	int qs = (nq + s.nr - 1) / s.nr * s.nr, qcs = nq < NN_QCHUNK ? qs : NN_QCHUNK;
 	/* (D + 2) u: the roundings of a term's way through the product (see
 	 * above). */
@@ -399,7 +404,7 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	res->count = calloc((size_t)nq, sizeof *res->count);
 	s.qn = malloc((size_t)nq * sizeof *s.qn);
 	/* The lanes past D stay zero: a product over Ds is one over D. */
-	s.x = calloc(B * s.Ds, sizeof *s.x);
+	s.x = calloc(B * s.ldx, sizeof *s.x);
 	s.u = s.kern ? calloc((size_t)qs * s.Ds, sizeof *s.u) : NULL;
 	s.xn = malloc(B * sizeof *s.xn);
 	s.xn2 = malloc(B * sizeof *s.xn2);
