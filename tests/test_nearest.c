@@ -196,8 +196,8 @@ static void big_store(const char *path, int n, int D, const char *fp)
 	float *v = malloc((size_t)D * sizeof *v);
 
 	for (int c = 0; c < 7; c++) {
-		classes[c] = malloc(8);
-		snprintf(classes[c], 8, "p%d", c);
+		classes[c] = malloc(16);
+		snprintf(classes[c], 16, "p%d", c);
 	}
 	for (int k = 0; k < B; k++) {
 		keys[k] = malloc(32);
@@ -399,6 +399,7 @@ static void test_bad_inputs(void **state)
 	expect(2, "--top-k", good, "--db", db, "--top-k", "0", NULL);
 	expect(2, "--bogus", good, "--db", db, "--bogus", NULL);
 	expect(0, "usage: nearest", "--help", NULL);
+	expect(0, "VGGFEAT_ISA", "--help-dev", NULL);
 	expect(0, "nearest ", "--version", NULL);
 }
 

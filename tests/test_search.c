@@ -299,8 +299,8 @@ static void test_vs_plain_search(void **state)
 	rng_t r = {2026};
 	char *classes[11];
 	for (int c = 0; c < 11; c++) {
-		classes[c] = malloc(8);
-		snprintf(classes[c], 8, "p%02d", c);
+		classes[c] = malloc(16);
+		snprintf(classes[c], 16, "p%02d", c);
 	}
 	for (int dt = 0; dt < 2; dt++) {
 		const char *dir = tu_tmpdir();
@@ -373,8 +373,8 @@ static void test_near_ties(void **state)
 	float *x = malloc((size_t)n * D * sizeof *x);
 	int32_t *cls = malloc((size_t)n * sizeof *cls);
 	for (int c = 0; c < 11; c++) {
-		classes[c] = malloc(8);
-		snprintf(classes[c], 8, "p%02d", c);
+		classes[c] = malloc(16);
+		snprintf(classes[c], 16, "p%02d", c);
 	}
 	for (int i = 0; i < n; i++) {
 		cls[i] = (int32_t)atoi(keys[i] + 1);
@@ -413,8 +413,8 @@ static void test_damaged_record(void **state)
 	float *x = random_vectors(&r, n, D);
 	int32_t *cls = malloc((size_t)n * sizeof *cls);
 	for (int c = 0; c < 11; c++) {
-		classes[c] = malloc(8);
-		snprintf(classes[c], 8, "p%02d", c);
+		classes[c] = malloc(16);
+		snprintf(classes[c], 16, "p%02d", c);
 	}
 	for (int i = 0; i < n; i++)
 		cls[i] = (int32_t)atoi(keys[i] + 1);

@@ -653,6 +653,7 @@ static void test_bad_inputs(void **state)
 	expect(2, "--far", "--calibrate", "--db", db, "--far", "2", NULL);
 	expect(2, "--bogus", a, b, "--bogus", NULL);
 	expect(0, "usage: verify", "--help", NULL);
+	expect(0, "VGGFEAT_ISA", "--help-dev", NULL);
 	expect(0, "verify ", "--version", NULL);
 }
 

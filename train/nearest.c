@@ -51,7 +51,18 @@ static const char usage[] =
 	"  --threads N      compute threads (default: one per CPU)\n"
 	"  -q, --quiet      no summary\n"
 	"  --version        print the version\n"
-	"  -h, --help       this text\n";
+	"  -h, --help       this text\n"
+	"  --help-dev       the variables for development and tests\n";
+
+static const char usage_dev[] =
+	PROG ": for development and tests (docs/development.md)\n"
+	"\n"
+	"  VGGFEAT_ISA=NAME          the kernels' instructions (the network's\n"
+	"                            and the search's product): portable, avx2,\n"
+	"                            emul512 (AVX-512's code on AVX2) or avx512,\n"
+	"                            one the CPU has (default: the widest)\n"
+	"  VGGFEAT_HDF5_TIMEOUT=S    seconds the weights' reader may take before\n"
+	"                            it counts as hung (default 600)\n";
 
 typedef struct opts {
 	const char *db, *query_db, *weights;
@@ -65,7 +76,7 @@ typedef struct opts {
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum { O_DB = 256, O_QUERY_DB, O_WEIGHTS, O_MODEL, O_TOPK, O_METRIC,
-	       O_THRESHOLD, O_BATCH, O_THREADS, O_VERSION };
+	       O_THRESHOLD, O_BATCH, O_THREADS, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"query-db", required_argument, 0, O_QUERY_DB},
@@ -79,6 +90,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
+		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{0, 0, 0, 0},
 	};
 	int c;
@@ -99,11 +111,9 @@ static int parse_args(int argc, char **argv, opts_t *o)
 				return CLI_USAGE;
 			break;
 		case O_METRIC:
-			if ((o->metric = recog_metric_parse(optarg)) < 0) {
-				fprintf(stderr, PROG ": --metric: '%s' is not cosine, euclidean "
-					"or euclidean_l2\nTry '" PROG " --help'.\n", optarg);
-				return CLI_USAGE;
-			}
+			if ((o->metric = recog_metric_parse(optarg)) < 0)
+				return cli_usage(PROG, "--metric: '%s' is not cosine, "
+						 "euclidean or euclidean_l2", optarg);
 			break;
 		case O_THRESHOLD:
 			if (cli_double(PROG, "--threshold", optarg, 0, 1e300, &o->threshold))
@@ -120,6 +130,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		case 'q': o->quiet = 1; break;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
+		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
 			return cli_bad_option(PROG, argv);
 		}
@@ -129,10 +140,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		o->query_db && (o->weights || o->model) ?
 			"--query-db takes no --weights or --model" :
 		!o->query_db && optind == argc ? "at least one image is required" : NULL;
-	if (wrong) {
-		fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", wrong);
-		return CLI_USAGE;
-	}
+	if (wrong)
+		return cli_usage(PROG, "%s", wrong);
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 	if (!o->threads)
@@ -270,7 +279,7 @@ int main(int argc, char **argv)
 	status = CLI_OK;
 	goto out;
 fail:
-	fprintf(stderr, PROG ": error: %s\n", err);
+	cli_error(PROG, "%s", err);
 out:
 	nn_result_free(&res);
 	nn_queries_free(&q);

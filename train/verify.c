@@ -61,13 +61,23 @@ static const char usage[] =
 	"  --threads N      compute threads (default: one per CPU)\n"
 	"  -q, --quiet      no notes on the standard error\n"
 	"  --version        print the version\n"
-	"  -h, --help       this text\n";
+	"  -h, --help       this text\n"
+	"  --help-dev       the variables for development and tests\n";
+
+static const char usage_dev[] =
+	PROG ": for development and tests (docs/development.md)\n"
+	"\n"
+	"  VGGFEAT_ISA=NAME          the kernels' instructions: portable, avx2,\n"
+	"                            emul512 (AVX-512's code on AVX2) or avx512,\n"
+	"                            one the CPU has (default: the widest)\n"
+	"  VGGFEAT_HDF5_TIMEOUT=S    seconds the weights' reader may take before\n"
+	"                            it counts as hung (default 600)\n";
 
 static int parse_args(int argc, char **argv, vf_opts_t *o)
 {
 	enum { O_DB = 256, O_WEIGHTS, O_MODEL, O_METRIC, O_THRESHOLD, O_JSON,
 	       O_CALIBRATE, O_FAR, O_RECORDS, O_IMPOSTORS, O_SEED, O_THREADS,
-	       O_VERSION };
+	       O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"weights", required_argument, 0, O_WEIGHTS},
@@ -84,6 +94,7 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
+		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{0, 0, 0, 0},
 	};
 	int c, far_given = 0, sample_given = 0;
@@ -99,11 +110,9 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 				return CLI_USAGE;
 			break;
 		case O_METRIC:
-			if ((o->metric = recog_metric_parse(optarg)) < 0) {
-				fprintf(stderr, PROG ": --metric: '%s' is not cosine, euclidean "
-					"or euclidean_l2\nTry '" PROG " --help'.\n", optarg);
-				return CLI_USAGE;
-			}
+			if ((o->metric = recog_metric_parse(optarg)) < 0)
+				return cli_usage(PROG, "--metric: '%s' is not cosine, "
+						 "euclidean or euclidean_l2", optarg);
 			break;
 		case O_THRESHOLD:
 			if (cli_double(PROG, "--threshold", optarg, 0, 1e300, &o->threshold))
@@ -117,11 +126,9 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 			far_given = 1;
 			break;
 		case O_RECORDS:
-			if (strcmp(optarg, "valid") && strcmp(optarg, "all")) {
-				fprintf(stderr, PROG ": --records: '%s' is not valid or all\n"
-					"Try '" PROG " --help'.\n", optarg);
-				return CLI_USAGE;
-			}
+			if (strcmp(optarg, "valid") && strcmp(optarg, "all"))
+				return cli_usage(PROG, "--records: '%s' is not valid or all",
+						 optarg);
 			o->records = optarg[0] == 'v' ? VF_RECORDS_VALID : VF_RECORDS_ALL;
 			sample_given = 1;
 			break;
@@ -142,6 +149,7 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 		case 'q': o->quiet = 1; break;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
+		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
 			return cli_bad_option(PROG, argv);
 		}
@@ -158,10 +166,8 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 	else if (!o->calibrate && !o->db && o->threshold < 0)
 		wrong = "without --db, give --threshold X (a store's calibrated "
 			"threshold is the other way)";
-	if (wrong) {
-		fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", wrong);
-		return CLI_USAGE;
-	}
+	if (wrong)
+		return cli_usage(PROG, "%s", wrong);
 	if (!o->calibrate) {
 		o->a = argv[optind];
 		o->b = argv[optind + 1];
@@ -255,7 +261,7 @@ static int verify_pair(const vf_opts_t *o, double t0)
 	rc = cli_flush_stdout(PROG) ? CLI_ERROR : CLI_OK;
 	goto out;
 fail:
-	fprintf(stderr, PROG ": error: %s\n", err);
+	cli_error(PROG, "%s", err);
 	rc = CLI_ERROR;
 out:
 	weights_free(&w);
@@ -353,7 +359,7 @@ static int calibrate(const vf_opts_t *o)
 	       o->db);
 out:
 	if (rc)
-		fprintf(stderr, PROG ": error: %s\n", err);
+		cli_error(PROG, "%s", err);
 	featdb_close(db);
 	workers_free(pool);
 	vf_pairs_free(&c.gen);
