@@ -117,6 +117,8 @@ static void person_of(const char *path, char *buf, size_t len)
 static void test_own_person_first(void **state)
 {
 	(void)state;
+	TU_SKIP_SANITIZED("three runs of the network over ten photos; "
+			  "test_self_and_query_db runs the same code sanitized");
 	static hit_t h[64];
 	static const char *const metrics[] = {"cosine", "euclidean", "euclidean_l2"};
 	for (int m = 0; m < 3; m++) {
@@ -264,7 +266,7 @@ static long status_kb(pid_t pid, const char *field)
 static void test_store_streamed(void **state)
 {
 	(void)state;
-	TU_SKIP_SANITIZED("the sanitizers' own memory would be measured; make test runs it");
+	TU_SKIP_SANITIZED("the sanitizers' own memory would be measured");
 	const int n = 40000, D = 1024;
 	char big[600], q[600];
 	snprintf(big, sizeof big, "%s/big.lmdb", dir);

@@ -58,8 +58,8 @@ double recog_distance(int metric, const float *a, const float *b, int D);
 /* ---- store.c ------------------------------------------------------------- */
 
 /* recog_store_open opens the store at path read-only into *db with its
- * metadata *meta (the caller's to featdb_meta_free, and *db to
- * featdb_close, whatever the result), and says which model's vectors it
+ * metadata *meta (the caller's to featdb_close and featdb_meta_free; on
+ * failure *db is NULL and *meta empty), and says which model's vectors it
  * holds (*model).  Returns 0, ERR_MISSING (no store there, or an empty
  * one: "run extract first"), ERR_MISMATCH (a model this program does not
  * make) or featdb's errors. */

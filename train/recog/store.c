@@ -19,10 +19,13 @@ int recog_store_open(const char *path, featdb_t **db, featdb_meta_t *meta,
 	if ((rc = featdb_open(path, FEATDB_RDONLY, db, err)))
 		return rc;
 	if ((rc = featdb_meta_get(*db, meta, err)) == ERR_MISSING)
-		return err_set(err, ERR_MISSING, "%s: the store is empty (nothing was "
-			       "extracted yet); run extract first", path);
-	if (rc)
+		rc = err_set(err, ERR_MISSING, "%s: the store is empty (nothing was "
+			     "extracted yet); run extract first", path);
+	if (rc) {
+		featdb_close(*db);
+		*db = NULL;
 		return rc;
+	}
 	/* featdb_meta_get refuses a model the registry does not know. */
 	*model = model_of_store(meta->model);
 	return 0;
