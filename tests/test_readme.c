@@ -94,7 +94,8 @@ static int teardown(void **state)
 	"build/tests/test_vggface build/tests/test_predict " \
 	"build/tests/test_weights build/tests/test_winograd " \
 	"build/tests/test_hostile build/tests/test_train_head " \
-	"build/tests/test_pipeline build/tests/test_model_file"
+	"build/tests/test_pipeline build/tests/test_model_file " \
+	"build/tests/test_verify build/tests/test_nearest"
 
 /* Runs a README command in the copy; its output goes to LOG. */
 static int run_in_copy(const char *command, const char *log)
