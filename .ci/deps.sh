@@ -3,6 +3,8 @@
 #   .ci/deps.sh build     what `make` and `make test` need
 #   .ci/deps.sh pipeline  that, plus what ./pipeline.sh needs (gnuplot)
 #   .ci/deps.sh mpi       build, plus Open MPI: bin/extract across machines
+#   .ci/deps.sh real-weights  what tests/ref/real_weights.py needs (Python,
+#                         onnx, h5py, pip; no TensorFlow)
 # As root it runs apt-get; otherwise it prints the apt-get line and fails.
 set -u
 build=(gcc make pkg-config libc6-dev libopenblas-dev liblmdb-dev libjpeg-dev
@@ -11,7 +13,8 @@ case "${1:-build}" in
 build) want=("${build[@]}") ;;
 pipeline) want=("${build[@]}" gnuplot-nox) ;;
 mpi) want=("${build[@]}" libopenmpi-dev openmpi-bin) ;;
-*) echo "usage: $0 [build|pipeline|mpi]" >&2; exit 2 ;;
+real-weights) want=(python3 python3-numpy python3-h5py python3-onnx python3-pip) ;;
+*) echo "usage: $0 [build|pipeline|mpi|real-weights]" >&2; exit 2 ;;
 esac
 
 missing=()
