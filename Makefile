@@ -145,7 +145,7 @@ $(TEST_WEIGHTS): build/demo/gen_weights
 # after another.
 TEST_SKIP ?=
 NPROC := $(shell nproc 2>/dev/null || echo 1)
-REAL_WEIGHTS_DIR := build/real-weights
+REAL_WEIGHTS_DIR ?= build/real-weights
 test:
 	@$(MAKE) --no-print-directory -j$(NPROC) test-build
 	@REAL_WEIGHTS_DIR=$(REAL_WEIGHTS_DIR) bash tests/real_weights.sh

@@ -22,8 +22,8 @@ runs a demo on generated faces and generated random weights.
 options:
   --report DIR       the report folder (default: pipeline-report)
   --db PATH          the feature store (default: REPORT/feats.lmdb)
-  extract:   --weights FILE  --model vgg16|vggface  --batch N  --limit N
-             --dtype f32|f16  --strict
+  extract:   --weights FILE  --model vgg16|vggface  --layer L  --pooling P
+             --batch N  --limit N  --dtype f32|f16  --strict
   train-head: --epochs N  --lr X  --batch-size N  --beta1 X  --beta2 X
              --epsilon X  --val-split F  --seed N  --l2 X
   both:      --threads N  -q
@@ -41,7 +41,8 @@ ext=() trn=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-h | --help) usage; exit 0 ;;
-	--report | --db | --weights | --model | --batch | --limit | --dtype | --epochs | --lr | \
+	--report | --db | --weights | --model | --layer | --pooling | --batch | --limit | \
+		--dtype | --epochs | --lr | \
 		--batch-size | --beta1 | --beta2 | --epsilon | --val-split | --seed | --l2 | \
 		--threads)
 		[ $# -ge 2 ] || die "$1 needs a value"
@@ -49,7 +50,7 @@ while [ $# -gt 0 ]; do
 		--report) report=$2 ;;
 		--db) db=$2 ;;
 		--weights) weights=$2 ;;
-		--model | --batch | --limit | --dtype) ext+=("$1" "$2") ;;
+		--model | --layer | --pooling | --batch | --limit | --dtype) ext+=("$1" "$2") ;;
 		--threads) ext+=("$1" "$2"); trn+=("$1" "$2") ;;
 		*) trn+=("$1" "$2") ;;
 		esac
