@@ -184,11 +184,11 @@ static void test_notop_pool_store(void **state)
 	char err[ERR_LEN];
 
 	free(extract(db, g.notop, 0, "--layer", "block5_pool", "--pooling", "avg",
-			 "--limit", "5", NULL));
+			 "--limit", "2", NULL));
 	read_meta(db, &m);
 	assert_string_equal(m.model, "vgg16-block5_pool-avg");
 	assert_int_equal(m.dim, 512);
-	assert_int_equal(m.count, 5);
+	assert_int_equal(m.count, 2);
 	assert_string_equal(m.fingerprint, weights_fingerprint(&g.wnotop, WEIGHTS_NCONV));
 	assert_string_equal(m.fingerprint, weights_fingerprint(&g.wfull, WEIGHTS_NCONV));
 	assert_string_not_equal(m.fingerprint, g.wfull.fingerprint);
@@ -221,7 +221,7 @@ static void test_notop_pool_store(void **state)
 	hid_t sp = H5Dget_space(ds);
 	hsize_t dims[2];
 	assert_int_equal(H5Sget_simple_extent_dims(sp, dims, NULL), 2);
-	assert_int_equal(dims[0], 5);
+	assert_int_equal(dims[0], 2);
 	assert_int_equal(dims[1], 512);
 	H5Sclose(sp), H5Dclose(ds), H5Fclose(f);
 }
@@ -264,14 +264,14 @@ static void test_other_taps(void **state)
 	weights_t w = {0};
 	char err[ERR_LEN];
 
-	free(extract(flat, g.notop, 0, "--layer", "block5_pool", "--limit", "2", NULL));
+	free(extract(flat, g.notop, 0, "--layer", "block5_pool", "--limit", "1", NULL));
 	read_meta(flat, &m);
 	assert_string_equal(m.model, "vgg16-block5_pool");
 	assert_int_equal(m.dim, 7 * 7 * 512);
 	featdb_meta_free(&m);
 	expect_records_are_taps(flat, &g.wnotop, MODEL_TAP_POOL);
 
-	free(extract(fc1, g.full, 0, "--layer", "fc1", "--limit", "2", NULL));
+	free(extract(fc1, g.full, 0, "--layer", "fc1", "--limit", "1", NULL));
 	read_meta(fc1, &m);
 	assert_string_equal(m.model, "vgg16-fc1");
 	assert_int_equal(m.dim, 4096);
@@ -283,7 +283,7 @@ static void test_other_taps(void **state)
 		       "--notop", "--out", (char *)wface, NULL};
 	free(run_status(gen, 0));
 	free(extract(face, wface, 0, "--layer", "pool5", "--pooling", "avg", "--limit",
-			 "2", NULL));
+			 "1", NULL));
 	read_meta(face, &m);
 	assert_string_equal(m.model, "vggface-pool5-avg");
 	assert_string_equal(m.preprocess, model_info(MODEL_VGGFACE)->preprocess);
