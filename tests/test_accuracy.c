@@ -35,6 +35,7 @@
 #include "proc.h"
 #include "store/featdb.h"
 #include "testutil.h"
+#include "tjson.h"
 
 #define SPLIT "tests/golden/lfw_dev_split.txt"
 #define KERAS_ACCURACY "tests/golden/keras_lfw_accuracy.json"
@@ -50,26 +51,20 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* json_number reads the number after the key "key" that follows the text
- * after (NULL: from the start) in json, as json.dump writes them; fails the
- * test when absent. */
-static double json_number(const char *json, const char *after, const char *key)
+/* json_number: the number at the path of keys (NULL-terminated) in the
+ * tree of KERAS_ACCURACY; fails the test when it is not there. */
+static double json_number(const tj_t *v, ...)
 {
-	char quoted[128];
-	const char *p = json;
+	va_list ap;
+	const char *key;
 
-	if (after && !(p = strstr(json, after)))
-		fail_msg("%s: no %s", KERAS_ACCURACY, after);
-	snprintf(quoted, sizeof quoted, "\"%s\":", key);
-	if (!(p = strstr(p, quoted)))
-		fail_msg("%s: no %s%s%s", KERAS_ACCURACY, key, after ? " after " : "",
-			 after ? after : "");
-	char *end;
-	errno = 0;
-	double v = strtod(p + strlen(quoted), &end);
-	if (errno || end == p + strlen(quoted))
-		fail_msg("%s: %s is not a number", KERAS_ACCURACY, key);
-	return v;
+	va_start(ap, v);
+	while (v && (key = va_arg(ap, const char *)))
+		v = tj_get(v, key);
+	va_end(ap);
+	if (!v || v->type != TJ_NUM)
+		fail_msg("%s: a number is missing", KERAS_ACCURACY);
+	return v->num;
 }
 
 /* make_tree builds faces/{train,valid}/<person>/<file>, symbolic links to
@@ -186,10 +181,14 @@ static void test_lfw_accuracy_matches_keras(void **state)
 	char lfw_dir[1024];
 	snprintf(lfw_dir, sizeof lfw_dir, "%s", lfw);
 	const char *notop = tu_real_weights_or_skip(MODEL_VGG16_NOTOP_FILE);
-	char *json = tu_slurp(KERAS_ACCURACY);
-	const int epochs = (int)json_number(json, NULL, "epochs");
-	const double keras = json_number(json, "\"avg\"", "mean_val_accuracy");
-	const double keras_sd = json_number(json, "\"avg\"", "std_val_accuracy");
+	char *json = tu_slurp(KERAS_ACCURACY), why[256];
+	tj_t *doc = tj_parse(json, why);
+	if (!doc)
+		fail_msg("%s: %s", KERAS_ACCURACY, why);
+	const int epochs = (int)json_number(doc, "epochs", NULL);
+	const double keras = json_number(doc, "results", "avg", "mean_val_accuracy", NULL);
+	const double keras_sd = json_number(doc, "results", "avg", "std_val_accuracy", NULL);
+	tj_free(doc);
 	free(json);
 	assert_true(epochs > 0 && keras > 0 && keras <= 1);
 

@@ -94,7 +94,7 @@ static int teardown(void **state)
 	"build/tests/test_vggface build/tests/test_predict " \
 	"build/tests/test_weights build/tests/test_winograd " \
 	"build/tests/test_hostile build/tests/test_train_head " \
-	"build/tests/test_taps build/tests/test_accuracy"
+	"build/tests/test_model_file build/tests/test_taps build/tests/test_accuracy"
 
 /* Runs a README command in the copy; its output goes to LOG.  The copy's
  * make test takes the real weights from this tree's folder (made or

@@ -446,7 +446,8 @@ static void write_head(const char *path, int D, const char *model, const char *f
 }
 
 /* What predict refuses: a _notop file for a head on fc2 (the file cannot
- * give the tap); a head whose width is not its tap's. */
+ * give the tap); a head whose width is not its tap's; --save-model for a
+ * head on a pool tap. */
 static void test_predict_refusals(void **state)
 {
 	const char *fc2 = path_in("fc2_head.h5"), *wide = path_in("wide_head.h5");
@@ -466,6 +467,19 @@ static void test_predict_refusals(void **state)
 	expect_says(out, "the head takes 4096 features, VGG16's block5_pool gives 512",
 		    NULL);
 	free(out);
+	/* The whole-model file is written through fc2 only: a head on
+	 * another tap is refused, not written wrong. */
+	const char *pool = path_in("pool_head.h5"), *model = path_in("model.h5");
+	struct stat st;
+	write_head(pool, 512, "vgg16-block5_pool-max",
+		   weights_fingerprint(&g.wfull, WEIGHTS_NCONV));
+	char *save[] = {proc_bin("predict"), "--head", (char *)pool, "--weights",
+			(char *)g.full, "--save-model", (char *)model, NULL};
+	out = run_status(save, 1);
+	expect_says(out, "--save-model writes VGG16 through fc2 only", "trained on "
+		    "vgg16-block5_pool-max vectors", NULL);
+	free(out);
+	assert_int_equal(stat(model, &st), -1);
 }
 
 int main(void)

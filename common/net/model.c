@@ -43,9 +43,15 @@ static const model_info_t models[MODEL_COUNT] = {
 		  "block3_conv1", "block3_conv2", "block3_conv3", "block4_conv1",
 		  "block4_conv2", "block4_conv3", "block5_conv1", "block5_conv2",
 		  "block5_conv3", "fc1", "fc2" },
+		/* keras.applications.vgg16.VGG16's (the input as Keras names the
+		 * first Input of a session) */
+		"input_1",
+		{ "block1_pool", "block2_pool", "block3_pool", "block4_pool",
+		  "block5_pool" },
+		"flatten", { NULL, NULL },
 		MODEL_VGG16_FILE, MODEL_VGG16_NOTOP_FILE,
 		MODEL_VGG16_URL, "VGG16(weights='imagenet')", "VGG16_WEIGHTS", "models",
-		VGG16_STORE, "block5_pool", VGG16_STORE_TAPS,
+		VGG16_STORE, VGG16_STORE_TAPS,
 		"keras-load_img-224-nearest;rgb2bgr;mean-103.939,116.779,123.68",
 		/* vgg16.preprocess_input's (ImageNet's means) */
 		{ 103.939f, 116.779f, 123.68f },
@@ -55,10 +61,14 @@ static const model_info_t models[MODEL_COUNT] = {
 		{ "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2",
 		  "conv3_3", "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2",
 		  "conv5_3", "fc6", "fc7" },
+		/* keras_vggface.models.VGG16's */
+		"input_1",
+		{ "pool1", "pool2", "pool3", "pool4", "pool5" },
+		"flatten", { "fc6/relu", "fc7/relu" },
 		MODEL_VGGFACE_FILE, "rcmalli_vggface_tf_notop_vgg16.h5",
 		MODEL_VGGFACE_URL, "keras_vggface.VGGFace(model='vgg16')",
 		"VGGFACE_WEIGHTS", "models/vggface",
-		VGGFACE_STORE, "pool5", VGGFACE_STORE_TAPS,
+		VGGFACE_STORE, VGGFACE_STORE_TAPS,
 		"keras-load_img-224-nearest;rgb2bgr;mean-93.5940,104.7624,129.1863",
 		/* keras_vggface.utils.preprocess_input(version=1)'s (VGG-Face's
 		 * training set), after the same flip */
@@ -120,7 +130,7 @@ const char *model_tap_layer(int model, int tap)
 	int n = model_tap_info(tap)->nlayers;
 
 	/* A dense tap is the last layer with weights it needs. */
-	return n > WEIGHTS_NCONV ? m->layers[n - 1] : m->pool_layer;
+	return n > WEIGHTS_NCONV ? m->layers[n - 1] : m->pools[MODEL_NPOOLS - 1];
 }
 
 int model_tap_find(const char *layer, const char *pooling, int *model,
@@ -143,13 +153,15 @@ int model_tap_find(const char *layer, const char *pooling, int *model,
 		return err_set(err, ERR_ARG, "--layer: '%s' is not %s, %s or %s "
 			       "(%s: %s, %s or %s)", layer,
 			       a->layers[WEIGHTS_NLAYERS - 1], a->layers[WEIGHTS_NCONV],
-			       a->pool_layer, b->title, b->layers[WEIGHTS_NLAYERS - 1],
-			       b->layers[WEIGHTS_NCONV], b->pool_layer);
+			       model_tap_layer(MODEL_VGG16, MODEL_TAP_POOL), b->title,
+			       b->layers[WEIGHTS_NLAYERS - 1], b->layers[WEIGHTS_NCONV],
+			       model_tap_layer(MODEL_VGGFACE, MODEL_TAP_POOL));
 	if (pooling && t != MODEL_TAP_POOL)
 		return err_set(err, ERR_ARG, "--pooling %s: Keras pools %s (%s: %s) "
-			       "only; give --layer %s", pooling, a->pool_layer,
-			       b->title, b->pool_layer,
-			       model_info(m)->pool_layer);
+			       "only; give --layer %s", pooling,
+			       model_tap_layer(MODEL_VGG16, MODEL_TAP_POOL), b->title,
+			       model_tap_layer(MODEL_VGGFACE, MODEL_TAP_POOL),
+			       model_tap_layer(m, MODEL_TAP_POOL));
 	if (pooling) {
 		if (strcmp(pooling, taps[MODEL_TAP_POOL_AVG].pooling) == 0)
 			t = MODEL_TAP_POOL_AVG;
@@ -177,7 +189,7 @@ void model_tap_options(int model, int tap, char *buf, size_t len)
 
 void model_tap_list(int model, int nlayers, char *buf, size_t len)
 {
-	const char *pool = model_info(model)->pool_layer;
+	const char *pool = model_tap_layer(model, MODEL_TAP_POOL);
 
 	if (!buf || len == 0)
 		return;

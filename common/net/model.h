@@ -40,6 +40,9 @@
 enum model_id { MODEL_AUTO = 0, MODEL_VGG16 = 1, MODEL_VGGFACE = 2 };
 #define MODEL_COUNT 3
 
+/* The 2x2 max-pools, one after each weights_spec layer with pool_after. */
+#define MODEL_NPOOLS 5
+
 /* The taps, as Keras users take them: VGG16(include_top=True) up to a
  * dense layer, or VGG16(include_top=False, pooling=None|'avg'|'max') with
  * a Flatten for None.  The network stops at its tap: a pool tap runs no
@@ -69,13 +72,22 @@ typedef struct model_info {
 	const char *name;   /* --model's value: "vgg16", "vggface" */
 	const char *title;  /* for messages: "VGG16", "VGG-Face" */
 	const char *layers[WEIGHTS_NLAYERS]; /* the file's layer names, in order */
+	/* The layers without weights, as the model's Keras code names them
+	 * (the whole-model file, net/model_file.h): the input, the pools,
+	 * the flatten before the first dense layer, and the ReLUs after the
+	 * two dense layers when they are layers of their own (keras-vggface's
+	 * Activation('relu', name='fc6/relu')); NULL when the Dense layer
+	 * applies its own (VGG16's activation='relu'). */
+	const char *input;
+	const char *pools[MODEL_NPOOLS];
+	const char *flatten;
+	const char *dense_relu[2];
 	const char *file_name, *notop_name, *url;
 	const char *get;    /* the Python call that downloads the file */
 	const char *env;    /* the variable naming the file: "VGG16_WEIGHTS" */
 	const char *cache_dir; /* under $KERAS_HOME or ~/.keras */
 	const char *store_model; /* the store's "model" at the default tap:
 				  * "vgg16-fc2" (model_store_name) */
-	const char *pool_layer;  /* the last pool's name: "block5_pool" */
 	/* The store's "model" at each tap (model_store_name). */
 	const char *store_taps[MODEL_NTAPS];
 	const char *preprocess;  /* the store's "preprocess" (store/featdb.h) */
