@@ -1,9 +1,9 @@
-/* vgg.c - VGG16 through fc2 (or to another tap) in fp32.  N batch, H height, W width, C input
- * channels, K output channels; activations are NHWC, kernels HWIO, as in
- * Keras.  The layer functions below are the straightforward path (im2col +
- * OpenBLAS sgemm), kept as the reference; the network runs the 3x3 layers
- * through winograd.h unless asked for VGG_CONV_DIRECT, and shares every
- * stage among its own threads. */
+/* vgg.c - VGG16 through fc2 (or to another tap) in fp32.  N batch, H
+ * height, W width, C input channels, K output channels; activations are
+ * NHWC, kernels HWIO, as in Keras.  The layer functions below are the
+ * straightforward path (im2col + OpenBLAS sgemm), kept as the reference;
+ * the network runs the 3x3 layers through winograd.h unless asked for
+ * VGG_CONV_DIRECT, and shares every stage among its own threads. */
 #include "net/vgg.h"
 
 #include <cblas.h>
@@ -25,7 +25,10 @@
 #define VGG_COL_MAX ((size_t)8 << 20)
 /* conv1_1's whole im2col (224 * 224, 27) on the Winograd path. */
 #define VGG_COL1 ((size_t)VGG_IN * VGG_IN * 27)
-#define VGG_FLAT (7 * 7 * 512)
+/* block5_pool: (7, 7, 512), flattened for fc1 and the Flatten tap. */
+#define VGG_POOL5_HW (7 * 7)
+#define VGG_POOL5_C 512
+#define VGG_FLAT (VGG_POOL5_HW * VGG_POOL5_C)
 /* conv1_1 by the vector kernels and the pools are split into bands of rows per
  * image, so that one image keeps both threads busy. */
 #define VGG_BANDS 8
@@ -388,7 +391,8 @@ int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err)
 		break;
 	case MODEL_TAP_POOL_AVG:
 	case MODEL_TAP_POOL_MAX:
-		vgg_global_pool(x, n, 7 * 7, 512, net->tap == MODEL_TAP_POOL_MAX, out);
+		vgg_global_pool(x, n, VGG_POOL5_HW, VGG_POOL5_C,
+				net->tap == MODEL_TAP_POOL_MAX, out);
 		break;
 	default:
 		fc_forward(net->isa, x, n, VGG_FLAT, w->kernel[13], w->bias[13],
