@@ -20,11 +20,24 @@ BUILD ?= build
 BIN ?= bin
 
 # A fresh machine may lack the libraries: install them (as root) or say how.
+# Each goal asks for what it needs (.ci/deps.sh's sets): the programs build
+# without cmocka, which only the tests link, and without help2man, which
+# only `make install` runs.
+DEPS_SET := build
+DEPS_CHECK := pkg-config --exists $(PKGS)
+ifneq ($(filter test test-build test-asan test-valgrind $(BUILD)/tests/test_%,$(MAKECMDGOALS)),)
+DEPS_SET := test
+DEPS_CHECK += cmocka
+endif
+ifneq ($(filter install,$(MAKECMDGOALS)),)
+DEPS_SET := install
+DEPS_CHECK += && command -v help2man
+endif
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
-ifneq ($(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo ok),ok)
-DEPS_STATUS := $(shell bash .ci/deps.sh build >&2; echo $$?)
+ifneq ($(shell $(DEPS_CHECK) >/dev/null 2>&1 && echo ok),ok)
+DEPS_STATUS := $(shell bash .ci/deps.sh $(DEPS_SET) >&2; echo $$?)
 ifneq ($(DEPS_STATUS),0)
-$(error build dependencies are missing (see the line above))
+$(error the packages `make$(if $(MAKECMDGOALS), $(MAKECMDGOALS))` needs are missing (see the line above))
 endif
 endif
 endif
@@ -60,9 +73,9 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -c $< -o $@
 -include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
 
-# cmocka, as pkg-config describes it.
-CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka)
-CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+# cmocka, as pkg-config describes it (asked only when a test is built).
+CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 $(BUILD)/tests/test_%.o: CPPFLAGS += $(CMOCKA_CFLAGS)
 # Only the tests see their support headers: the programs and common/ never
 # include them.

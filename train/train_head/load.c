@@ -17,6 +17,7 @@ void th_data_free(th_data_t *d)
 	free(d->y);
 	free(d->unit);
 	free(d->tagged);
+	free(d->count);
 	memset(d, 0, sizeof *d);
 }
 
@@ -60,6 +61,8 @@ static int load_record(void *ctx, const char *key, size_t keylen,
 	}
 	if (rec->split == FEATDB_TEST) {
 		d->ntest++;
+		if (rec->cls >= 0 && rec->cls < d->K)
+			d->count[rec->cls]++;
 		return 0;
 	}
 	if (rec->dim != d->D)
@@ -79,6 +82,7 @@ static int load_record(void *ctx, const char *key, size_t keylen,
 	d->y[d->n] = rec->cls;
 	d->unit[d->n] = th_key_unit(key, keylen);
 	d->tagged[d->n] = rec->split == FEATDB_VALID;
+	d->count[rec->cls]++;
 	d->ntagged += rec->split == FEATDB_VALID;
 	d->n++;
 	return 0;
@@ -114,7 +118,8 @@ int th_data_load(const char *path, th_data_t *d, char *err)
 	}
 	d->D = d->meta.dim;
 	d->K = d->meta.nclasses;
-	if (d->meta.count > SIZE_MAX / 2 || data_reserve(d, (size_t)d->meta.count)) {
+	if (d->meta.count > SIZE_MAX / 2 || data_reserve(d, (size_t)d->meta.count) ||
+	    !(d->count = calloc((size_t)d->K, sizeof *d->count))) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for %llu records of %d "
 			     "features", (unsigned long long)d->meta.count, d->D);
 		goto out;

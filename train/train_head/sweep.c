@@ -70,7 +70,9 @@ static int print_table(const th_result_t *r, int nruns, int has_val)
 			rank[j] = rank[j - 1];
 			rank[j - 1] = t;
 		}
-	printf("rank  %10s %10s %7s %7s %9s %9s  epoch  %s  %s  %s  %s  s/epoch\n",
+	/* run: row N of the "Run N/M" lines, and of the history files
+	 * (FILE.runN.csv). */
+	printf("rank  %10s %10s %7s %7s %9s %9s  epoch  %s  %s  %s  %s  s/epoch    run\n",
 	       "lr", "batch_size", "beta1", "beta2", "epsilon", "l2",
 	       "    loss", "accuracy", has_val ? "val_loss" : "", has_val ? "val_accuracy" : "");
 	for (int i = 0; i < nruns; i++) {
@@ -82,7 +84,7 @@ static int print_table(const th_result_t *r, int nruns, int has_val)
 			printf("  %8.4f  %12.4f", x->best_val.loss, x->best_val.accuracy);
 		else
 			printf("  %8s  %12s", "", "");
-		printf("  %7.3f\n", x->seconds);
+		printf("  %7.3f  %5d\n", x->seconds, rank[i] + 1);
 	}
 	free(rank);
 	return 0;
@@ -164,9 +166,9 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	    (rc = head_trainer_create(&w->h, &r->hp, (int)o->threads, (uint64_t)o->seed,
 				      &tr, err)))
 		goto out;
-	/* Room for the best weights seen so far (its initial values are
-	 * overwritten at the first epoch). */
-	if (w->sweep && (o->out || w->has_val) && !w->best.kernel &&
+	/* Room for the best weights seen so far, the head saved (its initial
+	 * values are overwritten at the first epoch). */
+	if (w->sweep && !w->best.kernel &&
 	    (rc = head_create(d->D, d->K, 0, &w->best, err)))
 		goto out;
 	if (w->trc.kernel0)

@@ -8,7 +8,8 @@
  *               over the same array and starting weights, Keras' epoch
  *               lines, the history files, the best epoch, a sweep's table;
  *   trace.c     what --trace records of a run, and its file;
- *   min_prob.c  predict's --min-prob suggested from the validation set.
+ *   min_prob.c  predict's --min-prob suggested from the validation set;
+ *   out.c       where the head goes: --out checked before training.
  *
  * Letters: N records (training and validation), D features, K classes.
  * Functions return 0 or a negative ERR_* code with the reason in err
@@ -25,6 +26,9 @@
 
 #define PROG "train-head"
 #define TH_MAX_VALUES 32 /* values per swept option */
+/* Where the head goes without --out: the current folder, where Keras'
+ * model.save('head.h5') puts it and where predict --head head.h5 finds it. */
+#define TH_DEFAULT_OUT "head.h5"
 
 /* The values of one sweepable option. */
 typedef struct th_values {
@@ -34,7 +38,7 @@ typedef struct th_values {
 
 /* The command line (train_head.c parses it). */
 typedef struct th_opts {
-	const char *db, *out, *history, *trace;
+	const char *db, *out, *history, *trace; /* out: TH_DEFAULT_OUT unless given */
 	long epochs, threads, seed;
 	double val_split, keep;
 	int val_split_given, quiet;
@@ -52,6 +56,7 @@ typedef struct th_data {
 	int32_t *y;        /* (N) */
 	double *unit;      /* (N) th_key_unit of each record's key */
 	uint8_t *tagged;   /* (N) 1 when extract tagged the record valid */
+	size_t *count;     /* (K) the records of each class, of every split */
 	size_t n, cap;     /* N, and the records there is room for */
 	size_t ntest, nbad, ntagged;
 	const char *path;  /* the store, and err: for the record callback */
@@ -59,6 +64,8 @@ typedef struct th_data {
 } th_data_t;
 
 /* th_data_load reads every record of the store at path once into d.  A
+ * class may have no record (an extract still running or interrupted has
+ * not reached it): d->count says so.  A
  * damaged record is skipped with a note; ERR_MISSING when the store is
  * empty or holds no training or validation record, ERR_ARG when it has
  * fewer than two classes, ERR_SHAPE or ERR_FORMAT for a record that
@@ -94,8 +101,10 @@ int th_holdout(size_t n, const double *unit, const int32_t *cls, int K,
 	       double frac, uint8_t *held, char *err);
 
 /* th_split_make splits d: the records extract tagged valid, else those
- * th_holdout holds out by o->val_split, else none.  ERR_MISSING when a
- * class is left without a training record, ERR_NOMEM. */
+ * th_holdout holds out by o->val_split, else none.  A class without any
+ * record is left to train on nothing (it stays in the head's output layer,
+ * as Keras keeps an empty class folder).  ERR_MISSING when a class that
+ * has records is left without a training record, ERR_NOMEM. */
 int th_split_make(const th_data_t *d, const th_opts_t *o, th_split_t *s, char *err);
 
 /* th_split_free releases s's lists. */
@@ -210,8 +219,8 @@ typedef struct th_runs {
 	int n, sweep, has_val;  /* runs; a sweep (n > 1); a validation set */
 	th_result_t *res;       /* (n) */
 	head_t h;               /* the run being trained; then the last run's */
-	head_t best;            /* a sweep's best epoch's weights (for --out and
-				 * the threshold) */
+	head_t best;            /* a sweep's best epoch's weights (the head
+				 * saved, and the threshold's) */
 	int best_run, best_epoch;
 	head_metrics_t best_mt, best_mv;
 	double train_secs;
@@ -249,5 +258,14 @@ int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s
 
 /* th_min_prob_print prints t's suggestion (for --keep keep) on stderr. */
 void th_min_prob_print(const th_min_prob_t *t, double keep);
+
+/* ---- out.c: where the head goes ------------------------------------------- */
+
+/* th_out_check, before training: 0 when the head can be written at path
+ * (its folder takes a new file, and path is free or holds a head that
+ * train-head wrote, read as predict reads one).  ERR_IO (the folder is
+ * missing, read-only or not ours), ERR_ARG (path is a folder, or a file
+ * that is not such a head: the reason says which and what to do). */
+int th_out_check(const char *path, char *err);
 
 #endif
