@@ -20,8 +20,8 @@ list=0
 [ "${1:-}" = --list ] && { list=1; shift; }
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
-test) want=("${build[@]}" libcmocka-dev python3 python3-numpy python3-h5py python3-onnx
-	python3-pip) ;;
+test) want=("${build[@]}" python3 python3-numpy python3-h5py python3-onnx python3-pip
+	libcmocka-dev) ;;
 install) want=("${build[@]}" help2man) ;;
 pipeline) want=("${build[@]}" gnuplot-nox) ;;
 mpi) want=("${build[@]}" libopenmpi-dev openmpi-bin) ;;
