@@ -201,10 +201,6 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		return err_set(err, ERR_ARG, "vgg: unknown convolution %d", o->conv);
 	if (o->tap < 0 || o->tap >= MODEL_NTAPS)
 		return err_set(err, ERR_ARG, "vgg: unknown tap %d", o->tap);
-	if (model_tap_info(o->tap)->nlayers > w->nlayers)
-		return err_set(err, ERR_ARG, "vgg: %s needs %d layers with weights, "
-			       "the file has %d", model_tap_layer(w->model, o->tap),
-			       model_tap_info(o->tap)->nlayers, w->nlayers);
 	if (o->isa != ISA_AUTO && !isa_cpu_has(o->isa))
 		return err_set(err, ERR_UNSUPPORTED, "vgg: this CPU lacks %s",
 			       isa_name(o->isa));
@@ -216,6 +212,11 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		return err_set(err, ERR_ARG, "vgg: %d threads, not 1..256", threads);
 	if (err_mul_size(VGG_ACT_MAX * sizeof(float), (size_t)o->max_batch, &act))
 		return err_set(err, ERR_NOMEM, "vgg: batch %d too large", o->max_batch);
+	/* The options first, then what they ask of the weights. */
+	if (model_tap_info(o->tap)->nlayers > w->nlayers)
+		return err_set(err, ERR_ARG, "vgg: %s needs %d layers with weights, "
+			       "the file has %d", model_tap_layer(w->model, o->tap),
+			       model_tap_info(o->tap)->nlayers, w->nlayers);
 	net = calloc(1, sizeof *net);
 	if (!net)
 		goto nomem;
