@@ -95,6 +95,7 @@ static int teardown(void **state)
 	"build/tests/test_weights build/tests/test_winograd " \
 	"build/tests/test_hostile build/tests/test_train_head " \
 	"build/tests/test_pipeline build/tests/test_model_file " \
+	"build/tests/test_verify build/tests/test_nearest " \
 	"build/tests/test_taps build/tests/test_accuracy"
 
 /* Runs a README command in the copy; its output goes to LOG.  The copy's

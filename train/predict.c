@@ -16,12 +16,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "dataset/dataset.h"
+#include "embed/embed.h"
 #include "error.h"
 #include "net/model.h"
 #include "net/model_file.h"
 #include "head/head.h"
-#include "img/img.h"
 #include "version.h"
 #include "net/vgg.h"
 #include "net/weights.h"
@@ -300,102 +299,54 @@ static int save_model(const opts_t *o, const head_t *head, const head_meta_t *hm
 	return rc;
 }
 
-/* The images to look at: every input, expanded (a folder gives its images
- * in key order). */
-typedef struct images {
-	dataset_t *sets;     /* (ninputs) */
-	int nsets;
-	const char **paths;  /* (n) into sets */
-	size_t n;
-	size_t skipped;      /* files that are not images, unreadable images */
-} images_t;
+/* What each batch's answers need: the head and its buffers. */
+typedef struct answer {
+	const opts_t *o;
+	const head_t *head;
+	const head_meta_t *hm;
+	float *logits;  /* (B, K) */
+	double *p;      /* (K) */
+	int *order;     /* (K) */
+} answer_t;
 
-static void images_free(images_t *im)
+/* answer_batch, embed_run's callback: the head on a batch's vectors (n, D)
+ * and each image's top-k printed. */
+static int answer_batch(void *ctx, int n, const char *const *paths,
+			const float *vec, int dim, char *err)
 {
-	for (int i = 0; im->sets && i < im->nsets; i++)
-		dataset_free(&im->sets[i]);
-	free(im->sets);
-	free(im->paths);
-}
+	answer_t *a = ctx;
+	int K = a->head->K;
 
-/* list_images expands the inputs, noting what it skips. */
-static int list_images(const opts_t *o, images_t *im, char *err)
-{
-	size_t total = 0;
-	int rc;
-
-	if (!(im->sets = calloc((size_t)o->ninputs, sizeof *im->sets)))
-		return err_set(err, ERR_NOMEM, "out of memory");
-	im->nsets = o->ninputs;
-	for (int i = 0; i < o->ninputs; i++) {
-		if ((rc = dataset_scan_files(o->inputs[i], &im->sets[i], err)))
-			return rc;
-		for (size_t k = 0; k < im->sets[i].nproblems; k++) {
-			fprintf(stderr, PROG ": skipped %s: %s\n", im->sets[i].problems[k].path,
-				im->sets[i].problems[k].reason);
-			im->skipped++;
-		}
-		total += im->sets[i].n;
-	}
-	if (!(im->paths = malloc((total ? total : 1) * sizeof *im->paths)))
-		return err_set(err, ERR_NOMEM, "out of memory");
-	for (int i = 0; i < o->ninputs; i++)
-		for (size_t k = 0; k < im->sets[i].n; k++)
-			im->paths[im->n++] = im->sets[i].items[k].path;
+	head_forward(a->head, vec, n, a->logits);
+	for (int j = 0; j < n; j++)
+		print_top(paths[j], a->logits + (size_t)j * K, K, (int)a->o->top_k,
+			  a->hm->classes, a->o->min_prob, a->p, a->order);
+	fflush(stdout);
 	return 0;
 }
 
 /* predict_all runs the network and the head on the images, a batch at a
- * time, and prints each one's top-k; *done counts the images answered. */
+ * time (embed.h), and prints each one's top-k; *done counts the images
+ * answered. */
 static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *hm,
-		       const weights_t *w, int model, int tap, images_t *im,
+		       const weights_t *w, int model, int tap, embed_images_t *im,
 		       size_t *done, char *err)
 {
-	int B = (int)o->batch, K = head->K, rc = 0;
-	float *x = malloc((size_t)B * VGG_IN_FLOATS * sizeof *x);
-	float *feat = malloc((size_t)B * head->D * sizeof *feat);
-	float *logits = malloc((size_t)B * K * sizeof *logits);
-	double *p = malloc((size_t)K * sizeof *p);
-	int *order = malloc((size_t)K * sizeof *order);
-	const char **batch_paths = malloc((size_t)B * sizeof *batch_paths);
-	vgg_t *net = NULL;
-	vgg_opts_t vo;
+	int B = (int)o->batch, K = head->K, rc;
+	answer_t a = {.o = o, .head = head, .hm = hm,
+		      .logits = malloc((size_t)B * K * sizeof *a.logits),
+		      .p = malloc((size_t)K * sizeof *a.p),
+		      .order = malloc((size_t)K * sizeof *a.order)};
+	embed_opts_t eo = {.model = model};
 
-	if (!x || !feat || !logits || !p || !order || !batch_paths) {
+	vgg_opts_init(&eo.net, B);
+	eo.net.tap = tap;
+	eo.net.threads = (int)o->threads;
+	if (!a.logits || !a.p || !a.order)
 		rc = err_set(err, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	vgg_opts_init(&vo, B);
-	vo.tap = tap;
-	vo.threads = (int)o->threads;
-	if ((rc = vgg_create_opts(w, &vo, &net, err)))
-		goto out;
-	for (size_t i = 0; i < im->n;) {
-		int n = 0;
-		for (; i < im->n && n < B; i++) {
-			char why[ERR_LEN];
-			if (img_load_input(im->paths[i], VGG_IN, model_info(model)->mean_bgr,
-					      x + (size_t)n * VGG_IN_FLOATS, why)) {
-				fprintf(stderr, PROG ": skipped %s\n", why);
-				im->skipped++;
-				continue;
-			}
-			batch_paths[n++] = im->paths[i];
-		}
-		if (n == 0)
-			continue;
-		if ((rc = vgg_forward(net, x, n, feat, err)))
-			goto out;
-		head_forward(head, feat, n, logits);
-		for (int j = 0; j < n; j++)
-			print_top(batch_paths[j], logits + (size_t)j * K, K, (int)o->top_k,
-				  hm->classes, o->min_prob, p, order);
-		*done += (size_t)n;
-		fflush(stdout);
-	}
-out:
-	vgg_free(net);
-	free(x), free(feat), free(logits), free(p), free(order), free(batch_paths);
+	else
+		rc = embed_run(PROG, &eo, w, im, answer_batch, &a, done, err);
+	free(a.logits), free(a.p), free(a.order);
 	return rc;
 }
 
@@ -406,7 +357,7 @@ int main(int argc, char **argv)
 	head_t head = {0};
 	head_meta_t hm = {0};
 	weights_t w = {0};
-	images_t im = {0};
+	embed_images_t im = {0};
 	size_t done = 0;
 	int status = CLI_ERROR, rc, model = MODEL_VGG16, tap = MODEL_TAP_FC2;
 
@@ -431,7 +382,7 @@ int main(int argc, char **argv)
 		status = CLI_OK;
 		goto out;
 	}
-	if ((rc = list_images(&o, &im, err)) ||
+	if ((rc = embed_list(PROG, o.inputs, o.ninputs, &im, err)) ||
 	    (rc = predict_all(&o, &head, &hm, &w, model, tap, &im, &done, err)))
 		goto fail;
 	/* The lines are the answer: losing some (a full disk) is a failure. */
@@ -447,7 +398,7 @@ int main(int argc, char **argv)
 fail:
 	cli_error(PROG, "%s", err);
 out:
-	images_free(&im);
+	embed_images_free(&im);
 	weights_free(&w);
 	head_meta_free(&hm);
 	head_free(&head);

@@ -94,6 +94,13 @@ int fdb_info(const char *db)
 	printf("fingerprint: %s\n", meta.fingerprint);
 	printf("preprocess:  %s\n", meta.preprocess);
 	printf("written by:  %s\n", meta.version);
+	for (int i = 0; i < meta.nthresholds; i++) {
+		const featdb_threshold_t *t = &meta.thresholds[i];
+		printf("threshold:   %s %.6f (far %g, tar %.4f on the pairs of %s "
+		       "records; calibrated at %llu records%s)\n", t->metric, t->value,
+		       t->far, t->tar, t->records, (unsigned long long)t->count,
+		       t->count != meta.count ? ", stale: verify --calibrate again" : "");
+	}
 	printf("size:        %.1f MB on disk (data.mdb %.1f MB allocated)\n",
 	       (dir_bytes(db, "data.mdb", 1) + dir_bytes(db, "lock.mdb", 1)) / 1e6,
 	       dir_bytes(db, "data.mdb", 1) / 1e6);
