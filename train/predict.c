@@ -1,5 +1,6 @@
 /* predict - who is in this photo: runs VGG16 through fc2 (or VGG-Face
- * through fc7, as the head's features were made) and the trained softmax
+ * through fc7, or to the tap the head's features were taken at: the
+ * head's store name, net/model.h) and the trained softmax
  * head on each image and prints the top-k people, one line each:
  *   path<TAB>rank<TAB>name<TAB>probability
  * (fields escaped as PostgreSQL's COPY text format: cli_put_tsv); with
@@ -31,13 +32,15 @@ static const char usage[] =
 	"       predict --head HEAD.h5 [--weights FILE] --save-model MODEL.h5\n"
 	"\n"
 	"Runs VGG16 through fc2 (VGG-Face through fc7, when the head was trained\n"
-	"on its features) and the head trained by train-head on each image\n"
+	"on its features; or to the layer and pooling the head's features were\n"
+	"taken at, extract --layer) and the head trained by train-head on each image\n"
 	"(folders are searched for images, recursively) and prints the top-k\n"
 	"people, one line each:  path<TAB>rank<TAB>name<TAB>probability\n"
 	"(a backslash, tab, newline or carriage return in a path or a name is\n"
 	"written \\\\, \\t, \\n or \\r, as PostgreSQL's COPY text format does).\n"
 	"It refuses weights, a model or preprocessing other than the head's\n"
-	"features were made with.  With --save-model it writes instead the\n"
+	"features were made with, and a _notop file for a head on fc1 or fc2.\n"
+	"With --save-model it writes instead the\n"
 	"whole model (the backbone, then the head) in the file tf.keras'\n"
 	"model.save writes, for tf.keras.models.load_model.\n"
 	"\n"
@@ -48,7 +51,8 @@ static const char usage[] =
 	"                   $KERAS_HOME/models/ or ~/.keras/models/\n"
 	"                   " MODEL_VGG16_FILE "; for VGG-Face\n"
 	"                   $VGGFACE_WEIGHTS, else ~/.keras/models/vggface/\n"
-	"                   " MODEL_VGGFACE_FILE ")\n"
+	"                   " MODEL_VGGFACE_FILE "; for a head on\n"
+	"                   block5_pool, the _notop file when Keras cached it)\n"
 	"  --model M        vgg16 or vggface: the head and the file must be that\n"
 	"                   model's (default: the head's)\n"
 	"  --top-k N        people per image (default 5)\n"
@@ -181,24 +185,25 @@ static void print_top(const char *path, const float *logits, int K, int k,
 }
 
 /* check_head: what the head needs of the network, known before the
- * weights are read: class names, fc2's or fc7's width, a model this program
- * makes (*model, which --model must not contradict) and its preprocessing. */
+ * weights are read: class names, a model and tap this program makes
+ * (*model, which --model must not contradict, and *tap), the tap's width
+ * and the model's preprocessing. */
 static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm,
-		      int *model, char *err)
+		      int *model, int *tap, char *err)
 {
 	if (!hm->classes || !hm->fingerprint[0])
 		return err_set(err, ERR_FORMAT,
 			       "%s: the head carries no class names or weights fingerprint "
 			       "(was it written by train-head?)", o->head);
-	if (head->D != VGG_FEATURES)
-		return err_set(err, ERR_SHAPE, "%s: the head takes %d features, VGG16 fc2 "
-			       "gives %d", o->head, head->D, VGG_FEATURES);
-	if ((*model = model_of_store(hm->model)) < 0)
+	if (model_store_parse(hm->model, model, tap))
 		return err_set(err, ERR_MISMATCH, "%s was trained on '%s' features; this "
-			       "program makes '%s' or '%s'", o->head, hm->model,
-			       model_info(MODEL_VGG16)->store_model,
-			       model_info(MODEL_VGGFACE)->store_model);
+			       "program makes %s", o->head, hm->model,
+			       model_store_names());
 	const model_info_t *m = model_info(*model);
+	if (head->D != model_tap_info(*tap)->dim)
+		return err_set(err, ERR_SHAPE, "%s: the head takes %d features, %s's %s "
+			       "gives %d", o->head, head->D, m->title,
+			       model_tap_layer(*model, *tap), model_tap_info(*tap)->dim);
 	if (o->model && o->model != *model)
 		return err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), "
 			       "but --model %s was given", o->head, hm->model, m->title,
@@ -210,23 +215,45 @@ static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm
 	return 0;
 }
 
-/* check_weights: the weights must be the head's model's, with the
- * fingerprint of those its features were made with. */
+/* check_weights: the weights must be the head's model's, give its tap (a
+ * _notop file gives no fc1 or fc2), with the fingerprint, over the layers
+ * the tap needs, of those its features were made with. */
 static int check_weights(const opts_t *o, const head_meta_t *hm, int model,
-			 const weights_t *w, const char *wpath, char *err)
+			 int tap, const weights_t *w, const char *wpath, char *err)
 {
+	char why[ERR_LEN];
+	const char *fp;
+
 	if (w->model != model)
 		return err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), but "
 			       "%s holds %s weights (%s); use the weights extract used",
 			       o->head, hm->model, model_info(model)->title, wpath,
 			       model_info(w->model)->title,
 			       model_info(w->model)->store_model);
-	if (strcmp(w->fingerprint, hm->fingerprint) != 0)
-		return err_set(err, ERR_MISMATCH, "%s was trained on features of VGG16 "
+	if (weights_check_tap(w, tap, wpath, why))
+		return err_set(err, ERR_MISMATCH, "%s was trained on %s vectors, but %s",
+			       o->head, hm->model, why);
+	fp = weights_fingerprint(w, model_tap_info(tap)->nlayers);
+	if (strcmp(fp, hm->fingerprint) != 0)
+		return err_set(err, ERR_MISMATCH, "%s was trained on features of %s "
 			       "weights with fingerprint %s, but %s has fingerprint %s; "
-			       "use the weights extract used", o->head, hm->fingerprint,
-			       wpath, w->fingerprint);
+			       "use the weights extract used", o->head,
+			       model_info(model)->title, hm->fingerprint, wpath, fp);
 	return 0;
+}
+
+/* check_save_tap: --save-model writes the backbone through its dense
+ * layers (model_file.h's one end); a head on another tap is refused, not
+ * written wrong. */
+static int check_save_tap(const opts_t *o, const head_meta_t *hm, int model,
+			  int tap, char *err)
+{
+	if (tap == MODEL_TAP_FC2)
+		return 0;
+	return err_set(err, ERR_UNSUPPORTED, "--save-model writes %s through %s only; "
+		       "%s was trained on %s vectors (the whole model at another tap "
+		       "is not written yet)", model_info(model)->title,
+		       model_tap_layer(model, MODEL_TAP_FC2), o->head, hm->model);
 }
 
 /* check_save_target refuses to write the model over the head or the
@@ -302,7 +329,7 @@ static int answer_batch(void *ctx, int n, const char *const *paths,
  * time (embed.h), and prints each one's top-k; *done counts the images
  * answered. */
 static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *hm,
-		       const weights_t *w, int model, embed_images_t *im,
+		       const weights_t *w, int model, int tap, embed_images_t *im,
 		       size_t *done, char *err)
 {
 	int B = (int)o->batch, K = head->K, rc;
@@ -313,6 +340,7 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 	embed_opts_t eo = {.model = model};
 
 	vgg_opts_init(&eo.net, B);
+	eo.net.tap = tap;
 	eo.net.threads = (int)o->threads;
 	if (!a.logits || !a.p || !a.order)
 		rc = err_set(err, ERR_NOMEM, "out of memory");
@@ -331,21 +359,22 @@ int main(int argc, char **argv)
 	weights_t w = {0};
 	embed_images_t im = {0};
 	size_t done = 0;
-	int status = CLI_ERROR, rc, model = MODEL_VGG16;
+	int status = CLI_ERROR, rc, model = MODEL_VGG16, tap = MODEL_TAP_FC2;
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
 	if ((rc = head_load(o.head, &head, &hm, err)) ||
-	    (rc = check_head(&o, &head, &hm, &model, err)))
+	    (rc = check_head(&o, &head, &hm, &model, &tap, err)))
 		goto fail;
 	/* Without --weights, the file of the head's model. */
-	if (cli_weights_path(PROG, o.weights, model, wpath, sizeof wpath))
+	if (cli_weights_path(PROG, o.weights, model, tap, wpath, sizeof wpath))
 		goto out;
-	if (o.save_model && (rc = check_save_target(&o, wpath, err)))
+	if (o.save_model && ((rc = check_save_tap(&o, &hm, model, tap, err)) ||
+			     (rc = check_save_target(&o, wpath, err))))
 		goto fail;
 	if ((rc = weights_load(wpath, &w, err)) ||
 	    (rc = weights_check_model(&w, o.model, wpath, err)) ||
-	    (rc = check_weights(&o, &hm, model, &w, wpath, err)))
+	    (rc = check_weights(&o, &hm, model, tap, &w, wpath, err)))
 		goto fail;
 	if (o.save_model) {
 		if ((rc = save_model(&o, &head, &hm, &w, err)))
@@ -354,7 +383,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = embed_list(PROG, o.inputs, o.ninputs, &im, err)) ||
-	    (rc = predict_all(&o, &head, &hm, &w, model, &im, &done, err)))
+	    (rc = predict_all(&o, &head, &hm, &w, model, tap, &im, &done, err)))
 		goto fail;
 	/* The lines are the answer: losing some (a full disk) is a failure. */
 	if (cli_flush_stdout(PROG))

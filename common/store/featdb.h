@@ -1,6 +1,7 @@
 /* featdb.h - the feature store: one LMDB environment (a directory) holding
- * the fc2 vector of every image, keyed by the image's path relative to the
- * input folder, plus the metadata that says how the vectors were made.
+ * the vector of every image at one tap (fc2 by default; net/model.h),
+ * keyed by the image's path relative to the input folder, plus the
+ * metadata that says how the vectors were made.
  *
  * Record format (the value of each key in database "features"), version 1,
  * every field little-endian, defined here and nowhere else:
@@ -10,7 +11,8 @@
  *   4      2     format version (1)
  *   6      1     dtype: 1 = float32, 2 = float16 (IEEE binary16)
  *   7      1     split: 0 train, 1 valid, 2 test
- *   8      4     dim: number of elements (4096 for VGG16 fc2), uint32
+ *   8      4     dim: number of elements (4096 for VGG16 fc2, the tap's
+ *                dim), uint32
  *   12     4     class: index into the store's class list, int32
  *   16     4     CRC-32 (IEEE, as zlib's crc32) of bytes 0..15 and 24..end
  *   20     4     reserved, 0
@@ -18,9 +20,15 @@
  *
  * Metadata (database "meta"), each value a UTF-8 string without NUL:
  *   "format"      "vggfeat 1"
- *   "model"       what the vectors are: "vgg16-fc2" or "vggface-fc7" (the
- *                 registry's store_model, net/model.h); a store holds one
- *   "fingerprint" the weights' fingerprint (weights_t.fingerprint)
+ *   "model"       what the vectors are, model and tap: "vgg16-fc2" or
+ *                 "vggface-fc7" at the default tap, "vgg16-fc1",
+ *                 "vgg16-block5_pool" (Flatten), "vgg16-block5_pool-avg",
+ *                 "vgg16-block5_pool-max", and VGG-Face's "vggface-fc6",
+ *                 "vggface-pool5[-avg|-max]" (the registry's
+ *                 model_store_name, net/model.h); a store holds one
+ *   "fingerprint" the weights' fingerprint over the layers the tap needs
+ *                 (weights_fingerprint: the 13 convolutions for a pool
+ *                 tap, so a full file and its _notop file make one store)
  *   "preprocess"  the preprocessing settings (the registry's preprocess,
  *                 net/model.h)
  *   "dim", "dtype" ("4096", "f32" or "f16")
