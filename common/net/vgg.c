@@ -1,11 +1,12 @@
-/* vgg.c - VGG16 through fc2 in fp32.  N batch, H height, W width, C input
- * channels, K output channels; activations are NHWC, kernels HWIO, as in
- * Keras.  Two paths walk the layers: the network's own, on the ISA's
- * kernels (kern.h: Winograd for the 3x3 layers, a direct kernel for
- * conv1_1, the kernels' max-pool), and the reference (VGG_CONV_DIRECT:
- * im2col + OpenBLAS sgemm, vgg_conv3x3_relu_ref, and the plain
- * vgg_maxpool2_ref); both share every stage among the network's threads
- * and run fc1 and fc2 by the kernels' fixed-order product. */
+/* vgg.c - VGG16 through fc2 (or to another tap) in fp32.  N batch, H
+ * height, W width, C input channels, K output channels; activations are
+ * NHWC, kernels HWIO, as in Keras.  Two paths walk the layers: the
+ * network's own, on the ISA's kernels (kern.h: Winograd for the 3x3
+ * layers, a direct kernel for conv1_1, the kernels' max-pool), and the
+ * reference (VGG_CONV_DIRECT: im2col + OpenBLAS sgemm,
+ * vgg_conv3x3_relu_ref, and the plain vgg_maxpool2_ref); both share every
+ * stage among the network's threads and run fc1 and fc2 by the kernels'
+ * fixed-order product. */
 #include "net/vgg.h"
 
 #include <cblas.h>
@@ -22,7 +23,10 @@
 
 /* im2col scratch: a band of rows at a time keeps it bounded (32 MB). */
 #define VGG_COL_MAX ((size_t)8 << 20)
-#define VGG_FLAT (7 * 7 * 512)
+/* block5_pool: (7, 7, 512), flattened for fc1 and the Flatten tap. */
+#define VGG_POOL5_HW (7 * 7)
+#define VGG_POOL5_C 512
+#define VGG_FLAT (VGG_POOL5_HW * VGG_POOL5_C)
 /* conv1_1 by the vector kernels and the pools are split into bands of rows per
  * image, so that one image keeps both threads busy. */
 #define VGG_BANDS 8
@@ -51,7 +55,7 @@ static const char *const stage_names[VGG_NSTAGES] = {
 
 struct vgg {
 	const weights_t *w;
-	int max_batch, conv, isa;
+	int max_batch, conv, isa, tap;
 	int by_image;    /* conv layers 0..by_image-1 run one image at a time */
 	const kern_t *k; /* the ISA's kernels */
 	workers_t *workers;
@@ -60,7 +64,7 @@ struct vgg {
 	float *act[2];   /* the batch's, (max_batch, the largest after those) */
 	float *work;     /* the reference's im2col: col_len per thread; Winograd's */
 	size_t col_len;
-	float *fc;       /* (max_batch, VGG_FEATURES): fc1's output */
+	float *fc;       /* (max_batch, VGG_FEATURES): fc1's output (tap fc2) */
 	double sec[VGG_NSTAGES], cpu[VGG_NSTAGES];
 };
 
@@ -155,6 +159,24 @@ void vgg_tune_init(vgg_tune_t *t)
 		t->conv[i] = (wino_choice_t){.shared = -1, .tiles = 0, .prefetch = -1};
 }
 
+void vgg_global_pool(const float *in, int N, int P, int C, int max, float *out)
+{
+	for (int n = 0; n < N; n++) {
+		const float *x = in + (size_t)n * P * C;
+		float *y = out + (size_t)n * C;
+		for (int c = 0; c < C; c++) {
+			double sum = 0;
+			float m = x[c];
+			for (int p = 0; p < P; p++) {
+				float v = x[(size_t)p * C + c];
+				sum += v;
+				m = v > m ? v : m;
+			}
+			y[c] = max ? m : (float)(sum / P);
+		}
+	}
+}
+
 void vgg_opts_init(vgg_opts_t *o, int max_batch)
 {
 	memset(o, 0, sizeof *o);
@@ -230,6 +252,8 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 			       o->max_batch);
 	if (o->conv != VGG_CONV_WINOGRAD && o->conv != VGG_CONV_DIRECT)
 		return err_set(err, ERR_ARG, "vgg: unknown convolution %d", o->conv);
+	if (o->tap < 0 || o->tap >= MODEL_NTAPS)
+		return err_set(err, ERR_ARG, "vgg: unknown tap %d", o->tap);
 	if (o->isa != ISA_AUTO && !isa_cpu_has(o->isa))
 		return err_set(err, ERR_UNSUPPORTED, "vgg: this CPU lacks %s",
 			       isa_name(o->isa));
@@ -251,6 +275,11 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		per = stage_floats(by_image - 1, weights_spec[by_image - 1].pool_after);
 	if (err_mul_size(per * sizeof(float), (size_t)o->max_batch, &act))
 		return err_set(err, ERR_NOMEM, "vgg: batch %d too large", o->max_batch);
+	/* The options first, then what they ask of the weights. */
+	if (model_tap_info(o->tap)->nlayers > w->nlayers)
+		return err_set(err, ERR_ARG, "vgg: %s needs %d layers with weights, "
+			       "the file has %d", model_tap_layer(w->model, o->tap),
+			       model_tap_info(o->tap)->nlayers, w->nlayers);
 	net = calloc(1, sizeof *net);
 	if (!net)
 		goto nomem;
@@ -259,6 +288,7 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	net->conv = o->conv;
 	net->by_image = by_image;
 	net->isa = o->isa == ISA_AUTO ? isa_best() : o->isa;
+	net->tap = o->tap;
 	net->col_len = o->conv == VGG_CONV_DIRECT ? VGG_COL_MAX : 0;
 	size_t work = net->col_len * (size_t)threads;
 	for (int i = 1; i < WEIGHTS_NCONV && o->conv == VGG_CONV_WINOGRAD; i++) {
@@ -277,9 +307,11 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		goto fail;
 	net->act[0] = malloc(act);
 	net->act[1] = malloc(act);
-	net->fc = malloc((size_t)o->max_batch * VGG_FEATURES * sizeof(float));
+	if (o->tap == MODEL_TAP_FC2 &&
+	    !(net->fc = malloc((size_t)o->max_batch * VGG_FEATURES * sizeof(float))))
+		goto nomem;
 	net->work = malloc(work * sizeof(float));
-	if (!net->act[0] || !net->act[1] || !net->fc || !net->work)
+	if (!net->act[0] || !net->act[1] || !net->work)
 		goto nomem;
 	if (by_image > 0) {
 		size_t one = largest(0, by_image, fused) * sizeof(float);
@@ -481,15 +513,29 @@ int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err)
 		x = run_convs(net, p, by, WEIGHTS_NCONV, x, n, bufs, NULL);
 	}
 	/* x is (n, 7, 7, 512) NHWC, so each image is already flattened in Keras'
-	 * H, W, C order: (n, 25088).  Both fc layers, in batches, read their
-	 * weights once per batch. */
+	 * H, W, C order: (n, 25088), the pool tap's vector.  Both fc layers, in
+	 * batches, read their weights once per batch. */
 	tick_t t = tick();
-	fc_forward(net->k, x, n, VGG_FLAT, w->kernel[13], w->bias[13], VGG_FEATURES, 1,
-		   net->fc, net->workers);
-	lap(net, VGG_NSTAGES - 2, &t);
-	fc_forward(net->k, net->fc, n, VGG_FEATURES, w->kernel[14], w->bias[14],
-		   VGG_FEATURES, 1, out, net->workers);
-	lap(net, VGG_NSTAGES - 1, &t);
+	switch (net->tap) {
+	case MODEL_TAP_POOL:
+		memcpy(out, x, (size_t)n * VGG_FLAT * sizeof *out);
+		break;
+	case MODEL_TAP_POOL_AVG:
+	case MODEL_TAP_POOL_MAX:
+		vgg_global_pool(x, n, VGG_POOL5_HW, VGG_POOL5_C,
+				net->tap == MODEL_TAP_POOL_MAX, out);
+		break;
+	default:
+		fc_forward(net->k, x, n, VGG_FLAT, w->kernel[13], w->bias[13],
+			   VGG_FEATURES, 1, net->tap == MODEL_TAP_FC1 ? out : net->fc,
+			   net->workers);
+		lap(net, VGG_NSTAGES - 2, &t);
+		if (net->tap == MODEL_TAP_FC1)
+			break;
+		fc_forward(net->k, net->fc, n, VGG_FEATURES, w->kernel[14],
+			   w->bias[14], VGG_FEATURES, 1, out, net->workers);
+		lap(net, VGG_NSTAGES - 1, &t);
+	}
 	return 0;
 }
 
@@ -533,6 +579,11 @@ int vgg_isa(const vgg_t *net)
 const kern_t *vgg_kernels(const vgg_t *net)
 {
 	return net->k;
+}
+
+int vgg_dim(const vgg_t *net)
+{
+	return model_tap_info(net->tap)->dim;
 }
 
 void vgg_free(vgg_t *net)
