@@ -187,9 +187,10 @@ static void test_min_prob(void **state)
 	snprintf(flat, sizeof flat, "%s/flat.h5", dir);
 	assert_int_equal(head_load(head, &h, &m, err), 0);
 	assert_int_equal(h.K, 4);
-	memset(h.kernel, 0, (size_t)h.D * h.K * sizeof *h.kernel);
+	assert_int_equal(h.nlayers, 1);
+	memset(h.layer[0].kernel, 0, (size_t)h.D * h.K * sizeof *h.layer[0].kernel);
 	for (int k = 0; k < 4; k++)
-		h.bias[k] = (float)log(want[k]);
+		h.layer[0].bias[k] = (float)log(want[k]);
 	assert_int_equal(head_save(flat, &h, &m, err), 0);
 	head_free(&h);
 	head_meta_free(&m);

@@ -245,12 +245,13 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 	float *x = malloc((size_t)B * VGG_IN_FLOATS * sizeof *x);
 	float *feat = malloc((size_t)B * VGG_FEATURES * sizeof *feat);
 	float *logits = malloc((size_t)B * K * sizeof *logits);
+	float *work = malloc(head_work_floats(head, B) * sizeof *work);
 	double *p = malloc((size_t)K * sizeof *p);
 	int *order = malloc((size_t)K * sizeof *order);
 	const char **batch_paths = malloc((size_t)B * sizeof *batch_paths);
 	vgg_t *net = NULL;
 
-	if (!x || !feat || !logits || !p || !order || !batch_paths) {
+	if (!x || !feat || !logits || !work || !p || !order || !batch_paths) {
 		rc = err_set(err, ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -272,7 +273,7 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 			continue;
 		if ((rc = vgg_forward(net, x, n, feat, err)))
 			goto out;
-		head_forward(head, feat, n, logits);
+		head_forward(head, feat, n, logits, work);
 		for (int j = 0; j < n; j++)
 			print_top(batch_paths[j], logits + (size_t)j * K, K, (int)o->top_k,
 				  hm->classes, o->min_prob, p, order);
@@ -281,7 +282,7 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 	}
 out:
 	vgg_free(net);
-	free(x), free(feat), free(logits), free(p), free(order), free(batch_paths);
+	free(x), free(feat), free(logits), free(work), free(p), free(order), free(batch_paths);
 	return rc;
 }
 

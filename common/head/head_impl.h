@@ -16,9 +16,11 @@
 #define HEAD_MAX_DIM (1 << 20)
 #define HEAD_MAX_PARAMS ((size_t)1 << 31)
 
-/* head_alloc makes h a zeroed D-by-K head: 0, ERR_ARG (D or K out of
- * 1..HEAD_MAX_DIM), ERR_TOO_BIG or ERR_NOMEM. */
-int head_alloc(int D, int K, head_t *h, char *err);
+/* head_alloc makes h a zeroed head of layers with widths w[0] (the
+ * features D), w[1], ..., w[nlayers] (the classes K): 0, ERR_ARG (a width
+ * out of 1..HEAD_MAX_DIM, nlayers out of 1..HEAD_MAX_LAYERS), ERR_TOO_BIG
+ * or ERR_NOMEM. */
+int head_alloc(int nlayers, const int *w, head_t *h, char *err);
 
 /* Adam's float32 update per ISA (adam_kern.h): w, m, v, g (n); g' =
  * g + l2x2 * w, then the moments c1 = 1 - beta1 and c2 = 1 - beta2, then w;
@@ -43,8 +45,20 @@ double adam_emul512(float *w, float *m, float *v, float *g, size_t n,
 double adam_apply_clear(adam_t *a, float alpha, size_t off, size_t n,
 			float *w, float *g, float l2);
 
-/* Independent streams of one seed (rng_stream): the initialisation and the
- * shuffles. */
-enum { HEAD_STREAM_INIT = 1, HEAD_STREAM_SHUFFLE = 2 };
+/* Independent streams of one seed (rng_stream): the initialisation of
+ * layer 0, the shuffles, the dropout masks, and the initialisation of
+ * layer l >= 1 (HEAD_STREAM_LAYER + l). */
+enum { HEAD_STREAM_INIT = 1, HEAD_STREAM_SHUFFLE = 2, HEAD_STREAM_DROPOUT = 3,
+       HEAD_STREAM_LAYER = 16 };
+
+/* head_dropout: Keras' Dropout(rate) while training, on units j0..j1 of
+ * row `row` of the batch of step `step` at dropout site `site` (0: the
+ * features, l + 1: after hidden layer l): out[j] = x[j] / (1 - rate)
+ * (x times the float32 scale) when the unit is kept, else 0; a unit is
+ * kept with probability 1 - rate, its draw a function of (seed, step,
+ * site, row, j) alone.  out may be x.  Dropout is linear: the same call
+ * on the gradient of the outputs gives the gradient of the inputs. */
+void head_dropout(uint64_t seed, long step, int site, int row, double rate,
+		  const float *x, float *out, size_t j0, size_t j1);
 
 #endif

@@ -139,7 +139,7 @@ static void keep_epoch(th_runs_t *w, int run, int e, const head_metrics_t *mt,
 		w->best_epoch = e;
 		w->best_mt = *mt;
 		w->best_mv = *mv;
-		if (w->best.kernel)
+		if (w->best.params)
 			head_copy(&w->best, &w->h);
 	}
 }
@@ -160,14 +160,14 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	r->hp = combination(o, run);
 	/* Every combination starts from the same weights and sees the
 	 * same shuffles: the sweep compares hyperparameters only. */
-	if ((rc = head_create(d->D, d->K, (uint64_t)o->seed, &w->h, err)) ||
+	if ((rc = head_create(d->D, 0, NULL, d->K, (uint64_t)o->seed, &w->h, err)) ||
 	    (rc = head_trainer_create(&w->h, &r->hp, (int)o->threads, (uint64_t)o->seed,
 				      &tr, err)))
 		goto out;
 	/* Room for the best weights seen so far (its initial values are
 	 * overwritten at the first epoch). */
-	if (w->sweep && (o->out || w->has_val) && !w->best.kernel &&
-	    (rc = head_create(d->D, d->K, 0, &w->best, err)))
+	if (w->sweep && (o->out || w->has_val) && !w->best.params &&
+	    (rc = head_create(d->D, 0, NULL, d->K, 0, &w->best, err)))
 		goto out;
 	if (w->trc.kernel0)
 		th_trace_start(&w->trc, &w->h);

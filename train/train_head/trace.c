@@ -25,7 +25,7 @@ int th_trace_alloc(th_trace_t *tr, long epochs, size_t ntrain, int D, int K,
 
 void th_trace_start(th_trace_t *tr, const head_t *h)
 {
-	memcpy(tr->kernel0, h->kernel, ((size_t)h->D * h->K + h->K) * sizeof(float));
+	memcpy(tr->kernel0, h->params, h->nparams * sizeof(float));
 }
 
 void th_trace_epoch(th_trace_t *tr, int e, const size_t *order, size_t ntrain,
