@@ -47,7 +47,7 @@ TESTUTIL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
 DEMO := $(patsubst extract/demo/%.c,$(BUILD)/demo/%,$(wildcard extract/demo/*.c))
 
 .PHONY: all test test-build test-asan test-valgrind fuzz fuzz-seeds bench bench-head install clean \
-	dev-env bench-recipe
+	dev-env test-dev bench-recipe
 # Keep objects make would treat as intermediate (test support, programs).
 .SECONDARY:
 all: $(PROGS)
@@ -93,7 +93,7 @@ $(call prog_name,$(1)): $(BUILD)/$(1:.c=.o) $(BUILD)/libcommon.a
 endef
 $(foreach s,$(PROG_SRC),$(eval $(call prog_rule,$(s))))
 
-# bin/extract runs across machines under mpirun or srun (README.md) when
+# bin/extract runs across machines under mpirun or srun (docs/machines.md) when
 # Open MPI's mpicc is found: it links extract/dist/dist_mpi.c and MPI, else
 # the one-process extract/dist/dist_serial.c.  `make MPI=no` forces the
 # latter.  libcommon.a comes again after the dist object, which uses it.
@@ -263,12 +263,21 @@ bench-head: $(BIN)/train-head $(BUILD)/libcommon.a
 # tests/ref/requirements-dev.txt; from PyPI (Debian: python3-venv).  The
 # reference scripts of tests/ref and the benchmarks use it; the programs,
 # `make test` and CI never do.
-DEV_ENV := build/dev-env
+DEV_ENV ?= build/dev-env
 dev-env: $(DEV_ENV)/.installed
 $(DEV_ENV)/.installed: tests/ref/requirements-dev.txt
 	python3 -m venv $(DEV_ENV)
 	$(DEV_ENV)/bin/pip install -q -r $<
 	touch $@
+
+# `make test-dev`: README's Python snippets, taken from README.md and run in
+# the dev environment against a store and a head that the programs make
+# from generated faces (tests/ref/readme_snippets.py).  Dev-only, like the
+# environment: `make test` never runs it.  DEV_ENV=PATH uses another
+# environment made from tests/ref/requirements-dev.txt.
+test-dev: $(DEV_ENV)/.installed $(PROGS) $(DEMO) $(TEST_WEIGHTS)
+	$(DEV_ENV)/bin/python tests/ref/readme_snippets.py --bin $(BIN) \
+		--tools $(BUILD)/demo --weights $(TEST_WEIGHTS)
 
 # Man pages, one per program, made from its --help and --version by
 # help2man (Debian: help2man), so that `man extract` works once installed.

@@ -1,4 +1,4 @@
-/* test_layout.c - README.md's layout table matches the tree: every source
+/* test_layout.c - the layout table (LAYOUT_DOC) matches the tree: every source
  * file of extract/, train/ and common/ is named there, and every name
  * there exists.  A row's first cell names files in backquotes; a name
  * without a '/' lives in the folder of the row's first name ("`common/
@@ -19,6 +19,8 @@
 
 #include "testutil.h"
 
+/* Where the table lives: its section "## Layout". */
+#define LAYOUT_DOC "docs/development.md"
 #define MAX_NAMES 512
 
 static char *names[MAX_NAMES]; /* the table's names, folders end in '/' */
@@ -61,7 +63,7 @@ static void parse_row(const char *row)
 static void read_table(void)
 {
 	size_t len;
-	uint8_t *raw = tu_read_file("README.md", &len);
+	uint8_t *raw = tu_read_file(LAYOUT_DOC, &len);
 	assert_non_null(raw);
 	char *text = realloc(raw, len + 1);
 	assert_non_null(text);
@@ -104,7 +106,7 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
 	size_t n = strlen(path);
 	if (type == FTW_F && n > 2 && path[n - 2] == '.' &&
 	    (path[n - 1] == 'c' || path[n - 1] == 'h') && !covered(path)) {
-		print_message("README.md's layout table lacks %s\n", path);
+		print_message(LAYOUT_DOC "'s layout table lacks %s\n", path);
 		uncovered++;
 	}
 	return 0;
@@ -134,7 +136,7 @@ static void test_every_name_exists(void **state)
 		if (strchr(names[i], '*'))
 			globfree(&g);
 		if (!ok) {
-			print_message("README.md's layout table names %s, which does "
+			print_message(LAYOUT_DOC "'s layout table names %s, which does "
 				      "not exist\n", names[i]);
 			missing++;
 		}
