@@ -481,7 +481,7 @@ static void adam_plain(float *w, float *m, float *v, const float *g, size_t n,
 /* Every ISA this CPU has (the others are named as skipped): w, m and v
  * with the same bits as the plain float update, and the sum of squares
  * with the same bits as the portable kernel's, over lengths around the
- * 16-element block, with and without L2, zeroing g or not. */
+ * 16-element block, with and without L2; g left as it was. */
 static void test_adam_isas_same_bits(void **state)
 {
 	static const size_t lens[] = {1, 15, 16, 17, 33, 597};
@@ -494,9 +494,9 @@ static void test_adam_isas_same_bits(void **state)
 			continue;
 		}
 		for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
-			for (int variant = 0; variant < 4; variant++) {
+			for (int variant = 0; variant < 2; variant++) {
 				size_t n = lens[li];
-				int with_l2 = variant & 1, clear = variant >> 1;
+				int with_l2 = variant;
 				float l2 = with_l2 ? 0.05f : 0.0f;
 				rng_t r = {(uint64_t)(7 * n + (size_t)variant)};
 				adam_t a, p;
@@ -520,8 +520,7 @@ static void test_adam_isas_same_bits(void **state)
 						plain_sq += (double)wq[i] * wq[i];
 					float alpha = adam_next(&a);
 					assert_true(adam_next(&p) == alpha);
-					double sq = clear ? adam_apply_clear(&a, alpha, off, n, w, g, l2)
-							  : adam_apply(&a, alpha, off, n, w, g, l2);
+					double sq = adam_apply(&a, alpha, off, n, w, g, l2);
 					double sqp = adam_apply(&p, alpha, off, n, wp, gp, l2);
 					adam_plain(wq, mq, vq, gp, n, alpha, 1.0f - a.beta1,
 						   1.0f - a.beta2, a.epsilon, 2.0f * l2);
@@ -534,7 +533,7 @@ static void test_adam_isas_same_bits(void **state)
 					else
 						assert_true(sq == 0);
 					for (size_t i = 0; i < n; i++)
-						assert_true(clear ? g[i] == 0.0f : g[i] == gp[i]);
+						assert_true(g[i] == gp[i]);
 					free(g), free(gp);
 				}
 				free(w), free(wp), free(wq), free(mq), free(vq);
@@ -542,6 +541,118 @@ static void test_adam_isas_same_bits(void **state)
 				adam_free(&p);
 			}
 		print_message("adam on %s: ran, the same bits\n", isa_name(isa));
+	}
+}
+
+/* The fused step of a block of rows (step_kern.h), written out plainly:
+ * g[i][o] = sum over b of x[b][i] dz[b][o] from 0 in batch order, Adam as
+ * adam_plain, then part[b][o] += xn[b][i] w[i][o] in row order; each
+ * multiply-add fused when fused is set (the FMA ISAs), else the product
+ * rounded first (the portable build).  Returns the squares of the rows
+ * before the update, in row order, when l2x2 != 0. */
+static double step_plain(int R, int O, int nb, int nn, const float *x, const float *xn,
+			 size_t ldx, const float *dz, float *w, float *m, float *v,
+			 float *part, float alpha, float c1, float c2, float eps,
+			 float l2x2, int fused)
+{
+	double sq = 0;
+	float *g = malloc((size_t)O * sizeof *g);
+	assert_non_null(g);
+	if (nb && l2x2 != 0)
+		for (size_t i = 0; i < (size_t)R * O; i++)
+			sq += (double)w[i] * w[i];
+	for (int i = 0; nb && i < R; i++) {
+		for (int o = 0; o < O; o++) {
+			float s = 0;
+			for (int b = 0; b < nb; b++)
+				s = fused ? fmaf(x[b * ldx + i], dz[(size_t)b * O + o], s)
+					  : x[b * ldx + i] * dz[(size_t)b * O + o] + s;
+			g[o] = s;
+		}
+		adam_plain(w + (size_t)i * O, m + (size_t)i * O, v + (size_t)i * O, g,
+			   (size_t)O, alpha, c1, c2, eps, l2x2);
+	}
+	for (int b = 0; b < nn; b++)
+		for (int o = 0; o < O; o++) {
+			float p = part[(size_t)b * O + o];
+			for (int i = 0; i < R; i++)
+				p = fused ? fmaf(xn[b * ldx + i], w[(size_t)i * O + o], p)
+					  : xn[b * ldx + i] * w[(size_t)i * O + o] + p;
+			part[(size_t)b * O + o] = p;
+		}
+	free(g);
+	return sq;
+}
+
+/* The trainer's fused step on every ISA this CPU has: w, m, v, the next
+ * batch's partial outputs and the squares with the bits of the plain
+ * step (fused multiply-adds for avx2, avx512 and emul512, rounded products
+ * for portable), over blocks of rows around the 4-row block and widths
+ * around the vectors, with and without an update, with and without L2. */
+static void test_step_isas_same_bits(void **state)
+{
+	static const int Rs[] = {4, 7, 13}, Os[] = {1, 5, 16, 17, 37, 290};
+	static const int nbs[] = {0, 1, 5}, nns[] = {0, 3};
+	(void)state;
+	for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
+		if (!isa_cpu_has(isa)) {
+			print_message("the fused step on %s: skipped (this CPU lacks it)\n",
+				      isa_name(isa));
+			continue;
+		}
+		int cases = 0;
+		for (size_t ri = 0; ri < sizeof Rs / sizeof *Rs; ri++)
+		for (size_t oi = 0; oi < sizeof Os / sizeof *Os; oi++)
+		for (size_t bi = 0; bi < sizeof nbs / sizeof *nbs; bi++)
+		for (size_t ni = 0; ni < sizeof nns / sizeof *nns; ni++)
+		for (int with_l2 = 0; with_l2 < 2; with_l2++, cases++) {
+			int R = Rs[ri], O = Os[oi], nb = nbs[bi], nn = nns[ni];
+			size_t ldx = (size_t)R + 3, off = 2, np = (size_t)R * O;
+			float l2 = with_l2 ? 0.05f : 0.0f;
+			rng_t r = {(uint64_t)(1000 * R + 10 * O + nb + 3 * nn + with_l2)};
+			float *x = tu_rand_floats(&r, 5 * ldx, 0, 2);
+			float *xn = tu_rand_floats(&r, 3 * ldx, 0, 2);
+			float *dz = tu_rand_floats(&r, (size_t)5 * O, -0.1, 0.1);
+			float *w = tu_rand_floats(&r, np, -1, 1);
+			float *part = tu_rand_floats(&r, (size_t)3 * O, -1, 1);
+			float *wq = malloc(np * sizeof *wq), *pq = malloc((size_t)3 * O * sizeof *pq);
+			adam_t a;
+			assert_true(wq && pq);
+			memcpy(wq, w, np * sizeof *w);
+			memcpy(pq, part, (size_t)3 * O * sizeof *part);
+			assert_int_equal(adam_init(&a, np + off, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
+			a.isa = isa;
+			/* Moments that are not zeros. */
+			for (size_t i = 0; i < np + off; i++) {
+				a.m[i] = (float)(0.01 * (rng_uniform(&r) - 0.5));
+				a.v[i] = (float)(1e-4 * rng_uniform(&r));
+			}
+			float *mq = malloc(np * sizeof *mq), *vq = malloc(np * sizeof *vq);
+			assert_true(mq && vq);
+			memcpy(mq, a.m + off, np * sizeof *mq);
+			memcpy(vq, a.v + off, np * sizeof *vq);
+			float alpha = adam_next(&a);
+			head_step_t st = {.O = O, .R = R, .nb = nb, .nn = nn, .x = x, .xn = xn,
+					  .ldx = ldx, .dz = dz, .w = w, .part = part};
+			double sq = adam_step_rows(&a, alpha, off, &st, l2);
+			double sqq = step_plain(R, O, nb, nn, x, xn, ldx, dz, wq, mq, vq, pq,
+						alpha, 1.0f - a.beta1, 1.0f - a.beta2, a.epsilon,
+						2.0f * l2, isa != ISA_PORTABLE);
+			if (memcmp(w, wq, np * sizeof *w) || memcmp(a.m + off, mq, np * sizeof *mq) ||
+			    memcmp(a.v + off, vq, np * sizeof *vq) ||
+			    memcmp(part, pq, (size_t)nn * O * sizeof *part) ||
+			    memcmp(&sq, &sqq, sizeof sq))
+				fail_msg("the fused step on %s, R %d, O %d, nb %d, nn %d, l2 %g: "
+					 "other bits than the plain step's", isa_name(isa), R, O, nb,
+					 nn, l2);
+			if (!nb)
+				assert_memory_equal(w, wq, np * sizeof *w);
+			free(x), free(xn), free(dz), free(w), free(part), free(wq), free(pq);
+			free(mq), free(vq);
+			adam_free(&a);
+		}
+		print_message("the fused step on %s: %d cases, the plain step's bits\n",
+			      isa_name(isa), cases);
 	}
 }
 
@@ -1353,6 +1464,7 @@ int main(void)
 		cmocka_unit_test(test_xent_stable),
 		cmocka_unit_test(test_rank),
 		cmocka_unit_test(test_adam_isas_same_bits),
+		cmocka_unit_test(test_step_isas_same_bits),
 		cmocka_unit_test(test_gradient_finite_differences),
 		cmocka_unit_test(test_adam_hand_computed),
 		cmocka_unit_test(test_adam_fast_matches_reference),

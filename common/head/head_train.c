@@ -7,19 +7,21 @@
  *
  * The trainer's step is fused and made in one pass of tasks.  Layer 0's
  * kernel (D, O), by far the largest, is cut into stripes of HEAD_STRIPE
- * rows, one task each; for its rows a task computes the gradient (a
- * sub-block at a time, so that it stays in cache), applies Adam right
- * away, and multiplies the freshly updated rows by the next batch to get
- * that batch's partial outputs of layer 0.  So each step reads and writes
- * that kernel and its moments once, no gradient array of it ever reaches
- * memory, and the next forward costs no extra pass.  One more task, in
- * the same pass, takes every other parameter of the step: layer 0's bias
- * and the later layers' kernels and biases, their gradients and Adam.  So
- * one Adam step is one pass over all the parameters, in one place
- * (step_task).  Between passes the main thread sums the stripes' partial
- * outputs, runs the small later layers forward, the loss, and the
- * gradients back to layer 0's outputs.  The plain path the trainer is
- * tested against is head_gradient followed by adam_apply_ref.
+ * rows, one task each; for its rows a task runs Adam's fused step
+ * (step_kern.h: the gradient, a block of rows and columns at a time in
+ * registers, the update, then the next batch's partial outputs through the
+ * freshly updated rows).  So each step reads and writes that kernel and
+ * its moments once, no gradient array of it exists, and the next forward
+ * costs no extra pass.  One more task, in the same pass, takes every other
+ * parameter of the step: layer 0's bias and the later layers' kernels and
+ * biases, their gradients and Adam.  So one Adam step is one pass over all
+ * the parameters, in one place (step_task).  Between passes, tasks sum
+ * the stripes' partial outputs (and, for the softmax layer alone, take
+ * the loss and its gradient), a share of the batch's rows each; with
+ * hidden layers the main thread then runs the small later layers
+ * forward, the loss, and the gradients back to layer 0's outputs.  The
+ * plain path the trainer is tested against is head_gradient followed by
+ * adam_apply_ref.
  *
  * Dropout's masks are drawn per element from a counter-based stream (the
  * step, the row in the batch, the site, the unit: head_dropout), so that
@@ -42,13 +44,12 @@
 /* Kernel rows per task: 16 tasks for D = 4096, enough to balance two to
  * eight threads, few enough that summing the partial outputs stays cheap. */
 #define HEAD_STRIPE 256
-/* Kernel rows per sgemm inside a stripe: the gradient block (128, O) and
- * the kernel rows it updates (148 KB each at O = 290) stay in L2 between
- * the gradient, Adam and the next forward; smaller blocks cost more in
- * per-call overhead than they gain. */
-#define HEAD_SUB 128
 /* Rows per evaluation task. */
 #define HEAD_EVAL_ROWS 64
+/* Tasks that sum a batch's outputs and take their loss, each a fixed
+ * share of the batch's rows (so that the sums do not depend on the
+ * threads). */
+#define HEAD_OUT_TASKS 4
 
 struct head_trainer {
 	head_t *h;
@@ -75,7 +76,6 @@ struct head_trainer {
 			       * kernel (its bias, the later layers) */
 	float *scratch;       /* (threads, scratch_len) evaluation chunks */
 	size_t scratch_len;
-	float *gblock;        /* (threads, HEAD_SUB * O) zeros between uses */
 
 	/* The pass the tasks run. */
 	struct {
@@ -88,6 +88,8 @@ struct head_trainer {
 		float alpha;
 		double *loss;         /* evaluation: per task */
 		long *correct;
+		double ce[HEAD_OUT_TASKS]; /* a step's outputs: per task */
+		long right[HEAD_OUT_TASKS];
 	} job;
 
 	workers_t *workers;
@@ -121,22 +123,17 @@ void head_dropout(uint64_t seed, long step, int site, int row, double rate,
 
 /* One stripe of a step: rows r0..r1 of layer 0's kernel.
  *   x (nb, D) this batch, dz[0] (nb, O), xn (nn, D) the next batch,
- *   g (HEAD_SUB, O) the worker's gradient block, part[s] (nn, O).
- * Gathers columns r0..r1 of the next batch (dropout applied); then per
- * sub-block of R rows: g = x[:, rows]^T @ dz[0], Adam on the rows, and
- * part[s] = xn[:, rows] @ kernel[rows] summed over the sub-blocks.
- * The gradient block is kept zeroed by the Adam pass that consumes it, so
- * that sgemm can accumulate into it (beta 1): with beta 0 OpenBLAS first
- * zeroes it in a pass of its own, which costs about 8 % of a step. */
-static void stripe_task(head_trainer_t *t, int s, int worker)
+ *   part[s] (nn, O).
+ * Gathers columns r0..r1 of the next batch (dropout applied), then Adam's
+ * fused step on the rows (step_kern.h): their gradient from this batch,
+ * the update, and the next batch's partial outputs through them. */
+static void stripe_task(head_trainer_t *t, int s)
 {
 	const head_layer_t *L0 = &t->h->layer[0];
-	int D = L0->in, O = L0->out, nb = t->job.nb, nn = t->job.nn;
+	int D = L0->in, O = L0->out, nn = t->job.nn;
 	int r0 = s * HEAD_STRIPE, r1 = r0 + HEAD_STRIPE < D ? r0 + HEAD_STRIPE : D;
-	float *g = t->gblock + (size_t)worker * HEAD_SUB * O;
 	float *part = t->part + (size_t)s * t->B * O;
 	const head_set_t *set = t->job.set;
-	double sq = 0;
 
 	for (int b = 0; b < nn; b++) {
 		float *dst = t->job.xn + (size_t)b * D;
@@ -147,22 +144,13 @@ static void stripe_task(head_trainer_t *t, int s, int worker)
 		else
 			memcpy(dst + r0, src + r0, (size_t)(r1 - r0) * sizeof(float));
 	}
-	for (int a = r0; a < r1; a += HEAD_SUB) {
-		int R = r1 - a < HEAD_SUB ? r1 - a : HEAD_SUB;
-		float *w = L0->kernel + (size_t)a * O;
-		if (nb) {
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, O, nb,
-				    1.0f, t->job.x + a, D, t->dz[0], O, 1.0f, g, O);
-			sq += adam_apply_clear(&t->adam, t->job.alpha,
-					       (size_t)a * O, (size_t)R * O, w,
-					       g, (float)t->hp.l2);
-		}
-		if (nn)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nn, O, R,
-				    1.0f, t->job.xn + a, D, w, O, a == r0 ? 0.0f : 1.0f,
-				    part, O);
-	}
-	t->sq[1 + s] = sq;
+	memset(part, 0, (size_t)nn * O * sizeof(float));
+	head_step_t st = {.O = O, .R = r1 - r0, .nb = t->job.nb, .nn = nn,
+			  .x = t->job.nb ? t->job.x + r0 : NULL, .xn = t->job.xn + r0,
+			  .ldx = (size_t)D, .dz = t->dz[0], .w = L0->kernel + (size_t)r0 * O,
+			  .part = part};
+	t->sq[1 + s] = adam_step_rows(&t->adam, t->job.alpha, (size_t)r0 * O, &st,
+				      (float)t->hp.l2);
 }
 
 /* g (O) = the column sums of d (nb, O), in row order: a bias's gradient. */
@@ -220,25 +208,39 @@ static void step_task(void *arg, int task, int worker)
 			rest_task(t);
 		return;
 	}
-	stripe_task(t, task - 1, worker);
+	(void)worker;
+	stripe_task(t, task - 1);
 }
 
 /* ---- the main thread's part of a step --------------------------------------- */
 
-/* z[0] (nb, O) = layer 0's bias + the stripes' partial outputs, in stripe
- * order. */
-static void sum_parts(head_trainer_t *t, int nb)
+/* The batch's outputs of layer 0, rows b0..b1 of z[0] (nb, O): the bias
+ * plus the stripes' partial outputs, in stripe order; then, for the
+ * softmax layer alone, their loss and gradient dz (head_xent). */
+static void outputs_task(void *arg, int task, int worker)
 {
-	int O = t->O;
-	size_t n = (size_t)nb * O, stride = (size_t)t->B * O;
-	float *z = t->z[0];
-	for (int b = 0; b < nb; b++)
-		memcpy(z + (size_t)b * O, t->h->layer[0].bias, (size_t)O * sizeof(float));
+	head_trainer_t *t = arg;
+	int O = t->O, nb = t->job.nb, per = (nb + HEAD_OUT_TASKS - 1) / HEAD_OUT_TASKS;
+	int b0 = task * per, b1 = b0 + per < nb ? b0 + per : nb;
+	size_t stride = (size_t)t->B * O;
+
+	(void)worker;
+	t->job.ce[task] = 0;
+	t->job.right[task] = 0;
+	if (b0 >= b1)
+		return;
+	float *z = t->z[0] + (size_t)b0 * O;
+	size_t n = (size_t)(b1 - b0) * O;
+	for (int b = b0; b < b1; b++)
+		memcpy(t->z[0] + (size_t)b * O, t->h->layer[0].bias, (size_t)O * sizeof(float));
 	for (int s = 0; s < t->S; s++) {
-		const float *p = t->part + (size_t)s * stride;
+		const float *p = t->part + (size_t)s * stride + (size_t)b0 * O;
 		for (size_t i = 0; i < n; i++)
 			z[i] += p[i];
 	}
+	if (t->h->nlayers == 1)
+		head_xent(z, t->yb + b0, b1 - b0, O, &t->hp.loss, 1.0f / (float)nb,
+			  t->dz[0] + (size_t)b0 * O, &t->job.ce[task], &t->job.right[task]);
 }
 
 /* The layers after layer 0, forward, on the batch of step (nb rows):
@@ -306,7 +308,7 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 {
 	head_trainer_t *t = NULL;
 	int rc = 0, D = h->D, K = h->K, O = h->layer[0].out;
-	size_t bd, bo, eval, total, scratch, gblock, acts = 0;
+	size_t bd, bo, eval, total, scratch, acts = 0;
 	size_t work = head_work_floats(h, HEAD_EVAL_ROWS);
 
 	*out = NULL;
@@ -352,7 +354,6 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 	    eval > SIZE_MAX - work || (eval += work, 0) ||
 	    err_mul3_size(bo, (size_t)t->S, sizeof(float), &total) ||
 	    err_mul3_size((size_t)threads, eval, sizeof(float), &scratch) ||
-	    err_mul3_size((size_t)threads, HEAD_SUB, (size_t)O, &gblock) ||
 	    err_mul_size(acts, (size_t)t->B, &acts))
 		goto nomem;
 	t->scratch_len = eval;
@@ -364,12 +365,11 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 	t->sq = calloc((size_t)t->S + 1, sizeof *t->sq);
 	t->grest = malloc((h->nparams - (size_t)D * O) * sizeof(float));
 	t->scratch = malloc(scratch);
-	t->gblock = calloc(gblock, sizeof(float));
 	if (hp->loss.class_weight && (t->class_weight = malloc((size_t)K * sizeof(float))))
 		memcpy(t->class_weight, hp->loss.class_weight, (size_t)K * sizeof(float));
 	t->hp.loss.class_weight = t->class_weight;
 	if (!t->xb[0] || !t->xb[1] || !t->yb || !t->acts || !t->part || !t->sq ||
-	    !t->grest || !t->scratch || !t->gblock ||
+	    !t->grest || !t->scratch ||
 	    (hp->loss.class_weight && !t->class_weight))
 		goto nomem;
 	float *p = t->acts;
@@ -413,7 +413,6 @@ void head_trainer_free(head_trainer_t *t)
 	free(t->sq);
 	free(t->grest);
 	free(t->scratch);
-	free(t->gblock);
 	free(t);
 }
 
@@ -482,14 +481,20 @@ int head_trainer_epoch(head_trainer_t *t, const head_set_t *set,
 
 		for (int b = 0; b < nb; b++)
 			t->yb[b] = set->y[set_row(set, t->order[start + b])];
-		sum_parts(t, nb);
-		forward_rest(t, nb, step);
-		head_xent(t->z[L - 1], t->yb, nb, h->K, &t->hp.loss, 1.0f / (float)nb,
-			  t->dz[L - 1], &ce, &correct);
-		backward_rest(t, nb, step);
+		t->job.nb = nb;
+		workers_run(t->workers, outputs_task, t, HEAD_OUT_TASKS);
+		for (int k = 0; k < HEAD_OUT_TASKS; k++) {
+			ce += t->job.ce[k];
+			correct += t->job.right[k];
+		}
+		if (L > 1) {
+			forward_rest(t, nb, step);
+			head_xent(t->z[L - 1], t->yb, nb, h->K, &t->hp.loss,
+				  1.0f / (float)nb, t->dz[L - 1], &ce, &correct);
+			backward_rest(t, nb, step);
+		}
 
 		t->adam.lr = step_lr(t);
-		t->job.nb = nb;
 		t->job.x = t->xb[i & 1];
 		t->job.alpha = adam_next(&t->adam);
 		if (i + 1 < steps) {
