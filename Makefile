@@ -123,10 +123,11 @@ $(BIN)/train-head: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
 FEATDB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard train/featdb/*.c))
 $(BIN)/featdb: $(FEATDB_OBJ)
 $(BIN)/featdb: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
-# test_split checks train-head's split (train/train_head/split.c).
-$(BUILD)/tests/test_split: $(TRAIN_HEAD_OBJ)
-$(BUILD)/tests/test_split: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
-$(BUILD)/tests/test_split.o: CPPFLAGS += -Itrain/train_head
+# test_split and test_score check train-head's split and its test score
+# (train/train_head/split.c, score.c).
+$(BUILD)/tests/test_split $(BUILD)/tests/test_score: $(TRAIN_HEAD_OBJ)
+$(BUILD)/tests/test_split $(BUILD)/tests/test_score: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+$(BUILD)/tests/test_split.o $(BUILD)/tests/test_score.o: CPPFLAGS += -Itrain/train_head
 
 # The synthetic weights file (official Keras layout, seeded He-normal) that
 # the tests and the demo use in place of the real 553 MB download.  Always
