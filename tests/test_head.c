@@ -546,7 +546,8 @@ static void test_adam_isas_same_bits(void **state)
 
 /* The fused step of a block of rows (step_kern.h), written out plainly:
  * g[i][o] = sum over b of x[b][i] dz[b][o] from 0 in batch order, Adam as
- * adam_plain, then part[b][o] += xn[b][i] w[i][o] in row order; each
+ * adam_plain, then part[b][o] = sum of xn[b][i] w[i][o] from 0 in row
+ * order; each
  * multiply-add fused when fused is set (the FMA ISAs), else the product
  * rounded first (the portable build).  Returns the squares of the rows
  * before the update, in row order, when l2x2 != 0. */
@@ -574,7 +575,7 @@ static double step_plain(int R, int O, int nb, int nn, const float *x, const flo
 	}
 	for (int b = 0; b < nn; b++)
 		for (int o = 0; o < O; o++) {
-			float p = part[(size_t)b * O + o];
+			float p = 0;
 			for (int i = 0; i < R; i++)
 				p = fused ? fmaf(xn[b * ldx + i], w[(size_t)i * O + o], p)
 					  : xn[b * ldx + i] * w[(size_t)i * O + o] + p;

@@ -38,7 +38,8 @@ double adam_emul512(float *w, float *m, float *v, const float *g, size_t n,
 /* One Adam step of the first Dense layer on a block of R rows of its
  * kernel (step_kern.h, for head_train.c's stripes):
  *   g (R, O) = x[:, rows]^T @ dz, then Adam on the rows with g, then
- *   part (nn, O) += xn[:, rows] @ the rows updated.
+ *   part (nn, O) = xn[:, rows] @ the rows updated (part's old values are
+ *   not read).
  * With nb 0, no update: part receives the rows' products alone. */
 typedef struct head_step {
 	int O, R;           /* the kernel's columns; the rows of the block */

@@ -144,7 +144,6 @@ static void stripe_task(head_trainer_t *t, int s)
 		else
 			memcpy(dst + r0, src + r0, (size_t)(r1 - r0) * sizeof(float));
 	}
-	memset(part, 0, (size_t)nn * O * sizeof(float));
 	head_step_t st = {.O = O, .R = r1 - r0, .nb = t->job.nb, .nn = nn,
 			  .x = t->job.nb ? t->job.x + r0 : NULL, .xn = t->job.xn + r0,
 			  .ldx = (size_t)D, .dz = t->dz[0], .w = L0->kernel + (size_t)r0 * O,

@@ -14,7 +14,8 @@
  *   Adam on the tile         adam_vec, the update's one text;
  *   part += xn[:, rows] @ w  the next batch's partial outputs through the
  *                            updated tile, one fused multiply-add per row
- *                            in row order.
+ *                            in row order, from zero at the block's first
+ *                            row.
  * So the kernel and its moments are read and written once per step, and
  * the gradient exists a tile at a time.  Each sum's order is the batch's
  * or the rows', never the blocking's, so every FMA width gives the same
@@ -118,9 +119,10 @@ SIMD_INLINE void step_tile(const head_step_t *s, const adam_vc_t *C, int r, int 
 		float *p = s->part + (size_t)b * O + (size_t)j0 * L;
 		const float *x = s->xn + (size_t)b * s->ldx + r;
 		vf_t pv[STEP_KC];
+		/* The block's first rows start the sums. */
 #pragma GCC unroll 8
 		for (int j = 0; j < kc; j++)
-			pv[j] = step_load(p + j * L, j == kc - 1 ? last : L);
+			pv[j] = r ? step_load(p + j * L, j == kc - 1 ? last : L) : vf_zero();
 #pragma GCC unroll 8
 		for (int i = 0; i < rb; i++) {
 			vf_t xb = vf_bcast(x + i);
