@@ -273,11 +273,16 @@ $(DEV_ENV)/.installed: tests/ref/requirements-dev.txt
 
 # `make test-dev`: README's Python snippets, taken from README.md and run in
 # the dev environment against a store and a head that the programs make
-# from generated faces (tests/ref/readme_snippets.py).  Dev-only, like the
-# environment: `make test` never runs it.  DEV_ENV=PATH uses another
-# environment made from tests/ref/requirements-dev.txt.
+# from generated faces (tests/ref/readme_snippets.py); then `predict
+# --save-model`'s whole-model file against tf-keras' own model.save and
+# load_model, for VGG16 and VGG-Face, and given to Keras 3
+# (tests/ref/keras_model.py).  Dev-only, like the environment: `make test`
+# never runs it.  DEV_ENV=PATH uses another environment made from
+# tests/ref/requirements-dev.txt.
 test-dev: $(DEV_ENV)/.installed $(PROGS) $(DEMO) $(TEST_WEIGHTS)
 	$(DEV_ENV)/bin/python tests/ref/readme_snippets.py --bin $(BIN) \
+		--tools $(BUILD)/demo --weights $(TEST_WEIGHTS)
+	$(DEV_ENV)/bin/python tests/ref/keras_model.py --bin $(BIN) \
 		--tools $(BUILD)/demo --weights $(TEST_WEIGHTS)
 
 # Man pages, one per program, made from its --help and --version by

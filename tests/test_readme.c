@@ -93,7 +93,8 @@ static int teardown(void **state)
 	"build/tests/test_extract build/tests/test_mpi build/tests/test_vgg " \
 	"build/tests/test_vggface build/tests/test_predict " \
 	"build/tests/test_weights build/tests/test_winograd " \
-	"build/tests/test_hostile build/tests/test_train_head"
+	"build/tests/test_hostile build/tests/test_train_head " \
+	"build/tests/test_model_file"
 
 /* Runs a README command in the copy; its output goes to LOG. */
 static int run_in_copy(const char *command, const char *log)

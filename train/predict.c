@@ -3,18 +3,22 @@
  * head on each image and prints the top-k people, one line each:
  *   path<TAB>rank<TAB>name<TAB>probability
  * (fields escaped as PostgreSQL's COPY text format: cli_put_tsv); with
- * --min-prob, rank 1's name is "unknown" when its probability is lower. */
+ * --min-prob, rank 1's name is "unknown" when its probability is lower.
+ * With --save-model it writes instead the whole model, backbone and head,
+ * as the file tf.keras' model.save writes (net/model_file.h). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "dataset/dataset.h"
 #include "error.h"
 #include "net/model.h"
+#include "net/model_file.h"
 #include "head/head.h"
 #include "img/img.h"
 #include "version.h"
@@ -25,6 +29,7 @@
 
 static const char usage[] =
 	"usage: predict --head HEAD.h5 [options] IMAGE_OR_DIR...\n"
+	"       predict --head HEAD.h5 [--weights FILE] --save-model MODEL.h5\n"
 	"\n"
 	"Runs VGG16 through fc2 (VGG-Face through fc7, when the head was trained\n"
 	"on its features) and the head trained by train-head on each image\n"
@@ -33,7 +38,9 @@ static const char usage[] =
 	"(a backslash, tab, newline or carriage return in a path or a name is\n"
 	"written \\\\, \\t, \\n or \\r, as PostgreSQL's COPY text format does).\n"
 	"It refuses weights, a model or preprocessing other than the head's\n"
-	"features were made with.\n"
+	"features were made with.  With --save-model it writes instead the\n"
+	"whole model (the backbone, then the head) in the file tf.keras'\n"
+	"model.save writes, for tf.keras.models.load_model.\n"
 	"\n"
 	"options:\n"
 	"  --head FILE      the head (train-head --out), required\n"
@@ -53,12 +60,18 @@ static const char usage[] =
 	"                   answers (default 0: never)\n"
 	"  --batch N, --batch-size N\n"
 	"                   images per network batch (default 8)\n"
+	"  --save-model FILE\n"
+	"                   instead of predicting, write the seed's whole model\n"
+	"                   (VGG16 through fc2 or VGG-Face through fc7, frozen,\n"
+	"                   then the head as dense_1 with softmax) to FILE, as\n"
+	"                   model.save('FILE') writes it (HDF5, about 530 MB;\n"
+	"                   replaced atomically)\n"
 	"  -q, --quiet      no summary\n"
 	"  --version        print the version\n"
 	"  -h, --help       this text\n";
 
 typedef struct opts {
-	const char *head, *weights;
+	const char *head, *weights, *save_model;
 	long top_k, batch;
 	double min_prob;
 	int quiet;
@@ -70,7 +83,7 @@ typedef struct opts {
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum { O_HEAD = 256, O_WEIGHTS, O_MODEL, O_TOPK, O_MIN_PROB, O_BATCH,
-	       O_VERSION };
+	       O_SAVE_MODEL, O_VERSION };
 	static const struct option lo[] = {
 		{"head", required_argument, 0, O_HEAD},
 		{"weights", required_argument, 0, O_WEIGHTS},
@@ -79,6 +92,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		{"min-prob", required_argument, 0, O_MIN_PROB},
 		{"batch", required_argument, 0, O_BATCH},
 		{"batch-size", required_argument, 0, O_BATCH},
+		{"save-model", required_argument, 0, O_SAVE_MODEL},
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
@@ -92,6 +106,14 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		switch (c) {
 		case O_HEAD: o->head = optarg; break;
 		case O_WEIGHTS: o->weights = optarg; break;
+		case O_SAVE_MODEL:
+			if (!*optarg) {
+				fprintf(stderr, PROG ": --save-model: an empty path\n"
+					"Try '" PROG " --help'.\n");
+				return CLI_USAGE;
+			}
+			o->save_model = optarg;
+			break;
 		case O_MODEL:
 			if (cli_model(PROG, optarg, &o->model))
 				return CLI_USAGE;
@@ -115,7 +137,13 @@ static int parse_args(int argc, char **argv, opts_t *o)
 			return cli_bad_option(PROG, argv);
 		}
 	}
-	if (!o->head || optind == argc) {
+	if (o->save_model && o->head && optind < argc) {
+		fprintf(stderr, PROG ": --save-model writes the model instead of "
+			"predicting: give no images ('%s')\nTry '" PROG " --help'.\n",
+			argv[optind]);
+		return CLI_USAGE;
+	}
+	if (!o->head || (optind == argc && !o->save_model)) {
 		fprintf(stderr, PROG ": --head and at least one image are required\n"
 			"Try '" PROG " --help'.\n");
 		return CLI_USAGE;
@@ -188,6 +216,49 @@ static int check_weights(const opts_t *o, const head_meta_t *hm, int model,
 			       "use the weights extract used", o->head, hm->fingerprint,
 			       wpath, w->fingerprint);
 	return 0;
+}
+
+/* check_save_target refuses to write the model over the head or the
+ * weights it is made from (the same file, whatever the path says). */
+static int check_save_target(const opts_t *o, const char *wpath, char *err)
+{
+	struct stat to, st;
+	const char *from[2] = {o->head, wpath};
+
+	if (stat(o->save_model, &to) != 0)
+		return 0; /* nothing there yet, or the save says why */
+	for (int i = 0; i < 2; i++)
+		if (stat(from[i], &st) == 0 && st.st_dev == to.st_dev &&
+		    st.st_ino == to.st_ino)
+			return err_set(err, ERR_ARG, "--save-model %s is the %s it is "
+				       "made from", o->save_model, i ? "weights file" : "head");
+	return 0;
+}
+
+/* save_model: the seed's whole model, the backbone of w through its
+ * vector, then the head as Dense(K, softmax) named HEAD_LAYER
+ * (net/model_file.h), and the line that says where it went.  A head with
+ * hidden layers (issue 24) gives its layers here, in order. */
+static int save_model(const opts_t *o, const head_t *head, const head_meta_t *hm,
+		      const weights_t *w, char *err)
+{
+	const model_info_t *mi = model_info(w->model);
+	const model_file_layer_t dense = {
+		.kind = MODEL_FILE_DENSE, .name = HEAD_LAYER, .activation = "softmax",
+		.in = head->D, .units = head->K, .kernel = head->kernel,
+		.bias = head->bias,
+	};
+	const model_file_t m = {
+		.w = w, .end = MODEL_FILE_END_VECTOR, .head = &dense, .nhead = 1,
+		.classes = (const char *const *)hm->classes, .nclasses = hm->nclasses,
+	};
+	int rc = model_file_save(o->save_model, &m, err);
+
+	if (rc == 0 && !o->quiet)
+		fprintf(stderr, PROG ": saved the whole model to %s (%s through %s, "
+			"then " HEAD_LAYER " with softmax over %d classes)\n",
+			o->save_model, mi->title, mi->layers[WEIGHTS_NLAYERS - 1], head->K);
+	return rc;
 }
 
 /* The images to look at: every input, expanded (a folder gives its images
@@ -305,10 +376,19 @@ int main(int argc, char **argv)
 	/* Without --weights, the file of the head's model. */
 	if (cli_weights_path(PROG, o.weights, model, wpath, sizeof wpath))
 		goto out;
+	if (o.save_model && (rc = check_save_target(&o, wpath, err)))
+		goto fail;
 	if ((rc = weights_load(wpath, &w, err)) ||
 	    (rc = weights_check_model(&w, o.model, wpath, err)) ||
-	    (rc = check_weights(&o, &hm, model, &w, wpath, err)) ||
-	    (rc = list_images(&o, &im, err)) ||
+	    (rc = check_weights(&o, &hm, model, &w, wpath, err)))
+		goto fail;
+	if (o.save_model) {
+		if ((rc = save_model(&o, &head, &hm, &w, err)))
+			goto fail;
+		status = CLI_OK;
+		goto out;
+	}
+	if ((rc = list_images(&o, &im, err)) ||
 	    (rc = predict_all(&o, &head, &hm, &w, model, &im, &done, err)))
 		goto fail;
 	/* The lines are the answer: losing some (a full disk) is a failure. */

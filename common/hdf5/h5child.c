@@ -128,8 +128,10 @@ static int reap(pid_t pid, int *late)
 	}
 }
 
-int h5child_run(const char *path, h5child_fn child, h5child_fn parent,
-		void *arg, char *err)
+/* run: h5child_run, and h5child_run_writer when writing is set (its
+ * words for a child that died). */
+static int run(const char *path, int writing, h5child_fn child,
+	       h5child_fn parent, void *arg, char *err)
 {
 	answer_t *ans = h5child_map(sizeof *ans);
 	int fds[2] = {-1, -1}, rc = 0, late, st;
@@ -175,8 +177,13 @@ int h5child_run(const char *path, h5child_fn child, h5child_fn parent,
 			snprintf(why, sizeof why, "libhdf5 died of SIG%s",
 				 sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
 		else
-			snprintf(why, sizeof why, "the reader exited early");
-		rc = err_set(err, ERR_FORMAT, "%s: damaged HDF5 file (%s)", path, why);
+			snprintf(why, sizeof why, "the %s exited early",
+				 writing ? "writer" : "reader");
+		if (writing)
+			rc = err_set(err, ERR_IO, "%s: writing failed (%s)", path, why);
+		else
+			rc = err_set(err, ERR_FORMAT, "%s: damaged HDF5 file (%s)", path,
+				     why);
 	} else if (ans->rc) {
 		rc = ans->rc;
 		if (err)
@@ -193,4 +200,16 @@ out:
 		close(fds[1]);
 	h5child_unmap(ans, sizeof *ans);
 	return rc;
+}
+
+int h5child_run(const char *path, h5child_fn child, h5child_fn parent,
+		void *arg, char *err)
+{
+	return run(path, 0, child, parent, arg, err);
+}
+
+int h5child_run_writer(const char *path, h5child_fn child, void *arg,
+		       char *err)
+{
+	return run(path, 1, child, NULL, arg, err);
 }

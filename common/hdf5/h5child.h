@@ -1,4 +1,4 @@
-/* h5child.h - reading an HDF5 file in a child process.
+/* h5child.h - reading (or writing) an HDF5 file in a child process.
  *
  * libhdf5 1.10.8 (Debian 12's) crashes or loops on some damaged files,
  * inside its own parsers (H5HG_read, H5C_protect, H5O__msg_iterate_real:
@@ -42,6 +42,16 @@ typedef int (*h5child_fn)(void *arg, int fd, char *err);
  * ERR_IO / ERR_NOMEM when the child cannot be started. */
 int h5child_run(const char *path, h5child_fn child, h5child_fn parent,
 		void *arg, char *err);
+
+/* h5child_run_writer: h5child_run for a child that writes the file path
+ * (the whole-model file, net/model_file.h: a failed write leaves libhdf5
+ * 1.10 with a file it cannot close, which then dies with the child), no
+ * parent side.  A child that dies by a signal or passes the deadline gives
+ * ERR_IO "PATH: writing failed (libhdf5 died of SIGBUS)"; otherwise the
+ * child's return value and error text, or ERR_IO / ERR_NOMEM when the
+ * child cannot be started. */
+int h5child_run_writer(const char *path, h5child_fn child, void *arg,
+		       char *err);
 
 /* h5child_write writes len bytes to fd (the child's side): 0 or -1.
  * h5child_read reads exactly len bytes from fd (the parent's side) before

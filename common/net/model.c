@@ -20,6 +20,12 @@ static const model_info_t models[MODEL_COUNT] = {
 		  "block3_conv1", "block3_conv2", "block3_conv3", "block4_conv1",
 		  "block4_conv2", "block4_conv3", "block5_conv1", "block5_conv2",
 		  "block5_conv3", "fc1", "fc2" },
+		/* keras.applications.vgg16.VGG16's (the input as Keras names the
+		 * first Input of a session) */
+		"input_1",
+		{ "block1_pool", "block2_pool", "block3_pool", "block4_pool",
+		  "block5_pool" },
+		"flatten", { NULL, NULL },
 		MODEL_VGG16_FILE, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
 		MODEL_VGG16_URL, "VGG16(weights='imagenet')", "VGG16_WEIGHTS", "models",
 		VGG16_STORE,
@@ -32,6 +38,10 @@ static const model_info_t models[MODEL_COUNT] = {
 		{ "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2",
 		  "conv3_3", "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2",
 		  "conv5_3", "fc6", "fc7" },
+		/* keras_vggface.models.VGG16's */
+		"input_1",
+		{ "pool1", "pool2", "pool3", "pool4", "pool5" },
+		"flatten", { "fc6/relu", "fc7/relu" },
 		MODEL_VGGFACE_FILE, "rcmalli_vggface_tf_notop_vgg16.h5",
 		MODEL_VGGFACE_URL, "keras_vggface.VGGFace(model='vgg16')",
 		"VGGFACE_WEIGHTS", "models/vggface",

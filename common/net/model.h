@@ -34,11 +34,24 @@
 enum model_id { MODEL_AUTO = 0, MODEL_VGG16 = 1, MODEL_VGGFACE = 2 };
 #define MODEL_COUNT 3
 
+/* The 2x2 max-pools, one after each weights_spec layer with pool_after. */
+#define MODEL_NPOOLS 5
+
 /* What sets a model apart. */
 typedef struct model_info {
 	const char *name;   /* --model's value: "vgg16", "vggface" */
 	const char *title;  /* for messages: "VGG16", "VGG-Face" */
 	const char *layers[WEIGHTS_NLAYERS]; /* the file's layer names, in order */
+	/* The layers without weights, as the model's Keras code names them
+	 * (the whole-model file, net/model_file.h): the input, the pools,
+	 * the flatten before the first dense layer, and the ReLUs after the
+	 * two dense layers when they are layers of their own (keras-vggface's
+	 * Activation('relu', name='fc6/relu')); NULL when the Dense layer
+	 * applies its own (VGG16's activation='relu'). */
+	const char *input;
+	const char *pools[MODEL_NPOOLS];
+	const char *flatten;
+	const char *dense_relu[2];
 	const char *file_name, *notop_name, *url;
 	const char *get;    /* the Python call that downloads the file */
 	const char *env;    /* the variable naming the file: "VGG16_WEIGHTS" */

@@ -1,0 +1,361 @@
+#!/usr/bin/env python3
+"""The whole-model file of `predict --save-model` against tf.keras itself
+(`make test-dev`; dev-only).
+
+  keras_model.py [--bin bin] [--tools build/demo] --weights W.h5
+                 [--shared ../shared/data] [--work DIR] [--keep]
+
+For VGG16 (the weights W.h5, the generated test weights) and VGG-Face
+(`gen_weights --seed 1 --layout vggface`: keras-vggface's layout):
+ 1. generated faces (gen_faces: 4 people, 10 images each, 2 of each held
+    out), a store made by extract, a head trained by train-head (3 epochs
+    at Keras' Adam(1e-4): probabilities well inside (0, 1));
+ 2. `predict --save-model face_model.h5`;
+ 3. the file against the one tf-keras 2.21 writes for the seed's model:
+    the seed's code run here (VGG16(weights=None), or keras-vggface's VGG16
+    as its models.py builds it, since keras-vggface itself no longer
+    imports; every layer up to the vector, frozen, then
+    Dense(K, softmax)), named as ours ('sequential_1', 'dense_1'), saved
+    with model.save('x.h5'): model_config equal byte for byte; the same
+    groups, datasets (shape, type, layout) and attributes (name, type,
+    shape, and value but for the weights), ours adding only vggfeat_*;
+ 4. tf.keras.models.load_model opens the file (dense_1 holds the head
+    file's numbers, the backbone is frozen), and its predict() on the
+    held-out faces and 8 LFW images (when --shared holds lfw-dev), each
+    loaded by load_img and preprocessed as the model's Keras code does:
+    equal, bit for bit, to the predictions of the seed's model of step 3
+    given the weights file and head.h5 by load_weights (the file is that
+    model), and within 1e-5 of predict's probabilities (printed with 6
+    decimals; the image furthest off is named);
+ 5. Keras 3 (the keras package TensorFlow 2.21 installs beside tf-keras)
+    is given the same file with keras.saving.load_model, in a process of
+    its own: its predictions against predict's when it loads, its error
+    when it does not.  Reported; Keras 3 is not the seed's library, so
+    neither outcome fails the run.
+Ends with "N passed, N failed".
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+TOL = 1e-5
+# The means each model's Keras code subtracts after flipping RGB to BGR:
+# keras.applications.vgg16.preprocess_input, and
+# keras_vggface.utils.preprocess_input(version=1).
+MEANS = {"vgg16": (103.939, 116.779, 123.68), "vggface": (93.5940, 104.7624, 129.1863)}
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s exited %d:\n%s%s" % (" ".join(cmd), p.returncode,
+                                                   p.stdout, p.stderr))
+    return p.stdout + p.stderr
+
+
+# ---- the seed's model, built by tf-keras -----------------------------------
+
+def vggface_vgg16(tf):
+    """keras-vggface's VGG16(include_top=True), as its models.py builds it."""
+    L = tf.keras.layers
+    img = L.Input(shape=(224, 224, 3))
+    x = img
+    for block, (n, filters) in enumerate([(2, 64), (2, 128), (3, 256), (3, 512),
+                                          (3, 512)], 1):
+        for i in range(1, n + 1):
+            x = L.Conv2D(filters, (3, 3), activation="relu", padding="same",
+                         name="conv%d_%d" % (block, i))(x)
+        x = L.MaxPooling2D((2, 2), strides=(2, 2), name="pool%d" % block)(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(4096, name="fc6")(x)
+    x = L.Activation("relu", name="fc6/relu")(x)
+    x = L.Dense(4096, name="fc7")(x)
+    x = L.Activation("relu", name="fc7/relu")(x)
+    x = L.Dense(2622, name="fc8")(x)
+    x = L.Activation("softmax", name="fc8/softmax")(x)
+    return tf.keras.Model(img, x, name="vggface_vgg16")
+
+
+def seed_model(tf, model, K):
+    """The seed's Sequential: the backbone's layers up to its vector,
+    frozen, then Dense(K, softmax)."""
+    tf.keras.backend.clear_session()
+    if model == "vgg16":
+        vgg, top = tf.keras.applications.VGG16(weights=None), 1  # predictions
+    else:
+        vgg, top = vggface_vgg16(tf), 2  # fc8, fc8/softmax
+    m = tf.keras.Sequential(name="sequential_1")
+    for layer in vgg.layers[:-top]:
+        m.add(layer)
+    for layer in m.layers:
+        layer.trainable = False
+    m.add(tf.keras.layers.Dense(K, activation="softmax", name="dense_1"))
+    return m
+
+
+# ---- the file's structure --------------------------------------------------
+
+def attr_kind(obj, name):
+    """An attribute's type and shape, as HDF5 stores them."""
+    a = obj.attrs.get_id(name)
+    t, sp = a.get_type(), a.get_space()
+    kind = [type(t).__name__, sp.shape]
+    if isinstance(t, h5py.h5t.TypeStringID):
+        kind += [t.is_variable_str(), t.get_cset()]
+    else:
+        kind += [t.get_size()]
+    return kind
+
+
+def structure(path):
+    """Every object of the file: its kind, datasets' shape, type and
+    layout, and its attributes' kinds and values (bytes decoded)."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        def describe(name, obj):
+            d = {"attrs": {}}
+            for k in obj.attrs:
+                v = obj.attrs[k]
+                if isinstance(v, np.ndarray):
+                    v = [x.decode() if isinstance(x, bytes) else x for x in v.tolist()]
+                elif isinstance(v, bytes):
+                    v = v.decode()
+                d["attrs"][k] = (attr_kind(obj, k), v)
+            if isinstance(obj, h5py.Dataset):
+                d["dataset"] = (obj.shape, str(obj.dtype),
+                                obj.id.get_create_plist().get_layout())
+            out[name] = d
+        describe("/", f)
+        f.visititems(describe)
+    return out
+
+
+def compare_structure(ours, ref):
+    """The differences between our file and tf-keras' (vggfeat_* aside)."""
+    problems = []
+    for name in sorted(set(ours) | set(ref)):
+        if name not in ours or name not in ref:
+            problems.append("%s: only in %s" % (name, "ours" if name in ours else "tf-keras'"))
+            continue
+        a, b = ours[name], ref[name]
+        if a.get("dataset") != b.get("dataset"):
+            problems.append("%s: dataset %s, tf-keras' %s" % (name, a.get("dataset"),
+                                                              b.get("dataset")))
+        keys = {k for k in a["attrs"] if not (name == "/" and k.startswith("vggfeat_"))}
+        if keys != set(b["attrs"]):
+            problems.append("%s: attributes %s, tf-keras' %s" % (name, sorted(keys),
+                                                                 sorted(b["attrs"])))
+        for k in keys & set(b["attrs"]):
+            if a["attrs"][k] != b["attrs"][k]:
+                problems.append("%s: attribute %s is %r, tf-keras' %r"
+                                % (name, k, a["attrs"][k], b["attrs"][k]))
+    return problems
+
+
+# ---- images and probabilities ----------------------------------------------
+
+def load_images(tf, paths, model):
+    """load_img at 224 x 224 (nearest), RGB to BGR, minus the model's means."""
+    x = np.stack([tf.keras.utils.img_to_array(
+        tf.keras.utils.load_img(p, target_size=(224, 224))) for p in paths])
+    return (x[..., ::-1] - np.array(MEANS[model], np.float32)).astype(np.float32)
+
+
+def predict_probs(a, head, weights, paths, classes):
+    """bin/predict's probability of every class, (images, K) in class order."""
+    out = run([os.path.join(a.bin, "predict"), "--head", head, "--weights", weights,
+               "--top-k", str(len(classes)), "-q"] + paths)
+    probs = {}
+    for line in out.splitlines():
+        path, rank, name, prob = line.split("\t")
+        probs.setdefault(path, {})[name] = float(prob)
+    return np.array([[probs[p][c] for c in classes] for p in paths])
+
+
+def keras3_child(model_path, x_path, out_path):
+    """--keras3: Keras 3's loader on the file; writes its predictions, or
+    the error, to out_path (JSON)."""
+    os.environ.pop("TF_USE_LEGACY_KERAS", None)
+    import keras
+    try:
+        m = keras.saving.load_model(model_path)
+        p = m.predict(np.load(x_path), verbose=0)
+        res = {"keras": keras.__version__, "loaded": True, "p": p.tolist(),
+               "layers": [layer.name for layer in m.layers]}
+    except Exception as e:  # what Keras 3 says is the finding
+        res = {"keras": keras.__version__, "loaded": False,
+               "error": "%s: %s" % (type(e).__name__, str(e).strip().splitlines()[-1])}
+    with open(out_path, "w") as f:
+        json.dump(res, f)
+
+
+# ---- one backbone ----------------------------------------------------------
+
+def check_backbone(a, tf, model, work):
+    d = os.path.join(work, model)
+    os.makedirs(d)
+    weights = a.weights
+    if model == "vggface":
+        weights = os.path.join(d, "vggface_seed1.h5")
+        run([os.path.join(a.tools, "gen_weights"), "--seed", "1", "--layout", "vggface",
+             "--out", weights])
+    faces, held = os.path.join(d, "faces"), os.path.join(d, "held")
+    run([os.path.join(a.tools, "gen_faces"), "--out", faces, "--people", "4",
+         "--images", "10", "--seed", "5"])
+    images = []
+    for person in sorted(os.listdir(faces)):
+        os.makedirs(os.path.join(held, person))
+        for name in sorted(os.listdir(os.path.join(faces, person)))[-2:]:
+            shutil.move(os.path.join(faces, person, name), os.path.join(held, person, name))
+            images.append(os.path.join(held, person, name))
+    lfw = os.path.join(a.shared, "lfw-dev")
+    if os.path.isdir(lfw):
+        for person in sorted(os.listdir(lfw))[:8]:
+            images.append(os.path.join(lfw, person, sorted(os.listdir(
+                os.path.join(lfw, person)))[0]))
+    db, head = os.path.join(d, "feats.lmdb"), os.path.join(d, "head.h5")
+    run([os.path.join(a.bin, "extract"), "--in", faces, "--db", db, "--weights", weights,
+         "-q"])
+    run([os.path.join(a.bin, "train-head"), "--db", db, "--epochs", "3", "--out", head,
+         "--val-split", "0", "-q"])
+    mfile = os.path.join(d, "face_model.h5")
+    print(run([os.path.join(a.bin, "predict"), "--head", head, "--weights", weights,
+               "--save-model", mfile]).strip())
+    with h5py.File(head, "r") as f:
+        classes = [c.decode() for c in f.attrs["vggfeat_classes"]]
+        kernel = f["dense_1/dense_1/kernel:0"][:]
+        bias = f["dense_1/dense_1/bias:0"][:]
+    K = len(classes)
+
+    # 3. the layout and model_config against tf-keras' own model.save.
+    ref = os.path.join(d, "tf_keras_seed.h5")
+    seed = seed_model(tf, model, K)
+    seed.save(ref)
+    with h5py.File(mfile, "r") as f, h5py.File(ref, "r") as g:
+        ours_cfg, ref_cfg = f.attrs["model_config"], g.attrs["model_config"]
+        assert [c for c in f.attrs["vggfeat_classes"]] == classes, "vggfeat_classes"
+    if ours_cfg != ref_cfg:
+        o, r = json.loads(ours_cfg), json.loads(ref_cfg)
+        for lo, lr in zip(o["config"]["layers"], r["config"]["layers"]):
+            if lo != lr:
+                raise AssertionError("model_config differs at\n ours %s\n tf-keras' %s"
+                                     % (lo, lr))
+        raise AssertionError("model_config differs:\n%s\n%s" % (ours_cfg, ref_cfg))
+    print("  model_config: tf-keras' own, byte for byte (%d bytes, %d layers)"
+          % (len(ours_cfg), len(json.loads(ours_cfg)["config"]["layers"])))
+    problems = compare_structure(structure(mfile), structure(ref))
+    if problems:
+        raise AssertionError("the layout differs from tf-keras':\n  " + "\n  ".join(problems))
+    print("  layout: tf-keras' (%d objects, attributes and their types), plus vggfeat_*"
+          % len(structure(ref)))
+    os.unlink(ref)
+
+    # 4. load_model: the seed's model with the weights file's numbers and
+    # head.h5's, so the same predictions as the seed's model given those
+    # files by load_weights; and predict's within TOL.
+    x = load_images(tf, images, model)
+    seed.load_weights(weights, by_name=True)
+    seed.load_weights(head, by_name=True)
+    p_seed = seed.predict(x, verbose=0)
+    m = tf.keras.models.load_model(mfile)
+    k, b = m.get_layer("dense_1").get_weights()
+    assert np.array_equal(k, kernel) and np.array_equal(b, bias), "dense_1 is not head.h5's"
+    assert all(not layer.trainable for layer in m.layers[:-1]) and m.layers[-1].trainable
+    p_keras = m.predict(x, verbose=0)
+    same = float(np.max(np.abs(p_keras.astype(np.float64) - p_seed)))
+    print("  load_model(...).predict against the seed's model given the weights file and "
+          "head.h5 by load_weights: max |difference| %.3g" % same)
+    assert np.array_equal(p_keras, p_seed), "not the seed's model with those weights"
+    p_keras = p_keras.astype(np.float64)
+    p_ours = predict_probs(a, head, weights, images, classes)
+    # Keras' own answer moves with the batch (TensorFlow's float32 kernels
+    # differ with it): the same images one at a time, for scale.
+    p_one = np.concatenate([m.predict(x[i:i + 1], verbose=0) for i in range(len(x))])
+    print("  Keras itself, one image at a time against the batch of %d: max |difference| "
+          "%.3g" % (len(x), float(np.max(np.abs(p_one - p_keras)))))
+    diff = float(np.max(np.abs(p_keras - p_ours)))
+    print("  load_model(...).predict on %d images against predict: max |difference| "
+          "%.3g (limit %g); top-1 from %.3f to %.3f" % (len(images), diff, TOL,
+                                                      p_ours.max(1).min(), p_ours.max(1).max()))
+    failure = None
+    if p_keras.shape != p_ours.shape or not diff <= TOL:
+        i = int(np.abs(p_keras - p_ours).max(1).argmax())
+        failure = ("probabilities differ by %.3g on %s: predict %s, Keras %s"
+                   % (diff, images[i], p_ours[i], p_keras[i]))
+    elif not (p_keras.argmax(1) == p_ours.argmax(1)).all():
+        failure = "a different top-1"
+    del m, seed
+
+    # 5. Keras 3.
+    x_path, k3 = os.path.join(d, "x.npy"), os.path.join(d, "keras3.json")
+    np.save(x_path, x)
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    subprocess.run([sys.executable, os.path.abspath(__file__), "--keras3", mfile, x_path,
+                    k3], env=env, check=True)
+    r = json.load(open(k3))
+    if r["loaded"]:
+        d3 = float(np.max(np.abs(np.array(r["p"]) - p_ours)))
+        print("  Keras %s: load_model reads it; predict against predict: max |difference| "
+              "%.3g" % (r["keras"], d3))
+    else:
+        print("  Keras %s: load_model refuses it: %s" % (r["keras"], r["error"]))
+    if failure:
+        raise AssertionError(failure)
+    return diff
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default="bin")
+    ap.add_argument("--tools", default="build/demo")
+    ap.add_argument("--weights")
+    ap.add_argument("--shared", default=os.environ.get("SHARED_DATA", "../shared/data"))
+    ap.add_argument("--work", help="a folder to work in (default: a new temporary one)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--keras3", nargs=3, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.keras3:
+        return keras3_child(*a.keras3)
+    if not a.weights:
+        ap.error("--weights is required")
+    for name in ("bin", "tools", "weights", "shared"):
+        setattr(a, name, os.path.abspath(getattr(a, name)))
+
+    import tensorflow as tf
+    import tf_keras
+    print("tf-keras %s, TensorFlow %s, h5py %s" % (tf_keras.__version__, tf.__version__,
+                                                  h5py.__version__))
+    work = a.work or tempfile.mkdtemp(prefix="keras_model.")
+    os.makedirs(work, exist_ok=True)
+    passed = failed = 0
+    try:
+        for model in ("vgg16", "vggface"):
+            print("== %s" % model, flush=True)
+            try:
+                check_backbone(a, tf, model, work)
+                passed += 1
+                print("== %s: ok" % model)
+            except (AssertionError, RuntimeError) as e:
+                failed += 1
+                print("== %s: FAILED: %s" % (model, e))
+    finally:
+        if a.keep or a.work:
+            print("work folder kept: " + work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
