@@ -236,28 +236,38 @@ static int check_save_target(const opts_t *o, const char *wpath, char *err)
 }
 
 /* save_model: the seed's whole model, the backbone of w through its
- * vector, then the head as Dense(K, softmax) named HEAD_LAYER
- * (net/model_file.h), and the line that says where it went.  A head with
- * hidden layers (issue 24) gives its layers here, in order. */
+ * vector, then the head's Dense layers as the head file names them
+ * (dense_1, then dense_2 after a hidden layer: ReLU, the last softmax;
+ * net/model_file.h), and the line that says where it went.  (A head
+ * trained with dropout has no Dropout layer here: the head file does not
+ * keep its rate, and at predict time Dropout does nothing.) */
 static int save_model(const opts_t *o, const head_t *head, const head_meta_t *hm,
 		      const weights_t *w, char *err)
 {
 	const model_info_t *mi = model_info(w->model);
-	const model_file_layer_t dense = {
-		.kind = MODEL_FILE_DENSE, .name = HEAD_LAYER, .activation = "softmax",
-		.in = head->D, .units = head->K, .kernel = head->kernel,
-		.bias = head->bias,
-	};
+	model_file_layer_t dense[HEAD_MAX_LAYERS];
+	char names[HEAD_MAX_LAYERS][16];
+
+	for (int l = 0; l < head->nlayers; l++) {
+		const head_layer_t *L = &head->layer[l];
+		snprintf(names[l], sizeof names[l], "dense_%d", l + 1);
+		dense[l] = (model_file_layer_t){
+			.kind = MODEL_FILE_DENSE, .name = names[l],
+			.activation = l == head->nlayers - 1 ? "softmax" : "relu",
+			.in = L->in, .units = L->out, .kernel = L->kernel, .bias = L->bias,
+		};
+	}
 	const model_file_t m = {
-		.w = w, .end = MODEL_FILE_END_VECTOR, .head = &dense, .nhead = 1,
+		.w = w, .end = MODEL_FILE_END_VECTOR, .head = dense, .nhead = head->nlayers,
 		.classes = (const char *const *)hm->classes, .nclasses = hm->nclasses,
 	};
 	int rc = model_file_save(o->save_model, &m, err);
 
 	if (rc == 0 && !o->quiet)
 		fprintf(stderr, PROG ": saved the whole model to %s (%s through %s, "
-			"then " HEAD_LAYER " with softmax over %d classes)\n",
-			o->save_model, mi->title, mi->layers[WEIGHTS_NLAYERS - 1], head->K);
+			"then %s with softmax over %d classes)\n", o->save_model, mi->title,
+			mi->layers[WEIGHTS_NLAYERS - 1],
+			head->nlayers == 1 ? HEAD_LAYER : "Dense layers", head->K);
 	return rc;
 }
 
