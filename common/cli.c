@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,32 @@
 #include "net/model.h"
 #include "net/weights.h"
 
+/* One write per message: ranks and threads that report at the same time
+ * do not mix their lines. */
+int cli_usage(const char *prog, const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\nTry '%s --help'.\n", prog, msg, prog);
+	return CLI_USAGE;
+}
+
+int cli_error(const char *prog, const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: error: %s\n", prog, msg);
+	return CLI_ERROR;
+}
+
 int cli_long(const char *prog, const char *opt, const char *s, long lo,
 	     long hi, long *out)
 {
@@ -22,12 +49,11 @@ int cli_long(const char *prog, const char *opt, const char *s, long lo,
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || end == s || *end) {
-		fprintf(stderr, "%s: %s: '%s' is not an integer\n", prog, opt, s);
+		cli_usage(prog, "%s: '%s' is not an integer", opt, s);
 		return -1;
 	}
 	if (v < lo || v > hi) {
-		fprintf(stderr, "%s: %s: %ld is out of range %ld..%ld\n", prog, opt,
-			v, lo, hi);
+		cli_usage(prog, "%s: %ld is out of range %ld..%ld", opt, v, lo, hi);
 		return -1;
 	}
 	*out = v;
@@ -43,12 +69,11 @@ int cli_double(const char *prog, const char *opt, const char *s, double lo,
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || *end || !isfinite(v)) {
-		fprintf(stderr, "%s: %s: '%s' is not a number\n", prog, opt, s);
+		cli_usage(prog, "%s: '%s' is not a number", opt, s);
 		return -1;
 	}
 	if (v < lo || v > hi) {
-		fprintf(stderr, "%s: %s: %g is out of range %g..%g\n", prog, opt, v,
-			lo, hi);
+		cli_usage(prog, "%s: %g is out of range %g..%g", opt, v, lo, hi);
 		return -1;
 	}
 	*out = v;
@@ -65,17 +90,13 @@ int cli_bad_option(const char *prog, char **argv)
 	const char *arg = argv[optind - 1];
 
 	if (optopt == 0)
-		fprintf(stderr, "%s: unknown option %s\n", prog, arg);
-	else if (optopt > 255 && strchr(arg, '='))
-		fprintf(stderr, "%s: option %.*s takes no value\n", prog,
-			(int)(strchr(arg, '=') - arg), arg);
-	else if (optopt > 255)
-		fprintf(stderr, "%s: option %s needs a value\n", prog, arg);
-	else
-		fprintf(stderr, "%s: option -%c is unknown or lacks its value\n",
-			prog, optopt);
-	fprintf(stderr, "Try '%s --help'.\n", prog);
-	return CLI_USAGE;
+		return cli_usage(prog, "unknown option %s", arg);
+	if (optopt > 255 && strchr(arg, '='))
+		return cli_usage(prog, "option %.*s takes no value",
+				 (int)(strchr(arg, '=') - arg), arg);
+	if (optopt > 255)
+		return cli_usage(prog, "option %s needs a value", arg);
+	return cli_usage(prog, "option -%c is unknown or lacks its value", optopt);
 }
 
 int cli_model(const char *prog, const char *s, int *model)
@@ -83,9 +104,8 @@ int cli_model(const char *prog, const char *s, int *model)
 	int m = model_parse(s);
 
 	if (m < 0) {
-		fprintf(stderr, "%s: --model: '%s' is not %s or %s\n", prog, s,
-			model_info(MODEL_VGG16)->name,
-			model_info(MODEL_VGGFACE)->name);
+		cli_usage(prog, "--model: '%s' is not %s or %s", s,
+			  model_info(MODEL_VGG16)->name, model_info(MODEL_VGGFACE)->name);
 		return -1;
 	}
 	*model = m;
@@ -98,14 +118,14 @@ int cli_weights_path(const char *prog, const char *given, int model,
 	char err[ERR_LEN], help[2048];
 
 	if (model_weights_path(given, model, path, len, err)) {
-		fprintf(stderr, "%s: error: %s\n", prog, err);
+		cli_error(prog, "%s", err);
 		return -1;
 	}
 	/* Other failures (a folder that cannot be searched...) are the
 	 * loader's to report, with their reason. */
 	if (access(path, F_OK) != 0 && errno == ENOENT) {
 		model_missing_help(model, path, help, sizeof help);
-		fprintf(stderr, "%s: %s\n", prog, help);
+		cli_error(prog, "%s", help);
 		return -1;
 	}
 	return 0;
@@ -120,8 +140,8 @@ int cli_flush_stdout(const char *prog)
 	errno = 0;
 	if (fflush(stdout) == 0 && !bad)
 		return 0;
-	fprintf(stderr, "%s: error: writing the standard output failed: %s\n",
-		prog, errno ? strerror(errno) : "a write error");
+	cli_error(prog, "writing the standard output failed: %s",
+		  errno ? strerror(errno) : "a write error");
 	return -1;
 }
 

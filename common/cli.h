@@ -9,8 +9,23 @@
 /* Exit statuses shared by every program. */
 enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
 
+/* The two kinds of failure every program reports, each in one form:
+ *
+ *   prog: <what is wrong with the command line>
+ *   Try 'prog --help'.                              exit 2 (cli_usage)
+ *
+ *   prog: error: <why the run failed>               exit 1 (cli_error)
+ *
+ * cli_usage prints a usage error and returns CLI_USAGE; cli_error prints a
+ * runtime error and returns CLI_ERROR. */
+int cli_usage(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int cli_error(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* cli_long parses the value of option opt as an integer in [lo, hi]:
- * 0 and *out set, or -1 after printing "prog: --opt: ...". */
+ * 0 and *out set, or -1 after printing the usage error "prog: --opt: ..."
+ * (cli_usage: with the Try line). */
 int cli_long(const char *prog, const char *opt, const char *s, long lo,
 	     long hi, long *out);
 
@@ -25,14 +40,15 @@ int cli_double(const char *prog, const char *opt, const char *s, double lo,
 int cli_bad_option(const char *prog, char **argv);
 
 /* cli_model parses --model's value s ("vgg16" or "vggface", weights.h's
- * models): 0 and *model set, or -1 after printing "prog: --model: ...". */
+ * models): 0 and *model set, or -1 after printing the usage error
+ * "prog: --model: ...". */
 int cli_model(const char *prog, const char *s, int *model);
 
 /* cli_weights_path puts into path (len bytes) the weights file a program
  * reads (weights_model_path: given, else model's default, VGG16's for
  * MODEL_AUTO).  0 when that file exists; otherwise prints why, or for a
- * file that is not there where Keras keeps it and how to point to it, and
- * returns -1. */
+ * file that is not there where Keras keeps it and how to point to it (a
+ * runtime error, "prog: error: ..."), and returns -1. */
 int cli_weights_path(const char *prog, const char *given, int model,
 		     char *path, size_t len);
 

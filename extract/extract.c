@@ -58,14 +58,15 @@ static const char usage[] =
 	"                   A store holds one model's vectors.\n"
 	"  --batch N, --batch-size N\n"
 	"                   images per network batch and per commit (default 8)\n"
-	"  --threads N      image decoding threads (default 2)\n"
+	"  --threads N      compute threads for the network (default: one per\n"
+	"                   CPU; under mpirun, the machine's CPUs shared among\n"
+	"                   its ranks)\n"
+	"  --decode-threads N\n"
+	"                   image decoding threads (default 2)\n"
 	"  --limit N        only the first N images (in key order), for a try\n"
 	"  --dtype T        f32 (default) or f16 (half the size)\n"
 	"  --conv C         winograd (default, fast) or direct (the reference\n"
 	"                   im2col path, several times slower)\n"
-	"                   The kernels run the widest instructions the CPU has\n"
-	"                   (avx512, avx2, portable); VGGFEAT_ISA=NAME forces\n"
-	"                   one (also emul512: AVX-512's code on AVX2, for tests)\n"
 	"  --follow-links   enter symbolic links to folders inside a person's\n"
 	"                   folder (Keras' follow_links=True; loops are refused);\n"
 	"                   by default they are named and not entered, as Keras\n"
@@ -73,12 +74,25 @@ static const char usage[] =
 	"  --strict         stop with an error at the first bad image\n"
 	"  -q, --quiet      no progress, only errors and the summary's problems\n"
 	"  --version        print the version\n"
-	"  -h, --help       this text\n";
+	"  -h, --help       this text\n"
+	"  --help-dev       the variables for development and tests\n";
+
+static const char usage_dev[] =
+	"extract: for development and tests (docs/development.md)\n"
+	"\n"
+	"  VGGFEAT_ISA=NAME          the kernels' instructions: portable, avx2,\n"
+	"                            emul512 (AVX-512's code on AVX2) or avx512,\n"
+	"                            one the CPU has (default: the widest)\n"
+	"  VGGFEAT_HDF5_TIMEOUT=S    seconds the weights' reader may take before\n"
+	"                            it counts as hung (default 600)\n"
+	"  VGGFEAT_TEST_DIE_AFTER=N  under MPI, the last rank kills itself after\n"
+	"                            sending N batches\n";
 
 static int parse_args(int argc, char **argv, run_opts_t *o)
 {
-	enum { O_IN = 256, O_DB, O_WEIGHTS, O_MODEL, O_BATCH, O_THREADS, O_LIMIT,
-	       O_DTYPE, O_CONV, O_FOLLOW, O_STRICT, O_VERSION };
+	enum { O_IN = 256, O_DB, O_WEIGHTS, O_MODEL, O_BATCH, O_THREADS,
+	       O_DECODE_THREADS, O_LIMIT, O_DTYPE, O_CONV, O_FOLLOW, O_STRICT,
+	       O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"in", required_argument, 0, O_IN},
 		{"db", required_argument, 0, O_DB},
@@ -87,6 +101,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		{"batch", required_argument, 0, O_BATCH},
 		{"batch-size", required_argument, 0, O_BATCH},
 		{"threads", required_argument, 0, O_THREADS},
+		{"decode-threads", required_argument, 0, O_DECODE_THREADS},
 		{"limit", required_argument, 0, O_LIMIT},
 		{"dtype", required_argument, 0, O_DTYPE},
 		{"conv", required_argument, 0, O_CONV},
@@ -95,11 +110,13 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
+		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{0, 0, 0, 0},
 	};
 	int c;
 
-	*o = (run_opts_t){.batch = 8, .threads = 2, .limit = -1, .dtype = FEATDB_F32};
+	*o = (run_opts_t){.batch = 8, .decode_threads = 2, .limit = -1,
+			  .dtype = FEATDB_F32};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
 		switch (c) {
@@ -115,7 +132,12 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 				return CLI_USAGE;
 			break;
 		case O_THREADS:
-			if (cli_long(PROG, "--threads", optarg, 1, 64, &o->threads))
+			if (cli_long(PROG, "--threads", optarg, 1, 256, &o->threads))
+				return CLI_USAGE;
+			break;
+		case O_DECODE_THREADS:
+			if (cli_long(PROG, "--decode-threads", optarg, 1, 64,
+				     &o->decode_threads))
 				return CLI_USAGE;
 			break;
 		case O_LIMIT:
@@ -123,40 +145,32 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 				return CLI_USAGE;
 			break;
 		case O_DTYPE:
-			if ((o->dtype = featdb_dtype_parse(optarg)) < 0) {
-				fprintf(stderr, PROG ": --dtype: '%s' is not f32 or f16\n", optarg);
-				return CLI_USAGE;
-			}
+			if ((o->dtype = featdb_dtype_parse(optarg)) < 0)
+				return cli_usage(PROG, "--dtype: '%s' is not f32 or f16", optarg);
 			break;
 		case O_CONV:
-			if (strcmp(optarg, "winograd") == 0) {
+			if (strcmp(optarg, "winograd") == 0)
 				o->conv = VGG_CONV_WINOGRAD;
-			} else if (strcmp(optarg, "direct") == 0) {
+			else if (strcmp(optarg, "direct") == 0)
 				o->conv = VGG_CONV_DIRECT;
-			} else {
-				fprintf(stderr, PROG ": --conv: '%s' is not winograd or direct\n",
-					optarg);
-				return CLI_USAGE;
-			}
+			else
+				return cli_usage(PROG, "--conv: '%s' is not winograd or direct",
+						 optarg);
 			break;
 		case O_FOLLOW: o->follow = 1; break;
 		case O_STRICT: o->strict = 1; break;
 		case 'q': o->quiet = 1; break;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
+		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
 			return cli_bad_option(PROG, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\nTry '" PROG " --help'.\n",
-			argv[optind]);
-		return CLI_USAGE;
-	}
-	if (!o->in || !o->db) {
-		fprintf(stderr, PROG ": --in and --db are required\nTry '" PROG " --help'.\n");
-		return CLI_USAGE;
-	}
+	if (optind < argc)
+		return cli_usage(PROG, "unexpected argument '%s'", argv[optind]);
+	if (!o->in || !o->db)
+		return cli_usage(PROG, "--in and --db are required");
 	return 0;
 }
 
@@ -169,10 +183,12 @@ static int open_network(const run_opts_t *o, const plan_t *p, vgg_t **net, char 
 
 	vgg_opts_init(&vo, (int)o->batch);
 	vo.conv = o->conv;
+	vo.threads = (int)o->threads;
 	/* Ranks on one machine share its CPUs; a thread per CPU in each would
 	 * oversubscribe them.  When the launcher bound each rank to fewer CPUs
 	 * than the machine has, that share is already its own. */
-	if (dist_local_size() > 1 && workers_cpus() >= sysconf(_SC_NPROCESSORS_ONLN)) {
+	if (!o->threads && dist_local_size() > 1 &&
+	    workers_cpus() >= sysconf(_SC_NPROCESSORS_ONLN)) {
 		int share = workers_cpus() / dist_local_size();
 		vo.threads = share < 1 ? 1 : share;
 	}
@@ -259,10 +275,8 @@ int main(int argc, char **argv)
 	double t0 = cli_now();
 	int status = CLI_ERROR, rc = dist_init(&argc, &argv, err);
 
-	if (rc) {
-		fprintf(stderr, PROG ": error: %s\n", err);
-		return CLI_ERROR;
-	}
+	if (rc)
+		return cli_error(PROG, "%s", err);
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
@@ -280,7 +294,7 @@ int main(int argc, char **argv)
 		goto fail;
 	if ((rc = plan_block(&p, err)) ||
 	    (rc = ring_init(&r, p.todo, p.n, (int)o.batch,
-			    model_info(p.w.model)->mean_bgr, (int)o.threads, err)) ||
+			    model_info(p.w.model)->mean_bgr, (int)o.decode_threads, err)) ||
 	    (rc = sink_init(&s, &o, &p, err)) ||
 	    (rc = open_network(&o, &p, &net, err)))
 		goto fail;
@@ -295,10 +309,9 @@ int main(int argc, char **argv)
 	goto out;
 fail:
 	if (dist_size() > 1)
-		fprintf(stderr, PROG ": rank %d of %d: error: %s\n", dist_rank(),
-			dist_size(), err);
+		cli_error(PROG, "rank %d of %d: %s", dist_rank(), dist_size(), err);
 	else
-		fprintf(stderr, PROG ": error: %s\n", err);
+		cli_error(PROG, "%s", err);
 out:
 	sink_free(&s);
 	ring_free(&r);

@@ -1,6 +1,7 @@
 /* test_cli.c - cli.h, the programs' shared option and output helpers:
- * number parsing at its edges with the exact messages users see, the
- * unknown-option message, a standard output that fails (a full disk)
+ * the two forms of failure (a usage error with its Try line, a runtime
+ * error), number parsing at its edges with the exact messages users see,
+ * the unknown-option message, a standard output that fails (a full disk)
  * reported rather than lost, and the TSV escapes undone by a plain
  * reference reader. */
 #include <stdarg.h>
@@ -94,7 +95,8 @@ static void test_long(void **state)
 
 	v = 42;
 	assert_int_equal(parse_long("11", 1, 10, &v), -1);
-	assert_string_equal(g_stderr, "prog: --epochs: 11 is out of range 1..10\n");
+	assert_string_equal(g_stderr, "prog: --epochs: 11 is out of range 1..10\n"
+			    "Try 'prog --help'.\n");
 	assert_int_equal(v, 42); /* untouched on failure */
 	assert_int_equal(parse_long("0", 1, 10, &v), -1);
 	static const char *bad[] = {"", "x", "5x", "5 ", "1.5", "0x10",
@@ -102,8 +104,8 @@ static void test_long(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char want[256];
 		assert_int_equal(parse_long(bad[i], LONG_MIN, LONG_MAX, &v), -1);
-		snprintf(want, sizeof want,
-			 "prog: --epochs: '%s' is not an integer\n", bad[i]);
+		snprintf(want, sizeof want, "prog: --epochs: '%s' is not an integer\n"
+			 "Try 'prog --help'.\n", bad[i]);
 		assert_string_equal(g_stderr, want);
 	}
 	assert_int_equal(v, 42);
@@ -121,18 +123,46 @@ static void test_double(void **state)
 
 	v = 42;
 	assert_int_equal(parse_double("1.5", 0, 1, &v), -1);
-	assert_string_equal(g_stderr, "prog: --lr: 1.5 is out of range 0..1\n");
+	assert_string_equal(g_stderr, "prog: --lr: 1.5 is out of range 0..1\n"
+			    "Try 'prog --help'.\n");
 	/* Not finite, overflowing, or not a whole number: refused as text. */
 	static const char *bad[] = {"", "nan", "inf", "-inf", "1e999", "0.1x",
 				    "1,5"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char want[256];
 		assert_int_equal(parse_double(bad[i], -1e300, 1e300, &v), -1);
-		snprintf(want, sizeof want,
-			 "prog: --lr: '%s' is not a number\n", bad[i]);
+		snprintf(want, sizeof want, "prog: --lr: '%s' is not a number\n"
+			 "Try 'prog --help'.\n", bad[i]);
 		assert_string_equal(g_stderr, want);
 	}
 	assert_true(v == 42);
+}
+
+/* Every usage error ends with the Try line and status 2; every runtime
+ * error reads "prog: error: ..." with status 1. */
+static void test_usage_and_error(void **state)
+{
+	(void)state;
+	int saved, rc, model = -1;
+
+	capture_begin(&saved);
+	rc = cli_usage("prog", "--in and --db are required");
+	capture_end(saved);
+	assert_int_equal(rc, CLI_USAGE);
+	assert_string_equal(g_stderr, "prog: --in and --db are required\n"
+			    "Try 'prog --help'.\n");
+	capture_begin(&saved);
+	rc = cli_error("prog", "%s: no such feature store", "x.lmdb");
+	capture_end(saved);
+	assert_int_equal(rc, CLI_ERROR);
+	assert_string_equal(g_stderr, "prog: error: x.lmdb: no such feature store\n");
+	capture_begin(&saved);
+	rc = cli_model("prog", "facenet", &model);
+	capture_end(saved);
+	assert_int_equal(rc, -1);
+	assert_int_equal(model, -1);
+	assert_string_equal(g_stderr, "prog: --model: 'facenet' is not vgg16 or "
+			    "vggface\nTry 'prog --help'.\n");
 }
 
 static void test_bad_option(void **state)
@@ -271,6 +301,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_long),
 		cmocka_unit_test(test_double),
+		cmocka_unit_test(test_usage_and_error),
 		cmocka_unit_test(test_bad_option),
 		cmocka_unit_test(test_flush_stdout),
 		cmocka_unit_test(test_put_tsv),

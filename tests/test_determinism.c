@@ -242,8 +242,9 @@ static void test_extract_batches_and_resume(void **state)
 	check_extract("direct");
 }
 
-/* One compute thread (extract runs one per CPU it may use: here one CPU)
- * and one decoding thread against two of each. */
+/* One compute thread against two, by default (extract runs one per CPU it
+ * may use: here one CPU) and by --threads, and one decoding thread against
+ * two (--decode-threads). */
 static void test_extract_threads(void **state)
 {
 	char log[4300];
@@ -251,10 +252,11 @@ static void test_extract_threads(void **state)
 	(void)state;
 
 	snprintf(log, sizeof log, "%s/threads.log", g_dir);
-	extract_to("t2.lmdb", log, "--threads", "2", "--batch", "4", NULL);
+	extract_to("t2.lmdb", log, "--threads", "2", "--decode-threads", "2",
+		   "--batch", "4", NULL);
 	assert_int_equal(sched_getaffinity(0, sizeof saved, &saved), 0);
 	if (CPU_COUNT(&saved) < 2) {
-		print_message("one CPU: 1 against 2 compute threads not tested\n");
+		print_message("one CPU: 1 against 2 compute threads by default not tested\n");
 	} else {
 		CPU_ZERO(&one);
 		for (int c = 0; c < CPU_SETSIZE; c++)
@@ -264,12 +266,24 @@ static void test_extract_threads(void **state)
 			}
 		/* The spawned program inherits this thread's CPUs. */
 		assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
-		extract_to("t1.lmdb", log, "--threads", "1", "--batch", "7", NULL);
+		extract_to("t1.lmdb", log, "--decode-threads", "1", "--batch", "7", NULL);
 		assert_int_equal(sched_setaffinity(0, sizeof saved, &saved), 0);
 		assert_same("t2.lmdb", "t1.lmdb");
 	}
-	extract_to("t1d.lmdb", log, "--threads", "1", "--batch", "6", NULL);
+	extract_to("t1d.lmdb", log, "--decode-threads", "1", "--batch", "6", NULL);
 	assert_same("t2.lmdb", "t1d.lmdb");
+	/* Not quiet: extract says how many compute threads it runs. */
+	char db[4300];
+	snprintf(db, sizeof db, "%s/t1c.lmdb", g_dir);
+	char *argv[] = {proc_bin("extract"), "--in", g_faces, "--db", db, "--weights",
+			(char *)tu_weights_path(), "--threads", "1", "--batch", "5", NULL};
+	int st = proc_run(argv, log);
+	char *out = tu_slurp(log);
+	if (st != 0 || !strstr(out, "extract: 1 compute threads, "))
+		fail_msg("--threads 1: status %d, want 'extract: 1 compute threads, ' "
+			 "in:\n%s", st, out);
+	free(out);
+	assert_same("t2.lmdb", "t1c.lmdb");
 }
 
 int main(void)

@@ -467,6 +467,36 @@ static void test_usage_errors(void **state)
 	char *noweights[] = {EXTRACT, "--in", in, "--db", db, "--weights",
 			     "/nonexistent/vgg16.h5", NULL};
 	expect_error(log, noweights, 1, "/nonexistent/vgg16.h5");
+	expect_error(log, noweights, 1, "extract: error: VGG16 weights not found at ");
+
+	/* Usage errors as in every program: the one line, the Try line. */
+	char *out;
+	assert_int_equal(proc_run(unknown, log), 2);
+	out = tu_slurp(log);
+	assert_string_equal(out, "extract: unknown option --frobnicate\n"
+			    "Try 'extract --help'.\n");
+	free(out);
+	char *zero[] = {EXTRACT, "--in", in, "--db", db, "--decode-threads", "0", NULL};
+	assert_int_equal(proc_run(zero, log), 2);
+	out = tu_slurp(log);
+	assert_string_equal(out, "extract: --decode-threads: 0 is out of range 1..64\n"
+			    "Try 'extract --help'.\n");
+	free(out);
+	char *czero[] = {EXTRACT, "--in", in, "--db", db, "--threads", "0", NULL};
+	expect_error(log, czero, 2, "extract: --threads: 0 is out of range 1..256\n");
+	/* --threads is the network's compute threads, as in every program;
+	 * decoding has --decode-threads.  The variables for development and
+	 * tests are in --help-dev only. */
+	char *threads[] = {EXTRACT, "--in", in, "--db", db, "--weights", w, "--threads",
+			   "1", "--decode-threads", "1", NULL};
+	expect_error(log, threads, 0, "extract: 1 compute threads, ");
+	expect_error(log, help, 0, "--decode-threads N");
+	out = tu_slurp(log);
+	assert_null(strstr(out, "VGGFEAT_"));
+	free(out);
+	char *dev[] = {EXTRACT, "--help-dev", NULL};
+	expect_error(log, dev, 0, "VGGFEAT_ISA=");
+	expect_error(log, dev, 0, "VGGFEAT_TEST_DIE_AFTER=");
 	tu_rm_rf(d);
 }
 

@@ -1,7 +1,8 @@
 /* test_featdb_tool.c - the real featdb program: info, export (read back with
  * the HDF5 library, every field checked), verify (finds damaged records),
- * merge (two halves give the whole, byte for byte), and the model each
- * names (VGG16's fc2 or VGG-Face's fc7). Stores are made here with
+ * merge (two halves give the whole, byte for byte), the model each
+ * names (VGG16's fc2 or VGG-Face's fc7), the store as --db, and usage
+ * errors as every program reports them. Stores are made here with
  * featdb_write, so these tests do not depend on extract. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -522,6 +523,96 @@ static void test_options(void **state)
 	tu_rm_rf(d);
 }
 
+/* The store as every other program names it: --db, for info, export and
+ * verify; merge's OUT as export's output is named, --out. */
+static void test_db_option(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char db[4200], h5[4200], out_db[4200], why[ERR_LEN];
+	int st;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	snprintf(h5, sizeof h5, "%s/a.h5", d);
+	snprintf(out_db, sizeof out_db, "%s/out.lmdb", d);
+	make_store(db, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+
+	char *info[] = {FEATDB, "info", "--db", db, NULL};
+	char *out = run(info, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "records:     9"));
+	free(out);
+	char *before[] = {FEATDB, "--db", db, "verify", NULL};
+	out = run(before, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "9 records, all good"));
+	free(out);
+	char *exp[] = {FEATDB, "export", "--db", db, "--out", h5, NULL};
+	free(run(exp, &st, d));
+	assert_int_equal(st, 0);
+	assert_int_equal(access(h5, F_OK), 0);
+	char *merge[] = {FEATDB, "merge", "--out", out_db, db, NULL};
+	free(run(merge, &st, d));
+	assert_int_equal(st, 0);
+	if (e2e_same_store(db, out_db, why))
+		fail_msg("%s", why);
+
+	/* The store given twice, or where merge takes operands: usage errors. */
+	char *twice[] = {FEATDB, "info", "--db", db, db, NULL};
+	out = run(twice, &st, d);
+	assert_int_equal(st, 2);
+	assert_non_null(strstr(out, "info takes one store: --db "));
+	free(out);
+	char *mdb[] = {FEATDB, "merge", "--db", db, out_db, NULL};
+	free(run(mdb, &st, d));
+	assert_int_equal(st, 2);
+	tu_rm_rf(d);
+}
+
+/* Usage errors, as in every program: what is wrong, then the way to the
+ * help, status 2; an unknown option is named as an option wherever it
+ * stands, even before the command. */
+static void test_usage_errors(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	int st;
+	static const struct { const char *args[4], *want; } cases[] = {
+		{{"--bogus", "info", "x"}, "featdb: unknown option --bogus\n"},
+		{{"info", "x", "--bogus"}, "featdb: unknown option --bogus\n"},
+		{{NULL}, "featdb: a command is needed: info, export, verify or merge\n"},
+		{{"frobnicate"}, "featdb: unknown command 'frobnicate' (info, export, "
+				 "verify or merge)\n"},
+		{{"info"}, "featdb: info takes one store: featdb info DB\n"},
+		{{"export", "x"}, "featdb: export needs --out FILE.h5: featdb export DB "
+				  "--out FILE.h5\n"},
+		{{"merge", "x"}, "featdb: merge needs OUT and at least one IN: featdb "
+				 "merge OUT IN...\n"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char *argv[6] = {FEATDB};
+		for (int k = 0; k < 4 && cases[i].args[k]; k++)
+			argv[k + 1] = (char *)cases[i].args[k];
+		char *out = run(argv, &st, d), want[256];
+		snprintf(want, sizeof want, "%sTry 'featdb --help'.\n", cases[i].want);
+		assert_int_equal(st, 2);
+		assert_string_equal(out, want);
+		free(out);
+	}
+	/* --help lists the user's options, --help-dev the others. */
+	char *help[] = {FEATDB, "--help", NULL};
+	char *out = run(help, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "--db DB"));
+	assert_non_null(strstr(out, "--help-dev"));
+	free(out);
+	char *dev[] = {FEATDB, "--help-dev", NULL};
+	out = run(dev, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "featdb: for development and tests"));
+	free(out);
+	tu_rm_rf(d);
+}
+
 static void test_stdout_write_failure(void **state)
 {
 	(void)state;
@@ -555,6 +646,8 @@ int main(void)
 		cmocka_unit_test(test_merge_conflict),
 		cmocka_unit_test(test_model_named),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_db_option),
+		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_stdout_write_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -446,7 +446,7 @@ static void test_file_vanishes(void **state)
 	}
 	assert_int_equal(e2e_write_pnm(in, "zed/last.ppm", 30, 30, 0, 9), 0);
 	char *argv[] = {proc_bin("extract"), "--in", in, "--db", db, "--weights",
-			(char *)tu_weights_path(), "--batch", "1", "--threads", "1",
+			(char *)tu_weights_path(), "--batch", "1", "--decode-threads", "1",
 			"-q", NULL};
 	pid_t pid = proc_spawn(argv, log);
 	/* Decoders work at most 3 images ahead: once the first record is in,
@@ -483,9 +483,10 @@ static void expect_run(char *const argv[], const char *log, int status,
 /* Every program that reads a store, on db: each fails with want. */
 static void all_readers_fail(const char *db, const char *scratch, const char *want)
 {
-	char log[700], h5[700], out[700], faces[700];
+	char log[700], h5[700], out[700], faces[700], head[700];
 	snprintf(log, sizeof log, "%s/log", scratch);
 	snprintf(h5, sizeof h5, "%s/x.h5", scratch);
+	snprintf(head, sizeof head, "%s/head.h5", scratch);
 	snprintf(out, sizeof out, "%s/merged.lmdb", scratch);
 	snprintf(faces, sizeof faces, "%s/faces", scratch);
 	char *cmds[][12] = {
@@ -493,7 +494,8 @@ static void all_readers_fail(const char *db, const char *scratch, const char *wa
 		{proc_bin("featdb"), "verify", (char *)db, NULL},
 		{proc_bin("featdb"), "export", (char *)db, "--out", h5, NULL},
 		{proc_bin("featdb"), "merge", out, (char *)db, NULL},
-		{proc_bin("train-head"), "--db", (char *)db, "--epochs", "1", "-q", NULL},
+		{proc_bin("train-head"), "--db", (char *)db, "--epochs", "1", "-q",
+		 "--out", head, NULL},
 		{proc_bin("extract"), "--in", faces, "--db", (char *)db, "--weights",
 		 (char *)tu_weights_path(), "-q", NULL},
 	};
@@ -649,8 +651,9 @@ static void test_record_wrong_size(void **state)
 {
 	(void)state;
 	const char *dir = tu_tmpdir();
-	char db[600], log[600], h5[600], out[600], why[ERR_LEN], in[600];
+	char db[600], log[600], h5[600], out[600], why[ERR_LEN], in[600], head[600];
 	snprintf(db, sizeof db, "%s/s.lmdb", dir);
+	snprintf(head, sizeof head, "%s/head.h5", dir);
 	snprintf(log, sizeof log, "%s/log", dir);
 	snprintf(h5, sizeof h5, "%s/x.h5", dir);
 	snprintf(out, sizeof out, "%s/merged.lmdb", dir);
@@ -673,7 +676,7 @@ static void test_record_wrong_size(void **state)
 	expect_run(merge, log, 1, "record 'ann/003.jpg'");
 	/* train-head: a damaged record costs that image, not the run. */
 	char *train[] = {proc_bin("train-head"), "--db", db, "--epochs", "1",
-			 "--val-split", "0", "-q", NULL};
+			 "--val-split", "0", "-q", "--out", head, NULL};
 	expect_run(train, log, 0, "skipped record 'ann/003.jpg': record is 100 bytes");
 
 	/* extract: on a store of these weights (made by extract), a new person

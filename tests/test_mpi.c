@@ -247,9 +247,9 @@ static void test_error_ends_every_rank(void **state)
 	snprintf(log, sizeof log, "%s/error.log", g_dir);
 	assert_int_not_equal(mpirun_extract(2, g_ref, log, "--dtype", "f16", NULL), 0);
 	char *out = tu_slurp(log);
-	if (!strstr(out, "rank 0 of 2: error:") || !strstr(out, "--dtype f32"))
+	if (!strstr(out, "extract: error: rank 0 of 2: ") || !strstr(out, "--dtype f32"))
 		print_message("%s", out);
-	assert_non_null(strstr(out, "rank 0 of 2: error:"));
+	assert_non_null(strstr(out, "extract: error: rank 0 of 2: "));
 	assert_non_null(strstr(out, "--dtype f32"));
 	free(out);
 	assert_same_as_ref(g_ref);

@@ -1,8 +1,9 @@
 /* test_predict.c - the real predict program after extract and train-head on
  * a separable synthetic set (generated cartoon people): the true person is
  * the top-1 answer for held-out images, the top-k lines are well formed,
- * weights other than the head's are refused, and --min-prob names rank 1
- * "unknown" below its threshold.  (VGG-Face heads: test_vggface.c.) */
+ * weights other than the head's are refused, --min-prob names rank 1
+ * "unknown" below its threshold, --threads changes nothing in the answer,
+ * and usage and runtime errors read as in every program.  (VGG-Face heads: test_vggface.c.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -295,6 +296,59 @@ static void test_bad_inputs(void **state)
 	assert_int_equal(proc_run(usage, out), 2);
 	char *help[] = {proc_bin("predict"), "--help", NULL};
 	assert_int_equal(proc_run(help, out), 0);
+	/* The user's options only; the variables for development and tests
+	 * have a text of their own. */
+	s = tu_slurp(out);
+	assert_non_null(strstr(s, "--threads N"));
+	assert_null(strstr(s, "VGGFEAT_"));
+	free(s);
+	char *dev[] = {proc_bin("predict"), "--help-dev", NULL};
+	assert_int_equal(proc_run(dev, out), 0);
+	s = tu_slurp(out);
+	assert_non_null(strstr(s, "VGGFEAT_ISA="));
+	assert_non_null(strstr(s, "VGGFEAT_HDF5_TIMEOUT="));
+	free(s);
+	/* A usage error: what is wrong, the way to the help, status 2. */
+	char *bogus[] = {proc_bin("predict"), "--head", head, "--bogus", good, NULL};
+	assert_int_equal(proc_run(bogus, out), 2);
+	s = tu_slurp(out);
+	assert_string_equal(s, "predict: unknown option --bogus\nTry 'predict --help'.\n");
+	free(s);
+	char *zero[] = {proc_bin("predict"), "--head", head, "--threads", "0", good, NULL};
+	assert_int_equal(proc_run(zero, out), 2);
+	s = tu_slurp(out);
+	assert_string_equal(s, "predict: --threads: 0 is out of range 1..256\n"
+			    "Try 'predict --help'.\n");
+	free(s);
+	/* Every image unreadable: a runtime error that says so. */
+	char *none[] = {proc_bin("predict"), "--head", head, "--weights",
+			(char *)tu_weights_path(), "-q", bad, NULL};
+	assert_int_equal(proc_run(none, out), 1);
+	s = tu_slurp(out);
+	assert_non_null(strstr(s, "predict: error: not one of the 1 images could be read\n"));
+	free(s);
+}
+
+/* --threads is the network's compute threads, as in extract: the answer
+ * is the same, to the printed digit, on one thread as on two. */
+static void test_threads(void **state)
+{
+	(void)state;
+	char good[700], out[600], *s[2];
+	snprintf(good, sizeof good, "%s/person_03/021.jpg", held);
+	snprintf(out, sizeof out, "%s/out", dir);
+	static const char *const n[2] = {"1", "2"};
+	for (int i = 0; i < 2; i++) {
+		char *argv[] = {proc_bin("predict"), "--head", head, "--weights",
+				(char *)tu_weights_path(), "--threads", (char *)n[i],
+				"--top-k", "4", "-q", good, NULL};
+		assert_int_equal(proc_run(argv, out), 0);
+		s[i] = tu_slurp(out);
+	}
+	assert_int_equal(tu_count(s[0], "\n"), 4);
+	assert_non_null(strstr(s[0], "\t1\tperson_03\t"));
+	assert_string_equal(s[0], s[1]);
+	free(s[0]), free(s[1]);
 }
 
 /* A path holding a tab, a newline, a carriage return and a backslash still
@@ -343,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_min_prob),
 		cmocka_unit_test(test_hidden_layer),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_odd_paths_escaped),
 		cmocka_unit_test(test_stdout_write_failure),
 	};

@@ -94,7 +94,7 @@ static int teardown(void **state)
 	"build/tests/test_vggface build/tests/test_predict " \
 	"build/tests/test_weights build/tests/test_winograd " \
 	"build/tests/test_hostile build/tests/test_train_head " \
-	"build/tests/test_model_file"
+	"build/tests/test_pipeline build/tests/test_model_file"
 
 /* Runs a README command in the copy; its output goes to LOG. */
 static int run_in_copy(const char *command, const char *log)
@@ -162,7 +162,7 @@ static void test_readme_commands(void **state)
 	if (rc != 0)
 		print_error("%s exited %d:\n%s\n", cmds[0], rc, t);
 	assert_int_equal(rc, 0);
-	assert_non_null(strstr(t, "pipeline: done:"));
+	assert_non_null(strstr(t, "pipeline.sh: done:"));
 	free(t);
 	static const char *const report[] = {"head.h5", "history.csv", "training.png"};
 	for (int i = 0; i < 3; i++) {

@@ -1,9 +1,11 @@
 /* test_train_head.c - bin/train-head end to end, on feature stores made
  * here with featdb_write: the Keras-style output, the history CSV, the head
  * file, sweeps, determinism over threads, every error the issue lists, the
- * atomic write of the head, parity with PyTorch (the per-epoch losses of
- * tests/ref/torch_head.py, kept in tests/golden/head_parity.h5), the model
- * the head records, and the --min-prob it suggests for predict.
+ * atomic write of the head, where it goes without --out and what it never
+ * replaces, a store an extract left partial, parity with PyTorch (the
+ * per-epoch losses of tests/ref/torch_head.py, kept in
+ * tests/golden/head_parity.h5), the model the head records, and the
+ * --min-prob it suggests for predict.
  * Letters: N records, D features, K classes. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,7 +143,8 @@ static const char *make_store(const char *name, const spec_t *s)
 /* ---- running the program ----------------------------------------------------- */
 
 /* run executes bin/train-head with the NULL-terminated arguments, its
- * stdout and stderr into out (a path); returns the exit status. */
+ * stdout and stderr into out (a path), in the test's folder (where a run
+ * without --out writes head.h5); returns the exit status. */
 static int run(const char *out, ...)
 {
 	char *argv[64];
@@ -154,7 +157,7 @@ static int run(const char *out, ...)
 		argv[n++] = a;
 	va_end(ap);
 	argv[n] = NULL;
-	return proc_run(argv, out);
+	return proc_run_in(tmpdir, argv, out);
 }
 
 /* The whole of a file as a string (static buffers, a few in rotation). */
@@ -200,6 +203,18 @@ static void test_usage(void **state)
 	const char *out = path_in("usage.txt");
 	assert_int_equal(run(out, "--help", NULL), 0);
 	assert_non_null(strstr(slurp(out), "usage: train-head --db"));
+	/* The development options have a text of their own. */
+	assert_null(strstr(slurp(out), "--trace"));
+	assert_int_equal(run(out, "--help-dev", NULL), 0);
+	assert_non_null(strstr(slurp(out), "--trace FILE"));
+	assert_non_null(strstr(slurp(out), "VGGFEAT_ISA="));
+	/* A usage error: what is wrong, the way to the help, status 2. */
+	expect_usage(run(out, "--db", "x", "--bogus", NULL), out);
+	assert_string_equal(slurp(out), "train-head: unknown option --bogus\n"
+			    "Try 'train-head --help'.\n");
+	expect_usage(run(out, "--db", "x", "--threads", "0", NULL), out);
+	assert_string_equal(slurp(out), "train-head: --threads: 0 is out of range "
+			    "1..64\nTry 'train-head --help'.\n");
 	expect_usage(run(out, "--epochs", "3", NULL), out);
 	assert_non_null(strstr(slurp(out), "--db is required"));
 	expect_usage(run(out, "--db", "x", "--bogus", NULL), out);
@@ -723,6 +738,14 @@ static void test_sweep(void **state)
 		fail_msg("best run %d epoch %d not ranked first:\n%s", run_i + 1, epoch,
 			 table);
 	assert_non_null(strstr(table, "\n   4  "));
+	/* Each row ends with its run's number: its history file's. */
+	const char *row = strstr(table, "\n   1  "), *eol = strchr(row + 1, '\n');
+	assert_non_null(eol);
+	const char *last = eol;
+	while (last[-1] != ' ')
+		last--;
+	assert_int_equal(atoi(last), run_i + 1);
+	assert_non_null(strstr(table, "s/epoch    run\n"));
 	char saved[64];
 	snprintf(saved, sizeof saved, "run %d, epoch %d", run_i + 1, epoch);
 	assert_non_null(strstr(text, saved));
@@ -1096,12 +1119,22 @@ static void test_head_written_atomically(void **state)
 	snprintf(dir, sizeof dir, "%s/heads", tmpdir);
 	assert_int_equal(mkdir(dir, 0755), 0);
 	snprintf(head, sizeof head, "%s/head.h5", dir);
-	assert_int_equal(tu_write_file(head, "the old head", 12), 0);
+	/* The old head, one train-head wrote (it replaces no other file). */
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "--seed", "4", "-q",
+			     "--out", head, NULL), 0);
+	size_t old_len;
+	uint8_t *old = tu_read_file(head, &old_len);
+	assert_non_null(old);
 	/* 16 KB: enough for the store's lock file, not for a 16 KB kernel. */
 	char *argv[] = {(char *)PROG, (char *)"--db", (char *)store, (char *)"--epochs",
 			(char *)"1", (char *)"-q", (char *)"--out", head, NULL};
 	expect_error(out, run_limited(out, 16384, argv), "File too large");
-	assert_string_equal(slurp(head), "the old head");
+	size_t now_len;
+	uint8_t *now = tu_read_file(head, &now_len);
+	assert_non_null(now);
+	assert_int_equal(now_len, old_len);
+	assert_memory_equal(now, old, old_len);
+	free(old), free(now);
 	/* Nothing is left behind but the old file. */
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -1125,6 +1158,163 @@ static void test_head_written_atomically(void **state)
 	assert_int_equal(load_head(head, &h), 0);
 	assert_int_equal(h.K, 8);
 	head_free(&h);
+}
+
+/* ---- where the head goes ------------------------------------------------------ */
+
+/* The last line of text (without its newline), in a static buffer. */
+static const char *last_line(const char *text)
+{
+	static char line[1024];
+	size_t n = strlen(text);
+	while (n && text[n - 1] == '\n')
+		n--;
+	size_t b = n;
+	while (b && text[b - 1] != '\n')
+		b--;
+	snprintf(line, sizeof line, "%.*s", (int)(n - b), text + b);
+	return line;
+}
+
+/* Without --out the head goes to head.h5 in the current folder, and the
+ * last line says so; a sweep's is its best run's, at its best epoch. */
+static void test_default_out(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("default.lmdb", &s);
+	const char *out = path_in("default.txt"), *head = path_in("head.h5");
+	head_t h, one;
+
+	unlink(head);
+	assert_int_equal(run(out, "--db", store, "--epochs", "2", NULL), 0);
+	const char *line = last_line(slurp(out));
+	if (!strstr(line, "train-head: 1 run of 2 epochs, ") ||
+	    !strstr(line, "; the head is in head.h5"))
+		fail_msg("last line: '%s'", line);
+	assert_int_equal(load_head(head, &h), 0);
+	assert_int_equal(h.K, 3);
+	/* The same as --out names it. */
+	assert_int_equal(run(out, "--db", store, "--epochs", "2", "-q", "--out",
+			     path_in("named.h5"), NULL), 0);
+	assert_int_equal(load_head(path_in("named.h5"), &one), 0);
+	assert_memory_equal(h.kernel, one.kernel, ((size_t)h.D * h.K + h.K) * sizeof(float));
+	head_free(&h), head_free(&one);
+
+	/* A sweep: the best run's head, and the line says which it is. */
+	assert_int_equal(run(out, "--db", store, "--epochs", "3", "--lr", "1e-4,1e-2",
+			     NULL), 0);
+	int run_i, epoch;
+	line = last_line(slurp(out));
+	const char *at = strstr(line, "; the head (run ");
+	if (!at || sscanf(at, "; the head (run %d, epoch %d, the best) is in head.h5",
+			  &run_i, &epoch) != 2)
+		fail_msg("last line: '%s'", line);
+	char best[64];
+	snprintf(best, sizeof best, "%d", epoch);
+	assert_int_equal(run(out, "--db", store, "--epochs", best, "--lr",
+			     run_i == 1 ? "1e-4" : "1e-2", "-q", "--out",
+			     path_in("best.h5"), NULL), 0);
+	assert_int_equal(load_head(head, &h), 0);
+	assert_int_equal(load_head(path_in("best.h5"), &one), 0);
+	assert_memory_equal(h.kernel, one.kernel, ((size_t)h.D * h.K + h.K) * sizeof(float));
+	head_free(&h), head_free(&one);
+}
+
+/* A file that is not a head train-head wrote is never replaced: the run
+ * stops before training, with one line that says why and what to do. */
+static void test_out_refuses_other_files(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("refuse.lmdb", &s);
+	const char *out = path_in("refuse.txt");
+	const char *photo = path_in("photo.h5"), *empty = path_in("keras.h5");
+	const char *folder = path_in("folder.h5");
+
+	assert_int_equal(tu_write_file(photo, "\xff\xd8\xff\xe0 a JPEG", 12), 0);
+	expect_error(out, run(out, "--db", store, "--out", photo, NULL),
+		     "photo.h5 exists and is not a head file (not an HDF5 file); "
+		     "train-head replaces only a head it wrote: move that file away or "
+		     "give another --out");
+	assert_null(strstr(slurp(out), "Epoch"));
+	assert_memory_equal(slurp(photo), "\xff\xd8\xff\xe0 a JPEG", 12);
+
+	/* HDF5, but no head: a Keras file of the user's, say. */
+	hid_t f = H5Fcreate(empty, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	assert_true(f >= 0);
+	H5Fclose(f);
+	size_t len;
+	uint8_t *before = tu_read_file(empty, &len), *after;
+	expect_error(out, run(out, "--db", store, "--out", empty, NULL),
+		     "keras.h5 exists and is not a head file (");
+	size_t len2;
+	after = tu_read_file(empty, &len2);
+	assert_int_equal(len, len2);
+	assert_memory_equal(before, after, len);
+	free(before), free(after);
+
+	assert_int_equal(mkdir(folder, 0755), 0);
+	expect_error(out, run(out, "--db", store, "--out", folder, NULL),
+		     "folder.h5 is a folder; --out names the head's file");
+
+	/* The default path obeys the same rule. */
+	const char *dflt = path_in("head.h5");
+	unlink(dflt);
+	assert_int_equal(tu_write_file(dflt, "epoch,loss\n", 11), 0);
+	expect_error(out, run(out, "--db", store, NULL),
+		     "head.h5 exists and is not a head file (not an HDF5 file)");
+	assert_string_equal(slurp(dflt), "epoch,loss\n");
+	unlink(dflt);
+}
+
+/* A store an extract has not finished (here: stopped by --limit inside
+ * the second of 3 people) is trained on as it stands.  It used to stop
+ * with "class 'person_03' has no training records ... give it training
+ * images or remove it".  The person without a record keeps a place in the
+ * head's output layer, as Keras keeps an empty class folder; the note says
+ * how many and why; predict ranks that person as any other. */
+static void test_partial_store(void **state)
+{
+	(void)state;
+	const char *faces = path_in("partial-faces"), *db = path_in("partial.lmdb");
+	const char *out = path_in("partial.txt"), *head = path_in("partial.h5");
+	char *gen[] = {proc_tool("gen_faces"), "--out", (char *)faces, "--people", "3",
+		       "--images", "2", "--seed", "8", NULL};
+	assert_int_equal(proc_run(gen, out), 0);
+	if (e2e_extract(faces, db, out, "--limit", "3", NULL) != 0)
+		fail_msg("extract: %s", slurp(out));
+
+	assert_int_equal(run(out, "--db", db, "--epochs", "3", "--lr", "1e-3",
+			     "--out", head, NULL), 0);
+	const char *text = slurp(out);
+	if (!strstr(text, "train-head: 1 of the 3 classes the store lists has no "
+		    "records yet (person_03): an extract still running, interrupted "
+		    "or run with --limit has not reached it\n") ||
+	    !strstr(text, "train-head: it stays in the head's output layer (as "
+		    "Keras keeps an empty class folder); the head learns the other 2 "
+		    "from the records there\n"))
+		fail_msg("no note of the partial store in:\n%s", text);
+	assert_non_null(strstr(text, ".lmdb: 3 records, 3 classes, 4096 features"));
+
+	head_t h;
+	head_meta_t m;
+	char err[ERR_LEN];
+	assert_int_equal(head_load(head, &h, &m, err), 0);
+	assert_int_equal(h.K, 3);
+	assert_int_equal(m.nclasses, 3);
+	assert_string_equal(m.classes[2], "person_03");
+	head_free(&h);
+	head_meta_free(&m);
+
+	char img[700];
+	snprintf(img, sizeof img, "%s/person_03/001.jpg", faces);
+	char *pred[] = {proc_bin("predict"), "--head", (char *)head, "--weights",
+			(char *)tu_weights_path(), "--top-k", "3", "-q", img, NULL};
+	assert_int_equal(proc_run(pred, out), 0);
+	text = slurp(out);
+	assert_int_equal(count_lines(text), 3);
+	assert_non_null(strstr(text, "\tperson_03\t"));
 }
 
 /* ---- parity with PyTorch ------------------------------------------------------- */
@@ -1596,6 +1786,9 @@ int main(void)
 		cmocka_unit_test(test_hidden_dropout),
 		cmocka_unit_test(test_sweep_columns),
 		cmocka_unit_test(test_head_written_atomically),
+		cmocka_unit_test(test_default_out),
+		cmocka_unit_test(test_out_refuses_other_files),
+		cmocka_unit_test(test_partial_store),
 		cmocka_unit_test(test_parity_with_pytorch),
 		cmocka_unit_test(test_parity_with_keras_synthetic),
 		cmocka_unit_test(test_parity_keras_class_weight),

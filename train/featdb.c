@@ -1,12 +1,13 @@
 /* featdb - inspect, export, verify and merge feature stores (common/store/featdb.h):
  * the command line; each command lives in train/featdb/ (featdb_tool.h).
  *
- *   featdb info DB
+ *   featdb info DB                  (or featdb info --db DB)
  *   featdb export DB --out feats.h5
  *   featdb verify DB
- *   featdb merge OUT IN... */
+ *   featdb merge OUT IN...          (or featdb merge --out OUT IN...) */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -14,13 +15,12 @@
 #include "featdb/featdb_tool.h"
 
 static const char usage[] =
-	"usage: featdb COMMAND ...\n"
+	"usage: featdb COMMAND [options] [operands]\n"
 	"\n"
 	"  featdb info DB               records, people per split, model,\n"
 	"                               dimension, dtype, weights fingerprint,\n"
 	"                               size on disk\n"
-	"  featdb export DB --out F.h5  an HDF5 file for numpy/Keras users\n"
-	"                               (--out=F.h5 too):\n"
+	"  featdb export DB --out F.h5  an HDF5 file for numpy/Keras users:\n"
 	"                               /features (N,D) float32, /labels (N) int32,\n"
 	"                               /keys (N), /classes (C) strings, /split (N)\n"
 	"                               uint8 (0 train, 1 valid, 2 test), key order\n"
@@ -29,86 +29,137 @@ static const char usage[] =
 	"  featdb merge OUT IN...       merge stores made with the same weights\n"
 	"                               and settings into OUT (created if needed)\n"
 	"\n"
-	"  -h, --help                   this text\n"
-	"  --version                    print the version\n"
+	"options:\n"
+	"  --db DB        the store of info, export and verify, as the other\n"
+	"                 programs name it (featdb info --db feats.lmdb)\n"
+	"  --out PATH     export's HDF5 file; merge's OUT\n"
+	"  -h, --help     this text\n"
+	"  --help-dev     the options and variables for development and tests\n"
+	"  --version      print the version\n"
 	"\n"
-	"Options may come before or after the operands; \"--\" ends them (a\n"
-	"store named -h: featdb info -- -h).\n";
+	"Options may come before, between or after the command and its operands,\n"
+	"as --out F.h5 or --out=F.h5; \"--\" ends them (a store named -h:\n"
+	"featdb info -- -h).\n";
 
-/* Parses the options of command cmd (argv[0]), GNU style: options before,
- * between or after the operands, --out F or --out=F, "--" ends them (so a
- * file may be named -h).  Sets *out for export.  Returns the index of the
- * first operand, or -1 after printing help (*status CLI_OK) or a usage
- * error (*status CLI_USAGE). */
-static int parse_options(int argc, char **argv, const char **out, int *status)
+static const char usage_dev[] =
+	"featdb: for development and tests (docs/development.md)\n"
+	"\n"
+	"  featdb has no options or variables of that kind.\n";
+
+/* The command line: the command, its store (info, export, verify), export's
+ * file or merge's OUT, merge's inputs. */
+typedef struct args {
+	const char *cmd, *db, *out;
+	char **in;
+	int nin;
+} args_t;
+
+/* store_operand: the one store of info, export and verify, from --db or
+ * the operand ops[0..n). */
+static int store_operand(args_t *a, char **ops, int n)
 {
-	enum { O_OUT = 256 };
+	if (a->db && n)
+		return cli_usage(PROG, "%s takes one store: --db %s or %s, not both",
+				 a->cmd, a->db, ops[0]);
+	if (!a->db && n != 1)
+		return cli_usage(PROG, "%s takes one store: featdb %s DB", a->cmd, a->cmd);
+	if (!a->db)
+		a->db = ops[0];
+	return 0;
+}
+
+/* parse_args reads the options (GNU style: anywhere, --out F or --out=F,
+ * "--" ends them, so that a store may be named -h), then the command and
+ * its operands.  0, or the exit status after printing help or a usage
+ * error. */
+static int parse_args(int argc, char **argv, args_t *a, int *status)
+{
+	enum { O_DB = 256, O_OUT, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
+		{"db", required_argument, 0, O_DB},
 		{"out", required_argument, 0, O_OUT},
 		{"help", no_argument, 0, 'h'},
+		{"help-dev", no_argument, 0, O_HELP_DEV},
+		{"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0},
 	};
-	const int export = strcmp(argv[0], "export") == 0;
 	int c;
 
-	optind = 0; /* GNU: start over, the program's own options included */
+	*a = (args_t){0};
+	*status = CLI_OK;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case O_OUT:
-			if (!export) {
-				fprintf(stderr, PROG ": %s has no option --out\nTry '" PROG
-					" --help'.\n", argv[0]);
-				*status = CLI_USAGE;
-				return -1;
-			}
-			*out = optarg;
-			break;
+		case O_DB: a->db = optarg; break;
+		case O_OUT: a->out = optarg; break;
+		case 'h': fputs(usage, stdout); return -1;
+		case O_HELP_DEV: fputs(usage_dev, stdout); return -1;
+		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); return -1;
 		default:
 			*status = cli_bad_option(PROG, argv);
 			return -1;
-		case 'h':
-			fputs(usage, stdout);
-			*status = CLI_OK;
-			return -1;
 		}
 	}
-	return optind;
+	char **ops = argv + optind;
+	int n = argc - optind;
+	*status = CLI_USAGE;
+	if (n == 0) {
+		cli_usage(PROG, "a command is needed: info, export, verify or merge");
+		return -1;
+	}
+	a->cmd = ops[0];
+	ops++, n--;
+	int export = strcmp(a->cmd, "export") == 0, merge = strcmp(a->cmd, "merge") == 0;
+	if (!export && !merge && strcmp(a->cmd, "info") != 0 &&
+	    strcmp(a->cmd, "verify") != 0) {
+		cli_usage(PROG, "unknown command '%s' (info, export, verify or merge)",
+			  a->cmd);
+		return -1;
+	}
+	if (a->out && !export && !merge) {
+		cli_usage(PROG, "%s has no option --out", a->cmd);
+		return -1;
+	}
+	if (merge) {
+		if (a->db) {
+			cli_usage(PROG, "merge takes its stores as operands: featdb merge "
+				  "OUT IN... (or --out OUT IN...)");
+			return -1;
+		}
+		if (!a->out && n)
+			a->out = ops[0], ops++, n--;
+		if (!a->out || n == 0) {
+			cli_usage(PROG, "merge needs OUT and at least one IN: featdb merge "
+				  "OUT IN...");
+			return -1;
+		}
+		a->in = ops;
+		a->nin = n;
+	} else if (store_operand(a, ops, n)) {
+		return -1;
+	} else if (export && !a->out) {
+		cli_usage(PROG, "export needs --out FILE.h5: featdb export DB --out FILE.h5");
+		return -1;
+	}
+	*status = CLI_OK;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(usage, stderr);
-		return CLI_USAGE;
-	}
-	const char *cmd = argv[1];
-	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
-		fputs(usage, stdout);
-		return CLI_OK;
-	}
-	if (strcmp(cmd, "--version") == 0) {
-		printf(PROG " " VGGFEAT_VERSION "\n");
-		return CLI_OK;
-	}
-	const char *out = NULL;
-	int status = CLI_USAGE, first = parse_options(argc - 1, argv + 1, &out, &status);
-	if (first < 0)
+	args_t a;
+	int status;
+
+	if (parse_args(argc, argv, &a, &status))
 		return status;
-	int nargs = argc - 1 - first;
-	char **args = argv + 1 + first;
-	if (strcmp(cmd, "info") == 0)
-		status = fdb_info(nargs, args);
-	else if (strcmp(cmd, "export") == 0)
-		status = fdb_export(nargs, args, out);
-	else if (strcmp(cmd, "verify") == 0)
-		status = fdb_verify(nargs, args);
-	else if (strcmp(cmd, "merge") == 0)
-		status = fdb_merge(nargs, args);
-	else {
-		fprintf(stderr, PROG ": unknown command '%s'\nTry '" PROG " --help'.\n", cmd);
-		return CLI_USAGE;
-	}
+	if (strcmp(a.cmd, "info") == 0)
+		status = fdb_info(a.db);
+	else if (strcmp(a.cmd, "export") == 0)
+		status = fdb_export(a.db, a.out);
+	else if (strcmp(a.cmd, "verify") == 0)
+		status = fdb_verify(a.db);
+	else
+		status = fdb_merge(a.out, a.nin, a.in);
 	/* info's report and verify's verdict are the answer: one that did not
 	 * reach the standard output is a failure. */
 	if (status == CLI_OK && cli_flush_stdout(PROG))

@@ -60,6 +60,8 @@ static const char usage[] =
 	"                   answers (default 0: never)\n"
 	"  --batch N, --batch-size N\n"
 	"                   images per network batch (default 8)\n"
+	"  --threads N      compute threads for the network (default: one per\n"
+	"                   CPU)\n"
 	"  --save-model FILE\n"
 	"                   instead of predicting, write the seed's whole model\n"
 	"                   (VGG16 through fc2 or VGG-Face through fc7, frozen,\n"
@@ -68,11 +70,23 @@ static const char usage[] =
 	"                   replaced atomically)\n"
 	"  -q, --quiet      no summary\n"
 	"  --version        print the version\n"
-	"  -h, --help       this text\n";
+	"  -h, --help       this text\n"
+	"  --help-dev       the variables for development and tests\n";
+
+static const char usage_dev[] =
+	"predict: for development and tests (docs/development.md)\n"
+	"\n"
+	"  VGGFEAT_ISA=NAME          the kernels' instructions: portable, avx2,\n"
+	"                            emul512 (AVX-512's code on AVX2) or avx512,\n"
+	"                            one the CPU has (default: the widest)\n"
+	"  VGGFEAT_HDF5_TIMEOUT=S    seconds the head's and the weights' readers\n"
+	"                            may take before they count as hung\n"
+	"                            (default 600)\n";
 
 typedef struct opts {
 	const char *head, *weights, *save_model;
 	long top_k, batch;
+	long threads; /* compute threads; 0: one per CPU (vgg.h) */
 	double min_prob;
 	int quiet;
 	int model; /* weights.h's; MODEL_AUTO: the head's */
@@ -83,7 +97,7 @@ typedef struct opts {
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum { O_HEAD = 256, O_WEIGHTS, O_MODEL, O_TOPK, O_MIN_PROB, O_BATCH,
-	       O_SAVE_MODEL, O_VERSION };
+	       O_THREADS, O_SAVE_MODEL, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"head", required_argument, 0, O_HEAD},
 		{"weights", required_argument, 0, O_WEIGHTS},
@@ -92,10 +106,12 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		{"min-prob", required_argument, 0, O_MIN_PROB},
 		{"batch", required_argument, 0, O_BATCH},
 		{"batch-size", required_argument, 0, O_BATCH},
+		{"threads", required_argument, 0, O_THREADS},
 		{"save-model", required_argument, 0, O_SAVE_MODEL},
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
+		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{0, 0, 0, 0},
 	};
 	int c;
@@ -107,11 +123,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		case O_HEAD: o->head = optarg; break;
 		case O_WEIGHTS: o->weights = optarg; break;
 		case O_SAVE_MODEL:
-			if (!*optarg) {
-				fprintf(stderr, PROG ": --save-model: an empty path\n"
-					"Try '" PROG " --help'.\n");
-				return CLI_USAGE;
-			}
+			if (!*optarg)
+				return cli_usage(PROG, "--save-model: an empty path");
 			o->save_model = optarg;
 			break;
 		case O_MODEL:
@@ -130,24 +143,23 @@ static int parse_args(int argc, char **argv, opts_t *o)
 			if (cli_long(PROG, "--batch", optarg, 1, 256, &o->batch))
 				return CLI_USAGE;
 			break;
+		case O_THREADS:
+			if (cli_long(PROG, "--threads", optarg, 1, 256, &o->threads))
+				return CLI_USAGE;
+			break;
 		case 'q': o->quiet = 1; break;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
+		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
 			return cli_bad_option(PROG, argv);
 		}
 	}
-	if (o->save_model && o->head && optind < argc) {
-		fprintf(stderr, PROG ": --save-model writes the model instead of "
-			"predicting: give no images ('%s')\nTry '" PROG " --help'.\n",
-			argv[optind]);
-		return CLI_USAGE;
-	}
-	if (!o->head || (optind == argc && !o->save_model)) {
-		fprintf(stderr, PROG ": --head and at least one image are required\n"
-			"Try '" PROG " --help'.\n");
-		return CLI_USAGE;
-	}
+	if (o->save_model && o->head && optind < argc)
+		return cli_usage(PROG, "--save-model writes the model instead of "
+				 "predicting: give no images ('%s')", argv[optind]);
+	if (!o->head || (optind == argc && !o->save_model))
+		return cli_usage(PROG, "--head and at least one image are required");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 	return 0;
@@ -331,12 +343,15 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 	int *order = malloc((size_t)K * sizeof *order);
 	const char **batch_paths = malloc((size_t)B * sizeof *batch_paths);
 	vgg_t *net = NULL;
+	vgg_opts_t vo;
 
 	if (!x || !feat || !logits || !work || !p || !order || !batch_paths) {
 		rc = err_set(err, ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = vgg_create(w, B, &net, err)))
+	vgg_opts_init(&vo, B);
+	vo.threads = (int)o->threads;
+	if ((rc = vgg_create_opts(w, &vo, &net, err)))
 		goto out;
 	for (size_t i = 0; i < im->n;) {
 		int n = 0;
@@ -406,10 +421,13 @@ int main(int argc, char **argv)
 		goto out;
 	if (!o.quiet)
 		fprintf(stderr, PROG ": %zu images, %zu skipped\n", done, im.skipped);
-	status = done || !im.skipped ? CLI_OK : CLI_ERROR;
+	if (done || !im.skipped)
+		status = CLI_OK;
+	else
+		cli_error(PROG, "not one of the %zu images could be read", im.skipped);
 	goto out;
 fail:
-	fprintf(stderr, PROG ": error: %s\n", err);
+	cli_error(PROG, "%s", err);
 out:
 	images_free(&im);
 	weights_free(&w);

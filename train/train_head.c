@@ -6,10 +6,11 @@
  * validation set the --min-prob that lets predict call strangers
  * "unknown".
  *
- * The steps (train_head/train_head.h): the store is read once into one
- * (N, D) float32 array; the training, validation and test sets are index
- * lists into it; every combination of a sweep trains over the same array;
- * the chosen head is saved and scored once on the test set, and the
+ * The steps (train_head/train_head.h): the head's path is checked (a run
+ * never trains for nothing); the store is read once into one (N, D)
+ * float32 array; the training, validation and test sets are index lists
+ * into it; every combination of a sweep trains over the same array; the
+ * chosen head is saved and scored once on the test set, and the
  * validation set suggests the --min-prob. */
 #include <getopt.h>
 #include <stdio.h>
@@ -44,12 +45,22 @@ static const char usage[] =
 	"accuracy, top-5 accuracy, sklearn's classification_report and the\n"
 	"people most often taken for each other.\n"
 	"\n"
+	"The head is saved in head.h5 in the current folder (--out chooses\n"
+	"another file), where predict --head head.h5 finds it; the last line\n"
+	"says where.  A file there that is not a head train-head wrote is never\n"
+	"replaced: the run stops before training.\n"
+	"\n"
 	"Sweeps: every option marked [,...] takes comma-separated values; every\n"
 	"combination is trained over the same features from the same starting\n"
 	"weights, a table of the options that vary, ranked by best val_accuracy,\n"
-	"is printed, and the chosen run is the best epoch's, which --out\n"
-	"receives and the test set scores.  A single run keeps its last epoch, as\n"
+	"is printed, and the chosen run is the best epoch's, the head saved and\n"
+	"the one the test set scores.  A single run keeps its last epoch, as\n"
 	"Keras (its best with --restore-best).\n"
+	"\n"
+	"A store that an extract still running or interrupted left partial is\n"
+	"trained on as it stands: people it lists without any record yet keep\n"
+	"their place in the output layer (as Keras keeps an empty class folder),\n"
+	"and a note says how many.\n"
 	"\n"
 	"Strangers: with a validation set, the last line suggests predict's\n"
 	"--min-prob for that head: the top-1 probability that keeps --keep of\n"
@@ -100,8 +111,9 @@ static const char usage[] =
 	"  --seed N           initial weights, shuffles and dropout (default 0);\n"
 	"                     the same seed gives the same result, whatever\n"
 	"                     --threads\n"
-	"  --threads N        training threads (default: the CPUs, at most 8)\n"
-	"  --out FILE         write the head: Keras save_weights HDF5 plus the\n"
+	"  --threads N        compute threads (default: one per CPU, at most 8)\n"
+	"  --out FILE         where to write the head (default head.h5 in the\n"
+	"                     current folder): Keras save_weights HDF5 plus the\n"
 	"                     class names and the store's model fingerprint and\n"
 	"                     preprocessing (written atomically)\n"
 	"  --history FILE     write the epochs' numbers as Keras' CSVLogger does\n"
@@ -112,12 +124,19 @@ static const char usage[] =
 	"                     errors and a sweep's table\n"
 	"  --version          print the version\n"
 	"  -h, --help         this text\n"
+	"  --help-dev         the options and variables for development and tests\n";
+
+static const char usage_dev[] =
+	"train-head: for development and tests (docs/development.md)\n"
 	"\n"
-	"development:\n"
 	"  --trace FILE       write the run's inputs (features, labels, initial\n"
-	"                     weights, each epoch's sample order) and results to\n"
-	"                     HDF5, for tests/ref/torch_head.py and\n"
-	"                     tests/ref/keras_head.py (one run only)\n";
+	"                     weights, each epoch's sample order, the settings)\n"
+	"                     and results to HDF5, for tests/ref/torch_head.py\n"
+	"                     and tests/ref/keras_head.py (one run only)\n"
+	"  VGGFEAT_ISA=NAME   the instructions of the head's kernels (Adam, the\n"
+	"                     first layer's fused step): portable, avx2, emul512\n"
+	"                     (AVX-512's code on AVX2) or avx512, one the CPU has\n"
+	"                     (default: the widest; Adam's bits the same on each)\n";
 
 /* parse_values splits s at commas into vals, each a number in [lo, hi]
  * (an integer when integral is set). */
@@ -127,18 +146,18 @@ static int parse_values(const char *opt, const char *s, double lo, double hi,
 	char buf[1024], *save = NULL;
 
 	if (strlen(s) >= sizeof buf) {
-		fprintf(stderr, PROG ": %s: value list too long\n", opt);
+		cli_usage(PROG, "%s: value list too long", opt);
 		return -1;
 	}
 	snprintf(buf, sizeof buf, "%s", s);
 	vals->n = 0;
 	if (!*s || s[strlen(s) - 1] == ',' || *s == ',' || strstr(s, ",,")) {
-		fprintf(stderr, PROG ": %s: '%s' has an empty value\n", opt, s);
+		cli_usage(PROG, "%s: '%s' has an empty value", opt, s);
 		return -1;
 	}
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (vals->n == TH_MAX_VALUES) {
-			fprintf(stderr, PROG ": %s: more than %d values\n", opt, TH_MAX_VALUES);
+			cli_usage(PROG, "%s: more than %d values", opt, TH_MAX_VALUES);
 			return -1;
 		}
 		vals->s[vals->n] = NULL;
@@ -163,11 +182,11 @@ static int parse_words(const char *opt, const char *s, const char *const *words,
 	char *save = NULL;
 
 	if (strlen(s) >= len) {
-		fprintf(stderr, PROG ": %s: value list too long\n", opt);
+		cli_usage(PROG, "%s: value list too long", opt);
 		return -1;
 	}
 	if (!*s || s[strlen(s) - 1] == ',' || *s == ',' || strstr(s, ",,")) {
-		fprintf(stderr, PROG ": %s: '%s' has an empty value\n", opt, s);
+		cli_usage(PROG, "%s: '%s' has an empty value", opt, s);
 		return -1;
 	}
 	snprintf(buf, len, "%s", s);
@@ -175,16 +194,17 @@ static int parse_words(const char *opt, const char *s, const char *const *words,
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		int w = 0;
 		if (vals->n == TH_MAX_VALUES) {
-			fprintf(stderr, PROG ": %s: more than %d values\n", opt, TH_MAX_VALUES);
+			cli_usage(PROG, "%s: more than %d values", opt, TH_MAX_VALUES);
 			return -1;
 		}
 		while (w < nwords && strcmp(tok, words[w]))
 			w++;
 		if (w == nwords && !other) {
-			fprintf(stderr, PROG ": %s: '%s' is not one of", opt, tok);
-			for (int i = 0; i < nwords; i++)
-				fprintf(stderr, "%s %s", i ? "," : "", words[i]);
-			fputc('\n', stderr);
+			char list[256] = "";
+			for (int i = 0, n = 0; i < nwords; i++)
+				n += snprintf(list + n, sizeof list - (size_t)n, "%s%s",
+					      i ? ", " : "", words[i]);
+			cli_usage(PROG, "%s: '%s' is not one of %s", opt, tok, list);
 			return -1;
 		}
 		vals->v[vals->n] = w;
@@ -199,17 +219,10 @@ static int below(const char *opt, const th_values_t *vals, double hi)
 {
 	for (int i = 0; i < vals->n; i++)
 		if (!(vals->v[i] < hi)) {
-			fprintf(stderr, PROG ": %s: %g must be below %g\n", opt, vals->v[i], hi);
+			cli_usage(PROG, "%s: %g must be below %g", opt, vals->v[i], hi);
 			return -1;
 		}
 	return 0;
-}
-
-/* usage_error prints a usage message and the hint; CLI_USAGE. */
-static int usage_error(const char *msg)
-{
-	fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n", msg);
-	return CLI_USAGE;
 }
 
 /* The callbacks' options need their callback, and ReduceLROnPlateau
@@ -218,19 +231,19 @@ static int check_callbacks(const th_opts_t *o, const int *given)
 {
 	int es = given[TH_PATIENCE], rl = given[TH_REDUCE_LR];
 	if (o->restore_best && !es)
-		return usage_error("--restore-best is EarlyStopping's restore_best_weights: "
+		return cli_usage(PROG, "--restore-best is EarlyStopping's restore_best_weights: "
 				   "give --patience");
 	if (given[TH_MIN_DELTA] && !es)
-		return usage_error("--min-delta is EarlyStopping's: give --patience");
+		return cli_usage(PROG, "--min-delta is EarlyStopping's: give --patience");
 	if (given[TH_MONITOR] && !es && !rl)
-		return usage_error("--monitor is what EarlyStopping (--patience) or "
+		return cli_usage(PROG, "--monitor is what EarlyStopping (--patience) or "
 				   "ReduceLROnPlateau (--reduce-lr) watch: give one");
 	if ((given[TH_REDUCE_PATIENCE] || given[TH_MIN_LR]) && !rl)
-		return usage_error("--reduce-lr-patience and --min-lr are "
+		return cli_usage(PROG, "--reduce-lr-patience and --min-lr are "
 				   "ReduceLROnPlateau's: give --reduce-lr");
 	for (int i = 0; rl && i < o->v[TH_SCHEDULE].n; i++)
 		if (o->v[TH_SCHEDULE].v[i])
-			return usage_error("--reduce-lr cannot change --lr-schedule cosine's "
+			return cli_usage(PROG, "--reduce-lr cannot change --lr-schedule cosine's "
 					   "rate (Keras' ReduceLROnPlateau cannot set a "
 					   "schedule's)");
 	return 0;
@@ -245,8 +258,8 @@ static void defaults(th_opts_t *o)
 		[TH_PATIENCE] = -1, [TH_REDUCE_PATIENCE] = 10,
 	};
 
-	*o = (th_opts_t){.epochs = 5, .val_split = 0.2, .keep = 0.95,
-			 .threads = ncpu > 8 ? 8 : ncpu};
+	*o = (th_opts_t){.out = TH_DEFAULT_OUT, .epochs = 5, .val_split = 0.2,
+			 .keep = 0.95, .threads = ncpu > 8 ? 8 : ncpu};
 	for (int k = 0; k < TH_NOPTS; k++)
 		o->v[k] = (th_values_t){.v = {one[k]}, .n = 1};
 	o->v[TH_LR].v[0] = d.lr;
@@ -263,7 +276,7 @@ static int parse_args(int argc, char **argv, th_opts_t *o)
 {
 	enum { O_DB = 256, O_EPOCHS, O_VAL_SPLIT, O_TEST_SPLIT, O_KEEP, O_SEED,
 	       O_THREADS, O_OUT, O_HISTORY, O_CONFUSION, O_TRACE, O_RESTORE,
-	       O_VERSION, O_SWEPT };
+	       O_VERSION, O_HELP_DEV, O_SWEPT };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"epochs", required_argument, 0, O_EPOCHS},
@@ -297,6 +310,7 @@ static int parse_args(int argc, char **argv, th_opts_t *o)
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
+		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{0, 0, 0, 0},
 	};
 	static const char *const schedules[] = {"constant", "cosine"};
@@ -385,38 +399,61 @@ static int parse_args(int argc, char **argv, th_opts_t *o)
 		case 'q': o->quiet = 1; break;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
+		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
 			return cli_bad_option(PROG, argv);
 		}
+		/* The first bad value is the one reported. */
+		if (bad)
+			return CLI_USAGE;
 	}
-	if (bad)
-		return CLI_USAGE;
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\nTry '" PROG " --help'.\n",
-			argv[optind]);
-		return CLI_USAGE;
-	}
+	if (optind < argc)
+		return cli_usage(PROG, "unexpected argument '%s'", argv[optind]);
 	if (!o->db)
-		return usage_error("--db is required");
+		return cli_usage(PROG, "--db is required");
 	if (o->val_split + o->test_split > 0.95)
-		return usage_error("--val-split and --test-split hold out more than 0.95 "
+		return cli_usage(PROG, "--val-split and --test-split hold out more than 0.95 "
 				   "together");
 	if ((bad = check_callbacks(o, given)))
 		return bad;
 	long runs = th_runs_of(o);
-	if (runs > MAX_RUNS) {
-		fprintf(stderr, PROG ": the sweep has %ld combinations, at most %d\n",
-			runs, MAX_RUNS);
-		return CLI_USAGE;
-	}
-	if (o->trace && runs > 1) {
-		fprintf(stderr, PROG ": --trace records one run, not a sweep\n");
-		return CLI_USAGE;
-	}
+	if (runs > MAX_RUNS)
+		return cli_usage(PROG, "the sweep has %ld combinations, at most %d",
+				 runs, MAX_RUNS);
+	if (o->trace && runs > 1)
+		return cli_usage(PROG, "--trace records one run, not a sweep");
 	return 0;
 }
 
 /* ---- the steps of main ---------------------------------------------------- */
+
+/* note_partial names the classes the store lists without any record: a
+ * partial store, which is trained on as it stands. */
+static void note_partial(const th_data_t *d)
+{
+	enum { SHOWN = 5 };
+	char names[512] = "";
+	size_t len = 0;
+	int empty = 0;
+
+	for (int k = 0; k < d->K; k++) {
+		if (d->count[k])
+			continue;
+		if (empty++ < SHOWN && len < sizeof names)
+			len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
+						empty > 1 ? ", " : "", d->meta.classes[k]);
+	}
+	if (!empty)
+		return;
+	fprintf(stderr, PROG ": %d of the %d classes the store lists %s no records "
+		"yet (%s%s): an extract still running, interrupted or run with "
+		"--limit has not reached %s\n", empty, d->K, empty > 1 ? "have" : "has",
+		names, empty > SHOWN ? ", ..." : "", empty > 1 ? "them" : "it");
+	fprintf(stderr, PROG ": %s %s in the head's output layer (as Keras keeps an "
+		"empty class folder); the head learns the other %d from the records "
+		"there\n", empty > 1 ? "they" : "it", empty > 1 ? "stay" : "stays",
+		d->K - empty);
+}
 
 /* describe says what was read and how it is split. */
 static void describe(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
@@ -437,6 +474,7 @@ static void describe(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	if (d->ntagged_test && o->test_split_given)
 		fprintf(stderr, PROG ": --test-split is ignored: the store has "
 			"records tagged test\n");
+	note_partial(d);
 }
 
 /* plan checks, before any training, that the sets hold what the options
@@ -460,21 +498,19 @@ static int plan(const th_opts_t *o, const th_split_t *s, char *err)
 	return 0;
 }
 
-/* save writes --out (the chosen head) and --trace. */
+/* save writes the chosen head and --trace. */
 static int save(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 		const th_runs_t *w, char *err)
 {
+	head_meta_t hm = {.nclasses = d->K, .classes = d->meta.classes};
 	int rc;
 
-	if (o->out) {
-		head_meta_t hm = {.nclasses = d->K, .classes = d->meta.classes};
-		snprintf(hm.model, sizeof hm.model, "%s", d->meta.model);
-		snprintf(hm.fingerprint, sizeof hm.fingerprint, "%s", d->meta.fingerprint);
-		snprintf(hm.preprocess, sizeof hm.preprocess, "%s", d->meta.preprocess);
-		snprintf(hm.version, sizeof hm.version, PROG " " VGGFEAT_VERSION);
-		if ((rc = head_save(o->out, th_runs_chosen(w), &hm, err)))
-			return rc;
-	}
+	snprintf(hm.model, sizeof hm.model, "%s", d->meta.model);
+	snprintf(hm.fingerprint, sizeof hm.fingerprint, "%s", d->meta.fingerprint);
+	snprintf(hm.preprocess, sizeof hm.preprocess, "%s", d->meta.preprocess);
+	snprintf(hm.version, sizeof hm.version, PROG " " VGGFEAT_VERSION);
+	if ((rc = head_save(o->out, th_runs_chosen(w), &hm, err)))
+		return rc;
 	if (o->trace)
 		return th_trace_write(o->trace, d, s, &w->res[0].c, o, &w->trc, err);
 	return 0;
@@ -523,12 +559,11 @@ static int report(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 	fprintf(stderr, PROG ": %d run%s of %ld epoch%s, %.3f s per epoch",
 		w->n, w->sweep ? "s" : "", w->epochs_run, w->epochs_run > 1 ? "s" : "",
 		w->train_secs / (double)w->epochs_run);
-	if (o->out && w->sweep)
-		fprintf(stderr, "; saved %s: run %d, epoch %d", o->out, w->best_run + 1,
-			w->best_epoch);
-	else if (o->out)
-		fprintf(stderr, "; saved %s", o->out);
-	fputc('\n', stderr);
+	if (w->sweep)
+		fprintf(stderr, "; the head (run %d, epoch %d, the best) is in %s\n",
+			w->best_run + 1, w->best_epoch, o->out);
+	else
+		fprintf(stderr, "; the head is in %s\n", o->out);
 	return 0;
 }
 
@@ -544,7 +579,8 @@ int main(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
-	if ((rc = th_data_load(o.db, &d, err)) || (rc = th_split_make(&d, &o, &s, err)))
+	if ((rc = th_out_check(o.out, err)) || (rc = th_data_load(o.db, &d, err)) ||
+	    (rc = th_split_make(&d, &o, &s, err)))
 		goto fail;
 	describe(&o, &d, &s, t0);
 	if ((rc = plan(&o, &s, err)) || (rc = th_sweep(&o, &d, &s, &w, err)) ||
@@ -559,7 +595,7 @@ int main(int argc, char **argv)
 	status = CLI_OK;
 	goto out;
 fail:
-	fprintf(stderr, PROG ": error: %s\n", err);
+	cli_error(PROG, "%s", err);
 out:
 	th_runs_free(&w);
 	th_split_free(&s);

@@ -32,7 +32,9 @@
 /* The command line (extract.c parses it). */
 typedef struct run_opts {
 	const char *in, *db, *weights;
-	long batch, threads, limit;
+	long batch, limit;
+	long threads;        /* compute threads; 0: one per CPU (vgg.h) */
+	long decode_threads; /* image decoding threads (the ring's) */
 	int dtype, strict, quiet, conv, follow;
 	int model; /* weights.h's; MODEL_AUTO: the file's */
 } run_opts_t;

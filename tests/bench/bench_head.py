@@ -63,7 +63,7 @@ def run_train_head(exe, store, epochs, threads):
     """Seconds of each epoch, and the last epoch's loss."""
     cmd = [exe, "--db", store, "--epochs", str(epochs),
            "--batch-size", "32", "--lr", "1e-4", "--epsilon", "1e-7", "--val-split", "0",
-           "--threads", str(threads)]
+           "--threads", str(threads), "--out", os.path.join(os.path.dirname(store), "head.h5")]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     times, start, loss = [], None, None
     for line in p.stdout:

@@ -138,7 +138,8 @@ keras() { # name lr
 head_run() { # name lr
 	echo "vggfeat: train-head, lr $2" >&2
 	run "$1" bin/train-head --db "$TMP/feats.lmdb" --epochs "$EPOCHS" --lr "$2" \
-		--batch-size "$BATCH" --val-split "$VAL_SPLIT" --threads "$THREADS"
+		--batch-size "$BATCH" --val-split "$VAL_SPLIT" --threads "$THREADS" \
+		--out "$TMP/$1.h5"
 	# its last epoch line: "... - val_accuracy: X"
 	awk '/val_accuracy:/ {v = $NF} END {print "val_accuracy", v}' "$TMP/$1.out" >>"$TMP/$1.time"
 	sed -n 's/.*, \([0-9.]*\) s per epoch.*/s_per_epoch \1/p' "$TMP/$1.err" >>"$TMP/$1.time"

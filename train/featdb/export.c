@@ -141,9 +141,8 @@ static int export_one(void *ctx, const char *key, size_t keylen,
 	return 0;
 }
 
-int fdb_export(int argc, char **argv, const char *out)
+int fdb_export(const char *dbpath, const char *out)
 {
-	const char *dbpath = NULL;
 	featdb_meta_t meta = {0};
 	char err[ERR_LEN];
 	export_t x = {.meta = &meta, .err = err, .out = out, .f = -1, .dfeat = -1,
@@ -151,18 +150,11 @@ int fdb_export(int argc, char **argv, const char *out)
 	h5util_quiet_t quiet;
 	int status = CLI_ERROR, rc;
 
-	if (argc == 1)
-		dbpath = argv[0];
-	if (!dbpath || !x.out) {
-		fprintf(stderr, PROG ": usage: featdb export DB --out FILE.h5\n");
-		return CLI_USAGE;
-	}
 	/* Written next to the target and renamed at the end, so a failed export
 	 * never leaves a half file under the requested name. */
 	if ((size_t)snprintf(x.tmp, sizeof x.tmp, "%s.tmp.%d", x.out, (int)getpid()) >=
 	    sizeof x.tmp) {
-		fprintf(stderr, PROG ": error: %s: path too long\n", x.out);
-		return CLI_ERROR;
+		return cli_error(PROG, "%s: path too long", x.out);
 	}
 	h5util_quiet(&quiet);
 	if (fdb_scan_store(dbpath, &meta, export_one, &x, err))
@@ -170,7 +162,7 @@ int fdb_export(int argc, char **argv, const char *out)
 	if ((rc = export_setup(&x)) == 0)
 		rc = export_flush(&x);
 	if (rc) {
-		fprintf(stderr, PROG ": error: %s\n", err);
+		cli_error(PROG, "%s", err);
 		goto out;
 	}
 	rc = H5Dclose(x.dfeat) | H5Dclose(x.dlab) | H5Dclose(x.dkey) | H5Dclose(x.dsplit);
@@ -180,8 +172,8 @@ int fdb_export(int argc, char **argv, const char *out)
 	/* The bytes on the disk before the rename, as head_save does: a crash
 	 * must not leave the requested name on an empty or partial file. */
 	if (rc < 0 || fsutil_sync_file(x.tmp) != 0 || rename(x.tmp, x.out) != 0) {
-		fprintf(stderr, PROG ": error: %s: %s\n", x.out,
-			rc < 0 ? "closing the HDF5 file failed (disk full?)" : strerror(errno));
+		cli_error(PROG, "%s: %s", x.out,
+			  rc < 0 ? "closing the HDF5 file failed (disk full?)" : strerror(errno));
 		goto out;
 	}
 	/* The rename is done: the folder's flush is best effort, as head_save's. */

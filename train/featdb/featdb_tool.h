@@ -1,9 +1,9 @@
 /* featdb_tool.h - the featdb program's commands, one file each (train/featdb/),
  * and what they share; train/featdb.c parses the command line and runs one.
  *
- * Each command takes its operands (argv after the options) and returns the
- * program's exit status (cli.h: CLI_OK, CLI_ERROR, CLI_USAGE), having
- * printed its report, or its error as "featdb: error: ...". */
+ * Each command takes its operands, checked by featdb.c, and returns the
+ * program's exit status (cli.h: CLI_OK or CLI_ERROR), having printed its
+ * report, or its error as "featdb: error: ..." (cli_error). */
 #ifndef TRAIN_FEATDB_TOOL_H
 #define TRAIN_FEATDB_TOOL_H
 
@@ -15,17 +15,17 @@
 
 /* info DB: records, people per split, model, dimension, dtype, fingerprint,
  * size on disk (info.c). */
-int fdb_info(int argc, char **argv);
+int fdb_info(const char *db);
 
 /* verify DB: every record read and checked; the bad keys listed (verify.c). */
-int fdb_verify(int argc, char **argv);
+int fdb_verify(const char *db);
 
 /* export DB --out F.h5: the HDF5 file for numpy and Keras users (export.c). */
-int fdb_export(int argc, char **argv, const char *out);
+int fdb_export(const char *db, const char *out);
 
-/* merge OUT IN...: stores made with the same weights and settings, into OUT
- * (merge.c). */
-int fdb_merge(int argc, char **argv);
+/* merge OUT IN...: the nin stores in, made with the same weights and
+ * settings, into out (merge.c). */
+int fdb_merge(const char *out, int nin, char **in);
 
 /* fdb_open_store opens path read-only with its metadata into *db and *meta,
  * printing the error (an empty store is one); returns 0 or the error. */

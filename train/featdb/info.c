@@ -53,24 +53,20 @@ static uint64_t dir_bytes(const char *db, const char *file, int allocated)
 	return allocated ? (uint64_t)st.st_blocks * 512 : (uint64_t)st.st_size;
 }
 
-int fdb_info(int argc, char **argv)
+int fdb_info(const char *db)
 {
 	featdb_meta_t meta = {0};
 	char err[ERR_LEN];
 	info_t in = {.meta = &meta, .err = err};
 	int status = CLI_ERROR;
 
-	if (argc != 1) {
-		fprintf(stderr, PROG ": usage: featdb info DB\n");
-		return CLI_USAGE;
-	}
-	if (fdb_scan_store(argv[0], &meta, info_one, &in, err))
+	if (fdb_scan_store(db, &meta, info_one, &in, err))
 		goto out;
 	if (info_alloc(&in)) {
-		fprintf(stderr, PROG ": error: %s\n", err);
+		cli_error(PROG, "%s", err);
 		goto out;
 	}
-	printf("store:       %s\n", argv[0]);
+	printf("store:       %s\n", db);
 	printf("records:     %llu\n", (unsigned long long)in.total);
 	printf("people:      %d\n", meta.nclasses);
 	printf("model:       %s\n", meta.model);
@@ -80,8 +76,8 @@ int fdb_info(int argc, char **argv)
 	printf("preprocess:  %s\n", meta.preprocess);
 	printf("written by:  %s\n", meta.version);
 	printf("size:        %.1f MB on disk (data.mdb %.1f MB allocated)\n",
-	       (dir_bytes(argv[0], "data.mdb", 1) + dir_bytes(argv[0], "lock.mdb", 1)) / 1e6,
-	       dir_bytes(argv[0], "data.mdb", 1) / 1e6);
+	       (dir_bytes(db, "data.mdb", 1) + dir_bytes(db, "lock.mdb", 1)) / 1e6,
+	       dir_bytes(db, "data.mdb", 1) / 1e6);
 	if (in.bad || in.out_of_range)
 		printf("damaged:     %llu records (run featdb verify)\n",
 		       (unsigned long long)(in.bad + in.out_of_range));

@@ -139,62 +139,58 @@ static int same_settings(const featdb_meta_t *a, const char *an,
 								   : NULL;
 	if (!what)
 		return 1;
-	fprintf(stderr, PROG ": error: %s and %s differ in %s (%s %s/%s/%s/%d/%s vs "
-		"%s/%s/%s/%d/%s); only stores made the same way can be merged\n",
-		an, bn, what, "model/fingerprint/preprocess/dim/dtype", a->model,
-		a->fingerprint, a->preprocess, a->dim, featdb_dtype_name(a->dtype), b->model,
-		b->fingerprint, b->preprocess, b->dim, featdb_dtype_name(b->dtype));
+	cli_error(PROG, "%s and %s differ in %s (%s %s/%s/%s/%d/%s vs "
+		  "%s/%s/%s/%d/%s); only stores made the same way can be merged",
+		  an, bn, what, "model/fingerprint/preprocess/dim/dtype", a->model,
+		  a->fingerprint, a->preprocess, a->dim, featdb_dtype_name(a->dtype),
+		  b->model, b->fingerprint, b->preprocess, b->dim,
+		  featdb_dtype_name(b->dtype));
 	return 0;
 }
 
-int fdb_merge(int argc, char **argv)
+int fdb_merge(const char *outpath, int nin, char **in)
 {
 	featdb_t *out = NULL;
 	featdb_meta_t *ins = NULL, ometa = {0}, meta = {0};
 	merge_t m = {0};
 	char err[ERR_LEN];
-	int status = CLI_ERROR, nin = argc - 1, have_out = 0;
+	int status = CLI_ERROR, have_out = 0;
 	size_t total = 0; /* class names of every list: may pass INT_MAX */
 
-	if (argc < 2) {
-		fprintf(stderr, PROG ": usage: featdb merge OUT IN...\n");
-		return CLI_USAGE;
-	}
 	ins = calloc((size_t)nin, sizeof *ins);
 	if (!ins)
 		goto nomem;
 	/* Every input's metadata first: refuse before writing anything. */
 	for (int i = 0; i < nin; i++) {
 		featdb_t *db = NULL;
-		if (strcmp(argv[i + 1], argv[0]) == 0) {
-			fprintf(stderr, PROG ": error: %s is both OUT and IN\n", argv[0]);
+		if (strcmp(in[i], outpath) == 0) {
+			cli_error(PROG, "%s is both OUT and IN", outpath);
 			goto out;
 		}
-		if (fdb_open_store(argv[i + 1], &db, &ins[i]))
+		if (fdb_open_store(in[i], &db, &ins[i]))
 			goto out;
 		featdb_close(db);
-		if (i && !same_settings(&ins[0], argv[1], &ins[i], argv[i + 1]))
+		if (i && !same_settings(&ins[0], in[0], &ins[i], in[i]))
 			goto out;
 		total += (size_t)ins[i].nclasses;
 	}
-	if (featdb_open(argv[0], FEATDB_CREATE, &out, err)) {
-		fprintf(stderr, PROG ": error: %s\n", err);
+	if (featdb_open(outpath, FEATDB_CREATE, &out, err)) {
+		cli_error(PROG, "%s", err);
 		goto out;
 	}
 	int rc = featdb_meta_get(out, &ometa, err);
 	if (rc == 0) {
 		have_out = 1;
-		if (!same_settings(&ometa, argv[0], &ins[0], argv[1]))
+		if (!same_settings(&ometa, outpath, &ins[0], in[0]))
 			goto out;
 		total += (size_t)ometa.nclasses;
 	} else if (rc != ERR_MISSING) {
-		fprintf(stderr, PROG ": error: %s\n", err);
+		cli_error(PROG, "%s", err);
 		goto out;
 	}
 	/* The union is counted in an int, as every class list. */
 	if (total > INT_MAX) {
-		fprintf(stderr, PROG ": error: %zu class names in all, more than %d\n",
-			total, INT_MAX);
+		cli_error(PROG, "%zu class names in all, more than %d", total, INT_MAX);
 		goto out;
 	}
 	/* The union of every class list, sorted: Keras' indices. */
@@ -205,7 +201,7 @@ int fdb_merge(int argc, char **argv)
 	for (int i = 0; i < nin && rc == 0; i++)
 		rc = union_into(&meta, &ins[i], err);
 	if (rc) {
-		fprintf(stderr, PROG ": error: %s\n", err);
+		cli_error(PROG, "%s", err);
 		goto out;
 	}
 	snprintf(meta.version, sizeof meta.version, PROG " " VGGFEAT_VERSION);
@@ -224,7 +220,7 @@ int fdb_merge(int argc, char **argv)
 		/* Every input's people are in the union. */
 		classes_map(ins[i].classes, ins[i].nclasses, meta.classes, meta.nclasses,
 			    m.cmap, NULL);
-		if ((rc = featdb_open(argv[i + 1], FEATDB_RDONLY, &db, err)) == 0)
+		if ((rc = featdb_open(in[i], FEATDB_RDONLY, &db, err)) == 0)
 			rc = featdb_scan(db, &now, merge_one, &m, err);
 		featdb_close(db);
 		featdb_meta_free(&now);
@@ -233,23 +229,27 @@ int fdb_merge(int argc, char **argv)
 		else if (rc > 0 || m.err[0])
 			snprintf(err, sizeof err, "%s", m.err);
 		if (rc) {
-			fprintf(stderr, PROG ": error: %s: %s\n", argv[i + 1], m.err[0] ? m.err : err);
+			cli_error(PROG, "%s: %s", in[i], m.err[0] ? m.err : err);
 			goto out;
 		}
 	}
 	/* An OUT with nothing new still gets the union of the class lists. */
 	if (m.added == 0 && featdb_write(out, &meta, 0, NULL, NULL, NULL, err)) {
-		fprintf(stderr, PROG ": error: %s\n", err);
+		cli_error(PROG, "%s", err);
 		goto out;
 	}
 	fprintf(stderr, PROG ": merged %d stores into %s: %llu records added, %llu "
-		"already there, %llu conflicts; %d people\n", nin, argv[0],
+		"already there, %llu conflicts; %d people\n", nin, outpath,
 		(unsigned long long)m.added, (unsigned long long)m.same,
 		(unsigned long long)m.conflicts, meta.nclasses);
-	status = m.conflicts ? CLI_ERROR : CLI_OK;
+	if (m.conflicts)
+		cli_error(PROG, "%llu records differ between the inputs (listed above): "
+			  "the first input's were kept", (unsigned long long)m.conflicts);
+	else
+		status = CLI_OK;
 	goto out;
 nomem:
-	fprintf(stderr, PROG ": error: out of memory\n");
+	cli_error(PROG, "out of memory");
 out:
 	for (int i = 0; i < m.n; i++)
 		free(m.key[i]), free(m.val[i]);

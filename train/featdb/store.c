@@ -2,6 +2,7 @@
  * read-only, with the error printed (featdb_tool.h). */
 #include <stdio.h>
 
+#include "cli.h"
 #include "error.h"
 #include "featdb_tool.h"
 
@@ -12,7 +13,7 @@ int fdb_open_store(const char *path, featdb_t **db, featdb_meta_t *meta)
 	if (rc == 0 && (rc = featdb_meta_get(*db, meta, err)) == ERR_MISSING)
 		snprintf(err, sizeof err, "%s: an empty store (no metadata yet)", path);
 	if (rc) {
-		fprintf(stderr, PROG ": error: %s\n", err);
+		cli_error(PROG, "%s", err);
 		featdb_close(*db);
 		*db = NULL;
 	}
@@ -28,7 +29,7 @@ int fdb_scan_store(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
 	if (rc == 0 && (rc = featdb_scan(db, meta, fn, ctx, err)) == ERR_MISSING)
 		snprintf(err, ERR_LEN, "%s: an empty store (no metadata yet)", path);
 	if (rc)
-		fprintf(stderr, PROG ": error: %s\n", err);
+		cli_error(PROG, "%s", err);
 	featdb_close(db);
 	return rc;
 }

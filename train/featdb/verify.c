@@ -58,18 +58,14 @@ static int verify_one(void *ctx, const char *key, size_t keylen,
 	return 0;
 }
 
-int fdb_verify(int argc, char **argv)
+int fdb_verify(const char *db)
 {
 	featdb_meta_t meta = {0};
 	char err[ERR_LEN];
 	verify_t v = {.meta = &meta, .err = err};
 	int status = CLI_ERROR;
 
-	if (argc != 1) {
-		fprintf(stderr, PROG ": usage: featdb verify DB\n");
-		return CLI_USAGE;
-	}
-	if (fdb_scan_store(argv[0], &meta, verify_one, &v, err))
+	if (fdb_scan_store(db, &meta, verify_one, &v, err))
 		goto out;
 	if (v.total != meta.count) {
 		printf("bad\t(store)\tthe metadata counts %llu records, the store holds %llu\n",
@@ -77,11 +73,11 @@ int fdb_verify(int argc, char **argv)
 		v.bad++;
 	}
 	if (v.bad) {
-		fprintf(stderr, PROG ": %s: %llu of %llu records are bad\n", argv[0],
-			(unsigned long long)v.bad, (unsigned long long)v.total);
+		cli_error(PROG, "%s: %llu of %llu records are bad", db,
+			  (unsigned long long)v.bad, (unsigned long long)v.total);
 		goto out;
 	}
-	printf("%s: %llu records, all good\n", argv[0], (unsigned long long)v.total);
+	printf("%s: %llu records, all good\n", db, (unsigned long long)v.total);
 	status = CLI_OK;
 out:
 	free(v.vec);

@@ -10,7 +10,7 @@
 
 /* balanced: n_samples / (n_classes * count_c) over the training set, as
  * sklearn.utils.class_weight.compute_class_weight('balanced'); split.c
- * leaves every class a training record. */
+ * leaves every class that has records a training record. */
 static int balanced(const th_data_t *d, const th_split_t *s, float *w, char *err)
 {
 	size_t *count = calloc((size_t)d->K, sizeof *count);
@@ -19,8 +19,11 @@ static int balanced(const th_data_t *d, const th_split_t *s, float *w, char *err
 		return err_set(err, ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < s->ntrain; i++)
 		count[d->y[s->train[i]]]++;
+	/* A class without records (a partial store) weighs nothing on any
+	 * sample: 1, rather than sklearn's error. */
 	for (int k = 0; k < d->K; k++)
-		w[k] = (float)((double)s->ntrain / ((double)d->K * (double)count[k]));
+		w[k] = count[k] ? (float)((double)s->ntrain / ((double)d->K * (double)count[k]))
+				: 1.0f;
 	free(count);
 	return 0;
 }

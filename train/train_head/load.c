@@ -18,6 +18,7 @@ void th_data_free(th_data_t *d)
 	free(d->y);
 	free(d->unit);
 	free(d->split);
+	free(d->count);
 	memset(d, 0, sizeof *d);
 }
 
@@ -76,6 +77,7 @@ static int load_record(void *ctx, const char *key, size_t keylen,
 	d->y[d->n] = rec->cls;
 	d->unit[d->n] = th_key_unit(key, keylen);
 	d->split[d->n] = rec->split;
+	d->count[rec->cls]++;
 	d->ntagged_valid += rec->split == FEATDB_VALID;
 	d->ntagged_test += rec->split == FEATDB_TEST;
 	d->n++;
@@ -112,7 +114,8 @@ int th_data_load(const char *path, th_data_t *d, char *err)
 	}
 	d->D = d->meta.dim;
 	d->K = d->meta.nclasses;
-	if (d->meta.count > SIZE_MAX / 2 || data_reserve(d, (size_t)d->meta.count)) {
+	if (d->meta.count > SIZE_MAX / 2 || data_reserve(d, (size_t)d->meta.count) ||
+	    !(d->count = calloc((size_t)d->K, sizeof *d->count))) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for %llu records of %d "
 			     "features", (unsigned long long)d->meta.count, d->D);
 		goto out;

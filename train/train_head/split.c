@@ -134,8 +134,11 @@ int th_split_make(const th_data_t *d, const th_opts_t *o, th_split_t *s, char *e
 			s->train[s->ntrain++] = i;
 		count[(size_t)d->y[i] * 3 + held[i]]++;
 	}
+	/* A class without any record is not the data's fault: an extract
+	 * still running or interrupted has not reached it (train_head.c says
+	 * so).  One whose records are all held out or tagged test is. */
 	for (int k = 0; k < d->K; k++)
-		if (count[(size_t)k * 3] == 0) {
+		if (count[(size_t)k * 3] == 0 && d->count[k] > 0) {
 			rc = err_set(err, ERR_MISSING, "%s: class '%s' has no training "
 				     "records (%zu for validation, %zu for testing); give it "
 				     "training images or remove it", o->db,

@@ -135,8 +135,11 @@ static int print_table(const th_opts_t *o, const th_result_t *r, int nruns,
 	for (int k = 0; k < TH_NOPTS; k++)
 		if (o->v[k].n > 1)
 			printf(" %*s", col_width(k), opt_names[k]);
-	printf("  epoch%s      loss  accuracy  %s  %s  s/epoch\n", stops ? "  epochs" : "",
-	       has_val ? "val_loss" : "        ", has_val ? "val_accuracy" : "            ");
+	/* run: row N of the "Run N/M" lines, and of the history files
+	 * (FILE.runN.csv). */
+	printf("  epoch%s      loss  accuracy  %s  %s  s/epoch    run\n",
+	       stops ? "  epochs" : "", has_val ? "val_loss" : "        ",
+	       has_val ? "val_accuracy" : "            ");
 	for (int i = 0; i < nruns; i++) {
 		const th_result_t *x = &r[rank[i]];
 		printf("%4d ", i + 1);
@@ -153,7 +156,7 @@ static int print_table(const th_opts_t *o, const th_result_t *r, int nruns,
 			printf("  %8.4f  %12.4f", x->best_val.loss, x->best_val.accuracy);
 		else
 			printf("  %8s  %12s", "", "");
-		printf("  %7.3f\n", x->seconds);
+		printf("  %7.3f  %5d\n", x->seconds, rank[i] + 1);
 	}
 	free(rank);
 	return 0;

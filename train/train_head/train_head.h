@@ -14,7 +14,8 @@
  *                   table;
  *   trace.c         what --trace records of a run, and its file;
  *   score.c         the chosen head's score on the test set;
- *   min_prob.c      predict's --min-prob suggested from the validation set.
+ *   min_prob.c      predict's --min-prob suggested from the validation set;
+ *   out.c           where the head goes: --out checked before training.
  *
  * Letters: N records, D features, K classes.
  * Functions return 0 or a negative ERR_* code with the reason in err
@@ -31,6 +32,9 @@
 
 #define PROG "train-head"
 #define TH_MAX_VALUES 32 /* values per swept option */
+/* Where the head goes without --out: the current folder, where Keras'
+ * model.save('head.h5') puts it and where predict --head head.h5 finds it. */
+#define TH_DEFAULT_OUT "head.h5"
 
 /* The options a sweep varies, in the order of its combinations (the first
  * varies fastest). */
@@ -54,7 +58,8 @@ enum th_monitor { TH_VAL_LOSS, TH_VAL_ACCURACY, TH_LOSS, TH_ACCURACY };
 
 /* The command line (train_head.c parses it). */
 typedef struct th_opts {
-	const char *db, *out, *history, *trace, *confusion;
+	const char *db, *history, *trace, *confusion;
+	const char *out; /* TH_DEFAULT_OUT unless given */
 	long epochs, threads, seed;
 	double val_split, test_split, keep;
 	int val_split_given, test_split_given, quiet;
@@ -97,6 +102,7 @@ typedef struct th_data {
 	double *unit;      /* (N) th_key_unit of each record's key */
 	uint8_t *split;    /* (N) FEATDB_TRAIN, FEATDB_VALID or FEATDB_TEST, as
 			    * extract tagged the record */
+	size_t *count;     /* (K) the records of each class, of every split */
 	size_t n, cap;     /* N, and the records there is room for */
 	size_t nbad;
 	size_t ntagged_valid, ntagged_test;
@@ -105,7 +111,9 @@ typedef struct th_data {
 } th_data_t;
 
 /* th_data_load reads every record of the store at path once into d.  A
- * damaged record is skipped with a note; ERR_MISSING when the store is
+ * class may have no record (an extract still running or interrupted has
+ * not reached it): d->count says so.  A damaged record is skipped with a
+ * note; ERR_MISSING when the store is
  * empty or holds no record, ERR_ARG when it has fewer than two classes,
  * ERR_SHAPE or ERR_FORMAT for a record that contradicts the metadata,
  * ERR_MISMATCH when people were added while it was read, ERR_NOMEM, or
@@ -144,8 +152,10 @@ int th_holdout(size_t n, const double *unit, const int32_t *cls, int K,
 /* th_split_make splits d: the records extract tagged valid (else those
  * th_holdout holds out by o->val_split) for validation, those it tagged
  * test (else those held out by o->test_split) for testing, the rest for
- * training.  ERR_MISSING when a class is left without a training record,
- * ERR_NOMEM. */
+ * training.  A class without any record is left to train on nothing (it
+ * stays in the head's output layer, as Keras keeps an empty class
+ * folder).  ERR_MISSING when a class that has records is left without a
+ * training record, ERR_NOMEM. */
 int th_split_make(const th_data_t *d, const th_opts_t *o, th_split_t *s, char *err);
 
 /* th_split_free releases s's lists. */
@@ -349,8 +359,9 @@ typedef struct th_runs {
 	head_t h;               /* the run being trained; then the last run's
 				 * (its best epoch's with --restore-best) */
 	head_t keep;            /* --restore-best: the best epoch's so far */
-	head_t best;            /* a sweep's best epoch's weights (for --out,
-				 * the threshold and the test score) */
+	head_t best;            /* a sweep's best epoch's weights (the head
+				 * saved, the threshold's and the test
+				 * score's) */
 	int best_run, best_epoch;
 	head_metrics_t best_mt, best_mv;
 	double train_secs;
@@ -429,5 +440,14 @@ int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s
 
 /* th_min_prob_print prints t's suggestion (for --keep keep) on stderr. */
 void th_min_prob_print(const th_min_prob_t *t, double keep);
+
+/* ---- out.c: where the head goes ------------------------------------------- */
+
+/* th_out_check, before training: 0 when the head can be written at path
+ * (its folder takes a new file, and path is free or holds a head that
+ * train-head wrote, read as predict reads one).  ERR_IO (the folder is
+ * missing, read-only or not ours), ERR_ARG (path is a folder, or a file
+ * that is not such a head: the reason says which and what to do). */
+int th_out_check(const char *path, char *err);
 
 #endif
