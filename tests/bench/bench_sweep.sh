@@ -20,6 +20,8 @@ rounds=${3:-3}
 lrs=(1e-4 3e-4 1e-3) batches=(16 32) drops=(0 0.5) smooths=(0 0.1)
 bin=bin/train-head
 [ -x "$bin" ] || { echo "build first: make bin/train-head" >&2; exit 1; }
+head=$(mktemp -d)/head.h5 # every run's head, not the current folder's
+trap 'rm -rf "$(dirname "$head")"' EXIT
 
 # Seconds of wall and of CPU (user + system) of the command.
 timed() {
@@ -35,7 +37,7 @@ timed() {
 sweep=() singles=()
 echo "store $store, $epochs epochs, 24 combinations, $rounds rounds, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
-	read -r w c < <(timed "$bin" --db "$store" --epochs "$epochs" -q \
+	read -r w c < <(timed "$bin" --db "$store" --epochs "$epochs" -q --out "$head" \
 		--lr "$(IFS=,; echo "${lrs[*]}")" --batch-size "$(IFS=,; echo "${batches[*]}")" \
 		--dropout "$(IFS=,; echo "${drops[*]}")" \
 		--label-smoothing "$(IFS=,; echo "${smooths[*]}")")
@@ -43,7 +45,7 @@ for r in $(seq "$rounds"); do
 	ws=0 cs=0
 	for lr in "${lrs[@]}"; do for b in "${batches[@]}"; do
 	for d in "${drops[@]}"; do for s in "${smooths[@]}"; do
-		read -r w1 c1 < <(timed "$bin" --db "$store" --epochs "$epochs" -q --lr "$lr" \
+		read -r w1 c1 < <(timed "$bin" --db "$store" --epochs "$epochs" -q --out "$head" --lr "$lr" \
 			--batch-size "$b" --dropout "$d" --label-smoothing "$s")
 		ws=$(echo "$ws + $w1" | bc) cs=$(echo "$cs + $c1" | bc)
 	done; done; done; done

@@ -45,8 +45,8 @@ import numpy as np  # noqa: E402
 def ours(exe, db, seed, args, tmp):
     """train-head's per-epoch val_accuracy for seed, and its trace."""
     trace = os.path.join(tmp, "trace%d.h5" % seed)
-    subprocess.run([exe, "--db", db, "--seed", str(seed), "--trace", trace, "-q"] + args,
-                   check=True)
+    subprocess.run([exe, "--db", db, "--seed", str(seed), "--trace", trace, "--out",
+                    os.path.join(tmp, "head%d.h5" % seed), "-q"] + args, check=True)
     with h5py.File(trace, "r") as f:
         t = {k: np.asarray(f[k]) for k in ("train_x", "train_y", "valid_x", "valid_y",
                                            "hparams", "metrics")}
