@@ -544,9 +544,10 @@ static void test_adam_isas_same_bits(void **state)
 	}
 }
 
-/* The fused step of a block of rows (step_kern.h), written out plainly:
- * g[i][o] = sum over b of x[b][i] dz[b][o] from 0 in batch order, Adam as
- * adam_plain, then part[b][o] = sum of xn[b][i] w[i][o] from 0 in row
+/* The fused step of a block of rows (step_kern.h), written out plainly
+ * (x and xn transposed, a row per kernel row, ldx apart):
+ * g[i][o] = sum over b of x[i][b] dz[b][o] from 0 in batch order, Adam as
+ * adam_plain, then part[b][o] = sum of xn[i][b] w[i][o] from 0 in row
  * order; each
  * multiply-add fused when fused is set (the FMA ISAs), else the product
  * rounded first (the portable build).  Returns the squares of the rows
@@ -566,8 +567,8 @@ static double step_plain(int R, int O, int nb, int nn, const float *x, const flo
 		for (int o = 0; o < O; o++) {
 			float s = 0;
 			for (int b = 0; b < nb; b++)
-				s = fused ? fmaf(x[b * ldx + i], dz[(size_t)b * O + o], s)
-					  : x[b * ldx + i] * dz[(size_t)b * O + o] + s;
+				s = fused ? fmaf(x[i * ldx + b], dz[(size_t)b * O + o], s)
+					  : x[i * ldx + b] * dz[(size_t)b * O + o] + s;
 			g[o] = s;
 		}
 		adam_plain(w + (size_t)i * O, m + (size_t)i * O, v + (size_t)i * O, g,
@@ -577,8 +578,8 @@ static double step_plain(int R, int O, int nb, int nn, const float *x, const flo
 		for (int o = 0; o < O; o++) {
 			float p = 0;
 			for (int i = 0; i < R; i++)
-				p = fused ? fmaf(xn[b * ldx + i], w[(size_t)i * O + o], p)
-					  : xn[b * ldx + i] * w[(size_t)i * O + o] + p;
+				p = fused ? fmaf(xn[i * ldx + b], w[(size_t)i * O + o], p)
+					  : xn[i * ldx + b] * w[(size_t)i * O + o] + p;
 			part[(size_t)b * O + o] = p;
 		}
 	free(g);
@@ -608,11 +609,12 @@ static void test_step_isas_same_bits(void **state)
 		for (size_t ni = 0; ni < sizeof nns / sizeof *nns; ni++)
 		for (int with_l2 = 0; with_l2 < 2; with_l2++, cases++) {
 			int R = Rs[ri], O = Os[oi], nb = nbs[bi], nn = nns[ni];
-			size_t ldx = (size_t)R + 3, off = 2, np = (size_t)R * O;
+			/* x and xn transposed: R rows of the samples, 7 apart. */
+			size_t ldx = 7, off = 2, np = (size_t)R * O;
 			float l2 = with_l2 ? 0.05f : 0.0f;
 			rng_t r = {(uint64_t)(1000 * R + 10 * O + nb + 3 * nn + with_l2)};
-			float *x = tu_rand_floats(&r, 5 * ldx, 0, 2);
-			float *xn = tu_rand_floats(&r, 3 * ldx, 0, 2);
+			float *x = tu_rand_floats(&r, (size_t)R * ldx, 0, 2);
+			float *xn = tu_rand_floats(&r, (size_t)R * ldx, 0, 2);
 			float *dz = tu_rand_floats(&r, (size_t)5 * O, -0.1, 0.1);
 			float *w = tu_rand_floats(&r, np, -1, 1);
 			float *part = tu_rand_floats(&r, (size_t)3 * O, -1, 1);
@@ -896,7 +898,7 @@ static void test_dropout_scale(void **state)
 			total += UNITS;
 			/* Any slice of the units: the same draws. */
 			memset(part, 0, UNITS * sizeof *part);
-			head_dropout(99, 7, 1, row, rate, x, part, 1000, 1777);
+			head_dropout(99, 7, 1, row, rate, x + 1000, part + 1000, 1000, 777);
 			assert_memory_equal(part + 1000, out + 1000, 777 * sizeof *part);
 		}
 		mean /= (double)total;

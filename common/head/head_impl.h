@@ -44,7 +44,8 @@ double adam_emul512(float *w, float *m, float *v, const float *g, size_t n,
 typedef struct head_step {
 	int O, R;           /* the kernel's columns; the rows of the block */
 	int nb, nn;         /* this batch's rows (0: no update), the next's */
-	const float *x;     /* this batch: x[b * ldx + i] for the block's row i */
+	const float *x;     /* this batch, transposed: x[i * ldx + b] for the
+			     * block's row i, sample b */
 	const float *xn;    /* the next batch, the same way */
 	size_t ldx;
 	const float *dz;    /* (nb, O) the gradient of the layer's outputs */
@@ -73,14 +74,14 @@ double adam_step_rows(adam_t *a, float alpha, size_t off, head_step_t *s, float 
 enum { HEAD_STREAM_INIT = 1, HEAD_STREAM_SHUFFLE = 2, HEAD_STREAM_DROPOUT = 3,
        HEAD_STREAM_LAYER = 16 };
 
-/* head_dropout: Keras' Dropout(rate) while training, on units j0..j1 of
- * row `row` of the batch of step `step` at dropout site `site` (0: the
- * features, l + 1: after hidden layer l): out[j] = x[j] / (1 - rate)
- * (x times the float32 scale) when the unit is kept, else 0; a unit is
+/* head_dropout: Keras' Dropout(rate) while training, on units j0..j0+n
+ * of row `row` of the batch of step `step` at dropout site `site` (0: the
+ * features, l + 1: after hidden layer l): out[k] = x[k] / (1 - rate) (x
+ * times the float32 scale) when unit j0 + k is kept, else 0; a unit is
  * kept with probability 1 - rate, its draw a function of (seed, step,
- * site, row, j) alone.  out may be x.  Dropout is linear: the same call
+ * site, row, unit) alone.  out may be x.  Dropout is linear: the same call
  * on the gradient of the outputs gives the gradient of the inputs. */
 void head_dropout(uint64_t seed, long step, int site, int row, double rate,
-		  const float *x, float *out, size_t j0, size_t j1);
+		  const float *x, float *out, size_t j0, size_t n);
 
 #endif

@@ -62,7 +62,9 @@ struct head_trainer {
 	int B, S, O;          /* batch, stripes of layer 0's kernel, its outputs */
 	size_t *order;        /* (cap) the epoch's sample order */
 	size_t cap;
-	float *xb[2];         /* (B, D) this batch and the next, dropout applied */
+	float *xb[2];         /* (D, B) this batch and the next, transposed (a
+			       * stripe's rows of it contiguous), dropout
+			       * applied */
 	int32_t *yb;          /* (B) this batch's labels */
 	/* Per layer l, (B, its outputs): z the sums (z[0] from the stripes),
 	 * dz the gradient of the loss with respect to them (the last layer's
@@ -103,7 +105,7 @@ static size_t set_row(const head_set_t *s, size_t j)
 /* ---- dropout ---------------------------------------------------------------- */
 
 void head_dropout(uint64_t seed, long step, int site, int row, double rate,
-		  const float *x, float *out, size_t j0, size_t j1)
+		  const float *x, float *out, size_t j0, size_t n)
 {
 	/* splitmix64 is a counter: unit j's draw is the row's stream's j-th,
 	 * whoever asks first and for whichever units. */
@@ -111,43 +113,49 @@ void head_dropout(uint64_t seed, long step, int site, int row, double rate,
 		   ((uint64_t)site << 40) ^ (uint64_t)row};
 	uint64_t base = rng_next(&r);
 	float scale = (float)(1.0 / (1.0 - rate));
-	for (size_t j = j0; j < j1; j++) {
-		rng_t u = {base + (uint64_t)j * 0x9e3779b97f4a7c15ULL};
+	for (size_t k = 0; k < n; k++) {
+		rng_t u = {base + (uint64_t)(j0 + k) * 0x9e3779b97f4a7c15ULL};
 		/* Keras keeps a unit whose uniform draw is at least the rate,
 		 * and scales x first. */
-		out[j] = rng_uniform(&u) >= rate ? x[j] * scale : 0.0f;
+		out[k] = rng_uniform(&u) >= rate ? x[k] * scale : 0.0f;
 	}
 }
 
 /* ---- one step's pass ------------------------------------------------------- */
 
 /* One stripe of a step: rows r0..r1 of layer 0's kernel.
- *   x (nb, D) this batch, dz[0] (nb, O), xn (nn, D) the next batch,
+ *   x (D, B) this batch and xn (D, B) the next, transposed; dz[0] (nb, O),
  *   part[s] (nn, O).
- * Gathers columns r0..r1 of the next batch (dropout applied), then Adam's
- * fused step on the rows (step_kern.h): their gradient from this batch,
- * the update, and the next batch's partial outputs through them. */
+ * Gathers columns r0..r1 of the next batch (dropout applied) into rows
+ * r0..r1 of xn, then Adam's fused step on the rows (step_kern.h): their
+ * gradient from this batch, the update, and the next batch's partial
+ * outputs through them.  The transposed batch keeps the stripe's inputs
+ * in a block of its own (32 KB for 256 rows of 32 samples), where the
+ * batch's rows, D floats apart, touched a page per sample. */
 static void stripe_task(head_trainer_t *t, int s)
 {
 	const head_layer_t *L0 = &t->h->layer[0];
-	int D = L0->in, O = L0->out, nn = t->job.nn;
+	int D = L0->in, O = L0->out, nn = t->job.nn, B = t->B;
 	int r0 = s * HEAD_STRIPE, r1 = r0 + HEAD_STRIPE < D ? r0 + HEAD_STRIPE : D;
 	float *part = t->part + (size_t)s * t->B * O;
+	float row[HEAD_STRIPE];
 	const head_set_t *set = t->job.set;
 
 	for (int b = 0; b < nn; b++) {
-		float *dst = t->job.xn + (size_t)b * D;
-		const float *src = set->x + set_row(set, t->job.next[b]) * set->ld;
-		if (t->hp.dropout)
+		const float *src = set->x + set_row(set, t->job.next[b]) * set->ld + r0;
+		float *dst = t->job.xn + (size_t)r0 * B + b;
+		if (t->hp.dropout) {
 			head_dropout(t->drop_seed, t->job.next_step, 0, b, t->hp.dropout,
-				     src, dst, (size_t)r0, (size_t)r1);
-		else
-			memcpy(dst + r0, src + r0, (size_t)(r1 - r0) * sizeof(float));
+				     src, row, (size_t)r0, (size_t)(r1 - r0));
+			src = row;
+		}
+		for (int j = 0; j < r1 - r0; j++)
+			dst[(size_t)j * B] = src[j];
 	}
 	head_step_t st = {.O = O, .R = r1 - r0, .nb = t->job.nb, .nn = nn,
-			  .x = t->job.nb ? t->job.x + r0 : NULL, .xn = t->job.xn + r0,
-			  .ldx = (size_t)D, .dz = t->dz[0], .w = L0->kernel + (size_t)r0 * O,
-			  .part = part};
+			  .x = t->job.nb ? t->job.x + (size_t)r0 * B : NULL,
+			  .xn = t->job.xn + (size_t)r0 * B, .ldx = (size_t)B, .dz = t->dz[0],
+			  .w = L0->kernel + (size_t)r0 * O, .part = part};
 	t->sq[1 + s] = adam_step_rows(&t->adam, t->job.alpha, (size_t)r0 * O, &st,
 				      (float)t->hp.l2);
 }

@@ -83,14 +83,14 @@ SIMD_INLINE void step_tile(const head_step_t *s, const adam_vc_t *C, int r, int 
 			acc[i][j] = vf_zero();
 	for (int b = 0; b < s->nb; b++) {
 		const float *d = s->dz + (size_t)b * O + (size_t)j0 * L;
-		const float *x = s->x + (size_t)b * s->ldx + r;
+		const float *x = s->x + (size_t)r * s->ldx + b;
 		vf_t dv[STEP_KC];
 #pragma GCC unroll 8
 		for (int j = 0; j < kc; j++)
 			dv[j] = step_load(d + j * L, j == kc - 1 ? last : L);
 #pragma GCC unroll 8
 		for (int i = 0; i < rb; i++) {
-			vf_t xb = vf_bcast(x + i);
+			vf_t xb = vf_bcast(x + (size_t)i * s->ldx);
 #pragma GCC unroll 8
 			for (int j = 0; j < kc; j++)
 				acc[i][j] = vf_fma(xb, dv[j], acc[i][j]);
@@ -117,7 +117,7 @@ SIMD_INLINE void step_tile(const head_step_t *s, const adam_vc_t *C, int r, int 
 		}
 	for (int b = 0; b < s->nn; b++) {
 		float *p = s->part + (size_t)b * O + (size_t)j0 * L;
-		const float *x = s->xn + (size_t)b * s->ldx + r;
+		const float *x = s->xn + (size_t)r * s->ldx + b;
 		vf_t pv[STEP_KC];
 		/* The block's first rows start the sums. */
 #pragma GCC unroll 8
@@ -125,7 +125,7 @@ SIMD_INLINE void step_tile(const head_step_t *s, const adam_vc_t *C, int r, int 
 			pv[j] = r ? step_load(p + j * L, j == kc - 1 ? last : L) : vf_zero();
 #pragma GCC unroll 8
 		for (int i = 0; i < rb; i++) {
-			vf_t xb = vf_bcast(x + i);
+			vf_t xb = vf_bcast(x + (size_t)i * s->ldx);
 #pragma GCC unroll 8
 			for (int j = 0; j < kc; j++)
 				pv[j] = vf_fma(xb, acc[i][j], pv[j]);
@@ -169,8 +169,8 @@ static void step_tile_any(const head_step_t *s, const adam_vc_t *C, int r, int j
 
 double STEP_KERN(const head_step_t *s)
 {
-	/* x, xn (B, ldx) from the block's first row; dz (nb, O); w, m, v
-	 * (R, O); part (nn, O) */
+	/* x, xn (R, ldx) from the block's first row, a sample per column; dz
+	 * (nb, O); w, m, v (R, O); part (nn, O) */
 	const int L = SIMD_LANES, nv = (s->O + L - 1) / L;
 	const int nchunks = (nv + STEP_KC - 1) / STEP_KC;
 	const adam_vc_t C = adam_vc(s->alpha, s->c1, s->c2, s->eps, s->l2x2);
