@@ -33,8 +33,9 @@ the pipeline:
   --version           print the version
 
 extract (extract --help says more):
-  --weights FILE  --model vgg16|vggface  --batch N  --decode-threads N
-  --limit N  --dtype f32|f16  --conv winograd|direct  --follow-links  --strict
+  --weights FILE  --model vgg16|vggface  --layer L  --pooling P  --batch N
+  --decode-threads N  --limit N  --dtype f32|f16  --conv winograd|direct
+  --follow-links  --strict
 train-head (train-head --help):
   --epochs N  --lr X[,X...]  --batch-size N[,N...]  --beta1 X  --beta2 X
   --epsilon X  --l2 X  --hidden K  --dropout X  --label-smoothing X
@@ -73,8 +74,9 @@ while [ $# -gt 0 ]; do
 	*) operands+=("$arg"); continue ;;
 	esac
 	case "$opt" in
-	--report | --db | --in | --out | --history | --weights | --model | --batch | \
-		--decode-threads | --limit | --dtype | --conv | --threads | --epochs | --lr | \
+	--report | --db | --in | --out | --history | --weights | --model | --layer | \
+		--pooling | --batch | --decode-threads | --limit | --dtype | --conv | \
+		--threads | --epochs | --lr | \
 		--batch-size | --beta1 | --beta2 | --epsilon | --l2 | --val-split | --keep | \
 		--seed | --top-k | --min-prob | --hidden | --dropout | --label-smoothing | \
 		--class-weight | --lr-schedule | --patience | --monitor | --min-delta | \
@@ -112,7 +114,8 @@ while [ $# -gt 0 ]; do
 	--weights) weights=$value ;;
 	-q | --quiet) quiet=1 ;;
 	--model | --batch) ext+=("$opt" "$value") prd+=("$opt" "$value") ;;
-	--decode-threads | --limit | --dtype | --conv) ext+=("$opt" "$value") ;;
+	--layer | --pooling | --decode-threads | --limit | --dtype | --conv)
+		ext+=("$opt" "$value") ;;
 	--follow-links | --strict) ext+=("$opt") ;;
 	--threads) ext+=("$opt" "$value") trn+=("$opt" "$value") prd+=("$opt" "$value") ;;
 	--top-k | --min-prob) prd+=("$opt" "$value") ;;

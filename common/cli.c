@@ -112,19 +112,19 @@ int cli_model(const char *prog, const char *s, int *model)
 	return 0;
 }
 
-int cli_weights_path(const char *prog, const char *given, int model,
+int cli_weights_path(const char *prog, const char *given, int model, int tap,
 		     char *path, size_t len)
 {
 	char err[ERR_LEN], help[2048];
 
-	if (model_weights_path(given, model, path, len, err)) {
+	if (model_tap_path(given, model, tap, path, len, err)) {
 		cli_error(prog, "%s", err);
 		return -1;
 	}
 	/* Other failures (a folder that cannot be searched...) are the
 	 * loader's to report, with their reason. */
 	if (access(path, F_OK) != 0 && errno == ENOENT) {
-		model_missing_help(model, path, help, sizeof help);
+		model_missing_help(model, tap, path, help, sizeof help);
 		cli_error(prog, "%s", help);
 		return -1;
 	}

@@ -45,11 +45,12 @@ int cli_bad_option(const char *prog, char **argv);
 int cli_model(const char *prog, const char *s, int *model);
 
 /* cli_weights_path puts into path (len bytes) the weights file a program
- * reads (weights_model_path: given, else model's default, VGG16's for
- * MODEL_AUTO).  0 when that file exists; otherwise prints why, or for a
- * file that is not there where Keras keeps it and how to point to it (a
- * runtime error, "prog: error: ..."), and returns -1. */
-int cli_weights_path(const char *prog, const char *given, int model,
+ * reads to give tap (model_tap_path: given, else model's default, VGG16's
+ * for MODEL_AUTO; for a pool tap, the _notop file when Keras cached it).
+ * 0 when that file exists; otherwise prints why, or for a file that is not
+ * there where Keras keeps it and how to point to it (a runtime error,
+ * "prog: error: ..."), and returns -1. */
+int cli_weights_path(const char *prog, const char *given, int model, int tap,
 		     char *path, size_t len);
 
 /* cli_flush_stdout, before a program reports success: flushes the standard

@@ -1,6 +1,7 @@
 /* extract - run VGG16 through fc2 (or VGG-Face through fc7: the same
- * network, weights.h) once per image of a face folder and store the 4096-d
- * vectors in an LMDB feature store (see common/store/featdb.h).
+ * network, weights.h), or to another tap (--layer, --pooling: net/model.h),
+ * once per image of a face folder and store the vectors in an LMDB feature
+ * store (see common/store/featdb.h).
  *
  * Pipeline (run/run.h): the plan lists the images not yet stored; decoder
  * threads load and preprocess them, in list order, into a ring of batches;
@@ -35,8 +36,8 @@ static const char usage[] =
 	"usage: extract --in FACES_DIR --db FEATS.lmdb [options]\n"
 	"\n"
 	"Runs VGG16 (Keras weights) through fc2, or VGG-Face (keras-vggface's\n"
-	"weights) through fc7, once per image and stores each 4096-d vector in\n"
-	"an LMDB feature store, keyed by the image's path\n"
+	"weights) through fc7, or to the layer --layer names, once per image and\n"
+	"stores each vector in an LMDB feature store, keyed by the image's path\n"
 	"relative to FACES_DIR.  FACES_DIR is FACES_DIR/<person>/<images> or\n"
 	"FACES_DIR/{train,valid,test}/<person>/<images>: the files, order and\n"
 	"class indices of Keras' flow_from_directory (README.md).  Reruns resume:\n"
@@ -56,6 +57,15 @@ static const char usage[] =
 	"                   keras-vggface's cache: ~/.keras/models/vggface/\n"
 	"                   " MODEL_VGGFACE_FILE " (default: the file's)\n"
 	"                   A store holds one model's vectors.\n"
+	"  --layer L        where the vector is taken: fc2 (default; 4096-d),\n"
+	"                   fc1 (4096-d) or block5_pool (VGG-Face: fc7, fc6,\n"
+	"                   pool5).  A store holds one layer's vectors.\n"
+	"                   block5_pool needs no dense layer: the _notop file\n"
+	"                   " MODEL_VGG16_NOTOP_FILE "\n"
+	"                   serves it (read without --weights when Keras cached it)\n"
+	"  --pooling P      with block5_pool: avg or max over its 7x7 (512-d),\n"
+	"                   as Keras' pooling='avg'|'max'; without it, Keras'\n"
+	"                   Flatten (25,088-d)\n"
 	"  --batch N, --batch-size N\n"
 	"                   images per network batch and per commit (default 8)\n"
 	"  --threads N      compute threads for the network (default: one per\n"
@@ -90,14 +100,16 @@ static const char usage_dev[] =
 
 static int parse_args(int argc, char **argv, run_opts_t *o)
 {
-	enum { O_IN = 256, O_DB, O_WEIGHTS, O_MODEL, O_BATCH, O_THREADS,
-	       O_DECODE_THREADS, O_LIMIT, O_DTYPE, O_CONV, O_FOLLOW, O_STRICT,
-	       O_VERSION, O_HELP_DEV };
+	enum { O_IN = 256, O_DB, O_WEIGHTS, O_MODEL, O_LAYER, O_POOLING, O_BATCH,
+	       O_THREADS, O_DECODE_THREADS, O_LIMIT, O_DTYPE, O_CONV, O_FOLLOW,
+	       O_STRICT, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"in", required_argument, 0, O_IN},
 		{"db", required_argument, 0, O_DB},
 		{"weights", required_argument, 0, O_WEIGHTS},
 		{"model", required_argument, 0, O_MODEL},
+		{"layer", required_argument, 0, O_LAYER},
+		{"pooling", required_argument, 0, O_POOLING},
 		{"batch", required_argument, 0, O_BATCH},
 		{"batch-size", required_argument, 0, O_BATCH},
 		{"threads", required_argument, 0, O_THREADS},
@@ -113,6 +125,8 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{0, 0, 0, 0},
 	};
+	const char *pooling = NULL;
+	char err[ERR_LEN];
 	int c;
 
 	*o = (run_opts_t){.batch = 8, .decode_threads = 2, .limit = -1,
@@ -126,6 +140,20 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		case O_MODEL:
 			if (cli_model(PROG, optarg, &o->model))
 				return CLI_USAGE;
+			break;
+		/* Each value alone is checked now (before a --help that follows
+		 * it: pipeline.sh checks its options so), the two together
+		 * below. */
+		case O_LAYER:
+			o->layer = optarg;
+			if (model_tap_find(optarg, NULL, &o->tap_model, &o->tap, err))
+				return cli_usage(PROG, "%s", err);
+			break;
+		case O_POOLING:
+			pooling = optarg;
+			if (model_tap_find(model_tap_layer(MODEL_VGG16, MODEL_TAP_POOL), optarg,
+					   &o->tap_model, &o->tap, err))
+				return cli_usage(PROG, "%s", err);
 			break;
 		case O_BATCH:
 			if (cli_long(PROG, "--batch", optarg, 1, 256, &o->batch))
@@ -171,6 +199,12 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		return cli_usage(PROG, "unexpected argument '%s'", argv[optind]);
 	if (!o->in || !o->db)
 		return cli_usage(PROG, "--in and --db are required");
+	if (model_tap_find(o->layer, pooling, &o->tap_model, &o->tap, err))
+		return cli_usage(PROG, "%s", err);
+	if (o->model && o->tap_model && o->model != o->tap_model)
+		return cli_usage(PROG, "--layer %s is %s's; --model %s's is %s", o->layer,
+				 model_info(o->tap_model)->title,
+				 model_info(o->model)->name, model_tap_layer(o->model, o->tap));
 	return 0;
 }
 
@@ -183,6 +217,7 @@ static int open_network(const run_opts_t *o, const plan_t *p, vgg_t **net, char 
 
 	vgg_opts_init(&vo, (int)o->batch);
 	vo.conv = o->conv;
+	vo.tap = o->tap;
 	vo.threads = (int)o->threads;
 	/* Ranks on one machine share its CPUs; a thread per CPU in each would
 	 * oversubscribe them.  When the launcher bound each rank to fewer CPUs
@@ -221,8 +256,8 @@ static int run_batches(const run_opts_t *o, const plan_t *p, ring_t *r, vgg_t *n
 	for (size_t b0 = 0; b0 < p->n; b0 += (size_t)o->batch) {
 		ring_batch_t rb;
 		ring_wait(r, b0, &rb);
-		dist_batch_t b = {.first = p->first + b0, .n = rb.n, .why = rb.why,
-				  .feats = s->feats};
+		dist_batch_t b = {.first = p->first + b0, .n = rb.n, .dim = s->dim,
+				  .why = rb.why, .feats = s->feats};
 		/* Rank 0 reports the bad images, the others' too. */
 		if (dist_rank() == 0 && (rc = sink_skips(s, &b, err)))
 			return rc;
@@ -284,7 +319,9 @@ int main(int argc, char **argv)
 	/* Rank 0 plans; under MPI the other ranks take its to-do list. */
 	if (dist_rank() == 0 && (rc = plan_scan(&o, &p, &s.skipped, err)))
 		goto fail;
-	if (cli_weights_path(PROG, o.weights, o.model, p.wpath, sizeof p.wpath))
+	/* A layer's name says its model too, and so which file to look for. */
+	if (cli_weights_path(PROG, o.weights, o.model ? o.model : o.tap_model, o.tap,
+			     p.wpath, sizeof p.wpath))
 		goto out;
 	if (dist_rank() > 0)
 		rc = plan_worker(&o, &p, err);

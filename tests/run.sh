@@ -4,7 +4,8 @@
 # (signal, non-zero exit with no failure reported) counts as one failure.
 # With $SANITIZER_LOGS set (make test-asan), each sanitizer report written
 # there while a binary ran (by it or by a program it started) is shown and
-# counts as one failure too.
+# counts as one failure too.  When the real weights could not be made
+# (tests/real_weights.sh), the reason is repeated before the count.
 set -u
 passed=0 failed=0 skipped=0 broken=()
 for t in "$@"; do
@@ -42,5 +43,10 @@ for t in "$@"; do
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 done
 for b in "${broken[@]+"${broken[@]}"}"; do echo "died: $b"; done
+# The tests on the real weights skip when tests/real_weights.sh could not
+# make them: say so again, with why, next to the count.
+if [ -f "${REAL_WEIGHTS_DIR:-build/real-weights}/SKIPPED" ]; then
+	echo "real weights: their tests were skipped: $(cat "${REAL_WEIGHTS_DIR:-build/real-weights}/SKIPPED")"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

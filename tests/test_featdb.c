@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <math.h>
 #include <lmdb.h>
 #include <poll.h>
 #include <sched.h>
@@ -838,6 +839,229 @@ static void test_not_a_store(void **state)
 	tu_rm_rf(other);
 }
 
+/* FEATDB_WRITE opens a store that exists, and only that: nothing is made
+ * where there is none. */
+static void test_open_write_existing(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *missing = path_join(dir, "nope"), *store = path_join(dir, "s");
+	featdb_t *db;
+	featdb_meta_t meta;
+	char err[ERR_LEN];
+	struct stat st;
+
+	(void)state;
+	open_expect(missing, FEATDB_WRITE, ERR_MISSING, "no such");
+	assert_int_equal(stat(missing, &st), -1);
+	open_expect(dir, FEATDB_WRITE, ERR_MISSING, "no data.mdb");
+	make_meta(&meta, 8, FEATDB_F32, classes3, 3);
+	assert_int_equal(featdb_open(store, FEATDB_CREATE, &db, err), 0);
+	assert_int_equal(write_range(db, &meta, 0, 10, err), 0);
+	featdb_close(db);
+	assert_int_equal(featdb_open(store, FEATDB_WRITE, &db, err), 0);
+	assert_int_equal(write_range(db, &meta, 10, 5, err), 0);
+	check_store(db, 8, FEATDB_F32, 15, cls_mod3);
+	featdb_close(db);
+	free(missing);
+	free(store);
+	tu_rm_rf(dir);
+}
+
+/* Puts a raw metadata value, as a writer other than this library would. */
+static void put_meta_raw(const char *path, const char *key, const char *val)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {strlen(key), (void *)key}, v = {strlen(val), (void *)val};
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, path, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* The calibrated thresholds are metadata beside the vectors: written one
+ * metric at a time, read back exactly, kept by later writes, shown as
+ * written, and never a change to a record. */
+static void test_thresholds(void **state)
+{
+	const char *dir = tu_tmpdir();
+	featdb_t *db;
+	featdb_meta_t meta, got;
+	featdb_threshold_t t = {.metric = "cosine", .value = 0.412345, .far = 1e-3,
+				.tar = 0.9563, .records = "valid", .count = 30};
+	char err[ERR_LEN];
+
+	(void)state;
+	make_meta(&meta, 16, FEATDB_F16, classes3, 3);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	/* Nothing to calibrate yet: no metadata. */
+	expect_err(featdb_threshold_put(db, &t, err), ERR_MISSING, err, "no metadata");
+	assert_int_equal(write_range(db, &meta, 0, 30, err), 0);
+	assert_int_equal(featdb_meta_get(db, &got, err), 0);
+	assert_int_equal(got.nthresholds, 0);
+	assert_null(featdb_meta_threshold(&got, "cosine"));
+	featdb_meta_free(&got);
+
+	assert_int_equal(featdb_threshold_put(db, &t, err), 0);
+	featdb_threshold_t e = {.metric = "euclidean", .value = 123.25, .far = 0,
+				.tar = 1, .records = "all", .count = 30};
+	assert_int_equal(featdb_threshold_put(db, &e, err), 0);
+	t.value = 0.3;	/* a second calibration replaces the first */
+	assert_int_equal(featdb_threshold_put(db, &t, err), 0);
+	assert_int_equal(featdb_meta_get(db, &got, err), 0);
+	assert_int_equal(got.nthresholds, 2);
+	assert_string_equal(got.thresholds[0].metric, "cosine");
+	assert_string_equal(got.thresholds[1].metric, "euclidean");
+	const featdb_threshold_t *c = featdb_meta_threshold(&got, "cosine");
+	assert_non_null(c);
+	assert_true(c->value == 0.3 && c->far == 1e-3 && c->tar == 0.9563);
+	assert_string_equal(c->records, "valid");
+	assert_int_equal(c->count, 30);
+	c = featdb_meta_threshold(&got, "euclidean");
+	assert_true(c->value == 123.25 && c->far == 0 && c->tar == 1 && c->count == 30);
+	assert_string_equal(c->records, "all");
+	/* Everything else reads as before, and the records are untouched. */
+	assert_int_equal(got.count, 30);
+	assert_int_equal(got.dim, 16);
+	featdb_meta_free(&got);
+	check_store(db, 16, FEATDB_F16, 30, cls_mod3);
+
+	/* A later write (an extract adding images) keeps them: the count
+	 * they carry then tells that they are stale. */
+	assert_int_equal(write_range(db, &meta, 30, 6, err), 0);
+	assert_int_equal(featdb_meta_get(db, &got, err), 0);
+	assert_int_equal(got.count, 36);
+	assert_int_equal(got.nthresholds, 2);
+	assert_int_equal(featdb_meta_threshold(&got, "cosine")->count, 30);
+	featdb_meta_free(&got);
+
+	/* What is refused before anything is written. */
+	featdb_threshold_t bad = t;
+	snprintf(bad.metric, sizeof bad.metric, "Cosine");
+	expect_err(featdb_threshold_put(db, &bad, err), ERR_ARG, err, "metric");
+	bad = t;
+	bad.metric[0] = '\0';
+	expect_err(featdb_threshold_put(db, &bad, err), ERR_ARG, err, "metric");
+	bad = t;
+	snprintf(bad.records, sizeof bad.records, "train");
+	expect_err(featdb_threshold_put(db, &bad, err), ERR_ARG, err, "valid");
+	bad = t;
+	bad.value = NAN;
+	expect_err(featdb_threshold_put(db, &bad, err), ERR_ARG, err, "finite");
+	featdb_close(db);
+	assert_int_equal(featdb_open(dir, FEATDB_RDONLY, &db, err), 0);
+	expect_err(featdb_threshold_put(db, &t, err), ERR_ARG, err, "read-only");
+	featdb_close(db);
+
+	/* Written by a later version: names we do not know are passed over,
+	 * and so is a key whose metric is no name of ours. */
+	put_meta_raw(dir, "threshold.angular", "0.25 far=0.01 tar=0.5 records=all "
+		     "count=36 auc=0.99 eer=0.02");
+	put_meta_raw(dir, "threshold.Not-Ours", "whatever");
+	assert_int_equal(featdb_open(dir, FEATDB_RDONLY, &db, err), 0);
+	assert_int_equal(featdb_meta_get(db, &got, err), 0);
+	assert_int_equal(got.nthresholds, 3);
+	c = featdb_meta_threshold(&got, "angular");
+	assert_non_null(c);
+	assert_true(c->value == 0.25 && c->tar == 0.5 && c->count == 36);
+	featdb_meta_free(&got);
+	featdb_close(db);
+	/* A value that is not a threshold is a damaged store, as any
+	 * metadata value that does not read. */
+	put_meta_raw(dir, "threshold.angular", "0.25 far=lots");
+	assert_int_equal(featdb_open(dir, FEATDB_RDONLY, &db, err), 0);
+	expect_err(featdb_meta_get(db, &got, err), ERR_FORMAT, err, "threshold.angular");
+	featdb_close(db);
+	tu_rm_rf(dir);
+}
+
+/* featdb_blocks hands the records out n at a time, undecoded, in key
+ * order: the same records featdb_foreach decodes. */
+struct blocks_ctx {
+	int n, calls, last, records;
+	featdb_t *db;
+	char prev[128];
+	size_t prevlen;
+};
+
+static int blocks_cb(void *ctx, int n, const char *const *keys, const size_t *klens,
+		     const uint8_t *const *vals, const size_t *vlens)
+{
+	struct blocks_ctx *b = ctx;
+	char err[ERR_LEN];
+
+	assert_true(n >= 1 && n <= b->n);
+	/* Only the last block may be short. */
+	assert_int_equal(b->last, 0);
+	b->last = n < b->n;
+	b->calls++;
+	for (int i = 0; i < n; i++) {
+		featdb_rec_t rec;
+		char key[128];
+		float *want = malloc(16 * sizeof *want), *got = malloc(16 * sizeof *got);
+		int idx;
+		assert_true(klens[i] < sizeof key);
+		memcpy(key, keys[i], klens[i]);
+		key[klens[i]] = '\0';
+		if (b->records > 0)
+			assert_true(memcmp(b->prev, key, b->prevlen < klens[i] ?
+					   b->prevlen : klens[i]) <= 0);
+		memcpy(b->prev, key, klens[i]);
+		b->prevlen = klens[i];
+		assert_int_equal(featdb_rec_decode(vals[i], vlens[i], &rec, err), 0);
+		assert_int_equal(sscanf(key + 1 + 4 + 4, "%d", &idx), 1);
+		vec_for(idx, 16, want);
+		featdb_rec_vector(&rec, got);
+		assert_memory_equal(want, got, 16 * sizeof *got);
+		assert_int_equal(rec.cls, idx % 3);
+		free(want);
+		free(got);
+		b->records++;
+	}
+	return 0;
+}
+
+static int blocks_stop(void *ctx, int n, const char *const *keys, const size_t *klens,
+		       const uint8_t *const *vals, const size_t *vlens)
+{
+	return 42;
+}
+
+static void test_blocks(void **state)
+{
+	const char *dir = tu_tmpdir();
+	featdb_t *db;
+	featdb_meta_t meta, got;
+	char err[ERR_LEN];
+
+	(void)state;
+	make_meta(&meta, 16, FEATDB_F32, classes3, 3);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	assert_int_equal(write_range(db, &meta, 0, 250, err), 0);
+	static const int sizes[] = {1, 7, 64, 250, 251, 1000};
+	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+		struct blocks_ctx b = {.n = sizes[s], .db = db};
+		assert_int_equal(featdb_blocks(db, &got, b.n, blocks_cb, &b, err), 0);
+		assert_int_equal(b.records, 250);
+		assert_int_equal(b.calls, (250 + b.n - 1) / b.n);
+		assert_int_equal(got.count, 250);
+		assert_int_equal(got.nclasses, 3);
+		featdb_meta_free(&got);
+	}
+	assert_int_equal(featdb_blocks(db, &got, 10, blocks_stop, NULL, err), 42);
+	featdb_meta_free(&got);
+	expect_err(featdb_blocks(db, &got, 0, blocks_stop, NULL, err), ERR_ARG, err,
+		   "featdb_blocks");
+	featdb_close(db);
+	tu_rm_rf(dir);
+}
+
 static int bad_cb(void *ctx, const char *key, size_t keylen, const featdb_rec_t *rec,
 		  const char *why)
 {
@@ -972,6 +1196,9 @@ int main(void)
 		cmocka_unit_test(test_open_garbage),
 		cmocka_unit_test(test_open_truncated),
 		cmocka_unit_test(test_not_a_store),
+		cmocka_unit_test(test_open_write_existing),
+		cmocka_unit_test(test_thresholds),
+		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_foreach_bad_record),
 		cmocka_unit_test(test_full_disk),
 	};

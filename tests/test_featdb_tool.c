@@ -136,8 +136,30 @@ static void test_info(void **state)
 	assert_int_equal(sscanf(line, "%d %63s %llu %llu %llu", &cls, name, &tr, &va, &te), 5);
 	assert_string_equal(name, "carol");
 	assert_true(tr == 2 && va == 1 && te == 0);
+	/* No threshold until one is calibrated; then one line per metric,
+	 * stale once the store has grown. */
+	assert_null(strstr(out, "threshold:"));
 	free(out);
+	featdb_t *db_ = NULL;
+	char err[ERR_LEN];
+	featdb_threshold_t t = {.metric = "cosine", .value = 0.25, .far = 0.001,
+				.tar = 0.875, .records = "valid", .count = 9};
+	assert_int_equal(featdb_open(db, FEATDB_WRITE, &db_, err), 0);
+	assert_int_equal(featdb_threshold_put(db_, &t, err), 0);
+	featdb_close(db_);
+	out = run(argv, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "threshold:   cosine 0.250000 (far 0.001, tar 0.8750 "
+			       "on the pairs of valid records; calibrated at 9 records)\n"));
+	t.count = 8;
+	assert_int_equal(featdb_open(db, FEATDB_WRITE, &db_, err), 0);
+	assert_int_equal(featdb_threshold_put(db_, &t, err), 0);
+	featdb_close(db_);
+	free(out);
+	out = run(argv, &st, d);
+	assert_non_null(strstr(out, "calibrated at 8 records, stale: verify --calibrate again)"));
 	char *bad[] = {FEATDB, "info", "/nonexistent.lmdb", NULL};
+	free(out);
 	out = run(bad, &st, d);
 	assert_int_equal(st, 1);
 	assert_non_null(strstr(out, "/nonexistent.lmdb"));
@@ -474,8 +496,9 @@ static void test_model_named(void **state)
 	snprintf(m.model, sizeof m.model, "resnet50-avgpool");
 	assert_int_equal(featdb_open(out, FEATDB_CREATE, &db, err), 0);
 	assert_int_equal(featdb_write(db, &m, 0, NULL, NULL, NULL, err), ERR_ARG);
-	assert_non_null(strstr(err, "model 'resnet50-avgpool' is not 'vgg16-fc2' or "
-			       "'vggface-fc7'"));
+	assert_non_null(strstr(err, "model 'resnet50-avgpool' is not 'vgg16-fc2', "
+			       "'vgg16-fc1', 'vgg16-block5_pool', "));
+	assert_non_null(strstr(err, "'vggface-pool5-avg' or 'vggface-pool5-max'"));
 	featdb_close(db);
 	tu_rm_rf(d);
 }

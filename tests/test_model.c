@@ -1,6 +1,6 @@
 /* test_model.c - the registry of models (common/net/model.h): names, the
- * stores' names, layer names, where each model's file is looked for, and
- * the advice printed when it is missing. */
+ * stores' names, layer names, the taps, where each model's file is looked
+ * for, and the advice printed when it is missing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "net/model.h"
 #include "net/weights.h"
+#include "testutil.h"
 
 static void expect_in(const char *msg, const char *part)
 {
@@ -171,19 +173,204 @@ static void test_missing_help(void **state)
 {
 	char buf[1024];
 
-	model_missing_help(MODEL_VGG16, "/x/y.h5", buf, sizeof buf);
+	model_missing_help(MODEL_VGG16, MODEL_TAP_FC2, "/x/y.h5", buf, sizeof buf);
 	expect_in(buf, "/x/y.h5");
 	expect_in(buf, MODEL_VGG16_URL);
 	expect_in(buf, "~/.keras/models/");
 	expect_in(buf, "VGG16_WEIGHTS");
 	expect_in(buf, "--weights");
 
-	model_missing_help(MODEL_VGGFACE, "/x/face.h5", buf, sizeof buf);
+	assert_null(strstr(buf, "_notop"));
+
+	model_missing_help(MODEL_VGGFACE, MODEL_TAP_FC1, "/x/face.h5", buf, sizeof buf);
 	expect_in(buf, "VGG-Face weights not found at /x/face.h5");
 	expect_in(buf, MODEL_VGGFACE_URL);
 	expect_in(buf, "~/.keras/models/vggface/" MODEL_VGGFACE_FILE);
 	expect_in(buf, "VGGFACE_WEIGHTS");
 	expect_in(buf, "--weights");
+	assert_null(strstr(buf, "_notop"));
+
+	/* A pool tap: the _notop file serves too. */
+	model_missing_help(MODEL_VGG16, MODEL_TAP_POOL_AVG, "/x/y.h5", buf, sizeof buf);
+	expect_in(buf, "block5_pool needs no dense layer");
+	expect_in(buf, MODEL_VGG16_NOTOP_FILE);
+	model_missing_help(MODEL_VGGFACE, MODEL_TAP_POOL, "/x/y.h5", buf, sizeof buf);
+	expect_in(buf, "pool5 needs no dense layer");
+	expect_in(buf, "rcmalli_vggface_tf_notop_vgg16.h5");
+}
+
+/* Every tap: its store name in each model (the default's the names stores
+ * had before the taps), its width, the layers it needs, its layer's name,
+ * and the way back from the store's name. */
+static void test_taps(void **state)
+{
+	static const char *const names[2][MODEL_NTAPS] = {
+		{ "vgg16-fc2", "vgg16-fc1", "vgg16-block5_pool", "vgg16-block5_pool-avg",
+		  "vgg16-block5_pool-max" },
+		{ "vggface-fc7", "vggface-fc6", "vggface-pool5", "vggface-pool5-avg",
+		  "vggface-pool5-max" },
+	};
+	static const char *const layers[2][3] = {
+		{ "fc2", "fc1", "block5_pool" }, { "fc7", "fc6", "pool5" },
+	};
+	static const int dims[MODEL_NTAPS] = { 4096, 4096, 25088, 512, 512 };
+	static const int nlayers[MODEL_NTAPS] = { 15, 14, 13, 13, 13 };
+	static const char *const poolings[MODEL_NTAPS] = { NULL, NULL, NULL, "avg", "max" };
+
+	for (int m = MODEL_VGG16; m <= MODEL_VGGFACE; m++)
+		for (int t = 0; t < MODEL_NTAPS; t++) {
+			const char *s = model_store_name(m, t);
+			int mm = -1, tt = -1;
+			assert_string_equal(s, names[m - 1][t]);
+			assert_int_equal(model_store_parse(s, &mm, &tt), 0);
+			assert_int_equal(mm, m);
+			assert_int_equal(tt, t);
+			assert_int_equal(model_of_store(s), m);
+			assert_non_null(strstr(model_store_names(), s));
+			assert_string_equal(model_tap_layer(m, t),
+					    layers[m - 1][t < MODEL_TAP_POOL ? t : 2]);
+		}
+	assert_string_equal(model_store_name(MODEL_VGG16, MODEL_TAP_FC2),
+			    model_info(MODEL_VGG16)->store_model);
+	assert_string_equal(model_store_name(MODEL_VGGFACE, MODEL_TAP_FC2),
+			    model_info(MODEL_VGGFACE)->store_model);
+	assert_string_equal(model_store_name(MODEL_AUTO, MODEL_TAP_POOL_AVG),
+			    "vgg16-block5_pool-avg");
+	for (int t = 0; t < MODEL_NTAPS; t++) {
+		assert_int_equal(model_tap_info(t)->dim, dims[t]);
+		assert_int_equal(model_tap_info(t)->nlayers, nlayers[t]);
+		if (poolings[t])
+			assert_string_equal(model_tap_info(t)->pooling, poolings[t]);
+		else
+			assert_null(model_tap_info(t)->pooling);
+	}
+	int m = 0, t = 0;
+	assert_int_equal(model_store_parse("vgg16-block5_pool-mean", &m, &t), -1);
+	assert_int_equal(model_store_parse("vgg16-pool5-avg", &m, &t), -1);
+	assert_int_equal(model_store_parse(NULL, &m, &t), -1);
+	assert_int_equal(model_of_store("vgg16-fc1 "), -1);
+}
+
+/* --layer and --pooling, as extract parses them. */
+static void test_tap_find(void **state)
+{
+	static const struct {
+		const char *layer, *pooling;
+		int model, tap;
+	} ok[] = {
+		{ NULL, NULL, MODEL_AUTO, MODEL_TAP_FC2 },
+		{ "fc2", NULL, MODEL_VGG16, MODEL_TAP_FC2 },
+		{ "fc1", NULL, MODEL_VGG16, MODEL_TAP_FC1 },
+		{ "block5_pool", NULL, MODEL_VGG16, MODEL_TAP_POOL },
+		{ "block5_pool", "avg", MODEL_VGG16, MODEL_TAP_POOL_AVG },
+		{ "block5_pool", "max", MODEL_VGG16, MODEL_TAP_POOL_MAX },
+		{ "fc7", NULL, MODEL_VGGFACE, MODEL_TAP_FC2 },
+		{ "fc6", NULL, MODEL_VGGFACE, MODEL_TAP_FC1 },
+		{ "pool5", NULL, MODEL_VGGFACE, MODEL_TAP_POOL },
+		{ "pool5", "avg", MODEL_VGGFACE, MODEL_TAP_POOL_AVG },
+		{ "pool5", "max", MODEL_VGGFACE, MODEL_TAP_POOL_MAX },
+	};
+	static const struct {
+		const char *layer, *pooling, *says;
+	} bad[] = {
+		{ "fc3", NULL, "'fc3' is not fc2, fc1 or block5_pool (VGG-Face: fc7, fc6 or pool5)" },
+		{ "FC2", NULL, "'FC2' is not" },
+		{ "block4_pool", NULL, "'block4_pool' is not" },
+		{ "", NULL, "'' is not" },
+		{ "fc2", "avg", "--pooling avg: Keras pools block5_pool (VGG-Face: pool5) only" },
+		{ "fc6", "max", "give --layer pool5" },
+		{ NULL, "avg", "give --layer block5_pool" },
+		{ "block5_pool", "mean", "--pooling: 'mean' is not avg or max" },
+		{ "pool5", "", "--pooling: '' is not avg or max" },
+	};
+	char err[ERR_LEN];
+
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		int m = -1, t = -1;
+		assert_int_equal(model_tap_find(ok[i].layer, ok[i].pooling, &m, &t, err), 0);
+		assert_int_equal(m, ok[i].model);
+		assert_int_equal(t, ok[i].tap);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int m = -1, t = -1;
+		assert_int_equal(model_tap_find(bad[i].layer, bad[i].pooling, &m, &t, err),
+				 ERR_ARG);
+		expect_in(err, bad[i].says);
+		assert_int_equal(m, -1);
+		assert_int_equal(t, -1);
+	}
+
+	char buf[128];
+	model_tap_options(MODEL_VGG16, MODEL_TAP_POOL_AVG, buf, sizeof buf);
+	assert_string_equal(buf, "--layer block5_pool --pooling avg");
+	model_tap_options(MODEL_VGGFACE, MODEL_TAP_POOL, buf, sizeof buf);
+	assert_string_equal(buf, "--layer pool5");
+	model_tap_options(MODEL_VGGFACE, MODEL_TAP_FC1, buf, sizeof buf);
+	assert_string_equal(buf, "--layer fc6");
+	model_tap_list(MODEL_VGG16, WEIGHTS_NLAYERS, buf, sizeof buf);
+	assert_string_equal(buf, "fc2, fc1 or block5_pool (with --pooling avg, max or none)");
+	model_tap_list(MODEL_VGGFACE, WEIGHTS_NCONV, buf, sizeof buf);
+	assert_string_equal(buf, "pool5 (with --pooling avg, max or none)");
+}
+
+/* Without --weights, a pool tap reads the _notop file when Keras cached it
+ * beside the full one; the dense taps, $VGG16_WEIGHTS and --weights are
+ * as before. */
+static void test_tap_path(void **state)
+{
+	static const char *const vars[] = { "VGG16_WEIGHTS", "VGGFACE_WEIGHTS",
+					    "KERAS_HOME" };
+	char save[3][4096], buf[4096], want[4096], err[ERR_LEN];
+	int had[3];
+	const char *dir = tu_tmpdir();
+
+	for (int v = 0; v < 3; v++) {
+		const char *x = getenv(vars[v]);
+		had[v] = x != NULL;
+		snprintf(save[v], sizeof save[v], "%s", x ? x : "");
+		unsetenv(vars[v]);
+	}
+	assert_int_equal(setenv("KERAS_HOME", dir, 1), 0);
+	/* No _notop file cached: the full file, for every tap. */
+	for (int t = 0; t < MODEL_NTAPS; t++) {
+		assert_int_equal(model_tap_path(NULL, MODEL_VGG16, t, buf, sizeof buf, err), 0);
+		snprintf(want, sizeof want, "%s/models/" MODEL_VGG16_FILE, dir);
+		assert_string_equal(buf, want);
+	}
+	snprintf(want, sizeof want, "%s/models", dir);
+	assert_int_equal(mkdir(want, 0755), 0);
+	snprintf(want, sizeof want, "%s/models/" MODEL_VGG16_NOTOP_FILE, dir);
+	assert_int_equal(tu_write_file(want, "x", 1), 0);
+	for (int t = 0; t < MODEL_NTAPS; t++) {
+		assert_int_equal(model_tap_path(NULL, MODEL_AUTO, t, buf, sizeof buf, err), 0);
+		if (model_tap_info(t)->nlayers == WEIGHTS_NCONV)
+			assert_string_equal(buf, want);
+		else
+			assert_non_null(strstr(buf, "/models/" MODEL_VGG16_FILE));
+	}
+	/* VGG-Face's cache has no _notop file. */
+	assert_int_equal(model_tap_path(NULL, MODEL_VGGFACE, MODEL_TAP_POOL_MAX, buf,
+					sizeof buf, err), 0);
+	assert_non_null(strstr(buf, "/models/vggface/" MODEL_VGGFACE_FILE));
+	/* The variable and --weights come first. */
+	assert_int_equal(setenv("VGG16_WEIGHTS", "/data/w.h5", 1), 0);
+	assert_int_equal(model_tap_path(NULL, MODEL_VGG16, MODEL_TAP_POOL_AVG, buf,
+					sizeof buf, err), 0);
+	assert_string_equal(buf, "/data/w.h5");
+	assert_int_equal(unsetenv("VGG16_WEIGHTS"), 0);
+	assert_int_equal(model_tap_path("/w/given.h5", MODEL_VGG16, MODEL_TAP_POOL_AVG,
+					buf, sizeof buf, err), 0);
+	assert_string_equal(buf, "/w/given.h5");
+	/* A buffer that holds the full path but not the _notop one. */
+	snprintf(want, sizeof want, "%s/models/" MODEL_VGG16_FILE, dir);
+	assert_int_equal(model_tap_path(NULL, MODEL_VGG16, MODEL_TAP_POOL_AVG, buf,
+					strlen(want) + 1, err), ERR_ARG);
+	for (int v = 0; v < 3; v++)
+		if (had[v])
+			setenv(vars[v], save[v], 1);
+		else
+			unsetenv(vars[v]);
+	tu_rm_rf(dir);
 }
 
 int main(void)
@@ -193,6 +380,9 @@ int main(void)
 		cmocka_unit_test(test_default_path_vggface),
 		cmocka_unit_test(test_model_info),
 		cmocka_unit_test(test_missing_help),
+		cmocka_unit_test(test_taps),
+		cmocka_unit_test(test_tap_find),
+		cmocka_unit_test(test_tap_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

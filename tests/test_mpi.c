@@ -208,6 +208,26 @@ static void test_ranks_equal_one_process_direct(void **state)
 	e2e_dump_free(&refdump);
 }
 
+/* A pool tap (512-d vectors travel between the ranks): 2 ranks against one
+ * process. */
+static void test_ranks_equal_one_process_pool_tap(void **state)
+{
+	char ref[4300], db[4300], log[4300], why[ERR_LEN];
+	e2e_dump_t refdump;
+
+	need_mpi();
+	snprintf(ref, sizeof ref, "%s/one-avg.lmdb", g_dir);
+	snprintf(db, sizeof db, "%s/ranks2-avg.lmdb", g_dir);
+	snprintf(log, sizeof log, "%s/avg.log", g_dir);
+	assert_int_equal(e2e_extract(g_faces, ref, log, "--layer", "block5_pool",
+				     "--pooling", "avg", NULL), 0);
+	assert_int_equal(e2e_dump(ref, &refdump, why), 0);
+	assert_int_equal(mpirun_extract(2, db, log, "--layer", "block5_pool",
+					"--pooling", "avg", NULL), 0);
+	assert_same_as(&refdump, ref, db);
+	e2e_dump_free(&refdump);
+}
+
 static void test_killed_rank_then_rerun(void **state)
 {
 	char db[4300], log[4300];
@@ -313,6 +333,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ranks_equal_one_process),
 		cmocka_unit_test(test_ranks_equal_one_process_direct),
+		cmocka_unit_test(test_ranks_equal_one_process_pool_tap),
 		cmocka_unit_test(test_killed_rank_then_rerun),
 		cmocka_unit_test(test_error_ends_every_rank),
 		cmocka_unit_test(test_damaged_weights),

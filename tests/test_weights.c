@@ -2,7 +2,8 @@
  * from VGG-Face (by the layer names, never by the shapes).
  *
  * Full-size files come from build/demo/gen_weights in its layouts (VGG16's
- * three, keras-vggface's and the notop files; each written once, in the
+ * three, keras-vggface's and the _notop files, official and Keras 2
+ * layouts; each written once, in the
  * group setup, since one is 553 MB; DeepFace's is small); the values
  * are checked against an independent recomputation of the generator's
  * documented number stream.  Damaged and odd files are written here with the
@@ -24,6 +25,7 @@
 
 #include "error.h"
 #include "net/model.h"
+#include "net/vgg.h"
 #include "proc.h"
 #include "testutil.h"
 #include "net/weights.h"
@@ -39,7 +41,7 @@
 typedef struct files {
 	const char *dir;
 	char official[256], keras2[256], model[256], notop[256];
-	char vggface[256], vggface_notop[256], deepface[256];
+	char vggface[256], vggface_notop[256], deepface[256], keras2_notop[256];
 } files_t;
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -128,20 +130,20 @@ static void expect_layer_head(const weights_t *w, int i, size_t n)
 
 /* ---- group with generated files ----------------------------------------- */
 
-enum { NGEN = 7 };
+enum { NGEN = 8 };
 
 static int gen_setup(void **state)
 {
 	static files_t f;
 	static const char *const layouts[NGEN] = { "official", "keras2", "model",
 						   "official", "vggface", "vggface",
-						   "deepface" };
-	static const int notop[NGEN] = { 0, 0, 0, 1, 0, 1, 0 };
+						   "deepface", "keras2" };
+	static const int notop[NGEN] = { 0, 0, 0, 1, 0, 1, 0, 1 };
 	char *paths[NGEN] = { f.official, f.keras2, f.model, f.notop, f.vggface,
-			      f.vggface_notop, f.deepface };
+			      f.vggface_notop, f.deepface, f.keras2_notop };
 	static const char *const names[NGEN] = { "official.h5", "keras2.h5",
 		"model.h5", "notop.h5", "vggface.h5", "vggface_notop.h5",
-		"deepface.h5" };
+		"deepface.h5", "keras2_notop.h5" };
 	char log[NGEN][300];
 	pid_t pid[NGEN];
 	int bad = 0;
@@ -222,13 +224,109 @@ static void test_values_match_generator(void **state)
 	weights_free(&w);
 }
 
+/* expect_notop loads a _notop file of model: its 13 convolutions, the
+ * numbers of full's (the same seed), no dense layer; its fingerprint is
+ * full's over the 13 convolutions, and there is none over more. */
+static void expect_notop(const char *path, int model, const weights_t *full)
+{
+	weights_t w;
+	char err[ERR_LEN];
+
+	if (weights_load(path, &w, err))
+		fail_msg("%s", err);
+	assert_int_equal(w.model, model);
+	assert_int_equal(w.nlayers, WEIGHTS_NCONV);
+	for (int i = 0; i < WEIGHTS_NCONV; i++) {
+		assert_memory_equal(w.kernel[i], full->kernel[i],
+				    weights_kernel_count(i) * sizeof(float));
+		assert_memory_equal(w.bias[i], full->bias[i],
+				    (size_t)weights_spec[i].cout * sizeof(float));
+	}
+	for (int i = WEIGHTS_NCONV; i < WEIGHTS_NLAYERS; i++)
+		assert_true(!w.kernel[i] && !w.bias[i]);
+	assert_string_equal(weights_fingerprint(&w, WEIGHTS_NCONV),
+			    weights_fingerprint(full, WEIGHTS_NCONV));
+	assert_string_equal(w.fingerprint, weights_fingerprint(&w, WEIGHTS_NCONV));
+	assert_null(weights_fingerprint(&w, WEIGHTS_NCONV + 1));
+	assert_null(weights_fingerprint(&w, WEIGHTS_NLAYERS));
+	assert_null(weights_fingerprint(&w, WEIGHTS_NCONV - 1));
+	weights_free(&w);
+	/* In this process too. */
+	if (weights_read(path, &w, err))
+		fail_msg("%s", err);
+	assert_int_equal(w.nlayers, WEIGHTS_NCONV);
+	assert_string_equal(w.fingerprint, weights_fingerprint(full, WEIGHTS_NCONV));
+	weights_free(&w);
+}
+
+/* VGG16's _notop file, in the official and Keras 2 layouts: the pool taps'
+ * file.  The fingerprint runs layer after layer: over the 15 layers it is
+ * the one stores had before the taps; over 13, the full and the _notop
+ * file's are one. */
 static void test_notop(void **state)
 {
 	files_t *f = *state;
-	const char *msg = load_fail(f->notop, ERR_MISSING);
+	weights_t full;
+	char err[ERR_LEN];
 
-	expect_in(msg, "13 layers with weights");
-	expect_in(msg, "notop");
+	if (weights_load(f->official, &full, err))
+		fail_msg("%s", err);
+	assert_int_equal(full.nlayers, WEIGHTS_NLAYERS);
+	assert_string_equal(weights_fingerprint(&full, WEIGHTS_NLAYERS),
+			    SEED1_FINGERPRINT);
+	assert_string_equal(full.fingerprint, SEED1_FINGERPRINT);
+	for (int n = WEIGHTS_NCONV; n < WEIGHTS_NLAYERS; n++) {
+		const char *fp = weights_fingerprint(&full, n);
+		assert_int_equal(strspn(fp, "0123456789abcdef"), 16);
+		assert_string_not_equal(fp, weights_fingerprint(&full, n + 1));
+	}
+	expect_notop(f->notop, MODEL_VGG16, &full);
+	expect_notop(f->keras2_notop, MODEL_VGG16, &full);
+	weights_free(&full);
+}
+
+/* The taps each file gives: the full file every one; a _notop file the
+ * pool taps, and for fc1 or fc2 an error that names the file, what it is
+ * and the taps it gives. */
+static void test_notop_taps(void **state)
+{
+	files_t *f = *state;
+	weights_t full, a, b;
+	char err[ERR_LEN];
+
+	if (weights_load(f->official, &full, err) || weights_load(f->notop, &a, err) ||
+	    weights_load(f->vggface_notop, &b, err))
+		fail_msg("%s", err);
+	for (int t = 0; t < MODEL_NTAPS; t++) {
+		int pool = model_tap_info(t)->nlayers == WEIGHTS_NCONV;
+		assert_int_equal(weights_check_tap(&full, t, f->official, err), 0);
+		assert_int_equal(weights_check_tap(&a, t, f->notop, err),
+				 pool ? 0 : ERR_MISSING);
+		assert_int_equal(weights_check_tap(&b, t, f->vggface_notop, err),
+				 pool ? 0 : ERR_MISSING);
+	}
+	assert_int_equal(weights_check_tap(&a, MODEL_TAP_FC2, f->notop, err), ERR_MISSING);
+	expect_in(err, f->notop);
+	expect_in(err, "VGG16's _notop file (13 convolutions, no fc1 or fc2)");
+	expect_in(err, "it gives block5_pool (with --pooling avg, max or none), not fc2");
+	assert_int_equal(weights_check_tap(&a, MODEL_TAP_FC1, f->notop, err), ERR_MISSING);
+	expect_in(err, "not fc1");
+	assert_int_equal(weights_check_tap(&b, MODEL_TAP_FC2, f->vggface_notop, err),
+			 ERR_MISSING);
+	expect_in(err, f->vggface_notop);
+	expect_in(err, "VGG-Face's _notop file (13 convolutions, no fc6 or fc7)");
+	expect_in(err, "it gives pool5 (with --pooling avg, max or none), not fc7");
+	/* So does the network, before it allocates anything. */
+	vgg_opts_t o;
+	vgg_t *net = NULL;
+	vgg_opts_init(&o, 1);
+	o.tap = MODEL_TAP_FC1;
+	assert_int_equal(vgg_create_opts(&a, &o, &net, err), ERR_ARG);
+	assert_null(net);
+	expect_in(err, "fc1 needs 14 layers with weights, the file has 13");
+	weights_free(&full);
+	weights_free(&a);
+	weights_free(&b);
 }
 
 /* keras-vggface's file: told by its layer names (its activations nested
@@ -280,17 +378,18 @@ static void test_vggface_detected(void **state)
 	weights_free(&b);
 }
 
-/* keras-vggface's _notop file is refused, as VGG16's is, naming the file to
- * use instead. */
+/* keras-vggface's _notop file: VGG-Face's 13 convolutions, told by their
+ * names; with this seed, VGG16's numbers. */
 static void test_vggface_notop(void **state)
 {
 	files_t *f = *state;
-	const char *msg = load_fail(f->vggface_notop, ERR_MISSING);
+	weights_t full;
+	char err[ERR_LEN];
 
-	expect_in(msg, "13 layers with weights, VGG-Face needs 15");
-	expect_in(msg, "notop");
-	expect_in(msg, "no fc6/fc7");
-	expect_in(msg, MODEL_VGGFACE_FILE);
+	if (weights_load(f->vggface, &full, err))
+		fail_msg("%s", err);
+	expect_notop(f->vggface_notop, MODEL_VGGFACE, &full);
+	weights_free(&full);
 }
 
 /* DeepFace's VGG-Face file (fc6 a 7x7 convolution, layers conv2d_N): not a
@@ -768,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_layouts_agree),
 		cmocka_unit_test(test_values_match_generator),
 		cmocka_unit_test(test_notop),
+		cmocka_unit_test(test_notop_taps),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_vggface_detected),
 		cmocka_unit_test(test_vggface_notop),

@@ -1,5 +1,6 @@
 /* predict - who is in this photo: runs VGG16 through fc2 (or VGG-Face
- * through fc7, as the head's features were made) and the trained softmax
+ * through fc7, or to the tap the head's features were taken at: the
+ * head's store name, net/model.h) and the trained softmax
  * head on each image and prints the top-k people, one line each:
  *   path<TAB>rank<TAB>name<TAB>probability
  * (fields escaped as PostgreSQL's COPY text format: cli_put_tsv); with
@@ -15,12 +16,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "dataset/dataset.h"
+#include "embed/embed.h"
 #include "error.h"
 #include "net/model.h"
 #include "net/model_file.h"
 #include "head/head.h"
-#include "img/img.h"
 #include "version.h"
 #include "net/vgg.h"
 #include "net/weights.h"
@@ -32,13 +32,15 @@ static const char usage[] =
 	"       predict --head HEAD.h5 [--weights FILE] --save-model MODEL.h5\n"
 	"\n"
 	"Runs VGG16 through fc2 (VGG-Face through fc7, when the head was trained\n"
-	"on its features) and the head trained by train-head on each image\n"
+	"on its features; or to the layer and pooling the head's features were\n"
+	"taken at, extract --layer) and the head trained by train-head on each image\n"
 	"(folders are searched for images, recursively) and prints the top-k\n"
 	"people, one line each:  path<TAB>rank<TAB>name<TAB>probability\n"
 	"(a backslash, tab, newline or carriage return in a path or a name is\n"
 	"written \\\\, \\t, \\n or \\r, as PostgreSQL's COPY text format does).\n"
 	"It refuses weights, a model or preprocessing other than the head's\n"
-	"features were made with.  With --save-model it writes instead the\n"
+	"features were made with, and a _notop file for a head on fc1 or fc2.\n"
+	"With --save-model it writes instead the\n"
 	"whole model (the backbone, then the head) in the file tf.keras'\n"
 	"model.save writes, for tf.keras.models.load_model.\n"
 	"\n"
@@ -49,7 +51,8 @@ static const char usage[] =
 	"                   $KERAS_HOME/models/ or ~/.keras/models/\n"
 	"                   " MODEL_VGG16_FILE "; for VGG-Face\n"
 	"                   $VGGFACE_WEIGHTS, else ~/.keras/models/vggface/\n"
-	"                   " MODEL_VGGFACE_FILE ")\n"
+	"                   " MODEL_VGGFACE_FILE "; for a head on\n"
+	"                   block5_pool, the _notop file when Keras cached it)\n"
 	"  --model M        vgg16 or vggface: the head and the file must be that\n"
 	"                   model's (default: the head's)\n"
 	"  --top-k N        people per image (default 5)\n"
@@ -182,24 +185,25 @@ static void print_top(const char *path, const float *logits, int K, int k,
 }
 
 /* check_head: what the head needs of the network, known before the
- * weights are read: class names, fc2's or fc7's width, a model this program
- * makes (*model, which --model must not contradict) and its preprocessing. */
+ * weights are read: class names, a model and tap this program makes
+ * (*model, which --model must not contradict, and *tap), the tap's width
+ * and the model's preprocessing. */
 static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm,
-		      int *model, char *err)
+		      int *model, int *tap, char *err)
 {
 	if (!hm->classes || !hm->fingerprint[0])
 		return err_set(err, ERR_FORMAT,
 			       "%s: the head carries no class names or weights fingerprint "
 			       "(was it written by train-head?)", o->head);
-	if (head->D != VGG_FEATURES)
-		return err_set(err, ERR_SHAPE, "%s: the head takes %d features, VGG16 fc2 "
-			       "gives %d", o->head, head->D, VGG_FEATURES);
-	if ((*model = model_of_store(hm->model)) < 0)
+	if (model_store_parse(hm->model, model, tap))
 		return err_set(err, ERR_MISMATCH, "%s was trained on '%s' features; this "
-			       "program makes '%s' or '%s'", o->head, hm->model,
-			       model_info(MODEL_VGG16)->store_model,
-			       model_info(MODEL_VGGFACE)->store_model);
+			       "program makes %s", o->head, hm->model,
+			       model_store_names());
 	const model_info_t *m = model_info(*model);
+	if (head->D != model_tap_info(*tap)->dim)
+		return err_set(err, ERR_SHAPE, "%s: the head takes %d features, %s's %s "
+			       "gives %d", o->head, head->D, m->title,
+			       model_tap_layer(*model, *tap), model_tap_info(*tap)->dim);
 	if (o->model && o->model != *model)
 		return err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), "
 			       "but --model %s was given", o->head, hm->model, m->title,
@@ -211,23 +215,45 @@ static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm
 	return 0;
 }
 
-/* check_weights: the weights must be the head's model's, with the
- * fingerprint of those its features were made with. */
+/* check_weights: the weights must be the head's model's, give its tap (a
+ * _notop file gives no fc1 or fc2), with the fingerprint, over the layers
+ * the tap needs, of those its features were made with. */
 static int check_weights(const opts_t *o, const head_meta_t *hm, int model,
-			 const weights_t *w, const char *wpath, char *err)
+			 int tap, const weights_t *w, const char *wpath, char *err)
 {
+	char why[ERR_LEN];
+	const char *fp;
+
 	if (w->model != model)
 		return err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), but "
 			       "%s holds %s weights (%s); use the weights extract used",
 			       o->head, hm->model, model_info(model)->title, wpath,
 			       model_info(w->model)->title,
 			       model_info(w->model)->store_model);
-	if (strcmp(w->fingerprint, hm->fingerprint) != 0)
-		return err_set(err, ERR_MISMATCH, "%s was trained on features of VGG16 "
+	if (weights_check_tap(w, tap, wpath, why))
+		return err_set(err, ERR_MISMATCH, "%s was trained on %s vectors, but %s",
+			       o->head, hm->model, why);
+	fp = weights_fingerprint(w, model_tap_info(tap)->nlayers);
+	if (strcmp(fp, hm->fingerprint) != 0)
+		return err_set(err, ERR_MISMATCH, "%s was trained on features of %s "
 			       "weights with fingerprint %s, but %s has fingerprint %s; "
-			       "use the weights extract used", o->head, hm->fingerprint,
-			       wpath, w->fingerprint);
+			       "use the weights extract used", o->head,
+			       model_info(model)->title, hm->fingerprint, wpath, fp);
 	return 0;
+}
+
+/* check_save_tap: --save-model writes the backbone through its dense
+ * layers (model_file.h's one end); a head on another tap is refused, not
+ * written wrong. */
+static int check_save_tap(const opts_t *o, const head_meta_t *hm, int model,
+			  int tap, char *err)
+{
+	if (tap == MODEL_TAP_FC2)
+		return 0;
+	return err_set(err, ERR_UNSUPPORTED, "--save-model writes %s through %s only; "
+		       "%s was trained on %s vectors (the whole model at another tap "
+		       "is not written yet)", model_info(model)->title,
+		       model_tap_layer(model, MODEL_TAP_FC2), o->head, hm->model);
 }
 
 /* check_save_target refuses to write the model over the head or the
@@ -283,102 +309,56 @@ static int save_model(const opts_t *o, const head_t *head, const head_meta_t *hm
 	return rc;
 }
 
-/* The images to look at: every input, expanded (a folder gives its images
- * in key order). */
-typedef struct images {
-	dataset_t *sets;     /* (ninputs) */
-	int nsets;
-	const char **paths;  /* (n) into sets */
-	size_t n;
-	size_t skipped;      /* files that are not images, unreadable images */
-} images_t;
+/* What each batch's answers need: the head and its buffers. */
+typedef struct answer {
+	const opts_t *o;
+	const head_t *head;
+	const head_meta_t *hm;
+	float *logits;  /* (B, K) */
+	double *p;      /* (K) */
+	int *order;     /* (K) */
+	float *work;    /* head_work_floats(head, B): the hidden layers' outputs */
+} answer_t;
 
-static void images_free(images_t *im)
+/* answer_batch, embed_run's callback: the head on a batch's vectors (n, D)
+ * and each image's top-k printed. */
+static int answer_batch(void *ctx, int n, const char *const *paths,
+			const float *vec, int dim, char *err)
 {
-	for (int i = 0; im->sets && i < im->nsets; i++)
-		dataset_free(&im->sets[i]);
-	free(im->sets);
-	free(im->paths);
-}
+	answer_t *a = ctx;
+	int K = a->head->K;
 
-/* list_images expands the inputs, noting what it skips. */
-static int list_images(const opts_t *o, images_t *im, char *err)
-{
-	size_t total = 0;
-	int rc;
-
-	if (!(im->sets = calloc((size_t)o->ninputs, sizeof *im->sets)))
-		return err_set(err, ERR_NOMEM, "out of memory");
-	im->nsets = o->ninputs;
-	for (int i = 0; i < o->ninputs; i++) {
-		if ((rc = dataset_scan_files(o->inputs[i], &im->sets[i], err)))
-			return rc;
-		for (size_t k = 0; k < im->sets[i].nproblems; k++) {
-			fprintf(stderr, PROG ": skipped %s: %s\n", im->sets[i].problems[k].path,
-				im->sets[i].problems[k].reason);
-			im->skipped++;
-		}
-		total += im->sets[i].n;
-	}
-	if (!(im->paths = malloc((total ? total : 1) * sizeof *im->paths)))
-		return err_set(err, ERR_NOMEM, "out of memory");
-	for (int i = 0; i < o->ninputs; i++)
-		for (size_t k = 0; k < im->sets[i].n; k++)
-			im->paths[im->n++] = im->sets[i].items[k].path;
+	head_forward(a->head, vec, n, a->logits, a->work);
+	for (int j = 0; j < n; j++)
+		print_top(paths[j], a->logits + (size_t)j * K, K, (int)a->o->top_k,
+			  a->hm->classes, a->o->min_prob, a->p, a->order);
+	fflush(stdout);
 	return 0;
 }
 
 /* predict_all runs the network and the head on the images, a batch at a
- * time, and prints each one's top-k; *done counts the images answered. */
+ * time (embed.h), and prints each one's top-k; *done counts the images
+ * answered. */
 static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *hm,
-		       const weights_t *w, int model, images_t *im, size_t *done,
-		       char *err)
+		       const weights_t *w, int model, int tap, embed_images_t *im,
+		       size_t *done, char *err)
 {
-	int B = (int)o->batch, K = head->K, rc = 0;
-	float *x = malloc((size_t)B * VGG_IN_FLOATS * sizeof *x);
-	float *feat = malloc((size_t)B * VGG_FEATURES * sizeof *feat);
-	float *logits = malloc((size_t)B * K * sizeof *logits);
-	float *work = malloc(head_work_floats(head, B) * sizeof *work);
-	double *p = malloc((size_t)K * sizeof *p);
-	int *order = malloc((size_t)K * sizeof *order);
-	const char **batch_paths = malloc((size_t)B * sizeof *batch_paths);
-	vgg_t *net = NULL;
-	vgg_opts_t vo;
+	int B = (int)o->batch, K = head->K, rc;
+	answer_t a = {.o = o, .head = head, .hm = hm,
+		      .logits = malloc((size_t)B * K * sizeof *a.logits),
+		      .p = malloc((size_t)K * sizeof *a.p),
+		      .order = malloc((size_t)K * sizeof *a.order),
+		      .work = malloc(head_work_floats(head, B) * sizeof *a.work)};
+	embed_opts_t eo = {.model = model};
 
-	if (!x || !feat || !logits || !work || !p || !order || !batch_paths) {
+	vgg_opts_init(&eo.net, B);
+	eo.net.tap = tap;
+	eo.net.threads = (int)o->threads;
+	if (!a.logits || !a.p || !a.order || !a.work)
 		rc = err_set(err, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	vgg_opts_init(&vo, B);
-	vo.threads = (int)o->threads;
-	if ((rc = vgg_create_opts(w, &vo, &net, err)))
-		goto out;
-	for (size_t i = 0; i < im->n;) {
-		int n = 0;
-		for (; i < im->n && n < B; i++) {
-			char why[ERR_LEN];
-			if (img_load_input(im->paths[i], VGG_IN, model_info(model)->mean_bgr,
-					      x + (size_t)n * VGG_IN_FLOATS, why)) {
-				fprintf(stderr, PROG ": skipped %s\n", why);
-				im->skipped++;
-				continue;
-			}
-			batch_paths[n++] = im->paths[i];
-		}
-		if (n == 0)
-			continue;
-		if ((rc = vgg_forward(net, x, n, feat, err)))
-			goto out;
-		head_forward(head, feat, n, logits, work);
-		for (int j = 0; j < n; j++)
-			print_top(batch_paths[j], logits + (size_t)j * K, K, (int)o->top_k,
-				  hm->classes, o->min_prob, p, order);
-		*done += (size_t)n;
-		fflush(stdout);
-	}
-out:
-	vgg_free(net);
-	free(x), free(feat), free(logits), free(work), free(p), free(order), free(batch_paths);
+	else
+		rc = embed_run(PROG, &eo, w, im, answer_batch, &a, done, err);
+	free(a.logits), free(a.p), free(a.order), free(a.work);
 	return rc;
 }
 
@@ -389,23 +369,24 @@ int main(int argc, char **argv)
 	head_t head = {0};
 	head_meta_t hm = {0};
 	weights_t w = {0};
-	images_t im = {0};
+	embed_images_t im = {0};
 	size_t done = 0;
-	int status = CLI_ERROR, rc, model = MODEL_VGG16;
+	int status = CLI_ERROR, rc, model = MODEL_VGG16, tap = MODEL_TAP_FC2;
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
 	if ((rc = head_load(o.head, &head, &hm, err)) ||
-	    (rc = check_head(&o, &head, &hm, &model, err)))
+	    (rc = check_head(&o, &head, &hm, &model, &tap, err)))
 		goto fail;
 	/* Without --weights, the file of the head's model. */
-	if (cli_weights_path(PROG, o.weights, model, wpath, sizeof wpath))
+	if (cli_weights_path(PROG, o.weights, model, tap, wpath, sizeof wpath))
 		goto out;
-	if (o.save_model && (rc = check_save_target(&o, wpath, err)))
+	if (o.save_model && ((rc = check_save_tap(&o, &hm, model, tap, err)) ||
+			     (rc = check_save_target(&o, wpath, err))))
 		goto fail;
 	if ((rc = weights_load(wpath, &w, err)) ||
 	    (rc = weights_check_model(&w, o.model, wpath, err)) ||
-	    (rc = check_weights(&o, &hm, model, &w, wpath, err)))
+	    (rc = check_weights(&o, &hm, model, tap, &w, wpath, err)))
 		goto fail;
 	if (o.save_model) {
 		if ((rc = save_model(&o, &head, &hm, &w, err)))
@@ -413,8 +394,8 @@ int main(int argc, char **argv)
 		status = CLI_OK;
 		goto out;
 	}
-	if ((rc = list_images(&o, &im, err)) ||
-	    (rc = predict_all(&o, &head, &hm, &w, model, &im, &done, err)))
+	if ((rc = embed_list(PROG, o.inputs, o.ninputs, &im, err)) ||
+	    (rc = predict_all(&o, &head, &hm, &w, model, tap, &im, &done, err)))
 		goto fail;
 	/* The lines are the answer: losing some (a full disk) is a failure. */
 	if (cli_flush_stdout(PROG))
@@ -429,7 +410,7 @@ int main(int argc, char **argv)
 fail:
 	cli_error(PROG, "%s", err);
 out:
-	images_free(&im);
+	embed_images_free(&im);
 	weights_free(&w);
 	head_meta_free(&hm);
 	head_free(&head);

@@ -4,11 +4,12 @@
  * categorical_crossentropy, with tf.keras' semantics, and its HDF5 file.
  *
  * Dimension letters used throughout: N samples (a batch or a set), D
- * features (VGG_FEATURES for fc2), K classes, H a hidden layer's units; a
- * layer maps Fi inputs to Fo outputs (its fan-in and fan-out).  A kernel
- * is (Fi, Fo) row-major, as Keras stores it; a layer's output is x @
- * kernel + bias, then ReLU for a hidden layer, and the last layer's are
- * the logits of the softmax.
+ * features (the tap's: 4096 for fc2, 512 for block5_pool pooled;
+ * net/model.h), K classes, H a hidden layer's units; a layer maps Fi
+ * inputs to Fo outputs (its fan-in and fan-out).  A kernel is (Fi, Fo)
+ * row-major, as Keras stores it; a layer's output is x @ kernel + bias,
+ * then ReLU for a hidden layer, and the last layer's are the logits of
+ * the softmax.
  *
  * Threads: the trainer parallelises itself over base/workers.h, each
  * thread calling single-threaded sgemm (the workers set OpenBLAS to one
@@ -265,9 +266,12 @@ void head_trainer_free(head_trainer_t *t);
  * plus root attributes that Keras ignores and predict checks:
  *   vggfeat_format      HEAD_FORMAT_1 for one layer, else HEAD_FORMAT
  *   vggfeat_classes     the K class names (index order)
- *   vggfeat_model       the features' model (the store's "model":
- *                       the registry's store_model, net/model.h)
- *   vggfeat_fingerprint the VGG16 weights' fingerprint of the features
+ *   vggfeat_model       the features' model and tap (the store's
+ *                       "model": "vgg16-fc2", "vgg16-block5_pool-avg"...,
+ *                       net/model.h's model_store_name): predict runs
+ *                       the network to that tap
+ *   vggfeat_fingerprint the weights' fingerprint over the layers the tap
+ *                       needs (the store's, weights_fingerprint)
  *   vggfeat_preprocess  the preprocessing of the features
  *   vggfeat_version     the program that wrote the file
  * Strings are fixed-length, NUL-padded, as h5py writes numpy bytes. */

@@ -2,16 +2,39 @@
  * found. */
 #include "net/model.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 
-/* The stores' names of the two models' vectors (the table, and the list
- * of them for messages). */
+/* The stores' names of the two models' vectors at each tap (the table,
+ * and the list of them for messages): the model, the tap's layer, and the
+ * pooling when there is one. */
 #define VGG16_STORE "vgg16-fc2"
+#define VGG16_STORE_TAPS \
+	{ VGG16_STORE, "vgg16-fc1", "vgg16-block5_pool", \
+	  "vgg16-block5_pool-avg", "vgg16-block5_pool-max" }
 #define VGGFACE_STORE "vggface-fc7"
+#define VGGFACE_STORE_TAPS \
+	{ VGGFACE_STORE, "vggface-fc6", "vggface-pool5", "vggface-pool5-avg", \
+	  "vggface-pool5-max" }
+#define STORE_NAMES \
+	"'" VGG16_STORE "', 'vgg16-fc1', 'vgg16-block5_pool', " \
+	"'vgg16-block5_pool-avg', 'vgg16-block5_pool-max', '" VGGFACE_STORE \
+	"', 'vggface-fc6', 'vggface-pool5', 'vggface-pool5-avg' or " \
+	"'vggface-pool5-max'"
+
+static const model_tap_info_t taps[MODEL_NTAPS] = {
+	[MODEL_TAP_FC2] = { NULL, 4096, WEIGHTS_NLAYERS },
+	[MODEL_TAP_FC1] = { NULL, 4096, WEIGHTS_NLAYERS - 1 },
+	/* block5_pool is (7, 7, 512) */
+	[MODEL_TAP_POOL] = { NULL, 7 * 7 * 512, WEIGHTS_NCONV },
+	[MODEL_TAP_POOL_AVG] = { "avg", 512, WEIGHTS_NCONV },
+	[MODEL_TAP_POOL_MAX] = { "max", 512, WEIGHTS_NCONV },
+};
 
 static const model_info_t models[MODEL_COUNT] = {
 	[MODEL_VGG16] = {
@@ -26,9 +49,9 @@ static const model_info_t models[MODEL_COUNT] = {
 		{ "block1_pool", "block2_pool", "block3_pool", "block4_pool",
 		  "block5_pool" },
 		"flatten", { NULL, NULL },
-		MODEL_VGG16_FILE, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+		MODEL_VGG16_FILE, MODEL_VGG16_NOTOP_FILE,
 		MODEL_VGG16_URL, "VGG16(weights='imagenet')", "VGG16_WEIGHTS", "models",
-		VGG16_STORE,
+		VGG16_STORE, VGG16_STORE_TAPS,
 		"keras-load_img-224-nearest;rgb2bgr;mean-103.939,116.779,123.68",
 		/* vgg16.preprocess_input's (ImageNet's means) */
 		{ 103.939f, 116.779f, 123.68f },
@@ -45,7 +68,7 @@ static const model_info_t models[MODEL_COUNT] = {
 		MODEL_VGGFACE_FILE, "rcmalli_vggface_tf_notop_vgg16.h5",
 		MODEL_VGGFACE_URL, "keras_vggface.VGGFace(model='vgg16')",
 		"VGGFACE_WEIGHTS", "models/vggface",
-		VGGFACE_STORE,
+		VGGFACE_STORE, VGGFACE_STORE_TAPS,
 		"keras-load_img-224-nearest;rgb2bgr;mean-93.5940,104.7624,129.1863",
 		/* keras_vggface.utils.preprocess_input(version=1)'s (VGG-Face's
 		 * training set), after the same flip */
@@ -66,17 +89,116 @@ int model_parse(const char *s)
 	return -1;
 }
 
-int model_of_store(const char *s)
+int model_store_parse(const char *s, int *model, int *tap)
 {
 	for (int m = 1; s && m < MODEL_COUNT; m++)
-		if (strcmp(s, models[m].store_model) == 0)
-			return m;
+		for (int t = 0; t < MODEL_NTAPS; t++)
+			if (strcmp(s, models[m].store_taps[t]) == 0) {
+				*model = m;
+				*tap = t;
+				return 0;
+			}
 	return -1;
+}
+
+int model_of_store(const char *s)
+{
+	int m, t;
+
+	return model_store_parse(s, &m, &t) ? -1 : m;
 }
 
 const char *model_store_names(void)
 {
-	return "'" VGG16_STORE "' or '" VGGFACE_STORE "'";
+	return STORE_NAMES;
+}
+
+const model_tap_info_t *model_tap_info(int tap)
+{
+	return &taps[tap > 0 && tap < MODEL_NTAPS ? tap : MODEL_TAP_FC2];
+}
+
+const char *model_store_name(int model, int tap)
+{
+	return model_info(model)->store_taps[tap > 0 && tap < MODEL_NTAPS ? tap
+							: MODEL_TAP_FC2];
+}
+
+const char *model_tap_layer(int model, int tap)
+{
+	const model_info_t *m = model_info(model);
+	int n = model_tap_info(tap)->nlayers;
+
+	/* A dense tap is the last layer with weights it needs. */
+	return n > WEIGHTS_NCONV ? m->layers[n - 1] : m->pools[MODEL_NPOOLS - 1];
+}
+
+int model_tap_find(const char *layer, const char *pooling, int *model,
+		   int *tap, char *err)
+{
+	const model_info_t *a = model_info(MODEL_VGG16);
+	const model_info_t *b = model_info(MODEL_VGGFACE);
+	int t = -1, m = MODEL_AUTO;
+
+	for (int i = 1; layer && t < 0 && i < MODEL_COUNT; i++)
+		for (int k = 0; k <= MODEL_TAP_POOL; k++)
+			if (strcmp(layer, model_tap_layer(i, k)) == 0) {
+				m = i;
+				t = k;
+				break;
+			}
+	if (!layer)
+		t = MODEL_TAP_FC2;
+	if (t < 0)
+		return err_set(err, ERR_ARG, "--layer: '%s' is not %s, %s or %s "
+			       "(%s: %s, %s or %s)", layer,
+			       a->layers[WEIGHTS_NLAYERS - 1], a->layers[WEIGHTS_NCONV],
+			       model_tap_layer(MODEL_VGG16, MODEL_TAP_POOL), b->title,
+			       b->layers[WEIGHTS_NLAYERS - 1], b->layers[WEIGHTS_NCONV],
+			       model_tap_layer(MODEL_VGGFACE, MODEL_TAP_POOL));
+	if (pooling && t != MODEL_TAP_POOL)
+		return err_set(err, ERR_ARG, "--pooling %s: Keras pools %s (%s: %s) "
+			       "only; give --layer %s", pooling,
+			       model_tap_layer(MODEL_VGG16, MODEL_TAP_POOL), b->title,
+			       model_tap_layer(MODEL_VGGFACE, MODEL_TAP_POOL),
+			       model_tap_layer(m, MODEL_TAP_POOL));
+	if (pooling) {
+		if (strcmp(pooling, taps[MODEL_TAP_POOL_AVG].pooling) == 0)
+			t = MODEL_TAP_POOL_AVG;
+		else if (strcmp(pooling, taps[MODEL_TAP_POOL_MAX].pooling) == 0)
+			t = MODEL_TAP_POOL_MAX;
+		else
+			return err_set(err, ERR_ARG, "--pooling: '%s' is not %s or %s",
+				       pooling, taps[MODEL_TAP_POOL_AVG].pooling,
+				       taps[MODEL_TAP_POOL_MAX].pooling);
+	}
+	*model = m;
+	*tap = t;
+	return 0;
+}
+
+void model_tap_options(int model, int tap, char *buf, size_t len)
+{
+	const char *pooling = model_tap_info(tap)->pooling;
+
+	if (!buf || len == 0)
+		return;
+	snprintf(buf, len, "--layer %s%s%s", model_tap_layer(model, tap),
+		 pooling ? " --pooling " : "", pooling ? pooling : "");
+}
+
+void model_tap_list(int model, int nlayers, char *buf, size_t len)
+{
+	const char *pool = model_tap_layer(model, MODEL_TAP_POOL);
+
+	if (!buf || len == 0)
+		return;
+	if (nlayers >= WEIGHTS_NLAYERS)
+		snprintf(buf, len, "%s, %s or %s (with --pooling avg, max or none)",
+			 model_tap_layer(model, MODEL_TAP_FC2),
+			 model_tap_layer(model, MODEL_TAP_FC1), pool);
+	else
+		snprintf(buf, len, "%s (with --pooling avg, max or none)", pool);
 }
 
 int model_default_path(int model, char *buf, size_t len, char *err)
@@ -118,20 +240,48 @@ int model_weights_path(const char *given, int model, char *buf, size_t len,
 	return 0;
 }
 
-void model_missing_help(int model, const char *path, char *buf,
-				size_t len)
+int model_tap_path(const char *given, int model, int tap, char *buf,
+		   size_t len, char *err)
 {
 	const model_info_t *m = model_info(model);
+	const char *env = getenv(m->env), *slash;
+	char notop[4096];
+	int rc;
+
+	if ((rc = model_weights_path(given, model, buf, len, err)) || given ||
+	    (env && *env) || model_tap_info(tap)->nlayers > WEIGHTS_NCONV)
+		return rc;
+	slash = strrchr(buf, '/');
+	if (!slash || (size_t)snprintf(notop, sizeof notop, "%.*s/%s",
+				       (int)(slash - buf), buf,
+				       m->notop_name) >= sizeof notop ||
+	    access(notop, F_OK) != 0)
+		return 0;
+	if ((size_t)snprintf(buf, len, "%s", notop) >= len)
+		return err_set(err, ERR_ARG, "weights path longer than %zu bytes",
+			       len - 1);
+	return 0;
+}
+
+void model_missing_help(int model, int tap, const char *path, char *buf,
+			size_t len)
+{
+	const model_info_t *m = model_info(model);
+	char notop[512] = "";
 
 	if (!buf || len == 0)
 		return;
+	if (model_tap_info(tap)->nlayers == WEIGHTS_NCONV)
+		snprintf(notop, sizeof notop, "\n%s needs no dense layer: the "
+			 "_notop file %s, beside it, serves too.",
+			 model_tap_layer(model, tap), m->notop_name);
 	snprintf(buf, len,
 		 "%s weights not found at %s\n"
 		 "%s downloads them on its first call from\n  %s\n"
 		 "and caches them as ~/.keras/%s/%s ($KERAS_HOME/%s/ "
-		 "when KERAS_HOME is set).\n"
+		 "when KERAS_HOME is set).%s\n"
 		 "Copy or download that file there, or point to it with "
 		 "%s=PATH or --weights PATH.",
 		 m->title, path ? path : "(no path)", m->get, m->url,
-		 m->cache_dir, m->file_name, m->cache_dir, m->env);
+		 m->cache_dir, m->file_name, m->cache_dir, notop, m->env);
 }

@@ -1,9 +1,9 @@
-/* vgg.c - VGG16 through fc2 in fp32.  N batch, H height, W width, C input
- * channels, K output channels; activations are NHWC, kernels HWIO, as in
- * Keras.  The layer functions below are the straightforward path (im2col +
- * OpenBLAS sgemm), kept as the reference; the network runs the 3x3 layers
- * through winograd.h unless asked for VGG_CONV_DIRECT, and shares every
- * stage among its own threads. */
+/* vgg.c - VGG16 through fc2 (or to another tap) in fp32.  N batch, H
+ * height, W width, C input channels, K output channels; activations are
+ * NHWC, kernels HWIO, as in Keras.  The layer functions below are the
+ * straightforward path (im2col + OpenBLAS sgemm), kept as the reference;
+ * the network runs the 3x3 layers through winograd.h unless asked for
+ * VGG_CONV_DIRECT, and shares every stage among its own threads. */
 #include "net/vgg.h"
 
 #include <cblas.h>
@@ -25,7 +25,10 @@
 #define VGG_COL_MAX ((size_t)8 << 20)
 /* conv1_1's whole im2col (224 * 224, 27) on the Winograd path. */
 #define VGG_COL1 ((size_t)VGG_IN * VGG_IN * 27)
-#define VGG_FLAT (7 * 7 * 512)
+/* block5_pool: (7, 7, 512), flattened for fc1 and the Flatten tap. */
+#define VGG_POOL5_HW (7 * 7)
+#define VGG_POOL5_C 512
+#define VGG_FLAT (VGG_POOL5_HW * VGG_POOL5_C)
 /* conv1_1 by the vector kernels and the pools are split into bands of rows per
  * image, so that one image keeps both threads busy. */
 #define VGG_BANDS 8
@@ -57,14 +60,14 @@ static const char *const stage_names[VGG_NSTAGES] = {
 
 struct vgg {
 	const weights_t *w;
-	int max_batch, conv, isa;
+	int max_batch, conv, isa, tap;
 	const convk_t *k; /* the vector kernels of conv1_1 and the pools, or NULL */
 	workers_t *workers;
 	wino_layer_t *wl[WEIGHTS_NCONV]; /* NULL: im2col */
 	float *act[2];   /* (max_batch, VGG_ACT_MAX) each */
 	float *work;     /* im2col: col_len per thread; Winograd's work */
 	size_t col_len;
-	float *fc;       /* (max_batch, VGG_FEATURES): fc1's output */
+	float *fc;       /* (max_batch, VGG_FEATURES): fc1's output (tap fc2) */
 	double sec[VGG_NSTAGES];
 };
 
@@ -150,6 +153,24 @@ void vgg_maxpool2(const float *in, int N, int H, int W, int C, float *out)
 	}
 }
 
+void vgg_global_pool(const float *in, int N, int P, int C, int max, float *out)
+{
+	for (int n = 0; n < N; n++) {
+		const float *x = in + (size_t)n * P * C;
+		float *y = out + (size_t)n * C;
+		for (int c = 0; c < C; c++) {
+			double sum = 0;
+			float m = x[c];
+			for (int p = 0; p < P; p++) {
+				float v = x[(size_t)p * C + c];
+				sum += v;
+				m = v > m ? v : m;
+			}
+			y[c] = max ? m : (float)(sum / P);
+		}
+	}
+}
+
 void vgg_opts_init(vgg_opts_t *o, int max_batch)
 {
 	memset(o, 0, sizeof *o);
@@ -178,6 +199,8 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 			       o->max_batch);
 	if (o->conv != VGG_CONV_WINOGRAD && o->conv != VGG_CONV_DIRECT)
 		return err_set(err, ERR_ARG, "vgg: unknown convolution %d", o->conv);
+	if (o->tap < 0 || o->tap >= MODEL_NTAPS)
+		return err_set(err, ERR_ARG, "vgg: unknown tap %d", o->tap);
 	if (o->isa != ISA_AUTO && !isa_cpu_has(o->isa))
 		return err_set(err, ERR_UNSUPPORTED, "vgg: this CPU lacks %s",
 			       isa_name(o->isa));
@@ -189,6 +212,11 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		return err_set(err, ERR_ARG, "vgg: %d threads, not 1..256", threads);
 	if (err_mul_size(VGG_ACT_MAX * sizeof(float), (size_t)o->max_batch, &act))
 		return err_set(err, ERR_NOMEM, "vgg: batch %d too large", o->max_batch);
+	/* The options first, then what they ask of the weights. */
+	if (model_tap_info(o->tap)->nlayers > w->nlayers)
+		return err_set(err, ERR_ARG, "vgg: %s needs %d layers with weights, "
+			       "the file has %d", model_tap_layer(w->model, o->tap),
+			       model_tap_info(o->tap)->nlayers, w->nlayers);
 	net = calloc(1, sizeof *net);
 	if (!net)
 		goto nomem;
@@ -196,6 +224,7 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	net->max_batch = o->max_batch;
 	net->conv = o->conv;
 	net->isa = o->isa == ISA_AUTO ? isa_best() : o->isa;
+	net->tap = o->tap;
 	net->col_len = o->conv == VGG_CONV_DIRECT ? VGG_COL_MAX : VGG_COL1;
 	size_t work = net->col_len * (size_t)threads;
 	for (int i = 1; i < WEIGHTS_NCONV && o->conv == VGG_CONV_WINOGRAD; i++) {
@@ -214,9 +243,11 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		goto fail;
 	net->act[0] = malloc(act);
 	net->act[1] = malloc(act);
-	net->fc = malloc((size_t)o->max_batch * VGG_FEATURES * sizeof(float));
+	if (o->tap == MODEL_TAP_FC2 &&
+	    !(net->fc = malloc((size_t)o->max_batch * VGG_FEATURES * sizeof(float))))
+		goto nomem;
 	net->work = malloc(work * sizeof(float));
-	if (!net->act[0] || !net->act[1] || !net->fc || !net->work)
+	if (!net->act[0] || !net->act[1] || !net->work)
 		goto nomem;
 	*out = net;
 	return 0;
@@ -352,16 +383,30 @@ int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err)
 	}
 	x = run_convs(net, split, WEIGHTS_NCONV, x, 0, n, &cur);
 	/* x is (n, 7, 7, 512) NHWC, so each image is already flattened in Keras'
-	 * H, W, C order: (n, 25088).  Both fc layers, in batches, read their
-	 * weights once per batch. */
+	 * H, W, C order: (n, 25088), the pool tap's vector.  Both fc layers, in
+	 * batches, read their weights once per batch. */
 	double t = now();
-	fc_forward(net->isa, x, n, VGG_FLAT, w->kernel[13], w->bias[13],
-		   VGG_FEATURES, 1, net->fc, net->workers);
-	net->sec[VGG_NSTAGES - 2] += now() - t;
-	t = now();
-	fc_forward(net->isa, net->fc, n, VGG_FEATURES, w->kernel[14], w->bias[14],
-		   VGG_FEATURES, 1, out, net->workers);
-	net->sec[VGG_NSTAGES - 1] += now() - t;
+	switch (net->tap) {
+	case MODEL_TAP_POOL:
+		memcpy(out, x, (size_t)n * VGG_FLAT * sizeof *out);
+		break;
+	case MODEL_TAP_POOL_AVG:
+	case MODEL_TAP_POOL_MAX:
+		vgg_global_pool(x, n, VGG_POOL5_HW, VGG_POOL5_C,
+				net->tap == MODEL_TAP_POOL_MAX, out);
+		break;
+	default:
+		fc_forward(net->isa, x, n, VGG_FLAT, w->kernel[13], w->bias[13],
+			   VGG_FEATURES, 1, net->tap == MODEL_TAP_FC1 ? out : net->fc,
+			   net->workers);
+		net->sec[VGG_NSTAGES - 2] += now() - t;
+		t = now();
+		if (net->tap == MODEL_TAP_FC1)
+			break;
+		fc_forward(net->isa, net->fc, n, VGG_FEATURES, w->kernel[14],
+			   w->bias[14], VGG_FEATURES, 1, out, net->workers);
+		net->sec[VGG_NSTAGES - 1] += now() - t;
+	}
 	return 0;
 }
 
@@ -388,6 +433,11 @@ int vgg_threads(const vgg_t *net)
 int vgg_isa(const vgg_t *net)
 {
 	return net->isa;
+}
+
+int vgg_dim(const vgg_t *net)
+{
+	return model_tap_info(net->tap)->dim;
 }
 
 void vgg_free(vgg_t *net)

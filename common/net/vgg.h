@@ -1,16 +1,21 @@
-/* vgg.h - VGG16 through fc2, float32, channels-last, batched.
+/* vgg.h - VGG16 through fc2, or to another tap, float32, channels-last,
+ * batched.
  *
  * Dimension letters used throughout: N batch, H height, W width, C input
  * channels, K output channels, D features.  Activations are NHWC.
  *
  * The network is the Keras one: 13 conv 3x3 'same' + ReLU, 2x2 max-pool after
  * blocks 1..5, flatten in H, W, C order (25088 = 7*7*512), fc1 + ReLU,
- * fc2 + ReLU.  Output: (N, 4096) float32. */
+ * fc2 + ReLU.  It stops at its tap (net/model.h): fc2, fc1, or block5_pool
+ * flattened, averaged or maxed over its 7x7 (Keras' Flatten,
+ * GlobalAveragePooling2D, GlobalMaxPooling2D).  Output: (N, D) float32, D
+ * the tap's dim (vgg_dim). */
 #ifndef COMMON_NET_VGG_H
 #define COMMON_NET_VGG_H
 
 #include <stddef.h>
 
+#include "net/model.h"
 #include "net/weights.h"
 #include "net/winograd.h"
 
@@ -18,6 +23,7 @@
  * target_size, then the model's preprocessing: img_load_input). */
 #define VGG_IN 224
 #define VGG_IN_FLOATS ((size_t)VGG_IN * VGG_IN * 3)
+/* The dense layers' width: fc1's and fc2's vectors. */
 #define VGG_FEATURES 4096
 
 typedef struct vgg vgg_t;
@@ -45,9 +51,11 @@ typedef struct vgg_opts {
 	/* Winograd tile side m (2, 4 or 6) per conv layer; 0 takes the
 	 * default; ignored for conv1_1 and on the direct path. */
 	int tile[WEIGHTS_NCONV];
+	int tap;       /* where the output is taken (net/model.h's MODEL_TAP_*) */
 } vgg_opts_t;
 
-/* vgg_opts_init fills the defaults: Winograd, every CPU, the best ISA. */
+/* vgg_opts_init fills the defaults: fc2, Winograd, every CPU, the best
+ * ISA. */
 void vgg_opts_init(vgg_opts_t *o, int max_batch);
 
 /* vgg_create_opts prepares a network over w (which must outlive it):
@@ -56,7 +64,8 @@ void vgg_opts_init(vgg_opts_t *o, int max_batch);
  * 2 x 12.8 MB per image of activations, and 64 MB for the Winograd layers,
  * or 32 MB per thread on the direct path) and starts the compute threads.  OpenBLAS is set to
  * one thread: the network runs its own.  Returns 0, ERR_ARG (a field out
- * of range), ERR_UNSUPPORTED (the ISA asked for is not on this CPU) or
+ * of range, or a tap that needs layers w lacks: fc1 or fc2 from a _notop
+ * file), ERR_UNSUPPORTED (the ISA asked for is not on this CPU) or
  * ERR_NOMEM. */
 int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		    char *err);
@@ -64,7 +73,8 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 /* vgg_create: vgg_create_opts with the defaults for max_batch. */
 int vgg_create(const weights_t *w, int max_batch, vgg_t **out, char *err);
 
-/* vgg_forward: in is (n, 224, 224, 3) preprocessed BGR, out is (n, 4096).
+/* vgg_forward: in is (n, 224, 224, 3) preprocessed BGR, out is (n, D), D
+ * the tap's dim (vgg_dim).
  * 1 <= n <= max_batch.  Returns 0 or ERR_ARG.  An image's output is a
  * function of that image alone, to the bit: no batch size, place in the
  * batch, other image or thread count changes it (each layer sums every
@@ -83,9 +93,11 @@ const char *vgg_stage_name(int stage);
 int vgg_conv_tile(const vgg_t *net, int layer);
 
 /* vgg_threads: the compute threads the network runs on; vgg_isa: the ISA
- * its kernels run (isa.h), never ISA_AUTO. */
+ * its kernels run (isa.h), never ISA_AUTO; vgg_dim: the length of its
+ * output vectors, its tap's dim (net/model.h). */
 int vgg_threads(const vgg_t *net);
 int vgg_isa(const vgg_t *net);
+int vgg_dim(const vgg_t *net);
 
 void vgg_free(vgg_t *net);
 
@@ -102,5 +114,12 @@ void vgg_conv3x3_relu(const float *in, int N, int H, int W, int C,
 /* in (N, H, W, C), out (N, H/2, W/2, C): 2x2 max-pool, stride 2 ('valid',
  * odd trailing row/column dropped, as Keras does). */
 void vgg_maxpool2(const float *in, int N, int H, int W, int C, float *out);
+
+/* in (N, P, C), P positions (block5_pool's 7 * 7, in H, W order), out
+ * (N, C): each channel's mean over the P positions (max: its maximum), as
+ * Keras' GlobalAveragePooling2D (GlobalMaxPooling2D).  The mean sums the
+ * positions in their order in double and rounds once, so an image's bits
+ * are its own whatever the batch. */
+void vgg_global_pool(const float *in, int N, int P, int C, int max, float *out);
 
 #endif

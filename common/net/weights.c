@@ -54,6 +54,29 @@ const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS] = {
 	{ "fc2", 0, 4096, 4096, 0 },
 };
 
+int weights_check_tap(const weights_t *w, int tap, const char *path,
+		      char *err)
+{
+	const model_info_t *m = model_info(w->model);
+	char gives[160];
+
+	if (model_tap_info(tap)->nlayers <= w->nlayers)
+		return 0;
+	model_tap_list(w->model, w->nlayers, gives, sizeof gives);
+	return err_set(err, ERR_MISSING, "%s is %s's _notop file (%d "
+		       "convolutions, no %s or %s): it gives %s, not %s", path,
+		       m->title, WEIGHTS_NCONV, m->layers[WEIGHTS_NCONV],
+		       m->layers[WEIGHTS_NLAYERS - 1], gives,
+		       model_tap_layer(w->model, tap));
+}
+
+const char *weights_fingerprint(const weights_t *w, int nlayers)
+{
+	if (nlayers < WEIGHTS_NCONV || nlayers > w->nlayers)
+		return NULL;
+	return w->fp[nlayers - WEIGHTS_NCONV];
+}
+
 int weights_check_model(const weights_t *w, int want, const char *path,
 			char *err)
 {
@@ -277,18 +300,19 @@ static void list_names(const h5util_strlist_t *l, char *buf, size_t len)
 
 /* detect picks the model by the names of the file's first layers with
  * weights (l): the one with more of its names at their places (VGG16 when
- * even).  Refuses a file that has fewer than 15 such layers (ERR_MISSING)
- * or none of either model's names (ERR_UNSUPPORTED, naming what it has);
- * a file that has some is checked name by name after its shapes
- * (check_names). */
+ * even), and how many layers to read (*nlayers): 15, or the 13
+ * convolutions of a _notop file.  Refuses a file that has fewer than 13
+ * such layers, or 14 (ERR_MISSING), or none of either model's names
+ * (ERR_UNSUPPORTED, naming what it has); a file that has some is checked
+ * name by name after its shapes (check_names). */
 static int detect(const h5util_strlist_t *l, const char *path, int *model,
-		  char *err)
+		  int *nlayers, char *err)
 {
 	int v16 = name_matches(l, MODEL_VGG16);
 	int vf = name_matches(l, MODEL_VGGFACE);
 	const model_info_t *m, *a = model_info(MODEL_VGG16);
 	const model_info_t *b = model_info(MODEL_VGGFACE);
-	char names[300], notop[160] = "";
+	char names[300];
 
 	*model = vf > v16 ? MODEL_VGGFACE : MODEL_VGG16;
 	m = model_info(*model);
@@ -301,28 +325,26 @@ static int detect(const h5util_strlist_t *l, const char *path, int *model,
 			       a->layers[0], a->layers[WEIGHTS_NLAYERS - 1],
 			       b->title, b->layers[0], b->layers[WEIGHTS_NLAYERS - 1]);
 	}
-	if (l->n >= WEIGHTS_NLAYERS)
+	*nlayers = l->n >= WEIGHTS_NLAYERS ? WEIGHTS_NLAYERS : WEIGHTS_NCONV;
+	if (l->n == WEIGHTS_NCONV || l->n >= WEIGHTS_NLAYERS)
 		return 0;
-	if (l->n == WEIGHTS_NCONV)
-		snprintf(notop, sizeof notop, ": this looks like the _notop file "
-			 "(no %s/%s); use %s", m->layers[WEIGHTS_NCONV],
-			 m->layers[WEIGHTS_NCONV + 1], m->file_name);
 	return err_set(err, ERR_MISSING, "%s: %zu layers with weights, %s needs %d "
-		       "(13 conv, %s, %s)%s", path, l->n, m->title, WEIGHTS_NLAYERS,
-		       m->layers[WEIGHTS_NCONV], m->layers[WEIGHTS_NCONV + 1], notop);
+		       "(13 conv, %s, %s), or 13 (a _notop file)", path, l->n,
+		       m->title, WEIGHTS_NLAYERS, m->layers[WEIGHTS_NCONV],
+		       m->layers[WEIGHTS_NCONV + 1]);
 }
 
 /* check_names refuses a file read as model whose layers do not all carry
  * model's names: the shapes fit, but shapes alone never say which
  * network's numbers these are (VGG16's and VGG-Face's are the same). */
 static int check_names(const h5util_strlist_t *l, const char *path, int model,
-		       char *err)
+		       int nlayers, char *err)
 {
 	const model_info_t *m = model_info(model);
 	const model_info_t *a = model_info(MODEL_VGG16);
 	const model_info_t *b = model_info(MODEL_VGGFACE);
 
-	for (int k = 0; k < WEIGHTS_NLAYERS; k++)
+	for (int k = 0; k < nlayers; k++)
 		if (strcmp(l->v[k], m->layers[k]) != 0)
 			return err_set(err, ERR_UNSUPPORTED,
 				       "%s: layer %.100s where %s has %s: the model is "
@@ -410,11 +432,13 @@ static uint64_t fp_floats(uint64_t h, const float *f, size_t n)
 	return h;
 }
 
+/* fingerprint hashes w's layers in order, noting the hash after each of
+ * the first WEIGHTS_NCONV .. w->nlayers layers (weights_fingerprint). */
 static void fingerprint(weights_t *w)
 {
 	uint64_t h = FP_K2;
 
-	for (int i = 0; i < WEIGHTS_NLAYERS; i++) {
+	for (int i = 0; i < w->nlayers; i++) {
 		const weights_layer_spec_t *s = &weights_spec[i];
 		uint64_t kshape[4] = { 3, 3, (uint64_t)s->cin,
 				       (uint64_t)s->cout };
@@ -428,8 +452,12 @@ static void fingerprint(weights_t *w)
 		h = fp_final(h ^ 1);
 		h = fp_final(h ^ (uint64_t)s->cout);
 		h = fp_floats(h, w->bias[i], (size_t)s->cout);
+		if (i + 1 >= WEIGHTS_NCONV)
+			snprintf(w->fp[i + 1 - WEIGHTS_NCONV], sizeof w->fp[0],
+				 "%016" PRIx64, h);
 	}
-	snprintf(w->fingerprint, sizeof w->fingerprint, "%016" PRIx64, h);
+	memcpy(w->fingerprint, w->fp[w->nlayers - WEIGHTS_NCONV],
+	       sizeof w->fingerprint);
 }
 
 /* ---- entry point -------------------------------------------------------- */
@@ -464,15 +492,15 @@ static int check_file(const char *path, char *err)
 	return 0;
 }
 
-/* read_into reads the file's 15 layers into w's block (laid out), and
- * w->model. */
+/* read_into reads the file's 15 layers (a _notop file's 13) into w's
+ * block (laid out), and w->model and w->nlayers. */
 static int read_into(const char *path, weights_t *w, char *err)
 {
 	hid_t file = H5I_INVALID_HID, root = H5I_INVALID_HID;
 	keras_h5_layers_t layers = { 0 };
 	h5util_quiet_t quiet;
 	char why[256];
-	int rc, model = MODEL_VGG16;
+	int rc, model = MODEL_VGG16, nlayers = WEIGHTS_NLAYERS;
 
 	/* Failures are reported through err, not as HDF5's stack dumps. */
 	h5util_quiet(&quiet);
@@ -489,15 +517,16 @@ static int read_into(const char *path, weights_t *w, char *err)
 	if ((rc = keras_h5_open_root(file, path, &root, err)) ||
 	    (rc = check_backend(root, path, err)) ||
 	    (rc = keras_h5_layers(root, path, WEIGHTS_NLAYERS, &layers, err)) ||
-	    (rc = detect(&layers.names, path, &model, err)))
+	    (rc = detect(&layers.names, path, &model, &nlayers, err)))
 		goto out;
-	for (int i = 0; i < WEIGHTS_NLAYERS; i++)
+	for (int i = 0; i < nlayers; i++)
 		if ((rc = load_layer(root, path, layers.names.v[i],
 				     &layers.weights[i], model, i, w, err)))
 			goto out;
-	if ((rc = check_names(&layers.names, path, model, err)))
+	if ((rc = check_names(&layers.names, path, model, nlayers, err)))
 		goto out;
 	w->model = model;
+	w->nlayers = nlayers;
 out:
 	keras_h5_layers_free(&layers);
 	if (root >= 0)
@@ -516,13 +545,15 @@ typedef struct child_job {
 } child_job_t;
 
 /* The child reads the numbers into the shared block and sends the model
- * (an int) down the pipe: the parent's w is not shared. */
+ * and the layers read (two ints) down the pipe: the parent's w is not
+ * shared. */
 static int child_read(void *arg, int fd, char *err)
 {
 	const child_job_t *j = arg;
 	int rc = read_into(j->path, j->w, err);
+	int what[2] = { j->w->model, j->w->nlayers };
 
-	if (rc == 0 && h5child_write(fd, &j->w->model, sizeof j->w->model))
+	if (rc == 0 && h5child_write(fd, what, sizeof what))
 		rc = err_set(err, ERR_IO, "%s: sending the model failed", j->path);
 	return rc;
 }
@@ -530,11 +561,24 @@ static int child_read(void *arg, int fd, char *err)
 static int parent_read(void *arg, int fd, char *err)
 {
 	const child_job_t *j = arg;
+	int what[2];
 
-	if (h5child_read(fd, &j->w->model, sizeof j->w->model) ||
-	    (j->w->model != MODEL_VGG16 && j->w->model != MODEL_VGGFACE))
+	if (h5child_read(fd, what, sizeof what) ||
+	    (what[0] != MODEL_VGG16 && what[0] != MODEL_VGGFACE) ||
+	    (what[1] != WEIGHTS_NCONV && what[1] != WEIGHTS_NLAYERS))
 		return err_set(err, ERR_FORMAT, "%s: no model came back", j->path);
+	j->w->model = what[0];
+	j->w->nlayers = what[1];
 	return 0;
+}
+
+/* finish: what a file just read needs: no pointer to layers it lacks (a
+ * _notop file's fc1 and fc2), and the fingerprints. */
+static void finish(weights_t *w)
+{
+	for (int i = w->nlayers; i < WEIGHTS_NLAYERS; i++)
+		w->kernel[i] = w->bias[i] = NULL;
+	fingerprint(w);
 }
 
 /* Common entry: an empty *w and a path, or an error. */
@@ -564,7 +608,7 @@ int weights_load(const char *path, weights_t *w, char *err)
 		weights_free(w);
 		return rc;
 	}
-	fingerprint(w);
+	finish(w);
 	return 0;
 }
 
@@ -583,6 +627,6 @@ int weights_read(const char *path, weights_t *w, char *err)
 		weights_free(w);
 		return rc;
 	}
-	fingerprint(w);
+	finish(w);
 	return 0;
 }

@@ -28,6 +28,11 @@
  *    the network.
  * A file whose names are neither is refused with the names it holds.
  *
+ * The _notop files (include_top=False: vgg16_weights_tf_dim_ordering_tf_
+ * kernels_notop.h5, rcmalli_vggface_tf_notop_vgg16.h5, in every layout
+ * above) hold the 13 convolutions alone: they load with nlayers 13 and
+ * serve the pool taps (net/model.h), never fc1 or fc2.
+ *
  * Shapes: conv kernels HWIO (3, 3, in, out), dense kernels (in, out), biases
  * (out), float32 (other float types are converted by HDF5).
  */
@@ -60,21 +65,29 @@ typedef struct weights {
 	size_t block_bytes;
 	int shared;
 	int model; /* MODEL_VGG16 or MODEL_VGGFACE, from the layer names */
+	/* The layers read: WEIGHTS_NLAYERS, or WEIGHTS_NCONV from a _notop
+	 * file (kernel and bias NULL past them). */
+	int nlayers;
 	/* A hash of every kernel's and bias' shape and float32 contents, in
 	 * layer order, as 16 lower-case hex digits: two files with the same
-	 * numbers have the same fingerprint, whatever their layout. */
+	 * numbers have the same fingerprint, whatever their layout.  The
+	 * hash runs layer after layer: fp[n - WEIGHTS_NCONV] is its value
+	 * after the first n layers (weights_fingerprint), fingerprint its
+	 * value over the file's nlayers. */
 	char fingerprint[17];
+	char fp[WEIGHTS_NLAYERS - WEIGHTS_NCONV + 1][17];
 } weights_t;
 
 /* weights_kernel_count returns the number of floats in layer i's kernel. */
 size_t weights_kernel_count(int i);
 
-/* weights_load reads the 15 layers from path into *w (allocating), and the
+/* weights_load reads the 15 layers from path into *w (allocating), or the
+ * 13 convolutions of a _notop file (w->nlayers), and the
  * model they belong to (w->model, from the layer names), in a child
  * process (h5child.h): a file that crashes or hangs libhdf5 gives
  * ERR_FORMAT "PATH: damaged HDF5 file (...)" instead of killing the caller.
  * Errors (one line naming the file, and the layer when there is one):
- * ERR_MISSING (no such file; a layer is missing, e.g. the _notop file),
+ * ERR_MISSING (no such file; a layer is missing: fewer than 13, or 14),
  * ERR_UNSUPPORTED (layer names that are neither VGG16's nor VGG-Face's,
  * e.g. DeepFace's conv2d_1...: the message lists them),
  * ERR_FORMAT (not HDF5, truncated, attributes or datasets unreadable),
@@ -99,5 +112,20 @@ void weights_free(weights_t *w);
  * else ERR_MISMATCH naming both (path is w's file, for the message). */
 int weights_check_model(const weights_t *w, int want, const char *path,
 			char *err);
+
+/* weights_fingerprint: the fingerprint of w's first nlayers layers (16 hex
+ * digits, in w), or NULL when nlayers is not WEIGHTS_NCONV .. w->nlayers.
+ * A tap's vectors depend on exactly the layers it needs (net/model.h's
+ * nlayers), so a store records this one: a full file and its _notop file
+ * give the pool taps the same fingerprint, and the full file's over
+ * WEIGHTS_NLAYERS is the fingerprint stores had before the taps. */
+const char *weights_fingerprint(const weights_t *w, int nlayers);
+
+/* weights_check_tap: 0 when w holds the layers tap (net/model.h) needs,
+ * else ERR_MISSING naming the file (path), what it holds and the taps it
+ * gives ("PATH is VGG16's _notop file (13 convolutions, no fc1 or fc2): it
+ * gives block5_pool (...), not fc2"). */
+int weights_check_tap(const weights_t *w, int tap, const char *path,
+		      char *err);
 
 #endif

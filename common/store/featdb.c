@@ -118,8 +118,9 @@ static int main_empty(MDB_txn *txn)
 }
 
 /* Opens both databases, creating them in a fresh (empty) environment when
- * the store is writable; an environment holding anything else is not ours. */
-static int open_dbis(featdb_t *db, char *err)
+ * the open may create the store; an environment holding anything else is
+ * not ours. */
+static int open_dbis(featdb_t *db, int create, char *err)
 {
 	static const char *const names[2] = {FEATDB_DB_FEATURES, FEATDB_DB_META};
 	MDB_dbi *dbis[2] = {&db->features, &db->meta};
@@ -133,7 +134,7 @@ static int open_dbis(featdb_t *db, char *err)
 			      mdb_strerror(rc));
 		goto fail;
 	}
-	if (!db->rdonly) {
+	if (create) {
 		MDB_dbi main_dbi;
 		MDB_stat ms;
 		if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) != 0 ||
@@ -147,7 +148,7 @@ static int open_dbis(featdb_t *db, char *err)
 	}
 	for (int i = 0; i < 2; i++) {
 		rc = mdb_dbi_open(txn, names[i], flags, dbis[i]);
-		if (rc == MDB_NOTFOUND && db->rdonly && main_empty(txn)) {
+		if (rc == MDB_NOTFOUND && !create && main_empty(txn)) {
 			/* What extract's first transaction, cut short (a crash, a
 			 * full disk) or still to come, leaves. */
 			ret = err_set(err, ERR_MISSING, "%s: an empty store (nothing "
@@ -217,11 +218,12 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 	char *data = NULL;
 	struct stat st;
 	size_t plen;
-	int fresh = 0, rc, ret;
+	int fresh = 0, create, rc, ret;
 
 	if (out)
 		*out = NULL;
-	if (!path || !*path || !out || (flags != FEATDB_RDONLY && flags != FEATDB_CREATE))
+	if (!path || !*path || !out ||
+	    (flags != FEATDB_RDONLY && flags != FEATDB_CREATE && flags != FEATDB_WRITE))
 		return err_set(err, ERR_ARG, "featdb_open: bad arguments");
 	plen = strlen(path);
 	db = calloc(1, sizeof *db);
@@ -233,10 +235,11 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 	memcpy(data, path, plen);
 	memcpy(data + plen, "/data.mdb", sizeof "/data.mdb");
 	db->rdonly = flags == FEATDB_RDONLY;
+	create = flags == FEATDB_CREATE;
 
 	if (stat(path, &st) != 0) {
 		int e = errno;
-		if (e != ENOENT || db->rdonly) {
+		if (e != ENOENT || !create) {
 			ret = err_set(err, e == ENOENT ? ERR_MISSING : ERR_IO, "%s: %s",
 				      path, e == ENOENT ? "no such feature store" : strerror(e));
 			goto fail;
@@ -265,14 +268,14 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 			ret = err_set(err, ERR_IO, "%s: %s", data, strerror(errno));
 			goto fail;
 		}
-		if (db->rdonly) {
+		if (!create) {
 			ret = err_set(err, ERR_MISSING, "%s: no data.mdb, not a feature "
 				      "store", path);
 			goto fail;
 		}
 		fresh = 1;
 	} else if (st.st_size == 0) {
-		if (db->rdonly) {
+		if (!create) {
 			ret = err_set(err, ERR_FORMAT, "%s is empty, not a feature store", data);
 			goto fail;
 		}
@@ -311,7 +314,7 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 				      mdb_strerror(rc));
 		goto fail;
 	}
-	if ((ret = featdb_pages_check(db, err)) != 0 || (ret = open_dbis(db, err)) != 0)
+	if ((ret = featdb_pages_check(db, err)) != 0 || (ret = open_dbis(db, create, err)) != 0)
 		goto fail;
 	free(data);
 	*out = db;
@@ -604,6 +607,52 @@ static int model_known(const char *s, size_t n)
 	return model_of_store(name) >= 0;
 }
 
+/* Reads the "threshold.<metric>" keys (in key order, so by metric) into
+ * meta, inside txn; keys past FEATDB_MAX_THRESHOLDS, or whose metric is no
+ * name of ours, are a later writer's and passed over. */
+static int thresholds_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta,
+			   char *err)
+{
+	static const char prefix[] = "threshold.";
+	const size_t plen = sizeof prefix - 1;
+	MDB_cursor *cur = NULL;
+	MDB_val k = {plen, (void *)prefix}, v;
+	int rc, ret = 0;
+
+	if ((rc = mdb_cursor_open(txn, db->meta, &cur)) != 0)
+		return featdb_lmdb_fail(db, rc, "cursor", err);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && meta->nthresholds < FEATDB_MAX_THRESHOLDS;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		ret = featdb_threshold_parse(db, (const char *)k.mv_data + plen,
+					     k.mv_size - plen, v.mv_data, v.mv_size,
+					     &meta->thresholds[meta->nthresholds], err);
+		if (ret == ERR_ARG) {
+			ret = 0;
+			continue;
+		}
+		if (ret)
+			goto done;
+		meta->nthresholds++;
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		ret = featdb_lmdb_fail(db, rc, "cursor", err);
+done:
+	mdb_cursor_close(cur);
+	return ret;
+}
+
+const featdb_threshold_t *featdb_meta_threshold(const featdb_meta_t *meta,
+						const char *metric)
+{
+	for (int i = 0; meta && metric && i < meta->nthresholds; i++)
+		if (strcmp(meta->thresholds[i].metric, metric) == 0)
+			return &meta->thresholds[i];
+	return NULL;
+}
+
 /* featdb_meta_get's reading, inside the read transaction txn; on failure
  * meta is left empty. */
 static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)
@@ -675,7 +724,8 @@ static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)
 	}
 	if ((ret = meta_value(db, txn, "classes", &v, err)) != 0 ||
 	    (ret = featdb_classes_parse(db, &v, &meta->classes, &meta->nclasses,
-					err)) != 0)
+					err)) != 0 ||
+	    (ret = thresholds_read(db, txn, meta, err)) != 0)
 		goto fail;
 	return 0;
 fail:
@@ -711,6 +761,70 @@ int featdb_scan(featdb_t *db, featdb_meta_t *meta, featdb_foreach_fn fn,
 		return featdb_lmdb_fail(db, rc, "begin", err);
 	if ((ret = meta_read(db, txn, meta, err)) == 0)
 		ret = foreach_txn(db, txn, fn, ctx, err);
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+/* featdb_blocks' walk, inside the read transaction txn. */
+static int blocks_txn(featdb_t *db, MDB_txn *txn, int n, featdb_block_fn fn,
+		      void *ctx, char *err)
+{
+	const char **keys = malloc((size_t)n * sizeof *keys);
+	const uint8_t **vals = malloc((size_t)n * sizeof *vals);
+	size_t *klens = malloc((size_t)n * sizeof *klens);
+	size_t *vlens = malloc((size_t)n * sizeof *vlens);
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int m = 0, rc, ret = 0;
+
+	if (!keys || !vals || !klens || !vlens) {
+		ret = err_set(err, ERR_NOMEM, "%s: out of memory", db->path);
+		goto done;
+	}
+	if ((rc = mdb_cursor_open(txn, db->features, &cur)) != 0) {
+		ret = featdb_lmdb_fail(db, rc, "cursor", err);
+		goto done;
+	}
+	/* A read transaction's pages stay where they are until it ends, so
+	 * a block's pointers hold while fn works on them. */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		keys[m] = k.mv_data;
+		klens[m] = k.mv_size;
+		vals[m] = v.mv_data;
+		vlens[m] = v.mv_size;
+		if (++m == n) {
+			if ((ret = fn(ctx, m, keys, klens, vals, vlens)) != 0)
+				goto done;
+			m = 0;
+		}
+	}
+	if (rc != MDB_NOTFOUND)
+		ret = featdb_lmdb_fail(db, rc, "cursor", err);
+	else if (m > 0)
+		ret = fn(ctx, m, keys, klens, vals, vlens);
+done:
+	mdb_cursor_close(cur);
+	free(keys);
+	free(vals);
+	free(klens);
+	free(vlens);
+	return ret;
+}
+
+int featdb_blocks(featdb_t *db, featdb_meta_t *meta, int n, featdb_block_fn fn,
+		  void *ctx, char *err)
+{
+	MDB_txn *txn = NULL;
+	int rc, ret;
+
+	if (!db || !meta || !fn || n < 1)
+		return err_set(err, ERR_ARG, "featdb_blocks: bad arguments");
+	memset(meta, 0, sizeof *meta);
+	if ((rc = featdb_txn_begin(db, MDB_RDONLY, &txn)) != 0)
+		return featdb_lmdb_fail(db, rc, "begin", err);
+	if ((ret = meta_read(db, txn, meta, err)) == 0)
+		ret = blocks_txn(db, txn, n, fn, ctx, err);
 	mdb_txn_abort(txn);
 	return ret;
 }

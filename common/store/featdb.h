@@ -1,6 +1,7 @@
 /* featdb.h - the feature store: one LMDB environment (a directory) holding
- * the fc2 vector of every image, keyed by the image's path relative to the
- * input folder, plus the metadata that says how the vectors were made.
+ * the vector of every image at one tap (fc2 by default; net/model.h),
+ * keyed by the image's path relative to the input folder, plus the
+ * metadata that says how the vectors were made.
  *
  * Record format (the value of each key in database "features"), version 1,
  * every field little-endian, defined here and nowhere else:
@@ -10,7 +11,8 @@
  *   4      2     format version (1)
  *   6      1     dtype: 1 = float32, 2 = float16 (IEEE binary16)
  *   7      1     split: 0 train, 1 valid, 2 test
- *   8      4     dim: number of elements (4096 for VGG16 fc2), uint32
+ *   8      4     dim: number of elements (4096 for VGG16 fc2, the tap's
+ *                dim), uint32
  *   12     4     class: index into the store's class list, int32
  *   16     4     CRC-32 (IEEE, as zlib's crc32) of bytes 0..15 and 24..end
  *   20     4     reserved, 0
@@ -18,9 +20,15 @@
  *
  * Metadata (database "meta"), each value a UTF-8 string without NUL:
  *   "format"      "vggfeat 1"
- *   "model"       what the vectors are: "vgg16-fc2" or "vggface-fc7" (the
- *                 registry's store_model, net/model.h); a store holds one
- *   "fingerprint" the weights' fingerprint (weights_t.fingerprint)
+ *   "model"       what the vectors are, model and tap: "vgg16-fc2" or
+ *                 "vggface-fc7" at the default tap, "vgg16-fc1",
+ *                 "vgg16-block5_pool" (Flatten), "vgg16-block5_pool-avg",
+ *                 "vgg16-block5_pool-max", and VGG-Face's "vggface-fc6",
+ *                 "vggface-pool5[-avg|-max]" (the registry's
+ *                 model_store_name, net/model.h); a store holds one
+ *   "fingerprint" the weights' fingerprint over the layers the tap needs
+ *                 (weights_fingerprint: the 13 convolutions for a pool
+ *                 tap, so a full file and its _notop file make one store)
  *   "preprocess"  the preprocessing settings (the registry's preprocess,
  *                 net/model.h)
  *   "dim", "dtype" ("4096", "f32" or "f16")
@@ -29,6 +37,21 @@
  *                 this list
  *   "count"       number of records
  *   "version"     the version of the program that last wrote the store
+ *   "threshold.<metric>"  (optional; verify --calibrate writes it, nothing
+ *                 else does) the distance at or below which two vectors
+ *                 are called the same person under <metric> ("cosine",
+ *                 "euclidean", "euclidean_l2"), as a decimal number, then
+ *                 what the calibration measured, as name=value pairs, each
+ *                 after one space: "0.412345 far=0.001 tar=0.9563
+ *                 records=valid count=1240": far and tar, the false- and
+ *                 true-accept rates at that distance on the pairs it was
+ *                 calibrated on; records, which records formed them
+ *                 ("valid" or "all"); count, the store's records then (a
+ *                 store that has grown since holds a stale threshold).
+ *                 Readers take the number and ignore names they do not
+ *                 know; readers from before it ignore the key.  The
+ *                 threshold is data beside the vectors: writing it changes
+ *                 no record.
  *
  * Readers may run while a writer writes (LMDB MVCC): each read sees the last
  * committed batch.  Writes go in bounded transactions; a crash loses at most
@@ -100,6 +123,17 @@ uint32_t featdb_crc32(uint32_t crc, const void *buf, size_t len);
 /* The store. */
 typedef struct featdb featdb_t;
 
+/* A calibrated threshold (the metadata's "threshold.<metric>"). */
+#define FEATDB_METRIC_MAX 24 /* a metric's name, NUL included */
+#define FEATDB_MAX_THRESHOLDS 8
+typedef struct featdb_threshold {
+	char metric[FEATDB_METRIC_MAX]; /* [a-z0-9_], at least one */
+	double value;     /* same person when the distance is <= value */
+	double far, tar;  /* at value, on the calibration's pairs */
+	char records[8];  /* "valid" or "all" */
+	uint64_t count;   /* the store's records when it was calibrated */
+} featdb_threshold_t;
+
 typedef struct featdb_meta {
 	char model[64]; /* written as VGG16's (net/model.h) when empty */
 	char fingerprint[64];
@@ -110,9 +144,21 @@ typedef struct featdb_meta {
 	int nclasses;
 	char **classes; /* in Keras' order (classes.h), owned */
 	uint64_t count;
+	/* The calibrated thresholds, in the order of their metrics' names;
+	 * read by featdb_meta_get, never written by featdb_write (which
+	 * leaves them as they are): featdb_threshold_put writes one. */
+	featdb_threshold_t thresholds[FEATDB_MAX_THRESHOLDS];
+	int nthresholds;
 } featdb_meta_t;
 
-enum { FEATDB_RDONLY = 0, FEATDB_CREATE = 1 };
+/* featdb_meta_threshold: meta's threshold for metric, or NULL. */
+const featdb_threshold_t *featdb_meta_threshold(const featdb_meta_t *meta,
+						const char *metric);
+
+/* FEATDB_RDONLY reads; FEATDB_CREATE opens or creates; FEATDB_WRITE opens
+ * an existing store for writing (ERR_MISSING when there is none, as
+ * FEATDB_RDONLY). */
+enum { FEATDB_RDONLY = 0, FEATDB_CREATE = 1, FEATDB_WRITE = 2 };
 
 /* featdb_open opens (FEATDB_RDONLY) or opens-or-creates (FEATDB_CREATE) the
  * store at path (a directory).  ERR_MISSING when it does not exist (or holds
@@ -178,6 +224,29 @@ int featdb_foreach(featdb_t *db, featdb_foreach_fn fn, void *ctx, char *err);
  * featdb_meta_free whatever the result (empty when it could not be read). */
 int featdb_scan(featdb_t *db, featdb_meta_t *meta, featdb_foreach_fn fn,
 		void *ctx, char *err);
+
+/* featdb_blocks walks the records as featdb_scan does (*meta filled first,
+ * over the same snapshot) but hands fn up to n of them at a time, in key
+ * order, undecoded: keys[i] (klens[i] bytes, NOT NUL-terminated) and
+ * vals[i] (vlens[i] bytes, for featdb_rec_decode) point into the store's
+ * map and are valid only during the call, which may decode them from any
+ * thread (a large store streams through the map a block at a time, never
+ * held in memory whole).  fn returns 0 to go on, non-zero to stop
+ * (featdb_blocks returns that value); it must not call other featdb
+ * functions on db.  Errors as featdb_scan's, and ERR_ARG (n < 1). */
+typedef int (*featdb_block_fn)(void *ctx, int n, const char *const *keys,
+			       const size_t *klens, const uint8_t *const *vals,
+			       const size_t *vlens);
+int featdb_blocks(featdb_t *db, featdb_meta_t *meta, int n, featdb_block_fn fn,
+		  void *ctx, char *err);
+
+/* featdb_threshold_put writes t as the metadata's "threshold.<t->metric>"
+ * in one transaction (replacing that metric's, leaving everything else as
+ * it is), growing the map when it is full.  The store must be open for
+ * writing.  Errors: ERR_ARG (read-only; a metric name not [a-z0-9_]+ or
+ * too long; records not "valid" or "all"; a value, far or tar that is not
+ * finite), ERR_MISSING (the store has no metadata yet), ERR_IO. */
+int featdb_threshold_put(featdb_t *db, const featdb_threshold_t *t, char *err);
 
 /* featdb_max_key: the longest key the store accepts, in bytes. */
 int featdb_max_key(featdb_t *db);

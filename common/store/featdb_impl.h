@@ -6,7 +6,9 @@
  *   featdb_pages.c  the walk over data.mdb's pages that refuses a damaged
  *                   store before LMDB reads it
  *   featdb.c        the store: open, read, metadata
- *   featdb_write.c  the store's writes, renumbering the stored classes */
+ *   featdb_write.c  the store's writes, renumbering the stored classes
+ *   featdb_threshold.c  the calibrated thresholds: their text, read and
+ *                   written */
 #ifndef COMMON_STORE_FEATDB_IMPL_H
 #define COMMON_STORE_FEATDB_IMPL_H
 
@@ -64,6 +66,22 @@ int featdb_key_check(featdb_t *db, const char *key, MDB_val *k, char *err);
 int featdb_classes_parse(const featdb_t *db, const MDB_val *v, char ***out,
 			 int *nout, char *err);
 void featdb_classes_free(char **names, int n);
+
+/* ---- featdb_write.c ---- */
+
+/* featdb_map_grow doubles the map; the caller holds no transaction.
+ * Returns 0, ERR_NOMEM (the map cannot grow further) or LMDB's error. */
+int featdb_map_grow(featdb_t *db, char *err);
+
+/* ---- featdb_threshold.c ---- */
+
+/* featdb_threshold_parse reads the metadata value v (vlen bytes) of key
+ * "threshold.<metric>" (metric, mlen bytes) into *t.  Returns 0, ERR_ARG
+ * (metric is not a metric's name: a later writer's key, to be passed
+ * over) or ERR_FORMAT (the value is not a threshold). */
+int featdb_threshold_parse(const featdb_t *db, const char *metric, size_t mlen,
+			   const char *v, size_t vlen, featdb_threshold_t *t,
+			   char *err);
 
 /* ---- featdb_pages.c ---- */
 

@@ -280,8 +280,7 @@ fail:
 	return ret;
 }
 
-/* Doubles the map; the caller holds no transaction. */
-static int map_grow(featdb_t *db, char *err)
+int featdb_map_grow(featdb_t *db, char *err)
 {
 	MDB_envinfo info;
 	int rc;
@@ -345,7 +344,7 @@ int featdb_write(featdb_t *db, featdb_meta_t *meta, int n, const char *const *ke
 			break;
 		/* The transaction was aborted, so no transaction of ours is
 		 * active: the map may be grown now, then all of it redone. */
-		if ((ret = map_grow(db, err)) != 0)
+		if ((ret = featdb_map_grow(db, err)) != 0)
 			break;
 	}
 	if (ret == 0)

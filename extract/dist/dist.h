@@ -24,12 +24,13 @@
 /* One batch of results on its way to rank 0: n images, consecutive in the
  * shared to-do list from index first.  Image k was extracted when why[k][0]
  * is 0 (its vector is the next row of feats), else skipped for reason why[k].
- * feats is (good, VGG_FEATURES) float32: 16 KB per extracted image. */
+ * feats is (good, dim) float32, dim the tap's (net/model.h): 16 KB per
+ * image at fc2. */
 typedef struct dist_batch {
 	uint64_t first;
-	int n;
+	int n, dim;
 	char (*why)[ERR_LEN]; /* (n) */
-	float *feats;         /* (good, VGG_FEATURES) */
+	float *feats;         /* (good, dim) */
 } dist_batch_t;
 
 /* dist_init starts MPI (when built with it) before anything else of main().
@@ -67,10 +68,11 @@ void dist_block(size_t n, int rank, int size, size_t *first, size_t *count);
 int dist_send_batch(const dist_batch_t *b, char *err);
 int dist_send_done(char *err);
 
-/* dist_recv_batch (rank 0) takes the next batch another rank sent: *got is
- * 1 and b is filled (pointing into a buffer that the next call reuses), or
- * *got is 0 when wait is 0 and nothing has arrived yet. */
-int dist_recv_batch(int wait, dist_batch_t *b, int *got, char *err);
+/* dist_recv_batch (rank 0) takes the next batch another rank sent, of
+ * vectors of dim floats: *got is 1 and b is filled (pointing into a buffer
+ * that the next call reuses), or *got is 0 when wait is 0 and nothing has
+ * arrived yet. */
+int dist_recv_batch(int wait, int dim, dist_batch_t *b, int *got, char *err);
 
 /* dist_finalize ends MPI after a successful run; dist_abort ends the whole
  * job (every rank) with status, after this rank printed why. */

@@ -9,7 +9,7 @@
  *
  * A batch travels as one message of bytes, native byte order:
  *   u64 first, i32 n, i32 good, n bytes (1 = extracted, 0 = skipped),
- *   (n - good) * ERR_LEN bytes of reasons, good * VGG_FEATURES float32.
+ *   (n - good) * ERR_LEN bytes of reasons, good * dim float32 (dim the tap's).
  *
  * Test hook: with VGGFEAT_TEST_DIE_AFTER=N in the environment, the last rank
  * (when it is not rank 0) kills itself with SIGKILL right after its N-th
@@ -24,7 +24,6 @@
 #include <mpi.h>
 
 #include "dist.h"
-#include "net/vgg.h"
 
 #define TAG_BATCH 1
 #define HEAD 16
@@ -179,7 +178,7 @@ int dist_send_batch(const dist_batch_t *b, char *err)
 	for (int k = 0; k < b->n; k++)
 		good += b->why[k][0] == 0;
 	size_t len = HEAD + (size_t)b->n + (size_t)(b->n - good) * ERR_LEN +
-		     (size_t)good * VGG_FEATURES * sizeof(float);
+		     (size_t)good * (size_t)b->dim * sizeof(float);
 	if (len > INT_MAX)
 		return err_set(err, ERR_TOO_BIG, "a batch of %d is too big to send", b->n);
 	MPI_Wait(&g_sreq[i], MPI_STATUS_IGNORE);
@@ -204,7 +203,7 @@ int dist_send_batch(const dist_batch_t *b, char *err)
 			p[ERR_LEN - 1] = 0;
 			p += ERR_LEN;
 		}
-	memcpy(p, b->feats, (size_t)good * VGG_FEATURES * sizeof(float));
+	memcpy(p, b->feats, (size_t)good * (size_t)b->dim * sizeof(float));
 	MPI_Isend(g_sbuf[i], (int)len, MPI_BYTE, 0, TAG_BATCH, MPI_COMM_WORLD, &g_sreq[i]);
 	if (++g_sent == g_die_after) {
 		MPI_Wait(&g_sreq[i], MPI_STATUS_IGNORE);
@@ -219,7 +218,7 @@ int dist_send_done(char *err)
 	return 0;
 }
 
-int dist_recv_batch(int wait, dist_batch_t *b, int *got, char *err)
+int dist_recv_batch(int wait, int dim, dist_batch_t *b, int *got, char *err)
 {
 	MPI_Status st;
 	int flag = 1, len;
@@ -250,11 +249,11 @@ int dist_recv_batch(int wait, dist_batch_t *b, int *got, char *err)
 	memcpy(&good, g_rbuf + 12, 4);
 	if (n < 0 || good < 0 || good > n ||
 	    (size_t)len != HEAD + (size_t)n + (size_t)(n - good) * ERR_LEN +
-				   (size_t)good * VGG_FEATURES * sizeof(float))
+				   (size_t)good * (size_t)dim * sizeof(float))
 		goto bad;
 	/* The reasons are rewritten in place as one ERR_LEN string per image,
 	 * so the buffer needs room for n of them; the vectors are copied out. */
-	size_t need = (size_t)n * ERR_LEN + (size_t)good * VGG_FEATURES * sizeof(float);
+	size_t need = (size_t)n * ERR_LEN + (size_t)good * (size_t)dim * sizeof(float);
 	if (need > g_ocap) {
 		uint8_t *nb = realloc(g_obuf, need);
 		if (!nb)
@@ -274,6 +273,7 @@ int dist_recv_batch(int wait, dist_batch_t *b, int *got, char *err)
 	if (flagged != good)
 		goto bad;
 	b->n = n;
+	b->dim = dim;
 	b->why = (char (*)[ERR_LEN])g_obuf;
 	b->feats = (float *)(g_obuf + (size_t)n * ERR_LEN);
 	for (int k = 0; k < n; k++) {
@@ -289,7 +289,7 @@ int dist_recv_batch(int wait, dist_batch_t *b, int *got, char *err)
 			why += ERR_LEN;
 		}
 	}
-	memcpy(b->feats, why, (size_t)good * VGG_FEATURES * sizeof(float));
+	memcpy(b->feats, why, (size_t)good * (size_t)dim * sizeof(float));
 	*got = 1;
 	return 0;
 bad:

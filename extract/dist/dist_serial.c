@@ -25,7 +25,7 @@ int dist_send_batch(const dist_batch_t *b, char *err)
 
 int dist_send_done(char *err) { return 0; }
 
-int dist_recv_batch(int wait, dist_batch_t *b, int *got, char *err)
+int dist_recv_batch(int wait, int dim, dist_batch_t *b, int *got, char *err)
 {
 	*got = 0;
 	return wait ? err_set(err, ERR_UNSUPPORTED, "built without MPI: no batch "

@@ -13,7 +13,6 @@
 #include "net/model.h"
 #include "run.h"
 #include "version.h"
-#include "net/vgg.h"
 
 void plan_init(plan_t *p)
 {
@@ -68,32 +67,72 @@ static int lock_store(const char *db, int *fd, char *err)
 	return 0;
 }
 
+/* load_weights reads the weights (every rank) and checks that they are
+ * --model's, that --layer names a layer of theirs, that they give the tap
+ * (not fc1 or fc2 from a _notop file) and that every rank has the same
+ * numbers there. */
+static int load_weights(const run_opts_t *o, plan_t *p, char *err)
+{
+	const model_info_t *m;
+	char taps[160];
+	int rc;
+
+	if ((rc = weights_load(p->wpath, &p->w, err)) ||
+	    (rc = weights_check_model(&p->w, o->model, p->wpath, err)))
+		return rc;
+	m = model_info(p->w.model);
+	if (o->tap_model != MODEL_AUTO && o->tap_model != p->w.model) {
+		model_tap_list(p->w.model, p->w.nlayers, taps, sizeof taps);
+		return err_set(err, ERR_MISMATCH, "--layer %s is %s's name, but %s "
+			       "holds %s weights, whose layers are %s", o->layer,
+			       model_info(o->tap_model)->title, p->wpath, m->title,
+			       taps);
+	}
+	if ((rc = weights_check_tap(&p->w, o->tap, p->wpath, err)))
+		return rc;
+	return dist_check_weights(weights_fingerprint(&p->w,
+					model_tap_info(o->tap)->nlayers), err);
+}
+
 static int check_meta(const featdb_meta_t *old, const weights_t *w,
 		      const run_opts_t *o, const char *wpath, char *err)
 {
 	const model_info_t *m = model_info(w->model);
+	const char *store = model_store_name(w->model, o->tap);
+	const char *fp = weights_fingerprint(w, model_tap_info(o->tap)->nlayers);
+	char has[96], asked[96];
+	int old_model, old_tap;
 
 	/* First: two models' vectors may even share a fingerprint (the same
-	 * numbers under other names), never a store. */
-	if (strcmp(old->model, m->store_model) != 0)
+	 * numbers under other names), never a store; nor two taps'. */
+	if (model_store_parse(old->model, &old_model, &old_tap) == 0 &&
+	    old_model == w->model && old_tap != o->tap) {
+		model_tap_options(old_model, old_tap, has, sizeof has);
+		model_tap_options(w->model, o->tap, asked, sizeof asked);
+		return err_set(err, ERR_MISMATCH,
+			       "%s holds %s vectors (%s), this run asks for %s (%s): "
+			       "a store holds one tap's; use another --db or %s",
+			       o->db, old->model, has, store, asked, has);
+	}
+	if (strcmp(old->model, store) != 0)
 		return err_set(err, ERR_MISMATCH,
 			       "%s holds %s features (%s), but %s is %s weights (%s): "
 			       "a store holds one model's; use another --db", o->db,
 			       old->model,
 			       model_info(model_of_store(old->model))->title,
-			       wpath, m->title, m->store_model);
-	if (strcmp(old->fingerprint, w->fingerprint) != 0)
+			       wpath, m->title, store);
+	if (strcmp(old->fingerprint, fp) != 0)
 		return err_set(err, ERR_MISMATCH,
 			       "%s holds features of weights %s, but %s has fingerprint "
 			       "%s; use another --db or the same weights",
-			       o->db, old->fingerprint, wpath, w->fingerprint);
+			       o->db, old->fingerprint, wpath, fp);
 	if (strcmp(old->preprocess, m->preprocess) != 0)
 		return err_set(err, ERR_MISMATCH,
 			       "%s was made with preprocessing '%s', this program uses '%s'",
 			       o->db, old->preprocess, m->preprocess);
-	if (old->dim != VGG_FEATURES)
+	if (old->dim != model_tap_info(o->tap)->dim)
 		return err_set(err, ERR_MISMATCH, "%s holds %d-d features, not %d",
-			       o->db, old->dim, VGG_FEATURES);
+			       o->db, old->dim, model_tap_info(o->tap)->dim);
 	if (old->dtype != o->dtype)
 		return err_set(err, ERR_MISMATCH,
 			       "%s stores %s features; rerun with --dtype %s",
@@ -128,9 +167,7 @@ int plan_store(const run_opts_t *o, plan_t *p, char *err)
 {
 	int rc;
 
-	if ((rc = weights_load(p->wpath, &p->w, err)) ||
-	    (rc = weights_check_model(&p->w, o->model, p->wpath, err)) ||
-	    (rc = dist_check_weights(p->w.fingerprint, err)))
+	if ((rc = load_weights(o, p, err)))
 		return rc;
 	const model_info_t *model = model_info(p->w.model);
 
@@ -145,11 +182,13 @@ int plan_store(const run_opts_t *o, plan_t *p, char *err)
 	if ((p->have_old && (rc = check_meta(&p->old, &p->w, o, p->wpath, err))) ||
 	    (rc = merge_classes(p, err)))
 		return rc;
-	snprintf(p->meta.model, sizeof p->meta.model, "%s", model->store_model);
-	snprintf(p->meta.fingerprint, sizeof p->meta.fingerprint, "%s", p->w.fingerprint);
+	snprintf(p->meta.model, sizeof p->meta.model, "%s",
+		 model_store_name(p->w.model, o->tap));
+	snprintf(p->meta.fingerprint, sizeof p->meta.fingerprint, "%s",
+		 weights_fingerprint(&p->w, model_tap_info(o->tap)->nlayers));
 	snprintf(p->meta.preprocess, sizeof p->meta.preprocess, "%s", model->preprocess);
 	snprintf(p->meta.version, sizeof p->meta.version, PROG " " VGGFEAT_VERSION);
-	p->meta.dim = VGG_FEATURES;
+	p->meta.dim = model_tap_info(o->tap)->dim;
 	p->meta.dtype = o->dtype;
 	return 0;
 }
@@ -214,9 +253,7 @@ int plan_worker(const run_opts_t *o, plan_t *p, char *err)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = weights_load(p->wpath, &p->w, err)) ||
-	    (rc = weights_check_model(&p->w, o->model, p->wpath, err)) ||
-	    (rc = dist_check_weights(p->w.fingerprint, err)) ||
+	if ((rc = load_weights(o, p, err)) ||
 	    (rc = dist_share_keys(NULL, 0, &keys, &n, err)))
 		return rc;
 	/* The images go into p->ds, so that dataset_free frees them. */

@@ -37,6 +37,10 @@ typedef struct run_opts {
 	long decode_threads; /* image decoding threads (the ring's) */
 	int dtype, strict, quiet, conv, follow;
 	int model; /* weights.h's; MODEL_AUTO: the file's */
+	/* The tap (--layer, --pooling: net/model.h's MODEL_TAP_*), and the
+	 * model whose layer name --layer gave (MODEL_AUTO without --layer). */
+	const char *layer;
+	int tap, tap_model;
 } run_opts_t;
 
 /* ---- sink.c: skips, progress, commits ------------------------------------- */
@@ -57,8 +61,9 @@ typedef struct sink {
 	featdb_meta_t *meta;
 	const int *cmap;        /* the folder's class index -> meta's */
 	int dtype, strict, quiet, batch;
+	int dim;                /* the tap's */
 	size_t recsize;
-	float *feats;           /* (batch, VGG_FEATURES) the network's output */
+	float *feats;           /* (batch, dim) the network's output */
 	uint8_t *recs;          /* (batch, recsize) */
 	const char **keys;      /* (batch) */
 	const uint8_t **vals;   /* (batch) */
@@ -122,10 +127,11 @@ void plan_init(plan_t *p);
  * as skipped images; ERR_MISSING when it holds no image. */
 int plan_scan(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err);
 
-/* plan_store (rank 0, p->wpath set) loads the weights and checks them with
- * every rank's, opens and locks the store, checks its metadata against
- * the weights and options (ERR_MISMATCH) and makes the metadata to
- * write: the union of the store's and the folder's people. */
+/* plan_store (rank 0, p->wpath set) loads the weights, checks that they
+ * give the tap and that every rank's are the same, opens and locks the
+ * store, checks its metadata against the weights and options, the tap
+ * included (ERR_MISMATCH), and makes the metadata to write: the union of
+ * the store's and the folder's people. */
 int plan_store(const run_opts_t *o, plan_t *p, char *err);
 
 /* plan_todo (rank 0) lists the images not yet stored, gives a new store

@@ -7,7 +7,6 @@
 
 #include "cli.h"
 #include "run.h"
-#include "net/vgg.h"
 
 void sink_skip(sink_skipped_t *s, const char *why, int quiet)
 {
@@ -43,11 +42,12 @@ int sink_init(sink_t *s, const run_opts_t *o, plan_t *p, char *err)
 	s->strict = o->strict;
 	s->quiet = o->quiet;
 	s->batch = (int)o->batch;
-	s->recsize = featdb_rec_size(o->dtype, VGG_FEATURES);
+	s->dim = model_tap_info(o->tap)->dim;
+	s->recsize = featdb_rec_size(o->dtype, s->dim);
 	s->all = p->all;
 	s->nall = p->nall;
 	s->left = dist_rank() == 0 ? p->nall - p->n : 0;
-	s->feats = malloc(B * VGG_FEATURES * sizeof *s->feats);
+	s->feats = malloc(B * (size_t)s->dim * sizeof *s->feats);
 	s->recs = malloc(B * s->recsize);
 	s->keys = malloc(B * sizeof *s->keys);
 	s->vals = malloc(B * sizeof *s->vals);
@@ -84,7 +84,7 @@ int sink_write(sink_t *s, const dist_batch_t *b, char *err)
 		s->keys[g] = it->key;
 		s->vals[g] = s->recs + (size_t)g * s->recsize;
 		s->lens[g] = s->recsize;
-		rc = featdb_rec_encode(b->feats + (size_t)g * VGG_FEATURES, VGG_FEATURES,
+		rc = featdb_rec_encode(b->feats + (size_t)g * s->dim, s->dim,
 				       s->dtype, s->cmap[it->cls], it->split,
 				       s->recs + (size_t)g * s->recsize, err);
 		if (rc)
@@ -102,7 +102,7 @@ int sink_take_remote(sink_t *s, int wait, char *err)
 		dist_batch_t b;
 		int got, rc;
 
-		if ((rc = dist_recv_batch(wait, &b, &got, err)) || !got)
+		if ((rc = dist_recv_batch(wait, s->dim, &b, &got, err)) || !got)
 			return rc;
 		if (b.n < 1 || b.n > s->batch || (size_t)b.n > s->left ||
 		    b.first > s->nall - (size_t)b.n)

