@@ -5,9 +5,9 @@
  * covers the layers the tap needs, so that a store begun with the _notop
  * file and finished with the full one is, byte for byte, the store the
  * full file makes alone; the head records the tap and predict follows it.
- * And the refusals: fc2 from a _notop file, another tap into a store, a
- * merge of two taps, predict with weights that cannot give the head's
- * tap.  (The taps' numbers against Keras: test_vgg.c.) */
+ * verify and nearest run to the store's tap too.  And the refusals: fc2
+ * from a _notop file, another tap into a store, a merge of two taps,
+ * predict with weights that cannot give the head's tap.  (The taps' numbers against Keras: test_vgg.c.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -482,10 +482,40 @@ static void test_predict_refusals(void **state)
 	assert_int_equal(stat(model, &st), -1);
 }
 
+/* verify and nearest run the network to the store's tap: an image of the
+ * pool store is its own nearest record, at distance 0, from the _notop
+ * file or the full one; without a store verify takes fc2, which the
+ * _notop file cannot give.  (Runs after test_notop_pool_store, whose
+ * store it reads.) */
+static void test_recog_follows_the_tap(void **state)
+{
+	const char *db = path_in("avg.lmdb");
+	const char *a = path_in("faces/person_01/001.jpg");
+	const char *b = path_in("faces/person_01/002.jpg");
+	const char *weights[2] = {g.notop, g.full};
+
+	for (int k = 0; k < 2; k++) {
+		char *near[] = {proc_bin("nearest"), "--db", (char *)db, "--weights",
+				(char *)weights[k], "--top-k", "1", "-q", (char *)a, NULL};
+		char *out = run_status(near, 0);
+		expect_says(out, "\t1\tperson_01/001.jpg\tperson_01\t0.000000\t", NULL);
+		free(out);
+	}
+	char *ver[] = {proc_bin("verify"), "--db", (char *)db, "--weights", (char *)g.full,
+		       "--threshold", "0.5", (char *)a, (char *)b, NULL};
+	free(run_status(ver, 0));
+	char *bare[] = {proc_bin("verify"), "--weights", (char *)g.notop, "--threshold",
+			"0.5", (char *)a, (char *)b, NULL};
+	char *out = run_status(bare, 1);
+	expect_says(out, "verify: error: ", "VGG16's _notop file", "not fc2", NULL);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_notop_pool_store),
+		cmocka_unit_test(test_recog_follows_the_tap),
 		cmocka_unit_test(test_notop_and_full_make_one_store),
 		cmocka_unit_test(test_other_taps),
 		cmocka_unit_test(test_refusals),

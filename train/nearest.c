@@ -166,16 +166,17 @@ static int image_queries(const opts_t *o, const featdb_meta_t *meta, int model,
 	weights_t w = {0};
 	char wpath[4096];
 	size_t done = 0;
-	int rc;
+	int rc, tap = recog_store_tap(meta);
 
-	if (cli_weights_path(PROG, o->weights, model, wpath, sizeof wpath))
+	if (cli_weights_path(PROG, o->weights, model, tap, wpath, sizeof wpath))
 		return err_set(err, ERR_MISSING, "no weights file (above)");
 	vgg_opts_init(&eo.net, (int)o->batch);
+	eo.net.tap = tap;
 	eo.net.threads = (int)o->threads;
 	if ((rc = weights_load(wpath, &w, err)) == 0 &&
 	    (rc = weights_check_model(&w, o->model, wpath, err)) == 0 &&
-	    (rc = recog_check_weights(o->db, meta, model, &w, wpath, VGG_FEATURES,
-				      err)) == 0 &&
+	    (rc = recog_check_weights(o->db, meta, model, &w, wpath,
+				      model_tap_info(tap)->dim, err)) == 0 &&
 	    (rc = embed_list(PROG, o->inputs, o->ninputs, &im, err)) == 0)
 		rc = embed_run(PROG, &eo, &w, &im, add_batch, q, &done, err);
 	*skipped = im.skipped;

@@ -185,8 +185,9 @@ static int keep_pair(void *ctx, int n, const char *const *paths,
 	return 0;
 }
 
-/* two_vectors runs the network over w on images A and B: v (2, D). */
-static int two_vectors(const vf_opts_t *o, const weights_t *w, float *v, char *err)
+/* two_vectors runs the network over w to tap on images A and B: v (2, D). */
+static int two_vectors(const vf_opts_t *o, const weights_t *w, int tap, float *v,
+		       char *err)
 {
 	char *inputs[2] = {(char *)o->a, (char *)o->b};
 	embed_images_t im = {0};
@@ -195,6 +196,7 @@ static int two_vectors(const vf_opts_t *o, const weights_t *w, float *v, char *e
 	int rc;
 
 	vgg_opts_init(&eo.net, 2);
+	eo.net.tap = tap;
 	eo.net.threads = (int)o->threads;
 	if ((rc = embed_list(PROG, inputs, 2, &im, err)) == 0) {
 		for (int i = 0; i < 2 && rc == 0; i++)
@@ -218,16 +220,19 @@ static int verify_pair(const vf_opts_t *o, double t0)
 	weights_t w = {0};
 	recog_threshold_t t;
 	char err[ERR_LEN], wpath[4096];
-	float *v = malloc(2 * (size_t)VGG_FEATURES * sizeof *v);
-	int rc, model = o->model;
+	float *v = NULL;
+	int rc, model = o->model, tap, D;
 
-	if (!v) {
-		rc = err_set(err, ERR_NOMEM, "out of memory");
-		goto fail;
-	}
 	if (o->db && (rc = recog_store_open(o->db, &db, &meta, &model, err)))
 		goto fail;
 	featdb_close(db);
+	/* Without a store, fc2's vectors; with one, those of its tap. */
+	tap = recog_store_tap(o->db ? &meta : NULL);
+	D = model_tap_info(tap)->dim;
+	if (!(v = malloc(2 * (size_t)D * sizeof *v))) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
 	if (o->db && o->model && o->model != model) {
 		rc = err_set(err, ERR_MISMATCH, "%s holds %s vectors, but --model %s was "
 			     "given", o->db, meta.model, model_info(o->model)->name);
@@ -240,20 +245,21 @@ static int verify_pair(const vf_opts_t *o, double t0)
 		fprintf(stderr, PROG ": note: %s's threshold was calibrated at %llu "
 			"records; it holds %llu now (verify --calibrate again)\n", o->db,
 			(unsigned long long)t.count, (unsigned long long)meta.count);
-	if (cli_weights_path(PROG, o->weights, model, wpath, sizeof wpath)) {
+	if (cli_weights_path(PROG, o->weights, model, tap, wpath, sizeof wpath)) {
 		rc = CLI_ERROR;
 		goto out;
 	}
 	if ((rc = weights_load(wpath, &w, err)) ||
 	    (rc = weights_check_model(&w, o->model, wpath, err)) ||
-	    (o->db && (rc = recog_check_weights(o->db, &meta, model, &w, wpath,
-						VGG_FEATURES, err))) ||
-	    (rc = two_vectors(o, &w, v, err)))
+	    (rc = weights_check_tap(&w, tap, wpath, err)) ||
+	    (o->db && (rc = recog_check_weights(o->db, &meta, model, &w, wpath, D,
+						err))) ||
+	    (rc = two_vectors(o, &w, tap, v, err)))
 		goto fail;
 	vf_answer_t ans = {.a = o->a, .b = o->b, .threshold = t.value,
 			   .model = model_info(w.model)->title,
 			   .metric = recog_metric_name(o->metric)};
-	ans.distance = recog_distance(o->metric, v, v + VGG_FEATURES, VGG_FEATURES);
+	ans.distance = recog_distance(o->metric, v, v + D, D);
 	ans.same = ans.distance <= t.value;
 	ans.seconds = cli_now() - t0;
 	if ((rc = vf_answer_print(&ans, o->json, err)))

@@ -53,7 +53,7 @@ int embed_run(const char *prog, const embed_opts_t *o, const weights_t *w,
 	      embed_images_t *im, embed_fn fn, void *ctx, size_t *done,
 	      char *err)
 {
-	const int B = o->net.max_batch, D = VGG_FEATURES;
+	const int B = o->net.max_batch, D = model_tap_info(o->net.tap)->dim;
 	const float *mean = model_info(o->model)->mean_bgr;
 	float *x = malloc((size_t)B * VGG_IN_FLOATS * sizeof *x);
 	float *vec = malloc((size_t)B * D * sizeof *vec);

@@ -66,11 +66,17 @@ double recog_distance(int metric, const float *a, const float *b, int D);
 int recog_store_open(const char *path, featdb_t **db, featdb_meta_t *meta,
 		     int *model, char *err);
 
+/* recog_store_tap: the tap the store's vectors were taken at (net/model.h;
+ * its "model" says it), where the network must stop for a query; fc2's
+ * when meta is NULL (no store). */
+int recog_store_tap(const featdb_meta_t *meta);
+
 /* recog_check_weights: the weights w (read from wpath) make the vectors
- * of the store at path (metadata meta, model's): the same model, the same
- * fingerprint, the same preprocessing, and dim, the network's vector
- * length, is the store's.  Returns 0, ERR_MISMATCH naming both sides, or
- * ERR_SHAPE. */
+ * of the store at path (metadata meta, model's, at its tap): the same
+ * model, weights that give the tap (not fc2 from a _notop file), the same
+ * fingerprint over the layers the tap needs, the same preprocessing, and
+ * dim, the network's vector length, is the store's.  Returns 0,
+ * ERR_MISMATCH naming both sides, ERR_MISSING (the tap) or ERR_SHAPE. */
 int recog_check_weights(const char *path, const featdb_meta_t *meta, int model,
 			const weights_t *w, const char *wpath, int dim,
 			char *err);

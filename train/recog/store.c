@@ -31,22 +31,35 @@ int recog_store_open(const char *path, featdb_t **db, featdb_meta_t *meta,
 	return 0;
 }
 
+int recog_store_tap(const featdb_meta_t *meta)
+{
+	int model, tap;
+
+	return meta && model_store_parse(meta->model, &model, &tap) == 0 ? tap
+									 : MODEL_TAP_FC2;
+}
+
 int recog_check_weights(const char *path, const featdb_meta_t *meta, int model,
 			const weights_t *w, const char *wpath, int dim,
 			char *err)
 {
 	const model_info_t *m = model_info(model);
+	int tap = recog_store_tap(meta), rc;
+	const char *fp;
 
 	if (w->model != model)
 		return err_set(err, ERR_MISMATCH, "%s holds %s vectors (%s), but %s "
 			       "holds %s weights; use the weights extract used",
 			       path, meta->model, m->title, wpath,
 			       model_info(w->model)->title);
-	if (strcmp(w->fingerprint, meta->fingerprint) != 0)
+	if ((rc = weights_check_tap(w, tap, wpath, err)))
+		return rc;
+	fp = weights_fingerprint(w, model_tap_info(tap)->nlayers);
+	if (strcmp(fp, meta->fingerprint) != 0)
 		return err_set(err, ERR_MISMATCH, "%s holds vectors of %s weights "
 			       "with fingerprint %s, but %s has fingerprint %s; use "
 			       "the weights extract used", path, m->title,
-			       meta->fingerprint, wpath, w->fingerprint);
+			       meta->fingerprint, wpath, fp);
 	if (strcmp(meta->preprocess, m->preprocess) != 0)
 		return err_set(err, ERR_MISMATCH, "%s holds vectors made with "
 			       "preprocessing '%s'; this program uses '%s' for %s",
