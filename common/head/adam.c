@@ -1,6 +1,6 @@
 /* adam.c - Adam as tf.keras runs it (head.h): the plain reference in
- * double, and the float32 update on the kernels of a->isa
- * (kern.h's adam, the same bits on each). */
+ * double, and the float32 update and the first layer's fused step on the
+ * kernels of a->isa (kern.h's adam and step, the same bits on each). */
 #include "head/head.h"
 
 #include <math.h>
@@ -73,26 +73,23 @@ double adam_apply_ref(adam_t *a, float alpha, size_t off, size_t n, float *w,
 	return sq;
 }
 
-/* adam_run: adam_apply, optionally zeroing g as it goes. */
-static double adam_run(adam_t *a, float alpha, size_t off, size_t n, float *w,
-		       float *g, float l2, int clear)
+double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
+		  const float *g, float l2)
 {
 	float c1 = 1.0f - a->beta1, c2 = 1.0f - a->beta2, l2x2 = 2.0f * l2;
 	float *m = a->m + off, *v = a->v + off;
 
-	return kern_for(a->isa)->adam(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2,
-				      clear);
+	return kern_for(a->isa)->adam(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
 }
 
-double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
-		  const float *g, float l2)
+double adam_step_rows(adam_t *a, float alpha, size_t off, kern_step_t *s, float l2)
 {
-	/* g is only written when clear is set. */
-	return adam_run(a, alpha, off, n, w, (float *)g, l2, 0);
-}
-
-double adam_apply_clear(adam_t *a, float alpha, size_t off, size_t n,
-			float *w, float *g, float l2)
-{
-	return adam_run(a, alpha, off, n, w, g, l2, 1);
+	s->m = a->m + off;
+	s->v = a->v + off;
+	s->alpha = alpha;
+	s->c1 = 1.0f - a->beta1;
+	s->c2 = 1.0f - a->beta2;
+	s->eps = a->epsilon;
+	s->l2x2 = 2.0f * l2;
+	return kern_for(a->isa)->step(s);
 }

@@ -1,11 +1,13 @@
 /* kern.h - the compute kernels of the network (the Winograd convolutions,
- * conv1_1, the max-pools, fc1 and fc2) and of the head (Adam's update): one
+ * conv1_1, the max-pools, fc1 and fc2) and of the head (Adam's update, the
+ * first layer's fused step): one
  * table of functions per instruction set (isa.h), and kern_for, which
  * gives the table of an ISA.
  *
  * Each kernel is written once over simd.h's vectors, in a template:
  * kern_conv.h (the convolutions and pools), kern_gemm.h (the fixed-order
- * product of fc1 and fc2), kern_adam.h (Adam).  One file per instruction
+ * product of fc1 and fc2), kern_adam.h (Adam), kern_step.h (the head's
+ * fused step).  One file per instruction
  * set sets its lane count and blocking, includes the templates and so
  * fills its table: kern_portable.c (4 lanes of plain C), kern_avx2.c (8
  * lanes, AVX2 + FMA), kern_avx512.c (16 lanes, AVX-512F) and
@@ -34,6 +36,26 @@
 
 /* The largest Winograd input tile side (F(6, 3)). */
 #define KERN_MAX_A 8
+
+/* The head's fused step on a block of R rows of its first layer's kernel
+ * (for head_train.c's stripes):
+ *   g (R, O) = x[:, rows]^T @ dz, each sum from zero in batch order, then
+ *   Adam on the rows with g (as the table's adam), then
+ *   part (nn, O) = xn[:, rows] @ the rows updated, each sum from zero in
+ *   row order (part's old values are not read).
+ * With nb 0, no update: part receives the rows' products alone. */
+typedef struct kern_step {
+	int O, R;           /* the kernel's columns; the rows of the block */
+	int nb, nn;         /* this batch's rows (0: no update), the next's */
+	const float *x;     /* this batch, transposed: x[i * ldx + b] for the
+			     * block's row i, sample b */
+	const float *xn;    /* the next batch, the same way */
+	size_t ldx;
+	const float *dz;    /* (nb, O) the gradient of the layer's outputs */
+	float *w, *m, *v;   /* (R, O) the rows and their moments */
+	float *part;        /* (nn, O) */
+	float alpha, c1, c2, eps, l2x2;
+} kern_step_t;
 
 typedef struct kern {
 	int isa;          /* ISA_PORTABLE, ISA_AVX2, ISA_AVX512 or ISA_EMUL512 */
@@ -101,11 +123,16 @@ typedef struct kern {
 
 	/* Adam's float32 update (head.h's adam_apply): w, m, v, g (n); g' = g +
 	 * l2x2 * w, then the moments with c1 = 1 - beta1 and c2 = 1 - beta2,
-	 * then w; g zeroed as it is consumed when clear is set.  Returns the
-	 * sum of the squares of w before the update when l2x2 != 0, else 0. */
-	double (*adam)(float *w, float *m, float *v, float *g, size_t n,
-		       float alpha, float c1, float c2, float eps, float l2x2,
-		       int clear);
+	 * then w.  Returns the sum of the squares of w before the update when
+	 * l2x2 != 0, else 0. */
+	double (*adam)(float *w, float *m, float *v, const float *g, size_t n,
+		       float alpha, float c1, float c2, float eps, float l2x2);
+
+	/* One Adam step of the head's first Dense layer on a block of its
+	 * kernel's rows, fused (kern_step_t, below).  Returns the sum of the
+	 * squares of the rows before the update when l2x2 != 0 (in row
+	 * order), else 0. */
+	double (*step)(const struct kern_step *s);
 } kern_t;
 
 /* kern_for: the table of isa (ISA_AUTO: isa_best()'s).  Never NULL: an

@@ -18,4 +18,5 @@
 #include "kernels/kern_conv.h"
 #include "kernels/kern_gemm.h"
 #include "kernels/kern_adam.h"
+#include "kernels/kern_step.h"
 #include "kernels/kern_table.h"

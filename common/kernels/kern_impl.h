@@ -11,8 +11,8 @@
  * its functions: KERN_FN(x) is KERN_NAME_x), KERN_LABEL (the table's
  * name field), the blocking (KERN_CONV_MR, KERN_CONV_NRV for the
  * convolutions' microkernel, KERN_GEMM_R, KERN_GEMM_V for fc's), then
- * includes the templates kern_conv.h, kern_gemm.h and kern_adam.h, and
- * kern_table.h, which fills the table. */
+ * includes the templates kern_conv.h, kern_gemm.h, kern_adam.h and
+ * kern_step.h, and kern_table.h, which fills the table. */
 #ifndef COMMON_KERNELS_KERN_IMPL_H
 #define COMMON_KERNELS_KERN_IMPL_H
 

@@ -12,4 +12,5 @@ const kern_t KERN_NAME = {
 	.maxpool2 = KERN_FN(maxpool2),
 	.gemm = KERN_FN(gemm),
 	.adam = KERN_FN(adam),
+	.step = KERN_FN(step),
 };

@@ -55,6 +55,7 @@ shape() {
 		#include "kernels/kern_conv.h"
 		#include "kernels/kern_gemm.h"
 		#include "kernels/kern_adam.h"
+		#include "kernels/kern_step.h"
 		#include "kernels/kern_table.h"
 	EOF
 	$CC $CFLAGS $flags -S -o "$TMP/k.s" "$src"
