@@ -159,10 +159,11 @@ $(BUILD)/tests/test_recog $(BUILD)/tests/test_search $(BUILD)/tests/test_verify 
 	$(BUILD)/tests/test_nearest: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
 $(BUILD)/tests/test_recog.o $(BUILD)/tests/test_search.o $(BUILD)/tests/test_verify.o \
 	$(BUILD)/tests/test_nearest.o: CPPFLAGS += -Itrain
-# test_split checks train-head's split (train/train_head/split.c).
-$(BUILD)/tests/test_split: $(TRAIN_HEAD_OBJ)
-$(BUILD)/tests/test_split: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
-$(BUILD)/tests/test_split.o: CPPFLAGS += -Itrain/train_head
+# test_split and test_score check train-head's split and its test score
+# (train/train_head/split.c, score.c).
+$(BUILD)/tests/test_split $(BUILD)/tests/test_score: $(TRAIN_HEAD_OBJ)
+$(BUILD)/tests/test_split $(BUILD)/tests/test_score: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+$(BUILD)/tests/test_split.o $(BUILD)/tests/test_score.o: CPPFLAGS += -Itrain/train_head
 
 # The synthetic weights file (official Keras layout, seeded He-normal) that
 # the tests and the demo use in place of the real 553 MB download.  Always

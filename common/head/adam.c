@@ -1,6 +1,7 @@
 /* adam.c - Adam as tf.keras runs it (head.h): the plain reference in
- * double, and the choice of the float32 update's instructions
- * (adam_kern.h, the same bits on each). */
+ * double, and the choice of instructions of the float32 update
+ * (adam_kern.h, the same bits on each) and of the first layer's fused step
+ * (step_kern.h). */
 #include "head/head.h"
 
 #include <math.h>
@@ -72,34 +73,41 @@ double adam_apply_ref(adam_t *a, float alpha, size_t off, size_t n, float *w,
 	return sq;
 }
 
-/* adam_run: adam_apply, optionally zeroing g as it goes. */
-static double adam_run(adam_t *a, float alpha, size_t off, size_t n, float *w,
-		       float *g, float l2, int clear)
+double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
+		  const float *g, float l2)
 {
 	float c1 = 1.0f - a->beta1, c2 = 1.0f - a->beta2, l2x2 = 2.0f * l2;
 	float *m = a->m + off, *v = a->v + off;
 
 	switch (a->isa) {
 	case ISA_AVX2:
-		return adam_avx2(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
+		return adam_avx2(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
 	case ISA_AVX512:
-		return adam_avx512(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
+		return adam_avx512(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
 	case ISA_EMUL512:
-		return adam_emul512(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
+		return adam_emul512(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
 	default:
-		return adam_portable(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
+		return adam_portable(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
 	}
 }
 
-double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
-		  const float *g, float l2)
+double adam_step_rows(adam_t *a, float alpha, size_t off, head_step_t *s, float l2)
 {
-	/* g is only written when clear is set. */
-	return adam_run(a, alpha, off, n, w, (float *)g, l2, 0);
-}
-
-double adam_apply_clear(adam_t *a, float alpha, size_t off, size_t n,
-			float *w, float *g, float l2)
-{
-	return adam_run(a, alpha, off, n, w, g, l2, 1);
+	s->m = a->m + off;
+	s->v = a->v + off;
+	s->alpha = alpha;
+	s->c1 = 1.0f - a->beta1;
+	s->c2 = 1.0f - a->beta2;
+	s->eps = a->epsilon;
+	s->l2x2 = 2.0f * l2;
+	switch (a->isa) {
+	case ISA_AVX2:
+		return step_avx2(s);
+	case ISA_AVX512:
+		return step_avx512(s);
+	case ISA_EMUL512:
+		return step_emul512(s);
+	default:
+		return step_portable(s);
+	}
 }

@@ -5,8 +5,11 @@
   keras_model.py [--bin bin] [--tools build/demo] --weights W.h5
                  [--shared ../shared/data] [--work DIR] [--keep]
 
-For VGG16 (the weights W.h5, the generated test weights) and VGG-Face
-(`gen_weights --seed 1 --layout vggface`: keras-vggface's layout):
+For VGG16 (the weights W.h5, the generated test weights), VGG-Face
+(`gen_weights --seed 1 --layout vggface`: keras-vggface's layout), and
+VGG16 with a head of a hidden layer (train-head --hidden 16: the model
+then holds Dense(16, relu) named dense_1 and Dense(K, softmax) named
+dense_2, as the head file names them):
  1. generated faces (gen_faces: 4 people, 10 images each, 2 of each held
     out), a store made by extract, a head trained by train-head (3 epochs
     at Keras' Adam(1e-4): probabilities well inside (0, 1));
@@ -86,9 +89,10 @@ def vggface_vgg16(tf):
     return tf.keras.Model(img, x, name="vggface_vgg16")
 
 
-def seed_model(tf, model, K):
+def seed_model(tf, model, K, hidden=0):
     """The seed's Sequential: the backbone's layers up to its vector,
-    frozen, then Dense(K, softmax)."""
+    frozen, then Dense(K, softmax) (after Dense(hidden, relu), named as
+    train-head's head file names them, when hidden is set)."""
     tf.keras.backend.clear_session()
     if model == "vgg16":
         vgg, top = tf.keras.applications.VGG16(weights=None), 1  # predictions
@@ -99,7 +103,10 @@ def seed_model(tf, model, K):
         m.add(layer)
     for layer in m.layers:
         layer.trainable = False
-    m.add(tf.keras.layers.Dense(K, activation="softmax", name="dense_1"))
+    if hidden:
+        m.add(tf.keras.layers.Dense(hidden, activation="relu", name="dense_1"))
+    m.add(tf.keras.layers.Dense(K, activation="softmax",
+                                name="dense_2" if hidden else "dense_1"))
     return m
 
 
@@ -201,8 +208,8 @@ def keras3_child(model_path, x_path, out_path):
 
 # ---- one backbone ----------------------------------------------------------
 
-def check_backbone(a, tf, model, work):
-    d = os.path.join(work, model)
+def check_backbone(a, tf, model, work, hidden=0):
+    d = os.path.join(work, model + ("_hidden%d" % hidden if hidden else ""))
     os.makedirs(d)
     weights = a.weights
     if model == "vggface":
@@ -227,19 +234,19 @@ def check_backbone(a, tf, model, work):
     run([os.path.join(a.bin, "extract"), "--in", faces, "--db", db, "--weights", weights,
          "-q"])
     run([os.path.join(a.bin, "train-head"), "--db", db, "--epochs", "3", "--out", head,
-         "--val-split", "0", "-q"])
+         "--val-split", "0", "-q"] + (["--hidden", str(hidden)] if hidden else []))
     mfile = os.path.join(d, "face_model.h5")
     print(run([os.path.join(a.bin, "predict"), "--head", head, "--weights", weights,
                "--save-model", mfile]).strip())
     with h5py.File(head, "r") as f:
         classes = [c.decode() for c in f.attrs["vggfeat_classes"]]
-        kernel = f["dense_1/dense_1/kernel:0"][:]
-        bias = f["dense_1/dense_1/bias:0"][:]
+        dense = {n.decode(): (f[n][n]["kernel:0"][:], f[n][n]["bias:0"][:])
+                 for n in f.attrs["layer_names"]}
     K = len(classes)
 
     # 3. the layout and model_config against tf-keras' own model.save.
     ref = os.path.join(d, "tf_keras_seed.h5")
-    seed = seed_model(tf, model, K)
+    seed = seed_model(tf, model, K, hidden)
     seed.save(ref)
     with h5py.File(mfile, "r") as f, h5py.File(ref, "r") as g:
         ours_cfg, ref_cfg = f.attrs["model_config"], g.attrs["model_config"]
@@ -268,9 +275,13 @@ def check_backbone(a, tf, model, work):
     seed.load_weights(head, by_name=True)
     p_seed = seed.predict(x, verbose=0)
     m = tf.keras.models.load_model(mfile)
-    k, b = m.get_layer("dense_1").get_weights()
-    assert np.array_equal(k, kernel) and np.array_equal(b, bias), "dense_1 is not head.h5's"
-    assert all(not layer.trainable for layer in m.layers[:-1]) and m.layers[-1].trainable
+    for name, (kernel, bias) in dense.items():
+        k, b = m.get_layer(name).get_weights()
+        assert np.array_equal(k, kernel) and np.array_equal(b, bias), \
+            "%s is not head.h5's" % name
+    nh = len(dense)
+    assert all(not layer.trainable for layer in m.layers[:-nh])
+    assert all(layer.trainable for layer in m.layers[-nh:])
     p_keras = m.predict(x, verbose=0)
     same = float(np.max(np.abs(p_keras.astype(np.float64) - p_seed)))
     print("  load_model(...).predict against the seed's model given the weights file and "
@@ -339,15 +350,16 @@ def main():
     os.makedirs(work, exist_ok=True)
     passed = failed = 0
     try:
-        for model in ("vgg16", "vggface"):
-            print("== %s" % model, flush=True)
+        for model, hidden in (("vgg16", 0), ("vggface", 0), ("vgg16", 16)):
+            name = model + (" with a hidden Dense(%d, relu)" % hidden if hidden else "")
+            print("== %s" % name, flush=True)
             try:
-                check_backbone(a, tf, model, work)
+                check_backbone(a, tf, model, work, hidden)
                 passed += 1
-                print("== %s: ok" % model)
+                print("== %s: ok" % name)
             except (AssertionError, RuntimeError) as e:
                 failed += 1
-                print("== %s: FAILED: %s" % (model, e))
+                print("== %s: FAILED: %s" % (name, e))
     finally:
         if a.keep or a.work:
             print("work folder kept: " + work)
