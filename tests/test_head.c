@@ -463,7 +463,7 @@ static void test_adam_fast_matches_reference(void **state)
 	}
 }
 
-/* The update of one element in float, written out as adam_kern.h
+/* The update of one element in float, written out as kern_adam.h
  * says: every ISA's w, m and v must have these bits. */
 static void adam_plain(float *w, float *m, float *v, const float *g, size_t n,
 		       float alpha, float c1, float c2, float eps, float l2x2)
@@ -544,18 +544,17 @@ static void test_adam_isas_same_bits(void **state)
 	}
 }
 
-/* The fused step of a block of rows (step_kern.h), written out plainly
+/* The fused step of a block of rows (kern_step.h), written out plainly
  * (x and xn transposed, a row per kernel row, ldx apart):
  * g[i][o] = sum over b of x[i][b] dz[b][o] from 0 in batch order, Adam as
  * adam_plain, then part[b][o] = sum of xn[i][b] w[i][o] from 0 in row
- * order; each
- * multiply-add fused when fused is set (the FMA ISAs), else the product
- * rounded first (the portable build).  Returns the squares of the rows
- * before the update, in row order, when l2x2 != 0. */
+ * order; each multiply-add fused (C99's fmaf), as every table's step does
+ * them.  Returns the squares of the rows before the update, in row order,
+ * when l2x2 != 0. */
 static double step_plain(int R, int O, int nb, int nn, const float *x, const float *xn,
 			 size_t ldx, const float *dz, float *w, float *m, float *v,
 			 float *part, float alpha, float c1, float c2, float eps,
-			 float l2x2, int fused)
+			 float l2x2)
 {
 	double sq = 0;
 	float *g = malloc((size_t)O * sizeof *g);
@@ -567,8 +566,7 @@ static double step_plain(int R, int O, int nb, int nn, const float *x, const flo
 		for (int o = 0; o < O; o++) {
 			float s = 0;
 			for (int b = 0; b < nb; b++)
-				s = fused ? fmaf(x[i * ldx + b], dz[(size_t)b * O + o], s)
-					  : x[i * ldx + b] * dz[(size_t)b * O + o] + s;
+				s = fmaf(x[i * ldx + b], dz[(size_t)b * O + o], s);
 			g[o] = s;
 		}
 		adam_plain(w + (size_t)i * O, m + (size_t)i * O, v + (size_t)i * O, g,
@@ -578,8 +576,7 @@ static double step_plain(int R, int O, int nb, int nn, const float *x, const flo
 		for (int o = 0; o < O; o++) {
 			float p = 0;
 			for (int i = 0; i < R; i++)
-				p = fused ? fmaf(xn[i * ldx + b], w[(size_t)i * O + o], p)
-					  : xn[i * ldx + b] * w[(size_t)i * O + o] + p;
+				p = fmaf(xn[i * ldx + b], w[(size_t)i * O + o], p);
 			part[(size_t)b * O + o] = p;
 		}
 	free(g);
@@ -588,8 +585,8 @@ static double step_plain(int R, int O, int nb, int nn, const float *x, const flo
 
 /* The trainer's fused step on every ISA this CPU has: w, m, v, the next
  * batch's partial outputs and the squares with the bits of the plain
- * step (fused multiply-adds for avx2, avx512 and emul512, rounded products
- * for portable), over blocks of rows around the 4-row block and widths
+ * step (fused multiply-adds on every table, portable's by fmaf), over
+ * blocks of rows around the 4-row block and widths
  * around the vectors, with and without an update, with and without L2. */
 static void test_step_isas_same_bits(void **state)
 {
@@ -635,12 +632,12 @@ static void test_step_isas_same_bits(void **state)
 			memcpy(mq, a.m + off, np * sizeof *mq);
 			memcpy(vq, a.v + off, np * sizeof *vq);
 			float alpha = adam_next(&a);
-			head_step_t st = {.O = O, .R = R, .nb = nb, .nn = nn, .x = x, .xn = xn,
+			kern_step_t st = {.O = O, .R = R, .nb = nb, .nn = nn, .x = x, .xn = xn,
 					  .ldx = ldx, .dz = dz, .w = w, .part = part};
 			double sq = adam_step_rows(&a, alpha, off, &st, l2);
 			double sqq = step_plain(R, O, nb, nn, x, xn, ldx, dz, wq, mq, vq, pq,
 						alpha, 1.0f - a.beta1, 1.0f - a.beta2, a.epsilon,
-						2.0f * l2, isa != ISA_PORTABLE);
+						2.0f * l2);
 			if (memcmp(w, wq, np * sizeof *w) || memcmp(a.m + off, mq, np * sizeof *mq) ||
 			    memcmp(a.v + off, vq, np * sizeof *vq) ||
 			    memcmp(part, pq, (size_t)nn * O * sizeof *part) ||

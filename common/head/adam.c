@@ -1,7 +1,6 @@
 /* adam.c - Adam as tf.keras runs it (head.h): the plain reference in
- * double, and the choice of instructions of the float32 update
- * (adam_kern.h, the same bits on each) and of the first layer's fused step
- * (step_kern.h). */
+ * double, and the float32 update and the first layer's fused step on the
+ * kernels of a->isa (kern.h's adam and step, the same bits on each). */
 #include "head/head.h"
 
 #include <math.h>
@@ -11,6 +10,7 @@
 #include "error.h"
 #include "head/head_impl.h"
 #include "kernels/isa.h"
+#include "kernels/kern.h"
 
 int adam_init(adam_t *a, size_t n, double lr, double beta1, double beta2,
 	      double epsilon, char *err)
@@ -79,19 +79,10 @@ double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
 	float c1 = 1.0f - a->beta1, c2 = 1.0f - a->beta2, l2x2 = 2.0f * l2;
 	float *m = a->m + off, *v = a->v + off;
 
-	switch (a->isa) {
-	case ISA_AVX2:
-		return adam_avx2(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
-	case ISA_AVX512:
-		return adam_avx512(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
-	case ISA_EMUL512:
-		return adam_emul512(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
-	default:
-		return adam_portable(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
-	}
+	return kern_for(a->isa)->adam(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
 }
 
-double adam_step_rows(adam_t *a, float alpha, size_t off, head_step_t *s, float l2)
+double adam_step_rows(adam_t *a, float alpha, size_t off, kern_step_t *s, float l2)
 {
 	s->m = a->m + off;
 	s->v = a->v + off;
@@ -100,14 +91,5 @@ double adam_step_rows(adam_t *a, float alpha, size_t off, head_step_t *s, float 
 	s->c2 = 1.0f - a->beta2;
 	s->eps = a->epsilon;
 	s->l2x2 = 2.0f * l2;
-	switch (a->isa) {
-	case ISA_AVX2:
-		return step_avx2(s);
-	case ISA_AVX512:
-		return step_avx512(s);
-	case ISA_EMUL512:
-		return step_emul512(s);
-	default:
-		return step_portable(s);
-	}
+	return kern_for(a->isa)->step(s);
 }

@@ -1,15 +1,16 @@
 /* head_impl.h - what the files of the head (head.c, adam.c, head_train.c,
  * head_file.c) share and nobody else uses: the size limits, the
- * allocation, the random streams, dropout, and Adam's kernels per ISA:
- * the update, and the first layer's fused step. */
+ * allocation, the random streams, dropout, and the first layer's fused
+ * step through Adam (its kernels: kern.h). */
 #ifndef COMMON_HEAD_HEAD_IMPL_H
 #define COMMON_HEAD_HEAD_IMPL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "head/head.h"
 #include "base/rng.h"
+#include "head/head.h"
+#include "kernels/kern.h"
 
 /* Largest D or K accepted: far above any real head, and D * K stays
  * addressable with int sgemm arguments. */
@@ -22,51 +23,12 @@
  * or ERR_NOMEM. */
 int head_alloc(int nlayers, const int *w, head_t *h, char *err);
 
-/* Adam's float32 update per ISA (adam_kern.h): w, m, v, g (n); g' =
- * g + l2x2 * w, then the moments c1 = 1 - beta1 and c2 = 1 - beta2, then w.
- * Returns the sum of the squares of w before the update when l2x2 != 0,
- * else 0.  The same bits on every ISA. */
-double adam_portable(float *w, float *m, float *v, const float *g, size_t n,
-		     float alpha, float c1, float c2, float eps, float l2x2);
-double adam_avx2(float *w, float *m, float *v, const float *g, size_t n,
-		 float alpha, float c1, float c2, float eps, float l2x2);
-double adam_avx512(float *w, float *m, float *v, const float *g, size_t n,
-		   float alpha, float c1, float c2, float eps, float l2x2);
-double adam_emul512(float *w, float *m, float *v, const float *g, size_t n,
-		    float alpha, float c1, float c2, float eps, float l2x2);
-
-/* One Adam step of the first Dense layer on a block of R rows of its
- * kernel (step_kern.h, for head_train.c's stripes):
- *   g (R, O) = x[:, rows]^T @ dz, then Adam on the rows with g, then
- *   part (nn, O) = xn[:, rows] @ the rows updated (part's old values are
- *   not read).
- * With nb 0, no update: part receives the rows' products alone. */
-typedef struct head_step {
-	int O, R;           /* the kernel's columns; the rows of the block */
-	int nb, nn;         /* this batch's rows (0: no update), the next's */
-	const float *x;     /* this batch, transposed: x[i * ldx + b] for the
-			     * block's row i, sample b */
-	const float *xn;    /* the next batch, the same way */
-	size_t ldx;
-	const float *dz;    /* (nb, O) the gradient of the layer's outputs */
-	float *w, *m, *v;   /* (R, O) the rows and their moments */
-	float *part;        /* (nn, O) */
-	float alpha, c1, c2, eps, l2x2;
-} head_step_t;
-
-/* The step per ISA: returns the sum of the squares of the rows before
- * the update when l2x2 != 0 (in row order), else 0.  The same bits on
- * avx2, avx512 and emul512 (FMA); portable rounds each product. */
-double step_portable(const head_step_t *s);
-double step_avx2(const head_step_t *s);
-double step_avx512(const head_step_t *s);
-double step_emul512(const head_step_t *s);
-
-/* adam_step_rows runs head_step_t s on rows off/O.. of a's parameters (s
- * names x, xn, ldx, dz, part, O, R, nb and nn; Adam fills the rest) for
- * the update whose alpha adam_next gave, l2 on the rows; a->isa's
- * instructions.  Returns the squares as head_step_t's. */
-double adam_step_rows(adam_t *a, float alpha, size_t off, head_step_t *s, float l2);
+/* adam_step_rows runs the fused step s (kern.h's kern_step_t) on rows
+ * off/O.. of a's parameters (s names x, xn, ldx, dz, part, O, R, nb and
+ * nn; Adam fills the rest) for the update whose alpha adam_next gave, l2
+ * on the rows; a->isa's kernels.  Returns the squares as the table's step
+ * does. */
+double adam_step_rows(adam_t *a, float alpha, size_t off, kern_step_t *s, float l2);
 
 /* Independent streams of one seed (rng_stream): the initialisation of
  * layer 0, the shuffles, the dropout masks, and the initialisation of

@@ -8,7 +8,7 @@
  * The trainer's step is fused and made in one pass of tasks.  Layer 0's
  * kernel (D, O), by far the largest, is cut into stripes of HEAD_STRIPE
  * rows, one task each; for its rows a task runs Adam's fused step
- * (step_kern.h: the gradient, a block of rows and columns at a time in
+ * (kern_step.h: the gradient, a block of rows and columns at a time in
  * registers, the update, then the next batch's partial outputs through the
  * freshly updated rows).  So each step reads and writes that kernel and
  * its moments once, no gradient array of it exists, and the next forward
@@ -127,7 +127,7 @@ void head_dropout(uint64_t seed, long step, int site, int row, double rate,
  *   x (D, B) this batch and xn (D, B) the next, transposed; dz[0] (nb, O),
  *   part[s] (nn, O).
  * Gathers columns r0..r1 of the next batch (dropout applied) into rows
- * r0..r1 of xn, then Adam's fused step on the rows (step_kern.h): their
+ * r0..r1 of xn, then Adam's fused step on the rows (kern_step.h): their
  * gradient from this batch, the update, and the next batch's partial
  * outputs through them.  The transposed batch keeps the stripe's inputs
  * in a block of its own (32 KB for 256 rows of 32 samples), where the
@@ -152,7 +152,7 @@ static void stripe_task(head_trainer_t *t, int s)
 		for (int j = 0; j < r1 - r0; j++)
 			dst[(size_t)j * B] = src[j];
 	}
-	head_step_t st = {.O = O, .R = r1 - r0, .nb = t->job.nb, .nn = nn,
+	kern_step_t st = {.O = O, .R = r1 - r0, .nb = t->job.nb, .nn = nn,
 			  .x = t->job.nb ? t->job.x + (size_t)r0 * B : NULL,
 			  .xn = t->job.xn + (size_t)r0 * B, .ldx = (size_t)B, .dz = t->dz[0],
 			  .w = L0->kernel + (size_t)r0 * O, .part = part};

@@ -1,8 +1,8 @@
-/* step_kern.h - one Adam step of the head's first Dense layer on a block
- * of its kernel's rows, fused (head_impl.h's head_step_t, head_train.c's
- * stripes), written once over simd.h's vectors.  A file defines
- * SIMD_LANES and STEP_KERN (the function's name), includes simd.h and
- * adam_kern.h (for adam_vec), then this; adam.c picks the instantiation.
+/* kern_step.h - one Adam step of the head's first Dense layer on a block
+ * of its kernel's rows, fused (kern.h's kern_step_t, for head_train.c's
+ * stripes): the step of one kern.h table, written once over simd.h's
+ * vectors (the template's vocabulary: kern_impl.h; after kern_adam.h,
+ * whose adam_vec it shares).
  *
  * Letters: B a batch (nb rows now, nn next), R rows of the kernel, O its
  * columns (the layer's outputs), L = SIMD_LANES.
@@ -18,8 +18,8 @@
  *                            row.
  * So the kernel and its moments are read and written once per step, and
  * the gradient exists a tile at a time.  Each sum's order is the batch's
- * or the rows', never the blocking's, so every FMA width gives the same
- * bits (the portable build, without FMA, rounds each product).  (Adam is
+ * or the rows', never the blocking's, and every multiply-add is fused, so
+ * every table gives the same bits (the portable one by fmaf).  (Adam is
  * a square root and a division per weight, on the divider; running a
  * tile's Adam inside the next tile's multiply-adds, so that the two
  * overlap, measured no faster here: a tile's sums need 31 of the 32
@@ -70,7 +70,7 @@ SIMD_INLINE void step_store(float *p, vf_t a, int n)
 /* A tile: rows r..r+rb, vectors j0..j0+kc of O, the chunk's last vector
  * holding last lanes.  rb and kc are constants where it is inlined, so
  * that the accumulators live in registers. */
-SIMD_INLINE void step_tile(const head_step_t *s, const adam_vc_t *C, int r, int j0,
+SIMD_INLINE void step_tile(const kern_step_t *s, const adam_vc_t *C, int r, int j0,
 			   const int rb, const int kc, int last)
 {
 	const int O = s->O, L = SIMD_LANES;
@@ -139,7 +139,7 @@ SIMD_INLINE void step_tile(const head_step_t *s, const adam_vc_t *C, int r, int 
 /* step_tile with rb (STEP_RB, or 1 for a block's last rows) and kc made
  * constants. */
 #define STEP_CASE(RB, KC) case KC: step_tile(s, C, r, j0, RB, KC, last); break;
-static void step_tile_any(const head_step_t *s, const adam_vc_t *C, int r, int j0,
+static void step_tile_any(const kern_step_t *s, const adam_vc_t *C, int r, int j0,
 			  int rb, int kc, int last)
 {
 	if (rb == STEP_RB) {
@@ -167,7 +167,7 @@ static void step_tile_any(const head_step_t *s, const adam_vc_t *C, int r, int j
 	}
 }
 
-double STEP_KERN(const head_step_t *s)
+static double KERN_FN(step)(const kern_step_t *s)
 {
 	/* x, xn (R, ldx) from the block's first row, a sample per column; dz
 	 * (nb, O); w, m, v (R, O); part (nn, O) */

@@ -1,8 +1,7 @@
-/* adam_kern.h - Adam's float32 update (head.h's adam_apply), written
- * once over simd.h's vectors: adam_vec, one vector's, and ADAM_KERN, a
- * pass over n parameters.  A file defines SIMD_LANES and ADAM_KERN (the
- * function's name), includes simd.h, then this; adam.c picks the
- * instantiation (isa.h).
+/* kern_adam.h - Adam's float32 update of one kern.h table (adam, for
+ * head.h's adam_apply), written once over simd.h's vectors (the template's
+ * vocabulary: kern_impl.h): adam_vec, one vector's, which kern_step.h's
+ * fused step shares, and the table's adam, a pass over n parameters.
  *
  * Every element gets the same operations in the same order at every
  * width, with no fused multiply-add (each rounds once, as IEEE 754 says):
@@ -34,7 +33,7 @@ SIMD_INLINE adam_vc_t adam_vc(float alpha, float c1, float c2, float eps, float 
 
 /* One vector of the update: the gradient G, the moments *M and *V, and
  * the weights W before; the weights after.  The one text of the update,
- * for adam_kern.h's pass and step_kern.h's fused step. */
+ * for this pass and kern_step.h's fused step. */
 SIMD_INLINE vf_t adam_vec(const adam_vc_t *c, vf_t G, vf_t *M, vf_t *V, vf_t W)
 {
 	if (c->l2)
@@ -44,8 +43,9 @@ SIMD_INLINE vf_t adam_vec(const adam_vc_t *c, vf_t G, vf_t *M, vf_t *V, vf_t W)
 	return vf_sub(W, vf_div(vf_mul(c->alpha, *M), vf_add(vf_sqrt(*V), c->eps)));
 }
 
-double ADAM_KERN(float *w, float *m, float *v, const float *g, size_t n, float alpha,
-		 float c1, float c2, float eps, float l2x2)
+static double KERN_FN(adam)(float *w, float *m, float *v, const float *g,
+			    size_t n, float alpha, float c1, float c2, float eps,
+			    float l2x2)
 {
 	/* w, m, v, g (n) */
 	const adam_vc_t C = adam_vc(alpha, c1, c2, eps, l2x2);
