@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ int tu_sanitized(void)
 
 const char *tu_shared_data(const char *sub)
 {
-	static char path[4096];
+	static char path[4096], abs[PATH_MAX];
 	const char *root = getenv("SHARED_DATA");
 	struct stat st;
 
@@ -30,7 +31,9 @@ const char *tu_shared_data(const char *sub)
 	snprintf(path, sizeof path, "%s/%s", root, sub);
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
 		return NULL;
-	return path;
+	/* Absolute, so that a link a test makes to a file in it (test_accuracy's
+	 * tree) resolves from wherever the link lies. */
+	return realpath(path, abs) ? abs : NULL;
 }
 
 int tu_load_input(const char *path, int model, float *x, char *err)
