@@ -43,7 +43,18 @@ endif
 endif
 
 COMMON_SRC := $(wildcard common/*.c common/*/*.c)
+# The kernels (common/kernels/kern.h): one file per instruction set.  Off
+# x86-64 only the portable one is built.  On x86-64 kern_portable.c is also
+# built a second time with FMA instructions (see the rules below).
+ifeq ($(shell $(CC) -dumpmachine | cut -d- -f1),x86_64)
+KERN_X86 := yes
+else
+COMMON_SRC := $(filter-out %_avx2.c %_avx512.c %_emul512.c,$(COMMON_SRC))
+endif
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+ifdef KERN_X86
+COMMON_OBJ += $(BUILD)/common/kernels/kern_portable_fma.o
+endif
 # One program per main file in extract/ and train/: train/train_head.c
 # becomes bin/train-head, train/featdb.c bin/featdb; a program's own steps
 # live in the folder of its name (extract/run/, train/train_head/,
@@ -59,7 +70,7 @@ TESTUTIL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
 # pipeline.sh's demo and the tests run them from BUILD/demo.
 DEMO := $(patsubst extract/demo/%.c,$(BUILD)/demo/%,$(wildcard extract/demo/*.c))
 
-.PHONY: all test test-build test-asan test-valgrind fuzz fuzz-seeds bench bench-head install clean \
+.PHONY: all test test-build test-asan test-valgrind fuzz fuzz-seeds bench bench-head bench-report install clean \
 	dev-env test-dev bench-recipe real-weights bench-nearest
 # Keep objects make would treat as intermediate (test support, programs).
 .SECONDARY:
@@ -82,11 +93,17 @@ $(BUILD)/tests/test_%.o: CPPFLAGS += $(CMOCKA_CFLAGS)
 $(BUILD)/tests/%.o: CPPFLAGS += -Itests/support
 
 # The vector kernels alone get the instructions (never -march=native): the
-# AVX2 ones (common/*_avx2.c, and *_emul512.c, the AVX-512 kernels' code on
-# AVX2 registers), the AVX-512 ones (*_avx512.c).  They run only on CPUs
-# that have them (isa.c asks the CPU at run time).
+# AVX2 ones (common/kernels/kern_avx2.c, and kern_emul512.c, the AVX-512
+# kernels' code on AVX2 registers), the AVX-512 ones (kern_avx512.c), and
+# the portable kernels' FMA build, whose fmaf becomes one instruction
+# (without it, the C library's fmaf, a call, serves x86-64 CPUs without
+# FMA).  They run only on CPUs that have them (isa.c and kern.c ask the CPU
+# at run time).
 $(BUILD)/common/%_avx2.o $(BUILD)/common/%_emul512.o: CFLAGS += -mavx2 -mfma
 $(BUILD)/common/%_avx512.o: CFLAGS += -mavx512f -mavx2 -mfma
+$(BUILD)/common/kernels/kern_portable_fma.o: common/kernels/kern_portable.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -mfma -DKERN_PORTABLE_FMA -c $< -o $@
 
 $(BUILD)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@
@@ -160,10 +177,11 @@ $(BUILD)/tests/test_recog $(BUILD)/tests/test_search $(BUILD)/tests/test_verify 
 	$(BUILD)/tests/test_nearest $(BUILD)/tests/test_taps: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
 $(BUILD)/tests/test_recog.o $(BUILD)/tests/test_search.o $(BUILD)/tests/test_verify.o \
 	$(BUILD)/tests/test_nearest.o $(BUILD)/tests/test_taps.o: CPPFLAGS += -Itrain
-# test_split checks train-head's split (train/train_head/split.c).
-$(BUILD)/tests/test_split: $(TRAIN_HEAD_OBJ)
-$(BUILD)/tests/test_split: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
-$(BUILD)/tests/test_split.o: CPPFLAGS += -Itrain/train_head
+# test_split and test_score check train-head's split and its test score
+# (train/train_head/split.c, score.c).
+$(BUILD)/tests/test_split $(BUILD)/tests/test_score: $(TRAIN_HEAD_OBJ)
+$(BUILD)/tests/test_split $(BUILD)/tests/test_score: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+$(BUILD)/tests/test_split.o $(BUILD)/tests/test_score.o: CPPFLAGS += -Itrain/train_head
 
 # The synthetic weights file (official Keras layout, seeded He-normal) that
 # the tests and the demo use in place of the real 553 MB download.  Always
@@ -265,7 +283,11 @@ build-fuzz/common/%.o: common/%.c
 		-std=c11 -pthread -c $< -o $@
 build-fuzz/common/%_avx2.o build-fuzz/common/%_emul512.o: FUZZ_OPT += -mavx2 -mfma
 build-fuzz/common/%_avx512.o: FUZZ_OPT += -mavx512f -mavx2 -mfma
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC:%.c=build-fuzz/%.o) \
+build-fuzz/common/kernels/kern_portable_fma.o: common/kernels/kern_portable.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer-no-link \
+		-std=c11 -pthread -mfma -DKERN_PORTABLE_FMA -c $< -o $@
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_OBJ:$(BUILD)/%=build-fuzz/%) \
 		$(wildcard tests/fuzz/*.h)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_OPT) -fsanitize=fuzzer -std=c11 -pthread \
 		$(filter %.c %.o,$^) -o $@ $(LDLIBS)
@@ -287,6 +309,14 @@ build/bench/%: build/tests/bench/%.o build/libcommon.a
 
 bench: build/bench/bench_extract $(PROGS) $(TEST_WEIGHTS)
 	bash tests/bench/bench_extract.sh
+
+# `make bench-report` (tests/bench/bench_report.sh): everything needed to
+# judge the speed on the machine at hand, in under 10 minutes: the CPU and
+# its ISA sets, the tuning measured here, per-layer ms and GFLOP/s on each
+# ISA, the network and extract end to end against TensorFlow, ONNX Runtime
+# and PyTorch, train-head against PyTorch.
+bench-report: build/bench/bench_extract $(PROGS) $(TEST_WEIGHTS)
+	bash tests/bench/bench_report.sh
 
 # `make bench-recipe`: the seed's whole recipe in Keras (fit on the images,
 # at two learning rates) against extract + train-head on the same faces

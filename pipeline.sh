@@ -38,7 +38,10 @@ extract (extract --help says more):
   --follow-links  --strict
 train-head (train-head --help):
   --epochs N  --lr X[,X...]  --batch-size N[,N...]  --beta1 X  --beta2 X
-  --epsilon X  --l2 X  --val-split F  --keep F  --seed N
+  --epsilon X  --l2 X  --hidden K  --dropout X  --label-smoothing X
+  --class-weight W  --lr-schedule S  --patience N  --monitor M  --min-delta X
+  --restore-best  --reduce-lr F  --reduce-lr-patience N  --min-lr X
+  --val-split F  --test-split F  --confusion FILE  --keep F  --seed N
 predict, in the demo (predict --help):
   --top-k N  --min-prob P  (and --weights, --model, --batch)
 every stage:
@@ -75,13 +78,16 @@ while [ $# -gt 0 ]; do
 		--pooling | --batch | --decode-threads | --limit | --dtype | --conv | \
 		--threads | --epochs | --lr | \
 		--batch-size | --beta1 | --beta2 | --epsilon | --l2 | --val-split | --keep | \
-		--seed | --top-k | --min-prob)
+		--seed | --top-k | --min-prob | --hidden | --dropout | --label-smoothing | \
+		--class-weight | --lr-schedule | --patience | --monitor | --min-delta | \
+		--reduce-lr | --reduce-lr-patience | --min-lr | --test-split | --confusion)
 		if [ "$given" = 0 ]; then
 			[ $# -gt 0 ] || usage_error "option $opt needs a value"
 			value=$1
 			shift
 		fi ;;
-	-h | --help | --help-dev | --version | -q | --quiet | --follow-links | --strict)
+	-h | --help | --help-dev | --version | -q | --quiet | --follow-links | --strict | \
+		--restore-best)
 		[ "$given" = 0 ] || usage_error "option $opt takes no value" ;;
 	*) usage_error "unknown option $arg" ;;
 	esac
@@ -113,6 +119,7 @@ while [ $# -gt 0 ]; do
 	--follow-links | --strict) ext+=("$opt") ;;
 	--threads) ext+=("$opt" "$value") trn+=("$opt" "$value") prd+=("$opt" "$value") ;;
 	--top-k | --min-prob) prd+=("$opt" "$value") ;;
+	--restore-best) trn+=("$opt") ;;
 	*) trn+=("$opt" "$value") ;;
 	esac
 done
@@ -148,24 +155,22 @@ run_history() {
 }
 
 # sweep_runs: "run<TAB>settings" for each run of a sweep, from the table in
-# train-head's output (lr .. l2 are its columns 2 to 7, the run its last);
-# nothing for a single run.
+# train-head's output (its header names the options that vary, from column
+# 2 to the one before "epoch"; the run is a row's last column); nothing for
+# a single run.
 sweep_runs() {
-	awk '/^rank / { table = 1; next }
-	table && NF { n++; run[n] = $NF; for (k = 2; k <= 7; k++) v[n, k] = $k }
-	END {
-		split("lr batch_size beta1 beta2 epsilon l2", name)
-		for (k = 2; k <= 7; k++)
-			for (i = 2; i <= n; i++)
-				if (v[i, k] != v[1, k])
-					vary[k] = 1
-		for (i = 1; i <= n; i++) {
-			s = ""
-			for (k = 2; k <= 7; k++)
-				if (vary[k])
-					s = s (s ? ", " : "") name[k - 1] " " v[i, k]
-			print run[i] "\t" s
-		}
+	awk '/^rank / {
+		table = 1
+		for (k = 2; k <= NF && $k != "epoch"; k++)
+			name[k] = $k
+		last = k - 1
+		next
+	}
+	table && NF {
+		s = ""
+		for (k = 2; k <= last; k++)
+			s = s (s ? ", " : "") name[k] " " $k
+		print $NF "\t" s
 	}' "$1" | sort -n
 }
 

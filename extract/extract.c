@@ -30,6 +30,7 @@
 #include "run/run.h"
 #include "version.h"
 #include "net/vgg.h"
+#include "net/tune.h"
 #include "net/weights.h"
 
 static const char usage[] =
@@ -40,10 +41,10 @@ static const char usage[] =
 	"stores each vector in an LMDB feature store, keyed by the image's path\n"
 	"relative to FACES_DIR.  FACES_DIR is FACES_DIR/<person>/<images> or\n"
 	"FACES_DIR/{train,valid,test}/<person>/<images>: the files, order and\n"
-	"class indices of Keras' flow_from_directory (README.md).  Reruns resume:\n"
-	"images already stored are skipped, new ones are added.  Started by mpirun or\n"
-	"srun (when built with MPI), its processes share the images and the\n"
-	"first one writes the store (README.md).\n"
+	"class indices of Keras' flow_from_directory (docs/programs.md).\n"
+	"Reruns resume: images already stored are skipped, new ones are added.\n"
+	"Started by mpirun or srun (when built with MPI), its processes share the\n"
+	"images and the first one writes the store (docs/machines.md).\n"
 	"\n"
 	"options:\n"
 	"  --in DIR         the image folder (required)\n"
@@ -67,7 +68,8 @@ static const char usage[] =
 	"                   as Keras' pooling='avg'|'max'; without it, Keras'\n"
 	"                   Flatten (25,088-d)\n"
 	"  --batch N, --batch-size N\n"
-	"                   images per network batch and per commit (default 8)\n"
+	"                   images per network batch and per commit (default:\n"
+	"                   this CPU's tuning, else 32; 8 with --conv direct)\n"
 	"  --threads N      compute threads for the network (default: one per\n"
 	"                   CPU; under mpirun, the machine's CPUs shared among\n"
 	"                   its ranks)\n"
@@ -82,6 +84,11 @@ static const char usage[] =
 	"                   by default they are named and not entered, as Keras\n"
 	"                   does\n"
 	"  --strict         stop with an error at the first bad image\n"
+	"  --tune[=S]       measure, for at most S seconds (default 45), how the\n"
+	"                   network runs fastest on this CPU (choices that change\n"
+	"                   no output bit), keep it in $XDG_CACHE_HOME/vggfeat/\n"
+	"                   (~/.cache/vggfeat/), which later runs read, print it\n"
+	"                   and exit\n"
 	"  -q, --quiet      no progress, only errors and the summary's problems\n"
 	"  --version        print the version\n"
 	"  -h, --help       this text\n"
@@ -102,7 +109,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 {
 	enum { O_IN = 256, O_DB, O_WEIGHTS, O_MODEL, O_LAYER, O_POOLING, O_BATCH,
 	       O_THREADS, O_DECODE_THREADS, O_LIMIT, O_DTYPE, O_CONV, O_FOLLOW,
-	       O_STRICT, O_VERSION, O_HELP_DEV };
+	       O_STRICT, O_TUNE, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"in", required_argument, 0, O_IN},
 		{"db", required_argument, 0, O_DB},
@@ -119,6 +126,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		{"conv", required_argument, 0, O_CONV},
 		{"follow-links", no_argument, 0, O_FOLLOW},
 		{"strict", no_argument, 0, O_STRICT},
+		{"tune", optional_argument, 0, O_TUNE},
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
@@ -129,7 +137,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 	char err[ERR_LEN];
 	int c;
 
-	*o = (run_opts_t){.batch = 8, .decode_threads = 2, .limit = -1,
+	*o = (run_opts_t){.batch = 0, .decode_threads = 2, .limit = -1,
 			  .dtype = FEATDB_F32};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
@@ -187,6 +195,13 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 			break;
 		case O_FOLLOW: o->follow = 1; break;
 		case O_STRICT: o->strict = 1; break;
+		case O_TUNE: {
+			long sec = TUNE_SECONDS;
+			if (optarg && cli_long(PROG, "--tune", optarg, 1, 3600, &sec))
+				return CLI_USAGE;
+			o->tune = (double)sec;
+			break;
+		}
 		case 'q': o->quiet = 1; break;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
@@ -197,9 +212,52 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 	}
 	if (optind < argc)
 		return cli_usage(PROG, "unexpected argument '%s'", argv[optind]);
-	if (!o->in || !o->db)
+	if (!o->tune && (!o->in || !o->db))
 		return cli_usage(PROG, "--in and --db are required");
 	return cli_tap(PROG, o->model, o->layer, pooling, &o->tap_model, &o->tap);
+}
+
+/* tuning reads this CPU's tuning (net/tune.h) into o, or leaves the
+ * defaults; without --batch, the batch is its gather (8 on the direct
+ * path, whose memory grows with it; the default under MPI, where rank 0
+ * takes the other ranks' batches, which may run on other CPUs). */
+static void tuning(run_opts_t *o)
+{
+	char key[1024], err[ERR_LEN];
+
+	vgg_tune_init(&o->vtune);
+	tune_key(isa_best(), (int)o->threads, key, sizeof key);
+	if (tune_path(key, o->tune_path, sizeof o->tune_path, err) == 0) {
+		int rc = tune_load(o->tune_path, key, &o->vtune, err);
+		o->tuned = rc == 0;
+		if (rc && rc != ERR_MISSING && !o->quiet && dist_rank() == 0)
+			fprintf(stderr, PROG ": warning: %s; the defaults run\n", err);
+	}
+	if (!o->batch)
+		o->batch = o->conv == VGG_CONV_DIRECT ? 8
+			   : dist_size() > 1 ? VGG_GATHER : o->vtune.gather;
+}
+
+/* tune_cpu measures this CPU's tuning (--tune), keeps it and prints it. */
+static int tune_cpu(const run_opts_t *o)
+{
+	char key[1024], path[4096], err[ERR_LEN], text[2048];
+	vgg_tune_t t;
+	double t0 = cli_now();
+	int isa = isa_best();
+
+	tune_key(isa, (int)o->threads, key, sizeof key);
+	if (tune_path(key, path, sizeof path, err) == 0) {
+		fprintf(stderr, PROG ": tuning for %s, for at most %.0f s\n", key, o->tune);
+		if (tune_measure(isa, (int)o->threads, o->tune, &t, err) == 0 &&
+		    tune_save(path, key, &t, cli_now() - t0, err) == 0) {
+			tune_describe(&t, text, sizeof text);
+			printf("%s (%.0f s):\n%s", path, cli_now() - t0, text);
+			return CLI_OK;
+		}
+	}
+	fprintf(stderr, PROG ": error: %s\n", err);
+	return CLI_ERROR;
 }
 
 /* open_network makes the network for this rank's block (none when it is
@@ -213,6 +271,7 @@ static int open_network(const run_opts_t *o, const plan_t *p, vgg_t **net, char 
 	vo.conv = o->conv;
 	vo.tap = o->tap;
 	vo.threads = (int)o->threads;
+	vo.tune = o->vtune;
 	/* Ranks on one machine share its CPUs; a thread per CPU in each would
 	 * oversubscribe them.  When the launcher bound each rank to fewer CPUs
 	 * than the machine has, that share is already its own. */
@@ -230,10 +289,12 @@ static int open_network(const run_opts_t *o, const plan_t *p, vgg_t **net, char 
 		char rank[64] = "";
 		if (dist_size() > 1)
 			snprintf(rank, sizeof rank, "rank %d of %d: ", dist_rank(), dist_size());
-		fprintf(stderr, PROG ": %s%d compute threads, %s convolutions, %s kernels\n",
-			rank, vgg_threads(*net),
+		fprintf(stderr, PROG ": %s%d compute threads, %s convolutions, %s kernels, "
+			"batches of %ld, %s%s%s\n", rank, vgg_threads(*net),
 			o->conv == VGG_CONV_DIRECT ? "direct" : "winograd",
-			isa_name(vgg_isa(*net)));
+			isa_name(vgg_isa(*net)), o->batch,
+			o->tuned ? "tuned for this CPU (" : "not tuned for this CPU",
+			o->tuned ? o->tune_path : " (extract --tune)", o->tuned ? ")" : "");
 	}
 	return 0;
 }
@@ -310,6 +371,11 @@ int main(int argc, char **argv)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	plan_init(&p);
+	if (o.tune) {
+		status = tune_cpu(&o);
+		goto out;
+	}
+	tuning(&o);
 	/* Rank 0 plans; under MPI the other ranks take its to-do list. */
 	if (dist_rank() == 0 && (rc = plan_scan(&o, &p, &s.skipped, err)))
 		goto fail;

@@ -3,7 +3,9 @@
  * error), number parsing at its edges with the exact messages users see,
  * the unknown-option message, a standard output that fails (a full disk)
  * reported rather than lost, and the TSV escapes undone by a plain
- * reference reader. */
+ * reference reader; and one vocabulary across the real programs: every
+ * program of bin/ takes --threads N, compute threads, and lists it in its
+ * --help (issue 21). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "proc.h"
 #include "testutil.h"
 
 /* What a call wrote to the standard error, while the real one was set
@@ -296,6 +300,70 @@ static void test_redraws_and_clock(void **state)
 	assert_true(cli_now() - a >= 0.019);
 }
 
+/* runs argv, its output in g_dir/out.txt: the output (malloc'd) and the
+ * exit status in *status. */
+static char *run_program(char *const argv[], int *status)
+{
+	char out[160];
+	snprintf(out, sizeof out, "%s/out.txt", g_dir);
+	*status = proc_run(argv, out);
+	return tu_slurp(out);
+}
+
+/* Every program the Makefile builds (one per main file in extract/ and
+ * train/, train_head.c making train-head) takes --threads N as compute
+ * threads: listed in its --help, a bad count refused as a usage error. */
+static void test_programs_threads(void **state)
+{
+	(void)state;
+	static const char *const must[] = {"extract", "train-head", "predict",
+					   "featdb", "verify", "nearest"};
+	int seen[sizeof must / sizeof *must] = {0};
+	glob_t g;
+
+	assert_int_equal(glob("extract/*.c", 0, NULL, &g), 0);
+	assert_int_equal(glob("train/*.c", GLOB_APPEND, NULL, &g), 0);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		char prog[64], want[256];
+		const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+		size_t n = strlen(base) - 2;
+		int st;
+
+		assert_true(n < sizeof prog);
+		for (size_t k = 0; k < n; k++)
+			prog[k] = base[k] == '_' ? '-' : base[k];
+		prog[n] = 0;
+		for (size_t k = 0; k < sizeof must / sizeof *must; k++)
+			seen[k] |= strcmp(prog, must[k]) == 0;
+
+		char *help[] = {proc_bin(prog), "--help", NULL};
+		char *out = run_program(help, &st);
+		if (st != 0 || !strstr(out, "\n  --threads N ") ||
+		    !strstr(strstr(out, "\n  --threads N "), "compute threads"))
+			fail_msg("%s --help (exit %d) does not list --threads N, "
+				 "compute threads:\n%s", prog, st, out);
+		free(out);
+
+		char *zero[] = {proc_bin(prog), "--threads", "0", NULL};
+		out = run_program(zero, &st);
+		snprintf(want, sizeof want, "%s: --threads: 0 is out of range 1..", prog);
+		if (st != 2 || strncmp(out, want, strlen(want)) != 0)
+			fail_msg("%s --threads 0: exit %d, %s", prog, st, out);
+		free(out);
+		char *word[] = {proc_bin(prog), "--threads", "x", NULL};
+		out = run_program(word, &st);
+		snprintf(want, sizeof want, "%s: --threads: 'x' is not an integer\n"
+			 "Try '%s --help'.\n", prog, prog);
+		assert_int_equal(st, 2);
+		assert_string_equal(out, want);
+		free(out);
+	}
+	globfree(&g);
+	for (size_t k = 0; k < sizeof must / sizeof *must; k++)
+		if (!seen[k])
+			fail_msg("no main file makes %s (run from the source tree)", must[k]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_flush_stdout),
 		cmocka_unit_test(test_put_tsv),
 		cmocka_unit_test(test_redraws_and_clock),
+		cmocka_unit_test(test_programs_threads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,7 +1,8 @@
 /* test_determinism.c - the store is a function of the images and the
  * weights alone: an image's vector has the same bits whatever the batch,
  * its place in the batch, the threads and where a previous run stopped, on
- * both convolution paths and on every ISA this CPU runs.
+ * both convolution paths and on every ISA this CPU runs; and the same on
+ * every ISA, portable C included (extract end to end).
  *
  * The network is checked in this process (each image alone against the
  * same images in batches of other sizes and orders, on 1 and 2 threads);
@@ -201,7 +202,7 @@ static void check_extract(const char *conv)
 	char log[4300], ref[64], name[64];
 	snprintf(log, sizeof log, "%s/%s.log", g_dir, conv);
 	snprintf(ref, sizeof ref, "%s-b8.lmdb", conv);
-	extract_to(ref, log, "--conv", conv, NULL);
+	extract_to(ref, log, "--conv", conv, "--batch", "8", NULL);
 	static const char *const batches[] = {"1", "3", "5"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(name, sizeof name, "%s-b%s.lmdb", conv, batches[i]);
@@ -240,6 +241,34 @@ static void test_extract_batches_and_resume(void **state)
 	(void)state;
 	check_extract("winograd");
 	check_extract("direct");
+}
+
+/* The same store on every CPU: extract on each ISA this one runs
+ * (VGGFEAT_ISA), portable C included, against the widest's, byte for
+ * byte, at the default batch, itself against --batch 8. */
+static void test_extract_isas(void **state)
+{
+	char log[4300], name[64];
+	(void)state;
+
+	snprintf(log, sizeof log, "%s/isas.log", g_dir);
+	/* The default batch (the tuning's gather, 32 untuned) too. */
+	extract_to("isa-best.lmdb", log, NULL);
+	extract_to("isa-b8.lmdb", log, "--batch", "8", NULL);
+	assert_same("isa-b8.lmdb", "isa-best.lmdb");
+	for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
+		if (!isa_cpu_has(isa)) {
+			print_message("extract on %s: not on this CPU, skipped\n", isa_name(isa));
+			continue;
+		}
+		snprintf(name, sizeof name, "isa-%s.lmdb", isa_name(isa));
+		assert_int_equal(setenv("VGGFEAT_ISA", isa_name(isa), 1), 0);
+		extract_to(name, log, NULL);
+		assert_int_equal(unsetenv("VGGFEAT_ISA"), 0);
+		assert_same("isa-best.lmdb", name);
+		print_message("extract on %s: the store of %s, byte for byte\n",
+			      isa_name(isa), isa_name(isa_best()));
+	}
 }
 
 /* One compute thread against two, by default (extract runs one per CPU it
@@ -292,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_network_winograd),
 		cmocka_unit_test(test_network_direct),
 		cmocka_unit_test(test_extract_batches_and_resume),
+		cmocka_unit_test(test_extract_isas),
 		cmocka_unit_test(test_extract_threads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

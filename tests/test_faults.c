@@ -572,9 +572,8 @@ static int same_head(const char *a, const char *b)
 	head_meta_t ma = {0}, mb = {0};
 	char err[ERR_LEN];
 	int same = head_load(a, &ha, &ma, err) == 0 && head_load(b, &hb, &mb, err) == 0 &&
-		   ha.D == hb.D && ha.K == hb.K && ma.nclasses == mb.nclasses &&
-		   memcmp(ha.kernel, hb.kernel, ((size_t)ha.D * ha.K + ha.K) *
-			  sizeof(float)) == 0 &&
+		   head_same_shape(&ha, &hb) && ma.nclasses == mb.nclasses &&
+		   memcmp(ha.params, hb.params, ha.nparams * sizeof(float)) == 0 &&
 		   strcmp(ma.fingerprint, mb.fingerprint) == 0;
 	for (int c = 0; same && c < ma.nclasses; c++)
 		same = strcmp(ma.classes[c], mb.classes[c]) == 0;

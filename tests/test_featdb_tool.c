@@ -1,5 +1,6 @@
 /* test_featdb_tool.c - the real featdb program: info, export (read back with
- * the HDF5 library, every field checked), verify (finds damaged records),
+ * the HDF5 library, every field checked), verify (finds damaged records,
+ * the same report for any number of threads),
  * merge (two halves give the whole, byte for byte), the model each
  * names (VGG16's fc2 or VGG-Face's fc7), the store as --db, and usage
  * errors as every program reports them. Stores are made here with
@@ -308,6 +309,102 @@ static void test_verify(void **state)
 	assert_non_null(strstr(out, "3 of 9 records are bad"));
 	free(out);
 	free(r);
+	tu_rm_rf(d);
+}
+
+/* verify's compute threads: a store of several blocks (featdb verify checks
+ * 4096 records at a time) gives the same report, byte for byte, with 1, 2
+ * or 3 threads, sound and then damaged at its first and last keys and at
+ * two between; the bad keys come in key order. */
+static void test_verify_threads(void **state)
+{
+	(void)state;
+	enum { N = 5000, DV = 37 };
+	const char *d = tu_tmpdir();
+	char db[4200], err[ERR_LEN];
+	int st;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	if (e2e_make_store(db, N, DV, 7, err))
+		fail_msg("%s", err);
+
+	static const char *const nthreads[] = {"1", "2", "3"};
+	char *first = NULL;
+	for (int round = 0; round < 2; round++) {
+		for (size_t t = 0; t < sizeof nthreads / sizeof *nthreads; t++) {
+			char *argv[] = {FEATDB, "verify", "--threads", (char *)nthreads[t],
+					db, NULL};
+			char *out = run(argv, &st, d);
+			assert_int_equal(st, round ? 1 : 0);
+			if (!first) {
+				first = out;
+				continue;
+			}
+			assert_string_equal(out, first);
+			free(out);
+		}
+		if (round == 0)
+			assert_non_null(strstr(first, "5000 records, all good"));
+		else {
+			assert_non_null(strstr(first, "4 of 5000 records are bad"));
+			assert_int_equal(tu_count(first, "bad\t"), 4);
+			/* Key order: ann/000 < ann/4095 < bob/2500 < cy/998. */
+			const char *at[] = {strstr(first, "bad\tann/000.jpg\t"),
+					    strstr(first, "bad\tann/4095.jpg\t"),
+					    strstr(first, "bad\tbob/2500.jpg\t"),
+					    strstr(first, "bad\tcy/998.jpg\t")};
+			for (int k = 0; k < 4; k++) {
+				assert_non_null(at[k]);
+				assert_true(k == 0 || at[k - 1] < at[k]);
+			}
+			assert_non_null(strstr(first, "CRC"));
+			assert_non_null(strstr(first, "class 3, the store has 3"));
+			assert_non_null(strstr(first, "not a ReLU output"));
+			free(first);
+			break;
+		}
+		free(first);
+		first = NULL;
+
+		/* The damage, each record at its own place in key order. */
+		size_t len = featdb_rec_size(FEATDB_F32, DV);
+		uint8_t *r = malloc(len);
+		float v[DV];
+		for (int j = 0; j < DV; j++)
+			v[j] = (float)j;
+		assert_int_equal(featdb_rec_encode(v, DV, FEATDB_F32, 0, 0, r, err), 0);
+		r[FEATDB_HEADER + 5] ^= 0x01;
+		if (e2e_raw_put(db, "ann/000.jpg", r, len, err))
+			fail_msg("%s", err);
+		assert_int_equal(featdb_rec_encode(v, DV, FEATDB_F32, 3, 0, r, err), 0);
+		if (e2e_raw_put(db, "ann/4095.jpg", r, len, err))
+			fail_msg("%s", err);
+		if (e2e_raw_put(db, "bob/2500.jpg", r, len - 4, err))
+			fail_msg("%s", err);
+		v[DV - 1] = -1;
+		assert_int_equal(featdb_rec_encode(v, DV, FEATDB_F32, 2, 0, r, err), 0);
+		if (e2e_raw_put(db, "cy/998.jpg", r, len, err))
+			fail_msg("%s", err);
+		free(r);
+	}
+
+	/* A count of threads that is not one: usage errors, as elsewhere. */
+	static const struct { const char *value, *want; } bad[] = {
+		{"0", "featdb: --threads: 0 is out of range 1..256\n"},
+		{"x", "featdb: --threads: 'x' is not an integer\n"},
+		{"257", "featdb: --threads: 257 is out of range 1..256\n"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char *argv[] = {FEATDB, "verify", "--threads", (char *)bad[i].value, db, NULL};
+		char *out = run(argv, &st, d), want[256];
+		snprintf(want, sizeof want, "%sTry 'featdb --help'.\n", bad[i].want);
+		assert_int_equal(st, 2);
+		assert_string_equal(out, want);
+		free(out);
+	}
+	/* The other commands take it (pipeline.sh may pass it to all). */
+	char *info[] = {FEATDB, "info", "--threads=2", db, NULL};
+	free(run(info, &st, d));
+	assert_int_equal(st, 0);
 	tu_rm_rf(d);
 }
 
@@ -665,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_info),
 		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_verify_threads),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_conflict),
 		cmocka_unit_test(test_model_named),

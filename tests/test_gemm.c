@@ -1,10 +1,10 @@
-/* test_gemm.c - the fixed-order matrix product (gemm.h) and the fc layers
- * on it (fc.h), on every ISA this CPU runs:
+/* test_gemm.c - the fixed-order matrix product (kern.h's gemm) and the fc
+ * layers on it (fc.h), on every kernel table this CPU runs (portable C,
+ * both of its fmaf on x86-64, AVX2, AVX-512 and its code on AVX2):
  *  - against a double-precision reference on seeded random odd shapes;
  *  - to the bit against a plain loop that sums each element in c order
- *    (fmaf on the FMA ISAs, a multiply then an add on the portable one):
- *    the order gemm.h promises, so the FMA ISAs (AVX2, AVX-512 and its
- *    code on AVX2 registers) give the same bits as each other;
+ *    with fmaf: the order kern.h promises, so every table gives the same
+ *    bits;
  *  - to the bit whatever the rows around a row, its place, the column
  *    range and the threads: the property the feature store relies on.
  * Letters: N rows, C the summed dimension, K columns. */
@@ -19,22 +19,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "net/fc.h"
-#include "kernels/gemm.h"
-#include "kernels/isa.h"
 #include "base/workers.h"
+#include "error.h"
+#include "kernels/isa.h"
+#include "kernels/kern.h"
+#include "net/fc.h"
 #include "testutil.h"
 
-static const int isas[] = {ISA_PORTABLE, ISA_AVX2, ISA_AVX512, ISA_EMUL512};
-#define NISA ((int)(sizeof isas / sizeof *isas))
+static const kern_t *ks[TU_MAX_KERNELS];
+static int nks;
 
-/* 1 when the CPU runs isa; else says it is skipped. */
-static int have(int isa)
+static int setup(void **state)
 {
-	if (isa_cpu_has(isa))
-		return 1;
-	print_message("%s: not on this CPU, skipped\n", isa_name(isa));
+	(void)state;
+	nks = tu_kernels(ks, 1);
+	for (int i = 0; i < nks; i++)
+		printf("kernels: %s\n", ks[i]->name);
 	return 0;
 }
 
@@ -58,15 +58,15 @@ static void drop(problem_t *p)
 	free(p->a), free(p->b), free(p->bias);
 }
 
-/* The order gemm.h promises, written plainly: c[n][k] over c ascending. */
-static void plain(const problem_t *p, int fused, int with_bias, float *out)
+/* The order kern.h promises, written plainly: c[n][k] over c ascending. */
+static void plain(const problem_t *p, int with_bias, float *out)
 {
 	for (int n = 0; n < p->N; n++)
 		for (int k = 0; k < p->K; k++) {
 			float s = 0.0f;
 			for (int c = 0; c < p->C; c++) {
 				float x = p->a[(size_t)n * p->C + c], w = p->b[(size_t)c * p->K + k];
-				s = fused ? fmaf(x, w, s) : s + x * w;
+				s = fmaf(x, w, s);
 			}
 			if (with_bias)
 				s = s + p->bias[k];
@@ -91,15 +91,13 @@ static void check_shape(int N, int C, int K, int relu)
 				s += (double)p.a[(size_t)n * C + c] * p.b[(size_t)c * K + k];
 			ref[(size_t)n * K + k] = relu && s < 0 ? 0 : s;
 		}
-	for (int i = 0; i < NISA; i++) {
-		if (!have(isas[i]))
-			continue;
-		char what[64];
-		snprintf(what, sizeof what, "%s N=%d C=%d K=%d", isa_name(isas[i]), N, C, K);
-		gemm_fixed(isas[i], N, C, 0, K, p.a, (size_t)C, p.b, (size_t)K, p.bias,
-			   relu, out, (size_t)K);
+	for (int i = 0; i < nks; i++) {
+		char what[96];
+		snprintf(what, sizeof what, "%s N=%d C=%d K=%d", ks[i]->name, N, C, K);
+		ks[i]->gemm(N, C, 0, K, p.a, (size_t)C, p.b, (size_t)K, p.bias, relu, out,
+			    (size_t)K);
 		tu_assert_close(what, out, ref, nout, 0, 1e-5, 0);
-		plain(&p, isas[i] != ISA_PORTABLE, 1, want);
+		plain(&p, 1, want);
 		assert_memory_equal(out, want, nout * sizeof *out);
 	}
 	drop(&p);
@@ -125,11 +123,9 @@ static void test_gemm_no_bias(void **state)
 	(void)state;
 	problem_t p = make(6, 45, 29, 0);
 	float out[6 * 29], want[6 * 29];
-	for (int i = 0; i < NISA; i++) {
-		if (!have(isas[i]))
-			continue;
-		gemm_fixed(isas[i], 6, 45, 0, 29, p.a, 45, p.b, 29, NULL, 0, out, 29);
-		plain(&p, isas[i] != ISA_PORTABLE, 0, want);
+	for (int i = 0; i < nks; i++) {
+		ks[i]->gemm(6, 45, 0, 29, p.a, 45, p.b, 29, NULL, 0, out, 29);
+		plain(&p, 0, want);
 		assert_memory_equal(out, want, sizeof out);
 	}
 	drop(&p);
@@ -147,29 +143,26 @@ static void test_gemm_row_independent(void **state)
 	float *wide = calloc((size_t)N * (K + 5), sizeof *wide);
 	assert_true(all && wide);
 
-	for (int i = 0; i < NISA; i++) {
-		if (!have(isas[i]))
-			continue;
-		int isa = isas[i];
-		gemm_fixed(isa, N, C, 0, K, p.a, C, p.b, K, p.bias, 1, all, K);
+	for (int i = 0; i < nks; i++) {
+		const kern_t *k = ks[i];
+		k->gemm(N, C, 0, K, p.a, C, p.b, K, p.bias, 1, all, K);
 		for (int n = 0; n < N; n++) {
-			gemm_fixed(isa, 1, C, 0, K, p.a + (size_t)n * C, C, p.b, K, p.bias, 1,
-				   alone, K);
+			k->gemm(1, C, 0, K, p.a + (size_t)n * C, C, p.b, K, p.bias, 1, alone,
+				K);
 			assert_memory_equal(alone, all + (size_t)n * K, sizeof alone);
 		}
 		for (int n0 = 0; n0 < N; n0++) {
 			int n1 = n0 + 1 + (n0 * 5) % (N - n0);
-			gemm_fixed(isa, n1 - n0, C, 0, K, p.a + (size_t)n0 * C, C, p.b, K,
-				   p.bias, 1, cut + (size_t)n0 * K, K);
+			k->gemm(n1 - n0, C, 0, K, p.a + (size_t)n0 * C, C, p.b, K, p.bias, 1,
+				cut + (size_t)n0 * K, K);
 			assert_memory_equal(cut + (size_t)n0 * K, all + (size_t)n0 * K,
 					    (size_t)(n1 - n0) * K * sizeof *cut);
 		}
 		static const int cuts[] = {0, 1, 8, 13, 24, 61, 62, 150, 203};
 		for (size_t c = 0; c + 1 < sizeof cuts / sizeof *cuts; c++)
-			gemm_fixed(isa, N, C, cuts[c], cuts[c + 1], p.a, C, p.b, K, p.bias, 1,
-				   cut, K);
+			k->gemm(N, C, cuts[c], cuts[c + 1], p.a, C, p.b, K, p.bias, 1, cut, K);
 		assert_memory_equal(cut, all, (size_t)N * K * sizeof *cut);
-		gemm_fixed(isa, N, C, 0, K, p.a, C, p.b, K, p.bias, 1, wide + 3, K + 5);
+		k->gemm(N, C, 0, K, p.a, C, p.b, K, p.bias, 1, wide + 3, K + 5);
 		for (int n = 0; n < N; n++)
 			assert_memory_equal(wide + 3 + (size_t)n * (K + 5), all + (size_t)n * K,
 					    (size_t)K * sizeof *all);
@@ -189,16 +182,14 @@ static void test_fc_threads_and_batches(void **state)
 	char err[ERR_LEN];
 	assert_true(ref && out);
 
-	for (int i = 0; i < NISA; i++) {
-		if (!have(isas[i]))
-			continue;
-		gemm_fixed(isas[i], N, C, 0, K, p.a, C, p.b, K, p.bias, 1, ref, K);
+	for (int i = 0; i < nks; i++) {
+		ks[i]->gemm(N, C, 0, K, p.a, C, p.b, K, p.bias, 1, ref, K);
 		for (int threads = 1; threads <= 3; threads++) {
 			workers_t *workers = NULL;
 			assert_int_equal(workers_create(threads, &workers, err), 0);
 			for (int n0 = 0; n0 < N; n0 += 3) {
 				int n = N - n0 < 3 ? N - n0 : 3;
-				fc_forward(isas[i], p.a + (size_t)n0 * C, n, C, p.b, p.bias, K, 1,
+				fc_forward(ks[i], p.a + (size_t)n0 * C, n, C, p.b, p.bias, K, 1,
 					   out + (size_t)n0 * K, workers);
 			}
 			workers_free(workers);
@@ -217,5 +208,5 @@ int main(void)
 		cmocka_unit_test(test_gemm_row_independent),
 		cmocka_unit_test(test_fc_threads_and_batches),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, NULL);
 }

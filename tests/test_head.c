@@ -49,44 +49,88 @@ static void assert_close_f(const char *what, const float *a, const float *ref,
 
 /* ---- double-precision references -------------------------------------- */
 
-/* x (N, D), y (N), kernel (D, K) and bias (K) given in double: the mean
- * cross-entropy plus l2 * sum(kernel^2); the gradient into g (D*K + K)
- * when non-NULL. */
-static double loss_ref(const double *kernel, const double *bias, int D, int K,
-		       const float *x, const int32_t *y, int N, double l2,
+/* The loss of the head shaped as h whose parameters are p (double, in
+ * head_t's layout) on x (N, D), y (N): the mean cross-entropy, each
+ * sample's target smoothed and its loss weighed as lo says (NULL: plain),
+ * plus l2 * the squares of every kernel, layer by layer with ReLU between,
+ * all in double; its gradient into g (nparams) when non-NULL. */
+static double loss_ref(const head_t *h, const double *p, const float *x,
+		       const int32_t *y, int N, const head_loss_t *lo, double l2,
 		       double *g)
 {
-	double *l = malloc((size_t)K * sizeof *l), loss = 0;
-	assert_non_null(l);
-	if (g)
-		memset(g, 0, ((size_t)D * K + K) * sizeof *g);
+	int L = h->nlayers, K = h->K;
+	double *act[HEAD_MAX_LAYERS], *d = NULL, loss = 0, sq = 0;
+	double ls = lo ? lo->smoothing : 0;
+
+	for (int l = 0; l < L; l++) {
+		const head_layer_t *Ly = &h->layer[l];
+		const double *k = p + (Ly->kernel - h->params), *b = p + (Ly->bias - h->params);
+		act[l] = malloc((size_t)N * Ly->out * sizeof *act[l]);
+		assert_non_null(act[l]);
+		for (int n = 0; n < N; n++)
+			for (int o = 0; o < Ly->out; o++) {
+				double s = b[o];
+				for (int i = 0; i < Ly->in; i++)
+					s += (l ? act[l - 1][(size_t)n * Ly->in + i]
+						: (double)x[(size_t)n * Ly->in + i]) *
+					     k[(size_t)i * Ly->out + o];
+				act[l][(size_t)n * Ly->out + o] = l == L - 1 || s > 0 ? s : 0;
+			}
+	}
+	/* The loss, and the logits' gradient in their place. */
 	for (int n = 0; n < N; n++) {
-		double mx = -INFINITY, s = 0;
-		for (int k = 0; k < K; k++) {
-			l[k] = bias[k];
-			for (int d = 0; d < D; d++)
-				l[k] += (double)x[(size_t)n * D + d] * kernel[(size_t)d * K + k];
+		double *l = act[L - 1] + (size_t)n * K, mx = -INFINITY, s = 0;
+		double w = lo && lo->class_weight ? lo->class_weight[y[n]] : 1;
+		for (int k = 0; k < K; k++)
 			mx = l[k] > mx ? l[k] : mx;
-		}
 		for (int k = 0; k < K; k++)
 			s += exp(l[k] - mx);
-		loss += mx + log(s) - l[y[n]];
-		if (!g)
-			continue;
 		for (int k = 0; k < K; k++) {
-			double dl = (exp(l[k] - mx) / s - (k == y[n])) / N;
-			for (int d = 0; d < D; d++)
-				g[(size_t)d * K + k] += (double)x[(size_t)n * D + d] * dl;
-			g[(size_t)D * K + k] += dl;
+			double t = (1 - ls) * (k == y[n]) + ls / K;
+			loss += w * t * (mx + log(s) - l[k]);
 		}
+		for (int k = 0; k < K; k++)
+			l[k] = w * (exp(l[k] - mx) / s - ((1 - ls) * (k == y[n]) + ls / K)) / N;
 	}
-	double sq = 0;
-	for (size_t i = 0; i < (size_t)D * K; i++) {
-		sq += kernel[i] * kernel[i];
-		if (g)
-			g[i] += 2 * l2 * kernel[i];
+	if (g)
+		memset(g, 0, h->nparams * sizeof *g);
+	d = act[L - 1];
+	for (int l = L - 1; g && l >= 0; l--) {
+		const head_layer_t *Ly = &h->layer[l];
+		const double *k = p + (Ly->kernel - h->params);
+		double *gk = g + (Ly->kernel - h->params), *gb = g + (Ly->bias - h->params);
+		int Fi = Ly->in, Fo = Ly->out;
+		for (int n = 0; n < N; n++)
+			for (int o = 0; o < Fo; o++) {
+				double dn = d[(size_t)n * Fo + o];
+				gb[o] += dn;
+				for (int i = 0; i < Fi; i++)
+					gk[(size_t)i * Fo + o] += (l ? act[l - 1][(size_t)n * Fi + i]
+								    : (double)x[(size_t)n * Fi + i]) * dn;
+			}
+		if (l == 0)
+			break;
+		/* Through the kernel and the ReLU, into the previous layer's
+		 * outputs (their activations are no longer needed). */
+		for (int n = 0; n < N; n++)
+			for (int i = 0; i < Fi; i++) {
+				double s = 0, *a = &act[l - 1][(size_t)n * Fi + i];
+				for (int o = 0; o < Fo; o++)
+					s += d[(size_t)n * Fo + o] * k[(size_t)i * Fo + o];
+				*a = *a > 0 ? s : 0;
+			}
+		d = act[l - 1];
 	}
-	free(l);
+	for (int l = 0; l < L; l++) {
+		const head_layer_t *Ly = &h->layer[l];
+		size_t off = (size_t)(Ly->kernel - h->params);
+		for (size_t i = off; i < off + (size_t)Ly->in * Ly->out; i++) {
+			sq += p[i] * p[i];
+			if (g)
+				g[i] += 2 * l2 * p[i];
+		}
+		free(act[l]);
+	}
 	return loss / N + l2 * sq;
 }
 
@@ -109,56 +153,115 @@ static void test_glorot_init(void **state)
 	double limit = sqrt(6.0 / (D + K)), sum = 0, sq = 0;
 	size_t n = (size_t)D * K;
 
-	assert_int_equal(head_create(D, K, 7, &a, NULL), 0);
-	assert_int_equal(head_create(D, K, 7, &b, NULL), 0);
-	assert_int_equal(head_create(D, K, 8, &c, NULL), 0);
+	assert_int_equal(head_create(D, 0, NULL, K, 7, &a, NULL), 0);
+	assert_int_equal(head_create(D, 0, NULL, K, 7, &b, NULL), 0);
+	assert_int_equal(head_create(D, 0, NULL, K, 8, &c, NULL), 0);
 	assert_int_equal(a.D, D);
 	assert_int_equal(a.K, K);
-	assert_ptr_equal(a.bias, a.kernel + n);
+	assert_ptr_equal(a.layer[0].kernel, a.params);
+	assert_ptr_equal(a.layer[0].bias, a.params + n);
+	assert_int_equal(a.nlayers, 1);
+	assert_int_equal(a.nparams, n + K);
 	for (size_t i = 0; i < n; i++) {
-		assert_true(fabs(a.kernel[i]) < limit);
-		sum += a.kernel[i];
-		sq += (double)a.kernel[i] * a.kernel[i];
+		assert_true(fabs(a.params[i]) < limit);
+		sum += a.params[i];
+		sq += (double)a.params[i] * a.params[i];
 	}
 	/* U(-limit, limit): mean 0, variance limit^2 / 3 (11,100 draws). */
 	assert_true(fabs(sum / n) < 0.02 * limit);
 	assert_true(fabs(sq / n / (limit * limit / 3) - 1) < 0.05);
 	for (int k = 0; k < K; k++)
-		assert_true(a.bias[k] == 0.0f);
-	assert_memory_equal(a.kernel, b.kernel, (n + K) * sizeof(float));
-	assert_memory_not_equal(a.kernel, c.kernel, n * sizeof(float));
+		assert_true(a.layer[0].bias[k] == 0.0f);
+	assert_memory_equal(a.params, b.params, (n + K) * sizeof(float));
+	assert_memory_not_equal(a.params, c.params, n * sizeof(float));
 	head_free(&a);
 	head_free(&b);
 	head_free(&c);
 	head_free(NULL);
-	assert_int_equal(head_create(0, 3, 1, &a, NULL), ERR_ARG);
-	assert_int_equal(head_create(3, 0, 1, &a, NULL), ERR_ARG);
+	assert_int_equal(head_create(0, 0, NULL, 3, 1, &a, NULL), ERR_ARG);
+	assert_int_equal(head_create(3, 0, NULL, 0, 1, &a, NULL), ERR_ARG);
+
+	/* A hidden layer: layer 0 draws what the softmax layer alone drew,
+	 * layer 1 its own numbers within its own limit; the parameters lie
+	 * layer after layer, kernel then bias. */
+	int H = 50;
+	assert_int_equal(head_create(D, 0, NULL, H, 7, &a, NULL), 0);
+	assert_int_equal(head_create(D, 1, &H, K, 7, &b, NULL), 0);
+	assert_int_equal(b.nlayers, 2);
+	assert_int_equal(b.D, D);
+	assert_int_equal(b.K, K);
+	assert_int_equal(b.nparams, (size_t)D * H + H + (size_t)H * K + K);
+	assert_ptr_equal(b.layer[1].kernel, b.layer[0].bias + H);
+	assert_ptr_equal(b.layer[1].bias, b.layer[1].kernel + (size_t)H * K);
+	assert_int_equal(b.layer[1].in, H);
+	assert_int_equal(b.layer[1].out, K);
+	assert_memory_equal(a.params, b.params, ((size_t)D * H + H) * sizeof(float));
+	double limit1 = sqrt(6.0 / (H + K));
+	sum = 0;
+	for (size_t i = 0; i < (size_t)H * K; i++) {
+		assert_true(fabs(b.layer[1].kernel[i]) < limit1);
+		sum += fabs(b.layer[1].kernel[i]);
+	}
+	/* |U(-limit, limit)| has mean limit / 2. */
+	assert_true(fabs(sum / (H * K) / (limit1 / 2) - 1) < 0.05);
+	for (int k = 0; k < K; k++)
+		assert_true(b.layer[1].bias[k] == 0.0f);
+	head_free(&a);
+	head_free(&b);
+	int too_many[HEAD_MAX_LAYERS] = {4, 4, 4, 4};
+	assert_int_equal(head_create(3, HEAD_MAX_LAYERS, too_many, 2, 1, &a, NULL), ERR_ARG);
+	int zero = 0;
+	assert_int_equal(head_create(3, 1, &zero, 2, 1, &a, NULL), ERR_ARG);
 }
 
+/* The logits (N, K) of head h for x (N, D), in double: layer by layer,
+ * ReLU between. */
+static void forward_ref(const head_t *h, const float *x, int N, double *logits)
+{
+	double *in = NULL;
+	for (int l = 0; l < h->nlayers; l++) {
+		const head_layer_t *L = &h->layer[l];
+		double *out = l == h->nlayers - 1 ? logits : malloc((size_t)N * L->out * sizeof *out);
+		assert_non_null(out);
+		for (int n = 0; n < N; n++)
+			for (int o = 0; o < L->out; o++) {
+				double s = L->bias[o];
+				for (int i = 0; i < L->in; i++)
+					s += (l ? in[(size_t)n * L->in + i] : (double)x[(size_t)n * L->in + i]) *
+					     L->kernel[(size_t)i * L->out + o];
+				out[(size_t)n * L->out + o] = l == h->nlayers - 1 || s > 0 ? s : 0;
+			}
+		free(in);
+		in = l == h->nlayers - 1 ? NULL : out;
+	}
+}
+
+/* Heads of one, two and three layers against the double reference, with
+ * biases that are not zero. */
 static void test_forward_matches_reference(void **state)
 {
+	static const int hidden[2] = {19, 6};
 	(void)state;
-	rng_t r = {11};
-	int D = 77, K = 13, N = 9;
-	head_t h;
-	assert_int_equal(head_create(D, K, 3, &h, NULL), 0);
-	for (int k = 0; k < K; k++)
-		h.bias[k] = (float)(rng_uniform(&r) - 0.5);
-	float *x = tu_rand_floats(&r, (size_t)N * D, -1, 2);
-	float *logits = malloc((size_t)N * K * sizeof *logits);
-	double *ref = malloc((size_t)N * K * sizeof *ref);
-	assert_true(logits && ref);
-	head_forward(&h, x, N, logits);
-	for (int n = 0; n < N; n++)
-		for (int k = 0; k < K; k++) {
-			double s = h.bias[k];
-			for (int d = 0; d < D; d++)
-				s += (double)x[(size_t)n * D + d] * h.kernel[(size_t)d * K + k];
-			ref[(size_t)n * K + k] = s;
-		}
-	tu_assert_close("logits", logits, ref, (size_t)N * K, 1e-5, 0, 1e-5);
-	free(x), free(logits), free(ref);
-	head_free(&h);
+	for (int nh = 0; nh <= 2; nh++) {
+		rng_t r = {11};
+		int D = 77, K = 13, N = 9;
+		head_t h;
+		assert_int_equal(head_create(D, nh, hidden, K, 3, &h, NULL), 0);
+		assert_int_equal(h.nlayers, nh + 1);
+		for (int l = 0; l < h.nlayers; l++)
+			for (int o = 0; o < h.layer[l].out; o++)
+				h.layer[l].bias[o] = (float)(rng_uniform(&r) - 0.5);
+		float *x = tu_rand_floats(&r, (size_t)N * D, -1, 2);
+		float *logits = malloc((size_t)N * K * sizeof *logits);
+		float *work = malloc(head_work_floats(&h, N) * sizeof *work);
+		double *ref = malloc((size_t)N * K * sizeof *ref);
+		assert_true(logits && work && ref);
+		head_forward(&h, x, N, logits, work);
+		forward_ref(&h, x, N, ref);
+		tu_assert_close("logits", logits, ref, (size_t)N * K, 1e-5, 0, 1e-5);
+		free(x), free(logits), free(work), free(ref);
+		head_free(&h);
+	}
 }
 
 static void test_xent_stable(void **state)
@@ -176,7 +279,7 @@ static void test_xent_stable(void **state)
 	double loss = 0;
 	long correct = 0;
 
-	head_xent(&logits[0][0], y, 4, 3, 1.0f, dl, &loss, &correct);
+	head_xent(&logits[0][0], y, 4, 3, NULL, 1.0f, dl, &loss, &correct);
 	assert_true(isfinite(loss));
 	/* Row by row: 0, log 2, 4 + log(1 + e^2 + e^4) - ... , 1000. */
 	double lse2 = log(1 + exp(-2.0) + exp(-4.0));
@@ -203,7 +306,7 @@ static void test_xent_stable(void **state)
 	assert_true(d && dref);
 	loss = 0;
 	correct = 0;
-	head_xent(l, yy, N, K, 0.25f, d, &loss, &correct);
+	head_xent(l, yy, N, K, NULL, 0.25f, d, &loss, &correct);
 	for (int n = 0; n < N; n++) {
 		double mx = -INFINITY, s = 0;
 		for (int k = 0; k < K; k++)
@@ -220,45 +323,61 @@ static void test_xent_stable(void **state)
 	free(l), free(yy), free(d), free(dref);
 }
 
+/* head_gradient and the double reference against central differences of
+ * the double loss: one layer, one layer with smoothing and class weights,
+ * one hidden layer, two; L2 on every kernel. */
 static void test_gradient_finite_differences(void **state)
 {
+	static const int hidden[2] = {6, 4};
+	static const float cw[5] = {0.5f, 2.0f, 1.0f, 0.25f, 3.0f};
+	static const struct { int nh; head_loss_t lo; } cases[] = {
+		{0, {0, NULL}}, {0, {0.1, cw}}, {1, {0, NULL}}, {2, {0.2, cw}},
+	};
 	(void)state;
-	rng_t r = {42};
-	int D = 9, K = 5, N = 7;
-	double l2 = 0.01;
-	size_t np = (size_t)D * K + K;
-	head_t h;
-	assert_int_equal(head_create(D, K, 9, &h, NULL), 0);
-	for (int k = 0; k < K; k++)
-		h.bias[k] = (float)(0.3 * (rng_uniform(&r) - 0.5));
-	float *x = tu_rand_floats(&r, (size_t)N * D, 0, 2);
-	int32_t *y = rand_labels(&r, (size_t)N, K);
-	float *g = malloc(np * sizeof *g), *scratch = malloc((size_t)N * K * sizeof *scratch);
-	double *p = to_double(h.kernel, np), *gref = malloc(np * sizeof *gref), *fd = malloc(np * sizeof *fd);
-	double loss;
-	assert_true(g && scratch && gref && fd);
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		rng_t r = {42};
+		int D = 9, K = 5, N = 7;
+		double l2 = 0.01;
+		head_t h;
+		assert_int_equal(head_create(D, cases[c].nh, hidden, K, 9, &h, NULL), 0);
+		size_t np = h.nparams;
+		for (int l = 0; l < h.nlayers; l++)
+			for (int o = 0; o < h.layer[l].out; o++)
+				h.layer[l].bias[o] = (float)(0.3 * (rng_uniform(&r) - 0.5));
+		float *x = tu_rand_floats(&r, (size_t)N * D, 0, 2);
+		int32_t *y = rand_labels(&r, (size_t)N, K);
+		float *g = malloc(np * sizeof *g);
+		float *work = malloc(head_gradient_floats(&h, N) * sizeof *work);
+		double *p = to_double(h.params, np), *gref = malloc(np * sizeof *gref);
+		double *fd = malloc(np * sizeof *fd), loss;
+		const head_loss_t *lo = &cases[c].lo;
+		assert_true(g && work && gref && fd);
 
-	head_gradient(&h, x, y, N, l2, scratch, g, &loss);
-	double lref = loss_ref(p, p + (size_t)D * K, D, K, x, y, N, l2, gref);
-	assert_true(fabs(loss - lref) < 1e-6 * fabs(lref));
-	/* Central differences of the double loss, step 1e-5: truncation error
-	 * ~1e-10, rounding ~1e-11. */
-	for (size_t i = 0; i < np; i++) {
-		double keep = p[i], e = 1e-5;
-		p[i] = keep + e;
-		double up = loss_ref(p, p + (size_t)D * K, D, K, x, y, N, l2, NULL);
-		p[i] = keep - e;
-		double down = loss_ref(p, p + (size_t)D * K, D, K, x, y, N, l2, NULL);
-		p[i] = keep;
-		fd[i] = (up - down) / (2 * e);
+		head_gradient(&h, x, y, N, lo, l2, work, g, &loss);
+		double lref = loss_ref(&h, p, x, y, N, lo, l2, gref);
+		assert_true(fabs(loss - lref) < 1e-6 * fabs(lref));
+		/* Central differences of the double loss, step 1e-5: truncation
+		 * error ~1e-10, rounding ~1e-11 (a ReLU's kink is seldom within
+		 * 1e-5 of a unit's sum). */
+		for (size_t i = 0; i < np; i++) {
+			double keep = p[i], e = 1e-5;
+			p[i] = keep + e;
+			double up = loss_ref(&h, p, x, y, N, lo, l2, NULL);
+			p[i] = keep - e;
+			double down = loss_ref(&h, p, x, y, N, lo, l2, NULL);
+			p[i] = keep;
+			fd[i] = (up - down) / (2 * e);
+		}
+		/* The double analytic gradient agrees tightly, the float one to
+		 * float precision. */
+		for (size_t i = 0; i < np; i++)
+			if (!(fabs(gref[i] - fd[i]) <= 1e-8 + 1e-6 * fabs(fd[i])))
+				fail_msg("case %zu, parameter %zu: analytic %.12g, differences "
+					 "%.12g", c, i, gref[i], fd[i]);
+		tu_assert_close("gradient", g, fd, np, 1e-6, 0, 1e-4);
+		free(x), free(y), free(g), free(work), free(p), free(gref), free(fd);
+		head_free(&h);
 	}
-	/* The double analytic gradient agrees tightly, the float one to float
-	 * precision. */
-	for (size_t i = 0; i < np; i++)
-		assert_true(fabs(gref[i] - fd[i]) <= 1e-8 + 1e-6 * fabs(fd[i]));
-	tu_assert_close("gradient", g, fd, np, 1e-6, 0, 1e-4);
-	free(x), free(y), free(g), free(scratch), free(p), free(gref), free(fd);
-	head_free(&h);
 }
 
 /* ---- Adam --------------------------------------------------------------------- */
@@ -344,7 +463,7 @@ static void test_adam_fast_matches_reference(void **state)
 	}
 }
 
-/* The update of one element in float, written out as adam_kern.h
+/* The update of one element in float, written out as kern_adam.h
  * says: every ISA's w, m and v must have these bits. */
 static void adam_plain(float *w, float *m, float *v, const float *g, size_t n,
 		       float alpha, float c1, float c2, float eps, float l2x2)
@@ -362,7 +481,7 @@ static void adam_plain(float *w, float *m, float *v, const float *g, size_t n,
 /* Every ISA this CPU has (the others are named as skipped): w, m and v
  * with the same bits as the plain float update, and the sum of squares
  * with the same bits as the portable kernel's, over lengths around the
- * 16-element block, with and without L2, zeroing g or not. */
+ * 16-element block, with and without L2; g left as it was. */
 static void test_adam_isas_same_bits(void **state)
 {
 	static const size_t lens[] = {1, 15, 16, 17, 33, 597};
@@ -375,9 +494,9 @@ static void test_adam_isas_same_bits(void **state)
 			continue;
 		}
 		for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
-			for (int variant = 0; variant < 4; variant++) {
+			for (int variant = 0; variant < 2; variant++) {
 				size_t n = lens[li];
-				int with_l2 = variant & 1, clear = variant >> 1;
+				int with_l2 = variant;
 				float l2 = with_l2 ? 0.05f : 0.0f;
 				rng_t r = {(uint64_t)(7 * n + (size_t)variant)};
 				adam_t a, p;
@@ -401,8 +520,7 @@ static void test_adam_isas_same_bits(void **state)
 						plain_sq += (double)wq[i] * wq[i];
 					float alpha = adam_next(&a);
 					assert_true(adam_next(&p) == alpha);
-					double sq = clear ? adam_apply_clear(&a, alpha, off, n, w, g, l2)
-							  : adam_apply(&a, alpha, off, n, w, g, l2);
+					double sq = adam_apply(&a, alpha, off, n, w, g, l2);
 					double sqp = adam_apply(&p, alpha, off, n, wp, gp, l2);
 					adam_plain(wq, mq, vq, gp, n, alpha, 1.0f - a.beta1,
 						   1.0f - a.beta2, a.epsilon, 2.0f * l2);
@@ -415,7 +533,7 @@ static void test_adam_isas_same_bits(void **state)
 					else
 						assert_true(sq == 0);
 					for (size_t i = 0; i < n; i++)
-						assert_true(clear ? g[i] == 0.0f : g[i] == gp[i]);
+						assert_true(g[i] == gp[i]);
 					free(g), free(gp);
 				}
 				free(w), free(wp), free(wq), free(mq), free(vq);
@@ -426,24 +544,142 @@ static void test_adam_isas_same_bits(void **state)
 	}
 }
 
+/* The fused step of a block of rows (kern_step.h), written out plainly
+ * (x and xn transposed, a row per kernel row, ldx apart):
+ * g[i][o] = sum over b of x[i][b] dz[b][o] from 0 in batch order, Adam as
+ * adam_plain, then part[b][o] = sum of xn[i][b] w[i][o] from 0 in row
+ * order; each multiply-add fused (C99's fmaf), as every table's step does
+ * them.  Returns the squares of the rows before the update, in row order,
+ * when l2x2 != 0. */
+static double step_plain(int R, int O, int nb, int nn, const float *x, const float *xn,
+			 size_t ldx, const float *dz, float *w, float *m, float *v,
+			 float *part, float alpha, float c1, float c2, float eps,
+			 float l2x2)
+{
+	double sq = 0;
+	float *g = malloc((size_t)O * sizeof *g);
+	assert_non_null(g);
+	if (nb && l2x2 != 0)
+		for (size_t i = 0; i < (size_t)R * O; i++)
+			sq += (double)w[i] * w[i];
+	for (int i = 0; nb && i < R; i++) {
+		for (int o = 0; o < O; o++) {
+			float s = 0;
+			for (int b = 0; b < nb; b++)
+				s = fmaf(x[i * ldx + b], dz[(size_t)b * O + o], s);
+			g[o] = s;
+		}
+		adam_plain(w + (size_t)i * O, m + (size_t)i * O, v + (size_t)i * O, g,
+			   (size_t)O, alpha, c1, c2, eps, l2x2);
+	}
+	for (int b = 0; b < nn; b++)
+		for (int o = 0; o < O; o++) {
+			float p = 0;
+			for (int i = 0; i < R; i++)
+				p = fmaf(xn[i * ldx + b], w[(size_t)i * O + o], p);
+			part[(size_t)b * O + o] = p;
+		}
+	free(g);
+	return sq;
+}
+
+/* The trainer's fused step on every ISA this CPU has: w, m, v, the next
+ * batch's partial outputs and the squares with the bits of the plain
+ * step (fused multiply-adds on every table, portable's by fmaf), over
+ * blocks of rows around the 4-row block and widths
+ * around the vectors, with and without an update, with and without L2. */
+static void test_step_isas_same_bits(void **state)
+{
+	static const int Rs[] = {4, 7, 13}, Os[] = {1, 5, 16, 17, 37, 290};
+	static const int nbs[] = {0, 1, 5}, nns[] = {0, 3};
+	(void)state;
+	for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
+		if (!isa_cpu_has(isa)) {
+			print_message("the fused step on %s: skipped (this CPU lacks it)\n",
+				      isa_name(isa));
+			continue;
+		}
+		int cases = 0;
+		for (size_t ri = 0; ri < sizeof Rs / sizeof *Rs; ri++)
+		for (size_t oi = 0; oi < sizeof Os / sizeof *Os; oi++)
+		for (size_t bi = 0; bi < sizeof nbs / sizeof *nbs; bi++)
+		for (size_t ni = 0; ni < sizeof nns / sizeof *nns; ni++)
+		for (int with_l2 = 0; with_l2 < 2; with_l2++, cases++) {
+			int R = Rs[ri], O = Os[oi], nb = nbs[bi], nn = nns[ni];
+			/* x and xn transposed: R rows of the samples, 7 apart. */
+			size_t ldx = 7, off = 2, np = (size_t)R * O;
+			float l2 = with_l2 ? 0.05f : 0.0f;
+			rng_t r = {(uint64_t)(1000 * R + 10 * O + nb + 3 * nn + with_l2)};
+			float *x = tu_rand_floats(&r, (size_t)R * ldx, 0, 2);
+			float *xn = tu_rand_floats(&r, (size_t)R * ldx, 0, 2);
+			float *dz = tu_rand_floats(&r, (size_t)5 * O, -0.1, 0.1);
+			float *w = tu_rand_floats(&r, np, -1, 1);
+			float *part = tu_rand_floats(&r, (size_t)3 * O, -1, 1);
+			float *wq = malloc(np * sizeof *wq), *pq = malloc((size_t)3 * O * sizeof *pq);
+			adam_t a;
+			assert_true(wq && pq);
+			memcpy(wq, w, np * sizeof *w);
+			memcpy(pq, part, (size_t)3 * O * sizeof *part);
+			assert_int_equal(adam_init(&a, np + off, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
+			a.isa = isa;
+			/* Moments that are not zeros. */
+			for (size_t i = 0; i < np + off; i++) {
+				a.m[i] = (float)(0.01 * (rng_uniform(&r) - 0.5));
+				a.v[i] = (float)(1e-4 * rng_uniform(&r));
+			}
+			float *mq = malloc(np * sizeof *mq), *vq = malloc(np * sizeof *vq);
+			assert_true(mq && vq);
+			memcpy(mq, a.m + off, np * sizeof *mq);
+			memcpy(vq, a.v + off, np * sizeof *vq);
+			float alpha = adam_next(&a);
+			kern_step_t st = {.O = O, .R = R, .nb = nb, .nn = nn, .x = x, .xn = xn,
+					  .ldx = ldx, .dz = dz, .w = w, .part = part};
+			double sq = adam_step_rows(&a, alpha, off, &st, l2);
+			double sqq = step_plain(R, O, nb, nn, x, xn, ldx, dz, wq, mq, vq, pq,
+						alpha, 1.0f - a.beta1, 1.0f - a.beta2, a.epsilon,
+						2.0f * l2);
+			if (memcmp(w, wq, np * sizeof *w) || memcmp(a.m + off, mq, np * sizeof *mq) ||
+			    memcmp(a.v + off, vq, np * sizeof *vq) ||
+			    memcmp(part, pq, (size_t)nn * O * sizeof *part) ||
+			    memcmp(&sq, &sqq, sizeof sq))
+				fail_msg("the fused step on %s, R %d, O %d, nb %d, nn %d, l2 %g: "
+					 "other bits than the plain step's", isa_name(isa), R, O, nb,
+					 nn, l2);
+			if (!nb)
+				assert_memory_equal(w, wq, np * sizeof *w);
+			free(x), free(xn), free(dz), free(w), free(part), free(wq), free(pq);
+			free(mq), free(vq);
+			adam_free(&a);
+		}
+		print_message("the fused step on %s: %d cases, the plain step's bits\n",
+			      isa_name(isa), cases);
+	}
+}
+
 /* ---- the trainer ----------------------------------------------------------- */
 
-/* One plain step in double: gradient of the batch, then adam_apply_ref.
- * Returns the batch loss (regulariser included). */
+/* One plain step in double: gradient of the batch (lo's smoothing and
+ * class weights), then adam_apply_ref at learning rate lr on each kernel
+ * (with l2) and bias.  Returns the batch loss (regulariser included). */
 static double ref_step(head_t *h, adam_t *a, const float *x, const int32_t *y,
-		       int nb, double l2)
+		       int nb, const head_loss_t *lo, double l2, float lr)
 {
-	int D = h->D, K = h->K;
-	size_t dk = (size_t)D * K;
-	double *p = to_double(h->kernel, dk + K), *g = malloc((dk + K) * sizeof *g);
-	float *gf = malloc((dk + K) * sizeof *gf);
+	size_t np = h->nparams;
+	double *p = to_double(h->params, np), *g = malloc(np * sizeof *g);
+	float *gf = malloc(np * sizeof *gf);
 	assert_true(g && gf);
-	double loss = loss_ref(p, p + dk, D, K, x, y, nb, 0, g);
-	for (size_t i = 0; i < dk + K; i++)
+	double loss = loss_ref(h, p, x, y, nb, lo, 0, g), sq = 0;
+	for (size_t i = 0; i < np; i++)
 		gf[i] = (float)g[i];
+	a->lr = lr;
 	float alpha = adam_next(a);
-	double sq = adam_apply_ref(a, alpha, 0, dk, h->kernel, gf, (float)l2);
-	adam_apply_ref(a, alpha, dk, (size_t)K, h->bias, gf + dk, 0);
+	for (int l = 0; l < h->nlayers; l++) {
+		const head_layer_t *L = &h->layer[l];
+		size_t ko = (size_t)(L->kernel - h->params), bo = (size_t)(L->bias - h->params);
+		sq += adam_apply_ref(a, alpha, ko, (size_t)L->in * L->out, L->kernel,
+				     gf + ko, (float)l2);
+		adam_apply_ref(a, alpha, bo, (size_t)L->out, L->bias, gf + bo, 0);
+	}
 	free(p), free(g), free(gf);
 	return loss + l2 * sq;
 }
@@ -473,103 +709,134 @@ static void problem_free(problem_t *p)
 }
 
 /* The fused, threaded trainer against plain double steps over the same
- * order: three stripes (the last one partial), a partial last batch. */
+ * order: three stripes (the last one partial), a partial last batch; the
+ * softmax layer alone, then with a hidden layer, label smoothing, class
+ * weights and CosineDecay, then with two hidden layers. */
 static void test_trainer_matches_reference(void **state)
 {
+	static const int hidden[2] = {16, 7};
+	static const float cw[5] = {1.5f, 0.5f, 1.0f, 2.0f, 0.75f};
+	static const struct {
+		int nh;
+		double smoothing;
+		const float *cw;
+		long cosine;
+	} cases[] = {{0, 0, NULL, 0}, {1, 0.1, cw, 9}, {2, 0, NULL, 0}};
 	(void)state;
-	int D = 2 * 256 + 37, K = 5, epochs = 2;
-	size_t n = 53;
-	problem_t p = problem_make(21, D, K, n);
-	assert_int_equal(n % 7 != 0 && p.idx[0] != 0, 1);
-	head_hparams_t hp = {1e-3, 0.9, 0.999, 1e-7, 0.01, 8};
-	head_set_t set = {p.x, (size_t)D, p.y, p.idx, n};
-	head_t h, ref;
-	adam_t a;
-	head_trainer_t *t;
-	size_t *order = malloc(n * sizeof *order);
-	float *xb = malloc((size_t)hp.batch * D * sizeof *xb);
-	int32_t yb[8];
-	assert_true(order && xb);
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		int D = 2 * 256 + 37, K = 5, epochs = 2;
+		size_t n = 53;
+		problem_t p = problem_make(21, D, K, n);
+		assert_int_equal(n % 7 != 0 && p.idx[0] != 0, 1);
+		head_hparams_t hp = {1e-3, 0.9, 0.999, 1e-7, 0.01, 8, 0, cases[c].cosine,
+				     {cases[c].smoothing, cases[c].cw}};
+		head_set_t set = {p.x, (size_t)D, p.y, p.idx, n};
+		head_t h, ref;
+		adam_t a;
+		head_trainer_t *t;
+		size_t *order = malloc(n * sizeof *order);
+		float *xb = malloc((size_t)hp.batch * D * sizeof *xb);
+		int32_t yb[8];
+		assert_true(order && xb);
 
-	assert_int_equal(head_create(D, K, 1, &h, NULL), 0);
-	assert_int_equal(head_create(D, K, 1, &ref, NULL), 0);
-	assert_int_equal(adam_init(&a, (size_t)D * K + K, hp.lr, hp.beta1, hp.beta2,
-				   hp.epsilon, NULL), 0);
-	assert_int_equal(head_trainer_create(&h, &hp, 3, 5, &t, NULL), 0);
-	for (int e = 0; e < epochs; e++) {
-		head_metrics_t m;
-		double loss = 0;
-		assert_int_equal(head_trainer_epoch(t, &set, &m, order, NULL), 0);
-		for (size_t s = 0; s < n; s += (size_t)hp.batch) {
-			int nb = n - s < (size_t)hp.batch ? (int)(n - s) : hp.batch;
-			for (int b = 0; b < nb; b++) {
-				size_t row = p.idx[order[s + b]];
-				memcpy(xb + (size_t)b * D, p.x + row * D, (size_t)D * sizeof *xb);
-				yb[b] = p.y[row];
+		assert_int_equal(head_create(D, cases[c].nh, hidden, K, 1, &h, NULL), 0);
+		assert_int_equal(head_create(D, cases[c].nh, hidden, K, 1, &ref, NULL), 0);
+		assert_int_equal(adam_init(&a, ref.nparams, hp.lr, hp.beta1, hp.beta2,
+					   hp.epsilon, NULL), 0);
+		assert_int_equal(head_trainer_create(&h, &hp, 3, 5, &t, NULL), 0);
+		for (int e = 0, step = 0; e < epochs; e++) {
+			head_metrics_t m;
+			double loss = 0;
+			assert_int_equal(head_trainer_epoch(t, &set, &m, order, NULL), 0);
+			for (size_t s = 0; s < n; s += (size_t)hp.batch, step++) {
+				int nb = n - s < (size_t)hp.batch ? (int)(n - s) : hp.batch;
+				for (int b = 0; b < nb; b++) {
+					size_t row = p.idx[order[s + b]];
+					memcpy(xb + (size_t)b * D, p.x + row * D, (size_t)D * sizeof *xb);
+					yb[b] = p.y[row];
+				}
+				/* CosineDecay at this step, in double. */
+				double lr = hp.lr;
+				if (hp.cosine_steps)
+					lr *= 0.5 * (1 + cos(M_PI * (step < hp.cosine_steps ? step
+							: hp.cosine_steps) / hp.cosine_steps));
+				loss += nb * ref_step(&ref, &a, xb, yb, nb, &hp.loss, hp.l2,
+						      (float)lr);
 			}
-			loss += nb * ref_step(&ref, &a, xb, yb, nb, hp.l2);
+			if (!(fabs(m.loss - loss / n) < 1e-5 * (loss / n)))
+				fail_msg("case %zu epoch %d: loss %.9g, reference %.9g", c, e,
+					 m.loss, loss / n);
 		}
-		assert_true(fabs(m.loss - loss / n) < 1e-5 * (loss / n));
+		/* Adam's step is about lr * sign(m), so a gradient that float and
+		 * double round differently moves a weight by a fraction of lr;
+		 * after 14 steps the worst weight differs by 1.5e-6, lr is 1e-3. */
+		assert_close_f("parameters", h.params, ref.params, h.nparams, 1e-5, 1e-5);
+		head_metrics_t mv;
+		assert_int_equal(head_trainer_evaluate(t, &set, &mv, NULL), 0);
+		double *pd = to_double(h.params, h.nparams);
+		float *xs = malloc(n * D * sizeof *xs);
+		int32_t *ys = malloc(n * sizeof *ys);
+		assert_true(xs && ys);
+		for (size_t i = 0; i < n; i++) {
+			memcpy(xs + i * D, p.x + p.idx[i] * D, (size_t)D * sizeof *xs);
+			ys[i] = p.y[p.idx[i]];
+		}
+		/* Keras' val_loss: smoothed as compiled, no class weight. */
+		head_loss_t vlo = {hp.loss.smoothing, NULL};
+		double lref = loss_ref(&h, pd, xs, ys, (int)n, &vlo, hp.l2, NULL);
+		assert_true(fabs(mv.loss - lref) < 1e-5 * lref);
+		head_trainer_free(t);
+		adam_free(&a);
+		head_free(&h);
+		head_free(&ref);
+		free(order), free(xb), free(pd), free(xs), free(ys);
+		problem_free(&p);
 	}
-	/* Adam's step is about lr * sign(m), so a gradient that float and
-	 * double round differently moves a weight by a fraction of lr; after
-	 * 14 steps the worst weight differs by 1.5e-6, lr is 1e-3. */
-	assert_close_f("kernel", h.kernel, ref.kernel, (size_t)D * K + K, 1e-5, 1e-5);
-	head_metrics_t mv;
-	assert_int_equal(head_trainer_evaluate(t, &set, &mv, NULL), 0);
-	double *pd = to_double(h.kernel, (size_t)D * K + K);
-	float *xs = malloc(n * D * sizeof *xs);
-	int32_t *ys = malloc(n * sizeof *ys);
-	assert_true(xs && ys);
-	for (size_t i = 0; i < n; i++) {
-		memcpy(xs + i * D, p.x + p.idx[i] * D, (size_t)D * sizeof *xs);
-		ys[i] = p.y[p.idx[i]];
-	}
-	double lref = loss_ref(pd, pd + (size_t)D * K, D, K, xs, ys, (int)n, hp.l2, NULL);
-	assert_true(fabs(mv.loss - lref) < 1e-5 * lref);
-	head_trainer_free(t);
 	head_trainer_free(NULL);
-	adam_free(&a);
-	head_free(&h);
-	head_free(&ref);
-	free(order), free(xb), free(pd), free(xs), free(ys);
-	problem_free(&p);
 }
 
-/* Trains a fresh head; returns it with the metrics of each epoch. */
-static void train(const problem_t *p, const head_hparams_t *hp, int threads,
-		  uint64_t seed, int epochs, head_t *h, head_metrics_t *m)
+/* Trains a fresh head (nh hidden layers of widths hidden); returns it with
+ * the metrics of each epoch. */
+static void train(const problem_t *p, const head_hparams_t *hp, int nh,
+		  const int *hidden, int threads, uint64_t seed, int epochs,
+		  head_t *h, head_metrics_t *m)
 {
 	head_set_t set = {p->x, (size_t)p->D, p->y, p->idx, p->n};
 	head_trainer_t *t;
-	assert_int_equal(head_create(p->D, p->K, seed, h, NULL), 0);
+	assert_int_equal(head_create(p->D, nh, hidden, p->K, seed, h, NULL), 0);
 	assert_int_equal(head_trainer_create(h, hp, threads, seed, &t, NULL), 0);
 	for (int e = 0; e < epochs; e++)
 		assert_int_equal(head_trainer_epoch(t, &set, &m[e], NULL, NULL), 0);
 	head_trainer_free(t);
 }
 
+/* Bit for bit the same on 1, 2 and 5 threads, for the softmax layer alone
+ * and for a hidden layer with dropout (its masks drawn by position). */
 static void test_deterministic_over_threads_and_seeds(void **state)
 {
+	static const int hidden[1] = {24};
 	(void)state;
-	problem_t p = problem_make(8, 1000, 7, 101);
-	head_hparams_t hp = {1e-3, 0.9, 0.999, 1e-7, 0.001, 16};
-	head_t h1, h2, h3, h4;
-	head_metrics_t m1[3], m2[3], m3[3], m4[3];
-	size_t np = (size_t)1000 * 7 + 7;
+	for (int nh = 0; nh <= 1; nh++) {
+		problem_t p = problem_make(8, 1000, 7, 101);
+		head_hparams_t hp = {1e-3, 0.9, 0.999, 1e-7, 0.001, 16, nh ? 0.3 : 0, 0,
+				     {0, NULL}};
+		head_t h1, h2, h3, h4;
+		head_metrics_t m1[3], m2[3], m3[3], m4[3];
 
-	train(&p, &hp, 1, 3, 3, &h1, m1);
-	train(&p, &hp, 2, 3, 3, &h2, m2);
-	train(&p, &hp, 5, 3, 3, &h3, m3);
-	train(&p, &hp, 2, 4, 3, &h4, m4);
-	/* Bit for bit: the sums do not depend on who computed what. */
-	assert_memory_equal(h1.kernel, h2.kernel, np * sizeof(float));
-	assert_memory_equal(h1.kernel, h3.kernel, np * sizeof(float));
-	assert_memory_equal(m1, m2, sizeof m1);
-	assert_memory_equal(m1, m3, sizeof m1);
-	assert_memory_not_equal(h1.kernel, h4.kernel, np * sizeof(float));
-	head_free(&h1), head_free(&h2), head_free(&h3), head_free(&h4);
-	problem_free(&p);
+		train(&p, &hp, nh, hidden, 1, 3, 3, &h1, m1);
+		train(&p, &hp, nh, hidden, 2, 3, 3, &h2, m2);
+		train(&p, &hp, nh, hidden, 5, 3, 3, &h3, m3);
+		train(&p, &hp, nh, hidden, 2, 4, 3, &h4, m4);
+		size_t np = h1.nparams;
+		/* Bit for bit: the sums do not depend on who computed what. */
+		assert_memory_equal(h1.params, h2.params, np * sizeof(float));
+		assert_memory_equal(h1.params, h3.params, np * sizeof(float));
+		assert_memory_equal(m1, m2, sizeof m1);
+		assert_memory_equal(m1, m3, sizeof m1);
+		assert_memory_not_equal(h1.params, h4.params, np * sizeof(float));
+		head_free(&h1), head_free(&h2), head_free(&h3), head_free(&h4);
+		problem_free(&p);
+	}
 }
 
 static void test_learns_separable_data(void **state)
@@ -587,12 +854,141 @@ static void test_learns_separable_data(void **state)
 		for (int d = 0; d < D / K; d++)
 			p.x[i * D + (size_t)p.y[i] * (D / K) + d] += 1.0f;
 	}
-	head_hparams_t hp = {1e-2, 0.9, 0.999, 1e-7, 0, 32};
+	head_hparams_t hp = {1e-2, 0.9, 0.999, 1e-7, 0, 32, 0, 0, {0, NULL}};
 	head_metrics_t m[20];
 	head_t h;
-	train(&p, &hp, 2, 1, 20, &h, m);
+	train(&p, &hp, 0, NULL, 2, 1, 20, &h, m);
 	assert_true(m[19].accuracy >= 0.99);
 	assert_true(m[19].loss < 0.2 && m[19].loss < m[0].loss);
+	head_free(&h);
+	problem_free(&p);
+}
+
+/* Dropout's scale: in training, a unit is kept with probability 1 - rate
+ * and scaled by 1 / (1 - rate), so that the mean activation is the one
+ * inference sees (where nothing is dropped); the masks are a function of
+ * (seed, step, site, row, unit) alone, whatever slice of units is asked
+ * for. */
+static void test_dropout_scale(void **state)
+{
+	static const double rates[] = {0.1, 0.5, 0.8};
+	enum { ROWS = 64, UNITS = 4096 };
+	rng_t r = {5};
+	float *x = tu_rand_floats(&r, UNITS, 0, 3);
+	float *out = malloc(UNITS * sizeof *out), *part = malloc(UNITS * sizeof *part);
+	(void)state;
+	assert_true(out && part);
+	double xmean = 0;
+	for (int j = 0; j < UNITS; j++)
+		xmean += x[j] / UNITS;
+	for (size_t i = 0; i < sizeof rates / sizeof *rates; i++) {
+		double rate = rates[i], mean = 0;
+		float scale = (float)(1.0 / (1.0 - rate));
+		size_t kept = 0, total = 0;
+		for (int row = 0; row < ROWS; row++) {
+			head_dropout(99, 7, 1, row, rate, x, out, 0, UNITS);
+			for (int j = 0; j < UNITS; j++) {
+				assert_true(out[j] == 0.0f || out[j] == x[j] * scale);
+				kept += out[j] != 0.0f;
+				mean += out[j];
+			}
+			total += UNITS;
+			/* Any slice of the units: the same draws. */
+			memset(part, 0, UNITS * sizeof *part);
+			head_dropout(99, 7, 1, row, rate, x + 1000, part + 1000, 1000, 777);
+			assert_memory_equal(part + 1000, out + 1000, 777 * sizeof *part);
+		}
+		mean /= (double)total;
+		double keep = (double)kept / (double)total;
+		/* 262,144 draws: the kept share within 5 standard deviations. */
+		double sd = sqrt(rate * (1 - rate) / (double)total);
+		print_message("dropout %.1f: kept %.4f (want %.4f), mean activation in "
+			      "training %.4f, in inference %.4f (ratio %.4f)\n", rate, keep,
+			      1 - rate, mean, xmean, mean / xmean);
+		assert_true(fabs(keep - (1 - rate)) < 5 * sd);
+		assert_true(fabs(mean / xmean - 1) < 0.03);
+		/* Another step, site or seed: other masks. */
+		head_dropout(99, 8, 1, 0, rate, x, part, 0, UNITS);
+		head_dropout(99, 7, 1, 0, rate, x, out, 0, UNITS);
+		assert_memory_not_equal(part, out, UNITS * sizeof *out);
+		head_dropout(99, 7, 2, 0, rate, x, part, 0, UNITS);
+		assert_memory_not_equal(part, out, UNITS * sizeof *out);
+		head_dropout(98, 7, 1, 0, rate, x, part, 0, UNITS);
+		assert_memory_not_equal(part, out, UNITS * sizeof *out);
+	}
+	free(x), free(out), free(part);
+}
+
+/* Dropout is training's alone: a head trained with it evaluates as the
+ * plain forward pass, and its training loss differs from the loss of the
+ * same steps without dropout. */
+static void test_dropout_training_only(void **state)
+{
+	static const int hidden[1] = {32};
+	(void)state;
+	problem_t p = problem_make(12, 300, 5, 90);
+	head_hparams_t hp = {1e-3, 0.9, 0.999, 1e-7, 0, 16, 0.5, 0, {0, NULL}};
+	head_set_t set = {p.x, (size_t)p.D, p.y, p.idx, p.n};
+	head_trainer_t *t;
+	head_metrics_t m, mv, plain[1];
+	head_t h, q;
+
+	assert_int_equal(head_create(p.D, 1, hidden, p.K, 3, &h, NULL), 0);
+	assert_int_equal(head_trainer_create(&h, &hp, 2, 3, &t, NULL), 0);
+	assert_int_equal(head_trainer_epoch(t, &set, &m, NULL, NULL), 0);
+	assert_int_equal(head_trainer_evaluate(t, &set, &mv, NULL), 0);
+	double *pd = to_double(h.params, h.nparams);
+	float *xs = malloc((size_t)p.n * p.D * sizeof *xs);
+	int32_t *ys = malloc(p.n * sizeof *ys);
+	assert_true(xs && ys);
+	for (size_t i = 0; i < p.n; i++) {
+		memcpy(xs + i * p.D, p.x + p.idx[i] * p.D, (size_t)p.D * sizeof *xs);
+		ys[i] = p.y[p.idx[i]];
+	}
+	double lref = loss_ref(&h, pd, xs, ys, (int)p.n, NULL, 0, NULL);
+	assert_true(fabs(mv.loss - lref) < 1e-5 * lref);
+	hp.dropout = 0;
+	train(&p, &hp, 1, hidden, 2, 3, 1, &q, plain);
+	assert_true(m.loss != plain[0].loss);
+	head_trainer_free(t);
+	head_free(&h), head_free(&q);
+	free(pd), free(xs), free(ys);
+	problem_free(&p);
+}
+
+/* The learning rate: Keras' CosineDecay over the steps given, then its
+ * floor (0); a constant rate that ReduceLROnPlateau may set, which a
+ * schedule refuses. */
+static void test_trainer_lr(void **state)
+{
+	(void)state;
+	problem_t p = problem_make(3, 20, 3, 40);
+	head_set_t set = {p.x, (size_t)p.D, p.y, p.idx, p.n};
+	head_hparams_t hp = {1e-2, 0.9, 0.999, 1e-7, 0, 8, 0, 7, {0, NULL}};
+	head_trainer_t *t;
+	head_metrics_t m;
+	head_t h;
+	char err[ERR_LEN];
+
+	assert_int_equal(head_create(p.D, 0, NULL, p.K, 1, &h, NULL), 0);
+	assert_int_equal(head_trainer_create(&h, &hp, 1, 1, &t, NULL), 0);
+	assert_true(head_trainer_lr(t) == 1e-2f);
+	/* 5 steps an epoch: the next step is step 5, then 10 (past 7). */
+	assert_int_equal(head_trainer_epoch(t, &set, &m, NULL, NULL), 0);
+	double want = 1e-2 * 0.5 * (1 + cos(M_PI * 5 / 7));
+	/* float32 arithmetic, as TensorFlow's. */
+	assert_true(fabs(head_trainer_lr(t) - want) < 1e-6 * want);
+	assert_int_equal(head_trainer_epoch(t, &set, &m, NULL, NULL), 0);
+	assert_true(head_trainer_lr(t) == 0.0f);
+	assert_int_equal(head_trainer_set_lr(t, 1e-3f, err), ERR_ARG);
+	assert_non_null(strstr(err, "schedule"));
+	head_trainer_free(t);
+	hp.cosine_steps = 0;
+	assert_int_equal(head_trainer_create(&h, &hp, 1, 1, &t, NULL), 0);
+	assert_int_equal(head_trainer_set_lr(t, 5e-3f, err), 0);
+	assert_true(head_trainer_lr(t) == 5e-3f);
+	assert_int_equal(head_trainer_set_lr(t, 0.0f, err), ERR_ARG);
+	head_trainer_free(t);
 	head_free(&h);
 	problem_free(&p);
 }
@@ -607,7 +1003,7 @@ static void test_trainer_arguments(void **state)
 	head_metrics_t m;
 	char err[ERR_LEN];
 
-	assert_int_equal(head_create(4, 2, 1, &h, NULL), 0);
+	assert_int_equal(head_create(4, 0, NULL, 2, 1, &h, NULL), 0);
 	hp.batch = 0;
 	assert_int_equal(head_trainer_create(&h, &hp, 1, 0, &t, err), ERR_ARG);
 	assert_null(t);
@@ -616,6 +1012,22 @@ static void test_trainer_arguments(void **state)
 	hp.lr = -1;
 	assert_int_equal(head_trainer_create(&h, &hp, 1, 0, &t, err), ERR_ARG);
 	hp.lr = 1e-4;
+	hp.dropout = 1;
+	assert_int_equal(head_trainer_create(&h, &hp, 1, 0, &t, err), ERR_ARG);
+	hp.dropout = -0.1;
+	assert_int_equal(head_trainer_create(&h, &hp, 1, 0, &t, err), ERR_ARG);
+	hp.dropout = 0;
+	hp.loss.smoothing = 1.5;
+	assert_int_equal(head_trainer_create(&h, &hp, 1, 0, &t, err), ERR_ARG);
+	hp.loss.smoothing = 0;
+	float bad_weights[2] = {1, -1};
+	hp.loss.class_weight = bad_weights;
+	assert_int_equal(head_trainer_create(&h, &hp, 1, 0, &t, err), ERR_ARG);
+	hp.loss.class_weight = NULL;
+	hp.cosine_steps = -1;
+	assert_int_equal(head_trainer_create(&h, &hp, 1, 0, &t, err), ERR_ARG);
+	hp.cosine_steps = 0;
+	assert_null(t);
 	assert_int_equal(head_trainer_create(&h, &hp, 2, 0, &t, err), 0);
 	assert_int_equal(head_trainer_epoch(t, &empty, &m, NULL, err), ERR_ARG);
 	assert_int_equal(head_trainer_evaluate(t, &empty, &m, err), ERR_ARG);
@@ -725,9 +1137,9 @@ static void test_save_load_keras_layout(void **state)
 	const char *path = tmp_path("head.h5");
 	char err[ERR_LEN];
 
-	assert_int_equal(head_create(D, K, 2, &h, NULL), 0);
+	assert_int_equal(head_create(D, 0, NULL, K, 2, &h, NULL), 0);
 	for (int k = 0; k < K; k++)
-		h.bias[k] = 0.125f * (float)k;
+		h.layer[0].bias[k] = 0.125f * (float)k;
 	assert_int_equal(head_save(path, &h, &m, err), 0);
 
 	/* The Keras save_weights layout, attribute by attribute. */
@@ -741,9 +1153,9 @@ static void test_save_load_keras_layout(void **state)
 	check_str_attr(g, "weight_names", 0,
 		       (const char *[]){"dense_1/kernel:0", "dense_1/bias:0"}, 2);
 	H5Gclose(g);
-	check_dataset(f, "/dense_1/dense_1/kernel:0", 2, (hsize_t[]){33, 4}, h.kernel);
-	check_dataset(f, "/dense_1/dense_1/bias:0", 1, (hsize_t[]){4}, h.bias);
-	check_str_attr(f, "vggfeat_format", 1, (const char *[]){HEAD_FORMAT}, 1);
+	check_dataset(f, "/dense_1/dense_1/kernel:0", 2, (hsize_t[]){33, 4}, h.layer[0].kernel);
+	check_dataset(f, "/dense_1/dense_1/bias:0", 1, (hsize_t[]){4}, h.layer[0].bias);
+	check_str_attr(f, "vggfeat_format", 1, (const char *[]){HEAD_FORMAT_1}, 1);
 	check_str_attr(f, "vggfeat_classes", 0, (const char *const *)m.classes, K);
 	check_str_attr(f, "vggfeat_model", 1, (const char *[]){"vgg16-fc2"}, 1);
 	check_str_attr(f, "vggfeat_fingerprint", 1, (const char *[]){"0123456789abcdef"}, 1);
@@ -755,7 +1167,8 @@ static void test_save_load_keras_layout(void **state)
 	assert_int_equal(head_load(path, &back, &mb, err), 0);
 	assert_int_equal(back.D, D);
 	assert_int_equal(back.K, K);
-	assert_memory_equal(back.kernel, h.kernel, ((size_t)D * K + K) * sizeof(float));
+	assert_int_equal(back.nlayers, 1);
+	assert_memory_equal(back.params, h.params, ((size_t)D * K + K) * sizeof(float));
 	assert_int_equal(mb.nclasses, K);
 	for (int k = 0; k < K; k++)
 		assert_string_equal(mb.classes[k], m.classes[k]);
@@ -774,6 +1187,80 @@ static void test_save_load_keras_layout(void **state)
 	head_free(&h);
 }
 
+/* A head with a hidden layer: Keras' save_weights layout of the two Dense
+ * layers dense_1 and dense_2, format 2, and back, layer by layer. */
+static void test_save_load_hidden_layers(void **state)
+{
+	(void)state;
+	int D = 33, H = 10, K = 4;
+	head_t h, back;
+	head_meta_t m = sample_meta(K), mb;
+	const char *path = tmp_path("hidden.h5");
+	char err[ERR_LEN];
+
+	assert_int_equal(head_create(D, 1, &H, K, 2, &h, NULL), 0);
+	for (int k = 0; k < H; k++)
+		h.layer[0].bias[k] = 0.25f * (float)k;
+	for (int k = 0; k < K; k++)
+		h.layer[1].bias[k] = -0.5f * (float)k;
+	assert_int_equal(head_save(path, &h, &m, err), 0);
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	assert_true(f >= 0);
+	check_str_attr(f, "layer_names", 0, (const char *[]){"dense_1", "dense_2"}, 2);
+	check_str_attr(f, "vggfeat_format", 1, (const char *[]){HEAD_FORMAT}, 1);
+	hid_t g = H5Gopen2(f, "dense_2", H5P_DEFAULT);
+	assert_true(g >= 0);
+	check_str_attr(g, "weight_names", 0,
+		       (const char *[]){"dense_2/kernel:0", "dense_2/bias:0"}, 2);
+	H5Gclose(g);
+	check_dataset(f, "/dense_1/dense_1/kernel:0", 2, (hsize_t[]){33, 10}, h.layer[0].kernel);
+	check_dataset(f, "/dense_1/dense_1/bias:0", 1, (hsize_t[]){10}, h.layer[0].bias);
+	check_dataset(f, "/dense_2/dense_2/kernel:0", 2, (hsize_t[]){10, 4}, h.layer[1].kernel);
+	check_dataset(f, "/dense_2/dense_2/bias:0", 1, (hsize_t[]){4}, h.layer[1].bias);
+	H5Fclose(f);
+	if (head_load(path, &back, &mb, err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(back.nlayers, 2);
+	assert_true(head_same_shape(&back, &h));
+	assert_int_equal(back.D, D);
+	assert_int_equal(back.K, K);
+	assert_memory_equal(back.params, h.params, h.nparams * sizeof(float));
+	assert_int_equal(mb.nclasses, K);
+	head_free(&back);
+	head_meta_free(&mb);
+
+	/* The second layer's kernel not taking the first one's outputs. */
+	const char *bad = tmp_path("chain.h5");
+	assert_int_equal(head_save(bad, &h, &m, err), 0);
+	f = H5Fopen(bad, H5F_ACC_RDWR, H5P_DEFAULT);
+	assert_true(H5Ldelete(f, "/dense_2/dense_2/kernel:0", H5P_DEFAULT) >= 0);
+	hid_t sp = H5Screate_simple(2, (hsize_t[]){9, 4}, NULL);
+	hid_t d = H5Dcreate2(f, "/dense_2/dense_2/kernel:0", H5T_IEEE_F32LE, sp,
+			     H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h.layer[1].kernel);
+	H5Dclose(d), H5Sclose(sp);
+	H5Fclose(f);
+	assert_int_equal(head_load(bad, &back, &mb, err), ERR_SHAPE);
+	assert_non_null(strstr(err, "after the one before"));
+	assert_null(back.params);
+
+	/* A format this program does not know. */
+	assert_int_equal(head_save(bad, &h, &m, err), 0);
+	f = H5Fopen(bad, H5F_ACC_RDWR, H5P_DEFAULT);
+	assert_true(H5Adelete(f, "vggfeat_format") >= 0);
+	hid_t t = H5Tcopy(H5T_C_S1);
+	H5Tset_size(t, 14);
+	sp = H5Screate(H5S_SCALAR);
+	hid_t a = H5Acreate2(f, "vggfeat_format", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+	H5Awrite(a, t, "vggfeat-head 9");
+	H5Aclose(a), H5Sclose(sp), H5Tclose(t);
+	H5Fclose(f);
+	assert_int_equal(head_load(bad, &back, &mb, err), ERR_UNSUPPORTED);
+	assert_non_null(strstr(err, "vggfeat-head 9"));
+	head_meta_free(&m);
+	head_free(&h);
+}
+
 /* Thousands of people: the names outgrow an HDF5 attribute and are split
  * into vggfeat_classes0, 1, ... as Keras splits layer_names. */
 static void test_save_load_many_classes(void **state)
@@ -785,7 +1272,7 @@ static void test_save_load_many_classes(void **state)
 	const char *path = tmp_path("many.h5");
 	char err[ERR_LEN];
 
-	assert_int_equal(head_create(D, K, 2, &h, NULL), 0);
+	assert_int_equal(head_create(D, 0, NULL, K, 2, &h, NULL), 0);
 	assert_int_equal(head_save(path, &h, &m, err), 0);
 	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 	assert_true(f >= 0);
@@ -848,8 +1335,8 @@ static void test_load_plain_keras_file(void **state)
 	assert_int_equal(head_load(path, &h, &m, err), 0);
 	assert_int_equal(h.D, 3);
 	assert_int_equal(h.K, 2);
-	assert_memory_equal(h.kernel, k, sizeof k);
-	assert_memory_equal(h.bias, b, sizeof b);
+	assert_memory_equal(h.layer[0].kernel, k, sizeof k);
+	assert_memory_equal(h.layer[0].bias, b, sizeof b);
 	assert_null(m.classes);
 	assert_string_equal(m.fingerprint, "");
 	head_free(&h);
@@ -868,7 +1355,7 @@ static void test_load_errors(void **state)
 	snprintf(path, sizeof path, "%s/none.h5", dir);
 	assert_int_equal(head_load(path, &h, &m, err), ERR_MISSING);
 	assert_non_null(strstr(err, "none.h5"));
-	assert_null(h.kernel);
+	assert_null(h.params);
 
 	snprintf(path, sizeof path, "%s/text.h5", dir);
 	assert_int_equal(tu_write_file(path, "not hdf5\n", 9), 0);
@@ -884,7 +1371,7 @@ static void test_load_errors(void **state)
 	/* A head whose class list does not match its kernel. */
 	head_t ok;
 	head_meta_t m3 = sample_meta(3);
-	assert_int_equal(head_create(5, 3, 1, &ok, NULL), 0);
+	assert_int_equal(head_create(5, 0, NULL, 3, 1, &ok, NULL), 0);
 	snprintf(path, sizeof path, "%s/ok.h5", dir);
 	assert_int_equal(head_save(path, &ok, &m3, err), 0);
 	hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -898,7 +1385,7 @@ static void test_load_errors(void **state)
 	H5Fclose(f);
 	assert_int_equal(head_load(path, &h, &m, err), ERR_SHAPE);
 	assert_non_null(strstr(err, "2 class names for 3 classes"));
-	assert_null(h.kernel);
+	assert_null(h.params);
 	assert_null(m.classes);
 
 	/* A kernel that is not 2-d. */
@@ -909,7 +1396,7 @@ static void test_load_errors(void **state)
 	sp = H5Screate_simple(1, (hsize_t[]){15}, NULL);
 	hid_t d = H5Dcreate2(f, "/dense_1/dense_1/kernel:0", H5T_IEEE_F32LE, sp,
 			     H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-	H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, ok.kernel);
+	H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, ok.params);
 	H5Dclose(d), H5Sclose(sp);
 	H5Fclose(f);
 	assert_int_equal(head_load(path, &h, &m, err), ERR_SHAPE);
@@ -977,14 +1464,19 @@ int main(void)
 		cmocka_unit_test(test_xent_stable),
 		cmocka_unit_test(test_rank),
 		cmocka_unit_test(test_adam_isas_same_bits),
+		cmocka_unit_test(test_step_isas_same_bits),
 		cmocka_unit_test(test_gradient_finite_differences),
 		cmocka_unit_test(test_adam_hand_computed),
 		cmocka_unit_test(test_adam_fast_matches_reference),
 		cmocka_unit_test(test_trainer_matches_reference),
 		cmocka_unit_test(test_deterministic_over_threads_and_seeds),
 		cmocka_unit_test(test_learns_separable_data),
+		cmocka_unit_test(test_dropout_scale),
+		cmocka_unit_test(test_dropout_training_only),
+		cmocka_unit_test(test_trainer_lr),
 		cmocka_unit_test(test_trainer_arguments),
 		cmocka_unit_test(test_save_load_keras_layout),
+		cmocka_unit_test(test_save_load_hidden_layers),
 		cmocka_unit_test(test_save_load_many_classes),
 		cmocka_unit_test(test_load_plain_keras_file),
 		cmocka_unit_test(test_load_errors),

@@ -46,9 +46,9 @@
 #include "testutil.h"
 #include "tjson.h"
 
-static char dir[256], vf[512], head16[512], headvf[512], log_[512];
+static char dir[256], vf[512], head16[512], headvf[512], headh[512], log_[512];
 static weights_t w16;
-static head_t h16, hvf;
+static head_t h16, hvf, hh;
 static char *classes[] = {"ann", "Zo\xc3\xab", "cy"};
 
 /* ---- what tf-keras 2.21 wrote for the seed's model --------------------- */
@@ -127,16 +127,19 @@ static void path_in(char *buf, size_t len, const char *name)
 }
 
 /* A head of K classes for model (its store name), of the test weights,
- * with a bias that is not zero, saved at path. */
-static int make_head(const char *path, int model, head_t *h, char *err)
+ * with biases that are not zero (a hidden layer of 16 units first when
+ * hidden is set), saved at path. */
+static int make_head(const char *path, int model, int hidden, head_t *h, char *err)
 {
 	head_meta_t m = {0};
 	const model_info_t *mi = model_info(model);
-	int rc = head_create(4096, 3, 7, h, err);
+	const int H = 16;
+	int rc = head_create(4096, hidden ? 1 : 0, &H, 3, 7, h, err);
 	if (rc)
 		return rc;
-	for (int k = 0; k < 3; k++)
-		h->bias[k] = 0.25f * (float)(k + 1);
+	for (int l = 0; l < h->nlayers; l++)
+		for (int k = 0; k < h->layer[l].out; k++)
+			h->layer[l].bias[k] = 0.25f * (float)(k + 1);
 	m.nclasses = 3;
 	m.classes = classes;
 	snprintf(m.model, sizeof m.model, "%s", mi->store_model);
@@ -154,6 +157,7 @@ static int setup(void **state)
 	snprintf(vf, sizeof vf, "%s/vggface.h5", dir);
 	snprintf(head16, sizeof head16, "%s/head16.h5", dir);
 	snprintf(headvf, sizeof headvf, "%s/headvf.h5", dir);
+	snprintf(headh, sizeof headh, "%s/headh.h5", dir);
 	snprintf(log_, sizeof log_, "%s/log", dir);
 	if (weights_load(tu_weights_path(), &w16, err)) {
 		fprintf(stderr, "%s\n", err);
@@ -165,8 +169,9 @@ static int setup(void **state)
 		       "--out", vf, NULL};
 	if (proc_run(gen, log_) != 0)
 		return -1;
-	if (make_head(head16, MODEL_VGG16, &h16, err) ||
-	    make_head(headvf, MODEL_VGGFACE, &hvf, err)) {
+	if (make_head(head16, MODEL_VGG16, 0, &h16, err) ||
+	    make_head(headvf, MODEL_VGGFACE, 0, &hvf, err) ||
+	    make_head(headh, MODEL_VGG16, 1, &hh, err)) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
@@ -179,6 +184,7 @@ static int teardown(void **state)
 	weights_free(&w16);
 	head_free(&h16);
 	head_free(&hvf);
+	head_free(&hh);
 	tu_rm_rf(dir);
 	return 0;
 }
@@ -385,10 +391,11 @@ static void check_config(const char *json, const want_t *want, size_t n, size_t 
 }
 
 /* check_file: the file at path holds want's layers (the last nhead the
- * head's; the final Dense's numbers are h's when h is not NULL) over
- * model's backbone with the test weights. */
+ * head's, whose layers with weights have the numbers of hl's nhl Dense
+ * layers, in order, when hl is not NULL) over model's backbone with the
+ * test weights. */
 static void check_file(const char *path, int model, const want_t *want, size_t n,
-		       size_t nhead, const head_t *h)
+		       size_t nhead, const head_layer_t *const *hl, size_t nhl)
 {
 	const model_info_t *mi = model_info(model);
 	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -430,6 +437,7 @@ static void check_file(const char *path, int model, const want_t *want, size_t n
 	for (size_t i = 0; i < n; i++)
 		assert_string_equal(ln.v[i], want[i].name);
 	h5util_strlist_free(&ln);
+	size_t hk = 0; /* the head's layers with weights met so far */
 	for (size_t i = 0; i < n; i++) {
 		const want_t *w = &want[i];
 		hid_t g = H5Gopen2(mw, w->name, H5P_DEFAULT);
@@ -456,14 +464,14 @@ static void check_file(const char *path, int model, const want_t *want, size_t n
 			expect_vlen(g, "weight_names", H5T_CSET_ASCII, 0);
 			for (int d = 0; d < w->krank; d++)
 				kd[d] = (hsize_t)w->kdims[d];
-			int last = i == n - 1 && h;
-			float *k = last ? malloc((size_t)h->D * h->K * sizeof *k) : NULL;
-			float *b = last ? malloc((size_t)h->K * sizeof *b) : NULL;
+			const head_layer_t *L = hl && i >= n - nhead && hk < nhl ? hl[hk++] : NULL;
+			float *k = L ? malloc((size_t)L->in * L->out * sizeof *k) : NULL;
+			float *b = L ? malloc((size_t)L->out * sizeof *b) : NULL;
 			expect_dataset(g, kn, w->krank, kd, k);
 			expect_dataset(g, bn, 1, bd, b);
-			if (last) {
-				assert_memory_equal(k, h->kernel, (size_t)h->D * h->K * sizeof *k);
-				assert_memory_equal(b, h->bias, (size_t)h->K * sizeof *b);
+			if (L) {
+				assert_memory_equal(k, L->kernel, (size_t)L->in * L->out * sizeof *k);
+				assert_memory_equal(b, L->bias, (size_t)L->out * sizeof *b);
 			}
 			free(k), free(b);
 		}
@@ -503,7 +511,8 @@ static void test_vgg16(void **state)
 		fail_msg("predict exited %d: %s", st, text);
 	assert_non_null(strstr(text, "predict: saved the whole model to"));
 	assert_non_null(strstr(text, out));
-	check_file(out, MODEL_VGG16, vgg16_layers, NWANT(vgg16_layers), 1, &h16);
+	const head_layer_t *l16 = &h16.layer[0];
+	check_file(out, MODEL_VGG16, vgg16_layers, NWANT(vgg16_layers), 1, &l16, 1);
 	no_temporary(out);
 
 	/* Saving again replaces it whole (the same bytes: nothing in the
@@ -531,7 +540,8 @@ static void test_vggface(void **state)
 	if (st != 0)
 		fail_msg("predict exited %d: %s", st, text);
 	assert_non_null(strstr(text, "VGG-Face through fc7"));
-	check_file(out, MODEL_VGGFACE, vggface_layers, NWANT(vggface_layers), 1, &hvf);
+	const head_layer_t *lvf = &hvf.layer[0];
+	check_file(out, MODEL_VGGFACE, vggface_layers, NWANT(vggface_layers), 1, &lvf, 1);
 
 	/* keras-vggface's activations are groups nested in their Dense
 	 * layer's, as h5py's create_group("fc6/relu") makes them. */
@@ -647,6 +657,32 @@ static void test_refusals(void **state)
 	assert_non_null(strstr(msg, "--save-model FILE"));
 }
 
+/* predict --save-model of a head with a hidden layer (train-head
+ * --hidden's file): the backbone, then dense_1 (relu, 16 units) and
+ * dense_2 (softmax), with the head file's numbers. */
+static void test_hidden_head(void **state)
+{
+	(void)state;
+	char out[600];
+	const char *text;
+	want_t want[NWANT(vgg16_layers) + 1];
+	size_t n = NWANT(vgg16_layers) - 1;
+
+	path_in(out, sizeof out, "face_model_hidden.h5");
+	int st = predict(&text, "--head", headh, "--weights", tu_weights_path(),
+			 "--save-model", out, NULL);
+	if (st != 0)
+		fail_msg("predict exited %d: %s", st, text);
+	assert_non_null(strstr(text, "then Dense layers with softmax over 3 classes"));
+	memcpy(want, vgg16_layers, n * sizeof *want);
+	want[n++] = (want_t){"dense_1", D, 16, "relu", {4096, 16}, 2};
+	want[n++] = (want_t){"dense_2", D, 3, "softmax", {16, 3}, 2};
+	const head_layer_t *hl[2] = {&hh.layer[0], &hh.layer[1]};
+	check_file(out, MODEL_VGG16, want, n, 2, hl, 2);
+	no_temporary(out);
+	unlink(out);
+}
+
 /* model_file_save itself: a head with hidden layers (what issue 24's head
  * gives), and what it refuses. */
 static void test_head_list(void **state)
@@ -654,13 +690,15 @@ static void test_head_list(void **state)
 	(void)state;
 	char out[600], err[ERR_LEN];
 	head_t hidden;
-	assert_int_equal(head_create(4096, 16, 11, &hidden, err), 0);
+	assert_int_equal(head_create(4096, 0, NULL, 16, 11, &hidden, err), 0);
+	const float *hk = hidden.layer[0].kernel, *hb = hidden.layer[0].bias;
+	const float *k16 = h16.layer[0].kernel, *b16 = h16.layer[0].bias;
 	model_file_layer_t layers[3] = {
 		{.kind = MODEL_FILE_DENSE, .name = "dense_hidden", .activation = "relu",
-		 .in = 4096, .units = 16, .kernel = hidden.kernel, .bias = hidden.bias},
+		 .in = 4096, .units = 16, .kernel = hk, .bias = hb},
 		{.kind = MODEL_FILE_DROPOUT, .name = "dropout_1", .rate = 0.5},
 		{.kind = MODEL_FILE_DENSE, .name = "dense_1", .activation = "softmax",
-		 .in = 16, .units = 3, .kernel = h16.kernel, .bias = h16.bias},
+		 .in = 16, .units = 3, .kernel = k16, .bias = b16},
 	};
 	model_file_t m = {.w = &w16, .end = MODEL_FILE_END_VECTOR, .head = layers,
 			  .nhead = 3, .classes = (const char *const *)classes, .nclasses = 3};
@@ -674,14 +712,17 @@ static void test_head_list(void **state)
 	want[n++] = (want_t){"dropout_1", R, 0, NULL, {0}, 0};
 	want[n++] = (want_t){"dense_1", D, 3, "softmax", {16, 3}, 2};
 	/* h16's kernel is (4096, 3): its first 16 rows are dense_1's here. */
-	head_t last = {.D = 16, .K = 3, .kernel = h16.kernel, .bias = h16.bias};
-	check_file(out, MODEL_VGG16, want, n, 3, &last);
+	const head_layer_t first = hidden.layer[0];
+	const head_layer_t last = {.in = 16, .out = 3, .kernel = (float *)k16,
+				   .bias = (float *)b16};
+	const head_layer_t *hl[2] = {&first, &last};
+	check_file(out, MODEL_VGG16, want, n, 3, hl, 2);
 	unlink(out);
 
 	/* Refusals: ERR_ARG, nothing written. */
 	struct { int layer; model_file_layer_t with; const char *says; } bad[] = {
 		{0, {.kind = MODEL_FILE_DENSE, .name = "dense_hidden", .activation = "relu",
-		     .in = 4095, .units = 16, .kernel = hidden.kernel, .bias = hidden.bias},
+		     .in = 4095, .units = 16, .kernel = hk, .bias = hb},
 		 "takes 4095 inputs where 4096 come"},
 		{1, {.kind = MODEL_FILE_DROPOUT, .name = "dropout_1", .rate = 1.0},
 		 "outside [0, 1)"},
@@ -702,10 +743,10 @@ static void test_head_list(void **state)
 		{2, {.kind = MODEL_FILE_DROPOUT, .name = "dropout_2", .rate = 0.5},
 		 "ends with dropout_2, not a Dense layer"},
 		{2, {.kind = MODEL_FILE_DENSE, .name = "dense_1", .activation = "softmax",
-		     .in = 16, .units = 4, .kernel = h16.kernel, .bias = h16.bias},
+		     .in = 16, .units = 4, .kernel = k16, .bias = b16},
 		 "3 class names for the 4 outputs"},
 		{2, {.kind = MODEL_FILE_DENSE, .name = "dense_1", .activation = "softmax",
-		     .in = 16, .units = 3, .kernel = NULL, .bias = h16.bias},
+		     .in = 16, .units = 3, .kernel = NULL, .bias = b16},
 		 "without its units, activation or weights"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -782,6 +823,7 @@ int main(void)
 		cmocka_unit_test(test_vggface),
 		cmocka_unit_test(test_atomic),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_hidden_head),
 		cmocka_unit_test(test_head_list),
 		cmocka_unit_test(test_many_classes),
 	};

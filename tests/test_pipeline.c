@@ -93,7 +93,10 @@ static void test_options(void **state)
 		"--conv", "--follow-links", "--strict", "--epochs N", "--lr X", "--batch-size N",
 		"--beta1", "--beta2", "--epsilon", "--l2", "--val-split F", "--keep F",
 		"--seed N", "--top-k N", "--min-prob P", "--threads N", "-q, --quiet",
-		"--version",
+		"--version", "--hidden K", "--dropout X", "--label-smoothing X",
+		"--class-weight W", "--lr-schedule S", "--patience N", "--monitor M",
+		"--min-delta X", "--restore-best", "--reduce-lr F", "--reduce-lr-patience N",
+		"--min-lr X", "--test-split F", "--confusion FILE",
 	};
 	for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
 		if (tu_count(out, opts[i]) != 1)
@@ -214,6 +217,18 @@ static void test_demo(void **state)
 	assert_non_null(strstr(gp, "title 'best val_accuracy "));
 	free(gp);
 	expect_whole_epochs(report, 3);
+
+	/* train-head's tuning passes through (a flag among them), and a sweep
+	 * of two options names both, as the table shows only what varies. */
+	st = sh(&out, "./pipeline.sh --report %s --epochs 3 --lr 1e-3,1e-2 --dropout 0,0.5 "
+		"--patience 1 --restore-best --test-split 0.2 -q", report);
+	if (st != 0)
+		fail_msg("sweep of two: exit %d:\n%s", st, out);
+	free(out);
+	gp = tu_read_text(path);
+	assert_non_null(strstr(gp, "title 'run 1: lr 0.001, dropout 0'"));
+	assert_non_null(strstr(gp, "title 'run 4: lr 0.01, dropout 0.5'"));
+	free(gp);
 }
 
 /* fake_machine: a folder of stand-ins for dpkg-query (no package installed)

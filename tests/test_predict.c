@@ -188,9 +188,10 @@ static void test_min_prob(void **state)
 	snprintf(flat, sizeof flat, "%s/flat.h5", dir);
 	assert_int_equal(head_load(head, &h, &m, err), 0);
 	assert_int_equal(h.K, 4);
-	memset(h.kernel, 0, (size_t)h.D * h.K * sizeof *h.kernel);
+	assert_int_equal(h.nlayers, 1);
+	memset(h.layer[0].kernel, 0, (size_t)h.D * h.K * sizeof *h.layer[0].kernel);
 	for (int k = 0; k < 4; k++)
-		h.bias[k] = (float)log(want[k]);
+		h.layer[0].bias[k] = (float)log(want[k]);
 	assert_int_equal(head_save(flat, &h, &m, err), 0);
 	head_free(&h);
 	head_meta_free(&m);
@@ -221,6 +222,55 @@ static void test_min_prob(void **state)
 		assert_int_equal(proc_run(argv, out), 2);
 	}
 	unlink(flat);
+}
+
+/* A head with a hidden layer: predict runs both layers, ReLU between.  A
+ * head built by hand gives known probabilities (its hidden layer's second
+ * unit is negative, so that only ReLU keeps its large weights out); one
+ * trained by train-head --hidden names the held-out people. */
+static void test_hidden_layer(void **state)
+{
+	(void)state;
+	static result_t got[32];
+	static const double want[4] = {0.4, 0.3, 0.2, 0.1};
+	static const int H = 2;
+	char made[600], trained[600], err[ERR_LEN];
+	head_t flat, h;
+	head_meta_t m;
+
+	snprintf(made, sizeof made, "%s/made.h5", dir);
+	assert_int_equal(head_load(head, &flat, &m, err), 0);
+	assert_int_equal(head_create(flat.D, 1, &H, 4, 1, &h, err), 0);
+	head_free(&flat);
+	memset(h.params, 0, h.nparams * sizeof *h.params);
+	h.layer[0].bias[0] = 1.0f;
+	h.layer[0].bias[1] = -3.0f;
+	for (int k = 0; k < 4; k++) {
+		h.layer[1].kernel[k] = (float)log(want[k]);
+		h.layer[1].kernel[4 + k] = k == 3 ? 100.0f : 0.0f;
+	}
+	assert_int_equal(head_save(made, &h, &m, err), 0);
+	head_free(&h);
+	head_meta_free(&m);
+	int n = predict_lines(made, got, 32, "--top-k", "4", held, NULL);
+	assert_int_equal(n, 32);
+	for (int i = 0; i < n; i++)
+		assert_true(fabs(got[i].p - want[got[i].rank - 1]) < 1e-6);
+	unlink(made);
+
+	snprintf(trained, sizeof trained, "%s/hidden.h5", dir);
+	char *train[] = {proc_bin("train-head"), "--db", db, "--out", trained, "--epochs",
+			 "30", "--lr", "1e-3", "--val-split", "0", "--seed", "3", "--hidden",
+			 "16", "-q", NULL};
+	assert_int_equal(proc_run(train, log_), 0);
+	n = predict_lines(trained, got, 32, "--top-k", "1", held, NULL);
+	assert_int_equal(n, 8);
+	int right = 0;
+	for (int i = 0; i < n; i++)
+		right += strstr(got[i].path, got[i].name) != NULL;
+	print_message("a head with a hidden layer: %d of 8 held-out images right\n", right);
+	assert_int_equal(right, 8);
+	unlink(trained);
 }
 
 static void test_bad_inputs(void **state)
@@ -345,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_top_k),
 		cmocka_unit_test(test_refuses_other_weights),
 		cmocka_unit_test(test_min_prob),
+		cmocka_unit_test(test_hidden_layer),
 		cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_odd_paths_escaped),

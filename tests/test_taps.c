@@ -393,7 +393,7 @@ static void test_predict_follows_the_tap(void **state)
 	size_t len = 0;
 	featdb_t *f = NULL;
 	featdb_rec_t rec;
-	float v[512], logits[16];
+	float v[512], logits[16], work[16];
 	double p[16];
 	assert_true(h.K <= 16);
 	if (featdb_open(db, FEATDB_RDONLY, &f, err) ||
@@ -401,7 +401,8 @@ static void test_predict_follows_the_tap(void **state)
 	    featdb_rec_decode(val, len, &rec, err))
 		fail_msg("%s", err);
 	featdb_rec_vector(&rec, v);
-	head_forward(&h, v, 1, logits);
+	assert_true(head_work_floats(&h, 1) <= 16);
+	head_forward(&h, v, 1, logits, work);
 	head_softmax(logits, h.K, p);
 	free(val);
 	featdb_close(f);
@@ -442,7 +443,7 @@ static void write_head(const char *path, int D, const char *model, const char *f
 	snprintf(hm.preprocess, sizeof hm.preprocess, "%s",
 		 model_info(MODEL_VGG16)->preprocess);
 	snprintf(hm.version, sizeof hm.version, "test");
-	if (head_create(D, 3, 1, &h, err) || head_save(path, &h, &hm, err))
+	if (head_create(D, 0, NULL, 3, 1, &h, err) || head_save(path, &h, &hm, err))
 		fail_msg("%s", err);
 	head_free(&h);
 }

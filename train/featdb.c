@@ -3,13 +3,14 @@
  *
  *   featdb info DB                  (or featdb info --db DB)
  *   featdb export DB --out feats.h5
- *   featdb verify DB
+ *   featdb verify DB [--threads N]
  *   featdb merge OUT IN...          (or featdb merge --out OUT IN...) */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/workers.h"
 #include "cli.h"
 #include "version.h"
 #include "featdb/featdb_tool.h"
@@ -25,7 +26,8 @@ static const char usage[] =
 	"                               /keys (N), /classes (C) strings, /split (N)\n"
 	"                               uint8 (0 train, 1 valid, 2 test), key order\n"
 	"  featdb verify DB             read and check every record; exit 1 and\n"
-	"                               list the bad keys if any is wrong\n"
+	"                               list the bad keys (key order) if any is\n"
+	"                               wrong\n"
 	"  featdb merge OUT IN...       merge stores made with the same weights\n"
 	"                               and settings into OUT (created if needed)\n"
 	"\n"
@@ -33,6 +35,8 @@ static const char usage[] =
 	"  --db DB        the store of info, export and verify, as the other\n"
 	"                 programs name it (featdb info --db feats.lmdb)\n"
 	"  --out PATH     export's HDF5 file; merge's OUT\n"
+	"  --threads N    compute threads (verify; default: one per CPU); info,\n"
+	"                 export and merge accept it and run on one thread\n"
 	"  -h, --help     this text\n"
 	"  --help-dev     the options and variables for development and tests\n"
 	"  --version      print the version\n"
@@ -47,11 +51,12 @@ static const char usage_dev[] =
 	"  featdb has no options or variables of that kind.\n";
 
 /* The command line: the command, its store (info, export, verify), export's
- * file or merge's OUT, merge's inputs. */
+ * file or merge's OUT, merge's inputs, verify's compute threads. */
 typedef struct args {
 	const char *cmd, *db, *out;
 	char **in;
 	int nin;
+	long threads; /* 0 until parsed: one per CPU */
 } args_t;
 
 /* store_operand: the one store of info, export and verify, from --db or
@@ -74,10 +79,11 @@ static int store_operand(args_t *a, char **ops, int n)
  * error. */
 static int parse_args(int argc, char **argv, args_t *a, int *status)
 {
-	enum { O_DB = 256, O_OUT, O_VERSION, O_HELP_DEV };
+	enum { O_DB = 256, O_OUT, O_THREADS, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"out", required_argument, 0, O_OUT},
+		{"threads", required_argument, 0, O_THREADS},
 		{"help", no_argument, 0, 'h'},
 		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{"version", no_argument, 0, O_VERSION},
@@ -92,6 +98,12 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 		switch (c) {
 		case O_DB: a->db = optarg; break;
 		case O_OUT: a->out = optarg; break;
+		case O_THREADS:
+			if (cli_long(PROG, "--threads", optarg, 1, 256, &a->threads)) {
+				*status = CLI_USAGE;
+				return -1;
+			}
+			break;
 		case 'h': fputs(usage, stdout); return -1;
 		case O_HELP_DEV: fputs(usage_dev, stdout); return -1;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); return -1;
@@ -141,6 +153,8 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 		cli_usage(PROG, "export needs --out FILE.h5: featdb export DB --out FILE.h5");
 		return -1;
 	}
+	if (!a->threads)
+		a->threads = workers_cpus();
 	*status = CLI_OK;
 	return 0;
 }
@@ -157,7 +171,7 @@ int main(int argc, char **argv)
 	else if (strcmp(a.cmd, "export") == 0)
 		status = fdb_export(a.db, a.out);
 	else if (strcmp(a.cmd, "verify") == 0)
-		status = fdb_verify(a.db);
+		status = fdb_verify(a.db, (int)a.threads);
 	else
 		status = fdb_merge(a.out, a.nin, a.in);
 	/* info's report and verify's verdict are the answer: one that did not

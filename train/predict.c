@@ -274,28 +274,38 @@ static int check_save_target(const opts_t *o, const char *wpath, char *err)
 }
 
 /* save_model: the seed's whole model, the backbone of w through its
- * vector, then the head as Dense(K, softmax) named HEAD_LAYER
- * (net/model_file.h), and the line that says where it went.  A head with
- * hidden layers (issue 24) gives its layers here, in order. */
+ * vector, then the head's Dense layers as the head file names them
+ * (dense_1, then dense_2 after a hidden layer: ReLU, the last softmax;
+ * net/model_file.h), and the line that says where it went.  (A head
+ * trained with dropout has no Dropout layer here: the head file does not
+ * keep its rate, and at predict time Dropout does nothing.) */
 static int save_model(const opts_t *o, const head_t *head, const head_meta_t *hm,
 		      const weights_t *w, char *err)
 {
 	const model_info_t *mi = model_info(w->model);
-	const model_file_layer_t dense = {
-		.kind = MODEL_FILE_DENSE, .name = HEAD_LAYER, .activation = "softmax",
-		.in = head->D, .units = head->K, .kernel = head->kernel,
-		.bias = head->bias,
-	};
+	model_file_layer_t dense[HEAD_MAX_LAYERS];
+	char names[HEAD_MAX_LAYERS][16];
+
+	for (int l = 0; l < head->nlayers; l++) {
+		const head_layer_t *L = &head->layer[l];
+		snprintf(names[l], sizeof names[l], "dense_%d", l + 1);
+		dense[l] = (model_file_layer_t){
+			.kind = MODEL_FILE_DENSE, .name = names[l],
+			.activation = l == head->nlayers - 1 ? "softmax" : "relu",
+			.in = L->in, .units = L->out, .kernel = L->kernel, .bias = L->bias,
+		};
+	}
 	const model_file_t m = {
-		.w = w, .end = MODEL_FILE_END_VECTOR, .head = &dense, .nhead = 1,
+		.w = w, .end = MODEL_FILE_END_VECTOR, .head = dense, .nhead = head->nlayers,
 		.classes = (const char *const *)hm->classes, .nclasses = hm->nclasses,
 	};
 	int rc = model_file_save(o->save_model, &m, err);
 
 	if (rc == 0 && !o->quiet)
 		fprintf(stderr, PROG ": saved the whole model to %s (%s through %s, "
-			"then " HEAD_LAYER " with softmax over %d classes)\n",
-			o->save_model, mi->title, mi->layers[WEIGHTS_NLAYERS - 1], head->K);
+			"then %s with softmax over %d classes)\n", o->save_model, mi->title,
+			mi->layers[WEIGHTS_NLAYERS - 1],
+			head->nlayers == 1 ? HEAD_LAYER : "Dense layers", head->K);
 	return rc;
 }
 
@@ -307,6 +317,7 @@ typedef struct answer {
 	float *logits;  /* (B, K) */
 	double *p;      /* (K) */
 	int *order;     /* (K) */
+	float *work;    /* head_work_floats(head, B): the hidden layers' outputs */
 } answer_t;
 
 /* answer_batch, embed_run's callback: the head on a batch's vectors (n, D)
@@ -317,7 +328,7 @@ static int answer_batch(void *ctx, int n, const char *const *paths,
 	answer_t *a = ctx;
 	int K = a->head->K;
 
-	head_forward(a->head, vec, n, a->logits);
+	head_forward(a->head, vec, n, a->logits, a->work);
 	for (int j = 0; j < n; j++)
 		print_top(paths[j], a->logits + (size_t)j * K, K, (int)a->o->top_k,
 			  a->hm->classes, a->o->min_prob, a->p, a->order);
@@ -336,17 +347,18 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 	answer_t a = {.o = o, .head = head, .hm = hm,
 		      .logits = malloc((size_t)B * K * sizeof *a.logits),
 		      .p = malloc((size_t)K * sizeof *a.p),
-		      .order = malloc((size_t)K * sizeof *a.order)};
+		      .order = malloc((size_t)K * sizeof *a.order),
+		      .work = malloc(head_work_floats(head, B) * sizeof *a.work)};
 	embed_opts_t eo = {.model = model};
 
 	vgg_opts_init(&eo.net, B);
 	eo.net.tap = tap;
 	eo.net.threads = (int)o->threads;
-	if (!a.logits || !a.p || !a.order)
+	if (!a.logits || !a.p || !a.order || !a.work)
 		rc = err_set(err, ERR_NOMEM, "out of memory");
 	else
 		rc = embed_run(PROG, &eo, w, im, answer_batch, &a, done, err);
-	free(a.logits), free(a.p), free(a.order);
+	free(a.logits), free(a.p), free(a.order), free(a.work);
 	return rc;
 }
 

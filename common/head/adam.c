@@ -1,6 +1,6 @@
 /* adam.c - Adam as tf.keras runs it (head.h): the plain reference in
- * double, and the choice of the float32 update's instructions
- * (adam_kern.h, the same bits on each). */
+ * double, and the float32 update and the first layer's fused step on the
+ * kernels of a->isa (kern.h's adam and step, the same bits on each). */
 #include "head/head.h"
 
 #include <math.h>
@@ -10,6 +10,7 @@
 #include "error.h"
 #include "head/head_impl.h"
 #include "kernels/isa.h"
+#include "kernels/kern.h"
 
 int adam_init(adam_t *a, size_t n, double lr, double beta1, double beta2,
 	      double epsilon, char *err)
@@ -72,34 +73,23 @@ double adam_apply_ref(adam_t *a, float alpha, size_t off, size_t n, float *w,
 	return sq;
 }
 
-/* adam_run: adam_apply, optionally zeroing g as it goes. */
-static double adam_run(adam_t *a, float alpha, size_t off, size_t n, float *w,
-		       float *g, float l2, int clear)
+double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
+		  const float *g, float l2)
 {
 	float c1 = 1.0f - a->beta1, c2 = 1.0f - a->beta2, l2x2 = 2.0f * l2;
 	float *m = a->m + off, *v = a->v + off;
 
-	switch (a->isa) {
-	case ISA_AVX2:
-		return adam_avx2(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
-	case ISA_AVX512:
-		return adam_avx512(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
-	case ISA_EMUL512:
-		return adam_emul512(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
-	default:
-		return adam_portable(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2, clear);
-	}
+	return kern_for(a->isa)->adam(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
 }
 
-double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
-		  const float *g, float l2)
+double adam_step_rows(adam_t *a, float alpha, size_t off, kern_step_t *s, float l2)
 {
-	/* g is only written when clear is set. */
-	return adam_run(a, alpha, off, n, w, (float *)g, l2, 0);
-}
-
-double adam_apply_clear(adam_t *a, float alpha, size_t off, size_t n,
-			float *w, float *g, float l2)
-{
-	return adam_run(a, alpha, off, n, w, g, l2, 1);
+	s->m = a->m + off;
+	s->v = a->v + off;
+	s->alpha = alpha;
+	s->c1 = 1.0f - a->beta1;
+	s->c2 = 1.0f - a->beta2;
+	s->eps = a->epsilon;
+	s->l2x2 = 2.0f * l2;
+	return kern_for(a->isa)->step(s);
 }

@@ -1,6 +1,6 @@
 /* head_file.c - the head's HDF5 file (head.h): head_save writes it in
  * Keras 2's save_weights layout, atomically; head_load reads it, or a
- * Keras file whose first layer with weights is Dense, in a child process
+ * Keras file whose layers with weights are Dense, in a child process
  * (h5child.h). */
 #include "head/head.h"
 
@@ -97,31 +97,56 @@ static int attr_str(hid_t obj, const char *name, const char *s)
 	return attr_write(obj, name, &s, 1, 1, 1);
 }
 
+/* write_layer writes Dense layer L as Keras names it (name): the group
+ * with its weight_names and the two datasets under it. */
+static int write_layer(hid_t f, const char *name, const head_layer_t *L, hid_t lcpl)
+{
+	char kname[64], bname[64];
+	const char *wnames[2] = {kname, bname};
+	hsize_t kdims[2] = {(hsize_t)L->in, (hsize_t)L->out}, bdims[1] = {(hsize_t)L->out};
+	hid_t g;
+	int bad;
+
+	snprintf(kname, sizeof kname, "%s/kernel:0", name);
+	snprintf(bname, sizeof bname, "%s/bias:0", name);
+	if ((g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+		return -1;
+	/* The weight names are paths inside the layer's group, as h5py
+	 * creates them: dense_1/dense_1/kernel:0. */
+	bad = attr_write(g, "weight_names", wnames, 2, 0, 0) ||
+	      h5util_write_dataset(g, kname, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, kdims,
+				   lcpl, H5P_DEFAULT, L->kernel) ||
+	      h5util_write_dataset(g, bname, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bdims,
+				   lcpl, H5P_DEFAULT, L->bias);
+	return H5Gclose(g) < 0 || bad ? -1 : 0;
+}
+
 /* build_image lays the head file out in memory (HDF5's core driver, no
  * backing store) and returns its bytes: HDF5 then never writes to disk,
  * where a failed write leaves HDF5 1.10 with a file it cannot close. */
 static int build_image(const head_t *h, const head_meta_t *meta, void **out,
 		       size_t *len, char *err)
 {
-	hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID, g = H5I_INVALID_HID;
-	hid_t lcpl = H5I_INVALID_HID;
-	const char *layer = HEAD_LAYER;
-	const char *wnames[2] = {HEAD_LAYER "/kernel:0", HEAD_LAYER "/bias:0"};
-	hsize_t kdims[2] = {(hsize_t)h->D, (hsize_t)h->K}, bdims[1] = {(hsize_t)h->K};
-	char why[256];
+	hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID, lcpl = H5I_INVALID_HID;
+	char names[HEAD_MAX_LAYERS][16], why[256];
+	const char *layers[HEAD_MAX_LAYERS];
 	void *buf = NULL;
 	ssize_t n;
 	int rc = 0;
 
+	for (int l = 0; l < h->nlayers; l++) {
+		snprintf(names[l], sizeof names[l], "dense_%d", l + 1);
+		layers[l] = names[l];
+	}
 	if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 ||
 	    H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0 ||
 	    (f = H5Fcreate("head.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0)
 		goto h5fail;
-	if (attr_write(f, "layer_names", &layer, 1, 0, 0) ||
+	if (attr_write(f, "layer_names", layers, (size_t)h->nlayers, 0, 0) ||
 	    attr_write(f, "backend", (const char *[]){"tensorflow"}, 1, 1, 0) ||
 	    attr_write(f, "keras_version", (const char *[]){HEAD_KERAS_VERSION}, 1,
 		       1, 0) ||
-	    attr_str(f, "vggfeat_format", HEAD_FORMAT) ||
+	    attr_str(f, "vggfeat_format", h->nlayers == 1 ? HEAD_FORMAT_1 : HEAD_FORMAT) ||
 	    attr_write(f, "vggfeat_classes", (const char *const *)meta->classes,
 		       (size_t)meta->nclasses, 0, 1) ||
 	    attr_str(f, "vggfeat_model", meta->model) ||
@@ -129,19 +154,13 @@ static int build_image(const head_t *h, const head_meta_t *meta, void **out,
 	    attr_str(f, "vggfeat_preprocess", meta->preprocess) ||
 	    attr_str(f, "vggfeat_version", meta->version))
 		goto h5fail;
-	if ((g = H5Gcreate2(f, HEAD_LAYER, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
-	    attr_write(g, "weight_names", wnames, 2, 0, 0))
-		goto h5fail;
-	/* The weight names are paths inside the layer's group, as h5py
-	 * creates them: dense_1/dense_1/kernel:0. */
 	if ((lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
-	    H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
-	    h5util_write_dataset(g, wnames[0], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
-				 2, kdims, lcpl, H5P_DEFAULT, h->kernel) ||
-	    h5util_write_dataset(g, wnames[1], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
-				 1, bdims, lcpl, H5P_DEFAULT, h->bias) ||
-	    H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 ||
-	    (n = H5Fget_file_image(f, NULL, 0)) <= 0)
+	    H5Pset_create_intermediate_group(lcpl, 1) < 0)
+		goto h5fail;
+	for (int l = 0; l < h->nlayers; l++)
+		if (write_layer(f, names[l], &h->layer[l], lcpl))
+			goto h5fail;
+	if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 || (n = H5Fget_file_image(f, NULL, 0)) <= 0)
 		goto h5fail;
 	if (!(buf = malloc((size_t)n))) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for a %zd-byte head file", n);
@@ -160,8 +179,6 @@ out:
 	free(buf);
 	if (lcpl >= 0)
 		H5Pclose(lcpl);
-	if (g >= 0)
-		H5Gclose(g);
 	if (f >= 0)
 		H5Fclose(f);
 	if (fapl >= 0)
@@ -178,7 +195,7 @@ int head_save(const char *path, const head_t *h, const head_meta_t *meta,
 	size_t len = 0;
 	int rc, fd = -1, made = 0;
 
-	if (!path || !*path || !h || !h->kernel || !meta)
+	if (!path || !*path || !h || !h->params || !meta)
 		return err_set(err, ERR_ARG, "head_save: missing argument");
 	if (meta->nclasses != h->K || !meta->classes)
 		return err_set(err, ERR_ARG, "head_save: %d class names for %d classes",
@@ -302,47 +319,97 @@ static int dset_open(hid_t g, const char *name, int rank, hsize_t *dims,
 	return rc;
 }
 
-/* open_dense finds the file's first layer with weights (keras_h5.h) and
- * opens its kernel and bias. */
-static int open_dense(hid_t f, const char *path, hid_t *kd, hid_t *bd,
-		      hsize_t *kdims, hsize_t *bdims, char *err)
+/* The Dense layers of a file, opened: each one's kernel and bias. */
+typedef struct dense_sets {
+	int n;
+	hid_t kd[HEAD_MAX_LAYERS], bd[HEAD_MAX_LAYERS];
+	hsize_t kdims[HEAD_MAX_LAYERS][2], bdims[HEAD_MAX_LAYERS];
+} dense_sets_t;
+
+static void dense_sets_close(dense_sets_t *ds)
+{
+	for (int l = 0; l < ds->n; l++) {
+		H5Dclose(ds->kd[l]);
+		H5Dclose(ds->bd[l]);
+	}
+	ds->n = 0;
+}
+
+/* open_dense finds the file's layers with weights (keras_h5.h) and opens
+ * each one's kernel and bias. */
+static int open_dense(hid_t f, const char *path, dense_sets_t *ds, char *err)
 {
 	keras_h5_layers_t layers = {0};
-	const h5util_strlist_t *names;
 	hid_t root = H5I_INVALID_HID, g = H5I_INVALID_HID;
 	char why[256];
 	int rc;
 
+	ds->n = 0;
 	if ((rc = keras_h5_open_root(f, path, &root, err)) ||
-	    (rc = keras_h5_layers(root, path, 1, &layers, err)))
+	    (rc = keras_h5_layers(root, path, HEAD_MAX_LAYERS + 1, &layers, err)))
 		goto out;
 	if (layers.names.n == 0) {
 		rc = err_set(err, ERR_MISSING, "%s: no layer with weights", path);
 		goto out;
 	}
-	names = &layers.weights[0];
-	if (names->n != 2) {
-		rc = err_set(err, ERR_SHAPE, "%s: layer %s has %zu weights; a "
-			     "Dense head has a kernel and a bias", path,
-			     layers.names.v[0], names->n);
+	if (layers.names.n > HEAD_MAX_LAYERS) {
+		rc = err_set(err, ERR_SHAPE, "%s: %zu layers with weights; a head has "
+			     "at most %d", path, layers.names.n, HEAD_MAX_LAYERS);
 		goto out;
 	}
-	if ((g = H5Gopen2(root, layers.names.v[0], H5P_DEFAULT)) < 0) {
-		rc = err_set(err, ERR_FORMAT, "%s: layer %s: group unreadable (%s)",
-			     path, layers.names.v[0], h5util_reason(why, sizeof why));
-		goto out;
+	for (size_t l = 0; l < layers.names.n; l++) {
+		const h5util_strlist_t *names = &layers.weights[l];
+		if (names->n != 2) {
+			rc = err_set(err, ERR_SHAPE, "%s: layer %s has %zu weights; a "
+				     "Dense layer has a kernel and a bias", path,
+				     layers.names.v[l], names->n);
+			goto out;
+		}
+		if ((g = H5Gopen2(root, layers.names.v[l], H5P_DEFAULT)) < 0) {
+			rc = err_set(err, ERR_FORMAT, "%s: layer %s: group unreadable (%s)",
+				     path, layers.names.v[l], h5util_reason(why, sizeof why));
+			goto out;
+		}
+		int n = ds->n;
+		if ((rc = dset_open(g, names->v[0], 2, ds->kdims[n], &ds->kd[n], path, err)))
+			goto out;
+		if ((rc = dset_open(g, names->v[1], 1, &ds->bdims[n], &ds->bd[n], path, err))) {
+			H5Dclose(ds->kd[n]);
+			goto out;
+		}
+		ds->n++;
+		H5Gclose(g);
+		g = H5I_INVALID_HID;
 	}
-	if ((rc = dset_open(g, names->v[0], 2, kdims, kd, path, err)))
-		goto out;
-	if ((rc = dset_open(g, names->v[1], 1, bdims, bd, path, err)))
-		H5Dclose(*kd);
 out:
+	if (rc)
+		dense_sets_close(ds);
 	keras_h5_layers_free(&layers);
 	if (g >= 0)
 		H5Gclose(g);
 	if (root >= 0)
 		H5Oclose(root);
 	return rc;
+}
+
+/* dense_shape checks that the layers chain (each kernel's inputs the
+ * previous one's outputs, each bias its kernel's outputs) and gives their
+ * widths w (n + 1). */
+static int dense_shape(const dense_sets_t *ds, const char *path, int *w, char *err)
+{
+	for (int l = 0; l < ds->n; l++) {
+		const hsize_t *k = ds->kdims[l];
+		if (k[0] < 1 || k[1] < 1 || k[0] > HEAD_MAX_DIM || k[1] > HEAD_MAX_DIM ||
+		    ds->bdims[l] != k[1] || (l && k[0] != (hsize_t)w[l]))
+			return err_set(err, ERR_SHAPE, "%s: kernel (%llu, %llu) and bias "
+				       "(%llu) do not make a Dense layer%s", path,
+				       (unsigned long long)k[0], (unsigned long long)k[1],
+				       (unsigned long long)ds->bdims[l],
+				       l ? " after the one before" : "");
+		w[l] = (int)k[0];
+		w[l + 1] = (int)k[1];
+	}
+	return 0;
 }
 
 /* head_read and head_load leave h and meta empty on any failure, the
@@ -360,11 +427,12 @@ static int out_reset(const char *path, head_t *h, head_meta_t *meta, char *err)
 
 int head_read(const char *path, head_t *h, head_meta_t *meta, char *err)
 {
-	hid_t f = H5I_INVALID_HID, kd = H5I_INVALID_HID, bd = H5I_INVALID_HID;
-	hsize_t kdims[2], bdims[1];
+	hid_t f = H5I_INVALID_HID;
+	dense_sets_t ds = {0};
 	h5util_quiet_t quiet;
 	h5util_strlist_t classes = {0};
 	char why[256], format[64];
+	int w[HEAD_MAX_LAYERS + 1];
 	struct stat st;
 	int rc = 0, found;
 	htri_t is;
@@ -389,29 +457,23 @@ int head_read(const char *path, head_t *h, head_meta_t *meta, char *err)
 	}
 	if ((rc = attr_text(f, "vggfeat_format", format, sizeof format, path, err)))
 		goto out;
-	if (*format && strcmp(format, HEAD_FORMAT) != 0) {
+	if (*format && strcmp(format, HEAD_FORMAT) != 0 && strcmp(format, HEAD_FORMAT_1) != 0) {
 		rc = err_set(err, ERR_UNSUPPORTED, "%s: head format '%s', this program "
-			     "reads '%s'", path, format, HEAD_FORMAT);
+			     "reads '%s' and '%s'", path, format, HEAD_FORMAT_1, HEAD_FORMAT);
 		goto out;
 	}
-	if ((rc = open_dense(f, path, &kd, &bd, kdims, bdims, err)))
+	if ((rc = open_dense(f, path, &ds, err)) || (rc = dense_shape(&ds, path, w, err)) ||
+	    (rc = head_alloc(ds.n, w, h, err)))
 		goto out;
-	if (kdims[0] < 1 || kdims[1] < 1 || kdims[0] > HEAD_MAX_DIM ||
-	    kdims[1] > HEAD_MAX_DIM || bdims[0] != kdims[1]) {
-		rc = err_set(err, ERR_SHAPE, "%s: kernel (%llu, %llu) and bias (%llu) "
-			     "do not make a Dense layer", path,
-			     (unsigned long long)kdims[0], (unsigned long long)kdims[1],
-			     (unsigned long long)bdims[0]);
-		goto out;
-	}
-	if ((rc = head_alloc((int)kdims[0], (int)kdims[1], h, err)))
-		goto out;
-	if (H5Dread(kd, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h->kernel) < 0 ||
-	    H5Dread(bd, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, h->bias) < 0) {
-		rc = err_set(err, ERR_FORMAT, "%s: weights unreadable (%s)", path,
-			     h5util_reason(why, sizeof why));
-		goto out;
-	}
+	for (int l = 0; l < ds.n; l++)
+		if (H5Dread(ds.kd[l], H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+			    h->layer[l].kernel) < 0 ||
+		    H5Dread(ds.bd[l], H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+			    h->layer[l].bias) < 0) {
+			rc = err_set(err, ERR_FORMAT, "%s: weights unreadable (%s)", path,
+				     h5util_reason(why, sizeof why));
+			goto out;
+		}
 	if ((rc = h5util_attr_strings(f, "vggfeat_classes", &classes, &found, path, err)))
 		goto out;
 	if (found && classes.n != (size_t)h->K) {
@@ -435,10 +497,7 @@ int head_read(const char *path, head_t *h, head_meta_t *meta, char *err)
 	}
 out:
 	h5util_strlist_free(&classes);
-	if (kd >= 0)
-		H5Dclose(kd);
-	if (bd >= 0)
-		H5Dclose(bd);
+	dense_sets_close(&ds);
 	if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
 		rc = err_set(err, ERR_FORMAT, "%s: closing failed (%s)", path,
 			     h5util_reason(why, sizeof why));
@@ -452,8 +511,8 @@ out:
 }
 
 /* head_load's child reads the file and sends the head down the pipe:
- *   int32 D, K, nclasses; the meta strings (their fixed sizes);
- *   per class name: uint32 length, the bytes; the D*K + K floats.
+ *   int32 nlayers, the widths, nclasses; the meta strings (their fixed
+ *   sizes); per class name: uint32 length, the bytes; the nparams floats.
  * Native byte order: both ends are the same program on the same machine. */
 typedef struct head_job {
 	const char *path;
@@ -462,7 +521,7 @@ typedef struct head_job {
 } head_job_t;
 
 typedef struct head_wire {
-	int32_t D, K, nclasses;
+	int32_t nlayers, w[HEAD_MAX_LAYERS + 1], nclasses;
 	char model[64], fingerprint[64], preprocess[256], version[64];
 } head_wire_t;
 
@@ -474,7 +533,13 @@ static int send_head(void *arg, int fd, char *err)
 	int rc = head_read(j->path, &h, &m, err);
 	if (rc)
 		return rc;
-	head_wire_t w = {h.D, h.K, m.nclasses, "", "", "", ""};
+	head_wire_t w;
+	memset(&w, 0, sizeof w);
+	w.nlayers = h.nlayers;
+	w.w[0] = h.D;
+	for (int l = 0; l < h.nlayers; l++)
+		w.w[l + 1] = h.layer[l].out;
+	w.nclasses = m.nclasses;
 	memcpy(w.model, m.model, sizeof w.model);
 	memcpy(w.fingerprint, m.fingerprint, sizeof w.fingerprint);
 	memcpy(w.preprocess, m.preprocess, sizeof w.preprocess);
@@ -486,8 +551,7 @@ static int send_head(void *arg, int fd, char *err)
 		      h5child_write(fd, m.classes[i], len);
 	}
 	if (!bad)
-		bad = h5child_write(fd, h.kernel,
-				    ((size_t)h.D * h.K + (size_t)h.K) * sizeof(float));
+		bad = h5child_write(fd, h.params, h.nparams * sizeof(float));
 	head_free(&h);
 	head_meta_free(&m);
 	return bad ? err_set(err, ERR_IO, "%s: sending the head failed", j->path) : 0;
@@ -501,11 +565,12 @@ static int receive_head(void *arg, int fd, char *err)
 
 	if (h5child_read(fd, &w, sizeof w))
 		return err_set(err, ERR_FORMAT, "%s: no head came back", j->path);
-	if (w.D < 1 || w.K < 1 || w.D > HEAD_MAX_DIM || w.K > HEAD_MAX_DIM ||
-	    (w.nclasses != 0 && w.nclasses != w.K))
+	if (w.nlayers < 1 || w.nlayers > HEAD_MAX_LAYERS)
 		return err_set(err, ERR_FORMAT, "%s: a malformed head came back", j->path);
-	if ((rc = head_alloc(w.D, w.K, j->h, err)))
+	if ((rc = head_alloc(w.nlayers, w.w, j->h, err)))
 		return rc;
+	if (w.nclasses != 0 && w.nclasses != j->h->K)
+		return err_set(err, ERR_FORMAT, "%s: a malformed head came back", j->path);
 	memcpy(j->meta->model, w.model, sizeof w.model);
 	memcpy(j->meta->fingerprint, w.fingerprint, sizeof w.fingerprint);
 	memcpy(j->meta->preprocess, w.preprocess, sizeof w.preprocess);
@@ -522,7 +587,7 @@ static int receive_head(void *arg, int fd, char *err)
 			return err_set(err, ERR_FORMAT, "%s: a malformed head came back",
 				       j->path);
 	}
-	if (h5child_read(fd, j->h->kernel, ((size_t)w.D * w.K + (size_t)w.K) * sizeof(float)))
+	if (h5child_read(fd, j->h->params, j->h->nparams * sizeof(float)))
 		return err_set(err, ERR_FORMAT, "%s: the head came back cut short", j->path);
 	return 0;
 }

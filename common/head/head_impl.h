@@ -1,50 +1,49 @@
-/* head_impl.h - what the files of the softmax head (head.c, adam.c,
- * head_train.c, head_file.c) share and nobody else uses: the size limits,
- * the allocation, the random streams and Adam's update that consumes
- * its gradient. */
+/* head_impl.h - what the files of the head (head.c, adam.c, head_train.c,
+ * head_file.c) share and nobody else uses: the size limits, the
+ * allocation, the random streams, dropout, and the first layer's fused
+ * step through Adam (its kernels: kern.h). */
 #ifndef COMMON_HEAD_HEAD_IMPL_H
 #define COMMON_HEAD_HEAD_IMPL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "head/head.h"
 #include "base/rng.h"
+#include "head/head.h"
+#include "kernels/kern.h"
 
 /* Largest D or K accepted: far above any real head, and D * K stays
  * addressable with int sgemm arguments. */
 #define HEAD_MAX_DIM (1 << 20)
 #define HEAD_MAX_PARAMS ((size_t)1 << 31)
 
-/* head_alloc makes h a zeroed D-by-K head: 0, ERR_ARG (D or K out of
- * 1..HEAD_MAX_DIM), ERR_TOO_BIG or ERR_NOMEM. */
-int head_alloc(int D, int K, head_t *h, char *err);
+/* head_alloc makes h a zeroed head of layers with widths w[0] (the
+ * features D), w[1], ..., w[nlayers] (the classes K): 0, ERR_ARG (a width
+ * out of 1..HEAD_MAX_DIM, nlayers out of 1..HEAD_MAX_LAYERS), ERR_TOO_BIG
+ * or ERR_NOMEM. */
+int head_alloc(int nlayers, const int *w, head_t *h, char *err);
 
-/* Adam's float32 update per ISA (adam_kern.h): w, m, v, g (n); g' =
- * g + l2x2 * w, then the moments c1 = 1 - beta1 and c2 = 1 - beta2, then w;
- * g zeroed when clear is set.  Returns the sum of the squares of w before
- * the update when l2x2 != 0, else 0.  The same bits on every ISA. */
-double adam_portable(float *w, float *m, float *v, float *g, size_t n,
-			  float alpha, float c1, float c2, float eps, float l2x2,
-			  int clear);
-double adam_avx2(float *w, float *m, float *v, float *g, size_t n,
-		      float alpha, float c1, float c2, float eps, float l2x2,
-		      int clear);
-double adam_avx512(float *w, float *m, float *v, float *g, size_t n,
-			float alpha, float c1, float c2, float eps, float l2x2,
-			int clear);
-double adam_emul512(float *w, float *m, float *v, float *g, size_t n,
-			 float alpha, float c1, float c2, float eps, float l2x2,
-			 int clear);
+/* adam_step_rows runs the fused step s (kern.h's kern_step_t) on rows
+ * off/O.. of a's parameters (s names x, xn, ldx, dz, part, O, R, nb and
+ * nn; Adam fills the rest) for the update whose alpha adam_next gave, l2
+ * on the rows; a->isa's kernels.  Returns the squares as the table's step
+ * does. */
+double adam_step_rows(adam_t *a, float alpha, size_t off, kern_step_t *s, float l2);
 
-/* adam_apply_clear is adam_apply that zeroes g (n) as it consumes it, so
- * that the trainer's gradient block is zeros again for the next sgemm to
- * accumulate into. */
-double adam_apply_clear(adam_t *a, float alpha, size_t off, size_t n,
-			float *w, float *g, float l2);
+/* Independent streams of one seed (rng_stream): the initialisation of
+ * layer 0, the shuffles, the dropout masks, and the initialisation of
+ * layer l >= 1 (HEAD_STREAM_LAYER + l). */
+enum { HEAD_STREAM_INIT = 1, HEAD_STREAM_SHUFFLE = 2, HEAD_STREAM_DROPOUT = 3,
+       HEAD_STREAM_LAYER = 16 };
 
-/* Independent streams of one seed (rng_stream): the initialisation and the
- * shuffles. */
-enum { HEAD_STREAM_INIT = 1, HEAD_STREAM_SHUFFLE = 2 };
+/* head_dropout: Keras' Dropout(rate) while training, on units j0..j0+n
+ * of row `row` of the batch of step `step` at dropout site `site` (0: the
+ * features, l + 1: after hidden layer l): out[k] = x[k] / (1 - rate) (x
+ * times the float32 scale) when unit j0 + k is kept, else 0; a unit is
+ * kept with probability 1 - rate, its draw a function of (seed, step,
+ * site, row, unit) alone.  out may be x.  Dropout is linear: the same call
+ * on the gradient of the outputs gives the gradient of the inputs. */
+void head_dropout(uint64_t seed, long step, int site, int row, double rate,
+		  const float *x, float *out, size_t j0, size_t n);
 
 #endif

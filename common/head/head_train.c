@@ -1,20 +1,34 @@
 /* head_train.c - the trainer: epochs of shuffled Adam steps over a set of
  * cached feature vectors, and the evaluation, on a workers of threads.
  *
- * Letters: N samples, B a batch, D features, K classes, R kernel rows.
+ * Letters: N samples, B a batch, D features, K classes, Fi a layer's
+ * inputs, O the outputs of layer 0 (K without a hidden layer, else the
+ * hidden layer's units), R kernel rows.
  *
- * The trainer's step is fused.  The kernel (D, K) is cut into stripes of
- * HEAD_STRIPE rows, one task each; for its rows a task computes the
- * gradient (a sub-block at a time, so that it stays in cache), applies Adam
- * right away, and multiplies the freshly updated rows by the next batch to
- * get that batch's partial logits.  So each step reads and writes the
- * kernel and its moments once, no gradient array ever reaches memory, and
- * the next forward costs no extra pass.  The plain path the trainer is
- * tested against is head_gradient followed by adam_apply_ref.
+ * The trainer's step is fused and made in one pass of tasks.  Layer 0's
+ * kernel (D, O), by far the largest, is cut into stripes of HEAD_STRIPE
+ * rows, one task each; for its rows a task runs Adam's fused step
+ * (kern_step.h: the gradient, a block of rows and columns at a time in
+ * registers, the update, then the next batch's partial outputs through the
+ * freshly updated rows).  So each step reads and writes that kernel and
+ * its moments once, no gradient array of it exists, and the next forward
+ * costs no extra pass.  One more task, in the same pass, takes every other
+ * parameter of the step: layer 0's bias and the later layers' kernels and
+ * biases, their gradients and Adam.  So one Adam step is one pass over all
+ * the parameters, in one place (step_task).  Between passes, tasks sum
+ * the stripes' partial outputs (and, for the softmax layer alone, take
+ * the loss and its gradient), a share of the batch's rows each; with
+ * hidden layers the main thread then runs the small later layers
+ * forward, the loss, and the gradients back to layer 0's outputs.  The
+ * plain path the trainer is tested against is head_gradient followed by
+ * adam_apply_ref.
  *
- * Every sum is taken in an order that depends on D and the data only
- * (stripes are summed in stripe order), never on which thread ran what, so
- * any number of threads gives bit-identical results. */
+ * Dropout's masks are drawn per element from a counter-based stream (the
+ * step, the row in the batch, the site, the unit: head_dropout), so that
+ * they too are the same whoever computes them.  Every sum is taken in an order that
+ * depends on D and the data only (stripes are summed in stripe order),
+ * never on which thread ran what, so any number of threads gives
+ * bit-identical results. */
 #include "head/head.h"
 
 #include <cblas.h>
@@ -28,44 +42,56 @@
 #include "base/workers.h"
 
 /* Kernel rows per task: 16 tasks for D = 4096, enough to balance two to
- * eight threads, few enough that summing the partial logits stays cheap. */
+ * eight threads, few enough that summing the partial outputs stays cheap. */
 #define HEAD_STRIPE 256
-/* Kernel rows per sgemm inside a stripe: the gradient block (128, K) and
- * the kernel rows it updates (148 KB each at K = 290) stay in L2 between
- * the gradient, Adam and the next forward; smaller blocks cost more in
- * per-call overhead than they gain. */
-#define HEAD_SUB 128
 /* Rows per evaluation task. */
 #define HEAD_EVAL_ROWS 64
+/* Tasks that sum a batch's outputs and take their loss, each a fixed
+ * share of the batch's rows (so that the sums do not depend on the
+ * threads). */
+#define HEAD_OUT_TASKS 4
 
 struct head_trainer {
 	head_t *h;
 	head_hparams_t hp;
+	float *class_weight;  /* (K) hp.loss's, copied; NULL: none */
 	adam_t adam;
-	rng_t rng;
-	int B, S;             /* batch, kernel stripes */
+	float lr;             /* Keras' optimizer.lr; with a schedule, its base */
+	rng_t rng;            /* the shuffles */
+	uint64_t drop_seed;   /* the dropout masks' stream */
+	int B, S, O;          /* batch, stripes of layer 0's kernel, its outputs */
 	size_t *order;        /* (cap) the epoch's sample order */
 	size_t cap;
-	float *xb[2];         /* (B, D) this batch and the next */
+	float *xb[2];         /* (D, B) this batch and the next, transposed (a
+			       * stripe's rows of it contiguous), dropout
+			       * applied */
 	int32_t *yb;          /* (B) this batch's labels */
-	float *logits;        /* (B, K), then its gradient */
-	float *gbias;         /* (K) */
-	float *part;          /* (S, B, K) partial logits of the next batch */
-	double *sq;           /* (S) squared kernel of each stripe */
+	/* Per layer l, (B, its outputs): z the sums (z[0] from the stripes),
+	 * dz the gradient of the loss with respect to them (the last layer's
+	 * in place of its z); for the hidden layers, a the activation after
+	 * ReLU and dropout, the next layer's input. */
+	float *z[HEAD_MAX_LAYERS], *dz[HEAD_MAX_LAYERS], *a[HEAD_MAX_LAYERS];
+	float *acts;          /* the allocation behind them */
+	float *part;          /* (S, B, O) partial outputs of the next batch */
+	double *sq;           /* (S + 1) squared kernels: the rest, each stripe */
+	float *grest;         /* the gradient of the parameters after layer 0's
+			       * kernel (its bias, the later layers) */
 	float *scratch;       /* (threads, scratch_len) evaluation chunks */
 	size_t scratch_len;
-	float *gblock;        /* (threads, HEAD_SUB * K) zeros between uses */
 
 	/* The pass the tasks run. */
 	struct {
 		const head_set_t *set;
 		const size_t *next;   /* positions of the next batch's samples */
 		int nb, nn;           /* this batch's size (0: no update), next's */
+		long next_step;       /* the step the next batch is for */
 		const float *x;       /* (nb, D) */
 		float *xn;            /* (nn, D), gathered by the tasks */
 		float alpha;
 		double *loss;         /* evaluation: per task */
 		long *correct;
+		double ce[HEAD_OUT_TASKS]; /* a step's outputs: per task */
+		long right[HEAD_OUT_TASKS];
 	} job;
 
 	workers_t *workers;
@@ -76,69 +102,221 @@ static size_t set_row(const head_set_t *s, size_t j)
 	return s->idx ? s->idx[j] : j;
 }
 
-/* One stripe of a step: rows r0..r1 of the kernel.
- *   x (nb, D) this batch, dlogits (nb, K), xn (nn, D) the next batch,
- *   g (HEAD_SUB, K) the worker's gradient block, part[s] (nn, K).
- * Gathers columns r0..r1 of the next batch; then per sub-block of R rows:
- * g = x[:, rows]^T @ dlogits, Adam on the rows, and
- * part[s] += xn[:, rows] @ kernel[rows].
- * The gradient block is kept zeroed by the Adam pass that consumes it, so
- * that sgemm can accumulate into it (beta 1): with beta 0 OpenBLAS first
- * zeroes it in a pass of its own, which costs about 8 % of a step. */
-static void stripe_task(void *arg, int s, int worker)
+/* ---- dropout ---------------------------------------------------------------- */
+
+void head_dropout(uint64_t seed, long step, int site, int row, double rate,
+		  const float *x, float *out, size_t j0, size_t n)
 {
-	head_trainer_t *t = arg;
-	const head_t *h = t->h;
-	int D = h->D, K = h->K, nb = t->job.nb, nn = t->job.nn;
+	/* splitmix64 is a counter: unit j's draw is the row's stream's j-th,
+	 * whoever asks first and for whichever units. */
+	rng_t r = {seed ^ ((uint64_t)step * 0xd1b54a32d192ed03ULL) ^
+		   ((uint64_t)site << 40) ^ (uint64_t)row};
+	uint64_t base = rng_next(&r);
+	float scale = (float)(1.0 / (1.0 - rate));
+	for (size_t k = 0; k < n; k++) {
+		rng_t u = {base + (uint64_t)(j0 + k) * 0x9e3779b97f4a7c15ULL};
+		/* Keras keeps a unit whose uniform draw is at least the rate,
+		 * and scales x first. */
+		out[k] = rng_uniform(&u) >= rate ? x[k] * scale : 0.0f;
+	}
+}
+
+/* ---- one step's pass ------------------------------------------------------- */
+
+/* One stripe of a step: rows r0..r1 of layer 0's kernel.
+ *   x (D, B) this batch and xn (D, B) the next, transposed; dz[0] (nb, O),
+ *   part[s] (nn, O).
+ * Gathers columns r0..r1 of the next batch (dropout applied) into rows
+ * r0..r1 of xn, then Adam's fused step on the rows (kern_step.h): their
+ * gradient from this batch, the update, and the next batch's partial
+ * outputs through them.  The transposed batch keeps the stripe's inputs
+ * in a block of its own (32 KB for 256 rows of 32 samples), where the
+ * batch's rows, D floats apart, touched a page per sample. */
+static void stripe_task(head_trainer_t *t, int s)
+{
+	const head_layer_t *L0 = &t->h->layer[0];
+	int D = L0->in, O = L0->out, nn = t->job.nn, B = t->B;
 	int r0 = s * HEAD_STRIPE, r1 = r0 + HEAD_STRIPE < D ? r0 + HEAD_STRIPE : D;
-	float *g = t->gblock + (size_t)worker * HEAD_SUB * K;
-	float *part = t->part + (size_t)s * t->B * K;
+	float *part = t->part + (size_t)s * t->B * O;
+	float row[HEAD_STRIPE];
 	const head_set_t *set = t->job.set;
+
+	for (int b = 0; b < nn; b++) {
+		const float *src = set->x + set_row(set, t->job.next[b]) * set->ld + r0;
+		float *dst = t->job.xn + (size_t)r0 * B + b;
+		if (t->hp.dropout) {
+			head_dropout(t->drop_seed, t->job.next_step, 0, b, t->hp.dropout,
+				     src, row, (size_t)r0, (size_t)(r1 - r0));
+			src = row;
+		}
+		for (int j = 0; j < r1 - r0; j++)
+			dst[(size_t)j * B] = src[j];
+	}
+	kern_step_t st = {.O = O, .R = r1 - r0, .nb = t->job.nb, .nn = nn,
+			  .x = t->job.nb ? t->job.x + (size_t)r0 * B : NULL,
+			  .xn = t->job.xn + (size_t)r0 * B, .ldx = (size_t)B, .dz = t->dz[0],
+			  .w = L0->kernel + (size_t)r0 * O, .part = part};
+	t->sq[1 + s] = adam_step_rows(&t->adam, t->job.alpha, (size_t)r0 * O, &st,
+				      (float)t->hp.l2);
+}
+
+/* g (O) = the column sums of d (nb, O), in row order: a bias's gradient. */
+static void col_sums(const float *d, int nb, int O, float *g)
+{
+	for (int o = 0; o < O; o++) {
+		float s = 0;
+		for (int b = 0; b < nb; b++)
+			s += d[(size_t)b * O + o];
+		g[o] = s;
+	}
+}
+
+/* The rest of a step: every parameter after layer 0's kernel.  Their
+ * gradients (layer 0's bias from dz[0]; layer l's kernel a[l-1]^T @ dz[l]
+ * and bias from dz[l]) into grest, then Adam on each, the regulariser on
+ * the kernels. */
+static void rest_task(head_trainer_t *t)
+{
+	const head_t *h = t->h;
+	size_t base = (size_t)(h->layer[0].bias - h->params);
+	int nb = t->job.nb;
+	float l2 = (float)t->hp.l2, alpha = t->job.alpha;
 	double sq = 0;
 
-	for (int b = 0; b < nn; b++)
-		memcpy(t->job.xn + (size_t)b * D + r0,
-		       set->x + set_row(set, t->job.next[b]) * set->ld + r0,
-		       (size_t)(r1 - r0) * sizeof(float));
-	for (int a = r0; a < r1; a += HEAD_SUB) {
-		int R = r1 - a < HEAD_SUB ? r1 - a : HEAD_SUB;
-		float *w = h->kernel + (size_t)a * K;
-		if (nb) {
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, K, nb,
-				    1.0f, t->job.x + a, D, t->logits, K, 1.0f, g, K);
-			sq += adam_apply_clear(&t->adam, t->job.alpha,
-					       (size_t)a * K, (size_t)R * K, w,
-					       g, (float)t->hp.l2);
-		}
-		if (nn)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nn, K, R,
-				    1.0f, t->job.xn + a, D, w, K, a == r0 ? 0.0f : 1.0f,
-				    part, K);
+	col_sums(t->dz[0], nb, h->layer[0].out, t->grest);
+	for (int l = 1; l < h->nlayers; l++) {
+		const head_layer_t *L = &h->layer[l];
+		float *gk = t->grest + ((size_t)(L->kernel - h->params) - base);
+		float *gb = t->grest + ((size_t)(L->bias - h->params) - base);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->in, L->out, nb,
+			    1.0f, t->a[l - 1], L->in, t->dz[l], L->out, 0.0f, gk, L->out);
+		col_sums(t->dz[l], nb, L->out, gb);
 	}
-	t->sq[s] = sq;
+	for (int l = 0; l < h->nlayers; l++) {
+		const head_layer_t *L = &h->layer[l];
+		size_t kn = (size_t)L->in * L->out, ko = (size_t)(L->kernel - h->params);
+		size_t bo = (size_t)(L->bias - h->params);
+		if (l)
+			sq += adam_apply(&t->adam, alpha, ko, kn, L->kernel,
+					 t->grest + (ko - base), l2);
+		adam_apply(&t->adam, alpha, bo, (size_t)L->out, L->bias,
+			   t->grest + (bo - base), 0.0f);
+	}
+	t->sq[0] = sq;
 }
 
-/* logits (nb, K) = bias + the stripes' partial logits, in stripe order. */
-static void sum_parts(head_trainer_t *t, int nb)
+/* A step's pass: task 0 the rest (when there is an update), tasks 1..S
+ * the stripes. */
+static void step_task(void *arg, int task, int worker)
 {
-	int K = t->h->K;
-	size_t n = (size_t)nb * K, stride = (size_t)t->B * K;
-	for (int b = 0; b < nb; b++)
-		memcpy(t->logits + (size_t)b * K, t->h->bias, (size_t)K * sizeof(float));
+	head_trainer_t *t = arg;
+	if (task == 0) {
+		if (t->job.nb)
+			rest_task(t);
+		return;
+	}
+	(void)worker;
+	stripe_task(t, task - 1);
+}
+
+/* ---- the main thread's part of a step --------------------------------------- */
+
+/* The batch's outputs of layer 0, rows b0..b1 of z[0] (nb, O): the bias
+ * plus the stripes' partial outputs, in stripe order; then, for the
+ * softmax layer alone, their loss and gradient dz (head_xent). */
+static void outputs_task(void *arg, int task, int worker)
+{
+	head_trainer_t *t = arg;
+	int O = t->O, nb = t->job.nb, per = (nb + HEAD_OUT_TASKS - 1) / HEAD_OUT_TASKS;
+	int b0 = task * per, b1 = b0 + per < nb ? b0 + per : nb;
+	size_t stride = (size_t)t->B * O;
+
+	(void)worker;
+	t->job.ce[task] = 0;
+	t->job.right[task] = 0;
+	if (b0 >= b1)
+		return;
+	float *z = t->z[0] + (size_t)b0 * O;
+	size_t n = (size_t)(b1 - b0) * O;
+	for (int b = b0; b < b1; b++)
+		memcpy(t->z[0] + (size_t)b * O, t->h->layer[0].bias, (size_t)O * sizeof(float));
 	for (int s = 0; s < t->S; s++) {
-		const float *p = t->part + (size_t)s * stride;
+		const float *p = t->part + (size_t)s * stride + (size_t)b0 * O;
 		for (size_t i = 0; i < n; i++)
-			t->logits[i] += p[i];
+			z[i] += p[i];
+	}
+	if (t->h->nlayers == 1)
+		head_xent(z, t->yb + b0, b1 - b0, O, &t->hp.loss, 1.0f / (float)nb,
+			  t->dz[0] + (size_t)b0 * O, &t->job.ce[task], &t->job.right[task]);
+}
+
+/* The layers after layer 0, forward, on the batch of step (nb rows):
+ * a[l] = dropout(relu(z[l])), z[l + 1] = a[l] @ kernel + bias. */
+static void forward_rest(head_trainer_t *t, int nb, long step)
+{
+	const head_t *h = t->h;
+
+	for (int l = 0; l + 1 < h->nlayers; l++) {
+		const head_layer_t *N = &h->layer[l + 1];
+		int O = h->layer[l].out;
+		for (size_t i = 0; i < (size_t)nb * O; i++)
+			t->a[l][i] = t->z[l][i] > 0 ? t->z[l][i] : 0.0f;
+		for (int b = 0; t->hp.dropout && b < nb; b++) {
+			float *a = t->a[l] + (size_t)b * O;
+			head_dropout(t->drop_seed, step, l + 1, b, t->hp.dropout, a, a, 0,
+				     (size_t)O);
+		}
+		for (int b = 0; b < nb; b++)
+			memcpy(t->z[l + 1] + (size_t)b * N->out, N->bias,
+			       (size_t)N->out * sizeof(float));
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, N->out, N->in,
+			    1.0f, t->a[l], N->in, N->kernel, N->out, 1.0f, t->z[l + 1],
+			    N->out);
 	}
 }
+
+/* The gradients back from the logits' to layer 0's outputs:
+ * dz[l - 1] = dz[l] @ kernel[l]^T, through dropout (linear: the same mask
+ * and scale) and ReLU. */
+static void backward_rest(head_trainer_t *t, int nb, long step)
+{
+	const head_t *h = t->h;
+
+	for (int l = h->nlayers - 1; l > 0; l--) {
+		const head_layer_t *L = &h->layer[l];
+		int Fi = L->in;
+		float *d = t->dz[l - 1];
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, Fi, L->out, 1.0f,
+			    t->dz[l], L->out, L->kernel, L->out, 0.0f, d, Fi);
+		for (int b = 0; t->hp.dropout && b < nb; b++)
+			head_dropout(t->drop_seed, step, l, b, t->hp.dropout,
+				     d + (size_t)b * Fi, d + (size_t)b * Fi, 0, (size_t)Fi);
+		for (size_t i = 0; i < (size_t)nb * Fi; i++)
+			d[i] = t->z[l - 1][i] > 0 ? d[i] : 0.0f;
+	}
+}
+
+/* The learning rate of the next step: Keras' optimizer.lr, or its
+ * CosineDecay at the step, in float32 as TensorFlow computes it. */
+static float step_lr(const head_trainer_t *t)
+{
+	long n = t->hp.cosine_steps;
+	if (!n)
+		return t->lr;
+	float frac = (float)(t->adam.t < n ? t->adam.t : n) / (float)n;
+	float decayed = 0.5f * (1.0f + cosf((float)M_PI * frac));
+	return t->lr * decayed;
+}
+
+/* ---- the trainer ----------------------------------------------------------- */
 
 int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 			uint64_t seed, head_trainer_t **out, char *err)
 {
 	head_trainer_t *t = NULL;
-	int rc = 0, D = h->D, K = h->K;
-	size_t nparams = (size_t)D * K + K;
-	size_t bd, bk, eval, total, scratch, gblock;
+	int rc = 0, D = h->D, K = h->K, O = h->layer[0].out;
+	size_t bd, bo, eval, total, scratch, acts = 0;
+	size_t work = head_work_floats(h, HEAD_EVAL_ROWS);
 
 	*out = NULL;
 	if (hp->batch < 1 || hp->batch > 1 << 16)
@@ -148,44 +326,79 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 		return err_set(err, ERR_ARG, "%d threads, out of range 1..64", threads);
 	if (!(hp->l2 >= 0) || !isfinite(hp->l2))
 		return err_set(err, ERR_ARG, "l2 must be >= 0 (got %g)", hp->l2);
+	if (!(hp->dropout >= 0 && hp->dropout < 1))
+		return err_set(err, ERR_ARG, "dropout rate must be in [0, 1) (got %g)",
+			       hp->dropout);
+	if (!(hp->loss.smoothing >= 0 && hp->loss.smoothing <= 1))
+		return err_set(err, ERR_ARG, "label smoothing must be in [0, 1] (got %g)",
+			       hp->loss.smoothing);
+	if (hp->cosine_steps < 0)
+		return err_set(err, ERR_ARG, "%ld decay steps", hp->cosine_steps);
+	for (int k = 0; hp->loss.class_weight && k < K; k++)
+		if (!(hp->loss.class_weight[k] >= 0) || !isfinite(hp->loss.class_weight[k]))
+			return err_set(err, ERR_ARG, "class %d's weight %g is not a "
+				       "finite number >= 0", k, hp->loss.class_weight[k]);
 	if (!(t = calloc(1, sizeof *t)))
 		return err_set(err, ERR_NOMEM, "out of memory");
 	t->h = h;
 	t->hp = *hp;
 	t->B = hp->batch;
+	t->O = O;
 	t->S = (D + HEAD_STRIPE - 1) / HEAD_STRIPE;
 	t->rng = rng_stream(seed, HEAD_STREAM_SHUFFLE);
-	if ((rc = adam_init(&t->adam, nparams, hp->lr, hp->beta1, hp->beta2,
+	rng_t drop = rng_stream(seed, HEAD_STREAM_DROPOUT);
+	t->drop_seed = rng_next(&drop);
+	if ((rc = adam_init(&t->adam, h->nparams, hp->lr, hp->beta1, hp->beta2,
 			    hp->epsilon, err)))
 		goto fail;
-	/* Per thread: an evaluation chunk and its logits. */
+	t->lr = t->adam.lr;
+	for (int l = 0; l < h->nlayers; l++)
+		acts += (size_t)h->layer[l].out * (l + 1 < h->nlayers ? 3 : 1);
+	/* Per thread: an evaluation chunk, its logits and its layers' work. */
 	if (err_mul3_size((size_t)t->B, (size_t)D, sizeof(float), &bd) ||
-	    err_mul_size((size_t)t->B, (size_t)K, &bk) ||
+	    err_mul_size((size_t)t->B, (size_t)O, &bo) ||
 	    err_mul_size(HEAD_EVAL_ROWS, (size_t)D + K, &eval) ||
-	    err_mul3_size(bk, (size_t)t->S, sizeof(float), &total) ||
+	    eval > SIZE_MAX - work || (eval += work, 0) ||
+	    err_mul3_size(bo, (size_t)t->S, sizeof(float), &total) ||
 	    err_mul3_size((size_t)threads, eval, sizeof(float), &scratch) ||
-	    err_mul3_size((size_t)threads, HEAD_SUB, (size_t)K, &gblock))
+	    err_mul_size(acts, (size_t)t->B, &acts))
 		goto nomem;
 	t->scratch_len = eval;
 	t->xb[0] = malloc(bd);
 	t->xb[1] = malloc(bd);
 	t->yb = malloc((size_t)t->B * sizeof *t->yb);
-	t->logits = malloc(bk * sizeof(float));
-	t->gbias = malloc((size_t)K * sizeof(float));
+	t->acts = malloc(acts * sizeof(float));
 	t->part = malloc(total);
-	t->sq = calloc((size_t)t->S, sizeof *t->sq);
+	t->sq = calloc((size_t)t->S + 1, sizeof *t->sq);
+	t->grest = malloc((h->nparams - (size_t)D * O) * sizeof(float));
 	t->scratch = malloc(scratch);
-	t->gblock = calloc(gblock, sizeof(float));
-	if (!t->xb[0] || !t->xb[1] || !t->yb || !t->logits || !t->gbias ||
-	    !t->part || !t->sq || !t->scratch || !t->gblock)
+	if (hp->loss.class_weight && (t->class_weight = malloc((size_t)K * sizeof(float))))
+		memcpy(t->class_weight, hp->loss.class_weight, (size_t)K * sizeof(float));
+	t->hp.loss.class_weight = t->class_weight;
+	if (!t->xb[0] || !t->xb[1] || !t->yb || !t->acts || !t->part || !t->sq ||
+	    !t->grest || !t->scratch ||
+	    (hp->loss.class_weight && !t->class_weight))
 		goto nomem;
+	float *p = t->acts;
+	for (int l = 0; l < h->nlayers; l++) {
+		size_t n = (size_t)t->B * h->layer[l].out;
+		t->z[l] = p;
+		p += n;
+		if (l + 1 == h->nlayers) {
+			t->dz[l] = t->z[l];
+			continue;
+		}
+		t->dz[l] = p;
+		t->a[l] = p + n;
+		p += 2 * n;
+	}
 	if ((rc = workers_create(threads, &t->workers, err)))
 		goto fail;
 	*out = t;
 	return 0;
 nomem:
 	rc = err_set(err, ERR_NOMEM, "out of memory for the trainer (batch %d, "
-		     "%d x %d)", t->B, D, K);
+		     "%d x %d)", t->B, D, O);
 fail:
 	head_trainer_free(t);
 	return rc;
@@ -197,25 +410,41 @@ void head_trainer_free(head_trainer_t *t)
 		return;
 	workers_free(t->workers);
 	adam_free(&t->adam);
+	free(t->class_weight);
 	free(t->order);
 	free(t->xb[0]);
 	free(t->xb[1]);
 	free(t->yb);
-	free(t->logits);
-	free(t->gbias);
+	free(t->acts);
 	free(t->part);
 	free(t->sq);
+	free(t->grest);
 	free(t->scratch);
-	free(t->gblock);
 	free(t);
+}
+
+float head_trainer_lr(const head_trainer_t *t)
+{
+	return step_lr(t);
+}
+
+int head_trainer_set_lr(head_trainer_t *t, float lr, char *err)
+{
+	if (t->hp.cosine_steps)
+		return err_set(err, ERR_ARG, "the learning rate follows a schedule "
+			       "and cannot be set");
+	if (!(lr > 0) || !isfinite(lr))
+		return err_set(err, ERR_ARG, "learning rate %g is not > 0", (double)lr);
+	t->lr = lr;
+	return 0;
 }
 
 int head_trainer_epoch(head_trainer_t *t, const head_set_t *set,
 		       head_metrics_t *m, size_t *order, char *err)
 {
 	const head_t *h = t->h;
-	size_t n = set->n, B = (size_t)t->B, dk = (size_t)h->D * h->K;
-	int K = h->K;
+	size_t n = set->n, B = (size_t)t->B;
+	int L = h->nlayers;
 	double loss = 0;
 	long correct = 0;
 
@@ -246,47 +475,50 @@ int head_trainer_epoch(head_trainer_t *t, const head_set_t *set,
 	t->job.nb = 0;
 	t->job.nn = (int)(n < B ? n : B);
 	t->job.next = t->order;
+	t->job.next_step = t->adam.t + 1;
 	t->job.xn = t->xb[0];
-	workers_run(t->workers, stripe_task, t, t->S);
+	workers_run(t->workers, step_task, t, t->S + 1);
 
 	size_t steps = (n + B - 1) / B;
 	for (size_t i = 0; i < steps; i++) {
 		size_t start = i * B;
 		int nb = (int)(n - start < B ? n - start : B);
-		float *x = t->xb[i & 1];
+		long step = t->adam.t + 1;
 		double ce = 0, sq = 0;
 
 		for (int b = 0; b < nb; b++)
 			t->yb[b] = set->y[set_row(set, t->order[start + b])];
-		sum_parts(t, nb);
-		head_xent(t->logits, t->yb, nb, K, 1.0f / (float)nb, t->logits, &ce,
-			  &correct);
-
 		t->job.nb = nb;
-		t->job.x = x;
+		workers_run(t->workers, outputs_task, t, HEAD_OUT_TASKS);
+		for (int k = 0; k < HEAD_OUT_TASKS; k++) {
+			ce += t->job.ce[k];
+			correct += t->job.right[k];
+		}
+		if (L > 1) {
+			forward_rest(t, nb, step);
+			head_xent(t->z[L - 1], t->yb, nb, h->K, &t->hp.loss,
+				  1.0f / (float)nb, t->dz[L - 1], &ce, &correct);
+			backward_rest(t, nb, step);
+		}
+
+		t->adam.lr = step_lr(t);
+		t->job.x = t->xb[i & 1];
 		t->job.alpha = adam_next(&t->adam);
 		if (i + 1 < steps) {
 			t->job.nn = (int)(n - start - B < B ? n - start - B : B);
 			t->job.next = t->order + start + B;
+			t->job.next_step = t->adam.t + 1;
 			t->job.xn = t->xb[(i + 1) & 1];
 		} else {
 			t->job.nn = 0;
 		}
-		workers_run(t->workers, stripe_task, t, t->S);
+		workers_run(t->workers, step_task, t, t->S + 1);
 
-		/* The bias: gradient = column sums of dlogits, no regulariser. */
-		for (int k = 0; k < K; k++) {
-			float s = 0;
-			for (int b = 0; b < nb; b++)
-				s += t->logits[(size_t)b * K + k];
-			t->gbias[k] = s;
-		}
-		adam_apply(&t->adam, t->job.alpha, dk, (size_t)K, t->h->bias,
-			   t->gbias, 0.0f);
-		for (int s = 0; s < t->S; s++)
+		for (int s = 1; s <= t->S; s++)
 			sq += t->sq[s];
-		/* Keras' batch loss is the mean cross-entropy plus the
-		 * regulariser; the epoch shows their mean weighted by batch
+		sq += t->sq[0];
+		/* Keras' batch loss is the mean (weighted) cross-entropy plus
+		 * the regulariser; the epoch shows their mean weighted by batch
 		 * size. */
 		loss += ce + nb * t->hp.l2 * sq;
 	}
@@ -296,7 +528,7 @@ int head_trainer_epoch(head_trainer_t *t, const head_set_t *set,
 }
 
 /* One evaluation chunk: rows task * HEAD_EVAL_ROWS.. of the set.
- *   x (R, D) and logits (R, K) in the worker's scratch. */
+ *   x (R, D), logits (R, K) and the layers' work in the worker's scratch. */
 static void eval_task(void *arg, int task, int worker)
 {
 	head_trainer_t *t = arg;
@@ -307,6 +539,9 @@ static void eval_task(void *arg, int task, int worker)
 	int R = set->n - j0 < HEAD_EVAL_ROWS ? (int)(set->n - j0) : HEAD_EVAL_ROWS;
 	float *x = t->scratch + (size_t)worker * t->scratch_len;
 	float *logits = x + (size_t)HEAD_EVAL_ROWS * D;
+	float *work = logits + (size_t)HEAD_EVAL_ROWS * K;
+	/* Keras' val_loss: the compiled loss (its smoothing), no class weight. */
+	head_loss_t lo = {t->hp.loss.smoothing, NULL};
 	int32_t y[HEAD_EVAL_ROWS];
 	double loss = 0;
 	long correct = 0;
@@ -316,8 +551,8 @@ static void eval_task(void *arg, int task, int worker)
 		memcpy(x + (size_t)r * D, set->x + row * set->ld, (size_t)D * sizeof(float));
 		y[r] = set->y[row];
 	}
-	head_forward(h, x, R, logits);
-	head_xent(logits, y, R, K, 0.0f, NULL, &loss, &correct);
+	head_forward(h, x, R, logits, work);
+	head_xent(logits, y, R, K, &lo, 0.0f, NULL, &loss, &correct);
 	t->job.loss[task] = loss;
 	t->job.correct[task] = correct;
 }
@@ -325,8 +560,8 @@ static void eval_task(void *arg, int task, int worker)
 int head_trainer_evaluate(head_trainer_t *t, const head_set_t *set,
 			  head_metrics_t *m, char *err)
 {
+	const head_t *h = t->h;
 	size_t ntasks = (set->n + HEAD_EVAL_ROWS - 1) / HEAD_EVAL_ROWS;
-	size_t dk = (size_t)t->h->D * t->h->K;
 	double loss = 0, sq = 0;
 	long correct = 0;
 
@@ -351,9 +586,11 @@ int head_trainer_evaluate(head_trainer_t *t, const head_set_t *set,
 	free(t->job.correct);
 	t->job.loss = NULL;
 	t->job.correct = NULL;
-	if (t->hp.l2 != 0)
-		for (size_t i = 0; i < dk; i++)
-			sq += (double)t->h->kernel[i] * t->h->kernel[i];
+	for (int l = 0; t->hp.l2 != 0 && l < h->nlayers; l++) {
+		const head_layer_t *L = &h->layer[l];
+		for (size_t i = 0; i < (size_t)L->in * L->out; i++)
+			sq += (double)L->kernel[i] * L->kernel[i];
+	}
 	m->loss = loss / (double)set->n + t->hp.l2 * sq;
 	m->accuracy = (double)correct / (double)set->n;
 	return 0;

@@ -1,16 +1,16 @@
 /* isa.h - which vector instructions the kernels run with, chosen at run
  * time from what the CPU reports (never from the build machine's flags).
  *
- * Each kernel with a fast path has one per ISA beside a portable C one; the
- * network asks isa_best() once, when it is made.  $VGGFEAT_ISA (portable,
- * avx2, avx512, emul512) forces a path for tests and benchmarks, as long as
- * the CPU has it. */
+ * Each ISA has one table of kernels (kern.h), all giving the same bits; the
+ * network and the head ask isa_best() once, when they are made.
+ * $VGGFEAT_ISA (portable, avx2, avx512, emul512) forces one for tests and
+ * benchmarks, as long as the CPU has it. */
 #ifndef COMMON_KERNELS_ISA_H
 #define COMMON_KERNELS_ISA_H
 
 enum {
 	ISA_AUTO = 0,     /* isa_best() */
-	ISA_PORTABLE = 1, /* plain C (and OpenBLAS where a kernel says so) */
+	ISA_PORTABLE = 1, /* plain C, on any CPU */
 	ISA_AVX2 = 2,     /* AVX2 + FMA, 8 floats per vector */
 	ISA_AVX512 = 3,   /* AVX-512F, 16 floats per vector */
 	/* The AVX-512 kernels' 16-lane code compiled for AVX2 (two registers

@@ -1,13 +1,17 @@
-/* simd.h - the vector operations the fast kernels are written in, for one
+/* simd.h - the vector operations the kernels are written in, for one
  * width: a kernel file defines SIMD_LANES (and, for 16, whether to use
  * AVX-512), includes this, and is compiled with the instructions that width
  * needs (see the Makefile).  Writing a kernel once over vf_t lets each width
  * run the same steps in the same order, so that each output element gets
- * the same multiply-adds in the same sequence whatever the width: the FMA
- * widths give the same bits.
+ * the same operations in the same sequence whatever the width, and every
+ * width rounds each operation alike: every width gives the same bits.
  *
- *   SIMD_LANES 4:  portable C (GCC's vector extensions: SSE2 on x86-64), no
- *                  FMA: vf_fma and sf_fma round the product, then the sum;
+ *   SIMD_LANES 4:  portable C (GCC's vector extensions: SSE2 on x86-64, NEON
+ *                  on AArch64); vf_fma and sf_fma are C99's fmaf, rounded
+ *                  once as the FMA instructions round: one instruction
+ *                  where the build targets FMA (AArch64 always; on x86-64
+ *                  the Makefile's second, -mfma build of kern_portable.c),
+ *                  else the C library's exact fmaf (kern.h);
  *   SIMD_LANES 8:  AVX2 + FMA, one __m256;
  *   SIMD_LANES 16: AVX-512F, one __m512, when compiled with -mavx512f;
  *                  else the same 16 lanes as two __m256 (AVX2 + FMA), so
@@ -16,8 +20,10 @@
  *                  AVX-512 (ISA_EMUL512).
  * vf_mul, vf_div and vf_sqrt round once, as IEEE 754 says, at every width;
  * sf_fma is the scalar step of a kernel's tail, rounded as vf_fma is;
- * vf_loadn and vf_storen (8 and 16 lanes) move the first n lanes
+ * vf_max(a, b) is a > b ? a : b lane by lane (b when either is a NaN, as
+ * maxps does); vf_loadn and vf_storen move the first n lanes
  * (0 < n < SIMD_LANES), the others loaded as zeros and left untouched. */
+
 #ifndef COMMON_KERNELS_SIMD_H
 #define COMMON_KERNELS_SIMD_H
 
@@ -25,7 +31,11 @@
 
 #if SIMD_LANES == 4
 
+#include <math.h>
+#include <stddef.h>
+
 typedef float vf_t __attribute__((vector_size(16)));
+typedef int vi_t __attribute__((vector_size(16)));
 
 SIMD_INLINE vf_t vf_zero(void) { return (vf_t){0, 0, 0, 0}; }
 SIMD_INLINE vf_t vf_load(const float *p)
@@ -36,15 +46,20 @@ SIMD_INLINE vf_t vf_load(const float *p)
 }
 SIMD_INLINE void vf_store(float *p, vf_t a) { __builtin_memcpy(p, &a, sizeof a); }
 SIMD_INLINE vf_t vf_bcast(const float *p) { return (vf_t){*p, *p, *p, *p}; }
-/* a * b + c, rounded twice (the build keeps them apart: -ffp-contract=off). */
-SIMD_INLINE vf_t vf_fma(vf_t a, vf_t b, vf_t c) { return a * b + c; }
-SIMD_INLINE vf_t vf_add(vf_t a, vf_t b) { return a + b; }
-/* max(a, 0), 0 for a NaN (as `a > 0 ? a : 0`). */
-SIMD_INLINE vf_t vf_relu(vf_t a)
+/* a * b + c, rounded once (fmaf). */
+SIMD_INLINE vf_t vf_fma(vf_t a, vf_t b, vf_t c)
 {
-	vf_t z = vf_zero();
-	return (vf_t)((__typeof__(a > z))(a > z) & (__typeof__(a > z))a);
+	return (vf_t){fmaf(a[0], b[0], c[0]), fmaf(a[1], b[1], c[1]),
+		      fmaf(a[2], b[2], c[2]), fmaf(a[3], b[3], c[3])};
 }
+SIMD_INLINE vf_t vf_add(vf_t a, vf_t b) { return a + b; }
+SIMD_INLINE vf_t vf_max(vf_t a, vf_t b)
+{
+	vi_t gt = a > b;
+	return (vf_t)((gt & (vi_t)a) | (~gt & (vi_t)b));
+}
+/* max(a, 0), 0 for a NaN (as `a > 0 ? a : 0`). */
+SIMD_INLINE vf_t vf_relu(vf_t a) { return vf_max(a, vf_zero()); }
 SIMD_INLINE vf_t vf_set1(float x) { return (vf_t){x, x, x, x}; }
 SIMD_INLINE vf_t vf_sub(vf_t a, vf_t b) { return a - b; }
 SIMD_INLINE vf_t vf_mul(vf_t a, vf_t b) { return a * b; }
@@ -55,8 +70,18 @@ SIMD_INLINE vf_t vf_sqrt(vf_t a)
 	return (vf_t){__builtin_sqrtf(a[0]), __builtin_sqrtf(a[1]),
 		      __builtin_sqrtf(a[2]), __builtin_sqrtf(a[3])};
 }
+SIMD_INLINE vf_t vf_loadn(const float *p, int n)
+{
+	vf_t a = vf_zero();
+	__builtin_memcpy(&a, p, (size_t)n * sizeof(float));
+	return a;
+}
+SIMD_INLINE void vf_storen(float *p, vf_t a, int n)
+{
+	__builtin_memcpy(p, &a, (size_t)n * sizeof(float));
+}
 
-SIMD_INLINE float sf_fma(float a, float b, float c) { return a * b + c; }
+SIMD_INLINE float sf_fma(float a, float b, float c) { return fmaf(a, b, c); }
 SIMD_INLINE void simd_prefetch(const void *p) { __builtin_prefetch(p); }
 
 #elif SIMD_LANES == 8

@@ -2,8 +2,8 @@
  *
  * Letters: N batch, C inputs, K outputs.  in (N, C), kernel (C, K) as Keras
  * stores a Dense kernel, bias (K), out (N, K) = relu(in @ kernel + bias),
- * each output summed in the fixed order of gemm.h: an image's output is
- * the same to the bit whatever the batch, its place in it and the threads.
+ * each output summed in the fixed order of kern.h's gemm: an image's output
+ * is the same to the bit whatever the batch, its place in it and the threads.
  *
  * The kernel is read once per batch (fc1's is 411 MB, which makes the layer
  * memory-bound): each thread streams one slice of its columns. */
@@ -11,10 +11,12 @@
 #define COMMON_NET_FC_H
 
 #include "base/workers.h"
+#include "kernels/kern.h"
 
-/* fc_forward runs the layer on isa (isa.h; one the CPU has, not ISA_AUTO),
- * its columns shared among the workers's threads.  relu: apply the ReLU. */
-void fc_forward(int isa, const float *in, int N, int C, const float *kernel,
-		const float *bias, int K, int relu, float *out, workers_t *workers);
+/* fc_forward runs the layer on the kernels k, its columns shared among the
+ * workers' threads.  relu: apply the ReLU. */
+void fc_forward(const kern_t *k, const float *in, int N, int C,
+		const float *kernel, const float *bias, int K, int relu, float *out,
+		workers_t *workers);
 
 #endif

@@ -31,17 +31,49 @@ typedef struct vgg vgg_t;
 /* How the 3x3 convolutions are computed. */
 enum {
 	/* Winograd F(m x m, 3 x 3) (winograd.h) for every layer but conv1_1
-	 * (3 input channels: a direct vector kernel, or im2col), with m per
-	 * layer as measured fastest here; fc2 stays within 1e-4 of max |ref|
-	 * of a double reference (measured: about 3e-6). */
+	 * (3 input channels: a direct kernel), with m per layer as measured
+	 * fastest here, on the ISA's kernels (kern.h), which all give the same
+	 * bits; fc2 stays within 1e-4 of max |ref| of a double reference
+	 * (measured: about 3e-6). */
 	VGG_CONV_WINOGRAD = 0,
-	/* The reference: im2col + sgemm (vgg_conv3x3_relu) for every layer. */
+	/* The reference: im2col + sgemm (vgg_conv3x3_relu_ref) for every
+	 * layer, plain pools (vgg_maxpool2_ref). */
 	VGG_CONV_DIRECT = 1,
 };
 
 /* The timed stages of a forward, in order: conv1_1 .. conv5_3 with their
  * pools, fc1, fc2 (see vgg_stage_name). */
 #define VGG_NSTAGES (WEIGHTS_NCONV + 5 + 2)
+
+/* By default conv layers 0..VGG_BY_IMAGE-1 (blocks 1 and 2) run one image
+ * at a time on the Winograd path: an image's activations there (12.8 MB at
+ * most) stay in the caches from one layer to the next, where a batch's
+ * would go through memory; their transformed kernels are small enough to
+ * be read once per image.  (Measured: blocks 1 and 2 took 27.7 ms per image
+ * so, 30.5 ms batched, best of 5 runs each on a busy machine.) */
+#define VGG_BY_IMAGE 4
+/* Images per batch extract asks for by default: fc1 and fc2 read their
+ * 475 MB of weights once per batch (8: 3.1 ms of fc1 per image on the
+ * AVX-512 machine). */
+#define VGG_GATHER 32
+
+/* How the network runs, in ways that change no bit of any output, only
+ * the speed: the tuner (net/tune.h) measures them on the CPU at hand. */
+typedef struct vgg_tune {
+	/* Conv layers 0..by_image-1 run one image at a time (their activations
+	 * stay in the caches), the others over the batch: 0..13.  The direct
+	 * path runs every layer over the batch. */
+	int by_image;
+	/* How each Winograd layer shares its work (conv1_1's is unused). */
+	wino_choice_t conv[WEIGHTS_NCONV];
+	/* The images per batch extract asks for unless told: fc1 and fc2 read
+	 * their 475 MB of weights once per batch (not the network's own). */
+	int gather;
+} vgg_tune_t;
+
+/* vgg_tune_init fills the defaults: blocks 1 and 2 by image, each layer's
+ * choice by the sizes of its transformed kernels and of L2, batches of 32. */
+void vgg_tune_init(vgg_tune_t *t);
 
 typedef struct vgg_opts {
 	int max_batch; /* images per vgg_forward, 1..4096 */
@@ -52,21 +84,23 @@ typedef struct vgg_opts {
 	 * default; ignored for conv1_1 and on the direct path. */
 	int tile[WEIGHTS_NCONV];
 	int tap;       /* where the output is taken (net/model.h's MODEL_TAP_*) */
+	vgg_tune_t tune;
 } vgg_opts_t;
 
 /* vgg_opts_init fills the defaults: fc2, Winograd, every CPU, the best
- * ISA. */
+ * ISA, vgg_tune_init's choices. */
 void vgg_opts_init(vgg_opts_t *o, int max_batch);
 
 /* vgg_create_opts prepares a network over w (which must outlive it):
  * transforms the conv kernels for Winograd (194 MB with the default
  * tiles), allocates the work memory (bounded by max_batch and the threads:
- * 2 x 12.8 MB per image of activations, and 64 MB for the Winograd layers,
- * or 32 MB per thread on the direct path) and starts the compute threads.  OpenBLAS is set to
- * one thread: the network runs its own.  Returns 0, ERR_ARG (a field out
- * of range, or a tap that needs layers w lacks: fc1 or fc2 from a _notop
- * file), ERR_UNSUPPORTED (the ISA asked for is not on this CPU) or
- * ERR_NOMEM. */
+ * with the default tune, 2 x 12.8 MB for the layers run by image and 2 x
+ * 3.2 MB per image of the batch, and up to 64 MB for the Winograd layers;
+ * on the direct path 2 x 12.8 MB per image and 32 MB per thread) and
+ * starts the compute threads.  OpenBLAS is set to one thread: the network
+ * runs its own.  Returns 0, ERR_ARG (a field out of range, or a tap that
+ * needs layers w lacks: fc1 or fc2 from a _notop file), ERR_UNSUPPORTED
+ * (the ISA asked for is not on this CPU) or ERR_NOMEM. */
 int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 		    char *err);
 
@@ -78,13 +112,19 @@ int vgg_create(const weights_t *w, int max_batch, vgg_t **out, char *err);
  * 1 <= n <= max_batch.  Returns 0 or ERR_ARG.  An image's output is a
  * function of that image alone, to the bit: no batch size, place in the
  * batch, other image or thread count changes it (each layer sums every
- * output in one fixed order; tests/test_determinism.c).  The ISA and the
- * convolution (conv, tile) do change it, within the bounds above. */
+ * output in one fixed order; tests/test_determinism.c), nor the ISA (every
+ * ISA's kernels give the same bits).  The convolution (conv, tile) does
+ * change it, within the bounds above. */
 int vgg_forward(vgg_t *net, const float *in, int n, float *out, char *err);
 
-/* vgg_stage_times adds up, since vgg_create, the seconds each stage took
- * (wall clock) into sec[VGG_NSTAGES]. */
-void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES]);
+/* vgg_stage_times gives, added up since vgg_create, the seconds each
+ * stage took: sec[VGG_NSTAGES] of the wall clock and, unless cpu is NULL,
+ * cpu[VGG_NSTAGES] of the process' CPU time (every thread's: the measure
+ * that other jobs on the machine move least).  A pool done by its conv
+ * layer's output transform (the Winograd layers') counts in that layer's
+ * time, and its own stays 0. */
+void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES],
+		     double cpu[VGG_NSTAGES]);
 
 /* vgg_stage_name: "conv1_1", "conv1_2", "pool1", ..., "fc2" (each conv
  * with its ReLU, each fc with its ReLU); the Winograd tile
@@ -92,28 +132,37 @@ void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES]);
 const char *vgg_stage_name(int stage);
 int vgg_conv_tile(const vgg_t *net, int layer);
 
+/* vgg_default_tile: the Winograd tile side m of conv layer i by default
+ * (0 for conv1_1, computed directly). */
+int vgg_default_tile(int layer);
+
+/* vgg_tuning fills t with the choices in force, automatic ones resolved
+ * (gather: the default's). */
+void vgg_tuning(const vgg_t *net, vgg_tune_t *t);
+
 /* vgg_threads: the compute threads the network runs on; vgg_isa: the ISA
- * its kernels run (isa.h), never ISA_AUTO; vgg_dim: the length of its
- * output vectors, its tap's dim (net/model.h). */
+ * its kernels run (isa.h), never ISA_AUTO; vgg_kernels: those kernels;
+ * vgg_dim: the length of its output vectors, its tap's dim (net/model.h). */
 int vgg_threads(const vgg_t *net);
 int vgg_isa(const vgg_t *net);
+const kern_t *vgg_kernels(const vgg_t *net);
 int vgg_dim(const vgg_t *net);
 
 void vgg_free(vgg_t *net);
 
-/* The layers, exposed for tests. */
+/* The reference path's layers, exposed for tests. */
 
 /* in (N, H, W, C), kernel (3, 3, C, K) HWIO, bias (K), out (N, H, W, K):
  * 3x3 'same' convolution (zero padding 1), stride 1, then ReLU, as im2col
  * plus one sgemm per band of rows.  col is scratch of col_len floats, at
  * least W * 9 * C (one row); more rows per band when there is room. */
-void vgg_conv3x3_relu(const float *in, int N, int H, int W, int C,
-		      const float *kernel, const float *bias, int K, float *out,
-		      float *col, size_t col_len);
+void vgg_conv3x3_relu_ref(const float *in, int N, int H, int W, int C,
+			  const float *kernel, const float *bias, int K,
+			  float *out, float *col, size_t col_len);
 
 /* in (N, H, W, C), out (N, H/2, W/2, C): 2x2 max-pool, stride 2 ('valid',
  * odd trailing row/column dropped, as Keras does). */
-void vgg_maxpool2(const float *in, int N, int H, int W, int C, float *out);
+void vgg_maxpool2_ref(const float *in, int N, int H, int W, int C, float *out);
 
 /* in (N, P, C), P positions (block5_pool's 7 * 7, in H, W order), out
  * (N, C): each channel's mean over the P positions (max: its maximum), as

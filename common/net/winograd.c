@@ -1,45 +1,42 @@
 /* winograd.c - see winograd.h.  Letters as there.  A block of n tiles is
  * transformed into V (n, P, Cs), multiplied into M (n, P, Ks) and
- * transformed back; Cs and Ks are C and K on the portable path, rounded up
- * to the vector and the panel width of the ISA's kernels (convk.h)
- * otherwise.  Every step
- * computes each tile on its own, in an order that does not depend on the
- * block it is in: a tile's output has the same bits whatever the batch. */
+ * transformed back; Cs and Ks are C and K rounded up to the vector and the
+ * panel width of the ISA's kernels (kern.h).  Every step computes each tile
+ * on its own, in an order that does not depend on the block it is in: a
+ * tile's output has the same bits whatever the batch. */
 #include "net/winograd.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "kernels/convk.h"
 #include "error.h"
-#include "kernels/gemm.h"
+#include "kernels/kern.h"
 
 struct wino_layer {
-	int C, K, Cs, Ks, isa;
-	const convk_t *k; /* the vector kernels; NULL on the portable path */
-	int shared, block; /* wino_layer_set_blocks; -1 and 0: by size */
+	int C, K, Cs, Ks;
+	const kern_t *k; /* the ISA's kernels */
+	wino_choice_t choice; /* wino_layer_set_choice's, or automatic */
 	wino_tf_t tf;
-	float *u;    /* portable: (P, C, K); else (P, Ks/nr, Cs, nr), nr = k->nr */
+	float *u;    /* (P, Ks/nr, Cs, nr), nr = k->nr */
 	float *bias; /* (K) */
 };
 
-/* Channels per step of the portable transforms: a constant, so that the
- * compiler vectorises the loops over them. */
-#define CB 16
-
 /* Two ways to share a layer between the threads, by the size of U:
  *  - U fits the caches: each thread takes blocks of tiles through all three
- *    steps on its own.  A block's V and M stay in L2 (1 MB per core here)
- *    from the input transform through the products to the output
- *    transform: the blocks are sized to that.
- *  - U does not (conv3_1 on: 8 to 38 MB): then U streams from memory once
+ *    steps on its own.  A block's V and M stay in L2 from the input
+ *    transform through the products to the output transform: the blocks
+ *    are sized to that (block_max).
+ *  - U does not (conv3_2 on: 17 to 38 MB): then U streams from memory once
  *    per block, so blocks are made as large as SHARED_BYTES allows (most
  *    often the whole batch) and the threads do each step together: the
  *    products are split by positions and output channels, so that each
- *    part of U is read by one thread once. */
-#define BLOCK_L2_BYTES ((size_t)384 << 10)
+ *    part of U is read by one thread once.
+ * Which way, the block sizes and the input transform's prefetch are
+ * wino_choice_t's: the tuner (net/tune.h) measures them on the CPU at hand;
+ * these are the defaults. */
 #define U_CACHED_BYTES ((size_t)8 << 20)
 #define SHARED_BYTES ((size_t)64 << 20)
 /* Tiles per task in the shared steps' transforms; rows of V per call of
@@ -98,22 +95,12 @@ int wino_tf_make(int m, wino_tf_t *tf, double bt[WINO_MAX_A][WINO_MAX_A],
 		for (int i = 0; i < m; i++)
 			at[i][j] = j < A - 1 ? pow(pts[j], i) : i == m - 1;
 	}
-	for (int i = 0; i < A; i++) {
+	for (int i = 0; i < A; i++)
 		for (int j = 0; j < A; j++) {
 			tf->bt[i][j] = (float)bt[i][j];
-			if (tf->bt[i][j] != 0) {
-				tf->bt_j[i][tf->bt_n[i]] = j;
-				tf->bt_c[i][tf->bt_n[i]++] = tf->bt[i][j];
-			}
-			if (i < m) {
+			if (i < m)
 				tf->at[i][j] = (float)at[i][j];
-				if (tf->at[i][j] != 0) {
-					tf->at_j[i][tf->at_n[i]] = j;
-					tf->at_c[i][tf->at_n[i]++] = tf->at[i][j];
-				}
-			}
 		}
-	}
 	return 0;
 }
 
@@ -140,18 +127,17 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 		goto nomem;
 	if ((rc = wino_tf_make(m, &l->tf, bt, at, err)))
 		goto fail;
-	l->k = convk_for(isa);
-	if (l->k && !convk_tables_match(&l->tf)) {
+	l->k = kern_for(isa);
+	if (!kern_tables_match(m, l->tf.bt, l->tf.at)) {
 		rc = err_set(err, ERR_UNSUPPORTED,
 			     "winograd: the vector kernels' F(%d,3) matrices differ", m);
 		goto fail;
 	}
 	l->C = C;
 	l->K = K;
-	l->isa = isa;
-	l->shared = -1;
-	l->Cs = l->k ? round_up(C, l->k->lanes) : C;
-	l->Ks = l->k ? round_up(K, l->k->nr) : K;
+	l->choice = (wino_choice_t){.shared = -1, .tiles = 0, .prefetch = -1};
+	l->Cs = round_up(C, l->k->lanes);
+	l->Ks = round_up(K, l->k->nr);
 	const int A = l->tf.a, P = A * A;
 	if (err_mul3_size((size_t)P, (size_t)l->Cs, (size_t)l->Ks, &nu) ||
 	    nu > SIZE_MAX / sizeof(float))
@@ -179,14 +165,8 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 				for (int b = 0; b < A; b++) {
 					float v = (float)(gg[a][0] * G[b][0] + gg[a][1] * G[b][1] +
 							  gg[a][2] * G[b][2]);
-					size_t p = (size_t)a * A + b, idx;
-					int nr = l->k ? l->k->nr : 0;
-					if (l->k)
-						idx = ((p * (size_t)(l->Ks / nr) + (size_t)(k / nr)) * l->Cs + c) *
-							      nr + k % nr;
-					else
-						idx = (p * C + c) * K + k;
-					l->u[idx] = v;
+					size_t p = (size_t)a * A + b, nr = (size_t)l->k->nr;
+					l->u[((p * (l->Ks / nr) + k / nr) * l->Cs + c) * nr + k % nr] = v;
 				}
 		}
 	*out = l;
@@ -202,12 +182,6 @@ fail:
 int wino_tile(const wino_layer_t *l)
 {
 	return l->tf.m;
-}
-
-void wino_layer_set_blocks(wino_layer_t *l, int shared, int tiles)
-{
-	l->shared = shared;
-	l->block = tiles;
 }
 
 void wino_layer_free(wino_layer_t *l)
@@ -227,12 +201,16 @@ static size_t row_floats(int P, int S)
 	return (size_t)P * S + 16;
 }
 
+static size_t u_bytes(const wino_layer_t *l)
+{
+	return (size_t)l->tf.a * l->tf.a * l->Cs * l->Ks * sizeof(float);
+}
+
 static int shared_mode(const wino_layer_t *l)
 {
-	if (l->shared >= 0)
-		return l->shared;
-	return (size_t)l->tf.a * l->tf.a * l->Cs * l->Ks * sizeof(float) >
-	       U_CACHED_BYTES;
+	if (l->choice.shared >= 0)
+		return l->choice.shared;
+	return u_bytes(l) > U_CACHED_BYTES;
 }
 
 /* Bytes of V and M per tile. */
@@ -242,13 +220,37 @@ static size_t tile_bytes(const wino_layer_t *l)
 	return (row_floats(P, l->Cs) + row_floats(P, l->Ks)) * sizeof(float);
 }
 
-/* Tiles per block: see BLOCK_L2_BYTES. */
+/* The L2 cache of a core (1 MB when the C library cannot tell). */
+static size_t l2_bytes(void)
+{
+	long b = sysconf(_SC_LEVEL2_CACHE_SIZE);
+	return b > 0 ? (size_t)b : (size_t)1 << 20;
+}
+
+/* Tiles per block.  Each thread's block of V and M shares L2 with what it
+ * reads of U: where U takes at most half of L2, half of what U leaves;
+ * where U streams past, three quarters of L2 (measured on conv1_2 and on
+ * conv2_1 to conv3_1 on 2 MB of L2: 512 KB and 1.5 MB). */
 static int block_max(const wino_layer_t *l)
 {
-	if (l->block > 0)
-		return l->block;
-	size_t tb = (shared_mode(l) ? SHARED_BYTES : BLOCK_L2_BYTES) / tile_bytes(l);
+	if (l->choice.tiles > 0)
+		return l->choice.tiles;
+	size_t l2 = l2_bytes(), u = u_bytes(l);
+	size_t bytes = shared_mode(l) ? SHARED_BYTES : u <= l2 / 2 ? (l2 - u) / 2 : l2 / 4 * 3;
+	size_t tb = bytes / tile_bytes(l);
 	return tb < 6 ? 6 : tb > (1 << 20) ? 1 << 20 : (int)tb;
+}
+
+void wino_layer_set_choice(wino_layer_t *l, const wino_choice_t *c)
+{
+	l->choice = *c;
+}
+
+void wino_layer_choice(const wino_layer_t *l, wino_choice_t *c)
+{
+	c->shared = shared_mode(l);
+	c->tiles = block_max(l);
+	c->prefetch = l->choice.prefetch >= 0 ? l->choice.prefetch : 1;
 }
 
 size_t wino_work_floats(const wino_layer_t *l, int threads)
@@ -257,96 +259,11 @@ size_t wino_work_floats(const wino_layer_t *l, int threads)
 	return shared_mode(l) ? per : per * (size_t)threads;
 }
 
-/* Portable transforms, CB channels at a time (the rest zero-padded). */
-
-/* img (H, W, C): the patch at (y0, x0) into V, as convk_t's in_tile. */
-static void in_tile_c(const wino_tf_t *tf, const float *img, int H, int W,
-		      int C, int y0, int x0, float *V, size_t pstride)
-{
-	const int A = tf->a;
-	float d[WINO_MAX_A][WINO_MAX_A][CB], t[WINO_MAX_A][WINO_MAX_A][CB];
-
-	for (int c0 = 0; c0 < C; c0 += CB) {
-		int cb = C - c0 < CB ? C - c0 : CB;
-		for (int j = 0; j < A; j++)
-			for (int x = 0; x < A; x++) {
-				int y = y0 + j, xx = x0 + x;
-				memset(d[j][x], 0, sizeof d[j][x]);
-				if (y >= 0 && y < H && xx >= 0 && xx < W)
-					memcpy(d[j][x], img + ((size_t)y * W + xx) * C + c0,
-					       (size_t)cb * sizeof(float));
-			}
-		for (int i = 0; i < A; i++)
-			for (int x = 0; x < A; x++) {
-				float acc[CB] = {0};
-				for (int e = 0; e < tf->bt_n[i]; e++) {
-					float cf = tf->bt_c[i][e];
-					const float *s = d[tf->bt_j[i][e]][x];
-					for (int c = 0; c < CB; c++)
-						acc[c] += cf * s[c];
-				}
-				memcpy(t[i][x], acc, sizeof acc);
-			}
-		for (int i = 0; i < A; i++)
-			for (int k = 0; k < A; k++) {
-				float acc[CB] = {0};
-				for (int e = 0; e < tf->bt_n[k]; e++) {
-					float cf = tf->bt_c[k][e];
-					const float *s = t[i][tf->bt_j[k][e]];
-					for (int c = 0; c < CB; c++)
-						acc[c] += cf * s[c];
-				}
-				memcpy(V + (size_t)(i * A + k) * pstride + c0, acc,
-				       (size_t)cb * sizeof(float));
-			}
-	}
-}
-
-/* M into img (H, W, K) at (y0, x0), as convk_t's out_tile. */
-static void out_tile_c(const wino_tf_t *tf, const float *M, size_t pstride,
-		       int K, const float *bias, float *img, int H, int W,
-		       int y0, int x0)
-{
-	const int A = tf->a, m = tf->m;
-	float t[WINO_MAX_A][WINO_MAX_A][CB];
-	int rows = H - y0 < m ? H - y0 : m, cols = W - x0 < m ? W - x0 : m;
-
-	for (int k0 = 0; k0 < K; k0 += CB) {
-		int kb = K - k0 < CB ? K - k0 : CB;
-		for (int u = 0; u < rows; u++)
-			for (int x = 0; x < A; x++) {
-				float acc[CB] = {0};
-				for (int e = 0; e < tf->at_n[u]; e++) {
-					float cf = tf->at_c[u][e];
-					const float *s = M + (size_t)(tf->at_j[u][e] * A + x) * pstride + k0;
-					for (int c = 0; c < kb; c++)
-						acc[c] += cf * s[c];
-				}
-				memcpy(t[u][x], acc, sizeof acc);
-			}
-		for (int u = 0; u < rows; u++)
-			for (int v = 0; v < cols; v++) {
-				float acc[CB] = {0};
-				for (int e = 0; e < tf->at_n[v]; e++) {
-					float cf = tf->at_c[v][e];
-					const float *s = t[u][tf->at_j[v][e]];
-					for (int c = 0; c < CB; c++)
-						acc[c] += cf * s[c];
-				}
-				float *o = img + ((size_t)(y0 + u) * W + x0 + v) * K + k0;
-				for (int c = 0; c < kb; c++) {
-					float y = acc[c] + bias[k0 + c];
-					o[c] = y > 0 ? y : 0;
-				}
-			}
-	}
-}
-
 typedef struct conv_job {
 	const wino_layer_t *l;
 	const float *in;
 	float *out;
-	int N, H, W, tiles_x, tiles_img, T, tb;
+	int N, H, W, pool, prefetch, tiles_x, tiles_img, T, tb;
 	float *work;
 	int t0, n; /* the shared steps' block */
 } conv_job_t;
@@ -364,15 +281,12 @@ static void in_tiles(const conv_job_t *j, int t0, int n, float *V)
 		int t = t0 + i, img = t / j->tiles_img, r = t % j->tiles_img;
 		int y0 = r / j->tiles_x * m - 1, x0 = r % j->tiles_x * m - 1;
 		const float *src = j->in + (size_t)img * j->H * j->W * l->C;
-		float *v = V + (size_t)i * vrow;
-		if (l->k)
-			l->k->in_tile(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
-		else
-			in_tile_c(&l->tf, src, j->H, j->W, l->C, y0, x0, v, l->Cs);
+		l->k->wino_in(m, src, j->H, j->W, l->C, y0, x0, V + (size_t)i * vrow, l->Cs,
+			      j->prefetch);
 	}
 }
 
-/* M (n, P, Ks) of tiles t0.. into the output. */
+/* M (n, P, Ks) of tiles t0.. into the output (pooled when j->pool). */
 static void out_tiles(const conv_job_t *j, int t0, int n, const float *M)
 {
 	const wino_layer_t *l = j->l;
@@ -382,18 +296,16 @@ static void out_tiles(const conv_job_t *j, int t0, int n, const float *M)
 	for (int i = 0; i < n; i++) {
 		int t = t0 + i, img = t / j->tiles_img, r = t % j->tiles_img;
 		int y0 = r / j->tiles_x * m, x0 = r % j->tiles_x * m;
-		float *dst = j->out + (size_t)img * j->H * j->W * l->K;
-		const float *mi = M + (size_t)i * mrow;
-		if (l->k)
-			l->k->out_tile(&l->tf, mi, l->Ks, l->K, l->bias, dst, j->H, j->W, y0, x0);
-		else
-			out_tile_c(&l->tf, mi, l->K, l->K, l->bias, dst, j->H, j->W, y0, x0);
+		size_t pixels = j->pool ? (size_t)(j->H / 2) * (j->W / 2)
+					: (size_t)j->H * j->W;
+		l->k->wino_out(m, M + (size_t)i * mrow, l->Ks, l->K, l->bias,
+			       j->out + img * pixels * l->K, j->H, j->W, y0, x0, j->pool);
 	}
 }
 
 /* M[:, p, k0..k1) = V[:, p, :] @ U_p[:, k0..k1) for n tiles: each tile's
- * row summed in an order of its own (gemm.h; the vector kernels', in
- * blocks of 256 channels), whatever n and the other tiles. */
+ * row summed in an order of its own (kern.h's wino_gemm, in blocks of 256
+ * channels), whatever n and the other tiles. */
 static void products(const wino_layer_t *l, int p, int k0, int k1, int n,
 		     const float *V, float *M)
 {
@@ -402,13 +314,8 @@ static void products(const wino_layer_t *l, int p, int k0, int k1, int n,
 	const float *vp = V + (size_t)p * l->Cs;
 	float *mp = M + (size_t)p * l->Ks + k0;
 
-	if (l->k)
-		l->k->gemm(n, l->Cs, k1 - k0, vp, vrow,
-			   l->u + ((size_t)p * l->Ks + k0) * l->Cs, mp, mrow);
-	else
-		gemm_fixed(ISA_PORTABLE, n, l->C, 0, k1 - k0, vp, vrow,
-			   l->u + (size_t)p * l->C * l->K + k0, (size_t)l->K, NULL, 0, mp,
-			   mrow);
+	l->k->wino_gemm(n, l->Cs, k1 - k0, vp, vrow,
+			l->u + ((size_t)p * l->Ks + k0) * l->Cs, mp, mrow);
 }
 
 /* Per-thread mode: one block of tiles, all three steps. */
@@ -473,11 +380,14 @@ static void shared_products(void *arg, int task, int worker)
 }
 
 void wino_conv3x3_relu(const wino_layer_t *l, const float *in, int N, int H,
-		       int W, float *out, workers_t *workers, float *work)
+		       int W, int pool, float *out, workers_t *workers, float *work)
 {
 	const int m = l->tf.m, tx = (W + m - 1) / m, ty = (H + m - 1) / m;
 	const int T = N * tx * ty, threads = workers_threads(workers), bm = block_max(l);
-	conv_job_t j = {l, in, out, N, H, W, tx, tx * ty, T, 0, work, 0, 0};
+	wino_choice_t c;
+	wino_layer_choice(l, &c);
+	conv_job_t j = {l, in, out, N, H, W, pool != 0, c.prefetch, tx, tx * ty, T, 0,
+			work, 0, 0};
 
 	if (shared_mode(l)) {
 		int nb = (T + bm - 1) / bm, P = l->tf.a * l->tf.a;

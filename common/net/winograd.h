@@ -14,33 +14,29 @@
  * 5.06x for m = 6, with larger rounding errors as m grows (the matrices are
  * built from the points 0, +-1, +-2, +-1/2 and infinity, Toom-Cook style).
  *
- * The ISA (isa.h) is chosen at vgg_create time: portable C, or the vector
- * kernels of convk.h (transforms across channels and our own microkernel
- * for the products; AVX2, AVX-512).  On each, a tile's output is computed
- * on its own, in one order: the same bits whatever the batch, the block of
- * tiles or the threads; and the vector ISAs give the same bits as each
- * other. */
+ * The ISA (isa.h) is chosen at vgg_create time; its kernels (kern.h)
+ * transform across channels and multiply by their own microkernel.  A
+ * tile's output is computed on its own, in one order: the same bits
+ * whatever the batch, the block of tiles or the threads, and on every
+ * ISA. */
 #ifndef COMMON_NET_WINOGRAD_H
 #define COMMON_NET_WINOGRAD_H
 
 #include <stddef.h>
 
-#include "kernels/isa.h"
 #include "base/workers.h"
+#include "kernels/isa.h"
+#include "kernels/kern.h"
 
-#define WINO_MAX_A 8
+#define WINO_MAX_A KERN_MAX_A
 
-/* The transform matrices of F(m x m, 3 x 3), rounded to float, and their
- * nonzero entries row by row (the transforms skip the zeros). */
+/* The transform matrices of F(m x m, 3 x 3), rounded to float (the
+ * kernels hold the same numbers as constants: kern_tables_match). */
 typedef struct wino_tf {
 	int m, a;
 	float bt[WINO_MAX_A][WINO_MAX_A]; /* B' (A, A) */
 	float at[WINO_MAX_A][WINO_MAX_A]; /* A' (m, A) */
 	double g[WINO_MAX_A][3];          /* G (A, 3), kept in double */
-	int bt_n[WINO_MAX_A], bt_j[WINO_MAX_A][WINO_MAX_A];
-	float bt_c[WINO_MAX_A][WINO_MAX_A];
-	int at_n[WINO_MAX_A], at_j[WINO_MAX_A][WINO_MAX_A];
-	float at_c[WINO_MAX_A][WINO_MAX_A];
 } wino_tf_t;
 
 /* wino_tf_make builds the matrices for m = 2, 4 or 6 in double (returns 0),
@@ -60,11 +56,25 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 /* wino_tile: the layer's m. */
 int wino_tile(const wino_layer_t *l);
 
-/* wino_layer_set_blocks overrides how wino_conv3x3_relu shares l's work
- * (for tests and tuning; call before wino_work_floats): shared 1 or 0 for
- * the two ways described in winograd.c, -1 to choose by the size of U;
- * tiles per block, 0 to choose by the caches. */
-void wino_layer_set_blocks(wino_layer_t *l, int shared, int tiles);
+/* How wino_conv3x3_relu runs a layer: none of it changes a bit of the
+ * output, only the speed (the tuner measures them: net/tune.h). */
+typedef struct wino_choice {
+	/* 1: the threads do each step together over large blocks (U streams
+	 * from memory once per block); 0: each thread takes blocks of tiles
+	 * through all three steps on its own; -1: by the size of U. */
+	int shared;
+	/* Tiles per block; 0: by the size of L2. */
+	int tiles;
+	/* 1: the input transform asks for the next tile's pixels ahead; 0:
+	 * not; -1: the default, 1. */
+	int prefetch;
+} wino_choice_t;
+
+/* wino_layer_set_choice sets how l runs (call before wino_work_floats);
+ * wino_layer_choice fills c with the choice in force, the automatic
+ * fields resolved. */
+void wino_layer_set_choice(wino_layer_t *l, const wino_choice_t *c);
+void wino_layer_choice(const wino_layer_t *l, wino_choice_t *c);
 
 /* wino_layer_free accepts NULL. */
 void wino_layer_free(wino_layer_t *l);
@@ -73,11 +83,15 @@ void wino_layer_free(wino_layer_t *l);
  * with a workers of threads, in floats. */
 size_t wino_work_floats(const wino_layer_t *l, int threads);
 
-/* wino_conv3x3_relu: in (N, H, W, C), out (N, H, W, K); out must not overlap
- * in.  The work is shared among the workers's threads (in blocks of tiles, or
- * step by step for layers with a large U); work holds at least
- * wino_work_floats(l, workers_threads(workers)) floats. */
+/* wino_conv3x3_relu: in (N, H, W, C), out (N, H, W, K) or, with pool set,
+ * (N, H/2, W/2, K), the 2x2 max-pools of those outputs (Keras' 'valid'
+ * pool, as vgg_maxpool2_ref; the same bits, without writing the unpooled
+ * outputs); out must not overlap in.  The work is shared among the
+ * workers' threads (in blocks of tiles, or step by step for layers with a
+ * large U); work holds at least wino_work_floats(l, workers_threads(workers))
+ * floats. */
 void wino_conv3x3_relu(const wino_layer_t *l, const float *in, int N, int H,
-		       int W, float *out, workers_t *workers, float *work);
+		       int W, int pool, float *out, workers_t *workers,
+		       float *work);
 
 #endif

@@ -1,7 +1,6 @@
 /* dist.h - extract across machines: the processes (ranks) of one MPI job
  * share one to-do list, each runs the network on its block of it, and rank 0,
- * the store's only writer, receives the others' vectors (README.md, "Extraction
- * across machines (MPI)").
+ * the store's only writer, receives the others' vectors (docs/machines.md).
  *
  * Two implementations behind this header, one linked into bin/extract:
  * dist_mpi.c (Open MPI, when the build finds mpicc) and dist_serial.c (one

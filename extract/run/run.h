@@ -24,23 +24,28 @@
 #include "../dist/dist.h"
 #include "error.h"
 #include "net/model.h"
+#include "net/vgg.h"
 #include "store/featdb.h"
 #include "net/weights.h"
 
 #define PROG "extract"
 
-/* The command line (extract.c parses it). */
+/* The command line (extract.c parses it), and this CPU's tuning. */
 typedef struct run_opts {
 	const char *in, *db, *weights;
-	long batch, limit;
+	long batch, limit;   /* batch 0: the tuning's gather */
 	long threads;        /* compute threads; 0: one per CPU (vgg.h) */
 	long decode_threads; /* image decoding threads (the ring's) */
 	int dtype, strict, quiet, conv, follow;
-	int model; /* weights.h's; MODEL_AUTO: the file's */
+	int model;      /* weights.h's; MODEL_AUTO: the file's */
 	/* The tap (--layer, --pooling: net/model.h's MODEL_TAP_*), and the
 	 * model whose layer name --layer gave (MODEL_AUTO without --layer). */
 	const char *layer;
 	int tap, tap_model;
+	double tune;    /* --tune's seconds; 0: not asked */
+	vgg_tune_t vtune; /* net/tune.h's choices, or the defaults */
+	int tuned;      /* vtune was read from tune_path */
+	char tune_path[4096];
 } run_opts_t;
 
 /* ---- sink.c: skips, progress, commits ------------------------------------- */

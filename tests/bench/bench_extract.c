@@ -3,16 +3,23 @@
  *
  *   bench_extract --weights FILE [--images DIR] [--n N] [--batch B]
  *                 [--threads T] [--conv winograd|direct] [--tile M]
- *                 [--isa auto|portable|avx2] [--reps R] [--dump FILE]
+ *                 [--isa auto|portable|avx2|avx512|emul512] [--tuned]
+ *                 [--reps R] [--dump FILE]
  *
  * Decodes the first N images of DIR (a face folder) once, or makes N
  * random ones when DIR is absent, then runs the network over all of them
  * R times in batches of B and prints, one "key value" per line: the median
  * img/s of the network, the decoding time per image on one thread, the
- * per-stage share of the time, and the peak RSS.  --tile M forces tile side
- * M on every Winograd layer (to choose the per-layer table).  --dump
- * writes the preprocessed images, (N, 224, 224, 3) float32 in native order,
- * for the PyTorch and ONNX Runtime peers. */
+ * peak RSS, and per stage its share of the time, its seconds per image,
+ * the GFLOP it does per image (for a Winograd layer, the multiplications
+ * of its products, 2 T P C K: what it does, not the direct equivalent) and
+ * its CPU seconds per image (every thread's; what other jobs on the
+ * machine move least).
+ * --tile M forces tile side M on every Winograd layer (to choose the
+ * per-layer table).  --tuned runs with this CPU's tuning, as extract does
+ * (net/tune.h; "tuned 0" when there is none).  --dump writes the
+ * preprocessed images, (N, 224, 224, 3) float32 in native order, for the
+ * PyTorch and ONNX Runtime peers. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +31,10 @@
 #include "error.h"
 #include "img/img.h"
 #include "kernels/isa.h"
+#include "net/model.h"
+#include "net/tune.h"
 #include "net/vgg.h"
 #include "net/weights.h"
-
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -38,7 +46,8 @@ static void usage(void)
 {
 	fputs("usage: bench_extract --weights FILE [--images DIR] [--n N] "
 	      "[--batch B] [--threads T] [--conv winograd|direct] [--tile M] "
-	      "[--isa auto|portable|avx2] [--reps R] [--dump FILE]\n", stderr);
+	      "[--isa auto|portable|avx2|avx512|emul512] [--tuned] [--reps R] "
+	      "[--dump FILE]\n", stderr);
 }
 
 int main(int argc, char **argv)
@@ -54,6 +63,7 @@ int main(int argc, char **argv)
 		{"isa", required_argument, 0, 'a'},
 		{"reps", required_argument, 0, 'r'},
 		{"dump", required_argument, 0, 'd'},
+		{"tuned", no_argument, 0, 'u'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -66,7 +76,7 @@ int main(int argc, char **argv)
 	vgg_opts_t o;
 	float *in = NULL, *out = NULL;
 	double *rate = NULL;
-	int c, status = CLI_ERROR, rc;
+	int c, status = CLI_ERROR, rc, tuned = 0;
 
 	vgg_opts_init(&o, 8);
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -107,6 +117,7 @@ int main(int argc, char **argv)
 				return CLI_USAGE;
 			}
 			break;
+		case 'u': tuned = 1; break;
 		case 'h': usage(); return CLI_OK;
 		default: usage(); return CLI_USAGE;
 		}
@@ -161,13 +172,20 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (tuned) {
+		char key[1024], path[4096];
+		tune_key(o.isa ? o.isa : isa_best(), (int)threads, key, sizeof key);
+		tuned = tune_path(key, path, sizeof path, err) == 0 &&
+			tune_load(path, key, &o.tune, err) == 0;
+	}
 	if ((rc = vgg_create_opts(&w, &o, &net, err)))
 		goto fail;
 	/* One untimed pass: page faults of the work memory, caches. */
 	if ((rc = vgg_forward(net, in, (int)(batch < n ? batch : n), out, err)))
 		goto fail;
 	double before[VGG_NSTAGES], after[VGG_NSTAGES];
-	vgg_stage_times(net, before);
+	double cbefore[VGG_NSTAGES], cafter[VGG_NSTAGES];
+	vgg_stage_times(net, before, cbefore);
 	for (long r = 0; r < reps; r++) {
 		double t = cli_now();
 		for (long b0 = 0; b0 < n; b0 += batch) {
@@ -177,7 +195,7 @@ int main(int argc, char **argv)
 		}
 		rate[r] = n / (cli_now() - t);
 	}
-	vgg_stage_times(net, after);
+	vgg_stage_times(net, after, cafter);
 	qsort(rate, (size_t)reps, sizeof *rate, cmp_double);
 
 	struct rusage ru;
@@ -191,14 +209,29 @@ int main(int argc, char **argv)
 	printf("peak_rss_mb %.0f\n", ru.ru_maxrss / 1024.0);
 	printf("isa %s\n", o.conv == VGG_CONV_DIRECT ? "direct"
 			   : isa_name(o.isa ? o.isa : isa_best()));
-	for (int i = 0, l = 0; i < VGG_NSTAGES; i++) {
+	printf("tuned %d\n", tuned);
+	printf("batch %ld\n", batch);
+	for (int i = 0, l = 0, side = VGG_IN; i < VGG_NSTAGES; i++) {
 		const char *name = vgg_stage_name(i);
 		int m = 0;
-		if (!strncmp(name, "conv", 4))
+		double gflop = 0;
+		if (!strncmp(name, "conv", 4)) {
+			const weights_layer_spec_t *s = &weights_spec[l];
 			m = vgg_conv_tile(net, l++);
-		printf("stage %s %d %.2f %.4f\n", name, m,
+			double taps = m ? (double)((side + m - 1) / m) * ((side + m - 1) / m) *
+					  (m + 2) * (m + 2)
+					: (double)side * side * 9;
+			gflop = 2 * taps * s->cin * s->cout * 1e-9;
+		} else if (!strncmp(name, "pool", 4)) {
+			side /= 2;
+		} else {
+			gflop = 2.0 * (name[2] == '1' ? 7 * 7 * 512 : VGG_FEATURES) *
+				VGG_FEATURES * 1e-9;
+		}
+		printf("stage %s %d %.2f %.6f %.4f %.6f\n", name, m,
 		       100 * (after[i] - before[i]) / total,
-		       (after[i] - before[i]) / ((double)reps * n));
+		       (after[i] - before[i]) / ((double)reps * n), gflop,
+		       (cafter[i] - cbefore[i]) / ((double)reps * n));
 	}
 	status = CLI_OK;
 	goto out;

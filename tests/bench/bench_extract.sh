@@ -16,7 +16,8 @@
 # bench_tf.py), TF_ONEDNN (both, the default: TensorFlow as it ships, which
 # turns oneDNN on only on CPUs with AVX-512 VNNI, BF16 or AMX, and a second
 # row with TF_ENABLE_ONEDNN_OPTS=1, unless that is the same; "default": the
-# first only).
+# first only), OURS (more arguments for bench_extract, such as --tuned:
+# this CPU's tuning, as extract runs with it).
 #
 # Each round runs every contender once, one after another, so that the
 # machine's noise falls on all of them alike; the table gives the median
@@ -33,7 +34,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-N=${N:-64} BATCH=${BATCH:-8} ROUNDS=${ROUNDS:-3}
+N=${N:-64} BATCH=${BATCH:-8} ROUNDS=${ROUNDS:-3} OURS=${OURS:-}
 DEV_PY=${DEV_PY:-build/dev-env/bin/python} TORCH_PY=${TORCH_PY:-/usr/bin/python3}
 TF_MODE=${TF_MODE:-predict} TF_ONEDNN=${TF_ONEDNN:-both}
 IMAGES=${IMAGES:-../shared/data/lfw-dev}
@@ -121,7 +122,7 @@ extract_rate() { # n -> seconds for bin/extract on a fresh store
 
 for r in $(seq "$ROUNDS"); do
 	echo "round $r/$ROUNDS" >&2
-	"$BENCH" --weights "$WEIGHTS" --n "$N" --batch "$BATCH" --threads 2 --reps 3 \
+	"$BENCH" --weights "$WEIGHTS" --n "$N" --batch "$BATCH" --threads 2 --reps 3 $OURS \
 		"${IMGARGS[@]}" >"$TMP/ours2.$r"
 	"$BENCH" --weights "$WEIGHTS" --n "$N" --batch "$BATCH" --threads 1 --reps 1 \
 		"${IMGARGS[@]}" >"$TMP/ours1.$r"
@@ -192,10 +193,13 @@ echo
 printf 'vggfeat 1 thread: %.2f img/s; 2 threads: %.2f img/s (%.2fx)\n' \
 	"$ours1" "$ours" "$(echo "$ours / $ours1" | bc -l)"
 echo
-echo "vggfeat per stage (2 threads, median ms per image; m = Winograd tile):"
+echo "vggfeat per stage (2 threads, median ms per image; m = Winograd tile;"
+echo "GFLOP/s: the multiplications done, for Winograd its products'):"
 for s in $(awk '$1 == "stage" {print $2}' "$TMP/ours2.1"); do
 	m=$(awk -v s="$s" '$1 == "stage" && $2 == s {print $3}' "$TMP/ours2.1")
+	gf=$(awk -v s="$s" '$1 == "stage" && $2 == s {print $6 + 0}' "$TMP/ours2.1")
 	ms=$(cat "$TMP"/ours2.* | awk -v s="$s" '$1 == "stage" && $2 == s {print $5 * 1000}' | median)
 	pc=$(cat "$TMP"/ours2.* | awk -v s="$s" '$1 == "stage" && $2 == s {print $4}' | median)
-	printf '  %-8s %s %7.2f ms %5.1f%%\n' "$s" "$([ "$m" = 0 ] && echo '   ' || echo "m=$m")" "$ms" "$pc"
+	printf '  %-8s %s %7.2f ms %5.1f%% %8s\n' "$s" "$([ "$m" = 0 ] && echo '   ' || echo "m=$m")" \
+		"$ms" "$pc" "$(awk -v g="$gf" -v ms="$ms" 'BEGIN {if (g > 0 && ms > 0) printf "%.1f GFLOP/s", g / ms * 1000}')"
 done

@@ -12,10 +12,13 @@ ratio.  Not a test: nothing is asserted.
 train-head's epochs are timed from outside: it prints "Epoch k/E" when an
 epoch starts and the Keras line when it ends (stdout is flushed at both).
 PyTorch's are timed around the epoch loop.  Neither includes reading the
-features.
+features.  --baseline BIN times another train-head binary (an older
+build: a change's before and after) in the same rounds, after ours;
+--no-torch leaves PyTorch out.
 
   make bin/train-head build/libcommon.a
   /usr/bin/python3 tests/bench/bench_head.py [--epochs 5] [--rounds 2]
+      [--baseline BIN] [--no-torch]
 
 The data (about 400 MB) is made once under build/bench/ and reused.
 """
@@ -56,9 +59,9 @@ def make_data(out):
     return store, xs, ys
 
 
-def run_train_head(store, epochs, threads):
+def run_train_head(exe, store, epochs, threads):
     """Seconds of each epoch, and the last epoch's loss."""
-    cmd = [os.path.join(ROOT, "bin", "train-head"), "--db", store, "--epochs", str(epochs),
+    cmd = [exe, "--db", store, "--epochs", str(epochs),
            "--batch-size", "32", "--lr", "1e-4", "--epsilon", "1e-7", "--val-split", "0",
            "--threads", str(threads), "--out", os.path.join(os.path.dirname(store), "head.h5")]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -106,33 +109,51 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--baseline", help="another train-head binary, timed alike")
+    ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     a = ap.parse_args()
     if not os.access(os.path.join(ROOT, "bin", "train-head"), os.X_OK):
         sys.exit("build first: make bin/train-head build/libcommon.a")
     store, xs, ys = make_data(a.data)
-    x = torch.from_numpy(np.load(xs))
-    y = torch.from_numpy(np.load(ys).astype(np.int64))
+    if not a.no_torch:
+        x = torch.from_numpy(np.load(xs))
+        y = torch.from_numpy(np.load(ys).astype(np.int64))
     print("%d samples x %d features, %d classes, batch 32, Adam(lr 1e-4, eps 1e-7), "
           "%d threads, %d epochs x %d rounds" % (N, D, K, a.threads, a.epochs, a.rounds))
     print("OPENBLAS_CORETYPE=%s, torch %s, load average %s"
           % (os.environ.get("OPENBLAS_CORETYPE", "(unset)"), torch.__version__,
              " ".join("%.2f" % v for v in os.getloadavg())))
-    ours, theirs = [], []
+    ours, theirs, base = [], [], []
+    ours_exe = os.path.join(ROOT, "bin", "train-head")
     for r in range(a.rounds):
-        t, l1 = run_train_head(store, a.epochs, a.threads)
+        t, l1 = run_train_head(ours_exe, store, a.epochs, a.threads)
         ours += t
         print("round %d  train-head: %s s/epoch, final loss %.4f"
               % (r + 1, " ".join("%.3f" % v for v in t), l1), flush=True)
-        t, l2 = run_torch(x, y, a.epochs, a.threads)
-        theirs += t
-        print("round %d  PyTorch:    %s s/epoch, final loss %.4f"
-              % (r + 1, " ".join("%.3f" % v for v in t), l2), flush=True)
-    mo, mt = statistics.median(ours), statistics.median(theirs)
-    print("median seconds per epoch: train-head %.3f, PyTorch %.3f, ratio %.1fx"
-          % (mo, mt, mt / mo))
-    # On a shared machine the fastest epoch is the one least disturbed.
-    print("fastest epoch:            train-head %.3f, PyTorch %.3f, ratio %.1fx"
-          % (min(ours), min(theirs), min(theirs) / min(ours)))
+        if a.baseline:
+            t, lb = run_train_head(a.baseline, store, a.epochs, a.threads)
+            base += t
+            print("round %d  baseline:   %s s/epoch, final loss %.4f"
+                  % (r + 1, " ".join("%.3f" % v for v in t), lb), flush=True)
+        if not a.no_torch:
+            t, l2 = run_torch(x, y, a.epochs, a.threads)
+            theirs += t
+            print("round %d  PyTorch:    %s s/epoch, final loss %.4f"
+                  % (r + 1, " ".join("%.3f" % v for v in t), l2), flush=True)
+    mo = statistics.median(ours)
+    if base:
+        mb = statistics.median(base)
+        print("median seconds per epoch: train-head %.3f, baseline %.3f (%s), ratio %.2fx"
+              % (mo, mb, a.baseline, mb / mo))
+        print("fastest epoch:            train-head %.3f, baseline %.3f, ratio %.2fx"
+              % (min(ours), min(base), min(base) / min(ours)))
+    if theirs:
+        mt = statistics.median(theirs)
+        print("median seconds per epoch: train-head %.3f, PyTorch %.3f, ratio %.1fx"
+              % (mo, mt, mt / mo))
+        # On a shared machine the fastest epoch is the one least disturbed.
+        print("fastest epoch:            train-head %.3f, PyTorch %.3f, ratio %.1fx"
+              % (min(ours), min(theirs), min(theirs) / min(ours)))
 
 
 if __name__ == "__main__":

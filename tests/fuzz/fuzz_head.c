@@ -31,16 +31,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(fwrite(data, 1, size, f) == size || size == 0);
 	assert(fclose(f) == 0);
 	if (head_read(path, &h, &m, err) == 0) {
-		assert(h.D >= 1 && h.K >= 1 && h.kernel && h.bias);
+		assert(h.D >= 1 && h.K >= 1 && h.params && h.nlayers >= 1);
+		assert(h.layer[0].in == h.D && h.layer[h.nlayers - 1].out == h.K);
 		assert(!m.classes || m.nclasses == h.K);
-		for (size_t i = 0; i < (size_t)h.D * (size_t)h.K + (size_t)h.K; i++)
-			sum += h.kernel[i];
+		for (size_t i = 0; i < h.nparams; i++)
+			sum += h.params[i];
 		for (int c = 0; m.classes && c < m.nclasses; c++)
 			assert(m.classes[c] && strlen(m.classes[c]) < 1 << 20);
 		head_free(&h);
 		head_meta_free(&m);
 	} else {
-		assert(!h.kernel && !m.classes);
+		assert(!h.params && !m.classes);
 	}
 	unlink(path);
 	return sum != sum ? 0 : 0;

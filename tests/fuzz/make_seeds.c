@@ -283,7 +283,7 @@ static void make_all_weights(void)
 
 /* ---- heads ------------------------------------------------------------------ */
 
-static void make_head(const char *name, int D, int K)
+static void make_head(const char *name, int D, int H, int K)
 {
 	head_t h;
 	head_meta_t m = {0};
@@ -291,7 +291,7 @@ static void make_head(const char *name, int D, int K)
 	static const char *const who[8] = {"ann", "bob", "cy", "dee", "ed", "flo",
 					   "gus", "hal"};
 
-	if (head_create(D, K, 7, &h, err))
+	if (head_create(D, H ? 1 : 0, &H, K, 7, &h, err))
 		die(err);
 	for (int i = 0; i < K; i++)
 		names[i] = (char *)who[i];
@@ -333,9 +333,10 @@ static void make_keras_head(const char *name, int krank, int bias_len, int nname
 
 static void make_heads(void)
 {
-	make_head("head_D4_K3", 4, 3);
-	make_head("head_D1_K1", 1, 1);
-	make_head("head_D16_K8", 16, 8);
+	make_head("head_D4_K3", 4, 0, 3);
+	make_head("head_D1_K1", 1, 0, 1);
+	make_head("head_D16_K8", 16, 0, 8);
+	make_head("head_D16_H5_K3", 16, 5, 3);
 	make_keras_head("keras_plain", 2, 3, 0, 0);
 	make_keras_head("keras_vlen_names", 2, 3, 3, 1);
 	make_keras_head("kernel_3d", 3, 3, 0, 0);

@@ -15,7 +15,8 @@ in a folder holding what it names: head.h5, feats.lmdb, photo.jpg,
 face_model.h5, with VGG16_WEIGHTS set to W.  Its variables are then
 checked against the programs' own outputs:
   a  the probabilities p against `predict --top-k K` within 1e-5, the
-     printed answer, dense_1's weights equal to the head file's, and the
+     printed answer, each Dense layer's weights equal to the head file's
+     (a head of one layer, and one with a hidden layer), and the
      model's fc2 on the photo against the store's record within
      1e-4 x max |record|;
   b  X, y, keys, split and classes equal to `featdb export`'s file, on an
@@ -90,10 +91,14 @@ def check_a(a, src):
     classes, p, model = ns["classes"], ns["p"], ns["model"]
     with h5py.File("head.h5", "r") as f:
         assert classes == [c.decode() for c in f.attrs["vggfeat_classes"]]
-        kernel = f["dense_1/dense_1/kernel:0"][:]
-        bias = f["dense_1/dense_1/bias:0"][:]
-    k, b = model.get_layer("dense_1").get_weights()
-    assert np.array_equal(k, kernel) and np.array_equal(b, bias), "dense_1 is not head.h5's"
+        names = [n.decode() for n in f.attrs["layer_names"]]
+        for name in names:
+            kernel = f[name][name]["kernel:0"][:]
+            bias = f[name][name]["bias:0"][:]
+            k, b = model.get_layer(name).get_weights()
+            assert np.array_equal(k, kernel) and np.array_equal(b, bias), \
+                "%s is not head.h5's" % name
+    print("  the model's %s: head.h5's weights" % ", ".join(names))
     close("p against predict", p, predict_probs(a, "photo.jpg", classes), 1e-5)
     # The backbone: the snippet's fc2 on the photo against extract's record of it.
     fc2 = model.layers[0].predict(ns["x"], verbose=0)[0]
@@ -198,7 +203,13 @@ def prepare(a, work):
     damaged = os.path.join(work, "damaged")
     shutil.copytree(dirs["f32"], damaged)
     damage_one_vector(os.path.join(damaged, "feats.lmdb"))
-    return [("a", d), ("b", d), ("b", dirs["f16"]), ("b-damaged", damaged), ("c", d)]
+    # A head with a hidden layer (--hidden): dense_1 (relu), dense_2.
+    hidden = os.path.join(work, "hidden")
+    shutil.copytree(dirs["f32"], hidden)
+    run([os.path.join(a.bin, "train-head"), "--db", os.path.join(hidden, "feats.lmdb"),
+         "--epochs", "3", "--hidden", "16", "--out", os.path.join(hidden, "head.h5"), "-q"])
+    return [("a", d), ("a", hidden), ("b", d), ("b", dirs["f16"]),
+            ("b-damaged", damaged), ("c", d)]
 
 
 def main():

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "img/img.h"
+#include "kernels/isa.h"
 #include "net/model.h"
 #include "net/vgg.h"
 
@@ -154,6 +155,20 @@ int tu_count(const char *s, const char *needle)
 /* Letters: N batch, H height, W width, C input channels, K output channels.
  * in (N, H, W, C), kernel (3, 3, C, K), bias (K), out (N, H, W, K), in
  * double, after ReLU. */
+int tu_kernels(const kern_t *k[TU_MAX_KERNELS], int say)
+{
+	int n = 0;
+	for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
+		if (isa_cpu_has(isa))
+			k[n++] = kern_for(isa);
+		else if (say)
+			printf("%s: not on this CPU, skipped\n", isa_name(isa));
+	}
+	if (kern_portable_libm() != kern_for(ISA_PORTABLE))
+		k[n++] = kern_portable_libm();
+	return n;
+}
+
 void tu_conv3x3_ref(const float *in, int N, int H, int W, int C,
 		    const float *kernel, const float *bias, int K, double *out)
 {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/rng.h"
+#include "kernels/kern.h"
 
 /* tu_shared_data returns the path of a folder of ../shared/data (for example
  * "lfw-dev"), or NULL when it is absent (the test then skips). The root can
@@ -77,6 +78,14 @@ int tu_count(const char *s, const char *needle);
  * in (N, H, W, C), kernel (3, 3, C, K), bias (K), out (N, H, W, K). */
 void tu_conv3x3_ref(const float *in, int N, int H, int W, int C,
 		    const float *kernel, const float *bias, int K, double *out);
+
+/* tu_kernels fills k with every kern.h table this CPU runs, portable
+ * first: kern_for of each ISA it has, then the portable table whose fmaf is
+ * the C library's when that is another one (x86-64 with FMA).  With say
+ * set, prints the ISAs it left out (this CPU lacks them).  Returns how many
+ * tables. */
+#define TU_MAX_KERNELS 8
+int tu_kernels(const kern_t *k[TU_MAX_KERNELS], int say);
 
 /* What tu_close found over n elements. */
 typedef struct tu_close {

@@ -17,8 +17,10 @@
  * size on disk (info.c). */
 int fdb_info(const char *db);
 
-/* verify DB: every record read and checked; the bad keys listed (verify.c). */
-int fdb_verify(const char *db);
+/* verify DB: every record read and checked by threads compute threads
+ * (1..256); the bad keys listed in key order, the same for any number of
+ * threads (verify.c). */
+int fdb_verify(const char *db, int threads);
 
 /* export DB --out F.h5: the HDF5 file for numpy and Keras users (export.c). */
 int fdb_export(const char *db, const char *out);
@@ -37,5 +39,10 @@ int fdb_open_store(const char *path, featdb_t **db, featdb_meta_t *meta);
  * non-zero on failure. */
 int fdb_scan_store(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
 		   void *ctx, char *err);
+
+/* fdb_scan_blocks: the same walk as fdb_scan_store, n records at a time,
+ * undecoded (featdb_blocks). */
+int fdb_scan_blocks(const char *path, featdb_meta_t *meta, int n, featdb_block_fn fn,
+		    void *ctx, char *err);
 
 #endif

@@ -33,3 +33,17 @@ int fdb_scan_store(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
 	featdb_close(db);
 	return rc;
 }
+
+int fdb_scan_blocks(const char *path, featdb_meta_t *meta, int n, featdb_block_fn fn,
+		    void *ctx, char *err)
+{
+	featdb_t *db = NULL;
+	int rc = featdb_open(path, FEATDB_RDONLY, &db, err);
+
+	if (rc == 0 && (rc = featdb_blocks(db, meta, n, fn, ctx, err)) == ERR_MISSING)
+		snprintf(err, ERR_LEN, "%s: an empty store (no metadata yet)", path);
+	if (rc)
+		cli_error(PROG, "%s", err);
+	featdb_close(db);
+	return rc;
+}

@@ -1,71 +1,119 @@
-/* verify.c - featdb verify (featdb_tool.h). */
+/* verify.c - featdb verify (featdb_tool.h).
+ *
+ * The store streams through in blocks of VERIFY_BLOCK records (key order,
+ * one read snapshot); the compute threads decode and check a block's
+ * records, each into its own slot, and then the block's bad keys are printed
+ * in key order: the report is the same bytes for any number of threads. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "base/workers.h"
 #include "cli.h"
 #include "error.h"
 #include "featdb_tool.h"
 
+/* Records per block (featdb_blocks), and per task within one. */
+#define VERIFY_BLOCK 4096
+#define VERIFY_TASK 64
+
 typedef struct verify {
 	const featdb_meta_t *meta;
+	workers_t *pool;
 	uint64_t total, bad;
-	float *vec; /* (meta->dim) */
+	/* The block being checked, as featdb_blocks gave it. */
+	int n;
+	const uint8_t *const *vals;
+	const size_t *vlens;
+	char (*why)[ERR_LEN]; /* (VERIFY_BLOCK) a record's fault, "" if sound */
+	float *vec;           /* (threads, meta->dim) each thread's vector */
 	char *err;
 } verify_t;
 
-static void verify_bad(verify_t *v, const char *key, size_t keylen, const char *why)
+/* check_record puts into why what is wrong with the stored record val (len
+ * bytes), or "" when it is sound; vec (meta->dim) is scratch. */
+static void check_record(const featdb_meta_t *meta, const uint8_t *val, size_t len,
+			 float *vec, char why[ERR_LEN])
 {
-	v->bad++;
-	printf("bad\t%.*s\t%s\n", (int)keylen, key, why);
-}
+	featdb_rec_t rec;
 
-static int verify_one(void *ctx, const char *key, size_t keylen,
-		      const featdb_rec_t *rec, const char *why)
-{
-	verify_t *v = ctx;
-	char msg[ERR_LEN];
-
-	if (!v->vec && !(v->vec = malloc((size_t)v->meta->dim * sizeof *v->vec)))
-		return err_set(v->err, ERR_NOMEM, "out of memory");
-	v->total++;
-	if (!rec) {
-		verify_bad(v, key, keylen, why);
-		return 0;
+	why[0] = 0;
+	if (featdb_rec_decode(val, len, &rec, why))
+		return;
+	if (rec.dim != meta->dim || rec.dtype != meta->dtype) {
+		snprintf(why, ERR_LEN, "%d-d %s, the store says %d-d %s", rec.dim,
+			 featdb_dtype_name(rec.dtype), meta->dim,
+			 featdb_dtype_name(meta->dtype));
+		return;
 	}
-	if (rec->dim != v->meta->dim || rec->dtype != v->meta->dtype) {
-		snprintf(msg, sizeof msg, "%d-d %s, the store says %d-d %s", rec->dim,
-			 featdb_dtype_name(rec->dtype), v->meta->dim, featdb_dtype_name(v->meta->dtype));
-		verify_bad(v, key, keylen, msg);
-		return 0;
+	if (rec.cls < 0 || rec.cls >= meta->nclasses) {
+		snprintf(why, ERR_LEN, "class %d, the store has %d", (int)rec.cls,
+			 meta->nclasses);
+		return;
 	}
-	if (rec->cls < 0 || rec->cls >= v->meta->nclasses) {
-		snprintf(msg, sizeof msg, "class %d, the store has %d", (int)rec->cls,
-			 v->meta->nclasses);
-		verify_bad(v, key, keylen, msg);
-		return 0;
-	}
-	featdb_rec_vector(rec, v->vec);
-	for (int i = 0; i < rec->dim; i++)
-		if (!isfinite(v->vec[i]) || v->vec[i] < 0) {
+	featdb_rec_vector(&rec, vec);
+	for (int i = 0; i < rec.dim; i++)
+		if (!isfinite(vec[i]) || vec[i] < 0) {
 			/* fc2 ends with a ReLU: a NaN, an infinity or a negative
 			 * value cannot come from the network. */
-			snprintf(msg, sizeof msg, "element %d is %g, not a ReLU output", i,
-				 v->vec[i]);
-			verify_bad(v, key, keylen, msg);
-			return 0;
+			snprintf(why, ERR_LEN, "element %d is %g, not a ReLU output", i,
+				 vec[i]);
+			return;
 		}
+}
+
+/* workers' task: records task * VERIFY_TASK .. of the block, checked. */
+static void check_task(void *arg, int task, int worker)
+{
+	verify_t *v = arg;
+	int j0 = task * VERIFY_TASK, j1 = j0 + VERIFY_TASK < v->n ? j0 + VERIFY_TASK : v->n;
+	float *vec = v->vec + (size_t)worker * v->meta->dim;
+
+	for (int j = j0; j < j1; j++)
+		check_record(v->meta, v->vals[j], v->vlens[j], vec, v->why[j]);
+}
+
+/* featdb_blocks' callback: the block checked by the threads, then its bad
+ * records reported in key order. */
+static int verify_block(void *ctx, int n, const char *const *keys,
+			const size_t *klens, const uint8_t *const *vals,
+			const size_t *vlens)
+{
+	verify_t *v = ctx;
+
+	if (!v->vec && !(v->vec = malloc((size_t)workers_threads(v->pool) *
+					 (size_t)v->meta->dim * sizeof *v->vec)))
+		return err_set(v->err, ERR_NOMEM, "out of memory");
+	v->n = n;
+	v->vals = vals;
+	v->vlens = vlens;
+	workers_run(v->pool, check_task, v, (n + VERIFY_TASK - 1) / VERIFY_TASK);
+	for (int j = 0; j < n; j++)
+		if (v->why[j][0]) {
+			v->bad++;
+			printf("bad\t%.*s\t%s\n", (int)klens[j], keys[j], v->why[j]);
+		}
+	v->total += (uint64_t)n;
 	return 0;
 }
 
-int fdb_verify(const char *db)
+int fdb_verify(const char *db, int threads)
 {
 	featdb_meta_t meta = {0};
 	char err[ERR_LEN];
 	verify_t v = {.meta = &meta, .err = err};
 	int status = CLI_ERROR;
 
-	if (fdb_scan_store(db, &meta, verify_one, &v, err))
+	if (!(v.why = malloc(VERIFY_BLOCK * sizeof *v.why))) {
+		cli_error(PROG, "out of memory");
+		goto out;
+	}
+	if (workers_create(threads, &v.pool, err)) {
+		cli_error(PROG, "%s", err);
+		goto out;
+	}
+	if (fdb_scan_blocks(db, &meta, VERIFY_BLOCK, verify_block, &v, err))
 		goto out;
 	if (v.total != meta.count) {
 		printf("bad\t(store)\tthe metadata counts %llu records, the store holds %llu\n",
@@ -80,7 +128,9 @@ int fdb_verify(const char *db)
 	printf("%s: %llu records, all good\n", db, (unsigned long long)v.total);
 	status = CLI_OK;
 out:
+	workers_free(v.pool);
 	free(v.vec);
+	free(v.why);
 	featdb_meta_free(&meta);
 	return status;
 }

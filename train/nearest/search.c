@@ -17,8 +17,8 @@
  * Few are: about k ln(N / k) per query, and those within the bound of the
  * k-th.
  *
- * The product is the network's own (kernels/convk.h's gemm, the Winograd
- * layers' microkernel, on the CPU's widest ISA), the queries packed once
+ * The product is the network's own (kernels/kern.h's wino_gemm, the
+ * Winograd layers' microkernel, on the CPU's widest ISA), the queries packed once
  * into its panels: OpenBLAS picks its kernels by the CPU's model, and
  * Debian's 0.3.21 takes a Xeon it does not know for a Prescott (SSE3;
  * docs/performance.md shows faiss' own OpenBLAS doing the same).  Without
@@ -37,8 +37,8 @@
 
 #include "base/workers.h"
 #include "error.h"
-#include "kernels/convk.h"
 #include "kernels/isa.h"
+#include "kernels/kern.h"
 #include "recog/recog.h"
 
 /* Queries per matrix product: the scores of one product, QC x B floats,
@@ -65,7 +65,7 @@ typedef struct search {
 	nn_result_t *res;
 	int D, Ds, B, K;
 	size_t ldx;              /* the rows of x: Ds and a cache line */
-	const convk_t *kern;     /* NULL: OpenBLAS */
+	const kern_t *kern;      /* NULL: OpenBLAS */
 	int nr;                  /* the kernel's panel width (1: OpenBLAS) */
 	const float *q;          /* (Q, D) */
 	float *u;                /* (Qs / nr, Ds, nr) the queries, in panels */
@@ -189,7 +189,7 @@ static void product_task(void *arg, int task, int worker)
 	float *out = s->s + (size_t)r0 * s->lds;
 
 	if (s->kern)
-		s->kern->gemm(rows, s->Ds, s->nqs, x, s->ldx,
+		s->kern->wino_gemm(rows, s->Ds, s->nqs, x, s->ldx,
 			      s->u + (size_t)s->q0 * s->Ds, out, (size_t)s->lds);
 	else
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s->nq, s->D,
@@ -389,7 +389,9 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	B = o->block ? (size_t)o->block : NN_BLOCK_BYTES / ((size_t)D * sizeof(float));
 	B = B < 16 ? 16 : B > 65536 ? 65536 : B;
 	s.B = (int)B;
-	s.kern = convk_for(isa_best());
+	/* The portable table's products are fmaf's, a call per term on an
+	 * x86-64 CPU without FMA: OpenBLAS is faster there. */
+	s.kern = isa_best() == ISA_PORTABLE ? NULL : kern_for(ISA_AUTO);
 	s.nr = s.kern ? s.kern->nr : 1;
 	s.Ds = s.kern ? (D + s.kern->lanes - 1) / s.kern->lanes * s.kern->lanes : D;
 	s.ldx = (size_t)s.Ds + 16;

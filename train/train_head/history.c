@@ -18,12 +18,14 @@ static void put_value(FILE *f, double v)
 	fputs(buf, f);
 }
 
-int th_history_open(th_history_t *c, const char *path, char *err)
+int th_history_open(th_history_t *c, const char *path, int lr, char *err)
 {
 	c->epochs = 0;
+	c->lr = lr;
 	if (!(c->f = fopen(path, "w")))
 		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
-	fputs("epoch,accuracy,loss,val_accuracy,val_loss\r\n", c->f);
+	fputs(lr ? "epoch,accuracy,loss,lr,val_accuracy,val_loss\r\n"
+		 : "epoch,accuracy,loss,val_accuracy,val_loss\r\n", c->f);
 	return 0;
 }
 
@@ -33,6 +35,12 @@ int th_history_epoch(th_history_t *c, const th_history_row_t *r, const char *pat
 	fprintf(c->f, "%d", c->epochs++);
 	put_value(c->f, r->accuracy);
 	put_value(c->f, r->loss);
+	if (c->lr) {
+		char buf[32];
+		th_py_float32(r->lr, buf);
+		fputc(',', c->f);
+		fputs(buf, c->f);
+	}
 	if (r->has_val) {
 		put_value(c->f, r->val_accuracy);
 		put_value(c->f, r->val_loss);
@@ -55,11 +63,15 @@ int th_history_close(th_history_t *c, const char *path, char *err)
 	return rc ? err_set(err, ERR_IO, "%s: writing failed", path) : 0;
 }
 
-/* Python's float repr (float_repr_style "short"): the fewest significant
- * digits that read back as v; positional when the decimal point falls
- * within 16 places of the first digit, else d.ddde+XX with at least two
- * exponent digits; ".0" added to a whole number. */
-void th_py_float(double v, char buf[32])
+/* py_repr: the text of v whose significant digits are the fewest that
+ * read back (as a double, or as a float32 when f32) as v, as Python's
+ * float repr (float_repr_style "short") writes a double and numpy 2's
+ * str() a float32: positional, ".0" added to a whole number, or d.ddde+XX
+ * with at least two exponent digits: for a double when the decimal point
+ * falls more than 16 places from the first digit (Python's rule), for a
+ * float32 when |v| < 1e-4 or |v| >= 1e6 (numpy's, compared in double:
+ * float32(1e-4) is below 1e-4). */
+static void py_repr(double v, int f32, char buf[32])
 {
 	char sci[40], digits[20];
 	int ndig = 0, exp10;
@@ -70,7 +82,7 @@ void th_py_float(double v, char buf[32])
 	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(sci, sizeof sci, "%.*e", prec - 1, v);
-		if (strtod(sci, NULL) == v)
+		if (f32 ? strtof(sci, NULL) == (float)v : strtod(sci, NULL) == v)
 			break;
 	}
 	/* sci is [-]d[.ddd]e[+-]XX */
@@ -86,7 +98,7 @@ void th_py_float(double v, char buf[32])
 		ndig--;
 	/* The decimal point sits after decpt digits (Python's decpt). */
 	int decpt = exp10 + 1;
-	if (decpt <= -4 || decpt > 16) {
+	if (f32 ? v != 0 && (fabs(v) < 1e-4 || fabs(v) >= 1e6) : decpt <= -4 || decpt > 16) {
 		*o++ = digits[0];
 		if (ndig > 1) {
 			*o++ = '.';
@@ -115,6 +127,16 @@ void th_py_float(double v, char buf[32])
 		}
 	}
 	*o = 0;
+}
+
+void th_py_float(double v, char buf[32])
+{
+	py_repr(v, 0, buf);
+}
+
+void th_py_float32(float v, char buf[32])
+{
+	py_repr((double)v, 1, buf);
 }
 
 int th_history_run_path(const char *path, int run, char *buf, size_t len,

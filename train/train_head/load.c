@@ -1,5 +1,6 @@
 /* load.c - train-head's features (train_head.h): the store read once into
- * one (N, D) float32 array, with each record's class, key hash and tag. */
+ * one (N, D) float32 array, with each record's class, key hash and the
+ * split extract tagged it with. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ void th_data_free(th_data_t *d)
 	free(d->x);
 	free(d->y);
 	free(d->unit);
-	free(d->tagged);
+	free(d->split);
 	free(d->count);
 	memset(d, 0, sizeof *d);
 }
@@ -39,9 +40,9 @@ static int data_reserve(th_data_t *d, size_t cap)
 	if (err_mul_size(cap, sizeof *d->unit, &bytes) || !(p = realloc(d->unit, bytes)))
 		return -1;
 	d->unit = p;
-	if (!(p = realloc(d->tagged, cap)))
+	if (!(p = realloc(d->split, cap)))
 		return -1;
-	d->tagged = p;
+	d->split = p;
 	d->cap = cap;
 	return 0;
 }
@@ -57,12 +58,6 @@ static int load_record(void *ctx, const char *key, size_t keylen,
 	if (!rec) {
 		if (d->nbad++ < MAX_BAD_SHOWN)
 			fprintf(stderr, PROG ": skipped record '%.*s': %s\n", kl, key, why);
-		return 0;
-	}
-	if (rec->split == FEATDB_TEST) {
-		d->ntest++;
-		if (rec->cls >= 0 && rec->cls < d->K)
-			d->count[rec->cls]++;
 		return 0;
 	}
 	if (rec->dim != d->D)
@@ -81,9 +76,10 @@ static int load_record(void *ctx, const char *key, size_t keylen,
 	featdb_rec_vector(rec, d->x + d->n * (size_t)d->D);
 	d->y[d->n] = rec->cls;
 	d->unit[d->n] = th_key_unit(key, keylen);
-	d->tagged[d->n] = rec->split == FEATDB_VALID;
+	d->split[d->n] = rec->split;
 	d->count[rec->cls]++;
-	d->ntagged += rec->split == FEATDB_VALID;
+	d->ntagged_valid += rec->split == FEATDB_VALID;
+	d->ntagged_test += rec->split == FEATDB_TEST;
 	d->n++;
 	return 0;
 }
@@ -141,8 +137,8 @@ int th_data_load(const char *path, th_data_t *d, char *err)
 	if (d->nbad > MAX_BAD_SHOWN)
 		fprintf(stderr, PROG ": skipped %zu damaged records in all\n", d->nbad);
 	if (d->n == 0)
-		rc = err_set(err, ERR_MISSING, "%s: no training or validation records "
-			     "(%zu tagged test, %zu damaged)", path, d->ntest, d->nbad);
+		rc = err_set(err, ERR_MISSING, "%s: no readable record (%zu damaged)",
+			     path, d->nbad);
 out:
 	featdb_meta_free(&again);
 	featdb_close(db);

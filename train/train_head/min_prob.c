@@ -32,12 +32,13 @@ int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s
 	 * answers' probabilities first, then from the end the wrong ones'. */
 	size_t D = (size_t)d->D, K = (size_t)d->K, nv = s->nvalid;
 	float *x = malloc(CHUNK * D * sizeof *x), *logits = malloc(CHUNK * K * sizeof *logits);
+	float *work = malloc(head_work_floats(h, CHUNK) * sizeof *work);
 	double *p = malloc(K * sizeof *p), *top = malloc((nv ? nv : 1) * sizeof *top);
 	int *order = malloc(K * sizeof *order);
 	int rc = 0;
 
 	memset(t, 0, sizeof *t);
-	if (!x || !logits || !p || !top || !order) {
+	if (!x || !logits || !work || !p || !top || !order) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for the validation answers");
 		goto out;
 	}
@@ -45,7 +46,7 @@ int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s
 		int n = nv - i0 < CHUNK ? (int)(nv - i0) : CHUNK;
 		for (int r = 0; r < n; r++)
 			memcpy(x + r * D, d->x + s->valid[i0 + (size_t)r] * D, D * sizeof *x);
-		head_forward(h, x, n, logits);
+		head_forward(h, x, n, logits, work);
 		for (int r = 0; r < n; r++) {
 			head_softmax(logits + r * K, (int)K, p);
 			head_rank(p, (int)K, 1, order);
@@ -69,7 +70,7 @@ int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s
 	for (size_t i = nv - t->wrong; i < nv; i++)
 		t->caught += top[i] < t->p;
 out:
-	free(x), free(logits), free(p), free(top), free(order);
+	free(x), free(logits), free(work), free(p), free(top), free(order);
 	return rc;
 }
 

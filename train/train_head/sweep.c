@@ -1,13 +1,68 @@
 /* sweep.c - train-head's runs (train_head.h): every combination of the
  * swept values trained over the same features and starting weights, with
- * Keras' epoch lines and history files, each run's best epoch, the best of
- * them all, and a sweep's table. */
+ * Keras' epoch lines, callbacks and history files, each run's best epoch,
+ * the best of them all, and a sweep's table of the options that vary. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "error.h"
 #include "train_head.h"
+
+/* The swept options' names, as Keras spells the argument (the sweep's
+ * table and its Run lines). */
+static const char *const opt_names[TH_NOPTS] = {
+	"lr", "batch_size", "beta1", "beta2", "epsilon", "l2", "hidden", "dropout",
+	"label_smoothing", "class_weight", "lr_schedule", "patience", "monitor",
+	"min_delta", "reduce_lr", "reduce_lr_patience", "min_lr",
+};
+
+long th_runs_of(const th_opts_t *o)
+{
+	long n = 1;
+	for (int k = 0; k < TH_NOPTS; k++)
+		n *= o->v[k].n;
+	return n;
+}
+
+/* The index of run i's value of each option, the first option's varying
+ * fastest. */
+static void combination(const th_opts_t *o, int i, int *idx)
+{
+	for (int k = 0; k < TH_NOPTS; k++) {
+		idx[k] = i % o->v[k].n;
+		i /= o->v[k].n;
+	}
+}
+
+th_config_t th_config_of(const th_opts_t *o, int i)
+{
+	int x[TH_NOPTS];
+	th_config_t c = {.hp = HEAD_HPARAMS_DEFAULT};
+	combination(o, i, x);
+#define V(k) (o->v[k].v[x[k]])
+	c.hp.lr = V(TH_LR);
+	c.hp.batch = (int)V(TH_BATCH);
+	c.hp.beta1 = V(TH_BETA1);
+	c.hp.beta2 = V(TH_BETA2);
+	c.hp.epsilon = V(TH_EPSILON);
+	c.hp.l2 = V(TH_L2);
+	c.hp.dropout = V(TH_DROPOUT);
+	c.hp.loss.smoothing = V(TH_SMOOTHING);
+	c.hidden = (int)V(TH_HIDDEN);
+	c.class_weight = o->v[TH_CLASS_WEIGHT].s[x[TH_CLASS_WEIGHT]];
+	c.cosine = (int)V(TH_SCHEDULE);
+	c.patience = (int)V(TH_PATIENCE);
+	c.monitor = (int)V(TH_MONITOR);
+	c.min_delta = V(TH_MIN_DELTA);
+	c.restore_best = o->restore_best;
+	c.reduce_lr = V(TH_REDUCE_LR);
+	c.reduce_patience = (int)V(TH_REDUCE_PATIENCE);
+	c.min_lr = V(TH_MIN_LR);
+#undef V
+	return c;
+}
 
 /* better: whether metrics (train a, valid av) beat (b, bv): the higher
  * validation accuracy, then the lower validation loss; without validation,
@@ -21,44 +76,50 @@ static int better(int has_val, const head_metrics_t *a, const head_metrics_t *av
 	return x->loss < y->loss;
 }
 
-/* combination: the hyperparameters of run i, the first option's values
- * varying fastest. */
-static head_hparams_t combination(const th_opts_t *o, int i)
-{
-	head_hparams_t hp;
-	hp.lr = o->lr.v[i % o->lr.n];
-	i /= o->lr.n;
-	hp.batch = (int)o->batch.v[i % o->batch.n];
-	i /= o->batch.n;
-	hp.beta1 = o->beta1.v[i % o->beta1.n];
-	i /= o->beta1.n;
-	hp.beta2 = o->beta2.v[i % o->beta2.n];
-	i /= o->beta2.n;
-	hp.epsilon = o->epsilon.v[i % o->epsilon.n];
-	i /= o->epsilon.n;
-	hp.l2 = o->l2.v[i % o->l2.n];
-	return hp;
-}
-
-/* Opens run's history file (--history; one per run in a sweep). */
-static int history_open(const th_opts_t *o, int sweep, int run, th_history_t *c,
-			char *path, size_t len, char *err)
+/* Opens run's history file (--history; one per run in a sweep), with the
+ * lr column when ReduceLROnPlateau adds the rate to the logs. */
+static int history_open(const th_opts_t *o, int sweep, int run, int lr,
+			th_history_t *c, char *path, size_t len, char *err)
 {
 	int rc = sweep ? th_history_run_path(o->history, run + 1, path, len, err)
 		       : (snprintf(path, len, "%s", o->history) < (int)len
 				  ? 0
 				  : err_set(err, ERR_ARG, "--history: too long a path"));
-	return rc ? rc : th_history_open(c, path, err);
+	return rc ? rc : th_history_open(c, path, lr, err);
 }
 
-/* print_table prints the nruns results r ranked, best first. */
-static int print_table(const th_result_t *r, int nruns, int has_val)
+/* The text of option k's value in run i's combination. */
+static void value_text(const th_opts_t *o, int k, int i, char *buf, size_t len)
 {
-	int *rank = malloc((size_t)nruns * sizeof *rank);
+	int x[TH_NOPTS];
+	combination(o, i, x);
+	if (o->v[k].s[x[k]])
+		snprintf(buf, len, "%s", o->v[k].s[x[k]]);
+	else
+		snprintf(buf, len, "%g", o->v[k].v[x[k]]);
+}
+
+/* A table column's width: its name's, at least 10. */
+static int col_width(int k)
+{
+	int w = (int)strlen(opt_names[k]);
+	return w > 10 ? w : 10;
+}
+
+/* print_table prints the nruns results ranked, best first: the options
+ * that vary, the best epoch and its metrics. */
+static int print_table(const th_opts_t *o, const th_result_t *r, int nruns,
+		       int has_val)
+{
+	int *rank = malloc((size_t)nruns * sizeof *rank), stops = 0;
+	char buf[64];
+
 	if (!rank)
 		return -1;
-	for (int i = 0; i < nruns; i++)
+	for (int i = 0; i < nruns; i++) {
 		rank[i] = i;
+		stops |= r[i].c.patience >= 0;
+	}
 	/* Insertion sort: stable, so equal results keep the command line's
 	 * order. */
 	for (int i = 1; i < nruns; i++)
@@ -70,16 +131,27 @@ static int print_table(const th_result_t *r, int nruns, int has_val)
 			rank[j] = rank[j - 1];
 			rank[j - 1] = t;
 		}
+	printf("rank ");
+	for (int k = 0; k < TH_NOPTS; k++)
+		if (o->v[k].n > 1)
+			printf(" %*s", col_width(k), opt_names[k]);
 	/* run: row N of the "Run N/M" lines, and of the history files
 	 * (FILE.runN.csv). */
-	printf("rank  %10s %10s %7s %7s %9s %9s  epoch  %s  %s  %s  %s  s/epoch    run\n",
-	       "lr", "batch_size", "beta1", "beta2", "epsilon", "l2",
-	       "    loss", "accuracy", has_val ? "val_loss" : "", has_val ? "val_accuracy" : "");
+	printf("  epoch%s      loss  accuracy  %s  %s  s/epoch    run\n",
+	       stops ? "  epochs" : "", has_val ? "val_loss" : "        ",
+	       has_val ? "val_accuracy" : "            ");
 	for (int i = 0; i < nruns; i++) {
 		const th_result_t *x = &r[rank[i]];
-		printf("%4d  %10.3g %10d %7.4g %7.5g %9.3g %9.3g  %5d  %8.4f  %8.4f", i + 1,
-		       x->hp.lr, x->hp.batch, x->hp.beta1, x->hp.beta2, x->hp.epsilon,
-		       x->hp.l2, x->best_epoch, x->best_train.loss, x->best_train.accuracy);
+		printf("%4d ", i + 1);
+		for (int k = 0; k < TH_NOPTS; k++)
+			if (o->v[k].n > 1) {
+				value_text(o, k, rank[i], buf, sizeof buf);
+				printf(" %*s", col_width(k), buf);
+			}
+		printf("  %5d", x->best_epoch);
+		if (stops)
+			printf("  %6d", x->epochs);
+		printf("  %8.4f  %8.4f", x->best_train.loss, x->best_train.accuracy);
 		if (has_val)
 			printf("  %8.4f  %12.4f", x->best_val.loss, x->best_val.accuracy);
 		else
@@ -90,46 +162,68 @@ static int print_table(const th_result_t *r, int nruns, int has_val)
 	return 0;
 }
 
+/* The Run line of a sweep: the values of the options that vary. */
+static void print_run(const th_opts_t *o, int run, int n)
+{
+	char buf[64];
+	printf("%sRun %d/%d:", run ? "\n" : "", run + 1, n);
+	for (int k = 0, first = 1; k < TH_NOPTS; k++)
+		if (o->v[k].n > 1) {
+			value_text(o, k, run, buf, sizeof buf);
+			printf("%s %s %s", first ? "" : ",", opt_names[k], buf);
+			first = 0;
+		}
+	putchar('\n');
+}
+
 void th_runs_free(th_runs_t *w)
 {
 	free(w->order);
 	th_trace_free(&w->trc);
 	free(w->res);
 	head_free(&w->h);
+	head_free(&w->keep);
 	head_free(&w->best);
 }
 
-/* runs_alloc: room for the results and for what --trace records. */
-static int runs_alloc(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
-		      th_runs_t *w, char *err)
+const head_t *th_runs_chosen(const th_runs_t *w)
 {
-	int rc;
+	return w->sweep ? &w->best : &w->h;
+}
 
-	w->n = o->lr.n * o->batch.n * o->beta1.n * o->beta2.n * o->epsilon.n * o->l2.n;
+/* runs_alloc: room for the results. */
+static int runs_alloc(const th_opts_t *o, const th_split_t *s, th_runs_t *w,
+		      char *err)
+{
+	w->n = (int)th_runs_of(o);
 	w->sweep = w->n > 1;
 	w->has_val = s->nvalid > 0;
 	w->best_run = -1;
 	if (!(w->res = calloc((size_t)w->n, sizeof *w->res)))
 		return err_set(err, ERR_NOMEM, "out of memory");
-	if (!o->trace)
-		return 0;
-	if ((rc = th_trace_alloc(&w->trc, o->epochs, s->ntrain, d->D, d->K, err)))
-		return rc;
-	if (!(w->order = malloc(s->ntrain * sizeof *w->order)))
-		return err_set(err, ERR_NOMEM, "--trace: out of memory");
 	return 0;
 }
 
+/* A head shaped as h into *dst, when *dst is not already such a head. */
+static int head_room(head_t *dst, const head_t *h, char *err)
+{
+	int hidden[HEAD_MAX_LAYERS];
+	if (dst->params && head_same_shape(dst, h))
+		return 0;
+	head_free(dst);
+	for (int l = 0; l + 1 < h->nlayers; l++)
+		hidden[l] = h->layer[l].out;
+	return head_create(h->D, h->nlayers - 1, hidden, h->K, 0, dst, err);
+}
+
 /* keep_epoch records epoch e of run (metrics mt, and mv on the validation
- * set) for --trace, as the run's best, and as the sweep's best with its
- * weights. */
-static void keep_epoch(th_runs_t *w, int run, int e, const head_metrics_t *mt,
-		       const head_metrics_t *mv, size_t ntrain)
+ * set) as the run's best, and as the sweep's best with its weights. */
+static int keep_epoch(th_runs_t *w, int run, int e, const head_metrics_t *mt,
+		      const head_metrics_t *mv, char *err)
 {
 	th_result_t *r = &w->res[run];
+	int rc;
 
-	if (w->trc.order)
-		th_trace_epoch(&w->trc, e, w->order, ntrain, mt, mv);
 	if (e == 1 || better(w->has_val, mt, mv, &r->best_train, &r->best_val)) {
 		r->best_epoch = e;
 		r->best_train = *mt;
@@ -141,13 +235,64 @@ static void keep_epoch(th_runs_t *w, int run, int e, const head_metrics_t *mt,
 		w->best_epoch = e;
 		w->best_mt = *mt;
 		w->best_mv = *mv;
-		if (w->best.kernel)
-			head_copy(&w->best, &w->h);
+		if ((rc = head_room(&w->best, &w->h, err)))
+			return rc;
+		head_copy(&w->best, &w->h);
 	}
+	return 0;
 }
 
-/* train_run trains combination run for --epochs epochs, printing Keras'
- * lines and writing its history. */
+/* The Keras line of an epoch (verbose=2), its lr when ReduceLROnPlateau
+ * puts it in the logs, and the callbacks' own lines. */
+static void print_epoch(const th_config_t *c, int has_val, size_t steps, double dt,
+			const head_metrics_t *mt, const head_metrics_t *mv, float lr)
+{
+	/* Keras' metrics are float32: the line and the history show the same
+	 * numbers as Keras would. */
+	printf("%zu/%zu - %.0fs - loss: %.4f - accuracy: %.4f", steps, steps, dt,
+	       (double)(float)mt->loss, (double)(float)mt->accuracy);
+	if (has_val)
+		printf(" - val_loss: %.4f - val_accuracy: %.4f", (double)(float)mv->loss,
+		       (double)(float)mv->accuracy);
+	if (c->reduce_lr > 0)
+		printf(lr > 1e-3f ? " - lr: %.4f" : " - lr: %.4e", (double)lr);
+	putchar('\n');
+}
+
+/* The starting head of a run: the same weights for every combination of
+ * the same shape (the seed's), and its trainer. */
+static int run_start(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
+		     th_config_t *c, float *cw, th_runs_t *w, head_trainer_t **tr,
+		     char *err)
+{
+	int rc, used;
+	size_t steps = (s->ntrain + (size_t)c->hp.batch - 1) / (size_t)c->hp.batch;
+
+	if ((rc = th_class_weights(c->class_weight, d, s, cw, &used, err)))
+		return rc;
+	c->hp.loss.class_weight = used ? cw : NULL;
+	/* CosineDecay over the run's steps. */
+	c->hp.cosine_steps = c->cosine ? o->epochs * (long)steps : 0;
+	head_free(&w->h);
+	if ((rc = head_create(d->D, c->hidden ? 1 : 0, &c->hidden, d->K,
+			      (uint64_t)o->seed, &w->h, err)) ||
+	    (rc = head_trainer_create(&w->h, &c->hp, (int)o->threads, (uint64_t)o->seed,
+				      tr, err)))
+		return rc;
+	if (c->restore_best && (rc = head_room(&w->keep, &w->h, err)))
+		return rc;
+	if (o->trace) {
+		if ((rc = th_trace_alloc(&w->trc, o->epochs, s->ntrain, &w->h, err)))
+			return rc;
+		if (!(w->order = malloc((s->ntrain ? s->ntrain : 1) * sizeof *w->order)))
+			return err_set(err, ERR_NOMEM, "--trace: out of memory");
+		th_trace_start(&w->trc, &w->h, c->hp.loss.class_weight);
+	}
+	return 0;
+}
+
+/* train_run trains combination run for up to --epochs epochs, printing
+ * Keras' lines, writing its history, following its callbacks. */
 static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 		     th_runs_t *w, int run, char *err)
 {
@@ -156,35 +301,29 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	head_set_t valid = {d->x, (size_t)d->D, d->y, s->valid, s->nvalid};
 	head_trainer_t *tr = NULL;
 	th_history_t hist = {0};
+	th_callbacks_t cb;
 	char hist_path[4096] = "";
-	int rc;
+	float *cw = malloc((size_t)d->K * sizeof *cw);
+	int rc, kept = 0;
 
-	r->hp = combination(o, run);
-	/* Every combination starts from the same weights and sees the
-	 * same shuffles: the sweep compares hyperparameters only. */
-	if ((rc = head_create(d->D, d->K, (uint64_t)o->seed, &w->h, err)) ||
-	    (rc = head_trainer_create(&w->h, &r->hp, (int)o->threads, (uint64_t)o->seed,
-				      &tr, err)))
+	r->c = th_config_of(o, run);
+	if (!cw) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
 		goto out;
-	/* Room for the best weights seen so far, the head saved (its initial
-	 * values are overwritten at the first epoch). */
-	if (w->sweep && !w->best.kernel &&
-	    (rc = head_create(d->D, d->K, 0, &w->best, err)))
+	}
+	if ((rc = run_start(o, d, s, &r->c, cw, w, &tr, err)))
 		goto out;
-	if (w->trc.kernel0)
-		th_trace_start(&w->trc, &w->h);
-	if (o->history && (rc = history_open(o, w->sweep, run, &hist, hist_path,
-					     sizeof hist_path, err)))
+	if (o->history && (rc = history_open(o, w->sweep, run, r->c.reduce_lr > 0, &hist,
+					     hist_path, sizeof hist_path, err)))
 		goto out;
 	if (w->sweep && !o->quiet)
-		printf("%sRun %d/%d: lr %g, batch_size %d, beta1 %g, beta2 %g, "
-		       "epsilon %g, l2 %g\n", run ? "\n" : "", run + 1, w->n,
-		       r->hp.lr, r->hp.batch, r->hp.beta1, r->hp.beta2,
-		       r->hp.epsilon, r->hp.l2);
-	size_t steps = (s->ntrain + (size_t)r->hp.batch - 1) / (size_t)r->hp.batch;
+		print_run(o, run, w->n);
+	th_callbacks_start(&cb, &r->c);
+	size_t steps = (s->ntrain + (size_t)r->c.hp.batch - 1) / (size_t)r->c.hp.batch;
 	double run_t0 = cli_now();
 	for (int e = 1; e <= o->epochs; e++) {
 		head_metrics_t mt, mv = {0};
+		th_verdict_t v;
 		/* As Keras: the header when the epoch starts, the line
 		 * when it ends (so a reader can time it). */
 		if (!o->quiet) {
@@ -195,31 +334,56 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 		if ((rc = head_trainer_epoch(tr, &train, &mt, w->order, err)) ||
 		    (w->has_val && (rc = head_trainer_evaluate(tr, &valid, &mv, err))))
 			goto out;
-		double dt = cli_now() - e0;
-		/* Keras' metrics are float32: the line and the history
-		 * show the same numbers as Keras would. */
-		if (!o->quiet) {
-			printf("%zu/%zu - %.0fs - loss: %.4f - accuracy: %.4f",
-			       steps, steps, dt, (double)(float)mt.loss,
-			       (double)(float)mt.accuracy);
-			if (w->has_val)
-				printf(" - val_loss: %.4f - val_accuracy: %.4f",
-				       (double)(float)mv.loss, (double)(float)mv.accuracy);
-			putchar('\n');
-			fflush(stdout);
-		}
-		th_history_row_t row = {mt.loss, mt.accuracy, w->has_val, mv.loss, mv.accuracy};
+		float lr = head_trainer_lr(tr);
+		if (!o->quiet)
+			print_epoch(&r->c, w->has_val, steps, cli_now() - e0, &mt, &mv, lr);
+		th_history_row_t row = {mt.loss, mt.accuracy, w->has_val, mv.loss,
+					mv.accuracy, lr};
 		if (hist.f && (rc = th_history_epoch(&hist, &row, hist_path, err)))
 			goto out;
-		keep_epoch(w, run, e, &mt, &mv, s->ntrain);
+		if (w->trc.order)
+			th_trace_epoch(&w->trc, e, w->order, s->ntrain, &mt, &mv, lr);
+		if ((rc = keep_epoch(w, run, e, &mt, &mv, err)))
+			goto out;
+		r->epochs = e;
+		w->epochs_run++;
+		th_callbacks_epoch(&cb, &r->c, e, &mt, &mv, lr, &v);
+		if (v.keep) {
+			head_copy(&w->keep, &w->h);
+			kept = e;
+		}
+		if (v.reduced) {
+			char lrs[32];
+			th_py_float32(v.lr, lrs);
+			if (!o->quiet)
+				printf("\nEpoch %d: ReduceLROnPlateau reducing learning rate "
+				       "to %s.\n", e, lrs);
+			if ((rc = head_trainer_set_lr(tr, v.lr, err)))
+				goto out;
+		}
+		if (v.stop) {
+			if (!o->quiet)
+				printf("Epoch %d: early stopping\n", e);
+			break;
+		}
 	}
-	r->seconds = (cli_now() - run_t0) / (double)o->epochs;
+	/* EarlyStopping's on_train_end: the best epoch's weights, stopped
+	 * early or not. */
+	if (kept) {
+		if (!o->quiet)
+			printf("Restoring model weights from the end of the best epoch: "
+			       "%d.\n", kept);
+		head_copy(&w->h, &w->keep);
+		w->trc.restored = kept;
+	}
+	r->seconds = (cli_now() - run_t0) / (double)r->epochs;
 	w->train_secs += cli_now() - run_t0;
 	rc = th_history_close(&hist, hist_path, err);
 out:
 	/* After a failure, the history written so far (closed: a no-op). */
 	th_history_close(&hist, hist_path, NULL);
 	head_trainer_free(tr);
+	free(cw);
 	return rc;
 }
 
@@ -228,19 +392,16 @@ int th_sweep(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 {
 	int rc;
 
-	if ((rc = runs_alloc(o, d, s, w, err)))
+	if ((rc = runs_alloc(o, s, w, err)))
 		return rc;
-	for (int run = 0; run < w->n; run++) {
+	for (int run = 0; run < w->n; run++)
 		if ((rc = train_run(o, d, s, w, run, err)))
 			return rc;
-		if (run + 1 < w->n)
-			head_free(&w->h);
-	}
 	if (!w->sweep)
 		return 0;
 	if (!o->quiet)
 		putchar('\n');
-	if (print_table(w->res, w->n, w->has_val))
+	if (print_table(o, w->res, w->n, w->has_val))
 		return err_set(err, ERR_NOMEM, "out of memory for the sweep's table");
 	return 0;
 }

@@ -1,7 +1,7 @@
-/* adam_kern.h - Adam's float32 update (head.h's adam_apply), written
- * once over simd.h's vectors.  A file defines SIMD_LANES and ADAM_KERN (the
- * function's name), includes simd.h, then this; adam.c picks the
- * instantiation (isa.h).
+/* kern_adam.h - Adam's float32 update of one kern.h table (adam, for
+ * head.h's adam_apply), written once over simd.h's vectors (the template's
+ * vocabulary: kern_impl.h): adam_vec, one vector's, which kern_step.h's
+ * fused step shares, and the table's adam, a pass over n parameters.
  *
  * Every element gets the same operations in the same order at every
  * width, with no fused multiply-add (each rounds once, as IEEE 754 says):
@@ -14,18 +14,41 @@
  * 0) is taken in double over blocks of ADAM_BLOCK elements, lane j of
  * every block into its own sum, those sums added in lane order, then the
  * tail's squares in order: the same order, so the same bits, at every
- * width too.  With clear set, g is zeroed as it is consumed (the trainer's
- * gradient block, head_train.c). */
+ * width too. */
 #include <stddef.h>
 
 #define ADAM_BLOCK 16
 
-double ADAM_KERN(float *w, float *m, float *v, float *g, size_t n, float alpha,
-		 float c1, float c2, float eps, float l2x2, int clear)
+/* Adam's constants as vectors. */
+typedef struct adam_vc {
+	vf_t c1, c2, alpha, eps, l2x2;
+	int l2;
+} adam_vc_t;
+
+SIMD_INLINE adam_vc_t adam_vc(float alpha, float c1, float c2, float eps, float l2x2)
+{
+	return (adam_vc_t){vf_set1(c1), vf_set1(c2), vf_set1(alpha), vf_set1(eps),
+			   vf_set1(l2x2), l2x2 != 0};
+}
+
+/* One vector of the update: the gradient G, the moments *M and *V, and
+ * the weights W before; the weights after.  The one text of the update,
+ * for this pass and kern_step.h's fused step. */
+SIMD_INLINE vf_t adam_vec(const adam_vc_t *c, vf_t G, vf_t *M, vf_t *V, vf_t W)
+{
+	if (c->l2)
+		G = vf_add(G, vf_mul(c->l2x2, W));
+	*M = vf_add(*M, vf_mul(vf_sub(G, *M), c->c1));
+	*V = vf_add(*V, vf_mul(vf_sub(vf_mul(G, G), *V), c->c2));
+	return vf_sub(W, vf_div(vf_mul(c->alpha, *M), vf_add(vf_sqrt(*V), c->eps)));
+}
+
+static double KERN_FN(adam)(float *w, float *m, float *v, const float *g,
+			    size_t n, float alpha, float c1, float c2, float eps,
+			    float l2x2)
 {
 	/* w, m, v, g (n) */
-	const vf_t C1 = vf_set1(c1), C2 = vf_set1(c2), A = vf_set1(alpha);
-	const vf_t E = vf_set1(eps), L = vf_set1(l2x2);
+	const adam_vc_t C = adam_vc(alpha, c1, c2, eps, l2x2);
 	double lane[ADAM_BLOCK] = {0}, sq = 0;
 	size_t i = 0;
 
@@ -38,18 +61,11 @@ double ADAM_KERN(float *w, float *m, float *v, float *g, size_t n, float alpha,
 #pragma GCC unroll 4
 		for (int j = 0; j < ADAM_BLOCK; j += SIMD_LANES) {
 			size_t k = i + (size_t)j;
-			vf_t G = vf_load(g + k), M = vf_load(m + k);
-			vf_t V = vf_load(v + k), W = vf_load(w + k);
-			if (l2x2 != 0)
-				G = vf_add(G, vf_mul(L, W));
-			M = vf_add(M, vf_mul(vf_sub(G, M), C1));
-			V = vf_add(V, vf_mul(vf_sub(vf_mul(G, G), V), C2));
-			W = vf_sub(W, vf_div(vf_mul(A, M), vf_add(vf_sqrt(V), E)));
+			vf_t M = vf_load(m + k), V = vf_load(v + k);
+			vf_t W = adam_vec(&C, vf_load(g + k), &M, &V, vf_load(w + k));
 			vf_store(m + k, M);
 			vf_store(v + k, V);
 			vf_store(w + k, W);
-			if (clear)
-				vf_store(g + k, vf_zero());
 		}
 	}
 	for (int j = 0; j < ADAM_BLOCK; j++)
@@ -63,8 +79,6 @@ double ADAM_KERN(float *w, float *m, float *v, float *g, size_t n, float alpha,
 		m[i] = m[i] + (gi - m[i]) * c1;
 		v[i] = v[i] + (gi * gi - v[i]) * c2;
 		w[i] = w[i] - (alpha * m[i]) / (__builtin_sqrtf(v[i]) + eps);
-		if (clear)
-			g[i] = 0.0f;
 	}
 	return sq;
 }

@@ -1,24 +1,22 @@
-/* convk_kern.h - the body of one convk.h kernel set, written once over
- * simd.h's vf_t.  A set's file defines SIMD_LANES, CONVK_ISA, CONVK_SET (the
- * set's name), CONVK_MR and CONVK_NRV (the microkernel's rows and vectors
- * per panel: nr = CONVK_NRV * SIMD_LANES columns), includes simd.h, then
- * this.  Letters as in convk.h; vectors run across channels (NHWC). */
+/* kern_conv.h - the convolutions' and pools' kernels of one kern.h table
+ * (wino_in, wino_out, wino_gemm, direct3x3, maxpool2), written once over
+ * simd.h's vf_t (the template's vocabulary: kern_impl.h).  KERN_CONV_MR
+ * and KERN_CONV_NRV are the microkernel's rows and vectors per panel: nr =
+ * KERN_CONV_NRV * SIMD_LANES columns.  Letters as in kern.h; vectors run
+ * across channels (NHWC). */
 #include <stddef.h>
 
-#include "kernels/convk.h"
-#include "kernels/convk_tables.h"
+#include "kernels/kern.h"
+#include "kernels/kern_impl.h"
 
-#define CONVK_NR (CONVK_NRV * SIMD_LANES)
-#define CONVK_CAT2(a, b) a##_##b
-#define CONVK_CAT(a, b) CONVK_CAT2(a, b)
-#define CONVK_FN(name) CONVK_CAT(CONVK_SET, name)
+#define KERN_CONV_NR (KERN_CONV_NRV * SIMD_LANES)
 
 /* out[i * os] = sum_j c[i][j] in[j * is], i < R, j < A.  Inlined with
  * constant R, A and c, the loops unroll and every entry of c is known: a
  * zero costs nothing, +-1 an addition or a subtraction, any other one
  * multiply-add. */
 static inline __attribute__((always_inline)) void
-matvec(const int R, const int A, const float c[WINO_MAX_A][WINO_MAX_A],
+matvec(const int R, const int A, const float c[KERN_MAX_A][KERN_MAX_A],
        const vf_t *in, const int is, vf_t *out, const int os)
 {
 #pragma GCC unroll 8
@@ -38,18 +36,18 @@ matvec(const int R, const int A, const float c[WINO_MAX_A][WINO_MAX_A],
 	}
 }
 
-/* in_tile for table w (F(2,3), F(4,3), F(6,3)) and A = m + 2. */
+/* wino_in for table w (F(2,3), F(4,3), F(6,3)) and A = m + 2. */
 static inline __attribute__((always_inline)) void
 in_tile(const int w, const int A, const float *img, int H, int W, int C,
-	int y0, int x0, float *V, size_t pstride)
+	int y0, int x0, float *V, size_t pstride, int prefetch)
 {
-	vf_t d[WINO_MAX_A][WINO_MAX_A], t[WINO_MAX_A][WINO_MAX_A], v[WINO_MAX_A];
+	vf_t d[KERN_MAX_A][KERN_MAX_A], t[KERN_MAX_A][KERN_MAX_A], v[KERN_MAX_A];
 	const int inside = y0 >= 0 && x0 >= 0 && y0 + A <= H && x0 + A <= W;
 
 	/* The next tile to the right needs m more columns: ask for them now,
 	 * the activations come from memory and the prefetcher cannot guess
 	 * A rows at once. */
-	if (y0 >= -1 && y0 + A <= H + 1 && x0 + A + A - 2 <= W) {
+	if (prefetch && y0 >= -1 && y0 + A <= H + 1 && x0 + A + A - 2 <= W) {
 		size_t row = (size_t)(A - 2) * C * sizeof(float);
 		for (int j = y0 < 0 ? 1 : 0; j < A && y0 + j < H; j++) {
 			const char *p = (const char *)(img + ((size_t)(y0 + j) * W + x0 + A) * C);
@@ -74,10 +72,10 @@ in_tile(const int w, const int A, const float *img, int H, int W, int C,
 		/* t = B' d (column by column), then V = t B (row by row). */
 #pragma GCC unroll 8
 		for (int x = 0; x < A; x++)
-			matvec(A, A, convk_bt[w], &d[0][x], WINO_MAX_A, &t[0][x], WINO_MAX_A);
+			matvec(A, A, kern_bt[w], &d[0][x], KERN_MAX_A, &t[0][x], KERN_MAX_A);
 #pragma GCC unroll 8
 		for (int i = 0; i < A; i++) {
-			matvec(A, A, convk_bt[w], t[i], 1, v, 1);
+			matvec(A, A, kern_bt[w], t[i], 1, v, 1);
 #pragma GCC unroll 8
 			for (int k = 0; k < A; k++)
 				vf_store(V + (size_t)(i * A + k) * pstride + c0, v[k]);
@@ -85,24 +83,32 @@ in_tile(const int w, const int A, const float *img, int H, int W, int C,
 	}
 }
 
-static void CONVK_FN(in_tile)(const wino_tf_t *tf, const float *img, int H,
-			      int W, int C, int y0, int x0, float *V,
-			      size_t pstride)
+static void KERN_FN(wino_in)(int m, const float *img, int H, int W, int C,
+			     int y0, int x0, float *V, size_t pstride,
+			     int prefetch)
 {
-	switch (tf->m) {
-	case 2: in_tile(0, 4, img, H, W, C, y0, x0, V, pstride); break;
-	case 4: in_tile(1, 6, img, H, W, C, y0, x0, V, pstride); break;
-	default: in_tile(2, 8, img, H, W, C, y0, x0, V, pstride); break;
+	switch (m) {
+	case 2: in_tile(0, 4, img, H, W, C, y0, x0, V, pstride, prefetch); break;
+	case 4: in_tile(1, 6, img, H, W, C, y0, x0, V, pstride, prefetch); break;
+	default: in_tile(2, 8, img, H, W, C, y0, x0, V, pstride, prefetch); break;
 	}
 }
 
-/* out_tile for table w and A. */
+/* One output vector: relu(y + b), as every row of a tile gets it. */
+static inline __attribute__((always_inline)) vf_t
+out_px(vf_t y, vf_t b)
+{
+	return vf_relu(vf_add(y, b));
+}
+
+/* wino_out for table w and A. */
 static inline __attribute__((always_inline)) void
 out_tile(const int w, const int A, const float *M, size_t pstride, int K,
-	 const float *bias, float *img, int H, int W, int y0, int x0)
+	 const float *bias, float *img, int H, int W, int y0, int x0, int pool)
 {
 	const int m = A - 2;
-	vf_t mm[WINO_MAX_A][WINO_MAX_A], t[WINO_MAX_A][WINO_MAX_A], y[WINO_MAX_A];
+	vf_t mm[KERN_MAX_A][KERN_MAX_A], t[KERN_MAX_A][KERN_MAX_A];
+	vf_t y[KERN_MAX_A], y2[KERN_MAX_A];
 	int rows = H - y0 < m ? H - y0 : m, cols = W - x0 < m ? W - x0 : m;
 
 	for (int k0 = 0; k0 < K; k0 += SIMD_LANES) {
@@ -116,12 +122,21 @@ out_tile(const int w, const int A, const float *M, size_t pstride, int K,
 		/* t = A' M (column by column), then Y = t A (row by row). */
 #pragma GCC unroll 8
 		for (int x = 0; x < A; x++)
-			matvec(m, A, convk_at[w], &mm[0][x], WINO_MAX_A, &t[0][x], WINO_MAX_A);
-		for (int u = 0; u < rows; u++) {
-			matvec(m, A, convk_at[w], t[u], 1, y, 1);
-			float *o = img + ((size_t)(y0 + u) * W + x0) * K + k0;
-			for (int v = 0; v < cols; v++, o += K) {
-				vf_t r = vf_relu(vf_add(y[v], b));
+			matvec(m, A, kern_at[w], &mm[0][x], KERN_MAX_A, &t[0][x], KERN_MAX_A);
+		/* Pooled: rows and columns in pairs (y0 and x0 are even), each
+		 * output the max of its four; a row or column without its pair
+		 * is past the pooled image's edge. */
+		for (int u = 0; u + pool < rows; u += 1 + pool) {
+			matvec(m, A, kern_at[w], t[u], 1, y, 1);
+			if (pool)
+				matvec(m, A, kern_at[w], t[u + 1], 1, y2, 1);
+			float *o = pool ? img + ((size_t)(y0 + u) / 2 * (W / 2) + x0 / 2) * K + k0
+					: img + ((size_t)(y0 + u) * W + x0) * K + k0;
+			for (int v = 0; v + pool < cols; v += 1 + pool, o += K) {
+				vf_t r = out_px(y[v], b);
+				if (pool)
+					r = vf_max(vf_max(r, out_px(y[v + 1], b)),
+						   vf_max(out_px(y2[v], b), out_px(y2[v + 1], b)));
 				if (n == SIMD_LANES)
 					vf_store(o, r);
 				else
@@ -131,41 +146,44 @@ out_tile(const int w, const int A, const float *M, size_t pstride, int K,
 	}
 }
 
-static void CONVK_FN(out_tile)(const wino_tf_t *tf, const float *M,
-			       size_t pstride, int K, const float *bias,
-			       float *img, int H, int W, int y0, int x0)
+static void KERN_FN(wino_out)(int m, const float *M, size_t pstride, int K,
+			      const float *bias, float *img, int H, int W,
+			      int y0, int x0, int pool)
 {
-	switch (tf->m) {
-	case 2: out_tile(0, 4, M, pstride, K, bias, img, H, W, y0, x0); break;
-	case 4: out_tile(1, 6, M, pstride, K, bias, img, H, W, y0, x0); break;
-	default: out_tile(2, 8, M, pstride, K, bias, img, H, W, y0, x0); break;
+	switch (m * 2 + (pool != 0)) {
+	case 4: out_tile(0, 4, M, pstride, K, bias, img, H, W, y0, x0, 0); break;
+	case 5: out_tile(0, 4, M, pstride, K, bias, img, H, W, y0, x0, 1); break;
+	case 8: out_tile(1, 6, M, pstride, K, bias, img, H, W, y0, x0, 0); break;
+	case 9: out_tile(1, 6, M, pstride, K, bias, img, H, W, y0, x0, 1); break;
+	case 12: out_tile(2, 8, M, pstride, K, bias, img, H, W, y0, x0, 0); break;
+	default: out_tile(2, 8, M, pstride, K, bias, img, H, W, y0, x0, 1); break;
 	}
 }
 
 /* The microkernel: M rows r < mr, one panel (nr columns), = (c0 == 0) or
  * += V (mr, kc) @ U panel (kc, nr).  mr is a constant at each call, so the
- * loops unroll and the mr x CONVK_NRV accumulators stay in registers. */
+ * loops unroll and the mr x KERN_CONV_NRV accumulators stay in registers. */
 static inline __attribute__((always_inline)) void
-kern(const int mr, int kc, const float *a, size_t lda, const float *b,
+micro(const int mr, int kc, const float *a, size_t lda, const float *b,
      float *c, size_t ldc, int add)
 {
-	vf_t acc[CONVK_MR][CONVK_NRV];
+	vf_t acc[KERN_CONV_MR][KERN_CONV_NRV];
 
 #pragma GCC unroll 16
 	for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
-		for (int v = 0; v < CONVK_NRV; v++)
+		for (int v = 0; v < KERN_CONV_NRV; v++)
 			acc[r][v] = vf_zero();
-	for (int k = 0; k < kc; k++, b += CONVK_NR) {
-		vf_t bv[CONVK_NRV];
+	for (int k = 0; k < kc; k++, b += KERN_CONV_NR) {
+		vf_t bv[KERN_CONV_NRV];
 #pragma GCC unroll 4
-		for (int v = 0; v < CONVK_NRV; v++)
+		for (int v = 0; v < KERN_CONV_NRV; v++)
 			bv[v] = vf_load(b + v * SIMD_LANES);
 #pragma GCC unroll 16
 		for (int r = 0; r < mr; r++) {
 			vf_t ar = vf_bcast(a + r * lda + k);
 #pragma GCC unroll 4
-			for (int v = 0; v < CONVK_NRV; v++)
+			for (int v = 0; v < KERN_CONV_NRV; v++)
 				acc[r][v] = vf_fma(ar, bv[v], acc[r][v]);
 		}
 	}
@@ -173,7 +191,7 @@ kern(const int mr, int kc, const float *a, size_t lda, const float *b,
 	for (int r = 0; r < mr; r++) {
 		float *cr = c + r * ldc;
 #pragma GCC unroll 4
-		for (int v = 0; v < CONVK_NRV; v++) {
+		for (int v = 0; v < KERN_CONV_NRV; v++) {
 			vf_t x = acc[r][v];
 			if (add)
 				x = vf_add(x, vf_load(cr + v * SIMD_LANES));
@@ -188,53 +206,87 @@ kern(const int mr, int kc, const float *a, size_t lda, const float *b,
 
 #define KERN_CASE(R)                                                       \
 	case R:                                                            \
-		kern(R, kc, a, ldv, b, c, ldm, c0 > 0);                    \
+		micro(R, kc, a, ldv, b, c, ldm, c0 > 0);                    \
 		break;
 
-static void CONVK_FN(gemm)(int T, int Cs, int Ks, const float *V, size_t ldv,
+static void KERN_FN(wino_gemm)(int T, int Cs, int Ks, const float *V, size_t ldv,
 			   const float *U, float *M, size_t ldm)
 {
-	const int calls = (T + CONVK_MR - 1) / CONVK_MR;
+	const int calls = (T + KERN_CONV_MR - 1) / KERN_CONV_MR;
 
 	for (int c0 = 0; c0 < Cs; c0 += KC) {
 		int kc = Cs - c0 < KC ? Cs - c0 : KC;
-		for (int j = 0; j < Ks; j += CONVK_NR) {
-			const float *b = U + ((size_t)j * Cs + (size_t)c0 * CONVK_NR);
+		for (int j = 0; j < Ks; j += KERN_CONV_NR) {
+			const float *b = U + ((size_t)j * Cs + (size_t)c0 * KERN_CONV_NR);
 			/* U streams from memory once per block (the caches do not
 			 * hold a large layer's): while the rows of tiles go past this
 			 * panel, each call asks for its share of the next panel's kc
-			 * rows, which the prefetcher would start late. */
-			const float *next = j + CONVK_NR < Ks ? b + (size_t)CONVK_NR * Cs
-				: c0 + KC < Cs ? U + (size_t)(c0 + KC) * CONVK_NR : NULL;
-			for (int t = 0, call = 0; t < T; t += CONVK_MR, call++) {
+			 * rows, which the prefetcher would start late.  Not for a
+			 * panel done in one or two calls: U is then the blocks' own,
+			 * in L2, and a whole panel asked for at once stalls the
+			 * core (measured on a block of conv1_2's products alone,
+			 * AVX-512: 10 to 15%). */
+			const float *next = calls <= 2 ? NULL
+				: j + KERN_CONV_NR < Ks ? b + (size_t)KERN_CONV_NR * Cs
+				: c0 + KC < Cs ? U + (size_t)(c0 + KC) * KERN_CONV_NR : NULL;
+			for (int t = 0, call = 0; t < T; t += KERN_CONV_MR, call++) {
 				const float *a = V + (size_t)t * ldv + c0;
 				float *c = M + (size_t)t * ldm + j;
 				if (next)
 					for (int k = kc * call / calls; k < kc * (call + 1) / calls; k++)
-						for (int v = 0; v < CONVK_NR; v += 16)
-							simd_prefetch(next + (size_t)CONVK_NR * k + v);
-				switch (T - t < CONVK_MR ? T - t : CONVK_MR) {
-#if CONVK_MR >= 14
+						for (int v = 0; v < KERN_CONV_NR; v += 16)
+							simd_prefetch(next + (size_t)KERN_CONV_NR * k + v);
+				switch (T - t < KERN_CONV_MR ? T - t : KERN_CONV_MR) {
+#if KERN_CONV_MR > 16
+#error "kern_conv.h: KERN_CONV_MR above 16"
+#endif
+#if KERN_CONV_MR >= 16
+				KERN_CASE(16)
+#endif
+#if KERN_CONV_MR >= 15
+				KERN_CASE(15)
+#endif
+#if KERN_CONV_MR >= 14
 				KERN_CASE(14)
+#endif
+#if KERN_CONV_MR >= 13
 				KERN_CASE(13)
+#endif
+#if KERN_CONV_MR >= 12
 				KERN_CASE(12)
+#endif
+#if KERN_CONV_MR >= 11
 				KERN_CASE(11)
+#endif
+#if KERN_CONV_MR >= 10
 				KERN_CASE(10)
+#endif
+#if KERN_CONV_MR >= 9
 				KERN_CASE(9)
+#endif
+#if KERN_CONV_MR >= 8
 				KERN_CASE(8)
+#endif
+#if KERN_CONV_MR >= 7
 				KERN_CASE(7)
 #endif
-#if CONVK_MR >= 6
+#if KERN_CONV_MR >= 6
 				KERN_CASE(6)
+#endif
+#if KERN_CONV_MR >= 5
 				KERN_CASE(5)
+#endif
+#if KERN_CONV_MR >= 4
 				KERN_CASE(4)
 #endif
-#if CONVK_MR >= 3
+#if KERN_CONV_MR >= 3
 				KERN_CASE(3)
+#endif
+#if KERN_CONV_MR >= 2
 				KERN_CASE(2)
 #endif
 				default:
-					kern(1, kc, a, ldv, b, c, ldm, c0 > 0);
+					micro(1, kc, a, ldv, b, c, ldm, c0 > 0);
 					break;
 				}
 			}
@@ -245,7 +297,7 @@ static void CONVK_FN(gemm)(int T, int Cs, int Ks, const float *V, size_t ldv,
 /* conv1_1, one pixel's 64 outputs at a time (64 / SIMD_LANES vectors). */
 #define DIRECT_V (64 / SIMD_LANES)
 
-static void CONVK_FN(direct3x3)(const float *img, int H, int W, int C,
+static void KERN_FN(direct3x3)(const float *img, int H, int W, int C,
 				const float *kernel, const float *bias, int K,
 				float *out, int y0, int y1)
 {
@@ -282,7 +334,7 @@ static void CONVK_FN(direct3x3)(const float *img, int H, int W, int C,
 }
 
 /* The 2x2 max-pool (a max is exact: any width gives the same bits). */
-static void CONVK_FN(maxpool2)(const float *in, int H, int W, int C,
+static void KERN_FN(maxpool2)(const float *in, int H, int W, int C,
 			       float *out, int r0, int r1)
 {
 	const int Wo = W / 2;
@@ -301,14 +353,3 @@ static void CONVK_FN(maxpool2)(const float *in, int H, int W, int C,
 			}
 		}
 }
-
-const convk_t CONVK_SET = {
-	.isa = CONVK_ISA,
-	.lanes = SIMD_LANES,
-	.nr = CONVK_NR,
-	.in_tile = CONVK_FN(in_tile),
-	.out_tile = CONVK_FN(out_tile),
-	.gemm = CONVK_FN(gemm),
-	.direct3x3 = CONVK_FN(direct3x3),
-	.maxpool2 = CONVK_FN(maxpool2),
-};

@@ -1,16 +1,16 @@
-/* gemm_kern.h - the body of gemm.h's kernel, written once over simd.h's
- * vf_t.  A kernel file defines SIMD_LANES, GEMM_KERN (the function's name),
- * GEMM_R and GEMM_V (rows of a and vectors of columns per register tile),
- * includes simd.h, then this.
+/* kern_gemm.h - the fixed-order product of one kern.h table (gemm, for fc1
+ * and fc2), written once over simd.h's vf_t (the template's vocabulary:
+ * kern_impl.h).  KERN_KERN_GEMM_R and KERN_KERN_GEMM_V are the rows of a and the
+ * vectors of columns per register tile.
  *
- * Letters as in gemm.h.  The kernel goes down the rows of b in blocks of
+ * Letters as in kern.h.  The kernel goes down the rows of b in blocks of
  * GEMM_CB rows by at most GEMM_KW columns, each copied first into a packed
  * buffer: there the block's rows lie one after the other, so it stays in
- * the caches while every group of GEMM_R rows of a goes past it (in fc1's
+ * the caches while every group of KERN_GEMM_R rows of a goes past it (in fc1's
  * kernel, rows 16 KB apart would all fall into the same cache sets).  c
  * holds the partial sums between blocks (a store and a load are exact), so
  * each c[n][k] gets its products in order, one vf_fma each, whatever
- * GEMM_R, GEMM_V, the blocks or the column range: the scalar tail does the
+ * KERN_GEMM_R, KERN_GEMM_V, the blocks or the column range: the scalar tail does the
  * same with sf_fma. */
 #include <stddef.h>
 #include <string.h>
@@ -34,7 +34,7 @@ gemm_tile(const int R, const int V, const float *x, size_t lda, const float *wp,
 	  int ldw, float *o, size_t ldc, const float *b, int cb, int first,
 	  int last, int relu)
 {
-	vf_t acc[GEMM_R][GEMM_V];
+	vf_t acc[KERN_GEMM_R][KERN_GEMM_V];
 
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
@@ -43,7 +43,7 @@ gemm_tile(const int R, const int V, const float *x, size_t lda, const float *wp,
 			acc[r][v] = first ? vf_zero() : vf_load(o + r * ldc + v * SIMD_LANES);
 	for (int c = 0; c < cb; c++) {
 		const float *wr = wp + (size_t)c * ldw;
-		vf_t wv[GEMM_V];
+		vf_t wv[KERN_GEMM_V];
 #pragma GCC unroll 8
 		for (int v = 0; v < V; v++)
 			wv[v] = vf_load(wr + v * SIMD_LANES);
@@ -68,20 +68,20 @@ gemm_tile(const int R, const int V, const float *x, size_t lda, const float *wp,
 		}
 }
 
-/* Rows n0..n0+R-1 (R <= GEMM_R, known at the call) of one block, its kw
+/* Rows n0..n0+R-1 (R <= KERN_GEMM_R, known at the call) of one block, its kw
  * columns from kc: whole tiles, then single vectors, then lane by lane. */
 static inline __attribute__((always_inline)) void
 gemm_rows(const int R, int C, const float *a, size_t lda, const float *pk,
 	  int kw, const float *bias, int relu, int kc, int n0, int c0, int cb,
 	  float *c, size_t ldc)
 {
-	const int span = GEMM_V * SIMD_LANES, first = c0 == 0, last = c0 + cb == C;
+	const int span = KERN_GEMM_V * SIMD_LANES, first = c0 == 0, last = c0 + cb == C;
 	const float *x = a + n0 * lda + c0, *b = bias ? bias + kc : NULL;
 	float *o = c + n0 * ldc + kc;
 	int k = 0;
 
 	for (; k + span <= kw; k += span)
-		gemm_tile(R, GEMM_V, x, lda, pk + k, kw, o + k, ldc, b ? b + k : NULL, cb,
+		gemm_tile(R, KERN_GEMM_V, x, lda, pk + k, kw, o + k, ldc, b ? b + k : NULL, cb,
 			  first, last, relu);
 	for (; k + SIMD_LANES <= kw; k += SIMD_LANES)
 		gemm_tile(R, 1, x, lda, pk + k, kw, o + k, ldc, b ? b + k : NULL, cb,
@@ -100,15 +100,15 @@ gemm_rows(const int R, int C, const float *a, size_t lda, const float *pk,
 		}
 }
 
-#define GEMM_ROWS_CASE(R)                                                    \
+#define KERN_GEMM_ROWS_CASE(R)                                                    \
 	case R:                                                              \
 		gemm_rows(R, C, a, lda, pk, kw, bias, relu, kc, n0, c0, cb, c, \
 			  ldc);                                              \
 		break;
 
-void GEMM_KERN(int N, int C, int k0, int k1, const float *a, size_t lda,
-	       const float *b, size_t ldb, const float *bias, int relu, float *c,
-	       size_t ldc)
+static void KERN_FN(gemm)(int N, int C, int k0, int k1, const float *a,
+			  size_t lda, const float *b, size_t ldb,
+			  const float *bias, int relu, float *c, size_t ldc)
 {
 	/* 128 KB: the threads' stacks are the C library's default (8 MB). */
 	float pk[GEMM_CB * GEMM_KW] __attribute__((aligned(64)));
@@ -127,28 +127,31 @@ void GEMM_KERN(int N, int C, int k0, int k1, const float *a, size_t lda,
 				for (size_t off = 0; off < (size_t)kw * sizeof(float); off += 64)
 					simd_prefetch(row + off);
 			}
-			for (int n0 = 0; n0 < N; n0 += GEMM_R) {
-				switch (N - n0 < GEMM_R ? N - n0 : GEMM_R) {
-#if GEMM_R >= 8
-				GEMM_ROWS_CASE(8)
+			for (int n0 = 0; n0 < N; n0 += KERN_GEMM_R) {
+				switch (N - n0 < KERN_GEMM_R ? N - n0 : KERN_GEMM_R) {
+#if KERN_GEMM_R > 8
+#error "kern_gemm.h: KERN_GEMM_R above 8"
 #endif
-#if GEMM_R >= 7
-				GEMM_ROWS_CASE(7)
+#if KERN_GEMM_R >= 8
+				KERN_GEMM_ROWS_CASE(8)
 #endif
-#if GEMM_R >= 6
-				GEMM_ROWS_CASE(6)
+#if KERN_GEMM_R >= 7
+				KERN_GEMM_ROWS_CASE(7)
 #endif
-#if GEMM_R >= 5
-				GEMM_ROWS_CASE(5)
+#if KERN_GEMM_R >= 6
+				KERN_GEMM_ROWS_CASE(6)
 #endif
-#if GEMM_R >= 4
-				GEMM_ROWS_CASE(4)
+#if KERN_GEMM_R >= 5
+				KERN_GEMM_ROWS_CASE(5)
 #endif
-#if GEMM_R >= 3
-				GEMM_ROWS_CASE(3)
+#if KERN_GEMM_R >= 4
+				KERN_GEMM_ROWS_CASE(4)
 #endif
-#if GEMM_R >= 2
-				GEMM_ROWS_CASE(2)
+#if KERN_GEMM_R >= 3
+				KERN_GEMM_ROWS_CASE(3)
+#endif
+#if KERN_GEMM_R >= 2
+				KERN_GEMM_ROWS_CASE(2)
 #endif
 				default:
 					gemm_rows(1, C, a, lda, pk, kw, bias, relu, kc, n0, c0, cb,

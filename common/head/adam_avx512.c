@@ -1,8 +1,0 @@
-/* adam_avx512.c - Adam's update (adam_kern.h) on AVX-512F
- * (compiled with -mavx512f, run only where isa_cpu_has(ISA_AVX512)). */
-#include "head/head_impl.h"
-
-#define SIMD_LANES 16
-#define ADAM_KERN adam_avx512
-#include "kernels/simd.h"
-#include "head/adam_kern.h"
