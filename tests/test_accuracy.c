@@ -246,7 +246,7 @@ static void pooling_accuracy(const char *pooling, const char *dir, const char *n
 					 "mean_val_accuracy", NULL);
 	const double keras_sd = json_number(doc, KERAS_ACCURACY, "results", pooling,
 					    "std_val_accuracy", NULL);
-	char faces[256], db[256], log[256], history[256], seed[16], ep[16];
+	char faces[256], db[256], log[256], history[256], head[256], seed[16], ep[16];
 	double acc[SEEDS], sum = 0, ss = 0, t0 = now();
 
 	assert_true(epochs > 0 && keras > 0 && keras <= 1);
@@ -272,9 +272,12 @@ static void pooling_accuracy(const char *pooling, const char *dir, const char *n
 	for (int s = 0; s < SEEDS; s++) {
 		snprintf(seed, sizeof seed, "%d", s + 1);
 		snprintf(history, sizeof history, "%s/history_%s%d.csv", dir, pooling, s + 1);
+		/* In the test's folder: train-head's default is head.h5 in the
+		 * current one, the source tree. */
+		snprintf(head, sizeof head, "%s/head_%s%d.h5", dir, pooling, s + 1);
 		char *train[] = {proc_bin("train-head"), "--db", db, "--epochs", ep,
 				 "--lr", "1e-4", "--batch-size", "32", "--seed", seed,
-				 "--history", history, "-q", NULL};
+				 "--history", history, "--out", head, "-q", NULL};
 		if (proc_run(train, log) != 0) {
 			char *out = tu_slurp(log);
 			fail_msg("train-head failed:\n%s", out);
