@@ -39,10 +39,11 @@ dense_2, as the head file names them):
       with 6 decimals), within 1e-6;
     - the probabilities: predict's against load_model's within 1e-5;
     the last two on every image whose logits are well-conditioned:
-    kappa = 2 max_k p_k (1 - p_k) x max_k ||kernel[:, k]||_1 x max |vector|
-    <= 1, so that a vector within 1e-5 x max |vector| moves no
-    probability by more than 1e-5 (|dp_k| <= 2 p_k (1 - p_k) max |dlogit|
-    to first order, |dlogit| <= ||kernel[:, k]||_1 max |dvector|).
+    kappa = 2 max_k p_k (1 - p_k) x G x max |vector| <= 1, G the product
+    over the head's layers of max_k ||kernel[:, k]||_1, so that a vector
+    within 1e-5 x max |vector| moves no probability by more than 1e-5
+    (|dp_k| <= 2 p_k (1 - p_k) max |dlogit| to first order, |dlogit| <= G
+    max |dvector|, ReLU moving nothing further).
     Elsewhere a probability amplifies the vector's float32 rounding past
     1e-5 (random weights give logits of -90 to 150): there the
     probabilities may differ by more than 1e-5 only by the vector's
@@ -234,14 +235,37 @@ def our_vectors(a, weights, images, d):
     return np.stack([features[stored.index(k)] for k in keys])
 
 
-def head64(vectors, kernel, bias):
-    """head.h5's Dense(K, softmax) in float64: (logits, probabilities)."""
-    logits = vectors.astype(np.float64) @ kernel.astype(np.float64) + bias
-    e = np.exp(logits - logits.max(1, keepdims=True))
-    return logits, e / e.sum(1, keepdims=True)
+def head64(vectors, layers):
+    """head.h5's Dense layers in float64 (ReLU between them, softmax after
+    the last): (logits, probabilities, the ReLU masks of the hidden ones)."""
+    z, masks = vectors.astype(np.float64), []
+    for i, (kernel, bias) in enumerate(layers):
+        z = z @ kernel.astype(np.float64) + bias
+        if i < len(layers) - 1:
+            masks.append(z > 0)
+            z = np.maximum(z, 0)
+    e = np.exp(z - z.max(1, keepdims=True))
+    return z, e / e.sum(1, keepdims=True), masks
 
 
-def check_stages(layer, images, f_keras, f_ours, p_keras, p_ours, kernel, bias):
+def head_gain(layers):
+    """A bound on how far the head moves a logit per unit of max |dvector|:
+    the product over its layers of the largest column's 1-norm (ReLU moves
+    nothing further)."""
+    return float(np.prod([np.abs(k.astype(np.float64)).sum(0).max() for k, _ in layers]))
+
+
+def head_dlogits(dv, layers, masks):
+    """The logits' first-order change for a change dv of the vector: the
+    layers' kernels, each hidden one's ReLU mask between them."""
+    for i, (kernel, _) in enumerate(layers):
+        dv = dv @ kernel.astype(np.float64)
+        if i < len(layers) - 1:
+            dv = dv * masks[i]
+    return dv
+
+
+def check_stages(layer, images, f_keras, f_ours, p_keras, p_ours, layers):
     """The vector, the head and the probabilities, each against Keras at
     its own tolerance (the module's docstring); prints the figures and
     returns the failures."""
@@ -256,10 +280,11 @@ def check_stages(layer, images, f_keras, f_ours, p_keras, p_ours, kernel, bias):
     failures += ["the vector of %s differs by %.3g x its largest value" % (name[j], rel[j])
                  for j in np.flatnonzero(~(rel <= TOL_VEC))]
 
-    _, h_keras = head64(f_keras, kernel, bias)
-    _, h_ours = head64(f_ours, kernel, bias)
+    _, h_keras, masks = head64(f_keras, layers)
+    _, h_ours, _ = head64(f_ours, layers)
     c = (h_keras * (1 - h_keras)).max(1)
-    kappa = 2 * c * np.abs(kernel.astype(np.float64)).sum(0).max() * top
+    gain = head_gain(layers)
+    kappa = 2 * c * gain * top
     good = kappa <= 1
     head_k = np.abs(p_keras - h_keras).max(1)
     head_o = np.abs(p_ours - h_ours).max(1)
@@ -277,9 +302,9 @@ def check_stages(layer, images, f_keras, f_ours, p_keras, p_ours, kernel, bias):
     # estimate p (dl - p.dl) with dl = kernel^T dvector, and the bound.
     dv = f_keras.astype(np.float64) - f_ours
     carried = np.abs(h_keras - h_ours).max(1)
-    dl = dv @ kernel.astype(np.float64)
+    dl = head_dlogits(dv, layers, masks)
     first = np.abs(h_keras * (dl - (h_keras * dl).sum(1, keepdims=True))).max(1)
-    bound = 2 * c * np.abs(kernel.astype(np.float64)).sum(0).max() * np.abs(dv).max(1)
+    bound = 2 * c * gain * np.abs(dv).max(1)
     j = int(whole.argmax())
     print("  the probabilities: max |difference| %.3g where well-conditioned (limit %g); "
           "%.3g on all, on %s (kappa %.3g), where the vector's difference carried "
@@ -412,10 +437,14 @@ def check_backbone(a, tf, model, work, hidden=0):
     # dense_1 turns into exactly load_model's probabilities.
     f_keras = tf.keras.Model(m.inputs, m.get_layer(VECTOR[model]).output).predict(
         x, verbose=0)
-    again = m.get_layer("dense_1")(tf.constant(f_keras)).numpy()
-    assert np.array_equal(again, p_keras), "dense_1 on the sub-model's vector is not predict()"
-    failures = check_stages(VECTOR[model], images, f_keras, our_vectors(a, weights, images, d), p_keras,
-                            p_ours, kernel, bias)
+    again = tf.constant(f_keras)
+    for name in dense:
+        again = m.get_layer(name)(again)
+    assert np.array_equal(again.numpy(), p_keras), \
+        "the Dense layers on the sub-model's vector are not predict()"
+    failures = check_stages(VECTOR[model], images, f_keras,
+                            our_vectors(a, weights, images, d), p_keras, p_ours,
+                            list(dense.values()))
     failure = "; ".join(failures) if failures else None
     del m, seed
 
