@@ -171,11 +171,12 @@ $(BIN)/predict $(BIN)/verify $(BIN)/nearest: LDLIBS := $(BUILD)/libcommon.a $(LD
 # test_verify computes the distances it expects with train/recog/.
 $(BUILD)/tests/test_recog: $(VERIFY_OBJ) $(RECOG_OBJ)
 $(BUILD)/tests/test_search: $(NEAREST_OBJ) $(RECOG_OBJ)
-$(BUILD)/tests/test_verify $(BUILD)/tests/test_nearest: $(RECOG_OBJ)
+# test_taps too, for verify's distance at a tap.
+$(BUILD)/tests/test_verify $(BUILD)/tests/test_nearest $(BUILD)/tests/test_taps: $(RECOG_OBJ)
 $(BUILD)/tests/test_recog $(BUILD)/tests/test_search $(BUILD)/tests/test_verify \
-	$(BUILD)/tests/test_nearest: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
+	$(BUILD)/tests/test_nearest $(BUILD)/tests/test_taps: LDLIBS := $(BUILD)/libcommon.a $(LDLIBS)
 $(BUILD)/tests/test_recog.o $(BUILD)/tests/test_search.o $(BUILD)/tests/test_verify.o \
-	$(BUILD)/tests/test_nearest.o: CPPFLAGS += -Itrain
+	$(BUILD)/tests/test_nearest.o $(BUILD)/tests/test_taps.o: CPPFLAGS += -Itrain
 # test_split and test_score check train-head's split and its test score
 # (train/train_head/split.c, score.c).
 $(BUILD)/tests/test_split $(BUILD)/tests/test_score: $(TRAIN_HEAD_OBJ)

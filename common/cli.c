@@ -112,6 +112,20 @@ int cli_model(const char *prog, const char *s, int *model)
 	return 0;
 }
 
+int cli_tap(const char *prog, int model, const char *layer, const char *pooling,
+	    int *tap_model, int *tap)
+{
+	char err[ERR_LEN];
+
+	if (model_tap_find(layer, pooling, tap_model, tap, err))
+		return cli_usage(prog, "%s", err);
+	if (model && *tap_model && model != *tap_model)
+		return cli_usage(prog, "--layer %s is %s's; --model %s's is %s", layer,
+				 model_info(*tap_model)->title, model_info(model)->name,
+				 model_tap_layer(model, *tap));
+	return 0;
+}
+
 int cli_weights_path(const char *prog, const char *given, int model, int tap,
 		     char *path, size_t len)
 {

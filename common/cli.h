@@ -44,6 +44,15 @@ int cli_bad_option(const char *prog, char **argv);
  * "prog: --model: ...". */
 int cli_model(const char *prog, const char *s, int *model);
 
+/* cli_tap: the tap that --layer LAYER and --pooling P ask for (either NULL
+ * when not given; model_tap_find) and the model whose layer name LAYER is
+ * (*tap_model; MODEL_AUTO when layer is NULL), which must be --model's
+ * (model; MODEL_AUTO when not given).  0 and *tap_model, *tap set, or
+ * CLI_USAGE after printing the usage error ("prog: --pooling avg: Keras
+ * pools block5_pool ...", "prog: --layer fc7 is VGG-Face's; ..."). */
+int cli_tap(const char *prog, int model, const char *layer, const char *pooling,
+	    int *tap_model, int *tap);
+
 /* cli_weights_path puts into path (len bytes) the weights file a program
  * reads to give tap (model_tap_path: given, else model's default, VGG16's
  * for MODEL_AUTO; for a pool tap, the _notop file when Keras cached it).

@@ -214,13 +214,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		return cli_usage(PROG, "unexpected argument '%s'", argv[optind]);
 	if (!o->tune && (!o->in || !o->db))
 		return cli_usage(PROG, "--in and --db are required");
-	if (model_tap_find(o->layer, pooling, &o->tap_model, &o->tap, err))
-		return cli_usage(PROG, "%s", err);
-	if (o->model && o->tap_model && o->model != o->tap_model)
-		return cli_usage(PROG, "--layer %s is %s's; --model %s's is %s", o->layer,
-				 model_info(o->tap_model)->title,
-				 model_info(o->model)->name, model_tap_layer(o->model, o->tap));
-	return 0;
+	return cli_tap(PROG, o->model, o->layer, pooling, &o->tap_model, &o->tap);
 }
 
 /* tuning reads this CPU's tuning (net/tune.h) into o, or leaves the

@@ -9,7 +9,9 @@
  * must be within 2 points of Keras' mean over its 5 seeds.  The store,
  * extracted once, serves the 5 seeds, and a check of bin/extract's
  * vectors against Keras' on the LFW faces of
- * tests/golden/keras_taps_real.h5.  pooling='max' too, when asked
+ * tests/golden/keras_taps_real.h5, and verify --calibrate's ROC AUC, EER
+ * and 10-fold accuracy on it against tests/golden/lfw_verify.json.
+ * pooling='max' too, when asked
  * (VGGFEAT_ACCURACY_MAX=1: a second pass over the faces).
  *
  * Skips, saying why, when the real weights (`make real-weights`) or
@@ -42,7 +44,14 @@
 #define SPLIT "tests/golden/lfw_dev_split.txt"
 #define KERAS_ACCURACY "tests/golden/keras_lfw_accuracy.json"
 #define TAPS_REAL_GOLDEN "tests/golden/keras_taps_real.h5"
+#define LFW_VERIFY "tests/golden/lfw_verify.json"
 #define SEEDS 5
+/* verify --calibrate's figures on the store: the same vectors but for
+ * their last bits (another instruction set's kernels) may order a few
+ * all-but-tied pairs otherwise; 0.005 of a 10-fold accuracy is 3 of a
+ * fold's 600 pairs. */
+#define AUC_TOL 1e-3
+#define FOLD_TOL 0.005
 /* The bound: 2 points of val_accuracy, mean against mean. */
 #define MAX_GAP 0.02
 
@@ -54,18 +63,18 @@ static double now(void)
 }
 
 /* json_number: the number at the path of keys (NULL-terminated) in the
- * tree of KERAS_ACCURACY; fails the test when it is not there. */
-static double json_number(const tj_t *v, ...)
+ * tree of file; fails the test when it is not there. */
+static double json_number(const tj_t *v, const char *file, ...)
 {
 	va_list ap;
 	const char *key;
 
-	va_start(ap, v);
+	va_start(ap, file);
 	while (v && (key = va_arg(ap, const char *)))
 		v = tj_get(v, key);
 	va_end(ap);
 	if (!v || v->type != TJ_NUM)
-		fail_msg("%s: a number is missing", KERAS_ACCURACY);
+		fail_msg("%s: a number is missing", file);
 	return v->num;
 }
 
@@ -172,6 +181,58 @@ static int check_vectors(const char *db, const char *pooling)
 	return checked;
 }
 
+/* said: the number after the first occurrence of label in out; fails the
+ * test when it is not there. */
+static double said(const char *out, const char *label)
+{
+	const char *p = strstr(out, label);
+	double v;
+
+	if (!p || sscanf(p + strlen(label), "%lf", &v) != 1)
+		fail_msg("verify --calibrate did not print '%s':\n%s", label, out);
+	return v;
+}
+
+/* check_calibration runs verify --calibrate --records all on the store
+ * (all 1,240 faces: every genuine and every impostor pair, so no sample)
+ * and fails unless it counts the pairs LFW_VERIFY does and its ROC AUC,
+ * equal error rate and 10-fold accuracy (cosine) are LFW_VERIFY's, the
+ * figures of docs/accuracy.md, within AUC_TOL and FOLD_TOL. */
+static void check_calibration(const char *db, const char *pooling, const char *log)
+{
+	char *json = tu_slurp(LFW_VERIFY), why[256];
+	tj_t *doc = tj_parse(json, why);
+	char *argv[] = {proc_bin("verify"), "--calibrate", "--db", (char *)db, "--records",
+			"all", NULL};
+
+	if (!doc)
+		fail_msg("%s: %s", LFW_VERIFY, why);
+	int st = proc_run(argv, log);
+	char *out = tu_slurp(log);
+	if (st != 0)
+		fail_msg("verify --calibrate failed:\n%s", out);
+	double got[5] = {said(out, "pairs:"), said(out, "genuine (all), "),
+			 said(out, "ROC AUC:"), said(out, "EER:"), said(out, "accuracy ")};
+	static const char *const key[5] = {"genuine", "impostor", "auc", "eer", "tenfold"};
+	const double tol[5] = {0, 0, AUC_TOL, AUC_TOL, FOLD_TOL};
+	for (int i = 0; i < 5; i++) {
+		double want = json_number(doc, LFW_VERIFY, pooling, key[i], NULL);
+		if (fabs(got[i] - want) > tol[i])
+			fail_msg("%s: verify --calibrate gives %s %.6f, %s says %.6f (bound "
+				 "%g):\n%s", pooling, key[i], got[i], LFW_VERIFY, want, tol[i],
+				 out);
+	}
+	print_message("%s: verify --calibrate --records all: ROC AUC %.4f, EER %.4f, "
+		      "10-fold accuracy %.4f (%s: %.4f, %.4f, %.4f)\n", pooling, got[2],
+		      got[3], got[4], LFW_VERIFY,
+		      json_number(doc, LFW_VERIFY, pooling, "auc", NULL),
+		      json_number(doc, LFW_VERIFY, pooling, "eer", NULL),
+		      json_number(doc, LFW_VERIFY, pooling, "tenfold", NULL));
+	free(out);
+	tj_free(doc);
+	free(json);
+}
+
 /* pooling_accuracy extracts the faces (dir/FACES) at block5_pool with
  * pooling from the real _notop file, checks the store's vectors against
  * Keras', trains SEEDS heads as Keras' recipe was trained (doc: Keras'
@@ -180,11 +241,12 @@ static int check_vectors(const char *db, const char *pooling)
 static void pooling_accuracy(const char *pooling, const char *dir, const char *notop,
 			     const tj_t *doc)
 {
-	const int epochs = (int)json_number(doc, "epochs", pooling, NULL);
-	const double keras = json_number(doc, "results", pooling, "mean_val_accuracy", NULL);
-	const double keras_sd = json_number(doc, "results", pooling, "std_val_accuracy",
-					    NULL);
-	char faces[256], db[256], log[256], history[256], seed[16], ep[16];
+	const int epochs = (int)json_number(doc, KERAS_ACCURACY, "epochs", pooling, NULL);
+	const double keras = json_number(doc, KERAS_ACCURACY, "results", pooling,
+					 "mean_val_accuracy", NULL);
+	const double keras_sd = json_number(doc, KERAS_ACCURACY, "results", pooling,
+					    "std_val_accuracy", NULL);
+	char faces[256], db[256], log[256], history[256], head[256], seed[16], ep[16];
 	double acc[SEEDS], sum = 0, ss = 0, t0 = now();
 
 	assert_true(epochs > 0 && keras > 0 && keras <= 1);
@@ -204,14 +266,18 @@ static void pooling_accuracy(const char *pooling, const char *dir, const char *n
 	assert_true(checked > 0);
 	print_message("%s: extract: 1240 faces in %.0f s; %d of them within 1e-5 of "
 		      "Keras' vectors\n", pooling, t_extract, checked);
+	check_calibration(db, pooling, log);
 
 	t0 = now();
 	for (int s = 0; s < SEEDS; s++) {
 		snprintf(seed, sizeof seed, "%d", s + 1);
 		snprintf(history, sizeof history, "%s/history_%s%d.csv", dir, pooling, s + 1);
+		/* In the test's folder: train-head's default is head.h5 in the
+		 * current one, the source tree. */
+		snprintf(head, sizeof head, "%s/head_%s%d.h5", dir, pooling, s + 1);
 		char *train[] = {proc_bin("train-head"), "--db", db, "--epochs", ep,
 				 "--lr", "1e-4", "--batch-size", "32", "--seed", seed,
-				 "--history", history, "-q", NULL};
+				 "--history", history, "--out", head, "-q", NULL};
 		if (proc_run(train, log) != 0) {
 			char *out = tu_slurp(log);
 			fail_msg("train-head failed:\n%s", out);

@@ -5,7 +5,8 @@
  * covers the layers the tap needs, so that a store begun with the _notop
  * file and finished with the full one is, byte for byte, the store the
  * full file makes alone; the head records the tap and predict follows it.
- * verify and nearest run to the store's tap too.  And the refusals: fc2
+ * verify and nearest run to the store's tap too, and verify without a
+ * store to --layer's, its distance the stored vectors'.  And the refusals: fc2
  * from a _notop file, another tap into a store, a merge of two taps,
  * predict with weights that cannot give the head's tap.  (The taps' numbers against Keras: test_vgg.c.) */
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include "net/vgg.h"
 #include "net/weights.h"
 #include "proc.h"
+#include "recog/recog.h"
 #include "store/featdb.h"
 #include "testutil.h"
 
@@ -512,11 +514,168 @@ static void test_recog_follows_the_tap(void **state)
 	free(out);
 }
 
+/* stored_vector: the vector db stores under key, in v (dim floats). */
+static void stored_vector(const char *db, const char *key, float *v, int dim)
+{
+	e2e_dump_t d;
+	featdb_rec_t rec;
+	char err[ERR_LEN];
+	size_t i;
+
+	if (e2e_dump(db, &d, err))
+		fail_msg("%s", err);
+	for (i = 0; i < d.n && strcmp(d.keys[i], key); i++)
+		;
+	if (i == d.n)
+		fail_msg("%s holds no %s", db, key);
+	if (featdb_rec_decode(d.vals[i], d.lens[i], &rec, err))
+		fail_msg("%s", err);
+	assert_int_equal(rec.dim, dim);
+	featdb_rec_vector(&rec, v);
+	e2e_dump_free(&d);
+}
+
+/* verify_run runs verify with the NULL-terminated options, then images a
+ * and b; fails unless it exits with status; returns its output (malloc'd). */
+static char *verify_run(int status, const char *a, const char *b, ...)
+{
+	char *argv[32] = {proc_bin("verify")};
+	int k = 1;
+	va_list ap;
+	char *arg;
+
+	va_start(ap, b);
+	while ((arg = va_arg(ap, char *)) && k < 29)
+		argv[k++] = arg;
+	va_end(ap);
+	argv[k++] = (char *)a;
+	argv[k++] = (char *)b;
+	argv[k] = NULL;
+	return run_status(argv, status);
+}
+
+/* distance_of: the distance in verify's line (A B distance threshold
+ * verdict); frees out. */
+static double distance_of(char *out)
+{
+	char *p = strchr(out, '\t');
+	double d;
+
+	p = p ? strchr(p + 1, '\t') : NULL;
+	if (!p)
+		fail_msg("verify printed no distance:\n%s", out);
+	d = strtod(p + 1, NULL);
+	free(out);
+	return d;
+}
+
+/* verify without a store takes the vectors where --layer and --pooling
+ * say, as extract does: the distance of two images at block5_pool avg,
+ * from the _notop file or the full one, is the one between the vectors
+ * extract stored for them, under each metric (printed to 6 decimals);
+ * with --db, options that name the store's tap change nothing.  (Runs
+ * after test_notop_pool_store, whose store holds the two images.) */
+static void test_verify_takes_the_layer(void **state)
+{
+	const char *db = path_in("avg.lmdb");
+	const char *a = path_in("faces/person_01/001.jpg");
+	const char *b = path_in("faces/person_01/002.jpg");
+	const char *weights[2] = {g.notop, g.full};
+	float va[512], vb[512];
+
+	stored_vector(db, "person_01/001.jpg", va, 512);
+	stored_vector(db, "person_01/002.jpg", vb, 512);
+	for (int m = 0; m < RECOG_NMETRICS; m++) {
+		char *metric = (char *)recog_metric_name(m);
+		double want = recog_distance(m, va, vb, 512);
+		assert_true(want > 1e-4);
+		for (int k = 0; k < 2; k++) {
+			double got = distance_of(verify_run(0, a, b, "--weights",
+							    (char *)weights[k], "--threshold",
+							    "0.5", "--metric", metric, "--layer",
+							    "block5_pool", "--pooling", "avg",
+							    NULL));
+			if (fabs(got - want) > 1e-6 * fmax(1, want))
+				fail_msg("%s, %s: verify says %.9g, the stored vectors %.9g",
+					 weights[k], metric, got, want);
+		}
+		double got = distance_of(verify_run(0, a, b, "--db", db, "--weights",
+						    g.notop, "--threshold", "0.5", "--metric",
+						    metric, "--layer", "block5_pool", "--pooling",
+						    "avg", NULL));
+		assert_true(fabs(got - want) <= 1e-6 * fmax(1, want));
+	}
+	/* Max pooling is another vector, so another distance. */
+	double avg = distance_of(verify_run(0, a, b, "--weights", g.notop, "--threshold",
+					    "0.5", "--layer", "block5_pool", "--pooling",
+					    "avg", NULL));
+	double max = distance_of(verify_run(0, a, b, "--weights", g.notop, "--threshold",
+					    "0.5", "--layer", "block5_pool", "--pooling",
+					    "max", NULL));
+	assert_true(fabs(avg - max) > 1e-4);
+}
+
+/* What verify refuses about --layer and --pooling: another tap than the
+ * store's (naming both), fc1 or fc2 from a _notop file, a layer of another
+ * model than the weights' or --model's, the usage errors extract gives,
+ * and either option with --calibrate. */
+static void test_verify_layer_refusals(void **state)
+{
+	const char *db = path_in("avg.lmdb");
+	const char *a = path_in("faces/person_01/001.jpg");
+	const char *b = path_in("faces/person_01/002.jpg");
+	static const char *const other[][3] = {
+		{"fc2", NULL, "but --layer fc2 was given"},
+		{"block5_pool", NULL, "but --layer block5_pool was given"},
+		{"block5_pool", "max", "but --layer block5_pool --pooling max was given"},
+		{"pool5", "avg", "but --layer pool5 --pooling avg was given"},
+	};
+	char *out;
+
+	for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+		out = verify_run(1, a, b, "--db", db, "--weights", g.full, "--threshold",
+				 "0.5", "--layer", other[i][0], other[i][1] ? "--pooling" :
+				 NULL, other[i][1], NULL);
+		expect_says(out, "verify: error: ", "holds vgg16-block5_pool-avg vectors "
+			    "(--layer block5_pool --pooling avg)", other[i][2], NULL);
+		free(out);
+	}
+	out = verify_run(1, a, b, "--weights", g.notop, "--threshold", "0.5", "--layer",
+			 "fc1", NULL);
+	expect_says(out, "verify: error: ", "VGG16's _notop file", "not fc1", NULL);
+	free(out);
+	out = verify_run(1, a, b, "--weights", g.full, "--threshold", "0.5", "--layer",
+			 "fc7", NULL);
+	expect_says(out, "verify: error: ", "--layer fc7 is VGG-Face's name",
+		    "holds VGG16 weights", NULL);
+	free(out);
+	static const char *const bad[][5] = {
+		{"--layer", "fc3", NULL, NULL, "--layer: 'fc3' is not fc2, fc1 or block5_pool"},
+		{"--pooling", "avg", NULL, NULL, "give --layer block5_pool"},
+		{"--layer", "fc2", "--pooling", "max", "Keras pools block5_pool"},
+		{"--layer", "block5_pool", "--pooling", "sum", "'sum' is not avg or max"},
+		{"--layer", "pool5", "--model", "vgg16", "--layer pool5 is VGG-Face's"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		out = verify_run(2, a, b, "--weights", g.full, "--threshold", "0.5",
+				 bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL);
+		expect_says(out, bad[i][4], "Try 'verify --help'.", NULL);
+		free(out);
+	}
+	char *cal[] = {proc_bin("verify"), "--calibrate", "--db", (char *)db, "--layer",
+		       "block5_pool", "--pooling", "avg", NULL};
+	out = run_status(cal, 2);
+	expect_says(out, "--calibrate takes no --weights, --layer, --pooling", NULL);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_notop_pool_store),
 		cmocka_unit_test(test_recog_follows_the_tap),
+		cmocka_unit_test(test_verify_takes_the_layer),
+		cmocka_unit_test(test_verify_layer_refusals),
 		cmocka_unit_test(test_notop_and_full_make_one_store),
 		cmocka_unit_test(test_other_taps),
 		cmocka_unit_test(test_refusals),

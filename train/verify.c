@@ -19,16 +19,17 @@
 #include "verify/verify.h"
 
 static const char usage[] =
-	"usage: verify A B [--db STORE | --weights FILE [--model M]] [options]\n"
+	"usage: verify A B [--db STORE | --weights FILE [--model M] [--layer L]]\n"
+	"                  [options]\n"
 	"       verify --calibrate --db STORE [--far F] [options]\n"
 	"\n"
 	"Says whether the faces in images A and B are one person: their vectors'\n"
 	"distance against a threshold, printed as one line,\n"
 	"  A<TAB>B<TAB>distance<TAB>threshold<TAB>same|different\n"
 	"or, with --json, an object with DeepFace.verify's keys.  The vectors are\n"
-	"made as the store's were (its model, weights and preprocessing, checked),\n"
-	"or by the weights given.  The threshold is --threshold, else the one\n"
-	"--calibrate wrote into the store.\n"
+	"made as the store's were (its model, layer, weights and preprocessing,\n"
+	"checked), or by the weights given at --layer (default fc2).  The\n"
+	"threshold is --threshold, else the one --calibrate wrote into the store.\n"
 	"\n"
 	"--calibrate forms every genuine pair (two images of one person) and a\n"
 	"seeded sample of impostor pairs (two people) of the store's records that\n"
@@ -45,6 +46,14 @@ static const char usage[] =
 	"                   for VGG-Face $VGGFACE_WEIGHTS, else\n"
 	"                   ~/.keras/models/vggface/" MODEL_VGGFACE_FILE ")\n"
 	"  --model M        vgg16 or vggface: the store and the file must be it\n"
+	"  --layer L        where the vectors are taken, as extract's --layer:\n"
+	"                   fc2 (default), fc1 or block5_pool (VGG-Face: fc7,\n"
+	"                   fc6, pool5); with --db, the store's (no need to\n"
+	"                   give it).  block5_pool needs no dense layer, so the\n"
+	"                   file " MODEL_VGG16_NOTOP_FILE "\n"
+	"                   serves it (read without --weights when Keras cached it)\n"
+	"  --pooling P      with block5_pool: avg or max over its 7x7, as\n"
+	"                   extract's --pooling; without it, Keras' Flatten\n"
 	"  --metric M       cosine, euclidean or euclidean_l2, as DeepFace defines\n"
 	"                   them (default cosine)\n"
 	"  --threshold X    same person when the distance is <= X (default: the\n"
@@ -75,13 +84,15 @@ static const char usage_dev[] =
 
 static int parse_args(int argc, char **argv, vf_opts_t *o)
 {
-	enum { O_DB = 256, O_WEIGHTS, O_MODEL, O_METRIC, O_THRESHOLD, O_JSON,
+	enum { O_DB = 256, O_WEIGHTS, O_MODEL, O_LAYER, O_POOLING, O_METRIC, O_THRESHOLD, O_JSON,
 	       O_CALIBRATE, O_FAR, O_RECORDS, O_IMPOSTORS, O_SEED, O_THREADS,
 	       O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"weights", required_argument, 0, O_WEIGHTS},
 		{"model", required_argument, 0, O_MODEL},
+		{"layer", required_argument, 0, O_LAYER},
+		{"pooling", required_argument, 0, O_POOLING},
 		{"metric", required_argument, 0, O_METRIC},
 		{"threshold", required_argument, 0, O_THRESHOLD},
 		{"json", no_argument, 0, O_JSON},
@@ -97,6 +108,7 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{0, 0, 0, 0},
 	};
+	char err[ERR_LEN];
 	int c, far_given = 0, sample_given = 0;
 
 	*o = (vf_opts_t){.threshold = -1, .far = 1e-3, .impostors = 1000000};
@@ -108,6 +120,19 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 		case O_MODEL:
 			if (cli_model(PROG, optarg, &o->model))
 				return CLI_USAGE;
+			break;
+		/* Each value alone now, as extract checks them; the two
+		 * together below. */
+		case O_LAYER:
+			o->layer = optarg;
+			if (model_tap_find(optarg, NULL, &o->tap_model, &o->tap, err))
+				return cli_usage(PROG, "%s", err);
+			break;
+		case O_POOLING:
+			o->pooling = optarg;
+			if (model_tap_find(model_tap_layer(MODEL_VGG16, MODEL_TAP_POOL), optarg,
+					   &o->tap_model, &o->tap, err))
+				return cli_usage(PROG, "%s", err);
 			break;
 		case O_METRIC:
 			if ((o->metric = recog_metric_parse(optarg)) < 0)
@@ -157,8 +182,10 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 	const char *wrong = NULL;
 	if (o->calibrate && (!o->db || optind != argc))
 		wrong = "--calibrate takes --db STORE and no image";
-	else if (o->calibrate && (o->weights || o->json || o->threshold >= 0))
-		wrong = "--calibrate takes no --weights, --json or --threshold";
+	else if (o->calibrate && (o->weights || o->json || o->threshold >= 0 ||
+				  o->layer || o->pooling))
+		wrong = "--calibrate takes no --weights, --layer, --pooling, --json "
+			"or --threshold (it measures the stored vectors)";
 	else if (!o->calibrate && argc - optind != 2)
 		wrong = "two images are required (or --calibrate --db STORE)";
 	else if (!o->calibrate && (far_given || sample_given))
@@ -168,6 +195,8 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 			"threshold is the other way)";
 	if (wrong)
 		return cli_usage(PROG, "%s", wrong);
+	if ((c = cli_tap(PROG, o->model, o->layer, o->pooling, &o->tap_model, &o->tap)))
+		return c;
 	if (!o->calibrate) {
 		o->a = argv[optind];
 		o->b = argv[optind + 1];
@@ -211,6 +240,22 @@ static int two_vectors(const vf_opts_t *o, const weights_t *w, int tap, float *v
 	return rc;
 }
 
+/* check_store_tap: --layer and --pooling, when given with --db, ask for
+ * the tap of the store's vectors (model's, at tap), or it is an error
+ * naming both. */
+static int check_store_tap(const vf_opts_t *o, const featdb_meta_t *meta, int model,
+			   int tap, char *err)
+{
+	char has[96];
+
+	if (!o->layer || (o->tap == tap && (!o->tap_model || o->tap_model == model)))
+		return 0;
+	model_tap_options(model, tap, has, sizeof has);
+	return err_set(err, ERR_MISMATCH, "%s holds %s vectors (%s), but --layer %s%s%s "
+		       "was given", o->db, meta->model, has, o->layer,
+		       o->pooling ? " --pooling " : "", o->pooling ? o->pooling : "");
+}
+
 /* verify A B: the vectors made as the store's were, their distance
  * against the threshold. */
 static int verify_pair(const vf_opts_t *o, double t0)
@@ -226,8 +271,11 @@ static int verify_pair(const vf_opts_t *o, double t0)
 	if (o->db && (rc = recog_store_open(o->db, &db, &meta, &model, err)))
 		goto fail;
 	featdb_close(db);
-	/* Without a store, fc2's vectors; with one, those of its tap. */
-	tap = recog_store_tap(o->db ? &meta : NULL);
+	/* With a store, the vectors are taken where its were; without one,
+	 * where --layer and --pooling say (fc2 by default). */
+	tap = o->db ? recog_store_tap(&meta) : o->tap;
+	if (!o->db && !model)
+		model = o->tap_model;
 	D = model_tap_info(tap)->dim;
 	if (!(v = malloc(2 * (size_t)D * sizeof *v))) {
 		rc = err_set(err, ERR_NOMEM, "out of memory");
@@ -238,6 +286,8 @@ static int verify_pair(const vf_opts_t *o, double t0)
 			     "given", o->db, meta.model, model_info(o->model)->name);
 		goto fail;
 	}
+	if (o->db && (rc = check_store_tap(o, &meta, model, tap, err)))
+		goto fail;
 	if ((rc = recog_threshold_pick(o->threshold, o->db ? &meta : NULL, o->db,
 				       o->metric, &t, err)))
 		goto fail;
@@ -251,6 +301,7 @@ static int verify_pair(const vf_opts_t *o, double t0)
 	}
 	if ((rc = weights_load(wpath, &w, err)) ||
 	    (rc = weights_check_model(&w, o->model, wpath, err)) ||
+	    (rc = weights_check_layer(&w, o->tap_model, o->layer, wpath, err)) ||
 	    (rc = weights_check_tap(&w, tap, wpath, err)) ||
 	    (o->db && (rc = recog_check_weights(o->db, &meta, model, &w, wpath, D,
 						err))) ||

@@ -54,6 +54,20 @@ const weights_layer_spec_t weights_spec[WEIGHTS_NLAYERS] = {
 	{ "fc2", 0, 4096, 4096, 0 },
 };
 
+int weights_check_layer(const weights_t *w, int layer_model, const char *layer,
+			const char *path, char *err)
+{
+	char taps[160];
+
+	if (layer_model == MODEL_AUTO || layer_model == w->model)
+		return 0;
+	model_tap_list(w->model, w->nlayers, taps, sizeof taps);
+	return err_set(err, ERR_MISMATCH, "--layer %s is %s's name, but %s holds %s "
+		       "weights, whose layers are %s", layer,
+		       model_info(layer_model)->title, path,
+		       model_info(w->model)->title, taps);
+}
+
 int weights_check_tap(const weights_t *w, int tap, const char *path,
 		      char *err)
 {

@@ -121,6 +121,14 @@ int weights_check_model(const weights_t *w, int want, const char *path,
  * WEIGHTS_NLAYERS is the fingerprint stores had before the taps. */
 const char *weights_fingerprint(const weights_t *w, int nlayers);
 
+/* weights_check_layer: 0 when layer, a --layer's name, is w's model's
+ * (layer_model, the model whose name it is: model_tap_find; MODEL_AUTO,
+ * no --layer, passes), else ERR_MISMATCH naming the file (path), the
+ * model it holds and the layers it has ("--layer fc7 is VGG-Face's name,
+ * but PATH holds VGG16 weights, whose layers are fc2, fc1 or ..."). */
+int weights_check_layer(const weights_t *w, int layer_model, const char *layer,
+			const char *path, char *err);
+
 /* weights_check_tap: 0 when w holds the layers tap (net/model.h) needs,
  * else ERR_MISSING naming the file (path), what it holds and the taps it
  * gives ("PATH is VGG16's _notop file (13 convolutions, no fc1 or fc2): it

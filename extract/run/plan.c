@@ -73,22 +73,12 @@ static int lock_store(const char *db, int *fd, char *err)
  * numbers there. */
 static int load_weights(const run_opts_t *o, plan_t *p, char *err)
 {
-	const model_info_t *m;
-	char taps[160];
 	int rc;
 
 	if ((rc = weights_load(p->wpath, &p->w, err)) ||
-	    (rc = weights_check_model(&p->w, o->model, p->wpath, err)))
-		return rc;
-	m = model_info(p->w.model);
-	if (o->tap_model != MODEL_AUTO && o->tap_model != p->w.model) {
-		model_tap_list(p->w.model, p->w.nlayers, taps, sizeof taps);
-		return err_set(err, ERR_MISMATCH, "--layer %s is %s's name, but %s "
-			       "holds %s weights, whose layers are %s", o->layer,
-			       model_info(o->tap_model)->title, p->wpath, m->title,
-			       taps);
-	}
-	if ((rc = weights_check_tap(&p->w, o->tap, p->wpath, err)))
+	    (rc = weights_check_model(&p->w, o->model, p->wpath, err)) ||
+	    (rc = weights_check_layer(&p->w, o->tap_model, o->layer, p->wpath, err)) ||
+	    (rc = weights_check_tap(&p->w, o->tap, p->wpath, err)))
 		return rc;
 	return dist_check_weights(weights_fingerprint(&p->w,
 					model_tap_info(o->tap)->nlayers), err);

@@ -36,6 +36,10 @@ typedef struct vf_opts {
 	const char *a, *b;          /* the two images */
 	const char *db, *weights;
 	int model;                  /* net/model.h's; MODEL_AUTO: the file's */
+	/* --layer and --pooling (NULL: not given), the tap they ask for and
+	 * the model whose layer name --layer is (cli_tap) */
+	const char *layer, *pooling;
+	int tap, tap_model;
 	int metric;                 /* recog.h's */
 	double threshold;           /* < 0: the store's */
 	int json, calibrate, quiet;
