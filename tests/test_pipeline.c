@@ -245,11 +245,12 @@ static const char *fake_machine(void)
 			 "[ -d $d ] && ln -sf $d/*.pc pc/ 2>/dev/null || true; done; "
 			 "rm -f pc/cmocka.pc; pkg-config --exists openblas", g_dir), 0);
 	free(out);
-	/* A make that runs this test (make test-asan's, say) exports its
-	 * command line's variables (BUILD=build-asan) to every make below it
-	 * through MAKEFLAGS: the fake machine's make starts clean. */
-	snprintf(env, sizeof env, "MAKEFLAGS= MFLAGS= MAKELEVEL= PATH=%s/fake:$PATH "
-		 "PKG_CONFIG_LIBDIR=%s/pc", g_dir, g_dir);
+	/* A make that runs this test (make test-asan's, say) passes its
+	 * command line's variables (BUILD=build-asan) to every process below
+	 * it, both as environment variables and through MAKEFLAGS: the fake
+	 * machine's make starts without them. */
+	snprintf(env, sizeof env, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u BIN "
+		 "-u OPT PATH=%s/fake:$PATH PKG_CONFIG_LIBDIR=%s/pc", g_dir, g_dir);
 	return env;
 }
 
