@@ -480,20 +480,22 @@ static int load_head(const char *path, head_t *h)
 
 /* ---- the suggested --min-prob -------------------------------------------- */
 
-typedef struct valid_set {
-	int D;
+/* The store's records of one split (FEATDB_VALID, FEATDB_TEST), gathered
+ * by featdb_foreach with collect_split. */
+typedef struct split_set {
+	int split, D;
 	size_t n;
-	float *x;  /* (n, D) the records tagged valid */
+	float *x;  /* (n, D) the records tagged split */
 	int *y;
-} valid_set_t;
+} split_set_t;
 
-static int collect_valid(void *ctx, const char *key, size_t keylen,
+static int collect_split(void *ctx, const char *key, size_t keylen,
 			 const featdb_rec_t *rec, const char *why)
 {
-	valid_set_t *v = ctx;
+	split_set_t *v = ctx;
 	(void)key, (void)keylen, (void)why;
 	assert_non_null(rec);
-	if (rec->split != FEATDB_VALID)
+	if (rec->split != v->split)
 		return 0;
 	v->x = realloc(v->x, (v->n + 1) * (size_t)v->D * sizeof *v->x);
 	v->y = realloc(v->y, (v->n + 1) * sizeof *v->y);
@@ -536,7 +538,7 @@ static void parse_suggestion(const char *text, suggestion_t *g)
 static void check_suggestion(const char *store, const char *head,
 			     const suggestion_t *g)
 {
-	valid_set_t v = {0};
+	split_set_t v = {.split = FEATDB_VALID};
 	head_t h;
 	char err[ERR_LEN];
 	featdb_t *db = NULL;
@@ -544,7 +546,7 @@ static void check_suggestion(const char *store, const char *head,
 	assert_int_equal(load_head(head, &h), 0);
 	v.D = h.D;
 	assert_int_equal(featdb_open(store, FEATDB_RDONLY, &db, err), 0);
-	assert_int_equal(featdb_foreach(db, collect_valid, &v, err), 0);
+	assert_int_equal(featdb_foreach(db, collect_split, &v, err), 0);
 	featdb_close(db);
 	double *right = malloc(v.n * sizeof *right), *wrong = malloc(v.n * sizeof *wrong);
 	double *l = malloc((size_t)h.K * sizeof *l);
@@ -762,29 +764,6 @@ static void test_sweep(void **state)
 
 /* ---- the test set --------------------------------------------------------- */
 
-typedef struct test_set {
-	int D;
-	size_t n;
-	float *x; /* (n, D) the records tagged test */
-	int *y;
-} test_set_t;
-
-static int collect_test(void *ctx, const char *key, size_t keylen,
-			const featdb_rec_t *rec, const char *why)
-{
-	test_set_t *v = ctx;
-	(void)key, (void)keylen, (void)why;
-	assert_non_null(rec);
-	if (rec->split != FEATDB_TEST)
-		return 0;
-	v->x = realloc(v->x, (v->n + 1) * (size_t)v->D * sizeof *v->x);
-	v->y = realloc(v->y, (v->n + 1) * sizeof *v->y);
-	assert_true(v->x && v->y);
-	featdb_rec_vector(rec, v->x + v->n * (size_t)v->D);
-	v->y[v->n++] = rec->cls;
-	return 0;
-}
-
 /* The records tagged test are scored once, by the chosen head: the
  * printed accuracy, top-5 accuracy and support, and the --confusion file,
  * against the head file run over the store's test records here. */
@@ -799,7 +778,7 @@ static void test_test_score(void **state)
 	const char *store = make_store("score.lmdb", &s);
 	const char *out = path_in("score.txt"), *head = path_in("score.h5");
 	const char *csv = path_in("score.csv");
-	test_set_t v = {.D = s.D};
+	split_set_t v = {.split = FEATDB_TEST, .D = s.D};
 	featdb_t *db;
 	head_t h;
 	char err[ERR_LEN];
@@ -808,7 +787,7 @@ static void test_test_score(void **state)
 			     head, "--confusion", csv, NULL), 0);
 	assert_int_equal(load_head(head, &h), 0);
 	assert_int_equal(featdb_open(store, FEATDB_RDONLY, &db, err), 0);
-	assert_int_equal(featdb_foreach(db, collect_test, &v, err), 0);
+	assert_int_equal(featdb_foreach(db, collect_split, &v, err), 0);
 	featdb_close(db);
 	assert_int_equal(v.n, 70);
 	long conf[7][7] = {{0}};
