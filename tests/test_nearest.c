@@ -73,16 +73,13 @@ typedef struct hit {
  * number.  The whole output (with the summary) in *text when not NULL. */
 static int nearest(int want, hit_t *h, int max, char **text, ...)
 {
-	char *argv[40];
-	int n = 0, lines = 0;
+	char *argv[PROC_ARGV];
+	int lines = 0;
 	va_list ap;
 
-	argv[n++] = NEAREST;
 	va_start(ap, text);
-	for (char *a; (a = va_arg(ap, char *)) && n < 39;)
-		argv[n++] = a;
+	proc_argv(argv, NEAREST, ap);
 	va_end(ap);
-	argv[n] = NULL;
 	int st = proc_run(argv, out);
 	char *s = tu_slurp(out);
 	if (st != want)
@@ -345,15 +342,12 @@ static void small_store(const char *path, const char *model, int model_id,
 
 static void expect(int want_status, const char *substr, ...)
 {
-	char *argv[40];
-	int n = 0;
+	char *argv[PROC_ARGV];
 	va_list ap;
-	argv[n++] = NEAREST;
+
 	va_start(ap, substr);
-	for (char *a; (a = va_arg(ap, char *)) && n < 39;)
-		argv[n++] = a;
+	proc_argv(argv, NEAREST, ap);
 	va_end(ap);
-	argv[n] = NULL;
 	int st = proc_run(argv, out);
 	char *text = tu_slurp(out);
 	if (st != want_status || (substr && !strstr(text, substr)))

@@ -61,16 +61,12 @@ static int teardown(void **state)
  * output (stdout and stderr) in *text (malloc'd). */
 static int run(char **text, ...)
 {
-	char *argv[40];
-	int n = 0;
+	char *argv[PROC_ARGV];
 	va_list ap;
 
-	argv[n++] = VERIFY;
 	va_start(ap, text);
-	for (char *a; (a = va_arg(ap, char *)) && n < 39;)
-		argv[n++] = a;
+	proc_argv(argv, VERIFY, ap);
 	va_end(ap);
-	argv[n] = NULL;
 	int st = proc_run(argv, out);
 	*text = tu_slurp(out);
 	return st;
@@ -576,15 +572,12 @@ static void put_meta_raw(const char *path, const char *key, const char *val)
 
 static void expect(int want_status, const char *substr, ...)
 {
-	char *argv[40];
-	int n = 0;
+	char *argv[PROC_ARGV];
 	va_list ap;
-	argv[n++] = VERIFY;
+
 	va_start(ap, substr);
-	for (char *a; (a = va_arg(ap, char *)) && n < 39;)
-		argv[n++] = a;
+	proc_argv(argv, VERIFY, ap);
 	va_end(ap);
-	argv[n] = NULL;
 	int st = proc_run(argv, out);
 	char *text = tu_slurp(out);
 	if (st != want_status || (substr && !strstr(text, substr)))

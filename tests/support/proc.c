@@ -59,6 +59,17 @@ int proc_run(char *const argv[], const char *out_path)
 	return proc_wait(proc_spawn(argv, out_path));
 }
 
+int proc_argv(char *argv[PROC_ARGV], char *prog, va_list ap)
+{
+	int n = 0;
+
+	argv[n++] = prog;
+	for (char *a; n < PROC_ARGV - 1 && (a = va_arg(ap, char *));)
+		argv[n++] = a;
+	argv[n] = NULL;
+	return n;
+}
+
 /* One path per program, computed once: the pointers stay valid, so an argv
  * array built early may be used after any number of later calls. */
 static char *in_dir(const char *env, const char *dflt, const char *prog)

@@ -2,6 +2,7 @@
 #ifndef TESTS_PROC_H
 #define TESTS_PROC_H
 
+#include <stdarg.h>
 #include <sys/types.h>
 
 /* proc_spawn starts argv[0] with argv, stdout and stderr to out_path (or
@@ -17,6 +18,13 @@ int proc_wait(pid_t pid);
 
 /* proc_run = spawn + wait. */
 int proc_run(char *const argv[], const char *out_path);
+
+/* proc_argv fills argv (room for PROC_ARGV entries) with prog, then the
+ * char * arguments of ap up to their NULL (at most PROC_ARGV - 2 of them),
+ * then NULL; returns the count before the NULL.  For a test's varargs
+ * runner of one program. */
+#define PROC_ARGV 40
+int proc_argv(char *argv[PROC_ARGV], char *prog, va_list ap);
 
 /* proc_sleep sleeps for s seconds. */
 void proc_sleep(double s);
