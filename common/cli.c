@@ -112,6 +112,31 @@ int cli_model(const char *prog, const char *s, int *model)
 	return 0;
 }
 
+/* check_tap checks layer and pooling as model_tap_find does, the tap
+ * found unused. */
+static int check_tap(const char *prog, const char *layer, const char *pooling)
+{
+	char err[ERR_LEN];
+	int tap_model, tap;
+
+	if (model_tap_find(layer, pooling, &tap_model, &tap, err)) {
+		cli_usage(prog, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_layer(const char *prog, const char *layer)
+{
+	return check_tap(prog, layer, NULL);
+}
+
+int cli_pooling(const char *prog, const char *pooling)
+{
+	/* Alone, a pooling is checked on the layer it pools. */
+	return check_tap(prog, model_tap_layer(MODEL_VGG16, MODEL_TAP_POOL), pooling);
+}
+
 int cli_tap(const char *prog, int model, const char *layer, const char *pooling,
 	    int *tap_model, int *tap)
 {

@@ -44,6 +44,13 @@ int cli_bad_option(const char *prog, char **argv);
  * "prog: --model: ...". */
 int cli_model(const char *prog, const char *s, int *model);
 
+/* cli_layer, cli_pooling: one --layer or --pooling value checked alone,
+ * as the option is read (so that its error comes before a --help after
+ * it); the two together, and against --model, are cli_tap's.  0, or -1
+ * after printing the usage error (model_tap_find's reason). */
+int cli_layer(const char *prog, const char *layer);
+int cli_pooling(const char *prog, const char *pooling);
+
 /* cli_tap: the tap that --layer LAYER and --pooling P ask for (either NULL
  * when not given; model_tap_find) and the model whose layer name LAYER is
  * (*tap_model; MODEL_AUTO when layer is NULL), which must be --model's

@@ -134,7 +134,6 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		{0, 0, 0, 0},
 	};
 	const char *pooling = NULL;
-	char err[ERR_LEN];
 	int c;
 
 	*o = (run_opts_t){.batch = 0, .decode_threads = 2, .limit = -1,
@@ -154,14 +153,13 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		 * below. */
 		case O_LAYER:
 			o->layer = optarg;
-			if (model_tap_find(optarg, NULL, &o->tap_model, &o->tap, err))
-				return cli_usage(PROG, "%s", err);
+			if (cli_layer(PROG, optarg))
+				return CLI_USAGE;
 			break;
 		case O_POOLING:
 			pooling = optarg;
-			if (model_tap_find(model_tap_layer(MODEL_VGG16, MODEL_TAP_POOL), optarg,
-					   &o->tap_model, &o->tap, err))
-				return cli_usage(PROG, "%s", err);
+			if (cli_pooling(PROG, optarg))
+				return CLI_USAGE;
 			break;
 		case O_BATCH:
 			if (cli_long(PROG, "--batch", optarg, 1, 256, &o->batch))

@@ -108,7 +108,6 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 		{"help-dev", no_argument, 0, O_HELP_DEV},
 		{0, 0, 0, 0},
 	};
-	char err[ERR_LEN];
 	int c, far_given = 0, sample_given = 0;
 
 	*o = (vf_opts_t){.threshold = -1, .far = 1e-3, .impostors = 1000000};
@@ -125,14 +124,13 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 		 * together below. */
 		case O_LAYER:
 			o->layer = optarg;
-			if (model_tap_find(optarg, NULL, &o->tap_model, &o->tap, err))
-				return cli_usage(PROG, "%s", err);
+			if (cli_layer(PROG, optarg))
+				return CLI_USAGE;
 			break;
 		case O_POOLING:
 			o->pooling = optarg;
-			if (model_tap_find(model_tap_layer(MODEL_VGG16, MODEL_TAP_POOL), optarg,
-					   &o->tap_model, &o->tap, err))
-				return cli_usage(PROG, "%s", err);
+			if (cli_pooling(PROG, optarg))
+				return CLI_USAGE;
 			break;
 		case O_METRIC:
 			if ((o->metric = recog_metric_parse(optarg)) < 0)
