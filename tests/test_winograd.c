@@ -355,8 +355,8 @@ static void test_transforms_same_bits(void **state)
 						 * transform of known, varied numbers. */
 						ks[i]->wino_in(m, img, H, W, C, y0 - 1, x0 - 1, v, (size_t)Cs,
 							       (x0 / m) % 2);
-						ks[i]->wino_out(m, v, (size_t)Cs, C, bias, o, H, W, y0, x0, 0);
-						ks[i]->wino_out(m, v, (size_t)Cs, C, bias, po, H, W, y0, x0, 1);
+						ks[i]->wino_out(m, v, (size_t)Cs, C, bias, o, (size_t)C, H, W, y0, x0, 0);
+						ks[i]->wino_out(m, v, (size_t)Cs, C, bias, po, (size_t)C, H, W, y0, x0, 1);
 					}
 				if (i) {
 					assert_memory_equal(V, V0, (size_t)P * Cs * sizeof *V);

@@ -77,10 +77,12 @@ typedef struct kern {
 	 * pool 1: img is (H/2, W/2, K) and gets their 2x2 max-pools (y0 and x0
 	 * even; an odd last row or column dropped, as Keras' 'valid' pool
 	 * does): the bits maxpool2 gives over the outputs, without writing
-	 * them. */
+	 * them.  img's pixels are ldo floats apart (ldo >= K): K channels of
+	 * a wider image, each computed on its own (the same bits as when
+	 * written with all the others). */
 	void (*wino_out)(int m, const float *M, size_t pstride, int K,
-			 const float *bias, float *img, int H, int W, int y0,
-			 int x0, int pool);
+			 const float *bias, float *img, size_t ldo, int H, int W,
+			 int y0, int x0, int pool);
 
 	/* V (T, Cs) with rows ldv apart, U (Ks/nr, Cs, nr) panels, M (T, Ks)
 	 * with rows ldm apart: M = V @ U, each element summed over c in blocks
@@ -88,6 +90,13 @@ typedef struct kern {
 	 * order, then added to the sum so far). */
 	void (*wino_gemm)(int T, int Cs, int Ks, const float *V, size_t ldv,
 			  const float *U, float *M, size_t ldm);
+	/* wino_gemm, the same bits, asking L2 for the panel of U it will
+	 * need next as it goes, a row of that panel with each of its own:
+	 * where U streams from past L2.  The next panel is the call's own
+	 * next one, and after its last, `after` (Cs x nr floats, or NULL). */
+	void (*wino_gemm_ahead)(int T, int Cs, int Ks, const float *V, size_t ldv,
+				const float *U, float *M, size_t ldm,
+				const float *after);
 
 	/* img (H, W, C), kernel (3, 3, C, K) HWIO, bias (K), out (H, W, K): rows
 	 * y0..y1-1 of the 3x3 'same' convolution + bias + ReLU, computed

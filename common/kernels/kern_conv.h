@@ -57,22 +57,35 @@ in_tile(const int w, const int A, const float *img, int H, int W, int C,
 	}
 	for (int c0 = 0; c0 < C; c0 += SIMD_LANES) {
 		const int n = C - c0 < SIMD_LANES ? C - c0 : SIMD_LANES;
-		for (int j = 0; j < A; j++) {
-			int y = y0 + j;
-			for (int x = 0; x < A; x++) {
-				int xx = x0 + x;
-				if (!inside && (y < 0 || y >= H || xx < 0 || xx >= W)) {
-					d[j][x] = vf_zero();
-					continue;
-				}
-				const float *s = img + ((size_t)y * W + xx) * C + c0;
-				d[j][x] = n == SIMD_LANES ? vf_load(s) : vf_loadn(s, n);
-			}
-		}
-		/* t = B' d (column by column), then V = t B (row by row). */
+		/* t = B' d (column by column, each column of d loaded as it is
+		 * used: a full tile's d does not fit the registers), then V =
+		 * t B (row by row). */
+		if (inside && n == SIMD_LANES) {
+			const float *s0 = img + ((size_t)y0 * W + x0) * C + c0;
 #pragma GCC unroll 8
-		for (int x = 0; x < A; x++)
-			matvec(A, A, kern_bt[w], &d[0][x], KERN_MAX_A, &t[0][x], KERN_MAX_A);
+			for (int x = 0; x < A; x++) {
+#pragma GCC unroll 8
+				for (int j = 0; j < A; j++)
+					d[0][j] = vf_load(s0 + ((size_t)j * W + x) * C);
+				matvec(A, A, kern_bt[w], d[0], 1, &t[0][x], KERN_MAX_A);
+			}
+		} else {
+			for (int j = 0; j < A; j++) {
+				int y = y0 + j;
+				for (int x = 0; x < A; x++) {
+					int xx = x0 + x;
+					if (y < 0 || y >= H || xx < 0 || xx >= W) {
+						d[j][x] = vf_zero();
+						continue;
+					}
+					const float *s = img + ((size_t)y * W + xx) * C + c0;
+					d[j][x] = n == SIMD_LANES ? vf_load(s) : vf_loadn(s, n);
+				}
+			}
+#pragma GCC unroll 8
+			for (int x = 0; x < A; x++)
+				matvec(A, A, kern_bt[w], &d[0][x], KERN_MAX_A, &t[0][x], KERN_MAX_A);
+		}
 #pragma GCC unroll 8
 		for (int i = 0; i < A; i++) {
 			matvec(A, A, kern_bt[w], t[i], 1, v, 1);
@@ -104,7 +117,8 @@ out_px(vf_t y, vf_t b)
 /* wino_out for table w and A. */
 static inline __attribute__((always_inline)) void
 out_tile(const int w, const int A, const float *M, size_t pstride, int K,
-	 const float *bias, float *img, int H, int W, int y0, int x0, int pool)
+	 const float *bias, float *img, size_t ldo, int H, int W, int y0, int x0,
+	 int pool)
 {
 	const int m = A - 2;
 	vf_t mm[KERN_MAX_A][KERN_MAX_A], t[KERN_MAX_A][KERN_MAX_A];
@@ -130,9 +144,9 @@ out_tile(const int w, const int A, const float *M, size_t pstride, int K,
 			matvec(m, A, kern_at[w], t[u], 1, y, 1);
 			if (pool)
 				matvec(m, A, kern_at[w], t[u + 1], 1, y2, 1);
-			float *o = pool ? img + ((size_t)(y0 + u) / 2 * (W / 2) + x0 / 2) * K + k0
-					: img + ((size_t)(y0 + u) * W + x0) * K + k0;
-			for (int v = 0; v + pool < cols; v += 1 + pool, o += K) {
+			float *o = pool ? img + ((size_t)(y0 + u) / 2 * (W / 2) + x0 / 2) * ldo + k0
+					: img + ((size_t)(y0 + u) * W + x0) * ldo + k0;
+			for (int v = 0; v + pool < cols; v += 1 + pool, o += ldo) {
 				vf_t r = out_px(y[v], b);
 				if (pool)
 					r = vf_max(vf_max(r, out_px(y[v + 1], b)),
@@ -147,16 +161,16 @@ out_tile(const int w, const int A, const float *M, size_t pstride, int K,
 }
 
 static void KERN_FN(wino_out)(int m, const float *M, size_t pstride, int K,
-			      const float *bias, float *img, int H, int W,
-			      int y0, int x0, int pool)
+			      const float *bias, float *img, size_t ldo, int H,
+			      int W, int y0, int x0, int pool)
 {
 	switch (m * 2 + (pool != 0)) {
-	case 4: out_tile(0, 4, M, pstride, K, bias, img, H, W, y0, x0, 0); break;
-	case 5: out_tile(0, 4, M, pstride, K, bias, img, H, W, y0, x0, 1); break;
-	case 8: out_tile(1, 6, M, pstride, K, bias, img, H, W, y0, x0, 0); break;
-	case 9: out_tile(1, 6, M, pstride, K, bias, img, H, W, y0, x0, 1); break;
-	case 12: out_tile(2, 8, M, pstride, K, bias, img, H, W, y0, x0, 0); break;
-	default: out_tile(2, 8, M, pstride, K, bias, img, H, W, y0, x0, 1); break;
+	case 4: out_tile(0, 4, M, pstride, K, bias, img, ldo, H, W, y0, x0, 0); break;
+	case 5: out_tile(0, 4, M, pstride, K, bias, img, ldo, H, W, y0, x0, 1); break;
+	case 8: out_tile(1, 6, M, pstride, K, bias, img, ldo, H, W, y0, x0, 0); break;
+	case 9: out_tile(1, 6, M, pstride, K, bias, img, ldo, H, W, y0, x0, 1); break;
+	case 12: out_tile(2, 8, M, pstride, K, bias, img, ldo, H, W, y0, x0, 0); break;
+	default: out_tile(2, 8, M, pstride, K, bias, img, ldo, H, W, y0, x0, 1); break;
 	}
 }
 
@@ -165,7 +179,7 @@ static void KERN_FN(wino_out)(int m, const float *M, size_t pstride, int K,
  * loops unroll and the mr x KERN_CONV_NRV accumulators stay in registers. */
 static inline __attribute__((always_inline)) void
 micro(const int mr, int kc, const float *a, size_t lda, const float *b,
-     float *c, size_t ldc, int add)
+     float *c, size_t ldc, int add, const float *pf)
 {
 	vf_t acc[KERN_CONV_MR][KERN_CONV_NRV];
 
@@ -176,6 +190,10 @@ micro(const int mr, int kc, const float *a, size_t lda, const float *b,
 			acc[r][v] = vf_zero();
 	for (int k = 0; k < kc; k++, b += KERN_CONV_NR) {
 		vf_t bv[KERN_CONV_NRV];
+		/* pf: the panel after this one, row k of it, into L2. */
+		if (pf)
+			for (int v = 0; v < KERN_CONV_NR; v += 16)
+				__builtin_prefetch(pf + (size_t)KERN_CONV_NR * k + v, 0, 2);
 #pragma GCC unroll 4
 		for (int v = 0; v < KERN_CONV_NRV; v++)
 			bv[v] = vf_load(b + v * SIMD_LANES);
@@ -206,11 +224,12 @@ micro(const int mr, int kc, const float *a, size_t lda, const float *b,
 
 #define KERN_CASE(R)                                                       \
 	case R:                                                            \
-		micro(R, kc, a, ldv, b, c, ldm, c0 > 0);                    \
+		micro(R, kc, a, ldv, b, c, ldm, c0 > 0, pf);                \
 		break;
 
-static void KERN_FN(wino_gemm)(int T, int Cs, int Ks, const float *V, size_t ldv,
-			   const float *U, float *M, size_t ldm)
+static void
+gemm(int T, int Cs, int Ks, const float *V, size_t ldv, const float *U, float *M,
+     size_t ldm, int ahead, const float *after)
 {
 	const int calls = (T + KERN_CONV_MR - 1) / KERN_CONV_MR;
 
@@ -226,17 +245,26 @@ static void KERN_FN(wino_gemm)(int T, int Cs, int Ks, const float *V, size_t ldv
 			 * in L2, and a whole panel asked for at once stalls the
 			 * core (measured on a block of conv1_2's products alone,
 			 * AVX-512: 10 to 15%). */
-			const float *next = calls <= 2 ? NULL
+			const float *next = !ahead && calls <= 2 ? NULL
 				: j + KERN_CONV_NR < Ks ? b + (size_t)KERN_CONV_NR * Cs
-				: c0 + KC < Cs ? U + (size_t)(c0 + KC) * KERN_CONV_NR : NULL;
-			for (int t = 0, call = 0; t < T; t += KERN_CONV_MR, call++) {
+				: c0 + KC < Cs ? U + (size_t)(c0 + KC) * KERN_CONV_NR
+				: ahead ? after : NULL;
+			for (int call = 0; call < calls; call++) {
+				/* The rows shared evenly among the calls: a short last
+				 * call (15 rows as 14 + 1) would wait on its few sums'
+				 * latency, where 8 + 7 keep the units as busy as 14. */
+				const int t = (int)((long)T * call / calls);
+				const int rows = (int)((long)T * (call + 1) / calls) - t;
 				const float *a = V + (size_t)t * ldv + c0;
 				float *c = M + (size_t)t * ldm + j;
-				if (next)
+				/* ahead: the first call asks for all of the next
+				 * panel, a row of it with each of its own. */
+				const float *pf = ahead && call == 0 ? next : NULL;
+				if (next && !ahead)
 					for (int k = kc * call / calls; k < kc * (call + 1) / calls; k++)
 						for (int v = 0; v < KERN_CONV_NR; v += 16)
 							simd_prefetch(next + (size_t)KERN_CONV_NR * k + v);
-				switch (T - t < KERN_CONV_MR ? T - t : KERN_CONV_MR) {
+				switch (rows) {
 #if KERN_CONV_MR > 16
 #error "kern_conv.h: KERN_CONV_MR above 16"
 #endif
@@ -286,12 +314,25 @@ static void KERN_FN(wino_gemm)(int T, int Cs, int Ks, const float *V, size_t ldv
 				KERN_CASE(2)
 #endif
 				default:
-					micro(1, kc, a, ldv, b, c, ldm, c0 > 0);
+					micro(1, kc, a, ldv, b, c, ldm, c0 > 0, pf);
 					break;
 				}
 			}
 		}
 	}
+}
+
+static void KERN_FN(wino_gemm)(int T, int Cs, int Ks, const float *V, size_t ldv,
+			   const float *U, float *M, size_t ldm)
+{
+	gemm(T, Cs, Ks, V, ldv, U, M, ldm, 0, NULL);
+}
+
+static void KERN_FN(wino_gemm_ahead)(int T, int Cs, int Ks, const float *V,
+				 size_t ldv, const float *U, float *M, size_t ldm,
+				 const float *after)
+{
+	gemm(T, Cs, Ks, V, ldv, U, M, ldm, 1, after);
 }
 
 /* conv1_1, one pixel's 64 outputs at a time (64 / SIMD_LANES vectors). */

@@ -8,6 +8,7 @@ const kern_t KERN_NAME = {
 	.wino_in = KERN_FN(wino_in),
 	.wino_out = KERN_FN(wino_out),
 	.wino_gemm = KERN_FN(wino_gemm),
+	.wino_gemm_ahead = KERN_FN(wino_gemm_ahead),
 	.direct3x3 = KERN_FN(direct3x3),
 	.maxpool2 = KERN_FN(maxpool2),
 	.gemm = KERN_FN(gemm),

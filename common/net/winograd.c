@@ -25,19 +25,24 @@ struct wino_layer {
 };
 
 /* Two ways to share a layer between the threads, by the size of U:
- *  - U fits the caches: each thread takes blocks of tiles through all three
- *    steps on its own.  A block's V and M stay in L2 from the input
- *    transform through the products to the output transform: the blocks
- *    are sized to that (block_max).
- *  - U does not (conv3_2 on: 17 to 38 MB): then U streams from memory once
- *    per block, so blocks are made as large as SHARED_BYTES allows (most
+ *  - up to U_CACHED_BYTES (conv1_2 to conv4_1: 1 to 19 MB): each thread
+ *    takes blocks of tiles through all three steps on its own, one panel
+ *    of output channels at a time (conv_block), so that a block's V stays
+ *    in L2 from the input transform through the products to the output
+ *    transform; U is read once per block, from L2 where it fits, else from
+ *    L3 (conv2_2 on: 4 to 19 MB) with the next panel asked for ahead.
+ *  - past it (conv4_2, conv4_3: 38 MB): U streams from memory once per
+ *    block, so blocks are made as large as SHARED_BYTES allows (most
  *    often the whole batch) and the threads do each step together: the
  *    products are split by positions and output channels, so that each
  *    part of U is read by one thread once.
+ * The line between them was measured on the AVX-512 Xeon (2 threads,
+ * in-process, interleaved): per thread, conv3_2 and conv4_1 took 0.85 and
+ * 0.91 of the CPU time they took shared, conv4_2 1.13.
  * Which way, the block sizes and the input transform's prefetch are
  * wino_choice_t's: the tuner (net/tune.h) measures them on the CPU at hand;
  * these are the defaults. */
-#define U_CACHED_BYTES ((size_t)8 << 20)
+#define U_CACHED_BYTES ((size_t)24 << 20)
 #define SHARED_BYTES ((size_t)64 << 20)
 /* Tiles per task in the shared steps' transforms; rows of V per call of
  * the products (their V stays in L2 across the panels of U). */
@@ -213,11 +218,13 @@ static int shared_mode(const wino_layer_t *l)
 	return u_bytes(l) > U_CACHED_BYTES;
 }
 
-/* Bytes of V and M per tile. */
+/* Bytes of V and M per tile: in shared mode M holds all the output
+ * channels, in per-thread mode one panel of them at a time (nr). */
 static size_t tile_bytes(const wino_layer_t *l)
 {
 	const int P = l->tf.a * l->tf.a;
-	return (row_floats(P, l->Cs) + row_floats(P, l->Ks)) * sizeof(float);
+	return (row_floats(P, l->Cs) + row_floats(P, shared_mode(l) ? l->Ks : l->k->nr)) *
+	       sizeof(float);
 }
 
 /* The L2 cache of a core (1 MB when the C library cannot tell). */
@@ -229,15 +236,24 @@ static size_t l2_bytes(void)
 
 /* Tiles per block.  Each thread's block of V and M shares L2 with what it
  * reads of U: where U takes at most half of L2, half of what U leaves;
- * where U streams past, three quarters of L2 (measured on conv1_2 and on
- * conv2_1 to conv3_1 on 2 MB of L2: 512 KB and 1.5 MB). */
+ * else half of L2, but at least BLOCK_MIN tiles, since U then comes from
+ * past L2 once per block and each of its panels should serve two calls of
+ * the microkernel (measured on 2 MB of L2, 2 threads: conv2_1 to conv3_1
+ * fastest at 0.7 to 1.1 MB, 28 tiles; conv3_2 at 28 tiles, 2 MB, 4% less
+ * time than at 14). */
+#define BLOCK_MIN 28
+
 static int block_max(const wino_layer_t *l)
 {
 	if (l->choice.tiles > 0)
 		return l->choice.tiles;
-	size_t l2 = l2_bytes(), u = u_bytes(l);
-	size_t bytes = shared_mode(l) ? SHARED_BYTES : u <= l2 / 2 ? (l2 - u) / 2 : l2 / 4 * 3;
-	size_t tb = bytes / tile_bytes(l);
+	size_t l2 = l2_bytes(), u = u_bytes(l), tb;
+	if (shared_mode(l))
+		tb = SHARED_BYTES / tile_bytes(l);
+	else if (u <= l2 / 2)
+		tb = (l2 - u) / 2 / tile_bytes(l);
+	else if ((tb = l2 / 2 / tile_bytes(l)) < BLOCK_MIN)
+		tb = BLOCK_MIN;
 	return tb < 6 ? 6 : tb > (1 << 20) ? 1 << 20 : (int)tb;
 }
 
@@ -299,7 +315,8 @@ static void out_tiles(const conv_job_t *j, int t0, int n, const float *M)
 		size_t pixels = j->pool ? (size_t)(j->H / 2) * (j->W / 2)
 					: (size_t)j->H * j->W;
 		l->k->wino_out(m, M + (size_t)i * mrow, l->Ks, l->K, l->bias,
-			       j->out + img * pixels * l->K, j->H, j->W, y0, x0, j->pool);
+			       j->out + img * pixels * l->K, (size_t)l->K, j->H, j->W, y0, x0,
+			       j->pool);
 	}
 }
 
@@ -318,20 +335,47 @@ static void products(const wino_layer_t *l, int p, int k0, int k1, int n,
 			l->u + ((size_t)p * l->Ks + k0) * l->Cs, mp, mrow);
 }
 
-/* Per-thread mode: one block of tiles, all three steps. */
+/* Per-thread mode: one block of tiles, all three steps, one panel of
+ * output channels (nr) at a time: the products of all the positions into
+ * that panel's M, then its output transform (kern.h's wino_out on nr
+ * channels of the image's K).  The block's V stays in L2 through all the
+ * panels, and M is one panel's, so that a block of tiles fits L2 with a
+ * quarter to a ninth of the bytes it took with all of M.  U is read once
+ * per block, panel after panel; where it streams from past L2 (conv3_2:
+ * 16.8 MB), each call asks for the next panel as it goes
+ * (wino_gemm_ahead), which the hardware prefetcher cannot guess: the
+ * next position's panel is Ks * Cs floats further on. */
 static void conv_block(void *arg, int task, int worker)
 {
 	const conv_job_t *j = arg;
 	const wino_layer_t *l = j->l;
-	const int P = l->tf.a * l->tf.a, t0 = task * j->tb;
+	const int P = l->tf.a * l->tf.a, m = l->tf.m, nr = l->k->nr, t0 = task * j->tb;
 	const int n = j->T - t0 < j->tb ? j->T - t0 : j->tb;
+	const size_t vrow = row_floats(P, l->Cs), mrow = row_floats(P, nr);
+	const size_t pixels = j->pool ? (size_t)(j->H / 2) * (j->W / 2) : (size_t)j->H * j->W;
 	float *V = j->work + (size_t)worker * j->tb * tile_bytes(l) / sizeof(float);
-	float *M = V + (size_t)j->tb * row_floats(P, l->Cs);
+	float *M = V + (size_t)j->tb * vrow;
 
 	in_tiles(j, t0, n, V);
-	for (int p = 0; p < P; p++)
-		products(l, p, 0, l->Ks, n, V, M);
-	out_tiles(j, t0, n, M);
+	for (int k0 = 0; k0 < l->Ks; k0 += nr) {
+		for (int p = 0; p < P; p++) {
+			/* The panel after this one: the next position's, after the
+			 * last position the next panel's first, after the last
+			 * panel the first (the next block's). */
+			size_t next = p + 1 < P ? ((size_t)(p + 1) * l->Ks + k0) * l->Cs
+				      : k0 + nr < l->Ks ? (size_t)(k0 + nr) * l->Cs : 0;
+			l->k->wino_gemm_ahead(n, l->Cs, nr, V + (size_t)p * l->Cs, vrow,
+					      l->u + ((size_t)p * l->Ks + k0) * l->Cs,
+					      M + (size_t)p * nr, mrow, l->u + next);
+		}
+		const int kn = l->K - k0 < nr ? l->K - k0 : nr;
+		for (int i = 0; i < n; i++) {
+			int t = t0 + i, img = t / j->tiles_img, r = t % j->tiles_img;
+			l->k->wino_out(m, M + (size_t)i * mrow, nr, kn, l->bias + k0,
+				       j->out + img * pixels * l->K + k0, (size_t)l->K, j->H,
+				       j->W, r / j->tiles_x * m, r % j->tiles_x * m, j->pool);
+		}
+	}
 }
 
 /* Shared mode: the block's V and M at the start of work. */
