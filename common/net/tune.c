@@ -252,13 +252,13 @@ int tune_candidates(const wino_layer_t *cl, wino_choice_t *c)
 	own = resolved(l, (wino_choice_t){0, 0, -1});
 	shared = resolved(l, (wino_choice_t){1, 0, -1});
 	/* The prefetch on and off; each thread's block from half to twice the
-	 * default's, and the threads together, for a layer whose U fits the
-	 * caches; only the latter, in blocks of all or half the tiles, for one
-	 * whose U does not: measured alone, its U stays in the caches from one
-	 * run to the next as it would not in the network, and a block per
-	 * thread, which reads U once per block, would look faster than it is
-	 * (twice the CPU time in the network on conv4_2 and conv4_3 here, with
-	 * blocks of 1.6 MB). */
+	 * default's, and the threads together, for a layer run per thread by
+	 * default (U up to 24 MB: winograd.c); only the latter, in blocks of
+	 * all or half the tiles, for one run shared (conv4_2, conv4_3: 38 MB):
+	 * measured alone, its U stays in the caches from one run to the next
+	 * as it would not in the network, and a block per thread, which reads
+	 * U once per block, would look faster than it is (twice the CPU time
+	 * in the network on conv4_2 and conv4_3 here, with blocks of 1.6 MB). */
 	static const int num[] = {1, 3, 1, 3, 2}, den[] = {2, 4, 1, 2, 1};
 	for (int pf = 0; pf <= 1; pf++) {
 		for (int k = 0; k < 5 && !first.shared; k++) {
