@@ -74,6 +74,7 @@ SIMD_INLINE void step_tile(const kern_step_t *s, const adam_vc_t *C, int r, int 
 			   const int rb, const int kc, int last)
 {
 	const int O = s->O, L = SIMD_LANES;
+	const size_t ld = s->ldz ? s->ldz : (size_t)O;
 	vf_t acc[STEP_RB][STEP_KC];
 
 #pragma GCC unroll 8
@@ -82,7 +83,7 @@ SIMD_INLINE void step_tile(const kern_step_t *s, const adam_vc_t *C, int r, int 
 		for (int j = 0; j < kc; j++)
 			acc[i][j] = vf_zero();
 	for (int b = 0; b < s->nb; b++) {
-		const float *d = s->dz + (size_t)b * O + (size_t)j0 * L;
+		const float *d = s->dz + (size_t)b * ld + (size_t)j0 * L;
 		const float *x = s->x + (size_t)r * s->ldx + b;
 		vf_t dv[STEP_KC];
 #pragma GCC unroll 8
@@ -116,7 +117,7 @@ SIMD_INLINE void step_tile(const kern_step_t *s, const adam_vc_t *C, int r, int 
 			acc[i][j] = W;
 		}
 	for (int b = 0; b < s->nn; b++) {
-		float *p = s->part + (size_t)b * O + (size_t)j0 * L;
+		float *p = s->part + (size_t)b * ld + (size_t)j0 * L;
 		const float *x = s->xn + (size_t)r * s->ldx + b;
 		vf_t pv[STEP_KC];
 		/* The block's first rows start the sums. */
@@ -170,7 +171,7 @@ static void step_tile_any(const kern_step_t *s, const adam_vc_t *C, int r, int j
 static double KERN_FN(step)(const kern_step_t *s)
 {
 	/* x, xn (R, ldx) from the block's first row, a sample per column; dz
-	 * (nb, O); w, m, v (R, O); part (nn, O) */
+	 * (nb, O) and part (nn, O), rows ldz apart; w, m, v (R, O) */
 	const int L = SIMD_LANES, nv = (s->O + L - 1) / L;
 	const int nchunks = (nv + STEP_KC - 1) / STEP_KC;
 	const adam_vc_t C = adam_vc(s->alpha, s->c1, s->c2, s->eps, s->l2x2);
