@@ -662,7 +662,8 @@ static void test_step_isas_same_bits(void **state)
 static void test_step_row_stride(void **state)
 {
 	static const int Os[] = {17, 290};
-	const int R = 9, nb = 5, nn = 3;
+	/* Two tiles of 8 rows and 3 rows after them (5 and 3 on AVX2). */
+	const int R = 19, nb = 5, nn = 3;
 	const size_t ldx = 7;
 	(void)state;
 	for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
