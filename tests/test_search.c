@@ -326,19 +326,27 @@ static void test_vs_plain_search(void **state)
 			memcpy(q + (size_t)a * D, x + (size_t)(a * 77 + 9) * D, (size_t)D * sizeof *q);
 		memset(q + (size_t)7 * D, 0, (size_t)D * sizeof *q);
 		static const int blocks[] = {1, 16, 100, 0};
-		/* On every instruction set the CPU has: the products differ
-		 * (the kernels', or OpenBLAS' without AVX2), the answer not. */
-		for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
-			if (!isa_cpu_has(isa)) {
-				print_message("%s: not on this CPU, skipped\n", isa_name(isa));
-				continue;
+		/* On every instruction set the CPU has, and on AVX-512 with
+		 * and without AMX: the products differ (the kernels', AMX's
+		 * bfloat16 split, or OpenBLAS' without AVX2), the answer not. */
+		for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++)
+			for (int amx = 0; amx < (isa == ISA_AVX512 ? 2 : 1); amx++) {
+				if (!isa_cpu_has(isa)) {
+					print_message("%s: not on this CPU, skipped\n",
+						      isa_name(isa));
+					continue;
+				}
+				setenv("VGGFEAT_ISA", isa_name(isa), 1);
+				if (isa == ISA_AVX512 && !amx)
+					setenv("VGGFEAT_AMX", "0", 1);
+				print_message("%s%s:\n", isa_name(isa), isa != ISA_AVX512 ? "" :
+					      amx ? nn_amx_usable(D) ? " with AMX" :
+					      " (no AMX on this CPU)" : " without AMX");
+				for (int b = 0; b < 4; b++)
+					check_vs_ref(path, q, nq, x, keys, n, D, 7,
+						     1 + b % 3, blocks[b], 1);
+				unsetenv("VGGFEAT_AMX");
 			}
-			setenv("VGGFEAT_ISA", isa_name(isa), 1);
-			print_message("%s:\n", isa_name(isa));
-			for (int b = 0; b < 4; b++)
-				check_vs_ref(path, q, nq, x, keys, n, D, 7, 1 + b % 3,
-					     blocks[b], 1);
-		}
 		unsetenv("VGGFEAT_ISA");
 		/* More neighbours than records: all of them, in order. */
 		check_vs_ref(path, q, 3, x, keys, n, D, 600, 2, 64, 0);
@@ -398,6 +406,67 @@ static void test_near_ties(void **state)
 		free(classes[c]);
 	free(keys);
 	tu_rm_rf(dir);
+}
+
+/* ---- AMX's product ---- */
+
+/* nn_amx_product against the products in double, on vectors of odd
+ * lengths whose values span 2^-40 .. 2^40 (and zeros, and negatives):
+ * every score within nn_amx_gamma |q| |x| of the exact dot product (the
+ * bound the screen relies on, for norms in [2^-20, 2^60]), and the bound
+ * not vacuous (below float32's
+ * own for D of 4096). */
+static void test_amx_bound(void **state)
+{
+	(void)state;
+	static const int dims[] = {1, 5, 31, 32, 33, 100, 517, 4103};
+	rng_t r = {26};
+
+	if (!nn_amx_usable(32)) {
+		print_message("no AMX on this CPU (or the kernel does not grant it): skipped\n");
+		skip();
+	}
+	assert_true(nn_amx_gamma(4096) < 8.0e-4 && nn_amx_gamma(4096) > 3 * 4096 * 0x1p-24);
+	for (size_t di = 0; di < sizeof dims / sizeof *dims; di++) {
+		const int D = dims[di], nq = 37, n = 45, nqs = 64, lds = nqs + 16;
+		float *q = malloc((size_t)nq * D * sizeof *q), *x = malloc((size_t)n * D * sizeof *x);
+		float *s = malloc((size_t)64 * lds * sizeof *s);
+		uint16_t *qp = malloc(nn_amx_queries_size(nq, D) * sizeof *qp);
+		uint16_t *a = calloc(nn_amx_records_size(n, D), sizeof *a);
+		double worst = 0, gamma = nn_amx_gamma(D);
+		assert_true(q && x && s && qp && a);
+		for (int i = 0; i < nq * D; i++)
+			q[i] = (float)((rng_uniform(&r) - 0.3) * ldexp(1, (int)(rng_uniform(&r) * 24) - 12));
+		for (int i = 0; i < n * D; i++)
+			x[i] = i % 11 == 3 ? 0 : (float)((rng_uniform(&r) - 0.3) *
+				ldexp(1, (int)(rng_uniform(&r) * 80) - 40));
+		nn_amx_pack_queries(q, nq, D, qp);
+		for (int j = 0; j < n; j++)
+			nn_amx_pack_record(x + (size_t)j * D, D, j, a);
+		nn_amx_product(n, a, D, qp, nqs, s, (size_t)lds);
+		for (int j = 0; j < n; j++)
+			for (int i = 0; i < nq; i++) {
+				const float *qi = q + (size_t)i * D, *xj = x + (size_t)j * D;
+				double dot = 0, qn = recog_norm(qi, D), xn = recog_norm(xj, D);
+				/* The search measures the others in double. */
+				if (!(qn >= 0x1p-20 && qn <= 0x1p60 && xn >= 0x1p-20 && xn <= 0x1p60))
+					continue;
+				for (int c = 0; c < D; c++)
+					dot += (double)qi[c] * xj[c];
+				double e = fabs(s[(size_t)j * lds + i] - dot) / (qn * xn);
+				if (!(e <= gamma))
+					fail_msg("D %d, record %d, query %d: AMX %.9g, exact %.17g: "
+						 "%.3g |q||x|, above the bound %.3g", D, j, i,
+						 s[(size_t)j * lds + i], dot, e, gamma);
+				worst = fmax(worst, e);
+			}
+		print_message("D %4d: worst error %.2g |q| |x|, bound %.2g\n", D, worst, gamma);
+		free(q);
+		free(x);
+		free(s);
+		free(qp);
+		free(a);
+	}
 }
 
 /* A damaged record is passed over and counted; the others still answer. */
@@ -464,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_golden_neighbours),
 		cmocka_unit_test(test_vs_plain_search),
 		cmocka_unit_test(test_near_ties),
+		cmocka_unit_test(test_amx_bound),
 		cmocka_unit_test(test_damaged_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,4 +96,36 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 /* nn_result_free releases res and zeroes it. */
 void nn_result_free(nn_result_t *res);
 
+/* ---- product_amx.c: search.c's product on Intel AMX ---------------------- */
+
+/* nn_amx_usable: 1 when this CPU has AMX's bfloat16 tiles, the kernel
+ * grants the process their state, and D (<= 2^20) suits the bound. */
+int nn_amx_usable(int D);
+
+/* nn_amx_gamma: the bound on nn_amx_product's error relative to |q| |x|
+ * (both norms in [2^-20, 2^60]). */
+double nn_amx_gamma(int D);
+
+/* nn_amx_queries_size: the bfloat16 values nn_amx_pack_queries writes for
+ * nq queries (rounded up to 32); nn_amx_group_size: those of 16 queries. */
+size_t nn_amx_queries_size(int nq, int D);
+size_t nn_amx_group_size(int D);
+
+/* nn_amx_pack_queries: q (nq, D) split into tiles, out (nn_amx_queries_size). */
+void nn_amx_pack_queries(const float *q, int nq, int D, uint16_t *out);
+
+/* nn_amx_records_size: the bfloat16 values of nrows records' tiles;
+ * nn_amx_pack_record writes record m's, x (D), into a, in the tiles of its
+ * group of 16. */
+size_t nn_amx_records_size(int nrows, int D);
+void nn_amx_pack_record(const float *x, int D, int m, uint16_t *a);
+
+/* nn_amx_product: s (nrows, nqs) ~= x (nrows, D) q^T for the records
+ * packed in a (their first row a group's first) and the packed queries qp
+ * from the first of the nqs (a multiple of 32); s's rows lds apart.  s
+ * gets whole tiles: nrows rounded up to 32 rows (those past the records
+ * packed, whatever a holds there). */
+void nn_amx_product(int nrows, const uint16_t *a, int D, const uint16_t *qp,
+		    int nqs, float *s, size_t lds);
+
 #endif

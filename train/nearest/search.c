@@ -17,10 +17,18 @@
  * Few are: about k ln(N / k) per query, and those within the bound of the
  * k-th.
  *
- * The product is the network's own (kernels/kern.h's wino_gemm, the
- * Winograd layers' microkernel, on the CPU's widest ISA), the queries packed once
- * into its panels: OpenBLAS picks its kernels by the CPU's model, and
- * Debian's 0.3.21 takes a Xeon it does not know for a Prescott (SSE3;
+ * On a CPU with AMX's bfloat16 tiles (and the kernel's leave to use them)
+ * the product is product_amx.c's: each vector split into two bfloat16
+ * ones, three tile products summed in float32, with its own bound
+ * (nn_amx_gamma: (3 Dp + 2) u and the split's 3 u'^2, about 3.2 times the
+ * float32 one at D = 4096), a pair with a norm outside [2^-20, 2^60]
+ * measured in double whatever its product; the bound, not the product's
+ * precision, is what keeps the answer exact, and few more records pass
+ * the screen (docs/performance.md).  Elsewhere the product is the
+ * network's own (kernels/kern.h's wino_gemm, the Winograd layers'
+ * microkernel, on the CPU's widest ISA), the queries packed once into its
+ * panels: OpenBLAS picks its kernels by the CPU's model, and Debian's
+ * 0.3.21 takes a Xeon it does not know for a Prescott (SSE3;
  * docs/performance.md shows faiss' own OpenBLAS doing the same).  Without
  * AVX2, OpenBLAS' sgemm.
  *
@@ -59,6 +67,10 @@
  * terms, far above their rounding (1e-16), far below any gap that
  * matters. */
 #define NN_SLACK 1e-12
+/* The norms for which the product's error bound holds (product_amx.c: no
+ * overflow, subnormals flushed far below the bound); a pair with either
+ * norm outside is measured in double, whatever its product. */
+#define NN_FIT(n) ((n) >= 0x1p-20 && (n) <= 0x1p60)
 
 typedef struct search {
 	const nn_opts_t *o;
@@ -66,9 +78,12 @@ typedef struct search {
 	int D, Ds, B, K;
 	size_t ldx;              /* the rows of x: Ds and a cache line */
 	const kern_t *kern;      /* NULL: OpenBLAS */
+	int amx;                 /* the product on AMX (product_amx.c) */
 	int nr;                  /* the kernel's panel width (1: OpenBLAS) */
 	const float *q;          /* (Q, D) */
 	float *u;                /* (Qs / nr, Ds, nr) the queries, in panels */
+	uint16_t *qp;            /* AMX: the queries split, in tiles */
+	uint16_t *a;             /* AMX: the block's records split, in tiles */
 	double *qn;              /* (Q) |q| */
 	double gamma;            /* the float32 product's relative error bound */
 	/* The block being searched: its records as featdb_blocks gave them,
@@ -88,6 +103,7 @@ typedef struct search {
 	double *xv, *xs2;        /* (B) 1 / (|x| + eps), |x'|^2, for l2 */
 	int32_t *cls;            /* (B) */
 	uint8_t *ok;             /* (B) decoded and sound */
+	uint8_t *fit;            /* (B) |x| in the screen's range (NN_FIT) */
 	/* The queries of the product being done: q0 .. q0 + nq - 1 (q0 a
 	 * multiple of nr), nqs of them rounded up to nr; a record's scores
 	 * lds apart, a cache line more than nqs so that a page's multiple
@@ -169,12 +185,15 @@ static void decode_task(void *arg, int task, int worker)
 			continue;
 		}
 		featdb_rec_vector(&rec, x);
+		if (s->amx)
+			nn_amx_pack_record(x, s->D, j, s->a);
 		double xn = recog_norm(x, s->D), xs = xn / (xn + RECOG_L2_EPS);
 		s->xn[j] = xn;
 		s->xn2[j] = xn * xn * (1 - NN_SLACK);
 		s->xv[j] = 1 / (xn + RECOG_L2_EPS);
 		s->xs2[j] = xs * xs;
 		s->cls[j] = rec.cls;
+		s->fit[j] = NN_FIT(xn);
 		s->ok[j] = 1;
 	}
 }
@@ -188,7 +207,11 @@ static void product_task(void *arg, int task, int worker)
 	const float *x = s->x + (size_t)r0 * s->ldx;
 	float *out = s->s + (size_t)r0 * s->lds;
 
-	if (s->kern)
+	if (s->amx)
+		nn_amx_product(rows, s->a + nn_amx_records_size(r0, s->D), s->D,
+			       s->qp + (size_t)s->q0 / 16 * nn_amx_group_size(s->D),
+			       s->nqs, out, (size_t)s->lds);
+	else if (s->kern)
 		s->kern->wino_gemm(rows, s->Ds, s->nqs, x, s->ldx,
 			      s->u + (size_t)s->q0 * s->Ds, out, (size_t)s->lds);
 	else
@@ -216,6 +239,7 @@ typedef struct screen {
 	double a, b; /* euclidean: qn^2 (1 - u) - T^2, 2 gamma qn;
 		      * l2: |q'|^2 - T^2 - 2 gamma |q'| - u */
 	int zero;    /* the query is a zero vector */
+	int fit;     /* its norm is in the bound's range (NN_FIT) */
 } screen_t;
 
 static void screen_set(const search_t *s, double qn, double T, screen_t *sc)
@@ -224,6 +248,7 @@ static void screen_set(const search_t *s, double qn, double T, screen_t *sc)
 
 	sc->T = T;
 	sc->zero = qn == 0;
+	sc->fit = NN_FIT(qn);
 	switch (s->o->metric) {
 	case RECOG_COSINE:
 		sc->c = (1 - T - s->gamma - NN_SLACK) * qn;
@@ -239,20 +264,23 @@ static void screen_set(const search_t *s, double qn, double T, screen_t *sc)
 	}
 }
 
-/* Record j, of float32 dot product dot with the query: measure it? */
+/* Record j, of float32 dot product dot with the query: measure it?  The
+ * tests are written so that a product that is not a number says yes. */
 static int must_measure(const search_t *s, const screen_t *sc, float dot, int j)
 {
 	if (isinf(sc->T))
 		return 1;
+	if (s->o->metric == RECOG_COSINE && (sc->zero || s->xn[j] == 0))
+		return sc->T > 1;
+	if (!sc->fit || !s->fit[j])
+		return 1;
 	switch (s->o->metric) {
 	case RECOG_COSINE:
-		if (sc->zero || s->xn[j] == 0)
-			return sc->T > 1;
-		return dot > sc->c * s->xn[j];
+		return !(dot <= sc->c * s->xn[j]);
 	case RECOG_EUCLIDEAN:
-		return 2.0 * dot > sc->a + s->xn2[j] - sc->b * s->xn[j];
+		return !(2.0 * dot <= sc->a + s->xn2[j] - sc->b * s->xn[j]);
 	default:
-		return dot * sc->c * s->xv[j] > sc->a + s->xs2[j];
+		return !(dot * sc->c * s->xv[j] <= sc->a + s->xs2[j]);
 	}
 }
 
@@ -392,14 +420,23 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	/* The portable table's products are fmaf's, a call per term on an
 	 * x86-64 CPU without FMA: OpenBLAS is faster there. */
 	s.kern = isa_best() == ISA_PORTABLE ? NULL : kern_for(ISA_AUTO);
-	s.nr = s.kern ? s.kern->nr : 1;
+	/* AMX on top of the AVX-512 kernels, unless VGGFEAT_AMX=0 (tests
+	 * and benchmarks of the float32 product on such a CPU). */
+	const char *amx = getenv("VGGFEAT_AMX");
+	s.amx = isa_best() == ISA_AVX512 && !(amx && strcmp(amx, "0") == 0) &&
+		nn_amx_usable(D);
+	s.nr = s.amx ? 32 : s.kern ? s.kern->nr : 1;
 	s.Ds = s.kern ? (D + s.kern->lanes - 1) / s.kern->lanes * s.kern->lanes : D;
 	s.ldx = (size_t)s.Ds + 16;
 	int qs = (nq + s.nr - 1) / s.nr * s.nr, qcs = nq < NN_QCHUNK ? qs : NN_QCHUNK;
-	/* (D + 2) u: the roundings of a term's way through the product (see
-	 * above). */
-	double Du = (D + 2) * 0x1p-24;
-	s.gamma = Du / (1 - Du);
+	if (s.amx) {
+		s.gamma = nn_amx_gamma(D);
+	} else {
+		/* (D + 2) u: the roundings of a term's way through the product
+		 * (see above). */
+		double Du = (D + 2) * 0x1p-24;
+		s.gamma = Du / (1 - Du);
+	}
 	res->nq = nq;
 	res->k = o->k;
 	res->hits = calloc((size_t)nq * o->k, sizeof *res->hits);
@@ -407,19 +444,23 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	s.qn = malloc((size_t)nq * sizeof *s.qn);
 	/* The lanes past D stay zero: a product over Ds is one over D. */
 	s.x = calloc(B * s.ldx, sizeof *s.x);
-	s.u = s.kern ? calloc((size_t)qs * s.Ds, sizeof *s.u) : NULL;
+	s.u = s.kern && !s.amx ? calloc((size_t)qs * s.Ds, sizeof *s.u) : NULL;
+	s.qp = s.amx ? malloc(nn_amx_queries_size(nq, D) * sizeof *s.qp) : NULL;
+	s.a = s.amx ? calloc(nn_amx_records_size((int)B, D), sizeof *s.a) : NULL;
 	s.xn = malloc(B * sizeof *s.xn);
 	s.xn2 = malloc(B * sizeof *s.xn2);
 	s.xv = malloc(B * sizeof *s.xv);
 	s.xs2 = malloc(B * sizeof *s.xs2);
 	s.cls = malloc(B * sizeof *s.cls);
 	s.ok = malloc(B);
-	s.s = malloc(((size_t)qcs + 16) * B * sizeof *s.s);
+	s.fit = malloc(B);
+	/* AMX writes whole tiles: 32 rows past a block's last. */
+	s.s = malloc(((size_t)qcs + 16) * (B + 32) * sizeof *s.s);
 	s.exact = calloc((size_t)o->threads, sizeof *s.exact);
 	pthread_mutex_init(&s.lock, NULL);
 	if (!res->hits || !res->count || !s.qn || !s.x || !s.xn || !s.xn2 || !s.xv ||
-	    !s.xs2 || !s.cls || !s.ok ||
-	    !s.s || !s.exact || (s.kern && !s.u)) {
+	    !s.xs2 || !s.cls || !s.ok || !s.fit || !s.s || !s.exact ||
+	    (s.kern && !s.amx && !s.u) || (s.amx && (!s.qp || !s.a))) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for %d queries and blocks "
 			     "of %zu records of %d values", nq, B, D);
 		goto out;
@@ -427,10 +468,12 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	for (int i = 0; i < nq; i++) {
 		s.qn[i] = recog_norm(q + (size_t)i * D, D);
 		/* Panels of nr queries: value c of query i at its panel's row c. */
-		for (int c = 0; s.kern && c < D; c++)
+		for (int c = 0; s.kern && !s.amx && c < D; c++)
 			s.u[((size_t)(i / s.nr * s.nr) * s.Ds) + (size_t)c * s.nr + i % s.nr] =
 				q[(size_t)i * D + c];
 	}
+	if (s.amx)
+		nn_amx_pack_queries(q, nq, D, s.qp);
 	if ((rc = workers_create(o->threads, &s.pool, err)) ||
 	    (rc = featdb_blocks(db, &res->meta, s.B, search_block, &s, err)))
 		goto out;
@@ -457,6 +500,9 @@ out:
 	free(s.xs2);
 	free(s.cls);
 	free(s.ok);
+	free(s.fit);
+	free(s.qp);
+	free(s.a);
 	free(s.s);
 	free(s.exact);
 	return rc;
