@@ -100,8 +100,7 @@ static float bf16_float(uint16_t h)
 	return v;
 }
 
-/* Value i of segment seg of v (D): seg 0 and 1 hold v's high halves or
- * low ones as part says (bit seg of lo: low), zero past D. */
+/* v[i]'s bfloat16 high half (lo 0) or low one (lo 1); zero past D. */
 static uint16_t split_value(const float *v, int D, int i, int lo)
 {
 	if (i >= D)

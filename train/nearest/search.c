@@ -20,7 +20,7 @@
  * On a CPU with AMX's bfloat16 tiles (and the kernel's leave to use them)
  * the product is product_amx.c's: each vector split into two bfloat16
  * ones, three tile products summed in float32, with its own bound
- * (nn_amx_gamma: (3 Dp + 2) u and the split's 3 u'^2, about 3.2 times the
+ * (nn_amx_gamma: gamma_{3 Dp} and the split's 3 u'^2, about 3.2 times the
  * float32 one at D = 4096), a pair with a norm outside [2^-20, 2^60]
  * measured in double whatever its product; the bound, not the product's
  * precision, is what keeps the answer exact, and few more records pass
