@@ -76,6 +76,8 @@ typedef struct nn_result {
 	uint64_t records;   /* records searched */
 	uint64_t bad;       /* damaged records passed over */
 	uint64_t exact;     /* candidates measured again in double */
+	uint64_t refined;   /* (AMX) block passes whose product needed its
+			     * second stage (search.c) */
 	int passes;         /* passes over the store (one per 4096 queries) */
 } nn_result_t;
 
@@ -102,9 +104,10 @@ void nn_result_free(nn_result_t *res);
  * grants the process their state, and D (<= 2^20) suits the bound. */
 int nn_amx_usable(int D);
 
-/* nn_amx_gamma: the bound on nn_amx_product's error relative to |q| |x|
+/* nn_amx_gamma: the bound on the error of nn_amx_product's scores after
+ * stage (1: q_hi . x_hi alone; 2: all three products) relative to |q| |x|
  * (both norms in [2^-20, 2^60]). */
-double nn_amx_gamma(int D);
+double nn_amx_gamma(int D, int stage);
 
 /* nn_amx_queries_size: the bfloat16 values nn_amx_pack_queries writes for
  * nq queries (rounded up to 32); nn_amx_group_size: those of 16 queries. */
@@ -122,10 +125,11 @@ void nn_amx_pack_record(const float *x, int D, int m, uint16_t *a);
 
 /* nn_amx_product: s (nrows, nqs) ~= x (nrows, D) q^T for the records
  * packed in a (their first row a group's first) and the packed queries qp
- * from the first of the nqs (a multiple of 32); s's rows lds apart.  s
- * gets whole tiles: nrows rounded up to 32 rows (those past the records
- * packed, whatever a holds there). */
+ * from the first of the nqs (a multiple of 32); s's rows lds apart.
+ * stage 0: the whole product; 1: its first third, q_hi . x_hi, into s;
+ * 2: the other two thirds added to stage 1's s (stage 0's bound).  s gets whole tiles: nrows rounded up to 32 rows (those past the
+ * records packed, whatever a holds there). */
 void nn_amx_product(int nrows, const uint16_t *a, int D, const uint16_t *qp,
-		    int nqs, float *s, size_t lds);
+		    int nqs, float *s, size_t lds, int stage);
 
 #endif

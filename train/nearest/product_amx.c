@@ -57,7 +57,7 @@ int nn_amx_usable(int D)
 	return syscall(SYS_arch_prctl, NN_ARCH_REQ_XCOMP_PERM, NN_XFEATURE_XTILEDATA) == 0;
 }
 
-double nn_amx_gamma(int D)
+double nn_amx_gamma(int D, int stage)
 {
 	/* Sum of the 3 Dp exact products in float32, any order, each addition
 	 * rounded once: gamma_n sum |t|, n = 3 Dp, u = 2^-24; sum |t| <= (1 +
@@ -67,8 +67,15 @@ double nn_amx_gamma(int D)
 	 * |q| + |x|) per term, below 2^-60 |q| |x| when both norms lie in
 	 * [2^-20, 2^60] (the screen measures every other pair in double) and
 	 * Dp <= 2^20. */
-	double n = 3.0 * ((D + 31) / 32 * 32), nu = n * 0x1p-24, u = NN_BF16_U;
-	double gn = nu / (1 - nu);
+	double Dp = (D + 31) / 32 * 32, u = NN_BF16_U;
+	if (stage == 1) {
+		/* q_hi . x_hi alone: Dp terms, sum |t| <= (1 + u')^2 sum
+		 * |q_i x_i|; it drops q_hi (x - x_hi) + (q - q_hi) x, at most
+		 * (2 + u') u' sum |q_i x_i|. */
+		double nu = Dp * 0x1p-24, gn = nu / (1 - nu);
+		return gn * (1 + u) * (1 + u) + (2 + u) * u + 0x1p-60;
+	}
+	double nu = 3 * Dp * 0x1p-24, gn = nu / (1 - nu);
 	return gn * (1 + u) * (1 + u) * (1 + 2 * u * (1 + u)) +
 	       (3 + 4 * u + 2 * u * u) * u * u + 0x1p-60;
 }
@@ -166,9 +173,10 @@ void nn_amx_pack_record(const float *x, int D, int m, uint16_t *a)
 }
 
 void nn_amx_product(int nrows, const uint16_t *a, int D, const uint16_t *qp,
-		    int nqs, float *s, size_t lds)
+		    int nqs, float *s, size_t lds, int stage)
 {
 	const int S1 = (D + 31) / 32, S = 3 * S1;
+	const int t1 = stage == 1 ? 0 : stage == 2 ? S1 : 0, t2 = stage == 1 ? S1 : S;
 	const int rows = (nrows + 31) / 32 * 32;
 	const size_t tile = 16 * 32, qgroup = (size_t)S * tile, agroup = 2 * (size_t)S1 * tile;
 	const size_t ldb = lds * sizeof(float);
@@ -180,8 +188,8 @@ void nn_amx_product(int nrows, const uint16_t *a, int D, const uint16_t *qp,
 		cfg.rows[i] = 16;
 	}
 	_tile_loadconfig(&cfg);
-	for (int t0 = 0; t0 < S; t0 += NN_AMX_KS) {
-		const int ks = S - t0 < NN_AMX_KS ? S - t0 : NN_AMX_KS;
+	for (int t0 = t1; t0 < t2; t0 += NN_AMX_KS) {
+		const int ks = t2 - t0 < NN_AMX_KS ? t2 - t0 : NN_AMX_KS;
 		/* The records' tiles of each step: [x_hi | x_lo | x_hi]. */
 		for (int t = 0; t < ks; t++) {
 			int tg = t0 + t;

@@ -67,6 +67,13 @@
  * terms, far above their rounding (1e-16), far below any gap that
  * matters. */
 #define NN_SLACK 1e-12
+/* AMX: the second stage of a block's product runs when the first lets
+ * more than one pair in this many through the screen.  A pair measured in
+ * double costs D multiply-adds in double, about 2 us at D = 4096 on the
+ * Xeon of docs/performance.md; the second stage costs each pair 2 D
+ * bfloat16 ones on the tiles, about 25 ns (the profiles of 2026-12-06):
+ * 64 is below their ratio, erring towards the second stage. */
+#define NN_AMX_REFINE 64
 /* The norms for which the product's error bound holds (product_amx.c: no
  * overflow, subnormals flushed far below the bound); a pair with either
  * norm outside is measured in double, whatever its product. */
@@ -79,6 +86,7 @@ typedef struct search {
 	size_t ldx;              /* the rows of x: Ds and a cache line */
 	const kern_t *kern;      /* NULL: OpenBLAS */
 	int amx;                 /* the product on AMX (product_amx.c) */
+	int stage;               /* AMX: the product's stage (nn_amx_product) */
 	int nr;                  /* the kernel's panel width (1: OpenBLAS) */
 	const float *q;          /* (Q, D) */
 	float *u;                /* (Qs / nr, Ds, nr) the queries, in panels */
@@ -86,6 +94,8 @@ typedef struct search {
 	uint16_t *a;             /* AMX: the block's records split, in tiles */
 	double *qn;              /* (Q) |q| */
 	double gamma;            /* the float32 product's relative error bound */
+	uint64_t budget;         /* AMX: the pairs stage 1 may let through */
+	uint64_t *pass;          /* AMX: (tasks) the pairs stage 1 lets through */
 	/* The block being searched: its records as featdb_blocks gave them,
 	 * then decoded. */
 	int n;
@@ -98,6 +108,7 @@ typedef struct search {
 	 * Ds, so that the kernel's 14 rows (a power of two apart when D is
 	 * 4096) do not fall into one cache set. */
 	float *x;
+	const float **xp;        /* (B) each record's values: x's row, or the map's */
 	double *xn;              /* (B) |x| */
 	double *xn2;             /* (B) |x|^2 (1 - NN_SLACK), for euclidean */
 	double *xv, *xs2;        /* (B) 1 / (|x| + eps), |x'|^2, for l2 */
@@ -184,10 +195,20 @@ static void decode_task(void *arg, int task, int worker)
 				    "the store's metadata says (featdb verify)");
 			continue;
 		}
-		featdb_rec_vector(&rec, x);
+		/* With AMX nothing reads x's rows but this task and the
+		 * measure in double: a float32 record is read where it lies in
+		 * the map (x86's floats are the record's little-endian ones)
+		 * when its values are aligned, as they are on LMDB's overflow
+		 * pages. */
+		if (s->amx && rec.dtype == FEATDB_F32 && (uintptr_t)rec.data % sizeof(float) == 0) {
+			s->xp[j] = (const float *)rec.data;
+		} else {
+			featdb_rec_vector(&rec, x);
+			s->xp[j] = x;
+		}
 		if (s->amx)
-			nn_amx_pack_record(x, s->D, j, s->a);
-		double xn = recog_norm(x, s->D), xs = xn / (xn + RECOG_L2_EPS);
+			nn_amx_pack_record(s->xp[j], s->D, j, s->a);
+		double xn = recog_norm(s->xp[j], s->D), xs = xn / (xn + RECOG_L2_EPS);
 		s->xn[j] = xn;
 		s->xn2[j] = xn * xn * (1 - NN_SLACK);
 		s->xv[j] = 1 / (xn + RECOG_L2_EPS);
@@ -210,7 +231,7 @@ static void product_task(void *arg, int task, int worker)
 	if (s->amx)
 		nn_amx_product(rows, s->a + nn_amx_records_size(r0, s->D), s->D,
 			       s->qp + (size_t)s->q0 / 16 * nn_amx_group_size(s->D),
-			       s->nqs, out, (size_t)s->lds);
+			       s->nqs, out, (size_t)s->lds, s->stage);
 	else if (s->kern)
 		s->kern->wino_gemm(rows, s->Ds, s->nqs, x, s->ldx,
 			      s->u + (size_t)s->q0 * s->Ds, out, (size_t)s->lds);
@@ -266,7 +287,8 @@ static void screen_set(const search_t *s, double qn, double T, screen_t *sc)
 
 /* Record j, of float32 dot product dot with the query: measure it?  The
  * tests are written so that a product that is not a number says yes. */
-static int must_measure(const search_t *s, const screen_t *sc, float dot, int j)
+static inline __attribute__((always_inline)) int
+must_measure(const search_t *s, const screen_t *sc, float dot, int j)
 {
 	if (isinf(sc->T))
 		return 1;
@@ -343,7 +365,7 @@ static void update_task(void *arg, int task, int worker)
 			if (!must_measure(s, &sc[i], dots[i], j))
 				continue;
 			double d = recog_distance_n(s->o->metric, s->q + (size_t)g * D,
-						    s->qn[g], s->x + (size_t)j * s->ldx,
+						    s->qn[g], s->xp[j],
 						    s->xn[j], D);
 			s->exact[worker]++;
 			double T = keep(s, g, j, d);
@@ -351,6 +373,67 @@ static void update_task(void *arg, int task, int worker)
 				screen_set(s, s->qn[g], T, &sc[i]);
 		}
 	}
+}
+
+/* Queries task*NN_UPDATE_TASK.. of the product: how many records of the
+ * block the screen would measure again, counted up to the budget. */
+static void count_task(void *arg, int task, int worker)
+{
+	search_t *s = arg;
+	int i0 = task * NN_UPDATE_TASK;
+	int ni = s->nq - i0 < NN_UPDATE_TASK ? s->nq - i0 : NN_UPDATE_TASK;
+	screen_t sc[NN_UPDATE_TASK];
+	uint64_t c = 0;
+
+	for (int i = 0; i < ni; i++) {
+		int g = s->q0 + i0 + i;
+		screen_set(s, s->qn[g], s->res->count[g] == s->K ?
+			   s->res->hits[(size_t)g * s->K].dist : INFINITY, &sc[i]);
+	}
+	for (int j = 0; j < s->n && c <= s->budget; j++) {
+		if (j + NN_PREFETCH < s->n)
+			for (int i = 0; i < ni; i += 16)
+				__builtin_prefetch(s->s + (size_t)(j + NN_PREFETCH) * s->lds +
+						   i0 + i);
+		if (!s->ok[j])
+			continue;
+		const float *dots = s->s + (size_t)j * s->lds + i0;
+		for (int i = 0; i < ni; i++)
+			c += must_measure(s, &sc[i], dots[i], j);
+	}
+	s->pass[task] = c;
+}
+
+/* The product of a block and the queries q0.., into s, with s->gamma its
+ * bound.  On AMX, in two stages: q_hi . x_hi alone (a third of the work)
+ * has a bound of about 2^-7 |q| |x|, which the screen takes as it is when
+ * few pairs pass it (on well-separated vectors, hardly more than the
+ * tighter bound lets through); when more than the budget would, the other
+ * two thirds follow, for the tight bound: a block of near ties costs the
+ * count and no more. */
+static void block_product(search_t *s)
+{
+	int tasks = (s->n + NN_PRODUCT_ROWS - 1) / NN_PRODUCT_ROWS;
+	int qtasks = (s->nq + NN_UPDATE_TASK - 1) / NN_UPDATE_TASK;
+	uint64_t pass = 0;
+
+	if (!s->amx) {
+		workers_run(s->pool, product_task, s, tasks);
+		return;
+	}
+	s->stage = 1;
+	s->gamma = nn_amx_gamma(s->D, 1);
+	workers_run(s->pool, product_task, s, tasks);
+	s->budget = (uint64_t)s->n * (uint64_t)s->nq / NN_AMX_REFINE;
+	workers_run(s->pool, count_task, s, qtasks);
+	for (int t = 0; t < qtasks; t++)
+		pass += s->pass[t];
+	if (pass <= s->budget)
+		return;
+	s->stage = 2;
+	s->gamma = nn_amx_gamma(s->D, 2);
+	workers_run(s->pool, product_task, s, tasks);
+	s->res->refined++;
 }
 
 /* featdb_blocks' callback: one block searched for every query. */
@@ -378,8 +461,7 @@ static int search_block(void *ctx, int n, const char *const *keys,
 		s->nq = s->res->nq - s->q0 < NN_QCHUNK ? s->res->nq - s->q0 : NN_QCHUNK;
 		s->nqs = (s->nq + s->nr - 1) / s->nr * s->nr;
 		s->lds = s->nqs + 16;
-		workers_run(s->pool, product_task, s,
-			    (n + NN_PRODUCT_ROWS - 1) / NN_PRODUCT_ROWS);
+		block_product(s);
 		workers_run(s->pool, update_task, s,
 			    (s->nq + NN_UPDATE_TASK - 1) / NN_UPDATE_TASK);
 		if (s->rc)
@@ -429,9 +511,7 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	s.Ds = s.kern ? (D + s.kern->lanes - 1) / s.kern->lanes * s.kern->lanes : D;
 	s.ldx = (size_t)s.Ds + 16;
 	int qs = (nq + s.nr - 1) / s.nr * s.nr, qcs = nq < NN_QCHUNK ? qs : NN_QCHUNK;
-	if (s.amx) {
-		s.gamma = nn_amx_gamma(D);
-	} else {
+	if (!s.amx) {
 		/* (D + 2) u: the roundings of a term's way through the product
 		 * (see above). */
 		double Du = (D + 2) * 0x1p-24;
@@ -447,6 +527,8 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	s.u = s.kern && !s.amx ? calloc((size_t)qs * s.Ds, sizeof *s.u) : NULL;
 	s.qp = s.amx ? malloc(nn_amx_queries_size(nq, D) * sizeof *s.qp) : NULL;
 	s.a = s.amx ? calloc(nn_amx_records_size((int)B, D), sizeof *s.a) : NULL;
+	s.pass = calloc(NN_QCHUNK / NN_UPDATE_TASK, sizeof *s.pass);
+	s.xp = malloc(B * sizeof *s.xp);
 	s.xn = malloc(B * sizeof *s.xn);
 	s.xn2 = malloc(B * sizeof *s.xn2);
 	s.xv = malloc(B * sizeof *s.xv);
@@ -458,9 +540,9 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	s.s = malloc(((size_t)qcs + 16) * (B + 32) * sizeof *s.s);
 	s.exact = calloc((size_t)o->threads, sizeof *s.exact);
 	pthread_mutex_init(&s.lock, NULL);
-	if (!res->hits || !res->count || !s.qn || !s.x || !s.xn || !s.xn2 || !s.xv ||
+	if (!res->hits || !res->count || !s.qn || !s.x || !s.xp || !s.xn || !s.xn2 || !s.xv ||
 	    !s.xs2 || !s.cls || !s.ok || !s.fit || !s.s || !s.exact ||
-	    (s.kern && !s.amx && !s.u) || (s.amx && (!s.qp || !s.a))) {
+	    (s.kern && !s.amx && !s.u) || !s.pass || (s.amx && (!s.qp || !s.a))) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for %d queries and blocks "
 			     "of %zu records of %d values", nq, B, D);
 		goto out;
@@ -494,6 +576,7 @@ out:
 	free(s.qn);
 	free(s.x);
 	free(s.u);
+	free(s.xp);
 	free(s.xn);
 	free(s.xn2);
 	free(s.xv);
@@ -503,6 +586,7 @@ out:
 	free(s.fit);
 	free(s.qp);
 	free(s.a);
+	free(s.pass);
 	free(s.s);
 	free(s.exact);
 	return rc;
