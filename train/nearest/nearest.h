@@ -85,11 +85,11 @@ typedef struct nn_result {
  * of db nearest under o->metric, exactly: ranked by recog_distance_n in
  * double, ties to the record first in key order.  The store is read in
  * one snapshot, o->block records at a time, each block's vectors (float32
- * or float16, widened) multiplied by the queries' in float32 (OpenBLAS'
- * sgemm, one call per thread); a record is measured again in double only
- * when the float32 distance, less a bound on its rounding error, is below
- * the query's current k-th distance, so the result is the exact one.  The
- * store is never held in memory whole.  Returns 0, ERR_SHAPE (the store's
+ * or float16, widened) multiplied by the queries' in float32 (the kernel
+ * table's, or on AMX product_amx.c's bfloat16 split); a record is
+ * measured again in double only when the product's distance, less a
+ * bound on its error, is below the query's current k-th distance, so the
+ * result is the exact one.  The store is never held in memory whole.  Returns 0, ERR_SHAPE (the store's
  * vectors are not D long), ERR_NOMEM, or featdb's errors; res is the
  * caller's to nn_result_free either way. */
 int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,

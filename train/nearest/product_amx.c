@@ -4,20 +4,25 @@
  *   q . x ~ q_hi . x_hi + q_hi . x_lo + q_lo . x_hi
  * by the tile unit's bfloat16 dot products, summed in float32: one product
  * of depth 3 Dp (the records' rows [x_hi | x_lo | x_hi] against the
- * queries' [q_hi | q_hi | q_lo]), sixteen times the float32 rate of
- * AVX-512 FMAs per core.  nn_amx_gamma gives the error bound the search's
- * screen needs, which is what keeps the answer exact (search.c).
+ * queries' [q_hi | q_hi | q_lo]); the tiles' peak is sixteen times the
+ * float32 rate of AVX-512's FMAs.  The product may be taken in two stages,
+ * q_hi . x_hi first (search.c stops there when its looser bound lets few
+ * records through), the rest added later.  nn_amx_gamma gives each
+ * stage's error bound, which is what keeps the search's answer exact.
  *
  * Letters: D the vector's length, Dp it rounded up to 32 (a tile row of
- * bfloat16), S = 3 Dp / 32 the depth's steps, R records, Q queries.
+ * bfloat16), S1 = Dp / 32 steps of depth per part, S = 3 S1 in all.
  * Layouts, in bfloat16 (uint16_t):
  *   queries  (Q/16, S, 16, 32): group g's step t is the tile B whose row
  *            r holds, for each of the group's 16 queries n, its values
- *            32t + 2r and 32t + 2r + 1 side by side (AMX's pairs);
- *   records  (R/16, KS, 16, 32): a chunk of KS steps, group h's step t the
- *            tile A of the group's 16 records, 32 values each. */
+ *            32t + 2r and 32t + 2r + 1 side by side (AMX's pairs), of
+ *            [q_hi | q_hi | q_lo];
+ *   records  (R/16, 2 S1, 16, 32): group h's step t is the tile A of the
+ *            group's 16 records, 32 values each, of [x_hi | x_lo] (the
+ *            third part, x_hi again, is read from the first). */
 #include "nearest.h"
 
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512F__)
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
@@ -31,8 +36,9 @@
 /* Linux' arch_prctl for the tile data's state (arch/x86/include/uapi/asm/prctl.h). */
 #define NN_ARCH_REQ_XCOMP_PERM 0x1023
 #define NN_XFEATURE_XTILEDATA 18
-/* Steps per chunk of depth: all the queries' share of a chunk (1,024
- * queries: 1 MB) stays in L2, a pair of record groups' (32 KB) in L1. */
+/* Steps per chunk of depth: a pair of query groups' share of a chunk (32
+ * KB) stays in L1 while the task's records (256: 256 KB) go past from L2;
+ * 4 to 64 steps measured alike (docs/performance.md). */
 #define NN_AMX_KS 16
 /* bfloat16's unit roundoff (8 bits of precision). */
 #define NN_BF16_U 0x1p-8
@@ -232,3 +238,71 @@ void nn_amx_product(int nrows, const uint16_t *a, int D, const uint16_t *qp,
 	}
 	_tile_release();
 }
+
+#else
+
+/* Built for a CPU without AMX (off x86-64): never usable, so search.c
+ * never calls the others. */
+int nn_amx_usable(int D)
+{
+	(void)D;
+	return 0;
+}
+
+double nn_amx_gamma(int D, int stage)
+{
+	(void)D;
+	(void)stage;
+	return 1;
+}
+
+size_t nn_amx_group_size(int D)
+{
+	(void)D;
+	return 0;
+}
+
+size_t nn_amx_queries_size(int nq, int D)
+{
+	(void)nq;
+	(void)D;
+	return 0;
+}
+
+size_t nn_amx_records_size(int nrows, int D)
+{
+	(void)nrows;
+	(void)D;
+	return 0;
+}
+
+void nn_amx_pack_queries(const float *q, int nq, int D, uint16_t *out)
+{
+	(void)q;
+	(void)nq;
+	(void)D;
+	(void)out;
+}
+
+void nn_amx_pack_record(const float *x, int D, int m, uint16_t *a)
+{
+	(void)x;
+	(void)D;
+	(void)m;
+	(void)a;
+}
+
+void nn_amx_product(int nrows, const uint16_t *a, int D, const uint16_t *qp,
+		    int nqs, float *s, size_t lds, int stage)
+{
+	(void)nrows;
+	(void)a;
+	(void)D;
+	(void)qp;
+	(void)nqs;
+	(void)s;
+	(void)lds;
+	(void)stage;
+}
+
+#endif
