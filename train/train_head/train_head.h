@@ -67,6 +67,11 @@ typedef struct th_opts {
 	th_values_t v[TH_NOPTS];
 } th_opts_t;
 
+/* th_parse_args reads the command line into o (options.c): 0, or a
+ * usage error's exit status, the error printed with the Try line.
+ * --help, --help-dev and --version print their text and exit. */
+int th_parse_args(int argc, char **argv, th_opts_t *o);
+
 /* One run's combination: its hyperparameters and callbacks. */
 typedef struct th_config {
 	head_hparams_t hp;        /* the class weights are the run's (sweep.c) */
