@@ -147,7 +147,6 @@ static void stripe_task(head_trainer_t *t, int s)
 
 	for (int b = 0; b < nn; b++) {
 		const float *src = set->x + set_row(set, t->job.next[b]) * set->ld + r0;
-
 		float *dst = t->job.xn + (size_t)r0 * B + b;
 		if (t->hp.dropout) {
 			head_dropout(t->drop_seed, t->job.next_step, 0, b, t->hp.dropout,
