@@ -101,6 +101,12 @@ $(BUILD)/tests/%.o: CPPFLAGS += -Itests/support
 # at run time).
 $(BUILD)/common/%_avx2.o $(BUILD)/common/%_emul512.o: CFLAGS += -mavx2 -mfma
 $(BUILD)/common/%_avx512.o: CFLAGS += -mavx512f -mavx2 -mfma
+# nearest's product on AMX's tiles (train/nearest/product_amx.c), run only
+# where the CPU has them and the kernel grants them (nn_amx_usable); off
+# x86-64 the file builds without them and says AMX is not there.
+ifdef KERN_X86
+$(BUILD)/train/%_amx.o: CFLAGS += -mamx-tile -mamx-bf16 -mavx512f -mavx512bw -mavx2 -mfma
+endif
 $(BUILD)/common/kernels/kern_portable_fma.o: common/kernels/kern_portable.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -mfma -DKERN_PORTABLE_FMA -c $< -o $@

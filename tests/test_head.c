@@ -656,6 +656,68 @@ static void test_step_isas_same_bits(void **state)
 	}
 }
 
+/* The fused step with dz and part in rows ldz apart (the trainer's
+ * 64-byte rows): the bits of the same step on packed rows, the padding
+ * neither read into the sums nor written, on every ISA this CPU has. */
+static void test_step_row_stride(void **state)
+{
+	static const int Os[] = {17, 290};
+	/* Two tiles of 8 rows and 3 rows after them (5 and 3 on AVX2). */
+	const int R = 19, nb = 5, nn = 3;
+	const size_t ldx = 7;
+	(void)state;
+	for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
+		if (!isa_cpu_has(isa))
+			continue;
+		for (size_t oi = 0; oi < sizeof Os / sizeof *Os; oi++) {
+			int O = Os[oi];
+			size_t ld = ((size_t)O + 15) & ~(size_t)15, np = (size_t)R * O;
+			rng_t r = {(uint64_t)(31 * O + isa)};
+			float *x = tu_rand_floats(&r, (size_t)R * ldx, 0, 2);
+			float *xn = tu_rand_floats(&r, (size_t)R * ldx, 0, 2);
+			float *dz = tu_rand_floats(&r, (size_t)nb * O, -0.1, 0.1);
+			float *w = tu_rand_floats(&r, np, -1, 1);
+			float *part = calloc((size_t)nn * O, sizeof *part);
+			float *wq = malloc(np * sizeof *wq), *dzq = malloc((size_t)nb * ld * sizeof *dzq);
+			float *pq = malloc((size_t)nn * ld * sizeof *pq);
+			adam_t a, q;
+			assert_true(part && wq && dzq && pq);
+			memcpy(wq, w, np * sizeof *w);
+			/* The padding a NaN, which any sum it entered would show. */
+			for (size_t i = 0; i < (size_t)nb * ld; i++)
+				dzq[i] = i % ld < (size_t)O ? dz[i / ld * O + i % ld] : NAN;
+			for (size_t i = 0; i < (size_t)nn * ld; i++)
+				pq[i] = NAN;
+			assert_int_equal(adam_init(&a, np, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
+			assert_int_equal(adam_init(&q, np, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
+			a.isa = q.isa = isa;
+			float alpha = adam_next(&a);
+			assert_true(adam_next(&q) == alpha);
+			kern_step_t st = {.O = O, .R = R, .nb = nb, .nn = nn, .x = x, .xn = xn,
+					  .ldx = ldx, .dz = dz, .w = w, .part = part};
+			kern_step_t sp = {.O = O, .R = R, .nb = nb, .nn = nn, .x = x, .xn = xn,
+					  .ldx = ldx, .dz = dzq, .w = wq, .part = pq, .ldz = ld};
+			adam_step_rows(&a, alpha, 0, &st, 0.0f);
+			adam_step_rows(&q, alpha, 0, &sp, 0.0f);
+			assert_memory_equal(w, wq, np * sizeof *w);
+			assert_memory_equal(a.m, q.m, np * sizeof *a.m);
+			assert_memory_equal(a.v, q.v, np * sizeof *a.v);
+			for (int b = 0; b < nn; b++) {
+				assert_memory_equal(part + (size_t)b * O, pq + (size_t)b * ld,
+						    (size_t)O * sizeof *part);
+				for (size_t o = (size_t)O; o < ld; o++)
+					assert_true(isnan(pq[(size_t)b * ld + o]));
+			}
+			free(x), free(xn), free(dz), free(w), free(part), free(wq), free(dzq);
+			free(pq);
+			adam_free(&a);
+			adam_free(&q);
+		}
+		print_message("the fused step on %s: rows ldz apart, the same bits\n",
+			      isa_name(isa));
+	}
+}
+
 /* ---- the trainer ----------------------------------------------------------- */
 
 /* One plain step in double: gradient of the batch (lo's smoothing and
@@ -1465,6 +1527,7 @@ int main(void)
 		cmocka_unit_test(test_rank),
 		cmocka_unit_test(test_adam_isas_same_bits),
 		cmocka_unit_test(test_step_isas_same_bits),
+		cmocka_unit_test(test_step_row_stride),
 		cmocka_unit_test(test_gradient_finite_differences),
 		cmocka_unit_test(test_adam_hand_computed),
 		cmocka_unit_test(test_adam_fast_matches_reference),

@@ -284,8 +284,9 @@ static void check_vs_ref(const char *path, const float *q, int nq, const float *
 			fail_msg("%s: %llu of %d distances measured again", metric_names[m],
 				 (unsigned long long)res.exact, nq * n);
 		print_message("%-13s block %4d, %d threads: %llu of %d distances measured "
-			      "again in double\n", metric_names[m], block, threads,
-			      (unsigned long long)res.exact, nq * n);
+			      "again in double%s\n", metric_names[m], block, threads,
+			      (unsigned long long)res.exact, nq * n, !res.refined ? "" :
+			      "; AMX's second stage on some blocks");
 		nn_result_free(&res);
 	}
 	free(idx);
@@ -326,19 +327,27 @@ static void test_vs_plain_search(void **state)
 			memcpy(q + (size_t)a * D, x + (size_t)(a * 77 + 9) * D, (size_t)D * sizeof *q);
 		memset(q + (size_t)7 * D, 0, (size_t)D * sizeof *q);
 		static const int blocks[] = {1, 16, 100, 0};
-		/* On every instruction set the CPU has: the products differ
-		 * (the kernels', or OpenBLAS' without AVX2), the answer not. */
-		for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
-			if (!isa_cpu_has(isa)) {
-				print_message("%s: not on this CPU, skipped\n", isa_name(isa));
-				continue;
+		/* On every instruction set the CPU has, and on AVX-512 with
+		 * and without AMX: the products differ (the kernels', AMX's
+		 * bfloat16 split, or OpenBLAS' without AVX2), the answer not. */
+		for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++)
+			for (int amx = 0; amx < (isa == ISA_AVX512 ? 2 : 1); amx++) {
+				if (!isa_cpu_has(isa)) {
+					print_message("%s: not on this CPU, skipped\n",
+						      isa_name(isa));
+					continue;
+				}
+				setenv("VGGFEAT_ISA", isa_name(isa), 1);
+				if (isa == ISA_AVX512 && !amx)
+					setenv("VGGFEAT_AMX", "0", 1);
+				print_message("%s%s:\n", isa_name(isa), isa != ISA_AVX512 ? "" :
+					      amx ? nn_amx_usable(D) ? " with AMX" :
+					      " (no AMX on this CPU)" : " without AMX");
+				for (int b = 0; b < 4; b++)
+					check_vs_ref(path, q, nq, x, keys, n, D, 7,
+						     1 + b % 3, blocks[b], 1);
+				unsetenv("VGGFEAT_AMX");
 			}
-			setenv("VGGFEAT_ISA", isa_name(isa), 1);
-			print_message("%s:\n", isa_name(isa));
-			for (int b = 0; b < 4; b++)
-				check_vs_ref(path, q, nq, x, keys, n, D, 7, 1 + b % 3,
-					     blocks[b], 1);
-		}
 		unsetenv("VGGFEAT_ISA");
 		/* More neighbours than records: all of them, in order. */
 		check_vs_ref(path, q, 3, x, keys, n, D, 600, 2, 64, 0);
@@ -395,6 +404,135 @@ static void test_near_ties(void **state)
 	for (int i = 0; i < n; i++)
 		free(keys[i]);
 	for (int c = 0; c < 11; c++)
+		free(classes[c]);
+	free(keys);
+	tu_rm_rf(dir);
+}
+
+/* ---- AMX's product ---- */
+
+/* nn_amx_product against the products in double, on vectors of odd
+ * lengths whose values span 2^-40 .. 2^40 (and zeros, and negatives):
+ * every score within nn_amx_gamma |q| |x| of the exact dot product (the
+ * bound the screen relies on, for norms in [2^-20, 2^60]), after the
+ * first stage alone, after both, and in one go; and the full bound not
+ * vacuous (about 3 times float32's own for D of 4096). */
+static void test_amx_bound(void **state)
+{
+	(void)state;
+	static const int dims[] = {1, 5, 31, 32, 33, 100, 517, 4103};
+	rng_t r = {26};
+
+	if (!nn_amx_usable(32)) {
+		print_message("no AMX on this CPU (or the kernel does not grant it): skipped\n");
+		skip();
+	}
+	assert_true(nn_amx_gamma(4096, 2) < 8.0e-4 && nn_amx_gamma(4096, 2) > 3 * 4096 * 0x1p-24);
+	assert_true(nn_amx_gamma(4096, 1) < 0x1p-7 + 4e-4);
+	for (size_t di = 0; di < sizeof dims / sizeof *dims; di++) {
+		const int D = dims[di], nq = 37, n = 45, nqs = 64, lds = nqs + 16;
+		float *q = malloc((size_t)nq * D * sizeof *q), *x = malloc((size_t)n * D * sizeof *x);
+		float *s = malloc((size_t)64 * lds * sizeof *s);
+		uint16_t *qp = malloc(nn_amx_queries_size(nq, D) * sizeof *qp);
+		uint16_t *a = calloc(nn_amx_records_size(n, D), sizeof *a);
+		double worst[3] = {0};
+		assert_true(q && x && s && qp && a);
+		for (int i = 0; i < nq * D; i++)
+			q[i] = (float)((rng_uniform(&r) - 0.3) * ldexp(1, (int)(rng_uniform(&r) * 24) - 12));
+		for (int i = 0; i < n * D; i++)
+			x[i] = i % 11 == 3 ? 0 : (float)((rng_uniform(&r) - 0.3) *
+				ldexp(1, (int)(rng_uniform(&r) * 80) - 40));
+		nn_amx_pack_queries(q, nq, D, qp);
+		for (int j = 0; j < n; j++)
+			nn_amx_pack_record(x + (size_t)j * D, D, j, a);
+		/* Stage 1, then 2 on top of it, then the whole (0). */
+		for (int st = 1; st < 4; st++) {
+			int stage = st % 3;
+			double gamma = nn_amx_gamma(D, stage == 1 ? 1 : 2);
+			nn_amx_product(n, a, D, qp, nqs, s, (size_t)lds, stage);
+			for (int j = 0; j < n; j++)
+				for (int i = 0; i < nq; i++) {
+					const float *qi = q + (size_t)i * D, *xj = x + (size_t)j * D;
+					double dot = 0, qn = recog_norm(qi, D), xn = recog_norm(xj, D);
+					/* The search measures the others in double. */
+					if (!(qn >= 0x1p-20 && qn <= 0x1p60 && xn >= 0x1p-20 && xn <= 0x1p60))
+						continue;
+					for (int c = 0; c < D; c++)
+						dot += (double)qi[c] * xj[c];
+					double e = fabs(s[(size_t)j * lds + i] - dot) / (qn * xn);
+					if (!(e <= gamma))
+						fail_msg("D %d, stage %d, record %d, query %d: AMX %.9g, "
+							 "exact %.17g: %.3g |q||x|, above the bound %.3g",
+							 D, stage, j, i, s[(size_t)j * lds + i], dot, e, gamma);
+					worst[stage] = fmax(worst[stage], e);
+				}
+		}
+		print_message("D %4d: worst error %.2g |q| |x| after stage 1 (bound %.2g), "
+			      "%.2g after 2, %.2g in one go (bound %.2g)\n", D, worst[1],
+			      nn_amx_gamma(D, 1), worst[2], worst[0], nn_amx_gamma(D, 2));
+		free(q);
+		free(x);
+		free(s);
+		free(qp);
+		free(a);
+	}
+}
+
+/* Vectors in well-separated classes (fc2-like: a non-negative mean per
+ * class, plus noise): AMX's first stage alone answers most blocks (its
+ * looser bound lets few more records through), and the answer is still
+ * the plain search's. */
+static void test_amx_first_stage(void **state)
+{
+	(void)state;
+	const int n = 3000, D = 96, nq = 40, C = 11, block = 300;
+	rng_t r = {2612};
+	const char *dir = tu_tmpdir();
+	char path[512], *classes[11];
+	char **keys = numbered_keys(n);
+	qsort(keys, (size_t)n, sizeof *keys, key_cmp);
+	float *mean = tu_rand_floats(&r, (size_t)(n / 5) * D, 0, 4);
+	float *x = malloc((size_t)n * D * sizeof *x), *q = malloc((size_t)nq * D * sizeof *q);
+	int32_t *cls = malloc((size_t)n * sizeof *cls);
+
+	if (!nn_amx_usable(D)) {
+		print_message("no AMX on this CPU (or the kernel does not grant it): skipped\n");
+		skip();
+	}
+	for (int c = 0; c < C; c++) {
+		classes[c] = malloc(16);
+		snprintf(classes[c], 16, "p%02d", c);
+	}
+	/* n / 5 clusters, about as many records in each as the neighbours
+	 * asked for (bench_store's store: 10 a class, top 10). */
+	for (int i = 0; i < n + nq; i++) {
+		float *v = i < n ? x + (size_t)i * D : q + (size_t)(i - n) * D;
+		int k = (int)(rng_uniform(&r) * (n / 5));
+		for (int j = 0; j < D; j++) {
+			float e = mean[(size_t)k * D + j] + (float)(0.3 * (rng_uniform(&r) - 0.5));
+			v[j] = e > 0 ? e : 0;
+		}
+		if (i < n)
+			cls[i] = (int32_t)atoi(keys[i] + 1);
+	}
+	snprintf(path, sizeof path, "%s/s.lmdb", dir);
+	write_store(path, n, D, FEATDB_F32, keys, x, cls, classes, 11);
+	check_vs_ref(path, q, nq, x, keys, n, D, 5, 2, block, 1);
+	for (int m = 0; m < RECOG_NMETRICS; m++) {
+		nn_result_t res;
+		search(path, q, nq, D, m, 5, 2, block, &res);
+		print_message("%-13s %llu of %d blocks needed AMX's second stage\n",
+			      metric_names[m], (unsigned long long)res.refined, n / block);
+		assert_true(res.refined < (uint64_t)(n / block));
+		nn_result_free(&res);
+	}
+	free(mean);
+	free(q);
+	free(x);
+	free(cls);
+	for (int i = 0; i < n; i++)
+		free(keys[i]);
+	for (int c = 0; c < C; c++)
 		free(classes[c]);
 	free(keys);
 	tu_rm_rf(dir);
@@ -464,6 +602,8 @@ int main(void)
 		cmocka_unit_test(test_golden_neighbours),
 		cmocka_unit_test(test_vs_plain_search),
 		cmocka_unit_test(test_near_ties),
+		cmocka_unit_test(test_amx_bound),
+		cmocka_unit_test(test_amx_first_stage),
 		cmocka_unit_test(test_damaged_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,6 +61,8 @@ static const char usage_dev[] =
 	"                            and the search's product): portable, avx2,\n"
 	"                            emul512 (AVX-512's code on AVX2) or avx512,\n"
 	"                            one the CPU has (default: the widest)\n"
+	"  VGGFEAT_AMX=0             the search's product without AMX's tiles\n"
+	"                            (bfloat16) on a CPU that has them\n"
 	"  VGGFEAT_HDF5_TIMEOUT=S    seconds the weights' reader may take before\n"
 	"                            it counts as hung (default 600)\n";
 

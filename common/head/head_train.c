@@ -72,7 +72,11 @@ struct head_trainer {
 	 * ReLU and dropout, the next layer's input. */
 	float *z[HEAD_MAX_LAYERS], *dz[HEAD_MAX_LAYERS], *a[HEAD_MAX_LAYERS];
 	float *acts;          /* the allocation behind them */
-	float *part;          /* (S, B, O) partial outputs of the next batch */
+	float *part;          /* (S, B, ldz) partial outputs of the next batch */
+	float *dzp;           /* (B, ldz) dz[0], the stripes' copy */
+	size_t ldz;           /* O rounded up to 64 bytes: part's and dzp's rows
+			       * (kern.h's kern_step_t: aligned rows keep the
+			       * step's vectors within cache lines) */
 	double *sq;           /* (S + 1) squared kernels: the rest, each stripe */
 	float *grest;         /* the gradient of the parameters after layer 0's
 			       * kernel (its bias, the later layers) */
@@ -137,7 +141,7 @@ static void stripe_task(head_trainer_t *t, int s)
 	const head_layer_t *L0 = &t->h->layer[0];
 	int D = L0->in, O = L0->out, nn = t->job.nn, B = t->B;
 	int r0 = s * HEAD_STRIPE, r1 = r0 + HEAD_STRIPE < D ? r0 + HEAD_STRIPE : D;
-	float *part = t->part + (size_t)s * t->B * O;
+	float *part = t->part + (size_t)s * t->B * t->ldz;
 	float row[HEAD_STRIPE];
 	const head_set_t *set = t->job.set;
 
@@ -154,10 +158,22 @@ static void stripe_task(head_trainer_t *t, int s)
 	}
 	kern_step_t st = {.O = O, .R = r1 - r0, .nb = t->job.nb, .nn = nn,
 			  .x = t->job.nb ? t->job.x + (size_t)r0 * B : NULL,
-			  .xn = t->job.xn + (size_t)r0 * B, .ldx = (size_t)B, .dz = t->dz[0],
-			  .w = L0->kernel + (size_t)r0 * O, .part = part};
+			  .xn = t->job.xn + (size_t)r0 * B, .ldx = (size_t)B, .dz = t->dzp,
+			  .w = L0->kernel + (size_t)r0 * O, .part = part, .ldz = t->ldz};
 	t->sq[1 + s] = adam_step_rows(&t->adam, t->job.alpha, (size_t)r0 * O, &st,
 				      (float)t->hp.l2);
+}
+
+/* z (n) += p (n), 16 at a time where it can (whole vectors for GCC's
+ * cheap vectorizer at -O2). */
+static void add_to(float *restrict z, const float *restrict p, int n)
+{
+	int i = 0;
+	for (; i + 16 <= n; i += 16)
+		for (int k = 0; k < 16; k++)
+			z[i + k] += p[i + k];
+	for (; i < n; i++)
+		z[i] += p[i];
 }
 
 /* g (O) = the column sums of d (nb, O), in row order: a bias's gradient. */
@@ -229,7 +245,7 @@ static void outputs_task(void *arg, int task, int worker)
 	head_trainer_t *t = arg;
 	int O = t->O, nb = t->job.nb, per = (nb + HEAD_OUT_TASKS - 1) / HEAD_OUT_TASKS;
 	int b0 = task * per, b1 = b0 + per < nb ? b0 + per : nb;
-	size_t stride = (size_t)t->B * O;
+	size_t stride = (size_t)t->B * t->ldz;
 
 	(void)worker;
 	t->job.ce[task] = 0;
@@ -237,14 +253,12 @@ static void outputs_task(void *arg, int task, int worker)
 	if (b0 >= b1)
 		return;
 	float *z = t->z[0] + (size_t)b0 * O;
-	size_t n = (size_t)(b1 - b0) * O;
 	for (int b = b0; b < b1; b++)
 		memcpy(t->z[0] + (size_t)b * O, t->h->layer[0].bias, (size_t)O * sizeof(float));
-	for (int s = 0; s < t->S; s++) {
-		const float *p = t->part + (size_t)s * stride + (size_t)b0 * O;
-		for (size_t i = 0; i < n; i++)
-			z[i] += p[i];
-	}
+	for (int s = 0; s < t->S; s++)
+		for (int b = b0; b < b1; b++)
+			add_to(z + (size_t)(b - b0) * O,
+			       t->part + (size_t)s * stride + (size_t)b * t->ldz, O);
 	if (t->h->nlayers == 1)
 		head_xent(z, t->yb + b0, b1 - b0, O, &t->hp.loss, 1.0f / (float)nb,
 			  t->dz[0] + (size_t)b0 * O, &t->job.ce[task], &t->job.right[task]);
@@ -315,7 +329,7 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 {
 	head_trainer_t *t = NULL;
 	int rc = 0, D = h->D, K = h->K, O = h->layer[0].out;
-	size_t bd, bo, eval, total, scratch, acts = 0;
+	size_t bd, bo, eval, total, scratch, acts = 0, ldz = ((size_t)O + 15) & ~(size_t)15;
 	size_t work = head_work_floats(h, HEAD_EVAL_ROWS);
 
 	*out = NULL;
@@ -356,7 +370,7 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 		acts += (size_t)h->layer[l].out * (l + 1 < h->nlayers ? 3 : 1);
 	/* Per thread: an evaluation chunk, its logits and its layers' work. */
 	if (err_mul3_size((size_t)t->B, (size_t)D, sizeof(float), &bd) ||
-	    err_mul_size((size_t)t->B, (size_t)O, &bo) ||
+	    err_mul_size((size_t)t->B, ldz, &bo) ||
 	    err_mul_size(HEAD_EVAL_ROWS, (size_t)D + K, &eval) ||
 	    eval > SIZE_MAX - work || (eval += work, 0) ||
 	    err_mul3_size(bo, (size_t)t->S, sizeof(float), &total) ||
@@ -368,14 +382,21 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 	t->xb[1] = malloc(bd);
 	t->yb = malloc((size_t)t->B * sizeof *t->yb);
 	t->acts = malloc(acts * sizeof(float));
-	t->part = malloc(total);
+	t->ldz = ldz;
+	/* aligned_alloc: sizes whole multiples of 64 (ldz floats are). */
+	t->part = aligned_alloc(64, total);
+	t->dzp = aligned_alloc(64, bo * sizeof(float));
+	if (t->part)
+		memset(t->part, 0, total);
+	if (t->dzp)
+		memset(t->dzp, 0, bo * sizeof(float));
 	t->sq = calloc((size_t)t->S + 1, sizeof *t->sq);
 	t->grest = malloc((h->nparams - (size_t)D * O) * sizeof(float));
 	t->scratch = malloc(scratch);
 	if (hp->loss.class_weight && (t->class_weight = malloc((size_t)K * sizeof(float))))
 		memcpy(t->class_weight, hp->loss.class_weight, (size_t)K * sizeof(float));
 	t->hp.loss.class_weight = t->class_weight;
-	if (!t->xb[0] || !t->xb[1] || !t->yb || !t->acts || !t->part || !t->sq ||
+	if (!t->xb[0] || !t->xb[1] || !t->yb || !t->acts || !t->part || !t->dzp || !t->sq ||
 	    !t->grest || !t->scratch ||
 	    (hp->loss.class_weight && !t->class_weight))
 		goto nomem;
@@ -417,6 +438,7 @@ void head_trainer_free(head_trainer_t *t)
 	free(t->yb);
 	free(t->acts);
 	free(t->part);
+	free(t->dzp);
 	free(t->sq);
 	free(t->grest);
 	free(t->scratch);
@@ -501,6 +523,9 @@ int head_trainer_epoch(head_trainer_t *t, const head_set_t *set,
 			backward_rest(t, nb, step);
 		}
 
+		for (int b = 0; b < nb; b++)
+			memcpy(t->dzp + (size_t)b * t->ldz, t->dz[0] + (size_t)b * t->O,
+			       (size_t)t->O * sizeof(float));
 		t->adam.lr = step_lr(t);
 		t->job.x = t->xb[i & 1];
 		t->job.alpha = adam_next(&t->adam);

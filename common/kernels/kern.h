@@ -51,9 +51,14 @@ typedef struct kern_step {
 			     * block's row i, sample b */
 	const float *xn;    /* the next batch, the same way */
 	size_t ldx;
-	const float *dz;    /* (nb, O) the gradient of the layer's outputs */
+	const float *dz;    /* (nb, O) the gradient of the layer's outputs,
+			     * rows ldz apart */
 	float *w, *m, *v;   /* (R, O) the rows and their moments */
-	float *part;        /* (nn, O) */
+	float *part;        /* (nn, O), rows ldz apart */
+	size_t ldz;         /* 0: O.  A multiple of 16 with dz and part
+			     * 64-byte aligned keeps the inner loops' vector
+			     * loads and stores within cache lines (O = 290
+			     * rows put 7 of 8 across two: 13% slower) */
 	float alpha, c1, c2, eps, l2x2;
 } kern_step_t;
 

@@ -21,20 +21,23 @@
  * or the rows', never the blocking's, and every multiply-add is fused, so
  * every table gives the same bits (the portable one by fmaf).  (Adam is
  * a square root and a division per weight, on the divider; running a
- * tile's Adam inside the next tile's multiply-adds, so that the two
- * overlap, measured no faster here: a tile's sums need 31 of the 32
- * vector registers.) */
+ * tile's Adam inside the multiply-adds around it, so that the two
+ * overlap, measured no faster, in registers (4 x 6 tiles) or through L1
+ * (a pipeline of 4 x 5 tiles, chunk by chunk down the rows).) */
 #include <stddef.h>
 #include <string.h>
 
 /* Rows per tile, vectors per chunk: RB x KC accumulators, KC loads and a
- * broadcast within the vector registers (32 for AVX-512, 16 below). */
-#define STEP_RB 4
+ * broadcast within the vector registers (32 for AVX-512, 16 below).  The
+ * more rows, the more multiply-adds per load and store of part: on
+ * AVX-512, 8 x 3 and 6 x 4 ran 7% faster than 4 x 6 (4 x 5 chunks of
+ * O = 290), 9 x 3 and 12 x 2 spilled. */
 #if SIMD_LANES == 16
-#define STEP_KC 6
+#define STEP_RB 8
 #else
-#define STEP_KC 3
+#define STEP_RB 4
 #endif
+#define STEP_KC 3
 
 #if SIMD_LANES == 4
 SIMD_INLINE vf_t step_load(const float *p, int n)
@@ -74,6 +77,7 @@ SIMD_INLINE void step_tile(const kern_step_t *s, const adam_vc_t *C, int r, int 
 			   const int rb, const int kc, int last)
 {
 	const int O = s->O, L = SIMD_LANES;
+	const size_t ld = s->ldz ? s->ldz : (size_t)O;
 	vf_t acc[STEP_RB][STEP_KC];
 
 #pragma GCC unroll 8
@@ -82,7 +86,7 @@ SIMD_INLINE void step_tile(const kern_step_t *s, const adam_vc_t *C, int r, int 
 		for (int j = 0; j < kc; j++)
 			acc[i][j] = vf_zero();
 	for (int b = 0; b < s->nb; b++) {
-		const float *d = s->dz + (size_t)b * O + (size_t)j0 * L;
+		const float *d = s->dz + (size_t)b * ld + (size_t)j0 * L;
 		const float *x = s->x + (size_t)r * s->ldx + b;
 		vf_t dv[STEP_KC];
 #pragma GCC unroll 8
@@ -116,7 +120,7 @@ SIMD_INLINE void step_tile(const kern_step_t *s, const adam_vc_t *C, int r, int 
 			acc[i][j] = W;
 		}
 	for (int b = 0; b < s->nn; b++) {
-		float *p = s->part + (size_t)b * O + (size_t)j0 * L;
+		float *p = s->part + (size_t)b * ld + (size_t)j0 * L;
 		const float *x = s->xn + (size_t)r * s->ldx + b;
 		vf_t pv[STEP_KC];
 		/* The block's first rows start the sums. */
@@ -147,11 +151,6 @@ static void step_tile_any(const kern_step_t *s, const adam_vc_t *C, int r, int j
 		STEP_CASE(STEP_RB, 1)
 		STEP_CASE(STEP_RB, 2)
 		STEP_CASE(STEP_RB, 3)
-#if STEP_KC > 3
-		STEP_CASE(STEP_RB, 4)
-		STEP_CASE(STEP_RB, 5)
-		STEP_CASE(STEP_RB, 6)
-#endif
 		}
 		return;
 	}
@@ -159,18 +158,13 @@ static void step_tile_any(const kern_step_t *s, const adam_vc_t *C, int r, int j
 	STEP_CASE(1, 1)
 	STEP_CASE(1, 2)
 	STEP_CASE(1, 3)
-#if STEP_KC > 3
-	STEP_CASE(1, 4)
-	STEP_CASE(1, 5)
-	STEP_CASE(1, 6)
-#endif
 	}
 }
 
 static double KERN_FN(step)(const kern_step_t *s)
 {
 	/* x, xn (R, ldx) from the block's first row, a sample per column; dz
-	 * (nb, O); w, m, v (R, O); part (nn, O) */
+	 * (nb, O) and part (nn, O), rows ldz apart; w, m, v (R, O) */
 	const int L = SIMD_LANES, nv = (s->O + L - 1) / L;
 	const int nchunks = (nv + STEP_KC - 1) / STEP_KC;
 	const adam_vc_t C = adam_vc(s->alpha, s->c1, s->c2, s->eps, s->l2x2);

@@ -76,6 +76,8 @@ typedef struct nn_result {
 	uint64_t records;   /* records searched */
 	uint64_t bad;       /* damaged records passed over */
 	uint64_t exact;     /* candidates measured again in double */
+	uint64_t refined;   /* (AMX) block passes whose product needed its
+			     * second stage (search.c) */
 	int passes;         /* passes over the store (one per 4096 queries) */
 } nn_result_t;
 
@@ -83,11 +85,11 @@ typedef struct nn_result {
  * of db nearest under o->metric, exactly: ranked by recog_distance_n in
  * double, ties to the record first in key order.  The store is read in
  * one snapshot, o->block records at a time, each block's vectors (float32
- * or float16, widened) multiplied by the queries' in float32 (OpenBLAS'
- * sgemm, one call per thread); a record is measured again in double only
- * when the float32 distance, less a bound on its rounding error, is below
- * the query's current k-th distance, so the result is the exact one.  The
- * store is never held in memory whole.  Returns 0, ERR_SHAPE (the store's
+ * or float16, widened) multiplied by the queries' in float32 (the kernel
+ * table's, or on AMX product_amx.c's bfloat16 split); a record is
+ * measured again in double only when the product's distance, less a
+ * bound on its error, is below the query's current k-th distance, so the
+ * result is the exact one.  The store is never held in memory whole.  Returns 0, ERR_SHAPE (the store's
  * vectors are not D long), ERR_NOMEM, or featdb's errors; res is the
  * caller's to nn_result_free either way. */
 int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
@@ -95,5 +97,39 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 
 /* nn_result_free releases res and zeroes it. */
 void nn_result_free(nn_result_t *res);
+
+/* ---- product_amx.c: search.c's product on Intel AMX ---------------------- */
+
+/* nn_amx_usable: 1 when this CPU has AMX's bfloat16 tiles, the kernel
+ * grants the process their state, and D (<= 2^20) suits the bound. */
+int nn_amx_usable(int D);
+
+/* nn_amx_gamma: the bound on the error of nn_amx_product's scores after
+ * stage (1: q_hi . x_hi alone; 2: all three products) relative to |q| |x|
+ * (both norms in [2^-20, 2^60]). */
+double nn_amx_gamma(int D, int stage);
+
+/* nn_amx_queries_size: the bfloat16 values nn_amx_pack_queries writes for
+ * nq queries (rounded up to 32); nn_amx_group_size: those of 16 queries. */
+size_t nn_amx_queries_size(int nq, int D);
+size_t nn_amx_group_size(int D);
+
+/* nn_amx_pack_queries: q (nq, D) split into tiles, out (nn_amx_queries_size). */
+void nn_amx_pack_queries(const float *q, int nq, int D, uint16_t *out);
+
+/* nn_amx_records_size: the bfloat16 values of nrows records' tiles;
+ * nn_amx_pack_record writes record m's, x (D), into a, in the tiles of its
+ * group of 16. */
+size_t nn_amx_records_size(int nrows, int D);
+void nn_amx_pack_record(const float *x, int D, int m, uint16_t *a);
+
+/* nn_amx_product: s (nrows, nqs) ~= x (nrows, D) q^T for the records
+ * packed in a (their first row a group's first) and the packed queries qp
+ * from the first of the nqs (a multiple of 32); s's rows lds apart.
+ * stage 0: the whole product; 1: its first third, q_hi . x_hi, into s;
+ * 2: the other two thirds added to stage 1's s (stage 0's bound).  s gets whole tiles: nrows rounded up to 32 rows (those past the
+ * records packed, whatever a holds there). */
+void nn_amx_product(int nrows, const uint16_t *a, int D, const uint16_t *qp,
+		    int nqs, float *s, size_t lds, int stage);
 
 #endif

@@ -17,10 +17,18 @@
  * Few are: about k ln(N / k) per query, and those within the bound of the
  * k-th.
  *
- * The product is the network's own (kernels/kern.h's wino_gemm, the
- * Winograd layers' microkernel, on the CPU's widest ISA), the queries packed once
- * into its panels: OpenBLAS picks its kernels by the CPU's model, and
- * Debian's 0.3.21 takes a Xeon it does not know for a Prescott (SSE3;
+ * On a CPU with AMX's bfloat16 tiles (and the kernel's leave to use them)
+ * the product is product_amx.c's: each vector split into two bfloat16
+ * ones, three tile products summed in float32, with its own bound
+ * (nn_amx_gamma: gamma_{3 Dp} and the split's 3 u'^2, about 3.2 times the
+ * float32 one at D = 4096), a pair with a norm outside [2^-20, 2^60]
+ * measured in double whatever its product; the bound, not the product's
+ * precision, is what keeps the answer exact, and few more records pass
+ * the screen (docs/performance.md).  Elsewhere the product is the
+ * network's own (kernels/kern.h's wino_gemm, the Winograd layers'
+ * microkernel, on the CPU's widest ISA), the queries packed once into its
+ * panels: OpenBLAS picks its kernels by the CPU's model, and Debian's
+ * 0.3.21 takes a Xeon it does not know for a Prescott (SSE3;
  * docs/performance.md shows faiss' own OpenBLAS doing the same).  Without
  * AVX2, OpenBLAS' sgemm.
  *
@@ -59,6 +67,17 @@
  * terms, far above their rounding (1e-16), far below any gap that
  * matters. */
 #define NN_SLACK 1e-12
+/* AMX: the second stage of a block's product runs when the first lets
+ * more than one pair in this many through the screen.  A pair measured in
+ * double costs D multiply-adds in double, about 2 us at D = 4096 on the
+ * Xeon of docs/performance.md; the second stage costs each pair 2 D
+ * bfloat16 ones on the tiles, about 25 ns (the profiles of 2026-12-06):
+ * 64 is below their ratio, erring towards the second stage. */
+#define NN_AMX_REFINE 64
+/* The norms for which the product's error bound holds (product_amx.c: no
+ * overflow, subnormals flushed far below the bound); a pair with either
+ * norm outside is measured in double, whatever its product. */
+#define NN_FIT(n) ((n) >= 0x1p-20 && (n) <= 0x1p60)
 
 typedef struct search {
 	const nn_opts_t *o;
@@ -66,11 +85,17 @@ typedef struct search {
 	int D, Ds, B, K;
 	size_t ldx;              /* the rows of x: Ds and a cache line */
 	const kern_t *kern;      /* NULL: OpenBLAS */
+	int amx;                 /* the product on AMX (product_amx.c) */
+	int stage;               /* AMX: the product's stage (nn_amx_product) */
 	int nr;                  /* the kernel's panel width (1: OpenBLAS) */
 	const float *q;          /* (Q, D) */
 	float *u;                /* (Qs / nr, Ds, nr) the queries, in panels */
+	uint16_t *qp;            /* AMX: the queries split, in tiles */
+	uint16_t *a;             /* AMX: the block's records split, in tiles */
 	double *qn;              /* (Q) |q| */
 	double gamma;            /* the float32 product's relative error bound */
+	uint64_t budget;         /* AMX: the pairs stage 1 may let through */
+	uint64_t *pass;          /* AMX: (tasks) the pairs stage 1 lets through */
 	/* The block being searched: its records as featdb_blocks gave them,
 	 * then decoded. */
 	int n;
@@ -83,11 +108,13 @@ typedef struct search {
 	 * Ds, so that the kernel's 14 rows (a power of two apart when D is
 	 * 4096) do not fall into one cache set. */
 	float *x;
+	const float **xp;        /* (B) each record's values: x's row, or the map's */
 	double *xn;              /* (B) |x| */
 	double *xn2;             /* (B) |x|^2 (1 - NN_SLACK), for euclidean */
 	double *xv, *xs2;        /* (B) 1 / (|x| + eps), |x'|^2, for l2 */
 	int32_t *cls;            /* (B) */
 	uint8_t *ok;             /* (B) decoded and sound */
+	uint8_t *fit;            /* (B) |x| in the screen's range (NN_FIT) */
 	/* The queries of the product being done: q0 .. q0 + nq - 1 (q0 a
 	 * multiple of nr), nqs of them rounded up to nr; a record's scores
 	 * lds apart, a cache line more than nqs so that a page's multiple
@@ -168,13 +195,26 @@ static void decode_task(void *arg, int task, int worker)
 				    "the store's metadata says (featdb verify)");
 			continue;
 		}
-		featdb_rec_vector(&rec, x);
-		double xn = recog_norm(x, s->D), xs = xn / (xn + RECOG_L2_EPS);
+		/* With AMX nothing reads x's rows but this task and the
+		 * measure in double: a float32 record is read where it lies in
+		 * the map (x86's floats are the record's little-endian ones)
+		 * when its values are aligned, as they are on LMDB's overflow
+		 * pages. */
+		if (s->amx && rec.dtype == FEATDB_F32 && (uintptr_t)rec.data % sizeof(float) == 0) {
+			s->xp[j] = (const float *)rec.data;
+		} else {
+			featdb_rec_vector(&rec, x);
+			s->xp[j] = x;
+		}
+		if (s->amx)
+			nn_amx_pack_record(s->xp[j], s->D, j, s->a);
+		double xn = recog_norm(s->xp[j], s->D), xs = xn / (xn + RECOG_L2_EPS);
 		s->xn[j] = xn;
 		s->xn2[j] = xn * xn * (1 - NN_SLACK);
 		s->xv[j] = 1 / (xn + RECOG_L2_EPS);
 		s->xs2[j] = xs * xs;
 		s->cls[j] = rec.cls;
+		s->fit[j] = NN_FIT(xn);
 		s->ok[j] = 1;
 	}
 }
@@ -188,7 +228,11 @@ static void product_task(void *arg, int task, int worker)
 	const float *x = s->x + (size_t)r0 * s->ldx;
 	float *out = s->s + (size_t)r0 * s->lds;
 
-	if (s->kern)
+	if (s->amx)
+		nn_amx_product(rows, s->a + nn_amx_records_size(r0, s->D), s->D,
+			       s->qp + (size_t)s->q0 / 16 * nn_amx_group_size(s->D),
+			       s->nqs, out, (size_t)s->lds, s->stage);
+	else if (s->kern)
 		s->kern->wino_gemm(rows, s->Ds, s->nqs, x, s->ldx,
 			      s->u + (size_t)s->q0 * s->Ds, out, (size_t)s->lds);
 	else
@@ -216,6 +260,7 @@ typedef struct screen {
 	double a, b; /* euclidean: qn^2 (1 - u) - T^2, 2 gamma qn;
 		      * l2: |q'|^2 - T^2 - 2 gamma |q'| - u */
 	int zero;    /* the query is a zero vector */
+	int fit;     /* its norm is in the bound's range (NN_FIT) */
 } screen_t;
 
 static void screen_set(const search_t *s, double qn, double T, screen_t *sc)
@@ -224,6 +269,7 @@ static void screen_set(const search_t *s, double qn, double T, screen_t *sc)
 
 	sc->T = T;
 	sc->zero = qn == 0;
+	sc->fit = NN_FIT(qn);
 	switch (s->o->metric) {
 	case RECOG_COSINE:
 		sc->c = (1 - T - s->gamma - NN_SLACK) * qn;
@@ -239,20 +285,24 @@ static void screen_set(const search_t *s, double qn, double T, screen_t *sc)
 	}
 }
 
-/* Record j, of float32 dot product dot with the query: measure it? */
-static int must_measure(const search_t *s, const screen_t *sc, float dot, int j)
+/* Record j, of float32 dot product dot with the query: measure it?  The
+ * tests are written so that a product that is not a number says yes. */
+static inline __attribute__((always_inline)) int
+must_measure(const search_t *s, const screen_t *sc, float dot, int j)
 {
 	if (isinf(sc->T))
 		return 1;
+	if (s->o->metric == RECOG_COSINE && (sc->zero || s->xn[j] == 0))
+		return sc->T > 1;
+	if (!sc->fit || !s->fit[j])
+		return 1;
 	switch (s->o->metric) {
 	case RECOG_COSINE:
-		if (sc->zero || s->xn[j] == 0)
-			return sc->T > 1;
-		return dot > sc->c * s->xn[j];
+		return !(dot <= sc->c * s->xn[j]);
 	case RECOG_EUCLIDEAN:
-		return 2.0 * dot > sc->a + s->xn2[j] - sc->b * s->xn[j];
+		return !(2.0 * dot <= sc->a + s->xn2[j] - sc->b * s->xn[j]);
 	default:
-		return dot * sc->c * s->xv[j] > sc->a + s->xs2[j];
+		return !(dot * sc->c * s->xv[j] <= sc->a + s->xs2[j]);
 	}
 }
 
@@ -315,7 +365,7 @@ static void update_task(void *arg, int task, int worker)
 			if (!must_measure(s, &sc[i], dots[i], j))
 				continue;
 			double d = recog_distance_n(s->o->metric, s->q + (size_t)g * D,
-						    s->qn[g], s->x + (size_t)j * s->ldx,
+						    s->qn[g], s->xp[j],
 						    s->xn[j], D);
 			s->exact[worker]++;
 			double T = keep(s, g, j, d);
@@ -323,6 +373,67 @@ static void update_task(void *arg, int task, int worker)
 				screen_set(s, s->qn[g], T, &sc[i]);
 		}
 	}
+}
+
+/* Queries task*NN_UPDATE_TASK.. of the product: how many records of the
+ * block the screen would measure again, counted up to the budget. */
+static void count_task(void *arg, int task, int worker)
+{
+	search_t *s = arg;
+	int i0 = task * NN_UPDATE_TASK;
+	int ni = s->nq - i0 < NN_UPDATE_TASK ? s->nq - i0 : NN_UPDATE_TASK;
+	screen_t sc[NN_UPDATE_TASK];
+	uint64_t c = 0;
+
+	for (int i = 0; i < ni; i++) {
+		int g = s->q0 + i0 + i;
+		screen_set(s, s->qn[g], s->res->count[g] == s->K ?
+			   s->res->hits[(size_t)g * s->K].dist : INFINITY, &sc[i]);
+	}
+	for (int j = 0; j < s->n && c <= s->budget; j++) {
+		if (j + NN_PREFETCH < s->n)
+			for (int i = 0; i < ni; i += 16)
+				__builtin_prefetch(s->s + (size_t)(j + NN_PREFETCH) * s->lds +
+						   i0 + i);
+		if (!s->ok[j])
+			continue;
+		const float *dots = s->s + (size_t)j * s->lds + i0;
+		for (int i = 0; i < ni; i++)
+			c += must_measure(s, &sc[i], dots[i], j);
+	}
+	s->pass[task] = c;
+}
+
+/* The product of a block and the queries q0.., into s, with s->gamma its
+ * bound.  On AMX, in two stages: q_hi . x_hi alone (a third of the work)
+ * has a bound of about 2^-7 |q| |x|, which the screen takes as it is when
+ * few pairs pass it (on well-separated vectors, hardly more than the
+ * tighter bound lets through); when more than the budget would, the other
+ * two thirds follow, for the tight bound: a block of near ties costs the
+ * count and no more. */
+static void block_product(search_t *s)
+{
+	int tasks = (s->n + NN_PRODUCT_ROWS - 1) / NN_PRODUCT_ROWS;
+	int qtasks = (s->nq + NN_UPDATE_TASK - 1) / NN_UPDATE_TASK;
+	uint64_t pass = 0;
+
+	if (!s->amx) {
+		workers_run(s->pool, product_task, s, tasks);
+		return;
+	}
+	s->stage = 1;
+	s->gamma = nn_amx_gamma(s->D, 1);
+	workers_run(s->pool, product_task, s, tasks);
+	s->budget = (uint64_t)s->n * (uint64_t)s->nq / NN_AMX_REFINE;
+	workers_run(s->pool, count_task, s, qtasks);
+	for (int t = 0; t < qtasks; t++)
+		pass += s->pass[t];
+	if (pass <= s->budget)
+		return;
+	s->stage = 2;
+	s->gamma = nn_amx_gamma(s->D, 2);
+	workers_run(s->pool, product_task, s, tasks);
+	s->res->refined++;
 }
 
 /* featdb_blocks' callback: one block searched for every query. */
@@ -350,8 +461,7 @@ static int search_block(void *ctx, int n, const char *const *keys,
 		s->nq = s->res->nq - s->q0 < NN_QCHUNK ? s->res->nq - s->q0 : NN_QCHUNK;
 		s->nqs = (s->nq + s->nr - 1) / s->nr * s->nr;
 		s->lds = s->nqs + 16;
-		workers_run(s->pool, product_task, s,
-			    (n + NN_PRODUCT_ROWS - 1) / NN_PRODUCT_ROWS);
+		block_product(s);
 		workers_run(s->pool, update_task, s,
 			    (s->nq + NN_UPDATE_TASK - 1) / NN_UPDATE_TASK);
 		if (s->rc)
@@ -392,14 +502,21 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	/* The portable table's products are fmaf's, a call per term on an
 	 * x86-64 CPU without FMA: OpenBLAS is faster there. */
 	s.kern = isa_best() == ISA_PORTABLE ? NULL : kern_for(ISA_AUTO);
-	s.nr = s.kern ? s.kern->nr : 1;
+	/* AMX on top of the AVX-512 kernels, unless VGGFEAT_AMX=0 (tests
+	 * and benchmarks of the float32 product on such a CPU). */
+	const char *amx = getenv("VGGFEAT_AMX");
+	s.amx = isa_best() == ISA_AVX512 && !(amx && strcmp(amx, "0") == 0) &&
+		nn_amx_usable(D);
+	s.nr = s.amx ? 32 : s.kern ? s.kern->nr : 1;
 	s.Ds = s.kern ? (D + s.kern->lanes - 1) / s.kern->lanes * s.kern->lanes : D;
 	s.ldx = (size_t)s.Ds + 16;
 	int qs = (nq + s.nr - 1) / s.nr * s.nr, qcs = nq < NN_QCHUNK ? qs : NN_QCHUNK;
-	/* (D + 2) u: the roundings of a term's way through the product (see
-	 * above). */
-	double Du = (D + 2) * 0x1p-24;
-	s.gamma = Du / (1 - Du);
+	if (!s.amx) {
+		/* (D + 2) u: the roundings of a term's way through the product
+		 * (see above). */
+		double Du = (D + 2) * 0x1p-24;
+		s.gamma = Du / (1 - Du);
+	}
 	res->nq = nq;
 	res->k = o->k;
 	res->hits = calloc((size_t)nq * o->k, sizeof *res->hits);
@@ -407,19 +524,25 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	s.qn = malloc((size_t)nq * sizeof *s.qn);
 	/* The lanes past D stay zero: a product over Ds is one over D. */
 	s.x = calloc(B * s.ldx, sizeof *s.x);
-	s.u = s.kern ? calloc((size_t)qs * s.Ds, sizeof *s.u) : NULL;
+	s.u = s.kern && !s.amx ? calloc((size_t)qs * s.Ds, sizeof *s.u) : NULL;
+	s.qp = s.amx ? malloc(nn_amx_queries_size(nq, D) * sizeof *s.qp) : NULL;
+	s.a = s.amx ? calloc(nn_amx_records_size((int)B, D), sizeof *s.a) : NULL;
+	s.pass = calloc(NN_QCHUNK / NN_UPDATE_TASK, sizeof *s.pass);
+	s.xp = malloc(B * sizeof *s.xp);
 	s.xn = malloc(B * sizeof *s.xn);
 	s.xn2 = malloc(B * sizeof *s.xn2);
 	s.xv = malloc(B * sizeof *s.xv);
 	s.xs2 = malloc(B * sizeof *s.xs2);
 	s.cls = malloc(B * sizeof *s.cls);
 	s.ok = malloc(B);
-	s.s = malloc(((size_t)qcs + 16) * B * sizeof *s.s);
+	s.fit = malloc(B);
+	/* AMX writes whole tiles: 32 rows past a block's last. */
+	s.s = malloc(((size_t)qcs + 16) * (B + 32) * sizeof *s.s);
 	s.exact = calloc((size_t)o->threads, sizeof *s.exact);
 	pthread_mutex_init(&s.lock, NULL);
-	if (!res->hits || !res->count || !s.qn || !s.x || !s.xn || !s.xn2 || !s.xv ||
-	    !s.xs2 || !s.cls || !s.ok ||
-	    !s.s || !s.exact || (s.kern && !s.u)) {
+	if (!res->hits || !res->count || !s.qn || !s.x || !s.xp || !s.xn || !s.xn2 || !s.xv ||
+	    !s.xs2 || !s.cls || !s.ok || !s.fit || !s.s || !s.exact ||
+	    (s.kern && !s.amx && !s.u) || !s.pass || (s.amx && (!s.qp || !s.a))) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for %d queries and blocks "
 			     "of %zu records of %d values", nq, B, D);
 		goto out;
@@ -427,10 +550,12 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	for (int i = 0; i < nq; i++) {
 		s.qn[i] = recog_norm(q + (size_t)i * D, D);
 		/* Panels of nr queries: value c of query i at its panel's row c. */
-		for (int c = 0; s.kern && c < D; c++)
+		for (int c = 0; s.kern && !s.amx && c < D; c++)
 			s.u[((size_t)(i / s.nr * s.nr) * s.Ds) + (size_t)c * s.nr + i % s.nr] =
 				q[(size_t)i * D + c];
 	}
+	if (s.amx)
+		nn_amx_pack_queries(q, nq, D, s.qp);
 	if ((rc = workers_create(o->threads, &s.pool, err)) ||
 	    (rc = featdb_blocks(db, &res->meta, s.B, search_block, &s, err)))
 		goto out;
@@ -451,12 +576,17 @@ out:
 	free(s.qn);
 	free(s.x);
 	free(s.u);
+	free(s.xp);
 	free(s.xn);
 	free(s.xn2);
 	free(s.xv);
 	free(s.xs2);
 	free(s.cls);
 	free(s.ok);
+	free(s.fit);
+	free(s.qp);
+	free(s.a);
+	free(s.pass);
 	free(s.s);
 	free(s.exact);
 	return rc;
