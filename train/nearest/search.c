@@ -333,6 +333,32 @@ static double keep(search_t *s, int g, int j, double d)
 	return *cnt == K ? h[0].dist : INFINITY;
 }
 
+/* The screens of queries task*NN_UPDATE_TASK.. of the product (update_task
+ * and count_task share them out alike), each from its query's k-th
+ * distance so far; returns how many. */
+static int task_screens(const search_t *s, int task, screen_t *sc)
+{
+	const int i0 = task * NN_UPDATE_TASK;
+	const int ni = s->nq - i0 < NN_UPDATE_TASK ? s->nq - i0 : NN_UPDATE_TASK;
+
+	for (int i = 0; i < ni; i++) {
+		int g = s->q0 + i0 + i;
+		screen_set(s, s->qn[g], s->res->count[g] == s->K ?
+			   s->res->hits[(size_t)g * s->K].dist : INFINITY, &sc[i]);
+	}
+	return ni;
+}
+
+/* Record j + NN_PREFETCH's scores for queries i0..i0+ni-1 asked for: the
+ * records' scores are a row apart, and the prefetcher, which follows runs
+ * within a page, does not see them coming. */
+static inline void scores_prefetch(const search_t *s, int j, int i0, int ni)
+{
+	if (j + NN_PREFETCH < s->n)
+		for (int i = 0; i < ni; i += 16)
+			__builtin_prefetch(s->s + (size_t)(j + NN_PREFETCH) * s->lds + i0 + i);
+}
+
 /* Queries task*NN_UPDATE_TASK.. of the product: each record of the block
  * that could be among their k nearest, measured in double and kept.  The
  * records go by in order, each one's scores for these queries side by
@@ -340,23 +366,12 @@ static double keep(search_t *s, int g, int j, double d)
 static void update_task(void *arg, int task, int worker)
 {
 	search_t *s = arg;
-	const int D = s->D;
-	int i0 = task * NN_UPDATE_TASK;
-	int ni = s->nq - i0 < NN_UPDATE_TASK ? s->nq - i0 : NN_UPDATE_TASK;
+	const int D = s->D, i0 = task * NN_UPDATE_TASK;
 	screen_t sc[NN_UPDATE_TASK];
+	const int ni = task_screens(s, task, sc);
 
-	for (int i = 0; i < ni; i++) {
-		int g = s->q0 + i0 + i;
-		screen_set(s, s->qn[g], s->res->count[g] == s->K ?
-			   s->res->hits[(size_t)g * s->K].dist : INFINITY, &sc[i]);
-	}
 	for (int j = 0; j < s->n; j++) {
-		/* The records' scores are a row apart: the prefetcher, which
-		 * follows runs within a page, does not see them coming. */
-		if (j + NN_PREFETCH < s->n)
-			for (int i = 0; i < ni; i += 16)
-				__builtin_prefetch(s->s + (size_t)(j + NN_PREFETCH) * s->lds +
-						   i0 + i);
+		scores_prefetch(s, j, i0, ni);
 		if (!s->ok[j])
 			continue;
 		const float *dots = s->s + (size_t)j * s->lds + i0;
@@ -380,21 +395,13 @@ static void update_task(void *arg, int task, int worker)
 static void count_task(void *arg, int task, int worker)
 {
 	search_t *s = arg;
-	int i0 = task * NN_UPDATE_TASK;
-	int ni = s->nq - i0 < NN_UPDATE_TASK ? s->nq - i0 : NN_UPDATE_TASK;
+	const int i0 = task * NN_UPDATE_TASK;
 	screen_t sc[NN_UPDATE_TASK];
+	const int ni = task_screens(s, task, sc);
 	uint64_t c = 0;
 
-	for (int i = 0; i < ni; i++) {
-		int g = s->q0 + i0 + i;
-		screen_set(s, s->qn[g], s->res->count[g] == s->K ?
-			   s->res->hits[(size_t)g * s->K].dist : INFINITY, &sc[i]);
-	}
 	for (int j = 0; j < s->n && c <= s->budget; j++) {
-		if (j + NN_PREFETCH < s->n)
-			for (int i = 0; i < ni; i += 16)
-				__builtin_prefetch(s->s + (size_t)(j + NN_PREFETCH) * s->lds +
-						   i0 + i);
+		scores_prefetch(s, j, i0, ni);
 		if (!s->ok[j])
 			continue;
 		const float *dots = s->s + (size_t)j * s->lds + i0;
