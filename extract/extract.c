@@ -78,8 +78,8 @@ static const char usage[] =
 	"  --limit N        only the first N images (in key order), for a try\n"
 	"  --dtype T        f32 (default) or f16 (half the size)\n"
 	CLI_CONV_HELP
-	"                   (default winograd).  A store holds one path's\n"
-	"                   vectors: a rerun with the other is refused\n"
+	"                   (default winograd; a store holds one path's\n"
+	"                   vectors: a rerun with the other is refused)\n"
 	"  --follow-links   enter symbolic links to folders inside a person's\n"
 	"                   folder (Keras' follow_links=True; loops are refused);\n"
 	"                   by default they are named and not entered, as Keras\n"
