@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "net/model.h"
+#include "net/vgg.h"
 #include "net/weights.h"
 
 /* One write per message: ranks and threads that report at the same time
@@ -123,6 +124,19 @@ static int check_tap(const char *prog, const char *layer, const char *pooling)
 		cli_usage(prog, "%s", err);
 		return -1;
 	}
+	return 0;
+}
+
+int cli_conv(const char *prog, const char *s, int *conv)
+{
+	int c = vgg_conv_parse(s);
+
+	if (c < 0) {
+		cli_usage(prog, "--conv: '%s' is not %s or %s", s,
+			  vgg_conv_name(VGG_CONV_WINOGRAD), vgg_conv_name(VGG_CONV_DIRECT));
+		return -1;
+	}
+	*conv = c;
 	return 0;
 }
 

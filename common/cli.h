@@ -44,6 +44,17 @@ int cli_bad_option(const char *prog, char **argv);
  * "prog: --model: ...". */
 int cli_model(const char *prog, const char *s, int *model);
 
+/* cli_conv parses --conv's value s ("winograd" or "direct", net/vgg.h's
+ * paths): 0 and *conv set, or -1 after printing the usage error
+ * "prog: --conv: ...".  CLI_CONV_HELP is the option's help, the same in
+ * every program that has it; each adds its default. */
+int cli_conv(const char *prog, const char *s, int *conv);
+#define CLI_CONV_HELP \
+	"  --conv C         winograd (fast) or direct (the reference im2col\n" \
+	"                   path, several times slower): how the 3x3\n" \
+	"                   convolutions are computed; their vectors differ in\n" \
+	"                   the last bits\n"
+
 /* cli_layer, cli_pooling: one --layer or --pooling value checked alone,
  * as the option is read (so that its error comes before a --help after
  * it); the two together, and against --model, are cli_tap's.  0, or -1

@@ -77,8 +77,9 @@ static const char usage[] =
 	"                   image decoding threads (default 2)\n"
 	"  --limit N        only the first N images (in key order), for a try\n"
 	"  --dtype T        f32 (default) or f16 (half the size)\n"
-	"  --conv C         winograd (default, fast) or direct (the reference\n"
-	"                   im2col path, several times slower)\n"
+	CLI_CONV_HELP
+	"                   (default winograd; a store holds one path's\n"
+	"                   vectors: a rerun with the other is refused)\n"
 	"  --follow-links   enter symbolic links to folders inside a person's\n"
 	"                   folder (Keras' follow_links=True; loops are refused);\n"
 	"                   by default they are named and not entered, as Keras\n"
@@ -183,13 +184,8 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 				return cli_usage(PROG, "--dtype: '%s' is not f32 or f16", optarg);
 			break;
 		case O_CONV:
-			if (strcmp(optarg, "winograd") == 0)
-				o->conv = VGG_CONV_WINOGRAD;
-			else if (strcmp(optarg, "direct") == 0)
-				o->conv = VGG_CONV_DIRECT;
-			else
-				return cli_usage(PROG, "--conv: '%s' is not winograd or direct",
-						 optarg);
+			if (cli_conv(PROG, optarg, &o->conv))
+				return CLI_USAGE;
 			break;
 		case O_FOLLOW: o->follow = 1; break;
 		case O_STRICT: o->strict = 1; break;
@@ -289,7 +285,7 @@ static int open_network(const run_opts_t *o, const plan_t *p, vgg_t **net, char 
 			snprintf(rank, sizeof rank, "rank %d of %d: ", dist_rank(), dist_size());
 		fprintf(stderr, PROG ": %s%d compute threads, %s convolutions, %s kernels, "
 			"batches of %ld, %s%s%s\n", rank, vgg_threads(*net),
-			o->conv == VGG_CONV_DIRECT ? "direct" : "winograd",
+			vgg_conv_name(o->conv),
 			isa_name(vgg_isa(*net)), o->batch,
 			o->tuned ? "tuned for this CPU (" : "not tuned for this CPU",
 			o->tuned ? o->tune_path : " (extract --tune)", o->tuned ? ")" : "");

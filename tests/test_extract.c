@@ -530,6 +530,123 @@ static void test_other_weights_refused(void **state)
 	tu_rm_rf(d);
 }
 
+/* extract --in in --db db -q with --conv conv (NULL: none) and --limit
+ * limit (NULL: none); its exit status, output to log. */
+static int extract_conv(const char *in, const char *db, const char *log,
+			const char *conv, const char *limit)
+{
+	char *a[5] = {0};
+	int n = 0;
+
+	if (conv)
+		a[n++] = "--conv", a[n++] = (char *)conv;
+	if (limit)
+		a[n++] = "--limit", a[n++] = (char *)limit;
+	return e2e_extract(in, db, log, a[0], a[1], a[2], a[3], NULL);
+}
+
+/* A resume with the other convolution path is refused, and the store's
+ * records and metadata are as they were: whole and verified. */
+static void refused_resume(const char *in, const char *db, const char *log,
+			   const char *had, const char *asked)
+{
+	char why[ERR_LEN], want[8400];
+	e2e_dump_t before, after;
+
+	if (e2e_dump(db, &before, why))
+		fail_msg("%s", why);
+	assert_int_equal(extract_conv(in, db, log, strcmp(asked, "winograd") ? asked
+				      : NULL, NULL), 1);
+	char *out = tu_slurp(log);
+	snprintf(want, sizeof want, "extract: error: %s was made with --conv %s, this "
+		 "run uses --conv %s: their vectors differ in the last bits, and a "
+		 "store holds one function of the images; rerun with --conv %s or "
+		 "use another --db\n", db, had, asked, had);
+	assert_string_equal(out, want);
+	free(out);
+	if (e2e_dump(db, &after, why) || e2e_same(&before, &after, why))
+		fail_msg("%s", why);
+	e2e_dump_free(&before);
+	e2e_dump_free(&after);
+	char *verify[] = {proc_bin("featdb"), "verify", "--db", (char *)db, NULL};
+	assert_int_equal(proc_run(verify, log), 0);
+}
+
+/* The stored vectors of the convolution path the store was begun with,
+ * and only those: a resume with the other path (whose vectors differ in
+ * the last bits) is refused, whichever way round; a store written before
+ * the metadata named the path holds Winograd's. */
+static void test_other_conv_refused(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], direct[4200], wino[4200], log[4200], err[ERR_LEN];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(direct, sizeof direct, "%s/direct.lmdb", d);
+	snprintf(wino, sizeof wino, "%s/wino.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	char *gen[] = {proc_tool("gen_faces"), "--out", in, "--people", "2", "--images",
+		       "2", "--seed", "7", NULL};
+	assert_int_equal(proc_run(gen, log), 0);
+
+	assert_int_equal(extract_conv(in, direct, log, "direct", "3"), 0);
+	assert_int_equal(e2e_store_count(direct), 3);
+	refused_resume(in, direct, log, "direct", "winograd");
+	assert_int_equal(extract_conv(in, direct, log, "direct", NULL), 0);
+	assert_int_equal(e2e_store_count(direct), 4);
+
+	assert_int_equal(extract_conv(in, wino, log, NULL, "3"), 0);
+	refused_resume(in, wino, log, "winograd", "direct");
+	/* The two paths' vectors differ (else there would be nothing to
+	 * refuse), in the last bits only. */
+	featdb_t *a = NULL, *b = NULL;
+	uint8_t *ra, *rb;
+	size_t la, lb;
+	featdb_rec_t x, y;
+	float va[VGG_FEATURES], vb[VGG_FEATURES];
+	const char *key = "person_01/001.jpg";
+	assert_int_equal(featdb_open(direct, FEATDB_RDONLY, &a, err), 0);
+	assert_int_equal(featdb_open(wino, FEATDB_RDONLY, &b, err), 0);
+	assert_int_equal(featdb_get(a, key, &ra, &la, err), 0);
+	assert_int_equal(featdb_get(b, key, &rb, &lb, err), 0);
+	assert_int_equal(featdb_rec_decode(ra, la, &x, err), 0);
+	assert_int_equal(featdb_rec_decode(rb, lb, &y, err), 0);
+	featdb_rec_vector(&x, va);
+	featdb_rec_vector(&y, vb);
+	double diff = 0, top = 0;
+	for (int k = 0; k < VGG_FEATURES; k++) {
+		diff = fmax(diff, fabs((double)va[k] - vb[k]));
+		top = fmax(top, fabs((double)va[k]));
+	}
+	print_message("direct against winograd: max |diff| %.3g of max |v| %.3g\n",
+		      diff, top);
+	assert_true(diff > 0 && diff <= 1e-4 * top);
+	free(ra), free(rb);
+	featdb_meta_t m;
+	assert_int_equal(featdb_meta_get(a, &m, err), 0);
+	assert_string_equal(m.conv, "direct");
+	featdb_meta_free(&m);
+	featdb_close(a);
+	featdb_close(b);
+
+	/* An older extract wrote no "conv": its store is Winograd's, resumed
+	 * by default and refused with --conv direct; a resume names it. */
+	if (e2e_raw_del_meta(wino, "conv", err))
+		fail_msg("%s", err);
+	assert_int_equal(featdb_open(wino, FEATDB_RDONLY, &b, err), 0);
+	assert_int_equal(featdb_meta_get(b, &m, err), 0);
+	assert_string_equal(m.conv, "winograd");
+	featdb_meta_free(&m);
+	featdb_close(b);
+	refused_resume(in, wino, log, "winograd", "direct");
+	assert_int_equal(extract_conv(in, wino, log, NULL, NULL), 0);
+	assert_int_equal(e2e_store_count(wino), 4);
+	/* The resume wrote the key: there is one to delete. */
+	if (e2e_raw_del_meta(wino, "conv", err))
+		fail_msg("%s", err);
+	tu_rm_rf(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_crash_and_resume),
 		cmocka_unit_test(test_other_weights_refused),
+		cmocka_unit_test(test_other_conv_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -600,6 +600,105 @@ static void test_model_named(void **state)
 	tu_rm_rf(d);
 }
 
+/* Sets the store's "conv" to conv through featdb_write, as extract --conv
+ * writes it. */
+static void set_conv(const char *path, const char *conv)
+{
+	featdb_t *db = NULL;
+	featdb_meta_t m;
+	char err[ERR_LEN];
+
+	assert_int_equal(featdb_open(path, FEATDB_WRITE, &db, err), 0);
+	assert_int_equal(featdb_meta_get(db, &m, err), 0);
+	snprintf(m.conv, sizeof m.conv, "%s", conv);
+	assert_int_equal(featdb_write(db, &m, 0, NULL, NULL, NULL, err), 0);
+	featdb_meta_free(&m);
+	featdb_close(db);
+}
+
+/* A store says how its convolutions were computed (extract --conv): info
+ * and export name it, a store written before the key existed reads as
+ * winograd, and merge refuses to mix the two paths, whose vectors differ
+ * in the last bits. */
+static void test_conv_named(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char direct[4200], wino[4200], old[4200], out[4200], h5[4200], err[ERR_LEN];
+	int st;
+	snprintf(direct, sizeof direct, "%s/direct.lmdb", d);
+	snprintf(wino, sizeof wino, "%s/wino.lmdb", d);
+	snprintf(old, sizeof old, "%s/old.lmdb", d);
+	snprintf(out, sizeof out, "%s/out.lmdb", d);
+	snprintf(h5, sizeof h5, "%s/direct.h5", d);
+	make_store(direct, everyone, 5, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	set_conv(direct, "direct");
+	make_store(wino, everyone + 5, 4, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	make_store(old, everyone + 5, 4, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	if (e2e_raw_del_meta(old, "conv", err))
+		fail_msg("%s", err);
+
+	const struct { const char *db, *conv; } want[] = {
+		{direct, "direct"}, {wino, "winograd"}, {old, "winograd"},
+	};
+	for (int i = 0; i < 3; i++) {
+		char line[64];
+		char *info[] = {FEATDB, "info", (char *)want[i].db, NULL};
+		char *log = run(info, &st, d);
+		assert_int_equal(st, 0);
+		snprintf(line, sizeof line, "\nconv:        %s\n", want[i].conv);
+		assert_non_null(strstr(log, line));
+		free(log);
+	}
+	char *exp[] = {FEATDB, "export", direct, "--out", h5, NULL};
+	char *log = run(exp, &st, d);
+	assert_int_equal(st, 0);
+	free(log);
+	char *a = export_attr(h5, "conv");
+	assert_string_equal(a, "direct");
+	free(a);
+
+	/* The same weights, model and preprocessing, two paths: never one
+	 * store, whichever comes first, an old store's winograd included. */
+	char *merge[] = {FEATDB, "merge", out, direct, wino, NULL};
+	log = run(merge, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "differ in convolution path (extract --conv)"));
+	assert_non_null(strstr(log, "/direct/37/f32 vs "));
+	assert_non_null(strstr(log, "/winograd/37/f32)"));
+	free(log);
+	assert_int_equal(access(out, F_OK), -1);
+	merge[3] = old;
+	merge[4] = direct;
+	log = run(merge, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "differ in convolution path"));
+	free(log);
+	assert_int_equal(access(out, F_OK), -1);
+	/* Into an OUT of the other path: refused before anything is added. */
+	merge[3] = wino;
+	merge[4] = NULL;
+	log = run(merge, &st, d);
+	assert_int_equal(st, 0);
+	free(log);
+	merge[3] = direct;
+	log = run(merge, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "differ in convolution path"));
+	free(log);
+	char *count[] = {FEATDB, "info", out, NULL};
+	log = run(count, &st, d);
+	assert_non_null(strstr(log, "records:     4\n"));
+	assert_non_null(strstr(log, "\nconv:        winograd\n"));
+	free(log);
+	/* Stores of one path merge, and the result keeps it. */
+	merge[3] = old;
+	log = run(merge, &st, d);
+	assert_int_equal(st, 0);
+	free(log);
+	tu_rm_rf(d);
+}
+
 static void test_options(void **state)
 {
 	(void)state;
@@ -766,6 +865,7 @@ int main(void)
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_conflict),
 		cmocka_unit_test(test_model_named),
+		cmocka_unit_test(test_conv_named),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_db_option),
 		cmocka_unit_test(test_usage_errors),

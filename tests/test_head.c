@@ -1124,6 +1124,7 @@ static head_meta_t sample_meta(int K)
 	snprintf(m.model, sizeof m.model, "vgg16-fc2");
 	snprintf(m.fingerprint, sizeof m.fingerprint, "0123456789abcdef");
 	snprintf(m.preprocess, sizeof m.preprocess, "keras-load_img-224-nearest");
+	snprintf(m.conv, sizeof m.conv, "direct");
 	snprintf(m.version, sizeof m.version, "test_head");
 	return m;
 }
@@ -1223,6 +1224,7 @@ static void test_save_load_keras_layout(void **state)
 	check_str_attr(f, "vggfeat_fingerprint", 1, (const char *[]){"0123456789abcdef"}, 1);
 	check_str_attr(f, "vggfeat_preprocess", 1,
 		       (const char *[]){"keras-load_img-224-nearest"}, 1);
+	check_str_attr(f, "vggfeat_conv", 1, (const char *[]){"direct"}, 1);
 	check_str_attr(f, "vggfeat_version", 1, (const char *[]){"test_head"}, 1);
 	H5Fclose(f);
 
@@ -1237,6 +1239,7 @@ static void test_save_load_keras_layout(void **state)
 	assert_string_equal(mb.model, m.model);
 	assert_string_equal(mb.fingerprint, m.fingerprint);
 	assert_string_equal(mb.preprocess, m.preprocess);
+	assert_string_equal(mb.conv, "direct");
 	assert_string_equal(mb.version, m.version);
 	/* No temporary file is left beside it. */
 	char tmp[600];
@@ -1245,6 +1248,44 @@ static void test_save_load_keras_layout(void **state)
 	head_free(&back);
 	head_meta_free(&mb);
 	head_meta_free(NULL);
+	head_meta_free(&m);
+	head_free(&h);
+}
+
+/* The convolution path of the head's features: a meta without one is
+ * written as winograd, and a file from before the attribute (deleted here)
+ * reads as winograd, the only path extract then had by default. */
+static void test_conv_attribute(void **state)
+{
+	(void)state;
+	head_t h, back;
+	head_meta_t m = sample_meta(2), mb;
+	const char *path = tmp_path("conv.h5");
+	char err[ERR_LEN];
+
+	assert_int_equal(head_create(5, 0, NULL, 2, 2, &h, NULL), 0);
+	m.conv[0] = '\0';
+	assert_int_equal(head_save(path, &h, &m, err), 0);
+	hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+	assert_true(f >= 0);
+	check_str_attr(f, "vggfeat_conv", 1, (const char *[]){"winograd"}, 1);
+	H5Fclose(f);
+
+	snprintf(m.conv, sizeof m.conv, "direct");
+	assert_int_equal(head_save(path, &h, &m, err), 0);
+	assert_int_equal(head_load(path, &back, &mb, err), 0);
+	assert_string_equal(mb.conv, "direct");
+	head_free(&back);
+	head_meta_free(&mb);
+	f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+	assert_true(f >= 0);
+	assert_true(H5Adelete(f, "vggfeat_conv") >= 0);
+	H5Fclose(f);
+	assert_int_equal(head_load(path, &back, &mb, err), 0);
+	assert_string_equal(mb.conv, "winograd");
+	assert_string_equal(mb.preprocess, m.preprocess);
+	head_free(&back);
+	head_meta_free(&mb);
 	head_meta_free(&m);
 	head_free(&h);
 }
@@ -1539,6 +1580,7 @@ int main(void)
 		cmocka_unit_test(test_trainer_lr),
 		cmocka_unit_test(test_trainer_arguments),
 		cmocka_unit_test(test_save_load_keras_layout),
+		cmocka_unit_test(test_conv_attribute),
 		cmocka_unit_test(test_save_load_hidden_layers),
 		cmocka_unit_test(test_save_load_many_classes),
 		cmocka_unit_test(test_load_plain_keras_file),

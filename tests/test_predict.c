@@ -16,8 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+
 #include "error.h"
 #include "head/head.h"
+#include "net/vgg.h"
+#include "store/featdb.h"
 #include "proc.h"
 #include "testutil.h"
 
@@ -389,6 +393,172 @@ static void test_stdout_write_failure(void **state)
 	assert_int_equal(proc_run(argv, "/dev/full"), 1);
 }
 
+/* The vector of key in the store at path, (VGG_FEATURES). */
+static void stored_vector(const char *path, const char *key, float *v)
+{
+	featdb_t *store = NULL;
+	featdb_rec_t rec;
+	uint8_t *val;
+	size_t len;
+	char err[ERR_LEN];
+
+	assert_int_equal(featdb_open(path, FEATDB_RDONLY, &store, err), 0);
+	assert_int_equal(featdb_get(store, key, &val, &len, err), 0);
+	assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
+	assert_int_equal(rec.dim, VGG_FEATURES);
+	featdb_rec_vector(&rec, v);
+	free(val);
+	featdb_close(store);
+}
+
+/* A head that tells the two paths' vectors of one image apart: d and w
+ * (D), its vector on the direct and on the Winograd path, differ in
+ * element i by many of its ulps; class "direct"'s logit is s (x_i - m),
+ * m the two values' midpoint, s a power of two that makes it +-8 at d and
+ * w (exact: s x_i, and -s m rounded once, differ by far more than that
+ * rounding), class "winograd"'s is 0.  So rank 1 names the path the vector
+ * came from, at p = 0.9997.  Written with meta's settings, the path conv. */
+static void write_telltale(const char *path, const float *d, const float *w,
+			   const head_meta_t *meta, const char *conv)
+{
+	int i = -1, D = VGG_FEATURES;
+	double ulps = 0;
+	char err[ERR_LEN];
+
+	for (int k = 0; k < D; k++) {
+		float big = fmaxf(d[k], w[k]);
+		double u = fabs((double)d[k] - w[k]) / (nextafterf(big, INFINITY) - big);
+		if (d[k] > 0 && w[k] > 0 && u > ulps)
+			ulps = u, i = k;
+	}
+	print_message("element %d: direct %.9g, winograd %.9g, %.0f ulps apart\n", i,
+		      i >= 0 ? d[i] : 0, i >= 0 ? w[i] : 0, ulps);
+	assert_true(ulps >= 8);
+	double gap = fabs((double)d[i] - w[i]), sign = d[i] > w[i] ? 1 : -1;
+	float s = ldexpf(1.0f, (int)lround(log2(16 / gap)));
+	head_t h;
+	head_meta_t m = *meta;
+	m.nclasses = 2;
+	m.classes = (char *[]){"winograd", "direct"};
+	snprintf(m.conv, sizeof m.conv, "%s", conv);
+	assert_int_equal(head_create(D, 0, NULL, 2, 1, &h, err), 0);
+	memset(h.params, 0, h.nparams * sizeof *h.params);
+	h.layer[0].kernel[(size_t)i * 2 + 1] = (float)(sign * s);
+	h.layer[0].bias[1] = (float)(-sign * s * ((double)d[i] + w[i]) / 2);
+	assert_int_equal(head_save(path, &h, &m, err), 0);
+	head_free(&h);
+}
+
+/* The top-1 name predict gives image with head h and the arguments (up to
+ * two; NULL-terminated), its probability in *p. */
+static const char *top1(const char *h, const char *image, double *p, const char *a,
+			const char *b)
+{
+	static result_t r[4];
+	assert_int_equal(predict_lines(h, r, 4, "--top-k", "1", "-q", image, a, b,
+				       NULL), 1);
+	*p = r[0].p;
+	return r[0].name;
+}
+
+/* predict computes the convolutions as the head's features were computed
+ * (extract --conv, which train-head records), so that its vector for an
+ * image is the one extract stored, to the bit: by default the head's path,
+ * --conv the other.  A head trained on a --conv direct store answers as
+ * predict --conv direct does; a telltale head, which names the path its
+ * input vector came from, shows which one ran. */
+static void test_conv_of_the_head(void **state)
+{
+	(void)state;
+	TU_SKIP_SANITIZED("the direct path over a few images, several times; test_extract checks the store's path sanitized");
+	char in[600], cdb[600], wdb[600], chead[600], tell[600], image[700];
+	char err[ERR_LEN];
+	static result_t byhead[32], asked[32];
+	static float d[VGG_FEATURES], w[VGG_FEATURES];
+	head_t h;
+	head_meta_t m;
+	double p;
+
+	snprintf(in, sizeof in, "%s/conv", dir);
+	snprintf(cdb, sizeof cdb, "%s/direct.lmdb", dir);
+	snprintf(wdb, sizeof wdb, "%s/wino.lmdb", dir);
+	snprintf(chead, sizeof chead, "%s/direct.h5", dir);
+	snprintf(tell, sizeof tell, "%s/telltale.h5", dir);
+	snprintf(image, sizeof image, "%s/person_01/021.jpg", in);
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -r %s/person_01 %s/person_02 %s/",
+		 in, held, held, in);
+	assert_int_equal(system(cmd), 0);
+	char *ext[] = {proc_bin("extract"), "--in", in, "--db", cdb, "--weights",
+		       (char *)tu_weights_path(), "--conv", "direct", "-q", NULL};
+	assert_int_equal(proc_run(ext, log_), 0);
+	ext[4] = wdb;
+	ext[8] = "winograd";
+	assert_int_equal(proc_run(ext, log_), 0);
+	char *train[] = {proc_bin("train-head"), "--db", cdb, "--out", chead, "--epochs",
+			 "5", "--val-split", "0", "--seed", "3", "-q", NULL};
+	assert_int_equal(proc_run(train, log_), 0);
+	assert_int_equal(head_load(chead, &h, &m, err), 0);
+	assert_string_equal(m.conv, "direct");
+	head_free(&h);
+
+	int n = predict_lines(chead, byhead, 32, "--top-k", "2", in, NULL);
+	assert_int_equal(n, 8);
+	assert_int_equal(predict_lines(chead, asked, 32, "--top-k", "2", "--conv",
+				       "direct", in, NULL), n);
+	for (int i = 0; i < n; i++) {
+		assert_string_equal(byhead[i].path, asked[i].path);
+		assert_string_equal(byhead[i].name, asked[i].name);
+		assert_true(byhead[i].p == asked[i].p);
+	}
+
+	stored_vector(cdb, "person_01/021.jpg", d);
+	stored_vector(wdb, "person_01/021.jpg", w);
+	write_telltale(tell, d, w, &m, "direct");
+	assert_string_equal(top1(tell, image, &p, NULL, NULL), "direct");
+	assert_true(p > 0.999);
+	assert_string_equal(top1(tell, image, &p, "--conv", "direct"), "direct");
+	assert_string_equal(top1(tell, image, &p, "--conv", "winograd"), "winograd");
+	assert_true(p > 0.999);
+	/* The same head recording the Winograd path runs it by default; so does
+	 * one from before heads recorded a path. */
+	write_telltale(tell, d, w, &m, "winograd");
+	assert_string_equal(top1(tell, image, &p, NULL, NULL), "winograd");
+	assert_string_equal(top1(tell, image, &p, "--conv", "direct"), "direct");
+	hid_t f = H5Fopen(tell, H5F_ACC_RDWR, H5P_DEFAULT);
+	assert_true(f >= 0);
+	assert_true(H5Adelete(f, "vggfeat_conv") >= 0);
+	H5Fclose(f);
+	assert_string_equal(top1(tell, image, &p, NULL, NULL), "winograd");
+	head_meta_free(&m);
+
+	/* A path predict does not know, on the command line or in the head. */
+	char out[600];
+	snprintf(out, sizeof out, "%s/out", dir);
+	char *bad[] = {proc_bin("predict"), "--head", chead, "--conv", "fft", image, NULL};
+	assert_int_equal(proc_run(bad, out), 2);
+	char *s = tu_slurp(out);
+	assert_string_equal(s, "predict: --conv: 'fft' is not winograd or direct\n"
+			    "Try 'predict --help'.\n");
+	free(s);
+	f = H5Fopen(tell, H5F_ACC_RDWR, H5P_DEFAULT);
+	assert_true(f >= 0);
+	hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+	H5Tset_size(t, 3);
+	hid_t a = H5Acreate2(f, "vggfeat_conv", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+	assert_true(a >= 0 && H5Awrite(a, t, "fft") >= 0);
+	H5Aclose(a), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
+	char *unknown[] = {proc_bin("predict"), "--head", tell, "--weights",
+			   (char *)tu_weights_path(), image, NULL};
+	assert_int_equal(proc_run(unknown, out), 1);
+	s = tu_slurp(out);
+	assert_non_null(strstr(s, "was trained on features made with --conv 'fft'; "
+			       "this program computes winograd or direct"));
+	free(s);
+	tu_rm_rf(in);
+	unlink(tell);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_odd_paths_escaped),
 		cmocka_unit_test(test_stdout_write_failure),
+		cmocka_unit_test(test_conv_of_the_head),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

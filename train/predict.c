@@ -40,6 +40,8 @@ static const char usage[] =
 	"written \\\\, \\t, \\n or \\r, as PostgreSQL's COPY text format does).\n"
 	"It refuses weights, a model or preprocessing other than the head's\n"
 	"features were made with, and a _notop file for a head on fc1 or fc2.\n"
+	"It computes the convolutions as extract did for the head's features\n"
+	"(--conv), so that each image's vector is the one extract stored.\n"
 	"With --save-model it writes instead the\n"
 	"whole model (the backbone, then the head) in the file tf.keras'\n"
 	"model.save writes, for tf.keras.models.load_model.\n"
@@ -65,6 +67,10 @@ static const char usage[] =
 	"                   images per network batch (default 8)\n"
 	"  --threads N      compute threads for the network (default: one per\n"
 	"                   CPU)\n"
+	CLI_CONV_HELP
+	"                   (default: the head's, the path extract computed its\n"
+	"                   features on, so that each vector is the one\n"
+	"                   extract stored)\n"
 	"  --save-model FILE\n"
 	"                   instead of predicting, write the seed's whole model\n"
 	"                   (VGG16 through fc2 or VGG-Face through fc7, frozen,\n"
@@ -93,6 +99,7 @@ typedef struct opts {
 	double min_prob;
 	int quiet;
 	int model; /* weights.h's; MODEL_AUTO: the head's */
+	int conv;  /* net/vgg.h's VGG_CONV_*; -1: the head's */
 	char **inputs;
 	int ninputs;
 } opts_t;
@@ -100,7 +107,7 @@ typedef struct opts {
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum { O_HEAD = 256, O_WEIGHTS, O_MODEL, O_TOPK, O_MIN_PROB, O_BATCH,
-	       O_THREADS, O_SAVE_MODEL, O_VERSION, O_HELP_DEV };
+	       O_THREADS, O_CONV, O_SAVE_MODEL, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"head", required_argument, 0, O_HEAD},
 		{"weights", required_argument, 0, O_WEIGHTS},
@@ -110,6 +117,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		{"batch", required_argument, 0, O_BATCH},
 		{"batch-size", required_argument, 0, O_BATCH},
 		{"threads", required_argument, 0, O_THREADS},
+		{"conv", required_argument, 0, O_CONV},
 		{"save-model", required_argument, 0, O_SAVE_MODEL},
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
@@ -119,7 +127,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	};
 	int c;
 
-	*o = (opts_t){.top_k = 5, .batch = 8};
+	*o = (opts_t){.top_k = 5, .batch = 8, .conv = -1};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
 		switch (c) {
@@ -148,6 +156,10 @@ static int parse_args(int argc, char **argv, opts_t *o)
 			break;
 		case O_THREADS:
 			if (cli_long(PROG, "--threads", optarg, 1, 256, &o->threads))
+				return CLI_USAGE;
+			break;
+		case O_CONV:
+			if (cli_conv(PROG, optarg, &o->conv))
 				return CLI_USAGE;
 			break;
 		case 'q': o->quiet = 1; break;
@@ -186,10 +198,11 @@ static void print_top(const char *path, const float *logits, int K, int k,
 
 /* check_head: what the head needs of the network, known before the
  * weights are read: class names, a model and tap this program makes
- * (*model, which --model must not contradict, and *tap), the tap's width
- * and the model's preprocessing. */
+ * (*model, which --model must not contradict, and *tap), the tap's width,
+ * the model's preprocessing and a convolution path this program computes
+ * (*conv: --conv's, else the head's). */
 static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm,
-		      int *model, int *tap, char *err)
+		      int *model, int *tap, int *conv, char *err)
 {
 	if (!hm->classes || !hm->fingerprint[0])
 		return err_set(err, ERR_FORMAT,
@@ -212,6 +225,11 @@ static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm
 		return err_set(err, ERR_MISMATCH, "%s was trained on features made with "
 			       "preprocessing '%s'; this program uses '%s' for %s",
 			       o->head, hm->preprocess, m->preprocess, m->title);
+	if ((*conv = o->conv >= 0 ? o->conv : vgg_conv_parse(hm->conv)) < 0)
+		return err_set(err, ERR_MISMATCH, "%s was trained on features made "
+			       "with --conv '%s'; this program computes %s or %s",
+			       o->head, hm->conv, vgg_conv_name(VGG_CONV_WINOGRAD),
+			       vgg_conv_name(VGG_CONV_DIRECT));
 	return 0;
 }
 
@@ -336,12 +354,12 @@ static int answer_batch(void *ctx, int n, const char *const *paths,
 	return 0;
 }
 
-/* predict_all runs the network and the head on the images, a batch at a
- * time (embed.h), and prints each one's top-k; *done counts the images
- * answered. */
+/* predict_all runs the network (to tap, its convolutions computed as conv
+ * says) and the head on the images, a batch at a time (embed.h), and
+ * prints each one's top-k; *done counts the images answered. */
 static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *hm,
-		       const weights_t *w, int model, int tap, embed_images_t *im,
-		       size_t *done, char *err)
+		       const weights_t *w, int model, int tap, int conv,
+		       embed_images_t *im, size_t *done, char *err)
 {
 	int B = (int)o->batch, K = head->K, rc;
 	answer_t a = {.o = o, .head = head, .hm = hm,
@@ -353,6 +371,7 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 
 	vgg_opts_init(&eo.net, B);
 	eo.net.tap = tap;
+	eo.net.conv = conv;
 	eo.net.threads = (int)o->threads;
 	if (!a.logits || !a.p || !a.order || !a.work)
 		rc = err_set(err, ERR_NOMEM, "out of memory");
@@ -372,11 +391,12 @@ int main(int argc, char **argv)
 	embed_images_t im = {0};
 	size_t done = 0;
 	int status = CLI_ERROR, rc, model = MODEL_VGG16, tap = MODEL_TAP_FC2;
+	int conv = VGG_CONV_WINOGRAD;
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc;
 	if ((rc = head_load(o.head, &head, &hm, err)) ||
-	    (rc = check_head(&o, &head, &hm, &model, &tap, err)))
+	    (rc = check_head(&o, &head, &hm, &model, &tap, &conv, err)))
 		goto fail;
 	/* Without --weights, the file of the head's model. */
 	if (cli_weights_path(PROG, o.weights, model, tap, wpath, sizeof wpath))
@@ -395,7 +415,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = embed_list(PROG, o.inputs, o.ninputs, &im, err)) ||
-	    (rc = predict_all(&o, &head, &hm, &w, model, tap, &im, &done, err)))
+	    (rc = predict_all(&o, &head, &hm, &w, model, tap, conv, &im, &done,
+			      err)))
 		goto fail;
 	/* The lines are the answer: losing some (a full disk) is a failure. */
 	if (cli_flush_stdout(PROG))

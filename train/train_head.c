@@ -104,6 +104,7 @@ static int save(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 	snprintf(hm.model, sizeof hm.model, "%s", d->meta.model);
 	snprintf(hm.fingerprint, sizeof hm.fingerprint, "%s", d->meta.fingerprint);
 	snprintf(hm.preprocess, sizeof hm.preprocess, "%s", d->meta.preprocess);
+	snprintf(hm.conv, sizeof hm.conv, "%s", d->meta.conv);
 	snprintf(hm.version, sizeof hm.version, PROG " " VGGFEAT_VERSION);
 	if ((rc = head_save(o->out, th_runs_chosen(w), &hm, err)))
 		return rc;

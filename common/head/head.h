@@ -273,6 +273,11 @@ void head_trainer_free(head_trainer_t *t);
  *   vggfeat_fingerprint the weights' fingerprint over the layers the tap
  *                       needs (the store's, weights_fingerprint)
  *   vggfeat_preprocess  the preprocessing of the features
+ *   vggfeat_conv        how the features' 3x3 convolutions were computed
+ *                       (the store's "conv": "winograd" or "direct"):
+ *                       predict runs that path, so that its vectors are
+ *                       extract's to the bit; a file without it (written
+ *                       before it existed) is read as "winograd"
  *   vggfeat_version     the program that wrote the file
  * Strings are fixed-length, NUL-padded, as h5py writes numpy bytes. */
 typedef struct head_meta {
@@ -281,8 +286,12 @@ typedef struct head_meta {
 	char model[64];
 	char fingerprint[64];
 	char preprocess[256];
+	char conv[16];  /* written as HEAD_CONV_OLD when empty */
 	char version[64];
 } head_meta_t;
+
+/* The vggfeat_conv of a head file without it. */
+#define HEAD_CONV_OLD "winograd"
 
 /* head_save writes h and meta (meta->classes must hold h->K names) to path
  * atomically: a temporary file in the same folder, flushed to disk, then

@@ -152,6 +152,7 @@ static int build_image(const head_t *h, const head_meta_t *meta, void **out,
 	    attr_str(f, "vggfeat_model", meta->model) ||
 	    attr_str(f, "vggfeat_fingerprint", meta->fingerprint) ||
 	    attr_str(f, "vggfeat_preprocess", meta->preprocess) ||
+	    attr_str(f, "vggfeat_conv", meta->conv[0] ? meta->conv : HEAD_CONV_OLD) ||
 	    attr_str(f, "vggfeat_version", meta->version))
 		goto h5fail;
 	if ((lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
@@ -487,9 +488,15 @@ int head_read(const char *path, head_t *h, head_meta_t *meta, char *err)
 			    sizeof meta->fingerprint, path, err)) ||
 	    (rc = attr_text(f, "vggfeat_preprocess", meta->preprocess,
 			    sizeof meta->preprocess, path, err)) ||
+	    (rc = attr_text(f, "vggfeat_conv", meta->conv, sizeof meta->conv,
+			    path, err)) ||
 	    (rc = attr_text(f, "vggfeat_version", meta->version,
 			    sizeof meta->version, path, err)))
 		goto out;
+	/* Heads from before the attribute were all trained on Winograd
+	 * features. */
+	if (!meta->conv[0])
+		snprintf(meta->conv, sizeof meta->conv, "%s", HEAD_CONV_OLD);
 	if (found) {
 		meta->classes = classes.v;
 		meta->nclasses = (int)classes.n;
@@ -522,7 +529,7 @@ typedef struct head_job {
 
 typedef struct head_wire {
 	int32_t nlayers, w[HEAD_MAX_LAYERS + 1], nclasses;
-	char model[64], fingerprint[64], preprocess[256], version[64];
+	char model[64], fingerprint[64], preprocess[256], conv[16], version[64];
 } head_wire_t;
 
 static int send_head(void *arg, int fd, char *err)
@@ -543,6 +550,7 @@ static int send_head(void *arg, int fd, char *err)
 	memcpy(w.model, m.model, sizeof w.model);
 	memcpy(w.fingerprint, m.fingerprint, sizeof w.fingerprint);
 	memcpy(w.preprocess, m.preprocess, sizeof w.preprocess);
+	memcpy(w.conv, m.conv, sizeof w.conv);
 	memcpy(w.version, m.version, sizeof w.version);
 	int bad = h5child_write(fd, &w, sizeof w);
 	for (int i = 0; i < m.nclasses && !bad; i++) {
@@ -574,9 +582,11 @@ static int receive_head(void *arg, int fd, char *err)
 	memcpy(j->meta->model, w.model, sizeof w.model);
 	memcpy(j->meta->fingerprint, w.fingerprint, sizeof w.fingerprint);
 	memcpy(j->meta->preprocess, w.preprocess, sizeof w.preprocess);
+	memcpy(j->meta->conv, w.conv, sizeof w.conv);
 	memcpy(j->meta->version, w.version, sizeof w.version);
 	j->meta->model[sizeof w.model - 1] = j->meta->fingerprint[sizeof w.fingerprint - 1] = 0;
 	j->meta->preprocess[sizeof w.preprocess - 1] = j->meta->version[sizeof w.version - 1] = 0;
+	j->meta->conv[sizeof w.conv - 1] = 0;
 	if (w.nclasses && !(j->meta->classes = calloc((size_t)w.nclasses, sizeof(char *))))
 		return err_set(err, ERR_NOMEM, "%s: out of memory", j->path);
 	for (int i = 0; i < w.nclasses; i++, j->meta->nclasses++) {

@@ -552,6 +552,20 @@ const char *vgg_stage_name(int stage)
 	return stage >= 0 && stage < VGG_NSTAGES ? stage_names[stage] : "?";
 }
 
+const char *vgg_conv_name(int conv)
+{
+	return conv == VGG_CONV_WINOGRAD ? "winograd"
+	       : conv == VGG_CONV_DIRECT ? "direct" : "?";
+}
+
+int vgg_conv_parse(const char *s)
+{
+	for (int c = VGG_CONV_WINOGRAD; c <= VGG_CONV_DIRECT; c++)
+		if (s && strcmp(s, vgg_conv_name(c)) == 0)
+			return c;
+	return -1;
+}
+
 int vgg_conv_tile(const vgg_t *net, int layer)
 {
 	return net->wl[layer] ? wino_tile(net->wl[layer]) : 0;

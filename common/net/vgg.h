@@ -41,6 +41,19 @@ enum {
 	VGG_CONV_DIRECT = 1,
 };
 
+/* vgg_conv_name: a convolution path's name, as extract's and predict's
+ * --conv, the store's metadata "conv" and a head's vggfeat_conv spell it.
+ *   conv  VGG_CONV_WINOGRAD or VGG_CONV_DIRECT
+ * Returns "winograd" or "direct" (a static string), or "?" for any other
+ * value. */
+const char *vgg_conv_name(int conv);
+
+/* vgg_conv_parse: the path a name stands for, vgg_conv_name's inverse.
+ *   s  a NUL-terminated name, compared exactly; may be NULL
+ * Returns VGG_CONV_WINOGRAD or VGG_CONV_DIRECT, or -1 when s names
+ * neither. */
+int vgg_conv_parse(const char *s);
+
 /* The timed stages of a forward, in order: conv1_1 .. conv5_3 with their
  * pools, fc1, fc2 (see vgg_stage_name). */
 #define VGG_NSTAGES (WEIGHTS_NCONV + 5 + 2)

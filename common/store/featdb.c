@@ -590,6 +590,20 @@ static int meta_string(featdb_t *db, MDB_txn *txn, const char *name, char *dst,
 	return 0;
 }
 
+/* meta_string, or dflt when name is absent (a key older writers did not
+ * write). */
+static int meta_string_or(featdb_t *db, MDB_txn *txn, const char *name,
+			  const char *dflt, char *dst, size_t cap, char *err)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+
+	if (mdb_get(txn, db->meta, &k, &v) == MDB_NOTFOUND) {
+		snprintf(dst, cap, "%s", dflt);
+		return 0;
+	}
+	return meta_string(db, txn, name, dst, cap, err);
+}
+
 static int val_equals(const MDB_val *v, const char *s)
 {
 	return v->mv_size == strlen(s) && memcmp(v->mv_data, s, v->mv_size) == 0;
@@ -696,6 +710,10 @@ static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)
 			       sizeof meta->preprocess, err)) != 0 ||
 	    (ret = meta_string(db, txn, "version", meta->version,
 			       sizeof meta->version, err)) != 0)
+		goto fail;
+	/* Stores from before the key were all made on the Winograd path. */
+	if ((ret = meta_string_or(db, txn, "conv", FEATDB_CONV_OLD, meta->conv,
+				  sizeof meta->conv, err)) != 0)
 		goto fail;
 	if ((ret = meta_value(db, txn, "dim", &v, err)) != 0)
 		goto fail;

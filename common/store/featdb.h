@@ -31,6 +31,12 @@
  *                 tap, so a full file and its _notop file make one store)
  *   "preprocess"  the preprocessing settings (the registry's preprocess,
  *                 net/model.h)
+ *   "conv"        how the 3x3 convolutions were computed, extract --conv:
+ *                 "winograd" or "direct" (net/vgg.h's vgg_conv_name).  The
+ *                 two agree to about 3e-6, not to the bit, so a store holds
+ *                 one.  Stores written before the key existed have none:
+ *                 readers take them as "winograd" (FEATDB_CONV_OLD), the
+ *                 only path extract had by default.
  *   "dim", "dtype" ("4096", "f32" or "f16")
  *   "classes"     the class names in Keras' order (classes.h: its class
  *                 indices), one per line; a record's class is an index into
@@ -67,6 +73,9 @@
 #define FEATDB_VERSION 1
 #define FEATDB_HEADER 24
 #define FEATDB_FORMAT "vggfeat 1"
+/* The "conv" of a store written before the key existed (and the one
+ * featdb_write writes for a meta whose conv is empty). */
+#define FEATDB_CONV_OLD "winograd"
 /* The models a store may hold are the registry's (net/model.h); a store
  * made with another model, or with other preprocessing, must never be
  * mixed with another. */
@@ -138,6 +147,7 @@ typedef struct featdb_meta {
 	char model[64]; /* written as VGG16's (net/model.h) when empty */
 	char fingerprint[64];
 	char preprocess[256];
+	char conv[16];  /* "conv"; written as FEATDB_CONV_OLD when empty */
 	char version[64];
 	int dim;
 	int dtype;

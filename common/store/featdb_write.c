@@ -28,6 +28,7 @@ static int meta_check(const featdb_t *db, const featdb_meta_t *m, char *err)
 	if (!memchr(m->model, '\0', sizeof m->model) ||
 	    !memchr(m->fingerprint, '\0', sizeof m->fingerprint) ||
 	    !memchr(m->preprocess, '\0', sizeof m->preprocess) ||
+	    !memchr(m->conv, '\0', sizeof m->conv) ||
 	    !memchr(m->version, '\0', sizeof m->version))
 		return err_set(err, ERR_ARG, "%s: a metadata string is not "
 			       "NUL-terminated", db->path);
@@ -223,6 +224,7 @@ static int write_txn(featdb_t *db, const featdb_meta_t *meta, const char *classe
 	/* Writers from before VGG-Face leave the model empty: theirs is VGG16. */
 	const char *model =
 		meta->model[0] ? meta->model : model_info(MODEL_VGG16)->store_model;
+	const char *conv = meta->conv[0] ? meta->conv : FEATDB_CONV_OLD;
 	const char *dtype = featdb_dtype_name(meta->dtype);
 	MDB_txn *txn = NULL;
 	MDB_stat ms;
@@ -255,6 +257,8 @@ static int write_txn(featdb_t *db, const featdb_meta_t *meta, const char *classe
 			      strlen(meta->fingerprint), full, err)) != 0 ||
 	    (ret = put_string(db, txn, "preprocess", meta->preprocess,
 			      strlen(meta->preprocess), full, err)) != 0 ||
+	    (ret = put_string(db, txn, "conv", conv, strlen(conv), full,
+			      err)) != 0 ||
 	    (ret = put_string(db, txn, "version", meta->version,
 			      strlen(meta->version), full, err)) != 0 ||
 	    (ret = put_string(db, txn, "dim", num, strlen(num), full, err)) != 0 ||

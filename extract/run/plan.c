@@ -128,6 +128,15 @@ static int check_meta(const featdb_meta_t *old, const weights_t *w,
 			       "%s stores %s features; rerun with --dtype %s",
 			       o->db, featdb_dtype_name(old->dtype),
 			       featdb_dtype_name(old->dtype));
+	/* The two paths agree to about 3e-6, not to the bit: an image's bits
+	 * would depend on which run stored it. */
+	if (strcmp(old->conv, vgg_conv_name(o->conv)) != 0)
+		return err_set(err, ERR_MISMATCH,
+			       "%s was made with --conv %s, this run uses --conv %s: "
+			       "their vectors differ in the last bits, and a store "
+			       "holds one function of the images; rerun with --conv "
+			       "%s or use another --db", o->db, old->conv,
+			       vgg_conv_name(o->conv), old->conv);
 	return 0;
 }
 
@@ -177,6 +186,7 @@ int plan_store(const run_opts_t *o, plan_t *p, char *err)
 	snprintf(p->meta.fingerprint, sizeof p->meta.fingerprint, "%s",
 		 weights_fingerprint(&p->w, model_tap_info(o->tap)->nlayers));
 	snprintf(p->meta.preprocess, sizeof p->meta.preprocess, "%s", model->preprocess);
+	snprintf(p->meta.conv, sizeof p->meta.conv, "%s", vgg_conv_name(o->conv));
 	snprintf(p->meta.version, sizeof p->meta.version, PROG " " VGGFEAT_VERSION);
 	p->meta.dim = model_tap_info(o->tap)->dim;
 	p->meta.dtype = o->dtype;

@@ -143,8 +143,10 @@ long e2e_store_count(const char *db)
 	return n;
 }
 
-int e2e_raw_put(const char *db, const char *key, const void *val, size_t len,
-		char *why)
+/* Puts val (len bytes; NULL: deletes) under key in database name of the
+ * store at db, with LMDB directly, in one transaction. */
+static int raw_change(const char *db, const char *name, const char *key,
+		      const void *val, size_t len, char *why)
 {
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
@@ -155,8 +157,8 @@ int e2e_raw_put(const char *db, const char *key, const void *val, size_t len,
 	if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 4)) ||
 	    (rc = mdb_env_open(env, db, 0, 0666)) ||
 	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) ||
-	    (rc = mdb_dbi_open(txn, "features", 0, &dbi)) ||
-	    (rc = mdb_put(txn, dbi, &k, &v, 0)))
+	    (rc = mdb_dbi_open(txn, name, 0, &dbi)) ||
+	    (rc = val ? mdb_put(txn, dbi, &k, &v, 0) : mdb_del(txn, dbi, &k, NULL)))
 		goto fail;
 	rc = mdb_txn_commit(txn); /* frees txn, even when it fails */
 	txn = NULL;
@@ -165,13 +167,24 @@ int e2e_raw_put(const char *db, const char *key, const void *val, size_t len,
 	mdb_env_close(env);
 	return 0;
 fail:
-	snprintf(why, ERR_LEN, "%s: putting '%s' with LMDB: %s", db, key,
-		 mdb_strerror(rc));
+	snprintf(why, ERR_LEN, "%s: %s '%s' in \"%s\" with LMDB: %s", db,
+		 val ? "putting" : "deleting", key, name, mdb_strerror(rc));
 	if (txn)
 		mdb_txn_abort(txn);
 	if (env)
 		mdb_env_close(env);
 	return -1;
+}
+
+int e2e_raw_put(const char *db, const char *key, const void *val, size_t len,
+		char *why)
+{
+	return raw_change(db, "features", key, val, len, why);
+}
+
+int e2e_raw_del_meta(const char *db, const char *key, char *why)
+{
+	return raw_change(db, "meta", key, NULL, 0, why);
 }
 
 int e2e_env_info(const char *db, size_t *mapsize, size_t *used, size_t *psize,

@@ -39,6 +39,11 @@ long e2e_store_count(const char *db);
 int e2e_raw_put(const char *db, const char *key, const void *val, size_t len,
 		char *why);
 
+/* e2e_raw_del_meta deletes key from the store's "meta" database with LMDB
+ * directly: the metadata a writer from before that key left.  Returns 0
+ * or -1 (also when the key is absent). */
+int e2e_raw_del_meta(const char *db, const char *key, char *why);
+
 /* e2e_env_info reads, with LMDB directly (read-only; the store must not be
  * open in this process), the store's map size, the bytes up to its last page,
  * and its page size; any output pointer may be NULL.  Returns 0 or -1. */

@@ -128,6 +128,7 @@ static int export_setup(export_t *x)
 				 H5P_DEFAULT, x->meta->classes) ||
 	    h5util_attr_write_text(x->f, "fingerprint", x->meta->fingerprint) ||
 	    h5util_attr_write_text(x->f, "preprocess", x->meta->preprocess) ||
+	    h5util_attr_write_text(x->f, "conv", x->meta->conv) ||
 	    h5util_attr_write_text(x->f, "model", x->meta->model) ||
 	    write_tap(x))
 		return err_set(x->err, ERR_IO, "%s: cannot write the HDF5 layout", x->out);

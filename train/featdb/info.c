@@ -93,6 +93,7 @@ int fdb_info(const char *db)
 	printf("dtype:       %s\n", featdb_dtype_name(meta.dtype));
 	printf("fingerprint: %s\n", meta.fingerprint);
 	printf("preprocess:  %s\n", meta.preprocess);
+	printf("conv:        %s\n", meta.conv);
 	printf("written by:  %s\n", meta.version);
 	for (int i = 0; i < meta.nthresholds; i++) {
 		const featdb_threshold_t *t = &meta.thresholds[i];

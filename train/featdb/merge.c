@@ -141,6 +141,7 @@ static const char *differ(const featdb_meta_t *a, const featdb_meta_t *b)
 			       ? "tap (extract --layer, --pooling)" : "model";
 	return strcmp(a->fingerprint, b->fingerprint) ? "weights fingerprint"
 	       : strcmp(a->preprocess, b->preprocess) ? "preprocessing"
+	       : strcmp(a->conv, b->conv)             ? "convolution path (extract --conv)"
 	       : a->dim != b->dim                     ? "dimension"
 	       : a->dtype != b->dtype                 ? "dtype"
 						      : NULL;
@@ -153,12 +154,12 @@ static int same_settings(const featdb_meta_t *a, const char *an,
 
 	if (!what)
 		return 1;
-	cli_error(PROG, "%s and %s differ in %s (%s %s/%s/%s/%d/%s vs "
-		  "%s/%s/%s/%d/%s); only stores made the same way can be merged",
-		  an, bn, what, "model/fingerprint/preprocess/dim/dtype", a->model,
-		  a->fingerprint, a->preprocess, a->dim, featdb_dtype_name(a->dtype),
-		  b->model, b->fingerprint, b->preprocess, b->dim,
-		  featdb_dtype_name(b->dtype));
+	cli_error(PROG, "%s and %s differ in %s (%s %s/%s/%s/%s/%d/%s vs "
+		  "%s/%s/%s/%s/%d/%s); only stores made the same way can be merged",
+		  an, bn, what, "model/fingerprint/preprocess/conv/dim/dtype", a->model,
+		  a->fingerprint, a->preprocess, a->conv, a->dim,
+		  featdb_dtype_name(a->dtype), b->model, b->fingerprint, b->preprocess,
+		  b->conv, b->dim, featdb_dtype_name(b->dtype));
 	return 0;
 }
 
