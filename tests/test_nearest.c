@@ -3,6 +3,8 @@
  * itself at distance 0; images and --query-db give the same answer; the
  * threshold column; a store far larger than the program's own memory is
  * streamed through the map (its anonymous memory measured while it runs);
+ * the store's convolution path is the one that runs by default, so that a
+ * stored image finds itself at exactly 0 (and --conv the other does not);
  * the bad inputs (a missing store, a store of another model, an image
  * that does not decode) give one clear line and the conventions' exit
  * statuses. */
@@ -20,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "e2e.h"
 #include "error.h"
 #include "net/model.h"
 #include "proc.h"
@@ -399,6 +402,68 @@ static void test_bad_inputs(void **state)
 	expect(0, "nearest ", "--version", NULL);
 }
 
+/* Whether image, whose record in the store at path is key, finds itself
+ * at distance exactly 0 with nearest's arguments a and b (or none: NULL):
+ * its nearest record is its own either way, and at --threshold 0 the
+ * euclidean verdict "same" says the two vectors are one, to the bit. */
+static int finds_itself(const char *path, const char *image, const char *key,
+			const char *a, const char *b)
+{
+	hit_t h[2];
+	int n = nearest(0, h, 2, NULL, image, "--db", path, "--weights",
+			(char *)tu_weights_path(), "--metric", "euclidean", "--threshold",
+			"0", "--top-k", "1", "-q", a, b, NULL);
+	assert_int_equal(n, 1);
+	assert_string_equal(h[0].key, key);
+	print_message("%s, %s %s: %s at %.6f\n", path + strlen(dir) + 1,
+		      a ? a : "the store's path", b ? b : "", h[0].verdict, h[0].dist);
+	return strcmp(h[0].verdict, "same") == 0;
+}
+
+/* nearest computes the queries' convolutions as extract computed the
+ * store's (its metadata's "conv"), so that a stored image's vector is its
+ * record, to the bit: by default the store's path, --conv the other.  An
+ * image found at distance 0 shows which path ran: the two paths' vectors
+ * differ in their last bits. */
+static void test_conv_of_the_store(void **state)
+{
+	(void)state;
+	TU_SKIP_SANITIZED("the direct path over four images in all; test_extract "
+			  "checks the store's path sanitized");
+	char in[600], cdb[600], cmd[4096], why[ERR_LEN], image[700], wimage[700];
+	const char *key = "person_01/001.jpg";
+
+	snprintf(in, sizeof in, "%s/conv", dir);
+	snprintf(cdb, sizeof cdb, "%s/direct.lmdb", dir);
+	snprintf(image, sizeof image, "%s/%s", in, key);
+	snprintf(wimage, sizeof wimage, "%s/%s", faces, key);
+	snprintf(cmd, sizeof cmd, "set -e; mkdir -p %s/person_01 %s/person_02; "
+		 "cp %s/person_01/001.jpg %s/person_01/; cp %s/person_02/001.jpg "
+		 "%s/person_02/", in, in, faces, in, faces, in);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(e2e_extract(in, cdb, out, "--conv", "direct", NULL), 0);
+
+	assert_true(finds_itself(cdb, image, key, NULL, NULL));
+	assert_false(finds_itself(cdb, image, key, "--conv", "winograd"));
+	/* The setup's store, made on the Winograd path. */
+	assert_true(finds_itself(db, wimage, key, NULL, NULL));
+	assert_false(finds_itself(db, wimage, key, "--conv", "direct"));
+
+	/* A path nearest does not know, on the command line or in the store;
+	 * --query-db runs no network. */
+	expect(2, "nearest: --conv: 'fft' is not winograd or direct\n"
+	       "Try 'nearest --help'.\n", image, "--db", cdb, "--conv", "fft", NULL);
+	expect(2, "--query-db takes no --weights, --model or --conv", "--query-db", cdb,
+	       "--db", cdb, "--conv", "direct", NULL);
+	if (e2e_raw_put_meta(cdb, "conv", "fft", why))
+		fail_msg("%s", why);
+	expect(1, "direct.lmdb holds vectors made with --conv 'fft'; this program "
+	       "computes winograd or direct", image, "--db", cdb, "--weights",
+	       (char *)tu_weights_path(), NULL);
+	tu_rm_rf(in);
+	tu_rm_rf(cdb);
+}
+
 static void test_stdout_write_failure(void **state)
 {
 	(void)state;
@@ -415,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_self_and_query_db),
 		cmocka_unit_test(test_store_streamed),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_conv_of_the_store),
 		cmocka_unit_test(test_stdout_write_failure),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -3,9 +3,11 @@
  * image and itself; the threshold comes from --threshold or the store's
  * calibration; --calibrate on generated stores whose answer is worked out
  * by hand (ROC AUC, EER, the threshold at a FAR and its TAR, LFW's folds,
- * the metadata written); the bad inputs (a missing store, a store of
- * another model or weights, an image that does not decode) give one clear
- * line and the conventions' exit statuses.
+ * the metadata written); the convolution path the store's vectors were
+ * computed on is the one that runs by default, to the bit; the bad inputs
+ * (a missing store, a store of another model or weights, an image that
+ * does not decode) give one clear line and the conventions' exit
+ * statuses.
  * Letters: D vector length, P people, I images per person. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,8 +83,8 @@ static char *face(const char *person, int i)
 	return buf[k];
 }
 
-/* The store's vector of key (D). */
-static float *stored(const char *key, int *D)
+/* The vector of key (D) in the store at path. */
+static float *stored_in(const char *path, const char *key, int *D)
 {
 	featdb_t *s;
 	featdb_rec_t rec;
@@ -90,7 +92,7 @@ static float *stored(const char *key, int *D)
 	size_t len;
 	char err[ERR_LEN];
 
-	assert_int_equal(featdb_open(db, FEATDB_RDONLY, &s, err), 0);
+	assert_int_equal(featdb_open(path, FEATDB_RDONLY, &s, err), 0);
 	if (featdb_get(s, key, &val, &len, err))
 		fail_msg("%s", err);
 	assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
@@ -100,6 +102,12 @@ static float *stored(const char *key, int *D)
 	free(val);
 	featdb_close(s);
 	return v;
+}
+
+/* The store's vector of key (D). */
+static float *stored(const char *key, int *D)
+{
+	return stored_in(db, key, D);
 }
 
 /* The store holds the vectors the golden file's numpy distances are of
@@ -552,24 +560,6 @@ static void other_store(const char *path, const char *model, int m_id, const cha
 		free((void *)vals[i]);
 }
 
-/* Puts a raw metadata value, as a writer other than this library would. */
-static void put_meta_raw(const char *path, const char *key, const char *val)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_val k = {strlen(key), (void *)key}, v = {strlen(val), (void *)val};
-
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
-	assert_int_equal(mdb_env_open(env, path, 0, 0644), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-}
-
 static void expect(int want_status, const char *substr, ...)
 {
 	char *argv[PROC_ARGV];
@@ -617,7 +607,9 @@ static void test_bad_inputs(void **state)
 	snprintf(unknown, sizeof unknown, "%s/unknown.lmdb", dir);
 	other_store(unknown, model_info(MODEL_VGG16)->store_model, MODEL_VGG16,
 		    "0123456789abcdef");
-	put_meta_raw(unknown, "model", "resnet50-avg");
+	char why[ERR_LEN];
+	if (e2e_raw_put_meta(unknown, "model", "resnet50-avg", why))
+		fail_msg("%s", why);
 	expect(1, "'resnet50-avg' features", a, b, "--db", unknown, "--threshold", "1",
 	       NULL);
 	/* An image that does not decode, one that is not there, a folder. */
@@ -650,6 +642,98 @@ static void test_bad_inputs(void **state)
 	expect(0, "verify ", "--version", NULL);
 }
 
+/* Asserts that verify's distance for the arguments (NULL-terminated: the
+ * two images and options) is want, to the bit: the verdict is "same" at
+ * --threshold want and "different" at the double just below it. */
+static void distance_is(double want, ...)
+{
+	char t[2][40];
+	va_list ap;
+
+	snprintf(t[0], sizeof t[0], "%.17g", want);
+	snprintf(t[1], sizeof t[1], "%.17g", nextafter(want, 0));
+	for (int k = 0; k < 2; k++) {
+		char *argv[PROC_ARGV];
+		int n;
+		va_start(ap, want);
+		n = proc_argv(argv, VERIFY, ap);
+		va_end(ap);
+		assert_true(n + 4 <= PROC_ARGV);
+		argv[n++] = "--threshold";
+		argv[n++] = t[k];
+		argv[n++] = "-q";
+		argv[n] = NULL;
+		int st = proc_run(argv, out);
+		char *text = tu_slurp(out);
+		if (st != 0 || !strstr(text, k ? "\tdifferent\n" : "\tsame\n"))
+			fail_msg("verify %s %s %s %s ... --threshold %s: exit %d, '%s': its "
+				 "distance is not %.17g", argv[1], argv[2], argv[3],
+				 argv[4], t[k], st, text, want);
+		free(text);
+	}
+}
+
+/* verify computes the convolutions as extract computed the store's
+ * (its metadata's "conv"), so that each image's vector is the one extract
+ * stored, to the bit: by default the store's path, --conv the other, and
+ * Winograd without a store, or with one from before stores recorded it.
+ * The euclidean distance of two images, which the two paths' vectors put
+ * apart in their last bits, tells which path ran: it is, to the bit, the
+ * distance of the two vectors that path's store holds. */
+static void test_conv_of_the_store(void **state)
+{
+	(void)state;
+	TU_SKIP_SANITIZED("the direct path over two images, three times; test_extract "
+			  "checks the store's path sanitized");
+	char in[600], cdb[600], old[600], cmd[4096], why[ERR_LEN], a[700], b[700];
+	char *w = (char *)tu_weights_path();
+	int D;
+
+	snprintf(in, sizeof in, "%s/conv", dir);
+	snprintf(cdb, sizeof cdb, "%s/direct.lmdb", dir);
+	snprintf(old, sizeof old, "%s/old.lmdb", dir);
+	snprintf(a, sizeof a, "%s/person_01/001.jpg", in);
+	snprintf(b, sizeof b, "%s/person_02/002.jpg", in);
+	snprintf(cmd, sizeof cmd, "set -e; mkdir -p %s/person_01 %s/person_02; "
+		 "cp %s/person_01/001.jpg %s/person_01/; cp %s/person_02/002.jpg "
+		 "%s/person_02/", in, in, faces, in, faces, in);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(e2e_extract(in, cdb, out, "--conv", "direct", NULL), 0);
+	/* The same two images in the setup's store, on the Winograd path. */
+	float *ca = stored_in(cdb, "person_01/001.jpg", &D);
+	float *cb = stored_in(cdb, "person_02/002.jpg", &D);
+	float *wa = stored("person_01/001.jpg", &D), *wb = stored("person_02/002.jpg", &D);
+	double dd = recog_distance(RECOG_EUCLIDEAN, ca, cb, D);
+	double dw = recog_distance(RECOG_EUCLIDEAN, wa, wb, D);
+	print_message("euclidean distance: %.17g direct, %.17g winograd\n", dd, dw);
+	assert_true(dd != dw);
+
+	distance_is(dd, a, b, "--db", cdb, "--weights", w, "--metric", "euclidean", NULL);
+	distance_is(dw, a, b, "--db", cdb, "--weights", w, "--metric", "euclidean",
+		    "--conv", "winograd", NULL);
+	distance_is(dw, a, b, "--weights", w, "--metric", "euclidean", NULL);
+	snprintf(cmd, sizeof cmd, "cp -r %s %s", cdb, old);
+	assert_int_equal(system(cmd), 0);
+	if (e2e_raw_del_meta(old, "conv", why))
+		fail_msg("%s", why);
+	distance_is(dw, a, b, "--db", old, "--weights", w, "--metric", "euclidean", NULL);
+
+	/* A path verify does not know, in the store or on the command line. */
+	if (e2e_raw_put_meta(old, "conv", "fft", why))
+		fail_msg("%s", why);
+	expect(1, "old.lmdb holds vectors made with --conv 'fft'; this program "
+	       "computes winograd or direct", a, b, "--db", old, "--weights", w,
+	       "--threshold", "1", NULL);
+	expect(2, "verify: --conv: 'fft' is not winograd or direct\n"
+	       "Try 'verify --help'.\n", a, b, "--db", cdb, "--conv", "fft", NULL);
+	expect(2, "--calibrate takes no", "--calibrate", "--db", cdb, "--conv",
+	       "direct", NULL);
+	free(ca), free(cb), free(wa), free(wb);
+	tu_rm_rf(in);
+	tu_rm_rf(cdb);
+	tu_rm_rf(old);
+}
+
 /* The answer is the line: when it cannot be written, the status says so. */
 static void test_stdout_write_failure(void **state)
 {
@@ -671,6 +755,7 @@ int main(void)
 		cmocka_unit_test(test_calibrate_twins),
 		cmocka_unit_test(test_threshold_from_store),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_conv_of_the_store),
 		cmocka_unit_test(test_stdout_write_failure),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

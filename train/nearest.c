@@ -31,9 +31,10 @@ static const char usage[] =
 	"(a backslash, tab, newline or carriage return in a field is written \\\\,\n"
 	"\\t, \\n or \\r, as PostgreSQL's COPY text format does).  The images' vectors\n"
 	"are made as the store's were (its model, weights and preprocessing,\n"
-	"checked).  The last field compares the distance with the threshold:\n"
-	"--threshold, else the one verify --calibrate wrote into the store, else\n"
-	"'-'.  The store is read a block at a time: it need not fit in memory.\n"
+	"checked, and its convolution path, --conv).  The last field compares\n"
+	"the distance with the threshold: --threshold, else the one verify\n"
+	"--calibrate wrote into the store, else '-'.  The store is read a block\n"
+	"at a time: it need not fit in memory.\n"
 	"\n"
 	"options:\n"
 	"  --db STORE       the feature store to search, required\n"
@@ -49,6 +50,10 @@ static const char usage[] =
 	"  --model M        vgg16 or vggface: the store must hold that model's\n"
 	"  --batch N        images per network batch (default 8)\n"
 	"  --threads N      compute threads (default: one per CPU)\n"
+	CLI_CONV_HELP
+	"                   (default: the store's, the path extract computed its\n"
+	"                   vectors on, so that a stored image finds its own\n"
+	"                   record at distance 0)\n"
 	"  -q, --quiet      no summary\n"
 	"  --version        print the version\n"
 	"  -h, --help       this text\n"
@@ -71,6 +76,7 @@ typedef struct opts {
 	long top_k, batch, threads;
 	double threshold;
 	int metric, model, quiet;
+	int conv; /* net/vgg.h's VGG_CONV_*; -1: the store's */
 	char **inputs;
 	int ninputs;
 } opts_t;
@@ -78,7 +84,7 @@ typedef struct opts {
 static int parse_args(int argc, char **argv, opts_t *o)
 {
 	enum { O_DB = 256, O_QUERY_DB, O_WEIGHTS, O_MODEL, O_TOPK, O_METRIC,
-	       O_THRESHOLD, O_BATCH, O_THREADS, O_VERSION, O_HELP_DEV };
+	       O_THRESHOLD, O_BATCH, O_THREADS, O_CONV, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"query-db", required_argument, 0, O_QUERY_DB},
@@ -89,6 +95,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		{"threshold", required_argument, 0, O_THRESHOLD},
 		{"batch", required_argument, 0, O_BATCH},
 		{"threads", required_argument, 0, O_THREADS},
+		{"conv", required_argument, 0, O_CONV},
 		{"quiet", no_argument, 0, 'q'},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
@@ -97,7 +104,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	};
 	int c;
 
-	*o = (opts_t){.top_k = 5, .batch = 8, .threshold = -1};
+	*o = (opts_t){.top_k = 5, .batch = 8, .threshold = -1, .conv = -1};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
 		switch (c) {
@@ -129,6 +136,10 @@ static int parse_args(int argc, char **argv, opts_t *o)
 			if (cli_long(PROG, "--threads", optarg, 1, 256, &o->threads))
 				return CLI_USAGE;
 			break;
+		case O_CONV:
+			if (cli_conv(PROG, optarg, &o->conv))
+				return CLI_USAGE;
+			break;
 		case 'q': o->quiet = 1; break;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
@@ -139,8 +150,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	}
 	const char *wrong = !o->db ? "--db STORE is required" :
 		o->query_db && optind != argc ? "--query-db takes no image" :
-		o->query_db && (o->weights || o->model) ?
-			"--query-db takes no --weights or --model" :
+		o->query_db && (o->weights || o->model || o->conv >= 0) ?
+			"--query-db takes no --weights, --model or --conv" :
 		!o->query_db && optind == argc ? "at least one image is required" : NULL;
 	if (wrong)
 		return cli_usage(PROG, "%s", wrong);
@@ -159,7 +170,8 @@ static int add_batch(void *ctx, int n, const char *const *paths,
 }
 
 /* image_queries: the images' vectors, made with the weights that made the
- * store's (meta, model's); *skipped counts what could not be read. */
+ * store's (meta, model's) on its convolution path (or --conv's); *skipped
+ * counts what could not be read. */
 static int image_queries(const opts_t *o, const featdb_meta_t *meta, int model,
 			 nn_queries_t *q, size_t *skipped, char *err)
 {
@@ -168,12 +180,15 @@ static int image_queries(const opts_t *o, const featdb_meta_t *meta, int model,
 	weights_t w = {0};
 	char wpath[4096];
 	size_t done = 0;
-	int rc, tap = recog_store_tap(meta);
+	int rc, tap = recog_store_tap(meta), conv;
 
+	if ((rc = recog_store_conv(o->db, meta, o->conv, &conv, err)))
+		return rc;
 	if (cli_weights_path(PROG, o->weights, model, tap, wpath, sizeof wpath))
 		return err_set(err, ERR_MISSING, "no weights file (above)");
 	vgg_opts_init(&eo.net, (int)o->batch);
 	eo.net.tap = tap;
+	eo.net.conv = conv;
 	eo.net.threads = (int)o->threads;
 	if ((rc = weights_load(wpath, &w, err)) == 0 &&
 	    (rc = weights_check_model(&w, o->model, wpath, err)) == 0 &&

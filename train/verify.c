@@ -28,8 +28,9 @@ static const char usage[] =
 	"  A<TAB>B<TAB>distance<TAB>threshold<TAB>same|different\n"
 	"or, with --json, an object with DeepFace.verify's keys.  The vectors are\n"
 	"made as the store's were (its model, layer, weights and preprocessing,\n"
-	"checked), or by the weights given at --layer (default fc2).  The\n"
-	"threshold is --threshold, else the one --calibrate wrote into the store.\n"
+	"checked, and its convolution path, --conv), or by the weights given at\n"
+	"--layer (default fc2).  The threshold is --threshold, else the one\n"
+	"--calibrate wrote into the store.\n"
 	"\n"
 	"--calibrate forms every genuine pair (two images of one person) and a\n"
 	"seeded sample of impostor pairs (two people) of the store's records that\n"
@@ -54,6 +55,10 @@ static const char usage[] =
 	"                   serves it (read without --weights when Keras cached it)\n"
 	"  --pooling P      with block5_pool: avg or max over its 7x7, as\n"
 	"                   extract's --pooling; without it, Keras' Flatten\n"
+	CLI_CONV_HELP
+	"                   (default: the store's, the path extract computed its\n"
+	"                   vectors on, so that an image's vector is the one\n"
+	"                   extract stored; winograd without --db)\n"
 	"  --metric M       cosine, euclidean or euclidean_l2, as DeepFace defines\n"
 	"                   them (default cosine)\n"
 	"  --threshold X    same person when the distance is <= X (default: the\n"
@@ -85,7 +90,7 @@ static const char usage_dev[] =
 static int parse_args(int argc, char **argv, vf_opts_t *o)
 {
 	enum { O_DB = 256, O_WEIGHTS, O_MODEL, O_LAYER, O_POOLING, O_METRIC, O_THRESHOLD, O_JSON,
-	       O_CALIBRATE, O_FAR, O_RECORDS, O_IMPOSTORS, O_SEED, O_THREADS,
+	       O_CONV, O_CALIBRATE, O_FAR, O_RECORDS, O_IMPOSTORS, O_SEED, O_THREADS,
 	       O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
@@ -96,6 +101,7 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 		{"metric", required_argument, 0, O_METRIC},
 		{"threshold", required_argument, 0, O_THRESHOLD},
 		{"json", no_argument, 0, O_JSON},
+		{"conv", required_argument, 0, O_CONV},
 		{"calibrate", no_argument, 0, O_CALIBRATE},
 		{"far", required_argument, 0, O_FAR},
 		{"records", required_argument, 0, O_RECORDS},
@@ -110,7 +116,7 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 	};
 	int c, far_given = 0, sample_given = 0;
 
-	*o = (vf_opts_t){.threshold = -1, .far = 1e-3, .impostors = 1000000};
+	*o = (vf_opts_t){.threshold = -1, .conv = -1, .far = 1e-3, .impostors = 1000000};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
 		switch (c) {
@@ -142,6 +148,10 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 				return CLI_USAGE;
 			break;
 		case O_JSON: o->json = 1; break;
+		case O_CONV:
+			if (cli_conv(PROG, optarg, &o->conv))
+				return CLI_USAGE;
+			break;
 		case O_CALIBRATE: o->calibrate = 1; break;
 		case O_FAR:
 			if (cli_double(PROG, "--far", optarg, 0, 1, &o->far))
@@ -181,9 +191,9 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 	if (o->calibrate && (!o->db || optind != argc))
 		wrong = "--calibrate takes --db STORE and no image";
 	else if (o->calibrate && (o->weights || o->json || o->threshold >= 0 ||
-				  o->layer || o->pooling))
-		wrong = "--calibrate takes no --weights, --layer, --pooling, --json "
-			"or --threshold (it measures the stored vectors)";
+				  o->layer || o->pooling || o->conv >= 0))
+		wrong = "--calibrate takes no --weights, --layer, --pooling, --conv, "
+			"--json or --threshold (it measures the stored vectors)";
 	else if (!o->calibrate && argc - optind != 2)
 		wrong = "two images are required (or --calibrate --db STORE)";
 	else if (!o->calibrate && (far_given || sample_given))
@@ -212,9 +222,10 @@ static int keep_pair(void *ctx, int n, const char *const *paths,
 	return 0;
 }
 
-/* two_vectors runs the network over w to tap on images A and B: v (2, D). */
-static int two_vectors(const vf_opts_t *o, const weights_t *w, int tap, float *v,
-		       char *err)
+/* two_vectors runs the network over w to tap, its convolutions computed
+ * as conv says, on images A and B: v (2, D). */
+static int two_vectors(const vf_opts_t *o, const weights_t *w, int tap, int conv,
+		       float *v, char *err)
 {
 	char *inputs[2] = {(char *)o->a, (char *)o->b};
 	embed_images_t im = {0};
@@ -224,6 +235,7 @@ static int two_vectors(const vf_opts_t *o, const weights_t *w, int tap, float *v
 
 	vgg_opts_init(&eo.net, 2);
 	eo.net.tap = tap;
+	eo.net.conv = conv;
 	eo.net.threads = (int)o->threads;
 	if ((rc = embed_list(PROG, inputs, 2, &im, err)) == 0) {
 		for (int i = 0; i < 2 && rc == 0; i++)
@@ -254,8 +266,8 @@ static int check_store_tap(const vf_opts_t *o, const featdb_meta_t *meta, int mo
 		       o->pooling ? " --pooling " : "", o->pooling ? o->pooling : "");
 }
 
-/* verify A B: the vectors made as the store's were, their distance
- * against the threshold. */
+/* verify A B: the vectors made as the store's were (its tap and its
+ * convolution path), their distance against the threshold. */
 static int verify_pair(const vf_opts_t *o, double t0)
 {
 	featdb_t *db = NULL;
@@ -264,7 +276,7 @@ static int verify_pair(const vf_opts_t *o, double t0)
 	recog_threshold_t t;
 	char err[ERR_LEN], wpath[4096];
 	float *v = NULL;
-	int rc, model = o->model, tap, D;
+	int rc, model = o->model, tap, conv, D;
 
 	if (o->db && (rc = recog_store_open(o->db, &db, &meta, &model, err)))
 		goto fail;
@@ -284,7 +296,8 @@ static int verify_pair(const vf_opts_t *o, double t0)
 			     "given", o->db, meta.model, model_info(o->model)->name);
 		goto fail;
 	}
-	if (o->db && (rc = check_store_tap(o, &meta, model, tap, err)))
+	if ((o->db && (rc = check_store_tap(o, &meta, model, tap, err))) ||
+	    (rc = recog_store_conv(o->db, o->db ? &meta : NULL, o->conv, &conv, err)))
 		goto fail;
 	if ((rc = recog_threshold_pick(o->threshold, o->db ? &meta : NULL, o->db,
 				       o->metric, &t, err)))
@@ -303,7 +316,7 @@ static int verify_pair(const vf_opts_t *o, double t0)
 	    (rc = weights_check_tap(&w, tap, wpath, err)) ||
 	    (o->db && (rc = recog_check_weights(o->db, &meta, model, &w, wpath, D,
 						err))) ||
-	    (rc = two_vectors(o, &w, tap, v, err)))
+	    (rc = two_vectors(o, &w, tap, conv, v, err)))
 		goto fail;
 	vf_answer_t ans = {.a = o->a, .b = o->b, .threshold = t.value,
 			   .model = model_info(w.model)->title,

@@ -187,6 +187,11 @@ int e2e_raw_del_meta(const char *db, const char *key, char *why)
 	return raw_change(db, "meta", key, NULL, 0, why);
 }
 
+int e2e_raw_put_meta(const char *db, const char *key, const char *val, char *why)
+{
+	return raw_change(db, "meta", key, val, strlen(val), why);
+}
+
 int e2e_env_info(const char *db, size_t *mapsize, size_t *used, size_t *psize,
 		 char *why)
 {

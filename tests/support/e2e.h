@@ -44,6 +44,11 @@ int e2e_raw_put(const char *db, const char *key, const void *val, size_t len,
  * or -1 (also when the key is absent). */
 int e2e_raw_del_meta(const char *db, const char *key, char *why);
 
+/* e2e_raw_put_meta puts val (a string, without its NUL) under key in the
+ * store's "meta" database with LMDB directly, replacing any value: the
+ * metadata of a writer other than this library.  Returns 0 or -1. */
+int e2e_raw_put_meta(const char *db, const char *key, const char *val, char *why);
+
 /* e2e_env_info reads, with LMDB directly (read-only; the store must not be
  * open in this process), the store's map size, the bytes up to its last page,
  * and its page size; any output pointer may be NULL.  Returns 0 or -1. */

@@ -71,6 +71,15 @@ int recog_store_open(const char *path, featdb_t **db, featdb_meta_t *meta,
  * when meta is NULL (no store). */
 int recog_store_tap(const featdb_meta_t *meta);
 
+/* recog_store_conv: the path the queries' 3x3 convolutions are computed
+ * on (net/vgg.h's VGG_CONV_*), so that an image's vector is, bit for bit,
+ * the one extract stored for it: given (--conv) when it is not negative,
+ * else the store's (meta's "conv", at path), winograd when meta is NULL
+ * (no store).  Returns 0 and *conv, or ERR_MISMATCH when the store
+ * records a path this program does not compute. */
+int recog_store_conv(const char *path, const featdb_meta_t *meta, int given,
+		     int *conv, char *err);
+
 /* recog_check_weights: the weights w (read from wpath) make the vectors
  * of the store at path (metadata meta, model's, at its tap): the same
  * model, weights that give the tap (not fc2 from a _notop file), the same

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "net/model.h"
+#include "net/vgg.h"
 
 int recog_store_open(const char *path, featdb_t **db, featdb_meta_t *meta,
 		     int *model, char *err)
@@ -37,6 +38,19 @@ int recog_store_tap(const featdb_meta_t *meta)
 
 	return meta && model_store_parse(meta->model, &model, &tap) == 0 ? tap
 									 : MODEL_TAP_FC2;
+}
+
+int recog_store_conv(const char *path, const featdb_meta_t *meta, int given,
+		     int *conv, char *err)
+{
+	*conv = given >= 0 ? given : meta ? vgg_conv_parse(meta->conv)
+					  : VGG_CONV_WINOGRAD;
+	if (*conv < 0)
+		return err_set(err, ERR_MISMATCH, "%s holds vectors made with --conv "
+			       "'%s'; this program computes %s or %s", path, meta->conv,
+			       vgg_conv_name(VGG_CONV_WINOGRAD),
+			       vgg_conv_name(VGG_CONV_DIRECT));
+	return 0;
 }
 
 int recog_check_weights(const char *path, const featdb_meta_t *meta, int model,

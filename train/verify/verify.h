@@ -40,6 +40,8 @@ typedef struct vf_opts {
 	 * the model whose layer name --layer is (cli_tap) */
 	const char *layer, *pooling;
 	int tap, tap_model;
+	int conv;                   /* --conv: net/vgg.h's VGG_CONV_*; -1:
+				     * the store's (winograd without one) */
 	int metric;                 /* recog.h's */
 	double threshold;           /* < 0: the store's */
 	int json, calibrate, quiet;
