@@ -455,6 +455,12 @@ static void test_conv_of_the_store(void **state)
 	       "Try 'nearest --help'.\n", image, "--db", cdb, "--conv", "fft", NULL);
 	expect(2, "--query-db takes no --weights, --model or --conv", "--query-db", cdb,
 	       "--db", cdb, "--conv", "direct", NULL);
+	/* Nor are two stores of different paths searched one by the other. */
+	expect(1, "direct.lmdb holds vectors made with --conv direct, ", "--query-db",
+	       cdb, "--db", db, NULL);
+	expect(1, "with --conv direct: an image's two vectors differ in their last bits; "
+	       "extract the queries with --conv direct", "--query-db", db, "--db", cdb,
+	       NULL);
 	if (e2e_raw_put_meta(cdb, "conv", "fft", why))
 		fail_msg("%s", why);
 	expect(1, "direct.lmdb holds vectors made with --conv 'fft'; this program "

@@ -206,7 +206,9 @@ static int image_queries(const opts_t *o, const featdb_meta_t *meta, int model,
 }
 
 /* store_queries: the query store's records, made as the searched store's
- * were. */
+ * were (the same model, weights, preprocessing and dimension, and the same
+ * convolution path: the two paths' vectors of an image differ in their
+ * last bits, so that it would not find its own record at distance 0). */
 static int store_queries(const opts_t *o, nn_queries_t *q, featdb_meta_t *qm,
 			 size_t *bad, char *err)
 {
@@ -224,6 +226,11 @@ static int store_queries(const opts_t *o, nn_queries_t *q, featdb_meta_t *qm,
 			     "weights %s), %s holds %s (%d values, weights %s): they "
 			     "cannot be compared", o->query_db, qm->model, qm->dim,
 			     qm->fingerprint, o->db, m.model, m.dim, m.fingerprint);
+	else if (rc == 0 && strcmp(m.conv, qm->conv))
+		rc = err_set(err, ERR_MISMATCH, "%s holds vectors made with --conv %s, "
+			     "%s with --conv %s: an image's two vectors differ in their "
+			     "last bits; extract the queries with --conv %s",
+			     o->query_db, qm->conv, o->db, m.conv, m.conv);
 	featdb_close(db);
 	featdb_meta_free(&m);
 	return rc;

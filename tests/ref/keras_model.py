@@ -4,6 +4,7 @@
 
   keras_model.py [--bin bin] [--tools build/demo] --weights W.h5
                  [--shared ../shared/data] [--work DIR] [--keep]
+                 [--conv winograd|direct]
 
 For VGG16 (the weights W.h5, the generated test weights), VGG-Face
 (`gen_weights --seed 1 --layout vggface`: keras-vggface's layout), and
@@ -50,6 +51,13 @@ dense_2, as the head file names them):
     difference carried through the head in float64 (printed beside its
     first-order estimate and the bound) plus 2 x 1e-6, the two heads'
     limit; and the same top-1 is required of every image;
+    and, reported beside them (not checked), the exact model: the vector
+    in float64 (tests/ref/keras_ref.py --inputs, PyTorch in float64 on
+    the same preprocessed images, run by Debian's python3 with
+    python3-torch; left out, and said so, without it) and head.h5 in
+    float64 on it; how far Keras' vector and probabilities are from it,
+    and ours: which of the two float32 implementations the gap between
+    them comes from;
  5. Keras 3 (the keras package TensorFlow 2.21 installs beside tf-keras)
     is given the same file with keras.saving.load_model, in a process of
     its own: its predictions against predict's when it loads, its error
@@ -227,7 +235,7 @@ def our_vectors(a, weights, images, d):
         shutil.copyfile(path, os.path.join(folder, os.path.basename(path)))
         keys.append("i%02d/%s" % (i, os.path.basename(path)))
     run([os.path.join(a.bin, "extract"), "--in", src, "--db", db, "--weights", weights,
-         "-q"])
+         "--conv", a.conv, "-q"])
     run([os.path.join(a.bin, "featdb"), "export", db, "--out", h5])
     with h5py.File(h5, "r") as f:
         stored = [k.decode() if isinstance(k, bytes) else k for k in f["keys"][:]]
@@ -324,6 +332,41 @@ def check_stages(layer, images, f_keras, f_ours, p_keras, p_ours, layers):
     return failures
 
 
+def exact_stage(a, weights, model, x, images, f_keras, f_ours, p_keras, p_ours,
+                layers):
+    """Keras and predict each against the exact model (the vector in
+    float64 by tests/ref/keras_ref.py, head.h5 in float64 on it): printed,
+    not checked."""
+    d = tempfile.mkdtemp(prefix="exact.", dir=a.work_dir)
+    x_path, out = os.path.join(d, "x.npy"), os.path.join(d, "f64.npy")
+    np.save(x_path, x)
+    ref = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_ref.py")
+    cmd = ["/usr/bin/python3", ref] + (["--model", "vggface"] if model == "vggface" else [])
+    p = subprocess.run(cmd + ["--inputs", weights, x_path, out], capture_output=True,
+                       text=True)
+    if p.returncode != 0:
+        print("  the exact model: left out (tests/ref/keras_ref.py needs Debian's "
+              "python3 with python3-torch): %s" % (p.stderr.strip().splitlines() or ["?"])[-1])
+        shutil.rmtree(d, ignore_errors=True)
+        return
+    f64 = np.load(out)
+    shutil.rmtree(d, ignore_errors=True)
+    _, p64, _ = head64(f64, layers)
+    top = np.abs(f64).max(1)
+    vk = (np.abs(f_keras - f64).max(1) / top).max()
+    vo = (np.abs(f_ours - f64).max(1) / top).max()
+    pk, po = np.abs(p_keras - p64).max(1), np.abs(p_ours - p64).max(1)
+    j = int(po.argmax())
+    name = os.path.join(*images[j].split(os.sep)[-2:])
+    print("  the exact model (the vector in float64, tests/ref/keras_ref.py; head.h5 in "
+          "float64), reported: the vector, max |difference| / max |vector|: Keras' %.3g, "
+          "ours %.3g; the probabilities, max |difference|: load_model's %.3g, predict's "
+          "%.3g (on %s, where load_model's is %.3g); images within 1e-5 of it: "
+          "load_model's %d, predict's %d of %d"
+          % (vk, vo, pk.max(), po.max(), name, pk[j], (pk <= 1e-5).sum(),
+             (po <= 1e-5).sum(), len(images)))
+
+
 def keras3_child(model_path, x_path, out_path):
     """--keras3: Keras 3's loader on the file; writes its predictions, or
     the error, to out_path (JSON)."""
@@ -367,7 +410,7 @@ def check_backbone(a, tf, model, work, hidden=0):
                 os.path.join(lfw, person)))[0]))
     db, head = os.path.join(d, "feats.lmdb"), os.path.join(d, "head.h5")
     run([os.path.join(a.bin, "extract"), "--in", faces, "--db", db, "--weights", weights,
-         "-q"])
+         "--conv", a.conv, "-q"])
     run([os.path.join(a.bin, "train-head"), "--db", db, "--epochs", "3", "--out", head,
          "--val-split", "0", "-q"] + (["--hidden", str(hidden)] if hidden else []))
     mfile = os.path.join(d, "face_model.h5")
@@ -442,9 +485,11 @@ def check_backbone(a, tf, model, work, hidden=0):
         again = m.get_layer(name)(again)
     assert np.array_equal(again.numpy(), p_keras), \
         "the Dense layers on the sub-model's vector are not predict()"
-    failures = check_stages(VECTOR[model], images, f_keras,
-                            our_vectors(a, weights, images, d), p_keras, p_ours,
+    f_ours = our_vectors(a, weights, images, d)
+    failures = check_stages(VECTOR[model], images, f_keras, f_ours, p_keras, p_ours,
                             list(dense.values()))
+    exact_stage(a, weights, model, x, images, f_keras, f_ours, p_keras, p_ours,
+                list(dense.values()))
     failure = "; ".join(failures) if failures else None
     del m, seed
 
@@ -474,6 +519,9 @@ def main():
     ap.add_argument("--shared", default=os.environ.get("SHARED_DATA", "../shared/data"))
     ap.add_argument("--work", help="a folder to work in (default: a new temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--conv", default="winograd", choices=("winograd", "direct"),
+                    help="extract's --conv for the store and the vectors (predict "
+                         "follows the head's; default winograd)")
     ap.add_argument("--keras3", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.keras3:
@@ -485,10 +533,11 @@ def main():
 
     import tensorflow as tf
     import tf_keras
-    print("tf-keras %s, TensorFlow %s, h5py %s" % (tf_keras.__version__, tf.__version__,
-                                                  h5py.__version__))
+    print("tf-keras %s, TensorFlow %s, h5py %s; extract --conv %s"
+          % (tf_keras.__version__, tf.__version__, h5py.__version__, a.conv))
     work = a.work or tempfile.mkdtemp(prefix="keras_model.")
     os.makedirs(work, exist_ok=True)
+    a.work_dir = work
     passed = failed = 0
     try:
         for model, hidden in (("vgg16", 0), ("vggface", 0), ("vgg16", 16)):

@@ -38,6 +38,11 @@ and (build/demo/gen_weights --seed 1 --layout vggface --out vggface.h5):
       shared:lfw-dev/Angelina_Jolie/Angelina_Jolie_0001.jpg \
       shared:lfw-dev/Serena_Williams/Serena_Williams_0002.jpg
 (each golden file's /keys lists the images it was made from).
+
+  keras_ref.py [--model vggface] --inputs W.h5 X.npy OUT.npy
+takes images already loaded and preprocessed, X (N, 224, 224, 3) float32
+BGR, and writes their vectors in float64, OUT (N, 4096): the exact model
+that tests/ref/keras_model.py sets Keras and predict beside.
 """
 import os
 import sys
@@ -119,11 +124,22 @@ def resolve(key):
     return rel if kind == "repo" else os.path.join(SHARED, rel)
 
 
+def inputs_main(weights, x_path, out, vggface=False):
+    """--inputs: the float64 vectors of preprocessed images."""
+    torch.set_grad_enabled(False)
+    layers = load_keras_weights(weights, VGGFACE_NAMES if vggface else None)
+    assert len(layers) == VGG_LAYERS, "need 15 weighted layers"
+    x = np.load(x_path)
+    np.save(out, np.stack([fc2(layers, x[i]) for i in range(len(x))]))
+
+
 def main():
     args = sys.argv[1:]
     vggface = args[:2] == ["--model", "vggface"]
     if vggface:
         args = args[2:]
+    if args[:1] == ["--inputs"]:
+        return inputs_main(*args[1:], vggface=vggface)
     weights, out, keys = args[0], args[1], args[2:]
     torch.set_grad_enabled(False)
     layers = load_keras_weights(weights, VGGFACE_NAMES if vggface else None)
