@@ -264,6 +264,52 @@ static void test_forward_matches_reference(void **state)
 	}
 }
 
+/* head_probabilities against the double reference's softmax: heads of one
+ * to three layers, odd shapes, logits spread over hundreds (where a float32
+ * head's rounding moves a probability past 1e-6), each row alone. */
+static void test_probabilities_in_double(void **state)
+{
+	static const int hidden[2] = {19, 6};
+	(void)state;
+	for (int nh = 0; nh <= 2; nh++) {
+		rng_t r = {17};
+		int D = 301, K = 13, N = 9;
+		head_t h;
+		assert_int_equal(head_create(D, nh, hidden, K, 5, &h, NULL), 0);
+		for (int l = 0; l < h.nlayers; l++) {
+			for (int o = 0; o < h.layer[l].out; o++)
+				h.layer[l].bias[o] = (float)(rng_uniform(&r) - 0.5);
+			for (size_t i = 0; i < (size_t)h.layer[l].in * h.layer[l].out; i++)
+				h.layer[l].kernel[i] *= 16;
+		}
+		/* ReLU outputs: about half the inputs zero, as fc2's. */
+		float *x = tu_rand_floats(&r, (size_t)N * D, -3, 3);
+		for (size_t i = 0; i < (size_t)N * D; i++)
+			x[i] = x[i] > 0 ? x[i] : 0;
+		double *ref = malloc((size_t)N * K * sizeof *ref), p[13];
+		double *work = malloc(head_probabilities_doubles(&h) * sizeof *work);
+		assert_true(ref && work);
+		forward_ref(&h, x, N, ref);
+		double spread = 0;
+		for (int n = 0; n < N; n++) {
+			const double *z = ref + (size_t)n * K;
+			double mx = z[0], mn = z[0], sum = 0;
+			for (int k = 1; k < K; k++)
+				mx = z[k] > mx ? z[k] : mx, mn = z[k] < mn ? z[k] : mn;
+			spread = mx - mn > spread ? mx - mn : spread;
+			for (int k = 0; k < K; k++)
+				sum += exp(z[k] - mx);
+			head_probabilities(&h, x + (size_t)n * D, work, p);
+			for (int k = 0; k < K; k++)
+				assert_true(fabs(p[k] - exp(z[k] - mx) / sum) <= 1e-14);
+		}
+		print_message("%d hidden: logits spread over %.0f\n", nh, spread);
+		assert_true(spread > 100);
+		free(x), free(ref), free(work);
+		head_free(&h);
+	}
+}
+
 static void test_xent_stable(void **state)
 {
 	(void)state;
@@ -1564,6 +1610,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_glorot_init),
 		cmocka_unit_test(test_forward_matches_reference),
+		cmocka_unit_test(test_probabilities_in_double),
 		cmocka_unit_test(test_xent_stable),
 		cmocka_unit_test(test_rank),
 		cmocka_unit_test(test_adam_isas_same_bits),

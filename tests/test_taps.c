@@ -393,17 +393,16 @@ static void test_predict_follows_the_tap(void **state)
 	size_t len = 0;
 	featdb_t *f = NULL;
 	featdb_rec_t rec;
-	float v[512], logits[16], work[16];
-	double p[16];
+	float v[512];
+	double p[16], work[512 + 32];
 	assert_true(h.K <= 16);
 	if (featdb_open(db, FEATDB_RDONLY, &f, err) ||
 	    featdb_get(f, "person_01/001.jpg", &val, &len, err) ||
 	    featdb_rec_decode(val, len, &rec, err))
 		fail_msg("%s", err);
 	featdb_rec_vector(&rec, v);
-	assert_true(head_work_floats(&h, 1) <= 16);
-	head_forward(&h, v, 1, logits, work);
-	head_softmax(logits, h.K, p);
+	assert_true(head_probabilities_doubles(&h) <= 512 + 32);
+	head_probabilities(&h, v, work, p);
 	free(val);
 	featdb_close(f);
 

@@ -180,12 +180,11 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	return 0;
 }
 
-/* Prints the top-k rows of one image: probabilities from the logits (K)
- * (head_softmax); rank 1's name is "unknown" below min_prob. */
-static void print_top(const char *path, const float *logits, int K, int k,
-		      char **names, double min_prob, double *p, int *order)
+/* Prints the top-k rows of one image, of its probabilities p (K); rank
+ * 1's name is "unknown" below min_prob. */
+static void print_top(const char *path, const double *p, int K, int k,
+		      char **names, double min_prob, int *order)
 {
-	head_softmax(logits, K, p);
 	head_rank(p, K, k, order);
 	for (int r = 0; r < k && r < K; r++) {
 		cli_put_tsv(stdout, path);
@@ -332,24 +331,25 @@ typedef struct answer {
 	const opts_t *o;
 	const head_t *head;
 	const head_meta_t *hm;
-	float *logits;  /* (B, K) */
 	double *p;      /* (K) */
 	int *order;     /* (K) */
-	float *work;    /* head_work_floats(head, B): the hidden layers' outputs */
+	double *work;   /* head_probabilities_doubles(head) */
 } answer_t;
 
-/* answer_batch, embed_run's callback: the head on a batch's vectors (n, D)
- * and each image's top-k printed. */
+/* answer_batch, embed_run's callback: the head on each of a batch's
+ * vectors (n, D), in double (head_probabilities: the same numbers whatever
+ * the batch), and each image's top-k printed. */
 static int answer_batch(void *ctx, int n, const char *const *paths,
 			const float *vec, int dim, char *err)
 {
 	answer_t *a = ctx;
 	int K = a->head->K;
 
-	head_forward(a->head, vec, n, a->logits, a->work);
-	for (int j = 0; j < n; j++)
-		print_top(paths[j], a->logits + (size_t)j * K, K, (int)a->o->top_k,
-			  a->hm->classes, a->o->min_prob, a->p, a->order);
+	for (int j = 0; j < n; j++) {
+		head_probabilities(a->head, vec + (size_t)j * dim, a->work, a->p);
+		print_top(paths[j], a->p, K, (int)a->o->top_k, a->hm->classes,
+			  a->o->min_prob, a->order);
+	}
 	fflush(stdout);
 	return 0;
 }
@@ -363,21 +363,20 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 {
 	int B = (int)o->batch, K = head->K, rc;
 	answer_t a = {.o = o, .head = head, .hm = hm,
-		      .logits = malloc((size_t)B * K * sizeof *a.logits),
 		      .p = malloc((size_t)K * sizeof *a.p),
 		      .order = malloc((size_t)K * sizeof *a.order),
-		      .work = malloc(head_work_floats(head, B) * sizeof *a.work)};
+		      .work = malloc(head_probabilities_doubles(head) * sizeof *a.work)};
 	embed_opts_t eo = {.model = model};
 
 	vgg_opts_init(&eo.net, B);
 	eo.net.tap = tap;
 	eo.net.conv = conv;
 	eo.net.threads = (int)o->threads;
-	if (!a.logits || !a.p || !a.order || !a.work)
+	if (!a.p || !a.order || !a.work)
 		rc = err_set(err, ERR_NOMEM, "out of memory");
 	else
 		rc = embed_run(PROG, &eo, w, im, answer_batch, &a, done, err);
-	free(a.logits), free(a.p), free(a.order), free(a.work);
+	free(a.p), free(a.order), free(a.work);
 	return rc;
 }
 

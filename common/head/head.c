@@ -205,15 +205,59 @@ void head_xent(const float *logits, const int32_t *y, int N, int K,
 	}
 }
 
-void head_softmax(const float *logits, int K, double *p)
+/* The widest of the layers' outputs, the logits included. */
+static size_t widest_out(const head_t *h)
 {
-	/* logits (K), p (K) */
-	double mx = logits[0], sum = 0;
+	return widest_hidden(h) > (size_t)h->K ? widest_hidden(h) : (size_t)h->K;
+}
 
+size_t head_probabilities_doubles(const head_t *h)
+{
+	return (size_t)h->D + 2 * widest_out(h);
+}
+
+/* out (Fo) = in (Fi) @ kernel + bias in double, the sums in i order (the
+ * inputs that ReLU zeroed add nothing, and are skipped). */
+static void dense64(const head_layer_t *L, const double *in, double *out)
+{
+	const float *k = L->kernel;
+	int Fo = L->out;
+
+	for (int o = 0; o < Fo; o++)
+		out[o] = L->bias[o];
+	for (int i = 0; i < L->in; i++, k += Fo) {
+		const double xi = in[i];
+		if (xi == 0)
+			continue;
+		for (int o = 0; o < Fo; o++)
+			out[o] += xi * (double)k[o];
+	}
+}
+
+void head_probabilities(const head_t *h, const float *x, double *work, double *p)
+{
+	/* work: x widened (D), then two buffers of the widest layer's outputs
+	 * in turn */
+	double *in = work, *buf = work + h->D;
+	const size_t half = widest_out(h);
+	int K = h->K;
+
+	for (int i = 0; i < h->D; i++)
+		in[i] = x[i];
+	for (int l = 0; l < h->nlayers; l++) {
+		double *out = buf + (size_t)(l & 1) * half;
+		if (l)
+			for (int i = 0; i < h->layer[l].in; i++)
+				in[i] = in[i] > 0 ? in[i] : 0;
+		dense64(&h->layer[l], in, out);
+		in = out;
+	}
+	/* The softmax of the logits in (K). */
+	double mx = in[0], sum = 0;
 	for (int k = 1; k < K; k++)
-		mx = logits[k] > mx ? logits[k] : mx;
+		mx = in[k] > mx ? in[k] : mx;
 	for (int k = 0; k < K; k++)
-		sum += (p[k] = exp((double)logits[k] - mx));
+		sum += (p[k] = exp(in[k] - mx));
 	for (int k = 0; k < K; k++)
 		p[k] /= sum;
 }

@@ -104,10 +104,16 @@ void head_xent(const float *logits, const int32_t *y, int N, int K,
 	       const head_loss_t *lo, float scale, float *dlogits,
 	       double *loss_sum, long *correct);
 
-/* head_softmax: the probabilities p (K) of one row of logits (K), in
- * double, through the largest logit (no overflow for any finite logit): what
- * predict prints and train-head's suggested --min-prob is measured on. */
-void head_softmax(const float *logits, int K, double *p);
+/* head_probabilities: the head's probabilities p (K) for one vector x (D),
+ * in double: each layer's sums in index order (no product kernel: the same
+ * numbers on every machine, whatever the batch), ReLU between the layers,
+ * then the softmax through the largest logit (no overflow for any finite
+ * logit).  So p is head.h5's model on x to double precision, not float32's
+ * rounding of it: what predict prints and train-head's suggested
+ * --min-prob is measured on.
+ *   work  head_probabilities_doubles(h) doubles */
+void head_probabilities(const head_t *h, const float *x, double *work, double *p);
+size_t head_probabilities_doubles(const head_t *h);
 
 /* head_rank puts into order (K) the indices 0..K-1 with the k largest of p
  * (K) first, largest first, ties lower index first (as argmax): predict's

@@ -36,10 +36,12 @@ dense_2, as the head file names them):
       images: the forward predict runs), within 1e-5 x max |vector| on
       every image;
     - the head: head.h5's numbers in float64 on Keras' own vector against
-      Keras' probabilities, and on our vector against predict's (printed
-      with 6 decimals), within 1e-6;
+      Keras' probabilities, within 1e-6; and on our vector against
+      predict's (printed with 6 decimals; predict runs head.h5 in double),
+      within 1e-6 on every image;
     - the probabilities: predict's against load_model's within 1e-5;
-    the last two on every image whose logits are well-conditioned:
+    Keras' head and the probabilities on every image whose logits are
+    well-conditioned:
     kappa = 2 max_k p_k (1 - p_k) x G x max |vector| <= 1, G the product
     over the head's layers of max_k ||kernel[:, k]||_1, so that a vector
     within 1e-5 x max |vector| moves no probability by more than 1e-5
@@ -49,8 +51,9 @@ dense_2, as the head file names them):
     1e-5 (random weights give logits of -90 to 150): there the
     probabilities may differ by more than 1e-5 only by the vector's
     difference carried through the head in float64 (printed beside its
-    first-order estimate and the bound) plus 2 x 1e-6, the two heads'
-    limit; and the same top-1 is required of every image;
+    first-order estimate and the bound), plus Keras' own float32 head
+    there (measured, not ours to hold) and 1e-6, our head's limit; and the
+    same top-1 is required of every image;
     and, reported beside them (not checked), the exact model: the vector
     in float64 (tests/ref/keras_ref.py --inputs, PyTorch in float64 on
     the same preprocessed images, run by Debian's python3 with
@@ -303,9 +306,13 @@ def check_stages(layer, images, f_keras, f_ours, p_keras, p_ours, layers):
           "probabilities %.3g, predict's %.3g where well-conditioned (limit %g); %.3g "
           "and %.3g on all" % (head_k[good].max(initial=0), head_o[good].max(initial=0),
                                TOL_HEAD, head_k.max(), head_o.max()))
-    for what, err in (("Keras'", head_k), ("predict's", head_o)):
-        failures += ["%s probabilities of %s are %.3g from head.h5 on its vector"
-                     % (what, name[j], err[j]) for j in np.flatnonzero(good & ~(err <= TOL_HEAD))]
+    # predict runs head.h5 in double (head_probabilities): its probabilities
+    # are within the printing's 5e-7 of it on every image; Keras' float32
+    # head is held to TOL_HEAD where the logits are well-conditioned.
+    failures += ["Keras' probabilities of %s are %.3g from head.h5 on its vector"
+                 % (name[j], head_k[j]) for j in np.flatnonzero(good & ~(head_k <= TOL_HEAD))]
+    failures += ["predict's probabilities of %s are %.3g from head.h5 on its vector"
+                 % (name[j], head_o[j]) for j in np.flatnonzero(~(head_o <= TOL_HEAD))]
     # The fc2 difference carried through the head in float64, its first-order
     # estimate p (dl - p.dl) with dl = kernel^T dvector, and the bound.
     dv = f_keras.astype(np.float64) - f_ours
@@ -322,8 +329,9 @@ def check_stages(layer, images, f_keras, f_ours, p_keras, p_ours, layers):
              first[j], bound[j], head_k[j], head_o[j]))
     # Where a probability amplifies the vector's rounding, it may pass 1e-5
     # by what the vector's difference (within its own limit) carries through
-    # the head, and no more than the two heads' limits besides.
-    limit = np.where(good, TOL, np.maximum(TOL, carried + 2 * TOL_HEAD))
+    # the head, by Keras' own float32 head there (measured: not ours), and
+    # by no more than our head's limit besides.
+    limit = np.where(good, TOL, np.maximum(TOL, carried + head_k + TOL_HEAD))
     failures += ["probabilities of %s differ by %.3g (limit %.3g): predict %s, Keras %s"
                  % (name[k], whole[k], limit[k], p_ours[k], p_keras[k])
                  for k in np.flatnonzero(~(whole <= limit))]

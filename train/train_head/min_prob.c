@@ -18,44 +18,37 @@ static int cmp_desc(const void *a, const void *b)
 }
 
 /* th_min_prob_suggest runs h over the validation set as predict runs it on
- * an image (probabilities by head_softmax, rank 1 by head_rank) and
+ * an image (probabilities by head_probabilities, rank 1 by head_rank) and
  * finds the p that keeps keep of the correct answers: the probability of
  * the ceil(keep * right)-th most confident of them, rounded down to
  * predict's 6 decimals with at least 1e-7 to spare, so that the p printed
- * keeps every one of them even where predict's product, on other batches,
- * differs from this one in its last bits. */
+ * keeps every one of them even where predict's vector differs from the
+ * stored one in its last bits (another --conv). */
 int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s,
 			double keep, th_min_prob_t *t, char *err)
 {
-	enum { CHUNK = 256 };
-	/* x (CHUNK, D), logits (CHUNK, K), p (K); top (nvalid): the right
-	 * answers' probabilities first, then from the end the wrong ones'. */
+	/* p (K); top (nvalid): the right answers' probabilities first, then
+	 * from the end the wrong ones'. */
 	size_t D = (size_t)d->D, K = (size_t)d->K, nv = s->nvalid;
-	float *x = malloc(CHUNK * D * sizeof *x), *logits = malloc(CHUNK * K * sizeof *logits);
-	float *work = malloc(head_work_floats(h, CHUNK) * sizeof *work);
+	double *work = malloc(head_probabilities_doubles(h) * sizeof *work);
 	double *p = malloc(K * sizeof *p), *top = malloc((nv ? nv : 1) * sizeof *top);
 	int *order = malloc(K * sizeof *order);
 	int rc = 0;
 
 	memset(t, 0, sizeof *t);
-	if (!x || !logits || !work || !p || !top || !order) {
+	if (!work || !p || !top || !order) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for the validation answers");
 		goto out;
 	}
-	for (size_t i0 = 0; i0 < nv; i0 += CHUNK) {
-		int n = nv - i0 < CHUNK ? (int)(nv - i0) : CHUNK;
-		for (int r = 0; r < n; r++)
-			memcpy(x + r * D, d->x + s->valid[i0 + (size_t)r] * D, D * sizeof *x);
-		head_forward(h, x, n, logits, work);
-		for (int r = 0; r < n; r++) {
-			head_softmax(logits + r * K, (int)K, p);
-			head_rank(p, (int)K, 1, order);
-			int best = order[0];
-			if ((int32_t)best == d->y[s->valid[i0 + (size_t)r]])
-				top[t->right++] = p[best];
-			else
-				top[nv - ++t->wrong] = p[best];
-		}
+	for (size_t i = 0; i < nv; i++) {
+		size_t row = s->valid[i];
+		head_probabilities(h, d->x + row * D, work, p);
+		head_rank(p, (int)K, 1, order);
+		int best = order[0];
+		if ((int32_t)best == d->y[row])
+			top[t->right++] = p[best];
+		else
+			top[nv - ++t->wrong] = p[best];
 	}
 	if (t->right == 0)
 		goto out;
@@ -70,7 +63,7 @@ int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s
 	for (size_t i = nv - t->wrong; i < nv; i++)
 		t->caught += top[i] < t->p;
 out:
-	free(x), free(logits), free(work), free(p), free(top), free(order);
+	free(work), free(p), free(top), free(order);
 	return rc;
 }
 
