@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Where our fc2 vector's rounding comes from: the convolutions or the two
+dense layers (dev-only; docs/fidelity.md, "Against the exact model").
+
+  fc2_error_budget.py [--bin bin] [--conv winograd|direct] --weights W.h5
+                      IMAGE...
+
+extract stores each image's vector at three taps (block5_pool, fc1, fc2) on
+the --conv path; tests/ref/keras_ref.py's float64 network (PyTorch, its own
+loader and preprocessing) gives the exact ones.  Then, each as max
+|difference| / max |reference| over the images:
+  - pool5, ours against the exact: the convolutions' rounding;
+  - fc2 of our pool5 through fc1 and fc2 in float64, against the exact
+    fc2: the convolutions' share of fc2's;
+  - our fc1 against fc1 in float64 on our pool5, our fc2 against fc2 in
+    float64 on our fc1: each dense layer's own float32 sums;
+  - our fc2 against fc1 and fc2 in float64 on our pool5: the dense
+    layers' share;
+  - our fc2 against the exact: all of it.
+Run by Debian's python3 (numpy, h5py, torch, Pillow), not the dev
+environment.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import keras_ref  # noqa: E402
+
+TAPS = ("block5_pool", "fc1", "fc2")
+
+
+def ours(a, images, d):
+    """Our vectors of images at each tap, {tap: (N, dim) float64}, in the
+    images' order (one folder each, so that every key is known)."""
+    src, keys = os.path.join(d, "in"), []
+    for i, path in enumerate(images):
+        os.makedirs(os.path.join(src, "i%02d" % i))
+        shutil.copyfile(path, os.path.join(src, "i%02d" % i, os.path.basename(path)))
+        keys.append("i%02d/%s" % (i, os.path.basename(path)))
+    out = {}
+    for tap in TAPS:
+        db, h5 = os.path.join(d, tap + ".lmdb"), os.path.join(d, tap + ".h5")
+        for cmd in ([os.path.join(a.bin, "extract"), "--in", src, "--db", db, "--weights",
+                     a.weights, "--layer", tap, "--conv", a.conv, "-q"],
+                    [os.path.join(a.bin, "featdb"), "export", db, "--out", h5]):
+            subprocess.run(cmd, check=True, capture_output=True)
+        with h5py.File(h5, "r") as f:
+            stored = [k.decode() if isinstance(k, bytes) else k for k in f["keys"][:]]
+            x = f["features"][:].astype(np.float64)
+        out[tap] = np.stack([x[stored.index(k)] for k in keys])
+    return out
+
+
+def exact(weights, images):
+    """The float64 network's pool5 (flattened H, W, C), fc1 and fc2, and the
+    dense layers [(kernel, bias)] in float64."""
+    torch.set_grad_enabled(False)
+    layers = keras_ref.load_keras_weights(weights)
+    pool5 = []
+    for path in images:
+        x = keras_ref.preprocess_input_caffe(keras_ref.load_img_keras(path))
+        t = torch.from_numpy(x.astype(np.float64)).permute(2, 0, 1)[None]
+        for i in range(13):
+            k, b = layers[i]
+            t = torch.relu(torch.nn.functional.conv2d(
+                t, torch.from_numpy(k).permute(3, 2, 0, 1), torch.from_numpy(b), padding=1))
+            if i in keras_ref.POOL_AFTER:
+                t = torch.nn.functional.max_pool2d(t, 2)
+        pool5.append(t.permute(0, 2, 3, 1).reshape(-1).numpy())
+    dense = [(layers[i][0], layers[i][1]) for i in (13, 14)]
+    p = np.stack(pool5)
+    f1 = dense_relu(p, dense[0])
+    return p, f1, dense_relu(f1, dense[1]), dense
+
+
+def dense_relu(x, layer):
+    return np.maximum(x @ layer[0] + layer[1], 0)
+
+
+def rel(a, b, ref):
+    return float((np.abs(a - b).max(1) / np.abs(ref).max(1)).max())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default="bin")
+    ap.add_argument("--conv", default="winograd", choices=("winograd", "direct"))
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("images", nargs="+")
+    a = ap.parse_args()
+    a.bin, a.weights = os.path.abspath(a.bin), os.path.abspath(a.weights)
+    d = tempfile.mkdtemp(prefix="fc2_budget.")
+    try:
+        o = ours(a, a.images, d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    p64, f1_64, f2_64, dense = exact(a.weights, a.images)
+    f1_on_ours = dense_relu(o["block5_pool"], dense[0])
+    f2_on_ours = dense_relu(f1_on_ours, dense[1])
+    print("%d images, %s, extract --conv %s" % (len(a.images), a.weights, a.conv))
+    print("pool5, ours against the exact:                        %.3g"
+          % rel(o["block5_pool"], p64, p64))
+    print("fc2 of our pool5 in float64, against the exact:       %.3g  (the convolutions' share)"
+          % rel(f2_on_ours, f2_64, f2_64))
+    print("our fc1 against fc1 in float64 on our pool5:          %.3g  (fc1's own sums)"
+          % rel(o["fc1"], f1_on_ours, f1_on_ours))
+    print("our fc2 against fc2 in float64 on our fc1:            %.3g  (fc2's own sums)"
+          % rel(o["fc2"], dense_relu(o["fc1"], dense[1]), dense_relu(o["fc1"], dense[1])))
+    print("our fc2 against fc1, fc2 in float64 on our pool5:     %.3g  (the dense layers' share)"
+          % rel(o["fc2"], f2_on_ours, f2_on_ours))
+    print("our fc2 against the exact:                            %.3g  (all of it)"
+          % rel(o["fc2"], f2_64, f2_64))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
