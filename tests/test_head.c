@@ -266,14 +266,15 @@ static void test_forward_matches_reference(void **state)
 
 /* head_probabilities against the double reference's softmax: heads of one
  * to three layers, odd shapes, logits spread over hundreds (where a float32
- * head's rounding moves a probability past 1e-6), each row alone. */
+ * head's rounding moves a probability past 1e-6); all the rows at once
+ * (past HEAD_PROB_ROWS) and each row alone, bit for bit the same. */
 static void test_probabilities_in_double(void **state)
 {
 	static const int hidden[2] = {19, 6};
 	(void)state;
 	for (int nh = 0; nh <= 2; nh++) {
 		rng_t r = {17};
-		int D = 301, K = 13, N = 9;
+		int D = 301, K = 13, N = HEAD_PROB_ROWS + 5;
 		head_t h;
 		assert_int_equal(head_create(D, nh, hidden, K, 5, &h, NULL), 0);
 		for (int l = 0; l < h.nlayers; l++) {
@@ -287,9 +288,11 @@ static void test_probabilities_in_double(void **state)
 		for (size_t i = 0; i < (size_t)N * D; i++)
 			x[i] = x[i] > 0 ? x[i] : 0;
 		double *ref = malloc((size_t)N * K * sizeof *ref), p[13];
+		double *all = malloc((size_t)N * K * sizeof *all);
 		double *work = malloc(head_probabilities_doubles(&h) * sizeof *work);
-		assert_true(ref && work);
+		assert_true(ref && all && work);
 		forward_ref(&h, x, N, ref);
+		head_probabilities(&h, x, N, work, all);
 		double spread = 0;
 		for (int n = 0; n < N; n++) {
 			const double *z = ref + (size_t)n * K;
@@ -299,13 +302,14 @@ static void test_probabilities_in_double(void **state)
 			spread = mx - mn > spread ? mx - mn : spread;
 			for (int k = 0; k < K; k++)
 				sum += exp(z[k] - mx);
-			head_probabilities(&h, x + (size_t)n * D, work, p);
+			head_probabilities(&h, x + (size_t)n * D, 1, work, p);
 			for (int k = 0; k < K; k++)
 				assert_true(fabs(p[k] - exp(z[k] - mx) / sum) <= 1e-14);
+			assert_memory_equal(p, all + (size_t)n * K, (size_t)K * sizeof *p);
 		}
 		print_message("%d hidden: logits spread over %.0f\n", nh, spread);
 		assert_true(spread > 100);
-		free(x), free(ref), free(work);
+		free(x), free(ref), free(all), free(work);
 		head_free(&h);
 	}
 }

@@ -331,25 +331,24 @@ typedef struct answer {
 	const opts_t *o;
 	const head_t *head;
 	const head_meta_t *hm;
-	double *p;      /* (K) */
+	double *p;      /* (B, K) */
 	int *order;     /* (K) */
 	double *work;   /* head_probabilities_doubles(head) */
 } answer_t;
 
-/* answer_batch, embed_run's callback: the head on each of a batch's
- * vectors (n, D), in double (head_probabilities: the same numbers whatever
- * the batch), and each image's top-k printed. */
+/* answer_batch, embed_run's callback: the head on a batch's vectors
+ * (n, D), in double (head_probabilities: an image's numbers whatever the
+ * batch), and each image's top-k printed. */
 static int answer_batch(void *ctx, int n, const char *const *paths,
 			const float *vec, int dim, char *err)
 {
 	answer_t *a = ctx;
 	int K = a->head->K;
 
-	for (int j = 0; j < n; j++) {
-		head_probabilities(a->head, vec + (size_t)j * dim, a->work, a->p);
-		print_top(paths[j], a->p, K, (int)a->o->top_k, a->hm->classes,
-			  a->o->min_prob, a->order);
-	}
+	head_probabilities(a->head, vec, n, a->work, a->p);
+	for (int j = 0; j < n; j++)
+		print_top(paths[j], a->p + (size_t)j * K, K, (int)a->o->top_k,
+			  a->hm->classes, a->o->min_prob, a->order);
 	fflush(stdout);
 	return 0;
 }
@@ -363,7 +362,7 @@ static int predict_all(const opts_t *o, const head_t *head, const head_meta_t *h
 {
 	int B = (int)o->batch, K = head->K, rc;
 	answer_t a = {.o = o, .head = head, .hm = hm,
-		      .p = malloc((size_t)K * sizeof *a.p),
+		      .p = malloc((size_t)B * K * sizeof *a.p),
 		      .order = malloc((size_t)K * sizeof *a.order),
 		      .work = malloc(head_probabilities_doubles(head) * sizeof *a.work)};
 	embed_opts_t eo = {.model = model};

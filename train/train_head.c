@@ -149,7 +149,8 @@ static int report(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 		return 0;
 	if (w->has_val) {
 		th_min_prob_t th;
-		if ((rc = th_min_prob_suggest(th_runs_chosen(w), d, s, o->keep, &th, err)))
+		if ((rc = th_min_prob_suggest(th_runs_chosen(w), d, s, o->keep,
+					       (int)o->threads, &th, err)))
 			return rc;
 		th_min_prob_print(&th, o->keep);
 	}

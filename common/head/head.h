@@ -104,15 +104,17 @@ void head_xent(const float *logits, const int32_t *y, int N, int K,
 	       const head_loss_t *lo, float scale, float *dlogits,
 	       double *loss_sum, long *correct);
 
-/* head_probabilities: the head's probabilities p (K) for one vector x (D),
- * in double: each layer's sums in index order (no product kernel: the same
- * numbers on every machine, whatever the batch), ReLU between the layers,
- * then the softmax through the largest logit (no overflow for any finite
- * logit).  So p is head.h5's model on x to double precision, not float32's
- * rounding of it: what predict prints and train-head's suggested
- * --min-prob is measured on.
- *   work  head_probabilities_doubles(h) doubles */
-void head_probabilities(const head_t *h, const float *x, double *work, double *p);
+/* head_probabilities: the head's probabilities p (N, K) for the vectors
+ * x (N, D), in double: each layer's sums in index order (no product
+ * kernel: a row's numbers are the same on every machine, whatever the
+ * other rows), ReLU between the layers, then the softmax through the
+ * largest logit (no overflow for any finite logit).  So p is head.h5's
+ * model on x to double precision, not float32's rounding of it: what
+ * predict prints and train-head's suggested --min-prob is measured on.
+ * The rows go HEAD_PROB_ROWS at a time through each kernel.
+ *   work  head_probabilities_doubles(h) doubles, whatever N */
+#define HEAD_PROB_ROWS 16
+void head_probabilities(const head_t *h, const float *x, int N, double *work, double *p);
 size_t head_probabilities_doubles(const head_t *h);
 
 /* head_rank puts into order (K) the indices 0..K-1 with the k largest of p

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/workers.h"
 #include "error.h"
 #include "train_head.h"
 
@@ -17,38 +18,76 @@ static int cmp_desc(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
-/* th_min_prob_suggest runs h over the validation set as predict runs it on
- * an image (probabilities by head_probabilities, rank 1 by head_rank) and
- * finds the p that keeps keep of the correct answers: the probability of
- * the ceil(keep * right)-th most confident of them, rounded down to
- * predict's 6 decimals with at least 1e-7 to spare, so that the p printed
- * keeps every one of them even where predict's vector differs from the
- * stored one in its last bits (another --conv). */
-int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s,
-			double keep, th_min_prob_t *t, char *err)
+/* The validation set's answers, a chunk of HEAD_PROB_ROWS rows per task:
+ * each row's top-1 probability, and whether it is right. */
+typedef struct answers {
+	const head_t *h;
+	const th_data_t *d;
+	const th_split_t *s;
+	float *x;       /* (threads, HEAD_PROB_ROWS, D) */
+	double *work;   /* (threads, head_probabilities_doubles) */
+	double *p;      /* (threads, HEAD_PROB_ROWS, K) */
+	int *order;     /* (threads, K) */
+	double *top1;   /* (nvalid) */
+	char *right;    /* (nvalid) */
+} answers_t;
+
+static void answer_chunk(void *arg, int task, int worker)
 {
-	/* p (K); top (nvalid): the right answers' probabilities first, then
-	 * from the end the wrong ones'. */
-	size_t D = (size_t)d->D, K = (size_t)d->K, nv = s->nvalid;
-	double *work = malloc(head_probabilities_doubles(h) * sizeof *work);
-	double *p = malloc(K * sizeof *p), *top = malloc((nv ? nv : 1) * sizeof *top);
-	int *order = malloc(K * sizeof *order);
+	const answers_t *a = arg;
+	const size_t D = (size_t)a->d->D, K = (size_t)a->d->K, i0 = (size_t)task * HEAD_PROB_ROWS;
+	const int n = a->s->nvalid - i0 < HEAD_PROB_ROWS ? (int)(a->s->nvalid - i0)
+							  : HEAD_PROB_ROWS;
+	float *x = a->x + (size_t)worker * HEAD_PROB_ROWS * D;
+	double *p = a->p + (size_t)worker * HEAD_PROB_ROWS * K;
+	int *order = a->order + (size_t)worker * K;
+
+	for (int r = 0; r < n; r++)
+		memcpy(x + r * D, a->d->x + a->s->valid[i0 + (size_t)r] * D, D * sizeof *x);
+	head_probabilities(a->h, x, n, a->work + (size_t)worker * head_probabilities_doubles(a->h),
+			   p);
+	for (int r = 0; r < n; r++) {
+		head_rank(p + r * K, (int)K, 1, order);
+		a->top1[i0 + (size_t)r] = p[r * K + (size_t)order[0]];
+		a->right[i0 + (size_t)r] = (int32_t)order[0] == a->d->y[a->s->valid[i0 + (size_t)r]];
+	}
+}
+
+/* th_min_prob_suggest runs h over the validation set as predict runs it on
+ * an image (probabilities by head_probabilities, rank 1 by head_rank), on
+ * threads threads, and finds the p that keeps keep of the correct answers:
+ * the probability of the ceil(keep * right)-th most confident of them,
+ * rounded down to predict's 6 decimals with at least 1e-7 to spare, so
+ * that the p printed keeps every one of them even where predict's vector
+ * differs from the stored one in its last bits (another --conv). */
+int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s,
+			double keep, int threads, th_min_prob_t *t, char *err)
+{
+	/* top (nvalid): the right answers' probabilities first, then from the
+	 * end the wrong ones'. */
+	size_t D = (size_t)d->D, K = (size_t)d->K, nv = s->nvalid, T = (size_t)threads;
+	answers_t a = {h, d, s, malloc(T * HEAD_PROB_ROWS * D * sizeof(float)),
+		       malloc(T * head_probabilities_doubles(h) * sizeof(double)),
+		       malloc(T * HEAD_PROB_ROWS * K * sizeof(double)),
+		       malloc(T * K * sizeof(int)), malloc((nv ? nv : 1) * sizeof(double)),
+		       malloc(nv ? nv : 1)};
+	double *top = malloc((nv ? nv : 1) * sizeof *top);
+	workers_t *workers = NULL;
 	int rc = 0;
 
 	memset(t, 0, sizeof *t);
-	if (!work || !p || !top || !order) {
+	if (!a.x || !a.work || !a.p || !a.order || !a.top1 || !a.right || !top) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for the validation answers");
 		goto out;
 	}
+	if ((rc = workers_create(threads, &workers, err)))
+		goto out;
+	workers_run(workers, answer_chunk, &a, (int)((nv + HEAD_PROB_ROWS - 1) / HEAD_PROB_ROWS));
 	for (size_t i = 0; i < nv; i++) {
-		size_t row = s->valid[i];
-		head_probabilities(h, d->x + row * D, work, p);
-		head_rank(p, (int)K, 1, order);
-		int best = order[0];
-		if ((int32_t)best == d->y[row])
-			top[t->right++] = p[best];
+		if (a.right[i])
+			top[t->right++] = a.top1[i];
 		else
-			top[nv - ++t->wrong] = p[best];
+			top[nv - ++t->wrong] = a.top1[i];
 	}
 	if (t->right == 0)
 		goto out;
@@ -63,7 +102,9 @@ int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s
 	for (size_t i = nv - t->wrong; i < nv; i++)
 		t->caught += top[i] < t->p;
 out:
-	free(work), free(p), free(top), free(order);
+	workers_free(workers);
+	free(a.x), free(a.work), free(a.p), free(a.order), free(a.top1), free(a.right);
+	free(top);
 	return rc;
 }
 

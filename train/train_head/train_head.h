@@ -438,10 +438,11 @@ typedef struct th_min_prob {
 } th_min_prob_t;
 
 /* th_min_prob_suggest runs h over the validation set of s as predict runs
- * it on an image and finds into t the p that keeps the share keep of the
- * correct answers (t->right 0: none is correct, no p).  ERR_NOMEM. */
+ * it on an image, on threads threads, and finds into t the p that keeps
+ * the share keep of the correct answers (t->right 0: none is correct, no
+ * p).  ERR_NOMEM. */
 int th_min_prob_suggest(const head_t *h, const th_data_t *d, const th_split_t *s,
-			double keep, th_min_prob_t *t, char *err);
+			double keep, int threads, th_min_prob_t *t, char *err);
 
 /* th_min_prob_print prints t's suggestion (for --keep keep) on stderr. */
 void th_min_prob_print(const th_min_prob_t *t, double keep);
