@@ -64,19 +64,9 @@ def exact(weights, images):
     dense layers [(kernel, bias)] in float64."""
     torch.set_grad_enabled(False)
     layers = keras_ref.load_keras_weights(weights)
-    pool5 = []
-    for path in images:
-        x = keras_ref.preprocess_input_caffe(keras_ref.load_img_keras(path))
-        t = torch.from_numpy(x.astype(np.float64)).permute(2, 0, 1)[None]
-        for i in range(13):
-            k, b = layers[i]
-            t = torch.relu(torch.nn.functional.conv2d(
-                t, torch.from_numpy(k).permute(3, 2, 0, 1), torch.from_numpy(b), padding=1))
-            if i in keras_ref.POOL_AFTER:
-                t = torch.nn.functional.max_pool2d(t, 2)
-        pool5.append(t.permute(0, 2, 3, 1).reshape(-1).numpy())
+    p = np.concatenate([keras_ref.pool5(layers, keras_ref.preprocess_input_caffe(
+        keras_ref.load_img_keras(path))).numpy() for path in images])
     dense = [(layers[i][0], layers[i][1]) for i in (13, 14)]
-    p = np.stack(pool5)
     f1 = dense_relu(p, dense[0])
     return p, f1, dense_relu(f1, dense[1]), dense
 

@@ -102,9 +102,9 @@ def preprocess_input_caffe(x, mean_bgr=MEAN_BGR):
     return x
 
 
-def fc2(layers, x):
-    """x: (224, 224, 3) float32 BGR. Returns (4096,) float64: the second
-    dense layer after its ReLU (VGG16's fc2, VGG-Face's fc7)."""
+def pool5(layers, x):
+    """x: (224, 224, 3) float32 BGR. Returns (1, 25088) float64: the 13
+    convolutions and 5 pools, flattened in Keras' H, W, C order."""
     t = torch.from_numpy(x.astype(np.float64)).permute(2, 0, 1)[None]  # NCHW
     for i in range(13):
         k, b = layers[i]
@@ -112,7 +112,13 @@ def fc2(layers, x):
         t = torch.relu(torch.nn.functional.conv2d(t, w, torch.from_numpy(b), padding=1))
         if i in POOL_AFTER:
             t = torch.nn.functional.max_pool2d(t, 2)
-    t = t.permute(0, 2, 3, 1).reshape(1, -1)  # Keras Flatten: H, W, C order
+    return t.permute(0, 2, 3, 1).reshape(1, -1)  # Keras Flatten: H, W, C order
+
+
+def fc2(layers, x):
+    """x: (224, 224, 3) float32 BGR. Returns (4096,) float64: the second
+    dense layer after its ReLU (VGG16's fc2, VGG-Face's fc7)."""
+    t = pool5(layers, x)
     for i in (13, 14):
         k, b = layers[i]
         t = torch.relu(t @ torch.from_numpy(k) + torch.from_numpy(b))
