@@ -6,7 +6,7 @@ dense layers (dev-only; docs/fidelity.md, "Against the exact model").
                       IMAGE...
 
 extract stores each image's vector at three taps (block5_pool, fc1, fc2) on
-the --conv path; tests/ref/keras_ref.py's float64 network (PyTorch, its own
+the --conv path (keras_model.py's our_vectors); tests/ref/keras_ref.py's float64 network (PyTorch, its own
 loader and preprocessing) gives the exact ones.  Then, each as max
 |difference| / max |reference| over the images:
   - pool5, ours against the exact: the convolutions' rounding;
@@ -23,40 +23,17 @@ environment.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
-import h5py
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import keras_model  # noqa: E402
 import keras_ref  # noqa: E402
 
 TAPS = ("block5_pool", "fc1", "fc2")
-
-
-def ours(a, images, d):
-    """Our vectors of images at each tap, {tap: (N, dim) float64}, in the
-    images' order (one folder each, so that every key is known)."""
-    src, keys = os.path.join(d, "in"), []
-    for i, path in enumerate(images):
-        os.makedirs(os.path.join(src, "i%02d" % i))
-        shutil.copyfile(path, os.path.join(src, "i%02d" % i, os.path.basename(path)))
-        keys.append("i%02d/%s" % (i, os.path.basename(path)))
-    out = {}
-    for tap in TAPS:
-        db, h5 = os.path.join(d, tap + ".lmdb"), os.path.join(d, tap + ".h5")
-        for cmd in ([os.path.join(a.bin, "extract"), "--in", src, "--db", db, "--weights",
-                     a.weights, "--layer", tap, "--conv", a.conv, "-q"],
-                    [os.path.join(a.bin, "featdb"), "export", db, "--out", h5]):
-            subprocess.run(cmd, check=True, capture_output=True)
-        with h5py.File(h5, "r") as f:
-            stored = [k.decode() if isinstance(k, bytes) else k for k in f["keys"][:]]
-            x = f["features"][:].astype(np.float64)
-        out[tap] = np.stack([x[stored.index(k)] for k in keys])
-    return out
 
 
 def exact(weights, images):
@@ -89,7 +66,8 @@ def main():
     a.bin, a.weights = os.path.abspath(a.bin), os.path.abspath(a.weights)
     d = tempfile.mkdtemp(prefix="fc2_budget.")
     try:
-        o = ours(a, a.images, d)
+        o = {tap: keras_model.our_vectors(a, a.weights, a.images, os.path.join(d, tap),
+                                          tap).astype(np.float64) for tap in TAPS}
     finally:
         shutil.rmtree(d, ignore_errors=True)
     p64, f1_64, f2_64, dense = exact(a.weights, a.images)

@@ -225,10 +225,13 @@ def predict_probs(a, head, weights, paths, classes):
     return np.array([[probs[p][c] for c in classes] for p in paths])
 
 
-def our_vectors(a, weights, images, d):
-    """Our vector of each image, (images, D) float32: extract over a copy of
-    the images (one folder each, so every key is known) and featdb export;
-    extract runs the same forward as predict, whatever the batch."""
+def our_vectors(a, weights, images, d, layer=None):
+    """Our vector of each image at layer (extract --layer; None: the
+    model's default, fc2 or VGG-Face's fc7), (images, D) float32, on
+    a.conv's path: extract over a copy of the images in d (one
+    folder each, so every key is known) and featdb export; extract runs the
+    same forward as predict, whatever the batch.  (fc2_error_budget.py
+    takes its three taps from here too.)"""
     src, db, h5 = (os.path.join(d, n) for n in ("evaluated", "evaluated.lmdb",
                                                 "evaluated.h5"))
     keys = []
@@ -238,7 +241,7 @@ def our_vectors(a, weights, images, d):
         shutil.copyfile(path, os.path.join(folder, os.path.basename(path)))
         keys.append("i%02d/%s" % (i, os.path.basename(path)))
     run([os.path.join(a.bin, "extract"), "--in", src, "--db", db, "--weights", weights,
-         "--conv", a.conv, "-q"])
+         "--conv", a.conv, "-q"] + (["--layer", layer] if layer else []))
     run([os.path.join(a.bin, "featdb"), "export", db, "--out", h5])
     with h5py.File(h5, "r") as f:
         stored = [k.decode() if isinstance(k, bytes) else k for k in f["keys"][:]]
