@@ -224,12 +224,8 @@ static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm
 		return err_set(err, ERR_MISMATCH, "%s was trained on features made with "
 			       "preprocessing '%s'; this program uses '%s' for %s",
 			       o->head, hm->preprocess, m->preprocess, m->title);
-	if ((*conv = o->conv >= 0 ? o->conv : vgg_conv_parse(hm->conv)) < 0)
-		return err_set(err, ERR_MISMATCH, "%s was trained on features made "
-			       "with --conv '%s'; this program computes %s or %s",
-			       o->head, hm->conv, vgg_conv_name(VGG_CONV_WINOGRAD),
-			       vgg_conv_name(VGG_CONV_DIRECT));
-	return 0;
+	return vgg_conv_choose(o->conv, hm->conv, o->head, "was trained on features",
+			       conv, err);
 }
 
 /* check_weights: the weights must be the head's model's, give its tap (a

@@ -43,14 +43,8 @@ int recog_store_tap(const featdb_meta_t *meta)
 int recog_store_conv(const char *path, const featdb_meta_t *meta, int given,
 		     int *conv, char *err)
 {
-	*conv = given >= 0 ? given : meta ? vgg_conv_parse(meta->conv)
-					  : VGG_CONV_WINOGRAD;
-	if (*conv < 0)
-		return err_set(err, ERR_MISMATCH, "%s holds vectors made with --conv "
-			       "'%s'; this program computes %s or %s", path, meta->conv,
-			       vgg_conv_name(VGG_CONV_WINOGRAD),
-			       vgg_conv_name(VGG_CONV_DIRECT));
-	return 0;
+	return vgg_conv_choose(given, meta ? meta->conv : NULL, path,
+			       "holds vectors", conv, err);
 }
 
 int recog_check_weights(const char *path, const featdb_meta_t *meta, int model,
