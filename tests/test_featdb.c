@@ -885,6 +885,62 @@ static void put_meta_raw(const char *path, const char *key, const char *val)
 	mdb_env_close(env);
 }
 
+/* Two stores were made the same way when every setting that makes their
+ * vectors agrees: featdb_meta_differ names the first that does not, in
+ * its order, and leaves out what does not make a vector (the dtype, the
+ * classes, the count, the version). */
+static void test_meta_differ(void **state)
+{
+	static const char *const classes[] = {"alice", "bob"};
+	featdb_meta_t a, b;
+
+	(void)state;
+	make_meta(&a, 4096, FEATDB_F32, classes, 2);
+	snprintf(a.model, sizeof a.model, "%s",
+		 model_store_name(MODEL_VGG16, MODEL_TAP_FC2));
+	snprintf(a.conv, sizeof a.conv, "winograd");
+	b = a;
+	assert_null(featdb_meta_differ(&a, &b));
+	b.dtype = FEATDB_F16;
+	b.nclasses = 1;
+	b.count = 12;
+	snprintf(b.version, sizeof b.version, "test 2.0");
+	assert_null(featdb_meta_differ(&a, &b));
+
+	b = a;
+	snprintf(b.model, sizeof b.model, "%s",
+		 model_store_name(MODEL_VGGFACE, MODEL_TAP_FC2));
+	assert_string_equal(featdb_meta_differ(&a, &b), "model");
+	snprintf(b.model, sizeof b.model, "resnet50-avgpool");
+	assert_string_equal(featdb_meta_differ(&a, &b), "model");
+	snprintf(b.model, sizeof b.model, "%s",
+		 model_store_name(MODEL_VGG16, MODEL_TAP_POOL_AVG));
+	assert_string_equal(featdb_meta_differ(&a, &b),
+			    "tap (extract --layer, --pooling)");
+	assert_string_equal(featdb_meta_differ(&b, &a),
+			    "tap (extract --layer, --pooling)");
+	b = a;
+	snprintf(b.fingerprint, sizeof b.fingerprint, "fedcba9876543210");
+	assert_string_equal(featdb_meta_differ(&a, &b), "weights fingerprint");
+	b = a;
+	snprintf(b.preprocess, sizeof b.preprocess, "%s",
+		 model_info(MODEL_VGGFACE)->preprocess);
+	assert_string_equal(featdb_meta_differ(&a, &b), "preprocessing");
+	b = a;
+	b.dim = 512;
+	assert_string_equal(featdb_meta_differ(&a, &b), "dimension");
+	b = a;
+	snprintf(b.conv, sizeof b.conv, "direct");
+	assert_string_equal(featdb_meta_differ(&a, &b), FEATDB_SETTING_CONV);
+	assert_string_equal(featdb_meta_differ(&a, &b),
+			    "convolution path (extract --conv)");
+	/* The first in the order is named: the convolution path last. */
+	b.dim = 512;
+	assert_string_equal(featdb_meta_differ(&a, &b), "dimension");
+	snprintf(b.fingerprint, sizeof b.fingerprint, "fedcba9876543210");
+	assert_string_equal(featdb_meta_differ(&a, &b), "weights fingerprint");
+}
+
 /* The calibrated thresholds are metadata beside the vectors: written one
  * metric at a time, read back exactly, kept by later writes, shown as
  * written, and never a change to a record. */
@@ -1197,6 +1253,7 @@ int main(void)
 		cmocka_unit_test(test_open_truncated),
 		cmocka_unit_test(test_not_a_store),
 		cmocka_unit_test(test_open_write_existing),
+		cmocka_unit_test(test_meta_differ),
 		cmocka_unit_test(test_thresholds),
 		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_foreach_bad_record),

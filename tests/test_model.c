@@ -169,6 +169,33 @@ static void test_model_info(void **state)
 		assert_string_equal(a->layers[i], weights_spec[i].name);
 }
 
+/* A record made with another model's preprocessing is refused, naming
+ * the file, both settings and the model. */
+static void test_check_preprocess(void **state)
+{
+	(void)state;
+	const model_info_t *a = model_info(MODEL_VGG16);
+	const model_info_t *b = model_info(MODEL_VGGFACE);
+	char err[ERR_LEN], want[ERR_LEN];
+
+	assert_string_not_equal(a->preprocess, b->preprocess);
+	assert_int_equal(model_check_preprocess(MODEL_VGG16, a->preprocess, "a.lmdb",
+						"holds vectors", err), 0);
+	assert_int_equal(model_check_preprocess(MODEL_VGGFACE, b->preprocess,
+						"a.lmdb", "holds vectors", err), 0);
+	assert_int_equal(model_check_preprocess(MODEL_VGG16, b->preprocess, "/x/h.h5",
+						"was trained on features", err),
+			 ERR_MISMATCH);
+	snprintf(want, sizeof want, "/x/h.h5 was trained on features made with "
+		 "preprocessing '%s'; this program uses '%s' for VGG16",
+		 b->preprocess, a->preprocess);
+	assert_string_equal(err, want);
+	assert_int_equal(model_check_preprocess(MODEL_VGGFACE, "", "a.lmdb",
+						"holds vectors", err), ERR_MISMATCH);
+	expect_in(err, "a.lmdb holds vectors made with preprocessing ''");
+	expect_in(err, "for VGG-Face");
+}
+
 static void test_missing_help(void **state)
 {
 	char buf[1024];
@@ -379,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_default_path),
 		cmocka_unit_test(test_default_path_vggface),
 		cmocka_unit_test(test_model_info),
+		cmocka_unit_test(test_check_preprocess),
 		cmocka_unit_test(test_missing_help),
 		cmocka_unit_test(test_taps),
 		cmocka_unit_test(test_tap_find),

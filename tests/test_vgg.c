@@ -9,7 +9,8 @@
  * (net/model.h: block5_pool flattened, averaged and maxed, fc1, fc2)
  * against Keras' own (tests/ref/keras_taps.py), on random weights, on
  * VGG-Face's layout, and on the real convolutions of
- * tests/ref/real_weights.py, the pool taps from the _notop files.
+ * tests/ref/real_weights.py, the pool taps from the _notop files; and the
+ * path a record asks for (vgg_conv_choose).
  * Letters: N batch, H height, W width, C input channels, K output channels. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,6 +90,46 @@ static void test_compare_fails_on_nan(void **state)
 	a[2] = INFINITY;
 	assert_int_equal(tu_close(a, ref, 3, 1e-6, 1e-6, 1e-6, &c), -1);
 	assert_int_equal(c.worst, 2);
+}
+
+/* The path a record's vectors were made on is the one a query takes, so
+ * that its vector is the record's to the bit: --conv wins, else the
+ * record's name, else (no record) the default; a name this program does
+ * not compute is refused, naming the file, the name and the two paths. */
+static void test_conv_choose(void **state)
+{
+	(void)state;
+	char err[ERR_LEN];
+	int conv = -7;
+
+	assert_int_equal(vgg_conv_choose(-1, "direct", "a.lmdb", "holds vectors",
+					 &conv, err), 0);
+	assert_int_equal(conv, VGG_CONV_DIRECT);
+	assert_int_equal(vgg_conv_choose(-1, "winograd", "a.lmdb", "holds vectors",
+					 &conv, err), 0);
+	assert_int_equal(conv, VGG_CONV_WINOGRAD);
+	assert_int_equal(vgg_conv_choose(VGG_CONV_WINOGRAD, "direct", "a.lmdb",
+					 "holds vectors", &conv, err), 0);
+	assert_int_equal(conv, VGG_CONV_WINOGRAD);
+	assert_int_equal(vgg_conv_choose(VGG_CONV_DIRECT, NULL, NULL, "holds vectors",
+					 &conv, err), 0);
+	assert_int_equal(conv, VGG_CONV_DIRECT);
+	assert_int_equal(vgg_conv_choose(-1, NULL, NULL, "holds vectors", &conv, err),
+			 0);
+	assert_int_equal(conv, VGG_CONV_WINOGRAD);
+	/* --conv wins over a name this program does not know. */
+	assert_int_equal(vgg_conv_choose(VGG_CONV_DIRECT, "fft", "a.lmdb",
+					 "holds vectors", &conv, err), 0);
+	assert_int_equal(conv, VGG_CONV_DIRECT);
+	assert_int_equal(vgg_conv_choose(-1, "fft", "/x/head.h5",
+					 "was trained on features", &conv, err),
+			 ERR_MISMATCH);
+	assert_string_equal(err, "/x/head.h5 was trained on features made with "
+			    "--conv 'fft'; this program computes winograd or direct");
+	assert_int_equal(vgg_conv_choose(-1, "", "a.lmdb", "holds vectors", &conv,
+					 err), ERR_MISMATCH);
+	assert_string_equal(err, "a.lmdb holds vectors made with --conv ''; this "
+			    "program computes winograd or direct");
 }
 
 static void test_conv3x3_odd_shapes(void **state)
@@ -822,6 +863,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compare_fails_on_nan),
+		cmocka_unit_test(test_conv_choose),
 		cmocka_unit_test(test_conv3x3_odd_shapes),
 		cmocka_unit_test(test_maxpool_odd_shapes),
 		cmocka_unit_test(test_global_pool),

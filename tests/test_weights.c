@@ -329,6 +329,51 @@ static void test_notop_taps(void **state)
 	weights_free(&b);
 }
 
+/* A record's fingerprint is the weights' over the layers its tap needs:
+ * the full file's over 15 for fc2, over 13 for a pool tap (its _notop
+ * file's too); another is refused naming both files and both
+ * fingerprints, and weights without the tap's layers say so. */
+static void test_check_fingerprint(void **state)
+{
+	files_t *f = *state;
+	weights_t full, notop;
+	char err[ERR_LEN], pool_fp[17];
+
+	if (weights_load(f->official, &full, err) || weights_load(f->notop, &notop, err))
+		fail_msg("%s", err);
+	snprintf(pool_fp, sizeof pool_fp, "%s", weights_fingerprint(&full, WEIGHTS_NCONV));
+	assert_int_equal(weights_check_fingerprint(&full, MODEL_TAP_FC2,
+						   SEED1_FINGERPRINT, f->official,
+						   "a.lmdb", "holds vectors", err), 0);
+	assert_int_equal(weights_check_fingerprint(&full, MODEL_TAP_POOL_AVG, pool_fp,
+						   f->official, "a.lmdb",
+						   "holds vectors", err), 0);
+	assert_int_equal(weights_check_fingerprint(&notop, MODEL_TAP_POOL, pool_fp,
+						   f->notop, "a.lmdb", "holds vectors",
+						   err), 0);
+	/* The full file's fingerprint over 15 layers is not a pool tap's. */
+	assert_int_equal(weights_check_fingerprint(&full, MODEL_TAP_POOL,
+						   SEED1_FINGERPRINT, f->official,
+						   "a.lmdb", "holds vectors", err),
+			 ERR_MISMATCH);
+	assert_int_equal(weights_check_fingerprint(&full, MODEL_TAP_FC2,
+						   "0123456789abcdef", f->official,
+						   "/x/h.h5", "was trained on features",
+						   err), ERR_MISMATCH);
+	expect_in(err, "/x/h.h5 was trained on features of VGG16 weights with "
+		  "fingerprint 0123456789abcdef, but ");
+	expect_in(err, f->official);
+	expect_in(err, " has fingerprint " SEED1_FINGERPRINT "; use the weights "
+		  "extract used");
+	assert_int_equal(weights_check_fingerprint(&notop, MODEL_TAP_FC2,
+						   SEED1_FINGERPRINT, f->notop,
+						   "a.lmdb", "holds vectors", err),
+			 ERR_MISSING);
+	expect_in(err, "VGG16's _notop file (13 convolutions, no fc1 or fc2)");
+	weights_free(&full);
+	weights_free(&notop);
+}
+
 /* keras-vggface's file: told by its layer names (its activations nested
  * groups without weights), read through its nested datasets; with this
  * seed its numbers are VGG16's, to the bit, and so is the fingerprint: the
@@ -868,6 +913,7 @@ int main(void)
 		cmocka_unit_test(test_values_match_generator),
 		cmocka_unit_test(test_notop),
 		cmocka_unit_test(test_notop_taps),
+		cmocka_unit_test(test_check_fingerprint),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_vggface_detected),
 		cmocka_unit_test(test_vggface_notop),

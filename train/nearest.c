@@ -206,31 +206,34 @@ static int image_queries(const opts_t *o, const featdb_meta_t *meta, int model,
 }
 
 /* store_queries: the query store's records, made as the searched store's
- * were (the same model, weights, preprocessing and dimension, and the same
- * convolution path: the two paths' vectors of an image differ in their
- * last bits, so that it would not find its own record at distance 0). */
+ * were (featdb_meta_differ: the same model, weights, preprocessing,
+ * dimension and convolution path; the two paths' vectors of an image
+ * differ in their last bits, so that it would not find its own record at
+ * distance 0).  The dtype may differ: a query is read as float32. */
 static int store_queries(const opts_t *o, nn_queries_t *q, featdb_meta_t *qm,
 			 size_t *bad, char *err)
 {
 	featdb_meta_t m = {0};
 	featdb_t *db = NULL;
+	const char *what = NULL;
 	int model, rc;
 
 	/* One handle at a time on a store (LMDB's rule), so the two are read
 	 * one after the other. */
 	if ((rc = nn_queries_from_store(o->query_db, q, qm, bad, err)) == 0 &&
 	    (rc = recog_store_open(o->db, &db, &m, &model, err)) == 0 &&
-	    (strcmp(m.model, qm->model) || strcmp(m.fingerprint, qm->fingerprint) ||
-	     strcmp(m.preprocess, qm->preprocess) || m.dim != qm->dim))
-		rc = err_set(err, ERR_MISMATCH, "%s holds %s vectors (%d values, "
-			     "weights %s), %s holds %s (%d values, weights %s): they "
-			     "cannot be compared", o->query_db, qm->model, qm->dim,
-			     qm->fingerprint, o->db, m.model, m.dim, m.fingerprint);
-	else if (rc == 0 && strcmp(m.conv, qm->conv))
+	    (what = featdb_meta_differ(qm, &m)) &&
+	    strcmp(what, FEATDB_SETTING_CONV) == 0)
 		rc = err_set(err, ERR_MISMATCH, "%s holds vectors made with --conv %s, "
 			     "%s with --conv %s: an image's two vectors differ in their "
 			     "last bits; extract the queries with --conv %s",
 			     o->query_db, qm->conv, o->db, m.conv, m.conv);
+	else if (rc == 0 && what)
+		rc = err_set(err, ERR_MISMATCH, "%s holds %s vectors (%d values, "
+			     "weights %s), %s holds %s (%d values, weights %s): they "
+			     "differ in %s and cannot be compared", o->query_db,
+			     qm->model, qm->dim, qm->fingerprint, o->db, m.model, m.dim,
+			     m.fingerprint, what);
 	featdb_close(db);
 	featdb_meta_free(&m);
 	return rc;

@@ -195,6 +195,10 @@ static void print_top(const char *path, const double *p, int K, int k,
 	}
 }
 
+/* What a head's record says, in the checks' messages: "HEAD was trained
+ * on features made with preprocessing '...'". */
+#define TRAINED "was trained on features"
+
 /* check_head: what the head needs of the network, known before the
  * weights are read: class names, a model and tap this program makes
  * (*model, which --model must not contradict, and *tap), the tap's width,
@@ -203,6 +207,8 @@ static void print_top(const char *path, const double *p, int K, int k,
 static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm,
 		      int *model, int *tap, int *conv, char *err)
 {
+	int rc;
+
 	if (!hm->classes || !hm->fingerprint[0])
 		return err_set(err, ERR_FORMAT,
 			       "%s: the head carries no class names or weights fingerprint "
@@ -220,16 +226,10 @@ static int check_head(const opts_t *o, const head_t *head, const head_meta_t *hm
 		return err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), "
 			       "but --model %s was given", o->head, hm->model, m->title,
 			       model_info(o->model)->name);
-	if (strcmp(hm->preprocess, m->preprocess) != 0)
-		return err_set(err, ERR_MISMATCH, "%s was trained on features made with "
-			       "preprocessing '%s'; this program uses '%s' for %s",
-			       o->head, hm->preprocess, m->preprocess, m->title);
-	if ((*conv = o->conv >= 0 ? o->conv : vgg_conv_parse(hm->conv)) < 0)
-		return err_set(err, ERR_MISMATCH, "%s was trained on features made "
-			       "with --conv '%s'; this program computes %s or %s",
-			       o->head, hm->conv, vgg_conv_name(VGG_CONV_WINOGRAD),
-			       vgg_conv_name(VGG_CONV_DIRECT));
-	return 0;
+	if ((rc = model_check_preprocess(*model, hm->preprocess, o->head, TRAINED,
+					 err)))
+		return rc;
+	return vgg_conv_choose(o->conv, hm->conv, o->head, TRAINED, conv, err);
 }
 
 /* check_weights: the weights must be the head's model's, give its tap (a
@@ -239,7 +239,6 @@ static int check_weights(const opts_t *o, const head_meta_t *hm, int model,
 			 int tap, const weights_t *w, const char *wpath, char *err)
 {
 	char why[ERR_LEN];
-	const char *fp;
 
 	if (w->model != model)
 		return err_set(err, ERR_MISMATCH, "%s was trained on %s features (%s), but "
@@ -250,13 +249,8 @@ static int check_weights(const opts_t *o, const head_meta_t *hm, int model,
 	if (weights_check_tap(w, tap, wpath, why))
 		return err_set(err, ERR_MISMATCH, "%s was trained on %s vectors, but %s",
 			       o->head, hm->model, why);
-	fp = weights_fingerprint(w, model_tap_info(tap)->nlayers);
-	if (strcmp(fp, hm->fingerprint) != 0)
-		return err_set(err, ERR_MISMATCH, "%s was trained on features of %s "
-			       "weights with fingerprint %s, but %s has fingerprint %s; "
-			       "use the weights extract used", o->head,
-			       model_info(model)->title, hm->fingerprint, wpath, fp);
-	return 0;
+	return weights_check_fingerprint(w, tap, hm->fingerprint, wpath, o->head,
+					 TRAINED, err);
 }
 
 /* check_save_tap: --save-model writes the backbone through its dense

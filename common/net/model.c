@@ -108,6 +108,18 @@ int model_of_store(const char *s)
 	return model_store_parse(s, &m, &t) ? -1 : m;
 }
 
+int model_check_preprocess(int model, const char *recorded, const char *path,
+			   const char *whose, char *err)
+{
+	const model_info_t *m = model_info(model);
+
+	if (strcmp(recorded, m->preprocess) == 0)
+		return 0;
+	return err_set(err, ERR_MISMATCH, "%s %s made with preprocessing '%s'; this "
+		       "program uses '%s' for %s", path, whose, recorded,
+		       m->preprocess, m->title);
+}
+
 const char *model_store_names(void)
 {
 	return STORE_NAMES;

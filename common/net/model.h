@@ -109,6 +109,14 @@ int model_of_store(const char *s);
  * allowed): 0 and *model, *tap set, or -1. */
 int model_store_parse(const char *s, int *model, int *tap);
 
+/* model_check_preprocess: 0 when recorded, the preprocessing a record (a
+ * store's "preprocess", a head's vggfeat_preprocess) says its vectors
+ * were made with, is model's, else ERR_MISMATCH: "<path> <whose> made
+ * with preprocessing '<recorded>'; this program uses '<model's>' for
+ * VGG16" (whose: "holds vectors", "was trained on features"). */
+int model_check_preprocess(int model, const char *recorded, const char *path,
+			   const char *whose, char *err);
+
 /* model_store_name: the store's "model" for model's vectors at tap:
  * "vgg16-fc2", "vgg16-fc1", "vgg16-block5_pool", "vgg16-block5_pool-avg",
  * "vgg16-block5_pool-max"; "vggface-fc7", "vggface-fc6", "vggface-pool5",

@@ -566,6 +566,19 @@ int vgg_conv_parse(const char *s)
 	return -1;
 }
 
+int vgg_conv_choose(int given, const char *recorded, const char *path,
+		    const char *whose, int *conv, char *err)
+{
+	*conv = given >= 0 ? given : recorded ? vgg_conv_parse(recorded)
+					      : VGG_CONV_WINOGRAD;
+	if (*conv < 0)
+		return err_set(err, ERR_MISMATCH, "%s %s made with --conv '%s'; this "
+			       "program computes %s or %s", path, whose, recorded,
+			       vgg_conv_name(VGG_CONV_WINOGRAD),
+			       vgg_conv_name(VGG_CONV_DIRECT));
+	return 0;
+}
+
 int vgg_conv_tile(const vgg_t *net, int layer)
 {
 	return net->wl[layer] ? wino_tile(net->wl[layer]) : 0;

@@ -54,6 +54,22 @@ const char *vgg_conv_name(int conv);
  * neither. */
 int vgg_conv_parse(const char *s);
 
+/* vgg_conv_choose: the path to compute on so that a vector is, to the
+ * bit, the one a record (a store's "conv", a head's vggfeat_conv) says it
+ * was made with.
+ *   given     the path asked for (--conv), or -1 for the record's
+ *   recorded  the record's name for its path, or NULL when there is no
+ *             record (the default path, VGG_CONV_WINOGRAD)
+ *   path      the record's file, and
+ *   whose     what it holds, for the message: "<path> <whose> made with
+ *             --conv '<recorded>'; this program computes winograd or
+ *             direct" ("holds vectors", "was trained on features")
+ *   conv      out: VGG_CONV_WINOGRAD or VGG_CONV_DIRECT
+ * Returns 0, or ERR_MISMATCH when given is negative and recorded names a
+ * path this program does not compute. */
+int vgg_conv_choose(int given, const char *recorded, const char *path,
+		    const char *whose, int *conv, char *err);
+
 /* The timed stages of a forward, in order: conv1_1 .. conv5_3 with their
  * pools, fc1, fc2 (see vgg_stage_name). */
 #define VGG_NSTAGES (WEIGHTS_NCONV + 5 + 2)

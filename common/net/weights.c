@@ -91,6 +91,21 @@ const char *weights_fingerprint(const weights_t *w, int nlayers)
 	return w->fp[nlayers - WEIGHTS_NCONV];
 }
 
+int weights_check_fingerprint(const weights_t *w, int tap, const char *recorded,
+			      const char *wpath, const char *path,
+			      const char *whose, char *err)
+{
+	const char *fp = weights_fingerprint(w, model_tap_info(tap)->nlayers);
+
+	if (!fp)
+		return weights_check_tap(w, tap, wpath, err);
+	if (strcmp(fp, recorded) == 0)
+		return 0;
+	return err_set(err, ERR_MISMATCH, "%s %s of %s weights with fingerprint %s, "
+		       "but %s has fingerprint %s; use the weights extract used",
+		       path, whose, model_info(w->model)->title, recorded, wpath, fp);
+}
+
 int weights_check_model(const weights_t *w, int want, const char *path,
 			char *err)
 {

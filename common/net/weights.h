@@ -121,6 +121,17 @@ int weights_check_model(const weights_t *w, int want, const char *path,
  * WEIGHTS_NLAYERS is the fingerprint stores had before the taps. */
 const char *weights_fingerprint(const weights_t *w, int nlayers);
 
+/* weights_check_fingerprint: 0 when recorded, the fingerprint a record (a
+ * store's "fingerprint", a head's vggfeat_fingerprint) says its vectors
+ * were made with at tap, is w's over the layers tap needs, else
+ * ERR_MISMATCH naming both files: "<path> <whose> of VGG16 weights with
+ * fingerprint <recorded>, but <wpath> has fingerprint <w's>; use the
+ * weights extract used" (whose: "holds vectors", "was trained on
+ * features").  Weights that do not give tap: weights_check_tap's error. */
+int weights_check_fingerprint(const weights_t *w, int tap, const char *recorded,
+			      const char *wpath, const char *path,
+			      const char *whose, char *err);
+
 /* weights_check_layer: 0 when layer, a --layer's name, is w's model's
  * (layer_model, the model whose name it is: model_tap_find; MODEL_AUTO,
  * no --layer, passes), else ERR_MISMATCH naming the file (path), the

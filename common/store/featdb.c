@@ -667,6 +667,21 @@ const featdb_threshold_t *featdb_meta_threshold(const featdb_meta_t *meta,
 	return NULL;
 }
 
+const char *featdb_meta_differ(const featdb_meta_t *a, const featdb_meta_t *b)
+{
+	int am, at, bm, bt;
+
+	if (strcmp(a->model, b->model) != 0)
+		return model_store_parse(a->model, &am, &at) == 0 &&
+		       model_store_parse(b->model, &bm, &bt) == 0 && am == bm
+			       ? "tap (extract --layer, --pooling)" : "model";
+	return strcmp(a->fingerprint, b->fingerprint) ? "weights fingerprint"
+	       : strcmp(a->preprocess, b->preprocess) ? "preprocessing"
+	       : a->dim != b->dim                     ? "dimension"
+	       : strcmp(a->conv, b->conv)             ? FEATDB_SETTING_CONV
+						      : NULL;
+}
+
 /* featdb_meta_get's reading, inside the read transaction txn; on failure
  * meta is left empty. */
 static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)

@@ -165,6 +165,24 @@ typedef struct featdb_meta {
 const featdb_threshold_t *featdb_meta_threshold(const featdb_meta_t *meta,
 						const char *metric);
 
+/* featdb_meta_differ: the first setting in which the vectors of the
+ * stores a and b were made differently, or NULL when they were made the
+ * same way (an image's vector in one is, to the bit, its vector in the
+ * other, but for the dtype's rounding).  The names, in the order compared:
+ *   "model"                              two models' (net/model.h)
+ *   "tap (extract --layer, --pooling)"   one model's, at two taps
+ *   "weights fingerprint", "preprocessing", "dimension"
+ *   FEATDB_SETTING_CONV                  last, as the least: the two
+ *                                        paths' vectors differ in their
+ *                                        last bits only
+ * The dtype is how the vectors are kept, not how they were made: a caller
+ * to whom it matters (featdb merge) compares it apart. */
+const char *featdb_meta_differ(const featdb_meta_t *a, const featdb_meta_t *b);
+
+/* featdb_meta_differ's name for the convolution path: the one difference
+ * a caller can advise on (make one of the two again with the other's). */
+#define FEATDB_SETTING_CONV "convolution path (extract --conv)"
+
 /* FEATDB_RDONLY reads; FEATDB_CREATE opens or creates; FEATDB_WRITE opens
  * an existing store for writing (ERR_MISSING when there is none, as
  * FEATDB_RDONLY). */

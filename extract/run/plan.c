@@ -91,7 +91,7 @@ static int check_meta(const featdb_meta_t *old, const weights_t *w,
 	const char *store = model_store_name(w->model, o->tap);
 	const char *fp = weights_fingerprint(w, model_tap_info(o->tap)->nlayers);
 	char has[96], asked[96];
-	int old_model, old_tap;
+	int old_model, old_tap, rc;
 
 	/* First: two models' vectors may even share a fingerprint (the same
 	 * numbers under other names), never a store; nor two taps'. */
@@ -116,10 +116,9 @@ static int check_meta(const featdb_meta_t *old, const weights_t *w,
 			       "%s holds features of weights %s, but %s has fingerprint "
 			       "%s; use another --db or the same weights",
 			       o->db, old->fingerprint, wpath, fp);
-	if (strcmp(old->preprocess, m->preprocess) != 0)
-		return err_set(err, ERR_MISMATCH,
-			       "%s was made with preprocessing '%s', this program uses '%s'",
-			       o->db, old->preprocess, m->preprocess);
+	if ((rc = model_check_preprocess(w->model, old->preprocess, o->db,
+					 "holds features", err)))
+		return rc;
 	if (old->dim != model_tap_info(o->tap)->dim)
 		return err_set(err, ERR_MISMATCH, "%s holds %d-d features, not %d",
 			       o->db, old->dim, model_tap_info(o->tap)->dim);

@@ -9,7 +9,6 @@
 #include "error.h"
 #include "version.h"
 #include "featdb_tool.h"
-#include "net/model.h"
 
 typedef struct merge {
 	featdb_t *out;
@@ -129,31 +128,16 @@ static int union_into(featdb_meta_t *meta, const featdb_meta_t *from, char *err)
 	return 0;
 }
 
-/* differ names the first setting in which a and b differ, or NULL. */
-static const char *differ(const featdb_meta_t *a, const featdb_meta_t *b)
-{
-	int am, at, bm, bt;
-
-	if (strcmp(a->model, b->model) != 0)
-		/* The same model at two taps: say which it is. */
-		return model_store_parse(a->model, &am, &at) == 0 &&
-		       model_store_parse(b->model, &bm, &bt) == 0 && am == bm
-			       ? "tap (extract --layer, --pooling)" : "model";
-	return strcmp(a->fingerprint, b->fingerprint) ? "weights fingerprint"
-	       : strcmp(a->preprocess, b->preprocess) ? "preprocessing"
-	       : strcmp(a->conv, b->conv)             ? "convolution path (extract --conv)"
-	       : a->dim != b->dim                     ? "dimension"
-	       : a->dtype != b->dtype                 ? "dtype"
-						      : NULL;
-}
-
 static int same_settings(const featdb_meta_t *a, const char *an,
 			 const featdb_meta_t *b, const char *bn)
 {
-	const char *what = differ(a, b);
+	const char *what = featdb_meta_differ(a, b);
 
-	if (!what)
+	/* Records are copied as they are: their dtype must agree too. */
+	if (!what && a->dtype == b->dtype)
 		return 1;
+	if (!what)
+		what = "dtype";
 	cli_error(PROG, "%s and %s differ in %s (%s %s/%s/%s/%s/%d/%s vs "
 		  "%s/%s/%s/%s/%d/%s); only stores made the same way can be merged",
 		  an, bn, what, "model/fingerprint/preprocess/conv/dim/dtype", a->model,

@@ -10,6 +10,10 @@
 #include "net/model.h"
 #include "net/vgg.h"
 
+/* What a store's record says, in the checks' messages: "STORE holds
+ * vectors made with preprocessing '...'". */
+#define HOLDS "holds vectors"
+
 int recog_store_open(const char *path, featdb_t **db, featdb_meta_t *meta,
 		     int *model, char *err)
 {
@@ -43,41 +47,27 @@ int recog_store_tap(const featdb_meta_t *meta)
 int recog_store_conv(const char *path, const featdb_meta_t *meta, int given,
 		     int *conv, char *err)
 {
-	*conv = given >= 0 ? given : meta ? vgg_conv_parse(meta->conv)
-					  : VGG_CONV_WINOGRAD;
-	if (*conv < 0)
-		return err_set(err, ERR_MISMATCH, "%s holds vectors made with --conv "
-			       "'%s'; this program computes %s or %s", path, meta->conv,
-			       vgg_conv_name(VGG_CONV_WINOGRAD),
-			       vgg_conv_name(VGG_CONV_DIRECT));
-	return 0;
+	return vgg_conv_choose(given, meta ? meta->conv : NULL, path, HOLDS, conv,
+			       err);
 }
 
 int recog_check_weights(const char *path, const featdb_meta_t *meta, int model,
 			const weights_t *w, const char *wpath, int dim,
 			char *err)
 {
-	const model_info_t *m = model_info(model);
 	int tap = recog_store_tap(meta), rc;
-	const char *fp;
 
 	if (w->model != model)
 		return err_set(err, ERR_MISMATCH, "%s holds %s vectors (%s), but %s "
 			       "holds %s weights; use the weights extract used",
-			       path, meta->model, m->title, wpath,
+			       path, meta->model, model_info(model)->title, wpath,
 			       model_info(w->model)->title);
-	if ((rc = weights_check_tap(w, tap, wpath, err)))
+	if ((rc = weights_check_tap(w, tap, wpath, err)) ||
+	    (rc = weights_check_fingerprint(w, tap, meta->fingerprint, wpath, path,
+					    HOLDS, err)) ||
+	    (rc = model_check_preprocess(model, meta->preprocess, path, HOLDS,
+					 err)))
 		return rc;
-	fp = weights_fingerprint(w, model_tap_info(tap)->nlayers);
-	if (strcmp(fp, meta->fingerprint) != 0)
-		return err_set(err, ERR_MISMATCH, "%s holds vectors of %s weights "
-			       "with fingerprint %s, but %s has fingerprint %s; use "
-			       "the weights extract used", path, m->title,
-			       meta->fingerprint, wpath, fp);
-	if (strcmp(meta->preprocess, m->preprocess) != 0)
-		return err_set(err, ERR_MISMATCH, "%s holds vectors made with "
-			       "preprocessing '%s'; this program uses '%s' for %s",
-			       path, meta->preprocess, m->preprocess, m->title);
 	if (meta->dim != dim)
 		return err_set(err, ERR_SHAPE, "%s holds vectors of %d values; the "
 			       "network gives %d", path, meta->dim, dim);
