@@ -317,11 +317,11 @@ bench: build/bench/bench_extract $(PROGS) $(TEST_WEIGHTS)
 	bash tests/bench/bench_extract.sh
 
 # `make bench-report` (tests/bench/bench_report.sh): everything needed to
-# judge the speed on the machine at hand, in under 10 minutes: the CPU and
-# its ISA sets, the tuning measured here, per-layer ms and GFLOP/s on each
+# judge the speed on the machine at hand, in under 10 minutes: the CPU, its
+# ISA sets and its ceilings (tests/bench/bench_ceiling.c), the tuning measured here, per-layer ms and GFLOP/s on each
 # ISA, the network and extract end to end against TensorFlow, ONNX Runtime
 # and PyTorch, train-head against PyTorch.
-bench-report: build/bench/bench_extract $(PROGS) $(TEST_WEIGHTS)
+bench-report: build/bench/bench_extract build/bench/bench_ceiling $(PROGS) $(TEST_WEIGHTS)
 	bash tests/bench/bench_report.sh
 
 # `make bench-recipe`: the seed's whole recipe in Keras (fit on the images,

@@ -4,16 +4,20 @@
 # and hand back (dev-only, not part of `make test`; about 8 to 10 minutes
 # on 2 cores):
 #
-#   1. the CPU, its ISA sets and those this build runs;
+#   1. the CPU, its ISA sets and those this build runs, and its ceilings
+#      (tests/bench/bench_ceiling.c: the FMA units' GFLOP/s, Adam's pass
+#      over the head's state);
 #   2. the tuning: `extract --tune` measured here (into a scratch
 #      XDG_CACHE_HOME, which every later run reads);
 #   3. per layer and per ISA, the ms per image and the GFLOP/s of the
 #      multiplications done (Winograd's products, not the direct
-#      equivalent), medians over ROUNDS rounds that interleave the ISAs;
+#      equivalent) and their share of the FMA ceiling, medians over ROUNDS
+#      rounds that interleave the ISAs;
 #   4. the network and bin/extract end to end against TensorFlow, ONNX
 #      Runtime and PyTorch (tests/bench/bench_extract.sh, whose rounds
 #      interleave them), at the tuned batch;
-#   5. train-head against PyTorch (tests/bench/bench_head.py).
+#   5. train-head against PyTorch (tests/bench/bench_head.py), and its
+#      floors from the ceilings.
 #
 #   bash tests/bench/bench_report.sh
 #
@@ -58,6 +62,20 @@ ISAS="portable"
 [ "$(flag avx512f)" = yes ] && ISAS="avx512 $ISAS"
 echo "kernels this build runs here: $ISAS (the widest is chosen; VGGFEAT_ISA forces another)"
 echo "load:   $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share the machine when this is above 0)"
+echo "ceilings (build/bench/bench_ceiling: what nothing of ours can pass; the fastest of 7 runs):"
+if build/bench/bench_ceiling --threads 2 >"$TMP/ceiling.txt" 2>"$TMP/ceiling.err"; then
+	awk '$1 == "fma" {printf "  fused multiply-adds alone, %d-bit vectors, %d thread(s): %s GFLOP/s\n", $2, $3, $4}
+	     $1 == "adam" {printf "  Adam'"'"'s update over 4096 x 290 parameters (w, m, v from memory), 2 threads: %s ms a pass, %s GB/s\n", $3, $5}
+	     $1 == "divide" {printf "  the same on data in L1 (its divider alone): %s ms a pass\n", $3}' "$TMP/ceiling.txt"
+else
+	echo "  left out: $(tail -1 "$TMP/ceiling.err")"
+fi
+# peak ISA: the FMA ceiling, 2 threads, of the vectors that ISA's kernels use.
+peak() {
+	local bits=128
+	case $1 in avx512) bits=512 ;; avx2|emul512) bits=256 ;; esac
+	awk -v b="$bits" '$1 == "fma" && $2 == b && $3 == 2 {print $4}' "$TMP/ceiling.txt" 2>/dev/null
+}
 echo
 
 echo "== 2. the tuning (bin/extract --tune=$TUNE_SECONDS)"
@@ -77,10 +95,13 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 # table COLUMN: per stage and ISA, the median of COLUMN (5: wall seconds, 7:
-# CPU seconds per image) in ms, and GFLOP over it.
+# CPU seconds per image) in ms, and GFLOP over it; for wall seconds, that
+# as a percentage of the ISA's FMA ceiling too.
 table() {
+	local w=17
+	[ "$1" = 5 ] && w=22
 	printf '%-8s %3s %6s' stage m GFLOP
-	for isa in $ISAS; do printf ' %17s' "$isa"; done
+	for isa in $ISAS; do printf " %${w}s" "$isa"; done
 	echo
 	for s in $(awk '$1 == "stage" {print $2}' "$TMP/isa.portable.1"); do
 		m=$(awk -v s="$s" '$1 == "stage" && $2 == s {print $3}' "$TMP/isa.portable.1")
@@ -90,15 +111,19 @@ table() {
 			ms=$(cat "$TMP"/isa."$isa".* | awk -v s="$s" -v c="$1" '$1 == "stage" && $2 == s {print $c * 1000}' | median)
 			printf ' %7.2f' "$ms"
 			awk -v g="$gf" -v ms="$ms" 'BEGIN {if (g > 0 && ms > 0) printf " %9.1f", g / ms * 1000; else printf " %9s", "-"}'
+			[ "$1" = 5 ] && awk -v g="$gf" -v ms="$ms" -v p="$(peak "$isa")" \
+				'BEGIN {if (g > 0 && ms > 0 && p > 0) printf " %3.0f%%", g / ms * 1000 / p * 100; else printf " %4s", "-"}'
 		done
 		echo
 	done
 }
-echo "Wall clock: ms per image, then GFLOP/s, for each ISA"
+echo "Wall clock: ms per image, then GFLOP/s and its share of the ISA's FMA ceiling"
+echo "(above: avx512 its 512-bit vectors', avx2 and emul512 256-bit, portable 128-bit),"
+echo "for each ISA"
 table 5
 printf '%-19s' 'img/s (network)'
 for isa in $ISAS; do
-	printf ' %17.2f' "$(cat "$TMP"/isa."$isa".* | awk '$1 == "img_per_s" {print $2}' | median)"
+	printf ' %22.2f' "$(cat "$TMP"/isa."$isa".* | awk '$1 == "img_per_s" {print $2}' | median)"
 done
 echo
 echo
@@ -123,6 +148,17 @@ echo "== 5. train-head against PyTorch (tests/bench/bench_head.py, $HEAD_ROUNDS 
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 	/usr/bin/python3 tests/bench/bench_head.py --rounds "$HEAD_ROUNDS" \
 		--epochs "$HEAD_EPOCHS" 2>&1 | sed 's/^/  /'
+	# Its floors from the ceilings: an epoch is 375 steps of batch 32; a
+	# step's products (the gradient and the next batch's outputs, 2 x 2 x
+	# 32 x 4096 x 290 flops) at the widest FMA ceiling, and one pass of
+	# Adam's update.  One after the other, as train-head's fused step runs
+	# them a tile at a time; or wholly overlapped, which no code reaches.
+	p=$(peak "${ISAS%% *}")
+	a=$(awk '$1 == "adam" {print $3}' "$TMP/ceiling.txt" 2>/dev/null)
+	[ -n "$p" ] && [ -n "$a" ] && awk -v p="$p" -v a="$a" 'BEGIN {
+		f = 2 * 2 * 32 * 4096 * 290 / (p * 1e9) * 1e3
+		printf "  its floors here: %.3f ms of products at the FMA ceiling + %.3f ms of Adam a step;\n", f, a
+		printf "  375 steps: %.3f s/epoch one after the other, %.3f wholly overlapped\n", 375 * (f + a) / 1e3, 375 * (f > a ? f : a) / 1e3 }'
 else
 	echo "  left out: /usr/bin/python3 lacks torch (apt-get install python3-torch)"
 fi
