@@ -238,15 +238,19 @@ static int tune_cpu(const run_opts_t *o)
 	char key[1024], path[4096], err[ERR_LEN], text[2048];
 	vgg_tune_t t;
 	double t0 = cli_now();
-	int isa = isa_best();
+	int isa = isa_best(), measured;
 
 	tune_key(isa, (int)o->threads, key, sizeof key);
 	if (tune_path(key, path, sizeof path, err) == 0) {
 		fprintf(stderr, PROG ": tuning for %s, for at most %.0f s\n", key, o->tune);
-		if (tune_measure(isa, (int)o->threads, o->tune, &t, err) == 0 &&
+		if (tune_measure(isa, (int)o->threads, o->tune, &t, &measured, err) == 0 &&
 		    tune_save(path, key, &t, cli_now() - t0, err) == 0) {
 			tune_describe(&t, text, sizeof text);
 			printf("%s (%.0f s):\n%s", path, cli_now() - t0, text);
+			if (measured < TUNE_ITEMS)
+				printf("(%d of the %d measured; the others keep their "
+				       "defaults: 3 rounds of them did not fit in %.0f s)\n",
+				       measured, TUNE_ITEMS, o->tune);
 			return CLI_OK;
 		}
 	}

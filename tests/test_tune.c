@@ -3,8 +3,9 @@
  * on a smaller image), gives the default's output bit for bit on every ISA
  * this CPU runs; the network with other choices for every layer gives the
  * default's vectors; the cache file round-trips, refuses what is not one
- * and is another CPU's when its key differs; and extract --tune writes
- * one that a later extract reads, with the store of an untuned run. */
+ * and is another CPU's when its key differs; without time for 3 rounds
+ * the tuner measures nothing and keeps the defaults; and extract --tune
+ * writes one that a later extract reads, with the store of an untuned run. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -197,6 +198,35 @@ static void test_file_round_trip(void **state)
 	assert_int_equal(unsetenv("XDG_CACHE_HOME"), 0);
 }
 
+/* No time for 3 rounds of anything: tune_measure measures nothing, runs
+ * nothing more, and every layer and fc keep their defaults (the bound of
+ * its time holds where one round is slow: a slow CPU, the sanitizers). */
+static void test_measure_without_time(void **state)
+{
+	(void)state;
+	vgg_tune_t t;
+	char err[ERR_LEN];
+	int measured = -1;
+
+	assert_int_equal(tune_measure(isa_best(), 2, 1e-6, &t, &measured, err), 0);
+	assert_int_equal(measured, 0);
+	assert_int_equal(t.gather, VGG_GATHER);
+	for (int i = 1; i < WEIGHTS_NCONV; i++) {
+		const weights_layer_spec_t *s = &weights_spec[i];
+		float *kernel = calloc((size_t)9 * s->cin * s->cout, sizeof *kernel);
+		float *bias = calloc((size_t)s->cout, sizeof *bias);
+		wino_layer_t *l = NULL;
+		wino_choice_t c[TUNE_MAX_CANDIDATES];
+		assert_true(kernel && bias);
+		assert_int_equal(wino_layer_create(kernel, bias, s->cin, s->cout,
+						   vgg_default_tile(i), isa_best(), &l, err), 0);
+		tune_candidates(l, c);
+		assert_memory_equal(&t.conv[i], &c[0], sizeof c[0]);
+		wino_layer_free(l);
+		free(kernel), free(bias);
+	}
+}
+
 /* extract --tune for a few seconds writes the file; a later run says it
  * is tuned and stores what an untuned run stores. */
 static void test_extract_tune(void **state)
@@ -252,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_candidates_same_bits),
 		cmocka_unit_test(test_network_other_choices),
 		cmocka_unit_test(test_file_round_trip),
+		cmocka_unit_test(test_measure_without_time),
 		cmocka_unit_test(test_extract_tune),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

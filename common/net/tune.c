@@ -308,10 +308,22 @@ static int side_of(int i)
 
 #define MAX_ROUNDS 15
 
-/* Layer i: every candidate in rounds until `until`; the fastest into *best.
- * Returns 0 or ERR_NOMEM. */
+/* Whether MIN_ROUNDS more rounds of `round` seconds each end by until.
+ * Fewer rounds say too little on a busy machine, so a layer (or fc) that
+ * cannot have them keeps the default and costs nothing more: the bound
+ * tune_measure states holds even where one round is slow (a slow CPU, the
+ * sanitizers). */
+#define MIN_ROUNDS 3
+static int rounds_fit(double round, double until)
+{
+	return now() + MIN_ROUNDS * round <= until;
+}
+
+/* Layer i: every candidate in rounds until `until`, when at least
+ * MIN_ROUNDS fit (judged by one untimed run of the default), the fastest by
+ * the median into *best; else the default.  Returns 0 or ERR_NOMEM. */
 static int measure_layer(int i, int m, int isa, workers_t *workers, double until,
-			 wino_choice_t *best, char *err)
+			 wino_choice_t *best, int *measured, char *err)
 {
 	const weights_layer_spec_t *s = &weights_spec[i];
 	const int H = side_of(i), N = i < VGG_BY_IMAGE ? 1 : TUNE_BATCH;
@@ -336,6 +348,9 @@ static int measure_layer(int i, int m, int isa, workers_t *workers, double until
 	if ((rc = wino_layer_create(kernel, bias, s->cin, s->cout, m, isa, &l, err)))
 		goto out;
 	n = tune_candidates(l, c);
+	*best = c[0];
+	if (now() >= until)
+		goto out;
 	size_t most = 0;
 	for (int k = 0; k < n; k++) {
 		wino_layer_set_choice(l, &c[k]);
@@ -346,39 +361,43 @@ static int measure_layer(int i, int m, int isa, workers_t *workers, double until
 		rc = err_set(err, ERR_NOMEM, "tune: out of memory for %s", s->name);
 		goto out;
 	}
-	/* Once untimed: the pages of in, out and work. */
+	/* Once, not counted: the pages of in, out and work, and a round's
+	 * likely length. */
 	wino_layer_set_choice(l, &c[0]);
+	double t0 = now(), round;
 	wino_conv3x3_relu(l, in, N, H, H, pool, out, workers, work);
-	while (rounds < MAX_ROUNDS && (rounds < 1 || now() < until)) {
+	round = (now() - t0) * n;
+	if (!rounds_fit(round, until))
+		goto out;
+	while (rounds < MAX_ROUNDS && (rounds < MIN_ROUNDS || now() + round <= until)) {
+		double r0 = now();
 		for (int k = 0; k < n; k++) {
 			wino_layer_set_choice(l, &c[k]);
-			double t0 = now();
+			t0 = now();
 			wino_conv3x3_relu(l, in, N, H, H, pool, out, workers, work);
 			times[k][rounds] = now() - t0;
 		}
+		round = now() - r0;
 		rounds++;
 	}
-	/* One round says little on a busy machine: the default stands. */
-	int pick = 0;
-	if (rounds >= 3) {
-		double fastest = 0;
-		for (int k = 0; k < n; k++) {
-			double t = median(times[k], rounds);
-			if (k == 0 || t < fastest)
-				fastest = t, pick = k;
-		}
+	double fastest = 0;
+	for (int k = 0; k < n; k++) {
+		double t = median(times[k], rounds);
+		if (k == 0 || t < fastest)
+			fastest = t, *best = c[k];
 	}
-	*best = c[pick];
+	(*measured)++;
 out:
 	wino_layer_free(l);
 	free(kernel), free(bias), free(in), free(out), free(work);
 	return rc;
 }
 
-/* fc1 and fc2 for each gather, in rounds until `until`: the gather of the
- * least time per image into *best. */
+/* fc1 and fc2 for each gather, in rounds until `until` when at least
+ * MIN_ROUNDS fit (judged by one untimed run of the largest): the gather of
+ * the least time per image by the median into *best; else the default. */
 static int measure_fc(int isa, workers_t *workers, double until, int *best,
-		      char *err)
+		      int *measured, char *err)
 {
 	const int G = gathers[NGATHERS - 1];
 	float *w1 = malloc((size_t)FC_IN * VGG_FEATURES * sizeof(float));
@@ -391,6 +410,9 @@ static int measure_fc(int isa, workers_t *workers, double until, int *best,
 	double times[NGATHERS][MAX_ROUNDS];
 	int rc = 0, rounds = 0;
 
+	*best = VGG_GATHER;
+	if (now() >= until)
+		goto out;
 	if (!w1 || !w2 || !b || !x || !h || !y) {
 		rc = err_set(err, ERR_NOMEM, "tune: out of memory for fc1");
 		goto out;
@@ -399,31 +421,41 @@ static int measure_fc(int isa, workers_t *workers, double until, int *best,
 	fill(w2, (size_t)VGG_FEATURES * VGG_FEATURES, -0.01f, 0.01f, 2);
 	fill(b, VGG_FEATURES, -0.1f, 0.1f, 3);
 	fill(x, (size_t)G * FC_IN, 0.0f, 4.0f, 4);
-	while (rounds < MAX_ROUNDS && (rounds < 1 || now() < until)) {
+	/* A round runs every gather: its images over G's, G's time. */
+	double t0 = now(), round, images = 0;
+	fc_forward(k, x, G, FC_IN, w1, b, VGG_FEATURES, 1, h, workers);
+	fc_forward(k, h, G, VGG_FEATURES, w2, b, VGG_FEATURES, 1, y, workers);
+	for (int g = 0; g < NGATHERS; g++)
+		images += gathers[g];
+	round = (now() - t0) * images / G;
+	if (!rounds_fit(round, until))
+		goto out;
+	while (rounds < MAX_ROUNDS && (rounds < MIN_ROUNDS || now() + round <= until)) {
+		double r0 = now();
 		for (int g = 0; g < NGATHERS; g++) {
-			double t0 = now();
+			t0 = now();
 			fc_forward(k, x, gathers[g], FC_IN, w1, b, VGG_FEATURES, 1, h, workers);
 			fc_forward(k, h, gathers[g], VGG_FEATURES, w2, b, VGG_FEATURES, 1, y,
 				   workers);
 			times[g][rounds] = (now() - t0) / gathers[g];
 		}
+		round = now() - r0;
 		rounds++;
 	}
-	*best = VGG_GATHER;
-	if (rounds >= 3) {
-		double fastest = 0;
-		for (int g = 0; g < NGATHERS; g++) {
-			double t = median(times[g], rounds);
-			if (g == 0 || t < fastest)
-				fastest = t, *best = gathers[g];
-		}
+	double fastest = 0;
+	for (int g = 0; g < NGATHERS; g++) {
+		double t = median(times[g], rounds);
+		if (g == 0 || t < fastest)
+			fastest = t, *best = gathers[g];
 	}
+	(*measured)++;
 out:
 	free(w1), free(w2), free(b), free(x), free(h), free(y);
 	return rc;
 }
 
-int tune_measure(int isa, int threads, double seconds, vgg_tune_t *t, char *err)
+int tune_measure(int isa, int threads, double seconds, vgg_tune_t *t,
+		 int *measured, char *err)
 {
 	workers_t *workers = NULL;
 	int rc;
@@ -434,6 +466,7 @@ int tune_measure(int isa, int threads, double seconds, vgg_tune_t *t, char *err)
 	if (!(seconds > 0))
 		return err_set(err, ERR_ARG, "tune: %g seconds", seconds);
 	vgg_tune_init(t);
+	*measured = 0;
 	if ((rc = workers_create(threads ? threads : workers_cpus(), &workers, err)))
 		return rc;
 	/* Nine tenths of the time to the layers, in equal shares, the rest to
@@ -442,10 +475,10 @@ int tune_measure(int isa, int threads, double seconds, vgg_tune_t *t, char *err)
 	for (int i = 1; i < WEIGHTS_NCONV; i++) {
 		double until = t0 + seconds * 0.9 * i / nlayers;
 		if ((rc = measure_layer(i, vgg_default_tile(i), isa, workers, until,
-					&t->conv[i], err)))
+					&t->conv[i], measured, err)))
 			goto out;
 	}
-	rc = measure_fc(isa, workers, t0 + seconds, &t->gather, err);
+	rc = measure_fc(isa, workers, t0 + seconds, &t->gather, measured, err);
 out:
 	workers_free(workers);
 	return rc;
