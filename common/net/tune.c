@@ -289,11 +289,27 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+#define MAX_ROUNDS 15
+
 /* The median of the n (>= 1) times of t (sorted in place). */
 static double median(double *t, int n)
 {
 	qsort(t, (size_t)n, sizeof *t, cmp_double);
 	return t[n / 2];
+}
+
+/* Which of the n candidates was the fastest by the median of its times
+ * over the rounds (the first of equals). */
+static int fastest(double times[][MAX_ROUNDS], int n, int rounds)
+{
+	double best = 0;
+	int pick = 0;
+	for (int k = 0; k < n; k++) {
+		double t = median(times[k], rounds);
+		if (k == 0 || t < best)
+			best = t, pick = k;
+	}
+	return pick;
 }
 
 /* Side of conv layer i's input. */
@@ -306,7 +322,6 @@ static int side_of(int i)
 	return s;
 }
 
-#define MAX_ROUNDS 15
 
 /* Whether MIN_ROUNDS more rounds of `round` seconds each end by until.
  * Fewer rounds say too little on a busy machine, so a layer (or fc) that
@@ -380,12 +395,7 @@ static int measure_layer(int i, int m, int isa, workers_t *workers, double until
 		round = now() - r0;
 		rounds++;
 	}
-	double fastest = 0;
-	for (int k = 0; k < n; k++) {
-		double t = median(times[k], rounds);
-		if (k == 0 || t < fastest)
-			fastest = t, *best = c[k];
-	}
+	*best = c[fastest(times, n, rounds)];
 	(*measured)++;
 out:
 	wino_layer_free(l);
@@ -442,12 +452,7 @@ static int measure_fc(int isa, workers_t *workers, double until, int *best,
 		round = now() - r0;
 		rounds++;
 	}
-	double fastest = 0;
-	for (int g = 0; g < NGATHERS; g++) {
-		double t = median(times[g], rounds);
-		if (g == 0 || t < fastest)
-			fastest = t, *best = gathers[g];
-	}
+	*best = gathers[fastest(times, NGATHERS, rounds)];
 	(*measured)++;
 out:
 	free(w1), free(w2), free(b), free(x), free(h), free(y);
