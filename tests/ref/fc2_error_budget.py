@@ -6,8 +6,9 @@ dense layers (dev-only; docs/fidelity.md, "Against the exact model").
                       IMAGE...
 
 extract stores each image's vector at three taps (block5_pool, fc1, fc2) on
-the --conv path (keras_model.py's our_vectors); tests/ref/keras_ref.py's float64 network (PyTorch, its own
-loader and preprocessing) gives the exact ones.  Then, each as max
+the --conv path (keras_model.py's our_vectors); tests/ref/keras_ref.py's
+float64 network (PyTorch, its own loader and preprocessing) gives the exact
+ones.  Then, each as max
 |difference| / max |reference| over the images:
   - pool5, ours against the exact: the convolutions' rounding;
   - fc2 of our pool5 through fc1 and fc2 in float64, against the exact
