@@ -5,9 +5,14 @@
 # With $SANITIZER_LOGS set (make test-asan), each sanitizer report written
 # there while a binary ran (by it or by a program it started) is shown and
 # counts as one failure too.  When the real weights could not be made
-# (tests/real_weights.sh), the reason is repeated before the count.
+# (tests/real_weights.sh), the reason is repeated before the count, and
+# when a test ran out of disk, how much there was when the run began.
 set -u
-passed=0 failed=0 skipped=0 broken=()
+passed=0 failed=0 skipped=0 broken=() full=0
+# Megabytes free where the tests write: their folders under /tmp, and the
+# build tree.
+free_mb() { df -Pm "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
+tmp_free=$(free_mb /tmp) build_free=$(free_mb .)
 for t in "$@"; do
 	echo "== $t"
 	start=$SECONDS
@@ -40,6 +45,11 @@ for t in "$@"; do
 			broken+=("$t (sanitizer report $log)")
 		done
 	fi
+	# The fault tests fill disks on purpose: only a binary that failed
+	# counts, when its output says the disk was full.
+	if [ "$f" -gt 0 ]; then
+		case $out in *"No space left on device"*) full=1 ;; esac
+	fi
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 done
 for b in "${broken[@]+"${broken[@]}"}"; do echo "died: $b"; done
@@ -47,6 +57,11 @@ for b in "${broken[@]+"${broken[@]}"}"; do echo "died: $b"; done
 # make them: say so again, with why, next to the count.
 if [ -f "${REAL_WEIGHTS_DIR:-build/real-weights}/SKIPPED" ]; then
 	echo "real weights: their tests were skipped: $(cat "${REAL_WEIGHTS_DIR:-build/real-weights}/SKIPPED")"
+fi
+if [ "$full" -eq 1 ]; then
+	echo "disk: a test ran out of space; when the run began, /tmp had" \
+		"${tmp_free:-?} MB free and the build tree ${build_free:-?} MB" \
+		"(make test needs about 2.5 GB in /tmp: docs/development.md)"
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -71,18 +71,48 @@ const char *tu_real_weights(const char *name, char *why, size_t len)
 	return NULL;
 }
 
+/* Every folder tu_tmpdir made, removed when the test binary exits: a test
+ * that fails jumps out before its own tu_rm_rf, and a run of make test
+ * must not leave the disk fuller than it found it.  Only in the process
+ * that made them: a forked child that exits leaves them alone. */
+static char **made;
+static int nmade;
+static pid_t maker;
+
+static void remove_made(void)
+{
+	if (getpid() != maker)
+		return;
+	for (int i = 0; i < nmade; i++) {
+		struct stat st;
+		if (stat(made[i], &st) == 0)
+			tu_rm_rf(made[i]);
+		free(made[i]);
+	}
+	free(made);
+	made = NULL;
+	nmade = 0;
+}
+
 const char *tu_tmpdir(void)
 {
-	static char dirs[16][64];
-	static int n;
-	char *d = dirs[n++ % 16];
+	char d[] = "/tmp/vggtest.XXXXXX";
+	char **grown = realloc(made, (size_t)(nmade + 1) * sizeof *made);
 
-	snprintf(d, 64, "/tmp/vggtest.XXXXXX");
-	if (!mkdtemp(d)) {
-		perror("mkdtemp");
+	if (!grown || !mkdtemp(d)) {
+		perror("tu_tmpdir");
 		abort();
 	}
-	return d;
+	made = grown;
+	if (!(made[nmade] = strdup(d))) {
+		perror("tu_tmpdir");
+		abort();
+	}
+	if (nmade++ == 0) {
+		maker = getpid();
+		atexit(remove_made);
+	}
+	return made[nmade - 1];
 }
 
 void tu_rm_rf(const char *path)

@@ -51,8 +51,9 @@ const char *tu_real_weights(const char *name, char *why, size_t len);
  * as extract calls it.  Returns its error code. */
 int tu_load_input(const char *path, int model, float *x, char *err);
 
-/* tu_tmpdir creates a fresh temporary directory and returns its path
- * (static storage, one per call until tu_cleanup). */
+/* tu_tmpdir creates a fresh temporary directory under /tmp and returns its
+ * path (valid until the binary exits).  Whatever a test leaves in it is
+ * removed when the binary exits, even after a failed test. */
 const char *tu_tmpdir(void);
 
 /* tu_rm_rf removes a directory tree (used for cleanup). */
