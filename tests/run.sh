@@ -13,6 +13,10 @@ passed=0 failed=0 skipped=0 broken=() full=0
 # build tree.
 free_mb() { df -Pm "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
 tmp_free=$(free_mb /tmp) build_free=$(free_mb .)
+if [ -n "$tmp_free" ] && [ "$tmp_free" -lt 2600 ]; then
+	echo "warning: /tmp has $tmp_free MB free; the tests need about 2.5 GB" \
+		"there at their peak (docs/development.md)"
+fi
 for t in "$@"; do
 	echo "== $t"
 	start=$SECONDS
