@@ -74,9 +74,10 @@ const char *tu_real_weights(const char *name, char *why, size_t len)
 /* Every folder tu_tmpdir made, removed when the test binary exits: a test
  * that fails jumps out before its own tu_rm_rf, and a run of make test
  * must not leave the disk fuller than it found it.  Only in the process
- * that made them: a forked child that exits leaves them alone. */
+ * that made them: a forked child that exits leaves its parent's alone,
+ * and removes those it made itself. */
 static char **made;
-static int nmade;
+static int nmade, registered;
 static pid_t maker;
 
 static void remove_made(void)
@@ -97,8 +98,18 @@ static void remove_made(void)
 const char *tu_tmpdir(void)
 {
 	char d[] = "/tmp/vggtest.XXXXXX";
-	char **grown = realloc(made, (size_t)(nmade + 1) * sizeof *made);
 
+	/* A child forked after its parent made some: its own list (the
+	 * folders are the parent's to remove; the child frees its copy of
+	 * the list). */
+	if (nmade > 0 && getpid() != maker) {
+		for (int i = 0; i < nmade; i++)
+			free(made[i]);
+		free(made);
+		made = NULL;
+		nmade = 0;
+	}
+	char **grown = realloc(made, (size_t)(nmade + 1) * sizeof *made);
 	if (!grown || !mkdtemp(d)) {
 		perror("tu_tmpdir");
 		abort();
@@ -108,9 +119,11 @@ const char *tu_tmpdir(void)
 		perror("tu_tmpdir");
 		abort();
 	}
-	if (nmade++ == 0) {
+	if (nmade++ == 0)
 		maker = getpid();
+	if (!registered) {
 		atexit(remove_made);
+		registered = 1;
 	}
 	return made[nmade - 1];
 }
