@@ -249,8 +249,8 @@ static int tune_cpu(const run_opts_t *o)
 			printf("%s (%.0f s):\n%s", path, cli_now() - t0, text);
 			if (measured < TUNE_ITEMS)
 				printf("(%d of the %d measured; the others keep their "
-				       "defaults: 3 rounds of them did not fit in %.0f s)\n",
-				       measured, TUNE_ITEMS, o->tune);
+				       "defaults: %d rounds of them did not fit in %.0f s)\n",
+				       measured, TUNE_ITEMS, TUNE_MIN_ROUNDS, o->tune);
 			return CLI_OK;
 		}
 	}

@@ -322,21 +322,20 @@ static int side_of(int i)
 	return s;
 }
 
-
-/* Whether MIN_ROUNDS more rounds of `round` seconds each end by until.
- * Fewer rounds say too little on a busy machine, so a layer (or fc) that
- * cannot have them keeps the default and costs nothing more: the bound
- * tune_measure states holds even where one round is slow (a slow CPU, the
- * sanitizers). */
-#define MIN_ROUNDS 3
+/* Whether TUNE_MIN_ROUNDS more rounds of `round` seconds each end by
+ * until.  Fewer rounds say too little on a busy machine, so a layer (or
+ * fc) that cannot have them keeps the default and costs nothing more: the
+ * bound tune_measure states holds even where one round is slow (a slow
+ * CPU, the sanitizers). */
 static int rounds_fit(double round, double until)
 {
-	return now() + MIN_ROUNDS * round <= until;
+	return now() + TUNE_MIN_ROUNDS * round <= until;
 }
 
 /* Layer i: every candidate in rounds until `until`, when at least
- * MIN_ROUNDS fit (judged by one untimed run of the default), the fastest by
- * the median into *best; else the default.  Returns 0 or ERR_NOMEM. */
+ * TUNE_MIN_ROUNDS fit (judged by one untimed run of the default), the
+ * fastest by the median into *best; else the default.  Returns 0 or
+ * ERR_NOMEM. */
 static int measure_layer(int i, int m, int isa, workers_t *workers, double until,
 			 wino_choice_t *best, int *measured, char *err)
 {
@@ -384,7 +383,7 @@ static int measure_layer(int i, int m, int isa, workers_t *workers, double until
 	round = (now() - t0) * n;
 	if (!rounds_fit(round, until))
 		goto out;
-	while (rounds < MAX_ROUNDS && (rounds < MIN_ROUNDS || now() + round <= until)) {
+	while (rounds < MAX_ROUNDS && (rounds < TUNE_MIN_ROUNDS || now() + round <= until)) {
 		double r0 = now();
 		for (int k = 0; k < n; k++) {
 			wino_layer_set_choice(l, &c[k]);
@@ -404,8 +403,9 @@ out:
 }
 
 /* fc1 and fc2 for each gather, in rounds until `until` when at least
- * MIN_ROUNDS fit (judged by one untimed run of the largest): the gather of
- * the least time per image by the median into *best; else the default. */
+ * TUNE_MIN_ROUNDS fit (judged by one untimed run of the largest): the
+ * gather of the least time per image by the median into *best; else the
+ * default. */
 static int measure_fc(int isa, workers_t *workers, double until, int *best,
 		      int *measured, char *err)
 {
@@ -440,7 +440,7 @@ static int measure_fc(int isa, workers_t *workers, double until, int *best,
 	round = (now() - t0) * images / G;
 	if (!rounds_fit(round, until))
 		goto out;
-	while (rounds < MAX_ROUNDS && (rounds < MIN_ROUNDS || now() + round <= until)) {
+	while (rounds < MAX_ROUNDS && (rounds < TUNE_MIN_ROUNDS || now() + round <= until)) {
 		double r0 = now();
 		for (int g = 0; g < NGATHERS; g++) {
 			t0 = now();

@@ -60,9 +60,10 @@ int tune_candidates(const wino_layer_t *l, wino_choice_t *c);
  * interleave them, and the per-image time of fc1 and fc2 for batches of 8,
  * 16 and 32, on isa (isa.h, one the CPU runs) and `threads` compute
  * threads (0: one per CPU); it fills t with the fastest (the median of the
- * rounds).  A layer (or fc) whose 3 rounds, judged by one run, would not end
- * within its share of the time keeps the default, unmeasured, so that the
- * bound holds on a slow CPU too, past it by at most that one run;
+ * rounds).  A layer (or fc) whose TUNE_MIN_ROUNDS rounds, judged by one
+ * run, would not end within its share of the time keeps the default,
+ * unmeasured, so that the bound holds on a slow CPU too, past it by at
+ * most that one run;
  * *measured says how many of the TUNE_ITEMS (the Winograd layers, then fc1
  * and fc2 as one) were measured.  Uses about 700 MB at its peak.  Returns
  * 0, ERR_ARG or ERR_NOMEM. */
@@ -70,8 +71,9 @@ int tune_measure(int isa, int threads, double seconds, vgg_tune_t *t,
 		 int *measured, char *err);
 
 /* What tune_measure measures: the Winograd layers (all but conv1_1), and
- * fc1 and fc2 together. */
+ * fc1 and fc2 together; and the rounds an item needs to be measured. */
 #define TUNE_ITEMS WEIGHTS_NCONV
+#define TUNE_MIN_ROUNDS 3
 
 /* tune_describe writes t as lines of text (one per layer, then the
  * batch) into buf (len bytes). */
