@@ -228,12 +228,6 @@ static void no_temporary(const char *path)
 	closedir(d);
 }
 
-static int exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
 /* ---- reading the file back --------------------------------------------- */
 
 /* The strings of attribute name of obj; *found whether it exists. */
@@ -594,7 +588,7 @@ static void test_atomic(void **state)
 	assert_non_null(strstr(msg, "predict: error: "));
 	assert_non_null(strstr(msg, "no/such/folder/model.h5.tmp"));
 	assert_int_equal(tu_count(msg, "\n"), 1);
-	assert_false(exists(nowhere));
+	assert_false(tu_exists(nowhere));
 }
 
 static void test_refusals(void **state)
@@ -609,7 +603,7 @@ static void test_refusals(void **state)
 				 "--save-model", out, NULL), 1);
 	assert_non_null(strstr(msg, "predict: error: "));
 	assert_non_null(strstr(msg, "vggface-fc7"));
-	assert_false(exists(out));
+	assert_false(tu_exists(out));
 
 	/* A missing head. */
 	char missing[600];
@@ -618,7 +612,7 @@ static void test_refusals(void **state)
 				 "--save-model", out, NULL), 1);
 	assert_non_null(strstr(msg, "predict: error: "));
 	assert_non_null(strstr(msg, missing));
-	assert_false(exists(out));
+	assert_false(tu_exists(out));
 
 	/* The model over its own head, or its own weights (the test's own
 	 * VGG-Face file: if the refusal failed, only this test's copy would
@@ -758,7 +752,7 @@ static void test_head_list(void **state)
 		if (rc != ERR_ARG || !strstr(err, bad[i].says))
 			fail_msg("case %zu: %s: %s (wanted '%s')", i, err_name(rc), err,
 				 bad[i].says);
-		assert_false(exists(out));
+		assert_false(tu_exists(out));
 	}
 	m.head = layers;
 	m.end = 5;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,12 +19,6 @@
 
 #define NDIRS 20 /* more than the 16 the helper once kept */
 #define REPORT_LEN (NDIRS * 64 + 64)
-
-static int exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
 
 /* Runs body in a child that writes what it reports to a pipe, then exits
  * with status code; returns the report (static), after the child exited. */
@@ -80,9 +73,9 @@ static void check_paths(const char *report, int gone)
 		for (int i = 0; i < n; i++)
 			assert_string_not_equal(paths[i], p);
 		paths[n++] = p;
-		if (gone && exists(p))
+		if (gone && tu_exists(p))
 			fail_msg("%s is still there after its maker exited", p);
-		if (!gone && !exists(p))
+		if (!gone && !tu_exists(p))
 			fail_msg("%s is gone before its maker exited", p);
 	}
 	assert_int_equal(n, NDIRS);
@@ -135,7 +128,7 @@ static void test_child_of_a_maker(void **state)
 	(void)state;
 	const char *mine = tu_tmpdir();
 	check_paths(in_child(make_dirs, 0), 1);
-	assert_true(exists(mine));
+	assert_true(tu_exists(mine));
 }
 
 /* In the maker itself, before it exits: there, and the paths stable. */
@@ -146,9 +139,9 @@ static void test_there_until_exit(void **state)
 	char copy[64];
 	snprintf(copy, sizeof copy, "%s", first);
 	for (int i = 0; i < NDIRS; i++)
-		assert_true(exists(tu_tmpdir()));
+		assert_true(tu_exists(tu_tmpdir()));
 	assert_string_equal(first, copy);
-	assert_true(exists(first));
+	assert_true(tu_exists(first));
 }
 
 int main(void)

@@ -85,8 +85,7 @@ static void remove_made(void)
 	if (getpid() != maker)
 		return;
 	for (int i = 0; i < nmade; i++) {
-		struct stat st;
-		if (stat(made[i], &st) == 0)
+		if (tu_exists(made[i]))
 			tu_rm_rf(made[i]);
 		free(made[i]);
 	}
@@ -126,6 +125,12 @@ const char *tu_tmpdir(void)
 		registered = 1;
 	}
 	return made[nmade - 1];
+}
+
+int tu_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
 }
 
 void tu_rm_rf(const char *path)

@@ -56,6 +56,9 @@ int tu_load_input(const char *path, int model, float *x, char *err);
  * removed when the binary exits, even after a failed test. */
 const char *tu_tmpdir(void);
 
+/* tu_exists: 1 when path names something (stat succeeds), else 0. */
+int tu_exists(const char *path);
+
 /* tu_rm_rf removes a directory tree (used for cleanup). */
 void tu_rm_rf(const char *path);
 
