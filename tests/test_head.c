@@ -633,6 +633,87 @@ static double step_plain(int R, int O, int nb, int nn, const float *x, const flo
 	return sq;
 }
 
+/* The fused step on rows (R, O) and their moments m, v (R, O) as the
+ * trainer runs it: packed into the panels of a->isa's lanes, the step,
+ * unpacked back. */
+static double step_rows(adam_t *a, float alpha, kern_step_t *st, float *m, float *v,
+			float l2)
+{
+	int lanes = kern_for(a->isa)->lanes, R = st->R, O = st->O;
+	size_t np = kern_step_panels(R, O, lanes);
+	float *rows = st->w, *wp = malloc(np * sizeof *wp), *mp = malloc(np * sizeof *mp);
+	float *vp = malloc(np * sizeof *vp);
+	float *g = malloc(kern_step_scratch(R, lanes) * sizeof *g);
+	assert_true(wp && mp && vp && g);
+	kern_step_pack(R, O, lanes, rows, (size_t)O, wp);
+	kern_step_pack(R, O, lanes, m, (size_t)O, mp);
+	kern_step_pack(R, O, lanes, v, (size_t)O, vp);
+	st->w = wp, st->m = mp, st->v = vp, st->g = g;
+	double sq = adam_step_panels(a, alpha, st, l2);
+	st->w = rows;
+	kern_step_unpack(R, O, lanes, wp, rows, (size_t)O);
+	kern_step_unpack(R, O, lanes, mp, m, (size_t)O);
+	kern_step_unpack(R, O, lanes, vp, v, (size_t)O);
+	/* The padding stays zeros: an update never reaches it. */
+	for (int c = 0, nv = (O + lanes - 1) / lanes, j0 = 0; j0 < nv; c++) {
+		int kc = kern_step_chunk(nv, c);
+		if (j0 + kc == nv)
+			for (int r = 0; r < R; r++)
+				for (int i = O - j0 * lanes; i < kc * lanes; i++) {
+					size_t at = (size_t)j0 * R * lanes + (size_t)r * kc * lanes + i;
+					assert_true(wp[at] == 0 && mp[at] == 0 && vp[at] == 0);
+				}
+		j0 += kc;
+	}
+	free(wp), free(mp), free(vp), free(g);
+	return sq;
+}
+
+/* The panels: chunks that cut nv vectors into at most KERN_STEP_KC each,
+ * the narrower first; packing then unpacking gives the rows back, with
+ * zeros for padding, for every lane count and around the chunks. */
+static void test_step_panels(void **state)
+{
+	static const int lanes[] = {4, 8, 16}, Os[] = {1, 15, 16, 17, 48, 49, 100, 290};
+	(void)state;
+	for (int nv = 1; nv <= 40; nv++) {
+		int sum = 0, prev = 0;
+		for (int c = 0; sum < nv; c++) {
+			int kc = kern_step_chunk(nv, c);
+			assert_true(kc >= 1 && kc <= KERN_STEP_KC && kc >= prev);
+			prev = kc;
+			sum += kc;
+		}
+		assert_int_equal(sum, nv);
+	}
+	for (size_t li = 0; li < sizeof lanes / sizeof *lanes; li++)
+		for (size_t oi = 0; oi < sizeof Os / sizeof *Os; oi++)
+			for (int R = 1; R <= 9; R += 4) {
+				int L = lanes[li], O = Os[oi];
+				size_t np = kern_step_panels(R, O, L), ld = (size_t)O + 3;
+				rng_t r = {(uint64_t)(100 * L + O + R)};
+				float *rows = tu_rand_floats(&r, (size_t)R * ld, -1, 1);
+				float *back = calloc((size_t)R * ld, sizeof *back);
+				float *p = malloc(np * sizeof *p);
+				size_t nonzero = 0;
+				assert_true(back && p);
+				assert_int_equal(np, (size_t)R * ((O + L - 1) / L) * L);
+				for (size_t i = 0; i < np; i++)
+					p[i] = NAN;
+				kern_step_pack(R, O, L, rows, ld, p);
+				for (size_t i = 0; i < np; i++) {
+					assert_false(isnan(p[i]));
+					nonzero += p[i] != 0;
+				}
+				assert_int_equal(nonzero, (size_t)R * O);
+				kern_step_unpack(R, O, L, p, back, ld);
+				for (int i = 0; i < R; i++)
+					assert_memory_equal(back + (size_t)i * ld, rows + (size_t)i * ld,
+							    (size_t)O * sizeof *back);
+				free(rows), free(back), free(p);
+			}
+}
+
 /* The trainer's fused step on every ISA this CPU has: w, m, v, the next
  * batch's partial outputs and the squares with the bits of the plain
  * step (fused multiply-adds on every table, portable's by fmaf), over
@@ -640,8 +721,8 @@ static double step_plain(int R, int O, int nb, int nn, const float *x, const flo
  * around the vectors, with and without an update, with and without L2. */
 static void test_step_isas_same_bits(void **state)
 {
-	static const int Rs[] = {4, 7, 13}, Os[] = {1, 5, 16, 17, 37, 290};
-	static const int nbs[] = {0, 1, 5}, nns[] = {0, 3};
+	static const int Rs[] = {4, 7, 13, 19}, Os[] = {1, 5, 16, 17, 37, 100, 290};
+	static const int nbs[] = {0, 1, 5}, nns[] = {0, 3, 9};
 	(void)state;
 	for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
 		if (!isa_cpu_has(isa)) {
@@ -656,20 +737,20 @@ static void test_step_isas_same_bits(void **state)
 		for (size_t ni = 0; ni < sizeof nns / sizeof *nns; ni++)
 		for (int with_l2 = 0; with_l2 < 2; with_l2++, cases++) {
 			int R = Rs[ri], O = Os[oi], nb = nbs[bi], nn = nns[ni];
-			/* x and xn transposed: R rows of the samples, 7 apart. */
-			size_t ldx = 7, off = 2, np = (size_t)R * O;
+			/* x and xn transposed: R rows of the samples, 11 apart. */
+			size_t ldx = 11, off = 2, np = (size_t)R * O;
 			float l2 = with_l2 ? 0.05f : 0.0f;
 			rng_t r = {(uint64_t)(1000 * R + 10 * O + nb + 3 * nn + with_l2)};
 			float *x = tu_rand_floats(&r, (size_t)R * ldx, 0, 2);
 			float *xn = tu_rand_floats(&r, (size_t)R * ldx, 0, 2);
 			float *dz = tu_rand_floats(&r, (size_t)5 * O, -0.1, 0.1);
 			float *w = tu_rand_floats(&r, np, -1, 1);
-			float *part = tu_rand_floats(&r, (size_t)3 * O, -1, 1);
-			float *wq = malloc(np * sizeof *wq), *pq = malloc((size_t)3 * O * sizeof *pq);
+			float *part = tu_rand_floats(&r, (size_t)9 * O, -1, 1);
+			float *wq = malloc(np * sizeof *wq), *pq = malloc((size_t)9 * O * sizeof *pq);
 			adam_t a;
 			assert_true(wq && pq);
 			memcpy(wq, w, np * sizeof *w);
-			memcpy(pq, part, (size_t)3 * O * sizeof *part);
+			memcpy(pq, part, (size_t)9 * O * sizeof *part);
 			assert_int_equal(adam_init(&a, np + off, 1e-3, 0.9, 0.999, 1e-7, NULL), 0);
 			a.isa = isa;
 			/* Moments that are not zeros. */
@@ -684,7 +765,7 @@ static void test_step_isas_same_bits(void **state)
 			float alpha = adam_next(&a);
 			kern_step_t st = {.O = O, .R = R, .nb = nb, .nn = nn, .x = x, .xn = xn,
 					  .ldx = ldx, .dz = dz, .w = w, .part = part};
-			double sq = adam_step_rows(&a, alpha, off, &st, l2);
+			double sq = step_rows(&a, alpha, &st, a.m + off, a.v + off, l2);
 			double sqq = step_plain(R, O, nb, nn, x, xn, ldx, dz, wq, mq, vq, pq,
 						alpha, 1.0f - a.beta1, 1.0f - a.beta2, a.epsilon,
 						2.0f * l2);
@@ -712,9 +793,10 @@ static void test_step_isas_same_bits(void **state)
 static void test_step_row_stride(void **state)
 {
 	static const int Os[] = {17, 290};
-	/* Two tiles of 8 rows and 3 rows after them (5 and 3 on AVX2). */
-	const int R = 19, nb = 5, nn = 3;
-	const size_t ldx = 7;
+	/* Two tiles of 8 rows and 3 rows after them (4 tiles and 3 rows on
+	 * AVX2); the next batch a tile of 8 samples and 3 after it. */
+	const int R = 19, nb = 5, nn = 11;
+	const size_t ldx = 13;
 	(void)state;
 	for (int isa = ISA_PORTABLE; isa < ISA_COUNT; isa++) {
 		if (!isa_cpu_has(isa))
@@ -747,8 +829,8 @@ static void test_step_row_stride(void **state)
 					  .ldx = ldx, .dz = dz, .w = w, .part = part};
 			kern_step_t sp = {.O = O, .R = R, .nb = nb, .nn = nn, .x = x, .xn = xn,
 					  .ldx = ldx, .dz = dzq, .w = wq, .part = pq, .ldz = ld};
-			adam_step_rows(&a, alpha, 0, &st, 0.0f);
-			adam_step_rows(&q, alpha, 0, &sp, 0.0f);
+			step_rows(&a, alpha, &st, a.m, a.v, 0.0f);
+			step_rows(&q, alpha, &sp, q.m, q.v, 0.0f);
 			assert_memory_equal(w, wq, np * sizeof *w);
 			assert_memory_equal(a.m, q.m, np * sizeof *a.m);
 			assert_memory_equal(a.v, q.v, np * sizeof *a.v);
@@ -1618,6 +1700,7 @@ int main(void)
 		cmocka_unit_test(test_xent_stable),
 		cmocka_unit_test(test_rank),
 		cmocka_unit_test(test_adam_isas_same_bits),
+		cmocka_unit_test(test_step_panels),
 		cmocka_unit_test(test_step_isas_same_bits),
 		cmocka_unit_test(test_step_row_stride),
 		cmocka_unit_test(test_gradient_finite_differences),

@@ -82,10 +82,8 @@ double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
 	return kern_for(a->isa)->adam(w, m, v, g, n, alpha, c1, c2, a->epsilon, l2x2);
 }
 
-double adam_step_rows(adam_t *a, float alpha, size_t off, kern_step_t *s, float l2)
+double adam_step_panels(adam_t *a, float alpha, kern_step_t *s, float l2)
 {
-	s->m = a->m + off;
-	s->v = a->v + off;
 	s->alpha = alpha;
 	s->c1 = 1.0f - a->beta1;
 	s->c2 = 1.0f - a->beta2;

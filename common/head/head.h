@@ -175,7 +175,7 @@ float adam_next(adam_t *a);
  * One pass over memory, vectorised on a->isa, with results equal to
  * adam_apply_ref's up to float rounding and the same bits on every ISA.
  * (The trainer's first layer runs the same update fused with its
- * gradient: head_impl.h's adam_step_rows.) */
+ * gradient: head_impl.h's adam_step_panels.) */
 double adam_apply(adam_t *a, float alpha, size_t off, size_t n, float *w,
 		  const float *g, float l2);
 

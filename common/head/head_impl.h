@@ -23,12 +23,12 @@
  * or ERR_NOMEM. */
 int head_alloc(int nlayers, const int *w, head_t *h, char *err);
 
-/* adam_step_rows runs the fused step s (kern.h's kern_step_t) on rows
- * off/O.. of a's parameters (s names x, xn, ldx, dz, part, O, R, nb and
- * nn; Adam fills the rest) for the update whose alpha adam_next gave, l2
- * on the rows; a->isa's kernels.  Returns the squares as the table's step
- * does. */
-double adam_step_rows(adam_t *a, float alpha, size_t off, kern_step_t *s, float l2);
+/* adam_step_panels runs the fused step s (kern.h's kern_step_t: its
+ * rows and moments in panels of the lanes of a->isa's table, whose
+ * kernels run it; s names all but Adam's constants) for the update whose
+ * alpha adam_next gave, l2 on the rows, with a's hyperparameters (not its
+ * moments).  Returns the squares as the table's step does. */
+double adam_step_panels(adam_t *a, float alpha, kern_step_t *s, float l2);
 
 /* Independent streams of one seed (rng_stream): the initialisation of
  * layer 0, the shuffles, the dropout masks, and the initialisation of

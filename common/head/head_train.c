@@ -8,11 +8,13 @@
  * The trainer's step is fused and made in one pass of tasks.  Layer 0's
  * kernel (D, O), by far the largest, is cut into stripes of HEAD_STRIPE
  * rows, one task each; for its rows a task runs Adam's fused step
- * (kern_step.h: the gradient, a block of rows and columns at a time in
- * registers, the update, then the next batch's partial outputs through the
- * freshly updated rows).  So each step reads and writes that kernel and
- * its moments once, no gradient array of it exists, and the next forward
- * costs no extra pass.  One more task, in the same pass, takes every other
+ * (kern_step.h: the gradient, a panel of columns at a time, the update,
+ * then the next batch's partial outputs through the freshly updated
+ * panel).  So each step reads and writes that kernel and its moments
+ * once, front to back, and the next forward costs no extra pass.  For
+ * that the trainer keeps them in the step's panels (kern.h), the kernel
+ * packed from the head when an epoch starts and unpacked into it when it
+ * ends.  One more task, in the same pass, takes every other
  * parameter of the step: layer 0's bias and the later layers' kernels and
  * biases, their gradients and Adam.  So one Adam step is one pass over all
  * the parameters, in one place (step_task).  Between passes, tasks sum
@@ -74,6 +76,13 @@ struct head_trainer {
 	float *acts;          /* the allocation behind them */
 	float *part;          /* (S, B, ldz) partial outputs of the next batch */
 	float *dzp;           /* (B, ldz) dz[0], the stripes' copy */
+	/* Layer 0's kernel and its moments in the step's panels (kern.h),
+	 * stripe s's from s * HEAD_STRIPE * O rounded up to lanes; Adam's own
+	 * moments of that kernel stay unused (zero pages, never touched). */
+	float *w0, *m0, *v0;
+	int lanes;            /* the step's table's */
+	float *gscr;          /* (threads, gscr_len) the step's scratch */
+	size_t gscr_len;
 	size_t ldz;           /* O rounded up to 64 bytes: part's and dzp's rows
 			       * (kern.h's kern_step_t: aligned rows keep the
 			       * step's vectors within cache lines) */
@@ -136,7 +145,7 @@ void head_dropout(uint64_t seed, long step, int site, int row, double rate,
  * outputs through them.  The transposed batch keeps the stripe's inputs
  * in a block of its own (32 KB for 256 rows of 32 samples), where the
  * batch's rows, D floats apart, touched a page per sample. */
-static void stripe_task(head_trainer_t *t, int s)
+static void stripe_task(head_trainer_t *t, int s, int worker)
 {
 	const head_layer_t *L0 = &t->h->layer[0];
 	int D = L0->in, O = L0->out, nn = t->job.nn, B = t->B;
@@ -156,12 +165,14 @@ static void stripe_task(head_trainer_t *t, int s)
 		for (int j = 0; j < r1 - r0; j++)
 			dst[(size_t)j * B] = src[j];
 	}
+	size_t at = kern_step_panels(r0, O, t->lanes);
 	kern_step_t st = {.O = O, .R = r1 - r0, .nb = t->job.nb, .nn = nn,
 			  .x = t->job.nb ? t->job.x + (size_t)r0 * B : NULL,
 			  .xn = t->job.xn + (size_t)r0 * B, .ldx = (size_t)B, .dz = t->dzp,
-			  .w = L0->kernel + (size_t)r0 * O, .part = part, .ldz = t->ldz};
-	t->sq[1 + s] = adam_step_rows(&t->adam, t->job.alpha, (size_t)r0 * O, &st,
-				      (float)t->hp.l2);
+			  .w = t->w0 + at, .m = t->m0 + at, .v = t->v0 + at,
+			  .g = t->gscr + (size_t)worker * t->gscr_len, .part = part,
+			  .ldz = t->ldz};
+	t->sq[1 + s] = adam_step_panels(&t->adam, t->job.alpha, &st, (float)t->hp.l2);
 }
 
 /* z (n) += p (n), 16 at a time where it can (whole vectors for GCC's
@@ -231,8 +242,23 @@ static void step_task(void *arg, int task, int worker)
 			rest_task(t);
 		return;
 	}
-	(void)worker;
-	stripe_task(t, task - 1);
+	stripe_task(t, task - 1, worker);
+}
+
+/* Layer 0's kernel into the stripes' panels (pack 1), or back. */
+static void kernel_panels(head_trainer_t *t, int pack)
+{
+	int D = t->h->D, O = t->O;
+	float *kernel = t->h->layer[0].kernel;
+
+	for (int r0 = 0; r0 < D; r0 += HEAD_STRIPE) {
+		int R = D - r0 < HEAD_STRIPE ? D - r0 : HEAD_STRIPE;
+		float *rows = kernel + (size_t)r0 * O, *p = t->w0 + kern_step_panels(r0, O, t->lanes);
+		if (pack)
+			kern_step_pack(R, O, t->lanes, rows, (size_t)O, p);
+		else
+			kern_step_unpack(R, O, t->lanes, p, rows, (size_t)O);
+	}
 }
 
 /* ---- the main thread's part of a step --------------------------------------- */
@@ -329,7 +355,8 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 {
 	head_trainer_t *t = NULL;
 	int rc = 0, D = h->D, K = h->K, O = h->layer[0].out;
-	size_t bd, bo, eval, total, scratch, acts = 0, ldz = ((size_t)O + 15) & ~(size_t)15;
+	size_t bd, bo, eval, total, scratch, bytes, acts = 0;
+	size_t ldz = ((size_t)O + 15) & ~(size_t)15;
 	size_t work = head_work_floats(h, HEAD_EVAL_ROWS);
 
 	*out = NULL;
@@ -391,13 +418,24 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 	if (t->dzp)
 		memset(t->dzp, 0, bo * sizeof(float));
 	t->sq = calloc((size_t)t->S + 1, sizeof *t->sq);
+	/* The panels' padding stays zero: the moments start zeros, the kernel
+	 * is packed with it. */
+	t->lanes = kern_for(t->adam.isa)->lanes;
+	size_t np = kern_step_panels(D, O, t->lanes);
+	t->gscr_len = kern_step_scratch(HEAD_STRIPE, t->lanes);
+	t->w0 = malloc(np * sizeof(float));
+	t->m0 = calloc(np, sizeof(float));
+	t->v0 = calloc(np, sizeof(float));
+	if (err_mul3_size((size_t)threads, t->gscr_len, sizeof(float), &bytes))
+		goto nomem;
+	t->gscr = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 	t->grest = malloc((h->nparams - (size_t)D * O) * sizeof(float));
 	t->scratch = malloc(scratch);
 	if (hp->loss.class_weight && (t->class_weight = malloc((size_t)K * sizeof(float))))
 		memcpy(t->class_weight, hp->loss.class_weight, (size_t)K * sizeof(float));
 	t->hp.loss.class_weight = t->class_weight;
 	if (!t->xb[0] || !t->xb[1] || !t->yb || !t->acts || !t->part || !t->dzp || !t->sq ||
-	    !t->grest || !t->scratch ||
+	    !t->w0 || !t->m0 || !t->v0 || !t->gscr || !t->grest || !t->scratch ||
 	    (hp->loss.class_weight && !t->class_weight))
 		goto nomem;
 	float *p = t->acts;
@@ -439,6 +477,10 @@ void head_trainer_free(head_trainer_t *t)
 	free(t->acts);
 	free(t->part);
 	free(t->dzp);
+	free(t->w0);
+	free(t->m0);
+	free(t->v0);
+	free(t->gscr);
 	free(t->sq);
 	free(t->grest);
 	free(t->scratch);
@@ -491,6 +533,7 @@ int head_trainer_epoch(head_trainer_t *t, const head_set_t *set,
 	if (order)
 		memcpy(order, t->order, n * sizeof *order);
 
+	kernel_panels(t, 1);
 	/* The first batch's forward alone; each step then computes the next
 	 * batch's. */
 	t->job.set = set;
@@ -547,6 +590,7 @@ int head_trainer_epoch(head_trainer_t *t, const head_set_t *set,
 		 * size. */
 		loss += ce + nb * t->hp.l2 * sq;
 	}
+	kernel_panels(t, 0);
 	m->loss = loss / (double)n;
 	m->accuracy = (double)correct / (double)n;
 	return 0;

@@ -43,7 +43,15 @@
  *   Adam on the rows with g (as the table's adam), then
  *   part (nn, O) = xn[:, rows] @ the rows updated, each sum from zero in
  *   row order (part's old values are not read).
- * With nb 0, no update: part receives the rows' products alone. */
+ * With nb 0, no update: part receives the rows' products alone.
+ *
+ * The rows and their moments are kept in panels, a layout of the table's
+ * lanes (kern_step_pack): the O columns as nv = O / lanes vectors
+ * (rounded up), cut into chunks of up to KERN_STEP_KC vectors
+ * (kern_step_chunk); chunk c, from vector j0, is one run of R x kc
+ * vectors at j0 x R x lanes floats, row r's kc vectors from its r x kc-th;
+ * the lanes past O are zeros.  So the step reads and writes each panel
+ * front to back. */
 typedef struct kern_step {
 	int O, R;           /* the kernel's columns; the rows of the block */
 	int nb, nn;         /* this batch's rows (0: no update), the next's */
@@ -53,7 +61,8 @@ typedef struct kern_step {
 	size_t ldx;
 	const float *dz;    /* (nb, O) the gradient of the layer's outputs,
 			     * rows ldz apart */
-	float *w, *m, *v;   /* (R, O) the rows and their moments */
+	float *w, *m, *v;   /* the rows and their moments, in panels */
+	float *g;           /* scratch: kern_step_scratch(R, lanes) floats */
 	float *part;        /* (nn, O), rows ldz apart */
 	size_t ldz;         /* 0: O.  A multiple of 16 with dz and part
 			     * 64-byte aligned keeps the inner loops' vector
@@ -61,6 +70,30 @@ typedef struct kern_step {
 			     * rows put 7 of 8 across two: 13% slower) */
 	float alpha, c1, c2, eps, l2x2;
 } kern_step_t;
+
+/* Vectors per panel at most (kern_step_t). */
+#define KERN_STEP_KC 3
+
+/* The width in vectors of chunk c of nv vectors: nv cut into
+ * ceil(nv / KERN_STEP_KC) chunks as even as they can be, the narrower
+ * first. */
+static inline int kern_step_chunk(int nv, int c)
+{
+	int n = (nv + KERN_STEP_KC - 1) / KERN_STEP_KC;
+	return nv / n + (c >= n - nv % n);
+}
+
+/* Floats of R rows of O columns in panels of `lanes`; of the step's
+ * scratch for R rows. */
+size_t kern_step_panels(int R, int O, int lanes);
+size_t kern_step_scratch(int R, int lanes);
+
+/* kern_step_pack: rows (R, O), rows ld apart, into panels (R, O) of
+ * `lanes` (their padding zeros); kern_step_unpack the other way. */
+void kern_step_pack(int R, int O, int lanes, const float *rows, size_t ld,
+		    float *panels);
+void kern_step_unpack(int R, int O, int lanes, const float *panels, float *rows,
+		      size_t ld);
 
 typedef struct kern {
 	int isa;          /* ISA_PORTABLE, ISA_AVX2, ISA_AVX512 or ISA_EMUL512 */

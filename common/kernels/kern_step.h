@@ -5,39 +5,47 @@
  * whose adam_vec it shares).
  *
  * Letters: B a batch (nb rows now, nn next), R rows of the kernel, O its
- * columns (the layer's outputs), L = SIMD_LANES.
+ * columns (the layer's outputs), L = SIMD_LANES, nv = O / L rounded up.
  *
- * The rows are taken RB at a time, and their columns in chunks of up to
- * KC vectors: a tile of RB x KC vectors, held in registers.  Per tile:
- *   g = x[:, rows]^T @ dz    the tile's gradient, one fused multiply-add
- *                            per sample in batch order, from zero;
- *   Adam on the tile         adam_vec, the update's one text;
- *   part += xn[:, rows] @ w  the next batch's partial outputs through the
- *                            updated tile, one fused multiply-add per row
- *                            in row order, from zero at the block's first
- *                            row.
- * So the kernel and its moments are read and written once per step, and
- * the gradient exists a tile at a time.  Each sum's order is the batch's
- * or the rows', never the blocking's, and every multiply-add is fused, so
- * every table gives the same bits (the portable one by fmaf).  (Adam is
- * a square root and a division per weight, on the divider; running a
- * tile's Adam inside the multiply-adds around it, so that the two
- * overlap, measured no faster, in registers (4 x 6 tiles) or through L1
- * (a pipeline of 4 x 5 tiles, chunk by chunk down the rows).) */
+ * The rows, their moments and their update live in panels (kern.h): the
+ * columns cut into chunks of up to KERN_STEP_KC vectors, each chunk's
+ * R x kc vectors in one run of memory, so that every pass below reads and
+ * writes a panel front to back.  Per panel, in column order:
+ *   1. its gradient g = x[:, rows]^T @ dz, a tile of STEP_RB rows x kc
+ *      vectors at a time in registers, one fused multiply-add per sample
+ *      in batch order, from zero, stored to a scratch panel;
+ *   2. Adam on the panel (adam_vec, the update's one text);
+ *   3. the next batch's partial outputs part = xn[:, rows] @ the updated
+ *      panel, STEP_FB samples x kc vectors at a time in registers, one
+ *      fused multiply-add per row in row order, from zero.
+ * Each sum's order is the batch's or the rows', never the blocking's, and
+ * every multiply-add is fused, so every table gives the same bits (the
+ * portable one by fmaf), and so does the order of the passes: a panel's
+ * Adam runs during the next panel's gradient (STEP_PACE), a vector every
+ * few samples, where the divider (a square root and a division per
+ * weight) works beside the multiply-adds; its outputs pass follows.
+ * (Tried and measured slower on AVX-512: running Adam between a tile's
+ * gradient and its outputs, as this file did with the kernel in rows; the
+ * same paced through those rows (their loads stalled the loop, the panels'
+ * do not); pacing it into the outputs pass too.  On AVX2's 16 registers
+ * pacing spilled the tile: there Adam runs after each gradient pass.) */
 #include <stddef.h>
 #include <string.h>
 
-/* Rows per tile, vectors per chunk: RB x KC accumulators, KC loads and a
- * broadcast within the vector registers (32 for AVX-512, 16 below).  The
- * more rows, the more multiply-adds per load and store of part: on
- * AVX-512, 8 x 3 and 6 x 4 ran 7% faster than 4 x 6 (4 x 5 chunks of
- * O = 290), 9 x 3 and 12 x 2 spilled. */
+/* The gradient's tile, STEP_RB rows x KC vectors, and the outputs' tile,
+ * STEP_FB samples x KC vectors: their sums, KC loads and a broadcast in
+ * the vector registers (32 on AVX-512, 16 below).  STEP_PACE: Adam paced
+ * into the gradient loop (where registers are left for it). */
 #if SIMD_LANES == 16
 #define STEP_RB 8
+#define STEP_FB 8
+#define STEP_PACE 1
 #else
 #define STEP_RB 4
+#define STEP_FB 4
+#define STEP_PACE 0
 #endif
-#define STEP_KC 3
+#define STEP_KC KERN_STEP_KC
 
 #if SIMD_LANES == 4
 SIMD_INLINE vf_t step_load(const float *p, int n)
@@ -56,7 +64,7 @@ SIMD_INLINE void step_store(float *p, vf_t a, int n)
 		__builtin_memcpy(p, &a, (size_t)n * sizeof(float));
 }
 #else
-/* The first n lanes (n = SIMD_LANES: the whole vector). */
+/* The first n lanes (n = SIMD_LANES: the whole vector); the others zero. */
 SIMD_INLINE vf_t step_load(const float *p, int n)
 {
 	return n == SIMD_LANES ? vf_load(p) : vf_loadn(p, n);
@@ -70,15 +78,49 @@ SIMD_INLINE void step_store(float *p, vf_t a, int n)
 }
 #endif
 
-/* A tile: rows r..r+rb, vectors j0..j0+kc of O, the chunk's last vector
- * holding last lanes.  rb and kc are constants where it is inlined, so
- * that the accumulators live in registers. */
-SIMD_INLINE void step_tile(const kern_step_t *s, const adam_vc_t *C, int r, int j0,
-			   const int rb, const int kc, int last)
+/* A panel's Adam, a vector at a time: w, m, v and g from its first
+ * vector, k of n done. */
+typedef struct step_adam {
+	float *w, *m, *v;
+	const float *g;
+	int k, n;
+	/* Pacing: rate vectors per `per` calls of step_pace, spread evenly. */
+	int due, per, rate;
+} step_adam_t;
+
+SIMD_INLINE void step_adam_one(const adam_vc_t *C, step_adam_t *a)
 {
-	const int O = s->O, L = SIMD_LANES;
-	const size_t ld = s->ldz ? s->ldz : (size_t)O;
+	size_t o = (size_t)a->k++ * SIMD_LANES;
+	vf_t M = vf_load(a->m + o), V = vf_load(a->v + o);
+	vf_t W = adam_vec(C, vf_load(a->g + o), &M, &V, vf_load(a->w + o));
+	vf_store(a->m + o, M);
+	vf_store(a->v + o, V);
+	vf_store(a->w + o, W);
+}
+
+SIMD_INLINE void step_pace(const adam_vc_t *C, step_adam_t *a)
+{
+	for (a->due += a->rate; a->due >= a->per; a->due -= a->per)
+		step_adam_one(C, a);
+}
+
+static void step_adam_rest(const adam_vc_t *C, step_adam_t *a)
+{
+	while (a->k < a->n)
+		step_adam_one(C, a);
+}
+
+/* The gradient of rows r..r+rb of the panel at vector j0 (kc vectors, the
+ * last one `last` lanes) into g (the panel's scratch: rb x kc vectors from
+ * row r's), pacing a.  rb and kc are constants where it is inlined, so
+ * that the sums live in registers. */
+SIMD_INLINE void step_grad(const kern_step_t *s, const adam_vc_t *C, int r, int j0,
+			   const int rb, const int kc, int last, float *g, step_adam_t *a)
+{
+	const int L = SIMD_LANES;
+	const size_t ld = s->ldz ? s->ldz : (size_t)s->O;
 	vf_t acc[STEP_RB][STEP_KC];
+	step_adam_t pa = *a;
 
 #pragma GCC unroll 8
 	for (int i = 0; i < rb; i++)
@@ -99,93 +141,162 @@ SIMD_INLINE void step_tile(const kern_step_t *s, const adam_vc_t *C, int r, int 
 			for (int j = 0; j < kc; j++)
 				acc[i][j] = vf_fma(xb, dv[j], acc[i][j]);
 		}
+#if STEP_PACE
+		step_pace(C, &pa);
+#endif
 	}
-	/* The update; the weights after it stay in the accumulators. */
+	*a = pa;
 #pragma GCC unroll 8
 	for (int i = 0; i < rb; i++)
 #pragma GCC unroll 8
-		for (int j = 0; j < kc; j++) {
-			size_t o = (size_t)(r + i) * O + (size_t)(j0 + j) * L;
-			int n = j == kc - 1 ? last : L;
-			vf_t W = step_load(s->w + o, n);
-			if (!s->nb) {
-				acc[i][j] = W;
-				continue;
-			}
-			vf_t M = step_load(s->m + o, n), V = step_load(s->v + o, n);
-			W = adam_vec(C, acc[i][j], &M, &V, W);
-			step_store(s->m + o, M, n);
-			step_store(s->v + o, V, n);
-			step_store(s->w + o, W, n);
-			acc[i][j] = W;
-		}
-	for (int b = 0; b < s->nn; b++) {
-		float *p = s->part + (size_t)b * ld + (size_t)j0 * L;
-		const float *x = s->xn + (size_t)r * s->ldx + b;
-		vf_t pv[STEP_KC];
-		/* The block's first rows start the sums. */
-#pragma GCC unroll 8
 		for (int j = 0; j < kc; j++)
-			pv[j] = r ? step_load(p + j * L, j == kc - 1 ? last : L) : vf_zero();
-#pragma GCC unroll 8
-		for (int i = 0; i < rb; i++) {
-			vf_t xb = vf_bcast(x + (size_t)i * s->ldx);
-#pragma GCC unroll 8
-			for (int j = 0; j < kc; j++)
-				pv[j] = vf_fma(xb, acc[i][j], pv[j]);
-		}
-#pragma GCC unroll 8
-		for (int j = 0; j < kc; j++)
-			step_store(p + j * L, pv[j], j == kc - 1 ? last : L);
-	}
+			vf_store(g + (size_t)(i * kc + j) * L, acc[i][j]);
 }
 
-/* step_tile with rb (STEP_RB, or 1 for a block's last rows) and kc made
- * constants. */
-#define STEP_CASE(RB, KC) case KC: step_tile(s, C, r, j0, RB, KC, last); break;
-static void step_tile_any(const kern_step_t *s, const adam_vc_t *C, int r, int j0,
-			  int rb, int kc, int last)
+/* Samples b0..b0+bb of part, the panel's columns (vector j0, kc vectors,
+ * the last one `last` lanes): the sums over all its rows, in row order,
+ * from zero.  bb and kc are constants where it is inlined. */
+SIMD_INLINE void step_outputs(const kern_step_t *s, const float *panel, int b0, int j0,
+			      const int bb, const int kc, int last)
+{
+	const int L = SIMD_LANES;
+	const size_t ld = s->ldz ? s->ldz : (size_t)s->O;
+	const float *w = panel, *x = s->xn + b0;
+	vf_t acc[STEP_FB][STEP_KC];
+
+#pragma GCC unroll 8
+	for (int u = 0; u < bb; u++)
+#pragma GCC unroll 8
+		for (int j = 0; j < kc; j++)
+			acc[u][j] = vf_zero();
+	for (int r = 0; r < s->R; r++, w += kc * L, x += s->ldx) {
+		vf_t wv[STEP_KC];
+#pragma GCC unroll 8
+		for (int j = 0; j < kc; j++)
+			wv[j] = vf_load(w + j * L);
+#pragma GCC unroll 8
+		for (int u = 0; u < bb; u++) {
+			vf_t xb = vf_bcast(x + u);
+#pragma GCC unroll 8
+			for (int j = 0; j < kc; j++)
+				acc[u][j] = vf_fma(xb, wv[j], acc[u][j]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int u = 0; u < bb; u++)
+#pragma GCC unroll 8
+		for (int j = 0; j < kc; j++)
+			step_store(s->part + (size_t)(b0 + u) * ld + (size_t)(j0 + j) * L, acc[u][j],
+				   j == kc - 1 ? last : L);
+}
+
+/* step_grad and step_outputs with the tile's shape made constants (rb or
+ * bb the full tile's or 1, for a panel's last rows or samples). */
+#define STEP_GRAD(RB, KC) case KC: step_grad(s, C, r, j0, RB, KC, last, g, a); break;
+static void step_grad_any(const kern_step_t *s, const adam_vc_t *C, int r, int j0,
+			  int rb, int kc, int last, float *g, step_adam_t *a)
 {
 	if (rb == STEP_RB) {
 		switch (kc) {
-		STEP_CASE(STEP_RB, 1)
-		STEP_CASE(STEP_RB, 2)
-		STEP_CASE(STEP_RB, 3)
+		STEP_GRAD(STEP_RB, 1)
+		STEP_GRAD(STEP_RB, 2)
+		STEP_GRAD(STEP_RB, 3)
 		}
 		return;
 	}
 	switch (kc) {
-	STEP_CASE(1, 1)
-	STEP_CASE(1, 2)
-	STEP_CASE(1, 3)
+	STEP_GRAD(1, 1)
+	STEP_GRAD(1, 2)
+	STEP_GRAD(1, 3)
 	}
+}
+
+#define STEP_OUT(BB, KC) case KC: step_outputs(s, panel, b0, j0, BB, KC, last); break;
+static void step_outputs_any(const kern_step_t *s, const float *panel, int b0, int j0,
+			     int bb, int kc, int last)
+{
+	if (bb == STEP_FB) {
+		switch (kc) {
+		STEP_OUT(STEP_FB, 1)
+		STEP_OUT(STEP_FB, 2)
+		STEP_OUT(STEP_FB, 3)
+		}
+		return;
+	}
+	switch (kc) {
+	STEP_OUT(1, 1)
+	STEP_OUT(1, 2)
+	STEP_OUT(1, 3)
+	}
+}
+
+/* The regulariser's squares of the rows before the step, in row order
+ * (each row's columns in order): the same sum on every ISA and as the
+ * rows' own order would give. */
+static double step_squares(const kern_step_t *s)
+{
+	const int L = SIMD_LANES, nv = (s->O + L - 1) / L;
+	double sq = 0;
+
+	for (int r = 0; r < s->R; r++)
+		for (int c = 0, j0 = 0; j0 < nv; c++) {
+			int kc = kern_step_chunk(nv, c);
+			const float *p = s->w + (size_t)j0 * s->R * L + (size_t)r * kc * L;
+			int n = j0 + kc == nv ? s->O - j0 * L : kc * L;
+			for (int i = 0; i < n; i++)
+				sq += (double)p[i] * p[i];
+			j0 += kc;
+		}
+	return sq;
 }
 
 static double KERN_FN(step)(const kern_step_t *s)
 {
 	/* x, xn (R, ldx) from the block's first row, a sample per column; dz
-	 * (nb, O) and part (nn, O), rows ldz apart; w, m, v (R, O) */
-	const int L = SIMD_LANES, nv = (s->O + L - 1) / L;
-	const int nchunks = (nv + STEP_KC - 1) / STEP_KC;
+	 * (nb, O) and part (nn, O), rows ldz apart; w, m, v panels of (R, O);
+	 * g the scratch of two panels' gradients */
+	const int L = SIMD_LANES, nv = (s->O + L - 1) / L, R = s->R;
 	const adam_vc_t C = adam_vc(s->alpha, s->c1, s->c2, s->eps, s->l2x2);
-	double sq = 0;
+	const int tiles = R / STEP_RB + R % STEP_RB;
+	step_adam_t ad[2] = {{0}};
+	int cur = 0, pj0 = 0, pkc = 0;
+	double sq = s->nb && s->l2x2 != 0 ? step_squares(s) : 0;
 
-	/* Tiles of RB rows (a block's last rows one at a time), their chunks
-	 * as even as they can be, at most KC vectors each. */
-	for (int r = 0; r < s->R;) {
-		int rb = s->R - r < STEP_RB ? 1 : STEP_RB;
-		/* The regulariser's squares, of the weights before the step, in
-		 * row order: the same sum on every ISA. */
-		if (s->nb && s->l2x2 != 0)
-			for (size_t i = (size_t)r * s->O; i < (size_t)(r + rb) * s->O; i++)
-				sq += (double)s->w[i] * s->w[i];
-		for (int c = 0, j0 = 0; c < nchunks; c++) {
-			int kc = (nv - j0) / (nchunks - c);
-			step_tile_any(s, &C, r, j0, rb, kc,
-				      j0 + kc == nv ? s->O - (nv - 1) * L : L);
-			j0 += kc;
+	/* Panel c's gradient, with the previous panel's Adam paced into it,
+	 * then that panel's outputs; one pass more for the last's. */
+	for (int c = 0, j0 = 0; j0 < nv || pkc; c++) {
+		int kc = j0 < nv ? kern_step_chunk(nv, c) : 0;
+		int last = j0 + kc == nv ? s->O - (nv - 1) * L : L;
+		step_adam_t *A = &ad[cur], *P = &ad[cur ^ 1];
+		memset(A, 0, sizeof *A);
+		if (kc && s->nb) {
+			size_t base = (size_t)j0 * R * L;
+			float *g = s->g + (size_t)cur * R * STEP_KC * L;
+			*A = (step_adam_t){.w = s->w + base, .m = s->m + base, .v = s->v + base,
+					   .g = g, .n = R * kc};
+			P->due = 0;
+			P->per = tiles * s->nb;
+			P->rate = P->n - P->k;
+			for (int r = 0; r < R;) {
+				int rb = R - r < STEP_RB ? 1 : STEP_RB;
+				step_grad_any(s, &C, r, j0, rb, kc, last, g + (size_t)r * kc * L, P);
+				r += rb;
+			}
 		}
-		r += rb;
+		step_adam_rest(&C, P);
+		if (pkc) {
+			const float *panel = s->w + (size_t)pj0 * R * L;
+			int plast = pj0 + pkc == nv ? s->O - (nv - 1) * L : L;
+			for (int b0 = 0; b0 < s->nn;) {
+				int bb = s->nn - b0 < STEP_FB ? 1 : STEP_FB;
+				step_outputs_any(s, panel, b0, pj0, bb, pkc, plast);
+				b0 += bb;
+			}
+		}
+		pj0 = j0;
+		pkc = kc;
+		cur ^= 1;
+		j0 += kc;
 	}
 	return sq;
 }
