@@ -46,6 +46,9 @@
 /* Kernel rows per task: 16 tasks for D = 4096, enough to balance two to
  * eight threads, few enough that summing the partial outputs stays cheap. */
 #define HEAD_STRIPE 256
+/* The largest batch whose gather goes 16 features at a time (a pointer
+ * per sample on the stack); larger ones go a sample at a time. */
+#define HEAD_GATHER 64
 /* Rows per evaluation task. */
 #define HEAD_EVAL_ROWS 64
 /* Tasks that sum a batch's outputs and take their loss, each a fixed
@@ -154,6 +157,21 @@ static void stripe_task(head_trainer_t *t, int s, int worker)
 	float row[HEAD_STRIPE];
 	const head_set_t *set = t->job.set;
 
+	if (!t->hp.dropout && nn <= HEAD_GATHER) {
+		/* 16 features of every sample at a time: a cache line of each
+		 * sample's row read, 16 of xn's rows written in order (a
+		 * sample at a time, each feature's store touched another
+		 * row: 1.06x train-head). */
+		const float *src[HEAD_GATHER];
+		for (int b = 0; b < nn; b++)
+			src[b] = set->x + set_row(set, t->job.next[b]) * set->ld + r0;
+		for (int j0 = 0; j0 < r1 - r0; j0 += 16) {
+			int je = j0 + 16 < r1 - r0 ? j0 + 16 : r1 - r0;
+			for (int j = j0; j < je; j++)
+				for (int b = 0; b < nn; b++)
+					t->job.xn[(size_t)(r0 + j) * B + b] = src[b][j];
+		}
+	} else
 	for (int b = 0; b < nn; b++) {
 		const float *src = set->x + set_row(set, t->job.next[b]) * set->ld + r0;
 		float *dst = t->job.xn + (size_t)r0 * B + b;
