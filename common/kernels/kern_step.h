@@ -24,10 +24,11 @@
  * Adam runs during the next panel's gradient (STEP_PACE), a vector every
  * few samples, where the divider (a square root and a division per
  * weight) works beside the multiply-adds; its outputs pass follows.
- * (Tried and measured slower on AVX-512: running Adam between a tile's
- * gradient and its outputs, as this file did with the kernel in rows; the
- * same paced through those rows (their loads stalled the loop, the panels'
- * do not); pacing it into the outputs pass too.  On AVX2's 16 registers
+ * (Measured against this on AVX-512, in train-head: the kernel in rows
+ * that this file held before, Adam between a tile's gradient and its
+ * outputs, 0.88x; that kernel with Adam paced through the rows, slower
+ * still: their loads stall the loop, the panels' do not; Adam paced into
+ * the outputs pass as well, 0.95x to 0.98x.  On AVX2's 16 registers the
  * pacing spilled the tile: there Adam runs after each gradient pass.) */
 #include <stddef.h>
 #include <string.h>
