@@ -191,44 +191,48 @@ SIMD_INLINE void step_outputs(const kern_step_t *s, const float *panel, int b0, 
 				   j == kc - 1 ? last : L);
 }
 
-/* step_grad and step_outputs with the tile's shape made constants (rb or
- * bb the full tile's or 1, for a panel's last rows or samples). */
-#define STEP_GRAD(RB, KC) case KC: step_grad(s, C, r, j0, RB, KC, last, g, a); break;
+/* step_grad and step_outputs with the tile's shape made constants: n, the
+ * tile's rows or samples, the full tile's FULL or 1 (a panel's last ones),
+ * and kc vectors, 1 to KERN_STEP_KC; CALL(N, KC) the call of that shape. */
+#if KERN_STEP_KC != 3
+#error "kern_step.h: STEP_SHAPES names kc 1 to 3"
+#endif
+#define STEP_SHAPES(FULL, n, kc, CALL)					\
+	do {								\
+		if ((n) == (FULL)) {					\
+			switch (kc) {					\
+			case 1: CALL(FULL, 1); break;			\
+			case 2: CALL(FULL, 2); break;			\
+			case 3: CALL(FULL, 3); break;			\
+			}						\
+		} else {						\
+			switch (kc) {					\
+			case 1: CALL(1, 1); break;			\
+			case 2: CALL(1, 2); break;			\
+			case 3: CALL(1, 3); break;			\
+			}						\
+		}							\
+	} while (0)
+
+#define STEP_GRAD(RB, KC) step_grad(s, C, r, j0, RB, KC, last, g, a)
 static void step_grad_any(const kern_step_t *s, const adam_vc_t *C, int r, int j0,
 			  int rb, int kc, int last, float *g, step_adam_t *a)
 {
-	if (rb == STEP_RB) {
-		switch (kc) {
-		STEP_GRAD(STEP_RB, 1)
-		STEP_GRAD(STEP_RB, 2)
-		STEP_GRAD(STEP_RB, 3)
-		}
-		return;
-	}
-	switch (kc) {
-	STEP_GRAD(1, 1)
-	STEP_GRAD(1, 2)
-	STEP_GRAD(1, 3)
-	}
+	STEP_SHAPES(STEP_RB, rb, kc, STEP_GRAD);
 }
 
-#define STEP_OUT(BB, KC) case KC: step_outputs(s, panel, b0, j0, BB, KC, last); break;
+#define STEP_OUT(BB, KC) step_outputs(s, panel, b0, j0, BB, KC, last)
 static void step_outputs_any(const kern_step_t *s, const float *panel, int b0, int j0,
 			     int bb, int kc, int last)
 {
-	if (bb == STEP_FB) {
-		switch (kc) {
-		STEP_OUT(STEP_FB, 1)
-		STEP_OUT(STEP_FB, 2)
-		STEP_OUT(STEP_FB, 3)
-		}
-		return;
-	}
-	switch (kc) {
-	STEP_OUT(1, 1)
-	STEP_OUT(1, 2)
-	STEP_OUT(1, 3)
-	}
+	STEP_SHAPES(STEP_FB, bb, kc, STEP_OUT);
+}
+
+/* The lanes of a chunk's last vector: its own, or O's last ones in the
+ * panels' last chunk. */
+static int step_last(const kern_step_t *s, int nv, int j0, int kc)
+{
+	return j0 + kc == nv ? s->O - (nv - 1) * SIMD_LANES : SIMD_LANES;
 }
 
 /* The regulariser's squares of the rows before the step, in row order
@@ -243,7 +247,7 @@ static double step_squares(const kern_step_t *s)
 		for (int c = 0, j0 = 0; j0 < nv; c++) {
 			int kc = kern_step_chunk(nv, c);
 			const float *p = s->w + (size_t)j0 * s->R * L + (size_t)r * kc * L;
-			int n = j0 + kc == nv ? s->O - j0 * L : kc * L;
+			int n = (kc - 1) * L + step_last(s, nv, j0, kc);
 			for (int i = 0; i < n; i++)
 				sq += (double)p[i] * p[i];
 			j0 += kc;
@@ -267,7 +271,7 @@ static double KERN_FN(step)(const kern_step_t *s)
 	 * then that panel's outputs; one pass more for the last's. */
 	for (int c = 0, j0 = 0; j0 < nv || pkc; c++) {
 		int kc = j0 < nv ? kern_step_chunk(nv, c) : 0;
-		int last = j0 + kc == nv ? s->O - (nv - 1) * L : L;
+		int last = step_last(s, nv, j0, kc);
 		step_adam_t *A = &ad[cur], *P = &ad[cur ^ 1];
 		memset(A, 0, sizeof *A);
 		if (kc && s->nb) {
@@ -287,7 +291,7 @@ static double KERN_FN(step)(const kern_step_t *s)
 		step_adam_rest(&C, P);
 		if (pkc) {
 			const float *panel = s->w + (size_t)pj0 * R * L;
-			int plast = pj0 + pkc == nv ? s->O - (nv - 1) * L : L;
+			int plast = step_last(s, nv, pj0, pkc);
 			for (int b0 = 0; b0 < s->nn;) {
 				int bb = s->nn - b0 < STEP_FB ? 1 : STEP_FB;
 				step_outputs_any(s, panel, b0, pj0, bb, pkc, plast);
