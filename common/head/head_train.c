@@ -46,9 +46,8 @@
 /* Kernel rows per task: 16 tasks for D = 4096, enough to balance two to
  * eight threads, few enough that summing the partial outputs stays cheap. */
 #define HEAD_STRIPE 256
-/* The largest batch whose gather goes 16 features at a time (a pointer
- * per sample on the stack); larger ones go a sample at a time. */
-#define HEAD_GATHER 64
+/* Samples the gather of the next batch takes at a time (gather_next). */
+#define HEAD_GATHER 32
 /* Rows per evaluation task. */
 #define HEAD_EVAL_ROWS 64
 /* Tasks that sum a batch's outputs and take their loss, each a fixed
@@ -139,11 +138,43 @@ void head_dropout(uint64_t seed, long step, int site, int row, double rate,
 
 /* ---- one step's pass ------------------------------------------------------- */
 
+/* Columns r0..r1 of the next batch (dropout applied) into rows r0..r1 of
+ * xn: HEAD_GATHER samples at a time, 16 features of each at a time, so
+ * that a cache line of each sample's row is read while 16 of xn's rows are
+ * written in order (gathered a sample at a time, each feature's store
+ * touching another row, train-head ran 1.03x to 1.06x slower). */
+static void gather_next(head_trainer_t *t, int r0, int r1)
+{
+	const head_set_t *set = t->job.set;
+	const int nn = t->job.nn, B = t->B, n = r1 - r0;
+	const float *src[HEAD_GATHER];
+	float kept[HEAD_GATHER][HEAD_STRIPE]; /* dropout's */
+
+	for (int b0 = 0; b0 < nn; b0 += HEAD_GATHER) {
+		int nb = nn - b0 < HEAD_GATHER ? nn - b0 : HEAD_GATHER;
+		for (int b = 0; b < nb; b++) {
+			src[b] = set->x + set_row(set, t->job.next[b0 + b]) * set->ld + r0;
+			if (t->hp.dropout) {
+				head_dropout(t->drop_seed, t->job.next_step, 0, b0 + b,
+					     t->hp.dropout, src[b], kept[b], (size_t)r0,
+					     (size_t)n);
+				src[b] = kept[b];
+			}
+		}
+		for (int j0 = 0; j0 < n; j0 += 16) {
+			int je = j0 + 16 < n ? j0 + 16 : n;
+			for (int j = j0; j < je; j++)
+				for (int b = 0; b < nb; b++)
+					t->job.xn[(size_t)(r0 + j) * B + b0 + b] = src[b][j];
+		}
+	}
+}
+
 /* One stripe of a step: rows r0..r1 of layer 0's kernel.
  *   x (D, B) this batch and xn (D, B) the next, transposed; dz[0] (nb, O),
  *   part[s] (nn, O).
- * Gathers columns r0..r1 of the next batch (dropout applied) into rows
- * r0..r1 of xn, then Adam's fused step on the rows (kern_step.h): their
+ * Gathers columns r0..r1 of the next batch into rows r0..r1 of xn
+ * (gather_next), then Adam's fused step on the rows (kern_step.h): their
  * gradient from this batch, the update, and the next batch's partial
  * outputs through them.  The transposed batch keeps the stripe's inputs
  * in a block of its own (32 KB for 256 rows of 32 samples), where the
@@ -154,35 +185,8 @@ static void stripe_task(head_trainer_t *t, int s, int worker)
 	int D = L0->in, O = L0->out, nn = t->job.nn, B = t->B;
 	int r0 = s * HEAD_STRIPE, r1 = r0 + HEAD_STRIPE < D ? r0 + HEAD_STRIPE : D;
 	float *part = t->part + (size_t)s * t->B * t->ldz;
-	float row[HEAD_STRIPE];
-	const head_set_t *set = t->job.set;
 
-	if (!t->hp.dropout && nn <= HEAD_GATHER) {
-		/* 16 features of every sample at a time: a cache line of each
-		 * sample's row read, 16 of xn's rows written in order (a
-		 * sample at a time, each feature's store touched another
-		 * row: 1.06x train-head). */
-		const float *src[HEAD_GATHER];
-		for (int b = 0; b < nn; b++)
-			src[b] = set->x + set_row(set, t->job.next[b]) * set->ld + r0;
-		for (int j0 = 0; j0 < r1 - r0; j0 += 16) {
-			int je = j0 + 16 < r1 - r0 ? j0 + 16 : r1 - r0;
-			for (int j = j0; j < je; j++)
-				for (int b = 0; b < nn; b++)
-					t->job.xn[(size_t)(r0 + j) * B + b] = src[b][j];
-		}
-	} else
-	for (int b = 0; b < nn; b++) {
-		const float *src = set->x + set_row(set, t->job.next[b]) * set->ld + r0;
-		float *dst = t->job.xn + (size_t)r0 * B + b;
-		if (t->hp.dropout) {
-			head_dropout(t->drop_seed, t->job.next_step, 0, b, t->hp.dropout,
-				     src, row, (size_t)r0, (size_t)(r1 - r0));
-			src = row;
-		}
-		for (int j = 0; j < r1 - r0; j++)
-			dst[(size_t)j * B] = src[j];
-	}
+	gather_next(t, r0, r1);
 	size_t at = kern_step_panels(r0, O, t->lanes);
 	kern_step_t st = {.O = O, .R = r1 - r0, .nb = t->job.nb, .nn = nn,
 			  .x = t->job.nb ? t->job.x + (size_t)r0 * B : NULL,
