@@ -414,10 +414,15 @@ static void stored_vector(const char *path, const char *key, float *v)
 /* A head that tells the two paths' vectors of one image apart: d and w
  * (D), its vector on the direct and on the Winograd path, differ in
  * element i by many of its ulps; class "direct"'s logit is s (x_i - m),
- * m the two values' midpoint, s a power of two that makes it +-8 at d and
- * w (exact: s x_i, and -s m rounded once, differ by far more than that
- * rounding), class "winograd"'s is 0.  So rank 1 names the path the vector
- * came from, at p = 0.9997.  Written with meta's settings, the path conv. */
+ * m the two values' midpoint, s the power of two that makes it +-8 to +-16
+ * at d and w (exact: s x_i, and -s m rounded once, differ by far more than
+ * that rounding), class "winograd"'s is 0.  So rank 1 names the path the
+ * vector came from, at p >= 0.9997.  (s rounded to the nearest power of two
+ * can leave it at 5.7: on an AMD Zen 4, whose OpenBLAS kernels give the
+ * direct path other bits than an Intel Xeon's, another element was
+ * furthest apart, the logit 6.45, p 0.9984, and the checks of p > 0.999
+ * failed.)
+ * Written with meta's settings, the path conv. */
 static void write_telltale(const char *path, const float *d, const float *w,
 			   const head_meta_t *meta, const char *conv)
 {
@@ -435,7 +440,7 @@ static void write_telltale(const char *path, const float *d, const float *w,
 		      i >= 0 ? d[i] : 0, i >= 0 ? w[i] : 0, ulps);
 	assert_true(ulps >= 8);
 	double gap = fabs((double)d[i] - w[i]), sign = d[i] > w[i] ? 1 : -1;
-	float s = ldexpf(1.0f, (int)lround(log2(16 / gap)));
+	float s = ldexpf(1.0f, (int)ceil(log2(16 / gap)));
 	head_t h;
 	head_meta_t m = *meta;
 	m.nclasses = 2;
