@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/bigmem.h"
 #include "base/workers.h"
 #include "error.h"
 #include "kernels/isa.h"
@@ -305,18 +306,18 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	net->k = kern_for(net->isa);
 	if ((rc = workers_create(threads, &net->workers, err)))
 		goto fail;
-	net->act[0] = malloc(act);
-	net->act[1] = malloc(act);
+	net->act[0] = bigmem_alloc(act);
+	net->act[1] = bigmem_alloc(act);
 	if (o->tap == MODEL_TAP_FC2 &&
 	    !(net->fc = malloc((size_t)o->max_batch * VGG_FEATURES * sizeof(float))))
 		goto nomem;
-	net->work = malloc(work * sizeof(float));
+	net->work = bigmem_alloc(work * sizeof(float));
 	if (!net->act[0] || !net->act[1] || !net->work)
 		goto nomem;
 	if (by_image > 0) {
 		size_t one = largest(0, by_image, fused) * sizeof(float);
-		net->img[0] = malloc(one);
-		net->img[1] = malloc(one);
+		net->img[0] = bigmem_alloc(one);
+		net->img[1] = bigmem_alloc(one);
 		if (!net->img[0] || !net->img[1])
 			goto nomem;
 	}

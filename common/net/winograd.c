@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/bigmem.h"
 #include "error.h"
 #include "kernels/kern.h"
 
@@ -148,7 +149,7 @@ int wino_layer_create(const float *kernel, const float *bias, int C, int K,
 	    nu > SIZE_MAX / sizeof(float))
 		goto nomem;
 	/* 64-byte aligned: the microkernel loads U's panels aligned. */
-	l->u = aligned_alloc(64, (nu * sizeof(float) + 63) / 64 * 64);
+	l->u = bigmem_alloc(nu * sizeof(float));
 	l->bias = malloc((size_t)K * sizeof(float));
 	if (!l->u || !l->bias)
 		goto nomem;
