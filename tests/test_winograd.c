@@ -369,8 +369,30 @@ static void test_transforms_same_bits(void **state)
 	}
 }
 
-/* conv1_1's direct kernel on each table: rows y0..y1 of one image, against
- * double and, to the bit, against the first table's. */
+/* The direct kernel's promise, in plain C: bias first, then the taps
+ * inside the image in (ky, kx, c) order, one fmaf each, then ReLU. */
+static void direct_in_order(const float *in, int H, int W, int C, const float *kernel,
+			    const float *bias, int K, float *out, int y0, int y1)
+{
+	for (int y = y0; y < y1; y++)
+		for (int x = 0; x < W; x++)
+			for (int k = 0; k < K; k++) {
+				float a = bias[k];
+				for (int ky = 0; ky < 3; ky++)
+					for (int kx = 0; kx < 3; kx++) {
+						int sy = y + ky - 1, sx = x + kx - 1;
+						if (sy < 0 || sy >= H || sx < 0 || sx >= W)
+							continue;
+						for (int c = 0; c < C; c++)
+							a = fmaf(in[((size_t)sy * W + sx) * C + c],
+								 kernel[((size_t)(ky * 3 + kx) * C + c) * K + k], a);
+					}
+				out[((size_t)y * W + x) * K + k] = a > 0 ? a : 0;
+			}
+}
+
+/* The direct kernel (conv1_1's) on each table: rows y0..y1 of one image,
+ * against double and, to the bit, against its promised order. */
 static void check_direct(int H, int W, int C, int K, int y0, int y1)
 {
 	rng_t r = {(uint64_t)(H * 131 + W * 17 + C * 5 + K + y0)};
@@ -389,16 +411,15 @@ static void check_direct(int H, int W, int C, int K, int y0, int y1)
 		if ((int)y < y0 || (int)y >= y1)
 			ref[i] = 0; /* rows outside the band stay untouched */
 	}
+	memset(first, 0, nout * sizeof *first);
+	direct_in_order(in, H, W, C, kernel, bias, K, first, y0, y1);
 	for (int i = 0; i < nks; i++) {
 		memset(out, 0, nout * sizeof *out);
 		ks[i]->direct3x3(in, H, W, C, kernel, bias, K, out, y0, y1);
 		snprintf(what, sizeof what, "%s direct (%d,%d,%d)->%d rows %d..%d",
 			 ks[i]->name, H, W, C, K, y0, y1);
 		tu_assert_close(what, out, ref, nout, 0, 1e-6, 1e-6);
-		if (i == 0)
-			memcpy(first, out, nout * sizeof *out);
-		else
-			assert_memory_equal(out, first, nout * sizeof *out);
+		assert_memory_equal(out, first, nout * sizeof *out);
 	}
 	free(in), free(kernel), free(bias), free(out), free(first), free(ref);
 }
@@ -410,6 +431,8 @@ static void test_direct_odd_shapes(void **state)
 	check_direct(7, 5, 3, 64, 0, 7);
 	check_direct(13, 11, 3, 128, 2, 9);
 	check_direct(9, 17, 5, 64, 8, 9);
+	/* Rows of several pixel blocks and more than one channel block. */
+	check_direct(6, 23, 19, 128, 0, 6);
 }
 
 /* Each table's max-pool against the plain layer, exactly, on channel counts

@@ -335,42 +335,88 @@ static void KERN_FN(wino_gemm_ahead)(int T, int Cs, int Ks, const float *V,
 	gemm(T, Cs, Ks, V, ldv, U, M, ldm, 1, after);
 }
 
-/* conv1_1, one pixel's 64 outputs at a time (64 / SIMD_LANES vectors). */
-#define DIRECT_V (64 / SIMD_LANES)
+/* The direct 3x3 convolution: DIRECT_KV vectors of output channels for
+ * DIRECT_PX pixels of a row at a time, their sums in registers (AVX-512:
+ * 6 x 4 of 32; below, 2 x 4 of 16), each tap's DIRECT_KV vectors of the
+ * kernel loaded once for the DIRECT_PX pixels; the pixels at the row's
+ * ends, whose taps fall outside the image, one at a time.  Each output
+ * gets the same sum either way (bias, then its taps inside the image in
+ * (ky, kx, c) order, one fused multiply-add each), so neither shape nor
+ * blocking changes a bit. */
+#if SIMD_LANES == 16
+#define DIRECT_PX 6
+#else
+#define DIRECT_PX 2
+#endif
+#define DIRECT_KV 4
+#define DIRECT_KC (DIRECT_KV * SIMD_LANES)
+#if 64 % DIRECT_KC
+#error "kern_conv.h: DIRECT_KC must divide 64"
+#endif
+
+/* Pixels x..x+px-1 of row y, output channels k0..k0+DIRECT_KC-1.  px is a
+ * constant where it is inlined: 1 (any pixel) or DIRECT_PX (pixels whose
+ * three columns of taps are all inside the image). */
+SIMD_INLINE void direct_pixels(const float *img, int H, int W, int C,
+			       const float *kernel, const float *bias, int K,
+			       float *out, int y, int x, int k0, const int px)
+{
+	vf_t acc[DIRECT_PX][DIRECT_KV];
+#pragma GCC unroll 8
+	for (int p = 0; p < px; p++)
+#pragma GCC unroll 8
+		for (int v = 0; v < DIRECT_KV; v++)
+			acc[p][v] = vf_load(bias + k0 + SIMD_LANES * v);
+	for (int ky = 0; ky < 3; ky++) {
+		int sy = y + ky - 1;
+		if (sy < 0 || sy >= H)
+			continue;
+		for (int kx = 0; kx < 3; kx++) {
+			int sx = x + kx - 1;
+			if (px == 1 && (sx < 0 || sx >= W))
+				continue;
+			const float *s = img + ((size_t)sy * W + sx) * C;
+			const float *g = kernel + (size_t)(ky * 3 + kx) * C * K + k0;
+			for (int c = 0; c < C; c++, g += K) {
+				vf_t gv[DIRECT_KV];
+#pragma GCC unroll 8
+				for (int v = 0; v < DIRECT_KV; v++)
+					gv[v] = vf_load(g + SIMD_LANES * v);
+#pragma GCC unroll 8
+				for (int p = 0; p < px; p++) {
+					vf_t a = vf_bcast(s + (size_t)p * C + c);
+#pragma GCC unroll 8
+					for (int v = 0; v < DIRECT_KV; v++)
+						acc[p][v] = vf_fma(a, gv[v], acc[p][v]);
+				}
+			}
+		}
+	}
+#pragma GCC unroll 8
+	for (int p = 0; p < px; p++) {
+		float *o = out + ((size_t)y * W + x + p) * K + k0;
+#pragma GCC unroll 8
+		for (int v = 0; v < DIRECT_KV; v++)
+			vf_store(o + SIMD_LANES * v, vf_relu(acc[p][v]));
+	}
+}
 
 static void KERN_FN(direct3x3)(const float *img, int H, int W, int C,
 				const float *kernel, const float *bias, int K,
 				float *out, int y0, int y1)
 {
-	for (int k0 = 0; k0 < K; k0 += 64)
+	for (int k0 = 0; k0 < K; k0 += DIRECT_KC)
 		for (int y = y0; y < y1; y++)
-			for (int x = 0; x < W; x++) {
-				vf_t acc[DIRECT_V];
-#pragma GCC unroll 8
-				for (int v = 0; v < DIRECT_V; v++)
-					acc[v] = vf_load(bias + k0 + SIMD_LANES * v);
-				for (int ky = 0; ky < 3; ky++) {
-					int sy = y + ky - 1;
-					if (sy < 0 || sy >= H)
-						continue;
-					for (int kx = 0; kx < 3; kx++) {
-						int sx = x + kx - 1;
-						if (sx < 0 || sx >= W)
-							continue;
-						const float *s = img + ((size_t)sy * W + sx) * C;
-						const float *g = kernel + (size_t)(ky * 3 + kx) * C * K + k0;
-						for (int c = 0; c < C; c++, g += K) {
-							vf_t a = vf_bcast(s + c);
-#pragma GCC unroll 8
-							for (int v = 0; v < DIRECT_V; v++)
-								acc[v] = vf_fma(a, vf_load(g + SIMD_LANES * v), acc[v]);
-						}
-					}
+			for (int x = 0; x < W;) {
+				if (x >= 1 && x + DIRECT_PX < W) {
+					direct_pixels(img, H, W, C, kernel, bias, K, out, y, x,
+						      k0, DIRECT_PX);
+					x += DIRECT_PX;
+				} else {
+					direct_pixels(img, H, W, C, kernel, bias, K, out, y, x,
+						      k0, 1);
+					x++;
 				}
-				float *o = out + ((size_t)y * W + x) * K + k0;
-#pragma GCC unroll 8
-				for (int v = 0; v < DIRECT_V; v++)
-					vf_store(o + SIMD_LANES * v, vf_relu(acc[v]));
 			}
 }
 
