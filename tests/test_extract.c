@@ -625,9 +625,34 @@ static void test_other_conv_refused(void **state)
 	featdb_meta_t m;
 	assert_int_equal(featdb_meta_get(a, &m, err), 0);
 	assert_string_equal(m.conv, "direct");
+	assert_string_equal(m.conv_sums, FEATDB_SUMS_FIXED);
+	assert_false(featdb_meta_cpu_bound(&m));
 	featdb_meta_free(&m);
 	featdb_close(a);
 	featdb_close(b);
+
+	/* A direct store of an extract from before 2026-12-07 has no
+	 * "conv_sums": its vectors are OpenBLAS', the CPU's.  It is not
+	 * resumed, and stays as it was. */
+	char why[ERR_LEN], want[8400];
+	e2e_dump_t before, after;
+	if (e2e_raw_del_meta(direct, "conv_sums", err))
+		fail_msg("%s", err);
+	if (e2e_dump(direct, &before, why))
+		fail_msg("%s", why);
+	assert_int_equal(extract_conv(in, direct, log, "direct", NULL), 1);
+	char *out = tu_slurp(log);
+	snprintf(want, sizeof want, "extract: error: %s holds --conv direct vectors made "
+		 "before 2026-12-07 by OpenBLAS' sgemm, whose last bits depend on the "
+		 "CPU; this extract computes the direct path in one order on every "
+		 "CPU, and a store holds one function of the images: use another --db "
+		 "(or --conv winograd in a new store)\n", direct);
+	assert_string_equal(out, want);
+	free(out);
+	if (e2e_dump(direct, &after, why) || e2e_same(&before, &after, why))
+		fail_msg("%s", why);
+	e2e_dump_free(&before);
+	e2e_dump_free(&after);
 
 	/* An older extract wrote no "conv": its store is Winograd's, resumed
 	 * by default and refused with --conv direct; a resume names it. */

@@ -934,6 +934,24 @@ static void test_meta_differ(void **state)
 	assert_string_equal(featdb_meta_differ(&a, &b), FEATDB_SETTING_CONV);
 	assert_string_equal(featdb_meta_differ(&a, &b),
 			    "convolution path (extract --conv)");
+	/* Two direct stores: of fixed sums, or one of them the old direct
+	 * path's, OpenBLAS' (no "conv_sums"), whose bits were the CPU's. */
+	snprintf(a.conv, sizeof a.conv, "direct");
+	snprintf(a.conv_sums, sizeof a.conv_sums, FEATDB_SUMS_FIXED);
+	b = a;
+	assert_null(featdb_meta_differ(&a, &b));
+	assert_false(featdb_meta_cpu_bound(&a));
+	b.conv_sums[0] = '\0';
+	assert_true(featdb_meta_cpu_bound(&b));
+	assert_string_equal(featdb_meta_differ(&a, &b), FEATDB_SETTING_CONV);
+	assert_string_equal(featdb_meta_differ(&b, &a), FEATDB_SETTING_CONV);
+	/* Winograd's sums were fixed before the key: a store without it is
+	 * one with it. */
+	snprintf(a.conv, sizeof a.conv, "winograd");
+	snprintf(b.conv, sizeof b.conv, "winograd");
+	assert_false(featdb_meta_cpu_bound(&b));
+	assert_null(featdb_meta_differ(&a, &b));
+	snprintf(b.conv, sizeof b.conv, "direct");
 	/* The first in the order is named: the convolution path last. */
 	b.dim = 512;
 	assert_string_equal(featdb_meta_differ(&a, &b), "dimension");

@@ -601,7 +601,7 @@ static void test_model_named(void **state)
 }
 
 /* Sets the store's "conv" to conv through featdb_write, as extract --conv
- * writes it. */
+ * writes it (with "conv_sums" fixed, as extract writes since 2026-12-07). */
 static void set_conv(const char *path, const char *conv)
 {
 	featdb_t *db = NULL;
@@ -611,6 +611,7 @@ static void set_conv(const char *path, const char *conv)
 	assert_int_equal(featdb_open(path, FEATDB_WRITE, &db, err), 0);
 	assert_int_equal(featdb_meta_get(db, &m, err), 0);
 	snprintf(m.conv, sizeof m.conv, "%s", conv);
+	snprintf(m.conv_sums, sizeof m.conv_sums, "%s", FEATDB_SUMS_FIXED);
 	assert_int_equal(featdb_write(db, &m, 0, NULL, NULL, NULL, err), 0);
 	featdb_meta_free(&m);
 	featdb_close(db);
@@ -696,6 +697,31 @@ static void test_conv_named(void **state)
 	log = run(merge, &st, d);
 	assert_int_equal(st, 0);
 	free(log);
+
+	/* A direct store from before 2026-12-07 (no "conv_sums": OpenBLAS'
+	 * sums, the CPU's): info says so, and merge does not mix it with a
+	 * direct store of fixed sums. */
+	char olddirect[4200], out2[4200];
+	snprintf(olddirect, sizeof olddirect, "%s/olddirect.lmdb", d);
+	snprintf(out2, sizeof out2, "%s/out2.lmdb", d);
+	make_store(olddirect, everyone + 5, 4, all_classes, 4, FEATDB_F32,
+		   "feedfacecafebeef");
+	set_conv(olddirect, "direct");
+	if (e2e_raw_del_meta(olddirect, "conv_sums", err))
+		fail_msg("%s", err);
+	char *info[] = {FEATDB, "info", olddirect, NULL};
+	log = run(info, &st, d);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(log, "\nconv:        direct (made before 2026-12-07: "
+				    "OpenBLAS' sums, whose last bits are the CPU's; "
+				    "extract does not resume it)\n"));
+	free(log);
+	char *merge2[] = {FEATDB, "merge", out2, direct, olddirect, NULL};
+	log = run(merge2, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "differ in convolution path (extract --conv)"));
+	free(log);
+	assert_int_equal(access(out2, F_OK), -1);
 	tu_rm_rf(d);
 }
 

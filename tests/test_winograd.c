@@ -369,23 +369,28 @@ static void test_transforms_same_bits(void **state)
 	}
 }
 
-/* The direct kernel's promise, in plain C: bias first, then the taps
- * inside the image in (ky, kx, c) order, one fmaf each, then ReLU. */
+/* The direct kernel's promise (kern.h), in plain C: bias first, then the
+ * taps inside the image in (ky, kx, c) order, one fmaf each, each tap's
+ * terms from zero and then added when there are KERN_DIRECT_SPLIT_C or
+ * more channels; then ReLU. */
 static void direct_in_order(const float *in, int H, int W, int C, const float *kernel,
 			    const float *bias, int K, float *out, int y0, int y1)
 {
 	for (int y = y0; y < y1; y++)
 		for (int x = 0; x < W; x++)
 			for (int k = 0; k < K; k++) {
+				const int split = C >= KERN_DIRECT_SPLIT_C;
 				float a = bias[k];
 				for (int ky = 0; ky < 3; ky++)
 					for (int kx = 0; kx < 3; kx++) {
 						int sy = y + ky - 1, sx = x + kx - 1;
 						if (sy < 0 || sy >= H || sx < 0 || sx >= W)
 							continue;
+						float t = split ? 0.0f : a;
 						for (int c = 0; c < C; c++)
-							a = fmaf(in[((size_t)sy * W + sx) * C + c],
-								 kernel[((size_t)(ky * 3 + kx) * C + c) * K + k], a);
+							t = fmaf(in[((size_t)sy * W + sx) * C + c],
+								 kernel[((size_t)(ky * 3 + kx) * C + c) * K + k], t);
+						a = split ? a + t : t;
 					}
 				out[((size_t)y * W + x) * K + k] = a > 0 ? a : 0;
 			}
@@ -431,8 +436,11 @@ static void test_direct_odd_shapes(void **state)
 	check_direct(7, 5, 3, 64, 0, 7);
 	check_direct(13, 11, 3, 128, 2, 9);
 	check_direct(9, 17, 5, 64, 8, 9);
-	/* Rows of several pixel blocks and more than one channel block. */
+	/* Rows of several pixel blocks and more than one channel block, with
+	 * each tap's sum apart (16 channels or more) and without. */
 	check_direct(6, 23, 19, 128, 0, 6);
+	check_direct(5, 20, KERN_DIRECT_SPLIT_C - 1, 64, 1, 5);
+	check_direct(4, 15, 64, 64, 0, 4);
 }
 
 /* Each table's max-pool against the plain layer, exactly, on channel counts

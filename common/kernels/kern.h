@@ -34,6 +34,9 @@
 
 #include <stddef.h>
 
+/* kern_t's direct3x3 sums each tap apart from this many input channels. */
+#define KERN_DIRECT_SPLIT_C 16
+
 /* The largest Winograd input tile side (F(6, 3)). */
 #define KERN_MAX_A 8
 
@@ -138,9 +141,14 @@ typedef struct kern {
 
 	/* img (H, W, C), kernel (3, 3, C, K) HWIO, bias (K), out (H, W, K): rows
 	 * y0..y1-1 of the 3x3 'same' convolution + bias + ReLU, computed
-	 * directly, bias first then the taps in (ky, kx, c) order; K a multiple
-	 * of 64.  For conv1_1: with 3 input channels, Winograd's transforms
-	 * would cost more than they save. */
+	 * directly, each output in one order, one fused multiply-add per term:
+	 * with C < KERN_DIRECT_SPLIT_C, bias first then the taps inside the
+	 * image in (ky, kx, c) order; with more, each tap's C terms summed from
+	 * zero in c order, then added to the sum so far, which starts at the
+	 * bias (closer to the exact sum: 9 sums of C terms, not one of 9C).  K
+	 * a multiple of 64.  For conv1_1 (3 input channels: Winograd's
+	 * transforms would cost more than they save), and every layer of the
+	 * reference path. */
 	void (*direct3x3)(const float *img, int H, int W, int C,
 			  const float *kernel, const float *bias, int K,
 			  float *out, int y0, int y1);

@@ -340,9 +340,11 @@ static void KERN_FN(wino_gemm_ahead)(int T, int Cs, int Ks, const float *V,
  * 6 x 4 of 32; below, 2 x 4 of 16), each tap's DIRECT_KV vectors of the
  * kernel loaded once for the DIRECT_PX pixels; the pixels at the row's
  * ends, whose taps fall outside the image, one at a time.  Each output
- * gets the same sum either way (bias, then its taps inside the image in
- * (ky, kx, c) order, one fused multiply-add each), so neither shape nor
- * blocking changes a bit. */
+ * gets the same sum either way (kern.h's order: with fewer than
+ * KERN_DIRECT_SPLIT_C input channels, bias then every term in (ky, kx, c)
+ * order, one fused multiply-add each; with more, each tap's C terms from
+ * zero, then added to the sum so far, which starts at the bias), so
+ * neither shape nor blocking changes a bit. */
 #if SIMD_LANES == 16
 #define DIRECT_PX 6
 #else
@@ -354,19 +356,27 @@ static void KERN_FN(wino_gemm_ahead)(int T, int Cs, int Ks, const float *V,
 #error "kern_conv.h: DIRECT_KC must divide 64"
 #endif
 
-/* Pixels x..x+px-1 of row y, output channels k0..k0+DIRECT_KC-1.  px is a
- * constant where it is inlined: 1 (any pixel) or DIRECT_PX (pixels whose
- * three columns of taps are all inside the image). */
+/* Pixels x..x+px-1 of row y, output channels k0..k0+DIRECT_KC-1.  px and
+ * split are constants where it is inlined: px 1 (any pixel) or DIRECT_PX
+ * (pixels whose three columns of taps are all inside the image); split
+ * 1: each tap's sum apart, the running sum kept in out. */
 SIMD_INLINE void direct_pixels(const float *img, int H, int W, int C,
 			       const float *kernel, const float *bias, int K,
-			       float *out, int y, int x, int k0, const int px)
+			       float *out, int y, int x, int k0, const int px,
+			       const int split)
 {
 	vf_t acc[DIRECT_PX][DIRECT_KV];
+	float *o = out + ((size_t)y * W + x) * K + k0;
 #pragma GCC unroll 8
 	for (int p = 0; p < px; p++)
 #pragma GCC unroll 8
-		for (int v = 0; v < DIRECT_KV; v++)
-			acc[p][v] = vf_load(bias + k0 + SIMD_LANES * v);
+		for (int v = 0; v < DIRECT_KV; v++) {
+			vf_t b = vf_load(bias + k0 + SIMD_LANES * v);
+			if (split)
+				vf_store(o + (size_t)p * K + SIMD_LANES * v, b);
+			else
+				acc[p][v] = b;
+		}
 	for (int ky = 0; ky < 3; ky++) {
 		int sy = y + ky - 1;
 		if (sy < 0 || sy >= H)
@@ -377,6 +387,12 @@ SIMD_INLINE void direct_pixels(const float *img, int H, int W, int C,
 				continue;
 			const float *s = img + ((size_t)sy * W + sx) * C;
 			const float *g = kernel + (size_t)(ky * 3 + kx) * C * K + k0;
+			if (split)
+#pragma GCC unroll 8
+				for (int p = 0; p < px; p++)
+#pragma GCC unroll 8
+					for (int v = 0; v < DIRECT_KV; v++)
+						acc[p][v] = vf_zero();
 			for (int c = 0; c < C; c++, g += K) {
 				vf_t gv[DIRECT_KV];
 #pragma GCC unroll 8
@@ -390,31 +406,47 @@ SIMD_INLINE void direct_pixels(const float *img, int H, int W, int C,
 						acc[p][v] = vf_fma(a, gv[v], acc[p][v]);
 				}
 			}
+			if (split)
+#pragma GCC unroll 8
+				for (int p = 0; p < px; p++)
+#pragma GCC unroll 8
+					for (int v = 0; v < DIRECT_KV; v++) {
+						float *q = o + (size_t)p * K + SIMD_LANES * v;
+						vf_store(q, vf_add(vf_load(q), acc[p][v]));
+					}
 		}
 	}
 #pragma GCC unroll 8
-	for (int p = 0; p < px; p++) {
-		float *o = out + ((size_t)y * W + x + p) * K + k0;
+	for (int p = 0; p < px; p++)
 #pragma GCC unroll 8
-		for (int v = 0; v < DIRECT_KV; v++)
-			vf_store(o + SIMD_LANES * v, vf_relu(acc[p][v]));
-	}
+		for (int v = 0; v < DIRECT_KV; v++) {
+			float *q = o + (size_t)p * K + SIMD_LANES * v;
+			vf_store(q, vf_relu(split ? vf_load(q) : acc[p][v]));
+		}
 }
+
+#define DIRECT_PIXELS(PX, SPLIT)                                                \
+	direct_pixels(img, H, W, C, kernel, bias, K, out, y, x, k0, PX, SPLIT)
 
 static void KERN_FN(direct3x3)(const float *img, int H, int W, int C,
 				const float *kernel, const float *bias, int K,
 				float *out, int y0, int y1)
 {
+	const int split = C >= KERN_DIRECT_SPLIT_C;
 	for (int k0 = 0; k0 < K; k0 += DIRECT_KC)
 		for (int y = y0; y < y1; y++)
 			for (int x = 0; x < W;) {
 				if (x >= 1 && x + DIRECT_PX < W) {
-					direct_pixels(img, H, W, C, kernel, bias, K, out, y, x,
-						      k0, DIRECT_PX);
+					if (split)
+						DIRECT_PIXELS(DIRECT_PX, 1);
+					else
+						DIRECT_PIXELS(DIRECT_PX, 0);
 					x += DIRECT_PX;
 				} else {
-					direct_pixels(img, H, W, C, kernel, bias, K, out, y, x,
-						      k0, 1);
+					if (split)
+						DIRECT_PIXELS(1, 1);
+					else
+						DIRECT_PIXELS(1, 0);
 					x++;
 				}
 			}

@@ -3,10 +3,11 @@
  * NHWC, kernels HWIO, as in Keras.  Two paths walk the layers: the
  * network's own, on the ISA's kernels (kern.h: Winograd for the 3x3
  * layers, a direct kernel for conv1_1, the kernels' max-pool), and the
- * reference (VGG_CONV_DIRECT: im2col + OpenBLAS sgemm,
- * vgg_conv3x3_relu_ref, and the plain vgg_maxpool2_ref); both share every
- * stage among the network's threads and run fc1 and fc2 by the kernels'
- * fixed-order product. */
+ * reference (VGG_CONV_DIRECT: the kernels' direct convolution for every
+ * layer, and the plain vgg_maxpool2_ref); both share every stage among the
+ * network's threads and run fc1 and fc2 by the kernels' fixed-order
+ * product, so that both give the same bits on every CPU.  The tests' own
+ * reference, im2col + OpenBLAS sgemm (vgg_conv3x3_relu_ref), is here too. */
 #include "net/vgg.h"
 
 #include <cblas.h>
@@ -22,8 +23,6 @@
 #include "kernels/kern.h"
 #include "net/fc.h"
 
-/* im2col scratch: a band of rows at a time keeps it bounded (32 MB). */
-#define VGG_COL_MAX ((size_t)8 << 20)
 /* block5_pool: (7, 7, 512), flattened for fc1 and the Flatten tap. */
 #define VGG_POOL5_HW (7 * 7)
 #define VGG_POOL5_C 512
@@ -63,8 +62,7 @@ struct vgg {
 	wino_layer_t *wl[WEIGHTS_NCONV]; /* NULL: conv1_1, or the reference path */
 	float *img[2];   /* one image's activations, layers 0..by_image-1 */
 	float *act[2];   /* the batch's, (max_batch, the largest after those) */
-	float *work;     /* the reference's im2col: col_len per thread; Winograd's */
-	size_t col_len;
+	float *work;     /* Winograd's scratch (wino_work_floats) */
 	float *fc;       /* (max_batch, VGG_FEATURES): fc1's output (tap fc2) */
 	double sec[VGG_NSTAGES], cpu[VGG_NSTAGES];
 };
@@ -290,8 +288,7 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	net->by_image = by_image;
 	net->isa = o->isa == ISA_AUTO ? isa_best() : o->isa;
 	net->tap = o->tap;
-	net->col_len = o->conv == VGG_CONV_DIRECT ? VGG_COL_MAX : 0;
-	size_t work = net->col_len * (size_t)threads;
+	size_t work = 0;
 	for (int i = 1; i < WEIGHTS_NCONV && o->conv == VGG_CONV_WINOGRAD; i++) {
 		const weights_layer_spec_t *s = &weights_spec[i];
 		int m = o->tile[i] ? o->tile[i] : default_tile[i];
@@ -311,8 +308,8 @@ int vgg_create_opts(const weights_t *w, const vgg_opts_t *o, vgg_t **out,
 	if (o->tap == MODEL_TAP_FC2 &&
 	    !(net->fc = malloc((size_t)o->max_batch * VGG_FEATURES * sizeof(float))))
 		goto nomem;
-	net->work = bigmem_alloc(work * sizeof(float));
-	if (!net->act[0] || !net->act[1] || !net->work)
+	net->work = work ? bigmem_alloc(work * sizeof(float)) : NULL;
+	if (!net->act[0] || !net->act[1] || (work && !net->work))
 		goto nomem;
 	if (by_image > 0) {
 		size_t one = largest(0, by_image, fused) * sizeof(float);
@@ -349,17 +346,11 @@ typedef struct stage_job {
 	const float *kernel, *bias;
 } stage_job_t;
 
-/* The reference path's steps: a conv layer by im2col + sgemm, one image per
- * task; a pool, a band of output rows per task. */
-static void conv_image_ref(void *arg, int n, int worker)
-{
-	const stage_job_t *j = arg;
-	vgg_conv3x3_relu_ref(j->in + (size_t)n * j->H * j->W * j->C, 1, j->H, j->W,
-			     j->C, j->kernel, j->bias, j->K,
-			     j->out + (size_t)n * j->H * j->W * j->K,
-			     j->net->work + (size_t)worker * j->net->col_len,
-			     j->net->col_len);
-}
+/* The reference path's steps: a conv layer by the direct kernel, a band of
+ * rows of an image per task (direct_band, below); a pool, a band of output
+ * rows per task.  (Until 2026-12-07 its conv layers were im2col + OpenBLAS'
+ * sgemm, whose kernel, and so its bits, OpenBLAS chooses by the CPU.) */
+static void direct_band(void *arg, int task, int worker);
 
 static void pool_band_ref(void *arg, int task, int worker)
 {
@@ -374,7 +365,7 @@ static void pool_band_ref(void *arg, int task, int worker)
 static void conv_ref(vgg_t *net, int layer, const stage_job_t *j, int n, int pool)
 {
 	(void)layer, (void)pool;
-	workers_run(net->workers, conv_image_ref, (void *)j, n);
+	workers_run(net->workers, direct_band, (void *)j, n * VGG_BANDS);
 }
 
 static void pool_ref(vgg_t *net, const stage_job_t *j, int n)
@@ -383,7 +374,7 @@ static void pool_ref(vgg_t *net, const stage_job_t *j, int n)
 }
 
 /* The kernels' steps: conv1_1 by the direct kernel (a band of rows of an
- * image per task), the other conv layers by Winograd, with their pool when
+ * image per task, as every conv layer on the reference path), the other conv layers by Winograd, with their pool when
  * one follows (the output transform writes the pooled image: a quarter of
  * the writes, and no pass over the unpooled one), any other pool by the
  * kernels' max-pool (a band of output rows per task). */

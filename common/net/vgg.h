@@ -36,8 +36,12 @@ enum {
 	 * bits; fc2 stays within 1e-4 of max |ref| of a double reference
 	 * (measured: about 3e-6). */
 	VGG_CONV_WINOGRAD = 0,
-	/* The reference: im2col + sgemm (vgg_conv3x3_relu_ref) for every
-	 * layer, plain pools (vgg_maxpool2_ref). */
+	/* The reference: the kernels' direct convolution (kern.h's direct3x3:
+	 * bias, then the taps in (ky, kx, c) order, one fused multiply-add
+	 * each) for every layer, plain pools (vgg_maxpool2_ref); the same
+	 * bits on every ISA and CPU, as the Winograd path's.  (Before
+	 * 2026-12-07: im2col + OpenBLAS sgemm, whose bits depend on the CPU:
+	 * a store records which, featdb.h's "conv_sums".) */
 	VGG_CONV_DIRECT = 1,
 };
 
@@ -179,11 +183,12 @@ int vgg_dim(const vgg_t *net);
 
 void vgg_free(vgg_t *net);
 
-/* The reference path's layers, exposed for tests. */
+/* The tests' references for a layer, independent of the kernels. */
 
 /* in (N, H, W, C), kernel (3, 3, C, K) HWIO, bias (K), out (N, H, W, K):
  * 3x3 'same' convolution (zero padding 1), stride 1, then ReLU, as im2col
- * plus one sgemm per band of rows.  col is scratch of col_len floats, at
+ * plus one OpenBLAS sgemm per band of rows (whose bits depend on the
+ * CPU's OpenBLAS kernel: the programs no longer use it).  col is scratch of col_len floats, at
  * least W * 9 * C (one row); more rows per band when there is room. */
 void vgg_conv3x3_relu_ref(const float *in, int N, int H, int W, int C,
 			  const float *kernel, const float *bias, int K,

@@ -667,6 +667,12 @@ const featdb_threshold_t *featdb_meta_threshold(const featdb_meta_t *meta,
 	return NULL;
 }
 
+int featdb_meta_cpu_bound(const featdb_meta_t *meta)
+{
+	return strcmp(meta->conv, "direct") == 0 &&
+	       strcmp(meta->conv_sums, FEATDB_SUMS_FIXED) != 0;
+}
+
 const char *featdb_meta_differ(const featdb_meta_t *a, const featdb_meta_t *b)
 {
 	int am, at, bm, bt;
@@ -678,7 +684,9 @@ const char *featdb_meta_differ(const featdb_meta_t *a, const featdb_meta_t *b)
 	return strcmp(a->fingerprint, b->fingerprint) ? "weights fingerprint"
 	       : strcmp(a->preprocess, b->preprocess) ? "preprocessing"
 	       : a->dim != b->dim                     ? "dimension"
-	       : strcmp(a->conv, b->conv)             ? FEATDB_SETTING_CONV
+	       : strcmp(a->conv, b->conv) ||
+		 featdb_meta_cpu_bound(a) != featdb_meta_cpu_bound(b)
+						      ? FEATDB_SETTING_CONV
 						      : NULL;
 }
 
@@ -728,7 +736,9 @@ static int meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err)
 		goto fail;
 	/* Stores from before the key were all made on the Winograd path. */
 	if ((ret = meta_string_or(db, txn, "conv", FEATDB_CONV_OLD, meta->conv,
-				  sizeof meta->conv, err)) != 0)
+				  sizeof meta->conv, err)) != 0 ||
+	    (ret = meta_string_or(db, txn, "conv_sums", "", meta->conv_sums,
+				  sizeof meta->conv_sums, err)) != 0)
 		goto fail;
 	if ((ret = meta_value(db, txn, "dim", &v, err)) != 0)
 		goto fail;

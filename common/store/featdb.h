@@ -37,6 +37,13 @@
  *                 one.  Stores written before the key existed have none:
  *                 readers take them as "winograd" (FEATDB_CONV_OLD), the
  *                 only path extract had by default.
+ *   "conv_sums"   "fixed" (FEATDB_SUMS_FIXED) where every vector's sums
+ *                 ran in one order, the same on every CPU: in every store
+ *                 extract writes since 2026-12-07.  A "direct" store
+ *                 without it holds the old direct path's vectors (im2col +
+ *                 OpenBLAS sgemm, whose order OpenBLAS chose by the CPU):
+ *                 featdb_meta_cpu_bound, which extract does not resume.
+ *                 ("winograd" stores had fixed sums before the key.)
  *   "dim", "dtype" ("4096", "f32" or "f16")
  *   "classes"     the class names in Keras' order (classes.h: its class
  *                 indices), one per line; a record's class is an index into
@@ -76,6 +83,8 @@
 /* The "conv" of a store written before the key existed (and the one
  * featdb_write writes for a meta whose conv is empty). */
 #define FEATDB_CONV_OLD "winograd"
+/* The "conv_sums" of a store whose sums ran in one order on every CPU. */
+#define FEATDB_SUMS_FIXED "fixed"
 /* The models a store may hold are the registry's (net/model.h); a store
  * made with another model, or with other preprocessing, must never be
  * mixed with another. */
@@ -148,6 +157,7 @@ typedef struct featdb_meta {
 	char fingerprint[64];
 	char preprocess[256];
 	char conv[16];  /* "conv"; written as FEATDB_CONV_OLD when empty */
+	char conv_sums[16]; /* "conv_sums"; not written when empty */
 	char version[64];
 	int dim;
 	int dtype;
@@ -182,6 +192,12 @@ const char *featdb_meta_differ(const featdb_meta_t *a, const featdb_meta_t *b);
 /* featdb_meta_differ's name for the convolution path: the one difference
  * a caller can advise on (make one of the two again with the other's). */
 #define FEATDB_SETTING_CONV "convolution path (extract --conv)"
+
+/* featdb_meta_cpu_bound: 1 when meta's vectors came from the old direct
+ * path, whose bits depend on the CPU that made them ("conv" "direct"
+ * without "conv_sums" "fixed"), else 0.  featdb_meta_differ tells such a
+ * store from a direct store of fixed sums by FEATDB_SETTING_CONV too. */
+int featdb_meta_cpu_bound(const featdb_meta_t *meta);
 
 /* FEATDB_RDONLY reads; FEATDB_CREATE opens or creates; FEATDB_WRITE opens
  * an existing store for writing (ERR_MISSING when there is none, as

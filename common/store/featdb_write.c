@@ -29,6 +29,7 @@ static int meta_check(const featdb_t *db, const featdb_meta_t *m, char *err)
 	    !memchr(m->fingerprint, '\0', sizeof m->fingerprint) ||
 	    !memchr(m->preprocess, '\0', sizeof m->preprocess) ||
 	    !memchr(m->conv, '\0', sizeof m->conv) ||
+	    !memchr(m->conv_sums, '\0', sizeof m->conv_sums) ||
 	    !memchr(m->version, '\0', sizeof m->version))
 		return err_set(err, ERR_ARG, "%s: a metadata string is not "
 			       "NUL-terminated", db->path);
@@ -259,6 +260,9 @@ static int write_txn(featdb_t *db, const featdb_meta_t *meta, const char *classe
 			      strlen(meta->preprocess), full, err)) != 0 ||
 	    (ret = put_string(db, txn, "conv", conv, strlen(conv), full,
 			      err)) != 0 ||
+	    (meta->conv_sums[0] &&
+	     (ret = put_string(db, txn, "conv_sums", meta->conv_sums,
+			       strlen(meta->conv_sums), full, err)) != 0) ||
 	    (ret = put_string(db, txn, "version", meta->version,
 			      strlen(meta->version), full, err)) != 0 ||
 	    (ret = put_string(db, txn, "dim", num, strlen(num), full, err)) != 0 ||

@@ -136,6 +136,16 @@ static int check_meta(const featdb_meta_t *old, const weights_t *w,
 			       "holds one function of the images; rerun with --conv "
 			       "%s or use another --db", o->db, old->conv,
 			       vgg_conv_name(o->conv), old->conv);
+	/* The old direct path's bits are the CPU's OpenBLAS kernel's: not this
+	 * direct path's, nor the same from one machine to another. */
+	if (featdb_meta_cpu_bound(old))
+		return err_set(err, ERR_MISMATCH,
+			       "%s holds --conv direct vectors made before 2026-12-07 "
+			       "by OpenBLAS' sgemm, whose last bits depend on the CPU; "
+			       "this extract computes the direct path in one order on "
+			       "every CPU, and a store holds one function of the "
+			       "images: use another --db (or --conv winograd in a new "
+			       "store)", o->db);
 	return 0;
 }
 
@@ -186,6 +196,7 @@ int plan_store(const run_opts_t *o, plan_t *p, char *err)
 		 weights_fingerprint(&p->w, model_tap_info(o->tap)->nlayers));
 	snprintf(p->meta.preprocess, sizeof p->meta.preprocess, "%s", model->preprocess);
 	snprintf(p->meta.conv, sizeof p->meta.conv, "%s", vgg_conv_name(o->conv));
+	snprintf(p->meta.conv_sums, sizeof p->meta.conv_sums, "%s", FEATDB_SUMS_FIXED);
 	snprintf(p->meta.version, sizeof p->meta.version, PROG " " VGGFEAT_VERSION);
 	p->meta.dim = model_tap_info(o->tap)->dim;
 	p->meta.dtype = o->dtype;

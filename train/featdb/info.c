@@ -93,7 +93,11 @@ int fdb_info(const char *db)
 	printf("dtype:       %s\n", featdb_dtype_name(meta.dtype));
 	printf("fingerprint: %s\n", meta.fingerprint);
 	printf("preprocess:  %s\n", meta.preprocess);
-	printf("conv:        %s\n", meta.conv);
+	printf("conv:        %s%s\n", meta.conv,
+	       featdb_meta_cpu_bound(&meta)
+		       ? " (made before 2026-12-07: OpenBLAS' sums, whose last bits "
+			 "are the CPU's; extract does not resume it)"
+		       : "");
 	printf("written by:  %s\n", meta.version);
 	for (int i = 0; i < meta.nthresholds; i++) {
 		const featdb_threshold_t *t = &meta.thresholds[i];
