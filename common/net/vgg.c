@@ -347,10 +347,19 @@ typedef struct stage_job {
 } stage_job_t;
 
 /* The reference path's steps: a conv layer by the direct kernel, a band of
- * rows of an image per task (direct_band, below); a pool, a band of output
- * rows per task.  (Until 2026-12-07 its conv layers were im2col + OpenBLAS'
- * sgemm, whose kernel, and so its bits, OpenBLAS chooses by the CPU.) */
-static void direct_band(void *arg, int task, int worker);
+ * rows of an image per task (as conv1_1 on the kernels' path, below); a
+ * pool, a band of output rows per task.  (Until 2026-12-07 its conv layers
+ * were im2col + OpenBLAS' sgemm, whose kernel, and so its bits, OpenBLAS
+ * chooses by the CPU.) */
+static void direct_band(void *arg, int task, int worker)
+{
+	const stage_job_t *j = arg;
+	int n = task / VGG_BANDS, b = task % VGG_BANDS;
+	j->net->k->direct3x3(j->in + (size_t)n * j->H * j->W * j->C, j->H, j->W,
+			    j->C, j->kernel, j->bias, j->K,
+			    j->out + (size_t)n * j->H * j->W * j->K,
+			    j->H * b / VGG_BANDS, j->H * (b + 1) / VGG_BANDS);
+}
 
 static void pool_band_ref(void *arg, int task, int worker)
 {
@@ -373,21 +382,11 @@ static void pool_ref(vgg_t *net, const stage_job_t *j, int n)
 	workers_run(net->workers, pool_band_ref, (void *)j, n * VGG_BANDS);
 }
 
-/* The kernels' steps: conv1_1 by the direct kernel (a band of rows of an
- * image per task, as every conv layer on the reference path), the other conv layers by Winograd, with their pool when
- * one follows (the output transform writes the pooled image: a quarter of
- * the writes, and no pass over the unpooled one), any other pool by the
- * kernels' max-pool (a band of output rows per task). */
-static void direct_band(void *arg, int task, int worker)
-{
-	const stage_job_t *j = arg;
-	int n = task / VGG_BANDS, b = task % VGG_BANDS;
-	j->net->k->direct3x3(j->in + (size_t)n * j->H * j->W * j->C, j->H, j->W,
-			    j->C, j->kernel, j->bias, j->K,
-			    j->out + (size_t)n * j->H * j->W * j->K,
-			    j->H * b / VGG_BANDS, j->H * (b + 1) / VGG_BANDS);
-}
-
+/* The kernels' steps: conv1_1 by the direct kernel (direct_band, above),
+ * the other conv layers by Winograd, with their pool when one follows (the
+ * output transform writes the pooled image: a quarter of the writes, and
+ * no pass over the unpooled one), any other pool by the kernels' max-pool
+ * (a band of output rows per task). */
 static void pool_band(void *arg, int task, int worker)
 {
 	const stage_job_t *j = arg;

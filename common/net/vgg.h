@@ -37,7 +37,7 @@ enum {
 	 * (measured: about 3e-6). */
 	VGG_CONV_WINOGRAD = 0,
 	/* The reference: the kernels' direct convolution (kern.h's direct3x3:
-	 * bias, then the taps in (ky, kx, c) order, one fused multiply-add
+	 * each output's terms in (ky, kx, c) order, one fused multiply-add
 	 * each) for every layer, plain pools (vgg_maxpool2_ref); the same
 	 * bits on every ISA and CPU, as the Winograd path's.  (Before
 	 * 2026-12-07: im2col + OpenBLAS sgemm, whose bits depend on the CPU:
@@ -188,8 +188,9 @@ void vgg_free(vgg_t *net);
 /* in (N, H, W, C), kernel (3, 3, C, K) HWIO, bias (K), out (N, H, W, K):
  * 3x3 'same' convolution (zero padding 1), stride 1, then ReLU, as im2col
  * plus one OpenBLAS sgemm per band of rows (whose bits depend on the
- * CPU's OpenBLAS kernel: the programs no longer use it).  col is scratch of col_len floats, at
- * least W * 9 * C (one row); more rows per band when there is room. */
+ * CPU's OpenBLAS kernel: the programs no longer use it).  col is scratch
+ * of col_len floats, at least W * 9 * C (one row); more rows per band when
+ * there is room. */
 void vgg_conv3x3_relu_ref(const float *in, int N, int H, int W, int C,
 			  const float *kernel, const float *bias, int K,
 			  float *out, float *col, size_t col_len);
