@@ -720,6 +720,7 @@ static void test_conv_named(void **state)
 	log = run(merge2, &st, d);
 	assert_int_equal(st, 1);
 	assert_non_null(strstr(log, "differ in convolution path (extract --conv)"));
+	assert_non_null(strstr(log, "/direct (made before 2026-12-07, OpenBLAS' sums)/"));
 	free(log);
 	assert_int_equal(access(out2, F_OK), -1);
 	tu_rm_rf(d);

@@ -461,6 +461,23 @@ static void test_conv_of_the_store(void **state)
 	expect(1, "with --conv direct: an image's two vectors differ in their last bits; "
 	       "extract the queries with --conv direct", "--query-db", db, "--db", cdb,
 	       NULL);
+	/* A direct store from before 2026-12-07 (no "conv_sums": OpenBLAS'
+	 * sums, the CPU's) is named as such, and what to redo is the one no
+	 * extract makes any more. */
+	char old[700];
+	snprintf(old, sizeof old, "%s/olddirect.lmdb", dir);
+	snprintf(cmd, sizeof cmd, "cp -r %s %s", cdb, old);
+	assert_int_equal(system(cmd), 0);
+	if (e2e_raw_del_meta(old, "conv_sums", why))
+		fail_msg("%s", why);
+	expect(1, "olddirect.lmdb holds vectors made with --conv direct (made before "
+	       "2026-12-07, OpenBLAS' sums), ", "--query-db", old, "--db", cdb, NULL);
+	expect(1, "extract the queries with --conv direct", "--query-db", old, "--db",
+	       cdb, NULL);
+	expect(1, "direct.lmdb with --conv direct (made before 2026-12-07, OpenBLAS' "
+	       "sums), whose last bits are those of the CPU that made them and no "
+	       "extract makes now: extract ", "--query-db", cdb, "--db", old, NULL);
+	tu_rm_rf(old);
 	if (e2e_raw_put_meta(cdb, "conv", "fft", why))
 		fail_msg("%s", why);
 	expect(1, "direct.lmdb holds vectors made with --conv 'fft'; this program "

@@ -220,20 +220,29 @@ static int store_queries(const opts_t *o, nn_queries_t *q, featdb_meta_t *qm,
 
 	/* One handle at a time on a store (LMDB's rule), so the two are read
 	 * one after the other. */
-	if ((rc = nn_queries_from_store(o->query_db, q, qm, bad, err)) == 0 &&
-	    (rc = recog_store_open(o->db, &db, &m, &model, err)) == 0 &&
-	    (what = featdb_meta_differ(qm, &m)) &&
-	    strcmp(what, FEATDB_SETTING_CONV) == 0)
-		rc = err_set(err, ERR_MISMATCH, "%s holds vectors made with --conv %s, "
-			     "%s with --conv %s: an image's two vectors differ in their "
-			     "last bits; extract the queries with --conv %s",
-			     o->query_db, qm->conv, o->db, m.conv, m.conv);
-	else if (rc == 0 && what)
-		rc = err_set(err, ERR_MISMATCH, "%s holds %s vectors (%d values, "
-			     "weights %s), %s holds %s (%d values, weights %s): they "
-			     "differ in %s and cannot be compared", o->query_db,
-			     qm->model, qm->dim, qm->fingerprint, o->db, m.model, m.dim,
-			     m.fingerprint, what);
+	if ((rc = nn_queries_from_store(o->query_db, q, qm, bad, err)) == 0)
+		rc = recog_store_open(o->db, &db, &m, &model, err);
+	if (rc == 0 && (what = featdb_meta_differ(qm, &m))) {
+		if (strcmp(what, FEATDB_SETTING_CONV) != 0)
+			rc = err_set(err, ERR_MISMATCH, "%s holds %s vectors (%d values, "
+				     "weights %s), %s holds %s (%d values, weights %s): "
+				     "they differ in %s and cannot be compared",
+				     o->query_db, qm->model, qm->dim, qm->fingerprint,
+				     o->db, m.model, m.dim, m.fingerprint, what);
+		else if (featdb_meta_cpu_bound(&m))
+			rc = err_set(err, ERR_MISMATCH, "%s holds vectors made with "
+				     "--conv %s, %s with --conv %s, whose last bits are "
+				     "those of the CPU that made them and no extract "
+				     "makes now: extract %s again", o->query_db,
+				     featdb_meta_conv_name(qm), o->db,
+				     featdb_meta_conv_name(&m), o->db);
+		else
+			rc = err_set(err, ERR_MISMATCH, "%s holds vectors made with "
+				     "--conv %s, %s with --conv %s: an image's two "
+				     "vectors differ in their last bits; extract the "
+				     "queries with --conv %s", o->query_db,
+				     featdb_meta_conv_name(qm), o->db, m.conv, m.conv);
+	}
 	featdb_close(db);
 	featdb_meta_free(&m);
 	return rc;

@@ -673,6 +673,11 @@ int featdb_meta_cpu_bound(const featdb_meta_t *meta)
 	       strcmp(meta->conv_sums, FEATDB_SUMS_FIXED) != 0;
 }
 
+const char *featdb_meta_conv_name(const featdb_meta_t *meta)
+{
+	return featdb_meta_cpu_bound(meta) ? FEATDB_CONV_OLD_DIRECT : meta->conv;
+}
+
 const char *featdb_meta_differ(const featdb_meta_t *a, const featdb_meta_t *b)
 {
 	int am, at, bm, bt;

@@ -199,6 +199,12 @@ const char *featdb_meta_differ(const featdb_meta_t *a, const featdb_meta_t *b);
  * store from a direct store of fixed sums by FEATDB_SETTING_CONV too. */
 int featdb_meta_cpu_bound(const featdb_meta_t *meta);
 
+/* featdb_meta_conv_name: meta's convolution path as messages name it:
+ * "conv", or for a store featdb_meta_cpu_bound tells, FEATDB_CONV_OLD_DIRECT
+ * (so that a message about two direct stores says which is which). */
+#define FEATDB_CONV_OLD_DIRECT "direct (made before 2026-12-07, OpenBLAS' sums)"
+const char *featdb_meta_conv_name(const featdb_meta_t *meta);
+
 /* FEATDB_RDONLY reads; FEATDB_CREATE opens or creates; FEATDB_WRITE opens
  * an existing store for writing (ERR_MISSING when there is none, as
  * FEATDB_RDONLY). */

@@ -141,9 +141,9 @@ static int same_settings(const featdb_meta_t *a, const char *an,
 	cli_error(PROG, "%s and %s differ in %s (%s %s/%s/%s/%s/%d/%s vs "
 		  "%s/%s/%s/%s/%d/%s); only stores made the same way can be merged",
 		  an, bn, what, "model/fingerprint/preprocess/conv/dim/dtype", a->model,
-		  a->fingerprint, a->preprocess, a->conv, a->dim,
+		  a->fingerprint, a->preprocess, featdb_meta_conv_name(a), a->dim,
 		  featdb_dtype_name(a->dtype), b->model, b->fingerprint, b->preprocess,
-		  b->conv, b->dim, featdb_dtype_name(b->dtype));
+		  featdb_meta_conv_name(b), b->dim, featdb_dtype_name(b->dtype));
 	return 0;
 }
 
