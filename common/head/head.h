@@ -167,8 +167,9 @@ void adam_free(adam_t *a);
 /* adam_next starts the next update (t += 1) and returns its alpha. */
 float adam_next(adam_t *a);
 
-/* adam_apply updates the n parameters w (= params + off) with gradient g
- * (n) and the moments at off, for the update whose alpha adam_next gave.
+/* adam_apply updates the n parameters w with gradient g (n) and the
+ * moments at off (off + n <= a->n), for the update whose alpha adam_next
+ * gave.
  * When l2 is non-zero, 2 * l2 * w is added to the gradient first (Keras'
  * L2 regulariser on these parameters).  Returns the sum of the squares of
  * w before the update when l2 is non-zero (for the reported loss), else 0.

@@ -79,8 +79,9 @@ struct head_trainer {
 	float *part;          /* (S, B, ldz) partial outputs of the next batch */
 	float *dzp;           /* (B, ldz) dz[0], the stripes' copy */
 	/* Layer 0's kernel and its moments in the step's panels (kern.h),
-	 * stripe s's from s * HEAD_STRIPE * O rounded up to lanes; Adam's own
-	 * moments of that kernel stay unused (zero pages, never touched). */
+	 * stripe s's from s * HEAD_STRIPE * O rounded up to lanes.  adam's
+	 * moments are the other parameters' (those of grest), at their
+	 * offsets in grest. */
 	float *w0, *m0, *v0;
 	int lanes;            /* the step's table's */
 	float *gscr;          /* (threads, gscr_len) the step's scratch */
@@ -246,9 +247,9 @@ static void rest_task(head_trainer_t *t)
 		size_t kn = (size_t)L->in * L->out, ko = (size_t)(L->kernel - h->params);
 		size_t bo = (size_t)(L->bias - h->params);
 		if (l)
-			sq += adam_apply(&t->adam, alpha, ko, kn, L->kernel,
+			sq += adam_apply(&t->adam, alpha, ko - base, kn, L->kernel,
 					 t->grest + (ko - base), l2);
-		adam_apply(&t->adam, alpha, bo, (size_t)L->out, L->bias,
+		adam_apply(&t->adam, alpha, bo - base, (size_t)L->out, L->bias,
 			   t->grest + (bo - base), 0.0f);
 	}
 	t->sq[0] = sq;
@@ -411,8 +412,8 @@ int head_trainer_create(head_t *h, const head_hparams_t *hp, int threads,
 	t->rng = rng_stream(seed, HEAD_STREAM_SHUFFLE);
 	rng_t drop = rng_stream(seed, HEAD_STREAM_DROPOUT);
 	t->drop_seed = rng_next(&drop);
-	if ((rc = adam_init(&t->adam, h->nparams, hp->lr, hp->beta1, hp->beta2,
-			    hp->epsilon, err)))
+	if ((rc = adam_init(&t->adam, h->nparams - (size_t)D * O, hp->lr, hp->beta1,
+			    hp->beta2, hp->epsilon, err)))
 		goto fail;
 	t->lr = t->adam.lr;
 	for (int l = 0; l < h->nlayers; l++)
