@@ -1,5 +1,6 @@
-/* test_vgg.c - each layer against a naive double-precision reference on
- * seeded random inputs with odd shapes (fc1 and fc2: test_gemm.c), and the
+/* test_vgg.c - the plain max-pool and the global pools against naive
+ * references on seeded random inputs with odd shapes (the convolutions:
+ * test_winograd.c; fc1 and fc2: test_gemm.c), and the
  * whole forward against two sets of golden fc2 vectors: those written by
  * tests/ref/keras_ref.py (PyTorch + Pillow + h5py, an implementation that
  * shares no code with ours) and those of Keras itself, written by
@@ -53,24 +54,6 @@ static void assert_close(const char *what, const float *a, const double *ref,
 			 size_t n, double tol)
 {
 	assert_true(tu_assert_close(what, a, ref, n, 0, tol, 0) > 0);
-}
-
-static void check_conv(int N, int H, int W, int C, int K, size_t col_len)
-{
-	rng_t r = {(uint64_t)(N * 1000003 + H * 1009 + W * 101 + C * 11 + K)};
-	size_t nin = (size_t)N * H * W * C, nout = (size_t)N * H * W * K;
-	float *in = tu_rand_floats(&r, nin, -2, 2);
-	float *kernel = tu_rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
-	float *bias = tu_rand_floats(&r, (size_t)K, -0.5, 0.5);
-	float *out = malloc(nout * sizeof *out);
-	float *col = malloc(col_len * sizeof *col);
-	double *ref = malloc(nout * sizeof *ref);
-
-	assert_true(out && col && ref);
-	vgg_conv3x3_relu_ref(in, N, H, W, C, kernel, bias, K, out, col, col_len);
-	tu_conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
-	assert_close("conv3x3", out, ref, nout, 1e-5);
-	free(in), free(kernel), free(bias), free(out), free(col), free(ref);
 }
 
 /* The comparison every layer test relies on must fail on a NaN or an
@@ -130,19 +113,6 @@ static void test_conv_choose(void **state)
 					 err), ERR_MISMATCH);
 	assert_string_equal(err, "a.lmdb holds vectors made with --conv ''; this "
 			    "program computes winograd or direct");
-}
-
-static void test_conv3x3_odd_shapes(void **state)
-{
-	(void)state;
-	check_conv(1, 1, 1, 1, 1, 9);
-	check_conv(2, 7, 5, 3, 4, 1 << 16);
-	check_conv(1, 13, 11, 17, 9, 1 << 16);
-	check_conv(3, 6, 9, 64, 33, 1 << 20);
-	/* Bands of 1 and 2 rows, and a band that does not divide H. */
-	check_conv(2, 9, 7, 5, 6, 7 * 9 * 5);
-	check_conv(2, 9, 7, 5, 6, 2 * 7 * 9 * 5 + 3);
-	check_conv(1, 11, 3, 2, 3, 4 * 3 * 9 * 2);
 }
 
 static void check_pool(int N, int H, int W, int C)
@@ -864,7 +834,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compare_fails_on_nan),
 		cmocka_unit_test(test_conv_choose),
-		cmocka_unit_test(test_conv3x3_odd_shapes),
 		cmocka_unit_test(test_maxpool_odd_shapes),
 		cmocka_unit_test(test_global_pool),
 		cmocka_unit_test(test_forward_matches_golden),

@@ -2,10 +2,10 @@
  * the Winograd matrices against exact correlation, each Winograd
  * convolution (every ISA's kernels, m = 2, 4, 6) and each kernel of kern.h
  * (the transforms, the products, the direct conv1_1 kernel, the max-pool)
- * against a double-precision convolution, the reference path
- * (vgg_conv3x3_relu_ref) and OpenBLAS sgemm, all on seeded random inputs
- * of odd shapes, and the whole network on each ISA against the reference
- * path.  Every kernel table (portable C, with the FMA instructions and
+ * against a double-precision convolution, im2col with OpenBLAS sgemm and
+ * the direct kernel's promised order in plain C (tests/support/conv_ref.h),
+ * all on seeded random inputs of odd shapes, and the whole network on
+ * each ISA against the reference path (--conv direct).  Every kernel table (portable C, with the FMA instructions and
  * with the C library's fmaf, AVX2, AVX-512, and AVX-512's code on AVX2
  * registers, emul512) must give the same bits as each other; each test
  * says which ran and which this CPU could not run.  Closeness: |a - b| <=
@@ -31,6 +31,7 @@
 #include "kernels/kern.h"
 #include "net/vgg.h"
 #include "net/winograd.h"
+#include "conv_ref.h"
 #include "testutil.h"
 
 /* Every kernel table this CPU runs (tu_kernels), portable first. */
@@ -148,7 +149,7 @@ static void check_wino_out(int isa, int m, int threads, int N, int H, int W,
 	memset(out, 0xff, nout * sizeof *out);
 	wino_conv3x3_relu(l, in, N, H, W, 0, out, workers, work);
 	tu_conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
-	vgg_conv3x3_relu_ref(in, N, H, W, C, kernel, bias, K, plain, col, col_len);
+	tu_conv3x3_im2col(in, N, H, W, C, kernel, bias, K, plain, col, col_len);
 
 	snprintf(what, sizeof what, "%s F(%d,3) %d thr %s/%d (%d,%d,%d,%d)->%d",
 		 isa_name(isa), m, threads,
@@ -369,31 +370,37 @@ static void test_transforms_same_bits(void **state)
 	}
 }
 
-/* The direct kernel's promise (kern.h), in plain C: bias first, then the
- * taps inside the image in (ky, kx, c) order, one fmaf each, each tap's
- * terms from zero and then added when there are KERN_DIRECT_SPLIT_C or
- * more channels; then ReLU. */
-static void direct_in_order(const float *in, int H, int W, int C, const float *kernel,
-			    const float *bias, int K, float *out, int y0, int y1)
+/* The im2col reference, which check_wino_out sets beside Winograd, against
+ * double on odd shapes and bands of rows. */
+static void check_im2col(int N, int H, int W, int C, int K, size_t col_len)
 {
-	for (int y = y0; y < y1; y++)
-		for (int x = 0; x < W; x++)
-			for (int k = 0; k < K; k++) {
-				const int split = C >= KERN_DIRECT_SPLIT_C;
-				float a = bias[k];
-				for (int ky = 0; ky < 3; ky++)
-					for (int kx = 0; kx < 3; kx++) {
-						int sy = y + ky - 1, sx = x + kx - 1;
-						if (sy < 0 || sy >= H || sx < 0 || sx >= W)
-							continue;
-						float t = split ? 0.0f : a;
-						for (int c = 0; c < C; c++)
-							t = fmaf(in[((size_t)sy * W + sx) * C + c],
-								 kernel[((size_t)(ky * 3 + kx) * C + c) * K + k], t);
-						a = split ? a + t : t;
-					}
-				out[((size_t)y * W + x) * K + k] = a > 0 ? a : 0;
-			}
+	rng_t r = {(uint64_t)(N * 1000003 + H * 1009 + W * 101 + C * 11 + K)};
+	size_t nin = (size_t)N * H * W * C, nout = (size_t)N * H * W * K;
+	float *in = tu_rand_floats(&r, nin, -2, 2);
+	float *kernel = tu_rand_floats(&r, (size_t)9 * C * K, -0.5, 0.5);
+	float *bias = tu_rand_floats(&r, (size_t)K, -0.5, 0.5);
+	float *out = malloc(nout * sizeof *out);
+	float *col = malloc(col_len * sizeof *col);
+	double *ref = malloc(nout * sizeof *ref);
+
+	assert_true(out && col && ref);
+	tu_conv3x3_im2col(in, N, H, W, C, kernel, bias, K, out, col, col_len);
+	tu_conv3x3_ref(in, N, H, W, C, kernel, bias, K, ref);
+	assert_true(tu_assert_close("im2col", out, ref, nout, 0, 1e-5, 0) > 0);
+	free(in), free(kernel), free(bias), free(out), free(col), free(ref);
+}
+
+static void test_im2col_odd_shapes(void **state)
+{
+	(void)state;
+	check_im2col(1, 1, 1, 1, 1, 9);
+	check_im2col(2, 7, 5, 3, 4, 1 << 16);
+	check_im2col(1, 13, 11, 17, 9, 1 << 16);
+	check_im2col(3, 6, 9, 64, 33, 1 << 20);
+	/* Bands of 1 and 2 rows, and a band that does not divide H. */
+	check_im2col(2, 9, 7, 5, 6, 7 * 9 * 5);
+	check_im2col(2, 9, 7, 5, 6, 2 * 7 * 9 * 5 + 3);
+	check_im2col(1, 11, 3, 2, 3, 4 * 3 * 9 * 2);
 }
 
 /* The direct kernel (conv1_1's) on each table: rows y0..y1 of one image,
@@ -417,7 +424,7 @@ static void check_direct(int H, int W, int C, int K, int y0, int y1)
 			ref[i] = 0; /* rows outside the band stay untouched */
 	}
 	memset(first, 0, nout * sizeof *first);
-	direct_in_order(in, H, W, C, kernel, bias, K, first, y0, y1);
+	tu_direct3x3_in_order(in, H, W, C, kernel, bias, K, first, y0, y1);
 	for (int i = 0; i < nks; i++) {
 		memset(out, 0, nout * sizeof *out);
 		ks[i]->direct3x3(in, H, W, C, kernel, bias, K, out, y0, y1);
@@ -561,6 +568,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matrices_are_exact),
 		cmocka_unit_test(test_tables_match),
+		cmocka_unit_test(test_im2col_odd_shapes),
 		cmocka_unit_test(test_wino_odd_shapes),
 		cmocka_unit_test(test_wino_same_bits),
 		cmocka_unit_test(test_wino_layer_errors),

@@ -6,11 +6,9 @@
  * reference (VGG_CONV_DIRECT: the kernels' direct convolution for every
  * layer, and the plain vgg_maxpool2_ref); both share every stage among the
  * network's threads and run fc1 and fc2 by the kernels' fixed-order
- * product, so that both give the same bits on every CPU.  The tests' own
- * reference, im2col + OpenBLAS sgemm (vgg_conv3x3_relu_ref), is here too. */
+ * product, so that both give the same bits on every CPU. */
 #include "net/vgg.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,65 +64,6 @@ struct vgg {
 	float *fc;       /* (max_batch, VGG_FEATURES): fc1's output (tap fc2) */
 	double sec[VGG_NSTAGES], cpu[VGG_NSTAGES];
 };
-
-/* col (R * W, 9 * C): row (y, x) holds the 3x3 neighbourhood of in[y0 + y, x]
- * in kernel order (ky, kx, c), zeros outside the image.  in is (H, W, C). */
-static void im2col_rows(const float *in, int H, int W, int C, int y0, int R,
-			float *col)
-{
-	size_t cc = (size_t)C * sizeof(float);
-	for (int y = y0; y < y0 + R; y++) {
-		for (int x = 0; x < W; x++) {
-			float *dst = col + ((size_t)(y - y0) * W + x) * 9 * C;
-			for (int ky = 0; ky < 3; ky++) {
-				int sy = y + ky - 1;
-				for (int kx = 0; kx < 3; kx++, dst += C) {
-					int sx = x + kx - 1;
-					if (sy < 0 || sy >= H || sx < 0 || sx >= W)
-						memset(dst, 0, cc);
-					else
-						memcpy(dst, in + ((size_t)sy * W + sx) * C, cc);
-				}
-			}
-		}
-	}
-}
-
-/* x (M, K) += bias (K), then ReLU. */
-static void bias_relu(float *x, size_t M, int K, const float *bias)
-{
-	for (size_t i = 0; i < M; i++) {
-		float *r = x + i * K;
-		for (int k = 0; k < K; k++) {
-			float v = r[k] + bias[k];
-			r[k] = v > 0.0f ? v : 0.0f;
-		}
-	}
-}
-
-void vgg_conv3x3_relu_ref(const float *in, int N, int H, int W, int C,
-			  const float *kernel, const float *bias, int K, float *out,
-			  float *col, size_t col_len)
-{
-	size_t row = (size_t)W * 9 * C;
-	int band = (int)(col_len / row);
-	if (band > H)
-		band = H;
-	for (int n = 0; n < N; n++) {
-		const float *x = in + (size_t)n * H * W * C;
-		float *y = out + (size_t)n * H * W * K;
-		for (int y0 = 0; y0 < H; y0 += band) {
-			int R = H - y0 < band ? H - y0 : band;
-			float *dst = y + (size_t)y0 * W * K;
-			im2col_rows(x, H, W, C, y0, R, col);
-			/* (R*W, 9C) @ (9C, K) -> (R*W, K) */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-				    R * W, K, 9 * C, 1.0f, col, 9 * C, kernel, K,
-				    0.0f, dst, K);
-			bias_relu(dst, (size_t)R * W, K, bias);
-		}
-	}
-}
 
 void vgg_maxpool2_ref(const float *in, int N, int H, int W, int C, float *out)
 {

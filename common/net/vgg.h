@@ -183,20 +183,9 @@ int vgg_dim(const vgg_t *net);
 
 void vgg_free(vgg_t *net);
 
-/* The tests' references for a layer, independent of the kernels. */
-
-/* in (N, H, W, C), kernel (3, 3, C, K) HWIO, bias (K), out (N, H, W, K):
- * 3x3 'same' convolution (zero padding 1), stride 1, then ReLU, as im2col
- * plus one OpenBLAS sgemm per band of rows (whose bits depend on the
- * CPU's OpenBLAS kernel: the programs no longer use it).  col is scratch
- * of col_len floats, at least W * 9 * C (one row); more rows per band when
- * there is room. */
-void vgg_conv3x3_relu_ref(const float *in, int N, int H, int W, int C,
-			  const float *kernel, const float *bias, int K,
-			  float *out, float *col, size_t col_len);
-
 /* in (N, H, W, C), out (N, H/2, W/2, C): 2x2 max-pool, stride 2 ('valid',
- * odd trailing row/column dropped, as Keras does). */
+ * odd trailing row/column dropped, as Keras does), in plain C: the direct
+ * path's pool, and the tests' reference for the kernels' maxpool2. */
 void vgg_maxpool2_ref(const float *in, int N, int H, int W, int C, float *out);
 
 /* in (N, P, C), P positions (block5_pool's 7 * 7, in H, W order), out

@@ -220,28 +220,6 @@ int tu_kernels(const kern_t *k[TU_MAX_KERNELS], int say)
 	return n;
 }
 
-void tu_conv3x3_ref(const float *in, int N, int H, int W, int C,
-		    const float *kernel, const float *bias, int K, double *out)
-{
-	for (int n = 0; n < N; n++)
-		for (int y = 0; y < H; y++)
-			for (int x = 0; x < W; x++)
-				for (int k = 0; k < K; k++) {
-					double s = bias[k];
-					for (int ky = 0; ky < 3; ky++)
-						for (int kx = 0; kx < 3; kx++) {
-							int sy = y + ky - 1, sx = x + kx - 1;
-							if (sy < 0 || sy >= H || sx < 0 || sx >= W)
-								continue;
-							const float *p = in + (((size_t)n * H + sy) * W + sx) * C;
-							const float *g = kernel + (size_t)(ky * 3 + kx) * C * K + k;
-							for (int c = 0; c < C; c++)
-								s += (double)p[c] * g[(size_t)c * K];
-						}
-					out[(((size_t)n * H + y) * W + x) * K + k] = s > 0 ? s : 0;
-				}
-}
-
 /* Two passes: the bounds need max |ref| first. */
 int tu_close(const float *a, const double *ref, size_t n, double atol,
 	     double atol_rel, double rtol, tu_close_t *c)

@@ -76,13 +76,6 @@ char *tu_read_text(const char *path);
  * non-overlapping occurrences from the left. */
 int tu_count(const char *s, const char *needle);
 
-/* tu_conv3x3_ref is the plain double-precision 3x3 convolution, stride 1,
- * zero padding 1, then ReLU, that the fast paths are checked against.
- * Letters: N batch, H height, W width, C input channels, K output channels.
- * in (N, H, W, C), kernel (3, 3, C, K), bias (K), out (N, H, W, K). */
-void tu_conv3x3_ref(const float *in, int N, int H, int W, int C,
-		    const float *kernel, const float *bias, int K, double *out);
-
 /* tu_kernels fills k with every kern.h table this CPU runs, portable
  * first: kern_for of each ISA it has, then the portable table whose fmaf is
  * the C library's when that is another one (x86-64 with FMA).  With say
