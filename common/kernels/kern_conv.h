@@ -425,8 +425,17 @@ SIMD_INLINE void direct_pixels(const float *img, int H, int W, int C,
 		}
 }
 
-#define DIRECT_PIXELS(PX, SPLIT)                                                \
-	direct_pixels(img, H, W, C, kernel, bias, K, out, y, x, k0, PX, SPLIT)
+/* PX pixels from x, with direct_pixels' px and split made constants. */
+#define DIRECT_STEP(PX)                                                         \
+	do {                                                                    \
+		if (split)                                                      \
+			direct_pixels(img, H, W, C, kernel, bias, K, out, y, x, \
+				      k0, PX, 1);                               \
+		else                                                            \
+			direct_pixels(img, H, W, C, kernel, bias, K, out, y, x, \
+				      k0, PX, 0);                               \
+		x += PX;                                                        \
+	} while (0)
 
 static void KERN_FN(direct3x3)(const float *img, int H, int W, int C,
 				const float *kernel, const float *bias, int K,
@@ -436,19 +445,10 @@ static void KERN_FN(direct3x3)(const float *img, int H, int W, int C,
 	for (int k0 = 0; k0 < K; k0 += DIRECT_KC)
 		for (int y = y0; y < y1; y++)
 			for (int x = 0; x < W;) {
-				if (x >= 1 && x + DIRECT_PX < W) {
-					if (split)
-						DIRECT_PIXELS(DIRECT_PX, 1);
-					else
-						DIRECT_PIXELS(DIRECT_PX, 0);
-					x += DIRECT_PX;
-				} else {
-					if (split)
-						DIRECT_PIXELS(1, 1);
-					else
-						DIRECT_PIXELS(1, 0);
-					x++;
-				}
+				if (x >= 1 && x + DIRECT_PX < W)
+					DIRECT_STEP(DIRECT_PX);
+				else
+					DIRECT_STEP(1);
 			}
 }
 
