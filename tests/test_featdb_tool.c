@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "e2e.h"
@@ -258,6 +259,59 @@ static void check_export(int dtype)
 	out = run(argv2, &st, d);
 	assert_int_equal(st, 1);
 	free(out);
+	tu_rm_rf(d);
+}
+
+/* export replaces an earlier export, and nothing else: not a photo, not
+ * an HDF5 file of the user's (a head, a model), not a folder; a refusal
+ * leaves the file as it was. */
+static void test_export_replaces_only_exports(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char db[4200], h5[4200], photo[4200], other[4200], folder[4200];
+	int st;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	snprintf(h5, sizeof h5, "%s/feats.h5", d);
+	snprintf(photo, sizeof photo, "%s/me.jpg", d);
+	snprintf(other, sizeof other, "%s/head.h5", d);
+	snprintf(folder, sizeof folder, "%s/folder", d);
+	make_store(db, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	char *argv[] = {FEATDB, "export", db, "--out", h5, NULL};
+	free(run(argv, &st, d));
+	assert_int_equal(st, 0);
+	free(run(argv, &st, d));
+	assert_int_equal(st, 0);
+
+	FILE *f = fopen(photo, "wb");
+	assert_non_null(f);
+	fputs("\xff\xd8\xff\xe0 a photo", f);
+	fclose(f);
+	hid_t h = H5Fcreate(other, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	assert_true(h >= 0);
+	H5Fclose(h);
+	assert_int_equal(mkdir(folder, 0755), 0);
+	const struct {
+		const char *out, *why;
+	} refused[] = {
+		{photo, "me.jpg exists and is not a featdb export (not an HDF5 file); "
+			"export replaces only a file it wrote: move that file away or "
+			"give another --out\n"},
+		{other, "head.h5 exists and is not a featdb export (an HDF5 file "
+			"without an export's features, labels and fingerprint)"},
+		{folder, "folder is a folder; --out names the export's file"},
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		char *bad[] = {FEATDB, "export", db, "--out", (char *)refused[i].out, NULL};
+		char *out = run(bad, &st, d);
+		assert_int_equal(st, 1);
+		if (!strstr(out, refused[i].why))
+			fail_msg("export over %s said:\n%s", refused[i].out, out);
+		free(out);
+	}
+	char *text = tu_slurp(photo);
+	assert_string_equal(text, "\xff\xd8\xff\xe0 a photo");
+	free(text);
 	tu_rm_rf(d);
 }
 
@@ -887,6 +941,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_info),
 		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_export_replaces_only_exports),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_verify_threads),
 		cmocka_unit_test(test_merge),

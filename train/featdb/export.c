@@ -1,13 +1,17 @@
-/* export.c - featdb export (featdb_tool.h). */
+/* export.c - featdb export (featdb_tool.h).  A file already at --out is
+ * replaced only when it is an export: never a head, a photo or a model of
+ * the user's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/fsutil.h"
 #include "cli.h"
 #include "error.h"
+#include "hdf5/h5child.h"
 #include "hdf5/h5util.h"
 #include "featdb_tool.h"
 #include "net/model.h"
@@ -159,6 +163,47 @@ static int export_one(void *ctx, const char *key, size_t keylen,
 	return 0;
 }
 
+/* In a child process (h5child.h: a damaged file must not take featdb
+ * down): 0 when the file arg holds what export_setup writes. */
+static int export_layout(void *arg, int fd, char *err)
+{
+	const char *path = arg;
+	hid_t f;
+	int ok;
+
+	(void)fd;
+	if (H5Fis_hdf5(path) <= 0)
+		return err_set(err, ERR_FORMAT, "not an HDF5 file");
+	f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	ok = f >= 0 && h5util_link_exists(f, "features") == 1 &&
+	     h5util_link_exists(f, "labels") == 1 && H5Aexists(f, "fingerprint") > 0;
+	if (f >= 0)
+		H5Fclose(f);
+	return ok ? 0 : err_set(err, ERR_FORMAT, "an HDF5 file without an export's "
+				"features, labels and fingerprint");
+}
+
+/* out_check: 0 when out may be written: no file there yet, or an earlier
+ * export. */
+static int out_check(const char *out, char *err)
+{
+	char why[ERR_LEN];
+	struct stat st;
+
+	if (stat(out, &st) != 0)
+		return errno == ENOENT ? 0 : err_set(err, ERR_IO, "%s: %s", out, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return err_set(err, ERR_ARG, "%s is a folder; --out names the export's "
+			       "file (%s/feats.h5, say)", out, out);
+	if (!S_ISREG(st.st_mode))
+		snprintf(why, sizeof why, "not a regular file");
+	else if (h5child_run(out, export_layout, NULL, (void *)out, why) == 0)
+		return 0;
+	return err_set(err, ERR_ARG, "%s exists and is not a featdb export (%s); "
+		       "export replaces only a file it wrote: move that file away "
+		       "or give another --out", out, why);
+}
+
 int fdb_export(const char *dbpath, const char *out)
 {
 	featdb_meta_t meta = {0};
@@ -175,6 +220,10 @@ int fdb_export(const char *dbpath, const char *out)
 		return cli_error(PROG, "%s: path too long", x.out);
 	}
 	h5util_quiet(&quiet);
+	if (out_check(out, err)) {
+		cli_error(PROG, "%s", err);
+		goto out;
+	}
 	if (fdb_scan_store(dbpath, &meta, export_one, &x, err))
 		goto out;
 	if ((rc = export_setup(&x)) == 0)
