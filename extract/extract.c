@@ -361,7 +361,7 @@ int main(int argc, char **argv)
 	vgg_t *net = NULL;
 	char err[ERR_LEN];
 	double t0 = cli_now();
-	int status = CLI_ERROR, rc = dist_init(&argc, &argv, err);
+	int status = CLI_ERROR, none = 0, rc = dist_init(&argc, &argv, err);
 
 	if (rc)
 		return cli_error(PROG, "%s", err);
@@ -398,9 +398,18 @@ int main(int argc, char **argv)
 	ring_stop(&r);
 	if (rc)
 		goto fail;
-	if (dist_rank() == 0)
-		report(&o, &p, &s, cli_now() - t0);
 	status = CLI_OK;
+	if (dist_rank() == 0) {
+		report(&o, &p, &s, cli_now() - t0);
+		/* Images found and none stored, now or before: a failure, not a
+		 * store for the next stage to find empty.  (Every rank has
+		 * finished: nothing to abort.) */
+		if (s.extracted == 0 && p.present == 0 && s.skipped.n > 0) {
+			cli_error(PROG, "not one of the %zu images could be read; "
+				  "%s holds none", s.skipped.n, o.db);
+			none = 1;
+		}
+	}
 	goto out;
 fail:
 	if (dist_size() > 1)
@@ -416,5 +425,5 @@ out:
 	if (status != CLI_OK && dist_size() > 1)
 		dist_abort(status);
 	dist_finalize();
-	return status;
+	return none ? CLI_ERROR : status;
 }

@@ -305,6 +305,20 @@ static void test_bad_files(void **state)
 	out = tu_slurp(log);
 	assert_non_null(strstr(out, "error: --strict"));
 	free(out);
+	/* Images found and not one stored, now or before: a failure that says
+	 * so, not a success that leaves the next stage an empty store. */
+	char only_bad[4200], db2[4200];
+	snprintf(only_bad, sizeof only_bad, "%s/bad", d);
+	snprintf(db2, sizeof db2, "%s/bad.lmdb", d);
+	e2e_mkdirs(only_bad, "bob/garbage.jpg");
+	snprintf(p, sizeof p, "%s/bob/garbage.jpg", only_bad);
+	assert_int_equal(tu_write_file(p, "not a picture", 13), 0);
+	assert_int_equal(run_extract(only_bad, db2, log, NULL, NULL), 1);
+	out = tu_slurp(log);
+	assert_non_null(strstr(out, "extracted 0, already present 0, skipped 1"));
+	assert_non_null(strstr(out, "extract: error: not one of the 1 images could be "
+				    "read; "));
+	free(out);
 	tu_rm_rf(d);
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -331,6 +332,18 @@ static void test_bad_inputs(void **state)
 	s = tu_slurp(out);
 	assert_non_null(strstr(s, "predict: error: not one of the 1 images could be read\n"));
 	free(s);
+	/* No image at all (an empty folder): no answer is not a success. */
+	char empty[700];
+	snprintf(empty, sizeof empty, "%s/empty", dir);
+	assert_int_equal(mkdir(empty, 0755), 0);
+	char *nothing[] = {proc_bin("predict"), "--head", head, "--weights",
+			   (char *)tu_weights_path(), empty, NULL};
+	assert_int_equal(proc_run(nothing, out), 1);
+	s = tu_slurp(out);
+	assert_non_null(strstr(s, "predict: error: no image to predict: the folders "
+				  "given hold none\n"));
+	free(s);
+	assert_int_equal(rmdir(empty), 0);
 }
 
 /* --threads is the network's compute threads, as in extract: the answer

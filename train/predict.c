@@ -415,10 +415,12 @@ int main(int argc, char **argv)
 		goto out;
 	if (!o.quiet)
 		fprintf(stderr, PROG ": %zu images, %zu skipped\n", done, im.skipped);
-	if (done || !im.skipped)
+	if (done)
 		status = CLI_OK;
-	else
+	else if (im.skipped)
 		cli_error(PROG, "not one of the %zu images could be read", im.skipped);
+	else
+		cli_error(PROG, "no image to predict: the folders given hold none");
 	goto out;
 fail:
 	cli_error(PROG, "%s", err);
