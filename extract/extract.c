@@ -206,8 +206,10 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 	}
 	if (optind < argc)
 		return cli_usage(PROG, "unexpected argument '%s'", argv[optind]);
-	if (!o->tune && (!o->in || !o->db))
+	if (!o->tune && !o->in && !o->db)
 		return cli_usage(PROG, "--in and --db are required");
+	if (!o->tune && (!o->in || !o->db))
+		return cli_usage(PROG, "%s is required too", o->in ? "--db" : "--in");
 	return cli_tap(PROG, o->model, o->layer, pooling, &o->tap_model, &o->tap);
 }
 

@@ -467,8 +467,13 @@ static void test_usage_errors(void **state)
 	expect_error(log, help, 0, "usage: extract");
 	char *unknown[] = {EXTRACT, "--in", in, "--db", db, "--frobnicate", NULL};
 	expect_error(log, unknown, 2, "--frobnicate");
+	char *neither[] = {EXTRACT, NULL};
+	expect_error(log, neither, 2, "extract: --in and --db are required\n"
+		     "Try 'extract --help'.\n");
 	char *noin[] = {EXTRACT, "--db", db, NULL};
-	expect_error(log, noin, 2, "--in and --db are required");
+	expect_error(log, noin, 2, "extract: --in is required too\nTry 'extract --help'.\n");
+	char *nodbopt[] = {EXTRACT, "--in", in, NULL};
+	expect_error(log, nodbopt, 2, "extract: --db is required too\n");
 	char *badbatch[] = {EXTRACT, "--in", in, "--db", db, "--batch", "0", NULL};
 	expect_error(log, badbatch, 2, "--batch");
 	char *missing[] = {EXTRACT, "--in", "/nonexistent/faces", "--db", db,

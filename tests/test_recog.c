@@ -377,8 +377,35 @@ static void test_folds(void **state)
 	axes_records(&r, 19, 5, 32);
 	assert_int_equal(vf_folds_run(&r, RECOG_COSINE, 7, NULL, &f, err), 0);
 	assert_int_equal(f.ran, 0);
-	assert_non_null(strstr(f.why, "20 in all"));
+	assert_non_null(strstr(f.why, "20 people in all"));
 	vf_records_free(&r);
+}
+
+/* The threshold a search or a verdict judges by: --threshold, else the
+ * store's calibrated one, named with the rates measured on the pairs it
+ * was calibrated on; neither is an error that says how to get one. */
+static void test_threshold_pick(void **state)
+{
+	(void)state;
+	featdb_meta_t m = {0};
+	recog_threshold_t t;
+	char err[ERR_LEN];
+
+	m.count = 16;
+	m.nthresholds = 1;
+	m.thresholds[0] = (featdb_threshold_t){.metric = "cosine", .value = 0.25,
+					      .far = 0, .tar = 0.0667,
+					      .records = "valid", .count = 15};
+	assert_int_equal(recog_threshold_pick(-1, &m, "s.lmdb", RECOG_COSINE, &t, err), 0);
+	assert_true(t.value == 0.25 && t.stale && !t.given);
+	assert_string_equal(t.from, "calibrated on valid records (far 0 and tar "
+			    "0.0667 on their pairs)");
+	assert_int_equal(recog_threshold_pick(0.5, &m, "s.lmdb", RECOG_COSINE, &t, err), 0);
+	assert_true(t.value == 0.5 && t.given);
+	assert_string_equal(t.from, "--threshold");
+	assert_int_equal(recog_threshold_pick(-1, &m, "s.lmdb", RECOG_EUCLIDEAN, &t, err),
+			 ERR_MISSING);
+	assert_non_null(strstr(err, "verify --calibrate --db STORE --metric euclidean"));
 }
 
 int main(void)
@@ -389,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_roc_by_hand),
 		cmocka_unit_test(test_pairs),
 		cmocka_unit_test(test_folds),
+		cmocka_unit_test(test_threshold_pick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -560,6 +560,42 @@ static void other_store(const char *path, const char *model, int m_id, const cha
 		free((void *)vals[i]);
 }
 
+/* Two people, two records each, one of them tagged valid: no genuine
+ * pair among the valid records alone, two with --records all. */
+static void one_valid_each_store(const char *path)
+{
+	featdb_t *s;
+	featdb_meta_t m = {0};
+	char err[ERR_LEN], *classes[2] = {"ann", "bob"};
+	const char *keys[4] = {"ann/1.jpg", "ann/2.jpg", "bob/1.jpg", "bob/2.jpg"};
+	const uint8_t *vals[4];
+	size_t lens[4];
+
+	snprintf(m.model, sizeof m.model, "%s", model_info(MODEL_VGG16)->store_model);
+	snprintf(m.fingerprint, sizeof m.fingerprint, "0123456789abcdef");
+	snprintf(m.preprocess, sizeof m.preprocess, "%s", model_info(MODEL_VGG16)->preprocess);
+	snprintf(m.version, sizeof m.version, "test");
+	m.dim = 8;
+	m.dtype = FEATDB_F32;
+	m.classes = classes;
+	m.nclasses = 2;
+	for (int i = 0; i < 4; i++) {
+		float v[8] = {0};
+		v[i / 2] = 1;
+		v[4 + i % 2] = 0.1f;
+		uint8_t *r = malloc(featdb_rec_size(FEATDB_F32, 8));
+		assert_int_equal(featdb_rec_encode(v, 8, FEATDB_F32, i / 2,
+						   i % 2 ? FEATDB_VALID : FEATDB_TRAIN, r, err), 0);
+		vals[i] = r;
+		lens[i] = featdb_rec_size(FEATDB_F32, 8);
+	}
+	assert_int_equal(featdb_open(path, FEATDB_CREATE, &s, err), 0);
+	assert_int_equal(featdb_write(s, &m, 4, keys, vals, lens, err), 0);
+	featdb_close(s);
+	for (int i = 0; i < 4; i++)
+		free((void *)vals[i]);
+}
+
 static void expect(int want_status, const char *substr, ...)
 {
 	char *argv[PROC_ARGV];
@@ -620,6 +656,15 @@ static void test_bad_inputs(void **state)
 	/* Calibrating one person's records. */
 	other_store(one, model_info(MODEL_VGG16)->store_model, MODEL_VGG16, "0123456789abcdef");
 	expect(1, "two people", "--calibrate", "--db", one, NULL);
+	/* A record tagged valid for each person: the message names the
+	 * records it looked at, and the way to take them all. */
+	char split[600];
+	snprintf(split, sizeof split, "%s/one_valid_each.lmdb", dir);
+	one_valid_each_store(split);
+	expect(1, "one_valid_each.lmdb: no person has two valid records: no genuine "
+	       "pair to calibrate on (--records all takes every record)", "--calibrate",
+	       "--db", split, NULL);
+	expect(0, NULL, "--calibrate", "--db", split, "--records", "all", NULL);
 	/* Usage. */
 	expect(2, "Try 'verify --help'", NULL);
 	expect(2, "two images", a, "--db", db, NULL);

@@ -154,9 +154,13 @@ static int report(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 			return rc;
 		th_min_prob_print(&th, o->keep);
 	}
-	fprintf(stderr, PROG ": %d run%s of %ld epoch%s, %.3f s per epoch",
-		w->n, w->sweep ? "s" : "", w->epochs_run, w->epochs_run > 1 ? "s" : "",
-		w->train_secs / (double)w->epochs_run);
+	/* A sweep's runs may stop early: their epochs are counted together. */
+	if (w->sweep)
+		fprintf(stderr, PROG ": %d runs, %ld epochs in all", w->n, w->epochs_run);
+	else
+		fprintf(stderr, PROG ": 1 run of %ld epoch%s", w->epochs_run,
+			w->epochs_run > 1 ? "s" : "");
+	fprintf(stderr, ", %.3f s per epoch", w->train_secs / (double)w->epochs_run);
 	if (w->sweep)
 		fprintf(stderr, "; the head (run %d, epoch %d, the best) is in %s\n",
 			w->best_run + 1, w->best_epoch, o->out);

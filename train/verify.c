@@ -406,8 +406,10 @@ static int calibrate(const vf_opts_t *o)
 				    &c.imp, err)))
 		goto out;
 	if (c.gen.n == 0) {
-		rc = err_set(err, ERR_MISSING, "%s: no person has two records: no "
-			     "genuine pair to calibrate on", o->db);
+		rc = err_set(err, ERR_MISSING, "%s: no person has two %srecords: no "
+			     "genuine pair to calibrate on%s", o->db,
+			     c.r.valid_only ? "valid " : "",
+			     c.r.valid_only ? " (--records all takes every record)" : "");
 		goto out;
 	}
 	vf_pairs_measure(&c.r, o->metric, pool, &c.gen);

@@ -96,7 +96,9 @@ int recog_threshold_pick(double given, const featdb_meta_t *meta,
 	t->value = c->value;
 	t->count = c->count;
 	t->stale = c->count != meta->count;
-	snprintf(t->from, sizeof t->from, "calibrated at far %g (tar %.4f) on %s "
-		 "records", c->far, c->tar, c->records);
+	/* far and tar as measured on the calibration's pairs (the far asked
+	 * for is an upper bound of the first). */
+	snprintf(t->from, sizeof t->from, "calibrated on %s records (far %g and "
+		 "tar %.4f on their pairs)", c->records, c->far, c->tar);
 	return 0;
 }

@@ -54,7 +54,7 @@ static int deal(const vf_records_t *r, uint64_t seed, int *fold, vf_folds_t *f)
 	}
 	if (nmulti < VF_FOLDS || nmulti + nsingle < 2 * VF_FOLDS) {
 		snprintf(f->why, sizeof f->why, "needs %d people with two records or "
-			 "more and %d in all; there are %d and %d", VF_FOLDS,
+			 "more and %d people in all; there are %d and %d", VF_FOLDS,
 			 2 * VF_FOLDS, nmulti, nmulti + nsingle);
 		goto out;
 	}
