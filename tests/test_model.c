@@ -208,6 +208,13 @@ static void test_missing_help(void **state)
 	expect_in(buf, "--weights");
 
 	assert_null(strstr(buf, "_notop"));
+	assert_null(strstr(buf, "names)"));
+	/* A path from the variable says so: the user did not type it. */
+	assert_int_equal(setenv("VGG16_WEIGHTS", "/x/y.h5", 1), 0);
+	model_missing_help(MODEL_VGG16, MODEL_TAP_FC2, "/x/y.h5", buf, sizeof buf);
+	expect_in(buf, "VGG16 weights not found at /x/y.h5 (the path VGG16_WEIGHTS "
+		  "names)\n");
+	assert_int_equal(unsetenv("VGG16_WEIGHTS"), 0);
 
 	model_missing_help(MODEL_VGGFACE, MODEL_TAP_FC1, "/x/face.h5", buf, sizeof buf);
 	expect_in(buf, "VGG-Face weights not found at /x/face.h5");

@@ -279,21 +279,25 @@ void model_missing_help(int model, int tap, const char *path, char *buf,
 			size_t len)
 {
 	const model_info_t *m = model_info(model);
-	char notop[512] = "";
+	const char *env = getenv(m->env);
+	char notop[512] = "", from[128] = "";
 
 	if (!buf || len == 0)
 		return;
+	/* A path the user did not type names its source. */
+	if (path && env && *env && strcmp(path, env) == 0)
+		snprintf(from, sizeof from, " (the path %s names)", m->env);
 	if (model_tap_info(tap)->nlayers == WEIGHTS_NCONV)
 		snprintf(notop, sizeof notop, "\n%s needs no dense layer: the "
 			 "_notop file %s, beside it, serves too.",
 			 model_tap_layer(model, tap), m->notop_name);
 	snprintf(buf, len,
-		 "%s weights not found at %s\n"
+		 "%s weights not found at %s%s\n"
 		 "%s downloads them on its first call from\n  %s\n"
 		 "and caches them as ~/.keras/%s/%s ($KERAS_HOME/%s/ "
 		 "when KERAS_HOME is set).%s\n"
 		 "Copy or download that file there, or point to it with "
 		 "%s=PATH or --weights PATH.",
-		 m->title, path ? path : "(no path)", m->get, m->url,
+		 m->title, path ? path : "(no path)", from, m->get, m->url,
 		 m->cache_dir, m->file_name, m->cache_dir, notop, m->env);
 }
