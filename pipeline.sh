@@ -18,7 +18,7 @@ softmax head, with Keras' semantics), and writes a report folder: the head,
 the per-epoch history (Keras' CSVLogger file) and training.png, the curves.
 FACES_DIR holds one folder of images per person (FACES_DIR/<person>/...).
 Without FACES_DIR it runs a demo on generated faces and generated random
-weights, and ends by asking predict who is in one of them.
+weights, and ends by asking predict who is in a photo it did not train on.
 
 the pipeline:
   --report DIR        the report folder (default: pipeline-report)
@@ -128,6 +128,9 @@ case ${#operands[@]} in
 1) faces=${operands[0]} ;;
 *) usage_error "one FACES_DIR only ('${operands[0]}' and '${operands[1]}')" ;;
 esac
+# Before anything is built or written (no report folder left behind).
+[ -z "$faces" ] || [ -d "$faces" ] ||
+	die "$faces: no such folder (FACES_DIR holds one folder of images per person)"
 if [ "$quiet" = 1 ]; then
 	ext+=(-q) trn+=(-q) prd+=(-q)
 fi
@@ -342,8 +345,18 @@ if [ -z "$faces" ]; then
 				mv "$weights.tmp" "$weights" || die "could not generate $weights"
 		fi
 	fi
-	[ -d "$faces" ] || "$ROOT/build/demo/gen_faces" --out "$faces" --people 6 --images 12 ||
-		die "could not generate the demo faces"
+	# A 13th image of each person, never trained on, is the photo that
+	# predict is asked about at the end.
+	photos=$report/demo-photos
+	if [ ! -d "$faces" ] || [ ! -d "$photos" ]; then
+		"$ROOT/build/demo/gen_faces" --out "$faces" --people 6 --images 13 &&
+			mkdir -p "$photos" || die "could not generate the demo faces"
+		for person in "$faces"/*/; do
+			person=${person%/}
+			mv "$person/013.jpg" "$photos/${person##*/}.jpg" ||
+				die "could not set aside the demo photos"
+		done
+	fi
 	[ "$quiet" = 1 ] || cat >&2 <<NOTE
 $PROG: DEMO. No FACES_DIR was given, so this runs on 6 generated cartoon
 $PROG: people (12 images each) with RANDOM VGG16 weights: the accuracy shows
@@ -366,6 +379,8 @@ say "1/3 extract: $faces -> $db"
 "$bin/extract" --in "$faces" --db "$db" "${ext[@]}" || die "extract failed"
 
 say "2/3 train-head: $db -> $head"
+# A picture of an earlier run must not outlive a failed one.
+rm -f "$report/training.png" "$report/training.gp"
 # Its standard output (the epochs, a sweep's table) is kept for the picture.
 "$bin/train-head" --db "$db" --out "$head" --history "$history" "${trn[@]}" |
 	tee "$report/train-head.txt" || die "train-head failed"
@@ -378,7 +393,7 @@ write_plot "$history" "$report/train-head.txt" "$report/training.gp" "$title"
 	-e "set output 'training.png'" training.gp) || die "gnuplot failed"
 
 if [ "$demo" = 1 ]; then
-	one=$(find "$faces" -name '*.jpg' | sort | head -n 1)
+	one=$photos/person_01.jpg
 	say "who is in $one? (predict --head $head --top-k 3 ...)"
 	"$bin/predict" --head "$head" --top-k 3 "${prd[@]}" "$one" ||
 		die "predict failed"

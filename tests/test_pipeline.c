@@ -164,9 +164,13 @@ static void test_demo(void **state)
 	assert_null(strstr(out, "Epoch 3/"));
 	/* train-head's suggestion names the --keep it was given. */
 	assert_non_null(strstr(out, ", --keep 0.9) "));
-	/* predict's two ranks of the one demo image. */
-	assert_non_null(strstr(out, "001.jpg\t2\t"));
-	assert_null(strstr(out, "001.jpg\t3\t"));
+	/* predict's two ranks of the demo's photo, one it did not train on. */
+	assert_non_null(strstr(out, "/demo-photos/person_01.jpg\t2\t"));
+	assert_null(strstr(out, "person_01.jpg\t3\t"));
+	snprintf(path, sizeof path, "%s/demo-faces/person_01/013.jpg", report);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof path, "%s/demo-faces/person_01/012.jpg", report);
+	assert_int_equal(access(path, F_OK), 0);
 	char done[512];
 	snprintf(done, sizeof done, "pipeline.sh: done: %s/head.h5 (the head), "
 		 "%s/history.csv, %s/training.png\n", report, report, report);
@@ -229,6 +233,24 @@ static void test_demo(void **state)
 	assert_non_null(strstr(gp, "title 'run 1: lr 0.001, dropout 0'"));
 	assert_non_null(strstr(gp, "title 'run 4: lr 0.01, dropout 0.5'"));
 	free(gp);
+
+	/* A stage that fails leaves no picture of an earlier run behind. */
+	st = sh(&out, "./pipeline.sh --report %s --epochs 1 --class-weight "
+		"/nonexistent/weights.json -q", report);
+	if (st != 1 || !strstr(out, "pipeline.sh: error: train-head failed\n"))
+		fail_msg("a failed train-head: exit %d:\n%s", st, out);
+	free(out);
+	snprintf(path, sizeof path, "%s/training.png", report);
+	assert_int_equal(access(path, F_OK), -1);
+	/* A FACES_DIR that is not there: said before anything is built or
+	 * written, no report folder left behind. */
+	snprintf(path, sizeof path, "%s/report2", g_dir);
+	st = sh(&out, "./pipeline.sh %s/nonexistent --report %s", g_dir, path);
+	if (st != 1 || !strstr(out, "/nonexistent: no such folder (FACES_DIR holds one "
+			       "folder of images per person)\n"))
+		fail_msg("a missing FACES_DIR: exit %d:\n%s", st, out);
+	free(out);
+	assert_int_equal(access(path, F_OK), -1);
 }
 
 /* fake_machine: a folder of stand-ins for dpkg-query (no package installed)
