@@ -81,7 +81,7 @@ int cli_double(const char *prog, const char *opt, const char *s, double lo,
 	return 0;
 }
 
-int cli_bad_option(const char *prog, char **argv)
+int cli_bad_option(const char *prog, char **argv, const char *shorts)
 {
 	/* getopt_long leaves in optopt the option's value: 0 for an unknown
 	 * long option, the letter of a short one, or a long-only option's
@@ -97,7 +97,10 @@ int cli_bad_option(const char *prog, char **argv)
 				 (int)(strchr(arg, '=') - arg), arg);
 	if (optopt > 255)
 		return cli_usage(prog, "option %s needs a value", arg);
-	return cli_usage(prog, "option -%c is unknown or lacks its value", optopt);
+	const char *o = optopt != ':' ? strchr(shorts, optopt) : NULL;
+	if (o && o[1] == ':')
+		return cli_usage(prog, "option -%c needs a value", optopt);
+	return cli_usage(prog, "unknown option -%c", optopt);
 }
 
 int cli_model(const char *prog, const char *s, int *model)

@@ -35,9 +35,10 @@ int cli_double(const char *prog, const char *opt, const char *s, double lo,
 
 /* cli_bad_option, for the '?' of getopt_long (with opterr = 0): prints
  * which option was unknown, lacked its value or was given one it does not
- * take, and the hint to --help; returns CLI_USAGE.  Long-only options
- * must have values of 256 and up (the programs' O_* enums). */
-int cli_bad_option(const char *prog, char **argv);
+ * take, and the hint to --help; returns CLI_USAGE.  shorts is the short
+ * options' string getopt_long was given.  Long-only options must have
+ * values of 256 and up (the programs' O_* enums). */
+int cli_bad_option(const char *prog, char **argv, const char *shorts);
 
 /* cli_model parses --model's value s ("vgg16" or "vggface", weights.h's
  * models): 0 and *model set, or -1 after printing the usage error

@@ -33,6 +33,9 @@
 #include "net/tune.h"
 #include "net/weights.h"
 
+/* The short options, getopt's and cli_bad_option's. */
+#define SHORT_OPTS "qh"
+
 static const char usage[] =
 	"usage: extract --in FACES_DIR --db FEATS.lmdb [options]\n"
 	"\n"
@@ -140,7 +143,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 	*o = (run_opts_t){.batch = 0, .decode_threads = 2, .limit = -1,
 			  .dtype = FEATDB_F32};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_IN: o->in = optarg; break;
 		case O_DB: o->db = optarg; break;
@@ -201,7 +204,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
 		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
-			return cli_bad_option(PROG, argv);
+			return cli_bad_option(PROG, argv, SHORT_OPTS);
 		}
 	}
 	if (optind < argc)

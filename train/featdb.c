@@ -15,6 +15,9 @@
 #include "version.h"
 #include "featdb/featdb_tool.h"
 
+/* The short options, getopt's and cli_bad_option's. */
+#define SHORT_OPTS "h"
+
 static const char usage[] =
 	"usage: featdb COMMAND [options] [operands]\n"
 	"\n"
@@ -97,7 +100,7 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 	*a = (args_t){0};
 	*status = CLI_OK;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_DB: a->db = optarg; break;
 		case O_OUT: a->out = optarg; break;
@@ -111,7 +114,7 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 		case O_HELP_DEV: fputs(usage_dev, stdout); return -1;
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); return -1;
 		default:
-			*status = cli_bad_option(PROG, argv);
+			*status = cli_bad_option(PROG, argv, SHORT_OPTS);
 			return -1;
 		}
 	}

@@ -21,6 +21,9 @@
 #include "recog/recog.h"
 #include "version.h"
 
+/* The short options, getopt's and cli_bad_option's. */
+#define SHORT_OPTS "qh"
+
 static const char usage[] =
 	"usage: nearest IMAGE_OR_DIR... --db STORE [options]\n"
 	"       nearest --query-db QUERIES --db STORE [options]\n"
@@ -106,7 +109,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 
 	*o = (opts_t){.top_k = 5, .batch = 8, .threshold = -1, .conv = -1};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_DB: o->db = optarg; break;
 		case O_QUERY_DB: o->query_db = optarg; break;
@@ -145,7 +148,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
 		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
-			return cli_bad_option(PROG, argv);
+			return cli_bad_option(PROG, argv, SHORT_OPTS);
 		}
 	}
 	const char *wrong = !o->db ? "--db STORE is required" :

@@ -25,6 +25,9 @@
 #include "net/vgg.h"
 #include "net/weights.h"
 
+/* The short options, getopt's and cli_bad_option's. */
+#define SHORT_OPTS "qh"
+
 #define PROG "predict"
 
 static const char usage[] =
@@ -129,7 +132,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 
 	*o = (opts_t){.top_k = 5, .batch = 8, .conv = -1};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_HEAD: o->head = optarg; break;
 		case O_WEIGHTS: o->weights = optarg; break;
@@ -167,7 +170,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
 		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
-			return cli_bad_option(PROG, argv);
+			return cli_bad_option(PROG, argv, SHORT_OPTS);
 		}
 	}
 	if (o->save_model && o->head && optind < argc)

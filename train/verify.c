@@ -18,6 +18,9 @@
 #include "version.h"
 #include "verify/verify.h"
 
+/* The short options, getopt's and cli_bad_option's. */
+#define SHORT_OPTS "qh"
+
 static const char usage[] =
 	"usage: verify A B [--db STORE | --weights FILE [--model M] [--layer L]]\n"
 	"                  [options]\n"
@@ -118,7 +121,7 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 
 	*o = (vf_opts_t){.threshold = -1, .conv = -1, .far = 1e-3, .impostors = 1000000};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		switch (c) {
 		case O_DB: o->db = optarg; break;
 		case O_WEIGHTS: o->weights = optarg; break;
@@ -184,7 +187,7 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
 		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
-			return cli_bad_option(PROG, argv);
+			return cli_bad_option(PROG, argv, SHORT_OPTS);
 		}
 	}
 	const char *wrong = NULL;

@@ -11,6 +11,9 @@
 #include "head/head.h"
 #include "train_head.h"
 #include "version.h"
+
+/* The short options, getopt's and cli_bad_option's. */
+#define SHORT_OPTS "qh"
 #define MAX_RUNS 4096 /* combinations per sweep */
 
 static const char usage[] =
@@ -316,7 +319,7 @@ int th_parse_args(int argc, char **argv, th_opts_t *o)
 
 	defaults(o);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		int k = c >= O_SWEPT ? c - O_SWEPT : -1;
 		const char *opt = k >= 0 ? flags[k] : "";
 		th_values_t *v = k >= 0 ? &o->v[k] : NULL;
@@ -388,7 +391,7 @@ int th_parse_args(int argc, char **argv, th_opts_t *o)
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
 		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
 		default:
-			return cli_bad_option(PROG, argv);
+			return cli_bad_option(PROG, argv, SHORT_OPTS);
 		}
 		/* The first bad value is the one reported. */
 		if (bad)
