@@ -257,10 +257,17 @@ static void test_errors(void **state)
 	assert_non_null(strstr(err, "none"));
 	assert_int_equal(dataset_scan(d, 0, &ds, err), ERR_FORMAT);
 	assert_non_null(strstr(err, "no class folders"));
+	assert_null(strstr(err, "one person's"));
 	mk(d, "file.jpg");
 	snprintf(p, sizeof p, "%s/file.jpg", d);
 	assert_int_equal(dataset_scan(p, 0, &ds, err), ERR_IO);
 	assert_non_null(strstr(err, "not a directory"));
+	/* Images and no folder: a person's own folder, given for the folder
+	 * of people. */
+	assert_int_equal(dataset_scan(d, 0, &ds, err), ERR_FORMAT);
+	assert_non_null(strstr(err, "no class folders (expected "));
+	assert_non_null(strstr(err, "; the images in it are one person's? Give the "
+				    "folder that holds a folder per person"));
 	tu_rm_rf(d);
 }
 

@@ -457,9 +457,14 @@ int dataset_scan(const char *root, int flags, dataset_t *ds, char *err)
 		goto fail;
 	}
 	if (ds->nclasses == 0) {
+		/* A person's own folder given for the folder of people. */
+		size_t nimages = 0;
+		for (size_t i = 0; i < ntop; i++)
+			nimages += !is_dir(root, top[i]) && dataset_is_image_name(top[i]);
 		rc = err_set(err, ERR_FORMAT,
-			     "%s: no class folders (expected %s/<person>/<images>)",
-			     root, root);
+			     "%s: no class folders (expected %s/<person>/<images>)%s",
+			     root, root, nimages ? "; the images in it are one person's? "
+			     "Give the folder that holds a folder per person" : "");
 		goto fail;
 	}
 	/* Class indices follow the names in Keras' order. */
