@@ -170,6 +170,31 @@ static void test_info(void **state)
 	out = run(unknown, &st, d);
 	assert_int_equal(st, 2);
 	free(out);
+
+	/* A name in UTF-8 keeps the table's columns: padded by characters. */
+	static const char *const utf8[] = {"alice", "bob", "carol", "zo\xc3\xab"};
+	char db2[4200];
+	int some[9], n = 0;
+	for (int i = 0; i < 9; i++)
+		if (all_cls[i] != 3) /* dave's records: the fourth person is Zoë */
+			some[n++] = i;
+	snprintf(db2, sizeof db2, "%s/utf8.lmdb", d);
+	make_store(db2, some, n, utf8, 4, FEATDB_F32, "feedfacecafebeef");
+	char *argv2[] = {FEATDB, "info", db2, NULL};
+	out = run(argv2, &st, d);
+	assert_int_equal(st, 0);
+	const char *row2 = strstr(out, "\n2      carol"), *row3 = strstr(out, "\n3      zo");
+	assert_true(row2 && row3);
+	/* The characters before each row's first count. */
+	size_t col[2];
+	for (int r = 0; r < 2; r++) {
+		const char *ch = (r ? row3 : row2) + 1 + 7;
+		col[r] = 7;
+		for (; *ch < '0' || *ch > '9'; ch++)
+			col[r] += ((unsigned char)*ch & 0xc0) != 0x80;
+	}
+	assert_int_equal(col[0], col[1]);
+	free(out);
 	tu_rm_rf(d);
 }
 

@@ -120,10 +120,17 @@ int fdb_info(const char *db)
 	       (unsigned long long)split_total[0], (unsigned long long)split_total[1],
 	       (unsigned long long)split_total[2]);
 	printf("\n%-6s %-32s %7s %7s %7s\n", "class", "person", "train", "valid", "test");
-	for (int c = 0; c < meta.nclasses; c++)
-		printf("%-6d %-32s %7llu %7llu %7llu\n", c, meta.classes[c],
+	for (int c = 0; c < meta.nclasses; c++) {
+		/* Padded to 32 characters, not bytes: a name in UTF-8 (Zoë)
+		 * keeps its columns. */
+		size_t chars = 0;
+		for (const char *ch = meta.classes[c]; *ch; ch++)
+			chars += ((unsigned char)*ch & 0xc0) != 0x80;
+		printf("%-6d %s%*s %7llu %7llu %7llu\n", c, meta.classes[c],
+		       chars < 32 ? (int)(32 - chars) : 0, "",
 		       (unsigned long long)in.count[c][0], (unsigned long long)in.count[c][1],
 		       (unsigned long long)in.count[c][2]);
+	}
 	status = CLI_OK;
 out:
 	free(in.count);
