@@ -201,6 +201,11 @@ int cli_flush_stdout(const char *prog)
 	return -1;
 }
 
+const char *cli_noun(unsigned long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 double cli_now(void)
 {
 	struct timespec ts;

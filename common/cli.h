@@ -104,4 +104,7 @@ int cli_stderr_redraws(void);
 /* cli_now: monotonic seconds. */
 double cli_now(void);
 
+/* cli_noun: one when n is 1, else many ("1 image", "2 images"). */
+const char *cli_noun(unsigned long long n, const char *one, const char *many);
+
 #endif

@@ -364,6 +364,14 @@ static void test_programs_threads(void **state)
 			fail_msg("no main file makes %s (run from the source tree)", must[k]);
 }
 
+static void test_noun(void **state)
+{
+	(void)state;
+	assert_string_equal(cli_noun(1, "image", "images"), "image");
+	assert_string_equal(cli_noun(0, "query", "queries"), "queries");
+	assert_string_equal(cli_noun(2, "class", "classes"), "classes");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_put_tsv),
 		cmocka_unit_test(test_redraws_and_clock),
 		cmocka_unit_test(test_programs_threads),
+		cmocka_unit_test(test_noun),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

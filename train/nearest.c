@@ -307,9 +307,10 @@ int main(int argc, char **argv)
 	if (cli_flush_stdout(PROG))
 		goto out;
 	if (!o.quiet)
-		fprintf(stderr, PROG ": %d queries, %llu records (%s, %d-d %s), %s, top "
+		fprintf(stderr, PROG ": %d %s, %llu records (%s, %d-d %s), %s, top "
 			"%d, threshold %s%s; %.2f s, of which the search %.2f s; %llu "
 			"distances measured again in double; %zu %s skipped%s\n", q.n,
+			cli_noun((unsigned long long)q.n, "query", "queries"),
 			(unsigned long long)res.records, res.meta.model,
 			res.meta.dim, featdb_dtype_name(res.meta.dtype),
 			recog_metric_name(o.metric), no.k, have_t ? t.from : "none",

@@ -417,7 +417,8 @@ int main(int argc, char **argv)
 	if (cli_flush_stdout(PROG))
 		goto out;
 	if (!o.quiet)
-		fprintf(stderr, PROG ": %zu images, %zu skipped\n", done, im.skipped);
+		fprintf(stderr, PROG ": %zu %s, %zu skipped\n", done,
+			cli_noun(done, "image", "images"), im.skipped);
 	if (done)
 		status = CLI_OK;
 	else if (im.skipped)

@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "dataset/classes.h"
 #include "net/model.h"
 #include "run.h"
@@ -245,8 +246,10 @@ int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 			p->all[p->nall++] = it;
 	}
 	if (!o->quiet)
-		fprintf(stderr, PROG ": %zu images in %d classes; %zu already stored, "
-			"%zu to extract\n", p->total, p->ds.nclasses, p->present, p->nall);
+		fprintf(stderr, PROG ": %zu %s in %d %s; %zu already stored, "
+			"%zu to extract\n", p->total, cli_noun(p->total, "image", "images"),
+			p->ds.nclasses, cli_noun(p->ds.nclasses, "class", "classes"),
+			p->present, p->nall);
 	/* A store written for the first time gets its metadata even when there
 	 * is nothing to extract, so that it is a valid (empty) store. */
 	if (p->nall == 0 && !p->have_old &&

@@ -237,10 +237,10 @@ int fdb_merge(const char *outpath, int nin, char **in)
 		cli_error(PROG, "%s", err);
 		goto out;
 	}
-	fprintf(stderr, PROG ": merged %d stores into %s: %llu records added, %llu "
-		"already there, %llu conflicts; %d people\n", nin, outpath,
-		(unsigned long long)m.added, (unsigned long long)m.same,
-		(unsigned long long)m.conflicts, meta.nclasses);
+	fprintf(stderr, PROG ": merged %d %s into %s: %llu records added, %llu "
+		"already there, %llu conflicts; %d people\n", nin,
+		cli_noun(nin, "store", "stores"), outpath, (unsigned long long)m.added,
+		(unsigned long long)m.same, (unsigned long long)m.conflicts, meta.nclasses);
 	if (m.conflicts)
 		cli_error(PROG, "%llu records differ between the inputs (listed above): "
 			  "the first input's were kept", (unsigned long long)m.conflicts);
