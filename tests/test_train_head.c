@@ -1187,8 +1187,9 @@ static void test_default_out(void **state)
 	int run_i, epoch;
 	line = last_line(slurp(out));
 	const char *at = strstr(line, "; the head (run ");
-	if (!at || !strstr(line, "train-head: 2 runs, 6 epochs in all, ") || sscanf(at, "; the head (run %d, epoch %d, the best) is in head.h5",
-			  &run_i, &epoch) != 2)
+	if (!at || !strstr(line, "train-head: 2 runs, 6 epochs in all, ") ||
+	    sscanf(at, "; the head (run %d, epoch %d, the best) is in head.h5",
+		   &run_i, &epoch) != 2)
 		fail_msg("last line: '%s'", line);
 	char best[64];
 	snprintf(best, sizeof best, "%d", epoch);

@@ -5,9 +5,10 @@
  * against a double-precision convolution, im2col with OpenBLAS sgemm and
  * the direct kernel's promised order in plain C (tests/support/conv_ref.h),
  * all on seeded random inputs of odd shapes, and the whole network on
- * each ISA against the reference path (--conv direct).  Every kernel table (portable C, with the FMA instructions and
- * with the C library's fmaf, AVX2, AVX-512, and AVX-512's code on AVX2
- * registers, emul512) must give the same bits as each other; each test
+ * each ISA against the reference path (--conv direct).  Every kernel
+ * table (portable C, with the FMA instructions and with the C library's
+ * fmaf, AVX2, AVX-512, and AVX-512's code on AVX2 registers, emul512)
+ * must give the same bits as each other; each test
  * says which ran and which this CPU could not run.  Closeness: |a - b| <=
  * atol + rtol * |ref| for every element, with atol a fraction of max |ref|:
  * Winograd's rounding error follows the size of the inputs, not of each
