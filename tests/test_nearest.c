@@ -183,6 +183,29 @@ static void test_self_and_query_db(void **state)
 	}
 }
 
+/* A damaged record in the searched store is passed over, and the summary
+ * counts it. */
+static void test_damaged_record_counted(void **state)
+{
+	(void)state;
+	char dmg[600], cmd[2000], why[ERR_LEN];
+	snprintf(dmg, sizeof dmg, "%s/damaged.lmdb", dir);
+	snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s %s", dmg, db, dmg);
+	assert_int_equal(system(cmd), 0);
+	if (e2e_raw_put(dmg, "person_01/001.jpg", "garbage", 7, why))
+		fail_msg("%s", why);
+	char *text;
+	static hit_t h[64];
+	int n = nearest(0, h, 64, &text, "--query-db", db, "--db", dmg, "--top-k", "1",
+			NULL);
+	assert_int_equal(n, 30);
+	/* The store's records, the damaged one among them, then that one. */
+	assert_non_null(strstr(text, "nearest: 30 queries, 30 records ("));
+	assert_non_null(strstr(text, "; 1 damaged record passed over (featdb verify)\n"));
+	free(text);
+	tu_rm_rf(dmg);
+}
+
 /* Writes a store of n records of dimension D (float32, 7 people) whose
  * record i is the seeded vector of i; fingerprint fp. */
 static void big_store(const char *path, int n, int D, const char *fp)
@@ -501,6 +524,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_own_person_first),
 		cmocka_unit_test(test_self_and_query_db),
+		cmocka_unit_test(test_damaged_record_counted),
 		cmocka_unit_test(test_store_streamed),
 		cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_conv_of_the_store),

@@ -306,17 +306,23 @@ int main(int argc, char **argv)
 	print_hits(&q, &res, have_t ? &t : NULL);
 	if (cli_flush_stdout(PROG))
 		goto out;
-	if (!o.quiet)
+	if (!o.quiet) {
 		fprintf(stderr, PROG ": %d %s, %llu records (%s, %d-d %s), %s, top "
 			"%d, threshold %s%s; %.2f s, of which the search %.2f s; %llu "
-			"distances measured again in double; %zu %s skipped%s\n", q.n,
+			"distances measured again in double; %zu %s skipped", q.n,
 			cli_noun((unsigned long long)q.n, "query", "queries"),
 			(unsigned long long)res.records, res.meta.model,
 			res.meta.dim, featdb_dtype_name(res.meta.dtype),
 			recog_metric_name(o.metric), no.k, have_t ? t.from : "none",
 			have_t && t.stale ? " (stale: verify --calibrate again)" : "",
 			cli_now() - t0, t1, (unsigned long long)res.exact, skipped,
-			o.query_db ? "damaged query records" : "inputs", res.bad ? "; damaged records passed over (featdb verify)" : "");
+			o.query_db ? "damaged query records" : "inputs");
+		if (res.bad)
+			fprintf(stderr, "; %llu damaged %s passed over (featdb verify)",
+				(unsigned long long)res.bad,
+				cli_noun(res.bad, "record", "records"));
+		fputc('\n', stderr);
+	}
 	status = CLI_OK;
 	goto out;
 fail:
