@@ -550,6 +550,17 @@ static void test_vggface(void **state)
 	unlink(out);
 }
 
+/* A small stand-in for a whole-model file an earlier --save-model wrote:
+ * the root attributes by which it is known. */
+static void small_model_file(const char *path)
+{
+	hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	assert_true(f >= 0);
+	assert_int_equal(h5util_attr_write_text(f, "vggfeat_format", MODEL_FILE_FORMAT), 0);
+	assert_int_equal(h5util_attr_write_text(f, "model_config", "{}"), 0);
+	H5Fclose(f);
+}
+
 /* A save that fails half-way (a file size limit of 20 MB, whose signal
  * is ignored so that write fails with EFBIG) and a folder that does not
  * exist: exit 1, one error line, the old file untouched, no temporary
@@ -558,9 +569,11 @@ static void test_atomic(void **state)
 {
 	(void)state;
 	char out[600], cmd[4096];
-	static const char old[] = "the previous model file";
 	path_in(out, sizeof out, "kept.h5");
-	assert_int_equal(tu_write_file(out, old, sizeof old), 0);
+	small_model_file(out);
+	size_t oldlen;
+	uint8_t *old = tu_read_file(out, &oldlen);
+	assert_non_null(old);
 	snprintf(cmd, sizeof cmd, "trap '' XFSZ; ulimit -f 20000; exec '%s' --head '%s' "
 		 "--weights '%s' --save-model '%s'", proc_bin("predict"), head16,
 		 tu_weights_path(), out);
@@ -575,9 +588,9 @@ static void test_atomic(void **state)
 	free(text);
 	size_t len;
 	uint8_t *now = tu_read_file(out, &len);
-	assert_int_equal(len, sizeof old);
-	assert_memory_equal(now, old, sizeof old);
-	free(now);
+	assert_int_equal(len, oldlen);
+	assert_memory_equal(now, old, oldlen);
+	free(now), free(old);
 	no_temporary(out);
 
 	const char *msg;
@@ -632,6 +645,37 @@ static void test_refusals(void **state)
 	assert_int_equal(before.st_size, after.st_size);
 	assert_true(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
 		    before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+
+	/* Over anything but a whole model it wrote: a photo, another head, a
+	 * Keras model of the user's, a folder; each left as it was. */
+	char photo[600], other[600], folder[600];
+	path_in(photo, sizeof photo, "me.jpg");
+	path_in(other, sizeof other, "other_head.h5");
+	path_in(folder, sizeof folder, "a_folder");
+	assert_int_equal(tu_write_file(photo, "\xff\xd8\xff a photo", 13), 0);
+	char cp[1400];
+	snprintf(cp, sizeof cp, "cp '%s' '%s'", head16, other);
+	assert_int_equal(system(cp), 0);
+	assert_int_equal(mkdir(folder, 0755), 0);
+	const struct { const char *path, *why; } refused[] = {
+		{photo, "me.jpg exists and is not a whole-model file (not an HDF5 "
+			"file); --save-model replaces only a model it wrote"},
+		{other, "other_head.h5 exists and is not a whole-model file (an HDF5 "
+			"file that is not a whole model predict --save-model wrote)"},
+		{folder, "a_folder is a folder; name the model's file"},
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		struct stat b0, b1;
+		assert_int_equal(stat(refused[i].path, &b0), 0);
+		assert_int_equal(predict(&msg, "--head", head16, "--weights",
+					 tu_weights_path(), "--save-model", refused[i].path,
+					 NULL), 1);
+		if (!strstr(msg, refused[i].why))
+			fail_msg("--save-model %s said: %s", refused[i].path, msg);
+		assert_int_equal(stat(refused[i].path, &b1), 0);
+		assert_true(b0.st_ino == b1.st_ino && b0.st_size == b1.st_size);
+	}
+	unlink(photo), unlink(other), rmdir(folder);
 
 	/* Usage errors: exit 2, the Try line. */
 	static const char *const usage[][6] = {

@@ -271,7 +271,8 @@ static int check_save_tap(const opts_t *o, const head_meta_t *hm, int model,
 }
 
 /* check_save_target refuses to write the model over the head or the
- * weights it is made from (the same file, whatever the path says). */
+ * weights it is made from (the same file, whatever the path says), or
+ * over anything but a whole model it wrote (net/model_file.h). */
 static int check_save_target(const opts_t *o, const char *wpath, char *err)
 {
 	struct stat to, st;
@@ -284,7 +285,7 @@ static int check_save_target(const opts_t *o, const char *wpath, char *err)
 		    st.st_ino == to.st_ino)
 			return err_set(err, ERR_ARG, "--save-model %s is the %s it is "
 				       "made from", o->save_model, i ? "weights file" : "head");
-	return 0;
+	return model_file_replaceable(o->save_model, err);
 }
 
 /* save_model: the seed's whole model, the backbone of w through its

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -438,6 +439,48 @@ static int write_file(void *arg, int fd, char *err)
 	free(sorted);
 	free(names);
 	return rc ? ERR_IO : 0;
+}
+
+/* ---- what it may replace ----------------------------------------------- */
+
+/* In a child: 0 when the file arg has the root attributes a whole-model
+ * file has and a head or a Keras model of the user's has not both of. */
+static int ours(void *arg, int fd, char *err)
+{
+	const char *path = arg;
+	hid_t f;
+	int ok;
+
+	(void)fd;
+	if (H5Fis_hdf5(path) <= 0)
+		return err_set(err, ERR_FORMAT, "not an HDF5 file");
+	f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	ok = f >= 0 && H5Aexists(f, "vggfeat_format") > 0 &&
+	     H5Aexists(f, "model_config") > 0;
+	if (f >= 0)
+		H5Fclose(f);
+	return ok ? 0 : err_set(err, ERR_FORMAT, "an HDF5 file that is not a "
+				"whole model predict --save-model wrote");
+}
+
+int model_file_replaceable(const char *path, char *err)
+{
+	char why[ERR_LEN];
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? 0 : err_set(err, ERR_IO, "%s: %s", path,
+						     strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return err_set(err, ERR_ARG, "%s is a folder; name the model's file "
+			       "(%s/face_model.h5, say)", path, path);
+	if (!S_ISREG(st.st_mode))
+		snprintf(why, sizeof why, "not a regular file");
+	else if (h5child_run(path, ours, NULL, (void *)path, why) == 0)
+		return 0;
+	return err_set(err, ERR_ARG, "%s exists and is not a whole-model file (%s); "
+		       "--save-model replaces only a model it wrote: move that file "
+		       "away or name another", path, why);
 }
 
 /* ---- the atomic save --------------------------------------------------- */

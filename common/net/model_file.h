@@ -122,4 +122,12 @@ typedef struct model_file {
  *   ERR_NOMEM. */
 int model_file_save(const char *path, const model_file_t *m, char *err);
 
+/* model_file_replaceable: 0 when model_file_save may write path: nothing
+ * is there yet, or a whole-model file it wrote (its vggfeat_format and
+ * model_config; read in a child process, h5child.h).  Else ERR_ARG, err
+ * naming what is there (a folder, a file that is not HDF5, an HDF5 file of
+ * another kind: a head, a weights file, a Keras model of the user's), or
+ * ERR_IO when path cannot be examined. */
+int model_file_replaceable(const char *path, char *err);
+
 #endif
