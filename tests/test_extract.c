@@ -485,6 +485,10 @@ static void test_usage_errors(void **state)
 	expect_error(log, missing, 1, "/nonexistent/faces");
 	char *emp[] = {EXTRACT, "--in", empty, "--db", db, "--weights", w, NULL};
 	expect_error(log, emp, 1, "no class folders");
+	/* --db naming the faces' own folder: not made a store. */
+	char *intofaces[] = {EXTRACT, "--in", in, "--db", in, "--weights", w, NULL};
+	expect_error(log, intofaces, 1, "faces is a folder that is not a feature "
+		     "store (it holds 'ann'); a new store is made in a new or empty folder");
 	char *unwritable[] = {EXTRACT, "--in", in, "--db", nodb, "--weights", w, NULL};
 	expect_error(log, unwritable, 1, "sub.lmdb");
 	char *noweights[] = {EXTRACT, "--in", in, "--db", db, "--weights",

@@ -494,7 +494,8 @@ static void test_two_extracts(void **state)
 	snprintf(log2, sizeof log2, "%s/2.log", d);
 	char *ext[] = {proc_bin("extract"), "--in", g_faces, "--db", db, "--weights",
 		       (char *)tu_weights_path(), "--batch", "1", "-q", NULL};
-	static const char msg[] = "another extract is writing to this store";
+	static const char msg[] = "another program (extract or featdb merge) is "
+				  "writing to this store; wait for it to finish";
 
 	/* The second starts while the first works (stopped, so that it cannot
 	 * finish first): it refuses. */
@@ -506,11 +507,24 @@ static void test_two_extracts(void **state)
 	}
 	assert_int_equal(kill(a, SIGSTOP), 0);
 	int sb = proc_run(ext, log2);
+	/* Nor does featdb merge write into it meanwhile. */
+	char other[600], why[ERR_LEN];
+	snprintf(other, sizeof other, "%s/other.lmdb", d);
+	if (e2e_make_store(other, 3, 8, 5, why))
+		fail_msg("%s", why);
+	char *merge[] = {proc_bin("featdb"), "merge", db, other, NULL};
+	char log3[700];
+	snprintf(log3, sizeof log3, "%s/3.log", d);
+	int sm = proc_run(merge, log3);
 	assert_int_equal(kill(a, SIGCONT), 0);
 	assert_int_equal(sb, 1);
 	char *out = tu_slurp(log2);
 	assert_non_null(strstr(out, msg));
 	assert_int_equal(tu_count(out, "error:"), 1);
+	free(out);
+	assert_int_equal(sm, 1);
+	out = tu_slurp(log3);
+	assert_non_null(strstr(out, msg));
 	free(out);
 	assert_int_equal(proc_wait(a), 0);
 	assert_complete(db);

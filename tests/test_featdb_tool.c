@@ -553,6 +553,32 @@ static void test_merge(void **state)
 	free(log);
 	if (e2e_same_store(whole, out, why))
 		fail_msg("%s", why);
+	/* OUT given again as an IN, however spelled: refused before anything
+	 * is opened for writing. */
+	char dot[4300], slash[4300], link[4300];
+	snprintf(dot, sizeof dot, "%s/./out.lmdb", d);
+	snprintf(slash, sizeof slash, "%s/", out);
+	snprintf(link, sizeof link, "%s/link.lmdb", d);
+	assert_int_equal(symlink(out, link), 0);
+	const char *same[] = {out, dot, slash, link};
+	for (int i = 0; i < 4; i++) {
+		char *again[] = {FEATDB, "merge", out, a, (char *)same[i], NULL};
+		log = run(again, &st, d);
+		assert_int_equal(st, 1);
+		if (!strstr(log, " is both OUT and IN"))
+			fail_msg("merge OUT ... %s said: %s", same[i], log);
+		free(log);
+	}
+	if (e2e_same_store(whole, out, why))
+		fail_msg("%s", why);
+	/* A folder that holds other things is not made a store. */
+	char *intofaces[] = {FEATDB, "merge", (char *)d, a, NULL};
+	log = run(intofaces, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, " is a folder that is not a feature store (it holds '"));
+	free(log);
+	snprintf(cmd, sizeof cmd, "%s/data.mdb", d);
+	assert_int_equal(access(cmd, F_OK), -1);
 	tu_rm_rf(d);
 }
 

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -212,6 +214,54 @@ static int lock_reserve(const char *path, char *err)
 	return rc;
 }
 
+/* A store is made in a new or empty folder, or one holding only a store's
+ * own files (an earlier run's lock files): never in a folder of images or
+ * of anything else the user keeps, which --db given for --in would be. */
+static int only_store_files(const char *path, char *err)
+{
+	static const char *const ours[] = {".", "..", "data.mdb", "lock.mdb",
+					   "extract.lock"};
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int ret = 0;
+
+	if (!d)
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+	while (ret == 0 && (e = readdir(d))) {
+		size_t i = 0;
+		while (i < sizeof ours / sizeof *ours && strcmp(e->d_name, ours[i]))
+			i++;
+		if (i == sizeof ours / sizeof *ours)
+			ret = err_set(err, ERR_FORMAT, "%s is a folder that is not a "
+				      "feature store (it holds '%s'); a new store is made "
+				      "in a new or empty folder", path, e->d_name);
+	}
+	closedir(d);
+	return ret;
+}
+
+int featdb_lock_writer(const char *path, int *fd, char *err)
+{
+	char lock[4096];
+
+	if ((size_t)snprintf(lock, sizeof lock, "%s/extract.lock", path) >= sizeof lock)
+		return err_set(err, ERR_IO, "%s: path too long", path);
+	*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (*fd < 0)
+		return err_set(err, ERR_IO, "%s: %s", lock, strerror(errno));
+	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		if (e == EWOULDBLOCK)
+			return err_set(err, ERR_IO, "%s: another program (extract or "
+				       "featdb merge) is writing to this store; wait "
+				       "for it to finish", path);
+		return err_set(err, ERR_IO, "%s: %s", lock, strerror(e));
+	}
+	return 0;
+}
+
 int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 {
 	featdb_t *db = NULL;
@@ -281,6 +331,8 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 		}
 		fresh = 1;
 	}
+	if (fresh && (ret = only_store_files(path, err)) != 0)
+		goto fail;
 
 	if (!fresh && (ret = featdb_pages_precheck(db, data, err)) != 0)
 		goto fail;

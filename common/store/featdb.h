@@ -215,7 +215,9 @@ enum { FEATDB_RDONLY = 0, FEATDB_CREATE = 1, FEATDB_WRITE = 2 };
  * no data.mdb, or read-only, nothing yet: the state a first extract leaves
  * until its first commit), ERR_FORMAT when it is not an LMDB environment of
  * ours (not a directory, garbage or truncated data.mdb, no "features"/"meta"
- * database) or is damaged: LMDB trusts its file and would crash on a
+ * database; for FEATDB_CREATE, a folder without data.mdb that holds other
+ * files than a store's: a folder of images given for the store) or is
+ * damaged: LMDB trusts its file and would crash on a
  * damaged page, so the open first checks the meta pages and walks every
  * branch and leaf page of the snapshot it reads (not the vectors: their
  * CRCs do), ERR_IO otherwise (e.g. a full disk, reported as such).  A
@@ -226,6 +228,13 @@ enum { FEATDB_RDONLY = 0, FEATDB_CREATE = 1, FEATDB_WRITE = 2 };
  * thread, and never in a fork()ed child. */
 int featdb_open(const char *path, int flags, featdb_t **out, char *err);
 void featdb_close(featdb_t *db);
+
+/* featdb_lock_writer takes the store's writer lock (an exclusive flock on
+ * path/extract.lock, the name extract has always used), held until *fd is
+ * closed: extract and featdb merge take it before they write, so that two
+ * writers never meet in one store, and the second refuses clearly.  0, or
+ * ERR_IO (another writer holds it; or the lock file cannot be made). */
+int featdb_lock_writer(const char *path, int *fd, char *err);
 
 /* featdb_meta_get reads the metadata; ERR_MISSING on a new, empty store. */
 int featdb_meta_get(featdb_t *db, featdb_meta_t *meta, char *err);

@@ -46,28 +46,6 @@ int plan_scan(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 	return 0;
 }
 
-/* Holds an exclusive lock on DB/extract.lock: two extract runs on one store
- * would compute the same images twice; the second refuses clearly. */
-static int lock_store(const char *db, int *fd, char *err)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/extract.lock", db);
-	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-	if (*fd < 0)
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
-	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-		int e = errno;
-		close(*fd);
-		*fd = -1;
-		if (e == EWOULDBLOCK)
-			return err_set(err, ERR_IO,
-				       "%s: another extract is writing to this store; "
-				       "wait for it to finish", db);
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(e));
-	}
-	return 0;
-}
-
 /* load_weights reads the weights (every rank) and checks that they are
  * --model's, that --layer names a layer of theirs, that they give the tap
  * (not fc1 or fc2 from a _notop file) and that every rank has the same
@@ -181,7 +159,7 @@ int plan_store(const run_opts_t *o, plan_t *p, char *err)
 	const model_info_t *model = model_info(p->w.model);
 
 	if ((rc = featdb_open(o->db, FEATDB_CREATE, &p->db, err)) ||
-	    (rc = lock_store(o->db, &p->lockfd, err)))
+	    (rc = featdb_lock_writer(o->db, &p->lockfd, err)))
 		return rc;
 	rc = featdb_meta_get(p->db, &p->old, err);
 	if (rc == 0)

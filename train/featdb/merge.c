@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dataset/classes.h"
@@ -147,13 +149,25 @@ static int same_settings(const featdb_meta_t *a, const char *an,
 	return 0;
 }
 
+/* Whether the paths a and b name one store, however they are spelled
+ * (./s.lmdb, s.lmdb/, a link to it). */
+static int same_folder(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (strcmp(a, b) == 0)
+		return 1;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
 int fdb_merge(const char *outpath, int nin, char **in)
 {
 	featdb_t *out = NULL;
 	featdb_meta_t *ins = NULL, ometa = {0}, meta = {0};
 	merge_t m = {0};
 	char err[ERR_LEN];
-	int status = CLI_ERROR, have_out = 0;
+	int status = CLI_ERROR, have_out = 0, lockfd = -1;
 	size_t total = 0; /* class names of every list: may pass INT_MAX */
 
 	ins = calloc((size_t)nin, sizeof *ins);
@@ -162,8 +176,8 @@ int fdb_merge(const char *outpath, int nin, char **in)
 	/* Every input's metadata first: refuse before writing anything. */
 	for (int i = 0; i < nin; i++) {
 		featdb_t *db = NULL;
-		if (strcmp(in[i], outpath) == 0) {
-			cli_error(PROG, "%s is both OUT and IN", outpath);
+		if (same_folder(in[i], outpath)) {
+			cli_error(PROG, "%s is both OUT and IN (as %s)", outpath, in[i]);
 			goto out;
 		}
 		if (fdb_open_store(in[i], &db, &ins[i]))
@@ -173,7 +187,10 @@ int fdb_merge(const char *outpath, int nin, char **in)
 			goto out;
 		total += (size_t)ins[i].nclasses;
 	}
-	if (featdb_open(outpath, FEATDB_CREATE, &out, err)) {
+	/* OUT's writer lock, as extract takes it, held to the end: an extract
+	 * into OUT must not meet the merge there. */
+	if (featdb_open(outpath, FEATDB_CREATE, &out, err) ||
+	    featdb_lock_writer(outpath, &lockfd, err)) {
 		cli_error(PROG, "%s", err);
 		goto out;
 	}
@@ -258,6 +275,8 @@ out:
 	for (int i = 0; ins && i < nin; i++)
 		featdb_meta_free(&ins[i]);
 	free(ins);
+	if (lockfd >= 0)
+		close(lockfd);
 	featdb_close(out);
 	return status;
 }
