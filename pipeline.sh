@@ -312,17 +312,22 @@ make -C "$ROOT" -s -j"$(nproc 2>/dev/null || echo 1)" all build/demo/gen_faces \
 	die "the build failed"
 bin=$ROOT/bin
 
-# Each program reads its options in order and stops at --help: a value it
-# refuses is a usage error now, before any stage has run (its first line,
-# which names the program and the option).
-check_options() { # program, its options
+# A value or a combination a stage refuses is a usage error now, before
+# any stage has run (its first line, which names the program and the
+# option): extract and train-head check their whole command line, options
+# against each other too (--check-options: nothing read or written);
+# predict, run only in the demo on options alone, reads its options in
+# order and stops at --help.
+check_options() { # the option that ends the check, program, its options
 	local why
-	why=$("$bin/$1" "${@:2}" --help 2>&1 >/dev/null) ||
+	why=$("$bin/$2" "${@:3}" "$1" 2>&1 >/dev/null) ||
 		usage_error "${why%%$'\n'*}"
 }
-check_options extract "${ext[@]}"
-check_options train-head "${trn[@]}"
-check_options predict "${prd[@]}"
+check_options --check-options extract --in "${faces:-$report/demo-faces}" --db "$db" \
+	"${ext[@]}"
+check_options --check-options train-head --db "$db" --out "$head" --history "$history" \
+	"${trn[@]}"
+check_options --help predict "${prd[@]}"
 
 mkdir -p "$report" || die "cannot create the report folder $report"
 

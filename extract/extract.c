@@ -107,13 +107,17 @@ static const char usage_dev[] =
 	"  VGGFEAT_HDF5_TIMEOUT=S    seconds the weights' reader may take before\n"
 	"                            it counts as hung (default 600)\n"
 	"  VGGFEAT_TEST_DIE_AFTER=N  under MPI, the last rank kills itself after\n"
-	"                            sending N batches\n";
+	"                            sending N batches\n"
+	"  --check-options           check the command line, its options\n"
+	"                            against each other too, and exit 0 without\n"
+	"                            reading or writing anything (pipeline.sh's\n"
+	"                            check before any stage runs)\n";
 
 static int parse_args(int argc, char **argv, run_opts_t *o)
 {
 	enum { O_IN = 256, O_DB, O_WEIGHTS, O_MODEL, O_LAYER, O_POOLING, O_BATCH,
 	       O_THREADS, O_DECODE_THREADS, O_LIMIT, O_DTYPE, O_CONV, O_FOLLOW,
-	       O_STRICT, O_TUNE, O_VERSION, O_HELP_DEV };
+	       O_STRICT, O_TUNE, O_VERSION, O_HELP_DEV, O_CHECK };
 	static const struct option lo[] = {
 		{"in", required_argument, 0, O_IN},
 		{"db", required_argument, 0, O_DB},
@@ -135,10 +139,11 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
 		{"help-dev", no_argument, 0, O_HELP_DEV},
+		{"check-options", no_argument, 0, O_CHECK},
 		{0, 0, 0, 0},
 	};
 	const char *pooling = NULL;
-	int c;
+	int c, check = 0, rc;
 
 	*o = (run_opts_t){.batch = 0, .decode_threads = 2, .limit = -1,
 			  .dtype = FEATDB_F32};
@@ -203,6 +208,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
 		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
+		case O_CHECK: check = 1; break;
 		default:
 			return cli_bad_option(PROG, argv, SHORT_OPTS);
 		}
@@ -213,7 +219,10 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 		return cli_usage(PROG, "--in and --db are required");
 	if (!o->tune && (!o->in || !o->db))
 		return cli_usage(PROG, "%s is required too", o->in ? "--db" : "--in");
-	return cli_tap(PROG, o->model, o->layer, pooling, &o->tap_model, &o->tap);
+	rc = cli_tap(PROG, o->model, o->layer, pooling, &o->tap_model, &o->tap);
+	if (rc == 0 && check)
+		exit(CLI_OK);
+	return rc;
 }
 
 /* tuning reads this CPU's tuning (net/tune.h) into o, or leaves the

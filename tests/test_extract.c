@@ -471,6 +471,14 @@ static void test_usage_errors(void **state)
 	expect_error(log, help, 0, "usage: extract");
 	char *unknown[] = {EXTRACT, "--in", in, "--db", db, "--frobnicate", NULL};
 	expect_error(log, unknown, 2, "--frobnicate");
+	/* --check-options: the command line alone, nothing read or made. */
+	char *check[] = {EXTRACT, "--in", "/nonexistent/faces", "--db", db,
+			 "--check-options", NULL};
+	expect_error(log, check, 0, "");
+	assert_int_equal(access(db, F_OK), -1);
+	char *checkbad[] = {EXTRACT, "--in", in, "--db", db, "--pooling", "avg",
+			    "--check-options", NULL};
+	expect_error(log, checkbad, 2, "extract: --pooling avg: ");
 	char *neither[] = {EXTRACT, NULL};
 	expect_error(log, neither, 2, "extract: --in and --db are required\n"
 		     "Try 'extract --help'.\n");

@@ -199,6 +199,18 @@ static void test_demo(void **state)
 			      "an integer\nTry './pipeline.sh --help'.\n") != 0)
 		fail_msg("--epochs=abc: exit %d:\n%s", st, out);
 	free(out);
+	/* So is a combination a stage refuses (train-head's, extract's),
+	 * before extract has run on a single image. */
+	st = sh(&out, "./pipeline.sh --report %s --restore-best", report);
+	if (st != 2 || strcmp(out, "pipeline.sh: train-head: --restore-best is "
+			      "EarlyStopping's restore_best_weights: give --patience\n"
+			      "Try './pipeline.sh --help'.\n") != 0)
+		fail_msg("--restore-best alone: exit %d:\n%s", st, out);
+	free(out);
+	st = sh(&out, "./pipeline.sh --report %s --pooling avg", report);
+	if (st != 2 || !strstr(out, "pipeline.sh: extract: --pooling avg: "))
+		fail_msg("--pooling without its layer: exit %d:\n%s", st, out);
+	free(out);
 	st = sh(&out, "./pipeline.sh --report %s --dtype f8", report);
 	if (st != 2 || !strstr(out, "pipeline.sh: extract: --dtype: 'f8' is not f32 or f16\n"))
 		fail_msg("--dtype f8: exit %d:\n%s", st, out);

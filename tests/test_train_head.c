@@ -226,6 +226,14 @@ static void test_usage(void **state)
 	expect_usage(run(out, "--db", "x", "extra", NULL), out);
 	expect_usage(run(out, "--db", "x", "--lr", "1e-3,1e-2", "--trace", "t.h5", NULL), out);
 	assert_non_null(strstr(slurp(out), "--trace records one run"));
+	/* --check-options: the whole command line checked, options against
+	 * each other too, and nothing read (no store x) or written. */
+	assert_int_equal(run(out, "--db", "x", "--out", path_in("never.h5"),
+			     "--check-options", NULL), 0);
+	assert_string_equal(slurp(out), "");
+	assert_int_equal(access(path_in("never.h5"), F_OK), -1);
+	expect_usage(run(out, "--db", "x", "--restore-best", "--check-options", NULL), out);
+	assert_non_null(strstr(slurp(out), "--restore-best is EarlyStopping's"));
 }
 
 /* usage_says: exit 2 with a message holding needle (the arguments

@@ -126,7 +126,10 @@ static const char usage_dev[] =
 	"  VGGFEAT_ISA=NAME   the instructions of the head's kernels (Adam, the\n"
 	"                     first layer's fused step): portable, avx2, emul512\n"
 	"                     (AVX-512's code on AVX2) or avx512, one the CPU has\n"
-	"                     (default: the widest; Adam's bits the same on each)\n";
+	"                     (default: the widest; Adam's bits the same on each)\n"
+	"  --check-options    check the command line, its options against each\n"
+	"                     other too, and exit 0 without reading or writing\n"
+	"                     anything (pipeline.sh's check before any stage runs)\n";
 
 /* parse_values splits s at commas into vals, each a number in [lo, hi]
  * (an integer when integral is set). */
@@ -266,7 +269,7 @@ int th_parse_args(int argc, char **argv, th_opts_t *o)
 {
 	enum { O_DB = 256, O_EPOCHS, O_VAL_SPLIT, O_TEST_SPLIT, O_KEEP, O_SEED,
 	       O_THREADS, O_OUT, O_HISTORY, O_CONFUSION, O_TRACE, O_RESTORE,
-	       O_VERSION, O_HELP_DEV, O_SWEPT };
+	       O_VERSION, O_HELP_DEV, O_CHECK, O_SWEPT };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"epochs", required_argument, 0, O_EPOCHS},
@@ -301,6 +304,7 @@ int th_parse_args(int argc, char **argv, th_opts_t *o)
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, 'h'},
 		{"help-dev", no_argument, 0, O_HELP_DEV},
+		{"check-options", no_argument, 0, O_CHECK},
 		{0, 0, 0, 0},
 	};
 	static const char *const schedules[] = {"constant", "cosine"};
@@ -315,7 +319,7 @@ int th_parse_args(int argc, char **argv, th_opts_t *o)
 		"--reduce-lr-patience", "--min-lr",
 	};
 	static char words[TH_NOPTS][1024];
-	int c, bad = 0, given[TH_NOPTS] = {0};
+	int c, bad = 0, check = 0, given[TH_NOPTS] = {0};
 
 	defaults(o);
 	opterr = 0;
@@ -390,6 +394,7 @@ int th_parse_args(int argc, char **argv, th_opts_t *o)
 		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
 		case 'h': fputs(usage, stdout); exit(CLI_OK);
 		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
+		case O_CHECK: check = 1; break;
 		default:
 			return cli_bad_option(PROG, argv, SHORT_OPTS);
 		}
@@ -412,5 +417,7 @@ int th_parse_args(int argc, char **argv, th_opts_t *o)
 				 runs, MAX_RUNS);
 	if (o->trace && runs > 1)
 		return cli_usage(PROG, "--trace records one run, not a sweep");
+	if (check)
+		exit(CLI_OK);
 	return 0;
 }
