@@ -51,10 +51,10 @@ int cli_model(const char *prog, const char *s, int *model);
  * every program that has it; each adds its default. */
 int cli_conv(const char *prog, const char *s, int *conv);
 #define CLI_CONV_HELP \
-	"  --conv C         winograd (fast) or direct (the reference im2col\n" \
-	"                   path, several times slower): how the 3x3\n" \
-	"                   convolutions are computed; their vectors differ in\n" \
-	"                   the last bits\n"
+	"  --conv C         winograd (fast) or direct (the reference: each\n" \
+	"                   output summed tap by tap, about 3 times slower):\n" \
+	"                   how the 3x3 convolutions are computed; their\n" \
+	"                   vectors differ in the last bits\n"
 
 /* cli_layer, cli_pooling: one --layer or --pooling value checked alone,
  * as the option is read (so that its error comes before a --help after

@@ -78,7 +78,7 @@ static const char usage[] =
 	"                   its ranks)\n"
 	"  --decode-threads N\n"
 	"                   image decoding threads (default 2)\n"
-	"  --limit N        only the first N images (in key order), for a try\n"
+	"  --limit N        only the first N images (in Keras' order), for a try\n"
 	"  --dtype T        f32 (default) or f16 (half the size)\n"
 	CLI_CONV_HELP
 	"                   (default winograd; a store holds one path's\n"
@@ -301,8 +301,9 @@ static int open_network(const run_opts_t *o, const plan_t *p, vgg_t **net, char 
 		char rank[64] = "";
 		if (dist_size() > 1)
 			snprintf(rank, sizeof rank, "rank %d of %d: ", dist_rank(), dist_size());
-		fprintf(stderr, PROG ": %s%d compute threads, %s convolutions, %s kernels, "
+		fprintf(stderr, PROG ": %s%d compute %s, %s convolutions, %s kernels, "
 			"batches of %ld, %s%s%s\n", rank, vgg_threads(*net),
+			cli_noun((unsigned long long)vgg_threads(*net), "thread", "threads"),
 			vgg_conv_name(o->conv),
 			isa_name(vgg_isa(*net)), o->batch,
 			o->tuned ? "tuned for this CPU (" : "not tuned for this CPU",
@@ -359,7 +360,8 @@ static void report(const run_opts_t *o, const plan_t *p, const sink_t *s, double
 	fprintf(stderr, PROG ": extracted %zu, already present %zu, skipped %zu, ",
 		s->extracted, p->present, s->skipped.n);
 	if (p->ds.nunfollowed)
-		fprintf(stderr, "%zu folder links not entered, ", p->ds.nunfollowed);
+		fprintf(stderr, "%zu folder %s not entered, ", p->ds.nunfollowed,
+			cli_noun(p->ds.nunfollowed, "link", "links"));
 	fprintf(stderr, "%.1f s, %.2f img/s\n", dt, dt > 0 ? s->extracted / dt : 0.0);
 	if (s->skipped.n && o->quiet)
 		for (size_t i = 0; i < s->skipped.n; i++)

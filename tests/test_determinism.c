@@ -318,8 +318,8 @@ static void test_extract_threads(void **state)
 			(char *)tu_weights_path(), "--threads", "1", "--batch", "5", NULL};
 	int st = proc_run(argv, log);
 	char *out = tu_slurp(log);
-	if (st != 0 || !strstr(out, "extract: 1 compute threads, "))
-		fail_msg("--threads 1: status %d, want 'extract: 1 compute threads, ' "
+	if (st != 0 || !strstr(out, "extract: 1 compute thread, "))
+		fail_msg("--threads 1: status %d, want 'extract: 1 compute thread, ' "
 			 "in:\n%s", st, out);
 	free(out);
 	assert_same("t2.lmdb", "t1c.lmdb");

@@ -366,7 +366,7 @@ static void test_keys_match_keras(void **state)
 		assert_int_equal(proc_run(argv, log), 0);
 		char *out = tu_slurp(log);
 		assert_int_equal(tu_count(out, "ann/elsewhere, a link to a folder"), !follow);
-		assert_int_equal(tu_count(out, "1 folder links not entered"), !follow);
+		assert_int_equal(tu_count(out, "1 folder link not entered"), !follow);
 		free(out);
 		assert_int_equal(e2e_dump(db, &dump, err), 0);
 		assert_int_equal(dump.n, k.n);
@@ -524,7 +524,7 @@ static void test_usage_errors(void **state)
 	 * tests are in --help-dev only. */
 	char *threads[] = {EXTRACT, "--in", in, "--db", db, "--weights", w, "--threads",
 			   "1", "--decode-threads", "1", NULL};
-	expect_error(log, threads, 0, "extract: 1 compute threads, ");
+	expect_error(log, threads, 0, "extract: 1 compute thread, ");
 	expect_error(log, help, 0, "--decode-threads N");
 	out = tu_slurp(log);
 	assert_null(strstr(out, "VGGFEAT_"));

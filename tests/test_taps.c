@@ -318,7 +318,7 @@ static void test_refusals(void **state)
 	char *out = extract(none, g.notop, 1, NULL);
 	expect_says(out, "extract: error: ", g.notop, "VGG16's _notop file (13 "
 		    "convolutions, no fc1 or fc2)", "it gives block5_pool (with --pooling "
-		    "avg, max or none), not fc2", NULL);
+		    "avg or max, or without), not fc2", NULL);
 	free(out);
 	out = extract(none, g.notop, 1, "--layer", "fc1", NULL);
 	expect_says(out, "not fc1", NULL);

@@ -22,8 +22,8 @@
 #define SHORT_OPTS "qh"
 
 static const char usage[] =
-	"usage: verify A B [--db STORE | --weights FILE [--model M] [--layer L]]\n"
-	"                  [options]\n"
+	"usage: verify A B [--db STORE | --weights FILE [--model M] [--layer L]\n"
+	"                  [--pooling P]] [options]\n"
 	"       verify --calibrate --db STORE [--far F] [options]\n"
 	"\n"
 	"Says whether the faces in images A and B are one person: their vectors'\n"

@@ -152,8 +152,8 @@ void model_tap_options(int model, int tap, char *buf, size_t len);
 
 /* model_tap_list writes the taps a file with nlayers layers with weights
  * gives in model, for messages: "fc2, fc1 or block5_pool (with --pooling
- * avg, max or none)"; with WEIGHTS_NCONV, "block5_pool (with --pooling
- * avg, max or none)". */
+ * avg or max, or without)"; with WEIGHTS_NCONV, "block5_pool (with
+ * --pooling avg or max, or without)". */
 void model_tap_list(int model, int nlayers, char *buf, size_t len);
 
 /* model_default_path writes the file model's weights are read from when

@@ -161,7 +161,7 @@ void vgg_stage_times(const vgg_t *net, double sec[VGG_NSTAGES],
 
 /* vgg_stage_name: "conv1_1", "conv1_2", "pool1", ..., "fc2" (each conv
  * with its ReLU, each fc with its ReLU); the Winograd tile
- * side of conv layer i (0 for im2col) by vgg_conv_tile. */
+ * side of conv layer i (0 for the direct kernel) by vgg_conv_tile. */
 const char *vgg_stage_name(int stage);
 int vgg_conv_tile(const vgg_t *net, int layer);
 
