@@ -353,9 +353,14 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 	}
 	rc = mdb_env_open(db->env, path, db->rdonly ? MDB_RDONLY : 0, 0666);
 	if (rc) {
-		if (rc == EACCES || rc == EPERM)
+		if ((rc == EACCES || rc == EPERM) && !db->rdonly && !fresh &&
+		    access(data, W_OK) != 0)
+			ret = err_set(err, ERR_IO, "%s: %s: cannot write data.mdb, "
+				      "the store's records", path, mdb_strerror(rc));
+		else if (rc == EACCES || rc == EPERM)
 			ret = err_set(err, ERR_IO, "%s: %s (any open, even read-only, "
-				      "needs write access to the store's lock.mdb)", path,
+				      "needs write access to the store's lock.mdb, or "
+				      "to its folder to create it)", path,
 				      mdb_strerror(rc));
 		else if (rc == ENOSPC || rc == EDQUOT || rc == EROFS || rc == EIO)
 			ret = err_set(err, ERR_IO, "%s: cannot write the store: %s",
