@@ -245,6 +245,26 @@ static void test_keras_name_order(void **state)
 	assert_int_equal(dataset_is_image_name("jp"), 0);
 }
 
+/* A folder given with a trailing slash (faces/p/) names its files with
+ * one slash, as without it. */
+static void test_trailing_slash(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	dataset_t ds;
+	char err[ERR_LEN], root[4200], want[4300];
+
+	mk(d, "p/1.jpg");
+	snprintf(root, sizeof root, "%s/p/", d);
+	assert_int_equal(dataset_scan_files(root, &ds, err), 0);
+	assert_int_equal(ds.n, 1);
+	assert_string_equal(ds.items[0].key, "1.jpg");
+	snprintf(want, sizeof want, "%s/p/1.jpg", d);
+	assert_string_equal(ds.items[0].path, want);
+	dataset_free(&ds);
+	tu_rm_rf(d);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -279,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_symlinks),
 		cmocka_unit_test(test_matches_keras),
 		cmocka_unit_test(test_keras_name_order),
+		cmocka_unit_test(test_trailing_slash),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,12 +67,14 @@ int dataset_is_image_name(const char *name)
 	return 0;
 }
 
+/* a/b; a folder given with a trailing slash (faces/) adds no second. */
 static char *join(const char *a, const char *b)
 {
 	char *s = NULL;
-	if (!*a)
+	size_t n = strlen(a);
+	if (!n)
 		return strdup(b);
-	if (asprintf(&s, "%s/%s", a, b) < 0)
+	if (asprintf(&s, "%s%s%s", a, a[n - 1] == '/' ? "" : "/", b) < 0)
 		return NULL;
 	return s;
 }
