@@ -608,7 +608,17 @@ static void test_merge_conflict(void **state)
 	char *argv[] = {FEATDB, "merge", out, a, b, NULL};
 	char *log = run(argv, &st, d);
 	assert_int_equal(st, 1);
-	assert_non_null(strstr(log, "conflict: 'alice/1.jpg'"));
+	assert_non_null(strstr(log, "conflict: 'alice/1.jpg' differs from the record OUT "
+				    "holds (OUT's own or an earlier input's); kept that one\n"));
+	assert_non_null(strstr(log, "featdb: error: 1 record differs from those OUT held "
+				    "(listed above): OUT's were kept\n"));
+	free(log);
+	/* With OUT's own record: the same, and OUT keeps it. */
+	char *again[] = {FEATDB, "merge", a, b, NULL};
+	log = run(again, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "conflict: 'alice/1.jpg' differs from the record OUT "
+				    "holds"));
 	free(log);
 	tu_rm_rf(d);
 }

@@ -97,8 +97,9 @@ static int merge_one(void *ctx, const char *key, size_t keylen,
 			m->same++;
 		} else {
 			m->conflicts++;
-			fprintf(stderr, PROG ": conflict: '%s' differs between inputs; "
-				"kept the first\n", k);
+			fprintf(stderr, PROG ": conflict: '%s' differs from the record "
+				"OUT holds (OUT's own or an earlier input's); kept that "
+				"one\n", k);
 		}
 		free(have), free(k), free(val);
 		return 0;
@@ -259,8 +260,9 @@ int fdb_merge(const char *outpath, int nin, char **in)
 		cli_noun(nin, "store", "stores"), outpath, (unsigned long long)m.added,
 		(unsigned long long)m.same, (unsigned long long)m.conflicts, meta.nclasses);
 	if (m.conflicts)
-		cli_error(PROG, "%llu records differ between the inputs (listed above): "
-			  "the first input's were kept", (unsigned long long)m.conflicts);
+		cli_error(PROG, "%llu %s from those OUT held (listed above): "
+			  "OUT's were kept", (unsigned long long)m.conflicts,
+			  cli_noun(m.conflicts, "record differs", "records differ"));
 	else
 		status = CLI_OK;
 	goto out;
