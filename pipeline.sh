@@ -63,7 +63,7 @@ say() { [ "$quiet" = 1 ] || echo "$PROG: $*" >&2; }
 
 # ---- the command line --------------------------------------------------------
 faces="" report="pipeline-report" db="" head="" history="" weights="" quiet=0
-ext=() trn=() prd=() operands=()
+ext=() trn=() prd=() operands=() demo_only=()
 while [ $# -gt 0 ]; do
 	arg=$1
 	shift
@@ -118,7 +118,7 @@ while [ $# -gt 0 ]; do
 		ext+=("$opt" "$value") ;;
 	--follow-links | --strict) ext+=("$opt") ;;
 	--threads) ext+=("$opt" "$value") trn+=("$opt" "$value") prd+=("$opt" "$value") ;;
-	--top-k | --min-prob) prd+=("$opt" "$value") ;;
+	--top-k | --min-prob) prd+=("$opt" "$value") demo_only+=("$opt") ;;
 	--restore-best) trn+=("$opt") ;;
 	*) trn+=("$opt" "$value") ;;
 	esac
@@ -131,6 +131,9 @@ esac
 # Before anything is built or written (no report folder left behind).
 [ -z "$faces" ] || [ -d "$faces" ] ||
 	die "$faces: no such folder (FACES_DIR holds one folder of images per person)"
+[ -z "$faces" ] || [ ${#demo_only[@]} = 0 ] ||
+	echo "$PROG: note: ignored: ${demo_only[*]} (for the demo's predict; a run" \
+		"on FACES_DIR predicts nothing)" >&2
 if [ "$quiet" = 1 ]; then
 	ext+=(-q) trn+=(-q) prd+=(-q)
 fi

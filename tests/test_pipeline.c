@@ -254,6 +254,13 @@ static void test_demo(void **state)
 	free(out);
 	snprintf(path, sizeof path, "%s/training.png", report);
 	assert_int_equal(access(path, F_OK), -1);
+	/* The demo's predict options on a real run: said to be ignored. */
+	st = sh(&out, "mkdir -p %s/faces && ./pipeline.sh %s/faces --report %s "
+		"--top-k 3 --epochs=abc", g_dir, g_dir, report);
+	if (st != 2 || !strstr(out, "pipeline.sh: note: ignored: --top-k (for the "
+			       "demo's predict; a run on FACES_DIR predicts nothing)\n"))
+		fail_msg("--top-k with FACES_DIR: exit %d:\n%s", st, out);
+	free(out);
 	/* A FACES_DIR that is not there: said before anything is built or
 	 * written, no report folder left behind. */
 	snprintf(path, sizeof path, "%s/report2", g_dir);
