@@ -652,7 +652,8 @@ static void test_refusals(void **state)
 	path_in(photo, sizeof photo, "me.jpg");
 	path_in(other, sizeof other, "other_head.h5");
 	path_in(folder, sizeof folder, "a_folder");
-	assert_int_equal(tu_write_file(photo, "\xff\xd8\xff a photo", 13), 0);
+	static const char jpeg[] = "\xff\xd8\xff a photo";
+	assert_int_equal(tu_write_file(photo, jpeg, sizeof jpeg - 1), 0);
 	char cp[1400];
 	snprintf(cp, sizeof cp, "cp '%s' '%s'", head16, other);
 	assert_int_equal(system(cp), 0);
