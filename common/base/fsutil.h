@@ -1,8 +1,11 @@
 /* fsutil.h - making a finished file durable: after writing a temporary
  * file, fsync it, rename it over the target, then fsync the folder that
- * holds the name, or a crash may bring back the old name or none. */
+ * holds the name, or a crash may bring back the old name or none; and
+ * what that rename may replace. */
 #ifndef COMMON_BASE_FSUTIL_H
 #define COMMON_BASE_FSUTIL_H
+
+#include <stddef.h>
 
 /* fsutil_sync_file fsyncs the file path: 0, or -1 with errno set. */
 int fsutil_sync_file(const char *path);
@@ -10,5 +13,25 @@ int fsutil_sync_file(const char *path);
 /* fsutil_sync_dir_of fsyncs the folder holding path ("." when path has no
  * slash, "/" for "/name"): 0, or -1 with errno set. */
 int fsutil_sync_dir_of(const char *path);
+
+/* A program's output file, and how its refusals read. */
+typedef struct fsutil_output {
+	const char *what;    /* "a featdb export" */
+	const char *folder;  /* "--out names the export's file" */
+	const char *example; /* "feats.h5" */
+	/* "export replaces only a file it wrote: move that file away or give
+	 * another --out" */
+	const char *refusal;
+	/* 0 when the regular file path is one the program wrote, else nonzero
+	 * with why not in why (len bytes). */
+	int (*ours)(const char *path, char *why, size_t len);
+} fsutil_output_t;
+
+/* fsutil_replaceable: 0 when the program may put its output at path:
+ * nothing is there yet, or a regular file o->ours accepts.  Else ERR_ARG,
+ * err "PATH is a folder; FOLDER (PATH/EXAMPLE, say)" or "PATH exists and
+ * is not WHAT (why); REFUSAL", or ERR_IO when path cannot be examined:
+ * never a photo, another program's file or a model of the user's. */
+int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err);
 
 #endif

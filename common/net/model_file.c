@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -463,24 +462,28 @@ static int ours(void *arg, int fd, char *err)
 				"whole model predict --save-model wrote");
 }
 
+/* fsutil_output_t's ours: a whole model it wrote (ours, in a child). */
+static int a_model(const char *path, char *why, size_t len)
+{
+	char err[ERR_LEN];
+	int rc = h5child_run(path, ours, NULL, (void *)path, err);
+
+	if (rc)
+		snprintf(why, len, "%s", err);
+	return rc;
+}
+
 int model_file_replaceable(const char *path, char *err)
 {
-	char why[ERR_LEN];
-	struct stat st;
-
-	if (stat(path, &st) != 0)
-		return errno == ENOENT ? 0 : err_set(err, ERR_IO, "%s: %s", path,
-						     strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return err_set(err, ERR_ARG, "%s is a folder; name the model's file "
-			       "(%s/face_model.h5, say)", path, path);
-	if (!S_ISREG(st.st_mode))
-		snprintf(why, sizeof why, "not a regular file");
-	else if (h5child_run(path, ours, NULL, (void *)path, why) == 0)
-		return 0;
-	return err_set(err, ERR_ARG, "%s exists and is not a whole-model file (%s); "
-		       "--save-model replaces only a model it wrote: move that file "
-		       "away or name another", path, why);
+	static const fsutil_output_t model = {
+		.what = "a whole-model file",
+		.folder = "name the model's file",
+		.example = "face_model.h5",
+		.refusal = "--save-model replaces only a model it wrote: move that "
+			   "file away or name another",
+		.ours = a_model,
+	};
+	return fsutil_replaceable(path, &model, err);
 }
 
 /* ---- the atomic save --------------------------------------------------- */

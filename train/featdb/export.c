@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/fsutil.h"
@@ -190,26 +189,25 @@ static int export_layout(void *arg, int fd, char *err)
 				"features, labels and fingerprint");
 }
 
-/* out_check: 0 when out may be written: no file there yet, or an earlier
- * export. */
-static int out_check(const char *out, char *err)
+/* fsutil_output_t's ours: an earlier export (export_layout, in a child). */
+static int an_export(const char *path, char *why, size_t len)
 {
-	char why[ERR_LEN];
-	struct stat st;
+	char err[ERR_LEN];
+	int rc = h5child_run(path, export_layout, NULL, (void *)path, err);
 
-	if (stat(out, &st) != 0)
-		return errno == ENOENT ? 0 : err_set(err, ERR_IO, "%s: %s", out, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return err_set(err, ERR_ARG, "%s is a folder; --out names the export's "
-			       "file (%s/feats.h5, say)", out, out);
-	if (!S_ISREG(st.st_mode))
-		snprintf(why, sizeof why, "not a regular file");
-	else if (h5child_run(out, export_layout, NULL, (void *)out, why) == 0)
-		return 0;
-	return err_set(err, ERR_ARG, "%s exists and is not a featdb export (%s); "
-		       "export replaces only a file it wrote: move that file away "
-		       "or give another --out", out, why);
+	if (rc)
+		snprintf(why, len, "%s", err);
+	return rc;
 }
+
+static const fsutil_output_t export_file = {
+	.what = "a featdb export",
+	.folder = "--out names the export's file",
+	.example = "feats.h5",
+	.refusal = "export replaces only a file it wrote: move that file away or "
+		   "give another --out",
+	.ours = an_export,
+};
 
 int fdb_export(const char *dbpath, const char *out)
 {
@@ -227,7 +225,7 @@ int fdb_export(const char *dbpath, const char *out)
 		return cli_error(PROG, "%s: path too long", x.out);
 	}
 	h5util_quiet(&quiet);
-	if (out_check(out, err)) {
+	if (fsutil_replaceable(out, &export_file, err)) {
 		cli_error(PROG, "%s", err);
 		goto out;
 	}

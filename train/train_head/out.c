@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "error.h"
 #include "head/head.h"
 #include "train_head.h"
@@ -16,15 +16,16 @@
 /* HDF5's signature, at the start of the files head_save writes. */
 static const char hdf5_magic[8] = "\211HDF\r\n\032\n";
 
-/* not_a_head: NULL when path is a head file train-head wrote, else why
- * not, in why (len bytes). */
-static const char *not_a_head(const char *path, char *why, size_t len)
+/* not_a_head, fsutil_output_t's ours: 0 when path is a head file
+ * train-head wrote, else -1 and why not, in why (len bytes). */
+static int not_a_head(const char *path, char *why, size_t len)
 {
 	char magic[8], err[ERR_LEN];
 	head_t h = {0};
 	head_meta_t m = {0};
 	FILE *f = fopen(path, "rb");
 	size_t got = f ? fread(magic, 1, sizeof magic, f) : 0;
+	int rc = -1;
 
 	if (f)
 		fclose(f);
@@ -40,17 +41,24 @@ static const char *not_a_head(const char *path, char *why, size_t len)
 		snprintf(why, len, "an HDF5 file without train-head's class names "
 			 "and fingerprint");
 	else
-		why = NULL;
+		rc = 0;
 	head_free(&h);
 	head_meta_free(&m);
-	return why;
+	return rc;
 }
 
 int th_out_check(const char *path, char *err)
 {
-	char dir[4096], why[ERR_LEN];
+	static const fsutil_output_t head_file = {
+		.what = "a head file",
+		.folder = "--out names the head's file",
+		.example = "head.h5",
+		.refusal = "train-head replaces only a head it wrote: move that file "
+			   "away or give another --out",
+		.ours = not_a_head,
+	};
+	char dir[4096];
 	const char *slash = strrchr(path, '/');
-	struct stat st;
 
 	if (!*path)
 		return err_set(err, ERR_ARG, "--out: an empty path");
@@ -63,16 +71,5 @@ int th_out_check(const char *path, char *err)
 	if (access(dir, W_OK) != 0)
 		return err_set(err, ERR_IO, "%s: cannot write the head there: %s: %s",
 			       path, dir, strerror(errno));
-	if (stat(path, &st) != 0)
-		return errno == ENOENT ? 0
-				       : err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return err_set(err, ERR_ARG, "%s is a folder; --out names the head's "
-			       "file (%s/head.h5, say)", path, path);
-	if (!S_ISREG(st.st_mode) || not_a_head(path, why, sizeof why))
-		return err_set(err, ERR_ARG, "%s exists and is not a head file (%s); "
-			       "train-head replaces only a head it wrote: move that "
-			       "file away or give another --out", path,
-			       S_ISREG(st.st_mode) ? why : "not a regular file");
-	return 0;
+	return fsutil_replaceable(path, &head_file, err);
 }
