@@ -527,18 +527,20 @@ static void test_threshold_from_store(void **state)
 	free(text);
 }
 
-/* Writes a store of 3 records whose metadata says model (and
- * fingerprint): a store another model's or other weights' vectors fill. */
-static void other_store(const char *path, const char *model, int m_id, const char *fp)
+/* Writes a store of n 8-d float32 records (keys, vectors v, classes cls,
+ * splits) whose metadata says model (m_id's preprocessing) and
+ * fingerprint fp. */
+static void small_store(const char *path, const char *model, int m_id, const char *fp,
+			char **classes, int nclasses, int n, const char *const *keys,
+			const float (*v)[8], const int *cls, const int *split)
 {
 	featdb_t *s;
 	featdb_meta_t m = {0};
-	char err[ERR_LEN], *classes[1] = {"ann"};
-	const char *keys[3] = {"ann/1.jpg", "ann/2.jpg", "ann/3.jpg"};
-	const uint8_t *vals[3];
-	size_t lens[3];
-	float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	char err[ERR_LEN];
+	const uint8_t *vals[8];
+	size_t lens[8], len = featdb_rec_size(FEATDB_F32, 8);
 
+	assert_true(n <= 8);
 	snprintf(m.model, sizeof m.model, "%s", model);
 	snprintf(m.fingerprint, sizeof m.fingerprint, "%s", fp);
 	snprintf(m.preprocess, sizeof m.preprocess, "%s", model_info(m_id)->preprocess);
@@ -546,54 +548,46 @@ static void other_store(const char *path, const char *model, int m_id, const cha
 	m.dim = 8;
 	m.dtype = FEATDB_F32;
 	m.classes = classes;
-	m.nclasses = 1;
-	for (int i = 0; i < 3; i++) {
-		uint8_t *r = malloc(featdb_rec_size(FEATDB_F32, 8));
-		assert_int_equal(featdb_rec_encode(v, 8, FEATDB_F32, 0, 0, r, err), 0);
+	m.nclasses = nclasses;
+	for (int i = 0; i < n; i++) {
+		uint8_t *r = malloc(len);
+		assert_int_equal(featdb_rec_encode(v[i], 8, FEATDB_F32, cls[i], split[i], r,
+						   err), 0);
 		vals[i] = r;
-		lens[i] = featdb_rec_size(FEATDB_F32, 8);
+		lens[i] = len;
 	}
 	assert_int_equal(featdb_open(path, FEATDB_CREATE, &s, err), 0);
-	assert_int_equal(featdb_write(s, &m, 3, keys, vals, lens, err), 0);
+	assert_int_equal(featdb_write(s, &m, n, keys, vals, lens, err), 0);
 	featdb_close(s);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < n; i++)
 		free((void *)vals[i]);
+}
+
+/* Writes a store of 3 records whose metadata says model (and
+ * fingerprint): a store another model's or other weights' vectors fill. */
+static void other_store(const char *path, const char *model, int m_id, const char *fp)
+{
+	static char *classes[1] = {"ann"};
+	static const char *const keys[3] = {"ann/1.jpg", "ann/2.jpg", "ann/3.jpg"};
+	static const float v[3][8] = {{1, 2, 3, 4, 5, 6, 7, 8}, {1, 2, 3, 4, 5, 6, 7, 8},
+				      {1, 2, 3, 4, 5, 6, 7, 8}};
+	static const int cls[3] = {0}, split[3] = {0};
+	small_store(path, model, m_id, fp, classes, 1, 3, keys, v, cls, split);
 }
 
 /* Two people, two records each, one of them tagged valid: no genuine
  * pair among the valid records alone, two with --records all. */
 static void one_valid_each_store(const char *path)
 {
-	featdb_t *s;
-	featdb_meta_t m = {0};
-	char err[ERR_LEN], *classes[2] = {"ann", "bob"};
-	const char *keys[4] = {"ann/1.jpg", "ann/2.jpg", "bob/1.jpg", "bob/2.jpg"};
-	const uint8_t *vals[4];
-	size_t lens[4];
-
-	snprintf(m.model, sizeof m.model, "%s", model_info(MODEL_VGG16)->store_model);
-	snprintf(m.fingerprint, sizeof m.fingerprint, "0123456789abcdef");
-	snprintf(m.preprocess, sizeof m.preprocess, "%s", model_info(MODEL_VGG16)->preprocess);
-	snprintf(m.version, sizeof m.version, "test");
-	m.dim = 8;
-	m.dtype = FEATDB_F32;
-	m.classes = classes;
-	m.nclasses = 2;
-	for (int i = 0; i < 4; i++) {
-		float v[8] = {0};
-		v[i / 2] = 1;
-		v[4 + i % 2] = 0.1f;
-		uint8_t *r = malloc(featdb_rec_size(FEATDB_F32, 8));
-		assert_int_equal(featdb_rec_encode(v, 8, FEATDB_F32, i / 2,
-						   i % 2 ? FEATDB_VALID : FEATDB_TRAIN, r, err), 0);
-		vals[i] = r;
-		lens[i] = featdb_rec_size(FEATDB_F32, 8);
-	}
-	assert_int_equal(featdb_open(path, FEATDB_CREATE, &s, err), 0);
-	assert_int_equal(featdb_write(s, &m, 4, keys, vals, lens, err), 0);
-	featdb_close(s);
-	for (int i = 0; i < 4; i++)
-		free((void *)vals[i]);
+	static char *classes[2] = {"ann", "bob"};
+	static const char *const keys[4] = {"ann/1.jpg", "ann/2.jpg", "bob/1.jpg",
+					    "bob/2.jpg"};
+	static const float v[4][8] = {{1, 0, 0, 0, 0.1f}, {1, 0, 0, 0, 0, 0.1f},
+				      {0, 1, 0, 0, 0.1f}, {0, 1, 0, 0, 0, 0.1f}};
+	static const int cls[4] = {0, 0, 1, 1};
+	static const int split[4] = {FEATDB_TRAIN, FEATDB_VALID, FEATDB_TRAIN, FEATDB_VALID};
+	small_store(path, model_info(MODEL_VGG16)->store_model, MODEL_VGG16,
+		    "0123456789abcdef", classes, 2, 4, keys, v, cls, split);
 }
 
 static void expect(int want_status, const char *substr, ...)
