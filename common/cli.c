@@ -187,18 +187,29 @@ int cli_weights_path(const char *prog, const char *given, int model, int tap,
 	return 0;
 }
 
-int cli_flush_stdout(const char *prog)
+int cli_flush_answer(const char *prog, int write_errno)
 {
-	/* An earlier write's failure is only remembered by the error flag;
-	 * fflush's own failure sets errno. */
 	int bad = ferror(stdout);
 
 	errno = 0;
 	if (fflush(stdout) == 0 && !bad)
 		return 0;
+	int e = errno ? errno : write_errno;
 	cli_error(prog, "writing the standard output failed: %s",
-		  errno ? strerror(errno) : "a write error");
+		  e ? strerror(e) : "a write error");
 	return -1;
+}
+
+int cli_flush_stdout(const char *prog)
+{
+	return cli_flush_answer(prog, 0);
+}
+
+void cli_answer(const char *prog, const char *text)
+{
+	errno = 0;
+	fputs(text, stdout);
+	exit(cli_flush_answer(prog, errno) ? CLI_ERROR : CLI_OK);
 }
 
 const char *cli_noun(unsigned long long n, const char *one, const char *many)

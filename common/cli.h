@@ -88,6 +88,17 @@ int cli_weights_path(const char *prog, const char *given, int model, int tap,
  * not exit 0 having lost part of it. */
 int cli_flush_stdout(const char *prog);
 
+/* cli_flush_answer is cli_flush_stdout right after the writes of a
+ * program's answer, given errno as they left it (set to 0 before them):
+ * when one of them failed (an answer longer than stdout's buffer) and the
+ * flush has nothing left to fail on, their reason is the one said. */
+int cli_flush_answer(const char *prog, int write_errno);
+
+/* cli_answer prints text, a program's --help, --help-dev or --version, to
+ * the standard output and exits: 0, or 1 after cli_flush_stdout's error
+ * when the text could not be written (a full disk, a closed pipe). */
+_Noreturn void cli_answer(const char *prog, const char *text);
+
 /* cli_put_tsv writes s to f as one field of a tab-separated line, in
  * PostgreSQL's COPY text format: a backslash, tab, newline or carriage
  * return becomes \\, \t, \n or \r, so that a path holding them never

@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <glob.h>
@@ -206,8 +207,9 @@ static void test_bad_option(void **state)
 }
 
 /* In a child whose standard output is /dev/full: the exit status is
- * cli_flush_stdout's result (0 or 1), its standard error goes to a file. */
-static int flush_to_full(int unbuffered)
+ * cli_flush_stdout's result (0 or 1), or cli_flush_answer's when answer,
+ * its standard error goes to a file. */
+static int flush_to_full(int unbuffered, int answer)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -218,8 +220,10 @@ static int flush_to_full(int unbuffered)
 			_exit(3);
 		if (unbuffered)
 			setvbuf(stdout, NULL, _IONBF, 0);
+		errno = 0;
 		printf("an answer the user must not lose\n");
-		int rc = cli_flush_stdout("prog");
+		int rc = answer ? cli_flush_answer("prog", errno)
+				: cli_flush_stdout("prog");
 		fflush(stderr); /* a reopened stderr is buffered */
 		_exit(rc == 0 ? 0 : 1);
 	}
@@ -236,13 +240,17 @@ static void test_flush_stdout(void **state)
 {
 	(void)state;
 	/* The write fails inside the flush... */
-	assert_int_equal(flush_to_full(0), 1);
+	assert_int_equal(flush_to_full(0, 0), 1);
 	assert_string_equal(g_stderr, "prog: error: writing the standard "
 			    "output failed: No space left on device\n");
-	/* ...or earlier, unbuffered, leaving only stdout's error flag. */
-	assert_int_equal(flush_to_full(1), 1);
+	/* ...or earlier, unbuffered, leaving only stdout's error flag... */
+	assert_int_equal(flush_to_full(1, 0), 1);
 	assert_non_null(strstr(g_stderr, "prog: error: writing the standard "
 			       "output failed: "));
+	/* ...whose reason cli_flush_answer is given. */
+	assert_int_equal(flush_to_full(1, 1), 1);
+	assert_string_equal(g_stderr, "prog: error: writing the standard "
+			    "output failed: No space left on device\n");
 	/* A good standard output (this process's) passes. */
 	assert_int_equal(cli_flush_stdout("prog"), 0);
 }
@@ -310,31 +318,52 @@ static char *run_program(char *const argv[], int *status)
 	return tu_slurp(out);
 }
 
-/* Every program the Makefile builds (one per main file in extract/ and
- * train/, train_head.c making train-head) takes --threads N as compute
- * threads: listed in its --help, a bad count refused as a usage error. */
-static void test_programs_threads(void **state)
+/* The programs the Makefile builds, one per main file in extract/ and
+ * train/ (train_head.c making train-head): their names into progs, their
+ * count returned.  Fails the test when one of the six is not among them
+ * (run from the source tree). */
+#define MAX_PROGRAMS 16
+static int programs(char progs[MAX_PROGRAMS][64])
 {
-	(void)state;
 	static const char *const must[] = {"extract", "train-head", "predict",
 					   "featdb", "verify", "nearest"};
-	int seen[sizeof must / sizeof *must] = {0};
+	int seen[sizeof must / sizeof *must] = {0}, count = 0;
 	glob_t g;
 
 	assert_int_equal(glob("extract/*.c", 0, NULL, &g), 0);
 	assert_int_equal(glob("train/*.c", GLOB_APPEND, NULL, &g), 0);
+	assert_true(g.gl_pathc <= MAX_PROGRAMS);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
-		char prog[64], want[256];
+		char *prog = progs[count++];
 		const char *base = strrchr(g.gl_pathv[i], '/') + 1;
 		size_t n = strlen(base) - 2;
-		int st;
 
-		assert_true(n < sizeof prog);
+		assert_true(n < 64);
 		for (size_t k = 0; k < n; k++)
 			prog[k] = base[k] == '_' ? '-' : base[k];
 		prog[n] = 0;
 		for (size_t k = 0; k < sizeof must / sizeof *must; k++)
 			seen[k] |= strcmp(prog, must[k]) == 0;
+	}
+	globfree(&g);
+	for (size_t k = 0; k < sizeof must / sizeof *must; k++)
+		if (!seen[k])
+			fail_msg("no main file makes %s (run from the source tree)", must[k]);
+	return count;
+}
+
+/* Every program takes --threads N as compute threads: listed in its
+ * --help, a bad count refused as a usage error. */
+static void test_programs_threads(void **state)
+{
+	(void)state;
+	char progs[MAX_PROGRAMS][64];
+	int count = programs(progs);
+
+	for (int i = 0; i < count; i++) {
+		const char *prog = progs[i];
+		char want[256];
+		int st;
 
 		char *help[] = {proc_bin(prog), "--help", NULL};
 		char *out = run_program(help, &st);
@@ -346,22 +375,46 @@ static void test_programs_threads(void **state)
 
 		char *zero[] = {proc_bin(prog), "--threads", "0", NULL};
 		out = run_program(zero, &st);
-		snprintf(want, sizeof want, "%s: --threads: 0 is out of range 1..", prog);
+		snprintf(want, sizeof want, "%.63s: --threads: 0 is out of range 1..", prog);
 		if (st != 2 || strncmp(out, want, strlen(want)) != 0)
 			fail_msg("%s --threads 0: exit %d, %s", prog, st, out);
 		free(out);
 		char *word[] = {proc_bin(prog), "--threads", "x", NULL};
 		out = run_program(word, &st);
-		snprintf(want, sizeof want, "%s: --threads: 'x' is not an integer\n"
-			 "Try '%s --help'.\n", prog, prog);
+		snprintf(want, sizeof want, "%.63s: --threads: 'x' is not an integer\n"
+			 "Try '%.63s --help'.\n", prog, prog);
 		assert_int_equal(st, 2);
 		assert_string_equal(out, want);
 		free(out);
 	}
-	globfree(&g);
-	for (size_t k = 0; k < sizeof must / sizeof *must; k++)
-		if (!seen[k])
-			fail_msg("no main file makes %s (run from the source tree)", must[k]);
+}
+
+/* --help, --help-dev and --version are answers too: every program whose
+ * standard output cannot take them (a full disk) says so and exits 1. */
+static void test_programs_answer_to_full(void **state)
+{
+	(void)state;
+	if (access("/dev/full", W_OK) != 0)
+		skip();
+	static const char *const opts[] = {"--help", "--help-dev", "--version"};
+	char progs[MAX_PROGRAMS][64], err[160];
+	int count = programs(progs);
+
+	snprintf(err, sizeof err, "%s/err.txt", g_dir);
+	for (int i = 0; i < count; i++)
+		for (size_t o = 0; o < sizeof opts / sizeof *opts; o++) {
+			char *argv[] = {proc_bin(progs[i]), (char *)opts[o], NULL};
+			char want[160];
+			int st = proc_run_split(argv, "/dev/full", err);
+			char *said = tu_slurp(err);
+
+			snprintf(want, sizeof want, "%.63s: error: writing the standard "
+				 "output failed: No space left on device\n", progs[i]);
+			if (st != 1 || strcmp(said, want) != 0)
+				fail_msg("%s %s > /dev/full: exit %d, said '%s'", progs[i],
+					 opts[o], st, said);
+			free(said);
+		}
 }
 
 static void test_noun(void **state)
@@ -383,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_put_tsv),
 		cmocka_unit_test(test_redraws_and_clock),
 		cmocka_unit_test(test_programs_threads),
+		cmocka_unit_test(test_programs_answer_to_full),
 		cmocka_unit_test(test_noun),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -510,13 +510,29 @@ static void test_conv_of_the_store(void **state)
 	tu_rm_rf(cdb);
 }
 
+/* The lines are nearest's answer: when the standard output cannot take
+ * them (a full disk), it says why, even when the answer is longer than
+ * stdout's buffer (the write that failed was an earlier one's). */
 static void test_stdout_write_failure(void **state)
 {
 	(void)state;
 	if (access("/dev/full", W_OK) != 0)
 		skip();
+	char err[600];
+	snprintf(err, sizeof err, "%s/err.txt", dir);
 	char *argv[] = {NEAREST, "--query-db", db, "--db", db, "-q", NULL};
-	assert_int_equal(proc_run(argv, "/dev/full"), 1);
+	assert_int_equal(proc_run(argv, out), 0);
+	char *answer = tu_read_text(out);
+	assert_non_null(answer);
+	assert_true(strlen(answer) > BUFSIZ);
+	free(answer);
+	assert_int_equal(proc_run_split(argv, "/dev/full", err), 1);
+	char *said = tu_read_text(err);
+	assert_non_null(said);
+	assert_string_equal(said, "nearest: error: writing the standard output "
+			    "failed: No space left on device\n");
+	free(said);
+	unlink(err);
 }
 
 int main(void)

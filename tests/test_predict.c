@@ -395,15 +395,25 @@ static void test_odd_paths_escaped(void **state)
 }
 
 /* The lines are predict's answer: when the standard output cannot take
- * them (a full disk), the status says so. */
+ * them (a full disk), predict stops at the first batch it could not write
+ * and says why, as the other programs do. */
 static void test_stdout_write_failure(void **state)
 {
 	(void)state;
 	if (access("/dev/full", W_OK) != 0)
 		skip();
+	char err[600];
+	snprintf(err, sizeof err, "%s/err.txt", dir);
 	char *argv[] = {proc_bin("predict"), "--head", head, "--weights",
-			(char *)tu_weights_path(), "--top-k", "2", "-q", held, NULL};
-	assert_int_equal(proc_run(argv, "/dev/full"), 1);
+			(char *)tu_weights_path(), "--top-k", "2", "--batch", "1",
+			held, NULL};
+	assert_int_equal(proc_run_split(argv, "/dev/full", err), 1);
+	char *said = tu_read_text(err);
+	assert_non_null(said);
+	assert_string_equal(said, "predict: error: writing the standard output "
+			    "failed: No space left on device\n");
+	free(said);
+	unlink(err);
 }
 
 /* The vector of key in the store at path, (VGG_FEATURES). */

@@ -81,8 +81,8 @@ static int store_operand(args_t *a, char **ops, int n)
 
 /* parse_args reads the options (GNU style: anywhere, --out F or --out=F,
  * "--" ends them, so that a store may be named -h), then the command and
- * its operands.  0, or the exit status after printing help or a usage
- * error. */
+ * its operands.  0, or -1 after printing a usage error, with *status its
+ * exit status; --help and --version print and exit (cli_answer). */
 static int parse_args(int argc, char **argv, args_t *a, int *status)
 {
 	enum { O_DB = 256, O_OUT, O_THREADS, O_VERSION, O_HELP_DEV };
@@ -98,7 +98,6 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 	int c;
 
 	*a = (args_t){0};
-	*status = CLI_OK;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		switch (c) {
@@ -110,9 +109,9 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 				return -1;
 			}
 			break;
-		case 'h': fputs(usage, stdout); return -1;
-		case O_HELP_DEV: fputs(usage_dev, stdout); return -1;
-		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); return -1;
+		case 'h': cli_answer(PROG, usage);
+		case O_HELP_DEV: cli_answer(PROG, usage_dev);
+		case O_VERSION: cli_answer(PROG, PROG " " VGGFEAT_VERSION "\n");
 		default:
 			*status = cli_bad_option(PROG, argv, SHORT_OPTS);
 			return -1;

@@ -7,6 +7,7 @@
  * the store's calibrated one; "-" when there is none).  All the queries go
  * as one matrix product per block of the store, streamed from the LMDB
  * map: a store larger than memory is searched as well. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,9 +145,9 @@ static int parse_args(int argc, char **argv, opts_t *o)
 				return CLI_USAGE;
 			break;
 		case 'q': o->quiet = 1; break;
-		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
-		case 'h': fputs(usage, stdout); exit(CLI_OK);
-		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
+		case O_VERSION: cli_answer(PROG, PROG " " VGGFEAT_VERSION "\n");
+		case 'h': cli_answer(PROG, usage);
+		case O_HELP_DEV: cli_answer(PROG, usage_dev);
 		default:
 			return cli_bad_option(PROG, argv, SHORT_OPTS);
 		}
@@ -303,8 +304,9 @@ int main(int argc, char **argv)
 	if ((rc = nn_search(db, q.vec, q.n, q.D, &no, &res, err)))
 		goto fail;
 	t1 = cli_now() - t1;
+	errno = 0;
 	print_hits(&q, &res, have_t ? &t : NULL);
-	if (cli_flush_stdout(PROG))
+	if (cli_flush_answer(PROG, errno))
 		goto out;
 	if (!o.quiet) {
 		fprintf(stderr, PROG ": %d %s, %llu records (%s, %d-d %s), %s, top "

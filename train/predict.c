@@ -7,6 +7,7 @@
  * --min-prob, rank 1's name is "unknown" when its probability is lower.
  * With --save-model it writes instead the whole model, backbone and head,
  * as the file tf.keras' model.save writes (net/model_file.h). */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -166,9 +167,9 @@ static int parse_args(int argc, char **argv, opts_t *o)
 				return CLI_USAGE;
 			break;
 		case 'q': o->quiet = 1; break;
-		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
-		case 'h': fputs(usage, stdout); exit(CLI_OK);
-		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
+		case O_VERSION: cli_answer(PROG, PROG " " VGGFEAT_VERSION "\n");
+		case 'h': cli_answer(PROG, usage);
+		case O_HELP_DEV: cli_answer(PROG, usage_dev);
 		default:
 			return cli_bad_option(PROG, argv, SHORT_OPTS);
 		}
@@ -336,7 +337,9 @@ typedef struct answer {
 
 /* answer_batch, embed_run's callback: the head on a batch's vectors
  * (n, D), in double (head_probabilities: an image's numbers whatever the
- * batch), and each image's top-k printed. */
+ * batch), and each image's top-k printed.  The lines are the answer: when
+ * they cannot be written (a full disk, a closed pipe) the run stops there,
+ * with the reason the write gave. */
 static int answer_batch(void *ctx, int n, const char *const *paths,
 			const float *vec, int dim, char *err)
 {
@@ -344,11 +347,14 @@ static int answer_batch(void *ctx, int n, const char *const *paths,
 	int K = a->head->K;
 
 	head_probabilities(a->head, vec, n, a->work, a->p);
+	errno = 0;
 	for (int j = 0; j < n; j++)
 		print_top(paths[j], a->p + (size_t)j * K, K, (int)a->o->top_k,
 			  a->hm->classes, a->o->min_prob, a->order);
-	fflush(stdout);
-	return 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	return err_set(err, ERR_IO, "writing the standard output failed: %s",
+		       errno ? strerror(errno) : "a write error");
 }
 
 /* predict_all runs the network (to tap, its convolutions computed as conv

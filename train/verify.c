@@ -183,9 +183,9 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 				return CLI_USAGE;
 			break;
 		case 'q': o->quiet = 1; break;
-		case O_VERSION: printf(PROG " " VGGFEAT_VERSION "\n"); exit(CLI_OK);
-		case 'h': fputs(usage, stdout); exit(CLI_OK);
-		case O_HELP_DEV: fputs(usage_dev, stdout); exit(CLI_OK);
+		case O_VERSION: cli_answer(PROG, PROG " " VGGFEAT_VERSION "\n");
+		case 'h': cli_answer(PROG, usage);
+		case O_HELP_DEV: cli_answer(PROG, usage_dev);
 		default:
 			return cli_bad_option(PROG, argv, SHORT_OPTS);
 		}

@@ -8,8 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* proc_spawn, in the folder dir when it is not NULL. */
-static pid_t spawn_in(const char *dir, char *const argv[], const char *out_path)
+/* proc_spawn, in the folder dir when it is not NULL, the standard error
+ * to err_path when it is not NULL. */
+static pid_t spawn_in(const char *dir, char *const argv[], const char *out_path,
+		      const char *err_path)
 {
 	/* The program named relative to this process' folder. */
 	char *prog = dir ? realpath(argv[0], NULL) : NULL;
@@ -28,6 +30,12 @@ static pid_t spawn_in(const char *dir, char *const argv[], const char *out_path)
 	dup2(fd, 1);
 	dup2(fd, 2);
 	close(fd);
+	if (err_path) {
+		if ((fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
+			_exit(126);
+		dup2(fd, 2);
+		close(fd);
+	}
 	if (dir && (!prog || chdir(dir) != 0))
 		_exit(126);
 	execv(prog ? prog : argv[0], argv);
@@ -36,12 +44,17 @@ static pid_t spawn_in(const char *dir, char *const argv[], const char *out_path)
 
 pid_t proc_spawn(char *const argv[], const char *out_path)
 {
-	return spawn_in(NULL, argv, out_path);
+	return spawn_in(NULL, argv, out_path, NULL);
 }
 
 int proc_run_in(const char *dir, char *const argv[], const char *out_path)
 {
-	return proc_wait(spawn_in(dir, argv, out_path));
+	return proc_wait(spawn_in(dir, argv, out_path, NULL));
+}
+
+int proc_run_split(char *const argv[], const char *out_path, const char *err_path)
+{
+	return proc_wait(spawn_in(NULL, argv, out_path, err_path));
 }
 
 int proc_wait(pid_t pid)

@@ -19,6 +19,10 @@ int proc_wait(pid_t pid);
 /* proc_run = spawn + wait. */
 int proc_run(char *const argv[], const char *out_path);
 
+/* proc_run_split = proc_run with the standard error apart, to err_path:
+ * for a test of what a program says when its standard output fails. */
+int proc_run_split(char *const argv[], const char *out_path, const char *err_path);
+
 /* proc_argv fills argv (room for PROC_ARGV entries) with prog, then the
  * char * arguments of ap up to their NULL (at most PROC_ARGV - 2 of them),
  * then NULL; returns the count before the NULL.  For a test's varargs
