@@ -300,10 +300,13 @@ static void test_bad_files(void **state)
 	out = tu_slurp(log);
 	assert_non_null(strstr(out, "extracted 0, already present 1, skipped 3"));
 	free(out);
-	/* --strict: the first bad file is an error. */
+	/* --strict: the first bad file is an error, said once: not also as
+	 * skipped, which it was not. */
 	assert_int_equal(run_extract(in, db, log, "--strict", NULL), 1);
 	out = tu_slurp(log);
 	assert_non_null(strstr(out, "error: --strict"));
+	assert_int_equal(tu_count(out, "\n"), 1);
+	assert_null(strstr(out, "skipped"));
 	free(out);
 	/* Images found and not one stored, now or before: a failure that says
 	 * so, not a success that leaves the next stage an empty store. */

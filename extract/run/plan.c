@@ -34,9 +34,8 @@ int plan_scan(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 		char line[ERR_LEN * 2];
 		snprintf(line, sizeof line, "%s: %s", p->ds.problems[i].path,
 			 p->ds.problems[i].reason);
-		sink_skip(sk, line, o->quiet);
-		if (o->strict)
-			return err_set(err, ERR_FORMAT, "--strict: %s", line);
+		if ((rc = sink_skip(sk, line, o->quiet, o->strict, ERR_FORMAT, err)))
+			return rc;
 	}
 	if (p->ds.n == 0)
 		return err_set(err, ERR_MISSING, "%s: %d class folders but no images (%s)",
@@ -210,9 +209,8 @@ int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 			char line[ERR_LEN * 2];
 			snprintf(line, sizeof line, "%s: path longer than %d bytes, too "
 				 "long for a store key", it->path, maxkey);
-			sink_skip(sk, line, o->quiet);
-			if (o->strict)
-				return err_set(err, ERR_ARG, "--strict: %s", line);
+			if ((rc = sink_skip(sk, line, o->quiet, o->strict, ERR_ARG, err)))
+				return rc;
 			continue;
 		}
 		int has = featdb_has(p->db, it->key, err);

@@ -56,9 +56,12 @@ typedef struct sink_skipped {
 	size_t n, cap;
 } sink_skipped_t;
 
-/* sink_skip notes the image skipped for reason why: printed now unless
- * quiet (a quiet run lists them at the end), and kept in s. */
-void sink_skip(sink_skipped_t *s, const char *why, int quiet);
+/* sink_skip notes an image that cannot be stored, for reason why.  With
+ * strict, that is the run's error: code, "--strict: why", and nothing
+ * printed here.  Else the image is skipped: printed now unless quiet (a
+ * quiet run lists them at the end), kept in s, and 0 returned. */
+int sink_skip(sink_skipped_t *s, const char *why, int quiet, int strict,
+	      int code, char *err);
 
 typedef struct sink {
 	sink_skipped_t skipped; /* filled from the plan on */

@@ -8,9 +8,13 @@
 #include "cli.h"
 #include "run.h"
 
-void sink_skip(sink_skipped_t *s, const char *why, int quiet)
+int sink_skip(sink_skipped_t *s, const char *why, int quiet, int strict,
+	      int code, char *err)
 {
 	int kept = 0;
+
+	if (strict)
+		return err_set(err, code, "--strict: %s", why);
 
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 16;
@@ -29,6 +33,7 @@ void sink_skip(sink_skipped_t *s, const char *why, int quiet)
 	if (!quiet || !kept)
 		fprintf(stderr, "%s" PROG ": skipped %s\n",
 			cli_stderr_redraws() ? "\r\033[K" : "", why);
+	return 0;
 }
 
 int sink_init(sink_t *s, const run_opts_t *o, plan_t *p, char *err)
@@ -61,11 +66,10 @@ int sink_init(sink_t *s, const run_opts_t *o, plan_t *p, char *err)
 int sink_skips(sink_t *s, const dist_batch_t *b, char *err)
 {
 	for (int k = 0; k < b->n; k++) {
-		if (!b->why[k][0])
-			continue;
-		sink_skip(&s->skipped, b->why[k], s->quiet);
-		if (s->strict)
-			return err_set(err, ERR_FORMAT, "--strict: %s", b->why[k]);
+		int rc = b->why[k][0] ? sink_skip(&s->skipped, b->why[k], s->quiet,
+						  s->strict, ERR_FORMAT, err) : 0;
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
