@@ -2,8 +2,8 @@
  * the HDF5 library, every field checked), verify (finds damaged records,
  * the same report for any number of threads),
  * merge (two halves give the whole, byte for byte), the model each
- * names (VGG16's fc2 or VGG-Face's fc7), the store as --db, and usage
- * errors as every program reports them. Stores are made here with
+ * names (VGG16's fc2 or VGG-Face's fc7), the store as --db, a store on a
+ * read-only file system, and usage errors as every program reports them. Stores are made here with
  * featdb_write, so these tests do not depend on extract. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -997,6 +997,77 @@ static void test_stdout_write_failure(void **state)
 	tu_rm_rf(d);
 }
 
+/* Runs the command argv, its output thrown away: 0 when it exited 0. */
+static int quietly(char *const argv[])
+{
+	return proc_run(argv, NULL);
+}
+
+/* A store on a read-only file system (a read-only mount, a disc, an image)
+ * is read: LMDB keeps no table of readers where no writer can be, even
+ * with no lock.mdb at all; writing to it is refused, saying why.  A real
+ * read-only mount needs root with mount(8): skipped elsewhere. */
+static void test_read_only_media(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char store[4200], mnt[4200], copy[4300], h5[4200];
+	snprintf(store, sizeof store, "%s/s.lmdb", d);
+	snprintf(mnt, sizeof mnt, "%s/ro", d);
+	snprintf(copy, sizeof copy, "%s/s.lmdb", mnt);
+	snprintf(h5, sizeof h5, "%s/x.h5", d);
+	make_store(store, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	e2e_mkdirs(mnt, "");
+	char *mount[] = {"/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt, NULL};
+	if (quietly(mount) != 0) {
+		tu_rm_rf(d);
+		skip(); /* not root, or no mount(8) */
+	}
+	/* With lock.mdb (a store copied whole), and without (data.mdb alone). */
+	char *cp_all[] = {"/bin/cp", "-r", store, mnt, NULL};
+	char *rm_lock[] = {"/bin/rm", "-f", NULL, NULL};
+	char lock[4400];
+	snprintf(lock, sizeof lock, "%s/lock.mdb", copy);
+	rm_lock[2] = lock;
+	char *ro[] = {"/bin/mount", "-o", "remount,ro", mnt, NULL};
+	char *rw[] = {"/bin/mount", "-o", "remount,rw", mnt, NULL};
+	char *umount[] = {"/bin/umount", "-l", mnt, NULL};
+	char *info[] = {FEATDB, "info", copy, NULL};
+	char *verify[] = {FEATDB, "verify", copy, NULL};
+	char *export[] = {FEATDB, "export", copy, "--out", h5, NULL};
+	char *merge[] = {FEATDB, "merge", copy, store, NULL};
+	char *out[2][4] = {{0}};
+	int st[2][4], setup = quietly(cp_all) || quietly(ro);
+
+	for (int pass = 0; pass < 2 && !setup; pass++) {
+		out[pass][0] = run(info, &st[pass][0], d);
+		out[pass][1] = run(verify, &st[pass][1], d);
+		out[pass][2] = run(export, &st[pass][2], d);
+		out[pass][3] = run(merge, &st[pass][3], d);
+		if (pass == 0)
+			setup = quietly(rw) || quietly(rm_lock) || quietly(ro);
+	}
+	/* The mount goes before any assertion can end the test. */
+	assert_int_equal(quietly(umount), 0);
+	assert_int_equal(setup, 0);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *how = pass ? "without lock.mdb" : "with lock.mdb";
+		if (st[pass][0] != 0 || !strstr(out[pass][0], "records:     9"))
+			fail_msg("featdb info %s: exit %d\n%s", how, st[pass][0], out[pass][0]);
+		if (st[pass][1] != 0 || !strstr(out[pass][1], "9 records, all good"))
+			fail_msg("featdb verify %s: exit %d\n%s", how, st[pass][1], out[pass][1]);
+		if (st[pass][2] != 0 || !strstr(out[pass][2], "exported 9 records"))
+			fail_msg("featdb export %s: exit %d\n%s", how, st[pass][2], out[pass][2]);
+		if (st[pass][3] != 1 || !strstr(out[pass][3], "cannot write the store: "
+						 "Read-only file system"))
+			fail_msg("featdb merge into it %s: exit %d\n%s", how, st[pass][3],
+				 out[pass][3]);
+		for (int k = 0; k < 4; k++)
+			free(out[pass][k]);
+	}
+	tu_rm_rf(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1013,6 +1084,7 @@ int main(void)
 		cmocka_unit_test(test_db_option),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_stdout_write_failure),
+		cmocka_unit_test(test_read_only_media),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
