@@ -5,7 +5,8 @@
  *   featdb_rec.c    the record codec: CRC-32, IEEE binary16, encode/decode
  *   featdb_pages.c  the walk over data.mdb's pages that refuses a damaged
  *                   store before LMDB reads it
- *   featdb.c        the store: open, read, metadata
+ *   featdb.c        the store: open, read
+ *   featdb_meta.c   the metadata: read, and compared between stores
  *   featdb_write.c  the store's writes, renumbering the stored classes
  *   featdb_threshold.c  the calibrated thresholds: their text, read and
  *                   written */
@@ -58,6 +59,13 @@ int featdb_file_extend(featdb_t *db, char *err);
 /* featdb_key_check: key as an MDB_val in *k, or ERR_ARG when it is NULL,
  * empty or longer than featdb_max_key. */
 int featdb_key_check(featdb_t *db, const char *key, MDB_val *k, char *err);
+
+/* ---- featdb_meta.c ---- */
+
+/* featdb_meta_read: featdb_meta_get's reading, inside the read transaction
+ * txn, so that a caller reads records of the same snapshot; on failure
+ * meta is left empty. */
+int featdb_meta_read(featdb_t *db, MDB_txn *txn, featdb_meta_t *meta, char *err);
 
 /* featdb_classes_parse splits the stored class list v (names joined by
  * '\n'; empty is no class) into *out (*nout names, each and the array
