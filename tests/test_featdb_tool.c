@@ -11,14 +11,17 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <glob.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "e2e.h"
 #include "error.h"
 #include "net/model.h"
@@ -1003,6 +1006,101 @@ static int quietly(char *const argv[])
 	return proc_run(argv, NULL);
 }
 
+/* mount_tmpfs mounts a tmpfs of size bytes ("4m") on the folder dir: 0, or
+ * -1 where mount(8) is not allowed (not root). */
+static int mount_tmpfs(const char *dir, const char *size)
+{
+	char opts[64];
+	snprintf(opts, sizeof opts, "size=%s", size);
+	char *mount[] = {"/bin/mount", "-t", "tmpfs", "-o", opts, "tmpfs",
+			 (char *)dir, NULL};
+	e2e_mkdirs(dir, "");
+	return quietly(mount) == 0 ? 0 : -1;
+}
+
+/* A killed export's temporary file (its process gone) is removed by the
+ * next export to the same name; a living run's is left. */
+static void test_export_removes_stale(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char store[4200], out[4200], stale[4400], living[4400];
+	int st;
+
+	snprintf(store, sizeof store, "%s/s.lmdb", d);
+	snprintf(out, sizeof out, "%s/e.h5", d);
+	make_store(store, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	pid_t gone = fork();
+	assert_true(gone >= 0);
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	/* This process' name is the living run's; the dead one's has its id. */
+	assert_int_equal(fsutil_tmp_path(out, living, sizeof living), 0);
+	snprintf(stale, sizeof stale, "%.*s%ld", (int)(strrchr(living, '.') + 1 - living),
+		 living, (long)gone);
+	assert_int_equal(tu_write_file(stale, "half an export", 14), 0);
+	assert_int_equal(tu_write_file(living, "being written", 13), 0);
+	char *argv[] = {FEATDB, "export", store, "--out", out, NULL};
+	free(run(argv, &st, d));
+	assert_int_equal(st, 0);
+	assert_false(tu_exists(stale));
+	assert_true(tu_exists(living));
+	tu_rm_rf(d);
+}
+
+/* A full disk under the export: one error line with the reason and status
+ * 1 (libhdf5, unable to close its file, used to take featdb down with
+ * SIGSEGV at exit), the earlier export left byte for byte, and no
+ * temporary file behind. */
+static void test_export_full_disk(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char small[4200], big[4200], mnt[4200], out[4300], why[ERR_LEN];
+	int st;
+
+	snprintf(small, sizeof small, "%s/small.lmdb", d);
+	snprintf(big, sizeof big, "%s/big.lmdb", d);
+	snprintf(mnt, sizeof mnt, "%s/disk", d);
+	snprintf(out, sizeof out, "%s/e.h5", mnt);
+	make_store(small, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	if (e2e_make_store(big, 300, 4096, 5, why))
+		fail_msg("%s", why);
+	if (mount_tmpfs(mnt, "1m")) {
+		tu_rm_rf(d);
+		skip(); /* not root, or no mount(8) */
+	}
+	char *first[] = {FEATDB, "export", small, "--out", out, NULL};
+	char *second[] = {FEATDB, "export", big, "--out", out, NULL};
+	char *umount[] = {"/bin/umount", "-l", mnt, NULL};
+	char *said = run(first, &st, d);
+	int first_st = st;
+	free(said);
+	size_t before_len = 0, after_len = 0;
+	uint8_t *before = tu_read_file(out, &before_len);
+	said = run(second, &st, d);
+	uint8_t *after = tu_read_file(out, &after_len);
+	glob_t g;
+	char pat[4400];
+	snprintf(pat, sizeof pat, "%s/*", mnt);
+	int left = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+	globfree(&g);
+	assert_int_equal(quietly(umount), 0);
+
+	assert_int_equal(first_st, 0);
+	if (st != 1 || tu_count(said, "\n") != 1 ||
+	    !strstr(said, "featdb: error: ") || !strstr(said, "No space left on device"))
+		fail_msg("featdb export to a full disk: exit %d\n%s", st, said);
+	assert_non_null(before);
+	assert_non_null(after);
+	assert_int_equal(after_len, before_len);
+	assert_memory_equal(after, before, before_len);
+	assert_int_equal(left, 1); /* e.h5 alone */
+	free(said), free(before), free(after);
+	tu_rm_rf(d);
+}
+
 /* A store on a read-only file system (a read-only mount, a disc, an image)
  * is read: LMDB keeps no table of readers where no writer can be, even
  * with no lock.mdb at all; writing to it is refused, saying why.  A real
@@ -1017,9 +1115,7 @@ static void test_read_only_media(void **state)
 	snprintf(copy, sizeof copy, "%s/s.lmdb", mnt);
 	snprintf(h5, sizeof h5, "%s/x.h5", d);
 	make_store(store, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
-	e2e_mkdirs(mnt, "");
-	char *mount[] = {"/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt, NULL};
-	if (quietly(mount) != 0) {
+	if (mount_tmpfs(mnt, "4m")) {
 		tu_rm_rf(d);
 		skip(); /* not root, or no mount(8) */
 	}
@@ -1085,6 +1181,8 @@ int main(void)
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_stdout_write_failure),
 		cmocka_unit_test(test_read_only_media),
+		cmocka_unit_test(test_export_full_disk),
+		cmocka_unit_test(test_export_removes_stale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

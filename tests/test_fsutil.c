@@ -1,7 +1,8 @@
 /* test_fsutil.c - fsutil.h, the fsyncs that make a finished file durable:
  * a file, the folder holding a name (nested, at the top of /, or the
  * current folder for a name without a slash), and errno when there is
- * nothing to sync. */
+ * nothing to sync; the temporary files' names, and the removal of only
+ * those a killed run of this host left. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,8 +11,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/fsutil.h"
@@ -95,6 +98,85 @@ static void test_missing(void **state)
 	assert_int_equal(errno, ENOTDIR);
 }
 
+/* The id of a process that has ended (a child, reaped). */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+static void test_tmp_path(void **state)
+{
+	(void)state;
+	char tmp[4200], host[256], want[4600];
+
+	assert_int_equal(fsutil_tmp_path("d/head.h5", tmp, sizeof tmp), 0);
+	assert_int_equal(gethostname(host, sizeof host), 0);
+	for (char *c = host; *c; c++)
+		if (*c == '.')
+			*c = '_';
+	snprintf(want, sizeof want, "d/head.h5.tmp.%s.%ld", host, (long)getpid());
+	assert_string_equal(tmp, want);
+	errno = 0;
+	assert_int_equal(fsutil_tmp_path("d/head.h5", tmp, 12), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+}
+
+/* Beside out: a killed run's temporary file (removed), and what must stay:
+ * a living process' (this one's), another host's, another file's, a name
+ * that only starts like one, and a folder named like one. */
+static void test_remove_stale(void **state)
+{
+	(void)state;
+	char out[4200], mine[4400], dead[4400], p[4600];
+	pid_t gone = dead_pid();
+
+	snprintf(out, sizeof out, "%s/head.h5", g_dir);
+	assert_int_equal(fsutil_tmp_path(out, mine, sizeof mine), 0);
+	/* The dead run's name: this process' with the dead id. */
+	snprintf(dead, sizeof dead, "%.*s%ld", (int)(strrchr(mine, '.') + 1 - mine),
+		 mine, (long)gone);
+	char host[256];
+	assert_int_equal(gethostname(host, sizeof host), 0);
+	for (char *c = host; *c; c++)
+		if (*c == '.')
+			*c = '_';
+	assert_int_equal(tu_write_file(dead, "x", 1), 0);
+	assert_int_equal(tu_write_file(mine, "x", 1), 0);
+	char kept[5][4600];
+	snprintf(kept[0], sizeof kept[0], "%s", mine);
+	snprintf(p, sizeof p, "%s/head.h5.tmp.otherhost.%ld", g_dir, (long)gone);
+	snprintf(kept[1], sizeof kept[1], "%s", p);
+	snprintf(kept[2], sizeof kept[2], "%s/other.h5.tmp.%s.%ld", g_dir, host, (long)gone);
+	snprintf(kept[3], sizeof kept[3], "%s/head.h5.tmp.%s.%ldx", g_dir, host, (long)gone);
+	snprintf(kept[4], sizeof kept[4], "%s/head.h5.tmp.%s.", g_dir, host);
+	for (int i = 1; i < 5; i++)
+		assert_int_equal(tu_write_file(kept[i], "x", 1), 0);
+	/* A folder with a dead run's name is not a file the program wrote. */
+	char folder[4600];
+	snprintf(folder, sizeof folder, "%s/stale", g_dir);
+	assert_int_equal(mkdir(folder, 0777), 0);
+	snprintf(p, sizeof p, "%s/stale/head.h5", g_dir);
+	char dead_dir[4800];
+	assert_int_equal(fsutil_tmp_path(p, dead_dir, sizeof dead_dir), 0);
+	snprintf(strrchr(dead_dir, '.') + 1, 16, "%ld", (long)gone);
+	assert_int_equal(mkdir(dead_dir, 0777), 0);
+
+	assert_int_equal(fsutil_remove_stale(out), 1);
+	assert_false(tu_exists(dead));
+	for (int i = 0; i < 5; i++)
+		if (!tu_exists(kept[i]))
+			fail_msg("%s was removed", kept[i]);
+	assert_int_equal(fsutil_remove_stale(p), 0);
+	assert_true(tu_exists(dead_dir));
+	/* Again: nothing left to remove. */
+	assert_int_equal(fsutil_remove_stale(out), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -102,6 +184,8 @@ int main(void)
 		cmocka_unit_test(test_sync_dir_of),
 		cmocka_unit_test(test_sync_dir_of_bare_name),
 		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_tmp_path),
+		cmocka_unit_test(test_remove_stale),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

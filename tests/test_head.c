@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "error.h"
 #include "head/head.h"
 #include "head/head_impl.h"
@@ -1375,7 +1376,7 @@ static void test_save_load_keras_layout(void **state)
 	assert_string_equal(mb.version, m.version);
 	/* No temporary file is left beside it. */
 	char tmp[600];
-	snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+	assert_int_equal(fsutil_tmp_path(path, tmp, sizeof tmp), 0);
 	assert_int_not_equal(access(tmp, F_OK), 0);
 	head_free(&back);
 	head_meta_free(&mb);

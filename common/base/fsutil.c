@@ -1,12 +1,18 @@
-/* fsutil.c - fsync of a file and of the folder holding a name (fsutil.h). */
+/* fsutil.c - fsync of a file and of the folder holding a name, temporary
+ * files' names, and what a program may replace (fsutil.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "base/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -45,6 +51,81 @@ int fsutil_sync_dir_of(const char *path)
 		return sync_open(".", O_DIRECTORY);
 	slash[slash == dir] = '\0';
 	return sync_open(dir, O_DIRECTORY);
+}
+
+/* this_host puts the host's name into host (len bytes), "localhost" when
+ * it has none; a '/' or '.' would not survive in a file name's field. */
+static void this_host(char *host, size_t len)
+{
+	if (gethostname(host, len) != 0 || !*host)
+		snprintf(host, len, "localhost");
+	host[len - 1] = '\0';
+	for (char *c = host; *c; c++)
+		if (*c == '/' || *c == '.')
+			*c = '_';
+}
+
+int fsutil_tmp_path(const char *path, char *tmp, size_t len)
+{
+	char host[256];
+	int n;
+
+	this_host(host, sizeof host);
+	n = snprintf(tmp, len, "%s.tmp.%s.%ld", path, host, (long)getpid());
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* stale_pid: the process id that name gives after prefix (all digits, no
+ * more than a pid_t holds), or 0. */
+static pid_t stale_pid(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	const char *p = name + n;
+	long pid = 0;
+
+	if (strncmp(name, prefix, n) != 0 || !*p)
+		return 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || pid > INT_MAX / 10)
+			return 0;
+		pid = pid * 10 + (*p - '0');
+	}
+	return (pid_t)pid;
+}
+
+int fsutil_remove_stale(const char *path)
+{
+	char dir[4096], prefix[512], host[256], full[8192];
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	struct dirent *e;
+	struct stat st;
+	int removed = 0, saved = errno;
+	DIR *d;
+
+	if (slash)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
+	else
+		snprintf(dir, sizeof dir, ".");
+	this_host(host, sizeof host);
+	if (snprintf(prefix, sizeof prefix, "%s.tmp.%s.", base, host) >= (int)sizeof prefix ||
+	    !(d = opendir(dir)))
+		return 0;
+	while ((e = readdir(d))) {
+		pid_t pid = stale_pid(e->d_name, prefix);
+		if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(full, sizeof full, "%s/%s", dir, e->d_name) >= (int)sizeof full ||
+		    lstat(full, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		removed += unlink(full) == 0;
+	}
+	closedir(d);
+	errno = saved;
+	return removed;
 }
 
 int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err)

@@ -1,6 +1,7 @@
 /* fsutil.h - making a finished file durable: after writing a temporary
  * file, fsync it, rename it over the target, then fsync the folder that
- * holds the name, or a crash may bring back the old name or none; and
+ * holds the name, or a crash may bring back the old name or none; the
+ * temporary file's name, and the removal of those killed runs left; and
  * what that rename may replace. */
 #ifndef COMMON_BASE_FSUTIL_H
 #define COMMON_BASE_FSUTIL_H
@@ -13,6 +14,21 @@ int fsutil_sync_file(const char *path);
 /* fsutil_sync_dir_of fsyncs the folder holding path ("." when path has no
  * slash, "/" for "/name"): 0, or -1 with errno set. */
 int fsutil_sync_dir_of(const char *path);
+
+/* fsutil_tmp_path puts into tmp (len bytes) the name of the temporary
+ * file a program writes before renaming it over path: "PATH.tmp.HOST.PID",
+ * this host's name and this process' id, so that runs on several machines
+ * writing into one shared folder never take one another's, and
+ * fsutil_remove_stale knows a killed run's.  0, or -1 with errno set
+ * (ENAMETOOLONG). */
+int fsutil_tmp_path(const char *path, char *tmp, size_t len);
+
+/* fsutil_remove_stale removes the temporary files of path (fsutil_tmp_path's
+ * names, regular files) that runs on this host left when they were killed:
+ * those whose process is gone.  Another host's, a living process' (or one
+ * whose id was taken again) and anything else are left.  Returns how many
+ * were removed; a folder that cannot be read removes none. */
+int fsutil_remove_stale(const char *path);
 
 /* A program's output file, and how its refusals read. */
 typedef struct fsutil_output {

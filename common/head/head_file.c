@@ -201,9 +201,11 @@ int head_save(const char *path, const head_t *h, const head_meta_t *meta,
 	if (meta->nclasses != h->K || !meta->classes)
 		return err_set(err, ERR_ARG, "head_save: %d class names for %d classes",
 			       meta->nclasses, h->K);
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >=
-	    sizeof tmp)
+	if (fsutil_tmp_path(path, tmp, sizeof tmp))
 		return err_set(err, ERR_ARG, "%s: path too long", path);
+	/* A run killed while writing left its temporary file: gone now, or
+	 * they would pile up until the disk is full. */
+	fsutil_remove_stale(path);
 	h5util_quiet(&quiet);
 	rc = build_image(h, meta, &image, &len, err);
 	H5Eclear2(H5E_DEFAULT);

@@ -497,9 +497,11 @@ int model_file_save(const char *path, const model_file_t *m, char *err)
 
 	if (!path || !*path || !m || !m->w || !m->w->block)
 		return err_set(err, ERR_ARG, "model_file_save: missing argument");
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >=
-	    sizeof tmp)
+	if (fsutil_tmp_path(path, tmp, sizeof tmp))
 		return err_set(err, ERR_ARG, "%s: path too long", path);
+	/* A run killed while writing left its temporary file (half a
+	 * gigabyte): gone now, or they would pile up until the disk is full. */
+	fsutil_remove_stale(path);
 	input = model_info(m->w->model)->input;
 	/* Room for the head's layers once their number is known to be sane
 	 * (head_layers refuses it otherwise, before adding any). */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "base/workers.h"
 #include "error.h"
 #include "kernels/isa.h"
@@ -193,7 +194,9 @@ int tune_save(const char *path, const char *key, const vgg_tune_t *t,
 
 	if ((rc = make_dirs_of(path, err)))
 		return rc;
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	if (fsutil_tmp_path(path, tmp, sizeof tmp))
+		return err_set(err, ERR_ARG, "%s: path too long", path);
+	fsutil_remove_stale(path);
 	if (!(f = fopen(tmp, "w")))
 		return err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
 	fprintf(f, "%s\nkey %s\nseconds %.1f\ngather %d\n", TUNE_MAGIC, key, seconds,

@@ -1,6 +1,9 @@
 /* export.c - featdb export (featdb_tool.h).  A file already at --out is
  * replaced only when it is an export: never a head, a photo or a model of
- * the user's. */
+ * the user's.  libhdf5 writes in a child process (h5child_run_writer): a
+ * write that fails (a full disk) leaves libhdf5 1.10 with a file it cannot
+ * close, and its exit handler then dies (SIGSEGV in H5F__close_cb), which
+ * must not be featdb's death. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +18,18 @@
 #include "featdb_tool.h"
 #include "net/model.h"
 
+/* What the child tells the parent, in memory shared before the fork. */
+typedef struct export_done {
+	unsigned long long rows;
+	int nclasses;
+} export_done_t;
+
 typedef struct export {
+	const char *db;    /* the store */
 	const featdb_meta_t *meta;
 	const char *out;   /* the requested file */
 	char tmp[4200];    /* written here, renamed to out at the end */
+	export_done_t *done;
 	int ready;         /* export_setup ran */
 	hid_t f, dfeat, dlab, dkey, dsplit, strtype;
 	hsize_t rows;  /* written so far */
@@ -48,13 +59,15 @@ static int export_flush(export_t *x)
 		hsize_t size[2] = {x->rows + (hsize_t)x->n, D};
 		hsize_t start[2] = {x->rows, 0}, count[2] = {(hsize_t)x->n, D};
 		hid_t fs = -1, ms = -1;
+		errno = 0;
 		if (H5Dset_extent(sets[i].d, size) < 0 ||
 		    (fs = H5Dget_space(sets[i].d)) < 0 ||
 		    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
 		    (ms = H5Screate_simple(sets[i].two ? 2 : 1, count, NULL)) < 0 ||
 		    H5Dwrite(sets[i].d, sets[i].t, ms, fs, H5P_DEFAULT, sets[i].buf) < 0)
-			rc = err_set(x->err, ERR_IO, "%s: writing rows %llu.. failed (disk full?)",
-				     x->out, (unsigned long long)x->rows);
+			rc = err_set(x->err, ERR_IO, "%s: writing rows %llu.. failed (%s)",
+				     x->out, (unsigned long long)x->rows,
+				     errno ? strerror(errno) : "disk full?");
 		if (ms >= 0)
 			H5Sclose(ms);
 		if (fs >= 0)
@@ -209,64 +222,85 @@ static const fsutil_output_t export_file = {
 	.ours = an_export,
 };
 
+/* export_write, the child's side of h5child_run_writer: the store read
+ * and the whole file written at x->tmp, closed; what it holds told back
+ * through x->done. */
+static int export_write(void *arg, int fd, char *err)
+{
+	export_t *x = arg;
+	featdb_meta_t meta = {0};
+	int rc;
+
+	(void)fd;
+	x->meta = &meta;
+	x->err = err;
+	if ((rc = fdb_scan(x->db, &meta, export_one, x, err)) == 0 &&
+	    (rc = export_setup(x)) == 0)
+		rc = export_flush(x);
+	if (rc == 0) {
+		errno = 0;
+		rc = H5Dclose(x->dfeat) | H5Dclose(x->dlab) | H5Dclose(x->dkey) |
+		     H5Dclose(x->dsplit) | H5Tclose(x->strtype);
+		x->dfeat = x->dlab = x->dkey = x->dsplit = x->strtype = -1;
+		rc |= H5Fclose(x->f);
+		x->f = -1;
+		rc = rc < 0 ? err_set(err, ERR_IO, "%s: closing the HDF5 file failed (%s)",
+				      x->out, errno ? strerror(errno) : "disk full?") : 0;
+	}
+	x->done->rows = x->rows;
+	x->done->nclasses = meta.nclasses;
+	for (int i = 0; i < x->n; i++)
+		free(x->key[i]);
+	free(x->feat);
+	featdb_meta_free(&meta);
+	return rc;
+}
+
 int fdb_export(const char *dbpath, const char *out)
 {
-	featdb_meta_t meta = {0};
 	char err[ERR_LEN];
-	export_t x = {.meta = &meta, .err = err, .out = out, .f = -1, .dfeat = -1,
+	export_done_t *done = h5child_map(sizeof *done);
+	export_t x = {.db = dbpath, .out = out, .done = done, .f = -1, .dfeat = -1,
 		      .dlab = -1, .dkey = -1, .dsplit = -1, .strtype = -1};
 	h5util_quiet_t quiet;
-	int status = CLI_ERROR, rc;
+	int status = CLI_ERROR;
 
+	if (!done)
+		return cli_error(PROG, "out of memory");
 	/* Written next to the target and renamed at the end, so a failed export
 	 * never leaves a half file under the requested name. */
-	if ((size_t)snprintf(x.tmp, sizeof x.tmp, "%s.tmp.%d", x.out, (int)getpid()) >=
-	    sizeof x.tmp) {
-		return cli_error(PROG, "%s: path too long", x.out);
+	if (fsutil_tmp_path(out, x.tmp, sizeof x.tmp)) {
+		h5child_unmap(done, sizeof *done);
+		return cli_error(PROG, "%s: path too long", out);
 	}
 	h5util_quiet(&quiet);
 	if (fsutil_replaceable(out, &export_file, err)) {
 		cli_error(PROG, "%s", err);
 		goto out;
 	}
-	if (fdb_scan_store(dbpath, &meta, export_one, &x, err))
-		goto out;
-	if ((rc = export_setup(&x)) == 0)
-		rc = export_flush(&x);
-	if (rc) {
+	/* A run killed while writing left its temporary file: gone now, or
+	 * they would pile up until the disk is full. */
+	fsutil_remove_stale(out);
+	if (h5child_run_writer(x.tmp, export_write, &x, err)) {
 		cli_error(PROG, "%s", err);
-		goto out;
+		goto fail;
 	}
-	rc = H5Dclose(x.dfeat) | H5Dclose(x.dlab) | H5Dclose(x.dkey) | H5Dclose(x.dsplit);
-	x.dfeat = x.dlab = x.dkey = x.dsplit = -1;
-	rc |= H5Fclose(x.f);
-	x.f = -1;
 	/* The bytes on the disk before the rename, as head_save does: a crash
 	 * must not leave the requested name on an empty or partial file. */
-	if (rc < 0 || fsutil_sync_file(x.tmp) != 0 || rename(x.tmp, x.out) != 0) {
-		cli_error(PROG, "%s: %s", x.out,
-			  rc < 0 ? "closing the HDF5 file failed (disk full?)" : strerror(errno));
-		goto out;
+	if (fsutil_sync_file(x.tmp) != 0 || rename(x.tmp, out) != 0) {
+		cli_error(PROG, "%s: %s", out, strerror(errno));
+		goto fail;
 	}
 	/* The rename is done: the folder's flush is best effort, as head_save's. */
-	fsutil_sync_dir_of(x.out);
+	fsutil_sync_dir_of(out);
 	fprintf(stderr, PROG ": exported %llu records of %d people to %s\n",
-		(unsigned long long)x.rows, meta.nclasses, x.out);
+		done->rows, done->nclasses, out);
 	status = CLI_OK;
+	goto out;
+fail:
+	unlink(x.tmp);
 out:
-	for (int i = 0; i < x.n; i++)
-		free(x.key[i]);
-	if (x.dfeat >= 0) H5Dclose(x.dfeat);
-	if (x.dlab >= 0) H5Dclose(x.dlab);
-	if (x.dkey >= 0) H5Dclose(x.dkey);
-	if (x.dsplit >= 0) H5Dclose(x.dsplit);
-	if (x.strtype >= 0) H5Tclose(x.strtype);
-	if (x.f >= 0)
-		H5Fclose(x.f);
-	if (status != CLI_OK && x.ready)
-		unlink(x.tmp);
 	h5util_unquiet(&quiet);
-	free(x.feat);
-	featdb_meta_free(&meta);
+	h5child_unmap(done, sizeof *done);
 	return status;
 }

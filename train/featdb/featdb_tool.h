@@ -33,10 +33,12 @@ int fdb_merge(const char *out, int nin, char **in);
  * printing the error (an empty store is one); returns 0 or the error. */
 int fdb_open_store(const char *path, featdb_t **db, featdb_meta_t *meta);
 
-/* fdb_scan_store reads the metadata and every record of path (opened
- * read-only) in one snapshot, so that they agree while an extract writes;
- * fn reports its own failures in err.  Prints the error and returns
- * non-zero on failure. */
+/* fdb_scan reads the metadata and every record of path (opened read-only)
+ * in one snapshot, so that they agree while an extract writes; fn reports
+ * its own failures in err.  0, or non-zero with err set.  fdb_scan_store
+ * also prints the error. */
+int fdb_scan(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
+	     void *ctx, char *err);
 int fdb_scan_store(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
 		   void *ctx, char *err);
 

@@ -20,17 +20,25 @@ int fdb_open_store(const char *path, featdb_t **db, featdb_meta_t *meta)
 	return rc;
 }
 
-int fdb_scan_store(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
-		   void *ctx, char *err)
+int fdb_scan(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
+	     void *ctx, char *err)
 {
 	featdb_t *db = NULL;
 	int rc = featdb_open(path, FEATDB_RDONLY, &db, err);
 
 	if (rc == 0 && (rc = featdb_scan(db, meta, fn, ctx, err)) == ERR_MISSING)
 		snprintf(err, ERR_LEN, "%s: an empty store (no metadata yet)", path);
+	featdb_close(db);
+	return rc;
+}
+
+int fdb_scan_store(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
+		   void *ctx, char *err)
+{
+	int rc = fdb_scan(path, meta, fn, ctx, err);
+
 	if (rc)
 		cli_error(PROG, "%s", err);
-	featdb_close(db);
 	return rc;
 }
 
