@@ -1006,18 +1006,6 @@ static int quietly(char *const argv[])
 	return proc_run(argv, NULL);
 }
 
-/* mount_tmpfs mounts a tmpfs of size bytes ("4m") on the folder dir: 0, or
- * -1 where mount(8) is not allowed (not root). */
-static int mount_tmpfs(const char *dir, const char *size)
-{
-	char opts[64];
-	snprintf(opts, sizeof opts, "size=%s", size);
-	char *mount[] = {"/bin/mount", "-t", "tmpfs", "-o", opts, "tmpfs",
-			 (char *)dir, NULL};
-	e2e_mkdirs(dir, "");
-	return quietly(mount) == 0 ? 0 : -1;
-}
-
 /* A killed export's temporary file (its process gone) is removed by the
  * next export to the same name; a living run's is left. */
 static void test_export_removes_stale(void **state)
@@ -1067,13 +1055,12 @@ static void test_export_full_disk(void **state)
 	make_store(small, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
 	if (e2e_make_store(big, 300, 4096, 5, why))
 		fail_msg("%s", why);
-	if (mount_tmpfs(mnt, "1m")) {
+	if (e2e_mount_tmpfs(mnt, "1m")) {
 		tu_rm_rf(d);
 		skip(); /* not root, or no mount(8) */
 	}
 	char *first[] = {FEATDB, "export", small, "--out", out, NULL};
 	char *second[] = {FEATDB, "export", big, "--out", out, NULL};
-	char *umount[] = {"/bin/umount", "-l", mnt, NULL};
 	char *said = run(first, &st, d);
 	int first_st = st;
 	free(said);
@@ -1086,7 +1073,7 @@ static void test_export_full_disk(void **state)
 	snprintf(pat, sizeof pat, "%s/*", mnt);
 	int left = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
 	globfree(&g);
-	assert_int_equal(quietly(umount), 0);
+	assert_int_equal(e2e_umount(mnt), 0);
 
 	assert_int_equal(first_st, 0);
 	if (st != 1 || tu_count(said, "\n") != 1 ||
@@ -1115,7 +1102,7 @@ static void test_read_only_media(void **state)
 	snprintf(copy, sizeof copy, "%s/s.lmdb", mnt);
 	snprintf(h5, sizeof h5, "%s/x.h5", d);
 	make_store(store, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
-	if (mount_tmpfs(mnt, "4m")) {
+	if (e2e_mount_tmpfs(mnt, "4m")) {
 		tu_rm_rf(d);
 		skip(); /* not root, or no mount(8) */
 	}
@@ -1127,7 +1114,6 @@ static void test_read_only_media(void **state)
 	rm_lock[2] = lock;
 	char *ro[] = {"/bin/mount", "-o", "remount,ro", mnt, NULL};
 	char *rw[] = {"/bin/mount", "-o", "remount,rw", mnt, NULL};
-	char *umount[] = {"/bin/umount", "-l", mnt, NULL};
 	char *info[] = {FEATDB, "info", copy, NULL};
 	char *verify[] = {FEATDB, "verify", copy, NULL};
 	char *export[] = {FEATDB, "export", copy, "--out", h5, NULL};
@@ -1144,7 +1130,7 @@ static void test_read_only_media(void **state)
 			setup = quietly(rw) || quietly(rm_lock) || quietly(ro);
 	}
 	/* The mount goes before any assertion can end the test. */
-	assert_int_equal(quietly(umount), 0);
+	assert_int_equal(e2e_umount(mnt), 0);
 	assert_int_equal(setup, 0);
 	for (int pass = 0; pass < 2; pass++) {
 		const char *how = pass ? "without lock.mdb" : "with lock.mdb";

@@ -177,6 +177,82 @@ static void test_remove_stale(void **state)
 	assert_int_equal(fsutil_remove_stale(out), 0);
 }
 
+/* A whole file: nothing at path until the commit, then all of it; the
+ * temporary file gone either way; an abandoned one leaves path as it was. */
+static void test_whole(void **state)
+{
+	(void)state;
+	char path[4200], tmp[4400];
+	fsutil_whole_t w;
+
+	snprintf(path, sizeof path, "%s/history.csv", g_dir);
+	assert_int_equal(tu_write_file(path, "old\n", 4), 0);
+	assert_int_equal(fsutil_whole_open(&w, path), 0);
+	assert_int_equal(w.direct, 0);
+	snprintf(tmp, sizeof tmp, "%s", w.tmp);
+	fputs("epoch,loss\r\n0,1.5\r\n", w.f);
+	assert_int_equal(fsutil_whole_flush(&w), 0);
+	char *now = tu_read_text(path);
+	assert_string_equal(now, "old\n");
+	free(now);
+	assert_int_equal(fsutil_whole_commit(&w), 0);
+	now = tu_read_text(path);
+	assert_string_equal(now, "epoch,loss\r\n0,1.5\r\n");
+	free(now);
+	assert_false(tu_exists(tmp));
+	/* Committed: ending it again is refused, and abandoning it is a no-op. */
+	assert_int_equal(fsutil_whole_commit(&w), -1);
+	fsutil_whole_abandon(&w);
+
+	assert_int_equal(fsutil_whole_open(&w, path), 0);
+	fputs("half", w.f);
+	fsutil_whole_abandon(&w);
+	now = tu_read_text(path);
+	assert_string_equal(now, "epoch,loss\r\n0,1.5\r\n");
+	free(now);
+	assert_false(tu_exists(w.tmp));
+}
+
+/* A link to a file: the file replaced, the link kept.  Not a file
+ * (/dev/null, /dev/full): written directly, never replaced, its failure
+ * given with its errno. */
+static void test_whole_link_and_device(void **state)
+{
+	(void)state;
+	char target[4200], link[4200];
+	fsutil_whole_t w;
+	struct stat st;
+
+	snprintf(target, sizeof target, "%s/real.csv", g_dir);
+	snprintf(link, sizeof link, "%s/link.csv", g_dir);
+	assert_int_equal(tu_write_file(target, "old", 3), 0);
+	assert_int_equal(symlink("real.csv", link), 0);
+	assert_int_equal(fsutil_whole_open(&w, link), 0);
+	fputs("new", w.f);
+	assert_int_equal(fsutil_whole_commit(&w), 0);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	char *now = tu_read_text(target);
+	assert_string_equal(now, "new");
+	free(now);
+
+	assert_int_equal(fsutil_whole_open(&w, "/dev/null"), 0);
+	assert_int_equal(w.direct, 1);
+	fputs("nothing", w.f);
+	assert_int_equal(fsutil_whole_commit(&w), 0);
+	assert_int_equal(stat("/dev/null", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	if (access("/dev/full", W_OK) != 0)
+		return;
+	assert_int_equal(fsutil_whole_open(&w, "/dev/full"), 0);
+	fputs("lost", w.f);
+	errno = 0;
+	assert_int_equal(fsutil_whole_commit(&w), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(stat("/dev/full", &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +262,8 @@ int main(void)
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_tmp_path),
 		cmocka_unit_test(test_remove_stale),
+		cmocka_unit_test(test_whole),
+		cmocka_unit_test(test_whole_link_and_device),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1755,6 +1755,66 @@ static void test_stdout_write_failure(void **state)
 			     "--lr", "1e-3,1e-2", "-q", NULL), 1);
 }
 
+/* The history on a full disk (a 16 KB tmpfs, filled midway through 400
+ * epochs): the training goes on, the head is saved, and the run fails in
+ * one line that says both; the earlier history is left as it was (it is
+ * replaced whole or not at all), and nothing else is left on the disk. */
+static void test_history_full_disk(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("histfull.lmdb", &s);
+	const char *disk = path_in("histdisk"), *out = path_in("histfull.txt");
+	const char *head = path_in("histfull.h5");
+	char hist[600], want[1400];
+
+	if (e2e_mount_tmpfs(disk, "16k"))
+		skip(); /* not root, or no mount(8) */
+	snprintf(hist, sizeof hist, "%s/hist.csv", disk);
+	assert_int_equal(tu_write_file(hist, "old\r\n", 5), 0);
+	int st = run(out, "--db", store, "--epochs", "400", "-q", "--history", hist,
+		     "--out", head, NULL);
+	char *left = tu_read_text(hist);
+	DIR *dir = opendir(disk);
+	int files = 0;
+	for (struct dirent *e; dir && (e = readdir(dir));)
+		files += e->d_name[0] != '.';
+	if (dir)
+		closedir(dir);
+	assert_int_equal(e2e_umount(disk), 0);
+
+	snprintf(want, sizeof want, "%s: writing failed: No space left on device "
+		 "(the head is saved in %s)", hist, head);
+	expect_error(out, st, want);
+	assert_true(tu_exists(head));
+	assert_non_null(left);
+	assert_string_equal(left, "old\r\n");
+	free(left);
+	assert_int_equal(files, 1);
+}
+
+/* --history /dev/stdout: the rows reach the stream as they come, and the
+ * device is never replaced (a file written whole is renamed into place:
+ * not one that is not a file). */
+static void test_history_to_stdout(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("histout.lmdb", &s);
+	const char *out = path_in("histout.txt");
+	struct stat before, after;
+
+	assert_int_equal(lstat("/dev/stdout", &before), 0);
+	assert_int_equal(run(out, "--db", store, "--epochs", "2", "-q", "--history",
+			     "/dev/stdout", "--out", path_in("histout.h5"), NULL), 0);
+	assert_int_equal(lstat("/dev/stdout", &after), 0);
+	assert_int_equal(after.st_mode, before.st_mode);
+	assert_int_equal(after.st_ino, before.st_ino);
+	const char *text = slurp(out);
+	assert_non_null(strstr(text, "epoch,accuracy,loss,val_accuracy,val_loss\r\n0,"));
+	assert_non_null(strstr(text, "\r\n1,"));
+}
+
 int main(void)
 {
 	/* Failures are asserted on; HDF5's own report would only clutter. */
@@ -1789,6 +1849,8 @@ int main(void)
 		cmocka_unit_test(test_parity_keras_hidden),
 		cmocka_unit_test(test_parity_with_keras_lfw),
 		cmocka_unit_test(test_stdout_write_failure),
+		cmocka_unit_test(test_history_full_disk),
+		cmocka_unit_test(test_history_to_stdout),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -169,6 +169,13 @@ static int report(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 	return 0;
 }
 
+/* saved_but reports err, a failure after the head was saved; returns 1. */
+static int saved_but(const th_opts_t *o, const char *err)
+{
+	cli_error(PROG, "%s (the head is saved in %s)", err, o->out);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	th_opts_t o;
@@ -186,15 +193,20 @@ int main(int argc, char **argv)
 		goto fail;
 	describe(&o, &d, &s, t0);
 	if ((rc = plan(&o, &s, err)) || (rc = th_sweep(&o, &d, &s, &w, err)) ||
-	    (rc = save(&o, &d, &s, &w, err)) || (rc = score(&o, &d, &s, &w, err)))
+	    (rc = save(&o, &d, &s, &w, err)))
 		goto fail;
+	/* The head is saved: a history or a confusion matrix that cannot be
+	 * written fails the run, but says so and lets the rest be done. */
+	int lost = th_runs_commit_history(&w, err) ? saved_but(&o, err) : 0;
+	if (score(&o, &d, &s, &w, err))
+		lost = saved_but(&o, err);
 	/* The epochs' lines, a sweep's table and the test's score are the
 	 * run's report. */
 	if (cli_flush_stdout(PROG))
 		goto out;
 	if ((rc = report(&o, &d, &s, &w, err)))
 		goto fail;
-	status = CLI_OK;
+	status = lost ? CLI_ERROR : CLI_OK;
 	goto out;
 fail:
 	cli_error(PROG, "%s", err);

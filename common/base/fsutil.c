@@ -128,6 +128,101 @@ int fsutil_remove_stale(const char *path)
 	return removed;
 }
 
+int fsutil_whole_open(fsutil_whole_t *w, const char *path)
+{
+	struct stat st, lst;
+	char *real = NULL;
+
+	*w = (fsutil_whole_t){0};
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		w->direct = 1;
+	} else if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+		/* A link to a file: the file is replaced, the link kept; a
+		 * dangling one is written through. */
+		if (!(real = realpath(path, NULL)))
+			w->direct = 1;
+	}
+	int n = snprintf(w->path, sizeof w->path, "%s", real ? real : path);
+	free(real);
+	if (n >= (int)sizeof w->path ||
+	    (!w->direct && fsutil_tmp_path(w->path, w->tmp, sizeof w->tmp))) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (w->direct)
+		return (w->f = fopen(w->path, "w")) ? 0 : -1;
+	fsutil_remove_stale(w->path);
+	return (w->f = fopen(w->tmp, "w")) ? 0 : -1;
+}
+
+/* whole_failed remembers errno as w's first failure (EIO when a write
+ * failed without one); -1 with errno that failure. */
+static int whole_failed(fsutil_whole_t *w)
+{
+	if (!w->error)
+		w->error = errno ? errno : EIO;
+	errno = w->error;
+	return -1;
+}
+
+int fsutil_whole_flush(fsutil_whole_t *w)
+{
+	if (w->error) {
+		errno = w->error;
+		return -1;
+	}
+	/* A write's failure sets errno and the stream's error flag; fflush
+	 * then has nothing left to fail on, or fails itself. */
+	if (!w->f || fflush(w->f) != 0 || ferror(w->f))
+		return whole_failed(w);
+	return 0;
+}
+
+int fsutil_whole_commit(fsutil_whole_t *w)
+{
+	if (!w->f) {
+		errno = w->error ? w->error : EBADF;
+		return -1;
+	}
+	if (w->direct) {
+		int bad = fsutil_whole_flush(w);
+		if (fclose(w->f) != 0 && !bad)
+			bad = whole_failed(w);
+		w->f = NULL;
+		if (bad)
+			errno = w->error;
+		return bad;
+	}
+	if (fsutil_whole_flush(w) != 0 || fsync(fileno(w->f)) != 0) {
+		whole_failed(w);
+		fsutil_whole_abandon(w);
+		return -1;
+	}
+	int rc = fclose(w->f);
+	w->f = NULL;
+	if (rc != 0 || rename(w->tmp, w->path) != 0) {
+		whole_failed(w);
+		unlink(w->tmp);
+		errno = w->error;
+		return -1;
+	}
+	(void)fsutil_sync_dir_of(w->path);
+	return 0;
+}
+
+void fsutil_whole_abandon(fsutil_whole_t *w)
+{
+	int e = errno;
+
+	if (w->f) {
+		fclose(w->f);
+		w->f = NULL;
+		if (!w->direct)
+			unlink(w->tmp);
+	}
+	errno = e;
+}
+
 int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err)
 {
 	char why[ERR_LEN];

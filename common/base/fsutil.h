@@ -7,6 +7,7 @@
 #define COMMON_BASE_FSUTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* fsutil_sync_file fsyncs the file path: 0, or -1 with errno set. */
 int fsutil_sync_file(const char *path);
@@ -29,6 +30,38 @@ int fsutil_tmp_path(const char *path, char *tmp, size_t len);
  * whose id was taken again) and anything else are left.  Returns how many
  * were removed; a folder that cannot be read removes none. */
 int fsutil_remove_stale(const char *path);
+
+/* A text file that appears whole or not at all (a history, a confusion
+ * matrix, the tuner's cache): written through stdio to its temporary file
+ * (fsutil_tmp_path's), and renamed over path by fsutil_whole_commit.  A
+ * path that is a link to a file is followed, the link kept; a path that
+ * is not a file (/dev/stdout, a FIFO, a terminal) is written directly,
+ * as it comes: a stream has no whole, and a device is never replaced.
+ * The first write that fails is remembered with its errno, which the
+ * calls below return. */
+typedef struct fsutil_whole {
+	FILE *f;
+	char path[4096], tmp[4200];
+	int direct; /* path itself is written */
+	int error;  /* the first failure's errno, 0 while none */
+} fsutil_whole_t;
+
+/* fsutil_whole_open removes the stale temporary files of path
+ * (fsutil_remove_stale) and creates w's: 0, or -1 with errno set. */
+int fsutil_whole_open(fsutil_whole_t *w, const char *path);
+
+/* fsutil_whole_flush flushes what was written so far: 0, or -1 with errno
+ * the first failure's (a full disk), for the caller to report now or at
+ * the commit. */
+int fsutil_whole_flush(fsutil_whole_t *w);
+
+/* fsutil_whole_commit closes the file, fsyncs it and renames it over path
+ * (then fsyncs the folder, best effort): 0, or -1 with errno the first
+ * failure's, the temporary file removed and path as it was.
+ * fsutil_whole_abandon closes and removes the temporary file, path as it
+ * was; both accept a w never opened or already ended. */
+int fsutil_whole_commit(fsutil_whole_t *w);
+void fsutil_whole_abandon(fsutil_whole_t *w);
 
 /* A program's output file, and how its refusals read. */
 typedef struct fsutil_output {

@@ -188,39 +188,21 @@ static int make_dirs_of(const char *path, char *err)
 int tune_save(const char *path, const char *key, const vgg_tune_t *t,
 	      double seconds, char *err)
 {
-	char tmp[4200];
-	FILE *f = NULL;
+	fsutil_whole_t w;
 	int rc;
 
 	if ((rc = make_dirs_of(path, err)))
 		return rc;
-	if (fsutil_tmp_path(path, tmp, sizeof tmp))
-		return err_set(err, ERR_ARG, "%s: path too long", path);
-	fsutil_remove_stale(path);
-	if (!(f = fopen(tmp, "w")))
-		return err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
-	fprintf(f, "%s\nkey %s\nseconds %.1f\ngather %d\n", TUNE_MAGIC, key, seconds,
+	if (fsutil_whole_open(&w, path))
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+	fprintf(w.f, "%s\nkey %s\nseconds %.1f\ngather %d\n", TUNE_MAGIC, key, seconds,
 		t->gather);
 	for (int i = 1; i < WEIGHTS_NCONV; i++)
-		fprintf(f, "layer %s shared %d tiles %d prefetch %d\n", weights_spec[i].name,
+		fprintf(w.f, "layer %s shared %d tiles %d prefetch %d\n", weights_spec[i].name,
 			t->conv[i].shared, t->conv[i].tiles, t->conv[i].prefetch);
-	if (fflush(f) || ferror(f) || fsync(fileno(f))) {
-		rc = err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
-		fclose(f);
-		goto fail;
-	}
-	if (fclose(f)) {
-		rc = err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (rename(tmp, path)) {
-		rc = err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
+	if (fsutil_whole_commit(&w))
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
 	return 0;
-fail:
-	unlink(tmp);
-	return rc;
 }
 
 /* c's resolved form on l. */

@@ -567,3 +567,18 @@ void e2e_walk_free(e2e_walk_t *w)
 	free(w->cls);
 	memset(w, 0, sizeof *w);
 }
+
+int e2e_mount_tmpfs(const char *dir, const char *size)
+{
+	char opts[64];
+	snprintf(opts, sizeof opts, "size=%s", size);
+	char *argv[] = {"/bin/mount", "-t", "tmpfs", "-o", opts, "tmpfs", (char *)dir, NULL};
+	e2e_mkdirs(dir, "");
+	return proc_run(argv, NULL) == 0 ? 0 : -1;
+}
+
+int e2e_umount(const char *dir)
+{
+	char *argv[] = {"/bin/umount", "-l", (char *)dir, NULL};
+	return proc_run(argv, NULL) == 0 ? 0 : -1;
+}

@@ -104,4 +104,11 @@ typedef struct e2e_walk {
 int e2e_keras_walk(const char *golden, int follow, e2e_walk_t *w, char *why);
 void e2e_walk_free(e2e_walk_t *w);
 
+/* e2e_mount_tmpfs mounts a tmpfs of size ("16k", "1m") on the folder dir,
+ * made when missing, for a real full or read-only disk: 0, or -1 where
+ * mount(8) is not allowed (not root: the test skips).  e2e_umount
+ * detaches it (umount -l): 0 or -1. */
+int e2e_mount_tmpfs(const char *dir, const char *size);
+int e2e_umount(const char *dir);
+
 #endif

@@ -20,47 +20,56 @@ static void put_value(FILE *f, double v)
 
 int th_history_open(th_history_t *c, const char *path, int lr, char *err)
 {
-	c->epochs = 0;
-	c->lr = lr;
-	if (!(c->f = fopen(path, "w")))
+	*c = (th_history_t){.lr = lr};
+	if (fsutil_whole_open(&c->w, path))
 		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+	c->opened = 1;
 	fputs(lr ? "epoch,accuracy,loss,lr,val_accuracy,val_loss\r\n"
-		 : "epoch,accuracy,loss,val_accuracy,val_loss\r\n", c->f);
+		 : "epoch,accuracy,loss,val_accuracy,val_loss\r\n", c->w.f);
 	return 0;
 }
 
-int th_history_epoch(th_history_t *c, const th_history_row_t *r, const char *path,
-		 char *err)
+void th_history_epoch(th_history_t *c, const th_history_row_t *r)
 {
-	fprintf(c->f, "%d", c->epochs++);
-	put_value(c->f, r->accuracy);
-	put_value(c->f, r->loss);
+	FILE *f = c->w.f;
+
+	if (!f)
+		return;
+	fprintf(f, "%d", c->epochs++);
+	put_value(f, r->accuracy);
+	put_value(f, r->loss);
 	if (c->lr) {
 		char buf[32];
 		th_py_float32(r->lr, buf);
-		fputc(',', c->f);
-		fputs(buf, c->f);
+		fputc(',', f);
+		fputs(buf, f);
 	}
 	if (r->has_val) {
-		put_value(c->f, r->val_accuracy);
-		put_value(c->f, r->val_loss);
+		put_value(f, r->val_accuracy);
+		put_value(f, r->val_loss);
 	} else {
-		fputs(",NA,NA", c->f);
+		fputs(",NA,NA", f);
 	}
-	fputs("\r\n", c->f);
-	if (fflush(c->f) != 0 || ferror(c->f))
-		return err_set(err, ERR_IO, "%s: writing failed: %s", path, strerror(errno));
+	fputs("\r\n", f);
+	if (fsutil_whole_flush(&c->w))
+		fsutil_whole_abandon(&c->w);
+}
+
+int th_history_commit(th_history_t *c, char *err)
+{
+	if (!c->opened)
+		return 0;
+	c->opened = 0;
+	if (fsutil_whole_commit(&c->w))
+		return err_set(err, ERR_IO, "%s: writing failed: %s", c->w.path,
+			       strerror(errno));
 	return 0;
 }
 
-int th_history_close(th_history_t *c, const char *path, char *err)
+void th_history_abandon(th_history_t *c)
 {
-	if (!c->f)
-		return 0;
-	int bad = ferror(c->f);
-	int rc = fclose(c->f) != 0 || bad;
-	c->f = NULL;
-	return rc ? err_set(err, ERR_IO, "%s: writing failed", path) : 0;
+	fsutil_whole_abandon(&c->w);
+	c->opened = 0;
 }
 
 /* py_repr: the text of v whose significant digits are the fewest that

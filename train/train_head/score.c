@@ -212,24 +212,24 @@ int th_score_csv(const char *path, const th_score_t *sc, char *const *classes,
 		 char *err)
 {
 	int K = sc->K;
-	FILE *f = fopen(path, "w");
+	fsutil_whole_t w;
 
-	if (!f)
+	if (fsutil_whole_open(&w, path))
 		return err_set(err, ERR_IO, "--confusion %s: %s", path, strerror(errno));
-	fputs("true\\predicted", f);
+	fputs("true\\predicted", w.f);
 	for (int k = 0; k < K; k++) {
-		fputc(',', f);
-		put_field(f, classes[k]);
+		fputc(',', w.f);
+		put_field(w.f, classes[k]);
 	}
-	fputs("\r\n", f);
+	fputs("\r\n", w.f);
 	for (int a = 0; a < K; a++) {
-		put_field(f, classes[a]);
+		put_field(w.f, classes[a]);
 		for (int b = 0; b < K; b++)
-			fprintf(f, ",%ld", sc->confusion[(size_t)a * K + b]);
-		fputs("\r\n", f);
+			fprintf(w.f, ",%ld", sc->confusion[(size_t)a * K + b]);
+		fputs("\r\n", w.f);
 	}
-	int bad = ferror(f);
-	if (fclose(f) != 0 || bad)
-		return err_set(err, ERR_IO, "--confusion %s: writing failed", path);
+	if (fsutil_whole_commit(&w))
+		return err_set(err, ERR_IO, "--confusion %s: writing failed: %s", path,
+			       strerror(errno));
 	return 0;
 }

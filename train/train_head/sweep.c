@@ -79,10 +79,11 @@ static int better(int has_val, const head_metrics_t *a, const head_metrics_t *av
 /* Opens run's history file (--history; one per run in a sweep), with the
  * lr column when ReduceLROnPlateau adds the rate to the logs. */
 static int history_open(const th_opts_t *o, int sweep, int run, int lr,
-			th_history_t *c, char *path, size_t len, char *err)
+			th_history_t *c, char *err)
 {
-	int rc = sweep ? th_history_run_path(o->history, run + 1, path, len, err)
-		       : (snprintf(path, len, "%s", o->history) < (int)len
+	char path[4096];
+	int rc = sweep ? th_history_run_path(o->history, run + 1, path, sizeof path, err)
+		       : (snprintf(path, sizeof path, "%s", o->history) < (int)sizeof path
 				  ? 0
 				  : err_set(err, ERR_ARG, "--history: too long a path"));
 	return rc ? rc : th_history_open(c, path, lr, err);
@@ -176,8 +177,26 @@ static void print_run(const th_opts_t *o, int run, int n)
 	putchar('\n');
 }
 
+int th_runs_commit_history(th_runs_t *w, char *err)
+{
+	int first = 0;
+
+	for (int i = 0; w->hist && i < w->n; i++) {
+		char why[ERR_LEN];
+		int rc = th_history_commit(&w->hist[i], why);
+		if (rc && !first) {
+			first = rc;
+			snprintf(err, ERR_LEN, "%s", why);
+		}
+	}
+	return first;
+}
+
 void th_runs_free(th_runs_t *w)
 {
+	for (int i = 0; w->hist && i < w->n; i++)
+		th_history_abandon(&w->hist[i]);
+	free(w->hist);
 	free(w->order);
 	th_trace_free(&w->trc);
 	free(w->res);
@@ -199,7 +218,8 @@ static int runs_alloc(const th_opts_t *o, const th_split_t *s, th_runs_t *w,
 	w->sweep = w->n > 1;
 	w->has_val = s->nvalid > 0;
 	w->best_run = -1;
-	if (!(w->res = calloc((size_t)w->n, sizeof *w->res)))
+	if (!(w->res = calloc((size_t)w->n, sizeof *w->res)) ||
+	    (o->history && !(w->hist = calloc((size_t)w->n, sizeof *w->hist))))
 		return err_set(err, ERR_NOMEM, "out of memory");
 	return 0;
 }
@@ -300,9 +320,8 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	head_set_t train = {d->x, (size_t)d->D, d->y, s->train, s->ntrain};
 	head_set_t valid = {d->x, (size_t)d->D, d->y, s->valid, s->nvalid};
 	head_trainer_t *tr = NULL;
-	th_history_t hist = {0};
+	th_history_t *hist = w->hist ? &w->hist[run] : NULL;
 	th_callbacks_t cb;
-	char hist_path[4096] = "";
 	float *cw = malloc((size_t)d->K * sizeof *cw);
 	int rc, kept = 0;
 
@@ -313,8 +332,7 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	}
 	if ((rc = run_start(o, d, s, &r->c, cw, w, &tr, err)))
 		goto out;
-	if (o->history && (rc = history_open(o, w->sweep, run, r->c.reduce_lr > 0, &hist,
-					     hist_path, sizeof hist_path, err)))
+	if (hist && (rc = history_open(o, w->sweep, run, r->c.reduce_lr > 0, hist, err)))
 		goto out;
 	if (w->sweep && !o->quiet)
 		print_run(o, run, w->n);
@@ -339,8 +357,8 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 			print_epoch(&r->c, w->has_val, steps, cli_now() - e0, &mt, &mv, lr);
 		th_history_row_t row = {mt.loss, mt.accuracy, w->has_val, mv.loss,
 					mv.accuracy, lr};
-		if (hist.f && (rc = th_history_epoch(&hist, &row, hist_path, err)))
-			goto out;
+		if (hist)
+			th_history_epoch(hist, &row);
 		if (w->trc.order)
 			th_trace_epoch(&w->trc, e, w->order, s->ntrain, &mt, &mv, lr);
 		if ((rc = keep_epoch(w, run, e, &mt, &mv, err)))
@@ -378,10 +396,7 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	}
 	r->seconds = (cli_now() - run_t0) / (double)r->epochs;
 	w->train_secs += cli_now() - run_t0;
-	rc = th_history_close(&hist, hist_path, err);
 out:
-	/* After a failure, the history written so far (closed: a no-op). */
-	th_history_close(&hist, hist_path, NULL);
 	head_trainer_free(tr);
 	free(cw);
 	return rc;

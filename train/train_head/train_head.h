@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/fsutil.h"
 #include "store/featdb.h"
 #include "head/head.h"
 
@@ -202,9 +203,10 @@ int th_class_weights(const char *spec, const th_data_t *d, const th_split_t *s,
  * (train-head). */
 
 typedef struct th_history {
-	FILE *f;
-	int epochs; /* rows written */
-	int lr;     /* the lr column */
+	fsutil_whole_t w; /* written whole or not at all (fsutil.h) */
+	int opened;
+	int epochs;       /* rows written */
+	int lr;           /* the lr column */
 } th_history_t;
 
 /* One epoch's numbers; has_val 0 writes NA for the val_ columns. */
@@ -215,19 +217,24 @@ typedef struct th_history_row {
 	float lr;
 } th_history_row_t;
 
-/* th_history_open creates (truncates) path and writes the header, with
- * the lr column when lr is set.  Returns 0 or ERR_IO (the reason names
- * the file). */
+/* th_history_open starts the history of path, in its temporary file (an
+ * earlier history at path stays until th_history_commit), and writes the
+ * header, with the lr column when lr is set.  Returns 0 or ERR_IO (the
+ * reason names the file). */
 int th_history_open(th_history_t *c, const char *path, int lr, char *err);
 
-/* th_history_epoch writes the next epoch's row and flushes it, so that a
- * reader sees each epoch as it ends.  Returns 0 or ERR_IO. */
-int th_history_epoch(th_history_t *c, const th_history_row_t *r, const char *path,
-		 char *err);
+/* th_history_epoch writes the next epoch's row and flushes it.  A write
+ * that fails (a full disk) does not stop the training: the history is
+ * dropped at once, freeing its space for the head, and the failure kept
+ * for th_history_commit to report. */
+void th_history_epoch(th_history_t *c, const th_history_row_t *r);
 
-/* th_history_close closes the file: 0, or ERR_IO when a write failed.
- * Accepts a history that was never opened. */
-int th_history_close(th_history_t *c, const char *path, char *err);
+/* th_history_commit puts the history at its path, once the head it
+ * describes is saved: 0, or ERR_IO "PATH: writing failed: REASON" (the
+ * file at path as it was).  th_history_abandon drops it, path as it was.
+ * Both accept a history never opened, or already ended. */
+int th_history_commit(th_history_t *c, char *err);
+void th_history_abandon(th_history_t *c);
 
 /* th_py_float writes Python's repr of v (the shortest text that reads
  * back as v: "0.1", "1.0", "1e-05", "2.4201014041900635") into buf. */
@@ -373,6 +380,8 @@ typedef struct th_runs {
 	long epochs_run;        /* over all the runs */
 	th_trace_t trc;         /* --trace */
 	size_t *order;          /* (ntrain) an epoch's order, for --trace */
+	th_history_t *hist;     /* (n) --history: each run's, put in place
+				 * once the head is saved */
 } th_runs_t;
 
 /* th_sweep trains every combination of o's swept values over d's sets s,
@@ -389,7 +398,12 @@ int th_sweep(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
  * the run's (after --restore-best's restoring). */
 const head_t *th_runs_chosen(const th_runs_t *w);
 
-/* th_runs_free releases w. */
+/* th_runs_commit_history puts each run's --history in place (after the
+ * head is saved: a history never describes a head that is not): 0, or
+ * the first failure (th_history_commit's), the others still put. */
+int th_runs_commit_history(th_runs_t *w, char *err);
+
+/* th_runs_free releases w; a history not put in place is dropped. */
 void th_runs_free(th_runs_t *w);
 
 /* ---- score.c: the test set's score ----------------------------------------- */
