@@ -337,6 +337,30 @@ static int full_disk_child(const char *mnt)
 	free(out);
 	unlink(filler);
 
+	/* Room for the readers' table and half of LMDB's first write (its two
+	 * meta pages): the store is left with one page and no commit, which a
+	 * reader calls so, and which a rerun with room starts again (it was
+	 * refused as truncated, for good). */
+	char data[700];
+	struct stat ds;
+	snprintf(data, sizeof data, "%s/data.mdb", db);
+	CHECK(fill(mnt, filler, 8192 + 4096) == 0, "fill");
+	st = e2e_extract(g_faces, db, log, "--batch", "1", NULL);
+	out = tu_read_text(log);
+	CHECK(st == 1 && strstr(out, "No space left on device") &&
+	      tu_count(out, "error:") == 1, "half a page: exit %d:\n%s", st, out);
+	free(out);
+	CHECK(stat(data, &ds) == 0 && ds.st_size > 0 && ds.st_size < 8192,
+	      "data.mdb is %lld bytes, not part of its first two pages",
+	      (long long)ds.st_size);
+	st = verify(db, vlog);
+	out = tu_read_text(vlog);
+	CHECK(st == 1 && strstr(out, "holds no record: the extract that made it "
+				    "stopped before its first commit"),
+	      "verify on the unborn store: exit %d\n%s", st, out);
+	free(out);
+	unlink(filler);
+
 	/* Room for a few records: the run stops at the first commit that does
 	 * not fit, with one error line. */
 	CHECK(fill(mnt, filler, 3 * 20480 + 65536) == 0, "fill");

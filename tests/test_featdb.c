@@ -791,6 +791,49 @@ static void test_open_truncated(void **state)
 	tu_rm_rf(copy);
 }
 
+/* What LMDB writes before a store's first commit (its two meta pages),
+ * cut short as a full disk or a kill during that write leaves it: no
+ * record can be in it.  A reader says so; a writer starts it again, as
+ * on an empty file, where it was refused for good as truncated. */
+static void test_open_unborn(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char *data = path_join(dir, "data.mdb"), *lock = path_join(dir, "lock.mdb");
+	featdb_t *db;
+	featdb_meta_t meta;
+	MDB_env *env;
+	char err[ERR_LEN];
+	size_t len;
+
+	(void)state;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+	mdb_env_close(env);
+	uint8_t *bytes = tu_read_file(data, &len);
+	assert_non_null(bytes);
+	assert_true(len >= 1024 && len % 2 == 0);
+	/* One page, and one and a bit. */
+	const size_t cuts[] = {len / 2, len / 2 + 100};
+	for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+		unlink(lock);
+		assert_int_equal(tu_write_file(data, bytes, cuts[i]), 0);
+		open_expect(dir, FEATDB_RDONLY, ERR_FORMAT, "holds no record: the extract "
+			    "that made it stopped before its first commit");
+		open_expect(dir, FEATDB_WRITE, ERR_FORMAT, "holds no record");
+	}
+	make_meta(&meta, 16, FEATDB_F32, classes3, 3);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	assert_int_equal(write_range(db, &meta, 0, 9, err), 0);
+	featdb_close(db);
+	assert_int_equal(featdb_open(dir, FEATDB_RDONLY, &db, err), 0);
+	check_store(db, 16, FEATDB_F32, 9, cls_mod3);
+	featdb_close(db);
+	free(bytes);
+	free(data);
+	free(lock);
+	tu_rm_rf(dir);
+}
+
 /* An LMDB environment made with LMDB directly: a key in the main database
  * and, when meta_format is set, our databases with that "format". */
 static void make_env(const char *path, const char *meta_format)
@@ -1269,6 +1312,7 @@ int main(void)
 		cmocka_unit_test(test_open_missing),
 		cmocka_unit_test(test_open_garbage),
 		cmocka_unit_test(test_open_truncated),
+		cmocka_unit_test(test_open_unborn),
 		cmocka_unit_test(test_not_a_store),
 		cmocka_unit_test(test_open_write_existing),
 		cmocka_unit_test(test_meta_differ),

@@ -260,6 +260,25 @@ int featdb_lock_writer(const char *path, int *fd, char *err)
 	return 0;
 }
 
+/* restart_unborn empties data (featdb_pages_unborn's), for LMDB to start
+ * again on an empty file: nothing is lost.  Under the writers' lock, so as
+ * not to cut a store another writer is making this instant (the lock is
+ * the caller's to take next, as for any store).  1 when emptied, 0 when
+ * another writer made it a store meanwhile, or the error. */
+static int restart_unborn(const char *path, const char *data, char *err)
+{
+	struct stat st;
+	int fd, ret;
+
+	if ((ret = featdb_lock_writer(path, &fd, err)) != 0)
+		return ret;
+	ret = stat(data, &st) == 0 && featdb_pages_unborn(data, (uint64_t)st.st_size);
+	if (ret && truncate(data, 0) != 0)
+		ret = err_set(err, ERR_IO, "%s: %s", data, strerror(errno));
+	close(fd);
+	return ret;
+}
+
 int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 {
 	featdb_t *db = NULL;
@@ -328,6 +347,16 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 			goto fail;
 		}
 		fresh = 1;
+	} else if (featdb_pages_unborn(data, (uint64_t)st.st_size)) {
+		if (!create) {
+			ret = err_set(err, ERR_FORMAT, "%s holds no record: the extract "
+				      "that made it stopped before its first commit (run "
+				      "it again)", data);
+			goto fail;
+		}
+		if ((ret = restart_unborn(path, data, err)) < 0)
+			goto fail;
+		fresh = ret;
 	}
 	if (fresh && (ret = only_store_files(path, err)) != 0)
 		goto fail;

@@ -98,6 +98,13 @@ int featdb_threshold_parse(const featdb_t *db, const char *metric, size_t mlen,
  * name.  Returns 0, ERR_FORMAT (damaged or truncated) or ERR_IO. */
 int featdb_pages_precheck(featdb_t *db, const char *data, char *err);
 
+/* featdb_pages_unborn: data (size bytes) is what LMDB writes before a
+ * store's first commit and nothing more, cut short: a sound meta page 0
+ * with no transaction, and a file that ends before page 1.  An extract
+ * stopped there (a full disk, a kill) left it: it holds no record.  1 or
+ * 0. */
+int featdb_pages_unborn(const char *data, uint64_t size);
+
 /* featdb_pages_check, after mdb_env_open: data.mdb is as long as its last
  * page says, and every branch and leaf page of the snapshot a read
  * transaction sees holds together.  Returns 0, ERR_FORMAT (with the damaged

@@ -250,6 +250,32 @@ done:
 	return ret;
 }
 
+/* meta_sane: m, meta page i as read, is one (flags, magic, version) with
+ * a page size LMDB may have written, the same as page 0's (psize) for
+ * page 1; its page size then in *ps. */
+static int meta_sane(const uint8_t *m, int i, uint64_t psize, uint64_t *ps)
+{
+	*ps = le_get32(m + LM_META_DBS);
+	return (le_get16(m + 10) & LM_P_META) && le_get32(m + LM_PAGEHDR) == LM_MAGIC &&
+	       le_get32(m + LM_PAGEHDR + 4) == 1 && *ps >= 512 && *ps <= 65536 &&
+	       !(*ps & (*ps - 1)) && (!i || *ps == psize);
+}
+
+int featdb_pages_unborn(const char *data, uint64_t size)
+{
+	uint8_t m[LM_META_TXNID + 8];
+	uint64_t ps;
+	int fd = open(data, O_RDONLY | O_CLOEXEC);
+	int got = fd >= 0 && pread(fd, m, sizeof m, 0) == (ssize_t)sizeof m;
+
+	if (fd >= 0)
+		close(fd);
+	/* Page 1 is where the first commit puts its meta: a file that ends
+	 * before it never held one. */
+	return got && meta_sane(m, 0, 0, &ps) && size < 2 * ps &&
+	       le_get64(m + LM_META_TXNID) == 0;
+}
+
 /* mdb_env_open believes the two meta pages: a page size or a last page
  * out of bounds there makes it map and touch memory past the file (a SIGBUS;
  * one damaged byte of a meta page did it).  Read them first, as LMDB will:
@@ -280,12 +306,8 @@ int featdb_pages_precheck(featdb_t *db, const char *data, char *err)
 				      (unsigned long long)size);
 			goto done;
 		}
-		uint64_t ps = le_get32(m[i] + LM_META_DBS);
-		uint64_t last = le_get64(m[i] + LM_META_LAST);
-		if (!(le_get16(m[i] + 10) & LM_P_META) ||
-		    le_get32(m[i] + LM_PAGEHDR) != LM_MAGIC ||
-		    le_get32(m[i] + LM_PAGEHDR + 4) != 1 ||
-		    ps < 512 || ps > 65536 || (ps & (ps - 1)) || (i && ps != psize)) {
+		uint64_t ps, last = le_get64(m[i] + LM_META_LAST);
+		if (!meta_sane(m[i], i, psize, &ps)) {
 			ret = err_set(err, ERR_FORMAT, "%s: not a usable LMDB environment "
 				      "(meta page %d is damaged)", db->path, i);
 			goto done;
