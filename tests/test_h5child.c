@@ -42,6 +42,13 @@ static int child_segv(void *arg, int fd, char *err)
 	return 0;
 }
 
+static int child_killed(void *arg, int fd, char *err)
+{
+	(void)arg, (void)fd, (void)err;
+	raise(SIGKILL);
+	return 0;
+}
+
 static int child_hangs(void *arg, int fd, char *err)
 {
 	(void)arg, (void)fd, (void)err;
@@ -101,6 +108,13 @@ static void test_crash_and_hang(void **state)
 
 	assert_int_equal(h5child_run("w.h5", child_segv, NULL, NULL, err), ERR_FORMAT);
 	assert_string_equal(err, "w.h5: damaged HDF5 file (libhdf5 died of SIGSEGV)");
+	/* Killed from outside (the out-of-memory killer): not the file's
+	 * fault, and not called damaged. */
+	assert_int_equal(h5child_run("w.h5", child_killed, NULL, NULL, err), ERR_IO);
+	assert_string_equal(err, "w.h5: reading it was stopped: its process was killed "
+			    "(SIGKILL; out of memory?)");
+	assert_int_equal(h5child_run_writer("w.h5", child_killed, NULL, err), ERR_IO);
+	assert_non_null(strstr(err, "w.h5: writing it was stopped"));
 	setenv("VGGFEAT_HDF5_TIMEOUT", "1", 1);
 	double t = cli_now();
 	assert_int_equal(h5child_run("w.h5", child_hangs, NULL, NULL, err), ERR_FORMAT);

@@ -234,10 +234,17 @@ int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err)
 	if (S_ISDIR(st.st_mode))
 		return err_set(err, ERR_ARG, "%s is a folder; %s (%s/%s, say)", path,
 			       o->folder, path, o->example);
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode)) {
 		snprintf(why, sizeof why, "not a regular file");
-	else if (o->ours(path, why, sizeof why) == 0)
-		return 0;
+	} else {
+		int rc = o->ours(path, why, sizeof why);
+		if (rc == 0)
+			return 0;
+		/* Not examined (its reader killed): no verdict on what the
+		 * file is. */
+		if (rc == ERR_IO)
+			return err_set(err, ERR_IO, "%s", why);
+	}
 	return err_set(err, ERR_ARG, "%s exists and is not %s (%s); %s", path, o->what,
 		       why, o->refusal);
 }

@@ -72,7 +72,8 @@ typedef struct fsutil_output {
 	 * another --out" */
 	const char *refusal;
 	/* 0 when the regular file path is one the program wrote, else nonzero
-	 * with why not in why (len bytes). */
+	 * with why not in why (len bytes); ERR_IO when it could not be
+	 * examined (its reader killed), which is no verdict on the file. */
 	int (*ours)(const char *path, char *why, size_t len);
 } fsutil_output_t;
 

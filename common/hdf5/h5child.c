@@ -179,7 +179,13 @@ static int run(const char *path, int writing, h5child_fn child,
 		else
 			snprintf(why, sizeof why, "the %s exited early",
 				 writing ? "writer" : "reader");
-		if (writing)
+		/* SIGKILL is no fault of the file's: another process sent it
+		 * (the kernel's out-of-memory killer, say). */
+		if (!late && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+			rc = err_set(err, ERR_IO, "%s: %s it was stopped: its process "
+				     "was killed (SIGKILL; out of memory?)", path,
+				     writing ? "writing" : "reading");
+		else if (writing)
 			rc = err_set(err, ERR_IO, "%s: writing failed (%s)", path, why);
 		else
 			rc = err_set(err, ERR_FORMAT, "%s: damaged HDF5 file (%s)", path,

@@ -36,9 +36,11 @@ void h5child_unmap(void *p, size_t bytes);
 typedef int (*h5child_fn)(void *arg, int fd, char *err);
 
 /* h5child_run forks, runs child in the child and parent in the parent, and
- * waits for the child.  Returns, in this order: ERR_FORMAT "PATH: damaged
- * HDF5 file (...)" when the child died by a signal or passed the deadline
- * (it is killed); the child's return value and error text; parent's.  Or
+ * waits for the child.  Returns, in this order: ERR_IO "PATH: reading it
+ * was stopped: its process was killed (SIGKILL...)" when another process
+ * killed the child (the out-of-memory killer: no fault of the file's);
+ * ERR_FORMAT "PATH: damaged HDF5 file (...)" when the child died by
+ * another signal or passed the deadline (it is killed); the child's return value and error text; parent's.  Or
  * ERR_IO / ERR_NOMEM when the child cannot be started. */
 int h5child_run(const char *path, h5child_fn child, h5child_fn parent,
 		void *arg, char *err);

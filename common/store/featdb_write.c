@@ -211,8 +211,9 @@ static int commit_fail(const featdb_t *db, int rc, int *full, char *err)
 	struct statvfs vfs;
 
 	if (rc == EIO && statvfs(db->path, &vfs) == 0 && vfs.f_bavail == 0)
-		return err_set(err, ERR_IO, "%s: commit: %s (a short write: %s)",
-			       db->path, mdb_strerror(rc), strerror(ENOSPC));
+		return err_set(err, ERR_IO, "%s: commit: %s (the disk is full: LMDB's "
+			       "write came up short, %s; what was committed before "
+			       "stays)", db->path, strerror(ENOSPC), mdb_strerror(rc));
 	return write_fail(db, rc, "commit", full, err);
 }
 

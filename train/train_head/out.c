@@ -17,7 +17,8 @@
 static const char hdf5_magic[8] = "\211HDF\r\n\032\n";
 
 /* not_a_head, fsutil_output_t's ours: 0 when path is a head file
- * train-head wrote, else -1 and why not, in why (len bytes). */
+ * train-head wrote, else ERR_FORMAT and why not, in why (len bytes), or
+ * ERR_IO when it could not be examined (its reader killed). */
 static int not_a_head(const char *path, char *why, size_t len)
 {
 	char magic[8], err[ERR_LEN];
@@ -25,7 +26,7 @@ static int not_a_head(const char *path, char *why, size_t len)
 	head_meta_t m = {0};
 	FILE *f = fopen(path, "rb");
 	size_t got = f ? fread(magic, 1, sizeof magic, f) : 0;
-	int rc = -1;
+	int rc = ERR_FORMAT, loaded;
 
 	if (f)
 		fclose(f);
@@ -34,9 +35,9 @@ static int not_a_head(const char *path, char *why, size_t len)
 	else if (got < sizeof magic || memcmp(magic, hdf5_magic, sizeof magic) != 0)
 		snprintf(why, len, "not an HDF5 file");
 	/* In a child process, as predict reads a head: a damaged file must
-	 * not take train-head down. */
-	else if (head_load(path, &h, &m, err) != 0)
-		snprintf(why, len, "%s", err);
+	 * not take train-head down.  Its reader killed is no verdict. */
+	else if ((loaded = head_load(path, &h, &m, err)) != 0)
+		snprintf(why, len, "%s", err), rc = loaded == ERR_IO ? ERR_IO : ERR_FORMAT;
 	else if (!m.classes || !m.fingerprint[0])
 		snprintf(why, len, "an HDF5 file without train-head's class names "
 			 "and fingerprint");
