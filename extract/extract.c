@@ -7,7 +7,9 @@
  * threads load and preprocess them, in list order, into a ring of batches;
  * the main thread runs the network on one batch at a time and the sink
  * commits its records in one transaction.  So a crash loses at most the
- * batch in flight, and a rerun skips every key already stored.
+ * batch in flight, and a rerun skips every key already stored, but for
+ * those whose record is damaged (what featdb verify reports), which it
+ * extracts again.
  *
  * Under MPI (dist/dist.h) rank 0 does all of this and sends the to-do list
  * to the other ranks; each rank runs the same pipeline on its block of the
@@ -45,7 +47,8 @@ static const char usage[] =
 	"relative to FACES_DIR.  FACES_DIR is FACES_DIR/<person>/<images> or\n"
 	"FACES_DIR/{train,valid,test}/<person>/<images>: the files, order and\n"
 	"class indices of Keras' flow_from_directory (docs/programs.md).\n"
-	"Reruns resume: images already stored are skipped, new ones are added.\n"
+	"Reruns resume: images already stored are skipped, new ones are added,\n"
+	"and those whose stored record is damaged are extracted again.\n"
 	"Started by mpirun or srun (when built with MPI), its processes share the\n"
 	"images and the first one writes the store (docs/machines.md).\n"
 	"\n"
@@ -354,11 +357,22 @@ static int run_batches(const run_opts_t *o, const plan_t *p, ring_t *r, vgg_t *n
 }
 
 /* report (rank 0) prints the run's summary; a quiet run lists its skipped
- * images there. */
+ * images there.  The images extracted over damaged records are counted
+ * among the extracted (present counts sound records only), and a damaged
+ * record whose image was skipped is still damaged: said so. */
 static void report(const run_opts_t *o, const plan_t *p, const sink_t *s, double dt)
 {
-	fprintf(stderr, PROG ": extracted %zu, already present %zu, skipped %zu, ",
-		s->extracted, p->present, s->skipped.n);
+	fprintf(stderr, PROG ": extracted %zu", s->extracted);
+	if (s->replaced)
+		fprintf(stderr, " (%zu over %s)", s->replaced,
+			cli_noun(s->replaced, "a damaged record", "damaged records"));
+	fprintf(stderr, ", already present %zu, skipped %zu, ", p->present,
+		s->skipped.n);
+	if (p->ndamaged > s->replaced)
+		fprintf(stderr, "%zu damaged %s left (%s skipped), ",
+			p->ndamaged - s->replaced,
+			cli_noun(p->ndamaged - s->replaced, "record", "records"),
+			cli_noun(p->ndamaged - s->replaced, "its image", "their images"));
 	if (p->ds.nunfollowed)
 		fprintf(stderr, "%zu folder %s not entered, ", p->ds.nunfollowed,
 			cli_noun(p->ds.nunfollowed, "link", "links"));

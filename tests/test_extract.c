@@ -268,6 +268,139 @@ static void test_crash_and_resume(void **state)
 	tu_rm_rf(d);
 }
 
+/* expect_log: extract's (or featdb's) output at log holds each needle. */
+static void expect_log(const char *log, const char *const needles[], size_t n)
+{
+	char *out = tu_slurp(log);
+	for (size_t i = 0; i < n; i++)
+		if (!strstr(out, needles[i])) {
+			print_error("output:\n%s\n(want '%s')\n", out, needles[i]);
+			fail();
+		}
+	free(out);
+}
+
+/* get_rec: key's record in the store at db, malloc'd (*len bytes). */
+static uint8_t *get_rec(const char *db, const char *key, size_t *len)
+{
+	featdb_t *f = NULL;
+	uint8_t *val = NULL;
+	char err[ERR_LEN];
+
+	if (featdb_open(db, FEATDB_RDONLY, &f, err) || featdb_get(f, key, &val, len, err))
+		fail_msg("%s", err);
+	featdb_close(f);
+	return val;
+}
+
+/* Records damaged on disk are extracted again by a rerun, which replaces
+ * them with the bytes a fresh extraction makes: a flipped bit (bad CRC), a
+ * short record, a NaN with its CRC right, a sound record of another dim.
+ * A damaged record whose image is skipped, or no longer in the folder,
+ * stays as it is, and featdb verify still names it. */
+static void test_damaged_records_repaired(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], ref[4200], db[4200], log[4200], why[ERR_LEN];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(ref, sizeof ref, "%s/ref.lmdb", d);
+	snprintf(db, sizeof db, "%s/feats.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	make_faces(in);
+	assert_int_equal(e2e_extract(in, ref, log, NULL), 0);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+
+	size_t len;
+	uint8_t *r = get_rec(db, "alice/a2.ppm", &len);
+	r[FEATDB_HEADER + 1000] ^= 0x10;
+	if (e2e_raw_put(db, "alice/a2.ppm", r, len, why))
+		fail_msg("%s", why);
+	free(r);
+	r = get_rec(db, "bob/b2.ppm", &len);
+	if (e2e_raw_put(db, "bob/b2.ppm", r, len / 2, why))
+		fail_msg("%s", why);
+	free(r);
+	/* Its CRC right: only the values say it is not the network's. */
+	featdb_rec_t rec;
+	float v[VGG_FEATURES];
+	r = get_rec(db, "carol/c1.ppm", &len);
+	assert_int_equal(featdb_rec_decode(r, len, &rec, why), 0);
+	featdb_rec_vector(&rec, v);
+	v[17] = NAN;
+	assert_int_equal(featdb_rec_encode(v, VGG_FEATURES, FEATDB_F32, rec.cls,
+					   rec.split, r, why), 0);
+	if (e2e_raw_put(db, "carol/c1.ppm", r, len, why))
+		fail_msg("%s", why);
+	assert_int_equal(featdb_rec_encode(v, 5, FEATDB_F32, 0, 0, r, why), 0);
+	if (e2e_raw_put(db, "carol/more/c3.ppm", r, featdb_rec_size(FEATDB_F32, 5), why))
+		fail_msg("%s", why);
+	free(r);
+	char *verify[] = {proc_bin("featdb"), "verify", db, NULL};
+	assert_int_equal(proc_run(verify, log), 1);
+	static const char *const bad4[] = {"4 of 9 records are bad"};
+	expect_log(log, bad4, 1);
+
+	/* The rerun in batches of 2, the first run's of 3 and the
+	 * reference's of 8: the same bytes. */
+	char *rerun[] = {EXTRACT, "--in", in, "--db", db, "--weights",
+			 (char *)tu_weights_path(), "--batch", "2", NULL};
+	assert_int_equal(proc_run(rerun, log), 0);
+	static const char *const said[] = {
+		"extract: 9 images in 3 classes; 5 already stored, 4 to extract\n",
+		"extract: 4 damaged records will be extracted again (the first, "
+		"alice/a2.ppm: CRC mismatch",
+		"extract: extracted 4 (4 over damaged records), already present 5, "
+		"skipped 0, ",
+	};
+	expect_log(log, said, sizeof said / sizeof *said);
+	assert_int_equal(proc_run(verify, log), 0);
+	if (e2e_same_store(ref, db, why) || e2e_same_meta(ref, db, why))
+		fail_msg("%s", why);
+
+	/* A damaged record whose image cannot be read now stays damaged, and
+	 * the summary says so, under -q too; one whose image left the folder
+	 * is not extract's to touch. */
+	r = get_rec(db, "bob/b1.ppm", &len);
+	r[len - 1] ^= 1;
+	if (e2e_raw_put(db, "bob/b1.ppm", r, len, why) ||
+	    e2e_raw_put(db, "dave/gone.ppm", r, len, why))
+		fail_msg("%s", why);
+	free(r);
+	char p[4400];
+	snprintf(p, sizeof p, "%s/bob/b1.ppm", in);
+	assert_int_equal(tu_write_file(p, "P6\n128 128\n255\n", 15), 0);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	static const char *const left[] = {
+		"extracted 0, already present 8, skipped 1, 1 damaged record left "
+		"(its image skipped), ",
+		"skipped ", "bob/b1.ppm",
+	};
+	expect_log(log, left, sizeof left / sizeof *left);
+	write_pnm(in, "bob/b1.ppm", 128, 128, 0, 7);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	static const char *const one[] = {
+		"extracted 1 (1 over a damaged record), already present 8, skipped 0, ",
+	};
+	expect_log(log, one, 1);
+	assert_int_equal(proc_run(verify, log), 1);
+	static const char *const orphan[] = {
+		"bad\tdave/gone.ppm\tCRC mismatch", "1 of 10 records are bad",
+	};
+	expect_log(log, orphan, sizeof orphan / sizeof *orphan);
+	/* Its records that decode are the reference's; the orphan does not. */
+	e2e_dump_t dr = {0}, dd = {0};
+	if (e2e_dump(ref, &dr, why))
+		fail_msg("%s", why);
+	assert_int_equal(e2e_dump(db, &dd, why), -1);
+	assert_int_equal(dd.bad, 1);
+	if (e2e_same(&dr, &dd, why))
+		fail_msg("%s", why);
+	e2e_dump_free(&dr);
+	e2e_dump_free(&dd);
+	tu_rm_rf(d);
+}
+
 static void test_bad_files(void **state)
 {
 	(void)state;
@@ -720,6 +853,7 @@ int main(void)
 		cmocka_unit_test(test_splits_and_f16),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_crash_and_resume),
+		cmocka_unit_test(test_damaged_records_repaired),
 		cmocka_unit_test(test_other_weights_refused),
 		cmocka_unit_test(test_other_conv_refused),
 	};

@@ -1,7 +1,8 @@
 /* test_featdb_rec.c - the record codec of featdb.h against hand-written
  * bytes and independent references: a bit-at-a-time CRC, a table search for
  * float16 rounding in double, byte-by-byte little-endian fields (le.h's
- * too); every decode rejection; the dtypes' names.  The store itself is
+ * too); every decode rejection; the record check of verify and extract
+ * (featdb_rec_check); the dtypes' names.  The store itself is
  * test_featdb.c's.  Letters: D vector length (dim). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -279,6 +280,71 @@ static void test_rec_decode_rejects(void **state)
 	free(r);
 }
 
+/* featdb_rec_check: what featdb verify calls bad and extract extracts
+ * again, each fault with its reason, on both dtypes; a sound record passes
+ * and its vector is left in the scratch. */
+static void check_rec_faults(int dtype)
+{
+	enum { D = 7 };
+	featdb_meta_t meta = {.dim = D, .dtype = dtype, .nclasses = 3};
+	float vec[D] = {0, 1, 2.5f, 0, 3, 0.25f, 8}, bad[D], got[D];
+	size_t len = featdb_rec_size(dtype, D);
+	uint8_t *r = malloc(len);
+	char err[ERR_LEN];
+
+	assert_non_null(r);
+	assert_int_equal(featdb_rec_encode(vec, D, dtype, 2, FEATDB_VALID, r, err), 0);
+	assert_int_equal(featdb_rec_check(&meta, r, len, got, err), 0);
+	assert_memory_equal(got, vec, sizeof vec);
+
+	r[len - 1] ^= 1; /* a flipped bit */
+	expect_err(featdb_rec_check(&meta, r, len, got, err), ERR_FORMAT, err,
+		   "CRC mismatch");
+	r[len - 1] ^= 1;
+	expect_err(featdb_rec_check(&meta, r, len - 2, got, err), ERR_FORMAT, err,
+		   "its header says");
+	expect_err(featdb_rec_check(&meta, r, 10, got, err), ERR_FORMAT, err,
+		   "shorter than");
+
+	/* Sound records (their CRCs right) that no network of this store made. */
+	static const float faults[] = {NAN, INFINITY, -1.0f};
+	for (size_t i = 0; i < sizeof faults / sizeof *faults; i++) {
+		memcpy(bad, vec, sizeof vec);
+		bad[4] = faults[i];
+		assert_int_equal(featdb_rec_encode(bad, D, dtype, 0, 0, r, err), 0);
+		expect_err(featdb_rec_check(&meta, r, len, got, err), ERR_FORMAT, err,
+			   "element 4 is");
+	}
+	assert_int_equal(featdb_rec_encode(vec, D, dtype, 3, 0, r, err), 0);
+	expect_err(featdb_rec_check(&meta, r, len, got, err), ERR_FORMAT, err,
+		   "class 3, the store has 3");
+	assert_int_equal(featdb_rec_encode(vec, D, dtype, -1, 0, r, err), 0);
+	expect_err(featdb_rec_check(&meta, r, len, got, err), ERR_FORMAT, err,
+		   "class -1");
+	free(r);
+
+	/* Another dim, or the other dtype: the store's scratch is not read past. */
+	size_t len6 = featdb_rec_size(dtype, D - 1);
+	int other = dtype == FEATDB_F32 ? FEATDB_F16 : FEATDB_F32;
+	size_t leno = featdb_rec_size(other, D);
+	r = malloc(len6 > leno ? len6 : leno);
+	assert_non_null(r);
+	assert_int_equal(featdb_rec_encode(vec, D - 1, dtype, 0, 0, r, err), 0);
+	expect_err(featdb_rec_check(&meta, r, len6, got, err), ERR_FORMAT, err,
+		   "6-d");
+	assert_int_equal(featdb_rec_encode(vec, D, other, 0, 0, r, err), 0);
+	expect_err(featdb_rec_check(&meta, r, leno, got, err), ERR_FORMAT, err,
+		   "the store says 7-d");
+	free(r);
+}
+
+static void test_rec_check(void **state)
+{
+	(void)state;
+	check_rec_faults(FEATDB_F32);
+	check_rec_faults(FEATDB_F16);
+}
+
 /* ---- float16 ---- */
 
 /* The value of every finite non-negative half, by the definition, in double;
@@ -505,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_rec_roundtrip_f32),
 		cmocka_unit_test(test_rec_roundtrip_f16),
 		cmocka_unit_test(test_rec_decode_rejects),
+		cmocka_unit_test(test_rec_check),
 		cmocka_unit_test(test_f16_exhaustive),
 		cmocka_unit_test(test_f32_to_f16_sweep),
 		cmocka_unit_test(test_le_get),

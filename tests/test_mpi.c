@@ -4,8 +4,10 @@
  * batches (of 3) cut the images other than its batches (of 8) do, on both
  * convolution paths; bad files are included in rank 0's summary; a rank killed mid-run
  * ends the job with an error, leaves a store that verifies, and a rerun
- * with another number of ranks completes it; an error on rank 0 ends every
- * rank with rank 0's reason.  Skipped when bin/extract was built without
+ * with another number of ranks completes it; records damaged on disk are
+ * extracted again across the ranks, the store then equal to the
+ * one-process store; an error on rank 0 ends every rank with rank 0's
+ * reason.  Skipped when bin/extract was built without
  * MPI or mpirun is missing. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 
 #include "e2e.h"
 #include "error.h"
+#include "store/featdb.h"
 #include "base/workers.h"
 #include "proc.h"
 #include "testutil.h"
@@ -257,6 +260,54 @@ static void test_killed_rank_then_rerun(void **state)
 	assert_same_as_ref(db);
 }
 
+/* damage_rec flips a bit of key's vector in the store at db, or, with
+ * cut, keeps the first half of the record: its CRC fails either way. */
+static void damage_rec(const char *db, const char *key, int cut)
+{
+	featdb_t *f = NULL;
+	uint8_t *val = NULL;
+	size_t len = 0;
+	char err[ERR_LEN];
+
+	if (featdb_open(db, FEATDB_RDONLY, &f, err) || featdb_get(f, key, &val, &len, err))
+		fail_msg("%s", err);
+	featdb_close(f);
+	val[len - 3] ^= 0x40;
+	if (e2e_raw_put(db, key, val, cut ? len / 2 : len, err))
+		fail_msg("%s", err);
+	free(val);
+}
+
+/* Rank 0 plans; a damaged record's key is one more of the to-do list the
+ * ranks share, and rank 0 commits its new record over the damaged one. */
+static void test_damaged_records_across_ranks(void **state)
+{
+	char db[4300], log[4300];
+
+	need_mpi();
+	snprintf(db, sizeof db, "%s/repair.lmdb", g_dir);
+	snprintf(log, sizeof log, "%s/repair.log", g_dir);
+	assert_int_equal(e2e_extract(g_faces, db, log, "--batch", "5", NULL), 0);
+	damage_rec(db, "ann/1.ppm", 0);
+	damage_rec(db, "ben/2.ppm", 1);
+	damage_rec(db, "cid/3.pgm", 0);
+	char *verify[] = {proc_bin("featdb"), "verify", db, NULL};
+	assert_int_equal(proc_run(verify, NULL), 1);
+
+	assert_int_equal(mpirun_extract_loud(3, db, log, "--batch", "1", NULL), 0);
+	char *out = tu_slurp(log);
+	if (!strstr(out, "extract: 3 damaged records will be extracted again") ||
+	    !strstr(out, "extracted 3 (3 over damaged records), already present 5, "
+		    "skipped 1"))
+		print_message("%s", out);
+	assert_non_null(strstr(out, "extract: 3 damaged records will be extracted again"));
+	assert_non_null(strstr(out, "extracted 3 (3 over damaged records), already "
+			       "present 5, skipped 1"));
+	free(out);
+	assert_int_equal(proc_run(verify, NULL), 0);
+	assert_same_as_ref(db);
+}
+
 /* An error on rank 0 (here a store of float32 features asked for float16)
  * ends every rank with rank 0's reason, and leaves the store as it was. */
 static void test_error_ends_every_rank(void **state)
@@ -335,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_ranks_equal_one_process_direct),
 		cmocka_unit_test(test_ranks_equal_one_process_pool_tap),
 		cmocka_unit_test(test_killed_rank_then_rerun),
+		cmocka_unit_test(test_damaged_records_across_ranks),
 		cmocka_unit_test(test_error_ends_every_rank),
 		cmocka_unit_test(test_damaged_weights),
 		cmocka_unit_test(test_ranks_share_the_cpus),

@@ -175,6 +175,18 @@ typedef struct featdb_meta {
 const featdb_threshold_t *featdb_meta_threshold(const featdb_meta_t *meta,
 						const char *metric);
 
+/* featdb_rec_check: whether the stored record buf (len bytes) is sound in
+ * a store of metadata meta.  What featdb verify reports as bad, and what
+ * extract extracts again.
+ *   meta  the store's metadata: its dim, dtype and number of classes
+ *   vec   scratch for the vector, meta->dim floats
+ * Returns 0 when the record decodes (featdb_rec_decode: magic, version,
+ * dtype, split, length, CRC), holds meta's dim and dtype and a class of its
+ * list, and every element is finite and not negative (the network ends in
+ * a ReLU); else ERR_FORMAT with the first fault in err. */
+int featdb_rec_check(const featdb_meta_t *meta, const void *buf, size_t len,
+		     float *vec, char *err);
+
 /* featdb_meta_differ: the first setting in which the vectors of the
  * stores a and b were made differently, or NULL when they were made the
  * same way (an image's vector in one is, to the bit, its vector in the
@@ -255,11 +267,14 @@ int featdb_get(featdb_t *db, const char *key, uint8_t **val, size_t *len,
  * database.  When meta's class list differs from the stored one (people
  * added to the folder), every stored record's class is renumbered in the
  * same transaction, so indices always follow the names in Keras' order;
- * meta's list must hold every stored name (ERR_ARG otherwise).
+ * meta's list must hold every stored name (ERR_ARG otherwise).  A stored
+ * record that does not decode (featdb_rec_decode) is left as it is, still
+ * failing.
  * Errors: ERR_ARG (read-only store; meta's classes not in order and unique;
  * a key empty or longer than featdb_max_key; a record that does not decode
  * or whose dim, dtype or class does not fit meta), ERR_FORMAT (a stored
- * record cannot be renumbered), ERR_IO (LMDB or the disk, e.g. "No space
+ * record that decodes has a class outside the stored list: it cannot be
+ * renumbered), ERR_IO (LMDB or the disk, e.g. "No space
  * left on device"; the store keeps its last committed state). */
 int featdb_write(featdb_t *db, featdb_meta_t *meta, int n, const char *const *keys,
 		 const uint8_t *const *vals, const size_t *lens, char *err);

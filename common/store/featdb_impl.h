@@ -2,7 +2,8 @@
  * themselves: the store's handle and the LMDB plumbing every part of the
  * store uses.  Private to the module: callers use featdb.h.  The module's
  * files, one job each:
- *   featdb_rec.c    the record codec: CRC-32, IEEE binary16, encode/decode
+ *   featdb_rec.c    the record codec: CRC-32, IEEE binary16, encode/decode,
+ *                   and the check of a stored record against the store
  *   featdb_pages.c  the walk over data.mdb's pages that refuses a damaged
  *                   store before LMDB reads it
  *   featdb.c        the store: open, read

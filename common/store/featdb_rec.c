@@ -1,10 +1,14 @@
 /* featdb_rec.c - the record codec of featdb.h: a vector and its class and
  * split to and from the bytes of one record (explicit little-endian fields,
- * CRC-32, IEEE binary16), and the dtypes' names.  No LMDB here: the store
- * keeps the bytes, this file gives them their meaning. */
+ * CRC-32, IEEE binary16), a stored record checked against its store's
+ * metadata (featdb verify's check, and extract's), and the dtypes' names.
+ * No LMDB here: the store keeps the bytes, this file gives them their
+ * meaning. */
 #include "store/featdb.h"
 
 #include <limits.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -234,4 +238,30 @@ void featdb_rec_vector(const featdb_rec_t *rec, float *out)
 		for (int i = 0; i < rec->dim; i++, p += 2)
 			out[i] = featdb_f16_to_f32(le_get16(p));
 	}
+}
+
+int featdb_rec_check(const featdb_meta_t *meta, const void *buf, size_t len,
+		     float *vec, char *err)
+{
+	featdb_rec_t rec;
+	int rc;
+
+	if ((rc = featdb_rec_decode(buf, len, &rec, err)) != 0)
+		return rc;
+	if (rec.dim != meta->dim || rec.dtype != meta->dtype)
+		return err_set(err, ERR_FORMAT, "%d-d %s, the store says %d-d %s",
+			       rec.dim, featdb_dtype_name(rec.dtype), meta->dim,
+			       featdb_dtype_name(meta->dtype));
+	if (rec.cls < 0 || rec.cls >= meta->nclasses)
+		return err_set(err, ERR_FORMAT, "class %d, the store has %d",
+			       (int)rec.cls, meta->nclasses);
+	featdb_rec_vector(&rec, vec);
+	for (int i = 0; i < rec.dim; i++)
+		if (!isfinite(vec[i]) || vec[i] < 0)
+			/* Every tap ends in a ReLU (the pools take the maximum
+			 * or the mean of ReLU outputs): a NaN, an infinity or a
+			 * negative value cannot come from the network. */
+			return err_set(err, ERR_FORMAT, "element %d is %g, not a "
+				       "ReLU output", i, vec[i]);
+	return 0;
 }

@@ -79,8 +79,10 @@ typedef struct sink {
 	dataset_item_t **items; /* (batch) */
 	dataset_item_t **all;   /* the whole to-do list, which batches index */
 	size_t nall;
+	const unsigned char *damaged; /* (nall) the plan's, NULL off rank 0 */
 	size_t left;            /* images other ranks have still to send */
 	size_t done, extracted;
+	size_t replaced;        /* of extracted, over damaged records */
 	int pr_quiet, pr_redraw; /* the progress line */
 	double pr_t0, pr_last;
 } sink_t;
@@ -125,6 +127,10 @@ typedef struct plan {
 	size_t total, present;  /* images taken (--limit), those already stored */
 	dataset_item_t **all;   /* the whole to-do list (every rank) */
 	size_t nall;
+	/* (nall, rank 0) 1 where all[i]'s stored record is damaged: extracted
+	 * again, the record replaced; ndamaged of them. */
+	unsigned char *damaged;
+	size_t ndamaged;
 	dataset_item_t **todo;  /* this rank's block: all[first, first + n) */
 	size_t first, n;
 } plan_t;
@@ -142,8 +148,10 @@ int plan_scan(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err);
  * the store's and the folder's people. */
 int plan_store(const run_opts_t *o, plan_t *p, char *err);
 
-/* plan_todo (rank 0) lists the images not yet stored, gives a new store
- * its metadata, and sends the list to the other ranks. */
+/* plan_todo (rank 0) lists the images not yet stored, and those whose
+ * stored record is damaged (featdb_rec_check: what featdb verify reports),
+ * which are extracted again; gives a new store its metadata, and sends the
+ * list to the other ranks. */
 int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err);
 
 /* plan_worker (a rank other than 0, p->wpath set) loads the weights,

@@ -51,6 +51,7 @@ int sink_init(sink_t *s, const run_opts_t *o, plan_t *p, char *err)
 	s->recsize = featdb_rec_size(o->dtype, s->dim);
 	s->all = p->all;
 	s->nall = p->nall;
+	s->damaged = p->damaged;
 	s->left = dist_rank() == 0 ? p->nall - p->n : 0;
 	s->feats = malloc(B * (size_t)s->dim * sizeof *s->feats);
 	s->recs = malloc(B * s->recsize);
@@ -76,11 +77,14 @@ int sink_skips(sink_t *s, const dist_batch_t *b, char *err)
 
 int sink_write(sink_t *s, const dist_batch_t *b, char *err)
 {
+	size_t replaced = 0;
 	int n = 0, rc;
 
 	for (int k = 0; k < b->n; k++)
-		if (!b->why[k][0])
+		if (!b->why[k][0]) {
 			s->items[n++] = s->all[b->first + (size_t)k];
+			replaced += s->damaged && s->damaged[b->first + (size_t)k];
+		}
 	if (n == 0)
 		return 0;
 	for (int g = 0; g < n; g++) {
@@ -97,6 +101,7 @@ int sink_write(sink_t *s, const dist_batch_t *b, char *err)
 	if ((rc = featdb_write(s->db, s->meta, n, s->keys, s->vals, s->lens, err)))
 		return rc;
 	s->extracted += (size_t)n;
+	s->replaced += replaced;
 	return 0;
 }
 

@@ -4,7 +4,6 @@
  * one read snapshot); the compute threads decode and check a block's
  * records, each into its own slot, and then the block's bad keys are printed
  * in key order: the report is the same bytes for any number of threads. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,38 +30,6 @@ typedef struct verify {
 	char *err;
 } verify_t;
 
-/* check_record puts into why what is wrong with the stored record val (len
- * bytes), or "" when it is sound; vec (meta->dim) is scratch. */
-static void check_record(const featdb_meta_t *meta, const uint8_t *val, size_t len,
-			 float *vec, char why[ERR_LEN])
-{
-	featdb_rec_t rec;
-
-	why[0] = 0;
-	if (featdb_rec_decode(val, len, &rec, why))
-		return;
-	if (rec.dim != meta->dim || rec.dtype != meta->dtype) {
-		snprintf(why, ERR_LEN, "%d-d %s, the store says %d-d %s", rec.dim,
-			 featdb_dtype_name(rec.dtype), meta->dim,
-			 featdb_dtype_name(meta->dtype));
-		return;
-	}
-	if (rec.cls < 0 || rec.cls >= meta->nclasses) {
-		snprintf(why, ERR_LEN, "class %d, the store has %d", (int)rec.cls,
-			 meta->nclasses);
-		return;
-	}
-	featdb_rec_vector(&rec, vec);
-	for (int i = 0; i < rec.dim; i++)
-		if (!isfinite(vec[i]) || vec[i] < 0) {
-			/* fc2 ends with a ReLU: a NaN, an infinity or a negative
-			 * value cannot come from the network. */
-			snprintf(why, ERR_LEN, "element %d is %g, not a ReLU output", i,
-				 vec[i]);
-			return;
-		}
-}
-
 /* workers' task: records task * VERIFY_TASK .. of the block, checked. */
 static void check_task(void *arg, int task, int worker)
 {
@@ -71,7 +38,8 @@ static void check_task(void *arg, int task, int worker)
 	float *vec = v->vec + (size_t)worker * v->meta->dim;
 
 	for (int j = j0; j < j1; j++)
-		check_record(v->meta, v->vals[j], v->vlens[j], vec, v->why[j]);
+		if (featdb_rec_check(v->meta, v->vals[j], v->vlens[j], vec, v->why[j]) == 0)
+			v->why[j][0] = 0;
 }
 
 /* featdb_blocks' callback: the block checked by the threads, then its bad
