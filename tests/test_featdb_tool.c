@@ -1090,7 +1090,8 @@ static void test_export_full_disk(void **state)
 
 /* A store on a read-only file system (a read-only mount, a disc, an image)
  * is read: LMDB keeps no table of readers where no writer can be, even
- * with no lock.mdb at all; writing to it is refused, saying why.  A real
+ * with no lock.mdb at all; writing to it (featdb merge, verify
+ * --calibrate, before it measures) is refused, saying why.  A real
  * read-only mount needs root with mount(8): skipped elsewhere. */
 static void test_read_only_media(void **state)
 {
@@ -1118,14 +1119,16 @@ static void test_read_only_media(void **state)
 	char *verify[] = {FEATDB, "verify", copy, NULL};
 	char *export[] = {FEATDB, "export", copy, "--out", h5, NULL};
 	char *merge[] = {FEATDB, "merge", copy, store, NULL};
-	char *out[2][4] = {{0}};
-	int st[2][4], setup = quietly(cp_all) || quietly(ro);
+	char *calibrate[] = {proc_bin("verify"), "--calibrate", "--db", copy, NULL};
+	char *out[2][5] = {{0}};
+	int st[2][5], setup = quietly(cp_all) || quietly(ro);
 
 	for (int pass = 0; pass < 2 && !setup; pass++) {
 		out[pass][0] = run(info, &st[pass][0], d);
 		out[pass][1] = run(verify, &st[pass][1], d);
 		out[pass][2] = run(export, &st[pass][2], d);
 		out[pass][3] = run(merge, &st[pass][3], d);
+		out[pass][4] = run(calibrate, &st[pass][4], d);
 		if (pass == 0)
 			setup = quietly(rw) || quietly(rm_lock) || quietly(ro);
 	}
@@ -1144,7 +1147,12 @@ static void test_read_only_media(void **state)
 						 "Read-only file system"))
 			fail_msg("featdb merge into it %s: exit %d\n%s", how, st[pass][3],
 				 out[pass][3]);
-		for (int k = 0; k < 4; k++)
+		/* Refused before it measures anything it could not keep. */
+		if (st[pass][4] != 1 || strncmp(out[pass][4], "verify: error: ", 15) != 0 ||
+		    !strstr(out[pass][4], "Read-only file system"))
+			fail_msg("verify --calibrate on it %s: exit %d\n%s", how, st[pass][4],
+				 out[pass][4]);
+		for (int k = 0; k < 5; k++)
 			free(out[pass][k]);
 	}
 	tu_rm_rf(d);

@@ -398,11 +398,11 @@ static int calibrate(const vf_opts_t *o)
 	int rc;
 
 	memset(&c, 0, sizeof c);
-	if ((rc = featdb_open(o->db, FEATDB_RDONLY, &db, err)) ||
+	/* Opened for writing from the start: a store that cannot take the
+	 * threshold (a read-only disk) says so before the measuring. */
+	if ((rc = featdb_open(o->db, FEATDB_WRITE, &db, err)) ||
 	    (rc = vf_records_load(db, o->db, o->records, &c.r, err)))
 		goto out;
-	featdb_close(db);
-	db = NULL;
 	if ((rc = workers_create((int)o->threads, &pool, err)) ||
 	    (rc = vf_pairs_genuine(&c.r, NULL, 0, &c.gen, err)) ||
 	    (rc = vf_pairs_impostor(&c.r, NULL, 0, (uint64_t)o->impostors, &rng,
@@ -425,8 +425,7 @@ static int calibrate(const vf_opts_t *o)
 				.tar = c.roc.tar, .count = c.r.meta.count};
 	snprintf(t.metric, sizeof t.metric, "%s", recog_metric_name(o->metric));
 	snprintf(t.records, sizeof t.records, "%s", c.r.valid_only ? "valid" : "all");
-	if ((rc = featdb_open(o->db, FEATDB_WRITE, &db, err)) ||
-	    (rc = featdb_threshold_put(db, &t, err)))
+	if ((rc = featdb_threshold_put(db, &t, err)))
 		goto out;
 	printf("written:     threshold.%s = %.6f in %s's metadata\n", t.metric, t.value,
 	       o->db);
