@@ -26,8 +26,10 @@
 
 #include <hdf5.h>
 
+#include "e2e.h"
 #include "error.h"
 #include "img/img.h"
+#include "proc.h"
 #include "testutil.h"
 #include "net/model.h"
 #include "net/vgg.h"
@@ -617,7 +619,7 @@ static void test_load_bad_files(void **state)
 	expect_load(dir, ERR_IO, strerror(EISDIR));
 
 	snprintf(path, sizeof path, "%s/missing.png", dir);
-	expect_load(path, ERR_IO, strerror(ENOENT));
+	expect_load(path, ERR_MISSING, strerror(ENOENT));
 
 	snprintf(path, sizeof path, "%s/notes.jpg", dir);
 	assert_int_equal(tu_write_file(path, "hello, this is text\n", 20), 0);
@@ -659,6 +661,55 @@ static void test_load_unreadable(void **state)
 	assert_int_equal(tu_write_file(path, "\xFF\xD8\xFF", 3), 0);
 	assert_int_equal(chmod(path, 0), 0);
 	expect_load(path, ERR_IO, strerror(EACCES));
+	tu_rm_rf(dir);
+}
+
+/* A FIFO with nothing writing to it: img_load says so at once (its open
+ * once waited for a writer, forever), in a child so that a hang fails the
+ * test.  One whose writer is slow: every byte is read, the reads waiting
+ * for the second half, and the image is the file's. */
+static void test_load_fifo(void **state)
+{
+	const char *dir = tu_tmpdir();
+	char path[256], fifo[256];
+	img_t want, got;
+	size_t len;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/nobody.ppm", dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char err[ERR_LEN] = "";
+		int rc = img_load(path, &want, err), ok = rc == ERR_IO &&
+			 strstr(err, path) && strstr(err, "a FIFO or pipe with nothing "
+						       "written to it");
+		if (!ok)
+			fprintf(stderr, "img_load: %d, '%s'\n", rc, err);
+		_exit(!ok);
+	}
+	assert_int_equal(proc_wait_bounded(pid, 60), 0);
+
+	/* 200 x 150 x 3 bytes: more than a pipe holds (64 KiB). */
+	assert_int_equal(e2e_write_pnm(dir, "face.ppm", 200, 150, 0, 3), 0);
+	snprintf(path, sizeof path, "%s/face.ppm", dir);
+	snprintf(fifo, sizeof fifo, "%s/fifo.ppm", dir);
+	uint8_t *bytes = tu_read_file(path, &len);
+	assert_non_null(bytes);
+	pid = proc_fifo_writer(fifo, bytes, len, 60);
+	assert_true(pid > 0);
+	char err[ERR_LEN];
+	if (img_load(fifo, &got, err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(proc_wait_bounded(pid, 60), 0);
+	assert_int_equal(img_load(path, &want, err), 0);
+	assert_int_equal(got.w, 200);
+	assert_int_equal(got.h, 150);
+	assert_memory_equal(got.rgb, want.rgb, (size_t)200 * 150 * 3);
+	img_free(&got);
+	img_free(&want);
+	free(bytes);
 	tu_rm_rf(dir);
 }
 
@@ -1152,6 +1203,7 @@ int main(void)
 		cmocka_unit_test(test_shared_orl_match_pillow),
 		cmocka_unit_test(test_load_bad_files),
 		cmocka_unit_test(test_load_unreadable),
+		cmocka_unit_test(test_load_fifo),
 		cmocka_unit_test(test_decode_random_bytes),
 		cmocka_unit_test(test_error_messages),
 		cmocka_unit_test(test_too_big_headers),

@@ -6,8 +6,8 @@
  * the store's convolution path is the one that runs by default, so that a
  * stored image finds itself at exactly 0 (and --conv the other does not);
  * the bad inputs (a missing store, a store of another model, an image
- * that does not decode) give one clear line and the conventions' exit
- * statuses. */
+ * that does not decode, a FIFO with no writer) give one clear line and the
+ * conventions' exit statuses, promptly; an image through a FIFO is read. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -425,6 +426,50 @@ static void test_bad_inputs(void **state)
 	expect(0, "nearest ", "--version", NULL);
 }
 
+/* Far past a run's few seconds, a sanitized one's too: a program still
+ * running then hangs, and is killed. */
+#define HANG_SECONDS 300
+
+/* A FIFO with nothing writing to it: skipped, saying what it is, and alone
+ * nothing to look up, status 1, promptly (nearest once waited in its open,
+ * forever).  Through a FIFO whose writer is slow, a stored image finds its
+ * own record at distance 0. */
+static void test_fifo(void **state)
+{
+	(void)state;
+	char *w = (char *)tu_weights_path(), fifo[600], image[600], want[800];
+	snprintf(fifo, sizeof fifo, "%s/fifo.jpg", dir);
+	snprintf(image, sizeof image, "%s/person_02/003.jpg", faces);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	char *argv[] = {NEAREST, fifo, "--db", db, "--weights", w, "--metric", "euclidean",
+			"--top-k", "1", NULL};
+	int st = proc_run_bounded(argv, out, HANG_SECONDS);
+	char *text = tu_slurp(out);
+	snprintf(want, sizeof want, "nearest: skipped %s: a FIFO or pipe with nothing "
+		 "written to it\n", fifo);
+	if (st != 1 || !strstr(text, want) ||
+	    !strstr(text, "nearest: error: no image to look up (1 skipped)\n"))
+		fail_msg("exit %d (want 1), output:\n%s(want '%s')", st, text, want);
+	free(text);
+	assert_int_equal(unlink(fifo), 0);
+
+	size_t len;
+	uint8_t *bytes = tu_read_file(image, &len);
+	assert_non_null(bytes);
+	pid_t writer = proc_fifo_writer(fifo, bytes, len, HANG_SECONDS);
+	assert_true(writer > 0);
+	st = proc_run_bounded(argv, out, HANG_SECONDS);
+	text = tu_slurp(out);
+	snprintf(want, sizeof want, "%s\t1\tperson_02/003.jpg\tperson_02\t0.000000\t",
+		 fifo);
+	if (st != 0 || !strstr(text, want))
+		fail_msg("exit %d (want 0), output:\n%s(want '%s')", st, text, want);
+	assert_int_equal(proc_wait_bounded(writer, HANG_SECONDS), 0);
+	free(text);
+	free(bytes);
+	unlink(fifo);
+}
+
 /* Whether image, whose record in the store at path is key, finds itself
  * at distance exactly 0 with nearest's arguments a and b (or none: NULL):
  * its nearest record is its own either way, and at --threshold 0 the
@@ -543,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_record_counted),
 		cmocka_unit_test(test_store_streamed),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_fifo),
 		cmocka_unit_test(test_conv_of_the_store),
 		cmocka_unit_test(test_stdout_write_failure),
 	};

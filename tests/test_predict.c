@@ -3,6 +3,7 @@
  * the top-1 answer for held-out images, the top-k lines are well formed,
  * weights other than the head's are refused, --min-prob names rank 1
  * "unknown" below its threshold, --threads changes nothing in the answer,
+ * a FIFO with no writer is refused at once and one with a writer read,
  * and usage and runtime errors read as in every program.  (VGG-Face heads: test_vggface.c.) */
 #include <stdarg.h>
 #include <stddef.h>
@@ -416,6 +417,74 @@ static void test_stdout_write_failure(void **state)
 	unlink(err);
 }
 
+/* Far past a run's few seconds, a sanitized one's too: a program still
+ * running then hangs, and is killed. */
+#define HANG_SECONDS 300
+
+/* A FIFO with nothing writing to it, named as an image, the head or the
+ * weights: one line saying what it is and status 1, promptly (predict once
+ * waited in the image's open, forever).  An image through a FIFO whose
+ * writer is slow: every byte read, and the answer is the file's. */
+static void test_fifo(void **state)
+{
+	(void)state;
+	char *w = (char *)tu_weights_path(), fifo[600], good[700], out[600], want[800];
+	snprintf(fifo, sizeof fifo, "%s/fifo.jpg", dir);
+	snprintf(good, sizeof good, "%s/person_04/022.jpg", held);
+	snprintf(out, sizeof out, "%s/out", dir);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	char *image[] = {proc_bin("predict"), "--head", head, "--weights", w, fifo, NULL};
+	int st = proc_run_bounded(image, out, HANG_SECONDS);
+	char *s = tu_slurp(out);
+	snprintf(want, sizeof want, "predict: skipped %s: a FIFO or pipe with nothing "
+		 "written to it\n", fifo);
+	if (st != 1 || !strstr(s, want) ||
+	    !strstr(s, "predict: error: not one of the 1 images could be read\n"))
+		fail_msg("exit %d (want 1), output:\n%s(want '%s')", st, s, want);
+	free(s);
+	char *as_head[] = {proc_bin("predict"), "--head", fifo, "--weights", w, good, NULL};
+	char *as_weights[] = {proc_bin("predict"), "--head", head, "--weights", fifo, good,
+			      NULL};
+	char *const *named[] = {as_head, as_weights};
+	snprintf(want, sizeof want, "predict: error: %s: not a regular file\n", fifo);
+	for (int i = 0; i < 2; i++) {
+		st = proc_run_bounded(named[i], out, HANG_SECONDS);
+		s = tu_slurp(out);
+		if (st != 1 || strcmp(s, want) != 0)
+			fail_msg("exit %d (want 1), output:\n%s(want '%s')", st, s, want);
+		free(s);
+	}
+	assert_int_equal(unlink(fifo), 0);
+
+	size_t len;
+	uint8_t *bytes = tu_read_file(good, &len);
+	assert_non_null(bytes);
+	pid_t writer = proc_fifo_writer(fifo, bytes, len, HANG_SECONDS);
+	assert_true(writer > 0);
+	char *argv[] = {proc_bin("predict"), "--head", head, "--weights", w, "--top-k", "4",
+			"-q", fifo, good, NULL};
+	st = proc_run_bounded(argv, out, HANG_SECONDS);
+	s = tu_slurp(out);
+	if (st != 0)
+		fail_msg("exit %d, output:\n%s", st, s);
+	assert_int_equal(proc_wait_bounded(writer, HANG_SECONDS), 0);
+	/* 4 lines of the FIFO's, then 4 of the file's: the same but the path. */
+	char *line[8], *save = NULL;
+	int n = 0;
+	for (char *l = strtok_r(s, "\n", &save); l && n < 8; l = strtok_r(NULL, "\n", &save))
+		line[n++] = l;
+	assert_int_equal(n, 8);
+	for (int i = 0; i < 4; i++) {
+		assert_true(strncmp(line[i], fifo, strlen(fifo)) == 0);
+		assert_true(strncmp(line[4 + i], good, strlen(good)) == 0);
+		assert_string_equal(line[i] + strlen(fifo), line[4 + i] + strlen(good));
+	}
+	assert_non_null(strstr(line[0], "\t1\tperson_04\t"));
+	free(s);
+	free(bytes);
+	unlink(fifo);
+}
+
 /* The vector of key in the store at path, (VGG_FEATURES). */
 static void stored_vector(const char *path, const char *key, float *v)
 {
@@ -598,6 +667,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_odd_paths_escaped),
 		cmocka_unit_test(test_stdout_write_failure),
+		cmocka_unit_test(test_fifo),
 		cmocka_unit_test(test_conv_of_the_head),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

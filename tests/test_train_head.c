@@ -871,7 +871,8 @@ static void test_test_score(void **state)
 
 /* --class-weight: balanced is sklearn's n_samples / (n_classes * count)
  * over the training set, the same head as a file with those weights;
- * none is no weights; a file's faults are named. */
+ * none is no weights; a file's faults are named; a FIFO is read, or said
+ * to have nothing written to it. */
 static void test_class_weight(void **state)
 {
 	(void)state;
@@ -882,9 +883,9 @@ static void test_class_weight(void **state)
 	const char *out = path_in("weights.txt"), *file = path_in("weights.csv");
 	const char *a = path_in("w_bal.h5"), *b = path_in("w_file.h5");
 	const char *c = path_in("w_none.h5"), *d = path_in("w_plain.h5");
-	head_t ha, hb, hc, hd;
+	head_t ha, hb, hc, hd, he;
 
-#define W_ARGS "--db", store, "--epochs", "2", "--lr", "1e-2", "--val-split", "0", "-q"
+#define W_ARGS "--db", (char *)store, "--epochs", "2", "--lr", "1e-2", "--val-split", "0", "-q"
 	assert_int_equal(run(out, W_ARGS, "--class-weight", "balanced", "--out", a, NULL), 0);
 	/* 75 records: 75 / (3 * 30), 75 / (3 * 25), 75 / (3 * 20). */
 	const char *wf = "# weights\nc2,1.25\r\n\nc0,0.8333333333333334\nc1,1\n";
@@ -916,6 +917,28 @@ static void test_class_weight(void **state)
 	}
 	expect_error(out, run(out, W_ARGS, "--class-weight", path_in("none.csv"), NULL),
 		     "No such file");
+
+	/* A FIFO with nothing writing to it: said at once (its open once
+	 * waited for a writer, forever; a hang is killed after 300 s).  One
+	 * whose writer is slow gives the file's weights, and the file's head. */
+	const char *fifo = path_in("weights.fifo"), *e = path_in("w_fifo.h5");
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	char *argv[] = {PROG, W_ARGS, "--class-weight", (char *)fifo, "--out", (char *)e,
+			NULL};
+	char want[600];
+	snprintf(want, sizeof want, "--class-weight %s: a FIFO or pipe with nothing "
+		 "written to it", fifo);
+	expect_error(out, proc_run_bounded(argv, out, 300), want);
+	assert_int_equal(unlink(fifo), 0);
+	pid_t writer = proc_fifo_writer(fifo, wf, strlen(wf), 300);
+	assert_true(writer > 0);
+	assert_int_equal(proc_run_bounded(argv, out, 300), 0);
+	assert_int_equal(proc_wait_bounded(writer, 300), 0);
+	assert_int_equal(load_head(b, &hb), 0);
+	assert_int_equal(load_head(e, &he), 0);
+	assert_memory_equal(hb.params, he.params, hb.nparams * sizeof(float));
+	head_free(&hb), head_free(&he);
+	unlink(fifo);
 #undef W_ARGS
 }
 

@@ -6,8 +6,8 @@
  * the metadata written); the convolution path the store's vectors were
  * computed on is the one that runs by default, to the bit; the bad inputs
  * (a missing store, a store of another model or weights, an image that
- * does not decode) give one clear line and the conventions' exit
- * statuses.
+ * does not decode, a FIFO with no writer) give one clear line and the
+ * conventions' exit statuses, promptly; an image through a FIFO is read.
  * Letters: D vector length, P people, I images per person. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "e2e.h"
@@ -681,6 +682,46 @@ static void test_bad_inputs(void **state)
 	expect(0, "verify ", "--version", NULL);
 }
 
+/* Far past a run's few seconds, a sanitized one's too: a program still
+ * running then hangs, and is killed. */
+#define HANG_SECONDS 300
+
+/* A FIFO with nothing writing to it as image A: one error line saying what
+ * it is and status 1, promptly (verify once waited in its open, forever).
+ * Through a FIFO whose writer is slow, an image is its file: distance 0. */
+static void test_fifo(void **state)
+{
+	(void)state;
+	char *w = (char *)tu_weights_path(), *a = face("person_03", 2), fifo[600], want[800];
+	snprintf(fifo, sizeof fifo, "%s/fifo.jpg", dir);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	char *argv[] = {VERIFY, fifo, a, "--weights", w, "--metric", "euclidean",
+			"--threshold", "0", "-q", NULL};
+	int st = proc_run_bounded(argv, out, HANG_SECONDS);
+	char *text = tu_slurp(out);
+	snprintf(want, sizeof want, "verify: error: %s: a FIFO or pipe with nothing "
+		 "written to it\n", fifo);
+	if (st != 1 || strcmp(text, want) != 0)
+		fail_msg("exit %d (want 1), output:\n%s(want '%s')", st, text, want);
+	free(text);
+	assert_int_equal(unlink(fifo), 0);
+
+	size_t len;
+	uint8_t *bytes = tu_read_file(a, &len);
+	assert_non_null(bytes);
+	pid_t writer = proc_fifo_writer(fifo, bytes, len, HANG_SECONDS);
+	assert_true(writer > 0);
+	st = proc_run_bounded(argv, out, HANG_SECONDS);
+	text = tu_slurp(out);
+	snprintf(want, sizeof want, "%s\t%s\t0.000000\t0.000000\tsame\n", fifo, a);
+	if (st != 0 || strcmp(text, want) != 0)
+		fail_msg("exit %d (want 0), output:\n%s(want '%s')", st, text, want);
+	assert_int_equal(proc_wait_bounded(writer, HANG_SECONDS), 0);
+	free(text);
+	free(bytes);
+	unlink(fifo);
+}
+
 /* Asserts that verify's distance for the arguments (NULL-terminated: the
  * two images and options) is want, to the bit: the verdict is "same" at
  * --threshold want and "different" at the double just below it. */
@@ -794,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_calibrate_twins),
 		cmocka_unit_test(test_threshold_from_store),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_fifo),
 		cmocka_unit_test(test_conv_of_the_store),
 		cmocka_unit_test(test_stdout_write_failure),
 	};

@@ -13,12 +13,12 @@
  * and height in pixels, y a row, x a column. */
 #include "img/img.h"
 
+#include "base/infile.h"
 #include "error.h"
 #include "img/img_impl.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -135,13 +135,8 @@ int img_load(const char *path, img_t *out, char *err)
 		return err_set(err, ERR_ARG, "img_load: bad arguments");
 	out->w = out->h = 0;
 	out->rgb = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		rc = err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
-		goto done;
-	}
+	if ((rc = infile_open(path, &fd, &st, err)))
+		return rc;
 	if (S_ISDIR(st.st_mode)) {
 		rc = err_set(err, ERR_IO, "%s: %s", path, strerror(EISDIR));
 		goto done;
@@ -157,6 +152,8 @@ int img_load(const char *path, img_t *out, char *err)
 	else
 		guess = 65536;
 	rc = read_all(fd, guess, path, &buf, &len, err);
+	if (rc == 0 && len == 0)
+		rc = infile_empty(path, &st, err);
 	if (rc == 0)
 		rc = img_decode(buf, len, path, out, err);
 done:

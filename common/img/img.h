@@ -109,8 +109,10 @@ typedef struct img {
 int img_decode(const uint8_t *buf, size_t len, const char *name, img_t *out,
 	       char *err);
 
-/* img_load reads a whole file and decodes it (ERR_IO when it cannot be read,
- * ERR_FORMAT for an empty file, ERR_TOO_BIG past IMG_MAX_FILE_BYTES). */
+/* img_load reads a whole file and decodes it (ERR_MISSING when there is no
+ * such file, ERR_IO when it cannot be read or is a FIFO or pipe that gave no
+ * byte, ERR_FORMAT for an empty file, ERR_TOO_BIG past IMG_MAX_FILE_BYTES).
+ * A FIFO with no writer never blocks it (base/infile.h). */
 int img_load(const char *path, img_t *out, char *err);
 
 /* img_free releases the pixels; accepts NULL and empty images. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/fsutil.h"
+#include "base/infile.h"
 #include "base/workers.h"
 #include "error.h"
 #include "kernels/isa.h"
@@ -105,12 +106,12 @@ int tune_load(const char *path, const char *key, vgg_tune_t *t, char *err)
 {
 	char line[1024], name[64];
 	vgg_tune_t got;
-	int seen[WEIGHTS_NCONV] = {0}, lineno = 0, rc = 0, gather = 0;
-	FILE *f = fopen(path, "r");
+	int seen[WEIGHTS_NCONV] = {0}, lineno = 0, rc, gather = 0;
+	struct stat st;
+	FILE *f;
 
-	if (!f)
-		return err_set(err, errno == ENOENT ? ERR_MISSING : ERR_IO, "%s: %s", path,
-			       strerror(errno));
+	if ((rc = infile_fopen(path, &f, &st, err)))
+		return rc;
 	vgg_tune_init(&got);
 	while (fgets(line, sizeof line, f)) {
 		int i, shared, tiles, prefetch, end = 0;
@@ -153,6 +154,8 @@ int tune_load(const char *path, const char *key, vgg_tune_t *t, char *err)
 		rc = err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
+	if (lineno == 0 && (rc = infile_empty(path, &st, err)))
+		goto out;
 	for (int i = 1; i < WEIGHTS_NCONV; i++)
 		if (!seen[i]) {
 			rc = err_set(err, ERR_FORMAT, "%s: no line for %s", path,

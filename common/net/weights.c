@@ -19,8 +19,6 @@
  * the layer; HDF5's own innermost reason is appended in parentheses. */
 #include "net/weights.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +28,7 @@
 
 #include <hdf5.h>
 
+#include "base/infile.h"
 #include "error.h"
 #include "hdf5/h5child.h"
 #include "hdf5/h5util.h"
@@ -498,17 +497,12 @@ static int check_file(const char *path, char *err)
 	struct stat st;
 	char why[256];
 	htri_t is;
-	/* O_NONBLOCK: a FIFO given as the weights must not hang the open. */
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int fd, rc;
 
-	if (fd < 0)
-		return err_set(err, errno == ENOENT ? ERR_MISSING : ERR_IO,
-			       "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		int e = errno;
-		close(fd);
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(e));
-	}
+	/* The open tells a missing file from an unreadable one, and never
+	 * waits for a FIFO's writer. */
+	if ((rc = infile_open(path, &fd, &st, err)))
+		return rc;
 	close(fd);
 	if (!S_ISREG(st.st_mode))
 		return err_set(err, ERR_IO, "%s: not a regular file", path);

@@ -1,9 +1,13 @@
 #include "proc.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +74,90 @@ int proc_wait(pid_t pid)
 int proc_run(char *const argv[], const char *out_path)
 {
 	return proc_wait(proc_spawn(argv, out_path));
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int proc_wait_bounded(pid_t pid, double seconds)
+{
+	double t0 = now();
+	int st;
+
+	if (pid < 0)
+		return -1;
+	for (;;) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+		if (w < 0)
+			return -1;
+		if (now() - t0 >= seconds)
+			break;
+		proc_sleep(0.01);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+int proc_run_bounded(char *const argv[], const char *out_path, double seconds)
+{
+	return proc_wait_bounded(proc_spawn(argv, out_path), seconds);
+}
+
+/* drained: 0 once nothing written to fd is left unread, -1 when a reader
+ * has not taken it by the deadline. */
+static int drained(int fd, double deadline)
+{
+	int left;
+
+	while (ioctl(fd, FIONREAD, &left) == 0 && left > 0) {
+		if (now() >= deadline)
+			return -1;
+		proc_sleep(0.01);
+	}
+	return 0;
+}
+
+/* write_all: 0 once the len bytes of buf are written to fd, else -1. */
+static int write_all(int fd, const unsigned char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+pid_t proc_fifo_writer(const char *path, const void *buf, size_t len, double seconds)
+{
+	const unsigned char *b = buf;
+	size_t half = len / 2;
+	pid_t pid;
+	int fd;
+
+	/* Opened here, before the fork: the writer is there when this returns.
+	 * Read-write: a FIFO's open for writing alone waits for a reader. */
+	if (mkfifo(path, 0644) != 0 || (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) != 0) {
+		close(fd);
+		return pid;
+	}
+	double deadline = now() + seconds;
+	_exit(write_all(fd, b, half) || drained(fd, deadline) ||
+	      write_all(fd, b + half, len - half) || drained(fd, deadline));
 }
 
 int proc_argv(char *argv[PROC_ARGV], char *prog, va_list ap)

@@ -3,6 +3,7 @@
 #define TESTS_PROC_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* proc_spawn starts argv[0] with argv, stdout and stderr to out_path (or
@@ -18,6 +19,23 @@ int proc_wait(pid_t pid);
 
 /* proc_run = spawn + wait. */
 int proc_run(char *const argv[], const char *out_path);
+
+/* proc_wait_bounded = proc_wait, but a process still running after seconds
+ * is killed (SIGKILL) and reaped, and the answer is -1: a test of what must
+ * not hang fails instead of hanging with it.  proc_run_bounded = spawn +
+ * that wait. */
+int proc_wait_bounded(pid_t pid, double seconds);
+int proc_run_bounded(char *const argv[], const char *out_path, double seconds);
+
+/* proc_fifo_writer makes a FIFO at path and forks a slow writer into it:
+ * it writes the first half of buf (len bytes), waits until a reader has
+ * taken all of it, writes the rest and exits 0 once that is taken too (1
+ * when no reader took it within seconds).  It holds the FIFO open for
+ * reading as well, so that it neither waits for a reader to open nor dies
+ * of SIGPIPE, and a reader that opens path while it runs finds a writer:
+ * that reader gets all len bytes only if it waits for the second half.
+ * Returns the writer's pid (proc_wait_bounded it), or -1. */
+pid_t proc_fifo_writer(const char *path, const void *buf, size_t len, double seconds);
 
 /* proc_run_split = proc_run with the standard error apart, to err_path:
  * for a test of what a program says when its standard output fails. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/infile.h"
 #include "error.h"
 #include "train_head.h"
 
@@ -40,15 +41,17 @@ static int class_of(const th_data_t *d, const char *name, size_t len)
 /* from_file reads "NAME,WEIGHT" lines, one per class. */
 static int from_file(const char *path, const th_data_t *d, float *w, char *err)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f;
+	struct stat st;
+	char why[ERR_LEN];
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
-	int *seen = NULL, rc = 0;
+	int *seen = NULL, rc;
 	long no = 0;
 
-	if (!f)
-		return err_set(err, ERR_IO, "--class-weight %s: %s", path, strerror(errno));
+	if ((rc = infile_fopen(path, &f, &st, why)))
+		return err_set(err, rc, "--class-weight %s", why);
 	if (!(seen = calloc((size_t)d->K, sizeof *seen))) {
 		rc = err_set(err, ERR_NOMEM, "out of memory");
 		goto out;
@@ -88,6 +91,10 @@ static int from_file(const char *path, const th_data_t *d, float *w, char *err)
 	}
 	if (ferror(f)) {
 		rc = err_set(err, ERR_IO, "--class-weight %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (no == 0 && (rc = infile_empty(path, &st, why))) {
+		rc = err_set(err, rc, "--class-weight %s", why);
 		goto out;
 	}
 	for (int k = 0; k < d->K; k++)
