@@ -192,6 +192,7 @@ static void test_whole(void **state)
 	snprintf(tmp, sizeof tmp, "%s", w.tmp);
 	fputs("epoch,loss\r\n0,1.5\r\n", w.f);
 	assert_int_equal(fsutil_whole_flush(&w), 0);
+	assert_int_equal(fsutil_whole_finish(&w), 0);
 	char *now = tu_read_text(path);
 	assert_string_equal(now, "old\n");
 	free(now);
@@ -204,8 +205,13 @@ static void test_whole(void **state)
 	assert_int_equal(fsutil_whole_commit(&w), -1);
 	fsutil_whole_abandon(&w);
 
+	/* Finished (closed, no descriptor held), then abandoned: its
+	 * temporary file goes too. */
 	assert_int_equal(fsutil_whole_open(&w, path), 0);
 	fputs("half", w.f);
+	assert_int_equal(fsutil_whole_finish(&w), 0);
+	assert_null(w.f);
+	assert_true(tu_exists(w.tmp));
 	fsutil_whole_abandon(&w);
 	now = tu_read_text(path);
 	assert_string_equal(now, "epoch,loss\r\n0,1.5\r\n");

@@ -1816,6 +1816,36 @@ static void test_history_full_disk(void **state)
 	assert_int_equal(files, 1);
 }
 
+/* A sweep's histories wait for the head to be saved before they are put
+ * in place, closed meanwhile: 80 runs with room for 64 open files (each
+ * kept open, the 64th run's could not be made). */
+static void test_history_sweep_files(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("histsweep.lmdb", &s);
+	/* 10 rates by 8 batch sizes (a list holds 32 values at most). */
+	const char *lrs = "1e-5,2e-5,3e-5,4e-5,5e-5,6e-5,7e-5,8e-5,9e-5,1e-4";
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int st = run(path_in("histsweep.txt"), "--db", store, "--epochs", "1", "-q",
+		     "--lr", lrs, "--batch-size", "4,8,12,16,20,24,28,32",
+		     "--history", path_in("hs.csv"), "--out",
+		     path_in("hs.h5"), NULL);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (st != 0)
+		fail_msg("exit %d:\n%s", st, slurp(path_in("histsweep.txt")));
+	for (int r = 1; r <= 80; r++) {
+		char name[32];
+		snprintf(name, sizeof name, "hs.run%d.csv", r);
+		if (!tu_exists(path_in(name)))
+			fail_msg("%s is missing", name);
+	}
+}
+
 /* --history /dev/stdout: the rows reach the stream as they come, and the
  * device is never replaced (a file written whole is renamed into place:
  * not one that is not a file). */
@@ -1874,6 +1904,7 @@ int main(void)
 		cmocka_unit_test(test_stdout_write_failure),
 		cmocka_unit_test(test_history_full_disk),
 		cmocka_unit_test(test_history_to_stdout),
+		cmocka_unit_test(test_history_sweep_files),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -178,29 +178,39 @@ int fsutil_whole_flush(fsutil_whole_t *w)
 	return 0;
 }
 
-int fsutil_whole_commit(fsutil_whole_t *w)
+int fsutil_whole_finish(fsutil_whole_t *w)
 {
 	if (!w->f) {
+		if (w->finished && !w->error)
+			return 0;
 		errno = w->error ? w->error : EBADF;
 		return -1;
 	}
-	if (w->direct) {
-		int bad = fsutil_whole_flush(w);
-		if (fclose(w->f) != 0 && !bad)
-			bad = whole_failed(w);
-		w->f = NULL;
-		if (bad)
-			errno = w->error;
-		return bad;
-	}
-	if (fsutil_whole_flush(w) != 0 || fsync(fileno(w->f)) != 0) {
-		whole_failed(w);
-		fsutil_whole_abandon(w);
+	/* A stream has nothing to fsync; a file's bytes reach the disk before
+	 * its name does, or a crash could leave path naming an empty file. */
+	int bad = fsutil_whole_flush(w) != 0 ||
+		  (!w->direct && fsync(fileno(w->f)) != 0 && whole_failed(w));
+	if (fclose(w->f) != 0 && !bad)
+		bad = whole_failed(w);
+	w->f = NULL;
+	if (bad) {
+		if (!w->direct)
+			unlink(w->tmp);
+		errno = w->error;
 		return -1;
 	}
-	int rc = fclose(w->f);
-	w->f = NULL;
-	if (rc != 0 || rename(w->tmp, w->path) != 0) {
+	w->finished = 1;
+	return 0;
+}
+
+int fsutil_whole_commit(fsutil_whole_t *w)
+{
+	if (fsutil_whole_finish(w) != 0)
+		return -1;
+	w->finished = 0;
+	if (w->direct)
+		return 0;
+	if (rename(w->tmp, w->path) != 0) {
 		whole_failed(w);
 		unlink(w->tmp);
 		errno = w->error;
@@ -214,12 +224,12 @@ void fsutil_whole_abandon(fsutil_whole_t *w)
 {
 	int e = errno;
 
-	if (w->f) {
+	if (w->f)
 		fclose(w->f);
-		w->f = NULL;
-		if (!w->direct)
-			unlink(w->tmp);
-	}
+	if ((w->f || w->finished) && !w->direct)
+		unlink(w->tmp);
+	w->f = NULL;
+	w->finished = 0;
 	errno = e;
 }
 

@@ -42,8 +42,9 @@ int fsutil_remove_stale(const char *path);
 typedef struct fsutil_whole {
 	FILE *f;
 	char path[4096], tmp[4200];
-	int direct; /* path itself is written */
-	int error;  /* the first failure's errno, 0 while none */
+	int direct;   /* path itself is written */
+	int finished; /* closed, waiting for the commit's rename */
+	int error;    /* the first failure's errno, 0 while none */
 } fsutil_whole_t;
 
 /* fsutil_whole_open removes the stale temporary files of path
@@ -55,11 +56,16 @@ int fsutil_whole_open(fsutil_whole_t *w, const char *path);
  * the commit. */
 int fsutil_whole_flush(fsutil_whole_t *w);
 
-/* fsutil_whole_commit closes the file, fsyncs it and renames it over path
- * (then fsyncs the folder, best effort): 0, or -1 with errno the first
- * failure's, the temporary file removed and path as it was.
+/* fsutil_whole_finish fsyncs and closes the file, its rename left for the
+ * commit (a program that keeps many such files until one moment, a
+ * sweep's histories, holds no descriptor for them meanwhile): 0, or -1
+ * with errno the first failure's, the temporary file removed.
+ * fsutil_whole_commit finishes it when not yet done and renames it over
+ * path (then fsyncs the folder, best effort): 0, or -1 with errno the
+ * first failure's, the temporary file removed and path as it was.
  * fsutil_whole_abandon closes and removes the temporary file, path as it
- * was; both accept a w never opened or already ended. */
+ * was.  All three accept a w never opened or already ended. */
+int fsutil_whole_finish(fsutil_whole_t *w);
 int fsutil_whole_commit(fsutil_whole_t *w);
 void fsutil_whole_abandon(fsutil_whole_t *w);
 

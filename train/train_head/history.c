@@ -55,6 +55,12 @@ void th_history_epoch(th_history_t *c, const th_history_row_t *r)
 		fsutil_whole_abandon(&c->w);
 }
 
+void th_history_finish(th_history_t *c)
+{
+	if (c->opened)
+		(void)fsutil_whole_finish(&c->w);
+}
+
 int th_history_commit(th_history_t *c, char *err)
 {
 	if (!c->opened)

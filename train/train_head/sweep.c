@@ -396,6 +396,10 @@ static int train_run(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 	}
 	r->seconds = (cli_now() - run_t0) / (double)r->epochs;
 	w->train_secs += cli_now() - run_t0;
+	/* Closed now, put in place once the head is saved: a sweep of
+	 * thousands of runs holds no descriptor for each. */
+	if (hist)
+		th_history_finish(hist);
 out:
 	head_trainer_free(tr);
 	free(cw);

@@ -229,6 +229,10 @@ int th_history_open(th_history_t *c, const char *path, int lr, char *err);
  * for th_history_commit to report. */
 void th_history_epoch(th_history_t *c, const th_history_row_t *r);
 
+/* th_history_finish closes the history of a run that ended, to be put in
+ * place by th_history_commit (a failure kept for it to report). */
+void th_history_finish(th_history_t *c);
+
 /* th_history_commit puts the history at its path, once the head it
  * describes is saved: 0, or ERR_IO "PATH: writing failed: REASON" (the
  * file at path as it was).  th_history_abandon drops it, path as it was.
