@@ -435,8 +435,14 @@ int main(int argc, char **argv)
 		 * store for the next stage to find empty.  (Every rank has
 		 * finished: nothing to abort.) */
 		if (s.extracted == 0 && p.present == 0 && s.skipped.n > 0) {
-			cli_error(PROG, "not one of the %zu images could be read; "
-				  "%s holds none", s.skipped.n, o.db);
+			/* Skipped too: the walk's entries, which are no images. */
+			size_t images = s.skipped.n - p.ds.nproblems;
+			if (images == 1)
+				cli_error(PROG, "the one image found could not be read; "
+					  "%s holds none", o.db);
+			else
+				cli_error(PROG, "not one of the %zu images could be read; "
+					  "%s holds none", images, o.db);
 			none = 1;
 		}
 	}

@@ -331,7 +331,7 @@ static void test_bad_inputs(void **state)
 			(char *)tu_weights_path(), "-q", bad, NULL};
 	assert_int_equal(proc_run(none, out), 1);
 	s = tu_slurp(out);
-	assert_non_null(strstr(s, "predict: error: not one of the 1 images could be read\n"));
+	assert_non_null(strstr(s, "predict: error: the one image given could not be read\n"));
 	free(s);
 	/* No image at all (an empty folder): no answer is not a success. */
 	char empty[700];
@@ -439,7 +439,7 @@ static void test_fifo(void **state)
 	snprintf(want, sizeof want, "predict: skipped %s: a FIFO or pipe with nothing "
 		 "written to it\n", fifo);
 	if (st != 1 || !strstr(s, want) ||
-	    !strstr(s, "predict: error: not one of the 1 images could be read\n"))
+	    !strstr(s, "predict: error: the one image given could not be read\n"))
 		fail_msg("exit %d (want 1), output:\n%s(want '%s')", st, s, want);
 	free(s);
 	char *as_head[] = {proc_bin("predict"), "--head", fifo, "--weights", w, good, NULL};

@@ -428,6 +428,8 @@ int main(int argc, char **argv)
 			cli_noun(done, "image", "images"), im.skipped);
 	if (done)
 		status = CLI_OK;
+	else if (im.skipped == 1)
+		cli_error(PROG, "the one image given could not be read");
 	else if (im.skipped)
 		cli_error(PROG, "not one of the %zu images could be read", im.skipped);
 	else

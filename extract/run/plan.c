@@ -263,10 +263,18 @@ int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 		p->all[p->nall++] = it;
 	}
 	if (!o->quiet) {
-		fprintf(stderr, PROG ": %zu %s in %d %s; %zu already stored, "
-			"%zu to extract\n", p->total, cli_noun(p->total, "image", "images"),
-			p->ds.nclasses, cli_noun(p->ds.nclasses, "class", "classes"),
-			p->present, p->nall);
+		/* The entries the walk skipped (a FIFO, a link loop: printed
+		 * above) are no images, but the summary's "skipped" counts them:
+		 * said here, the two lines add up. */
+		size_t other = p->ds.nproblems;
+		fprintf(stderr, PROG ": %zu %s in %d %s", p->total,
+			cli_noun(p->total, "image", "images"), p->ds.nclasses,
+			cli_noun(p->ds.nclasses, "class", "classes"));
+		if (other)
+			fprintf(stderr, " (and %zu other %s skipped above)", other,
+				cli_noun(other, "entry", "entries"));
+		fprintf(stderr, "; %zu already stored, %zu to extract\n", p->present,
+			p->nall);
 		if (p->ndamaged)
 			fprintf(stderr, PROG ": %zu damaged %s will be extracted again "
 				"(the first, %s)\n", p->ndamaged,
