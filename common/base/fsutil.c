@@ -112,8 +112,10 @@ int fsutil_remove_stale(const char *path)
 		snprintf(dir, sizeof dir, ".");
 	this_host(host, sizeof host);
 	if (snprintf(prefix, sizeof prefix, "%s.tmp.%s.", base, host) >= (int)sizeof prefix ||
-	    !(d = opendir(dir)))
+	    !(d = opendir(dir))) {
+		errno = saved;
 		return 0;
+	}
 	while ((e = readdir(d))) {
 		pid_t pid = stale_pid(e->d_name, prefix);
 		if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
