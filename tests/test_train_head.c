@@ -1846,26 +1846,39 @@ static void test_history_sweep_files(void **state)
 	}
 }
 
-/* --history /dev/stdout: the rows reach the stream as they come, and the
- * device is never replaced (a file written whole is renamed into place:
- * not one that is not a file). */
+/* --history /dev/stdout and /dev/stderr: the rows reach the stream as they
+ * come, where the stream is.  Sent by a shell to a log written before and
+ * after, the log is neither truncated nor replaced (a file written whole
+ * is renamed into place: never the program's own output), nor is the
+ * device. */
 static void test_history_to_stdout(void **state)
 {
 	(void)state;
 	spec_t s = spec_default();
 	const char *store = make_store("histout.lmdb", &s);
 	const char *out = path_in("histout.txt");
+	char *bin = realpath(PROG, NULL), cmd[4096];
 	struct stat before, after;
 
-	assert_int_equal(lstat("/dev/stdout", &before), 0);
-	assert_int_equal(run(out, "--db", store, "--epochs", "2", "-q", "--history",
-			     "/dev/stdout", "--out", path_in("histout.h5"), NULL), 0);
-	assert_int_equal(lstat("/dev/stdout", &after), 0);
-	assert_int_equal(after.st_mode, before.st_mode);
-	assert_int_equal(after.st_ino, before.st_ino);
-	const char *text = slurp(out);
-	assert_non_null(strstr(text, "epoch,accuracy,loss,val_accuracy,val_loss\r\n0,"));
-	assert_non_null(strstr(text, "\r\n1,"));
+	assert_non_null(bin);
+	for (int fd = 1; fd <= 2; fd++) {
+		const char *to = fd == 1 ? "" : " >&2", *name = fd == 1 ? "stdout" : "stderr";
+		snprintf(cmd, sizeof cmd, "{ echo before%s; %s --db %s --epochs 2 -q "
+			 "--history /dev/%s --out %s; echo after%s; } %d>%s", to, bin,
+			 store, name, path_in("histout.h5"), to, fd, out);
+		assert_int_equal(lstat("/dev/stdout", &before), 0);
+		assert_int_equal(system(cmd), 0);
+		assert_int_equal(lstat("/dev/stdout", &after), 0);
+		assert_int_equal(after.st_mode, before.st_mode);
+		assert_int_equal(after.st_ino, before.st_ino);
+		const char *text = slurp(out);
+		static const char head[] = "before\nepoch,accuracy,loss,val_accuracy,"
+					   "val_loss\r\n0,";
+		if (strncmp(text, head, sizeof head - 1) != 0 || !strstr(text, "\r\n1,") ||
+		    !strstr(text, "\r\nafter\n"))
+			fail_msg("--history /dev/%s into a log:\n%s", name, text);
+	}
+	free(bin);
 }
 
 int main(void)

@@ -130,13 +130,29 @@ int fsutil_remove_stale(const char *path)
 	return removed;
 }
 
+/* own_stream: 1 or 2 when st (a stat of the path given) is the file behind
+ * this process' standard output or error (/dev/stdout, /dev/fd/2, or the
+ * log a shell redirected them to, named again), else 0.  Such a path is
+ * written through that stream, at its place: opened anew it would be
+ * truncated, and renamed over, the log replaced. */
+static int own_stream(const struct stat *st)
+{
+	struct stat fs;
+
+	for (int fd = 1; fd <= 2; fd++)
+		if (fstat(fd, &fs) == 0 && fs.st_dev == st->st_dev && fs.st_ino == st->st_ino)
+			return fd;
+	return 0;
+}
+
 int fsutil_whole_open(fsutil_whole_t *w, const char *path)
 {
 	struct stat st, lst;
 	char *real = NULL;
+	int fd = 0;
 
 	*w = (fsutil_whole_t){0};
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+	if (stat(path, &st) == 0 && ((fd = own_stream(&st)) || !S_ISREG(st.st_mode))) {
 		w->direct = 1;
 	} else if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
 		/* A link to a file: the file is replaced, the link kept; a
@@ -150,6 +166,17 @@ int fsutil_whole_open(fsutil_whole_t *w, const char *path)
 	    (!w->direct && fsutil_tmp_path(w->path, w->tmp, sizeof w->tmp))) {
 		errno = ENAMETOOLONG;
 		return -1;
+	}
+	if (fd) {
+		int copy = dup(fd);
+		if (copy < 0 || !(w->f = fdopen(copy, "w"))) {
+			int e = errno;
+			if (copy >= 0)
+				close(copy);
+			errno = e;
+			return -1;
+		}
+		return 0;
 	}
 	if (w->direct)
 		return (w->f = fopen(w->path, "w")) ? 0 : -1;

@@ -35,8 +35,11 @@ int fsutil_remove_stale(const char *path);
  * matrix, the tuner's cache): written through stdio to its temporary file
  * (fsutil_tmp_path's), and renamed over path by fsutil_whole_commit.  A
  * path that is a link to a file is followed, the link kept; a path that
- * is not a file (/dev/stdout, a FIFO, a terminal) is written directly,
- * as it comes: a stream has no whole, and a device is never replaced.
+ * is not a file (a FIFO, a terminal, /dev/null) is written directly, as
+ * it comes: a stream has no whole, and a device is never replaced.  A
+ * path that is this process' standard output or error (/dev/stdout, or
+ * the log file a shell sent it to) is written through that stream, at
+ * its place: never truncated, never renamed over.
  * The first write that fails is remembered with its errno, which the
  * calls below return. */
 typedef struct fsutil_whole {
