@@ -214,6 +214,16 @@ int h5child_run(const char *path, h5child_fn child, h5child_fn parent,
 	return run(path, 0, child, parent, arg, err);
 }
 
+int h5child_verdict(const char *path, h5child_fn child, char *why, size_t len)
+{
+	char err[ERR_LEN];
+	int rc = h5child_run(path, child, NULL, (void *)path, err);
+
+	if (rc)
+		snprintf(why, len, "%s", err);
+	return rc;
+}
+
 int h5child_run_writer(const char *path, h5child_fn child, void *arg,
 		       char *err)
 {

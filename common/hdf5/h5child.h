@@ -45,6 +45,11 @@ typedef int (*h5child_fn)(void *arg, int fd, char *err);
 int h5child_run(const char *path, h5child_fn child, h5child_fn parent,
 		void *arg, char *err);
 
+/* h5child_verdict: h5child_run of child on path (its arg, no parent
+ * side), for a check of what the file at path is (fsutil.h's ours): its
+ * return value, and its reason, when not 0, in why (len bytes). */
+int h5child_verdict(const char *path, h5child_fn child, char *why, size_t len);
+
 /* h5child_run_writer: h5child_run for a child that writes the file path
  * (the whole-model file, net/model_file.h: a failed write leaves libhdf5
  * 1.10 with a file it cannot close, which then dies with the child), no

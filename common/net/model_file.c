@@ -465,12 +465,7 @@ static int ours(void *arg, int fd, char *err)
 /* fsutil_output_t's ours: a whole model it wrote (ours, in a child). */
 static int a_model(const char *path, char *why, size_t len)
 {
-	char err[ERR_LEN];
-	int rc = h5child_run(path, ours, NULL, (void *)path, err);
-
-	if (rc)
-		snprintf(why, len, "%s", err);
-	return rc;
+	return h5child_verdict(path, ours, why, len);
 }
 
 int model_file_replaceable(const char *path, char *err)

@@ -205,12 +205,7 @@ static int export_layout(void *arg, int fd, char *err)
 /* fsutil_output_t's ours: an earlier export (export_layout, in a child). */
 static int an_export(const char *path, char *why, size_t len)
 {
-	char err[ERR_LEN];
-	int rc = h5child_run(path, export_layout, NULL, (void *)path, err);
-
-	if (rc)
-		snprintf(why, len, "%s", err);
-	return rc;
+	return h5child_verdict(path, export_layout, why, len);
 }
 
 static const fsutil_output_t export_file = {
