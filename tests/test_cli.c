@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,37 +317,16 @@ static char *run_program(char *const argv[], int *status)
 	return tu_slurp(out);
 }
 
-/* The programs the Makefile builds, one per main file in extract/ and
- * train/ (train_head.c making train-head): their names into progs, their
- * count returned.  Fails the test when one of the six is not among them
- * (run from the source tree). */
+/* The programs the Makefile builds (proc_programs), their count returned;
+ * fails the test when they cannot be listed. */
 #define MAX_PROGRAMS 16
-static int programs(char progs[MAX_PROGRAMS][64])
+static int programs(char progs[MAX_PROGRAMS][PROC_NAME])
 {
-	static const char *const must[] = {"extract", "train-head", "predict",
-					   "featdb", "verify", "nearest"};
-	int seen[sizeof must / sizeof *must] = {0}, count = 0;
-	glob_t g;
+	char why[256];
+	int count = proc_programs(progs, MAX_PROGRAMS, why, sizeof why);
 
-	assert_int_equal(glob("extract/*.c", 0, NULL, &g), 0);
-	assert_int_equal(glob("train/*.c", GLOB_APPEND, NULL, &g), 0);
-	assert_true(g.gl_pathc <= MAX_PROGRAMS);
-	for (size_t i = 0; i < g.gl_pathc; i++) {
-		char *prog = progs[count++];
-		const char *base = strrchr(g.gl_pathv[i], '/') + 1;
-		size_t n = strlen(base) - 2;
-
-		assert_true(n < 64);
-		for (size_t k = 0; k < n; k++)
-			prog[k] = base[k] == '_' ? '-' : base[k];
-		prog[n] = 0;
-		for (size_t k = 0; k < sizeof must / sizeof *must; k++)
-			seen[k] |= strcmp(prog, must[k]) == 0;
-	}
-	globfree(&g);
-	for (size_t k = 0; k < sizeof must / sizeof *must; k++)
-		if (!seen[k])
-			fail_msg("no main file makes %s (run from the source tree)", must[k]);
+	if (count < 0)
+		fail_msg("%s", why);
 	return count;
 }
 
@@ -357,7 +335,7 @@ static int programs(char progs[MAX_PROGRAMS][64])
 static void test_programs_threads(void **state)
 {
 	(void)state;
-	char progs[MAX_PROGRAMS][64];
+	char progs[MAX_PROGRAMS][PROC_NAME];
 	int count = programs(progs);
 
 	for (int i = 0; i < count; i++) {
@@ -397,7 +375,7 @@ static void test_programs_answer_to_full(void **state)
 	if (access("/dev/full", W_OK) != 0)
 		skip();
 	static const char *const opts[] = {"--help", "--help-dev", "--version"};
-	char progs[MAX_PROGRAMS][64], err[160];
+	char progs[MAX_PROGRAMS][PROC_NAME], err[160];
 	int count = programs(progs);
 
 	snprintf(err, sizeof err, "%s/err.txt", g_dir);

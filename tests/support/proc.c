@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,47 @@ char *proc_bin(const char *prog)
 char *proc_tool(const char *prog)
 {
 	return in_dir("VGGFEAT_TOOLS", "build/demo", prog);
+}
+
+int proc_programs(char progs[][PROC_NAME], int max, char *why, size_t len)
+{
+	static const char *const must[] = {"extract", "train-head", "predict",
+					   "featdb", "verify", "nearest"};
+	int seen[sizeof must / sizeof *must] = {0}, count = 0;
+	glob_t g;
+
+	if (glob("extract/*.c", 0, NULL, &g) != 0 ||
+	    glob("train/*.c", GLOB_APPEND, NULL, &g) != 0) {
+		snprintf(why, len, "no main file in extract/ and train/ (run from the "
+			 "source tree)");
+		globfree(&g);
+		return -1;
+	}
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+		size_t n = strlen(base) - 2;
+
+		if (count == max || n >= PROC_NAME) {
+			snprintf(why, len, "%s: more programs than %d, or a longer name "
+				 "than %d", g.gl_pathv[i], max, PROC_NAME - 1);
+			globfree(&g);
+			return -1;
+		}
+		char *prog = progs[count++];
+		for (size_t k = 0; k < n; k++)
+			prog[k] = base[k] == '_' ? '-' : base[k];
+		prog[n] = 0;
+		for (size_t k = 0; k < sizeof must / sizeof *must; k++)
+			seen[k] |= strcmp(prog, must[k]) == 0;
+	}
+	globfree(&g);
+	for (size_t k = 0; k < sizeof must / sizeof *must; k++)
+		if (!seen[k]) {
+			snprintf(why, len, "no main file makes %s (run from the source "
+				 "tree)", must[k]);
+			return -1;
+		}
+	return count;
 }
 
 void proc_sleep(double s)

@@ -60,4 +60,13 @@ void proc_sleep(double s);
 char *proc_bin(const char *prog);
 char *proc_tool(const char *prog);
 
+/* proc_programs fills progs with the names of the programs the Makefile
+ * builds, one per main file in extract/ and train/ (train_head.c making
+ * train-head), in the order of their files, and returns their count; -1,
+ * with why (len bytes), when there are more than max, or when one of the
+ * six (extract, train-head, predict, featdb, verify, nearest) is not among
+ * them (the process is not in the source tree). */
+#define PROC_NAME 64
+int proc_programs(char progs[][PROC_NAME], int max, char *why, size_t len);
+
 #endif
