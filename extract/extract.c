@@ -359,20 +359,27 @@ static int run_batches(const run_opts_t *o, const plan_t *p, ring_t *r, vgg_t *n
 /* report (rank 0) prints the run's summary; a quiet run lists its skipped
  * images there.  The images extracted over damaged records are counted
  * among the extracted (present counts sound records only), and a damaged
- * record whose image was skipped is still damaged: said so. */
+ * record whose image was skipped is still damaged, or was removed by the
+ * renumbering (plan_todo): said so. */
 static void report(const run_opts_t *o, const plan_t *p, const sink_t *s, double dt)
 {
+	size_t removed = p->nremoved - s->replaced_removed;
+	size_t left = p->ndamaged - s->replaced - removed;
+
 	fprintf(stderr, PROG ": extracted %zu", s->extracted);
 	if (s->replaced)
 		fprintf(stderr, " (%zu over %s)", s->replaced,
 			cli_noun(s->replaced, "a damaged record", "damaged records"));
 	fprintf(stderr, ", already present %zu, skipped %zu, ", p->present,
 		s->skipped.n);
-	if (p->ndamaged > s->replaced)
-		fprintf(stderr, "%zu damaged %s left (%s skipped), ",
-			p->ndamaged - s->replaced,
-			cli_noun(p->ndamaged - s->replaced, "record", "records"),
-			cli_noun(p->ndamaged - s->replaced, "its image", "their images"));
+	if (left)
+		fprintf(stderr, "%zu damaged %s left (%s skipped), ", left,
+			cli_noun(left, "record", "records"),
+			cli_noun(left, "its image", "their images"));
+	if (removed)
+		fprintf(stderr, "%zu damaged %s removed (%s skipped), ", removed,
+			cli_noun(removed, "record", "records"),
+			cli_noun(removed, "its image", "their images"));
 	if (p->ds.nunfollowed)
 		fprintf(stderr, "%zu folder %s not entered, ", p->ds.nunfollowed,
 			cli_noun(p->ds.nunfollowed, "link", "links"));

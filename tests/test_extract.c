@@ -401,6 +401,121 @@ static void test_damaged_records_repaired(void **state)
 	tu_rm_rf(d);
 }
 
+/* set_class gives key's record in the store at db the class cls under a
+ * right CRC: a damaged record that decodes. */
+static void set_class(const char *db, const char *key, int32_t cls)
+{
+	size_t len;
+	featdb_rec_t rec;
+	float v[VGG_FEATURES];
+	char why[ERR_LEN];
+	uint8_t *r = get_rec(db, key, &len);
+
+	assert_int_equal(featdb_rec_decode(r, len, &rec, why), 0);
+	featdb_rec_vector(&rec, v);
+	assert_int_equal(featdb_rec_encode(v, VGG_FEATURES, FEATDB_F32, cls, rec.split,
+					   r, why), 0);
+	if (e2e_raw_put(db, key, r, len, why))
+		fail_msg("%s", why);
+	free(r);
+}
+
+/* A record whose CRC is right and whose class is outside the store's list,
+ * in a rerun that adds people: renumbered, it would pass for one of them.
+ * The run replaces it, each in a commit after the one that renumbers (in
+ * batches of 1), and the store is then the fresh extract's.  One that is
+ * not the run's to replace (its image is not in the folder) stops the
+ * renumbering in the plan, before the network is made. */
+static void test_damaged_class_with_new_people(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], ref[4200], db[4200], log[4200], why[ERR_LEN];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(ref, sizeof ref, "%s/ref.lmdb", d);
+	snprintf(db, sizeof db, "%s/feats.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	make_faces(in);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	/* Of 3 people: 7 is no one's, before or after; 3 is carol's once
+	 * aaron joins (alice, bob and carol then move up by one). */
+	set_class(db, "alice/a2.ppm", 7);
+	set_class(db, "bob/b1.ppm", 3);
+	char *verify[] = {proc_bin("featdb"), "verify", db, NULL};
+	assert_int_equal(proc_run(verify, log), 1);
+	static const char *const bad2[] = {"2 of 9 records are bad"};
+	expect_log(log, bad2, 1);
+
+	write_pnm(in, "aaron/n1.ppm", 80, 90, 0, 10);
+	assert_int_equal(e2e_extract(in, ref, log, NULL), 0);
+	char *rerun[] = {EXTRACT, "--in", in, "--db", db, "--weights",
+			 (char *)tu_weights_path(), "--batch", "1", NULL};
+	int st = proc_run(rerun, log);
+	static const char *const said[] = {
+		"extract: 10 images in 4 classes; 7 already stored, 3 to extract\n",
+		"extract: 2 damaged records will be extracted again (the first, "
+		"alice/a2.ppm: class 7, the store has 3)\n",
+		"extract: extracted 3 (2 over damaged records), already present 7, "
+		"skipped 0, ",
+	};
+	expect_log(log, said, sizeof said / sizeof *said);
+	assert_int_equal(st, 0);
+	assert_int_equal(proc_run(verify, log), 0);
+	if (e2e_same_store(ref, db, why) || e2e_same_meta(ref, db, why))
+		fail_msg("%s", why);
+
+	/* Such a record whose image cannot be read now: the renumbering has
+	 * removed it, and the summary says so (a rerun extracts the image as
+	 * a new one). */
+	set_class(db, "carol/c2.pgm", 9);
+	char p[4400];
+	snprintf(p, sizeof p, "%s/carol/c2.pgm", in);
+	assert_int_equal(tu_write_file(p, "P5\n92 112\n255\n", 15), 0);
+	write_pnm(in, "abe/1.ppm", 60, 70, 0, 12);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	static const char *const removed[] = {
+		"extracted 1, already present 9, skipped 1, 1 damaged record removed "
+		"(its image skipped), ",
+	};
+	expect_log(log, removed, 1);
+	assert_int_equal(proc_run(verify, log), 0);
+	write_pnm(in, "carol/c2.pgm", 92, 112, 1, 2);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	static const char *const back[] = {"extracted 1, already present 10, skipped 0, "};
+	expect_log(log, back, 1);
+
+	/* dave/gone.ppm (class 7 of 5) is no image of the folder. */
+	size_t len;
+	uint8_t *r = get_rec(db, "bob/b1.ppm", &len);
+	if (e2e_raw_put(db, "dave/gone.ppm", r, len, why))
+		fail_msg("%s", why);
+	free(r);
+	set_class(db, "dave/gone.ppm", 7);
+	write_pnm(in, "abby/1.ppm", 60, 70, 0, 13);
+	assert_int_equal(proc_run(rerun, log), 1);
+	static const char *const refused[] = {
+		"extract: error: ",
+		"record 'dave/gone.ppm' has class 7, outside the 5 people the store "
+		"lists: with the new people it would pass for one of them",
+	};
+	expect_log(log, refused, sizeof refused / sizeof *refused);
+	char *out = tu_slurp(log);
+	if (strstr(out, "compute thread"))
+		fail_msg("refused after the network was made:\n%s", out);
+	free(out);
+	/* Nothing was committed: the people and the count are the ones before. */
+	featdb_t *f = NULL;
+	featdb_meta_t m = {0};
+	if (featdb_open(db, FEATDB_RDONLY, &f, why) || featdb_meta_get(f, &m, why))
+		fail_msg("%s", why);
+	assert_int_equal(m.nclasses, 5);
+	assert_string_equal(m.classes[1], "abe");
+	assert_int_equal(m.count, 11);
+	featdb_meta_free(&m);
+	featdb_close(f);
+	tu_rm_rf(d);
+}
+
 static void test_bad_files(void **state)
 {
 	(void)state;
@@ -858,6 +973,7 @@ int main(void)
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_crash_and_resume),
 		cmocka_unit_test(test_damaged_records_repaired),
+		cmocka_unit_test(test_damaged_class_with_new_people),
 		cmocka_unit_test(test_other_weights_refused),
 		cmocka_unit_test(test_other_conv_refused),
 	};

@@ -1250,9 +1250,61 @@ static void test_foreach_bad_record(void **state)
 	static const char *const five[] = {"aaron", "abe", "alice", "bob", "carol"};
 	make_meta(&meta, 5, FEATDB_F32, five, 5);
 	expect_err(featdb_write(db, &meta, 0, NULL, NULL, NULL, err), ERR_FORMAT, err,
-		   "record 'zz/far' has class 7");
+		   "record 'zz/far' has class 7, outside the 4 people the store lists");
 	make_meta(&meta, 5, FEATDB_F32, more, 4);
 	check_meta(db, &meta, 7);
+	/* So does one that people added after the stored ones would make
+	 * theirs (class 4, dan's), though they move no one. */
+	featdb_close(db);
+	rec = make_rec(3, 5, FEATDB_F32, 4, 0, &len);
+	if (e2e_raw_put(dir, "zz/far", rec, len, err))
+		fail_msg("%s", err);
+	free(rec);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	static const char *const dan[] = {"aaron", "alice", "bob", "carol", "dan"};
+	make_meta(&meta, 5, FEATDB_F32, dan, 5);
+	expect_err(featdb_write(db, &meta, 0, NULL, NULL, NULL, err), ERR_FORMAT, err,
+		   "record 'zz/far' has class 4, outside the 4 people the store lists");
+	make_meta(&meta, 5, FEATDB_F32, more, 4);
+	check_meta(db, &meta, 7);
+	/* A write that replaces that record, or removes it (a NULL value),
+	 * renumbers the others: the record is gone at its commit. */
+	const char *far = "zz/far", *gone = "zz/bad";
+	const uint8_t *fresh = make_rec(4, 5, FEATDB_F32, 0, 0, &len), *none = NULL;
+	make_meta(&meta, 5, FEATDB_F32, five, 5);
+	assert_int_equal(featdb_write(db, &meta, 1, &far, &fresh, &len, err), 0);
+	int32_t aaron = 0;
+	expect_classes(db, &far, &aaron, 1);
+	free((void *)fresh);
+	for (int i = 0; i < 6; i++) {
+		char key[64];
+		int32_t want = i % 3 + 2; /* alice, bob, carol after aaron, abe */
+		const char *k = key;
+		key_for(key, sizeof key, i);
+		expect_classes(db, &k, &want, 1);
+	}
+	check_meta(db, &meta, 8);
+	featdb_close(db);
+	rec = make_rec(2, 5, FEATDB_F32, 7, 0, &len);
+	if (e2e_raw_put(dir, "zz/far", rec, len, err))
+		fail_msg("%s", err);
+	free(rec);
+	assert_int_equal(featdb_open(dir, FEATDB_CREATE, &db, err), 0);
+	static const char *const six[] = {"aaron", "abe", "al", "alice", "bob", "carol"};
+	make_meta(&meta, 5, FEATDB_F32, six, 6);
+	const char *both[] = {far, gone};
+	const uint8_t *nones[] = {none, none};
+	size_t lens[2] = {0, 0};
+	assert_int_equal(featdb_write(db, &meta, 2, both, nones, lens, err), 0);
+	assert_int_equal(featdb_get(db, far, &val, &vlen, err), ERR_MISSING);
+	assert_int_equal(featdb_get(db, gone, &val, &vlen, err), ERR_MISSING);
+	const char *first = "p000/img_00000.jpg";
+	int32_t alice = 3;
+	expect_classes(db, &first, &alice, 1);
+	check_meta(db, &meta, 6);
+	/* Removing a key that is not there changes nothing else. */
+	assert_int_equal(featdb_write(db, &meta, 1, &far, nones, lens, err), 0);
+	check_meta(db, &meta, 6);
 	featdb_close(db);
 	tu_rm_rf(dir);
 }

@@ -6,7 +6,8 @@
  * ends the job with an error, leaves a store that verifies, and a rerun
  * with another number of ranks completes it; records damaged on disk are
  * extracted again across the ranks, the store then equal to the
- * one-process store; an error on rank 0 ends every rank with rank 0's
+ * one-process store, also when people join and some of them have a class
+ * outside the store's list; an error on rank 0 ends every rank with rank 0's
  * reason.  Skipped when bin/extract was built without
  * MPI or mpirun is missing. */
 #include <stdarg.h>
@@ -28,6 +29,9 @@
 #include "testutil.h"
 
 static char g_dir[4096], g_faces[4200], g_ref[4200], g_mpirun[4096];
+/* The images of g_faces (with ben/broken.jpg besides). */
+static const char *const g_rel[] = {"ann/1.ppm", "ann/2.pgm", "ann/3.ppm", "ben/1.ppm",
+				    "ben/2.ppm", "cid/1.ppm", "cid/2.ppm", "cid/3.pgm"};
 static e2e_dump_t g_refdump;
 static int g_have_mpi;
 
@@ -98,6 +102,16 @@ static int find_mpirun(void)
 	return ok ? 0 : -1;
 }
 
+/* write_faces writes g_rel's images, from the first-th on, under dir. */
+static int write_faces(const char *dir, int first)
+{
+	for (int i = first; i < 8; i++)
+		if (e2e_write_pnm(dir, g_rel[i], 30 + 5 * i, 40 - 2 * i,
+				  g_rel[i][6] == 'g', 300 + (uint64_t)i))
+			return -1;
+	return 0;
+}
+
 static int setup(void **state)
 {
 	char why[ERR_LEN];
@@ -116,12 +130,8 @@ static int setup(void **state)
 	snprintf(g_dir, sizeof g_dir, "%s", tu_tmpdir());
 	snprintf(g_faces, sizeof g_faces, "%s/faces", g_dir);
 	snprintf(g_ref, sizeof g_ref, "%s/one.lmdb", g_dir);
-	static const char *rel[] = {"ann/1.ppm", "ann/2.pgm", "ann/3.ppm", "ben/1.ppm",
-				    "ben/2.ppm", "cid/1.ppm", "cid/2.ppm", "cid/3.pgm"};
-	for (int i = 0; i < 8; i++)
-		if (e2e_write_pnm(g_faces, rel[i], 30 + 5 * i, 40 - 2 * i,
-				  rel[i][6] == 'g', 300 + (uint64_t)i))
-			return -1;
+	if (write_faces(g_faces, 0))
+		return -1;
 	char bad[4300];
 	snprintf(bad, sizeof bad, "%s/ben/broken.jpg", g_faces);
 	if (tu_write_file(bad, "not a jpeg", 10))
@@ -308,6 +318,64 @@ static void test_damaged_records_across_ranks(void **state)
 	assert_same_as_ref(db);
 }
 
+/* set_class gives key's record in the store at db the class cls under a
+ * right CRC: a damaged record that decodes. */
+static void set_class(const char *db, const char *key, int32_t cls)
+{
+	featdb_t *f = NULL;
+	featdb_rec_t rec;
+	uint8_t *val = NULL;
+	size_t len = 0;
+	char err[ERR_LEN];
+
+	if (featdb_open(db, FEATDB_RDONLY, &f, err) || featdb_get(f, key, &val, &len, err))
+		fail_msg("%s", err);
+	featdb_close(f);
+	assert_int_equal(featdb_rec_decode(val, len, &rec, err), 0);
+	float *v = malloc((size_t)rec.dim * sizeof *v);
+	assert_non_null(v);
+	featdb_rec_vector(&rec, v);
+	assert_int_equal(featdb_rec_encode(v, rec.dim, rec.dtype, cls, rec.split, val,
+					   err), 0);
+	if (e2e_raw_put(db, key, val, len, err))
+		fail_msg("%s", err);
+	free(v);
+	free(val);
+}
+
+/* A store of ben and cid, two of whose records have a class outside its
+ * list of 2, completed across 3 ranks with ann, who joins before them:
+ * rank 0 renumbers the classes as it plans, removing those two, which the
+ * ranks extract again; the store is then the one-process store. */
+static void test_damaged_class_new_people_across_ranks(void **state)
+{
+	char faces[4300], db[4300], log[4300];
+
+	need_mpi();
+	snprintf(faces, sizeof faces, "%s/ben_cid", g_dir);
+	snprintf(db, sizeof db, "%s/joined.lmdb", g_dir);
+	snprintf(log, sizeof log, "%s/joined.log", g_dir);
+	assert_int_equal(write_faces(faces, 3), 0);
+	assert_int_equal(e2e_extract(faces, db, log, "--batch", "5", NULL), 0);
+	set_class(db, "ben/2.ppm", 5);
+	set_class(db, "cid/1.ppm", 2); /* cid's, once ann joins */
+	char *verify[] = {proc_bin("featdb"), "verify", db, NULL};
+	assert_int_equal(proc_run(verify, NULL), 1);
+
+	assert_int_equal(mpirun_extract_loud(3, db, log, "--batch", "1", NULL), 0);
+	char *out = tu_slurp(log);
+	if (!strstr(out, "extract: 2 damaged records will be extracted again") ||
+	    !strstr(out, "extracted 5 (2 over damaged records), already present 3, "
+		    "skipped 1"))
+		print_message("%s", out);
+	assert_non_null(strstr(out, "extract: 2 damaged records will be extracted again"));
+	assert_non_null(strstr(out, "extracted 5 (2 over damaged records), already "
+			       "present 3, skipped 1"));
+	free(out);
+	assert_int_equal(proc_run(verify, NULL), 0);
+	assert_same_as_ref(db);
+}
+
 /* An error on rank 0 (here a store of float32 features asked for float16)
  * ends every rank with rank 0's reason, and leaves the store as it was. */
 static void test_error_ends_every_rank(void **state)
@@ -387,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_ranks_equal_one_process_pool_tap),
 		cmocka_unit_test(test_killed_rank_then_rerun),
 		cmocka_unit_test(test_damaged_records_across_ranks),
+		cmocka_unit_test(test_damaged_class_new_people_across_ranks),
 		cmocka_unit_test(test_error_ends_every_rank),
 		cmocka_unit_test(test_damaged_weights),
 		cmocka_unit_test(test_ranks_share_the_cpus),

@@ -263,19 +263,23 @@ int featdb_get(featdb_t *db, const char *key, uint8_t **val, size_t *len,
 /* featdb_write commits n records and the metadata in one transaction (all
  * or nothing).  When the map is full it is grown and the transaction
  * retried.  keys are NUL-terminated; vals[i] has lens[i] bytes, whose class
- * indices refer to meta->classes.  meta->count is recomputed from the
- * database.  When meta's class list differs from the stored one (people
- * added to the folder), every stored record's class is renumbered in the
- * same transaction, so indices always follow the names in Keras' order;
- * meta's list must hold every stored name (ERR_ARG otherwise).  A stored
- * record that does not decode (featdb_rec_decode) is left as it is, still
- * failing.
+ * indices refer to meta->classes, or is NULL: keys[i]'s record is removed
+ * (nothing when there is none; lens[i] is not read).  meta->count is
+ * recomputed from the database.  When meta's class list differs from the
+ * stored one (people added to the folder), every stored record's class is
+ * renumbered in the same transaction, so indices always follow the names
+ * in Keras' order; meta's list must hold every stored name (ERR_ARG
+ * otherwise).  A stored record that does not decode (featdb_rec_decode) is
+ * left as it is, still failing; one that decodes with a class outside the
+ * stored list would pass, renumbered or not, for someone of the new list,
+ * and stops the write (ERR_FORMAT), unless the write replaces or removes
+ * it (its key is one of keys).
  * Errors: ERR_ARG (read-only store; meta's classes not in order and unique;
  * a key empty or longer than featdb_max_key; a record that does not decode
- * or whose dim, dtype or class does not fit meta), ERR_FORMAT (a stored
- * record that decodes has a class outside the stored list: it cannot be
- * renumbered), ERR_IO (LMDB or the disk, e.g. "No space
- * left on device"; the store keeps its last committed state). */
+ * or whose dim, dtype or class does not fit meta), ERR_FORMAT (that stored
+ * record of a class outside the stored list, named), ERR_IO (LMDB or the
+ * disk, e.g. "No space left on device"; the store keeps its last committed
+ * state). */
 int featdb_write(featdb_t *db, featdb_meta_t *meta, int n, const char *const *keys,
 		 const uint8_t *const *vals, const size_t *lens, char *err);
 

@@ -1,6 +1,7 @@
-/* featdb_write.c - featdb_write: committing records and the metadata in one
- * transaction, growing the map when it fills, and renumbering the stored
- * records' classes when people were added to the class list. */
+/* featdb_write.c - featdb_write: committing records (and removing some) and
+ * the metadata in one transaction, growing the map when it fills, and
+ * renumbering the stored records' classes when people were added to the
+ * class list. */
 #include "store/featdb.h"
 
 #include <errno.h>
@@ -89,10 +90,22 @@ static int write_fail(const featdb_t *db, int rc, const char *what, int *full,
 	return featdb_lmdb_fail(db, rc, what, err);
 }
 
+/* Whether the key k (klen bytes) is one of the n keys of this write.  Asked
+ * only of a stored record whose class is outside the list, a damaged one:
+ * a look through the keys costs nothing the rest of the time. */
+static int is_written(const void *k, size_t klen, int n, const char *const *keys)
+{
+	for (int i = 0; i < n; i++)
+		if (strlen(keys[i]) == klen && memcmp(keys[i], k, klen) == 0)
+			return 1;
+	return 0;
+}
+
 /* Rewrites the class of every stored record from the stored list's numbering
- * to meta's, inside txn. */
+ * to meta's, inside txn, but for the records of the n keys this write puts
+ * or removes. */
 static int renumber(featdb_t *db, MDB_txn *txn, const featdb_meta_t *meta,
-		    int *full, char *err)
+		    int n, const char *const *keys, int *full, char *err)
 {
 	MDB_val k = {sizeof "classes" - 1, "classes"}, v;
 	MDB_cursor *cur = NULL;
@@ -110,9 +123,7 @@ static int renumber(featdb_t *db, MDB_txn *txn, const featdb_meta_t *meta,
 		return write_fail(db, rc, "classes", full, err);
 	if ((ret = featdb_classes_parse(db, &v, &old, &nold, err)) != 0)
 		return ret;
-	if (nold == 0)
-		goto done;
-	if (!(map = malloc((size_t)nold * sizeof *map))) {
+	if (!(map = malloc((nold ? (size_t)nold : 1) * sizeof *map))) {
 		ret = err_set(err, ERR_NOMEM, "%s: out of memory", db->path);
 		goto done;
 	}
@@ -123,7 +134,9 @@ static int renumber(featdb_t *db, MDB_txn *txn, const featdb_meta_t *meta,
 	}
 	for (int i = 0; i < nold; i++)
 		identity &= map[i] == i;
-	if (identity)
+	/* People added after the stored ones move no one, but the records of
+	 * a class past the stored list must still be looked for. */
+	if (identity && nold == meta->nclasses)
 		goto done;
 	if ((rc = mdb_cursor_open(txn, db->features, &cur)) != 0) {
 		ret = write_fail(db, rc, "cursor", full, err);
@@ -141,13 +154,18 @@ static int renumber(featdb_t *db, MDB_txn *txn, const featdb_meta_t *meta,
 		 * the same run. */
 		if (featdb_rec_decode(v.mv_data, v.mv_size, &rec, NULL) != 0)
 			continue;
-		/* A sound record with a class outside the list would pass for
-		 * a person of the new list: stopping keeps the store as it
-		 * was. */
+		/* A record that decodes with a class outside the list would
+		 * pass for a person of the new list, renumbered or left as it
+		 * is: stopping keeps the store as it was.  One this write
+		 * replaces or removes is gone at its commit. */
 		if (rec.cls < 0 || rec.cls >= nold) {
+			if (is_written(k.mv_data, k.mv_size, n, keys))
+				continue;
 			ret = err_set(err, ERR_FORMAT, "%s: record '%.*s' has class %d, "
-				      "the store lists %d", db->path, qlen,
-				      (const char *)k.mv_data, (int)rec.cls, nold);
+				      "outside the %d people the store lists: with "
+				      "the new people it would pass for one of them "
+				      "(featdb verify lists it as damaged)", db->path,
+				      qlen, (const char *)k.mv_data, (int)rec.cls, nold);
 			goto done;
 		}
 		if (map[rec.cls] == rec.cls)
@@ -237,13 +255,20 @@ static int write_txn(featdb_t *db, const featdb_meta_t *meta, const char *classe
 
 	if ((rc = featdb_txn_begin(db, 0, &txn)) != 0)
 		return write_fail(db, rc, "begin", full, err);
-	if ((ret = renumber(db, txn, meta, full, err)) != 0)
+	if ((ret = renumber(db, txn, meta, n, keys, full, err)) != 0)
 		goto fail;
 	for (int i = 0; i < n; i++) {
 		MDB_val k = {strlen(keys[i]), (void *)keys[i]};
-		MDB_val v = {lens[i], (void *)vals[i]};
-		if ((rc = mdb_put(txn, db->features, &k, &v, 0)) != 0) {
-			ret = write_fail(db, rc, "put", full, err);
+		MDB_val v = {vals[i] ? lens[i] : 0, (void *)vals[i]};
+		if (!vals[i]) {
+			rc = mdb_del(txn, db->features, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		} else {
+			rc = mdb_put(txn, db->features, &k, &v, 0);
+		}
+		if (rc != 0) {
+			ret = write_fail(db, rc, vals[i] ? "put" : "del", full, err);
 			goto fail;
 		}
 	}
@@ -332,10 +357,11 @@ int featdb_write(featdb_t *db, featdb_meta_t *meta, int n, const char *const *ke
 		featdb_rec_t rec;
 		if ((ret = featdb_key_check(db, keys[i], &k, err)) != 0)
 			return ret;
-		if (!vals[i] || featdb_rec_decode(vals[i], lens[i], &rec, why) != 0)
+		if (!vals[i])
+			continue;
+		if (featdb_rec_decode(vals[i], lens[i], &rec, why) != 0)
 			return err_set(err, ERR_ARG, "%s: record '%.*s': %s", db->path,
-				       FEATDB_KEY_QUOTE, keys[i],
-				       vals[i] ? why : "NULL value");
+				       FEATDB_KEY_QUOTE, keys[i], why);
 		if (rec.dim != meta->dim || rec.dtype != meta->dtype ||
 		    rec.cls < 0 || rec.cls >= meta->nclasses)
 			return err_set(err, ERR_ARG, "%s: record '%.*s' has dim %d, "

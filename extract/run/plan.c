@@ -216,6 +216,56 @@ static int stored_state(featdb_t *db, const char *key, const featdb_meta_t *meta
 	return rc;
 }
 
+/* renumber_first (rank 0; people join a store that has records to renumber)
+ * commits the class list with the new people before any image is
+ * extracted, the stored records renumbered (featdb_write): a record that
+ * stops that, one of a class outside the stored list, stops the run here,
+ * not after the work.  Such a record of an image this run extracts again is
+ * removed in that commit: its new record may come in a later one, and left
+ * as it is until then it would pass for one of the new people. */
+static int renumber_first(plan_t *p, char *err)
+{
+	size_t cap = p->ndamaged ? p->ndamaged : 1;
+	const char **keys = malloc(cap * sizeof *keys);
+	const uint8_t **none = calloc(cap, sizeof *none); /* NULL: removed */
+	size_t *lens = calloc(cap, sizeof *lens);
+	int n = 0, rc = 0;
+
+	if (!keys || !none || !lens || p->ndamaged > INT_MAX) {
+		rc = err_set(err, ERR_NOMEM, "out of memory for %zu damaged records",
+			     p->ndamaged);
+		goto out;
+	}
+	for (size_t i = 0; i < p->nall; i++) {
+		uint8_t *val = NULL;
+		size_t len = 0;
+		featdb_rec_t rec;
+		if (!p->damaged[i])
+			continue;
+		if ((rc = featdb_get(p->db, p->all[i]->key, &val, &len, err)))
+			goto out;
+		if (featdb_rec_decode(val, len, &rec, NULL) == 0 &&
+		    (rec.cls < 0 || rec.cls >= p->old.nclasses)) {
+			keys[n++] = p->all[i]->key;
+			p->damaged[i] = 2;
+			p->nremoved++;
+		}
+		free(val);
+	}
+	rc = featdb_write(p->db, &p->meta, n, keys, none, lens, err);
+	if (rc == ERR_FORMAT) {
+		char why[ERR_LEN];
+		snprintf(why, sizeof why, "%s", err);
+		err_set(err, rc, "%s; an extract whose folder holds its image at that "
+			"path replaces it, or use another --db", why);
+	}
+out:
+	free(keys);
+	free(none);
+	free(lens);
+	return rc;
+}
+
 int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 {
 	/* The records were written against the stored metadata; a store that
@@ -284,6 +334,11 @@ int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 	 * is nothing to extract, so that it is a valid (empty) store. */
 	if (p->nall == 0 && !p->have_old &&
 	    (rc = featdb_write(p->db, &p->meta, 0, NULL, NULL, NULL, err)))
+		goto out;
+	if (p->nall && p->have_old &&
+	    !classes_equal(p->old.classes, p->old.nclasses, p->meta.classes,
+			   p->meta.nclasses) &&
+	    (rc = renumber_first(p, err)))
 		goto out;
 	/* Under MPI a damaged record's key is one more key of the list: the
 	 * ranks extract it, rank 0 commits it over the damaged one. */

@@ -83,6 +83,7 @@ typedef struct sink {
 	size_t left;            /* images other ranks have still to send */
 	size_t done, extracted;
 	size_t replaced;        /* of extracted, over damaged records */
+	size_t replaced_removed; /* of replaced, over those the plan removed */
 	int pr_quiet, pr_redraw; /* the progress line */
 	double pr_t0, pr_last;
 } sink_t;
@@ -128,9 +129,11 @@ typedef struct plan {
 	dataset_item_t **all;   /* the whole to-do list (every rank) */
 	size_t nall;
 	/* (nall, rank 0) 1 where all[i]'s stored record is damaged: extracted
-	 * again, the record replaced; ndamaged of them. */
+	 * again, the record replaced; ndamaged of them.  2 where the commit
+	 * that renumbered the classes (plan_todo) removed it, nremoved of
+	 * them. */
 	unsigned char *damaged;
-	size_t ndamaged;
+	size_t ndamaged, nremoved;
 	dataset_item_t **todo;  /* this rank's block: all[first, first + n) */
 	size_t first, n;
 } plan_t;
@@ -150,8 +153,10 @@ int plan_store(const run_opts_t *o, plan_t *p, char *err);
 
 /* plan_todo (rank 0) lists the images not yet stored, and those whose
  * stored record is damaged (featdb_rec_check: what featdb verify reports),
- * which are extracted again; gives a new store its metadata, and sends the
- * list to the other ranks. */
+ * which are extracted again; gives a new store its metadata, renumbers the
+ * stored classes when people join (before any image is extracted: a
+ * record that stops it stops the run here), and sends the list to the
+ * other ranks. */
 int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err);
 
 /* plan_worker (a rank other than 0, p->wpath set) loads the weights,

@@ -77,13 +77,15 @@ int sink_skips(sink_t *s, const dist_batch_t *b, char *err)
 
 int sink_write(sink_t *s, const dist_batch_t *b, char *err)
 {
-	size_t replaced = 0;
+	size_t replaced = 0, removed = 0;
 	int n = 0, rc;
 
 	for (int k = 0; k < b->n; k++)
 		if (!b->why[k][0]) {
+			unsigned char was = s->damaged ? s->damaged[b->first + (size_t)k] : 0;
 			s->items[n++] = s->all[b->first + (size_t)k];
-			replaced += s->damaged && s->damaged[b->first + (size_t)k];
+			replaced += was != 0;
+			removed += was == 2;
 		}
 	if (n == 0)
 		return 0;
@@ -102,6 +104,7 @@ int sink_write(sink_t *s, const dist_batch_t *b, char *err)
 		return rc;
 	s->extracted += (size_t)n;
 	s->replaced += replaced;
+	s->replaced_removed += removed;
 	return 0;
 }
 
