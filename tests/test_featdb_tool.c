@@ -626,6 +626,189 @@ static void test_merge_conflict(void **state)
 	tu_rm_rf(d);
 }
 
+/* OUT's records are compared with an input's by name, though OUT's are
+ * numbered by its own list until the merge renumbers them: alice and carol
+ * in OUT (carol 1), everyone in IN (carol 2). */
+static void test_merge_renumbered_out(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char whole[4200], out[4200], why[ERR_LEN];
+	int st;
+	snprintf(whole, sizeof whole, "%s/whole.lmdb", d);
+	snprintf(out, sizeof out, "%s/out.lmdb", d);
+	make_store(whole, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	static const int ac[] = {0, 1, 2, 5, 6, 7};
+	static const char *const ca[] = {"alice", "carol"};
+	make_store(out, ac, 6, ca, 2, FEATDB_F32, "feedfacecafebeef");
+	char *argv[] = {FEATDB, "merge", out, whole, NULL};
+	char *log = run(argv, &st, d);
+	if (st != 0 || !strstr(log, "3 records added, 6 already there, 0 conflicts;"))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	if (e2e_same_store(whole, out, why))
+		fail_msg("%s", why);
+	tu_rm_rf(d);
+}
+
+/* put_damaged stores record i of all_* (its class in all_classes) in the
+ * store at db, damaged: a flipped bit (how 0), a NaN under a right CRC (1),
+ * cut short (2). */
+static void put_damaged(const char *db, int i, int how)
+{
+	size_t len = featdb_rec_size(FEATDB_F32, D);
+	uint8_t *r = malloc(len);
+	char err[ERR_LEN];
+	float v[D];
+
+	assert_non_null(r);
+	vec_for(i, v);
+	if (how == 1)
+		v[0] = NAN;
+	assert_int_equal(featdb_rec_encode(v, D, FEATDB_F32, all_cls[i], all_split[i],
+					   r, err), 0);
+	if (how == 0)
+		r[FEATDB_HEADER + 5] ^= 0x04;
+	if (e2e_raw_put(db, all_keys[i], r, how == 2 ? len / 2 : len, err))
+		fail_msg("%s", err);
+	free(r);
+}
+
+/* A damaged record of OUT is replaced by an input's sound one; where the
+ * input's is damaged, OUT's is kept, damaged or not; each is said, and in
+ * the summary.  A record damaged in OUT and in the input fails the merge,
+ * unless a later input replaces it.  A sound record of OUT and a sound
+ * different one still conflict (test_merge_conflict). */
+static void test_merge_damaged(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char whole[4200], out[4200], in[4200], in2[4200], why[ERR_LEN];
+	int st;
+	snprintf(whole, sizeof whole, "%s/whole.lmdb", d);
+	snprintf(out, sizeof out, "%s/out.lmdb", d);
+	snprintf(in, sizeof in, "%s/in.lmdb", d);
+	snprintf(in2, sizeof in2, "%s/in2.lmdb", d);
+	make_store(whole, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	make_store(out, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	/* alice/1 damaged in OUT, bob/1 in both, carol/2 in IN. */
+	static const int three[] = {0, 3, 6}, bob[] = {3};
+	make_store(in, three, 3, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	make_store(in2, bob, 1, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	put_damaged(out, 0, 0);
+	put_damaged(out, 3, 0);
+	put_damaged(in, 3, 2);
+	put_damaged(in, 6, 1);
+	char *verify[] = {FEATDB, "verify", out, NULL};
+	char *log = run(verify, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "2 of 9 records are bad"));
+	free(log);
+
+	char *argv[] = {FEATDB, "merge", out, in, NULL};
+	log = run(argv, &st, d);
+	char want[5][4800];
+	snprintf(want[0], sizeof want[0], "featdb: 'alice/1.jpg': OUT's record is "
+		 "damaged (CRC mismatch: stored ");
+	snprintf(want[1], sizeof want[1], "); replaced by %s's\n", in);
+	snprintf(want[2], sizeof want[2], "featdb: 'bob/1.jpg' is damaged in OUT (CRC "
+		 "mismatch: stored ");
+	snprintf(want[3], sizeof want[3], "featdb: 'carol/2.jpg' is damaged in %s "
+		 "(element 0 is nan, not a ReLU output); kept OUT's, which is "
+		 "sound\n", in);
+	snprintf(want[4], sizeof want[4], "featdb: merged 1 store into %s: 0 records "
+		 "added, 0 already there, 0 conflicts, 1 damaged record replaced, 1 "
+		 "damaged record kept, 1 damaged record of the inputs passed over; "
+		 "4 people\n", out);
+	for (int i = 0; i < 5; i++)
+		if (!strstr(log, want[i]))
+			fail_msg("want '%s' in:\n%s", want[i], log);
+	assert_non_null(strstr(log, "(record is 86 bytes, its header says 172 "));
+	assert_non_null(strstr(log, "featdb: error: 1 record is damaged in OUT and in "
+				    "the inputs that hold it (listed above): OUT's "
+				    "kept; extract its image into OUT again (extract "
+				    "replaces a damaged record)\n"));
+	assert_int_equal(st, 1);
+	free(log);
+	log = run(verify, &st, d);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(log, "bad\tbob/1.jpg"));
+	assert_non_null(strstr(log, "1 of 9 records are bad"));
+	free(log);
+
+	/* Again, with in2's sound bob/1 after: replaced, the merge a success,
+	 * OUT the whole store. */
+	char *again[] = {FEATDB, "merge", out, in, in2, NULL};
+	log = run(again, &st, d);
+	if (st != 0 || !strstr(log, ": 0 records added, 1 already there, 0 conflicts, "
+			       "1 damaged record replaced, 1 damaged record of the "
+			       "inputs passed over; 4 people\n"))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	log = run(verify, &st, d);
+	assert_int_equal(st, 0);
+	free(log);
+	if (e2e_same_store(whole, out, why))
+		fail_msg("%s", why);
+
+	/* An input's damaged record of a key OUT lacks stops the merge, a NaN
+	 * too (it used to be copied): OUT stays sound. */
+	char out2[4200], in3[4200];
+	snprintf(out2, sizeof out2, "%s/out2.lmdb", d);
+	snprintf(in3, sizeof in3, "%s/in3.lmdb", d);
+	static const int alice1[] = {0}, alice1_bob1[] = {0, 3};
+	make_store(out2, alice1, 1, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	make_store(in3, alice1_bob1, 2, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	put_damaged(in3, 3, 1);
+	char *nan_in[] = {FEATDB, "merge", out2, in3, NULL};
+	log = run(nan_in, &st, d);
+	if (st != 1 || !strstr(log, "record 'bob/1.jpg': element 0 is nan, not a ReLU "
+			       "output (run featdb verify)\n"))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	char *verify2[] = {FEATDB, "verify", out2, NULL};
+	log = run(verify2, &st, d);
+	if (st != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+
+	/* A record of OUT that decodes with a class outside OUT's list would
+	 * pass for one of the people the merge adds: refused before anything
+	 * is written. */
+	static const int ac[] = {0, 5}, bd[] = {3, 8};
+	static const char *const ca[] = {"alice", "carol"}, *const cb[] = {"bob", "dave"};
+	snprintf(in2, sizeof in2, "%s/bd.lmdb", d);
+	tu_rm_rf(out);
+	make_store(out, ac, 2, ca, 2, FEATDB_F32, "feedfacecafebeef");
+	make_store(in2, bd, 2, cb, 2, FEATDB_F32, "feedfacecafebeef");
+	size_t len = featdb_rec_size(FEATDB_F32, D);
+	uint8_t *r = malloc(len);
+	float v[D];
+	vec_for(1, v);
+	assert_int_equal(featdb_rec_encode(v, D, FEATDB_F32, 3, 0, r, why), 0);
+	if (e2e_raw_put(out, "alice/2.jpg", r, len, why))
+		fail_msg("%s", why);
+	free(r);
+	char *adds[] = {FEATDB, "merge", out, in2, NULL};
+	log = run(adds, &st, d);
+	if (st != 1 || !strstr(log, "featdb: error: ") ||
+	    !strstr(log, "record 'alice/2.jpg' has class 3, outside the 2 people the "
+			 "store lists") ||
+	    !strstr(log, "; extract its image into OUT again (extract replaces a "
+			 "damaged record), then merge\n"))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	featdb_t *f = NULL;
+	featdb_meta_t m = {0};
+	if (featdb_open(out, FEATDB_RDONLY, &f, why) || featdb_meta_get(f, &m, why))
+		fail_msg("%s", why);
+	assert_int_equal(m.nclasses, 2);
+	assert_int_equal(m.count, 2);
+	featdb_meta_free(&m);
+	featdb_close(f);
+	tu_rm_rf(d);
+}
+
 /* info's report and verify's verdict are the answer: when the standard
  * output cannot take them (a full disk), the status says so. */
 /* GNU conventions, as the other programs parse: --out=F, options after the
@@ -1168,6 +1351,8 @@ int main(void)
 		cmocka_unit_test(test_verify_threads),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_conflict),
+		cmocka_unit_test(test_merge_renumbered_out),
+		cmocka_unit_test(test_merge_damaged),
 		cmocka_unit_test(test_model_named),
 		cmocka_unit_test(test_conv_named),
 		cmocka_unit_test(test_options),

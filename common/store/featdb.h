@@ -187,6 +187,12 @@ const featdb_threshold_t *featdb_meta_threshold(const featdb_meta_t *meta,
 int featdb_rec_check(const featdb_meta_t *meta, const void *buf, size_t len,
 		     float *vec, char *err);
 
+/* featdb_rec_sound: featdb_rec_check's checks after the decoding, for a
+ * record rec already decoded (featdb_foreach's); vec then holds its vector
+ * (featdb_rec_vector).  Returns 0 or ERR_FORMAT as featdb_rec_check. */
+int featdb_rec_sound(const featdb_meta_t *meta, const featdb_rec_t *rec,
+		     float *vec, char *err);
+
 /* featdb_meta_differ: the first setting in which the vectors of the
  * stores a and b were made differently, or NULL when they were made the
  * same way (an image's vector in one is, to the bit, its vector in the

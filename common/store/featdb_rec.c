@@ -244,19 +244,23 @@ int featdb_rec_check(const featdb_meta_t *meta, const void *buf, size_t len,
 		     float *vec, char *err)
 {
 	featdb_rec_t rec;
-	int rc;
+	int rc = featdb_rec_decode(buf, len, &rec, err);
 
-	if ((rc = featdb_rec_decode(buf, len, &rec, err)) != 0)
-		return rc;
-	if (rec.dim != meta->dim || rec.dtype != meta->dtype)
+	return rc ? rc : featdb_rec_sound(meta, &rec, vec, err);
+}
+
+int featdb_rec_sound(const featdb_meta_t *meta, const featdb_rec_t *rec,
+		     float *vec, char *err)
+{
+	if (rec->dim != meta->dim || rec->dtype != meta->dtype)
 		return err_set(err, ERR_FORMAT, "%d-d %s, the store says %d-d %s",
-			       rec.dim, featdb_dtype_name(rec.dtype), meta->dim,
+			       rec->dim, featdb_dtype_name(rec->dtype), meta->dim,
 			       featdb_dtype_name(meta->dtype));
-	if (rec.cls < 0 || rec.cls >= meta->nclasses)
+	if (rec->cls < 0 || rec->cls >= meta->nclasses)
 		return err_set(err, ERR_FORMAT, "class %d, the store has %d",
-			       (int)rec.cls, meta->nclasses);
-	featdb_rec_vector(&rec, vec);
-	for (int i = 0; i < rec.dim; i++)
+			       (int)rec->cls, meta->nclasses);
+	featdb_rec_vector(rec, vec);
+	for (int i = 0; i < rec->dim; i++)
 		if (!isfinite(vec[i]) || vec[i] < 0)
 			/* Every tap ends in a ReLU (the pools take the maximum
 			 * or the mean of ReLU outputs): a NaN, an infinity or a

@@ -26,7 +26,8 @@ int fdb_verify(const char *db, int threads);
 int fdb_export(const char *db, const char *out);
 
 /* merge OUT IN...: the nin stores in, made with the same weights and
- * settings, into out (merge.c). */
+ * settings, into out (merge.c), a damaged record of out replaced by an
+ * input's sound one. */
 int fdb_merge(const char *out, int nin, char **in);
 
 /* fdb_open_store opens path read-only with its metadata into *db and *meta,

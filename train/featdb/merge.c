@@ -14,16 +14,24 @@
 
 typedef struct merge {
 	featdb_t *out;
-	featdb_meta_t *meta;       /* OUT's metadata: the union of classes */
-	const featdb_meta_t *in;   /* the input being read */
+	/* OUT's metadata: the union of classes, in whose numbering OUT's
+	 * records are from the start (fdb_merge writes it first). */
+	featdb_meta_t *meta;
+	const char *inpath;        /* the input being read, as named */
+	const featdb_meta_t *in;   /* its metadata */
 	const featdb_meta_t *now;  /* its metadata in the snapshot being read */
 	int checked;               /* now was compared with in */
 	int *cmap;                 /* input class -> union class */
-	int n;
+	float *vec, *outvec;       /* (dim) scratch: the input's, OUT's record */
+	int n, nreplace;           /* records batched, of which over damaged ones */
 	char *key[FEATDB_TOOL_BATCH];
 	uint8_t *val[FEATDB_TOOL_BATCH];
 	size_t len[FEATDB_TOOL_BATCH];
-	uint64_t added, same, conflicts;
+	uint64_t added, same, conflicts, replaced, passed;
+	/* The keys whose record was damaged in OUT and in an input: OUT's
+	 * kept, unless a later input holds a sound one. */
+	char **kept;
+	size_t nkept, capkept;
 	char err[ERR_LEN];
 } merge_t;
 
@@ -37,20 +45,78 @@ static int merge_flush(merge_t *m)
 		free(m->key[i]);
 		free(m->val[i]);
 	}
-	if (rc == 0)
-		m->added += (uint64_t)m->n;
+	if (rc == 0) {
+		m->added += (uint64_t)(m->n - m->nreplace);
+		m->replaced += (uint64_t)m->nreplace;
+	}
 	m->n = 0;
+	m->nreplace = 0;
 	return rc;
 }
 
+/* batch adds the input's record rec, whose vector m->vec holds, under key k
+ * (taken) to the batch, in OUT's numbering; replace: over a damaged record
+ * of OUT. */
+static int batch(merge_t *m, char *k, const featdb_rec_t *rec, int replace)
+{
+	size_t len = featdb_rec_size(rec->dtype, rec->dim);
+	uint8_t *val = malloc(len);
+	int rc;
+
+	if (!val) {
+		free(k);
+		return err_set(m->err, ERR_NOMEM, "out of memory");
+	}
+	if ((rc = featdb_rec_encode(m->vec, rec->dim, rec->dtype, m->cmap[rec->cls],
+				    rec->split, val, m->err))) {
+		free(k), free(val);
+		return rc;
+	}
+	m->key[m->n] = k;
+	m->val[m->n] = val;
+	m->len[m->n] = len;
+	m->nreplace += replace;
+	if (++m->n == FEATDB_TOOL_BATCH)
+		return merge_flush(m);
+	return 0;
+}
+
+/* keep_damaged notes k (taken), damaged in OUT and in the input. */
+static int keep_damaged(merge_t *m, char *k)
+{
+	for (size_t i = 0; i < m->nkept; i++)
+		if (strcmp(m->kept[i], k) == 0) {
+			free(k);
+			return 0;
+		}
+	if (m->nkept == m->capkept) {
+		size_t cap = m->capkept ? 2 * m->capkept : 16;
+		char **l = realloc(m->kept, cap * sizeof *l);
+		if (!l) {
+			free(k);
+			return err_set(m->err, ERR_NOMEM, "out of memory");
+		}
+		m->kept = l;
+		m->capkept = cap;
+	}
+	m->kept[m->nkept++] = k;
+	return 0;
+}
+
+/* merge_one takes the input's record of key: into OUT when OUT has none,
+ * or over OUT's when OUT's is damaged and the input's sound (each checked
+ * as featdb verify does); else OUT's is kept: the same record, a conflict,
+ * or a damaged record of the input, each said. */
 static int merge_one(void *ctx, const char *key, size_t keylen,
 		     const featdb_rec_t *rec, const char *why)
 {
 	merge_t *m = ctx;
-	size_t len;
-	uint8_t *have = NULL, *val;
+	char inwhy[ERR_LEN], outwhy[ERR_LEN];
+	uint8_t *have = NULL;
 	size_t havelen;
+	featdb_rec_t hr;
 	char *k;
+	int rc;
 
 	if (!m->checked) {
 		/* The class map was made from the metadata read first. */
@@ -61,39 +127,50 @@ static int merge_one(void *ctx, const char *key, size_t keylen,
 				       "when it is done");
 		m->checked = 1;
 	}
+	int in_bad = rec ? featdb_rec_sound(m->in, rec, m->vec, inwhy) : ERR_FORMAT;
 	if (!rec)
-		return err_set(m->err, ERR_FORMAT, "record '%.*s': %s (run featdb verify)",
-			       (int)keylen, key, why);
-	if (rec->cls < 0 || rec->cls >= m->in->nclasses)
-		return err_set(m->err, ERR_FORMAT, "record '%.*s' has class %d of %d",
-			       (int)keylen, key, (int)rec->cls, m->in->nclasses);
-	len = featdb_rec_size(rec->dtype, rec->dim);
-	k = strndup(key, keylen);
-	val = malloc(len);
-	float *vec = malloc((size_t)rec->dim * sizeof *vec);
-	if (!k || !val || !vec) {
-		free(k), free(val), free(vec);
+		snprintf(inwhy, sizeof inwhy, "%s", why);
+	if (!(k = strndup(key, keylen)))
 		return err_set(m->err, ERR_NOMEM, "out of memory");
+	rc = featdb_get(m->out, k, &have, &havelen, m->err);
+	if (rc == ERR_MISSING && in_bad) {
+		rc = err_set(m->err, ERR_FORMAT, "record '%s': %s (run featdb verify)",
+			     k, inwhy);
+		free(k);
+		return rc;
 	}
-	featdb_rec_vector(rec, vec);
-	int rc = featdb_rec_encode(vec, rec->dim, rec->dtype, m->cmap[rec->cls],
-				   rec->split, val, m->err);
-	free(vec);
-	/* The same image extracted twice with the same weights gives the same
-	 * record; anything else is a conflict that must not be papered over. */
-	int has = rc ? rc : featdb_get(m->out, k, &have, &havelen, m->err);
-	if (has == 0) {
-		/* A record already in OUT has OUT's class numbering, which may
-		 * change when this merge adds people: compare names, not numbers. */
-		featdb_rec_t hr;
-		int same = featdb_rec_decode(have, havelen, &hr, NULL) == 0 &&
-			   hr.split == rec->split && hr.dim == rec->dim &&
-			   hr.dtype == rec->dtype && hr.cls >= 0 &&
-			   hr.cls < m->meta->nclasses &&
-			   strcmp(m->meta->classes[hr.cls],
-				  m->in->classes[rec->cls]) == 0 &&
-			   memcmp(hr.data, val + FEATDB_HEADER, len - FEATDB_HEADER) == 0;
-		if (same) {
+	if (rc == ERR_MISSING)
+		return batch(m, k, rec, 0);
+	if (rc) {
+		free(k);
+		return rc;
+	}
+	int out_bad = featdb_rec_check(m->meta, have, havelen, m->outvec, outwhy);
+	if (out_bad && !in_bad) {
+		fprintf(stderr, PROG ": '%s': OUT's record is damaged (%s); replaced by "
+			"%s's\n", k, outwhy, m->inpath);
+		free(have);
+		return batch(m, k, rec, 1);
+	}
+	if (out_bad) {
+		fprintf(stderr, PROG ": '%s' is damaged in OUT (%s) and in %s (%s); "
+			"kept OUT's\n", k, outwhy, m->inpath, inwhy);
+		free(have);
+		return keep_damaged(m, k);
+	}
+	if (in_bad) {
+		m->passed++;
+		fprintf(stderr, PROG ": '%s' is damaged in %s (%s); kept OUT's, which "
+			"is sound\n", k, m->inpath, inwhy);
+	} else {
+		/* The same image extracted twice with the same weights gives the
+		 * same record; anything else is a conflict that must not be
+		 * papered over.  Both are sound, of one dim and dtype: their
+		 * classes are compared by name. */
+		featdb_rec_decode(have, havelen, &hr, NULL);
+		if (hr.split == rec->split &&
+		    strcmp(m->meta->classes[hr.cls], m->in->classes[rec->cls]) == 0 &&
+		    memcmp(hr.data, rec->data, havelen - FEATDB_HEADER) == 0) {
 			m->same++;
 		} else {
 			m->conflicts++;
@@ -101,19 +178,50 @@ static int merge_one(void *ctx, const char *key, size_t keylen,
 				"OUT holds (OUT's own or an earlier input's); kept that "
 				"one\n", k);
 		}
-		free(have), free(k), free(val);
-		return 0;
 	}
-	if (has != ERR_MISSING) {
-		free(k), free(val);
-		return has;
-	}
-	m->key[m->n] = k;
-	m->val[m->n] = val;
-	m->len[m->n] = len;
-	if (++m->n == FEATDB_TOOL_BATCH)
-		return merge_flush(m);
+	free(have), free(k);
 	return 0;
+}
+
+/* still_damaged: of the keys kept damaged, those OUT still holds damaged (a
+ * later input may have replaced one), or -1 with err set. */
+static long long still_damaged(const merge_t *m, char *err)
+{
+	long long n = 0;
+
+	for (size_t i = 0; i < m->nkept; i++) {
+		uint8_t *val = NULL;
+		size_t len = 0;
+		int rc = featdb_get(m->out, m->kept[i], &val, &len, err);
+		if (rc)
+			return -1;
+		n += featdb_rec_check(m->meta, val, len, m->outvec, NULL) != 0;
+		free(val);
+	}
+	return n;
+}
+
+/* report prints the merge's summary: a damaged record replaced, kept (kept
+ * of them, damaged in the inputs too) or passed over (an input's, OUT's
+ * sound) is counted apart from the records added. */
+static void report(const merge_t *m, int nin, const char *outpath, long long kept)
+{
+	fprintf(stderr, PROG ": merged %d %s into %s: %llu records added, %llu "
+		"already there, %llu conflicts", nin, cli_noun(nin, "store", "stores"),
+		outpath, (unsigned long long)m->added, (unsigned long long)m->same,
+		(unsigned long long)m->conflicts);
+	if (m->replaced)
+		fprintf(stderr, ", %llu damaged %s replaced",
+			(unsigned long long)m->replaced,
+			cli_noun(m->replaced, "record", "records"));
+	if (kept)
+		fprintf(stderr, ", %lld damaged %s kept", kept,
+			cli_noun((unsigned long long)kept, "record", "records"));
+	if (m->passed)
+		fprintf(stderr, ", %llu damaged %s of the inputs passed over",
+			(unsigned long long)m->passed,
+			cli_noun(m->passed, "record", "records"));
+	fprintf(stderr, "; %d people\n", m->meta->nclasses);
 }
 
 /* union_into adds the people of from to meta's (classes_union). */
@@ -222,11 +330,25 @@ int fdb_merge(const char *outpath, int nin, char **in)
 		goto out;
 	}
 	snprintf(meta.version, sizeof meta.version, PROG " " VGGFEAT_VERSION);
+	/* The union first, OUT's records renumbered to it: OUT's records are
+	 * then compared with the inputs' in one numbering, and a record that
+	 * stops the renumbering stops the merge before any is read. */
+	if ((rc = featdb_write(out, &meta, 0, NULL, NULL, NULL, err))) {
+		cli_error(PROG, "%s%s", err, rc != ERR_FORMAT ? "" :
+			  "; extract its image into OUT again (extract replaces a "
+			  "damaged record), then merge");
+		goto out;
+	}
 	m.out = out;
 	m.meta = &meta;
+	m.vec = malloc((size_t)meta.dim * sizeof *m.vec);
+	m.outvec = malloc((size_t)meta.dim * sizeof *m.outvec);
+	if (!m.vec || !m.outvec)
+		goto nomem;
 	for (int i = 0; i < nin; i++) {
 		featdb_t *db = NULL;
 		featdb_meta_t now = {0};
+		m.inpath = in[i];
 		m.in = &ins[i];
 		m.now = &now;
 		m.checked = 0;
@@ -250,20 +372,24 @@ int fdb_merge(const char *outpath, int nin, char **in)
 			goto out;
 		}
 	}
-	/* An OUT with nothing new still gets the union of the class lists. */
-	if (m.added == 0 && featdb_write(out, &meta, 0, NULL, NULL, NULL, err)) {
+	long long kept = still_damaged(&m, err);
+	if (kept < 0) {
 		cli_error(PROG, "%s", err);
 		goto out;
 	}
-	fprintf(stderr, PROG ": merged %d %s into %s: %llu records added, %llu "
-		"already there, %llu conflicts; %d people\n", nin,
-		cli_noun(nin, "store", "stores"), outpath, (unsigned long long)m.added,
-		(unsigned long long)m.same, (unsigned long long)m.conflicts, meta.nclasses);
+	report(&m, nin, outpath, kept);
 	if (m.conflicts)
 		cli_error(PROG, "%llu %s from those OUT held (listed above): "
 			  "OUT's were kept", (unsigned long long)m.conflicts,
 			  cli_noun(m.conflicts, "record differs", "records differ"));
-	else
+	if (kept)
+		cli_error(PROG, "%lld %s damaged in OUT and in the inputs that hold "
+			  "%s (listed above): OUT's kept; extract %s into OUT again "
+			  "(extract replaces a damaged record)", kept,
+			  cli_noun((unsigned long long)kept, "record is", "records are"),
+			  cli_noun((unsigned long long)kept, "it", "them"),
+			  cli_noun((unsigned long long)kept, "its image", "their images"));
+	if (!m.conflicts && !kept)
 		status = CLI_OK;
 	goto out;
 nomem:
@@ -271,6 +397,11 @@ nomem:
 out:
 	for (int i = 0; i < m.n; i++)
 		free(m.key[i]), free(m.val[i]);
+	for (size_t i = 0; i < m.nkept; i++)
+		free(m.kept[i]);
+	free(m.kept);
+	free(m.vec);
+	free(m.outvec);
 	free(m.cmap);
 	featdb_meta_free(&meta);
 	featdb_meta_free(&ometa);
