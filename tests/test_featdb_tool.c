@@ -343,6 +343,88 @@ static void test_export_replaces_only_exports(void **state)
 	tu_rm_rf(d);
 }
 
+/* A symbolic link as a path's name: lstat says it is still one. */
+static int is_link(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* export --out through a symbolic link writes the file the link names and
+ * keeps the link, as cp and a shell's > do (the export used to be renamed
+ * over the link); a dangling link's file is made where it points; a link
+ * to a photo is refused, the photo kept byte for byte. */
+static void test_export_through_link(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char db[4200], sub[4200], real[4300], link[4200], dangling[4200], later[4300];
+	char photo[4300], tophoto[4200], want[9000];
+	int st;
+
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	snprintf(sub, sizeof sub, "%s/sub", d);
+	snprintf(real, sizeof real, "%s/real.h5", sub);
+	snprintf(later, sizeof later, "%s/later.h5", sub);
+	snprintf(photo, sizeof photo, "%s/me.jpg", sub);
+	snprintf(link, sizeof link, "%s/link.h5", d);
+	snprintf(dangling, sizeof dangling, "%s/dangling.h5", d);
+	snprintf(tophoto, sizeof tophoto, "%s/tophoto.h5", d);
+	make_store(db, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	assert_int_equal(mkdir(sub, 0755), 0);
+	/* An earlier export of fewer records, replaced through the link. */
+	char small[4200];
+	snprintf(small, sizeof small, "%s/small.lmdb", d);
+	make_store(small, everyone, 3, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	char *first[] = {FEATDB, "export", small, "--out", real, NULL};
+	free(run(first, &st, d));
+	assert_int_equal(st, 0);
+	assert_int_equal(symlink("sub/real.h5", link), 0);
+	char *through[] = {FEATDB, "export", db, "--out", link, NULL};
+	char *said = run(through, &st, d);
+	if (st != 0)
+		fail_msg("export through a link: exit %d\n%s", st, said);
+	free(said);
+	assert_true(is_link(link));
+	hid_t f = H5Fopen(real, H5F_ACC_RDONLY, H5P_DEFAULT);
+	assert_true(f >= 0);
+	hid_t ds = H5Dopen2(f, "labels", H5P_DEFAULT), sp = H5Dget_space(ds);
+	assert_int_equal(H5Sget_simple_extent_npoints(sp), 9);
+	H5Sclose(sp), H5Dclose(ds), H5Fclose(f);
+	glob_t g;
+	char pat[4400];
+	snprintf(pat, sizeof pat, "%s/*.tmp.*", sub);
+	assert_int_equal(glob(pat, 0, NULL, &g), GLOB_NOMATCH);
+	snprintf(pat, sizeof pat, "%s/*.tmp.*", d);
+	assert_int_equal(glob(pat, 0, NULL, &g), GLOB_NOMATCH);
+
+	assert_int_equal(symlink("sub/later.h5", dangling), 0);
+	char *to_dangling[] = {FEATDB, "export", db, "--out", dangling, NULL};
+	free(run(to_dangling, &st, d));
+	assert_int_equal(st, 0);
+	assert_true(is_link(dangling));
+	assert_true(tu_exists(later));
+
+	static const char jpeg[] = "\xff\xd8\xff\xe0 a photo";
+	assert_int_equal(tu_write_file(photo, jpeg, sizeof jpeg - 1), 0);
+	assert_int_equal(symlink("sub/me.jpg", tophoto), 0);
+	char *bad[] = {FEATDB, "export", db, "--out", tophoto, NULL};
+	said = run(bad, &st, d);
+	snprintf(want, sizeof want, "featdb: error: %s (a link to %s/sub/me.jpg) exists "
+		 "and is not a featdb export (not an HDF5 file)", tophoto, d);
+	if (st != 1 || !strstr(said, want))
+		fail_msg("export through a link to a photo: exit %d\n%s", st, said);
+	free(said);
+	size_t len;
+	uint8_t *kept = tu_read_file(photo, &len);
+	assert_non_null(kept);
+	assert_int_equal(len, sizeof jpeg - 1);
+	assert_memory_equal(kept, jpeg, len);
+	free(kept);
+	assert_true(is_link(tophoto));
+	tu_rm_rf(d);
+}
+
 static void test_export(void **state)
 {
 	(void)state;
@@ -1347,6 +1429,7 @@ int main(void)
 		cmocka_unit_test(test_info),
 		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_export_replaces_only_exports),
+		cmocka_unit_test(test_export_through_link),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_verify_threads),
 		cmocka_unit_test(test_merge),

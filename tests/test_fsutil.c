@@ -2,7 +2,9 @@
  * a file, the folder holding a name (nested, at the top of /, or the
  * current folder for a name without a slash), and errno when there is
  * nothing to sync; the temporary files' names, and the removal of only
- * those a killed run of this host left. */
+ * those a killed run of this host left; the file a link names, written
+ * with the link kept (dangling or not), and what may be replaced through
+ * one. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/fsutil.h"
+#include "error.h"
 #include "testutil.h"
 
 static char g_dir[4096];
@@ -189,7 +192,7 @@ static void test_whole(void **state)
 	assert_int_equal(tu_write_file(path, "old\n", 4), 0);
 	assert_int_equal(fsutil_whole_open(&w, path), 0);
 	assert_int_equal(w.direct, 0);
-	snprintf(tmp, sizeof tmp, "%s", w.tmp);
+	snprintf(tmp, sizeof tmp, "%s", w.dest.tmp);
 	fputs("epoch,loss\r\n0,1.5\r\n", w.f);
 	assert_int_equal(fsutil_whole_flush(&w), 0);
 	assert_int_equal(fsutil_whole_finish(&w), 0);
@@ -211,15 +214,16 @@ static void test_whole(void **state)
 	fputs("half", w.f);
 	assert_int_equal(fsutil_whole_finish(&w), 0);
 	assert_null(w.f);
-	assert_true(tu_exists(w.tmp));
+	assert_true(tu_exists(w.dest.tmp));
 	fsutil_whole_abandon(&w);
 	now = tu_read_text(path);
 	assert_string_equal(now, "epoch,loss\r\n0,1.5\r\n");
 	free(now);
-	assert_false(tu_exists(w.tmp));
+	assert_false(tu_exists(w.dest.tmp));
 }
 
-/* A link to a file: the file replaced, the link kept.  Not a file
+/* A link to a file: the file replaced, the link kept; so through a
+ * dangling link, its file made.  Not a file
  * (/dev/null, /dev/full): written directly, never replaced, its failure
  * given with its errno. */
 static void test_whole_link_and_device(void **state)
@@ -242,6 +246,23 @@ static void test_whole_link_and_device(void **state)
 	assert_string_equal(now, "new");
 	free(now);
 
+	/* A dangling link: its file made whole at the commit, the link kept
+	 * (it was written through, at once). */
+	snprintf(target, sizeof target, "%s/later.csv", g_dir);
+	snprintf(link, sizeof link, "%s/dangling.csv", g_dir);
+	assert_int_equal(symlink("later.csv", link), 0);
+	assert_int_equal(fsutil_whole_open(&w, link), 0);
+	assert_int_equal(w.direct, 0);
+	fputs("later", w.f);
+	assert_int_equal(fsutil_whole_finish(&w), 0);
+	assert_false(tu_exists(target));
+	assert_int_equal(fsutil_whole_commit(&w), 0);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	now = tu_read_text(target);
+	assert_string_equal(now, "later");
+	free(now);
+
 	assert_int_equal(fsutil_whole_open(&w, "/dev/null"), 0);
 	assert_int_equal(w.direct, 1);
 	fputs("nothing", w.f);
@@ -259,6 +280,156 @@ static void test_whole_link_and_device(void **state)
 	assert_true(S_ISCHR(st.st_mode));
 }
 
+/* at: g_dir/name, in one of a few static buffers. */
+static const char *at(const char *name)
+{
+	static char bufs[16][4200];
+	static int i;
+	char *p = bufs[i++ % 16];
+	snprintf(p, sizeof bufs[0], "%s/%s", g_dir, name);
+	return p;
+}
+
+/* The file a link names: relative to the link's folder, through a chain
+ * of links, absolute, dangling (no error: the file to create), and a loop
+ * (ELOOP).  A path that is no link names itself. */
+static void test_target(void **state)
+{
+	(void)state;
+	char real[4200];
+
+	assert_int_equal(mkdir(at("tg"), 0755), 0);
+	assert_int_equal(symlink("tg/file", at("tg1")), 0);
+	assert_int_equal(symlink("tg1", at("tg2")), 0);
+	assert_int_equal(symlink("../tg3", at("tg/up")), 0);
+	assert_int_equal(symlink("/no/such/abs", at("tg4")), 0);
+	assert_int_equal(symlink("tg5b", at("tg5a")), 0);
+	assert_int_equal(symlink("tg5a", at("tg5b")), 0);
+
+	const struct { const char *path, *real; } cases[] = {
+		{at("none.h5"), at("none.h5")},
+		{at("tg1"), at("tg/file")},      /* dangling: its file to make */
+		{at("tg2"), at("tg/file")},
+		{at("tg/up"), at("tg/../tg3")},
+		{at("tg4"), "/no/such/abs"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		assert_int_equal(fsutil_target(cases[i].path, real, sizeof real), 0);
+		assert_string_equal(real, cases[i].real);
+	}
+	assert_int_equal(tu_write_file(at("tg/file"), "x", 1), 0);
+	assert_int_equal(fsutil_target(at("tg2"), real, sizeof real), 0);
+	assert_string_equal(real, at("tg/file"));
+	errno = 0;
+	assert_int_equal(fsutil_target(at("tg5a"), real, sizeof real), -1);
+	assert_int_equal(errno, ELOOP);
+	errno = 0;
+	assert_int_equal(fsutil_target(at("tg2"), real, 8), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+}
+
+/* Through a link into another folder: the temporary file beside the file
+ * the link names (a killed run's removed there), renamed over it, the
+ * link kept; through a dangling link, its file made only at the commit. */
+static void test_dest_through_link(void **state)
+{
+	(void)state;
+	fsutil_dest_t d;
+	struct stat st;
+	char stale[4400];
+
+	assert_int_equal(mkdir(at("dd"), 0755), 0);
+	assert_int_equal(tu_write_file(at("dd/real.h5"), "old", 3), 0);
+	assert_int_equal(symlink("dd/real.h5", at("dl.h5")), 0);
+	assert_int_equal(fsutil_tmp_path(at("dd/real.h5"), stale, sizeof stale), 0);
+	snprintf(strrchr(stale, '.') + 1, 16, "%ld", (long)dead_pid());
+	assert_int_equal(tu_write_file(stale, "half", 4), 0);
+
+	assert_int_equal(fsutil_dest_open(&d, at("dl.h5")), 0);
+	assert_string_equal(d.given, at("dl.h5"));
+	assert_string_equal(d.path, at("dd/real.h5"));
+	assert_int_equal(strncmp(d.tmp, at("dd/real.h5.tmp."), strlen(at("dd/real.h5.tmp."))), 0);
+	assert_false(tu_exists(stale));
+	assert_int_equal(tu_write_file(d.tmp, "new", 3), 0);
+	assert_int_equal(fsutil_dest_commit(&d), 0);
+	assert_int_equal(lstat(at("dl.h5"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	char *now = tu_read_text(at("dd/real.h5"));
+	assert_string_equal(now, "new");
+	free(now);
+	assert_false(tu_exists(d.tmp));
+
+	assert_int_equal(symlink("dd/made.h5", at("dn.h5")), 0);
+	assert_int_equal(fsutil_dest_open(&d, at("dn.h5")), 0);
+	assert_string_equal(d.path, at("dd/made.h5"));
+	assert_int_equal(tu_write_file(d.tmp, "made", 4), 0);
+	assert_false(tu_exists(at("dd/made.h5")));
+	assert_int_equal(fsutil_dest_commit(&d), 0);
+	assert_int_equal(lstat(at("dn.h5"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	now = tu_read_text(at("dn.h5"));
+	assert_string_equal(now, "made");
+	free(now);
+
+	/* Abandoned: the temporary file goes, the file stays. */
+	assert_int_equal(fsutil_dest_open(&d, at("dl.h5")), 0);
+	assert_int_equal(tu_write_file(d.tmp, "lost", 4), 0);
+	fsutil_dest_abandon(&d);
+	assert_false(tu_exists(d.tmp));
+	now = tu_read_text(at("dd/real.h5"));
+	assert_string_equal(now, "new");
+	free(now);
+}
+
+/* fsutil_output_t's ours for the test: files that start with "ours". */
+static int starts_ours(const char *path, char *why, size_t len)
+{
+	char *text = tu_read_text(path);
+	int ok = text && strncmp(text, "ours", 4) == 0;
+
+	free(text);
+	if (!ok)
+		snprintf(why, len, "not ours");
+	return ok ? 0 : ERR_FORMAT;
+}
+
+/* What a link names is what is judged: a link to a file of ours may be
+ * replaced, one to a photo or a folder is refused and named as a link; a
+ * dangling link has nothing to lose. */
+static void test_replaceable_through_link(void **state)
+{
+	(void)state;
+	static const fsutil_output_t o = {
+		.what = "ours", .folder = "name a file", .example = "x.h5",
+		.refusal = "move it away", .ours = starts_ours,
+	};
+	char err[ERR_LEN], want[ERR_LEN];
+
+	assert_int_equal(mkdir(at("rr"), 0755), 0);
+	assert_int_equal(tu_write_file(at("rr/ours.h5"), "ours", 4), 0);
+	assert_int_equal(tu_write_file(at("rr/me.jpg"), "\xff\xd8\xff", 3), 0);
+	assert_int_equal(symlink("rr/ours.h5", at("r_ours")), 0);
+	assert_int_equal(symlink("rr/me.jpg", at("r_photo")), 0);
+	assert_int_equal(symlink("rr", at("r_dir")), 0);
+	assert_int_equal(symlink("rr/none.h5", at("r_none")), 0);
+
+	assert_int_equal(fsutil_replaceable(at("r_ours"), &o, err), 0);
+	assert_int_equal(fsutil_replaceable(at("r_none"), &o, err), 0);
+	assert_int_equal(fsutil_replaceable(at("r_photo"), &o, err), ERR_ARG);
+	snprintf(want, sizeof want, "%s (a link to %s) exists and is not ours (not "
+		 "ours); move it away", at("r_photo"), at("rr/me.jpg"));
+	assert_string_equal(err, want);
+	assert_int_equal(fsutil_replaceable(at("r_dir"), &o, err), ERR_ARG);
+	snprintf(want, sizeof want, "%s (a link to %s) is a folder; name a file "
+		 "(%s/x.h5, say)", at("r_dir"), at("rr"), at("r_dir"));
+	assert_string_equal(err, want);
+	/* A path that is no link is named as given. */
+	assert_int_equal(fsutil_replaceable(at("rr/me.jpg"), &o, err), ERR_ARG);
+	snprintf(want, sizeof want, "%s exists and is not ours (not ours); move it away",
+		 at("rr/me.jpg"));
+	assert_string_equal(err, want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +441,9 @@ int main(void)
 		cmocka_unit_test(test_remove_stale),
 		cmocka_unit_test(test_whole),
 		cmocka_unit_test(test_whole_link_and_device),
+		cmocka_unit_test(test_target),
+		cmocka_unit_test(test_dest_through_link),
+		cmocka_unit_test(test_replaceable_through_link),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,6 +12,7 @@
  *  - the atomic write: a save that fails half-way (a file size limit)
  *    leaves the old file as it was and no temporary file; a folder that
  *    does not exist; exit 1 with one "predict: error:" line;
+ *  - through a symbolic link: the file it names written, the link kept;
  *  - the refusals: a head of another model than the weights, a missing
  *    head, the model written over its own head or weights, usage errors
  *    (exit 2 with the Try line);
@@ -604,6 +605,55 @@ static void test_atomic(void **state)
 	assert_false(tu_exists(nowhere));
 }
 
+/* --save-model through a symbolic link writes the file the link names
+ * and keeps the link, as Keras' model.save(path) does through h5py (the
+ * model used to be renamed over the link); a link to a photo is refused,
+ * the photo kept byte for byte. */
+static void test_save_through_link(void **state)
+{
+	(void)state;
+	char sub[600], real[700], link[600], photo[700], tophoto[600], want[1500];
+	const char *msg;
+	struct stat st;
+
+	path_in(sub, sizeof sub, "linked");
+	path_in(link, sizeof link, "link.h5");
+	path_in(tophoto, sizeof tophoto, "tophoto.h5");
+	snprintf(real, sizeof real, "%s/model.h5", sub);
+	snprintf(photo, sizeof photo, "%s/me.jpg", sub);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	small_model_file(real);
+	assert_int_equal(symlink("linked/model.h5", link), 0);
+	int rc = predict(&msg, "--head", head16, "--weights", tu_weights_path(),
+			 "--save-model", link, "-q", NULL);
+	if (rc != 0)
+		fail_msg("exit %d: %s", rc, msg);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	const head_layer_t *l16 = &h16.layer[0];
+	check_file(real, MODEL_VGG16, vgg16_layers, NWANT(vgg16_layers), 1, &l16, 1);
+	no_temporary(link);
+	unlink(real);
+
+	static const char jpeg[] = "\xff\xd8\xff a photo";
+	assert_int_equal(tu_write_file(photo, jpeg, sizeof jpeg - 1), 0);
+	assert_int_equal(symlink("linked/me.jpg", tophoto), 0);
+	assert_int_equal(predict(&msg, "--head", head16, "--weights", tu_weights_path(),
+				 "--save-model", tophoto, NULL), 1);
+	snprintf(want, sizeof want, "%s (a link to %s/me.jpg) exists and is not a "
+		 "whole-model file (not an HDF5 file)", tophoto, sub);
+	if (!strstr(msg, want))
+		fail_msg("--save-model through a link to a photo said: %s", msg);
+	size_t len;
+	uint8_t *kept = tu_read_file(photo, &len);
+	assert_non_null(kept);
+	assert_int_equal(len, sizeof jpeg - 1);
+	assert_memory_equal(kept, jpeg, len);
+	free(kept);
+	assert_int_equal(lstat(tophoto, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -862,6 +912,7 @@ int main(void)
 		cmocka_unit_test(test_vggface),
 		cmocka_unit_test(test_atomic),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_save_through_link),
 		cmocka_unit_test(test_hidden_head),
 		cmocka_unit_test(test_head_list),
 		cmocka_unit_test(test_many_classes),

@@ -1281,6 +1281,91 @@ static void test_out_refuses_other_files(void **state)
 	unlink(dflt);
 }
 
+/* The entries of folder dir whose names hold ".tmp." (temporary files
+ * left behind). */
+static int temporaries_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		n += strstr(e->d_name, ".tmp.") != NULL;
+	closedir(d);
+	return n;
+}
+
+/* --out through a symbolic link writes the file the link names and keeps
+ * the link, as cp, a shell's > and Keras' model.save(path) do (the head
+ * used to be renamed over the link: the link became a file, the file it
+ * named stayed old).  A dangling link's file is made where it points.  A
+ * link to a photo is a photo: refused before training, the photo as it
+ * was byte for byte, the link still a link. */
+static void test_out_through_link(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("link.lmdb", &s);
+	const char *out = path_in("link.txt"), *link = path_in("link.h5");
+	const char *dangling = path_in("dangling.h5"), *tophoto = path_in("tophoto.h5");
+	char dir[600], real[700], later[700], photo[700], want[1400], to[700];
+	struct stat st;
+	head_t h;
+
+	snprintf(dir, sizeof dir, "%s/linked", tmpdir);
+	snprintf(real, sizeof real, "%s/real.h5", dir);
+	snprintf(later, sizeof later, "%s/later.h5", dir);
+	snprintf(photo, sizeof photo, "%s/me.jpg", dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(symlink("linked/real.h5", link), 0);
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "--seed", "4", "-q",
+			     "--out", real, NULL), 0);
+	size_t old_len, new_len;
+	uint8_t *old = tu_read_file(real, &old_len);
+	assert_non_null(old);
+	assert_int_equal(run(out, "--db", store, "--epochs", "3", "--seed", "5", "-q",
+			     "--out", link, NULL), 0);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	ssize_t n = readlink(link, to, sizeof to - 1);
+	assert_true(n > 0);
+	to[n] = '\0';
+	assert_string_equal(to, "linked/real.h5");
+	uint8_t *now = tu_read_file(real, &new_len);
+	assert_non_null(now);
+	assert_true(new_len != old_len || memcmp(now, old, old_len) != 0);
+	free(old), free(now);
+	assert_int_equal(load_head(link, &h), 0);
+	assert_int_equal(h.K, 3);
+	head_free(&h);
+	assert_int_equal(temporaries_in(dir), 0);
+	assert_int_equal(temporaries_in(tmpdir), 0);
+
+	assert_int_equal(symlink("linked/later.h5", dangling), 0);
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "-q", "--out", dangling,
+			     NULL), 0);
+	assert_int_equal(lstat(dangling, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(load_head(later, &h), 0);
+	head_free(&h);
+
+	static const char jpeg[] = "\xff\xd8\xff\xe0 a JPEG";
+	assert_int_equal(tu_write_file(photo, jpeg, sizeof jpeg - 1), 0);
+	assert_int_equal(symlink("linked/me.jpg", tophoto), 0);
+	snprintf(want, sizeof want, "tophoto.h5 (a link to %s/linked/me.jpg) exists and "
+		 "is not a head file (not an HDF5 file); train-head replaces only a head "
+		 "it wrote", tmpdir);
+	expect_error(out, run(out, "--db", store, "--out", tophoto, NULL), want);
+	size_t len;
+	uint8_t *kept = tu_read_file(photo, &len);
+	assert_non_null(kept);
+	assert_int_equal(len, sizeof jpeg - 1);
+	assert_memory_equal(kept, jpeg, len);
+	free(kept);
+	assert_int_equal(lstat(tophoto, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+}
+
 /* A store an extract has not finished (here: stopped by --limit inside
  * the second of 3 people) is trained on as it stands.  It used to stop
  * with "class 'person_03' has no training records ... give it training
@@ -1904,6 +1989,7 @@ int main(void)
 		cmocka_unit_test(test_head_written_atomically),
 		cmocka_unit_test(test_default_out),
 		cmocka_unit_test(test_out_refuses_other_files),
+		cmocka_unit_test(test_out_through_link),
 		cmocka_unit_test(test_partial_store),
 		cmocka_unit_test(test_parity_with_pytorch),
 		cmocka_unit_test(test_parity_with_keras_synthetic),

@@ -1,5 +1,6 @@
-/* fsutil.c - fsync of a file and of the folder holding a name, temporary
- * files' names, and what a program may replace (fsutil.h). */
+/* fsutil.c - fsync of a file and of the folder holding a name, the file a
+ * link names, temporary files' names, files written whole, and what a
+ * program may replace (fsutil.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "base/fsutil.h"
 
@@ -37,20 +38,75 @@ int fsutil_sync_file(const char *path)
 	return sync_open(path, 0);
 }
 
-int fsutil_sync_dir_of(const char *path)
+int fsutil_dir_of(const char *path, char *dir, size_t len)
 {
-	char dir[4096];
-	char *slash;
+	const char *slash = strrchr(path, '/');
+	int n;
 
-	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
+	if (!slash)
+		n = snprintf(dir, len, ".");
+	else
+		n = snprintf(dir, len, "%.*s", (int)(slash == path ? 1 : slash - path), path);
+	if (n < 0 || (size_t)n >= len) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	slash = strrchr(dir, '/');
-	if (!slash)
-		return sync_open(".", O_DIRECTORY);
-	slash[slash == dir] = '\0';
+	return 0;
+}
+
+int fsutil_sync_dir_of(const char *path)
+{
+	char dir[4096];
+
+	if (fsutil_dir_of(path, dir, sizeof dir))
+		return -1;
 	return sync_open(dir, O_DIRECTORY);
+}
+
+/* The links fsutil_target follows before giving up, as Linux's
+ * path walk does (its MAXSYMLINKS). */
+#define LINK_HOPS 40
+
+int fsutil_target(const char *path, char *real, size_t len)
+{
+	char cur[4096], next[4096], to[4096];
+	struct stat st;
+
+	if (snprintf(cur, sizeof cur, "%s", path) >= (int)sizeof cur)
+		goto too_long;
+	for (int hops = 0;; hops++) {
+		if (lstat(cur, &st) != 0) {
+			if (errno != ENOENT)
+				return -1;
+			break; /* nothing there: cur is the file to create */
+		}
+		if (!S_ISLNK(st.st_mode))
+			break;
+		if (hops == LINK_HOPS) {
+			errno = ELOOP;
+			return -1;
+		}
+		ssize_t n = readlink(cur, to, sizeof to);
+		if (n < 0)
+			return -1;
+		if ((size_t)n >= sizeof to)
+			goto too_long;
+		to[n] = '\0';
+		/* A relative name is the link's folder's: the kernel then walks
+		 * "folder/name" as it walks the link itself. */
+		const char *slash = strrchr(cur, '/');
+		int m = to[0] == '/' || !slash
+			? snprintf(next, sizeof next, "%s", to)
+			: snprintf(next, sizeof next, "%.*s/%s", (int)(slash - cur), cur, to);
+		if (m < 0 || (size_t)m >= sizeof next)
+			goto too_long;
+		memcpy(cur, next, (size_t)m + 1);
+	}
+	if (snprintf(real, len, "%s", cur) < (int)len)
+		return 0;
+too_long:
+	errno = ENAMETOOLONG;
+	return -1;
 }
 
 /* this_host puts the host's name into host (len bytes), "localhost" when
@@ -106,12 +162,9 @@ int fsutil_remove_stale(const char *path)
 	int removed = 0, saved = errno;
 	DIR *d;
 
-	if (slash)
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
-	else
-		snprintf(dir, sizeof dir, ".");
 	this_host(host, sizeof host);
-	if (snprintf(prefix, sizeof prefix, "%s.tmp.%s.", base, host) >= (int)sizeof prefix ||
+	if (fsutil_dir_of(path, dir, sizeof dir) ||
+	    snprintf(prefix, sizeof prefix, "%s.tmp.%s.", base, host) >= (int)sizeof prefix ||
 	    !(d = opendir(dir))) {
 		errno = saved;
 		return 0;
@@ -145,26 +198,57 @@ static int own_stream(const struct stat *st)
 	return 0;
 }
 
+int fsutil_dest_open(fsutil_dest_t *d, const char *given)
+{
+	if (snprintf(d->given, sizeof d->given, "%s", given) >= (int)sizeof d->given) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (fsutil_target(given, d->path, sizeof d->path) ||
+	    fsutil_tmp_path(d->path, d->tmp, sizeof d->tmp))
+		return -1;
+	/* A run killed while writing left its temporary file: gone now, or
+	 * they would pile up until the disk is full. */
+	fsutil_remove_stale(d->path);
+	return 0;
+}
+
+int fsutil_dest_commit(const fsutil_dest_t *d)
+{
+	/* The bytes on the disk before the name, or a crash could leave the
+	 * file's name on an empty or partial file. */
+	if (fsutil_sync_file(d->tmp) != 0 || rename(d->tmp, d->path) != 0)
+		return -1;
+	(void)fsutil_sync_dir_of(d->path);
+	return 0;
+}
+
+void fsutil_dest_abandon(const fsutil_dest_t *d)
+{
+	int e = errno;
+
+	unlink(d->tmp);
+	errno = e;
+}
+
 int fsutil_whole_open(fsutil_whole_t *w, const char *path)
 {
-	struct stat st, lst;
-	char *real = NULL;
+	struct stat st;
 	int fd = 0;
 
 	*w = (fsutil_whole_t){0};
+	/* A stream or a device is written as it is named: followed through
+	 * its links by the kernel (/dev/stdout's lead to /proc's, which name
+	 * no file to replace). */
 	if (stat(path, &st) == 0 && ((fd = own_stream(&st)) || !S_ISREG(st.st_mode))) {
 		w->direct = 1;
-	} else if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-		/* A link to a file: the file is replaced, the link kept; a
-		 * dangling one is written through. */
-		if (!(real = realpath(path, NULL)))
-			w->direct = 1;
-	}
-	int n = snprintf(w->path, sizeof w->path, "%s", real ? real : path);
-	free(real);
-	if (n >= (int)sizeof w->path ||
-	    (!w->direct && fsutil_tmp_path(w->path, w->tmp, sizeof w->tmp))) {
-		errno = ENAMETOOLONG;
+		if (snprintf(w->dest.given, sizeof w->dest.given, "%s", path) >=
+		    (int)sizeof w->dest.given) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(w->dest.path, w->dest.given, sizeof w->dest.path);
+	} else if (fsutil_dest_open(&w->dest, path)) {
 		return -1;
 	}
 	if (fd) {
@@ -178,10 +262,7 @@ int fsutil_whole_open(fsutil_whole_t *w, const char *path)
 		}
 		return 0;
 	}
-	if (w->direct)
-		return (w->f = fopen(w->path, "w")) ? 0 : -1;
-	fsutil_remove_stale(w->path);
-	return (w->f = fopen(w->tmp, "w")) ? 0 : -1;
+	return (w->f = fopen(w->direct ? w->dest.path : w->dest.tmp, "w")) ? 0 : -1;
 }
 
 /* whole_failed remembers errno as w's first failure (EIO when a write
@@ -224,7 +305,7 @@ int fsutil_whole_finish(fsutil_whole_t *w)
 	w->f = NULL;
 	if (bad) {
 		if (!w->direct)
-			unlink(w->tmp);
+			fsutil_dest_abandon(&w->dest);
 		errno = w->error;
 		return -1;
 	}
@@ -239,13 +320,11 @@ int fsutil_whole_commit(fsutil_whole_t *w)
 	w->finished = 0;
 	if (w->direct)
 		return 0;
-	if (rename(w->tmp, w->path) != 0) {
+	if (fsutil_dest_commit(&w->dest) != 0) {
 		whole_failed(w);
-		unlink(w->tmp);
-		errno = w->error;
+		fsutil_dest_abandon(&w->dest);
 		return -1;
 	}
-	(void)fsutil_sync_dir_of(w->path);
 	return 0;
 }
 
@@ -256,7 +335,7 @@ void fsutil_whole_abandon(fsutil_whole_t *w)
 	if (w->f)
 		fclose(w->f);
 	if ((w->f || w->finished) && !w->direct)
-		unlink(w->tmp);
+		unlink(w->dest.tmp);
 	w->f = NULL;
 	w->finished = 0;
 	errno = e;
@@ -264,14 +343,20 @@ void fsutil_whole_abandon(fsutil_whole_t *w)
 
 int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err)
 {
-	char why[ERR_LEN];
+	char why[ERR_LEN], real[4096], named[8300];
 	struct stat st;
 
+	/* The kernel follows the links to the file a write replaces (and
+	 * /dev/stdout's to the stream, which fsutil_target cannot name). */
 	if (stat(path, &st) != 0)
 		return errno == ENOENT ? 0 : err_set(err, ERR_IO, "%s: %s", path,
 						     strerror(errno));
+	if (fsutil_target(path, real, sizeof real) == 0 && strcmp(real, path) != 0)
+		snprintf(named, sizeof named, "%s (a link to %s)", path, real);
+	else
+		snprintf(named, sizeof named, "%s", path);
 	if (S_ISDIR(st.st_mode))
-		return err_set(err, ERR_ARG, "%s is a folder; %s (%s/%s, say)", path,
+		return err_set(err, ERR_ARG, "%s is a folder; %s (%s/%s, say)", named,
 			       o->folder, path, o->example);
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(why, sizeof why, "not a regular file");
@@ -284,6 +369,6 @@ int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err)
 		if (rc == ERR_IO)
 			return err_set(err, ERR_IO, "%s", why);
 	}
-	return err_set(err, ERR_ARG, "%s exists and is not %s (%s); %s", path, o->what,
+	return err_set(err, ERR_ARG, "%s exists and is not %s (%s); %s", named, o->what,
 		       why, o->refusal);
 }

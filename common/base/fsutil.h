@@ -1,8 +1,9 @@
 /* fsutil.h - making a finished file durable: after writing a temporary
  * file, fsync it, rename it over the target, then fsync the folder that
- * holds the name, or a crash may bring back the old name or none; the
- * temporary file's name, and the removal of those killed runs left; and
- * what that rename may replace. */
+ * holds the name, or a crash may bring back the old name or none; which
+ * file a path given through a symbolic link names; the temporary file's
+ * name, and the removal of those killed runs left; and what that rename
+ * may replace. */
 #ifndef COMMON_BASE_FSUTIL_H
 #define COMMON_BASE_FSUTIL_H
 
@@ -15,6 +16,23 @@ int fsutil_sync_file(const char *path);
 /* fsutil_sync_dir_of fsyncs the folder holding path ("." when path has no
  * slash, "/" for "/name"): 0, or -1 with errno set. */
 int fsutil_sync_dir_of(const char *path);
+
+/* fsutil_dir_of puts into dir (len bytes) the folder holding path: "."
+ * when path has no slash, "/" for "/name".  0, or -1 with errno
+ * ENAMETOOLONG. */
+int fsutil_dir_of(const char *path, char *dir, size_t len);
+
+/* fsutil_target puts into real (len bytes) the file that writing path
+ * replaces: path itself, or, when path is a symbolic link (or a chain of
+ * them), the file the last one names, there or not (a dangling link's
+ * file is created where it points).  So a link is kept and its file
+ * replaced, as cp, a shell's > and h5py's File(path, "w") do; a rename
+ * over path would have replaced the link.  A link's relative name is
+ * taken from the link's folder.  0, or -1 with errno set: ELOOP (more
+ * than 40 links), ENAMETOOLONG, or lstat's or readlink's (EACCES,
+ * ENOTDIR...); a missing folder on the way is no error here (the write
+ * says so). */
+int fsutil_target(const char *path, char *real, size_t len);
 
 /* fsutil_tmp_path puts into tmp (len bytes) the name of the temporary
  * file a program writes before renaming it over path: "PATH.tmp.HOST.PID",
@@ -31,27 +49,54 @@ int fsutil_tmp_path(const char *path, char *tmp, size_t len);
  * were removed; a folder that cannot be read removes none. */
 int fsutil_remove_stale(const char *path);
 
+/* Where a file written whole goes (a head, a whole model, an export, and
+ * the text files below): its temporary file is written, then renamed over
+ * the file the path names (fsutil_target: a link kept, its file
+ * replaced), in that file's folder so that the rename stays on one file
+ * system.  The path as given is kept for the messages. */
+typedef struct fsutil_dest {
+	char given[4096]; /* the path as the user gave it: errors name it */
+	char path[4096];  /* the file replaced (fsutil_target of given) */
+	char tmp[4200];   /* written first: fsutil_tmp_path of path */
+} fsutil_dest_t;
+
+/* fsutil_dest_open fills d for given and removes the stale temporary
+ * files of d->path (fsutil_remove_stale); it creates nothing: the caller
+ * writes d->tmp as it will (open, stdio, libhdf5 in a child).  0, or -1
+ * with errno set (fsutil_target's). */
+int fsutil_dest_open(fsutil_dest_t *d, const char *given);
+
+/* fsutil_dest_commit fsyncs d->tmp, once written and closed, renames it
+ * over d->path, then fsyncs the folder (best effort: the file is in place
+ * already).  0, or -1 with errno set, d->tmp left for fsutil_dest_abandon
+ * and d->path as it was. */
+int fsutil_dest_commit(const fsutil_dest_t *d);
+
+/* fsutil_dest_abandon removes d->tmp, errno kept. */
+void fsutil_dest_abandon(const fsutil_dest_t *d);
+
 /* A text file that appears whole or not at all (a history, a confusion
  * matrix, the tuner's cache): written through stdio to its temporary file
- * (fsutil_tmp_path's), and renamed over path by fsutil_whole_commit.  A
- * path that is a link to a file is followed, the link kept; a path that
- * is not a file (a FIFO, a terminal, /dev/null) is written directly, as
- * it comes: a stream has no whole, and a device is never replaced.  A
- * path that is this process' standard output or error (/dev/stdout, or
- * the log file a shell sent it to) is written through that stream, at
- * its place: never truncated, never renamed over.
+ * (an fsutil_dest_t's), and renamed over its file by fsutil_whole_commit;
+ * a link to a file, or a dangling one, is kept and its file written.  A
+ * path that is not a file (a FIFO, a terminal, /dev/null) is written
+ * directly, as it comes: a stream has no whole, and a device is never
+ * replaced.  A path that is this process' standard output or error
+ * (/dev/stdout, or the log file a shell sent it to) is written through
+ * that stream, at its place: never truncated, never renamed over.
  * The first write that fails is remembered with its errno, which the
  * calls below return. */
 typedef struct fsutil_whole {
 	FILE *f;
-	char path[4096], tmp[4200];
-	int direct;   /* path itself is written */
+	fsutil_dest_t dest; /* dest.given: the path; dest.path the file written */
+	int direct;   /* dest.path itself is written (dest.tmp unused) */
 	int finished; /* closed, waiting for the commit's rename */
 	int error;    /* the first failure's errno, 0 while none */
 } fsutil_whole_t;
 
-/* fsutil_whole_open removes the stale temporary files of path
- * (fsutil_remove_stale) and creates w's: 0, or -1 with errno set. */
+/* fsutil_whole_open opens w's temporary file (fsutil_dest_open: the
+ * stale ones of path's file removed), or path itself when it is written
+ * directly: 0, or -1 with errno set. */
 int fsutil_whole_open(fsutil_whole_t *w, const char *path);
 
 /* fsutil_whole_flush flushes what was written so far: 0, or -1 with errno
@@ -64,8 +109,8 @@ int fsutil_whole_flush(fsutil_whole_t *w);
  * sweep's histories, holds no descriptor for them meanwhile): 0, or -1
  * with errno the first failure's, the temporary file removed.
  * fsutil_whole_commit finishes it when not yet done and renames it over
- * path (then fsyncs the folder, best effort): 0, or -1 with errno the
- * first failure's, the temporary file removed and path as it was.
+ * path's file (fsutil_dest_commit): 0, or -1 with errno the first
+ * failure's, the temporary file removed and that file as it was.
  * fsutil_whole_abandon closes and removes the temporary file, path as it
  * was.  All three accept a w never opened or already ended. */
 int fsutil_whole_finish(fsutil_whole_t *w);
@@ -87,10 +132,14 @@ typedef struct fsutil_output {
 } fsutil_output_t;
 
 /* fsutil_replaceable: 0 when the program may put its output at path:
- * nothing is there yet, or a regular file o->ours accepts.  Else ERR_ARG,
- * err "PATH is a folder; FOLDER (PATH/EXAMPLE, say)" or "PATH exists and
- * is not WHAT (why); REFUSAL", or ERR_IO when path cannot be examined:
- * never a photo, another program's file or a model of the user's. */
+ * nothing is there yet (a dangling link included), or a regular file
+ * o->ours accepts.  What is looked at is the file path names
+ * (fsutil_target), the one the write would replace: a link to a photo is
+ * a photo.  Else ERR_ARG, err "PATH is a folder; FOLDER (PATH/EXAMPLE,
+ * say)" or "PATH exists and is not WHAT (why); REFUSAL", PATH written
+ * "PATH (a link to FILE)" for a link, or ERR_IO when path cannot be
+ * examined: never a photo, another program's file or a model of the
+ * user's. */
 int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err);
 
 #endif

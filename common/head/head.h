@@ -305,7 +305,8 @@ typedef struct head_meta {
 /* head_save writes h and meta (meta->classes must hold h->K names) to path
  * atomically: a temporary file in the same folder, flushed to disk, then
  * renamed over path, so path is either the old file or the complete new
- * one.  Returns 0, ERR_ARG or ERR_IO (the reason names the file). */
+ * one (fsutil_dest_t: a link at path is kept and the file it names
+ * written).  Returns 0, ERR_ARG or ERR_IO (the reason names the file). */
 int head_save(const char *path, const head_t *h, const head_meta_t *meta,
 	      char *err);
 

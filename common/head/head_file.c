@@ -190,22 +190,19 @@ out:
 int head_save(const char *path, const head_t *h, const head_meta_t *meta,
 	      char *err)
 {
-	char tmp[4096];
+	fsutil_dest_t dest;
 	h5util_quiet_t quiet;
 	void *image = NULL;
 	size_t len = 0;
-	int rc, fd = -1, made = 0;
+	int rc, fd = -1;
 
 	if (!path || !*path || !h || !h->params || !meta)
 		return err_set(err, ERR_ARG, "head_save: missing argument");
 	if (meta->nclasses != h->K || !meta->classes)
 		return err_set(err, ERR_ARG, "head_save: %d class names for %d classes",
 			       meta->nclasses, h->K);
-	if (fsutil_tmp_path(path, tmp, sizeof tmp))
-		return err_set(err, ERR_ARG, "%s: path too long", path);
-	/* A run killed while writing left its temporary file: gone now, or
-	 * they would pile up until the disk is full. */
-	fsutil_remove_stale(path);
+	if (fsutil_dest_open(&dest, path))
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
 	h5util_quiet(&quiet);
 	rc = build_image(h, meta, &image, &len, err);
 	H5Eclear2(H5E_DEFAULT);
@@ -213,50 +210,39 @@ int head_save(const char *path, const head_t *h, const head_meta_t *meta,
 	if (rc)
 		return rc;
 
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
-		rc = err_set(err, ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+	if ((fd = open(dest.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
+		rc = err_set(err, ERR_IO, "%s: cannot create: %s", dest.tmp, strerror(errno));
 		goto fail;
 	}
-	made = 1;
 	for (size_t done = 0; done < len;) {
 		ssize_t w = write(fd, (const char *)image + done, len - done);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			rc = err_set(err, ERR_IO, "%s: %s", tmp,
+			rc = err_set(err, ERR_IO, "%s: %s", dest.tmp,
 				     w < 0 ? strerror(errno) : "short write");
 			goto fail;
 		}
 		done += (size_t)w;
-	}
-	/* Data on disk before the rename, or a crash could leave path naming
-	 * an empty file. */
-	if (fsync(fd) != 0) {
-		rc = err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto fail;
 	}
 	/* close's failure is a write that did not happen (NFS, quotas); the
 	 * descriptor is gone either way. */
 	rc = close(fd);
 	fd = -1;
 	if (rc != 0) {
-		rc = err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
+		rc = err_set(err, ERR_IO, "%s: %s", dest.tmp, strerror(errno));
 		goto fail;
 	}
-	if (rename(tmp, path) != 0) {
+	if (fsutil_dest_commit(&dest) != 0) {
 		rc = err_set(err, ERR_IO, "%s: cannot replace: %s", path, strerror(errno));
 		goto fail;
 	}
-	/* The new name reaches the disk with the folder.  The file is in
-	 * place already, so a failure here is not one of head_save's. */
-	(void)fsutil_sync_dir_of(path);
 	free(image);
 	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
-	if (made)
-		unlink(tmp);
+	fsutil_dest_abandon(&dest);
 	free(image);
 	return rc;
 }

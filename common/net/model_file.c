@@ -486,17 +486,15 @@ int model_file_replaceable(const char *path, char *err)
 int model_file_save(const char *path, const model_file_t *m, char *err)
 {
 	model_file_list_t l = {0};
-	char tmp[4096], *json = NULL;
+	fsutil_dest_t dest;
+	char *json = NULL;
 	int rc, width = 0;
 	const char *input;
 
 	if (!path || !*path || !m || !m->w || !m->w->block)
 		return err_set(err, ERR_ARG, "model_file_save: missing argument");
-	if (fsutil_tmp_path(path, tmp, sizeof tmp))
-		return err_set(err, ERR_ARG, "%s: path too long", path);
-	/* A run killed while writing left its temporary file (half a
-	 * gigabyte): gone now, or they would pile up until the disk is full. */
-	fsutil_remove_stale(path);
+	if (fsutil_dest_open(&dest, path))
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
 	input = model_info(m->w->model)->input;
 	/* Room for the head's layers once their number is known to be sane
 	 * (head_layers refuses it otherwise, before adding any). */
@@ -509,25 +507,16 @@ int model_file_save(const char *path, const model_file_t *m, char *err)
 	    (rc = model_file_config(&l, input, &json, err)))
 		goto out;
 
-	job_t job = {tmp, m, &l, json};
-	if ((rc = h5child_run_writer(tmp, write_file, &job, err)))
+	job_t job = {dest.tmp, m, &l, json};
+	if ((rc = h5child_run_writer(dest.tmp, write_file, &job, err)))
 		goto fail;
-	/* The data on disk before the rename, or a crash could leave path
-	 * naming an empty file. */
-	if (fsutil_sync_file(tmp) != 0) {
-		rc = err_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (rename(tmp, path) != 0) {
+	if (fsutil_dest_commit(&dest) != 0) {
 		rc = err_set(err, ERR_IO, "%s: cannot replace: %s", path, strerror(errno));
 		goto fail;
 	}
-	/* The new name reaches the disk with the folder; the file is in
-	 * place already, so a failure here is not the save's. */
-	(void)fsutil_sync_dir_of(path);
 	goto out;
 fail:
-	unlink(tmp);
+	fsutil_dest_abandon(&dest);
 out:
 	free(json);
 	free(l.v);

@@ -102,10 +102,11 @@ typedef struct model_file {
 } model_file_t;
 
 /* model_file_save writes m to path atomically: a temporary file beside it
- * (path.tmpPID), written by libhdf5 in a child process (h5child.h),
- * flushed to disk, then renamed over path, and the folder flushed; path
- * is either what it was or the complete new file, and the temporary file
- * is removed on failure.  The process' own libhdf5 is not touched.
+ * (fsutil_dest_t: PATH.tmp.HOST.PID; through a link, beside the file the
+ * link names, which is replaced and the link kept), written by libhdf5 in
+ * a child process (h5child.h), flushed to disk, then renamed over path,
+ * and the folder flushed; path is either what it was or the complete new
+ * file, and the temporary file is removed on failure.  The process' own libhdf5 is not touched.
  * Returns 0, or:
  *   ERR_ARG   a missing argument; end not a model_file_end; no head
  *             layer or more than MODEL_FILE_MAX_HEAD, or one of an

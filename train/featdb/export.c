@@ -28,7 +28,7 @@ typedef struct export {
 	const char *db;    /* the store */
 	const featdb_meta_t *meta;
 	const char *out;   /* the requested file */
-	char tmp[4200];    /* written here, renamed to out at the end */
+	fsutil_dest_t dest; /* dest.tmp written, renamed over out's file */
 	export_done_t *done;
 	int ready;         /* export_setup ran */
 	hid_t f, dfeat, dlab, dkey, dsplit, strtype;
@@ -134,7 +134,7 @@ static int export_setup(export_t *x)
 			  &bytes) || !(x->feat = malloc(bytes)))
 		return err_set(x->err, ERR_NOMEM, "out of memory");
 	errno = 0;
-	x->f = H5Fcreate(x->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	x->f = H5Fcreate(x->dest.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
 	if (x->f < 0)
 		return err_set(x->err, ERR_IO, "%s: cannot create (%s)", x->out,
 			       strerror(errno ? errno : EIO));
@@ -218,7 +218,7 @@ static const fsutil_output_t export_file = {
 };
 
 /* export_write, the child's side of h5child_run_writer: the store read
- * and the whole file written at x->tmp, closed; what it holds told back
+ * and the whole file written at x->dest.tmp, closed; what it holds told back
  * through x->done. */
 static int export_write(void *arg, int fd, char *err)
 {
@@ -262,38 +262,31 @@ int fdb_export(const char *dbpath, const char *out)
 
 	if (!done)
 		return cli_error(PROG, "out of memory");
-	/* Written next to the target and renamed at the end, so a failed export
-	 * never leaves a half file under the requested name. */
-	if (fsutil_tmp_path(out, x.tmp, sizeof x.tmp)) {
-		h5child_unmap(done, sizeof *done);
-		return cli_error(PROG, "%s: path too long", out);
-	}
 	h5util_quiet(&quiet);
 	if (fsutil_replaceable(out, &export_file, err)) {
 		cli_error(PROG, "%s", err);
 		goto out;
 	}
-	/* A run killed while writing left its temporary file: gone now, or
-	 * they would pile up until the disk is full. */
-	fsutil_remove_stale(out);
-	if (h5child_run_writer(x.tmp, export_write, &x, err)) {
+	/* Written beside the target and renamed at the end, so a failed export
+	 * never leaves a half file under the requested name. */
+	if (fsutil_dest_open(&x.dest, out)) {
+		cli_error(PROG, "%s: %s", out, strerror(errno));
+		goto out;
+	}
+	if (h5child_run_writer(x.dest.tmp, export_write, &x, err)) {
 		cli_error(PROG, "%s", err);
 		goto fail;
 	}
-	/* The bytes on the disk before the rename, as head_save does: a crash
-	 * must not leave the requested name on an empty or partial file. */
-	if (fsutil_sync_file(x.tmp) != 0 || rename(x.tmp, out) != 0) {
+	if (fsutil_dest_commit(&x.dest) != 0) {
 		cli_error(PROG, "%s: %s", out, strerror(errno));
 		goto fail;
 	}
-	/* The rename is done: the folder's flush is best effort, as head_save's. */
-	fsutil_sync_dir_of(out);
 	fprintf(stderr, PROG ": exported %llu records of %d people to %s\n",
 		done->rows, done->nclasses, out);
 	status = CLI_OK;
 	goto out;
 fail:
-	unlink(x.tmp);
+	fsutil_dest_abandon(&x.dest);
 out:
 	h5util_unquiet(&quiet);
 	h5child_unmap(done, sizeof *done);

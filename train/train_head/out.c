@@ -2,7 +2,9 @@
  * default head.h5 in the current folder, checked before any training so
  * that a run never trains for nothing.  The folder must take a new file,
  * and a file already at that path is replaced only when it is a head that
- * train-head wrote: never a photo, a CSV or a Keras model of the user's. */
+ * train-head wrote: never a photo, a CSV or a Keras model of the user's.
+ * Through a symbolic link, both are the file the link names (head_save
+ * writes it and keeps the link). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,17 +60,14 @@ int th_out_check(const char *path, char *err)
 			   "away or give another --out",
 		.ours = not_a_head,
 	};
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
+	char real[4096], dir[4096];
 
 	if (!*path)
 		return err_set(err, ERR_ARG, "--out: an empty path");
-	if (slash == path)
-		snprintf(dir, sizeof dir, "/");
-	else if (slash)
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-	else
-		snprintf(dir, sizeof dir, ".");
+	/* The folder that takes the new file is that of the file a link
+	 * names (fsutil_target), where the head is written. */
+	if (fsutil_target(path, real, sizeof real) || fsutil_dir_of(real, dir, sizeof dir))
+		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
 	if (access(dir, W_OK) != 0)
 		return err_set(err, ERR_IO, "%s: cannot write the head there: %s: %s",
 			       path, dir, strerror(errno));
