@@ -379,6 +379,32 @@ static void test_dest_through_link(void **state)
 	now = tu_read_text(at("dd/real.h5"));
 	assert_string_equal(now, "new");
 	free(now);
+
+	/* Failed: the temporary file goes, and the message says the earlier
+	 * file, named as given, is unchanged; with none there, nothing. */
+	char err[ERR_LEN], want[ERR_LEN];
+	assert_int_equal(fsutil_dest_open(&d, at("dl.h5")), 0);
+	assert_int_equal(tu_write_file(d.tmp, "half", 4), 0);
+	assert_true(snprintf(err, sizeof err, "%s: writing failed: No space left on device",
+			     d.given) < (int)sizeof err);
+	assert_int_equal(fsutil_dest_failed(&d, ERR_IO, err), ERR_IO);
+	assert_true(snprintf(want, sizeof want, "%s: writing failed: No space left on "
+			     "device (the earlier %s is unchanged)", at("dl.h5"),
+			     at("dl.h5")) < (int)sizeof want);
+	assert_string_equal(err, want);
+	assert_false(tu_exists(d.tmp));
+	assert_int_equal(fsutil_dest_open(&d, at("dd/first.h5")), 0);
+	snprintf(err, sizeof err, "first.h5: writing failed: No space left on device");
+	assert_int_equal(fsutil_dest_failed(&d, ERR_IO, err), ERR_IO);
+	assert_string_equal(err, "first.h5: writing failed: No space left on device");
+	/* A reason that fills the buffer keeps its end. */
+	memset(err, 'x', ERR_LEN - 2);
+	err[ERR_LEN - 2] = '\0';
+	assert_int_equal(fsutil_dest_failed(&d, ERR_IO, err), ERR_IO);
+	assert_int_equal(strlen(err), ERR_LEN - 2);
+	assert_int_equal(fsutil_dest_open(&d, at("dl.h5")), 0);
+	assert_int_equal(fsutil_dest_failed(&d, ERR_IO, err), ERR_IO);
+	assert_int_equal(strlen(err), ERR_LEN - 1);
 }
 
 /* fsutil_output_t's ours for the test: files that start with "ours". */

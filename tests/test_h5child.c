@@ -115,6 +115,10 @@ static void test_crash_and_hang(void **state)
 			    "(SIGKILL; out of memory?)");
 	assert_int_equal(h5child_run_writer("w.h5", child_killed, NULL, err), ERR_IO);
 	assert_non_null(strstr(err, "w.h5: writing it was stopped"));
+	/* A writer that dies: the cause after the name, as any failed write
+	 * says it (fsutil_dest_failed adds its note after). */
+	assert_int_equal(h5child_run_writer("w.h5", child_segv, NULL, err), ERR_IO);
+	assert_string_equal(err, "w.h5: writing failed: libhdf5 died of SIGSEGV");
 	setenv("VGGFEAT_HDF5_TIMEOUT", "1", 1);
 	double t = cli_now();
 	assert_int_equal(h5child_run("w.h5", child_hangs, NULL, NULL, err), ERR_FORMAT);

@@ -1901,6 +1901,63 @@ static void test_history_full_disk(void **state)
 	assert_int_equal(files, 1);
 }
 
+/* The head on a full disk (a 64 KB tmpfs, an earlier head and history on
+ * it, a new head of 128 KB): one line naming the head as given, not its
+ * temporary file, with the cause, saying the earlier head is unchanged
+ * and the history not written (it said "head.h5.tmp.HOST.PID: No space
+ * left on device"); the head and the history byte for byte as they were,
+ * and nothing else left on the disk. */
+static void test_head_full_disk(void **state)
+{
+	(void)state;
+	spec_t s = spec_default(), big = spec_default();
+	big.D = 4096;
+	big.K = 8;
+	big.per_class = 3;
+	const char *small_store = make_store("headfull_small.lmdb", &s);
+	const char *big_store = make_store("headfull_big.lmdb", &big);
+	const char *disk = path_in("headdisk"), *out = path_in("headfull.txt");
+	char head[600], hist[600], want[1600];
+
+	if (e2e_mount_tmpfs(disk, "64k"))
+		skip(); /* not root, or no mount(8) */
+	snprintf(head, sizeof head, "%s/head.h5", disk);
+	snprintf(hist, sizeof hist, "%s/hist.csv", disk);
+	int first = run(out, "--db", small_store, "--epochs", "2", "-q", "--history", hist,
+			"--out", head, NULL);
+	size_t head_len = 0, hist_len = 0, head_len2 = 0, hist_len2 = 0;
+	uint8_t *head_before = tu_read_file(head, &head_len);
+	uint8_t *hist_before = tu_read_file(hist, &hist_len);
+	int st = run(out, "--db", big_store, "--epochs", "1", "-q", "--history", hist,
+		     "--out", head, NULL);
+	uint8_t *head_after = tu_read_file(head, &head_len2);
+	uint8_t *hist_after = tu_read_file(hist, &hist_len2);
+	DIR *dir = opendir(disk);
+	int files = 0;
+	for (struct dirent *e; dir && (e = readdir(dir));)
+		files += e->d_name[0] != '.';
+	if (dir)
+		closedir(dir);
+	assert_int_equal(e2e_umount(disk), 0);
+
+	assert_int_equal(first, 0);
+	snprintf(want, sizeof want, "train-head: error: %s: writing failed: No space left "
+		 "on device (the earlier %s is unchanged); --history was not written "
+		 "either\n", head, head);
+	expect_error(out, st, want);
+	assert_null(strstr(slurp(out), ".tmp."));
+	assert_non_null(head_before);
+	assert_non_null(head_after);
+	assert_int_equal(head_len2, head_len);
+	assert_memory_equal(head_after, head_before, head_len);
+	assert_non_null(hist_before);
+	assert_non_null(hist_after);
+	assert_int_equal(hist_len2, hist_len);
+	assert_memory_equal(hist_after, hist_before, hist_len);
+	assert_int_equal(files, 2);
+	free(head_before), free(head_after), free(hist_before), free(hist_after);
+}
+
 /* A sweep's histories wait for the head to be saved before they are put
  * in place, closed meanwhile: 80 runs with room for 64 open files (each
  * kept open, the 64th run's could not be made). */
@@ -2002,6 +2059,7 @@ int main(void)
 		cmocka_unit_test(test_parity_with_keras_lfw),
 		cmocka_unit_test(test_stdout_write_failure),
 		cmocka_unit_test(test_history_full_disk),
+		cmocka_unit_test(test_head_full_disk),
 		cmocka_unit_test(test_history_to_stdout),
 		cmocka_unit_test(test_history_sweep_files),
 	};

@@ -14,6 +14,7 @@
  * chosen head is saved and scored once on the test set, and the
  * validation set suggests the --min-prob. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "error.h"
@@ -94,6 +95,21 @@ static int plan(const th_opts_t *o, const th_split_t *s, char *err)
 	return 0;
 }
 
+/* unsaved adds to err, the head's save failure, that the files written
+ * only once the head is (they describe it) were not either: an earlier
+ * --history or --confusion stays as it was.  Returns rc. */
+static int unsaved(const th_opts_t *o, int rc, char *err)
+{
+	size_t n = strlen(err);
+
+	if (o->history || o->confusion)
+		snprintf(err + n, ERR_LEN - n, "; %s written either",
+			 !o->history ? "--confusion was not"
+			 : o->confusion ? "--history and --confusion were not"
+			 : "--history was not");
+	return rc;
+}
+
 /* save writes the chosen head and --trace. */
 static int save(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 		const th_runs_t *w, char *err)
@@ -107,7 +123,7 @@ static int save(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 	snprintf(hm.conv, sizeof hm.conv, "%s", d->meta.conv);
 	snprintf(hm.version, sizeof hm.version, PROG " " VGGFEAT_VERSION);
 	if ((rc = head_save(o->out, th_runs_chosen(w), &hm, err)))
-		return rc;
+		return unsaved(o, rc, err);
 	if (o->trace)
 		return th_trace_write(o->trace, d, s, &w->res[0].c, o, &w->trc, err);
 	return 0;

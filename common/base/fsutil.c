@@ -231,6 +231,26 @@ void fsutil_dest_abandon(const fsutil_dest_t *d)
 	errno = e;
 }
 
+int fsutil_dest_failed(const fsutil_dest_t *d, int code, char *err)
+{
+	struct stat st;
+
+	fsutil_dest_abandon(d);
+	if (err && stat(d->path, &st) == 0 && S_ISREG(st.st_mode)) {
+		char note[4200];
+		size_t n = strlen(err), m = (size_t)snprintf(note, sizeof note,
+							     " (the earlier %s is unchanged)",
+							     d->given);
+		/* Cut short when it does not fit: the failure's reason goes
+		 * first. */
+		if (n + m >= ERR_LEN)
+			m = n < ERR_LEN - 1 ? ERR_LEN - 1 - n : 0;
+		memcpy(err + n, note, m);
+		err[n + m] = '\0';
+	}
+	return code;
+}
+
 int fsutil_whole_open(fsutil_whole_t *w, const char *path)
 {
 	struct stat st;

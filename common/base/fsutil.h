@@ -68,12 +68,17 @@ int fsutil_dest_open(fsutil_dest_t *d, const char *given);
 
 /* fsutil_dest_commit fsyncs d->tmp, once written and closed, renames it
  * over d->path, then fsyncs the folder (best effort: the file is in place
- * already).  0, or -1 with errno set, d->tmp left for fsutil_dest_abandon
+ * already).  0, or -1 with errno set, d->tmp left for fsutil_dest_failed
  * and d->path as it was. */
 int fsutil_dest_commit(const fsutil_dest_t *d);
 
-/* fsutil_dest_abandon removes d->tmp, errno kept. */
+/* fsutil_dest_abandon removes d->tmp, errno kept.  fsutil_dest_failed
+ * does too, for a write that failed with err already saying why
+ * ("GIVEN: writing failed: No space left on device", ERR_LEN bytes), and
+ * adds " (the earlier GIVEN is unchanged)" when a file is at d->path: the
+ * one the user had, which the failure left as it was.  Returns code. */
 void fsutil_dest_abandon(const fsutil_dest_t *d);
+int fsutil_dest_failed(const fsutil_dest_t *d, int code, char *err);
 
 /* A text file that appears whole or not at all (a history, a confusion
  * matrix, the tuner's cache): written through stdio to its temporary file

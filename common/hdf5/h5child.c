@@ -186,7 +186,7 @@ static int run(const char *path, int writing, h5child_fn child,
 				     "was killed (SIGKILL; out of memory?)", path,
 				     writing ? "writing" : "reading");
 		else if (writing)
-			rc = err_set(err, ERR_IO, "%s: writing failed (%s)", path, why);
+			rc = err_set(err, ERR_IO, "%s: writing failed: %s", path, why);
 		else
 			rc = err_set(err, ERR_FORMAT, "%s: damaged HDF5 file (%s)", path,
 				     why);

@@ -50,13 +50,14 @@ int h5child_run(const char *path, h5child_fn child, h5child_fn parent,
  * return value, and its reason, when not 0, in why (len bytes). */
 int h5child_verdict(const char *path, h5child_fn child, char *why, size_t len);
 
-/* h5child_run_writer: h5child_run for a child that writes the file path
- * (the whole-model file, net/model_file.h: a failed write leaves libhdf5
- * 1.10 with a file it cannot close, which then dies with the child), no
- * parent side.  A child that dies by a signal or passes the deadline gives
- * ERR_IO "PATH: writing failed (libhdf5 died of SIGBUS)"; otherwise the
- * child's return value and error text, or ERR_IO / ERR_NOMEM when the
- * child cannot be started. */
+/* h5child_run_writer: h5child_run for a child that writes a file (the
+ * whole-model file, net/model_file.h: a failed write leaves libhdf5 1.10
+ * with a file it cannot close, which then dies with the child), no parent
+ * side; path is the file's name for the messages, the one the user gave
+ * (the child writes where it will: a temporary file).  A child that dies
+ * by a signal or passes the deadline gives ERR_IO "PATH: writing failed:
+ * libhdf5 died of SIGBUS"; otherwise the child's return value and error
+ * text, or ERR_IO / ERR_NOMEM when the child cannot be started. */
 int h5child_run_writer(const char *path, h5child_fn child, void *arg,
 		       char *err);
 

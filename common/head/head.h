@@ -306,7 +306,9 @@ typedef struct head_meta {
  * atomically: a temporary file in the same folder, flushed to disk, then
  * renamed over path, so path is either the old file or the complete new
  * one (fsutil_dest_t: a link at path is kept and the file it names
- * written).  Returns 0, ERR_ARG or ERR_IO (the reason names the file). */
+ * written).  Returns 0, ERR_ARG, or ERR_IO "PATH: writing failed: REASON"
+ * (fsutil_dest_failed: " (the earlier PATH is unchanged)" added when a
+ * file was there). */
 int head_save(const char *path, const head_t *h, const head_meta_t *meta,
 	      char *err);
 

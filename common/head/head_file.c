@@ -210,41 +210,34 @@ int head_save(const char *path, const head_t *h, const head_meta_t *meta,
 	if (rc)
 		return rc;
 
-	if ((fd = open(dest.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
-		rc = err_set(err, ERR_IO, "%s: cannot create: %s", dest.tmp, strerror(errno));
+	if ((fd = open(dest.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
 		goto fail;
-	}
 	for (size_t done = 0; done < len;) {
 		ssize_t w = write(fd, (const char *)image + done, len - done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0) {
-			rc = err_set(err, ERR_IO, "%s: %s", dest.tmp,
-				     w < 0 ? strerror(errno) : "short write");
+		if (w == 0)
+			errno = EIO; /* a short write that gave no reason */
+		if (w <= 0)
 			goto fail;
-		}
 		done += (size_t)w;
 	}
 	/* close's failure is a write that did not happen (NFS, quotas); the
 	 * descriptor is gone either way. */
 	rc = close(fd);
 	fd = -1;
-	if (rc != 0) {
-		rc = err_set(err, ERR_IO, "%s: %s", dest.tmp, strerror(errno));
+	if (rc != 0 || fsutil_dest_commit(&dest) != 0)
 		goto fail;
-	}
-	if (fsutil_dest_commit(&dest) != 0) {
-		rc = err_set(err, ERR_IO, "%s: cannot replace: %s", path, strerror(errno));
-		goto fail;
-	}
 	free(image);
 	return 0;
 fail:
+	/* The user's name for the file, not the temporary file's, and the
+	 * cause first. */
+	rc = err_set(err, ERR_IO, "%s: writing failed: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
-	fsutil_dest_abandon(&dest);
 	free(image);
-	return rc;
+	return fsutil_dest_failed(&dest, rc, err);
 }
 
 /* attr_text reads the optional scalar string name into buf (len bytes);

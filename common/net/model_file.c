@@ -329,9 +329,10 @@ static int by_name(const void *a, const void *b)
 		      (*(const model_file_entry_t *const *)b)->name);
 }
 
-/* What the child writes. */
+/* What the child writes: the file at tmp, named path (the user's name)
+ * in its messages. */
 typedef struct job {
-	const char *tmp;
+	const char *tmp, *path;
 	const model_file_t *m;
 	const model_file_list_t *l;
 	const char *json;
@@ -398,7 +399,7 @@ static int write_file(void *arg, int fd, char *err)
 	(void)fd;
 	if (!sorted || !names) {
 		free(sorted), free(names);
-		return err_set(err, ERR_NOMEM, "%s: out of memory", j->tmp);
+		return err_set(err, ERR_NOMEM, "%s: out of memory", j->path);
 	}
 	/* The layers in model order for layer_names; their groups made in
 	 * the order of their names, as Keras makes them ("fc6" before
@@ -426,7 +427,7 @@ static int write_file(void *arg, int fd, char *err)
 			rc = failed(&w);
 	}
 	if (rc)
-		err_set(err, ERR_IO, "%s: %s failed (%s)", j->tmp, step, w.reason);
+		err_set(err, ERR_IO, "%s: %s failed: %s", j->path, step, w.reason);
 	if (w.dcpl >= 0)
 		H5Pclose(w.dcpl);
 	if (w.gcpl >= 0)
@@ -507,16 +508,16 @@ int model_file_save(const char *path, const model_file_t *m, char *err)
 	    (rc = model_file_config(&l, input, &json, err)))
 		goto out;
 
-	job_t job = {dest.tmp, m, &l, json};
-	if ((rc = h5child_run_writer(dest.tmp, write_file, &job, err)))
+	job_t job = {dest.tmp, path, m, &l, json};
+	if ((rc = h5child_run_writer(path, write_file, &job, err)))
 		goto fail;
 	if (fsutil_dest_commit(&dest) != 0) {
-		rc = err_set(err, ERR_IO, "%s: cannot replace: %s", path, strerror(errno));
+		rc = err_set(err, ERR_IO, "%s: writing failed: %s", path, strerror(errno));
 		goto fail;
 	}
 	goto out;
 fail:
-	fsutil_dest_abandon(&dest);
+	fsutil_dest_failed(&dest, rc, err);
 out:
 	free(json);
 	free(l.v);

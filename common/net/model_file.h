@@ -118,8 +118,10 @@ typedef struct model_file {
  *             (backbone's included); a head that does not end with a
  *             Dense layer of nclasses units, or classes missing;
  *   ERR_IO    the temporary file cannot be made, written, flushed or
- *             renamed (the reason names the file and says why: HDF5's
- *             reason, or errno's), or libhdf5 died writing it;
+ *             renamed, or libhdf5 died writing it: "PATH: writing layer
+ *             fc6 failed: No space left on device", path as given and the
+ *             cause (HDF5's, or errno's), then " (the earlier PATH is
+ *             unchanged)" when a file was there (fsutil_dest_failed);
  *   ERR_NOMEM. */
 int model_file_save(const char *path, const model_file_t *m, char *err);
 

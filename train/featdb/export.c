@@ -65,7 +65,7 @@ static int export_flush(export_t *x)
 		    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
 		    (ms = H5Screate_simple(sets[i].two ? 2 : 1, count, NULL)) < 0 ||
 		    H5Dwrite(sets[i].d, sets[i].t, ms, fs, H5P_DEFAULT, sets[i].buf) < 0)
-			rc = err_set(x->err, ERR_IO, "%s: writing rows %llu.. failed (%s)",
+			rc = err_set(x->err, ERR_IO, "%s: writing rows %llu.. failed: %s",
 				     x->out, (unsigned long long)x->rows,
 				     errno ? strerror(errno) : "disk full?");
 		if (ms >= 0)
@@ -136,7 +136,7 @@ static int export_setup(export_t *x)
 	errno = 0;
 	x->f = H5Fcreate(x->dest.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
 	if (x->f < 0)
-		return err_set(x->err, ERR_IO, "%s: cannot create (%s)", x->out,
+		return err_set(x->err, ERR_IO, "%s: creating it failed: %s", x->out,
 			       strerror(errno ? errno : EIO));
 	if ((x->strtype = H5Tcopy(H5T_C_S1)) < 0 ||
 	    H5Tset_size(x->strtype, H5T_VARIABLE) < 0 ||
@@ -154,7 +154,8 @@ static int export_setup(export_t *x)
 	    h5util_attr_write_text(x->f, "conv", x->meta->conv) ||
 	    h5util_attr_write_text(x->f, "model", x->meta->model) ||
 	    write_tap(x))
-		return err_set(x->err, ERR_IO, "%s: cannot write the HDF5 layout", x->out);
+		return err_set(x->err, ERR_IO, "%s: writing the HDF5 layout failed: %s", x->out,
+			       errno ? strerror(errno) : "disk full?");
 	return 0;
 }
 
@@ -239,7 +240,7 @@ static int export_write(void *arg, int fd, char *err)
 		x->dfeat = x->dlab = x->dkey = x->dsplit = x->strtype = -1;
 		rc |= H5Fclose(x->f);
 		x->f = -1;
-		rc = rc < 0 ? err_set(err, ERR_IO, "%s: closing the HDF5 file failed (%s)",
+		rc = rc < 0 ? err_set(err, ERR_IO, "%s: closing the HDF5 file failed: %s",
 				      x->out, errno ? strerror(errno) : "disk full?") : 0;
 	}
 	x->done->rows = x->rows;
@@ -258,7 +259,7 @@ int fdb_export(const char *dbpath, const char *out)
 	export_t x = {.db = dbpath, .out = out, .done = done, .f = -1, .dfeat = -1,
 		      .dlab = -1, .dkey = -1, .dsplit = -1, .strtype = -1};
 	h5util_quiet_t quiet;
-	int status = CLI_ERROR;
+	int status = CLI_ERROR, rc;
 
 	if (!done)
 		return cli_error(PROG, "out of memory");
@@ -273,20 +274,18 @@ int fdb_export(const char *dbpath, const char *out)
 		cli_error(PROG, "%s: %s", out, strerror(errno));
 		goto out;
 	}
-	if (h5child_run_writer(x.dest.tmp, export_write, &x, err)) {
+	/* The messages name out, the user's name, not the temporary file's. */
+	rc = h5child_run_writer(out, export_write, &x, err);
+	if (rc == 0 && fsutil_dest_commit(&x.dest) != 0)
+		rc = err_set(err, ERR_IO, "%s: writing failed: %s", out, strerror(errno));
+	if (rc) {
+		fsutil_dest_failed(&x.dest, rc, err);
 		cli_error(PROG, "%s", err);
-		goto fail;
-	}
-	if (fsutil_dest_commit(&x.dest) != 0) {
-		cli_error(PROG, "%s: %s", out, strerror(errno));
-		goto fail;
+		goto out;
 	}
 	fprintf(stderr, PROG ": exported %llu records of %d people to %s\n",
 		done->rows, done->nclasses, out);
 	status = CLI_OK;
-	goto out;
-fail:
-	fsutil_dest_abandon(&x.dest);
 out:
 	h5util_unquiet(&quiet);
 	h5child_unmap(done, sizeof *done);
