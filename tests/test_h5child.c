@@ -2,7 +2,8 @@
  * answer and error come back; a child that dies by a signal, or passes the
  * deadline, gives one "damaged HDF5 file" error and the caller lives on; a
  * pipe carries data from the child while the parent reads it; a parent's
- * own error is reported when the child succeeded. */
+ * own error is reported when the child succeeded; a parent killed takes
+ * its child along. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include "cli.h"
 #include "error.h"
 #include "hdf5/h5child.h"
+#include "proc.h"
 #include "testutil.h"
 
 static int child_ok(void *arg, int fd, char *err)
@@ -134,11 +136,42 @@ static void test_crash_and_hang(void **state)
 	assert_non_null(strstr(err, "gave no answer"));
 }
 
+/* A parent killed (kill -9) takes its reader along: the child of a
+ * process that reads through h5child_run, adopted by this test once its
+ * parent is gone, ends by SIGKILL at once (it hung on, for ever here:
+ * until its deadline, with no one left to enforce it). */
+static void test_dies_with_parent(void **state)
+{
+	(void)state;
+	pid_t kids[2];
+
+	if (proc_adopt_orphans(1) != 0)
+		skip(); /* not Linux */
+	fflush(NULL);
+	pid_t parent = fork();
+	assert_true(parent >= 0);
+	if (parent == 0) {
+		char err[ERR_LEN];
+		h5child_run("w.h5", child_hangs, NULL, NULL, err);
+		_exit(0);
+	}
+	int n = 0;
+	for (int i = 0; i < 1000 && (n = proc_children(parent, kids, 2)) == 0; i++)
+		proc_sleep(0.01);
+	assert_int_equal(kill(parent, SIGKILL), 0);
+	assert_int_equal(proc_wait(parent), 128 + SIGKILL);
+	int reader = n == 1 ? proc_wait_bounded(kids[0], 10.0) : -2;
+	assert_int_equal(proc_adopt_orphans(0), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(reader, 128 + SIGKILL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_crash_and_hang),
+		cmocka_unit_test(test_dies_with_parent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

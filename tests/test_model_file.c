@@ -13,6 +13,7 @@
  *    leaves the old file as it was and no temporary file; a folder that
  *    does not exist; exit 1 with one "predict: error:" line;
  *  - through a symbolic link: the file it names written, the link kept;
+ *  - predict killed (SIGKILL) while its child writes: the child dies too;
  *  - the refusals: a head of another model than the weights, a missing
  *    head, the model written over its own head or weights, usage errors
  *    (exit 2 with the Try line);
@@ -30,6 +31,8 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <glob.h>
+#include <signal.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -661,6 +664,57 @@ static void test_save_through_link(void **state)
 	assert_true(S_ISLNK(st.st_mode));
 }
 
+/* The temporary files of path that process pid writes (glob): how many,
+ * each removed when remove is set. */
+static int temporaries_of(const char *path, pid_t pid, int remove)
+{
+	char pat[700];
+	glob_t g;
+
+	snprintf(pat, sizeof pat, "%s.tmp.*.%ld", path, (long)pid);
+	if (glob(pat, 0, NULL, &g) != 0)
+		return 0;
+	int n = (int)g.gl_pathc;
+	for (int i = 0; remove && i < n; i++)
+		unlink(g.gl_pathv[i]);
+	globfree(&g);
+	return n;
+}
+
+/* kill -9 of predict --save-model takes its libhdf5 writer along: the
+ * writer used to go on writing the rest of the 537 MB temporary file for
+ * no one, and ended by itself (exit 0) half a second or more later.  Once
+ * the writer has made its file, predict is killed; the writer, adopted by
+ * this process (proc_adopt_orphans) to be waited for, must end by SIGKILL
+ * within 10 s, its file unfinished. */
+static void test_killed_parent_takes_writer(void **state)
+{
+	(void)state;
+	char out[600];
+	path_in(out, sizeof out, "killed.h5");
+	char *argv[] = {proc_bin("predict"), "--head", head16, "--weights",
+			(char *)tu_weights_path(), "--save-model", out, "-q", NULL};
+	pid_t kids[4];
+
+	if (proc_adopt_orphans(1) != 0)
+		skip(); /* not Linux */
+	pid_t pid = proc_spawn(argv, log_);
+	assert_true(pid > 0);
+	/* The writer (a child: the readers of the weights and the head have
+	 * ended) has made its file; the weights take seconds to read. */
+	for (int i = 0; i < 12000 && !temporaries_of(out, pid, 0); i++)
+		proc_sleep(0.01);
+	int n = proc_children(pid, kids, 4);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(proc_wait(pid), 128 + SIGKILL);
+	int writer = n == 1 ? proc_wait_bounded(kids[0], 10.0) : -2;
+	assert_int_equal(proc_adopt_orphans(0), 0);
+	assert_int_equal(temporaries_of(out, pid, 1), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(writer, 128 + SIGKILL);
+	assert_false(tu_exists(out));
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -920,6 +974,7 @@ int main(void)
 		cmocka_unit_test(test_atomic),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_save_through_link),
+		cmocka_unit_test(test_killed_parent_takes_writer),
 		cmocka_unit_test(test_hidden_head),
 		cmocka_unit_test(test_head_list),
 		cmocka_unit_test(test_many_classes),

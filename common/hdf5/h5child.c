@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,6 +131,24 @@ static int reap(pid_t pid, int *late)
 	}
 }
 
+/* die_with makes the child die with its parent, whose id is parent (a
+ * child's first call): a parent killed (kill -9, the out-of-memory killer)
+ * left a writer writing its 537 MB file for no one, or a reader reading.
+ * Linux sends the signal when the thread that forked ends, and the caller
+ * waits for the child in that thread; a parent gone before the call is
+ * seen by getppid.  Where the call is refused, or elsewhere than on
+ * Linux, an orphan runs on to its answer, as it did. */
+static void die_with(pid_t parent)
+{
+#ifdef __linux__
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+#else
+	(void)parent;
+#endif
+}
+
 /* run: h5child_run, and h5child_run_writer when writing is set (its
  * words for a child that died). */
 static int run(const char *path, int writing, h5child_fn child,
@@ -144,12 +165,13 @@ static int run(const char *path, int writing, h5child_fn child,
 		goto out;
 	}
 	deadline = now() + timeout_seconds();
-	pid_t pid = fork();
+	pid_t me = getpid(), pid = fork();
 	if (pid < 0) {
 		rc = err_set(err, ERR_IO, "%s: fork: %s", path, strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
+		die_with(me);
 		close(fds[0]);
 		/* The parent reads the pipe until it closes; a parent gone
 		 * makes writes fail, not kill. */

@@ -13,7 +13,9 @@
  * copy), or through a pipe the parent reads while the child writes (the
  * head, whose size is only known from the file).  The child ends with
  * _exit: no atexit handler, no flush of the parent's buffered output.
- * Under mpirun the child runs no MPI call. */
+ * On Linux it dies with its parent (SIGKILL when the parent is gone), so
+ * a program killed does not leave its reader or writer running.  Under
+ * mpirun the child runs no MPI call. */
 #ifndef COMMON_HDF5_H5CHILD_H
 #define COMMON_HDF5_H5CHILD_H
 

@@ -1,5 +1,6 @@
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -8,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -109,6 +113,59 @@ int proc_wait_bounded(pid_t pid, double seconds)
 int proc_run_bounded(char *const argv[], const char *out_path, double seconds)
 {
 	return proc_wait_bounded(proc_spawn(argv, out_path), seconds);
+}
+
+/* stat_of reads pid's state and parent from /proc/PID/stat: 0, or -1
+ * when there is no such process. */
+static int stat_of(pid_t pid, char *state, pid_t *parent)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	int ppid;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses,
+	 * the last ')' ends it. */
+	const char *end = strrchr(buf, ')');
+	if (!end || sscanf(end + 1, " %c %d", state, &ppid) != 2)
+		return -1;
+	*parent = (pid_t)ppid;
+	return 0;
+}
+
+int proc_children(pid_t pid, pid_t *kids, int n)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (found < n && (e = readdir(d))) {
+		char *end, state;
+		long id = strtol(e->d_name, &end, 10);
+		pid_t parent;
+		if (*end || id <= 0 || stat_of((pid_t)id, &state, &parent) != 0)
+			continue;
+		if (parent == pid)
+			kids[found++] = (pid_t)id;
+	}
+	closedir(d);
+	return found;
+}
+
+int proc_adopt_orphans(int on)
+{
+#ifdef __linux__
+	return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) == 0 ? 0 : -1;
+#else
+	(void)on;
+	return -1;
+#endif
 }
 
 /* drained: 0 once nothing written to fd is left unread, -1 when a reader

@@ -27,6 +27,18 @@ int proc_run(char *const argv[], const char *out_path);
 int proc_wait_bounded(pid_t pid, double seconds);
 int proc_run_bounded(char *const argv[], const char *out_path, double seconds);
 
+/* proc_children puts into kids (room for n) the ids of pid's children,
+ * found by their parent in /proc/ID/stat: how many there are (at most n),
+ * 0 when none or no /proc. */
+int proc_children(pid_t pid, pid_t *kids, int n);
+
+/* proc_adopt_orphans(1) makes this process the parent of its
+ * descendants orphaned from now on (Linux's PR_SET_CHILD_SUBREAPER), so
+ * that a test can wait for a grandchild whose parent it killed and see
+ * how it ended; proc_adopt_orphans(0) stops.  0, or -1 where it is not
+ * available. */
+int proc_adopt_orphans(int on);
+
 /* proc_fifo_writer makes a FIFO at path and forks a slow writer into it:
  * it writes the first half of buf (len bytes), waits until a reader has
  * taken all of it, writes the rest and exits 0 once that is taken too (1
