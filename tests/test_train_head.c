@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "dataset/dataset.h"
@@ -1366,6 +1367,66 @@ static void test_out_through_link(void **state)
 	assert_true(S_ISLNK(st.st_mode));
 }
 
+/* --out is checked before training and again at the save: a link turned
+ * to a photo while the head trained is refused then, the photo kept byte
+ * for byte (the head used to replace it: the check had looked at the file
+ * the link named before).  The run waits at --history, a FIFO, until the
+ * test reads it: the link is turned in between, with 3000 epochs' lines
+ * (about 180 KB) still to come through a 64 KB pipe. */
+static void test_out_link_turned_during_training(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("turned.lmdb", &s);
+	const char *out = path_in("turned.txt"), *link = path_in("turned.h5");
+	const char *fifo = path_in("turned.fifo");
+	char dir[600], real[700], photo[700], want[1400];
+
+	snprintf(dir, sizeof dir, "%s/turned", tmpdir);
+	snprintf(real, sizeof real, "%s/real.h5", dir);
+	snprintf(photo, sizeof photo, "%s/me.jpg", dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "-q", "--out", real,
+			     NULL), 0);
+	size_t head_len, len;
+	uint8_t *head = tu_read_file(real, &head_len);
+	assert_non_null(head);
+	static const char jpeg[] = "\xff\xd8\xff\xe0 a JPEG";
+	assert_int_equal(tu_write_file(photo, jpeg, sizeof jpeg - 1), 0);
+	assert_int_equal(symlink("turned/real.h5", link), 0);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+
+	char *argv[] = {PROG, "--db", (char *)store, "--epochs", "3000", "-q", "--out",
+			(char *)link, "--history", (char *)fifo, NULL};
+	pid_t pid = proc_spawn(argv, out);
+	assert_true(pid > 0);
+	int fd = open(fifo, O_RDONLY); /* returns once train-head opened it */
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink("turned/me.jpg", link), 0);
+	char buf[4096];
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	close(fd);
+	snprintf(want, sizeof want, "turned.h5 (a link to %s/turned/me.jpg) exists and "
+		 "is not a head file (not an HDF5 file); train-head replaces only a head "
+		 "it wrote", tmpdir);
+	expect_error(out, proc_wait_bounded(pid, 300), want);
+	expect_error(out, 1, "the head was not saved");
+	uint8_t *kept = tu_read_file(photo, &len);
+	assert_non_null(kept);
+	assert_int_equal(len, sizeof jpeg - 1);
+	assert_memory_equal(kept, jpeg, len);
+	free(kept);
+	kept = tu_read_file(real, &len);
+	assert_non_null(kept);
+	assert_int_equal(len, head_len);
+	assert_memory_equal(kept, head, len);
+	free(kept), free(head);
+	assert_int_equal(temporaries_in(dir), 0);
+	unlink(fifo);
+}
+
 /* A store an extract has not finished (here: stopped by --limit inside
  * the second of 3 people) is trained on as it stands.  It used to stop
  * with "class 'person_03' has no training records ... give it training
@@ -2047,6 +2108,7 @@ int main(void)
 		cmocka_unit_test(test_default_out),
 		cmocka_unit_test(test_out_refuses_other_files),
 		cmocka_unit_test(test_out_through_link),
+		cmocka_unit_test(test_out_link_turned_during_training),
 		cmocka_unit_test(test_partial_store),
 		cmocka_unit_test(test_parity_with_pytorch),
 		cmocka_unit_test(test_parity_with_keras_synthetic),

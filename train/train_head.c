@@ -122,6 +122,15 @@ static int save(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 	snprintf(hm.preprocess, sizeof hm.preprocess, "%s", d->meta.preprocess);
 	snprintf(hm.conv, sizeof hm.conv, "%s", d->meta.conv);
 	snprintf(hm.version, sizeof hm.version, PROG " " VGGFEAT_VERSION);
+	/* Checked again: --out, or the file a link of that name points to,
+	 * may have changed while the head trained (a link turned to a photo),
+	 * and head_save replaces what is there now. */
+	if ((rc = th_out_check(o->out, err))) {
+		size_t n = strlen(err);
+		snprintf(err + n, ERR_LEN - n, "; it changed during training: the head "
+			 "was not saved");
+		return unsaved(o, rc, err);
+	}
 	if ((rc = head_save(o->out, th_runs_chosen(w), &hm, err)))
 		return unsaved(o, rc, err);
 	if (o->trace)

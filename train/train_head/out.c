@@ -2,7 +2,8 @@
  * default head.h5 in the current folder, checked before any training so
  * that a run never trains for nothing.  The folder must take a new file,
  * and a file already at that path is replaced only when it is a head that
- * train-head wrote: never a photo, a CSV or a Keras model of the user's.
+ * train-head wrote: never a photo, a CSV or a Keras model of the user's;
+ * asked again at the save, which replaces what is there then.
  * Through a symbolic link, both are the file the link names (head_save
  * writes it and keeps the link). */
 #include <errno.h>

@@ -467,11 +467,12 @@ void th_min_prob_print(const th_min_prob_t *t, double keep);
 
 /* ---- out.c: where the head goes ------------------------------------------- */
 
-/* th_out_check, before training: 0 when the head can be written at path
- * (its folder takes a new file, and path is free or holds a head that
- * train-head wrote, read as predict reads one).  ERR_IO (the folder is
- * missing, read-only or not ours), ERR_ARG (path is a folder, or a file
- * that is not such a head: the reason says which and what to do). */
+/* th_out_check, before training and again at the save: 0 when the head
+ * can be written at path (its folder takes a new file, and path is free or
+ * holds a head that train-head wrote, read as predict reads one).  ERR_IO
+ * (the folder is missing, read-only or not ours), ERR_ARG (path is a
+ * folder, or a file that is not such a head: the reason says which and
+ * what to do). */
 int th_out_check(const char *path, char *err);
 
 #endif
