@@ -344,12 +344,20 @@ static void test_dest_through_link(void **state)
 	assert_int_equal(fsutil_tmp_path(at("dd/real.h5"), stale, sizeof stale), 0);
 	snprintf(strrchr(stale, '.') + 1, 16, "%ld", (long)dead_pid());
 	assert_int_equal(tu_write_file(stale, "half", 4), 0);
+	/* One beside the link's own name too: a killed run's from before the
+	 * link was followed (a 537 MB model's, say), or from before the link
+	 * was made.  Nothing else would ever remove it. */
+	char beside[4400];
+	assert_int_equal(fsutil_tmp_path(at("dl.h5"), beside, sizeof beside), 0);
+	snprintf(strrchr(beside, '.') + 1, 16, "%ld", (long)dead_pid());
+	assert_int_equal(tu_write_file(beside, "half", 4), 0);
 
 	assert_int_equal(fsutil_dest_open(&d, at("dl.h5")), 0);
 	assert_string_equal(d.given, at("dl.h5"));
 	assert_string_equal(d.path, at("dd/real.h5"));
 	assert_int_equal(strncmp(d.tmp, at("dd/real.h5.tmp."), strlen(at("dd/real.h5.tmp."))), 0);
 	assert_false(tu_exists(stale));
+	assert_false(tu_exists(beside));
 	assert_int_equal(tu_write_file(d.tmp, "new", 3), 0);
 	assert_int_equal(fsutil_dest_commit(&d), 0);
 	assert_int_equal(lstat(at("dl.h5"), &st), 0);

@@ -208,8 +208,12 @@ int fsutil_dest_open(fsutil_dest_t *d, const char *given)
 	    fsutil_tmp_path(d->path, d->tmp, sizeof d->tmp))
 		return -1;
 	/* A run killed while writing left its temporary file: gone now, or
-	 * they would pile up until the disk is full. */
+	 * they would pile up until the disk is full.  Through a link, beside
+	 * the link's own name too: a run's from before the link was made, or
+	 * from before 2026-12-07, when the link itself was renamed over. */
 	fsutil_remove_stale(d->path);
+	if (strcmp(d->path, given) != 0)
+		fsutil_remove_stale(given);
 	return 0;
 }
 

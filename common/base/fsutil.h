@@ -61,9 +61,10 @@ typedef struct fsutil_dest {
 } fsutil_dest_t;
 
 /* fsutil_dest_open fills d for given and removes the stale temporary
- * files of d->path (fsutil_remove_stale); it creates nothing: the caller
- * writes d->tmp as it will (open, stdio, libhdf5 in a child).  0, or -1
- * with errno set (fsutil_target's). */
+ * files of d->path (fsutil_remove_stale), and of given when that is a
+ * link (a run's from before the link was followed); it creates nothing:
+ * the caller writes d->tmp as it will (open, stdio, libhdf5 in a child).
+ * 0, or -1 with errno set (fsutil_target's). */
 int fsutil_dest_open(fsutil_dest_t *d, const char *given);
 
 /* fsutil_dest_commit fsyncs d->tmp, once written and closed, renames it
