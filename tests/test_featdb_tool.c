@@ -891,6 +891,54 @@ static void test_merge_damaged(void **state)
 	tu_rm_rf(d);
 }
 
+/* A record of OUT that decodes with a class outside OUT's list, in a
+ * merge that adds people, is replaced by an input's sound one, as any
+ * damaged record of OUT (test_merge_damaged): the first commit removes it
+ * with the renumbering, the input's comes after.  It used to stop the
+ * merge ('extract its image into OUT again'), though the input held it. */
+static void test_merge_damaged_class_replaced(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char whole[4200], out[4200], want[2][4800], why[ERR_LEN];
+	int st;
+	snprintf(whole, sizeof whole, "%s/whole.lmdb", d);
+	snprintf(out, sizeof out, "%s/out.lmdb", d);
+	make_store(whole, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	static const int ac[] = {0, 5};
+	static const char *const ca[] = {"alice", "carol"};
+	make_store(out, ac, 2, ca, 2, FEATDB_F32, "feedfacecafebeef");
+	size_t len = featdb_rec_size(FEATDB_F32, D);
+	uint8_t *r = malloc(len);
+	float v[D];
+	assert_non_null(r);
+	vec_for(1, v);
+	assert_int_equal(featdb_rec_encode(v, D, FEATDB_F32, 3, all_split[1], r, why), 0);
+	if (e2e_raw_put(out, all_keys[1], r, len, why))
+		fail_msg("%s", why);
+	free(r);
+
+	char *argv[] = {FEATDB, "merge", out, whole, NULL};
+	char *log = run(argv, &st, d);
+	snprintf(want[0], sizeof want[0], "featdb: '%s': OUT's record is damaged "
+		 "(class 3, the store has 2); replaced by %s's\n", all_keys[1], whole);
+	snprintf(want[1], sizeof want[1], "featdb: merged 1 store into %s: 6 records "
+		 "added, 2 already there, 0 conflicts, 1 damaged record replaced; 4 "
+		 "people\n", out);
+	for (int i = 0; i < 2; i++)
+		if (st != 0 || !strstr(log, want[i]))
+			fail_msg("exit %d, want '%s' in:\n%s", st, want[i], log);
+	free(log);
+	char *verify[] = {FEATDB, "verify", out, NULL};
+	log = run(verify, &st, d);
+	if (st != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	if (e2e_same_store(whole, out, why))
+		fail_msg("%s", why);
+	tu_rm_rf(d);
+}
+
 /* info's report and verify's verdict are the answer: when the standard
  * output cannot take them (a full disk), the status says so. */
 /* GNU conventions, as the other programs parse: --out=F, options after the
@@ -1441,6 +1489,7 @@ int main(void)
 		cmocka_unit_test(test_merge_conflict),
 		cmocka_unit_test(test_merge_renumbered_out),
 		cmocka_unit_test(test_merge_damaged),
+		cmocka_unit_test(test_merge_damaged_class_replaced),
 		cmocka_unit_test(test_model_named),
 		cmocka_unit_test(test_conv_named),
 		cmocka_unit_test(test_options),

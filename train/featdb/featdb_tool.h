@@ -7,6 +7,7 @@
 #ifndef TRAIN_FEATDB_TOOL_H
 #define TRAIN_FEATDB_TOOL_H
 
+#include "error.h"
 #include "store/featdb.h"
 
 #define PROG "featdb"
@@ -29,6 +30,37 @@ int fdb_export(const char *db, const char *out);
  * settings, into out (merge.c), a damaged record of out replaced by an
  * input's sound one. */
 int fdb_merge(const char *out, int nin, char **in);
+
+/* fdb_strays_t: OUT's records that decode with a class outside OUT's list
+ * (merge_strays.c), which would pass for one of the people a merge adds
+ * (featdb_write refuses to renumber them): each key, why it is damaged,
+ * and the input whose sound record replaces it (NULL: none). */
+typedef struct fdb_stray {
+	char *key;
+	char why[ERR_LEN];
+	const char *from;
+	int asked; /* its first holder among the inputs was looked at */
+} fdb_stray_t;
+typedef struct fdb_strays {
+	int nclasses; /* OUT's list's, as stored */
+	fdb_stray_t *v;
+	size_t n, cap;
+	char err[ERR_LEN];
+} fdb_strays_t;
+
+/* fdb_strays_find lists OUT's strays into s (zeroed; ometa OUT's metadata)
+ * and, for each, the first of the nin inputs in (metadata ins) that holds
+ * its key, when that input's record is sound: the merge replaces it, as
+ * any damaged record of OUT; the others stop the renumbering.  vec:
+ * scratch (dim floats).  0, or the error in err. */
+int fdb_strays_find(featdb_t *out, const featdb_meta_t *ometa, int nin, char **in,
+		    const featdb_meta_t *ins, float *vec, fdb_strays_t *s, char *err);
+
+/* fdb_stray_replaced: the stray of key an input replaces, or NULL (s may
+ * be NULL). */
+const fdb_stray_t *fdb_stray_replaced(const fdb_strays_t *s, const char *key);
+
+void fdb_strays_free(fdb_strays_t *s);
 
 /* fdb_open_store opens path read-only with its metadata into *db and *meta,
  * printing the error (an empty store is one); returns 0 or the error. */

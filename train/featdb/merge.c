@@ -32,6 +32,9 @@ typedef struct merge {
 	 * kept, unless a later input holds a sound one. */
 	char **kept;
 	size_t nkept, capkept;
+	/* OUT's records of a class outside its list that the first commit
+	 * removed, an input holding a sound one (fdb_strays_find). */
+	const fdb_strays_t *strays;
 	char err[ERR_LEN];
 } merge_t;
 
@@ -139,8 +142,13 @@ static int merge_one(void *ctx, const char *key, size_t keylen,
 		free(k);
 		return rc;
 	}
-	if (rc == ERR_MISSING)
-		return batch(m, k, rec, 0);
+	if (rc == ERR_MISSING) {
+		const fdb_stray_t *was = fdb_stray_replaced(m->strays, k);
+		if (was)
+			fprintf(stderr, PROG ": '%s': OUT's record is damaged (%s); "
+				"replaced by %s's\n", k, was->why, m->inpath);
+		return batch(m, k, rec, was != NULL);
+	}
 	if (rc) {
 		free(k);
 		return rc;
@@ -275,6 +283,11 @@ int fdb_merge(const char *outpath, int nin, char **in)
 	featdb_t *out = NULL;
 	featdb_meta_t *ins = NULL, ometa = {0}, meta = {0};
 	merge_t m = {0};
+	fdb_strays_t strays = {0};
+	const char **gone = NULL;      /* the strays the first commit removes */
+	const uint8_t **gone_val = NULL; /* NULL each: removed */
+	size_t *gone_len = NULL;
+	int ngone = 0;
 	char err[ERR_LEN];
 	int status = CLI_ERROR, have_out = 0, lockfd = -1;
 	size_t total = 0; /* class names of every list: may pass INT_MAX */
@@ -330,10 +343,31 @@ int fdb_merge(const char *outpath, int nin, char **in)
 		goto out;
 	}
 	snprintf(meta.version, sizeof meta.version, PROG " " VGGFEAT_VERSION);
+	m.vec = malloc((size_t)meta.dim * sizeof *m.vec);
+	m.outvec = malloc((size_t)meta.dim * sizeof *m.outvec);
+	if (!m.vec || !m.outvec)
+		goto nomem;
+	/* OUT's records of a class outside its list, when the merge adds
+	 * people: those an input replaces with a sound record are removed in
+	 * the first commit (the records of that input come in a later one). */
+	if (have_out && !classes_equal(ometa.classes, ometa.nclasses, meta.classes,
+				       meta.nclasses)) {
+		if ((rc = fdb_strays_find(out, &ometa, nin, in, ins, m.vec, &strays, err))) {
+			cli_error(PROG, "%s", err);
+			goto out;
+		}
+		if (!(gone = calloc(strays.n ? strays.n : 1, sizeof *gone)) ||
+		    !(gone_val = calloc(strays.n ? strays.n : 1, sizeof *gone_val)) ||
+		    !(gone_len = calloc(strays.n ? strays.n : 1, sizeof *gone_len)))
+			goto nomem;
+		for (size_t i = 0; i < strays.n; i++)
+			if (strays.v[i].from)
+				gone[ngone++] = strays.v[i].key;
+	}
 	/* The union first, OUT's records renumbered to it: OUT's records are
 	 * then compared with the inputs' in one numbering, and a record that
 	 * stops the renumbering stops the merge before any is read. */
-	if ((rc = featdb_write(out, &meta, 0, NULL, NULL, NULL, err))) {
+	if ((rc = featdb_write(out, &meta, ngone, gone, gone_val, gone_len, err))) {
 		cli_error(PROG, "%s%s", err, rc != ERR_FORMAT ? "" :
 			  "; extract its image into OUT again (extract replaces a "
 			  "damaged record), then merge");
@@ -341,10 +375,7 @@ int fdb_merge(const char *outpath, int nin, char **in)
 	}
 	m.out = out;
 	m.meta = &meta;
-	m.vec = malloc((size_t)meta.dim * sizeof *m.vec);
-	m.outvec = malloc((size_t)meta.dim * sizeof *m.outvec);
-	if (!m.vec || !m.outvec)
-		goto nomem;
+	m.strays = &strays;
 	for (int i = 0; i < nin; i++) {
 		featdb_t *db = NULL;
 		featdb_meta_t now = {0};
@@ -400,6 +431,10 @@ out:
 	for (size_t i = 0; i < m.nkept; i++)
 		free(m.kept[i]);
 	free(m.kept);
+	fdb_strays_free(&strays);
+	free(gone);
+	free(gone_val);
+	free(gone_len);
 	free(m.vec);
 	free(m.outvec);
 	free(m.cmap);
