@@ -516,6 +516,36 @@ static void test_damaged_class_with_new_people(void **state)
 	tu_rm_rf(d);
 }
 
+/* Such a record whose image is past --limit: the run cannot replace it,
+ * and says so, the advice an extract without --limit, which replaces it
+ * (the advice was only "an extract whose folder holds its image", which
+ * this folder does). */
+static void test_damaged_class_past_limit(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], db[4200], log[4200];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(db, sizeof db, "%s/feats.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	make_faces(in);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	set_class(db, "carol/more/c3.ppm", 7);
+	write_pnm(in, "aaron/n1.ppm", 80, 90, 0, 10);
+	assert_int_equal(run_extract(in, db, log, "--limit", "2"), 1);
+	static const char *const refused[] = {
+		"record 'carol/more/c3.ppm' has class 7, outside the 3 people the store "
+		"lists",
+		"; an extract whose folder holds its image at that path replaces it (one "
+		"without --limit, its image past the first 2), or use another --db\n",
+	};
+	expect_log(log, refused, sizeof refused / sizeof *refused);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	char *verify[] = {proc_bin("featdb"), "verify", db, NULL};
+	assert_int_equal(proc_run(verify, log), 0);
+	tu_rm_rf(d);
+}
+
 static void test_bad_files(void **state)
 {
 	(void)state;
@@ -974,6 +1004,7 @@ int main(void)
 		cmocka_unit_test(test_crash_and_resume),
 		cmocka_unit_test(test_damaged_records_repaired),
 		cmocka_unit_test(test_damaged_class_with_new_people),
+		cmocka_unit_test(test_damaged_class_past_limit),
 		cmocka_unit_test(test_other_weights_refused),
 		cmocka_unit_test(test_other_conv_refused),
 	};

@@ -254,10 +254,14 @@ static int renumber_first(plan_t *p, char *err)
 	}
 	rc = featdb_write(p->db, &p->meta, n, keys, none, lens, err);
 	if (rc == ERR_FORMAT) {
-		char why[ERR_LEN];
+		char why[ERR_LEN], past[80] = "";
+		/* The folder may hold it past --limit, which this run leaves. */
+		if (p->total < p->ds.n)
+			snprintf(past, sizeof past, " (one without --limit, its image "
+				 "past the first %zu)", p->total);
 		snprintf(why, sizeof why, "%s", err);
 		err_set(err, rc, "%s; an extract whose folder holds its image at that "
-			"path replaces it, or use another --db", why);
+			"path replaces it%s, or use another --db", why, past);
 	}
 out:
 	free(keys);
