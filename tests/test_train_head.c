@@ -1367,6 +1367,61 @@ static void test_out_through_link(void **state)
 	assert_true(S_ISLNK(st.st_mode));
 }
 
+/* No two outputs are one file, however the paths spell it (a link, ./x),
+ * and none is a file of the store: refused before training, each file as
+ * it was.  --history feats.lmdb/data.mdb used to replace the store with a
+ * CSV and exit 0; --confusion naming the head replaced the head just
+ * saved; --history naming it failed with a temporary file's ENOENT.  A
+ * stream or a device may take several (/dev/null here). */
+static void test_outputs_one_file(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.test_every = 3;
+	const char *store = make_store("onefile.lmdb", &s);
+	const char *out = path_in("onefile.txt"), *head = path_in("onefile.h5");
+	const char *link = path_in("onefile-link.csv"), *csv = path_in("onefile.csv");
+	char data[600], dotted[700], want[1800];
+	size_t len;
+
+	snprintf(data, sizeof data, "%s/data.mdb", store);
+	uint8_t *before = tu_read_file(data, &len);
+	assert_non_null(before);
+	snprintf(want, sizeof want, "--history %s is a file of the store %s: writing it "
+		 "would destroy the store", data, store);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--out", head,
+			      "--history", data, NULL), want);
+	size_t now_len;
+	uint8_t *now = tu_read_file(data, &now_len);
+	assert_non_null(now);
+	assert_int_equal(now_len, len);
+	assert_memory_equal(now, before, len);
+	free(now), free(before);
+	assert_false(tu_exists(head));
+
+	snprintf(dotted, sizeof dotted, "%s/./onefile.h5", tmpdir);
+	snprintf(want, sizeof want, "--out %s and --confusion %s are one file: one would "
+		 "replace the other", head, dotted);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--out", head,
+			      "--confusion", dotted, NULL), want);
+	assert_int_equal(symlink("onefile.h5", link), 0);
+	snprintf(want, sizeof want, "--out %s and --history %s are one file", head, link);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--out", head,
+			      "--history", link, NULL), want);
+	snprintf(want, sizeof want, "--history %s and --confusion %s are one file", csv,
+		 csv);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--out", head,
+			      "--history", csv, "--confusion", csv, NULL), want);
+	assert_false(tu_exists(head));
+	assert_false(tu_exists(csv));
+
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "-q", "--out", head,
+			     "--history", "/dev/null", "--confusion", "/dev/null", NULL), 0);
+	head_t h;
+	assert_int_equal(load_head(head, &h), 0);
+	head_free(&h);
+}
+
 /* --out is checked before training and again at the save: a link turned
  * to a photo while the head trained is refused then, the photo kept byte
  * for byte (the head used to replace it: the check had looked at the file
@@ -2109,6 +2164,7 @@ int main(void)
 		cmocka_unit_test(test_out_refuses_other_files),
 		cmocka_unit_test(test_out_through_link),
 		cmocka_unit_test(test_out_link_turned_during_training),
+		cmocka_unit_test(test_outputs_one_file),
 		cmocka_unit_test(test_partial_store),
 		cmocka_unit_test(test_parity_with_pytorch),
 		cmocka_unit_test(test_parity_with_keras_synthetic),

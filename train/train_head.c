@@ -213,7 +213,8 @@ int main(int argc, char **argv)
 
 	if ((rc = th_parse_args(argc, argv, &o)))
 		return rc;
-	if ((rc = th_out_check(o.out, err)) || (rc = th_data_load(o.db, &d, err)) ||
+	if ((rc = th_out_check(o.out, err)) || (rc = th_outputs_check(&o, err)) ||
+	    (rc = th_data_load(o.db, &d, err)) ||
 	    (rc = th_split_make(&d, &o, &s, err)))
 		goto fail;
 	describe(&o, &d, &s, t0);

@@ -255,6 +255,36 @@ int fsutil_dest_failed(const fsutil_dest_t *d, int code, char *err)
 	return code;
 }
 
+int fsutil_dest_id(const char *path, fsutil_dest_id_t *id)
+{
+	char real[4096], dir[4096];
+	struct stat st;
+
+	*id = (fsutil_dest_id_t){0};
+	/* As fsutil_whole_open tells them: written as named. */
+	if (stat(path, &st) == 0 && (own_stream(&st) || !S_ISREG(st.st_mode)))
+		return 1;
+	if (fsutil_target(path, real, sizeof real) ||
+	    fsutil_dir_of(real, dir, sizeof dir) || stat(dir, &id->dir) != 0)
+		return -1;
+	const char *slash = strrchr(real, '/');
+	if (snprintf(id->name, sizeof id->name, "%s", slash ? slash + 1 : real) >=
+	    (int)sizeof id->name) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	id->exists = stat(real, &id->file) == 0;
+	return 0;
+}
+
+int fsutil_same_dest(const fsutil_dest_id_t *a, const fsutil_dest_id_t *b)
+{
+	if (a->exists && b->exists)
+		return a->file.st_dev == b->file.st_dev && a->file.st_ino == b->file.st_ino;
+	return a->dir.st_dev == b->dir.st_dev && a->dir.st_ino == b->dir.st_ino &&
+	       strcmp(a->name, b->name) == 0;
+}
+
 int fsutil_whole_open(fsutil_whole_t *w, const char *path)
 {
 	struct stat st;

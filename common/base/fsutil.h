@@ -8,6 +8,7 @@
 #define COMMON_BASE_FSUTIL_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <stdio.h>
 
 /* fsutil_sync_file fsyncs the file path: 0, or -1 with errno set. */
@@ -122,6 +123,26 @@ int fsutil_whole_flush(fsutil_whole_t *w);
 int fsutil_whole_finish(fsutil_whole_t *w);
 int fsutil_whole_commit(fsutil_whole_t *w);
 void fsutil_whole_abandon(fsutil_whole_t *w);
+
+/* Where a file written whole at a path (fsutil_whole_open,
+ * fsutil_dest_open) goes: the folder of the file it replaces
+ * (fsutil_target), its name there, and the file itself when there is one.
+ * Two paths with one place write one file, whatever they say (links, ./x
+ * and x, hard links): the second write replaces the first. */
+typedef struct fsutil_dest_id {
+	struct stat dir;  /* the folder */
+	char name[256];   /* the file's name in it */
+	int exists;       /* file is the file's */
+	struct stat file;
+} fsutil_dest_id_t;
+
+/* fsutil_dest_id fills id for path: 0; 1 when path is a stream or a
+ * device, written as named (any number of outputs may share one); -1 with
+ * errno when it cannot be told (a missing folder: the write says so). */
+int fsutil_dest_id(const char *path, fsutil_dest_id_t *id);
+
+/* fsutil_same_dest: whether a and b (fsutil_dest_id's) are one file. */
+int fsutil_same_dest(const fsutil_dest_id_t *a, const fsutil_dest_id_t *b);
 
 /* A program's output file, and how its refusals read. */
 typedef struct fsutil_output {

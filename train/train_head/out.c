@@ -1,6 +1,7 @@
 /* out.c - where train-head writes the head (train_head.h): --out, by
  * default head.h5 in the current folder, checked before any training so
- * that a run never trains for nothing.  The folder must take a new file,
+ * that a run never trains for nothing; and that no two of its outputs are
+ * one file, nor one a file of the store.  The folder must take a new file,
  * and a file already at that path is replaced only when it is a head that
  * train-head wrote: never a photo, a CSV or a Keras model of the user's;
  * asked again at the save, which replaces what is there then.
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/fsutil.h"
@@ -73,4 +75,36 @@ int th_out_check(const char *path, char *err)
 		return err_set(err, ERR_IO, "%s: cannot write the head there: %s: %s",
 			       path, dir, strerror(errno));
 	return fsutil_replaceable(path, &head_file, err);
+}
+
+int th_outputs_check(const th_opts_t *o, char *err)
+{
+	const char *opt[] = {"--out", "--history", "--confusion", "--trace"};
+	const char *path[] = {o->out, o->history, o->confusion, o->trace};
+	enum { N = sizeof opt / sizeof *opt };
+	fsutil_dest_id_t id[N];
+	int known[N];
+	struct stat db;
+	int have_db = o->db && stat(o->db, &db) == 0 && S_ISDIR(db.st_mode);
+
+	for (int i = 0; i < N; i++) {
+		/* A stream, a device or a path not told (the write says why)
+		 * is no file here. */
+		known[i] = path[i] && fsutil_dest_id(path[i], &id[i]) == 0;
+		if (!known[i])
+			continue;
+		for (int j = 0; j < i; j++)
+			if (known[j] && fsutil_same_dest(&id[j], &id[i]))
+				return err_set(err, ERR_ARG, "%s %s and %s %s are one file: "
+					       "one would replace the other; give each its "
+					       "own", opt[j], path[j], opt[i], path[i]);
+		/* The store's data.mdb or lock.mdb replaced by a CSV is the
+		 * store lost. */
+		if (have_db && id[i].exists && id[i].dir.st_dev == db.st_dev &&
+		    id[i].dir.st_ino == db.st_ino)
+			return err_set(err, ERR_ARG, "%s %s is a file of the store %s: "
+				       "writing it would destroy the store; give another "
+				       "path", opt[i], path[i], o->db);
+	}
+	return 0;
 }

@@ -475,4 +475,10 @@ void th_min_prob_print(const th_min_prob_t *t, double keep);
  * what to do). */
 int th_out_check(const char *path, char *err);
 
+/* th_outputs_check, before training: 0 when no two of --out, --history,
+ * --confusion and --trace are one file (links followed; a stream or a
+ * device may be shared) and none replaces a file of the store's folder;
+ * else ERR_ARG, the reason naming both. */
+int th_outputs_check(const th_opts_t *o, char *err);
+
 #endif
