@@ -427,6 +427,36 @@ static int starts_ours(const char *path, char *why, size_t len)
 	return ok ? 0 : ERR_FORMAT;
 }
 
+/* fsutil_dest_id: two paths write one file when a link, "./" or a hard
+ * link says so, whether the file is there yet or not; a device is no
+ * such file (1), and a missing folder cannot be told (-1). */
+static void test_dest_id(void **state)
+{
+	(void)state;
+	fsutil_dest_id_t a, b;
+
+	assert_int_equal(mkdir(at("id"), 0755), 0);
+	assert_int_equal(symlink("id/new.csv", at("id-link")), 0);
+	assert_int_equal(fsutil_dest_id(at("id/new.csv"), &a), 0);
+	assert_false(a.exists);
+	assert_int_equal(fsutil_dest_id(at("id-link"), &b), 0);
+	assert_true(fsutil_same_dest(&a, &b));
+	assert_int_equal(fsutil_dest_id(at("id/./new.csv"), &b), 0);
+	assert_true(fsutil_same_dest(&a, &b));
+	assert_int_equal(fsutil_dest_id(at("id/other.csv"), &b), 0);
+	assert_false(fsutil_same_dest(&a, &b));
+
+	assert_int_equal(tu_write_file(at("id/new.csv"), "x", 1), 0);
+	assert_int_equal(link(at("id/new.csv"), at("id/hard.csv")), 0);
+	assert_int_equal(fsutil_dest_id(at("id-link"), &a), 0);
+	assert_true(a.exists);
+	assert_int_equal(fsutil_dest_id(at("id/hard.csv"), &b), 0);
+	assert_true(fsutil_same_dest(&a, &b));
+
+	assert_int_equal(fsutil_dest_id("/dev/null", &a), 1);
+	assert_int_equal(fsutil_dest_id(at("nowhere/x.csv"), &a), -1);
+}
+
 /* What a link names is what is judged: a link to a file of ours may be
  * replaced, one to a photo or a folder is refused and named as a link; a
  * dangling link has nothing to lose. */
@@ -477,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_whole_link_and_device),
 		cmocka_unit_test(test_target),
 		cmocka_unit_test(test_dest_through_link),
+		cmocka_unit_test(test_dest_id),
 		cmocka_unit_test(test_replaceable_through_link),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
