@@ -1420,6 +1420,15 @@ static void test_outputs_one_file(void **state)
 	head_t h;
 	assert_int_equal(load_head(head, &h), 0);
 	head_free(&h);
+
+	/* A history of one's own beside the store's files is no file of the
+	 * store: written, and replaced by the next run. */
+	char hist[700];
+	snprintf(hist, sizeof hist, "%s/history.csv", store);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(run(out, "--db", store, "--epochs", "1", "-q", "--out", head,
+				     "--history", hist, NULL), 0);
+	assert_true(tu_exists(hist));
 }
 
 /* --out is checked before training and again at the save: a link turned

@@ -212,13 +212,21 @@ static int lock_reserve(const char *path, char *err)
 	return rc;
 }
 
+int featdb_is_store_file(const char *name)
+{
+	static const char *const ours[] = {"data.mdb", "lock.mdb", "extract.lock"};
+
+	for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
+		if (strcmp(name, ours[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* A store is made in a new or empty folder, or one holding only a store's
  * own files (an earlier run's lock files): never in a folder of images or
  * of anything else the user keeps, which --db given for --in would be. */
 static int only_store_files(const char *path, char *err)
 {
-	static const char *const ours[] = {".", "..", "data.mdb", "lock.mdb",
-					   "extract.lock"};
 	DIR *d = opendir(path);
 	struct dirent *e;
 	int ret = 0;
@@ -226,10 +234,8 @@ static int only_store_files(const char *path, char *err)
 	if (!d)
 		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
 	while (ret == 0 && (e = readdir(d))) {
-		size_t i = 0;
-		while (i < sizeof ours / sizeof *ours && strcmp(e->d_name, ours[i]))
-			i++;
-		if (i == sizeof ours / sizeof *ours)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    !featdb_is_store_file(e->d_name))
 			ret = err_set(err, ERR_FORMAT, "%s is a folder that is not a "
 				      "feature store (it holds '%s'); a new store is made "
 				      "in a new or empty folder", path, e->d_name);

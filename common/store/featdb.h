@@ -247,6 +247,11 @@ enum { FEATDB_RDONLY = 0, FEATDB_CREATE = 1, FEATDB_WRITE = 2 };
 int featdb_open(const char *path, int flags, featdb_t **out, char *err);
 void featdb_close(featdb_t *db);
 
+/* featdb_is_store_file: whether name (a file name, no folder) is one of
+ * the files a store's folder holds (LMDB's data.mdb and lock.mdb, the
+ * writer lock's extract.lock), which no output may replace. */
+int featdb_is_store_file(const char *name);
+
 /* featdb_lock_writer takes the store's writer lock (an exclusive flock on
  * path/extract.lock, the name extract has always used), held until *fd is
  * closed: extract and featdb merge take it before they write, so that two

@@ -16,6 +16,7 @@
 #include "base/fsutil.h"
 #include "error.h"
 #include "head/head.h"
+#include "store/featdb.h"
 #include "train_head.h"
 
 /* HDF5's signature, at the start of the files head_save writes. */
@@ -99,9 +100,10 @@ int th_outputs_check(const th_opts_t *o, char *err)
 					       "one would replace the other; give each its "
 					       "own", opt[j], path[j], opt[i], path[i]);
 		/* The store's data.mdb or lock.mdb replaced by a CSV is the
-		 * store lost. */
+		 * store lost; a history of its own beside them is the user's
+		 * choice. */
 		if (have_db && id[i].exists && id[i].dir.st_dev == db.st_dev &&
-		    id[i].dir.st_ino == db.st_ino)
+		    id[i].dir.st_ino == db.st_ino && featdb_is_store_file(id[i].name))
 			return err_set(err, ERR_ARG, "%s %s is a file of the store %s: "
 				       "writing it would destroy the store; give another "
 				       "path", opt[i], path[i], o->db);
