@@ -516,6 +516,66 @@ static void test_damaged_class_with_new_people(void **state)
 	tu_rm_rf(d);
 }
 
+/* A rerun whose folder only adds a person, an empty folder (Keras lists
+ * one, and train-head keeps it in the head), commits the list a fresh
+ * extract of the folder writes, the stored records renumbered: it wrote
+ * nothing, the store listing one person fewer than a fresh extract's.  A
+ * person whose folder was removed keeps the name and the records: the
+ * store is then a fresh extract's of the folders it was given, together. */
+static void test_rerun_adds_empty_person(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], ref[4200], db[4200], log[4200], p[4400], why[ERR_LEN];
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(ref, sizeof ref, "%s/ref.lmdb", d);
+	snprintf(db, sizeof db, "%s/feats.lmdb", d);
+	snprintf(log, sizeof log, "%s/log", d);
+	make_faces(in);
+	assert_int_equal(run_extract(in, db, log, NULL, NULL), 0);
+	/* aaron comes before alice: every stored record moves up by one. */
+	snprintf(p, sizeof p, "%s/aaron", in);
+	assert_int_equal(mkdir(p, 0755), 0);
+	char *rerun[] = {EXTRACT, "--in", in, "--db", db, "--weights",
+			 (char *)tu_weights_path(), "--batch", "1", NULL};
+	assert_int_equal(proc_run(rerun, log), 0);
+	static const char *const said[] = {
+		"extract: 9 images in 4 classes; 9 already stored, 0 to extract\n",
+		"extract: extracted 0, already present 9, skipped 0, ",
+	};
+	expect_log(log, said, sizeof said / sizeof *said);
+	assert_int_equal(e2e_extract(in, ref, log, NULL), 0);
+	if (e2e_same_store(ref, db, why) || e2e_same_meta(ref, db, why))
+		fail_msg("%s", why);
+
+	/* bob's folder goes, abel's empty one comes (bob moves up again):
+	 * bob stays listed, his records kept, renumbered. */
+	snprintf(p, sizeof p, "%s/bob", in);
+	tu_rm_rf(p);
+	snprintf(p, sizeof p, "%s/abel", in);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(proc_run(rerun, log), 0);
+	static const char *const gone[] = {
+		"extract: 6 images in 4 classes; 6 already stored, 0 to extract\n",
+	};
+	expect_log(log, gone, 1);
+	make_faces(in);
+	tu_rm_rf(ref);
+	assert_int_equal(e2e_extract(in, ref, log, NULL), 0);
+	if (e2e_same_store(ref, db, why) || e2e_same_meta(ref, db, why))
+		fail_msg("%s", why);
+	featdb_t *f = NULL;
+	featdb_meta_t m = {0};
+	if (featdb_open(db, FEATDB_RDONLY, &f, why) || featdb_meta_get(f, &m, why))
+		fail_msg("%s", why);
+	assert_int_equal(m.nclasses, 5);
+	assert_string_equal(m.classes[3], "bob");
+	assert_int_equal(m.count, 9);
+	featdb_meta_free(&m);
+	featdb_close(f);
+	tu_rm_rf(d);
+}
+
 /* Such a record whose image is past --limit: the run cannot replace it,
  * and says so, the advice an extract without --limit, which replaces it
  * (the advice was only "an extract whose folder holds its image", which
@@ -1005,6 +1065,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_records_repaired),
 		cmocka_unit_test(test_damaged_class_with_new_people),
 		cmocka_unit_test(test_damaged_class_past_limit),
+		cmocka_unit_test(test_rerun_adds_empty_person),
 		cmocka_unit_test(test_other_weights_refused),
 		cmocka_unit_test(test_other_conv_refused),
 	};

@@ -7,8 +7,9 @@
  * with another number of ranks completes it; records damaged on disk are
  * extracted again across the ranks, the store then equal to the
  * one-process store, also when people join and some of them have a class
- * outside the store's list; an error on rank 0 ends every rank with rank 0's
- * reason.  Skipped when bin/extract was built without
+ * outside the store's list, and when a person joins with an empty folder
+ * and there is nothing to extract; an error on rank 0 ends every rank with
+ * rank 0's reason.  Skipped when bin/extract was built without
  * MPI or mpirun is missing. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "e2e.h"
@@ -46,9 +48,9 @@ static int extract_has_mpi(void)
 	return has;
 }
 
-/* Runs `mpirun -n ranks extract --in faces --db db ... [-q]` with the extra
+/* Runs `mpirun -n ranks extract --in in --db db ... [-q]` with the extra
  * arguments ap, output to log: its exit status. */
-static int mpirun_extract_v(int ranks, int quiet, const char *db,
+static int mpirun_extract_v(int ranks, int quiet, const char *in, const char *db,
 			    const char *log, va_list ap)
 {
 	char n[16], *argv[40] = {g_mpirun, "--oversubscribe", "-n", n};
@@ -58,7 +60,7 @@ static int mpirun_extract_v(int ranks, int quiet, const char *db,
 	snprintf(n, sizeof n, "%d", ranks);
 	if (geteuid() == 0)
 		argv[k++] = "--allow-run-as-root";
-	char *rest[] = {proc_bin("extract"), "--in", g_faces, "--db", (char *)db,
+	char *rest[] = {proc_bin("extract"), "--in", (char *)in, "--db", (char *)db,
 			"--weights", (char *)tu_weights_path(), "--batch", "3"};
 	for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
 		argv[k++] = rest[i];
@@ -70,22 +72,34 @@ static int mpirun_extract_v(int ranks, int quiet, const char *db,
 	return proc_run(argv, log);
 }
 
-/* mpirun_extract_v, quiet, with the extra arguments NULL-terminated. */
+/* mpirun_extract_v on g_faces, quiet, with the extra arguments
+ * NULL-terminated. */
 static int mpirun_extract(int ranks, const char *db, const char *log, ...)
 {
 	va_list ap;
 	va_start(ap, log);
-	int st = mpirun_extract_v(ranks, 1, db, log, ap);
+	int st = mpirun_extract_v(ranks, 1, g_faces, db, log, ap);
 	va_end(ap);
 	return st;
 }
 
-/* mpirun_extract_v with its progress lines. */
+/* mpirun_extract on the folder in. */
+static int mpirun_extract_in(int ranks, const char *in, const char *db,
+			     const char *log, ...)
+{
+	va_list ap;
+	va_start(ap, log);
+	int st = mpirun_extract_v(ranks, 1, in, db, log, ap);
+	va_end(ap);
+	return st;
+}
+
+/* mpirun_extract with its progress lines. */
 static int mpirun_extract_loud(int ranks, const char *db, const char *log, ...)
 {
 	va_list ap;
 	va_start(ap, log);
-	int st = mpirun_extract_v(ranks, 0, db, log, ap);
+	int st = mpirun_extract_v(ranks, 0, g_faces, db, log, ap);
 	va_end(ap);
 	return st;
 }
@@ -376,6 +390,32 @@ static void test_damaged_class_new_people_across_ranks(void **state)
 	assert_same_as_ref(db);
 }
 
+/* A rerun across 2 ranks whose folder only adds a person, an empty
+ * folder: nothing to extract, and rank 0 still commits the list a fresh
+ * extract of the folder writes, the stored records renumbered. */
+static void test_empty_person_across_ranks(void **state)
+{
+	char faces[4300], db[4300], ref[4300], log[4300], dir[4400];
+	e2e_dump_t refdump;
+	char why[ERR_LEN];
+
+	need_mpi();
+	snprintf(faces, sizeof faces, "%s/ben_cid_empty", g_dir);
+	snprintf(db, sizeof db, "%s/empty_person.lmdb", g_dir);
+	snprintf(ref, sizeof ref, "%s/empty_person_ref.lmdb", g_dir);
+	snprintf(log, sizeof log, "%s/empty_person.log", g_dir);
+	assert_int_equal(write_faces(faces, 3), 0);
+	assert_int_equal(e2e_extract(faces, db, log, "--batch", "5", NULL), 0);
+	snprintf(dir, sizeof dir, "%s/ann", faces);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(mpirun_extract_in(2, faces, db, log, NULL), 0);
+	assert_int_equal(e2e_extract(faces, ref, log, NULL), 0);
+	if (e2e_dump(ref, &refdump, why))
+		fail_msg("%s", why);
+	assert_same_as(&refdump, ref, db);
+	e2e_dump_free(&refdump);
+}
+
 /* An error on rank 0 (here a store of float32 features asked for float16)
  * ends every rank with rank 0's reason, and leaves the store as it was. */
 static void test_error_ends_every_rank(void **state)
@@ -456,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_killed_rank_then_rerun),
 		cmocka_unit_test(test_damaged_records_across_ranks),
 		cmocka_unit_test(test_damaged_class_new_people_across_ranks),
+		cmocka_unit_test(test_empty_person_across_ranks),
 		cmocka_unit_test(test_error_ends_every_rank),
 		cmocka_unit_test(test_damaged_weights),
 		cmocka_unit_test(test_ranks_share_the_cpus),

@@ -218,7 +218,9 @@ static int stored_state(featdb_t *db, const char *key, const featdb_meta_t *meta
 
 /* renumber_first (rank 0; people join a store that has records to renumber)
  * commits the class list with the new people before any image is
- * extracted, the stored records renumbered (featdb_write): a record that
+ * extracted, or when there is none to extract (people who joined with an
+ * empty folder, which Keras lists too), the stored records renumbered
+ * (featdb_write): a record that
  * stops that, one of a class outside the stored list, stops the run here,
  * not after the work.  Such a record of an image this run extracts again is
  * removed in that commit: its new record may come in a later one, and left
@@ -339,7 +341,9 @@ int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 	if (p->nall == 0 && !p->have_old &&
 	    (rc = featdb_write(p->db, &p->meta, 0, NULL, NULL, NULL, err)))
 		goto out;
-	if (p->nall && p->have_old &&
+	/* The store is a function of the images: a rerun whose folder only
+	 * adds people commits the list a fresh extract of it writes. */
+	if (p->have_old &&
 	    !classes_equal(p->old.classes, p->old.nclasses, p->meta.classes,
 			   p->meta.nclasses) &&
 	    (rc = renumber_first(p, err)))
