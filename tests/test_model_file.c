@@ -14,6 +14,8 @@
  *    does not exist; exit 1 with one "predict: error:" line;
  *  - through a symbolic link: the file it names written, the link kept;
  *  - predict killed (SIGKILL) while its child writes: the child dies too;
+ *  - a photo moved to the model's name, or its link turned to a photo,
+ *    while the model is written: refused at the rename, the photo kept;
  *  - the refusals: a head of another model than the weights, a missing
  *    head, the model written over its own head or weights, usage errors
  *    (exit 2 with the Try line);
@@ -715,6 +717,115 @@ static void test_killed_parent_takes_writer(void **state)
 	assert_false(tu_exists(out));
 }
 
+/* save_changing runs predict --save-model path, waits for its writer's
+ * temporary file beside file (the file path leads to), runs change, waits
+ * for predict: its exit status, its output in *msg.  The weights take
+ * seconds to read and the model seconds to write: the change comes while
+ * it is written, after predict's first check of path. */
+static int save_changing(const char *path, const char *file, void (*change)(void),
+			 char **msg)
+{
+	char *argv[] = {proc_bin("predict"), "--head", head16, "--weights",
+			(char *)tu_weights_path(), "--save-model", (char *)path, "-q",
+			NULL};
+	pid_t pid = proc_spawn(argv, log_);
+	assert_true(pid > 0);
+	int seen = 0;
+	for (int i = 0; i < 12000 && !(seen = temporaries_of(file, pid, 0)); i++)
+		proc_sleep(0.01);
+	change();
+	int st = proc_wait(pid);
+	*msg = tu_slurp(log_);
+	assert_int_equal(seen, 1);
+	assert_int_equal(temporaries_of(file, pid, 0), 0);
+	return st;
+}
+
+static const char g_jpeg[] = "\xff\xd8\xff a photo";
+static char g_changing[600], g_turned[600], g_sub[600];
+
+/* A photo moved to the model's name. */
+static void photo_moved_in(void)
+{
+	char tmp[700];
+	snprintf(tmp, sizeof tmp, "%s.photo", g_changing);
+	assert_int_equal(tu_write_file(tmp, g_jpeg, sizeof g_jpeg - 1), 0);
+	assert_int_equal(rename(tmp, g_changing), 0);
+}
+
+/* The link turned to a photo beside its file. */
+static void link_turned(void)
+{
+	char tmp[700];
+	snprintf(tmp, sizeof tmp, "%s.new", g_turned);
+	assert_int_equal(symlink("turned/me.jpg", tmp), 0);
+	assert_int_equal(rename(tmp, g_turned), 0);
+}
+
+static void expect_photo(const char *path)
+{
+	size_t len;
+	uint8_t *kept = tu_read_file(path, &len);
+	assert_non_null(kept);
+	assert_int_equal(len, sizeof g_jpeg - 1);
+	assert_memory_equal(kept, g_jpeg, len);
+	free(kept);
+}
+
+/* predict --save-model checks its target before it reads the weights and
+ * writes the file, which takes seconds; model_file_save asks again right
+ * before the rename.  A photo moved to the model's name meanwhile was
+ * replaced by the model, and a link turned to a photo left the model where
+ * the link no longer leads, exit 0 both; now each is refused, the photo
+ * and the earlier model kept byte for byte, the temporary file removed. */
+static void test_changed_while_written(void **state)
+{
+	(void)state;
+	char *msg, want[1600];
+
+	path_in(g_changing, sizeof g_changing, "changing.h5");
+	small_model_file(g_changing);
+	int st = save_changing(g_changing, g_changing, photo_moved_in, &msg);
+	snprintf(want, sizeof want, "predict: error: %s exists and is not a "
+		 "whole-model file (not an HDF5 file); --save-model replaces only a "
+		 "model it wrote: move that file away or name another; it changed "
+		 "while the model was written: the model was not saved\n", g_changing);
+	if (st != 1 || strcmp(msg, want) != 0)
+		fail_msg("exit %d: %s", st, msg);
+	free(msg);
+	expect_photo(g_changing);
+	unlink(g_changing);
+
+	char real[700], photo[700];
+	path_in(g_sub, sizeof g_sub, "turned");
+	path_in(g_turned, sizeof g_turned, "turned.h5");
+	snprintf(real, sizeof real, "%s/model.h5", g_sub);
+	snprintf(photo, sizeof photo, "%s/me.jpg", g_sub);
+	assert_int_equal(mkdir(g_sub, 0755), 0);
+	small_model_file(real);
+	size_t oldlen;
+	uint8_t *old = tu_read_file(real, &oldlen);
+	assert_non_null(old);
+	assert_int_equal(tu_write_file(photo, g_jpeg, sizeof g_jpeg - 1), 0);
+	assert_int_equal(symlink("turned/model.h5", g_turned), 0);
+	st = save_changing(g_turned, real, link_turned, &msg);
+	snprintf(want, sizeof want, "predict: error: %s (a link to %s) exists and is "
+		 "not a whole-model file (not an HDF5 file); --save-model replaces only "
+		 "a model it wrote: move that file away or name another; it changed "
+		 "while the model was written: the model was not saved\n", g_turned,
+		 photo);
+	if (st != 1 || strcmp(msg, want) != 0)
+		fail_msg("exit %d: %s", st, msg);
+	free(msg);
+	expect_photo(photo);
+	size_t len;
+	uint8_t *now = tu_read_file(real, &len);
+	assert_int_equal(len, oldlen);
+	assert_memory_equal(now, old, oldlen);
+	free(now), free(old);
+	unlink(g_turned), unlink(photo), unlink(real), rmdir(g_sub);
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -975,6 +1086,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_save_through_link),
 		cmocka_unit_test(test_killed_parent_takes_writer),
+		cmocka_unit_test(test_changed_while_written),
 		cmocka_unit_test(test_hidden_head),
 		cmocka_unit_test(test_head_list),
 		cmocka_unit_test(test_many_classes),

@@ -484,6 +484,31 @@ int model_file_replaceable(const char *path, char *err)
 
 /* ---- the atomic save --------------------------------------------------- */
 
+/* still_replaceable asks again, before the rename, what the caller asked
+ * before the weights were read and the file written, which takes seconds:
+ * the path may now name another file (a link turned to a photo), or the
+ * file there be another (a photo moved to its name), and the rename
+ * replaces what is there now.  So: model_file_replaceable, and the path
+ * still leads to d->path, the file the rename replaces.  0, or ERR_ARG
+ * (ERR_IO) saying so, the model not saved. */
+static int still_replaceable(const fsutil_dest_t *d, char *err)
+{
+	char now[4096];
+	int rc = model_file_replaceable(d->given, err);
+
+	if (rc == 0 && fsutil_target(d->given, now, sizeof now) != 0)
+		rc = err_set(err, ERR_IO, "%s: %s", d->given, strerror(errno));
+	else if (rc == 0 && strcmp(now, d->path) != 0)
+		rc = err_set(err, ERR_ARG, "%s now leads to %s, not to %s, which the "
+			     "model was written to replace", d->given, now, d->path);
+	if (rc) {
+		size_t n = strlen(err);
+		snprintf(err + n, ERR_LEN - n, "; it changed while the model was "
+			 "written: the model was not saved");
+	}
+	return rc;
+}
+
 int model_file_save(const char *path, const model_file_t *m, char *err)
 {
 	model_file_list_t l = {0};
@@ -511,6 +536,10 @@ int model_file_save(const char *path, const model_file_t *m, char *err)
 	job_t job = {dest.tmp, path, m, &l, json};
 	if ((rc = h5child_run_writer(path, write_file, &job, err)))
 		goto fail;
+	if ((rc = still_replaceable(&dest, err))) {
+		fsutil_dest_abandon(&dest);
+		goto out;
+	}
 	if (fsutil_dest_commit(&dest) != 0) {
 		rc = err_set(err, ERR_IO, "%s: writing failed: %s", path, strerror(errno));
 		goto fail;

@@ -107,6 +107,11 @@ typedef struct model_file {
  * a child process (h5child.h), flushed to disk, then renamed over path,
  * and the folder flushed; path is either what it was or the complete new
  * file, and the temporary file is removed on failure.  The process' own libhdf5 is not touched.
+ * Right before the rename it asks model_file_replaceable again, and that
+ * path still leads to the file the temporary one was written beside:
+ * what is there may have changed while the weights were read and the
+ * file written (a link turned to a photo), and a caller's check before
+ * then does not hold for the rename.
  * Returns 0, or:
  *   ERR_ARG   a missing argument; end not a model_file_end; no head
  *             layer or more than MODEL_FILE_MAX_HEAD, or one of an
@@ -117,6 +122,10 @@ typedef struct model_file {
  *             "/a", "a/") or a "." or ".." one, or given to two layers
  *             (backbone's included); a head that does not end with a
  *             Dense layer of nclasses units, or classes missing;
+ *             what path names at the rename (model_file_replaceable's
+ *             refusal, or "PATH now leads to X, not to Y, ..."), with
+ *             "; it changed while the model was written: the model was
+ *             not saved";
  *   ERR_IO    the temporary file cannot be made, written, flushed or
  *             renamed, or libhdf5 died writing it: "PATH: writing layer
  *             fc6 failed: No space left on device", path as given and the
