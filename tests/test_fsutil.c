@@ -278,6 +278,10 @@ static void test_whole_link_and_device(void **state)
 	assert_int_equal(errno, ENOSPC);
 	assert_int_equal(stat("/dev/full", &st), 0);
 	assert_true(S_ISCHR(st.st_mode));
+	/* Written directly: nothing there is said to be unchanged. */
+	char err[ERR_LEN] = "/dev/full: writing failed: No space left on device";
+	assert_int_equal(fsutil_whole_failed(&w, ERR_IO, err), ERR_IO);
+	assert_string_equal(err, "/dev/full: writing failed: No space left on device");
 }
 
 /* at: g_dir/name, in one of a few static buffers. */
@@ -415,6 +419,44 @@ static void test_dest_through_link(void **state)
 	assert_int_equal(strlen(err), ERR_LEN - 1);
 }
 
+/* A commit that fails (its descriptor closed under it: the flush fails)
+ * leaves the file as it was, and fsutil_whole_failed says so, naming the
+ * path as given (a link here), as fsutil_dest_failed does for a head; with
+ * no file there, nothing is added. */
+static void test_whole_failed(void **state)
+{
+	(void)state;
+	char err[ERR_LEN], want[ERR_LEN];
+	fsutil_whole_t w;
+
+	assert_int_equal(tu_write_file(at("wf_real.csv"), "old", 3), 0);
+	assert_int_equal(symlink("wf_real.csv", at("wf_link.csv")), 0);
+	assert_int_equal(fsutil_whole_open(&w, at("wf_link.csv")), 0);
+	fputs("new", w.f);
+	assert_int_equal(close(fileno(w.f)), 0);
+	assert_int_equal(fsutil_whole_commit(&w), -1);
+	snprintf(err, sizeof err, "%s: writing failed: %s", at("wf_link.csv"),
+		 strerror(errno));
+	assert_int_equal(fsutil_whole_failed(&w, ERR_IO, err), ERR_IO);
+	assert_true(snprintf(want, sizeof want, "%s: writing failed: %s (the earlier %s "
+			     "is unchanged)", at("wf_link.csv"), strerror(EBADF),
+			     at("wf_link.csv")) < (int)sizeof want);
+	assert_string_equal(err, want);
+	char *now = tu_read_text(at("wf_real.csv"));
+	assert_string_equal(now, "old");
+	free(now);
+	assert_false(tu_exists(w.dest.tmp));
+
+	assert_int_equal(fsutil_whole_open(&w, at("wf_new.csv")), 0);
+	assert_int_equal(close(fileno(w.f)), 0);
+	fputs("new", w.f);
+	assert_int_equal(fsutil_whole_commit(&w), -1);
+	snprintf(err, sizeof err, "wf_new.csv: writing failed");
+	assert_int_equal(fsutil_whole_failed(&w, ERR_IO, err), ERR_IO);
+	assert_string_equal(err, "wf_new.csv: writing failed");
+	assert_false(tu_exists(at("wf_new.csv")));
+}
+
 /* fsutil_output_t's ours for the test: files that start with "ours". */
 static int starts_ours(const char *path, char *why, size_t len)
 {
@@ -505,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_remove_stale),
 		cmocka_unit_test(test_whole),
 		cmocka_unit_test(test_whole_link_and_device),
+		cmocka_unit_test(test_whole_failed),
 		cmocka_unit_test(test_target),
 		cmocka_unit_test(test_dest_through_link),
 		cmocka_unit_test(test_dest_id),

@@ -1990,8 +1990,9 @@ static void test_stdout_write_failure(void **state)
 
 /* The history on a full disk (a 16 KB tmpfs, filled midway through 400
  * epochs): the training goes on, the head is saved, and the run fails in
- * one line that says both; the earlier history is left as it was (it is
- * replaced whole or not at all), and nothing else is left on the disk. */
+ * one line that says both, and that the earlier history is unchanged, as
+ * it is (replaced whole or not at all; the line did not say so); nothing
+ * else is left on the disk. */
 static void test_history_full_disk(void **state)
 {
 	(void)state;
@@ -2017,7 +2018,8 @@ static void test_history_full_disk(void **state)
 	assert_int_equal(e2e_umount(disk), 0);
 
 	snprintf(want, sizeof want, "%s: writing failed: No space left on device "
-		 "(the head is saved in %s)", hist, head);
+		 "(the earlier %s is unchanged); the head is saved in %s", hist, hist,
+		 head);
 	expect_error(out, st, want);
 	assert_true(tu_exists(head));
 	assert_non_null(left);

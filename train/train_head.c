@@ -197,7 +197,7 @@ static int report(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 /* saved_but reports err, a failure after the head was saved; returns 1. */
 static int saved_but(const th_opts_t *o, const char *err)
 {
-	cli_error(PROG, "%s (the head is saved in %s)", err, o->out);
+	cli_error(PROG, "%s; the head is saved in %s", err, o->out);
 	return 1;
 }
 

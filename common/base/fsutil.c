@@ -395,6 +395,11 @@ void fsutil_whole_abandon(fsutil_whole_t *w)
 	errno = e;
 }
 
+int fsutil_whole_failed(const fsutil_whole_t *w, int code, char *err)
+{
+	return w->direct ? code : fsutil_dest_failed(&w->dest, code, err);
+}
+
 int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err)
 {
 	char why[ERR_LEN], real[4096], named[8300];

@@ -124,6 +124,13 @@ int fsutil_whole_finish(fsutil_whole_t *w);
 int fsutil_whole_commit(fsutil_whole_t *w);
 void fsutil_whole_abandon(fsutil_whole_t *w);
 
+/* fsutil_whole_failed: fsutil_dest_failed for w's commit that failed,
+ * err already saying why: " (the earlier GIVEN is unchanged)" added when
+ * a file is at the path, which the failure left as it was.  Nothing added
+ * for a path written directly (a stream, a device: what was written is
+ * there).  Returns code. */
+int fsutil_whole_failed(const fsutil_whole_t *w, int code, char *err);
+
 /* Where a file written whole at a path (fsutil_whole_open,
  * fsutil_dest_open) goes: the folder of the file it replaces
  * (fsutil_target), its name there, and the file itself when there is one.

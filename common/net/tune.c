@@ -204,7 +204,8 @@ int tune_save(const char *path, const char *key, const vgg_tune_t *t,
 		fprintf(w.f, "layer %s shared %d tiles %d prefetch %d\n", weights_spec[i].name,
 			t->conv[i].shared, t->conv[i].tiles, t->conv[i].prefetch);
 	if (fsutil_whole_commit(&w))
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+		return fsutil_whole_failed(&w, err_set(err, ERR_IO, "%s: %s", path,
+						       strerror(errno)), err);
 	return 0;
 }
 

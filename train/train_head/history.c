@@ -67,8 +67,9 @@ int th_history_commit(th_history_t *c, char *err)
 		return 0;
 	c->opened = 0;
 	if (fsutil_whole_commit(&c->w))
-		return err_set(err, ERR_IO, "%s: writing failed: %s", c->w.dest.given,
-			       strerror(errno));
+		return fsutil_whole_failed(&c->w, err_set(err, ERR_IO, "%s: writing "
+							   "failed: %s", c->w.dest.given,
+							   strerror(errno)), err);
 	return 0;
 }
 

@@ -229,7 +229,8 @@ int th_score_csv(const char *path, const th_score_t *sc, char *const *classes,
 		fputs("\r\n", w.f);
 	}
 	if (fsutil_whole_commit(&w))
-		return err_set(err, ERR_IO, "--confusion %s: writing failed: %s", path,
-			       strerror(errno));
+		return fsutil_whole_failed(&w, err_set(err, ERR_IO, "--confusion %s: "
+						       "writing failed: %s", path,
+						       strerror(errno)), err);
 	return 0;
 }
