@@ -733,6 +733,51 @@ static void test_merge_renumbered_out(void **state)
 	tu_rm_rf(d);
 }
 
+/* OUT a symbolic link to a folder that does not exist said only "OUT: No
+ * such file or directory", and OUT (or export's --out) a link loop only
+ * "Too many levels of symbolic links": each now says what it is and what
+ * to do, in one line, exit 1, nothing made. */
+static void test_bad_links_named(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], dangling[4200], loop[4200], want[9000];
+	int st;
+
+	snprintf(in, sizeof in, "%s/in.lmdb", d);
+	snprintf(dangling, sizeof dangling, "%s/dangling.lmdb", d);
+	snprintf(loop, sizeof loop, "%s/loop", d);
+	make_store(in, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	assert_int_equal(symlink("gone.lmdb", dangling), 0);
+	assert_int_equal(symlink("loop", loop), 0);
+
+	char *merge[] = {FEATDB, "merge", dangling, in, NULL};
+	char *log = run(merge, &st, d);
+	snprintf(want, sizeof want, "featdb: error: %s is a symbolic link to gone.lmdb, "
+		 "a folder that does not exist: make that folder, or name another "
+		 "store\n", dangling);
+	if (st != 1 || strcmp(log, want) != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	char gone[4300];
+	snprintf(gone, sizeof gone, "%s/gone.lmdb", d);
+	assert_false(tu_exists(gone));
+
+	char *into_loop[] = {FEATDB, "merge", loop, in, NULL};
+	char *export[] = {FEATDB, "export", in, "--out", loop, NULL};
+	char *const *argvs[] = {into_loop, export};
+	for (int i = 0; i < 2; i++) {
+		log = run((char *const *)argvs[i], &st, d);
+		snprintf(want, sizeof want, "featdb: error: %s: Too many levels of "
+			 "symbolic links; a symbolic link on the way leads back to "
+			 "itself: fix the link or name another path\n", loop);
+		if (st != 1 || strcmp(log, want) != 0)
+			fail_msg("case %d: exit %d:\n%s", i, st, log);
+		free(log);
+	}
+	tu_rm_rf(d);
+}
+
 /* put_damaged stores record i of all_* (its class in all_classes) in the
  * store at db, damaged: a flipped bit (how 0), a NaN under a right CRC (1),
  * cut short (2). */
@@ -1488,6 +1533,7 @@ int main(void)
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_conflict),
 		cmocka_unit_test(test_merge_renumbered_out),
+		cmocka_unit_test(test_bad_links_named),
 		cmocka_unit_test(test_merge_damaged),
 		cmocka_unit_test(test_merge_damaged_class_replaced),
 		cmocka_unit_test(test_model_named),

@@ -419,6 +419,20 @@ static void test_dest_through_link(void **state)
 	assert_int_equal(strlen(err), ERR_LEN - 1);
 }
 
+/* fsutil_path_error: "PATH: REASON", and for a link loop, what to do. */
+static void test_path_error(void **state)
+{
+	(void)state;
+	char err[ERR_LEN];
+
+	assert_int_equal(fsutil_path_error("out.h5", ENOENT, ERR_IO, err), ERR_IO);
+	assert_string_equal(err, "out.h5: No such file or directory");
+	assert_int_equal(fsutil_path_error("loop", ELOOP, ERR_ARG, err), ERR_ARG);
+	assert_string_equal(err, "loop: Too many levels of symbolic links; a symbolic "
+			    "link on the way leads back to itself: fix the link or "
+			    "name another path");
+}
+
 /* A commit that fails (its descriptor closed under it: the flush fails)
  * leaves the file as it was, and fsutil_whole_failed says so, naming the
  * path as given (a link here), as fsutil_dest_failed does for a head; with
@@ -548,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_whole),
 		cmocka_unit_test(test_whole_link_and_device),
 		cmocka_unit_test(test_whole_failed),
+		cmocka_unit_test(test_path_error),
 		cmocka_unit_test(test_target),
 		cmocka_unit_test(test_dest_through_link),
 		cmocka_unit_test(test_dest_id),

@@ -1367,6 +1367,30 @@ static void test_out_through_link(void **state)
 	assert_true(S_ISLNK(st.st_mode));
 }
 
+/* --out or --history a symbolic link that leads back to itself said only
+ * "Too many levels of symbolic links"; it now says what to do, before
+ * training, nothing written. */
+static void test_output_link_loop(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("looped.lmdb", &s);
+	const char *out = path_in("looped.txt"), *head = path_in("looped.h5");
+	const char *loop = path_in("looping");
+	char want[1400];
+
+	assert_int_equal(symlink("looping", loop), 0);
+	snprintf(want, sizeof want, "%s: Too many levels of symbolic links; a symbolic "
+		 "link on the way leads back to itself: fix the link or name another "
+		 "path", loop);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--out", loop,
+			      NULL), want);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--out", head,
+			      "--history", loop, NULL), want);
+	assert_false(tu_exists(head));
+	unlink(loop);
+}
+
 /* No two outputs are one file, however the paths spell it (a link, ./x),
  * and none is a file of the store: refused before training, each file as
  * it was.  --history feats.lmdb/data.mdb used to replace the store with a
@@ -2176,6 +2200,7 @@ int main(void)
 		cmocka_unit_test(test_out_through_link),
 		cmocka_unit_test(test_out_link_turned_during_training),
 		cmocka_unit_test(test_outputs_one_file),
+		cmocka_unit_test(test_output_link_loop),
 		cmocka_unit_test(test_partial_store),
 		cmocka_unit_test(test_parity_with_pytorch),
 		cmocka_unit_test(test_parity_with_keras_synthetic),

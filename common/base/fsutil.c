@@ -198,6 +198,13 @@ static int own_stream(const struct stat *st)
 	return 0;
 }
 
+int fsutil_path_error(const char *path, int e, int code, char *err)
+{
+	return err_set(err, code, "%s: %s%s", path, strerror(e),
+		       e == ELOOP ? "; a symbolic link on the way leads back to "
+				    "itself: fix the link or name another path" : "");
+}
+
 int fsutil_dest_open(fsutil_dest_t *d, const char *given)
 {
 	if (snprintf(d->given, sizeof d->given, "%s", given) >= (int)sizeof d->given) {
@@ -408,8 +415,7 @@ int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err)
 	/* The kernel follows the links to the file a write replaces (and
 	 * /dev/stdout's to the stream, which fsutil_target cannot name). */
 	if (stat(path, &st) != 0)
-		return errno == ENOENT ? 0 : err_set(err, ERR_IO, "%s: %s", path,
-						     strerror(errno));
+		return errno == ENOENT ? 0 : fsutil_path_error(path, errno, ERR_IO, err);
 	if (fsutil_target(path, real, sizeof real) == 0 && strcmp(real, path) != 0)
 		snprintf(named, sizeof named, "%s (a link to %s)", path, real);
 	else

@@ -43,6 +43,13 @@ int fsutil_target(const char *path, char *real, size_t len);
  * (ENAMETOOLONG). */
 int fsutil_tmp_path(const char *path, char *tmp, size_t len);
 
+/* fsutil_path_error: err_set's "PATH: REASON" for path, which failed
+ * with errno e, and what to do when the cause is the path's own: for
+ * ELOOP (a symbolic link that leads back to itself, alone "Too many levels
+ * of symbolic links") "; a symbolic link on the way leads back to itself:
+ * fix the link or name another path".  Returns code. */
+int fsutil_path_error(const char *path, int e, int code, char *err);
+
 /* fsutil_remove_stale removes the temporary files of path (fsutil_tmp_path's
  * names, regular files) that runs on this host left when they were killed:
  * those whose process is gone.  Another host's, a living process' (or one

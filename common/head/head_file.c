@@ -202,7 +202,7 @@ int head_save(const char *path, const head_t *h, const head_meta_t *meta,
 		return err_set(err, ERR_ARG, "head_save: %d class names for %d classes",
 			       meta->nclasses, h->K);
 	if (fsutil_dest_open(&dest, path))
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+		return fsutil_path_error(path, errno, ERR_IO, err);
 	h5util_quiet(&quiet);
 	rc = build_image(h, meta, &image, &len, err);
 	H5Eclear2(H5E_DEFAULT);

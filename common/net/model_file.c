@@ -497,7 +497,7 @@ static int still_replaceable(const fsutil_dest_t *d, char *err)
 	int rc = model_file_replaceable(d->given, err);
 
 	if (rc == 0 && fsutil_target(d->given, now, sizeof now) != 0)
-		rc = err_set(err, ERR_IO, "%s: %s", d->given, strerror(errno));
+		rc = fsutil_path_error(d->given, errno, ERR_IO, err);
 	else if (rc == 0 && strcmp(now, d->path) != 0)
 		rc = err_set(err, ERR_ARG, "%s now leads to %s, not to %s, which the "
 			     "model was written to replace", d->given, now, d->path);
@@ -520,7 +520,7 @@ int model_file_save(const char *path, const model_file_t *m, char *err)
 	if (!path || !*path || !m || !m->w || !m->w->block)
 		return err_set(err, ERR_ARG, "model_file_save: missing argument");
 	if (fsutil_dest_open(&dest, path))
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+		return fsutil_path_error(path, errno, ERR_IO, err);
 	input = model_info(m->w->model)->input;
 	/* Room for the head's layers once their number is known to be sane
 	 * (head_layers refuses it otherwise, before adding any). */

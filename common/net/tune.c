@@ -197,7 +197,7 @@ int tune_save(const char *path, const char *key, const vgg_tune_t *t,
 	if ((rc = make_dirs_of(path, err)))
 		return rc;
 	if (fsutil_whole_open(&w, path))
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+		return fsutil_path_error(path, errno, ERR_IO, err);
 	fprintf(w.f, "%s\nkey %s\nseconds %.1f\ngather %d\n", TUNE_MAGIC, key, seconds,
 		t->gather);
 	for (int i = 1; i < WEIGHTS_NCONV; i++)

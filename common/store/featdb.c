@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "error.h"
 #include "store/featdb_impl.h"
 
@@ -222,6 +223,23 @@ int featdb_is_store_file(const char *name)
 	return 0;
 }
 
+/* dangling: the error for path, which mkdir found there (EEXIST) and stat
+ * not: a symbolic link to a folder that does not exist, which is not made
+ * (the link may name a disk not mounted). */
+static int dangling(const char *path, char *err)
+{
+	char to[4096];
+	int e = errno;
+	ssize_t n = e == ENOENT ? readlink(path, to, sizeof to - 1) : -1;
+
+	if (n < 0)
+		return fsutil_path_error(path, e, ERR_IO, err);
+	to[n] = '\0';
+	return err_set(err, ERR_MISSING, "%s is a symbolic link to %s, a folder that "
+		       "does not exist: make that folder, or name another store", path,
+		       to);
+}
+
 /* A store is made in a new or empty folder, or one holding only a store's
  * own files (an earlier run's lock files): never in a folder of images or
  * of anything else the user keeps, which --db given for --in would be. */
@@ -232,7 +250,7 @@ static int only_store_files(const char *path, char *err)
 	int ret = 0;
 
 	if (!d)
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+		return fsutil_path_error(path, errno, ERR_IO, err);
 	while (ret == 0 && (e = readdir(d))) {
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
 		    !featdb_is_store_file(e->d_name))
@@ -313,8 +331,9 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 	if (stat(path, &st) != 0) {
 		int e = errno;
 		if (e != ENOENT || !create) {
-			ret = err_set(err, e == ENOENT ? ERR_MISSING : ERR_IO, "%s: %s",
-				      path, e == ENOENT ? "no such feature store" : strerror(e));
+			ret = e == ENOENT ? err_set(err, ERR_MISSING, "%s: no such feature "
+						    "store", path)
+					  : fsutil_path_error(path, e, ERR_IO, err);
 			goto fail;
 		}
 		/* 0777 lets the umask decide, as for any new directory. */
@@ -324,7 +343,7 @@ int featdb_open(const char *path, int flags, featdb_t **out, char *err)
 			goto fail;
 		}
 		if (stat(path, &st) != 0) {
-			ret = err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+			ret = dangling(path, err);
 			goto fail;
 		}
 	}

@@ -271,7 +271,8 @@ int fdb_export(const char *dbpath, const char *out)
 	/* Written beside the target and renamed at the end, so a failed export
 	 * never leaves a half file under the requested name. */
 	if (fsutil_dest_open(&x.dest, out)) {
-		cli_error(PROG, "%s: %s", out, strerror(errno));
+		fsutil_path_error(out, errno, ERR_IO, err);
+		cli_error(PROG, "%s", err);
 		goto out;
 	}
 	/* The messages name out, the user's name, not the temporary file's. */

@@ -22,7 +22,7 @@ int th_history_open(th_history_t *c, const char *path, int lr, char *err)
 {
 	*c = (th_history_t){.lr = lr};
 	if (fsutil_whole_open(&c->w, path))
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+		return fsutil_path_error(path, errno, ERR_IO, err);
 	c->opened = 1;
 	fputs(lr ? "epoch,accuracy,loss,lr,val_accuracy,val_loss\r\n"
 		 : "epoch,accuracy,loss,val_accuracy,val_loss\r\n", c->w.f);

@@ -71,7 +71,7 @@ int th_out_check(const char *path, char *err)
 	/* The folder that takes the new file is that of the file a link
 	 * names (fsutil_target), where the head is written. */
 	if (fsutil_target(path, real, sizeof real) || fsutil_dir_of(real, dir, sizeof dir))
-		return err_set(err, ERR_IO, "%s: %s", path, strerror(errno));
+		return fsutil_path_error(path, errno, ERR_IO, err);
 	if (access(dir, W_OK) != 0)
 		return err_set(err, ERR_IO, "%s: cannot write the head there: %s: %s",
 			       path, dir, strerror(errno));

@@ -214,8 +214,11 @@ int th_score_csv(const char *path, const th_score_t *sc, char *const *classes,
 	int K = sc->K;
 	fsutil_whole_t w;
 
-	if (fsutil_whole_open(&w, path))
-		return err_set(err, ERR_IO, "--confusion %s: %s", path, strerror(errno));
+	if (fsutil_whole_open(&w, path)) {
+		char named[4200];
+		snprintf(named, sizeof named, "--confusion %s", path);
+		return fsutil_path_error(named, errno, ERR_IO, err);
+	}
 	fputs("true\\predicted", w.f);
 	for (int k = 0; k < K; k++) {
 		fputc(',', w.f);
