@@ -753,13 +753,23 @@ static void photo_moved_in(void)
 	assert_int_equal(rename(tmp, g_changing), 0);
 }
 
-/* The link turned to a photo beside its file. */
-static void link_turned(void)
+/* The link turned to a photo beside its file, or to a file not there. */
+static void turn_link(const char *to)
 {
 	char tmp[700];
 	snprintf(tmp, sizeof tmp, "%s.new", g_turned);
-	assert_int_equal(symlink("turned/me.jpg", tmp), 0);
+	assert_int_equal(symlink(to, tmp), 0);
 	assert_int_equal(rename(tmp, g_turned), 0);
+}
+
+static void link_turned(void)
+{
+	turn_link("turned/me.jpg");
+}
+
+static void link_turned_away(void)
+{
+	turn_link("turned/elsewhere.h5");
 }
 
 static void expect_photo(const char *path)
@@ -777,11 +787,12 @@ static void expect_photo(const char *path)
  * before the rename.  A photo moved to the model's name meanwhile was
  * replaced by the model, and a link turned to a photo left the model where
  * the link no longer leads, exit 0 both; now each is refused, the photo
- * and the earlier model kept byte for byte, the temporary file removed. */
+ * and the earlier model kept byte for byte, the temporary file removed; so
+ * is a link turned to a file not there, where the model would not be. */
 static void test_changed_while_written(void **state)
 {
 	(void)state;
-	char *msg, want[1600];
+	char *msg, want[2400];
 
 	path_in(g_changing, sizeof g_changing, "changing.h5");
 	small_model_file(g_changing);
@@ -820,6 +831,24 @@ static void test_changed_while_written(void **state)
 	expect_photo(photo);
 	size_t len;
 	uint8_t *now = tu_read_file(real, &len);
+	assert_int_equal(len, oldlen);
+	assert_memory_equal(now, old, oldlen);
+	free(now);
+
+	/* Turned to a file not there: the model would not be where the link
+	 * leads. */
+	char away[700];
+	snprintf(away, sizeof away, "%s/elsewhere.h5", g_sub);
+	turn_link("turned/model.h5");
+	st = save_changing(g_turned, real, link_turned_away, &msg);
+	snprintf(want, sizeof want, "predict: error: %s now leads to %s, not to %s, "
+		 "which the model was written to replace; it changed while the model "
+		 "was written: the model was not saved\n", g_turned, away, real);
+	if (st != 1 || strcmp(msg, want) != 0)
+		fail_msg("exit %d: %s", st, msg);
+	free(msg);
+	assert_false(tu_exists(away));
+	now = tu_read_file(real, &len);
 	assert_int_equal(len, oldlen);
 	assert_memory_equal(now, old, oldlen);
 	free(now), free(old);
