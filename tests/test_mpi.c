@@ -447,9 +447,10 @@ static void test_damaged_weights(void **state)
 	int st = mpirun_extract(2, db, log, "--weights",
 				"tests/hdf5_damaged/weights_sigsegv.h5", NULL);
 	char *out = tu_slurp(log);
+	assert_non_null(out);
 	if (st == 0 || !strstr(out, "weights_sigsegv.h5: damaged HDF5 file") ||
 	    strstr(out, "Segmentation fault") || strstr(out, "signal 11"))
-		print_message("exit %d:\n%s", st, out);
+		print_message("exit %d:\n%s", st, out ? out : "");
 	assert_int_not_equal(st, 0);
 	assert_non_null(strstr(out, "weights_sigsegv.h5: damaged HDF5 file"));
 	assert_null(strstr(out, "Segmentation fault"));

@@ -140,7 +140,7 @@ static void test_most_confused(void **state)
 {
 	(void)state;
 	enum { K = 13 };
-	char *classes[K], names[K][8];
+	char *classes[K], names[K][16];
 	th_score_t sc = {.K = K};
 	sc.confusion = calloc(K * K, sizeof *sc.confusion);
 	assert_non_null(sc.confusion);

@@ -300,7 +300,7 @@ static int save_model(const opts_t *o, const head_t *head, const head_meta_t *hm
 {
 	const model_info_t *mi = model_info(w->model);
 	model_file_layer_t dense[HEAD_MAX_LAYERS];
-	char names[HEAD_MAX_LAYERS][16];
+	char names[HEAD_MAX_LAYERS][24];
 
 	for (int l = 0; l < head->nlayers; l++) {
 		const head_layer_t *L = &head->layer[l];

@@ -128,7 +128,7 @@ static int build_image(const head_t *h, const head_meta_t *meta, void **out,
 		       size_t *len, char *err)
 {
 	hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID, lcpl = H5I_INVALID_HID;
-	char names[HEAD_MAX_LAYERS][16], why[256];
+	char names[HEAD_MAX_LAYERS][24], why[256];
 	const char *layers[HEAD_MAX_LAYERS];
 	void *buf = NULL;
 	ssize_t n;
