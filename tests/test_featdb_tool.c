@@ -415,12 +415,7 @@ static void test_export_through_link(void **state)
 	if (st != 1 || !strstr(said, want))
 		fail_msg("export through a link to a photo: exit %d\n%s", st, said);
 	free(said);
-	size_t len;
-	uint8_t *kept = tu_read_file(photo, &len);
-	assert_non_null(kept);
-	assert_int_equal(len, sizeof jpeg - 1);
-	assert_memory_equal(kept, jpeg, len);
-	free(kept);
+	tu_assert_file_holds(photo, jpeg, sizeof jpeg - 1);
 	assert_true(is_link(tophoto));
 	tu_rm_rf(d);
 }

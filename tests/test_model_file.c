@@ -656,12 +656,7 @@ static void test_save_through_link(void **state)
 		 "whole-model file (not an HDF5 file)", tophoto, sub);
 	if (!strstr(msg, want))
 		fail_msg("--save-model through a link to a photo said: %s", msg);
-	size_t len;
-	uint8_t *kept = tu_read_file(photo, &len);
-	assert_non_null(kept);
-	assert_int_equal(len, sizeof jpeg - 1);
-	assert_memory_equal(kept, jpeg, len);
-	free(kept);
+	tu_assert_file_holds(photo, jpeg, sizeof jpeg - 1);
 	assert_int_equal(lstat(tophoto, &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
 }
@@ -774,12 +769,7 @@ static void link_turned_away(void)
 
 static void expect_photo(const char *path)
 {
-	size_t len;
-	uint8_t *kept = tu_read_file(path, &len);
-	assert_non_null(kept);
-	assert_int_equal(len, sizeof g_jpeg - 1);
-	assert_memory_equal(kept, g_jpeg, len);
-	free(kept);
+	tu_assert_file_holds(path, g_jpeg, sizeof g_jpeg - 1);
 }
 
 /* predict --save-model checks its target before it reads the weights and

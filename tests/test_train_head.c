@@ -1357,12 +1357,7 @@ static void test_out_through_link(void **state)
 		 "is not a head file (not an HDF5 file); train-head replaces only a head "
 		 "it wrote", tmpdir);
 	expect_error(out, run(out, "--db", store, "--out", tophoto, NULL), want);
-	size_t len;
-	uint8_t *kept = tu_read_file(photo, &len);
-	assert_non_null(kept);
-	assert_int_equal(len, sizeof jpeg - 1);
-	assert_memory_equal(kept, jpeg, len);
-	free(kept);
+	tu_assert_file_holds(photo, jpeg, sizeof jpeg - 1);
 	assert_int_equal(lstat(tophoto, &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
 }
@@ -1476,7 +1471,7 @@ static void test_out_link_turned_during_training(void **state)
 	assert_int_equal(mkdir(dir, 0755), 0);
 	assert_int_equal(run(out, "--db", store, "--epochs", "1", "-q", "--out", real,
 			     NULL), 0);
-	size_t head_len, len;
+	size_t head_len;
 	uint8_t *head = tu_read_file(real, &head_len);
 	assert_non_null(head);
 	static const char jpeg[] = "\xff\xd8\xff\xe0 a JPEG";
@@ -1501,16 +1496,9 @@ static void test_out_link_turned_during_training(void **state)
 		 "it wrote", tmpdir);
 	expect_error(out, proc_wait_bounded(pid, 300), want);
 	expect_error(out, 1, "the head was not saved");
-	uint8_t *kept = tu_read_file(photo, &len);
-	assert_non_null(kept);
-	assert_int_equal(len, sizeof jpeg - 1);
-	assert_memory_equal(kept, jpeg, len);
-	free(kept);
-	kept = tu_read_file(real, &len);
-	assert_non_null(kept);
-	assert_int_equal(len, head_len);
-	assert_memory_equal(kept, head, len);
-	free(kept), free(head);
+	tu_assert_file_holds(photo, jpeg, sizeof jpeg - 1);
+	tu_assert_file_holds(real, head, head_len);
+	free(head);
 	assert_int_equal(temporaries_in(dir), 0);
 	unlink(fifo);
 }

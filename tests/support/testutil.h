@@ -162,6 +162,18 @@ static inline double tu_assert_close(const char *what, const float *a,
 		      c.maxref > 0 ? c.maxdiff / c.maxref : 0);
 	return c.maxref;
 }
+
+/* tu_assert_file_holds fails the test unless the file at path holds
+ * exactly the len bytes of want (a photo kept byte for byte). */
+static inline void tu_assert_file_holds(const char *path, const void *want, size_t len)
+{
+	size_t got;
+	uint8_t *kept = tu_read_file(path, &got);
+	assert_non_null(kept);
+	assert_int_equal(got, len);
+	assert_memory_equal(kept, want, len);
+	free(kept);
+}
 #endif
 
 #endif
