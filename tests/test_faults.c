@@ -33,7 +33,6 @@
 #include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -281,30 +280,6 @@ static int private_tmpfs(const char *dir, const char *size)
 	return 0;
 }
 
-/* Fills the file system of dir but for leave bytes with a file at path. */
-static int fill(const char *dir, const char *path, long leave)
-{
-	struct statvfs vfs;
-	if (statvfs(dir, &vfs) != 0)
-		return -1;
-	long avail = (long)(vfs.f_bavail * vfs.f_frsize) - leave;
-	if (avail <= 0)
-		return 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		return -1;
-	static char zeros[65536];
-	for (long left = avail; left > 0;) {
-		ssize_t w = write(fd, zeros, left < (long)sizeof zeros ? (size_t)left :
-					     sizeof zeros);
-		if (w <= 0)
-			break;
-		left -= w;
-	}
-	close(fd);
-	return 0;
-}
-
 /* The children below run without cmocka: they report on stderr and say
  * what failed by their exit status. */
 #define CHECK(cond, ...)                                                        \
@@ -329,7 +304,7 @@ static int full_disk_child(const char *mnt)
 	snprintf(vlog, sizeof vlog, "%s/verify.log", g_dir);
 
 	/* A disk with no room at all: a new store cannot even begin. */
-	CHECK(fill(mnt, filler, 0) == 0, "fill");
+	CHECK(e2e_fill(mnt, filler, 0) == 0, "fill");
 	int st = e2e_extract(g_faces, db, log, "--batch", "1", NULL);
 	char *out = tu_read_text(log);
 	CHECK(st == 1 && strstr(out, "No space left on device") &&
@@ -344,7 +319,7 @@ static int full_disk_child(const char *mnt)
 	char data[700];
 	struct stat ds;
 	snprintf(data, sizeof data, "%s/data.mdb", db);
-	CHECK(fill(mnt, filler, 8192 + 4096) == 0, "fill");
+	CHECK(e2e_fill(mnt, filler, 8192 + 4096) == 0, "fill");
 	st = e2e_extract(g_faces, db, log, "--batch", "1", NULL);
 	out = tu_read_text(log);
 	CHECK(st == 1 && strstr(out, "No space left on device") &&
@@ -363,7 +338,7 @@ static int full_disk_child(const char *mnt)
 
 	/* Room for a few records: the run stops at the first commit that does
 	 * not fit, with one error line. */
-	CHECK(fill(mnt, filler, 3 * 20480 + 65536) == 0, "fill");
+	CHECK(e2e_fill(mnt, filler, 3 * 20480 + 65536) == 0, "fill");
 	st = e2e_extract(g_faces, db, log, "--batch", "1", NULL);
 	out = tu_read_text(log);
 	CHECK(st == 1 && strstr(out, "No space left on device") &&
@@ -680,7 +655,7 @@ static int head_child(const char *mnt)
 	char cmd[2000];
 	snprintf(cmd, sizeof cmd, "cp %s %s", old, head);
 	CHECK(system(cmd) == 0, "cp");
-	CHECK(fill(mnt, filler, 0) == 0, "fill");
+	CHECK(e2e_fill(mnt, filler, 0) == 0, "fill");
 	int st = train(db, head, "2", log);
 	char *out = tu_read_text(log);
 	CHECK(st == 1 && strstr(out, "No space left on device") &&

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -581,4 +583,27 @@ int e2e_umount(const char *dir)
 {
 	char *argv[] = {"/bin/umount", "-l", (char *)dir, NULL};
 	return proc_run(argv, NULL) == 0 ? 0 : -1;
+}
+
+int e2e_fill(const char *dir, const char *path, long leave)
+{
+	struct statvfs vfs;
+	if (statvfs(dir, &vfs) != 0)
+		return -1;
+	long avail = (long)(vfs.f_bavail * vfs.f_frsize) - leave;
+	if (avail <= 0)
+		return 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return -1;
+	static char zeros[65536];
+	for (long left = avail; left > 0;) {
+		ssize_t w = write(fd, zeros, left < (long)sizeof zeros ? (size_t)left :
+					     sizeof zeros);
+		if (w <= 0)
+			break;
+		left -= w;
+	}
+	close(fd);
+	return 0;
 }

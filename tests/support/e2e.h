@@ -111,4 +111,9 @@ void e2e_walk_free(e2e_walk_t *w);
 int e2e_mount_tmpfs(const char *dir, const char *size);
 int e2e_umount(const char *dir);
 
+/* e2e_fill fills the file system of dir but for leave bytes with a file at
+ * path (of zeros; nothing when less is free): a disk full, or nearly, for
+ * the write that comes next.  Returns 0 or -1. */
+int e2e_fill(const char *dir, const char *path, long leave);
+
 #endif
