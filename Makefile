@@ -393,7 +393,7 @@ MANS := $(PROGS:$(BIN)/%=$(BUILD)/man/%.1)
 man_name_extract := run VGG16 (or VGG-Face) once per face image, into a feature store
 man_name_train-head := train the softmax head on a feature store, as Keras does
 man_name_predict := say who is in a photo, with VGG16 (or VGG-Face) and a trained head
-man_name_featdb := inspect, export, verify and merge feature stores
+man_name_featdb := inspect, export, verify, merge and mend feature stores
 man_name_verify := say whether two face photos are one person, against a threshold calibrated on a feature store
 man_name_nearest := find the stored faces nearest to a photo, exactly
 $(BUILD)/man/%.1: $(BIN)/%

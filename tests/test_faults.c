@@ -493,8 +493,9 @@ static void test_two_extracts(void **state)
 	snprintf(log2, sizeof log2, "%s/2.log", d);
 	char *ext[] = {proc_bin("extract"), "--in", g_faces, "--db", db, "--weights",
 		       (char *)tu_weights_path(), "--batch", "1", "-q", NULL};
-	static const char msg[] = "another program (extract or featdb merge) is "
-				  "writing to this store; wait for it to finish";
+	static const char msg[] = "another program (extract, featdb merge or featdb "
+				  "remove) is writing to this store; wait for it to "
+				  "finish";
 
 	/* The second starts while the first works (stopped, so that it cannot
 	 * finish first): it refuses. */

@@ -1,10 +1,12 @@
 /* test_featdb_tool.c - the real featdb program: info, export (read back with
  * the HDF5 library, every field checked), verify (finds damaged records,
  * the same report for any number of threads),
- * merge (two halves give the whole, byte for byte), the model each
+ * merge (two halves give the whole, byte for byte), remove (named records
+ * or the damaged ones, so that the store verifies again), the model each
  * names (VGG16's fc2 or VGG-Face's fc7), the store as --db, a store on a
  * read-only file system, and usage errors as every program reports them. Stores are made here with
- * featdb_write, so these tests do not depend on extract. */
+ * featdb_write, so these tests do not depend on extract, but for
+ * test_remove_then_extract, whose promise is extract's next run. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1296,14 +1298,24 @@ static void test_usage_errors(void **state)
 	static const struct { const char *args[4], *want; } cases[] = {
 		{{"--bogus", "info", "x"}, "featdb: unknown option --bogus\n"},
 		{{"info", "x", "--bogus"}, "featdb: unknown option --bogus\n"},
-		{{NULL}, "featdb: a command is needed: info, export, verify or merge\n"},
+		{{NULL}, "featdb: a command is needed: info, export, verify, merge or "
+			 "remove\n"},
 		{{"frobnicate"}, "featdb: unknown command 'frobnicate' (info, export, "
-				 "verify or merge)\n"},
+				 "verify, merge or remove)\n"},
 		{{"info"}, "featdb: info takes one store: featdb info DB\n"},
 		{{"export", "x"}, "featdb: export needs --out FILE.h5: featdb export DB "
 				  "--out FILE.h5\n"},
 		{{"merge", "x"}, "featdb: merge needs OUT and at least one IN: featdb "
 				 "merge OUT IN...\n"},
+		{{"remove"}, "featdb: remove needs a store: featdb remove DB KEY... or "
+			     "featdb remove DB --damaged\n"},
+		{{"remove", "x"}, "featdb: remove needs the keys of the records to "
+				  "remove (featdb remove DB KEY...), or --damaged\n"},
+		{{"remove", "x", "--damaged", "k"}, "featdb: remove takes keys or "
+						    "--damaged, not both ('k' with "
+						    "--damaged)\n"},
+		{{"verify", "x", "--damaged"}, "featdb: verify has no option --damaged\n"},
+		{{"remove", "x", "k", "--out=y"}, "featdb: remove has no option --out\n"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char *argv[6] = {FEATDB};
@@ -1516,6 +1528,343 @@ static void test_read_only_media(void **state)
 	tu_rm_rf(d);
 }
 
+/* The store's data.mdb as it is now (malloc'd, *len bytes): what a refused
+ * command must leave byte for byte (tu_assert_file_holds). */
+static uint8_t *data_mdb(const char *db, char *path, size_t size, size_t *len)
+{
+	snprintf(path, size, "%s/data.mdb", db);
+	uint8_t *b = tu_read_file(path, len);
+	assert_non_null(b);
+	return b;
+}
+
+/* The store's count and class list as its metadata says. */
+static void assert_meta(const char *db, uint64_t count, int nclasses)
+{
+	featdb_t *f = NULL;
+	featdb_meta_t m = {0};
+	char err[ERR_LEN];
+	if (featdb_open(db, FEATDB_RDONLY, &f, err) || featdb_meta_get(f, &m, err))
+		fail_msg("%s", err);
+	assert_int_equal(m.count, count);
+	assert_int_equal(m.nclasses, nclasses);
+	for (int c = 0; c < nclasses && nclasses == 4; c++)
+		assert_string_equal(m.classes[c], all_classes[c]);
+	featdb_meta_free(&m);
+	featdb_close(f);
+}
+
+/* featdb remove DB KEY... removes those records in one commit, the others
+ * byte for byte as they were (the store then a store written without
+ * them), the count rewritten, the class list kept: dave keeps his name
+ * with no record left, as when his folder is removed.  A key named twice
+ * is removed once; --db names the store as elsewhere. */
+static void test_remove_keys(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char db[4200], ref[4200], want[4400], why[ERR_LEN];
+	int st;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	snprintf(ref, sizeof ref, "%s/ref.lmdb", d);
+	make_store(db, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	static const int seven[] = {0, 1, 2, 3, 5, 6, 8}, six[] = {0, 1, 2, 3, 5, 6};
+
+	char *argv[] = {FEATDB, "remove", db, "bob/2.jpg", "carol/sub/3.jpg", NULL};
+	char *log = run(argv, &st, d);
+	snprintf(want, sizeof want, "featdb: removed 2 records from %s; 7 remain\n", db);
+	if (st != 0 || strcmp(log, want) != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	make_store(ref, seven, 7, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	if (e2e_same_store(ref, db, why))
+		fail_msg("%s", why);
+	assert_meta(db, 7, 4);
+	char *verify[] = {FEATDB, "verify", db, NULL};
+	log = run(verify, &st, d);
+	if (st != 0 || !strstr(log, "7 records, all good"))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+
+	char *by_db[] = {FEATDB, "remove", "--db", db, "dave/1.jpg", "dave/1.jpg", NULL};
+	log = run(by_db, &st, d);
+	snprintf(want, sizeof want, "featdb: removed 1 record from %s; 6 remain\n", db);
+	if (st != 0 || strcmp(log, want) != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	tu_rm_rf(ref);
+	make_store(ref, six, 6, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	if (e2e_same_store(ref, db, why))
+		fail_msg("%s", why);
+	assert_meta(db, 6, 4);
+	log = run(verify, &st, d);
+	assert_int_equal(st, 0);
+	free(log);
+	tu_rm_rf(d);
+}
+
+/* A key the store does not hold stops the removal before anything is
+ * written: exit 1, the key named (and how many others are missing), the
+ * store byte for byte as it was, the keys it holds included. */
+static void test_remove_missing_key(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char db[4200], data[4300], want[4400];
+	size_t len;
+	int st;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	make_store(db, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	uint8_t *before = data_mdb(db, data, sizeof data, &len);
+
+	char *one[] = {FEATDB, "remove", db, "alice/1.jpg", "zed/1.jpg", NULL};
+	char *log = run(one, &st, d);
+	snprintf(want, sizeof want, "featdb: error: %s holds no record 'zed/1.jpg'; "
+		 "nothing was removed\n", db);
+	if (st != 1 || strcmp(log, want) != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	tu_assert_file_holds(data, before, len);
+
+	char *three[] = {FEATDB, "remove", db, "zed/1.jpg", "alice/1.jpg", "zed/2.jpg",
+			 "bob/1.jpg", "alice/9.jpg", NULL};
+	log = run(three, &st, d);
+	snprintf(want, sizeof want, "featdb: error: %s holds no record 'zed/1.jpg' (2 "
+		 "other keys named are missing too); nothing was removed\n", db);
+	if (st != 1 || strcmp(log, want) != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	tu_assert_file_holds(data, before, len);
+	assert_meta(db, 9, 4);
+	free(before);
+	tu_rm_rf(d);
+}
+
+/* remove --damaged removes what featdb verify reports, a record with a
+ * flipped bit and one cut short (their images gone: no extract can
+ * replace them), listing each with why, as verify does; the store then
+ * verifies and is the store of the sound records.  Nothing damaged: it
+ * says so and writes nothing, but for a metadata count that disagrees
+ * with the records, which it rewrites and says. */
+static void test_remove_damaged(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char db[4200], ref[4200], data[4300], want[3][9000], why[ERR_LEN];
+	int st;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	snprintf(ref, sizeof ref, "%s/ref.lmdb", d);
+	make_store(db, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	put_damaged(db, 4, 0);
+	put_damaged(db, 6, 2);
+	char *verify[] = {FEATDB, "verify", db, NULL};
+	char *log = run(verify, &st, d);
+	if (st != 1 || !strstr(log, "2 of 9 records are bad"))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+
+	char *argv[] = {FEATDB, "remove", db, "--damaged", NULL};
+	log = run(argv, &st, d);
+	snprintf(want[0], sizeof want[0], "removed\tbob/2.jpg\tCRC mismatch: stored ");
+	snprintf(want[1], sizeof want[1], "removed\tcarol/2.jpg\trecord is 86 bytes, "
+		 "its header says 172 ");
+	snprintf(want[2], sizeof want[2], "featdb: removed 2 damaged records from %s; "
+		 "7 remain\n", db);
+	for (int i = 0; i < 3; i++)
+		if (st != 0 || !strstr(log, want[i]))
+			fail_msg("exit %d, want '%s' in:\n%s", st, want[i], log);
+	assert_int_equal(tu_count(log, "\n"), 3);
+	free(log);
+	log = run(verify, &st, d);
+	if (st != 0 || !strstr(log, "7 records, all good"))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	static const int sound[] = {0, 1, 2, 3, 5, 7, 8};
+	make_store(ref, sound, 7, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	if (e2e_same_store(ref, db, why))
+		fail_msg("%s", why);
+	assert_meta(db, 7, 4);
+
+	/* Nothing damaged: said, nothing written. */
+	size_t n0;
+	uint8_t *before = data_mdb(db, data, sizeof data, &n0);
+	log = run(argv, &st, d);
+	snprintf(want[0], sizeof want[0], "featdb: %s holds no damaged record; 7 "
+		 "records, nothing removed\n", db);
+	if (st != 0 || strcmp(log, want[0]) != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	tu_assert_file_holds(data, before, n0);
+	free(before);
+
+	/* A count that disagrees with the records (a writer stopped between
+	 * them, or another program's): rewritten, and verify passes. */
+	if (e2e_raw_put_meta(db, "count", "12", why))
+		fail_msg("%s", why);
+	log = run(verify, &st, d);
+	if (st != 1 || !strstr(log, "the metadata counts 12 records, the store holds 7"))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	log = run(argv, &st, d);
+	snprintf(want[0], sizeof want[0], "featdb: %s: the metadata counted 12 records, "
+		 "the store held 7: count rewritten\nfeatdb: %s holds no damaged "
+		 "record; 7 records, nothing removed\n", db, db);
+	if (st != 0 || strcmp(log, want[0]) != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	log = run(verify, &st, d);
+	if (st != 0 || !strstr(log, "7 records, all good"))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	if (e2e_same_store(ref, db, why))
+		fail_msg("%s", why);
+	tu_rm_rf(d);
+}
+
+/* A store whose writer lock is held (an extract or a merge writing it) is
+ * refused, named keys or --damaged, the store unchanged; once the writer is
+ * done, the removal goes through. */
+static void test_remove_locked(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char db[4200], data[4300], want[4400], err[ERR_LEN];
+	size_t len;
+	int st, fd;
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	make_store(db, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	put_damaged(db, 0, 0);
+	uint8_t *before = data_mdb(db, data, sizeof data, &len);
+	if (featdb_lock_writer(db, &fd, err))
+		fail_msg("%s", err);
+
+	char *keys[] = {FEATDB, "remove", db, "bob/1.jpg", NULL};
+	char *damaged[] = {FEATDB, "remove", db, "--damaged", NULL};
+	char *const *argvs[] = {keys, damaged};
+	snprintf(want, sizeof want, "featdb: error: %s: another program (extract, "
+		 "featdb merge or featdb remove) is writing to this store; wait for it "
+		 "to finish\n", db);
+	for (int i = 0; i < 2; i++) {
+		char *log = run((char *const *)argvs[i], &st, d);
+		if (st != 1 || strcmp(log, want) != 0)
+			fail_msg("case %d: exit %d:\n%s", i, st, log);
+		free(log);
+		tu_assert_file_holds(data, before, len);
+	}
+	close(fd);
+	char *log = run(damaged, &st, d);
+	if (st != 0 || !strstr(log, "featdb: removed 1 damaged record from "))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	assert_meta(db, 8, 4);
+	free(before);
+	tu_rm_rf(d);
+}
+
+/* A record removed while its image is still in the folder is extracted
+ * again by the next extract (its key missing, as a new image's), and the
+ * store is then, records and metadata, the store a fresh extract makes:
+ * the first extract in batches of 1 and the rerun too, the fresh one in
+ * batches of 8. */
+static void test_remove_then_extract(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], db[4200], fresh[4200], log[4200], want[4400], why[ERR_LEN];
+	int st;
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(db, sizeof db, "%s/s.lmdb", d);
+	snprintf(fresh, sizeof fresh, "%s/fresh.lmdb", d);
+	snprintf(log, sizeof log, "%s/extract.log", d);
+	static const char *const imgs[] = {"ann/1.ppm", "ann/2.ppm", "bob/1.ppm",
+					   "bob/2.pgm", "cy/1.ppm"};
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(e2e_write_pnm(in, imgs[i], 40 + 7 * i, 50 - 3 * i, i == 3,
+					       (uint64_t)i + 11), 0);
+	assert_int_equal(e2e_extract(in, fresh, log, "--batch", "8", NULL), 0);
+	assert_int_equal(e2e_extract(in, db, log, "--batch", "1", NULL), 0);
+	if (e2e_same_store(fresh, db, why) || e2e_same_meta(fresh, db, why))
+		fail_msg("%s", why);
+
+	char *argv[] = {FEATDB, "remove", db, "bob/1.ppm", "cy/1.ppm", NULL};
+	char *out = run(argv, &st, d);
+	snprintf(want, sizeof want, "featdb: removed 2 records from %s; 3 remain\n", db);
+	if (st != 0 || strcmp(out, want) != 0)
+		fail_msg("exit %d:\n%s", st, out);
+	free(out);
+	/* cy keeps his name with no record. */
+	featdb_t *f = NULL;
+	featdb_meta_t m = {0};
+	if (featdb_open(db, FEATDB_RDONLY, &f, why) || featdb_meta_get(f, &m, why))
+		fail_msg("%s", why);
+	assert_int_equal(m.count, 3);
+	assert_int_equal(m.nclasses, 3);
+	assert_string_equal(m.classes[2], "cy");
+	featdb_meta_free(&m);
+	featdb_close(f);
+	assert_int_not_equal(e2e_same_store(fresh, db, why), 0);
+
+	assert_int_equal(e2e_extract(in, db, log, "--batch", "1", NULL), 0);
+	out = tu_slurp(log);
+	if (!strstr(out, "extracted 2, already present 3, skipped 0"))
+		fail_msg("extract's rerun said:\n%s", out);
+	free(out);
+	if (e2e_same_store(fresh, db, why) || e2e_same_meta(fresh, db, why))
+		fail_msg("%s", why);
+	tu_rm_rf(d);
+}
+
+/* A disk full at the removal's commit (LMDB writes the changed pages to new
+ * places before the meta page that makes them the store): exit 1 in one
+ * line that says so, the store its records and metadata as they were; with
+ * space again, the same command goes through.  A real tmpfs: skipped where
+ * mount(8) is not allowed. */
+static void test_remove_full_disk(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char store[4200], mnt[4200], copy[4300], filler[4300], same[2][ERR_LEN];
+	int st, again_st = -1, setup;
+	snprintf(store, sizeof store, "%s/s.lmdb", d);
+	snprintf(mnt, sizeof mnt, "%s/disk", d);
+	snprintf(copy, sizeof copy, "%s/s.lmdb", mnt);
+	snprintf(filler, sizeof filler, "%s/filler", mnt);
+	make_store(store, everyone, 9, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	if (e2e_mount_tmpfs(mnt, "1m")) {
+		tu_rm_rf(d);
+		skip(); /* not root, or no mount(8) */
+	}
+	char *cp[] = {"/bin/cp", "-r", store, mnt, NULL};
+	char *argv[] = {FEATDB, "remove", copy, "bob/1.jpg", NULL};
+	char *log = NULL, *again = NULL;
+	setup = quietly(cp) || e2e_fill(mnt, filler, 0);
+	if (!setup) {
+		log = run(argv, &st, d);
+		if (e2e_same_store(store, copy, same[0]) == 0)
+			same[0][0] = 0;
+		if (e2e_same_meta(store, copy, same[1]) == 0)
+			same[1][0] = 0;
+		unlink(filler);
+		again = run(argv, &again_st, d);
+	}
+	/* The mount goes before any assertion can end the test. */
+	assert_int_equal(e2e_umount(mnt), 0);
+	assert_int_equal(setup, 0);
+	char named[4400];
+	snprintf(named, sizeof named, "featdb: error: %s: commit: ", copy);
+	if (st != 1 || tu_count(log, "\n") != 1 || strncmp(log, named, strlen(named)) ||
+	    !strstr(log, "No space left on device") ||
+	    !strstr(log, "; nothing was removed\n"))
+		fail_msg("featdb remove on a full disk: exit %d\n%s", st, log);
+	for (int i = 0; i < 2; i++)
+		if (same[i][0])
+			fail_msg("after the full disk: %s", same[i]);
+	if (again_st != 0 || !strstr(again, "featdb: removed 1 record from "))
+		fail_msg("featdb remove with space again: exit %d\n%s", again_st, again);
+	free(log), free(again);
+	tu_rm_rf(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1531,6 +1880,12 @@ int main(void)
 		cmocka_unit_test(test_bad_links_named),
 		cmocka_unit_test(test_merge_damaged),
 		cmocka_unit_test(test_merge_damaged_class_replaced),
+		cmocka_unit_test(test_remove_keys),
+		cmocka_unit_test(test_remove_missing_key),
+		cmocka_unit_test(test_remove_damaged),
+		cmocka_unit_test(test_remove_locked),
+		cmocka_unit_test(test_remove_then_extract),
+		cmocka_unit_test(test_remove_full_disk),
 		cmocka_unit_test(test_model_named),
 		cmocka_unit_test(test_conv_named),
 		cmocka_unit_test(test_options),

@@ -1,10 +1,13 @@
-/* featdb - inspect, export, verify and merge feature stores (common/store/featdb.h):
- * the command line; each command lives in train/featdb/ (featdb_tool.h).
+/* featdb - inspect, export, verify, merge and mend feature stores
+ * (common/store/featdb.h): the command line; each command lives in
+ * train/featdb/ (featdb_tool.h).
  *
  *   featdb info DB                  (or featdb info --db DB)
  *   featdb export DB --out feats.h5
  *   featdb verify DB [--threads N]
- *   featdb merge OUT IN...          (or featdb merge --out OUT IN...) */
+ *   featdb merge OUT IN...          (or featdb merge --out OUT IN...)
+ *   featdb remove DB KEY...         (or featdb remove --db DB KEY...)
+ *   featdb remove DB --damaged */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,13 +39,22 @@ static const char usage[] =
 	"  featdb merge OUT IN...       merge stores made with the same weights\n"
 	"                               and settings (--conv included) into OUT\n"
 	"                               (created if needed)\n"
+	"  featdb remove DB KEY...      remove the records of the keys (image\n"
+	"                               paths, as verify lists them) in one\n"
+	"                               commit: all of them, or none when one is\n"
+	"                               missing; the class list stays as it is\n"
+	"  featdb remove DB --damaged   remove every record verify reports bad,\n"
+	"                               listing each; the metadata's count is\n"
+	"                               rewritten: verify then passes\n"
 	"\n"
 	"options:\n"
-	"  --db DB        the store of info, export and verify, as the other\n"
-	"                 programs name it (featdb info --db feats.lmdb)\n"
+	"  --db DB        the store of info, export, verify and remove, as the\n"
+	"                 other programs name it (featdb info --db feats.lmdb)\n"
 	"  --out PATH     export's HDF5 file; merge's OUT\n"
+	"  --damaged      remove's: the records verify reports bad\n"
 	"  --threads N    compute threads (verify; default: one per CPU); info,\n"
-	"                 export and merge accept it and run on one thread\n"
+	"                 export, merge and remove accept it and run on one\n"
+	"                 thread\n"
 	"  -h, --help     this text\n"
 	"  --help-dev     the options and variables for development and tests\n"
 	"  --version      print the version\n"
@@ -56,12 +68,13 @@ static const char usage_dev[] =
 	"\n"
 	"  featdb has no options or variables of that kind.\n";
 
-/* The command line: the command, its store (info, export, verify), export's
- * file or merge's OUT, merge's inputs, verify's compute threads. */
+/* The command line: the command, its store (info, export, verify, remove),
+ * export's file or merge's OUT, merge's inputs, remove's keys or --damaged,
+ * verify's compute threads. */
 typedef struct args {
 	const char *cmd, *db, *out;
-	char **in;
-	int nin;
+	char **in, **keys;
+	int nin, nkeys, damaged;
 	long threads; /* 0 until parsed: one per CPU */
 } args_t;
 
@@ -85,10 +98,11 @@ static int store_operand(args_t *a, char **ops, int n)
  * exit status; --help and --version print and exit (cli_answer). */
 static int parse_args(int argc, char **argv, args_t *a, int *status)
 {
-	enum { O_DB = 256, O_OUT, O_THREADS, O_VERSION, O_HELP_DEV };
+	enum { O_DB = 256, O_OUT, O_DAMAGED, O_THREADS, O_VERSION, O_HELP_DEV };
 	static const struct option lo[] = {
 		{"db", required_argument, 0, O_DB},
 		{"out", required_argument, 0, O_OUT},
+		{"damaged", no_argument, 0, O_DAMAGED},
 		{"threads", required_argument, 0, O_THREADS},
 		{"help", no_argument, 0, 'h'},
 		{"help-dev", no_argument, 0, O_HELP_DEV},
@@ -103,6 +117,7 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 		switch (c) {
 		case O_DB: a->db = optarg; break;
 		case O_OUT: a->out = optarg; break;
+		case O_DAMAGED: a->damaged = 1; break;
 		case O_THREADS:
 			if (cli_long(PROG, "--threads", optarg, 1, 256, &a->threads)) {
 				*status = CLI_USAGE;
@@ -121,23 +136,49 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 	int n = argc - optind;
 	*status = CLI_USAGE;
 	if (n == 0) {
-		cli_usage(PROG, "a command is needed: info, export, verify or merge");
+		cli_usage(PROG, "a command is needed: info, export, verify, merge or "
+			  "remove");
 		return -1;
 	}
 	a->cmd = ops[0];
 	ops++, n--;
-	int export = strcmp(a->cmd, "export") == 0, merge = strcmp(a->cmd, "merge") == 0;
-	if (!export && !merge && strcmp(a->cmd, "info") != 0 &&
+	int export = strcmp(a->cmd, "export") == 0, merge = strcmp(a->cmd, "merge") == 0,
+	    remove = strcmp(a->cmd, "remove") == 0;
+	if (!export && !merge && !remove && strcmp(a->cmd, "info") != 0 &&
 	    strcmp(a->cmd, "verify") != 0) {
-		cli_usage(PROG, "unknown command '%s' (info, export, verify or merge)",
-			  a->cmd);
+		cli_usage(PROG, "unknown command '%s' (info, export, verify, merge or "
+			  "remove)", a->cmd);
 		return -1;
 	}
 	if (a->out && !export && !merge) {
 		cli_usage(PROG, "%s has no option --out", a->cmd);
 		return -1;
 	}
-	if (merge) {
+	if (a->damaged && !remove) {
+		cli_usage(PROG, "%s has no option --damaged", a->cmd);
+		return -1;
+	}
+	if (remove) {
+		if (!a->db && n)
+			a->db = ops[0], ops++, n--;
+		if (!a->db) {
+			cli_usage(PROG, "remove needs a store: featdb remove DB KEY... or "
+				  "featdb remove DB --damaged");
+			return -1;
+		}
+		if (a->damaged && n) {
+			cli_usage(PROG, "remove takes keys or --damaged, not both ('%s' "
+				  "with --damaged)", ops[0]);
+			return -1;
+		}
+		if (!a->damaged && n == 0) {
+			cli_usage(PROG, "remove needs the keys of the records to remove "
+				  "(featdb remove DB KEY...), or --damaged");
+			return -1;
+		}
+		a->keys = ops;
+		a->nkeys = n;
+	} else if (merge) {
 		if (a->db) {
 			cli_usage(PROG, "merge takes its stores as operands: featdb merge "
 				  "OUT IN... (or --out OUT IN...)");
@@ -177,10 +218,13 @@ int main(int argc, char **argv)
 		status = fdb_export(a.db, a.out);
 	else if (strcmp(a.cmd, "verify") == 0)
 		status = fdb_verify(a.db, (int)a.threads);
+	else if (strcmp(a.cmd, "remove") == 0)
+		status = fdb_remove(a.db, a.nkeys, a.keys, a.damaged);
 	else
 		status = fdb_merge(a.out, a.nin, a.in);
-	/* info's report and verify's verdict are the answer: one that did not
-	 * reach the standard output is a failure. */
+	/* info's report, verify's verdict and the records remove --damaged
+	 * removed are the answer: one that did not reach the standard output is
+	 * a failure. */
 	if (status == CLI_OK && cli_flush_stdout(PROG))
 		status = CLI_ERROR;
 	return status;

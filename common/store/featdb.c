@@ -276,9 +276,9 @@ int featdb_lock_writer(const char *path, int *fd, char *err)
 		close(*fd);
 		*fd = -1;
 		if (e == EWOULDBLOCK)
-			return err_set(err, ERR_IO, "%s: another program (extract or "
-				       "featdb merge) is writing to this store; wait "
-				       "for it to finish", path);
+			return err_set(err, ERR_IO, "%s: another program (extract, "
+				       "featdb merge or featdb remove) is writing to "
+				       "this store; wait for it to finish", path);
 		return err_set(err, ERR_IO, "%s: %s", lock, strerror(e));
 	}
 	return 0;

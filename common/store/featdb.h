@@ -254,8 +254,9 @@ int featdb_is_store_file(const char *name);
 
 /* featdb_lock_writer takes the store's writer lock (an exclusive flock on
  * path/extract.lock, the name extract has always used), held until *fd is
- * closed: extract and featdb merge take it before they write, so that two
- * writers never meet in one store, and the second refuses clearly.  0, or
+ * closed: extract, featdb merge and featdb remove take it before they
+ * write, so that two writers never meet in one store, and the second
+ * refuses clearly.  0, or
  * ERR_IO (another writer holds it; or the lock file cannot be made). */
 int featdb_lock_writer(const char *path, int *fd, char *err);
 

@@ -31,6 +31,12 @@ int fdb_export(const char *db, const char *out);
  * input's sound one. */
 int fdb_merge(const char *out, int nin, char **in);
 
+/* remove DB KEY... or remove DB --damaged (damaged non-zero, nkeys 0): the
+ * records of the keys, every one held, or every record verify reports bad,
+ * removed in one commit under the store's writer lock, the metadata's count
+ * rewritten to the records that remain, the class list kept (remove.c). */
+int fdb_remove(const char *db, int nkeys, char **keys, int damaged);
+
 /* fdb_strays_t: OUT's records that decode with a class outside OUT's list
  * (merge_strays.c), which would pass for one of the people a merge adds
  * (featdb_write refuses to renumber them): each key, why it is damaged,
@@ -65,6 +71,11 @@ void fdb_strays_free(fdb_strays_t *s);
 /* fdb_open_store opens path read-only with its metadata into *db and *meta,
  * printing the error (an empty store is one); returns 0 or the error. */
 int fdb_open_store(const char *path, featdb_t **db, featdb_meta_t *meta);
+
+/* fdb_empty_why: rc, after the library's ERR_MISSING for a store with no
+ * metadata (an extract stopped before its first commit) is put in err in
+ * featdb's words, with the way on (path: the store as named). */
+int fdb_empty_why(int rc, const char *path, char *err);
 
 /* fdb_scan reads the metadata and every record of path (opened read-only)
  * in one snapshot, so that they agree while an extract writes; fn reports

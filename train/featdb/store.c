@@ -6,10 +6,7 @@
 #include "error.h"
 #include "featdb_tool.h"
 
-/* empty_why: rc, after the library's ERR_MISSING for a store with no
- * metadata (an extract stopped before its first commit) is put in featdb's
- * words, with the way on. */
-static int empty_why(int rc, const char *path, char *err)
+int fdb_empty_why(int rc, const char *path, char *err)
 {
 	if (rc == ERR_MISSING)
 		snprintf(err, ERR_LEN, "%s: an empty store: nothing is written in it "
@@ -22,7 +19,7 @@ int fdb_open_store(const char *path, featdb_t **db, featdb_meta_t *meta)
 	char err[ERR_LEN];
 	int rc = featdb_open(path, FEATDB_RDONLY, db, err);
 	if (rc == 0)
-		rc = empty_why(featdb_meta_get(*db, meta, err), path, err);
+		rc = fdb_empty_why(featdb_meta_get(*db, meta, err), path, err);
 	if (rc) {
 		cli_error(PROG, "%s", err);
 		featdb_close(*db);
@@ -38,7 +35,7 @@ int fdb_scan(const char *path, featdb_meta_t *meta, featdb_foreach_fn fn,
 	int rc = featdb_open(path, FEATDB_RDONLY, &db, err);
 
 	if (rc == 0)
-		rc = empty_why(featdb_scan(db, meta, fn, ctx, err), path, err);
+		rc = fdb_empty_why(featdb_scan(db, meta, fn, ctx, err), path, err);
 	featdb_close(db);
 	return rc;
 }
@@ -60,7 +57,7 @@ int fdb_scan_blocks(const char *path, featdb_meta_t *meta, int n, featdb_block_f
 	int rc = featdb_open(path, FEATDB_RDONLY, &db, err);
 
 	if (rc == 0)
-		rc = empty_why(featdb_blocks(db, meta, n, fn, ctx, err), path, err);
+		rc = fdb_empty_why(featdb_blocks(db, meta, n, fn, ctx, err), path, err);
 	if (rc)
 		cli_error(PROG, "%s", err);
 	featdb_close(db);
