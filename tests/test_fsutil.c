@@ -513,6 +513,35 @@ static void test_dest_id(void **state)
 	assert_int_equal(fsutil_dest_id(at("nowhere/x.csv"), &a), -1);
 }
 
+/* fsutil_dest_writable: a file can be made in a folder that exists, at
+ * a new name, an old one, through a link (even a dangling one into an
+ * existing folder), and at a device; not in a missing folder, through a
+ * link that leads back to itself or through one into a missing folder,
+ * each with its errno. */
+static void test_dest_writable(void **state)
+{
+	(void)state;
+	assert_int_equal(mkdir(at("wr"), 0755), 0);
+	assert_int_equal(fsutil_dest_writable(at("wr/new.csv")), 0);
+	assert_int_equal(tu_write_file(at("wr/old.csv"), "x", 1), 0);
+	assert_int_equal(fsutil_dest_writable(at("wr/old.csv")), 0);
+	assert_int_equal(symlink("wr/later.csv", at("wr-dangling")), 0);
+	assert_int_equal(fsutil_dest_writable(at("wr-dangling")), 0);
+	assert_int_equal(fsutil_dest_writable("/dev/null"), 0);
+
+	errno = 0;
+	assert_int_equal(fsutil_dest_writable(at("wr/missing/x.csv")), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(symlink("wr-loop", at("wr-loop")), 0);
+	errno = 0;
+	assert_int_equal(fsutil_dest_writable(at("wr-loop")), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(symlink("wr/missing/x.csv", at("wr-nowhere")), 0);
+	errno = 0;
+	assert_int_equal(fsutil_dest_writable(at("wr-nowhere")), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 /* What a link names is what is judged: a link to a file of ours may be
  * replaced, one to a photo or a folder is refused and named as a link; a
  * dangling link has nothing to lose. */
@@ -566,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_target),
 		cmocka_unit_test(test_dest_through_link),
 		cmocka_unit_test(test_dest_id),
+		cmocka_unit_test(test_dest_writable),
 		cmocka_unit_test(test_replaceable_through_link),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -1362,6 +1363,46 @@ static void test_out_through_link(void **state)
 	assert_true(S_ISLNK(st.st_mode));
 }
 
+/* --confusion's file is written after the training, so a missing folder,
+ * a link that leads back to itself or a read-only disk was found only
+ * then: the training's time lost, the run failed, the matrix not written.
+ * Now each is refused before training, in one line, nothing written. */
+static void test_confusion_checked_first(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("confirst.lmdb", &s);
+	const char *out = path_in("confirst.txt"), *head = path_in("confirst.h5");
+	const char *loop = path_in("conlooping"), *disk = path_in("condisk");
+	char csv[600], want[1400];
+
+	snprintf(csv, sizeof csv, "%s/c.csv", path_in("nowhere"));
+	snprintf(want, sizeof want, "--confusion %s: No such file or directory", csv);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--test-split", "0.25",
+			      "--out", head, "--confusion", csv, NULL), want);
+	assert_false(tu_exists(head));
+
+	assert_int_equal(symlink("conlooping", loop), 0);
+	snprintf(want, sizeof want, "--confusion %s: Too many levels of symbolic links; "
+		 "a symbolic link on the way leads back to itself", loop);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--test-split", "0.25",
+			      "--out", head, "--confusion", loop, NULL), want);
+	assert_false(tu_exists(head));
+	unlink(loop);
+
+	if (e2e_mount_tmpfs(disk, "16k"))
+		skip(); /* not root, or no mount(8) */
+	snprintf(csv, sizeof csv, "%s/c.csv", disk);
+	int ro = mount("none", disk, "none", MS_REMOUNT | MS_RDONLY, NULL);
+	int st = ro ? -1 : run(out, "--db", store, "--epochs", "1", "-q", "--test-split", "0.25",
+			       "--out", head, "--confusion", csv, NULL);
+	assert_int_equal(e2e_umount(disk), 0);
+	assert_int_equal(ro, 0);
+	snprintf(want, sizeof want, "--confusion %s: Read-only file system", csv);
+	expect_error(out, st, want);
+	assert_false(tu_exists(head));
+}
+
 /* --out or --history a symbolic link that leads back to itself said only
  * "Too many levels of symbolic links"; it now says what to do, before
  * training, nothing written. */
@@ -2189,6 +2230,7 @@ int main(void)
 		cmocka_unit_test(test_out_link_turned_during_training),
 		cmocka_unit_test(test_outputs_one_file),
 		cmocka_unit_test(test_output_link_loop),
+		cmocka_unit_test(test_confusion_checked_first),
 		cmocka_unit_test(test_partial_store),
 		cmocka_unit_test(test_parity_with_pytorch),
 		cmocka_unit_test(test_parity_with_keras_synthetic),

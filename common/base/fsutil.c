@@ -284,6 +284,19 @@ int fsutil_dest_id(const char *path, fsutil_dest_id_t *id)
 	return 0;
 }
 
+int fsutil_dest_writable(const char *path)
+{
+	char real[4096], dir[4096];
+	fsutil_dest_id_t id;
+	int rc = fsutil_dest_id(path, &id);
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (fsutil_target(path, real, sizeof real) || fsutil_dir_of(real, dir, sizeof dir))
+		return -1;
+	return access(dir, W_OK) == 0 ? 0 : -1;
+}
+
 int fsutil_same_dest(const fsutil_dest_id_t *a, const fsutil_dest_id_t *b)
 {
 	if (a->exists && b->exists)

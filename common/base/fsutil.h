@@ -155,6 +155,13 @@ typedef struct fsutil_dest_id {
  * errno when it cannot be told (a missing folder: the write says so). */
 int fsutil_dest_id(const char *path, fsutil_dest_id_t *id);
 
+/* fsutil_dest_writable: 0 when a file written whole at path (through a
+ * link, at the file it names) can be made there: its folder exists and
+ * takes new files, or path is a stream or a device; else -1 with errno (a
+ * missing folder, a link loop, a read-only folder).  For outputs written
+ * after the work, checked before it. */
+int fsutil_dest_writable(const char *path);
+
 /* fsutil_same_dest: whether a and b (fsutil_dest_id's) are one file. */
 int fsutil_same_dest(const fsutil_dest_id_t *a, const fsutil_dest_id_t *b);
 
