@@ -1490,8 +1490,10 @@ static void test_read_only_media(void **state)
 	char *export[] = {FEATDB, "export", copy, "--out", h5, NULL};
 	char *merge[] = {FEATDB, "merge", copy, store, NULL};
 	char *calibrate[] = {proc_bin("verify"), "--calibrate", "--db", copy, NULL};
-	char *out[2][5] = {{0}};
-	int st[2][5], setup = quietly(cp_all) || quietly(ro);
+	char *remove_key[] = {FEATDB, "remove", copy, "bob/2.jpg", NULL};
+	char *remove_damaged[] = {FEATDB, "remove", copy, "--damaged", NULL};
+	char *out[2][7] = {{0}};
+	int st[2][7], setup = quietly(cp_all) || quietly(ro);
 
 	for (int pass = 0; pass < 2 && !setup; pass++) {
 		out[pass][0] = run(info, &st[pass][0], d);
@@ -1499,6 +1501,8 @@ static void test_read_only_media(void **state)
 		out[pass][2] = run(export, &st[pass][2], d);
 		out[pass][3] = run(merge, &st[pass][3], d);
 		out[pass][4] = run(calibrate, &st[pass][4], d);
+		out[pass][5] = run(remove_key, &st[pass][5], d);
+		out[pass][6] = run(remove_damaged, &st[pass][6], d);
 		if (pass == 0)
 			setup = quietly(rw) || quietly(rm_lock) || quietly(ro);
 	}
@@ -1517,12 +1521,21 @@ static void test_read_only_media(void **state)
 						 "Read-only file system"))
 			fail_msg("featdb merge into it %s: exit %d\n%s", how, st[pass][3],
 				 out[pass][3]);
+		/* remove, both ways, as merge: one line, before it reads. */
+		for (int k = 5; k < 7; k++)
+			if (st[pass][k] != 1 ||
+			    strchr(out[pass][k], '\n') != out[pass][k] + strlen(out[pass][k]) - 1 ||
+			    !strstr(out[pass][k], "cannot write the store: Read-only file "
+				    "system"))
+				fail_msg("featdb remove%s on it %s: exit %d\n%s",
+					 k == 6 ? " --damaged" : "", how, st[pass][k],
+					 out[pass][k]);
 		/* Refused before it measures anything it could not keep. */
 		if (st[pass][4] != 1 || strncmp(out[pass][4], "verify: error: ", 15) != 0 ||
 		    !strstr(out[pass][4], "Read-only file system"))
 			fail_msg("verify --calibrate on it %s: exit %d\n%s", how, st[pass][4],
 				 out[pass][4]);
-		for (int k = 0; k < 5; k++)
+		for (int k = 0; k < 7; k++)
 			free(out[pass][k]);
 	}
 	tu_rm_rf(d);
