@@ -167,13 +167,15 @@ static int export_one(void *ctx, const char *key, size_t keylen,
 
 	if (rc)
 		return rc;
+	/* A damaged record stops the export (a NaN, or a class past the list,
+	 * in a user's numpy array is worse than no array), with the way on. */
+	char fault[ERR_LEN], way[ERR_LEN];
+	float *vec = x->feat + (size_t)x->n * (size_t)x->meta->dim;
 	if (!rec)
-		return err_set(x->err, ERR_FORMAT, "record '%.*s': %s (run featdb verify)",
-			       (int)keylen, key, why);
-	if (rec->dim != x->meta->dim)
-		return err_set(x->err, ERR_FORMAT, "record '%.*s' is %d-d, the store %d-d",
-			       (int)keylen, key, rec->dim, x->meta->dim);
-	featdb_rec_vector(rec, x->feat + (size_t)x->n * (size_t)x->meta->dim);
+		snprintf(fault, sizeof fault, "%s", why);
+	if (!rec || featdb_rec_sound(x->meta, rec, vec, fault))
+		return err_set(x->err, ERR_FORMAT, "record '%.*s': %s; %s", (int)keylen, key,
+			       fault, fdb_damaged_way(x->db, "export", way, sizeof way));
 	x->lab[x->n] = rec->cls;
 	x->split[x->n] = (uint8_t)rec->split;
 	if (!(x->key[x->n] = strndup(key, keylen)))

@@ -72,6 +72,12 @@ void fdb_strays_free(fdb_strays_t *s);
  * printing the error (an empty store is one); returns 0 or the error. */
 int fdb_open_store(const char *path, featdb_t **db, featdb_meta_t *meta);
 
+/* fdb_damaged_way puts into buf (len bytes) and returns what to do about a
+ * damaged record of the store path that stopped a command (`then`, say
+ * "export"): extract its image again, or featdb remove --damaged. */
+const char *fdb_damaged_way(const char *path, const char *then, char *buf,
+			    size_t len);
+
 /* fdb_empty_why: rc, after the library's ERR_MISSING for a store with no
  * metadata (an extract stopped before its first commit) is put in err in
  * featdb's words, with the way on (path: the store as named). */

@@ -137,8 +137,9 @@ static int merge_one(void *ctx, const char *key, size_t keylen,
 		return err_set(m->err, ERR_NOMEM, "out of memory");
 	rc = featdb_get(m->out, k, &have, &havelen, m->err);
 	if (rc == ERR_MISSING && in_bad) {
-		rc = err_set(m->err, ERR_FORMAT, "record '%s': %s (run featdb verify)",
-			     k, inwhy);
+		char way[ERR_LEN];
+		rc = err_set(m->err, ERR_FORMAT, "record '%s': %s; %s", k, inwhy,
+			     fdb_damaged_way(m->inpath, "merge", way, sizeof way));
 		free(k);
 		return rc;
 	}

@@ -63,3 +63,12 @@ int fdb_scan_blocks(const char *path, featdb_meta_t *meta, int n, featdb_block_f
 	featdb_close(db);
 	return rc;
 }
+
+const char *fdb_damaged_way(const char *path, const char *then, char *buf,
+			    size_t len)
+{
+	snprintf(buf, len, "extract its image into %s again (extract replaces a "
+		 "damaged record) or remove it (featdb remove %s --damaged), then %s "
+		 "again", path, path, then);
+	return buf;
+}
