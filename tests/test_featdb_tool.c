@@ -973,14 +973,12 @@ static void test_merge_damaged(void **state)
 			 "damaged record), then merge\n"))
 		fail_msg("exit %d:\n%s", st, log);
 	free(log);
-	featdb_t *f = NULL;
 	featdb_meta_t m = {0};
-	if (featdb_open(out, FEATDB_RDONLY, &f, why) || featdb_meta_get(f, &m, why))
+	if (e2e_store_meta(out, &m, why))
 		fail_msg("%s", why);
 	assert_int_equal(m.nclasses, 2);
 	assert_int_equal(m.count, 2);
 	featdb_meta_free(&m);
-	featdb_close(f);
 	tu_rm_rf(d);
 }
 
@@ -1605,17 +1603,15 @@ static uint8_t *data_mdb(const char *db, char *path, size_t size, size_t *len)
 /* The store's count and class list as its metadata says. */
 static void assert_meta(const char *db, uint64_t count, int nclasses)
 {
-	featdb_t *f = NULL;
 	featdb_meta_t m = {0};
 	char err[ERR_LEN];
-	if (featdb_open(db, FEATDB_RDONLY, &f, err) || featdb_meta_get(f, &m, err))
+	if (e2e_store_meta(db, &m, err))
 		fail_msg("%s", err);
 	assert_int_equal(m.count, count);
 	assert_int_equal(m.nclasses, nclasses);
 	for (int c = 0; c < nclasses && nclasses == 4; c++)
 		assert_string_equal(m.classes[c], all_classes[c]);
 	featdb_meta_free(&m);
-	featdb_close(f);
 }
 
 /* featdb remove DB KEY... removes those records in one commit, the others
@@ -1857,15 +1853,13 @@ static void test_remove_then_extract(void **state)
 		fail_msg("exit %d:\n%s", st, out);
 	free(out);
 	/* cy keeps his name with no record. */
-	featdb_t *f = NULL;
 	featdb_meta_t m = {0};
-	if (featdb_open(db, FEATDB_RDONLY, &f, why) || featdb_meta_get(f, &m, why))
+	if (e2e_store_meta(db, &m, why))
 		fail_msg("%s", why);
 	assert_int_equal(m.count, 3);
 	assert_int_equal(m.nclasses, 3);
 	assert_string_equal(m.classes[2], "cy");
 	featdb_meta_free(&m);
-	featdb_close(f);
 	assert_int_not_equal(e2e_same_store(fresh, db, why), 0);
 
 	assert_int_equal(e2e_extract(in, db, log, "--batch", "1", NULL), 0);

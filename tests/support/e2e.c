@@ -129,19 +129,27 @@ done:
 	return rc;
 }
 
-long e2e_store_count(const char *db)
+int e2e_store_meta(const char *db, featdb_meta_t *m, char *why)
 {
 	featdb_t *f = NULL;
+	int rc = featdb_open(db, FEATDB_RDONLY, &f, why);
+
+	if (rc == 0)
+		rc = featdb_meta_get(f, m, why);
+	featdb_close(f);
+	return rc ? -1 : 0;
+}
+
+long e2e_store_count(const char *db)
+{
 	featdb_meta_t m;
 	char err[ERR_LEN];
 	long n = -1;
 
-	if (featdb_open(db, FEATDB_RDONLY, &f, err) == 0 &&
-	    featdb_meta_get(f, &m, err) == 0) {
+	if (e2e_store_meta(db, &m, err) == 0) {
 		n = (long)m.count;
 		featdb_meta_free(&m);
 	}
-	featdb_close(f);
 	return n;
 }
 

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/featdb.h"
+
 /* e2e_mkdirs creates root and every folder of the relative path rel up to
  * its last '/' (the file's folder). */
 void e2e_mkdirs(const char *root, const char *rel);
@@ -28,6 +30,11 @@ int e2e_extract(const char *in, const char *db, const char *log, ...);
  * "<person>/<i>.jpg", split train), ReLU-like vectors from seed, weights
  * fingerprint "0123456789abcdef".  Returns 0 or -1. */
 int e2e_make_store(const char *path, int n, int D, uint64_t seed, char *why);
+
+/* e2e_store_meta reads the metadata of the store at db (opened read-only)
+ * into *m, which the caller frees (featdb_meta_free).  Returns 0, or -1
+ * with why. */
+int e2e_store_meta(const char *db, featdb_meta_t *m, char *why);
 
 /* e2e_store_count returns the records of the store at db as its metadata
  * counts them, or -1 when it cannot be read (yet). */
