@@ -13,11 +13,9 @@
  * into it; every combination of a sweep trains over the same array; the
  * chosen head is saved and scored once on the test set, and the
  * validation set suggests the --min-prob. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "base/fsutil.h"
 #include "cli.h"
 #include "error.h"
 #include "head/head.h"
@@ -85,11 +83,9 @@ static int plan(const th_opts_t *o, const th_split_t *s, char *err)
 	if (o->confusion && !s->ntest)
 		return err_set(err, ERR_ARG, "--confusion: no test set (no record is "
 			       "tagged test; give --test-split)");
-	if (o->confusion && fsutil_dest_writable(o->confusion)) {
-		char named[4200];
-		snprintf(named, sizeof named, "--confusion %s", o->confusion);
-		return fsutil_path_error(named, errno, ERR_IO, err);
-	}
+	int rc;
+	if (o->confusion && (rc = th_score_csv_check(o->confusion, err)))
+		return rc;
 	for (long i = 0; !s->nvalid && i < th_runs_of(o); i++) {
 		th_config_t c = th_config_of(o, (int)i);
 		if ((c.patience >= 0 || c.reduce_lr > 0) &&

@@ -208,17 +208,27 @@ static void put_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* csv_error: --confusion's file at path failed with errno e. */
+static int csv_error(const char *path, int e, char *err)
+{
+	char named[4200];
+	snprintf(named, sizeof named, "--confusion %s", path);
+	return fsutil_path_error(named, e, ERR_IO, err);
+}
+
+int th_score_csv_check(const char *path, char *err)
+{
+	return fsutil_dest_writable(path) ? csv_error(path, errno, err) : 0;
+}
+
 int th_score_csv(const char *path, const th_score_t *sc, char *const *classes,
 		 char *err)
 {
 	int K = sc->K;
 	fsutil_whole_t w;
 
-	if (fsutil_whole_open(&w, path)) {
-		char named[4200];
-		snprintf(named, sizeof named, "--confusion %s", path);
-		return fsutil_path_error(named, errno, ERR_IO, err);
-	}
+	if (fsutil_whole_open(&w, path))
+		return csv_error(path, errno, err);
 	fputs("true\\predicted", w.f);
 	for (int k = 0; k < K; k++) {
 		fputc(',', w.f);

@@ -442,6 +442,11 @@ void th_score_report(FILE *f, const th_score_t *sc, char *const *classes);
 int th_score_csv(const char *path, const th_score_t *sc, char *const *classes,
 		 char *err);
 
+/* th_score_csv_check, before training: 0 when th_score_csv can make its
+ * file at path (fsutil_dest_writable), else ERR_IO in th_score_csv's
+ * words ("--confusion PATH: No such file or directory"). */
+int th_score_csv_check(const char *path, char *err);
+
 /* th_score_free releases sc. */
 void th_score_free(th_score_t *sc);
 
