@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,37 @@ static void test_whole_link_and_device(void **state)
 	char err[ERR_LEN] = "/dev/full: writing failed: No space left on device";
 	assert_int_equal(fsutil_whole_failed(&w, ERR_IO, err), ERR_IO);
 	assert_string_equal(err, "/dev/full: writing failed: No space left on device");
+}
+
+/* A FIFO is written directly.  With no reader, fsutil_whole_open_now
+ * fails at once with ENXIO (fsutil_whole_open would wait); with one, it
+ * opens it, and what is written then waits for the reader as in any
+ * pipe: the descriptor is not left non-blocking. */
+static void test_whole_fifo(void **state)
+{
+	(void)state;
+	char fifo[4200], buf[16];
+	fsutil_whole_t w;
+
+	snprintf(fifo, sizeof fifo, "%s/h.fifo", g_dir);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	errno = 0;
+	assert_int_equal(fsutil_whole_open_now(&w, fifo), -1);
+	assert_int_equal(errno, ENXIO);
+	int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(rd >= 0);
+	assert_int_equal(fsutil_whole_open_now(&w, fifo), 0);
+	assert_int_equal(w.direct, 1);
+	assert_int_equal(fcntl(fileno(w.f), F_GETFL) & O_NONBLOCK, 0);
+	fputs("epoch", w.f);
+	assert_int_equal(fsutil_whole_commit(&w), 0);
+	ssize_t n = read(rd, buf, sizeof buf);
+	assert_int_equal(n, 5);
+	assert_memory_equal(buf, "epoch", 5);
+	close(rd);
+	struct stat st;
+	assert_int_equal(stat(fifo, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
 }
 
 /* at: g_dir/name, in one of a few static buffers. */
@@ -590,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_remove_stale),
 		cmocka_unit_test(test_whole),
 		cmocka_unit_test(test_whole_link_and_device),
+		cmocka_unit_test(test_whole_fifo),
 		cmocka_unit_test(test_whole_failed),
 		cmocka_unit_test(test_path_error),
 		cmocka_unit_test(test_target),

@@ -1366,7 +1366,9 @@ static void test_out_through_link(void **state)
 /* --confusion's file is written after the training, so a missing folder,
  * a link that leads back to itself or a read-only disk was found only
  * then: the training's time lost, the run failed, the matrix not written.
- * Now each is refused before training, in one line, nothing written. */
+ * Now each is refused before training, in one line, nothing written.
+ * The same holds for --trace's file (development's), which also said only
+ * "cannot create" after the training. */
 static void test_confusion_checked_first(void **state)
 {
 	(void)state;
@@ -1380,6 +1382,10 @@ static void test_confusion_checked_first(void **state)
 	snprintf(want, sizeof want, "--confusion %s: No such file or directory", csv);
 	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--test-split", "0.25",
 			      "--out", head, "--confusion", csv, NULL), want);
+	assert_false(tu_exists(head));
+	snprintf(want, sizeof want, "--trace %s: No such file or directory", csv);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--out", head,
+			      "--trace", csv, NULL), want);
 	assert_false(tu_exists(head));
 
 	assert_int_equal(symlink("conlooping", loop), 0);
@@ -2203,6 +2209,59 @@ static void test_history_to_stdout(void **state)
 	free(bin);
 }
 
+/* --history a FIFO: a reader that is there gets the history, and a run
+ * that finds none says why it waits (it used to wait saying nothing), then
+ * writes the history to the reader that comes. */
+static void test_history_fifo(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	const char *store = make_store("histfifo.lmdb", &s);
+	const char *out = path_in("histfifo.txt"), *fifo = path_in("histfifo.csv");
+	const char *head = path_in("histfifo.h5");
+	static const char waits[] = "is a FIFO that nothing reads yet; waiting for a "
+				    "reader";
+	char *argv[] = {PROG, "--db", (char *)store, "--epochs", "2", "-q", "--out",
+			(char *)head, "--history", (char *)fifo, NULL};
+	char text[4096];
+
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	for (int reader_first = 1; reader_first >= 0; reader_first--) {
+		int fd = reader_first ? open(fifo, O_RDONLY | O_NONBLOCK) : -1, st = 0;
+		pid_t pid = proc_spawn(argv, out);
+		assert_true(pid > 0);
+		if (reader_first) {
+			/* The history fits in the pipe: the run ends first. */
+			st = proc_wait_bounded(pid, 60);
+		} else {
+			/* The note, then the reader it waits for. */
+			for (int i = 0; i < 600 && !strstr(slurp(out), waits); i++)
+				proc_sleep(0.05);
+			if (!strstr(slurp(out), waits)) {
+				proc_wait_bounded(pid, 0);
+				fail_msg("no word of the wait within 30 s:\n%s", slurp(out));
+			}
+			fd = open(fifo, O_RDONLY);
+		}
+		assert_true(fd >= 0);
+		size_t n = 0;
+		for (ssize_t r; n + 1 < sizeof text &&
+				(r = read(fd, text + n, sizeof text - 1 - n)) > 0;)
+			n += (size_t)r;
+		text[n] = '\0';
+		close(fd);
+		if (!reader_first)
+			st = proc_wait_bounded(pid, 60);
+		assert_int_equal(st, 0);
+		const char *log = slurp(out);
+		assert_true(reader_first ? !strstr(log, waits) : strstr(log, waits) != NULL);
+		if (strncmp(text, "epoch,accuracy,loss,val_accuracy,val_loss\r\n0,", 45) != 0 ||
+		    !strstr(text, "\r\n1,") || count_lines(text) != 3)
+			fail_msg("the history through the FIFO (reader %s):\n%s",
+				 reader_first ? "first" : "after", text);
+	}
+}
+
 int main(void)
 {
 	/* Failures are asserted on; HDF5's own report would only clutter. */
@@ -2246,6 +2305,7 @@ int main(void)
 		cmocka_unit_test(test_head_full_disk),
 		cmocka_unit_test(test_history_to_stdout),
 		cmocka_unit_test(test_history_sweep_files),
+		cmocka_unit_test(test_history_fifo),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -76,8 +76,9 @@ static void describe(const th_opts_t *o, const th_data_t *d, const th_split_t *s
 
 /* plan checks, before any training, that the sets hold what the options
  * need: a validation set for callbacks that watch one, a test set for
- * --confusion, and a place to write --confusion's file (written after the
- * training: a missing folder found then was the training's time lost). */
+ * --confusion, and a place to write --confusion's and --trace's files
+ * (written after the training: a missing folder found then was the
+ * training's time lost). */
 static int plan(const th_opts_t *o, const th_split_t *s, char *err)
 {
 	if (o->confusion && !s->ntest)
@@ -85,6 +86,8 @@ static int plan(const th_opts_t *o, const th_split_t *s, char *err)
 			       "tagged test; give --test-split)");
 	int rc;
 	if (o->confusion && (rc = th_score_csv_check(o->confusion, err)))
+		return rc;
+	if (o->trace && (rc = th_trace_check(o->trace, err)))
 		return rc;
 	for (long i = 0; !s->nvalid && i < th_runs_of(o); i++) {
 		th_config_t c = th_config_of(o, (int)i);

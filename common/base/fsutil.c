@@ -305,7 +305,28 @@ int fsutil_same_dest(const fsutil_dest_id_t *a, const fsutil_dest_id_t *b)
 	       strcmp(a->name, b->name) == 0;
 }
 
-int fsutil_whole_open(fsutil_whole_t *w, const char *path)
+/* open_direct opens path, written directly, for writing: a FIFO without
+ * a reader waits for one, or fails with ENXIO when !wait.  A stream, or
+ * -1 with errno set. */
+static FILE *open_direct(const char *path, int wait)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | (wait ? 0 : O_NONBLOCK));
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	/* Written as any file from here: a full pipe waits for its reader. */
+	if ((!wait && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) ||
+	    !(f = fdopen(fd, "w"))) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	return f;
+}
+
+static int whole_open(fsutil_whole_t *w, const char *path, int wait)
 {
 	struct stat st;
 	int fd = 0;
@@ -336,7 +357,18 @@ int fsutil_whole_open(fsutil_whole_t *w, const char *path)
 		}
 		return 0;
 	}
-	return (w->f = fopen(w->direct ? w->dest.path : w->dest.tmp, "w")) ? 0 : -1;
+	w->f = w->direct ? open_direct(w->dest.path, wait) : fopen(w->dest.tmp, "w");
+	return w->f ? 0 : -1;
+}
+
+int fsutil_whole_open(fsutil_whole_t *w, const char *path)
+{
+	return whole_open(w, path, 1);
+}
+
+int fsutil_whole_open_now(fsutil_whole_t *w, const char *path)
+{
+	return whole_open(w, path, 0);
 }
 
 /* whole_failed remembers errno as w's first failure (EIO when a write

@@ -110,8 +110,12 @@ typedef struct fsutil_whole {
 
 /* fsutil_whole_open opens w's temporary file (fsutil_dest_open: the
  * stale ones of path's file removed), or path itself when it is written
- * directly: 0, or -1 with errno set. */
+ * directly: 0, or -1 with errno set.  A FIFO that no process reads yet
+ * waits for a reader, as open(2) does; fsutil_whole_open_now fails on it
+ * at once instead, with ENXIO, so that the caller can say why it waits
+ * before it calls fsutil_whole_open. */
 int fsutil_whole_open(fsutil_whole_t *w, const char *path);
+int fsutil_whole_open_now(fsutil_whole_t *w, const char *path);
 
 /* fsutil_whole_flush flushes what was written so far: 0, or -1 with errno
  * the first failure's (a full disk), for the caller to report now or at

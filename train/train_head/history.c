@@ -21,7 +21,7 @@ static void put_value(FILE *f, double v)
 int th_history_open(th_history_t *c, const char *path, int lr, char *err)
 {
 	*c = (th_history_t){.lr = lr};
-	if (fsutil_whole_open(&c->w, path))
+	if (th_output_open(&c->w, "--history", path))
 		return fsutil_path_error(path, errno, ERR_IO, err);
 	c->opened = 1;
 	fputs(lr ? "epoch,accuracy,loss,lr,val_accuracy,val_loss\r\n"

@@ -110,3 +110,15 @@ int th_outputs_check(const th_opts_t *o, char *err)
 	}
 	return 0;
 }
+
+int th_output_open(fsutil_whole_t *w, const char *opt, const char *path)
+{
+	if (fsutil_whole_open_now(w, path) == 0)
+		return 0;
+	if (errno != ENXIO)
+		return -1;
+	/* Without this line the run would stop here, saying nothing. */
+	fprintf(stderr, PROG ": %s %s is a FIFO that nothing reads yet; waiting "
+		"for a reader\n", opt, path);
+	return fsutil_whole_open(w, path);
+}

@@ -227,7 +227,7 @@ int th_score_csv(const char *path, const th_score_t *sc, char *const *classes,
 	int K = sc->K;
 	fsutil_whole_t w;
 
-	if (fsutil_whole_open(&w, path))
+	if (th_output_open(&w, "--confusion", path))
 		return csv_error(path, errno, err);
 	fputs("true\\predicted", w.f);
 	for (int k = 0; k < K; k++) {

@@ -1,6 +1,8 @@
 /* trace.c - what --trace records of train-head's one run, and its file
  * (train_head.h, which defines the file's layout). */
+#include <errno.h>
 #include <hdf5.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +115,17 @@ static int attr_f64(hid_t f, const char *name, double v)
 	return bad;
 }
 
+int th_trace_check(const char *path, char *err)
+{
+	char named[4200];
+
+	if (fsutil_dest_writable(path) == 0)
+		return 0;
+	int e = errno;
+	snprintf(named, sizeof named, "--trace %s", path);
+	return fsutil_path_error(named, e, ERR_IO, err);
+}
+
 int th_trace_write(const char *path, const th_data_t *d, const th_split_t *s,
 		   const th_config_t *c, const th_opts_t *o, const th_trace_t *tr,
 		   char *err)
@@ -124,7 +137,7 @@ int th_trace_write(const char *path, const th_data_t *d, const th_split_t *s,
 
 	h5util_quiet(&quiet);
 	if ((f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
-		rc = err_set(err, ERR_IO, "%s: cannot create", path);
+		rc = err_set(err, ERR_IO, "--trace %s: HDF5 could not create it", path);
 		goto out;
 	}
 	if ((rc = write_sets(f, d, s, &bad, err)))

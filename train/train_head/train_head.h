@@ -15,7 +15,8 @@
  *   trace.c         what --trace records of a run, and its file;
  *   score.c         the chosen head's score on the test set;
  *   min_prob.c      predict's --min-prob suggested from the validation set;
- *   out.c           where the head goes: --out checked before training.
+ *   out.c           where the head goes: --out checked before training;
+ *                   the outputs checked against each other, and opened.
  *
  * Letters: N records, D features, K classes.
  * Functions return 0 or a negative ERR_* code with the reason in err
@@ -346,6 +347,11 @@ void th_trace_start(th_trace_t *tr, const head_t *h, const float *cw);
 void th_trace_epoch(th_trace_t *tr, int e, const size_t *order, size_t ntrain,
 		    const head_metrics_t *mt, const head_metrics_t *mv, double lr);
 
+/* th_trace_check, before training: 0 when the trace file can be made at
+ * path (fsutil_dest_writable), else ERR_IO ("--trace PATH: No such file or
+ * directory"). */
+int th_trace_check(const char *path, char *err);
+
 /* th_trace_write writes the trace file at path: the sets s of d, what tr
  * recorded, the run's combination c and o's epochs and seed.  ERR_NOMEM or
  * ERR_IO. */
@@ -485,5 +491,11 @@ int th_out_check(const char *path, char *err);
  * device may be shared) and none replaces a file of the store's folder;
  * else ERR_ARG, the reason naming both. */
 int th_outputs_check(const th_opts_t *o, char *err);
+
+/* th_output_open opens w for the file of option opt (--history,
+ * --confusion) at path, as fsutil_whole_open does; a FIFO that no process
+ * reads yet is said, --quiet or not, before the wait for its reader.  0,
+ * or -1 with errno set. */
+int th_output_open(fsutil_whole_t *w, const char *opt, const char *path);
 
 #endif
