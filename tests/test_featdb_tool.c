@@ -922,26 +922,70 @@ static void test_merge_damaged(void **state)
 	if (e2e_same_store(whole, out, why))
 		fail_msg("%s", why);
 
-	/* An input's damaged record of a key OUT lacks stops the merge, a NaN
-	 * too (it used to be copied): OUT stays sound. */
-	char out2[4200], in3[4200];
+	/* An input's damaged record of a key neither OUT nor an earlier input
+	 * holds stops the merge, a NaN too (it used to be copied), before
+	 * anything is written: an earlier input's people and records used to
+	 * be in OUT by then (out2 as out2_was, byte for byte; a new OUT not
+	 * made). */
+	char out2[4200], out2_was[4200], in3[4200], in4[4200], none[4200];
 	snprintf(out2, sizeof out2, "%s/out2.lmdb", d);
+	snprintf(out2_was, sizeof out2_was, "%s/out2_was.lmdb", d);
 	snprintf(in3, sizeof in3, "%s/in3.lmdb", d);
-	static const int alice1[] = {0}, alice1_bob1[] = {0, 3};
-	make_store(out2, alice1, 1, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	snprintf(in4, sizeof in4, "%s/in4.lmdb", d);
+	snprintf(none, sizeof none, "%s/none.lmdb", d);
+	static const int alice1[] = {0}, alice1_bob1[] = {0, 3}, bob2_dave[] = {4, 8}, bob1[] = {3};
+	static const char *const ac_names[] = {"alice", "carol"};
+	static const char *const bd_names[] = {"bob", "dave"};
+	make_store(out2, alice1, 1, ac_names, 2, FEATDB_F32, "feedfacecafebeef");
 	make_store(in3, alice1_bob1, 2, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	make_store(in4, bob2_dave, 2, bd_names, 2, FEATDB_F32, "feedfacecafebeef");
 	put_damaged(in3, 3, 1);
-	char *nan_in[] = {FEATDB, "merge", out2, in3, NULL};
-	log = run(nan_in, &st, d);
+	char cp[8500], was[4300], now[4300];
+	snprintf(cp, sizeof cp, "cp -a %s %s", out2, out2_was);
+	assert_int_equal(system(cp), 0);
 	char way[13000];
 	snprintf(way, sizeof way, "%s: record 'bob/1.jpg': element 0 is nan, not a "
 		 "ReLU output; extract its image into %s again (extract replaces a "
 		 "damaged record) or remove it (featdb remove %s --damaged), then "
 		 "merge again\n", in3, in3, in3);
+	for (int fresh = 0; fresh < 2; fresh++) {
+		char *nan_in[] = {FEATDB, "merge", fresh ? none : out2, in4, in3, NULL};
+		log = run(nan_in, &st, d);
+		if (st != 1 || !strstr(log, way))
+			fail_msg("exit %d:\n%s", st, log);
+		free(log);
+	}
+	assert_false(tu_exists(none));
+	snprintf(was, sizeof was, "%s/data.mdb", out2_was);
+	snprintf(now, sizeof now, "%s/data.mdb", out2);
+	size_t was_len;
+	uint8_t *was_bytes = tu_read_file(was, &was_len);
+	assert_non_null(was_bytes);
+	tu_assert_file_holds(now, was_bytes, was_len);
+	char *verify2[] = {FEATDB, "verify", out2, NULL};
+	log = run(verify2, &st, d);
+	if (st != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	/* in3 before in4: bob/1 is then held by no input before it either. */
+	char *order[] = {FEATDB, "merge", out2, in3, in4, NULL};
+	log = run(order, &st, d);
 	if (st != 1 || !strstr(log, way))
 		fail_msg("exit %d:\n%s", st, log);
 	free(log);
-	char *verify2[] = {FEATDB, "verify", out2, NULL};
+	tu_assert_file_holds(now, was_bytes, was_len);
+	free(was_bytes);
+	/* An earlier input that holds the key: the damaged record is passed
+	 * over, as one OUT holds (in3 named twice: its second adds nothing). */
+	char in5[4200];
+	snprintf(in5, sizeof in5, "%s/in5.lmdb", d);
+	make_store(in5, bob1, 1, bd_names, 2, FEATDB_F32, "feedfacecafebeef");
+	char *passed[] = {FEATDB, "merge", out2, in4, in5, in3, in3, NULL};
+	log = run(passed, &st, d);
+	if (st != 0 || !strstr(log, ": 3 records added, 2 already there, 0 conflicts, 2 "
+			       "damaged records of the inputs passed over; 4 people\n"))
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
 	log = run(verify2, &st, d);
 	if (st != 0)
 		fail_msg("exit %d:\n%s", st, log);

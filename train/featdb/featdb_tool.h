@@ -72,6 +72,19 @@ void fdb_strays_free(fdb_strays_t *s);
  * printing the error (an empty store is one); returns 0 or the error. */
 int fdb_open_store(const char *path, featdb_t **db, featdb_meta_t *meta);
 
+/* fdb_same_store: whether the paths a and b name one store, however they
+ * are spelled (./s.lmdb, s.lmdb/, a link to it). */
+int fdb_same_store(const char *a, const char *b);
+
+/* fdb_merge_refused, before a merge writes: 0 when no input holds a
+ * damaged record (featdb verify's checks, by ins[i]) of a key that neither
+ * OUT nor an earlier input holds; else ERR_FORMAT, err naming the input,
+ * the record and what to do (fdb_damaged_way).  Such a record stops the
+ * merge, which then writes nothing.  Read-only, without OUT's writer lock:
+ * merge_one checks it again as it goes.  vec: scratch (dim floats). */
+int fdb_merge_refused(const char *outpath, int nin, char **in,
+		      const featdb_meta_t *ins, float *vec, char *err);
+
 /* fdb_damaged_way puts into buf (len bytes) and returns what to do about a
  * damaged record of the store path that stopped a command (`then`, say
  * "export"): extract its image again, or featdb remove --damaged. */

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -267,18 +266,6 @@ static int same_settings(const featdb_meta_t *a, const char *an,
 	return 0;
 }
 
-/* Whether the paths a and b name one store, however they are spelled
- * (./s.lmdb, s.lmdb/, a link to it). */
-static int same_folder(const char *a, const char *b)
-{
-	struct stat sa, sb;
-
-	if (strcmp(a, b) == 0)
-		return 1;
-	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-	       sa.st_ino == sb.st_ino;
-}
-
 int fdb_merge(const char *outpath, int nin, char **in)
 {
 	featdb_t *out = NULL;
@@ -299,7 +286,7 @@ int fdb_merge(const char *outpath, int nin, char **in)
 	/* Every input's metadata first: refuse before writing anything. */
 	for (int i = 0; i < nin; i++) {
 		featdb_t *db = NULL;
-		if (same_folder(in[i], outpath)) {
+		if (fdb_same_store(in[i], outpath)) {
 			cli_error(PROG, "%s is both OUT and IN (as %s)", outpath, in[i]);
 			goto out;
 		}
@@ -309,6 +296,15 @@ int fdb_merge(const char *outpath, int nin, char **in)
 		if (i && !same_settings(&ins[0], in[0], &ins[i], in[i]))
 			goto out;
 		total += (size_t)ins[i].nclasses;
+	}
+	/* An input's damaged record that the merge could neither add nor pass
+	 * over stops it here, before OUT is written (merge_one checks again as
+	 * it goes). */
+	if (!(m.vec = malloc((size_t)ins[0].dim * sizeof *m.vec)))
+		goto nomem;
+	if (fdb_merge_refused(outpath, nin, in, ins, m.vec, err)) {
+		cli_error(PROG, "%s", err);
+		goto out;
 	}
 	/* OUT's writer lock, as extract takes it, held to the end: an extract
 	 * into OUT must not meet the merge there. */
@@ -344,9 +340,7 @@ int fdb_merge(const char *outpath, int nin, char **in)
 		goto out;
 	}
 	snprintf(meta.version, sizeof meta.version, PROG " " VGGFEAT_VERSION);
-	m.vec = malloc((size_t)meta.dim * sizeof *m.vec);
-	m.outvec = malloc((size_t)meta.dim * sizeof *m.outvec);
-	if (!m.vec || !m.outvec)
+	if (!(m.outvec = malloc((size_t)meta.dim * sizeof *m.outvec)))
 		goto nomem;
 	/* OUT's records of a class outside its list, when the merge adds
 	 * people: those an input replaces with a sound record are removed in

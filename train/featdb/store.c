@@ -1,6 +1,9 @@
 /* store.c - what featdb's commands share: the store opened or scanned
- * read-only, with the error printed (featdb_tool.h). */
+ * read-only, with the error printed; whether two paths name one store
+ * (featdb_tool.h). */
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "error.h"
@@ -71,4 +74,14 @@ const char *fdb_damaged_way(const char *path, const char *then, char *buf,
 		 "damaged record) or remove it (featdb remove %s --damaged), then %s "
 		 "again", path, path, then);
 	return buf;
+}
+
+int fdb_same_store(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (strcmp(a, b) == 0)
+		return 1;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
 }
