@@ -4,9 +4,10 @@
  * merge (two halves give the whole, byte for byte), remove (named records
  * or the damaged ones, so that the store verifies again), the model each
  * names (VGG16's fc2 or VGG-Face's fc7), the store as --db, a store on a
- * read-only file system, and usage errors as every program reports them. Stores are made here with
- * featdb_write, so these tests do not depend on extract, but for
- * test_remove_then_extract, whose promise is extract's next run. */
+ * read-only file system, each command's own help, and usage errors as every
+ * program reports them.  Stores are made here with featdb_write, so these
+ * tests do not depend on extract, but for test_remove_then_extract, whose
+ * promise is extract's next run. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1322,7 +1323,7 @@ static void test_options(void **state)
 	char *help[] = {FEATDB, "verify", "-h", NULL};
 	out = run(help, &st, d);
 	assert_int_equal(st, 0);
-	assert_non_null(strstr(out, "usage: featdb COMMAND"));
+	assert_non_null(strstr(out, "usage: featdb verify DB"));
 	free(out);
 	char *bad[] = {FEATDB, "info", "--bogus", "-h", NULL};
 	free(run(bad, &st, d));
@@ -1432,6 +1433,113 @@ static void test_usage_errors(void **state)
 	assert_int_equal(st, 0);
 	assert_non_null(strstr(out, "featdb: for development and tests"));
 	free(out);
+	tu_rm_rf(d);
+}
+
+/* Runs argv: its standard output (malloc'd), which must come with status 0
+ * and nothing on the standard error. */
+static char *answer(char *const argv[], const char *dir)
+{
+	char out[4200], err[4200];
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(err, sizeof err, "%s/err", dir);
+	int st = proc_run_split(argv, out, err);
+	char *said = tu_slurp(err);
+	if (st != 0 || *said)
+		fail_msg("%s %s %s: exit %d, said on stderr: %s", argv[0], argv[1],
+			 argv[2] ? argv[2] : "", st, said);
+	free(said);
+	return tu_slurp(out);
+}
+
+/* Each command has its own help, however it is asked for (--help or -h,
+ * after the command or before it): its forms, the
+ * options it takes and no other command's, an example; the overview lists
+ * every command, and says where their own helps are. */
+static void test_command_help(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	static const struct {
+		const char *cmd, *forms[2], *options[3], *not_options[3];
+	} cases[] = {
+		{"info", {"usage: featdb info DB\n", "\n       featdb info --db DB\n"},
+		 {"\n  --db DB ", "\n  --threads N "}, {"\n  --out ", "\n  --damaged "}},
+		{"export", {"usage: featdb export DB --out F.h5\n",
+			    "\n       featdb export --db DB --out F.h5\n"},
+		 {"\n  --out F.h5 ", "\n  --db DB ", "\n  --threads N "},
+		 {"\n  --damaged "}},
+		{"verify", {"usage: featdb verify DB [--threads N]\n",
+			    "\n       featdb verify --db DB [--threads N]\n"},
+		 {"\n  --threads N ", "\n  --db DB "}, {"\n  --out ", "\n  --damaged "}},
+		{"merge", {"usage: featdb merge OUT IN...\n",
+			   "\n       featdb merge --out OUT IN...\n"},
+		 {"\n  --out OUT ", "\n  --threads N "}, {"\n  --db ", "\n  --damaged "}},
+		{"remove", {"usage: featdb remove DB KEY...\n",
+			    "\n       featdb remove DB --damaged\n"},
+		 {"\n  --damaged ", "\n  --db DB ", "\n  --threads N "}, {"\n  --out "}},
+	};
+	const size_t n = sizeof cases / sizeof *cases;
+	for (size_t i = 0; i < n; i++) {
+		char *cmd = (char *)cases[i].cmd, example[64];
+		char *asked[][4] = {
+			{FEATDB, cmd, "--help", NULL}, {FEATDB, "--help", cmd, NULL},
+			{FEATDB, cmd, "-h", NULL},
+		};
+		char *help = answer(asked[0], d);
+		for (size_t k = 1; k < sizeof asked / sizeof *asked; k++) {
+			char *again = answer(asked[k], d);
+			assert_string_equal(again, help);
+			free(again);
+		}
+		assert_true(strncmp(help, cases[i].forms[0], strlen(cases[i].forms[0])) == 0);
+		assert_non_null(strstr(help, cases[i].forms[1]));
+		for (int k = 0; k < 3 && cases[i].options[k]; k++)
+			if (!strstr(help, cases[i].options[k]))
+				fail_msg("featdb %s --help does not list '%s':\n%s", cmd,
+					 cases[i].options[k] + 1, help);
+		for (int k = 0; k < 3 && cases[i].not_options[k]; k++)
+			if (strstr(help, cases[i].not_options[k]))
+				fail_msg("featdb %s --help lists '%s', not its option:\n%s",
+					 cmd, cases[i].not_options[k] + 1, help);
+		assert_non_null(strstr(help, "\n  -h, --help "));
+		snprintf(example, sizeof example, "\nexample: featdb %s ", cmd);
+		assert_non_null(strstr(help, example));
+		/* No other command's form or example. */
+		static const char *const starts[] = {"usage: ", "\n       ", "\nexample: "};
+		for (size_t k = 0; k < n; k++)
+			for (size_t j = 0; k != i && j < 3; j++) {
+				char other[64];
+				snprintf(other, sizeof other, "%sfeatdb %s ", starts[j],
+					 cases[k].cmd);
+				if (strstr(help, other))
+					fail_msg("featdb %s --help shows '%s':\n%s", cmd,
+						 other, help);
+			}
+		free(help);
+	}
+
+	/* The overview: with no command, or an unknown word. */
+	char *overview[][4] = {
+		{FEATDB, "--help", NULL}, {FEATDB, "frobnicate", "--help", NULL},
+	};
+	char *help = answer(overview[0], d);
+	for (size_t k = 1; k < sizeof overview / sizeof *overview; k++) {
+		char *again = answer(overview[k], d);
+		assert_string_equal(again, help);
+		free(again);
+	}
+	assert_true(strncmp(help, "usage: featdb COMMAND", 21) == 0);
+	for (size_t i = 0; i < n; i++) {
+		char line[64];
+		snprintf(line, sizeof line, "\n  featdb %s ", cases[i].cmd);
+		assert_non_null(strstr(help, line));
+	}
+	const char *pointer = "\nfeatdb COMMAND --help prints a command's own help.\n";
+	size_t len = strlen(help);
+	assert_true(len > strlen(pointer));
+	assert_string_equal(help + len - strlen(pointer), pointer);
+	free(help);
 	tu_rm_rf(d);
 }
 
@@ -1993,6 +2101,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_db_option),
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_command_help),
 		cmocka_unit_test(test_stdout_write_failure),
 		cmocka_unit_test(test_read_only_media),
 		cmocka_unit_test(test_export_full_disk),

@@ -1,13 +1,9 @@
 /* featdb - inspect, export, verify, merge and mend feature stores
  * (common/store/featdb.h): the command line; each command lives in
- * train/featdb/ (featdb_tool.h).
+ * train/featdb/ (featdb_tool.h), and its forms and help in help.c.
  *
- *   featdb info DB                  (or featdb info --db DB)
- *   featdb export DB --out feats.h5
- *   featdb verify DB [--threads N]
- *   featdb merge OUT IN...          (or featdb merge --out OUT IN...)
- *   featdb remove DB KEY...         (or featdb remove --db DB KEY...)
- *   featdb remove DB --damaged */
+ *   featdb COMMAND [options] [operands]     info, export, verify, merge, remove
+ *   featdb [COMMAND] --help */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,53 +16,6 @@
 
 /* The short options, getopt's and cli_bad_option's. */
 #define SHORT_OPTS "h"
-
-static const char usage[] =
-	"usage: featdb COMMAND [options] [operands]\n"
-	"\n"
-	"  featdb info DB               records, people per split, model,\n"
-	"                               dimension, dtype, weights fingerprint,\n"
-	"                               convolution path (extract --conv), size\n"
-	"                               on disk\n"
-	"  featdb export DB --out F.h5  an HDF5 file for numpy/Keras users:\n"
-	"                               /features (N,D) float32, /labels (N) int32,\n"
-	"                               /keys (N), /classes (C) strings, /split (N)\n"
-	"                               uint8 (0 train, 1 valid, 2 test), key order;\n"
-	"                               replaces F.h5 only when an export made it\n"
-	"  featdb verify DB             read and check every record; exit 1 and\n"
-	"                               list the bad keys (key order) if any is\n"
-	"                               wrong\n"
-	"  featdb merge OUT IN...       merge stores made with the same weights\n"
-	"                               and settings (--conv included) into OUT\n"
-	"                               (created if needed)\n"
-	"  featdb remove DB KEY...      remove the records of the keys (image\n"
-	"                               paths, as verify lists them) in one\n"
-	"                               commit: all of them, or none when one is\n"
-	"                               missing; the class list stays as it is\n"
-	"  featdb remove DB --damaged   remove every record verify reports bad,\n"
-	"                               listing each; the metadata's count is\n"
-	"                               rewritten: verify then passes\n"
-	"\n"
-	"options:\n"
-	"  --db DB        the store of info, export, verify and remove, as the\n"
-	"                 other programs name it (featdb info --db feats.lmdb)\n"
-	"  --out PATH     export's HDF5 file; merge's OUT\n"
-	"  --damaged      remove's: the records verify reports bad\n"
-	"  --threads N    compute threads (verify; default: one per CPU); info,\n"
-	"                 export, merge and remove accept it and run on one\n"
-	"                 thread\n"
-	"  -h, --help     this text\n"
-	"  --help-dev     the options and variables for development and tests\n"
-	"  --version      print the version\n"
-	"\n"
-	"Options may come before, between or after the command and its operands,\n"
-	"as --out F.h5 or --out=F.h5; \"--\" ends them (a store named -h:\n"
-	"featdb info -- -h).\n";
-
-static const char usage_dev[] =
-	"featdb: for development and tests (docs/development.md)\n"
-	"\n"
-	"  featdb has no options or variables of that kind.\n";
 
 /* The command line: the command, its store (info, export, verify, remove),
  * export's file or merge's OUT, merge's inputs, remove's keys or --damaged,
@@ -95,7 +44,10 @@ static int store_operand(args_t *a, char **ops, int n)
 /* parse_args reads the options (GNU style: anywhere, --out F or --out=F,
  * "--" ends them, so that a store may be named -h), then the command and
  * its operands.  0, or -1 after printing a usage error, with *status its
- * exit status; --help and --version print and exit (cli_answer). */
+ * exit status; --help, --help-dev, --version and the command help print
+ * and exit (cli_answer).  --help answers for the command it comes with,
+ * wherever it stands, so the options after it are read only to find that
+ * command; an error before it is still one. */
 static int parse_args(int argc, char **argv, args_t *a, int *status)
 {
 	enum { O_DB = 256, O_OUT, O_DAMAGED, O_THREADS, O_VERSION, O_HELP_DEV };
@@ -109,11 +61,13 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 		{"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0},
 	};
-	int c;
+	int c, help = 0;
 
 	*a = (args_t){0};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
+		if (help)
+			continue;
 		switch (c) {
 		case O_DB: a->db = optarg; break;
 		case O_OUT: a->out = optarg; break;
@@ -124,8 +78,8 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 				return -1;
 			}
 			break;
-		case 'h': cli_answer(PROG, usage);
-		case O_HELP_DEV: cli_answer(PROG, usage_dev);
+		case 'h': help = 1; break;
+		case O_HELP_DEV: cli_answer(PROG, fdb_help_dev);
 		case O_VERSION: cli_answer(PROG, PROG " " VGGFEAT_VERSION "\n");
 		default:
 			*status = cli_bad_option(PROG, argv, SHORT_OPTS);
@@ -134,6 +88,8 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 	}
 	char **ops = argv + optind;
 	int n = argc - optind;
+	if (help)
+		cli_answer(PROG, fdb_help(n ? ops[0] : NULL));
 	*status = CLI_USAGE;
 	if (n == 0) {
 		cli_usage(PROG, "a command is needed: info, export, verify, merge or "
@@ -142,14 +98,13 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 	}
 	a->cmd = ops[0];
 	ops++, n--;
-	int export = strcmp(a->cmd, "export") == 0, merge = strcmp(a->cmd, "merge") == 0,
-	    remove = strcmp(a->cmd, "remove") == 0;
-	if (!export && !merge && !remove && strcmp(a->cmd, "info") != 0 &&
-	    strcmp(a->cmd, "verify") != 0) {
+	if (!fdb_is_command(a->cmd)) {
 		cli_usage(PROG, "unknown command '%s' (info, export, verify, merge or "
 			  "remove)", a->cmd);
 		return -1;
 	}
+	int export = strcmp(a->cmd, "export") == 0, merge = strcmp(a->cmd, "merge") == 0,
+	    remove = strcmp(a->cmd, "remove") == 0;
 	if (a->out && !export && !merge) {
 		cli_usage(PROG, "%s has no option --out", a->cmd);
 		return -1;

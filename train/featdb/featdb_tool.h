@@ -37,6 +37,17 @@ int fdb_merge(const char *out, int nin, char **in);
  * rewritten to the records that remain, the class list kept (remove.c). */
 int fdb_remove(const char *db, int nkeys, char **keys, int damaged);
 
+/* fdb_help: the text featdb's --help prints (help.c): the command cmd's
+ * own help, or, when cmd is NULL or names no command, the overview of them
+ * all.  The text lives until the next call. */
+const char *fdb_help(const char *cmd);
+
+/* fdb_is_command: whether word names one of featdb's commands. */
+int fdb_is_command(const char *word);
+
+/* fdb_help_dev: the text of --help-dev. */
+extern const char fdb_help_dev[];
+
 /* fdb_strays_t: OUT's records that decode with a class outside OUT's list
  * (merge_strays.c), which would pass for one of the people a merge adds
  * (featdb_write refuses to renumber them): each key, why it is damaged,
