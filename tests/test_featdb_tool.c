@@ -1410,6 +1410,10 @@ static void test_usage_errors(void **state)
 						    "--damaged)\n"},
 		{{"verify", "x", "--damaged"}, "featdb: verify has no option --damaged\n"},
 		{{"remove", "x", "k", "--out=y"}, "featdb: remove has no option --out\n"},
+		{{"help", "frobnicate"}, "featdb: unknown command 'frobnicate' (info, "
+					 "export, verify, merge or remove)\n"},
+		{{"help", "merge", "info"}, "featdb: help takes one command: featdb help "
+					    "COMMAND\n"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char *argv[6] = {FEATDB};
@@ -1453,7 +1457,7 @@ static char *answer(char *const argv[], const char *dir)
 }
 
 /* Each command has its own help, however it is asked for (--help or -h,
- * after the command or before it): its forms, the
+ * after the command or before it, featdb help COMMAND): its forms, the
  * options it takes and no other command's, an example; the overview lists
  * every command, and says where their own helps are. */
 static void test_command_help(void **state)
@@ -1484,7 +1488,7 @@ static void test_command_help(void **state)
 		char *cmd = (char *)cases[i].cmd, example[64];
 		char *asked[][4] = {
 			{FEATDB, cmd, "--help", NULL}, {FEATDB, "--help", cmd, NULL},
-			{FEATDB, cmd, "-h", NULL},
+			{FEATDB, cmd, "-h", NULL}, {FEATDB, "help", cmd, NULL},
 		};
 		char *help = answer(asked[0], d);
 		for (size_t k = 1; k < sizeof asked / sizeof *asked; k++) {
@@ -1519,9 +1523,10 @@ static void test_command_help(void **state)
 		free(help);
 	}
 
-	/* The overview: with no command, or an unknown word. */
+	/* The overview: with no command, an unknown word, or featdb help. */
 	char *overview[][4] = {
 		{FEATDB, "--help", NULL}, {FEATDB, "frobnicate", "--help", NULL},
+		{FEATDB, "help", NULL},
 	};
 	char *help = answer(overview[0], d);
 	for (size_t k = 1; k < sizeof overview / sizeof *overview; k++) {
@@ -1535,7 +1540,8 @@ static void test_command_help(void **state)
 		snprintf(line, sizeof line, "\n  featdb %s ", cases[i].cmd);
 		assert_non_null(strstr(help, line));
 	}
-	const char *pointer = "\nfeatdb COMMAND --help prints a command's own help.\n";
+	const char *pointer = "\nfeatdb COMMAND --help, or featdb help COMMAND, prints a "
+			      "command's help.\n";
 	size_t len = strlen(help);
 	assert_true(len > strlen(pointer));
 	assert_string_equal(help + len - strlen(pointer), pointer);

@@ -3,7 +3,7 @@
  * train/featdb/ (featdb_tool.h), and its forms and help in help.c.
  *
  *   featdb COMMAND [options] [operands]     info, export, verify, merge, remove
- *   featdb [COMMAND] --help */
+ *   featdb [COMMAND] --help, featdb help [COMMAND] */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +98,15 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 	}
 	a->cmd = ops[0];
 	ops++, n--;
+	if (strcmp(a->cmd, "help") == 0) {
+		if (n > 1) {
+			cli_usage(PROG, "help takes one command: featdb help COMMAND");
+			return -1;
+		}
+		if (n == 0 || fdb_is_command(ops[0]))
+			cli_answer(PROG, fdb_help(n ? ops[0] : NULL));
+		a->cmd = ops[0]; /* refused below, as any unknown command */
+	}
 	if (!fdb_is_command(a->cmd)) {
 		cli_usage(PROG, "unknown command '%s' (info, export, verify, merge or "
 			  "remove)", a->cmd);

@@ -125,7 +125,7 @@ static const char overview_options[] =
 	"as --out F.h5 or --out=F.h5; \"--\" ends them (a store named -h:\n"
 	"featdb info -- -h).\n"
 	"\n"
-	"featdb COMMAND --help prints a command's own help.\n";
+	"featdb COMMAND --help, or featdb help COMMAND, prints a command's help.\n";
 
 const char fdb_help_dev[] =
 	"featdb: for development and tests (docs/development.md)\n"
