@@ -306,15 +306,18 @@ int fsutil_same_dest(const fsutil_dest_id_t *a, const fsutil_dest_id_t *b)
 }
 
 /* open_direct opens path, written directly, for writing: a FIFO without
- * a reader waits for one, or fails with ENXIO when !wait.  A stream, or
- * -1 with errno set. */
+ * a reader waits for one, or, when !wait (given for FIFOs alone), fails
+ * with EAGAIN.  A stream, or NULL with errno set. */
 static FILE *open_direct(const char *path, int wait)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC | (wait ? 0 : O_NONBLOCK));
 	FILE *f;
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (!wait && errno == ENXIO) /* open(2)'s word for no reader */
+			errno = EAGAIN;
 		return NULL;
+	}
 	/* Written as any file from here: a full pipe waits for its reader. */
 	if ((!wait && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) ||
 	    !(f = fdopen(fd, "w"))) {
@@ -357,7 +360,8 @@ static int whole_open(fsutil_whole_t *w, const char *path, int wait)
 		}
 		return 0;
 	}
-	w->f = w->direct ? open_direct(w->dest.path, wait) : fopen(w->dest.tmp, "w");
+	w->f = w->direct ? open_direct(w->dest.path, wait || !S_ISFIFO(st.st_mode))
+		     : fopen(w->dest.tmp, "w");
 	return w->f ? 0 : -1;
 }
 

@@ -112,7 +112,8 @@ typedef struct fsutil_whole {
  * stale ones of path's file removed), or path itself when it is written
  * directly: 0, or -1 with errno set.  A FIFO that no process reads yet
  * waits for a reader, as open(2) does; fsutil_whole_open_now fails on it
- * at once instead, with ENXIO, so that the caller can say why it waits
+ * at once instead, with EAGAIN (a device or a socket keeps open(2)'s
+ * errno, ENXIO among them), so that the caller can say why it waits
  * before it calls fsutil_whole_open. */
 int fsutil_whole_open(fsutil_whole_t *w, const char *path);
 int fsutil_whole_open_now(fsutil_whole_t *w, const char *path);

@@ -115,7 +115,7 @@ int th_output_open(fsutil_whole_t *w, const char *opt, const char *path)
 {
 	if (fsutil_whole_open_now(w, path) == 0)
 		return 0;
-	if (errno != ENXIO)
+	if (errno != EAGAIN)
 		return -1;
 	/* Without this line the run would stop here, saying nothing. */
 	fprintf(stderr, PROG ": %s %s is a FIFO that nothing reads yet; waiting "
