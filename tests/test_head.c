@@ -1604,6 +1604,42 @@ static void test_load_errors(void **state)
 	assert_int_equal(head_load(path, &h, &m, err), ERR_FORMAT);
 	assert_non_null(strstr(err, "layer_names"));
 
+	/* VGG16's weights named as a head: the walk stops past 4 layers, so
+	 * the message said "5 layers with weights" of a file of 16; it now
+	 * names the first two, which say what the file is. */
+	snprintf(path, sizeof path, "%s/vgg16.h5", dir);
+	hid_t vf = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	static const char vgg[16][16] = {
+		"block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2",
+		"block3_conv1", "block3_conv2", "block3_conv3", "block4_conv1",
+		"block4_conv2", "block4_conv3", "block5_conv1", "block5_conv2",
+		"block5_conv3", "fc1", "fc2", "predictions"};
+	hid_t st = H5Tcopy(H5T_C_S1);
+	H5Tset_size(st, 16);
+	hid_t vsp = H5Screate_simple(1, (hsize_t[]){16}, NULL);
+	hid_t va = H5Acreate2(vf, "layer_names", st, vsp, H5P_DEFAULT, H5P_DEFAULT);
+	H5Awrite(va, st, vgg);
+	H5Aclose(va), H5Sclose(vsp);
+	for (int l = 0; l < 16; l++) {
+		char wn[2][32];
+		memset(wn, 0, sizeof wn);
+		snprintf(wn[0], 32, "%.15s_W_1:0", vgg[l]);
+		snprintf(wn[1], 32, "%.15s_b_1:0", vgg[l]);
+		hid_t g = H5Gcreate2(vf, vgg[l], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+		hid_t wt = H5Tcopy(H5T_C_S1);
+		H5Tset_size(wt, 32);
+		hid_t wsp = H5Screate_simple(1, (hsize_t[]){2}, NULL);
+		hid_t wa = H5Acreate2(g, "weight_names", wt, wsp, H5P_DEFAULT, H5P_DEFAULT);
+		H5Awrite(wa, wt, wn);
+		H5Aclose(wa), H5Sclose(wsp), H5Tclose(wt), H5Gclose(g);
+	}
+	H5Tclose(st);
+	H5Fclose(vf);
+	assert_int_equal(head_load(path, &h, &m, err), ERR_SHAPE);
+	if (!strstr(err, "vgg16.h5: more than 4 layers with weights, beginning "
+			 "block1_conv1, block1_conv2: not a head, which has at most 4"))
+		fail_msg("%s", err);
+
 	/* A head whose class list does not match its kernel. */
 	head_t ok;
 	head_meta_t m3 = sample_meta(3);

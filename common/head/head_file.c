@@ -335,8 +335,12 @@ static int open_dense(hid_t f, const char *path, dense_sets_t *ds, char *err)
 		goto out;
 	}
 	if (layers.names.n > HEAD_MAX_LAYERS) {
-		rc = err_set(err, ERR_SHAPE, "%s: %zu layers with weights; a head has "
-			     "at most %d", path, layers.names.n, HEAD_MAX_LAYERS);
+		/* The walk stopped past the limit: the file may hold far more
+		 * (VGG16's 16), so its first names say what it is. */
+		rc = err_set(err, ERR_SHAPE, "%s: more than %d layers with weights, "
+			     "beginning %s, %s: not a head, which has at most %d",
+			     path, HEAD_MAX_LAYERS, layers.names.v[0], layers.names.v[1],
+			     HEAD_MAX_LAYERS);
 		goto out;
 	}
 	for (size_t l = 0; l < layers.names.n; l++) {
