@@ -1072,6 +1072,43 @@ static void test_merge_damaged_class_replaced(void **state)
 	free(log);
 	if (e2e_same_store(whole, out, why))
 		fail_msg("%s", why);
+
+	/* An input before whole that holds the key damaged: passed over, and
+	 * whole's replaces OUT's.  Only the first input holding the key was
+	 * asked, so this merge stopped ('extract its image into OUT again'). */
+	char early[4200];
+	snprintf(early, sizeof early, "%s/early.lmdb", d);
+	static const int a2[] = {1};
+	make_store(early, a2, 1, all_classes, 4, FEATDB_F32, "feedfacecafebeef");
+	put_damaged(early, 1, 0);
+	tu_rm_rf(out);
+	make_store(out, ac, 2, ca, 2, FEATDB_F32, "feedfacecafebeef");
+	r = malloc(len);
+	assert_non_null(r);
+	assert_int_equal(featdb_rec_encode(v, D, FEATDB_F32, 3, all_split[1], r, why), 0);
+	if (e2e_raw_put(out, all_keys[1], r, len, why))
+		fail_msg("%s", why);
+	free(r);
+	char *both[] = {FEATDB, "merge", out, early, whole, NULL};
+	log = run(both, &st, d);
+	snprintf(want[0], sizeof want[0], "featdb: '%s' is damaged in %s (CRC mismatch: "
+		 "stored ", all_keys[1], early);
+	snprintf(want[1], sizeof want[1], "); OUT's, damaged too (class 3, the store "
+		 "has 2), is replaced by %s's\n", whole);
+	for (int i = 0; i < 2; i++)
+		if (st != 0 || !strstr(log, want[i]))
+			fail_msg("exit %d, want '%s' in:\n%s", st, want[i], log);
+	if (!strstr(log, "6 records added, 2 already there, 0 conflicts, 1 damaged "
+			 "record replaced, 1 damaged record of the inputs passed over; "
+			 "4 people\n"))
+		fail_msg("the summary:\n%s", log);
+	free(log);
+	log = run(verify, &st, d);
+	if (st != 0)
+		fail_msg("exit %d:\n%s", st, log);
+	free(log);
+	if (e2e_same_store(whole, out, why))
+		fail_msg("%s", why);
 	tu_rm_rf(d);
 }
 

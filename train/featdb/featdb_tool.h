@@ -56,7 +56,6 @@ typedef struct fdb_stray {
 	char *key;
 	char why[ERR_LEN];
 	const char *from;
-	int asked; /* its first holder among the inputs was looked at */
 } fdb_stray_t;
 typedef struct fdb_strays {
 	int nclasses; /* OUT's list's, as stored */
@@ -67,9 +66,10 @@ typedef struct fdb_strays {
 
 /* fdb_strays_find lists OUT's strays into s (zeroed; ometa OUT's metadata)
  * and, for each, the first of the nin inputs in (metadata ins) that holds
- * its key, when that input's record is sound: the merge replaces it, as
- * any damaged record of OUT; the others stop the renumbering.  vec:
- * scratch (dim floats).  0, or the error in err. */
+ * its key sound: the merge replaces it, as any damaged record of OUT (an
+ * input before that one holds it damaged, if at all: passed over); the
+ * others stop the renumbering.  vec: scratch (dim floats).  0, or the
+ * error in err. */
 int fdb_strays_find(featdb_t *out, const featdb_meta_t *ometa, int nin, char **in,
 		    const featdb_meta_t *ins, float *vec, fdb_strays_t *s, char *err);
 

@@ -32,7 +32,6 @@ static int stray(void *ctx, const char *key, size_t keylen, const featdb_rec_t *
 	snprintf(e->why, sizeof e->why, "class %d, the store has %d", (int)rec->cls,
 		 s->nclasses);
 	e->from = NULL;
-	e->asked = 0;
 	s->n++;
 	return 0;
 }
@@ -59,7 +58,7 @@ int fdb_strays_find(featdb_t *out, const featdb_meta_t *ometa, int nin, char **i
 		for (size_t j = 0; j < s->n && rc == 0; j++) {
 			uint8_t *val = NULL;
 			size_t len = 0;
-			if (s->v[j].asked)
+			if (s->v[j].from)
 				continue;
 			rc = featdb_get(db, s->v[j].key, &val, &len, err);
 			if (rc == ERR_MISSING) {
@@ -68,7 +67,6 @@ int fdb_strays_find(featdb_t *out, const featdb_meta_t *ometa, int nin, char **i
 			}
 			if (rc)
 				break;
-			s->v[j].asked = 1;
 			if (featdb_rec_check(&ins[i], val, len, vec, NULL) == 0)
 				s->v[j].from = in[i];
 			free(val);
