@@ -398,7 +398,20 @@ man_name_verify := say whether two face photos are one person, against a thresho
 man_name_nearest := find the stored faces nearest to a photo, exactly
 $(BUILD)/man/%.1: $(BIN)/%
 	@mkdir -p $(dir $@)
-	help2man --no-info --no-discard-stderr --name="$(man_name_$*)" --output=$@ $<
+	help2man --no-info --no-discard-stderr --name="$(man_name_$*)" $(man_include_$*) --output=$@ $<
+
+# featdb's page adds each command's own help (featdb CMD --help) in a
+# section of its own, the commands read from the overview's lines.
+man_include_featdb := --include=$(BUILD)/man/featdb.h2m
+$(BUILD)/man/featdb.1: $(BUILD)/man/featdb.h2m
+$(BUILD)/man/featdb.h2m: $(BIN)/featdb
+	@mkdir -p $(dir $@)
+	{ echo '[COMMANDS]'; \
+	  for c in $$($< --help | sed -n 's/^  featdb \([a-z]*\) .*/\1/p'); do \
+	    echo ".SS \"featdb $$c\""; echo '.nf'; \
+	    $< $$c --help | sed -e 's/\\/\\e/g' -e 's/-/\\-/g' -e "s/^[.']/\\\\\&&/"; \
+	    echo '.fi'; \
+	  done; } > $@.tmp && grep -q '^\.SS' $@.tmp && mv $@.tmp $@
 
 install: $(PROGS) $(MANS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

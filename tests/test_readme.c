@@ -249,6 +249,15 @@ static void test_make_install(void **state)
 			print_error("%s exited %d:\n%s\n", cmd, rc, t = tail_of(log, 600)), free(t);
 		assert_int_equal(rc, 0);
 	}
+	/* featdb's page holds each command's own help too, its dashes ASCII. */
+	snprintf(cmd, sizeof cmd, "test -s %s/share/man/man1/featdb.1 && { ! command -v "
+		 "man >/dev/null || { MANPATH=%s/share/man man featdb > man.txt && grep -q "
+		 "-- '^ *featdb merge --out OUT IN' man.txt && grep -q -- '^ *example: "
+		 "featdb remove' man.txt; }; }", prefix, prefix);
+	rc = run_in_copy(cmd, log);
+	if (rc != 0)
+		print_error("%s exited %d\n", cmd, rc);
+	assert_int_equal(rc, 0);
 }
 
 int main(void)
