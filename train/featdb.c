@@ -92,8 +92,7 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 		cli_answer(PROG, fdb_help(n ? ops[0] : NULL));
 	*status = CLI_USAGE;
 	if (n == 0) {
-		cli_usage(PROG, "a command is needed: info, export, verify, merge or "
-			  "remove");
+		cli_usage(PROG, "a command is needed: %s", fdb_commands());
 		return -1;
 	}
 	a->cmd = ops[0];
@@ -108,8 +107,7 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 		a->cmd = ops[0]; /* refused below, as any unknown command */
 	}
 	if (!fdb_is_command(a->cmd)) {
-		cli_usage(PROG, "unknown command '%s' (info, export, verify, merge or "
-			  "remove)", a->cmd);
+		cli_usage(PROG, "unknown command '%s' (%s)", a->cmd, fdb_commands());
 		return -1;
 	}
 	int export = strcmp(a->cmd, "export") == 0, merge = strcmp(a->cmd, "merge") == 0,

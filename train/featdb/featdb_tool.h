@@ -45,6 +45,10 @@ const char *fdb_help(const char *cmd);
 /* fdb_is_command: whether word names one of featdb's commands. */
 int fdb_is_command(const char *word);
 
+/* fdb_commands: the commands' names, as a message lists them ("info,
+ * export, verify, merge or remove"); static storage. */
+const char *fdb_commands(void);
+
 /* fdb_help_dev: the text of --help-dev. */
 extern const char fdb_help_dev[];
 

@@ -161,6 +161,17 @@ int fdb_is_command(const char *word)
 	return find(word) != NULL;
 }
 
+const char *fdb_commands(void)
+{
+	static char list[256];
+	size_t n = 0;
+
+	for (size_t i = 0; i < NCOMMANDS && n < sizeof list; i++)
+		n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", commands[i].name,
+				      i + 2 < NCOMMANDS ? ", " : i + 1 < NCOMMANDS ? " or " : "");
+	return list;
+}
+
 /* The length of a command's first form, its first line. */
 static int first_form(const command_t *c)
 {
