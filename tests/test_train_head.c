@@ -296,6 +296,15 @@ static void test_usage_tuning(void **state)
 	usage_says("give --reduce-lr", "--min-lr", "1e-6", NULL);
 	usage_says("cannot set a schedule", "--reduce-lr", "0.5", "--lr-schedule",
 		   "constant,cosine", NULL);
+	/* A value given twice would train one run twice ("1e-4" and
+	 * "0.0001" are one value). */
+	usage_says("--lr: 0.0001 is given twice; a sweep would train that run twice",
+		   "--lr", "1e-4,3e-4,0.0001", NULL);
+	usage_says("--batch-size: 32 is given twice", "--batch-size", "32,32", NULL);
+	usage_says("--lr-schedule: 'cosine' is given twice", "--lr-schedule",
+		   "cosine,constant,cosine", NULL);
+	usage_says("--class-weight: 'w.txt' is given twice", "--class-weight",
+		   "w.txt,none,w.txt", NULL);
 	usage_says("combinations, at most", "--hidden", "1,2,3,4,5,6,7,8", "--dropout",
 		   "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7", "--lr", "1,2,3,4,5,6,7,8",
 		   "--patience", "1,2,3,4,5,6,7,8,9", NULL);

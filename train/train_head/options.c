@@ -131,6 +131,27 @@ static const char usage_dev[] =
 	"                     other too, and exit 0 without reading or writing\n"
 	"                     anything (pipeline.sh's check before any stage runs)\n";
 
+/* distinct: no value of vals given twice (the same number, word or file),
+ * else a usage message: a sweep would train that run twice. */
+static int distinct(const char *opt, const th_values_t *vals)
+{
+	for (int i = 0; i < vals->n; i++)
+		for (int j = 0; j < i; j++) {
+			int same = vals->s[i] ? strcmp(vals->s[i], vals->s[j]) == 0
+					      : vals->v[i] == vals->v[j];
+			if (!same)
+				continue;
+			if (vals->s[i])
+				cli_usage(PROG, "%s: '%s' is given twice; a sweep would "
+					  "train that run twice", opt, vals->s[i]);
+			else
+				cli_usage(PROG, "%s: %g is given twice; a sweep would "
+					  "train that run twice", opt, vals->v[i]);
+			return -1;
+		}
+	return 0;
+}
+
 /* parse_values splits s at commas into vals, each a number in [lo, hi]
  * (an integer when integral is set). */
 static int parse_values(const char *opt, const char *s, double lo, double hi,
@@ -163,7 +184,7 @@ static int parse_values(const char *opt, const char *s, double lo, double hi,
 			return -1;
 		}
 	}
-	return 0;
+	return distinct(opt, vals);
 }
 
 /* parse_words splits s (kept in buf, len bytes, for the words to live on)
@@ -203,7 +224,7 @@ static int parse_words(const char *opt, const char *s, const char *const *words,
 		vals->v[vals->n] = w;
 		vals->s[vals->n++] = tok;
 	}
-	return 0;
+	return distinct(opt, vals);
 }
 
 /* below: every value of vals is below hi (an open end cli_double cannot
