@@ -85,9 +85,9 @@ static int plan(const th_opts_t *o, const th_split_t *s, char *err)
 		return err_set(err, ERR_ARG, "--confusion: no test set (no record is "
 			       "tagged test; give --test-split)");
 	int rc;
-	if (o->confusion && (rc = th_score_csv_check(o->confusion, err)))
+	if (o->confusion && (rc = th_output_check("--confusion", o->confusion, err)))
 		return rc;
-	if (o->trace && (rc = th_trace_check(o->trace, err)))
+	if (o->trace && (rc = th_output_check("--trace", o->trace, err)))
 		return rc;
 	for (long i = 0; !s->nvalid && i < th_runs_of(o); i++) {
 		th_config_t c = th_config_of(o, (int)i);

@@ -111,6 +111,19 @@ int th_outputs_check(const th_opts_t *o, char *err)
 	return 0;
 }
 
+int th_output_error(const char *opt, const char *path, int e, char *err)
+{
+	char named[4200];
+
+	snprintf(named, sizeof named, "%s %s", opt, path);
+	return fsutil_path_error(named, e, ERR_IO, err);
+}
+
+int th_output_check(const char *opt, const char *path, char *err)
+{
+	return fsutil_dest_writable(path) ? th_output_error(opt, path, errno, err) : 0;
+}
+
 int th_output_open(fsutil_whole_t *w, const char *opt, const char *path)
 {
 	if (fsutil_whole_open_now(w, path) == 0)

@@ -208,19 +208,6 @@ static void put_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* csv_error: --confusion's file at path failed with errno e. */
-static int csv_error(const char *path, int e, char *err)
-{
-	char named[4200];
-	snprintf(named, sizeof named, "--confusion %s", path);
-	return fsutil_path_error(named, e, ERR_IO, err);
-}
-
-int th_score_csv_check(const char *path, char *err)
-{
-	return fsutil_dest_writable(path) ? csv_error(path, errno, err) : 0;
-}
-
 int th_score_csv(const char *path, const th_score_t *sc, char *const *classes,
 		 char *err)
 {
@@ -228,7 +215,7 @@ int th_score_csv(const char *path, const th_score_t *sc, char *const *classes,
 	fsutil_whole_t w;
 
 	if (th_output_open(&w, "--confusion", path))
-		return csv_error(path, errno, err);
+		return th_output_error("--confusion", path, errno, err);
 	fputs("true\\predicted", w.f);
 	for (int k = 0; k < K; k++) {
 		fputc(',', w.f);

@@ -1,8 +1,6 @@
 /* trace.c - what --trace records of train-head's one run, and its file
  * (train_head.h, which defines the file's layout). */
-#include <errno.h>
 #include <hdf5.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,17 +111,6 @@ static int attr_f64(hid_t f, const char *name, double v)
 	if (sp >= 0)
 		H5Sclose(sp);
 	return bad;
-}
-
-int th_trace_check(const char *path, char *err)
-{
-	char named[4200];
-
-	if (fsutil_dest_writable(path) == 0)
-		return 0;
-	int e = errno;
-	snprintf(named, sizeof named, "--trace %s", path);
-	return fsutil_path_error(named, e, ERR_IO, err);
 }
 
 int th_trace_write(const char *path, const th_data_t *d, const th_split_t *s,

@@ -347,11 +347,6 @@ void th_trace_start(th_trace_t *tr, const head_t *h, const float *cw);
 void th_trace_epoch(th_trace_t *tr, int e, const size_t *order, size_t ntrain,
 		    const head_metrics_t *mt, const head_metrics_t *mv, double lr);
 
-/* th_trace_check, before training: 0 when the trace file can be made at
- * path (fsutil_dest_writable), else ERR_IO ("--trace PATH: No such file or
- * directory"). */
-int th_trace_check(const char *path, char *err);
-
 /* th_trace_write writes the trace file at path: the sets s of d, what tr
  * recorded, the run's combination c and o's epochs and seed.  ERR_NOMEM or
  * ERR_IO. */
@@ -448,10 +443,6 @@ void th_score_report(FILE *f, const th_score_t *sc, char *const *classes);
 int th_score_csv(const char *path, const th_score_t *sc, char *const *classes,
 		 char *err);
 
-/* th_score_csv_check, before training: 0 when th_score_csv can make its
- * file at path (fsutil_dest_writable), else ERR_IO in th_score_csv's
- * words ("--confusion PATH: No such file or directory"). */
-int th_score_csv_check(const char *path, char *err);
 
 /* th_score_free releases sc. */
 void th_score_free(th_score_t *sc);
@@ -491,6 +482,14 @@ int th_out_check(const char *path, char *err);
  * device may be shared) and none replaces a file of the store's folder;
  * else ERR_ARG, the reason naming both. */
 int th_outputs_check(const th_opts_t *o, char *err);
+
+/* th_output_error: ERR_IO, err saying that the file of option opt at path
+ * failed with errno e ("--confusion out/c.csv: No such file or
+ * directory"), as fsutil_path_error words it.  th_output_check, before
+ * training: 0 when that file can be made at path (fsutil_dest_writable),
+ * else th_output_error's. */
+int th_output_error(const char *opt, const char *path, int e, char *err);
+int th_output_check(const char *opt, const char *path, char *err);
 
 /* th_output_open opens w for the file of option opt (--history,
  * --confusion) at path, as fsutil_whole_open does; a FIFO that no process
