@@ -217,6 +217,26 @@ const char *cli_noun(unsigned long long n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+int cli_empty_names(char *const *names, const size_t *count, int n, char *buf,
+		    size_t len)
+{
+	enum { SHOWN = 5 };
+	size_t at = 0;
+	int empty = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (int k = 0; k < n; k++) {
+		if (count[k])
+			continue;
+		if (++empty <= SHOWN + 1 && at < len)
+			at += (size_t)snprintf(buf + at, len - at, "%s%s",
+					       empty > 1 ? ", " : "",
+					       empty > SHOWN ? "..." : names[k]);
+	}
+	return empty;
+}
+
 double cli_now(void)
 {
 	struct timespec ts;

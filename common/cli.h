@@ -118,4 +118,10 @@ double cli_now(void);
 /* cli_noun: one when n is 1, else many ("1 image", "2 images"). */
 const char *cli_noun(unsigned long long n, const char *one, const char *many);
 
+/* cli_empty_names: how many of the n classes count[] leaves at 0, with
+ * the first five of their names written into buf (len bytes) as "a, b"
+ * and ", ..." after a sixth: the names a note about empty classes gives. */
+int cli_empty_names(char *const *names, const size_t *count, int n, char *buf,
+		    size_t len);
+
 #endif

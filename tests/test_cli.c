@@ -403,6 +403,27 @@ static void test_noun(void **state)
 	assert_string_equal(cli_noun(2, "class", "classes"), "classes");
 }
 
+/* The names a note about empty classes gives: five at most, then "...";
+ * the count is all of them; a short buffer is cut, never overrun. */
+static void test_empty_names(void **state)
+{
+	(void)state;
+	char *names[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+	size_t none[8] = {0}, some[8] = {1, 0, 2, 0, 0, 0, 0, 0}, all[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+	char buf[64], tiny[4];
+
+	assert_int_equal(cli_empty_names(names, all, 8, buf, sizeof buf), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(cli_empty_names(names, some, 6, buf, sizeof buf), 4);
+	assert_string_equal(buf, "b, d, e, f");
+	assert_int_equal(cli_empty_names(names, some, 8, buf, sizeof buf), 6);
+	assert_string_equal(buf, "b, d, e, f, g, ...");
+	assert_int_equal(cli_empty_names(names, none, 5, buf, sizeof buf), 5);
+	assert_string_equal(buf, "a, b, c, d, e");
+	assert_int_equal(cli_empty_names(names, none, 8, tiny, sizeof tiny), 8);
+	assert_string_equal(tiny, "a, ");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_programs_threads),
 		cmocka_unit_test(test_programs_answer_to_full),
 		cmocka_unit_test(test_noun),
+		cmocka_unit_test(test_empty_names),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

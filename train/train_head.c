@@ -24,28 +24,23 @@
 
 /* ---- the steps of main ---------------------------------------------------- */
 
-/* note_partial names the classes the store lists without any record: a
- * partial store, which is trained on as it stands. */
+/* note_partial names the classes the store lists without any record (a
+ * folder without a readable image, or a partial store), which are trained
+ * on as they stand. */
 static void note_partial(const th_data_t *d)
 {
-	enum { SHOWN = 5 };
-	char names[512] = "";
-	size_t len = 0;
-	int empty = 0;
+	char names[512];
+	int empty = cli_empty_names(d->meta.classes, d->count, d->K, names,
+				    sizeof names);
 
-	for (int k = 0; k < d->K; k++) {
-		if (d->count[k])
-			continue;
-		if (empty++ < SHOWN && len < sizeof names)
-			len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
-						empty > 1 ? ", " : "", d->meta.classes[k]);
-	}
 	if (!empty)
 		return;
 	fprintf(stderr, PROG ": %d of the %d classes the store lists %s no records "
-		"yet (%s%s): an extract still running, interrupted or run with "
-		"--limit has not reached %s\n", empty, d->K, empty > 1 ? "have" : "has",
-		names, empty > SHOWN ? ", ..." : "", empty > 1 ? "them" : "it");
+		"(%s): %s no image extract could read, or an extract "
+		"still running, interrupted or run with --limit has not reached %s "
+		"yet\n", empty, d->K, empty > 1 ? "have" : "has", names,
+		empty > 1 ? "their folders held" : "its folder held",
+		empty > 1 ? "them" : "it");
 	fprintf(stderr, PROG ": %s %s in the head's output layer (as Keras keeps an "
 		"empty class folder); the head learns the other %d from the records "
 		"there\n", empty > 1 ? "they" : "it", empty > 1 ? "stay" : "stays",

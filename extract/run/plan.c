@@ -272,6 +272,28 @@ out:
 	return rc;
 }
 
+/* note_empty_classes names the class folders without an image: each is a
+ * class all the same, as flow_from_directory lists it, and train-head
+ * keeps it in the head with no records. */
+static void note_empty_classes(const dataset_t *ds)
+{
+	char names[512];
+	size_t *count;
+	int empty;
+
+	if (!(count = calloc((size_t)ds->nclasses + 1, sizeof *count)))
+		return;
+	for (size_t i = 0; i < ds->n; i++)
+		count[ds->items[i].cls]++;
+	empty = cli_empty_names(ds->classes, count, ds->nclasses, names, sizeof names);
+	free(count);
+	if (empty)
+		fprintf(stderr, PROG ": %d of the %d class folders %s no images (%s): "
+			"%s in the class list, as in Keras' flow_from_directory, with "
+			"no records\n", empty, ds->nclasses, empty > 1 ? "hold" : "holds",
+			names, empty > 1 ? "they stay" : "it stays");
+}
+
 int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 {
 	/* The records were written against the stored metadata; a store that
@@ -335,6 +357,7 @@ int plan_todo(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 			fprintf(stderr, PROG ": %zu damaged %s will be extracted again "
 				"(the first, %s)\n", p->ndamaged,
 				cli_noun(p->ndamaged, "record", "records"), first);
+		note_empty_classes(&p->ds);
 	}
 	/* A store written for the first time gets its metadata even when there
 	 * is nothing to extract, so that it is a valid (empty) store. */
