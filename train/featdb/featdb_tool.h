@@ -100,6 +100,13 @@ int fdb_same_store(const char *a, const char *b);
 int fdb_merge_refused(const char *outpath, int nin, char **in,
 		      const featdb_meta_t *ins, float *vec, char *err);
 
+/* fdb_merge_refusal: the error that stops a merge at input inpath's
+ * damaged record key (why it is damaged) that no other store holds,
+ * whether the pass before the merge finds it or the merge itself: sets
+ * err and returns ERR_FORMAT. */
+int fdb_merge_refusal(const char *inpath, const char *key, const char *why,
+		      char *err);
+
 /* fdb_damaged_way puts into buf (len bytes) and returns what to do about a
  * damaged record of the store path that stopped a command (`then`, say
  * "export"): extract its image again, or featdb remove --damaged. */

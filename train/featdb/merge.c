@@ -147,9 +147,7 @@ static int merge_one(void *ctx, const char *key, size_t keylen,
 		return 0;
 	}
 	if (rc == ERR_MISSING && in_bad) {
-		char way[ERR_LEN];
-		rc = err_set(m->err, ERR_FORMAT, "record '%s': %s; %s", k, inwhy,
-			     fdb_damaged_way(m->inpath, "merge", way, sizeof way));
+		rc = fdb_merge_refusal(m->inpath, k, inwhy, m->err);
 		free(k);
 		return rc;
 	}

@@ -25,7 +25,7 @@ static int refused(void *ctx, const char *key, size_t keylen,
 		   const featdb_rec_t *rec, const char *why)
 {
 	refusal_t *r = ctx;
-	char inwhy[ERR_LEN], way[ERR_LEN];
+	char inwhy[ERR_LEN];
 	char *k;
 	int rc = 0;
 
@@ -48,10 +48,18 @@ static int refused(void *ctx, const char *key, size_t keylen,
 			rc = 0;
 	}
 	if (rc == 0 && !held)
-		rc = err_set(r->err, ERR_FORMAT, "record '%s': %s; %s", k, inwhy,
-			     fdb_damaged_way(r->inpath, "merge", way, sizeof way));
+		rc = fdb_merge_refusal(r->inpath, k, inwhy, r->err);
 	free(k);
 	return rc;
+}
+
+int fdb_merge_refusal(const char *inpath, const char *key, const char *why,
+		      char *err)
+{
+	char way[ERR_LEN];
+
+	return err_set(err, ERR_FORMAT, "record '%s': %s; %s", key, why,
+		       fdb_damaged_way(inpath, "merge", way, sizeof way));
 }
 
 int fdb_merge_refused(const char *outpath, int nin, char **in,
