@@ -628,6 +628,47 @@ static void test_replaceable_through_link(void **state)
 	assert_string_equal(err, want);
 }
 
+/* An output named by a folder: a file inside it is suggested, but for a
+ * store's folder (LMDB's data.mdb) a file beside it, which does not
+ * travel with the store ("f.lmdb/head.h5" was suggested until
+ * 2026-12-08). */
+static void test_replaceable_folder(void **state)
+{
+	(void)state;
+	static const fsutil_output_t o = {
+		.what = "ours", .folder = "name a file", .example = "x.h5",
+		.refusal = "move it away", .ours = starts_ours,
+	};
+	char err[ERR_LEN], want[ERR_LEN + 800], slash[700];
+
+	assert_int_equal(mkdir(at("fo_plain"), 0755), 0);
+	assert_int_equal(fsutil_replaceable(at("fo_plain"), &o, err), ERR_ARG);
+	snprintf(want, sizeof want, "%s is a folder; name a file (%s/x.h5, say)",
+		 at("fo_plain"), at("fo_plain"));
+	assert_string_equal(err, want);
+
+	assert_int_equal(mkdir(at("fo.lmdb"), 0755), 0);
+	assert_int_equal(tu_write_file(at("fo.lmdb/data.mdb"), "", 0), 0);
+	assert_int_equal(fsutil_replaceable(at("fo.lmdb"), &o, err), ERR_ARG);
+	snprintf(want, sizeof want, "%s is a feature store's folder; name a file "
+		 "(%s beside it, say)", at("fo.lmdb"), at("x.h5"));
+	assert_string_equal(err, want);
+	snprintf(slash, sizeof slash, "%s//", at("fo.lmdb"));
+	assert_int_equal(fsutil_replaceable(slash, &o, err), ERR_ARG);
+	snprintf(want, sizeof want, "%s is a feature store's folder; name a file "
+		 "(%s beside it, say)", slash, at("x.h5"));
+	assert_string_equal(err, want);
+
+	/* A bare name: the file beside it is a bare name too. */
+	char cwd[4096];
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(at(".")), 0);
+	assert_int_equal(fsutil_replaceable("fo.lmdb", &o, err), ERR_ARG);
+	assert_string_equal(err, "fo.lmdb is a feature store's folder; name a file "
+			    "(x.h5 beside it, say)");
+	assert_int_equal(chdir(cwd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_dest_id),
 		cmocka_unit_test(test_dest_writable),
 		cmocka_unit_test(test_replaceable_through_link),
+		cmocka_unit_test(test_replaceable_folder),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -456,6 +456,28 @@ int fsutil_whole_failed(const fsutil_whole_t *w, int code, char *err)
 	return w->direct ? code : fsutil_dest_failed(&w->dest, code, err);
 }
 
+/* folder_named: the refusal of an output path that is a folder, with the
+ * file to name instead: one inside it, or for a store's folder (LMDB's
+ * data.mdb; a file there would travel with the store) one beside it. */
+static int folder_named(const char *path, const char *named,
+			const fsutil_output_t *o, char *err)
+{
+	char data[4200], dir[4096];
+	size_t n = strlen(path);
+
+	snprintf(data, sizeof data, "%s/data.mdb", path);
+	if (access(data, F_OK) != 0)
+		return err_set(err, ERR_ARG, "%s is a folder; %s (%s/%s, say)", named,
+			       o->folder, path, o->example);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	snprintf(dir, sizeof dir, "%.*s", (int)(n < sizeof dir ? n : sizeof dir - 1), path);
+	return err_set(err, ERR_ARG, "%s is a feature store's folder; %s (%s%s beside "
+		       "it, say)", named, o->folder, dir, o->example);
+}
+
 int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err)
 {
 	char why[ERR_LEN], real[4096], named[8300];
@@ -470,8 +492,7 @@ int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err)
 	else
 		snprintf(named, sizeof named, "%s", path);
 	if (S_ISDIR(st.st_mode))
-		return err_set(err, ERR_ARG, "%s is a folder; %s (%s/%s, say)", named,
-			       o->folder, path, o->example);
+		return folder_named(path, named, o, err);
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(why, sizeof why, "not a regular file");
 	} else {
