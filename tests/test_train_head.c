@@ -1774,7 +1774,10 @@ static void assert_same_inputs(hid_t g, const traced_t *r, double xtol,
 	    fabs(gk - r->ksum) > 1e-9 * (1 + fabs(r->ksum)) || go != r->osum)
 		fail_msg("the golden data was made from other inputs (features, "
 			 "initial kernel or batch order changed); regenerate it as %s "
-			 "says", script);
+			 "says (golden against this run: %g and %zu training samples, "
+			 "features' sum %.9g and %.9g, kernel's %.9g and %.9g, order's "
+			 "%.17g and %.17g)", script, gn, r->ntrain, gx, r->xsum, gk,
+			 r->ksum, go, r->osum);
 }
 
 static void test_parity_with_pytorch(void **state)
