@@ -1506,6 +1506,60 @@ static void test_outputs_one_file(void **state)
 	assert_true(tu_exists(hist));
 }
 
+/* A sweep writes one history per run (h.csv: h.run1.csv, ...): those are
+ * the files that must not be another output, and there is no such file
+ * beside a stream, a FIFO or a device.  Refused before training; they used
+ * to be trained for, --out h.run1.csv then replaced run 1's history with
+ * the head and failed with ENOENT, and --history /dev/stdout wrote
+ * /dev/stdout.run1 and so on into /dev. */
+static void test_sweep_histories_one_file(void **state)
+{
+	(void)state;
+	spec_t s = spec_default();
+	s.test_every = 3;
+	const char *store = make_store("sweepfiles.lmdb", &s);
+	const char *out = path_in("sweepfiles.txt"), *csv = path_in("sweepfiles.csv");
+	const char *run2 = path_in("sweepfiles.run2.csv"), *head = path_in("sweepfiles.h5");
+	const char *fifo = path_in("sweepfiles.fifo"), *fifo1 = path_in("sweepfiles.fifo.run1");
+	char want[2000];
+
+	snprintf(want, sizeof want, "--out %s and --history %s's run 2 file, %s, are one "
+		 "file: one would replace the other; give each its own", run2, csv, run2);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--lr",
+			      "1e-3,1e-4,1e-5", "--out", run2, "--history", csv, NULL),
+		     want);
+	assert_false(tu_exists(run2));
+	snprintf(want, sizeof want, "--history %s's run 2 file, %s, and --confusion %s "
+		 "are one file", csv, run2, run2);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--lr",
+			      "1e-3,1e-4", "--out", head, "--history", csv,
+			      "--confusion", run2, NULL), want);
+	assert_false(tu_exists(head));
+
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	snprintf(want, sizeof want, "--history %s is not a file: a sweep writes one "
+		 "history per run, beside the file named", fifo);
+	expect_error(out, run(out, "--db", store, "--epochs", "1", "-q", "--lr",
+			      "1e-3,1e-4", "--out", head, "--history", fifo, NULL), want);
+	assert_false(tu_exists(fifo1));
+	assert_false(tu_exists(head));
+	unlink(fifo);
+
+	/* One run's history may still be a stream, and the sweep's files are
+	 * written where they were. */
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "-q", "--out", head,
+			     "--history", "/dev/null", NULL), 0);
+	assert_int_equal(run(out, "--db", store, "--epochs", "1", "--lr", "1e-3,1e-4",
+			     "--out", head, "--history", csv, NULL), 0);
+	assert_true(tu_exists(run2));
+	assert_false(tu_exists(csv));
+	/* --history names no file of a sweep's: the output says where they are. */
+	snprintf(want, sizeof want, "train-head: the runs' histories are in %s to %s\n",
+		 path_in("sweepfiles.run1.csv"), run2);
+	if (!strstr(slurp(out), want))
+		fail_msg("no '%s' in:\n%s", want, slurp(out));
+}
+
 /* --out is checked before training and again at the save: a link turned
  * to a photo while the head trained is refused then, the photo kept byte
  * for byte (the head used to replace it: the check had looked at the file
@@ -2352,6 +2406,7 @@ int main(void)
 		cmocka_unit_test(test_out_through_link),
 		cmocka_unit_test(test_out_link_turned_during_training),
 		cmocka_unit_test(test_outputs_one_file),
+		cmocka_unit_test(test_sweep_histories_one_file),
 		cmocka_unit_test(test_output_link_loop),
 		cmocka_unit_test(test_confusion_checked_first),
 		cmocka_unit_test(test_partial_store),

@@ -181,6 +181,15 @@ static int report(const th_opts_t *o, const th_data_t *d, const th_split_t *s,
 			return rc;
 		th_min_prob_print(&th, o->keep);
 	}
+	/* --history h.csv names no file of a sweep's: said where they are. */
+	if (w->sweep && o->history) {
+		char first[4200], last[4200];
+		if ((rc = th_history_run_path(o->history, 1, first, sizeof first, err)) ||
+		    (rc = th_history_run_path(o->history, w->n, last, sizeof last, err)))
+			return rc;
+		fprintf(stderr, PROG ": the runs' histories are in %s to %s\n", first,
+			last);
+	}
 	/* A sweep's runs may stop early: their epochs are counted together. */
 	if (w->sweep)
 		fprintf(stderr, PROG ": %d runs, %ld epochs in all", w->n, w->epochs_run);

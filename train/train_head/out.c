@@ -9,6 +9,7 @@
  * writes it and keeps the link). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,37 +79,90 @@ int th_out_check(const char *path, char *err)
 	return fsutil_replaceable(path, &head_file, err);
 }
 
+/* One output file of the run: the option, its value and, for a sweep's
+ * history, the file of one run. */
+typedef struct output {
+	const char *opt, *path;
+	char run_path[4096];
+	int run;
+	fsutil_dest_id_t id;
+	int known;
+} output_t;
+
+/* output_name puts into buf how a message names x: "--out h.h5", or
+ * "--history h.csv's run 2 file, h.run2.csv". */
+static const char *output_name(const output_t *x, char *buf, size_t len)
+{
+	if (x->run)
+		snprintf(buf, len, "%s %s's run %d file, %s,", x->opt, x->path, x->run,
+			 x->run_path);
+	else
+		snprintf(buf, len, "%s %s", x->opt, x->path);
+	return buf;
+}
+
+/* check_output: x against the store and the outputs before it. */
+static int check_output(const th_opts_t *o, const struct stat *db,
+			const output_t *x, const output_t *before, int n,
+			char *err)
+{
+	char a[8400], b[8400];
+
+	for (int j = 0; j < n; j++)
+		if (before[j].known && fsutil_same_dest(&before[j].id, &x->id))
+			return err_set(err, ERR_ARG, "%s and %s are one file: one would "
+				       "replace the other; give each its own",
+				       output_name(&before[j], a, sizeof a),
+				       output_name(x, b, sizeof b));
+	/* The store's data.mdb or lock.mdb replaced by a CSV is the store
+	 * lost; a history of its own beside them is the user's choice. */
+	if (db && x->id.exists && x->id.dir.st_dev == db->st_dev &&
+	    x->id.dir.st_ino == db->st_ino && featdb_is_store_file(x->id.name))
+		return err_set(err, ERR_ARG, "%s is a file of the store %s: writing it "
+			       "would destroy the store; give another path",
+			       output_name(x, a, sizeof a), o->db);
+	return 0;
+}
+
 int th_outputs_check(const th_opts_t *o, char *err)
 {
-	const char *opt[] = {"--out", "--history", "--confusion", "--trace"};
-	const char *path[] = {o->out, o->history, o->confusion, o->trace};
-	enum { N = sizeof opt / sizeof *opt };
-	fsutil_dest_id_t id[N];
-	int known[N];
+	long runs = th_runs_of(o), nhist = !o->history ? 0 : runs > 1 ? runs : 1;
+	size_t n = 3 + (size_t)nhist;
+	output_t *x = calloc(n, sizeof *x);
 	struct stat db;
-	int have_db = o->db && stat(o->db, &db) == 0 && S_ISDIR(db.st_mode);
+	int have_db = o->db && stat(o->db, &db) == 0 && S_ISDIR(db.st_mode), rc = 0;
 
-	for (int i = 0; i < N; i++) {
+	if (!x)
+		return err_set(err, ERR_NOMEM, "out of memory for %zu outputs", n);
+	/* In the order the messages name them: --out, --history (each run's
+	 * file in a sweep), --confusion, --trace. */
+	x[0] = (output_t){.opt = "--out", .path = o->out};
+	for (long r = 0; r < nhist; r++)
+		x[1 + r] = (output_t){.opt = "--history", .path = o->history,
+				      .run = runs > 1 ? (int)r + 1 : 0};
+	x[n - 2] = (output_t){.opt = "--confusion", .path = o->confusion};
+	x[n - 1] = (output_t){.opt = "--trace", .path = o->trace};
+	/* A sweep writes a history per run beside the one named; beside a
+	 * stream or a device there is none to write. */
+	if (nhist && runs > 1 && fsutil_dest_id(o->history, &x[1].id) == 1)
+		rc = err_set(err, ERR_ARG, "--history %s is not a file: a sweep writes "
+			     "one history per run, beside the file named (h.csv: "
+			     "h.run1.csv, h.run2.csv, ...); name a file", o->history);
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (x[i].run && (rc = th_history_run_path(x[i].path, x[i].run,
+							  x[i].run_path,
+							  sizeof x[i].run_path, err)))
+			break;
 		/* A stream, a device or a path not told (the write says why)
 		 * is no file here. */
-		known[i] = path[i] && fsutil_dest_id(path[i], &id[i]) == 0;
-		if (!known[i])
-			continue;
-		for (int j = 0; j < i; j++)
-			if (known[j] && fsutil_same_dest(&id[j], &id[i]))
-				return err_set(err, ERR_ARG, "%s %s and %s %s are one file: "
-					       "one would replace the other; give each its "
-					       "own", opt[j], path[j], opt[i], path[i]);
-		/* The store's data.mdb or lock.mdb replaced by a CSV is the
-		 * store lost; a history of its own beside them is the user's
-		 * choice. */
-		if (have_db && id[i].exists && id[i].dir.st_dev == db.st_dev &&
-		    id[i].dir.st_ino == db.st_ino && featdb_is_store_file(id[i].name))
-			return err_set(err, ERR_ARG, "%s %s is a file of the store %s: "
-				       "writing it would destroy the store; give another "
-				       "path", opt[i], path[i], o->db);
+		x[i].known = x[i].path &&
+			     fsutil_dest_id(x[i].run ? x[i].run_path : x[i].path,
+					    &x[i].id) == 0;
+		if (x[i].known)
+			rc = check_output(o, have_db ? &db : NULL, &x[i], x, (int)i, err);
 	}
-	return 0;
+	free(x);
+	return rc;
 }
 
 int th_output_error(const char *opt, const char *path, int e, char *err)
