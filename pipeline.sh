@@ -141,6 +141,23 @@ fi
 [ -n "$head" ] || head=$report/head.h5
 [ -n "$history" ] || history=$report/history.csv
 
+# Nothing the pipeline writes may lie inside FACES_DIR: the next run's
+# extract would read it as a person (a folder) or as images (the PNG).
+inside() { # path folder: whether path lies in folder (neither need exist)
+	local p d
+	p=$(realpath -m -- "$1") && d=$(realpath -m -- "$2") &&
+		{ [ "$p" = "$d" ] || [ "${p#"$d"/}" != "$p" ]; }
+}
+why="the next run would read it as a person's folder or images"
+for opt in --report --db --out --history; do
+	case $opt in
+	--report) path=$report ;; --db) path=$db ;;
+	--out) path=$head ;; --history) path=$history ;;
+	esac
+	[ -z "$faces" ] || ! inside "$path" "$faces" ||
+		usage_error "$opt $path is inside FACES_DIR $faces: $why; give a path outside it"
+done
+
 # ---- the picture ---------------------------------------------------------------
 # training.gp, for gnuplot: loss and accuracy per epoch, the epochs counted
 # from 1 as train-head's "Epoch 1/5" lines count them (the CSV counts from 0,

@@ -792,6 +792,36 @@ static void test_terminal_manners(void **state)
 	tu_rm_rf(d);
 }
 
+/* A store inside the folder of people (extract --in faces --db
+ * faces/feats.lmdb; pipeline.sh run from inside FACES_DIR) was made, and
+ * the next run read its folder as a person without images: the class
+ * list grew and every record was renumbered.  Refused before anything is
+ * made; inside a person's folder too. */
+static void test_store_inside_faces(void **state)
+{
+	(void)state;
+	const char *d = tu_tmpdir();
+	char in[4200], db[4300], log[4200], deep[4300];
+	char *w = (char *)tu_weights_path();
+	snprintf(in, sizeof in, "%s/faces", d);
+	snprintf(db, sizeof db, "%s/feats.lmdb", in);
+	snprintf(deep, sizeof deep, "%s/ann/x.lmdb", in);
+	snprintf(log, sizeof log, "%s/log", d);
+	write_pnm(in, "ann/1.ppm", 30, 30, 0, 52);
+
+	char want[9000];
+	char *into[] = {EXTRACT, "--in", in, "--db", db, "--weights", w, NULL};
+	snprintf(want, sizeof want, "extract: error: --db %s is inside --in %s (in "
+		 "'feats.lmdb'): the next run would read the store as a person's folder "
+		 "or images; put it outside the folder of people\n", db, in);
+	expect_error(log, into, 1, want);
+	assert_int_equal(access(db, F_OK), -1);
+	char *below[] = {EXTRACT, "--in", in, "--db", deep, "--weights", w, NULL};
+	expect_error(log, below, 1, "(in 'ann'): the next run would read the store");
+	assert_int_equal(access(deep, F_OK), -1);
+	tu_rm_rf(d);
+}
+
 static void test_usage_errors(void **state)
 {
 	(void)state;
@@ -1052,6 +1082,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_store_inside_faces),
 		cmocka_unit_test(test_terminal_manners),
 		cmocka_unit_test(test_end_to_end),
 		cmocka_unit_test(test_keys_match_keras),

@@ -669,6 +669,66 @@ static void test_replaceable_folder(void **state)
 	assert_int_equal(chdir(cwd), 0);
 }
 
+/* Whether a path, existing or not, lies inside a folder: the store
+ * extract is to write inside the folder of people it reads. */
+static void test_within(void **state)
+{
+	(void)state;
+	char first[64], path[4300];
+
+	assert_int_equal(mkdir(at("wi"), 0755), 0);
+	assert_int_equal(mkdir(at("wi/faces"), 0755), 0);
+	assert_int_equal(mkdir(at("wi/faces/ann"), 0755), 0);
+	assert_int_equal(mkdir(at("wi/facesX"), 0755), 0);
+	assert_int_equal(symlink("faces", at("wi/link")), 0);
+
+	/* Inside: existing, or not yet (its names taken as written). */
+	assert_int_equal(fsutil_within(at("wi/faces/ann"), at("wi/faces"), first,
+				       sizeof first), 1);
+	assert_string_equal(first, "ann");
+	assert_int_equal(fsutil_within(at("wi/faces/feats.lmdb"), at("wi/faces"),
+				       first, sizeof first), 1);
+	assert_string_equal(first, "feats.lmdb");
+	assert_int_equal(fsutil_within(at("wi/faces/new/deeper/x.lmdb//"),
+				       at("wi/faces/"), first, sizeof first), 1);
+	assert_string_equal(first, "new");
+	assert_int_equal(fsutil_within(at("wi/faces/ann/../ann/x.lmdb"),
+				       at("wi/faces"), first, sizeof first), 1);
+	assert_string_equal(first, "ann");
+	/* Through a link to the folder, either way round. */
+	assert_int_equal(fsutil_within(at("wi/link/r/x.lmdb"), at("wi/faces"), first,
+				       sizeof first), 1);
+	assert_string_equal(first, "r");
+	assert_int_equal(fsutil_within(at("wi/faces/x.lmdb"), at("wi/link"), first,
+				       sizeof first), 1);
+	assert_string_equal(first, "x.lmdb");
+	/* The folder itself: inside, nothing below. */
+	assert_int_equal(fsutil_within(at("wi/faces"), at("wi/link/"), first,
+				       sizeof first), 1);
+	assert_string_equal(first, "");
+
+	/* Outside: beside it, a name it begins, its parent. */
+	assert_int_equal(fsutil_within(at("wi/feats.lmdb"), at("wi/faces"), first,
+				       sizeof first), 0);
+	assert_int_equal(fsutil_within(at("wi/facesX/x.lmdb"), at("wi/faces"), first,
+				       sizeof first), 0);
+	assert_int_equal(fsutil_within(at("wi"), at("wi/faces"), first, sizeof first), 0);
+
+	/* A bare name, relative to the current folder. */
+	char cwd[4096];
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(at("wi/faces")), 0);
+	assert_int_equal(fsutil_within("x.lmdb", ".", first, sizeof first), 1);
+	assert_string_equal(first, "x.lmdb");
+	assert_int_equal(fsutil_within("../x.lmdb", ".", first, sizeof first), 0);
+	assert_int_equal(chdir(cwd), 0);
+
+	/* A folder that is not there cannot be resolved. */
+	snprintf(path, sizeof path, "%s", at("wi/none"));
+	assert_int_equal(fsutil_within(at("wi/none/x"), path, first, sizeof first), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_dest_writable),
 		cmocka_unit_test(test_replaceable_through_link),
 		cmocka_unit_test(test_replaceable_folder),
+		cmocka_unit_test(test_within),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -61,7 +61,7 @@ static int sh(char **out, const char *fmt, ...)
 /* A usage error of pipeline.sh: status 2, exactly msg and the Try line. */
 static void expect_usage(const char *args, const char *msg)
 {
-	char *out, want[512];
+	char *out, want[2048];
 	int st = sh(&out, "./pipeline.sh %s", args);
 	snprintf(want, sizeof want, "pipeline.sh: %s\nTry './pipeline.sh --help'.\n", msg);
 	if (st != 2 || strcmp(out, want) != 0)
@@ -81,6 +81,35 @@ static void test_options(void **state)
 	expect_usage("--report=r --bogus=3", "unknown option --bogus=3");
 	expect_usage("faces1 faces2", "one FACES_DIR only ('faces1' and 'faces2')");
 	expect_usage("faces1 --in faces2", "one FACES_DIR only ('faces1' and 'faces2')");
+
+	/* Nothing the pipeline writes may lie inside FACES_DIR: the next
+	 * extract read a report folder there as a person, its training.png as
+	 * an image.  Refused before anything is written. */
+	char faces[600], person[700], args[1600], msg[1600], cwd[4096];
+	snprintf(faces, sizeof faces, "%s/pf", g_dir);
+	snprintf(person, sizeof person, "%s/ann", faces);
+	assert_int_equal(mkdir(faces, 0755), 0);
+	assert_int_equal(mkdir(person, 0755), 0);
+	snprintf(args, sizeof args, "%s --report %s/rep", faces, faces);
+	snprintf(msg, sizeof msg, "--report %s/rep is inside FACES_DIR %s: the next run "
+		 "would read it as a person's folder or images; give a path outside it",
+		 faces, faces);
+	expect_usage(args, msg);
+	snprintf(args, sizeof args, "%s --report %s/rep --db %s/x.lmdb", faces, g_dir,
+		 person);
+	snprintf(msg, sizeof msg, "--db %s/x.lmdb is inside FACES_DIR %s: the next run "
+		 "would read it as a person's folder or images; give a path outside it",
+		 person, faces);
+	expect_usage(args, msg);
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(sh(&out, "cd %s && %s/pipeline.sh .", faces, cwd), 2);
+	assert_non_null(strstr(out, "pipeline.sh: --report pipeline-report is inside "
+			       "FACES_DIR .: the next run would read it"));
+	free(out);
+	snprintf(args, sizeof args, "%s/rep", faces);
+	assert_int_equal(access(args, F_OK), -1);
+	snprintf(args, sizeof args, "%s/pipeline-report", faces);
+	assert_int_equal(access(args, F_OK), -1);
 
 	assert_int_equal(sh(&out, "./pipeline.sh --version"), 0);
 	assert_string_equal(out, "pipeline.sh " VGGFEAT_VERSION "\n");

@@ -121,6 +121,48 @@ static void this_host(char *host, size_t len)
 			*c = '_';
 }
 
+int fsutil_within(const char *path, const char *dir, char *first, size_t len)
+{
+	char d[PATH_MAX], p[PATH_MAX], at[PATH_MAX];
+	const char *tail = "", *below;
+	size_t dn;
+
+	if (!realpath(dir, d))
+		return -1;
+	if (snprintf(at, sizeof at, "%s", path) >= (int)sizeof at) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* Up to the nearest folder that exists; the names below it (tail,
+	 * at the same offset in path as in at) are taken as written. */
+	while (!realpath(at, p)) {
+		char *slash;
+		size_t n = strlen(at);
+		if (errno != ENOENT)
+			return -1;
+		while (n > 1 && at[n - 1] == '/')
+			at[--n] = '\0';
+		if (!(slash = strrchr(at, '/'))) {
+			tail = path;
+			snprintf(at, sizeof at, ".");
+		} else {
+			tail = path + (slash + 1 - at);
+			if (slash == at)
+				slash[1] = '\0'; /* "/name": the root */
+			else
+				*slash = '\0';
+		}
+	}
+	dn = strcmp(d, "/") == 0 ? 0 : strlen(d);
+	if (strncmp(p, d, dn) != 0 || (p[dn] != '\0' && p[dn] != '/'))
+		return 0;
+	below = p[dn] == '/' ? p + dn + 1 : p + dn;
+	if (!*below)
+		below = tail;
+	snprintf(first, len, "%.*s", (int)strcspn(below, "/"), below);
+	return 1;
+}
+
 int fsutil_tmp_path(const char *path, char *tmp, size_t len)
 {
 	char host[256];

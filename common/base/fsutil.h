@@ -35,6 +35,13 @@ int fsutil_dir_of(const char *path, char *dir, size_t len);
  * says so). */
 int fsutil_target(const char *path, char *real, size_t len);
 
+/* fsutil_within: whether path, which need not exist yet (its nearest
+ * existing folder is resolved, links and all), lies inside the folder dir
+ * (dir itself included).  1, with the first name below dir on the way to
+ * path in first (len bytes; "" when path is dir); 0 when it does not;
+ * -1 with errno when dir or path's folders cannot be resolved. */
+int fsutil_within(const char *path, const char *dir, char *first, size_t len);
+
 /* fsutil_tmp_path puts into tmp (len bytes) the name of the temporary
  * file a program writes before renaming it over path: "PATH.tmp.HOST.PID",
  * this host's name and this process' id, so that runs on several machines

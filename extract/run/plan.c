@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "cli.h"
 #include "dataset/classes.h"
 #include "net/model.h"
@@ -20,9 +21,28 @@ void plan_init(plan_t *p)
 	*p = (plan_t){.lockfd = -1};
 }
 
+/* store_outside: 0 when --db lies outside --in.  A store inside the folder
+ * of people would be read back as one of them (its folder, or the folder
+ * holding it, a person without images; a report's PNG beside it an
+ * image), and the class list renumbered, on the next run. */
+static int store_outside(const run_opts_t *o, char *err)
+{
+	char first[256];
+
+	/* --db naming --in itself: featdb_open refuses that folder. */
+	if (fsutil_within(o->db, o->in, first, sizeof first) != 1 || !*first)
+		return 0;
+	return err_set(err, ERR_ARG, "--db %s is inside --in %s (in '%s'): the next "
+		       "run would read the store as a person's folder or images; put "
+		       "it outside the folder of people", o->db, o->in, first);
+}
+
 int plan_scan(const run_opts_t *o, plan_t *p, sink_skipped_t *sk, char *err)
 {
 	int rc;
+
+	if ((rc = store_outside(o, err)))
+		return rc;
 
 	if ((rc = dataset_scan(o->in, o->follow ? DATASET_FOLLOW_LINKS : 0, &p->ds, err)))
 		return rc;
