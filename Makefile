@@ -191,11 +191,15 @@ $(BUILD)/tests/test_split.o $(BUILD)/tests/test_score.o: CPPFLAGS += -Itrain/tra
 
 # The synthetic weights file (official Keras layout, seeded He-normal) that
 # the tests and the demo use in place of the real 553 MB download.  Always
-# the plain build's (test-asan makes it first): one copy is enough.
+# the plain build's (test-asan makes it first): one copy is enough.  Its
+# temporary file is this make's own (two makes sharing the folder, as
+# worktrees linking one build/test-data do, must not write one file while
+# a test reads the result of the other's rename), removed when it fails.
 TEST_WEIGHTS := build/test-data/vgg16_seed1.h5
 $(TEST_WEIGHTS): build/demo/gen_weights
 	@mkdir -p $(dir $@)
-	build/demo/gen_weights --seed 1 --out $@.tmp && mv $@.tmp $@
+	build/demo/gen_weights --seed 1 --out $@.tmp.$$$$ && mv $@.tmp.$$$$ $@ || \
+		{ rm -f $@.tmp.$$$$; exit 1; }
 
 # The tests run the programs of BIN and the generators of BUILD/demo
 # (tests/support/proc.h); TEST_SKIP names test binaries not to run.  What

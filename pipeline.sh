@@ -365,9 +365,12 @@ if [ -z "$faces" ]; then
 		if [ ! -f "$weights" ]; then
 			mkdir -p "$(dirname "$weights")"
 			say "generating random weights in the $layout layout: $weights"
+			# A temporary file of this run's own: two demos at once
+			# must not write one file.
 			"$ROOT/build/demo/gen_weights" --seed 1 --layout $layout \
-				--out "$weights.tmp" &&
-				mv "$weights.tmp" "$weights" || die "could not generate $weights"
+				--out "$weights.tmp.$$" &&
+				mv "$weights.tmp.$$" "$weights" ||
+				{ rm -f "$weights.tmp.$$"; die "could not generate $weights"; }
 		fi
 	fi
 	# A 13th image of each person, never trained on, is the photo that
