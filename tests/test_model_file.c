@@ -18,7 +18,8 @@
  *    while the model is written: refused at the rename, the photo kept;
  *  - the refusals: a head of another model than the weights, a missing
  *    head, the model written over its own head or weights, usage errors
- *    (exit 2 with the Try line);
+ *    (exit 2 with the Try line); a name Keras would not read the file
+ *    from (face_model.keras), refused before the weights are read;
  *  - the head as a list: hidden layers (Dense relu, Dropout, Dense
  *    softmax), a class list long enough to be split, and what
  *    model_file_save refuses.
@@ -937,6 +938,72 @@ static void test_refusals(void **state)
 	assert_non_null(strstr(msg, "--save-model FILE"));
 }
 
+/* Keras goes by the model file's name: model.save writes HDF5 only to a
+ * name ending in .h5 or .hdf5, and Keras 3's load_model opens a .keras file
+ * as its zip format ("File not found: ... Please ensure the file is an
+ * accessible `.keras` zip file") and refuses any other name.  predict
+ * --save-model face_model.keras wrote the HDF5 file there, exit 0; now
+ * such a name is refused, the name to use offered, before the weights are
+ * read (weights that are a photo are not looked at), nothing written. */
+static void test_keras_names(void **state)
+{
+	(void)state;
+	char photo[600], want[2000];
+	const char *msg;
+	static const char jpeg[] = "\xff\xd8\xff a photo";
+	static const struct { const char *name, *offered; } refused[] = {
+		{"face_model.keras", "face_model.h5"},
+		{"face_model", "face_model.h5"},
+		{"FACE_MODEL.H5", "FACE_MODEL.h5"},
+		{"v1.2/face_model", "v1.2/face_model.h5"},
+	};
+
+	path_in(photo, sizeof photo, "weights.jpg");
+	assert_int_equal(tu_write_file(photo, jpeg, sizeof jpeg - 1), 0);
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		char out[600], offered[600];
+		path_in(out, sizeof out, refused[i].name);
+		path_in(offered, sizeof offered, refused[i].offered);
+		for (int weights_too = 0; weights_too < 2; weights_too++) {
+			int st = predict(&msg, "--head", head16, "--weights",
+					 weights_too ? photo : tu_weights_path(),
+					 "--save-model", out, NULL);
+			snprintf(want, sizeof want, "predict: error: %s: the model is "
+				 "written as HDF5, which Keras reads only from a name "
+				 "ending in .h5 or .hdf5 (model.save and load_model go "
+				 "by the name; .keras is Keras' zip format): name it %s\n",
+				 out, offered);
+			if (st != 1 || strcmp(msg, want) != 0)
+				fail_msg("--save-model %s: exit %d: %s", refused[i].name,
+					 st, msg);
+			assert_false(tu_exists(out));
+			no_temporary(out);
+		}
+	}
+	unlink(photo);
+
+	/* model_file_save itself writes no file Keras would not read back. */
+	char out[600], err[ERR_LEN];
+	const model_file_layer_t dense = {
+		.kind = MODEL_FILE_DENSE, .name = "dense_1", .activation = "softmax",
+		.in = h16.layer[0].in, .units = h16.layer[0].out,
+		.kernel = h16.layer[0].kernel, .bias = h16.layer[0].bias};
+	const model_file_t m = {.w = &w16, .end = MODEL_FILE_END_VECTOR, .head = &dense,
+				.nhead = 1, .classes = (const char *const *)classes,
+				.nclasses = 3};
+	path_in(out, sizeof out, "direct.keras");
+	assert_int_equal(model_file_save(out, &m, err), ERR_ARG);
+	assert_non_null(strstr(err, "name it "));
+	assert_false(tu_exists(out));
+	no_temporary(out);
+
+	/* The two names Keras reads HDF5 from. */
+	path_in(out, sizeof out, "face_model.hdf5");
+	assert_int_equal(model_file_replaceable(out, err), 0);
+	path_in(out, sizeof out, "face_model.h5");
+	assert_int_equal(model_file_replaceable(out, err), 0);
+}
+
 /* predict --save-model of a head with a hidden layer (train-head
  * --hidden's file): the backbone, then dense_1 (relu, 16 units) and
  * dense_2 (softmax), with the head file's numbers. */
@@ -1103,6 +1170,7 @@ int main(void)
 		cmocka_unit_test(test_vggface),
 		cmocka_unit_test(test_atomic),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_keras_names),
 		cmocka_unit_test(test_save_through_link),
 		cmocka_unit_test(test_killed_parent_takes_writer),
 		cmocka_unit_test(test_changed_while_written),

@@ -80,7 +80,8 @@ static const char usage[] =
 	"                   (VGG16 through fc2 or VGG-Face through fc7, frozen,\n"
 	"                   then the head as dense_1 with softmax) to FILE, as\n"
 	"                   model.save('FILE') writes it (HDF5, about 530 MB;\n"
-	"                   replaced atomically)\n"
+	"                   replaced atomically); FILE ends in .h5 or .hdf5,\n"
+	"                   the names Keras reads HDF5 from (not .keras)\n"
 	"  -q, --quiet      no summary\n"
 	"  --version        print the version\n"
 	"  -h, --help       this text\n"
@@ -272,20 +273,21 @@ static int check_save_tap(const opts_t *o, const head_meta_t *hm, int model,
 }
 
 /* check_save_target refuses to write the model over the head or the
- * weights it is made from (the same file, whatever the path says), or
- * over anything but a whole model it wrote (net/model_file.h). */
+ * weights it is made from (the same file, whatever the path says), over
+ * anything but a whole model it wrote, or under a name Keras would not
+ * read it from (net/model_file.h), before the weights are read. */
 static int check_save_target(const opts_t *o, const char *wpath, char *err)
 {
 	struct stat to, st;
 	const char *from[2] = {o->head, wpath};
 
-	if (stat(o->save_model, &to) != 0)
-		return 0; /* nothing there yet, or the save says why */
-	for (int i = 0; i < 2; i++)
-		if (stat(from[i], &st) == 0 && st.st_dev == to.st_dev &&
-		    st.st_ino == to.st_ino)
-			return err_set(err, ERR_ARG, "--save-model %s is the %s it is "
-				       "made from", o->save_model, i ? "weights file" : "head");
+	if (stat(o->save_model, &to) == 0)
+		for (int i = 0; i < 2; i++)
+			if (stat(from[i], &st) == 0 && st.st_dev == to.st_dev &&
+			    st.st_ino == to.st_ino)
+				return err_set(err, ERR_ARG, "--save-model %s is the %s it "
+					       "is made from", o->save_model,
+					       i ? "weights file" : "head");
 	return model_file_replaceable(o->save_model, err);
 }
 

@@ -469,6 +469,29 @@ static int a_model(const char *path, char *why, size_t len)
 	return h5child_verdict(path, ours, why, len);
 }
 
+/* check_name: Keras goes by the file's name, not its bytes: model.save
+ * writes HDF5 only to a name ending in .h5 or .hdf5 (.keras gives its zip
+ * format, another name a SavedModel folder), and Keras 3's load_model
+ * reads HDF5 only under those names (it opens a .keras file as a zip, and
+ * refuses any other).  So the file is written under no other; the name
+ * offered in its place ends in .h5. */
+static int check_name(const char *path, char *err)
+{
+	static const char *const ext[] = {".h5", ".hdf5"};
+	size_t n = strlen(path);
+
+	for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+		if (n >= strlen(ext[i]) && strcmp(path + n - strlen(ext[i]), ext[i]) == 0)
+			return 0;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	const char *dot = strrchr(base, '.');
+	int stem = (int)(dot && dot > base ? (size_t)(dot - path) : n);
+	return err_set(err, ERR_ARG, "%s: the model is written as HDF5, which Keras "
+		       "reads only from a name ending in .h5 or .hdf5 (model.save and "
+		       "load_model go by the name; .keras is Keras' zip format): name "
+		       "it %.*s%s", path, stem, path, *base ? ".h5" : "face_model.h5");
+}
+
 int model_file_replaceable(const char *path, char *err)
 {
 	static const fsutil_output_t model = {
@@ -479,7 +502,9 @@ int model_file_replaceable(const char *path, char *err)
 			   "file away or name another",
 		.ours = a_model,
 	};
-	return fsutil_replaceable(path, &model, err);
+	int rc = fsutil_replaceable(path, &model, err);
+
+	return rc ? rc : check_name(path, err);
 }
 
 /* ---- the atomic save --------------------------------------------------- */
@@ -519,6 +544,8 @@ int model_file_save(const char *path, const model_file_t *m, char *err)
 
 	if (!path || !*path || !m || !m->w || !m->w->block)
 		return err_set(err, ERR_ARG, "model_file_save: missing argument");
+	if ((rc = check_name(path, err)))
+		return rc;
 	if (fsutil_dest_open(&dest, path))
 		return fsutil_path_error(path, errno, ERR_IO, err);
 	input = model_info(m->w->model)->input;

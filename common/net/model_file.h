@@ -113,7 +113,10 @@ typedef struct model_file {
  * file written (a link turned to a photo), and a caller's check before
  * then does not hold for the rename.
  * Returns 0, or:
- *   ERR_ARG   a missing argument; end not a model_file_end; no head
+ *   ERR_ARG   a missing argument; a path whose name does not end in .h5 or
+ *             .hdf5 (Keras goes by the name: model.save writes HDF5, and
+ *             Keras 3's load_model reads it, under no other; err offers
+ *             the name with .h5); end not a model_file_end; no head
  *             layer or more than MODEL_FILE_MAX_HEAD, or one of an
  *             unknown kind; a Dense layer whose in is
  *             not the width before it, or units, a kernel or a bias
@@ -136,10 +139,11 @@ int model_file_save(const char *path, const model_file_t *m, char *err);
 
 /* model_file_replaceable: 0 when model_file_save may write path: nothing
  * is there yet, or a whole-model file it wrote (its vggfeat_format and
- * model_config; read in a child process, h5child.h).  Else ERR_ARG, err
- * naming what is there (a folder, a file that is not HDF5, an HDF5 file of
- * another kind: a head, a weights file, a Keras model of the user's), or
- * ERR_IO when path cannot be examined. */
+ * model_config; read in a child process, h5child.h), and the name ends in
+ * .h5 or .hdf5.  Else ERR_ARG, err naming what is there (a folder, a file
+ * that is not HDF5, an HDF5 file of another kind: a head, a weights file,
+ * a Keras model of the user's) or, that being fine, the name Keras would
+ * not read the file under, or ERR_IO when path cannot be examined. */
 int model_file_replaceable(const char *path, char *err);
 
 #endif
