@@ -14,6 +14,8 @@
  *    does not exist; exit 1 with one "predict: error:" line;
  *  - through a symbolic link: the file it names written, the link kept;
  *  - predict killed (SIGKILL) while its child writes: the child dies too;
+ *    stopped (SIGINT, SIGTERM, SIGHUP): its temporary file removed, the
+ *    earlier model kept; a SIGHUP it ignores (nohup) still ignored;
  *  - a photo moved to the model's name, or its link turned to a photo,
  *    while the model is written: refused at the rename, the photo kept;
  *  - the refusals: a head of another model than the weights, a missing
@@ -713,6 +715,68 @@ static void test_killed_parent_takes_writer(void **state)
 	assert_false(tu_exists(out));
 }
 
+/* spawn_save starts predict --save-model out with sig's disposition
+ * action (SIG_DFL, SIG_IGN: nohup's), whatever this process' is, and
+ * waits for its temporary file. */
+static pid_t spawn_save(const char *out, int sig, void (*action)(int))
+{
+	char *argv[] = {proc_bin("predict"), "--head", head16, "--weights",
+			(char *)tu_weights_path(), "--save-model", (char *)out, "-q", NULL};
+	struct sigaction sa = {.sa_handler = action}, before;
+
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(sig, &sa, &before), 0);
+	pid_t pid = proc_spawn(argv, log_);
+	assert_int_equal(sigaction(sig, &before, NULL), 0);
+	assert_true(pid > 0);
+	for (int i = 0; i < 12000 && !temporaries_of(out, pid, 0); i++)
+		proc_sleep(0.01);
+	assert_int_equal(temporaries_of(out, pid, 0), 1);
+	return pid;
+}
+
+/* predict told to stop while it writes the model (Ctrl-C, kill, the
+ * terminal closed) removes its temporary file and ends by that signal;
+ * the earlier model is kept byte for byte.  Up to 537 MB of it stayed
+ * until a save to the same name.  A signal it was started to ignore
+ * (nohup's SIGHUP) is still ignored: the model is saved. */
+static void test_stopped_while_written(void **state)
+{
+	(void)state;
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	char out[600];
+	size_t oldlen, len;
+
+	path_in(out, sizeof out, "stopped.h5");
+	small_model_file(out);
+	uint8_t *old = tu_read_file(out, &oldlen);
+	assert_non_null(old);
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+		pid_t pid = spawn_save(out, sigs[i], SIG_DFL);
+		proc_sleep(0.2);
+		assert_int_equal(kill(pid, sigs[i]), 0);
+		int st = proc_wait(pid);
+		int left = temporaries_of(out, pid, 1);
+		if (st != 128 + sigs[i] || left)
+			fail_msg("SIG%s: exit %d, %d temporary file(s) left",
+				 sigabbrev_np(sigs[i]), st, left);
+		uint8_t *now = tu_read_file(out, &len);
+		assert_int_equal(len, oldlen);
+		assert_memory_equal(now, old, oldlen);
+		free(now);
+	}
+	free(old);
+
+	pid_t pid = spawn_save(out, SIGHUP, SIG_IGN);
+	proc_sleep(0.2);
+	assert_int_equal(kill(pid, SIGHUP), 0);
+	assert_int_equal(proc_wait(pid), 0);
+	const head_layer_t *l16 = &h16.layer[0];
+	check_file(out, MODEL_VGG16, vgg16_layers, NWANT(vgg16_layers), 1, &l16, 1);
+	no_temporary(out);
+	unlink(out);
+}
+
 /* save_changing runs predict --save-model path, waits for its writer's
  * temporary file beside file (the file path leads to), runs change, waits
  * for predict: its exit status, its output in *msg.  The weights take
@@ -1173,6 +1237,7 @@ int main(void)
 		cmocka_unit_test(test_keras_names),
 		cmocka_unit_test(test_save_through_link),
 		cmocka_unit_test(test_killed_parent_takes_writer),
+		cmocka_unit_test(test_stopped_while_written),
 		cmocka_unit_test(test_changed_while_written),
 		cmocka_unit_test(test_hidden_head),
 		cmocka_unit_test(test_head_list),

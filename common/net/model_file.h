@@ -106,7 +106,10 @@ typedef struct model_file {
  * link names, which is replaced and the link kept), written by libhdf5 in
  * a child process (h5child.h), flushed to disk, then renamed over path,
  * and the folder flushed; path is either what it was or the complete new
- * file, and the temporary file is removed on failure.  The process' own libhdf5 is not touched.
+ * file, and the temporary file is removed on failure, and when SIGINT,
+ * SIGTERM or SIGHUP stops the process meanwhile (which it then does, as
+ * the signal's action was; one the process ignores stays ignored: the
+ * signals being the process', one save at a time).  The process' own libhdf5 is not touched.
  * Right before the rename it asks model_file_replaceable again, and that
  * path still leads to the file the temporary one was written beside:
  * what is there may have changed while the weights were read and the
