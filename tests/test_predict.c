@@ -4,6 +4,7 @@
  * weights other than the head's are refused, --min-prob names rank 1
  * "unknown" below its threshold, --threads changes nothing in the answer,
  * a FIFO with no writer is refused at once and one with a writer read,
+ * the whole-model file given as the head is named for what it is,
  * and usage and runtime errors read as in every program.  (VGG-Face heads: test_vggface.c.) */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +22,9 @@
 #include <hdf5.h>
 
 #include "error.h"
+#include "hdf5/h5util.h"
 #include "head/head.h"
+#include "net/model_file.h"
 #include "net/vgg.h"
 #include "store/featdb.h"
 #include "proc.h"
@@ -347,6 +350,35 @@ static void test_bad_inputs(void **state)
 	assert_int_equal(rmdir(empty), 0);
 }
 
+/* The whole-model file of predict --save-model given as --head, as a
+ * Keras user who calls it the model would: one line that says what the
+ * file is and which one --head takes (it said "head format 'vggfeat-model
+ * 1', this program reads 'vggfeat-head 1' and 'vggfeat-head 2'"). */
+static void test_whole_model_as_head(void **state)
+{
+	(void)state;
+	char model[600], good[700], out[600], want[1600];
+	snprintf(model, sizeof model, "%s/face_model.h5", dir);
+	snprintf(good, sizeof good, "%s/person_01/021.jpg", held);
+	snprintf(out, sizeof out, "%s/out", dir);
+	/* A stand-in: the root attributes a whole model is known by. */
+	hid_t f = H5Fcreate(model, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	assert_true(f >= 0);
+	assert_int_equal(h5util_attr_write_text(f, "vggfeat_format", MODEL_FILE_FORMAT), 0);
+	assert_int_equal(h5util_attr_write_text(f, "model_config", "{}"), 0);
+	assert_true(H5Fclose(f) >= 0);
+	char *argv[] = {proc_bin("predict"), "--head", model, "--weights",
+			(char *)tu_weights_path(), good, NULL};
+	assert_int_equal(proc_run(argv, out), 1);
+	char *s = tu_slurp(out);
+	snprintf(want, sizeof want, "predict: error: %s: a whole model (backbone and "
+		 "head) as predict --save-model writes it, not a head, the file "
+		 "train-head --out writes\n", model);
+	assert_string_equal(s, want);
+	free(s);
+	unlink(model);
+}
+
 /* --threads is the network's compute threads, as in extract: the answer
  * is the same, to the printed digit, on one thread as on two. */
 static void test_threads(void **state)
@@ -664,6 +696,7 @@ int main(void)
 		cmocka_unit_test(test_min_prob),
 		cmocka_unit_test(test_hidden_layer),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_whole_model_as_head),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_odd_paths_escaped),
 		cmocka_unit_test(test_stdout_write_failure),

@@ -321,7 +321,8 @@ int head_save(const char *path, const head_t *h, const head_meta_t *meta,
  * without weight_names has no weights.  Errors: ERR_MISSING (no such
  * file, no layer with weights, a layer listed in layer_names without its
  * group), ERR_FORMAT (not HDF5, unreadable attributes or datasets),
- * ERR_UNSUPPORTED (another vggfeat_format), ERR_SHAPE (a kernel not 2-d, a
+ * ERR_UNSUPPORTED (another vggfeat_format; the whole model's,
+ * net/model_file.h, said to be that), ERR_SHAPE (a kernel not 2-d, a
  * bias not (Fo), a layer whose inputs are not the previous one's outputs,
  * class names not K, a layer with other than two weights, more than
  * HEAD_MAX_LAYERS layers), ERR_NOMEM.  On failure h and meta are left

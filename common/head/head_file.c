@@ -19,6 +19,7 @@
 #include "hdf5/h5util.h"
 #include "head/head_impl.h"
 #include "hdf5/keras_h5.h"
+#include "net/model_file.h"
 
 /* Keras splits a list attribute larger than this into name0, name1, ... */
 #define H5_ATTR_LIMIT 64512
@@ -443,6 +444,14 @@ int head_read(const char *path, head_t *h, head_meta_t *meta, char *err)
 	}
 	if ((rc = attr_text(f, "vggfeat_format", format, sizeof format, path, err)))
 		goto out;
+	/* The whole model is what a Keras user calls the model, and its file
+	 * comes out of the same program that takes --head. */
+	if (strcmp(format, MODEL_FILE_FORMAT) == 0) {
+		rc = err_set(err, ERR_UNSUPPORTED, "%s: a whole model (backbone and "
+			     "head) as predict --save-model writes it, not a head, the "
+			     "file train-head --out writes", path);
+		goto out;
+	}
 	if (*format && strcmp(format, HEAD_FORMAT) != 0 && strcmp(format, HEAD_FORMAT_1) != 0) {
 		rc = err_set(err, ERR_UNSUPPORTED, "%s: head format '%s', this program "
 			     "reads '%s' and '%s'", path, format, HEAD_FORMAT_1, HEAD_FORMAT);
