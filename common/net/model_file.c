@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <hdf5.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "error.h"
 #include "version.h"
 #include "base/fsutil.h"
+#include "base/stopguard.h"
 #include "hdf5/h5child.h"
 #include "hdf5/h5util.h"
 #include "net/model.h"
@@ -535,55 +535,6 @@ static int still_replaceable(const fsutil_dest_t *d, char *err)
 	return rc;
 }
 
-/* ---- an interrupted save ----------------------------------------------- */
-
-/* The temporary file a save is writing, removed when the process is told
- * to stop (Ctrl-C, kill, a closed terminal): seconds and 537 MB of it
- * would stay until a save to the same name (fsutil_remove_stale), and
- * another name never comes back for it.  The signal then does what it
- * did, the process ended by it.  A signal the process ignores (nohup's
- * SIGHUP, a background job's SIGINT) is left ignored.  SIGKILL cannot be
- * caught: that leaves the file for the next save to remove. */
-static const int stops[] = {SIGINT, SIGTERM, SIGHUP};
-static struct sigaction stops_before[sizeof stops / sizeof *stops];
-static char stop_tmp[sizeof ((fsutil_dest_t *)0)->tmp];
-
-static void on_stop(int sig)
-{
-	int saved = errno;
-
-	unlink(stop_tmp);
-	for (size_t i = 0; i < sizeof stops / sizeof *stops; i++)
-		if (stops[i] == sig)
-			sigaction(sig, &stops_before[i], NULL);
-	/* Blocked until this handler returns, then delivered as before. */
-	raise(sig);
-	errno = saved;
-}
-
-/* stop_guard_arm has the stops remove tmp; stop_guard_disarm puts back
- * what they did before. */
-static void stop_guard_arm(const char *tmp)
-{
-	struct sigaction sa = {.sa_handler = on_stop};
-
-	snprintf(stop_tmp, sizeof stop_tmp, "%s", tmp);
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof stops / sizeof *stops; i++)
-		sigaddset(&sa.sa_mask, stops[i]);
-	for (size_t i = 0; i < sizeof stops / sizeof *stops; i++)
-		if (sigaction(stops[i], NULL, &stops_before[i]) == 0 &&
-		    stops_before[i].sa_handler != SIG_IGN)
-			sigaction(stops[i], &sa, NULL);
-}
-
-static void stop_guard_disarm(void)
-{
-	for (size_t i = 0; i < sizeof stops / sizeof *stops; i++)
-		if (stops_before[i].sa_handler != SIG_IGN)
-			sigaction(stops[i], &stops_before[i], NULL);
-}
-
 int model_file_save(const char *path, const model_file_t *m, char *err)
 {
 	model_file_list_t l = {0};
@@ -611,7 +562,7 @@ int model_file_save(const char *path, const model_file_t *m, char *err)
 		goto out;
 
 	job_t job = {dest.tmp, path, m, &l, json};
-	stop_guard_arm(dest.tmp);
+	stopguard_arm(dest.tmp);
 	guarded = 1;
 	if ((rc = h5child_run_writer(path, write_file, &job, err)))
 		goto fail;
@@ -628,7 +579,7 @@ fail:
 	fsutil_dest_failed(&dest, rc, err);
 out:
 	if (guarded)
-		stop_guard_disarm();
+		stopguard_disarm();
 	free(json);
 	free(l.v);
 	return rc;

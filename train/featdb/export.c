@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/fsutil.h"
+#include "base/stopguard.h"
 #include "cli.h"
 #include "error.h"
 #include "hdf5/h5child.h"
@@ -277,12 +278,16 @@ int fdb_export(const char *dbpath, const char *out)
 		cli_error(PROG, "%s", err);
 		goto out;
 	}
-	/* The messages name out, the user's name, not the temporary file's. */
+	/* The messages name out, the user's name, not the temporary file's.
+	 * Stopped while it writes (Ctrl-C), the temporary file goes too. */
+	stopguard_arm(x.dest.tmp);
 	rc = h5child_run_writer(out, export_write, &x, err);
 	if (rc == 0 && fsutil_dest_commit(&x.dest) != 0)
 		rc = err_set(err, ERR_IO, "%s: writing failed: %s", out, strerror(errno));
-	if (rc) {
+	if (rc)
 		fsutil_dest_failed(&x.dest, rc, err);
+	stopguard_disarm();
+	if (rc) {
 		cli_error(PROG, "%s", err);
 		goto out;
 	}
