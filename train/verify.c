@@ -5,10 +5,12 @@
  * into its metadata.  --calibrate measures every genuine pair and a seeded
  * sample of impostor pairs: ROC AUC, equal error rate, the threshold for a
  * false-accept rate, and LFW's 10-fold accuracy. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "embed/embed.h"
@@ -225,6 +227,30 @@ static int keep_pair(void *ctx, int n, const char *const *paths,
 	return 0;
 }
 
+static int folder_error(const char *path, char *err)
+{
+	return err_set(err, ERR_ARG, "%s: a folder: verify compares two image files "
+		       "(nearest looks up the images of a folder)", path);
+}
+
+/* check_images: A and B are there and are not folders, said before the
+ * store and the weights are read (a second or more).  A folder is refused
+ * even when it holds a single image, which embed_list would take for it. */
+static int check_images(const vf_opts_t *o, char *err)
+{
+	const char *paths[2] = {o->a, o->b};
+	struct stat st;
+
+	for (int i = 0; i < 2; i++) {
+		if (stat(paths[i], &st) != 0)
+			return err_set(err, errno == ENOENT ? ERR_MISSING : ERR_IO,
+				       "%s: %s", paths[i], strerror(errno));
+		if (S_ISDIR(st.st_mode))
+			return folder_error(paths[i], err);
+	}
+	return 0;
+}
+
 /* two_vectors runs the network over w to tap, its convolutions computed
  * as conv says, on images A and B: v (2, D). */
 static int two_vectors(const vf_opts_t *o, const weights_t *w, int tap, int conv,
@@ -241,11 +267,11 @@ static int two_vectors(const vf_opts_t *o, const weights_t *w, int tap, int conv
 	eo.net.conv = conv;
 	eo.net.threads = (int)o->threads;
 	if ((rc = embed_list(PROG, inputs, 2, &im, err)) == 0) {
+		/* A file is listed alone, as itself (check_images saw no
+		 * folder; this one became one since). */
 		for (int i = 0; i < 2 && rc == 0; i++)
-			if (im.sets[i].n != 1)
-				rc = err_set(err, ERR_ARG, "%s: %s", inputs[i], im.sets[i].n ?
-					     "a folder: verify compares two images" :
-					     "not an image");
+			if (im.sets[i].n != 1 || strcmp(im.sets[i].items[0].path, inputs[i]))
+				rc = folder_error(inputs[i], err);
 		if (rc == 0)
 			rc = embed_run(PROG, &eo, w, &im, keep_pair, v, &done, err);
 	}
@@ -281,7 +307,8 @@ static int verify_pair(const vf_opts_t *o, double t0)
 	float *v = NULL;
 	int rc, model = o->model, tap, conv, D;
 
-	if (o->db && (rc = recog_store_open(o->db, &db, &meta, &model, err)))
+	if ((rc = check_images(o, err)) ||
+	    (o->db && (rc = recog_store_open(o->db, &db, &meta, &model, err))))
 		goto fail;
 	featdb_close(db);
 	/* With a store, the vectors are taken where its were; without one,
