@@ -182,6 +182,22 @@ static void test_self_and_query_db(void **state)
 		assert_true(q->dist == a[i].dist);
 		assert_string_equal(q->verdict, a[i].verdict);
 	}
+	/* At --threshold 0, every record finds itself "same" under every
+	 * metric: the cosine distance of a vector and itself is 0, not the
+	 * 2.2e-16 DeepFace's formula gives about one time in four (9 of these
+	 * 30 records were "different"). */
+	static const char *const metrics[] = {"cosine", "euclidean", "euclidean_l2"};
+	for (int k = 0; k < 3; k++) {
+		m = nearest(0, b, 256, NULL, "--query-db", db, "--db", db, "--top-k", "1",
+			    "--metric", metrics[k], "--threshold", "0", "-q", NULL);
+		assert_int_equal(m, 30);
+		for (int i = 0; i < m; i++) {
+			assert_string_equal(b[i].key, b[i].query);
+			if (b[i].dist != 0 || strcmp(b[i].verdict, "same") != 0)
+				fail_msg("%s: %s is %s at %g from itself", metrics[k],
+					 b[i].key, b[i].verdict, b[i].dist);
+		}
+	}
 }
 
 /* A damaged record in the searched store is passed over, and the summary

@@ -219,6 +219,15 @@ static void test_same_image_zero(void **state)
 	assert_int_equal(st, 0);
 	assert_non_null(strstr(text, "\t0.000000\t0.000000\tsame\n"));
 	free(text);
+	/* At cosine too: DeepFace's formula, 1 - a.a / (|a| |a|), gives this
+	 * image and itself 2.2e-16 (one of the store's 16 images), which
+	 * --threshold 0 called "different". */
+	a = face("person_02", 2);
+	st = run(&text, a, a, "--db", db, "--weights", (char *)tu_weights_path(),
+		 "--threshold", "0", "-q", NULL);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(text, "\t0.000000\t0.000000\tsame\n"));
+	free(text);
 }
 
 /* ---- calibration on stores whose answer is known ----

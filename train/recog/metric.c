@@ -66,7 +66,16 @@ double recog_distance_n(int metric, const float *a, double na, const float *b,
 				s[l] += (double)a[i + l] * b[i + l];
 		for (int l = 0; i < D; i++, l++)
 			s[l] += (double)a[i] * b[i];
-		t = 1 - lanes_total(s) / (na * nb);
+		t = lanes_total(s);
+		/* A vector and itself: t is then the very sum recog_norm took
+		 * the root of, na = nb = sqrt(t), and 1 - t / (na nb) is 0 in
+		 * exact arithmetic but 1.1e-16 or 2.2e-16 about one time in
+		 * four (na na rounds below t), which --threshold 0 calls
+		 * "different".  Equal norms and a dot product whose root is
+		 * that norm are that case, to the rounding: 0. */
+		if (na == nb && sqrt(t) == na)
+			return 0;
+		t = 1 - t / (na * nb);
 		return t < 0 ? 0 : t > 2 ? 2 : t;
 	case RECOG_EUCLIDEAN:
 		for (; i + RECOG_LANES <= D; i += RECOG_LANES)

@@ -31,9 +31,11 @@
  * undefined is defined here: a vector of zeros (no ReLU fired) has no
  * direction, so its cosine distance to anything is 1, as DeepFace's
  * batch form (1 - the dot product of l2_normalize'd rows) gives; its
- * euclidean_l2 form is itself, zero, as DeepFace's is.  The cosine
- * distance is clamped to [0, 2], so the same vector twice gives 0, not
- * -2e-16. */
+ * euclidean_l2 form is itself, zero, as DeepFace's is.  The same vector
+ * twice gives 0 under every metric: the cosine distance is clamped to
+ * [0, 2] (not -2e-16) and is 0 when the norms are equal and the dot
+ * product's root is that norm (not the 2.2e-16 DeepFace's formula gives
+ * a vector and itself about one time in four). */
 enum recog_metric { RECOG_COSINE = 0, RECOG_EUCLIDEAN, RECOG_EUCLIDEAN_L2 };
 #define RECOG_NMETRICS 3
 #define RECOG_L2_EPS 1e-10
