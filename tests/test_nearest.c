@@ -6,7 +6,8 @@
  * the store's convolution path is the one that runs by default, so that a
  * stored image finds itself at exactly 0 (and --conv the other does not);
  * the bad inputs (a missing store, a store of another model, an image
- * that does not decode, a FIFO with no writer) give one clear line and the
+ * that does not decode, a folder of files not named as images, a FIFO
+ * with no writer) give one clear line and the
  * conventions' exit statuses, promptly; an image through a FIFO is read. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -430,6 +431,21 @@ static void test_bad_inputs(void **state)
 	expect(0, "skipped", bad, good, "--db", db, "--weights", w, NULL);
 	expect(1, "nothere.jpg", "/nonexistent/nothere.jpg", "--db", db, "--weights", w,
 	       NULL);
+	/* A folder of photos whose names are not images' (.webp): passed
+	 * over as Keras passes them over, and, nothing else found, said so
+	 * (it was "(0 skipped)" alone), before the weights are read (this
+	 * file is none). */
+	char webp[600], photo[700];
+	snprintf(webp, sizeof webp, "%s/webp", dir);
+	assert_int_equal(mkdir(webp, 0755), 0);
+	for (int i = 1; i <= 2; i++) {
+		snprintf(photo, sizeof photo, "%s/%d.webp", webp, i);
+		assert_int_equal(tu_write_file(photo, "RIFF", 4), 0);
+	}
+	expect(1, "nearest: error: no image to look up (0 skipped); 2 files were passed "
+	       "over for their names: an image's ends in png, jpg, jpeg, bmp, ppm, pgm, "
+	       "tif or tiff, in any case, as extract takes images\n", webp, "--db", db,
+	       "--weights", bad, NULL);
 	/* Usage. */
 	expect(2, "--db STORE is required", good, NULL);
 	expect(2, "at least one image", "--db", db, NULL);
