@@ -348,6 +348,33 @@ static void test_store_streamed(void **state)
 	assert_true(anon < store_kb / 2);
 }
 
+/* --top-k larger than the store asks for every record: room is made for
+ * the records there are, not for k per query (600 queries at --top-k
+ * 100000 took 1.9 GB, and failed "out of memory for 600 queries" in 1.5
+ * GB of address space, where their 600 x 600 neighbours take 12 MB). */
+static void test_top_k_past_the_store(void **state)
+{
+	(void)state;
+	TU_SKIP_SANITIZED("the sanitizers' shadow memory does not fit an address "
+			  "space limit");
+	const int n = 600;
+	char q[600], cmd[2048];
+	snprintf(q, sizeof q, "%s/q600.lmdb", dir);
+	big_store(q, n, 8, "feedfacefeedface");
+	snprintf(cmd, sizeof cmd, "ulimit -v 1500000 && exec %s --query-db %s --db %s "
+		 "--top-k 100000 -q >%s 2>&1", NEAREST, q, q, out);
+	int st = system(cmd);
+	char *text = tu_slurp(out);
+	if (st != 0 || tu_count(text, "\n") != n * n)
+		fail_msg("exit %d, %d lines (want %d), beginning:\n%.300s", st,
+			 tu_count(text, "\n"), n * n, text);
+	/* The last rank is the store's size. */
+	assert_non_null(strstr(text, "\t600\tp"));
+	assert_null(strstr(text, "\t601\t"));
+	free(text);
+	tu_rm_rf(q);
+}
+
 /* Writes a store of 3 records whose metadata says model (with model_id's
  * preprocessing) and fingerprint fp, dimension D. */
 static void small_store(const char *path, const char *model, int model_id,
@@ -619,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_self_and_query_db),
 		cmocka_unit_test(test_damaged_record_counted),
 		cmocka_unit_test(test_store_streamed),
+		cmocka_unit_test(test_top_k_past_the_store),
 		cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_fifo),
 		cmocka_unit_test(test_conv_of_the_store),

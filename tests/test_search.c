@@ -262,10 +262,12 @@ static void check_vs_ref(const char *path, const float *q, int nq, const float *
 		search_ref(m, q, nq, y, n, D, K, idx, dist);
 		search(path, q, nq, D, m, K, threads, block, &res);
 		assert_int_equal(res.records, n);
+		/* Room for the records there are, when fewer than K. */
+		assert_int_equal(res.k, K < n ? K : n);
 		for (int a = 0; a < nq; a++) {
 			assert_int_equal(res.count[a], K < n ? K : n);
 			for (int r = 0; r < res.count[a]; r++) {
-				const nn_hit_t *h = &res.hits[(size_t)a * K + r];
+				const nn_hit_t *h = &res.hits[(size_t)a * res.k + r];
 				/* The same distance function on the same floats: the
 				 * same double, to the bit. */
 				if ((int)h->index != idx[a * K + r] || h->dist != dist[a * K + r])

@@ -68,8 +68,9 @@ typedef struct nn_hit {
 
 /* What a search found. */
 typedef struct nn_result {
-	int nq, k;
-	nn_hit_t *hits;     /* (Q, K): query q's first count[q], nearest first
+	int nq, k;          /* k: the k asked for, or the records searched
+			     * when there are fewer (at least 1) */
+	nn_hit_t *hits;     /* (Q, k): query q's first count[q], nearest first
 			     * (ties: the record first in key order) */
 	int *count;         /* (Q): K, or fewer when the store holds fewer */
 	featdb_meta_t meta; /* the snapshot searched: its classes name cls */
@@ -89,7 +90,8 @@ typedef struct nn_result {
  * table's, or on AMX product_amx.c's bfloat16 split); a record is
  * measured again in double only when the product's distance, less a
  * bound on its error, is below the query's current k-th distance, so the
- * result is the exact one.  The store is never held in memory whole.  Returns 0, ERR_SHAPE (the store's
+ * result is the exact one.  The store is never held in memory whole, nor
+ * room for more neighbours than it holds.  Returns 0, ERR_SHAPE (the store's
  * vectors are not D long), ERR_NOMEM, or featdb's errors; res is the
  * caller's to nn_result_free either way. */
 int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,

@@ -444,16 +444,35 @@ static void block_product(search_t *s)
 }
 
 /* featdb_blocks' callback: one block searched for every query. */
+/* The queries' hits (Q, K), K the k asked for, or the snapshot's records
+ * when there are fewer (at least 1): --top-k 100000 asks for every record,
+ * not for room for 100000 per query (13 GB for 4096 queries). */
+static int hits_alloc(search_t *s, uint64_t records)
+{
+	nn_result_t *res = s->res;
+
+	s->K = (uint64_t)s->o->k < records ? s->o->k : records ? (int)records : 1;
+	res->k = s->K;
+	if (!(res->hits = calloc((size_t)res->nq * s->K, sizeof *res->hits)))
+		return err_set(s->err, ERR_NOMEM, "out of memory for the %d nearest "
+			       "records of %d queries (--top-k)", s->K, res->nq);
+	return 0;
+}
+
 static int search_block(void *ctx, int n, const char *const *keys,
 			const size_t *klens, const uint8_t *const *vals,
 			const size_t *vlens)
 {
 	search_t *s = ctx;
 	const featdb_meta_t *meta = &s->res->meta;
+	int rc;
 
 	if (meta->dim != s->D)
 		return err_set(s->err, ERR_SHAPE, "the store holds vectors of %d "
 			       "values; the queries have %d", meta->dim, s->D);
+	/* The snapshot's count is known from its first block on. */
+	if (!s->res->hits && (rc = hits_alloc(s, meta->count)))
+		return rc;
 	s->n = n;
 	s->keys = keys;
 	s->klens = klens;
@@ -496,7 +515,7 @@ void nn_result_free(nn_result_t *res)
 int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	      nn_result_t *res, char *err)
 {
-	search_t s = {.o = o, .res = res, .D = D, .K = o->k, .q = q, .err = err};
+	search_t s = {.o = o, .res = res, .D = D, .q = q, .err = err};
 	size_t B;
 	int rc;
 
@@ -525,8 +544,6 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 		s.gamma = Du / (1 - Du);
 	}
 	res->nq = nq;
-	res->k = o->k;
-	res->hits = calloc((size_t)nq * o->k, sizeof *res->hits);
 	res->count = calloc((size_t)nq, sizeof *res->count);
 	s.qn = malloc((size_t)nq * sizeof *s.qn);
 	/* The lanes past D stay zero: a product over Ds is one over D. */
@@ -547,7 +564,7 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	s.s = malloc(((size_t)qcs + 16) * (B + 32) * sizeof *s.s);
 	s.exact = calloc((size_t)o->threads, sizeof *s.exact);
 	pthread_mutex_init(&s.lock, NULL);
-	if (!res->hits || !res->count || !s.qn || !s.x || !s.xp || !s.xn || !s.xn2 || !s.xv ||
+	if (!res->count || !s.qn || !s.x || !s.xp || !s.xn || !s.xn2 || !s.xv ||
 	    !s.xs2 || !s.cls || !s.ok || !s.fit || !s.s || !s.exact ||
 	    (s.kern && !s.amx && !s.u) || !s.pass || (s.amx && (!s.qp || !s.a))) {
 		rc = err_set(err, ERR_NOMEM, "out of memory for %d queries and blocks "
@@ -564,7 +581,8 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	if (s.amx)
 		nn_amx_pack_queries(q, nq, D, s.qp);
 	if ((rc = workers_create(o->threads, &s.pool, err)) ||
-	    (rc = featdb_blocks(db, &res->meta, s.B, search_block, &s, err)))
+	    (rc = featdb_blocks(db, &res->meta, s.B, search_block, &s, err)) ||
+	    (!res->hits && (rc = hits_alloc(&s, 0))))
 		goto out;
 	if (res->meta.dim != D) {
 		rc = err_set(err, ERR_SHAPE, "the store holds vectors of %d values; the "
@@ -575,7 +593,7 @@ int nn_search(featdb_t *db, const float *q, int nq, int D, const nn_opts_t *o,
 	for (int t = 0; t < o->threads; t++)
 		res->exact += s.exact[t];
 	for (int i = 0; i < nq; i++)
-		qsort(res->hits + (size_t)i * o->k, (size_t)res->count[i],
+		qsort(res->hits + (size_t)i * s.K, (size_t)res->count[i],
 		      sizeof *res->hits, hit_cmp);
 out:
 	workers_free(s.pool);
