@@ -5,10 +5,11 @@
  * streamed through the map (its anonymous memory measured while it runs);
  * the store's convolution path is the one that runs by default, so that a
  * stored image finds itself at exactly 0 (and --conv the other does not);
- * the bad inputs (a missing store, a store of another model, an image
- * that does not decode, a folder of files not named as images, a FIFO
- * with no writer) give one clear line and the
- * conventions' exit statuses, promptly; an image through a FIFO is read. */
+ * the bad inputs (a missing store, a store of another model, one whose
+ * records were all removed, an image that does not decode, a folder of
+ * files not named as images, a FIFO with no writer) give one clear line
+ * and the conventions' exit statuses, promptly; an image through a FIFO
+ * is read. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -452,6 +453,18 @@ static void test_bad_inputs(void **state)
 	expect(1, "fingerprint", good, "--db", fp, "--weights", w, NULL);
 	/* Two stores that cannot be compared. */
 	expect(1, "cannot be compared", "--query-db", fp, "--db", db, NULL);
+	/* A store whose records were all removed: nothing to search is an
+	 * error (it was no line and status 0). */
+	char emptied[600], cmd[4096];
+	snprintf(emptied, sizeof emptied, "%s/emptied.lmdb", dir);
+	snprintf(cmd, sizeof cmd, "set -e; cp -r %s %s; %s remove %s $(cd %s && echo "
+		 "*/*.jpg) >/dev/null 2>&1", db, emptied, proc_bin("featdb"), emptied,
+		 faces);
+	assert_int_equal(system(cmd), 0);
+	expect(1, "emptied.lmdb holds no record: nothing to search (extract images "
+	       "into it, or search another store)", "--query-db", db, "--db", emptied,
+	       NULL);
+	tu_rm_rf(emptied);
 	/* An image that does not decode: skipped, and alone, nothing to do. */
 	expect(1, "no image to look up (1 skipped)", bad, "--db", db, "--weights", w, NULL);
 	expect(1, "skipped", bad, "--db", db, "--weights", w, NULL);

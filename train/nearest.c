@@ -276,6 +276,22 @@ static int store_queries(const opts_t *o, nn_queries_t *q, featdb_meta_t *qm,
 	return rc;
 }
 
+/* check_searchable: the store (meta, model's) holds records, of the
+ * model --model names.  A store whose records were all removed (featdb
+ * remove) has no answer to give: an error, not an empty one and status
+ * 0. */
+static int check_searchable(const opts_t *o, const featdb_meta_t *meta, int model,
+			    char *err)
+{
+	if (o->model && o->model != model)
+		return err_set(err, ERR_MISMATCH, "%s holds %s vectors, but --model %s "
+			       "was given", o->db, meta->model, model_info(o->model)->name);
+	if (meta->count == 0)
+		return err_set(err, ERR_MISSING, "%s holds no record: nothing to search "
+			       "(extract images into it, or search another store)", o->db);
+	return 0;
+}
+
 /* The answer: each query's nearest, one line each. */
 static void print_hits(const nn_queries_t *q, const nn_result_t *res,
 		       const recog_threshold_t *t)
@@ -312,11 +328,8 @@ int main(int argc, char **argv)
 		goto fail;
 	if ((rc = recog_store_open(o.db, &db, &meta, &model, err)))
 		goto fail;
-	if (o.model && o.model != model) {
-		rc = err_set(err, ERR_MISMATCH, "%s holds %s vectors, but --model %s "
-			     "was given", o.db, meta.model, model_info(o.model)->name);
+	if ((rc = check_searchable(&o, &meta, model, err)))
 		goto fail;
-	}
 	/* The network's weights are read only once the store is known to be
 	 * searchable (a fifth of a second against seconds). */
 	if (!o.query_db && (rc = image_queries(&o, &meta, model, &q, &skipped, err)))
