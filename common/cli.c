@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -41,6 +42,16 @@ int cli_error(const char *prog, const char *fmt, ...)
 	return CLI_ERROR;
 }
 
+/* skip_blanks: s past its blanks.  strtol and strtod pass over those
+ * before a number; the ones after it are passed over too, as Python's
+ * int() and float() do ("1e-4, 1e-3" is a list a Python user writes). */
+static const char *skip_blanks(const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
 int cli_long(const char *prog, const char *opt, const char *s, long lo,
 	     long hi, long *out)
 {
@@ -49,7 +60,7 @@ int cli_long(const char *prog, const char *opt, const char *s, long lo,
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || end == s || *end) {
+	if (errno || end == s || *skip_blanks(end)) {
 		cli_usage(prog, "%s: '%s' is not an integer", opt, s);
 		return -1;
 	}
@@ -69,12 +80,13 @@ int cli_double(const char *prog, const char *opt, const char *s, double lo,
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v)) {
+	if (errno || end == s || *skip_blanks(end) || !isfinite(v)) {
 		cli_usage(prog, "%s: '%s' is not a number", opt, s);
 		return -1;
 	}
 	if (v < lo || v > hi) {
-		cli_usage(prog, "%s: %g is out of range %g..%g", opt, v, lo, hi);
+		/* As typed: %g would round 1.0000001 to the bound it passes. */
+		cli_usage(prog, "%s: %s is out of range %g..%g", opt, s, lo, hi);
 		return -1;
 	}
 	*out = v;

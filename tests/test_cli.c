@@ -96,6 +96,9 @@ static void test_long(void **state)
 	assert_int_equal(v, 10);
 	assert_int_equal(parse_long("-3", -5, 0, &v), 0);
 	assert_int_equal(v, -3);
+	/* Blanks around the number, as Python's int() takes them. */
+	assert_int_equal(parse_long(" 7\t", 1, 10, &v), 0);
+	assert_int_equal(v, 7);
 
 	v = 42;
 	assert_int_equal(parse_long("11", 1, 10, &v), -1);
@@ -103,7 +106,7 @@ static void test_long(void **state)
 			    "Try 'prog --help'.\n");
 	assert_int_equal(v, 42); /* untouched on failure */
 	assert_int_equal(parse_long("0", 1, 10, &v), -1);
-	static const char *bad[] = {"", "x", "5x", "5 ", "1.5", "0x10",
+	static const char *bad[] = {"", " ", "x", "5x", "5 x", "1.5", "0x10",
 				    "99999999999999999999999"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char want[256];
@@ -124,14 +127,20 @@ static void test_double(void **state)
 	assert_int_equal(parse_double("0", 0, 1, &v), 0);
 	assert_int_equal(parse_double("1", 0, 1, &v), 0);
 	assert_true(v == 1);
+	assert_int_equal(parse_double(" 0.5 ", 0, 1, &v), 0);
+	assert_true(v == 0.5);
 
 	v = 42;
 	assert_int_equal(parse_double("1.5", 0, 1, &v), -1);
 	assert_string_equal(g_stderr, "prog: --lr: 1.5 is out of range 0..1\n"
 			    "Try 'prog --help'.\n");
+	/* Just past a bound: named as typed (%g made it "1", the bound). */
+	assert_int_equal(parse_double("1.0000001", 0, 1, &v), -1);
+	assert_string_equal(g_stderr, "prog: --lr: 1.0000001 is out of range 0..1\n"
+			    "Try 'prog --help'.\n");
 	/* Not finite, overflowing, or not a whole number: refused as text. */
-	static const char *bad[] = {"", "nan", "inf", "-inf", "1e999", "0.1x",
-				    "1,5"};
+	static const char *bad[] = {"", "\t", "nan", "inf", "-inf", "1e999", "0.1x",
+				    "1,5", "0.5 x"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char want[256];
 		assert_int_equal(parse_double(bad[i], -1e300, 1e300, &v), -1);
