@@ -93,6 +93,26 @@ int cli_double(const char *prog, const char *opt, const char *s, double lo,
 	return 0;
 }
 
+int cli_path(const char *prog, const char *opt, const char *s, const char **out)
+{
+	if (!*s) {
+		cli_usage(prog, "%s: an empty path", opt);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+int cli_operands(const char *prog, const char *what, char *const *ops, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!*ops[i]) {
+			cli_usage(prog, "an empty %s among the operands", what);
+			return -1;
+		}
+	return 0;
+}
+
 int cli_bad_option(const char *prog, char **argv, const char *shorts)
 {
 	/* getopt_long leaves in optopt the option's value: 0 for an unknown

@@ -33,6 +33,17 @@ int cli_long(const char *prog, const char *opt, const char *s, long lo,
 int cli_double(const char *prog, const char *opt, const char *s, double lo,
 	       double hi, double *out);
 
+/* cli_path takes the value s of option opt, a path: 0 and *out set, or
+ * -1 after printing the usage error "prog: --opt: an empty path" (an
+ * unset variable, --weights "$W", would otherwise name the current
+ * folder or nothing, and fail later with a blank name). */
+int cli_path(const char *prog, const char *opt, const char *s, const char **out);
+
+/* cli_operands: 0 when none of the n operands is empty, else -1 after the
+ * usage error "prog: an empty WHAT among the operands" (what: "image
+ * path", "store name"). */
+int cli_operands(const char *prog, const char *what, char *const *ops, int n);
+
 /* cli_bad_option, for the '?' of getopt_long (with opterr = 0): prints
  * which option was unknown, lacked its value or was given one it does not
  * take, and the hint to --help; returns CLI_USAGE.  shorts is the short

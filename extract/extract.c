@@ -153,9 +153,18 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		switch (c) {
-		case O_IN: o->in = optarg; break;
-		case O_DB: o->db = optarg; break;
-		case O_WEIGHTS: o->weights = optarg; break;
+		case O_IN:
+			if (cli_path(PROG, "--in", optarg, &o->in))
+				return CLI_USAGE;
+			break;
+		case O_DB:
+			if (cli_path(PROG, "--db", optarg, &o->db))
+				return CLI_USAGE;
+			break;
+		case O_WEIGHTS:
+			if (cli_path(PROG, "--weights", optarg, &o->weights))
+				return CLI_USAGE;
+			break;
 		case O_MODEL:
 			if (cli_model(PROG, optarg, &o->model))
 				return CLI_USAGE;

@@ -376,6 +376,56 @@ static void test_programs_threads(void **state)
 	}
 }
 
+/* A path given empty (an unset variable: --weights "$W") is a usage
+ * error in every program, named by its option, or among the operands;
+ * --weights "" said "VGG16 weights not found at " and how to download
+ * them, featdb info "" "featdb_open: bad arguments", verify "" b ": No
+ * such file or directory". */
+static void test_programs_empty_paths(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *prog, *args[6], *want;
+	} cases[] = {
+		{"extract", {"--in", "faces", "--db", "f.lmdb", "--weights", ""}, "--weights: an empty path"},
+		{"extract", {"--in", "", "--db", "f.lmdb"}, "--in: an empty path"},
+		{"extract", {"--in", "faces", "--db", ""}, "--db: an empty path"},
+		{"train-head", {"--db", ""}, "--db: an empty path"},
+		{"train-head", {"--db", "f.lmdb", "--history", ""}, "--history: an empty path"},
+		{"train-head", {"--db", "f.lmdb", "--out", ""}, "--out: an empty path"},
+		{"train-head", {"--db", "f.lmdb", "--confusion", ""}, "--confusion: an empty path"},
+		{"predict", {"--head", "", "a.jpg"}, "--head: an empty path"},
+		{"predict", {"--head", "h.h5", "--weights", "", "a.jpg"}, "--weights: an empty path"},
+		{"predict", {"--head", "h.h5", "a.jpg", ""}, "an empty image path among the operands"},
+		{"predict", {"--head", "h.h5", "--save-model", ""}, "--save-model: an empty path"},
+		{"nearest", {"--db", "", "a.jpg"}, "--db: an empty path"},
+		{"nearest", {"--query-db", "", "--db", "f.lmdb"}, "--query-db: an empty path"},
+		{"nearest", {"--db", "f.lmdb", ""}, "an empty image path among the operands"},
+		{"verify", {"a.jpg", "b.jpg", "--db", ""}, "--db: an empty path"},
+		{"verify", {"", "b.jpg", "--db", "f.lmdb"}, "an empty image path among the operands"},
+		{"featdb", {"info", "--db", ""}, "--db: an empty path"},
+		{"featdb", {"info", ""}, "an empty store name among the operands"},
+		{"featdb", {"merge", "", "f.lmdb"}, "an empty store name among the operands"},
+		{"featdb", {"export", "f.lmdb", "--out", ""}, "--out: an empty path"},
+		{"featdb", {"remove", "f.lmdb", ""}, "an empty store name or key among the operands"},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char *argv[8] = {proc_bin(cases[i].prog)}, want[256];
+		int n = 1, st;
+		for (int j = 0; j < 6 && cases[i].args[j]; j++)
+			argv[n++] = (char *)cases[i].args[j];
+		argv[n] = NULL;
+		char *out = run_program(argv, &st);
+		snprintf(want, sizeof want, "%s: %s\nTry '%s --help'.\n", cases[i].prog,
+			 cases[i].want, cases[i].prog);
+		if (st != 2 || strcmp(out, want) != 0)
+			fail_msg("case %zu, %s: exit %d, wanted 2 and:\n%sgot:\n%s", i,
+				 cases[i].prog, st, want, out);
+		free(out);
+	}
+}
+
 /* --help, --help-dev and --version are answers too: every program whose
  * standard output cannot take them (a full disk) says so and exits 1. */
 static void test_programs_answer_to_full(void **state)
@@ -444,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_put_tsv),
 		cmocka_unit_test(test_redraws_and_clock),
 		cmocka_unit_test(test_programs_threads),
+		cmocka_unit_test(test_programs_empty_paths),
 		cmocka_unit_test(test_programs_answer_to_full),
 		cmocka_unit_test(test_noun),
 		cmocka_unit_test(test_empty_names),

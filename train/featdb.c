@@ -69,8 +69,14 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 		if (help)
 			continue;
 		switch (c) {
-		case O_DB: a->db = optarg; break;
-		case O_OUT: a->out = optarg; break;
+		case O_DB:
+		case O_OUT:
+			if (cli_path(PROG, c == O_DB ? "--db" : "--out", optarg,
+				     c == O_DB ? &a->db : &a->out)) {
+				*status = CLI_USAGE;
+				return -1;
+			}
+			break;
 		case O_DAMAGED: a->damaged = 1; break;
 		case O_THREADS:
 			if (cli_long(PROG, "--threads", optarg, 1, 256, &a->threads)) {
@@ -112,6 +118,8 @@ static int parse_args(int argc, char **argv, args_t *a, int *status)
 	}
 	int export = strcmp(a->cmd, "export") == 0, merge = strcmp(a->cmd, "merge") == 0,
 	    remove = strcmp(a->cmd, "remove") == 0;
+	if (cli_operands(PROG, remove ? "store name or key" : "store name", ops, n))
+		return -1;
 	if (a->out && !export && !merge) {
 		cli_usage(PROG, "%s has no option --out", a->cmd);
 		return -1;

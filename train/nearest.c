@@ -112,9 +112,18 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		switch (c) {
-		case O_DB: o->db = optarg; break;
-		case O_QUERY_DB: o->query_db = optarg; break;
-		case O_WEIGHTS: o->weights = optarg; break;
+		case O_DB:
+			if (cli_path(PROG, "--db", optarg, &o->db))
+				return CLI_USAGE;
+			break;
+		case O_QUERY_DB:
+			if (cli_path(PROG, "--query-db", optarg, &o->query_db))
+				return CLI_USAGE;
+			break;
+		case O_WEIGHTS:
+			if (cli_path(PROG, "--weights", optarg, &o->weights))
+				return CLI_USAGE;
+			break;
 		case O_MODEL:
 			if (cli_model(PROG, optarg, &o->model))
 				return CLI_USAGE;
@@ -159,6 +168,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
 		!o->query_db && optind == argc ? "at least one image is required" : NULL;
 	if (wrong)
 		return cli_usage(PROG, "%s", wrong);
+	if (cli_operands(PROG, "image path", argv + optind, argc - optind))
+		return CLI_USAGE;
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 	if (!o->threads)

@@ -136,12 +136,17 @@ static int parse_args(int argc, char **argv, opts_t *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		switch (c) {
-		case O_HEAD: o->head = optarg; break;
-		case O_WEIGHTS: o->weights = optarg; break;
+		case O_HEAD:
+			if (cli_path(PROG, "--head", optarg, &o->head))
+				return CLI_USAGE;
+			break;
+		case O_WEIGHTS:
+			if (cli_path(PROG, "--weights", optarg, &o->weights))
+				return CLI_USAGE;
+			break;
 		case O_SAVE_MODEL:
-			if (!*optarg)
-				return cli_usage(PROG, "--save-model: an empty path");
-			o->save_model = optarg;
+			if (cli_path(PROG, "--save-model", optarg, &o->save_model))
+				return CLI_USAGE;
 			break;
 		case O_MODEL:
 			if (cli_model(PROG, optarg, &o->model))
@@ -180,6 +185,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
 				 "predicting: give no images ('%s')", argv[optind]);
 	if (!o->head || (optind == argc && !o->save_model))
 		return cli_usage(PROG, "--head and at least one image are required");
+	if (cli_operands(PROG, "image path", argv + optind, argc - optind))
+		return CLI_USAGE;
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 	return 0;

@@ -125,8 +125,14 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, SHORT_OPTS, lo, NULL)) != -1) {
 		switch (c) {
-		case O_DB: o->db = optarg; break;
-		case O_WEIGHTS: o->weights = optarg; break;
+		case O_DB:
+			if (cli_path(PROG, "--db", optarg, &o->db))
+				return CLI_USAGE;
+			break;
+		case O_WEIGHTS:
+			if (cli_path(PROG, "--weights", optarg, &o->weights))
+				return CLI_USAGE;
+			break;
 		case O_MODEL:
 			if (cli_model(PROG, optarg, &o->model))
 				return CLI_USAGE;
@@ -208,6 +214,8 @@ static int parse_args(int argc, char **argv, vf_opts_t *o)
 			"threshold is the other way)";
 	if (wrong)
 		return cli_usage(PROG, "%s", wrong);
+	if (cli_operands(PROG, "image path", argv + optind, argc - optind))
+		return CLI_USAGE;
 	if ((c = cli_tap(PROG, o->model, o->layer, o->pooling, &o->tap_model, &o->tap)))
 		return c;
 	if (!o->calibrate) {

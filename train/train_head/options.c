@@ -351,11 +351,21 @@ int th_parse_args(int argc, char **argv, th_opts_t *o)
 		if (v)
 			given[k] = 1;
 		switch (c) {
-		case O_DB: o->db = optarg; break;
-		case O_OUT: o->out = optarg; break;
-		case O_HISTORY: o->history = optarg; break;
-		case O_CONFUSION: o->confusion = optarg; break;
-		case O_TRACE: o->trace = optarg; break;
+		case O_DB:
+			bad |= cli_path(PROG, "--db", optarg, &o->db);
+			break;
+		case O_OUT:
+			bad |= cli_path(PROG, "--out", optarg, &o->out);
+			break;
+		case O_HISTORY:
+			bad |= cli_path(PROG, "--history", optarg, &o->history);
+			break;
+		case O_CONFUSION:
+			bad |= cli_path(PROG, "--confusion", optarg, &o->confusion);
+			break;
+		case O_TRACE:
+			bad |= cli_path(PROG, "--trace", optarg, &o->trace);
+			break;
 		case O_RESTORE: o->restore_best = 1; break;
 		case O_EPOCHS:
 			bad |= cli_long(PROG, "--epochs", optarg, 1, 100000, &o->epochs);
