@@ -483,8 +483,8 @@ static void test_bad_inputs(void **state)
 		assert_int_equal(tu_write_file(photo, "RIFF", 4), 0);
 	}
 	expect(1, "nearest: error: no image to look up (0 skipped); 2 files were passed "
-	       "over for their names: an image's ends in png, jpg, jpeg, bmp, ppm, pgm, "
-	       "tif or tiff, in any case, as extract takes images\n", webp, "--db", db,
+	       "over for their names: an image's name ends in png, jpg, jpeg, bmp, ppm, "
+	       "tif, tiff, pgm (in any case), as extract takes images\n", webp, "--db", db,
 	       "--weights", bad, NULL);
 	/* Usage. */
 	expect(2, "--db STORE is required", good, NULL);

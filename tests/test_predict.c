@@ -336,17 +336,30 @@ static void test_bad_inputs(void **state)
 	s = tu_slurp(out);
 	assert_non_null(strstr(s, "predict: error: the one image given could not be read\n"));
 	free(s);
-	/* No image at all (an empty folder): no answer is not a success. */
-	char empty[700];
+	/* No image at all (an empty folder): no answer is not a success,
+	 * said before the weights are read (a file that is none here). */
+	char empty[700], photo[800];
 	snprintf(empty, sizeof empty, "%s/empty", dir);
 	assert_int_equal(mkdir(empty, 0755), 0);
-	char *nothing[] = {proc_bin("predict"), "--head", head, "--weights",
-			   (char *)tu_weights_path(), empty, NULL};
+	char *nothing[] = {proc_bin("predict"), "--head", head, "--weights", head,
+			   empty, NULL};
 	assert_int_equal(proc_run(nothing, out), 1);
 	s = tu_slurp(out);
-	assert_non_null(strstr(s, "predict: error: no image to predict: the folders "
-				  "given hold none\n"));
+	if (strcmp(s, "predict: error: no image to predict (0 skipped)\n"))
+		fail_msg("empty folder: %s", s);
 	free(s);
+	/* Its photos named as no image is (.webp, .heic): said so, and how an
+	 * image's name ends.  It said "the folders given hold none". */
+	snprintf(photo, sizeof photo, "%s/me.heic", empty);
+	assert_int_equal(tu_write_file(photo, "heic", 4), 0);
+	assert_int_equal(proc_run(nothing, out), 1);
+	s = tu_slurp(out);
+	if (strcmp(s, "predict: error: no image to predict (0 skipped); 1 file was "
+		   "passed over for its name: an image's name ends in png, jpg, jpeg, "
+		   "bmp, ppm, tif, tiff, pgm (in any case), as extract takes images\n"))
+		fail_msg("a .heic photo: %s", s);
+	free(s);
+	unlink(photo);
 	assert_int_equal(rmdir(empty), 0);
 }
 

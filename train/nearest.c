@@ -184,27 +184,6 @@ static int add_batch(void *ctx, int n, const char *const *paths,
 	return nn_queries_add(ctx, n, paths, vec, dim, err);
 }
 
-/* no_image_error: nothing to look up in the folders given.  A file whose
- * name is not an image's is passed over without a word, as Keras and
- * extract pass it over (a folder of photos holds other files); when
- * nothing else was found, those were the photos (.webp, .heic), and the
- * error says so rather than "0 skipped". */
-static int no_image_error(const embed_images_t *im, char *err)
-{
-	size_t ignored = 0;
-
-	for (int i = 0; i < im->nsets; i++)
-		ignored += im->sets[i].nignored;
-	if (!ignored)
-		return err_set(err, ERR_MISSING, "no image to look up (%zu skipped)",
-			       im->skipped);
-	return err_set(err, ERR_MISSING, "no image to look up (%zu skipped); %zu %s: "
-		       "an image's ends in png, jpg, jpeg, bmp, ppm, pgm, tif or "
-		       "tiff, in any case, as extract takes images", im->skipped,
-		       ignored, cli_noun(ignored, "file was passed over for its name",
-					 "files were passed over for their names"));
-}
-
 /* image_queries: the images' vectors, made with the weights that made the
  * store's (meta, model's) on its convolution path (or --conv's); *skipped
  * counts what could not be read. */
@@ -229,7 +208,7 @@ static int image_queries(const opts_t *o, const featdb_meta_t *meta, int model,
 	/* The folders are listed before the weights are read (a second or
 	 * more): one with no image says so at once. */
 	if ((rc = embed_list(PROG, o->inputs, o->ninputs, &im, err)) == 0 && im.n == 0)
-		rc = no_image_error(&im, err);
+		rc = embed_none(&im, "look up", err);
 	if (rc == 0 &&
 	    (rc = weights_load(wpath, &w, err)) == 0 &&
 	    (rc = weights_check_model(&w, o->model, wpath, err)) == 0 &&
@@ -238,7 +217,7 @@ static int image_queries(const opts_t *o, const featdb_meta_t *meta, int model,
 		rc = embed_run(PROG, &eo, &w, &im, add_batch, q, &done, err);
 	*skipped = im.skipped;
 	if (rc == 0 && q->n == 0)
-		rc = no_image_error(&im, err);
+		rc = embed_none(&im, "look up", err);
 	embed_images_free(&im);
 	weights_free(&w);
 	return rc;

@@ -415,6 +415,12 @@ int main(int argc, char **argv)
 	if (o.save_model && ((rc = check_save_tap(&o, &hm, model, tap, err)) ||
 			     (rc = check_save_target(&o, wpath, err))))
 		goto fail;
+	/* The folders are listed before the weights are read (a second or
+	 * more): one with no image says so at once. */
+	if (!o.save_model &&
+	    ((rc = embed_list(PROG, o.inputs, o.ninputs, &im, err)) ||
+	     (im.n == 0 && (rc = embed_none(&im, "predict", err)))))
+		goto fail;
 	if ((rc = weights_load(wpath, &w, err)) ||
 	    (rc = weights_check_model(&w, o.model, wpath, err)) ||
 	    (rc = check_weights(&o, &hm, model, tap, &w, wpath, err)))
@@ -425,8 +431,7 @@ int main(int argc, char **argv)
 		status = CLI_OK;
 		goto out;
 	}
-	if ((rc = embed_list(PROG, o.inputs, o.ninputs, &im, err)) ||
-	    (rc = predict_all(&o, &head, &hm, &w, model, tap, conv, &im, &done,
+	if ((rc = predict_all(&o, &head, &hm, &w, model, tap, conv, &im, &done,
 			      err)))
 		goto fail;
 	/* The lines are the answer: losing some (a full disk) is a failure. */
@@ -439,10 +444,8 @@ int main(int argc, char **argv)
 		status = CLI_OK;
 	else if (im.skipped == 1)
 		cli_error(PROG, "the one image given could not be read");
-	else if (im.skipped)
-		cli_error(PROG, "not one of the %zu images could be read", im.skipped);
 	else
-		cli_error(PROG, "no image to predict: the folders given hold none");
+		cli_error(PROG, "not one of the %zu images could be read", im.skipped);
 	goto out;
 fail:
 	cli_error(PROG, "%s", err);

@@ -9,6 +9,22 @@
 #include "img/img.h"
 #include "net/model.h"
 
+int embed_none(const embed_images_t *im, const char *what, char *err)
+{
+	size_t ignored = 0;
+
+	for (int i = 0; i < im->nsets; i++)
+		ignored += im->sets[i].nignored;
+	if (!ignored)
+		return err_set(err, ERR_MISSING, "no image to %s (%zu skipped)", what,
+			       im->skipped);
+	return err_set(err, ERR_MISSING, "no image to %s (%zu skipped); %zu %s: an "
+		       "image's name ends in " DATASET_EXTENSIONS " (in any case), as "
+		       "extract takes images", what, im->skipped, ignored,
+		       ignored == 1 ? "file was passed over for its name"
+				    : "files were passed over for their names");
+}
+
 void embed_images_free(embed_images_t *im)
 {
 	for (int i = 0; im->sets && i < im->nsets; i++)

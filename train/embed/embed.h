@@ -36,6 +36,13 @@ typedef struct embed_images {
 int embed_list(const char *prog, char *const *inputs, int ninputs,
 	       embed_images_t *im, char *err);
 
+/* embed_none: the error when the inputs listed in im gave no image to
+ * `what` ("predict", "look up"), in err: ERR_MISSING.  A file whose name
+ * is not an image's is passed over without a word, as Keras and extract
+ * pass it over (a folder of photos holds other files); when nothing else
+ * was found, those were the photos (.webp, .heic), and it says so. */
+int embed_none(const embed_images_t *im, const char *what, char *err);
+
 /* embed_images_free releases im; accepts an empty one. */
 void embed_images_free(embed_images_t *im);
 
