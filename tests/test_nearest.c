@@ -469,6 +469,9 @@ static void test_bad_inputs(void **state)
 	expect(1, "no image to look up (1 skipped)", bad, "--db", db, "--weights", w, NULL);
 	expect(1, "skipped", bad, "--db", db, "--weights", w, NULL);
 	expect(0, "skipped", bad, good, "--db", db, "--weights", w, NULL);
+	/* The summary counts in words that agree ("1 inputs skipped" was). */
+	expect(0, "nearest: 1 query, ", bad, good, "--db", db, "--weights", w, NULL);
+	expect(0, "; 1 input skipped\n", bad, good, "--db", db, "--weights", w, NULL);
 	expect(1, "nothere.jpg", "/nonexistent/nothere.jpg", "--db", db, "--weights", w,
 	       NULL);
 	/* A folder of photos whose names are not images' (.webp): passed

@@ -336,16 +336,20 @@ int main(int argc, char **argv)
 	if (cli_flush_answer(PROG, errno))
 		goto out;
 	if (!o.quiet) {
-		fprintf(stderr, PROG ": %d %s, %llu records (%s, %d-d %s), %s, top "
-			"%d, threshold %s%s; %.2f s, of which the search %.2f s; %llu "
-			"distances measured again in double; %zu %s skipped", q.n,
+		fprintf(stderr, PROG ": %d %s, %llu %s (%s, %d-d %s), %s, top %d, "
+			"threshold %s%s; %.2f s, of which the search %.2f s; %llu %s "
+			"measured again in double; %zu %s skipped", q.n,
 			cli_noun((unsigned long long)q.n, "query", "queries"),
-			(unsigned long long)res.records, res.meta.model,
+			(unsigned long long)res.records,
+			cli_noun(res.records, "record", "records"), res.meta.model,
 			res.meta.dim, featdb_dtype_name(res.meta.dtype),
 			recog_metric_name(o.metric), no.k, have_t ? t.from : "none",
 			have_t && t.stale ? " (stale: verify --calibrate again)" : "",
-			cli_now() - t0, t1, (unsigned long long)res.exact, skipped,
-			o.query_db ? "damaged query records" : "inputs");
+			cli_now() - t0, t1, (unsigned long long)res.exact,
+			cli_noun(res.exact, "distance", "distances"), skipped,
+			o.query_db ? cli_noun(skipped, "damaged query record",
+					      "damaged query records")
+				   : cli_noun(skipped, "input", "inputs"));
 		if (res.bad)
 			fprintf(stderr, "; %llu damaged %s passed over (featdb verify)",
 				(unsigned long long)res.bad,
