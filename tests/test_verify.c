@@ -399,6 +399,25 @@ static void test_calibrate_separable(void **state)
 	featdb_meta_free(&m);
 	free(text);
 
+	/* A report that cannot reach the standard output (a full disk)
+	 * writes no threshold: the failure leaves the store as it was (it
+	 * wrote the threshold, then exited 1). */
+	if (access("/dev/full", W_OK) == 0) {
+		char *argv[] = {(char *)VERIFY, "--calibrate", "--db", path, "--metric",
+				"euclidean_l2", NULL};
+		char errs[700];
+		snprintf(errs, sizeof errs, "%s/full.err", dir);
+		assert_int_equal(proc_run_split(argv, "/dev/full", errs), 1);
+		char *said = tu_slurp(errs);
+		if (!strstr(said, "verify: error: writing the standard output failed: No "
+			    "space left on device\n") ||
+		    !strstr(said, "verify: error: the threshold was not written into "))
+			fail_msg("verify --calibrate > /dev/full said:\n%s", said);
+		free(said);
+		assert_null(stored_threshold(path, "euclidean_l2", &m));
+		featdb_meta_free(&m);
+	}
+
 	/* Euclidean: genuine sqrt(t_i^2 + t_j^2) <= sqrt(0.41), impostors
 	 * sqrt(2) and more: its own key beside cosine's. */
 	st = run(&text, "--calibrate", "--db", path, "--metric", "euclidean", NULL);

@@ -456,6 +456,14 @@ static int calibrate(const vf_opts_t *o)
 	if ((rc = vf_folds_run(&c.r, o->metric, (uint64_t)o->seed, pool, &c.folds, err)))
 		goto out;
 	print_calibration(o, &c);
+	/* The report is the answer: one that did not reach the standard
+	 * output (a full disk) writes no threshold, so that the failure
+	 * leaves the store as it was. */
+	if (cli_flush_stdout(PROG)) {
+		rc = err_set(err, ERR_IO, "the threshold was not written into %s",
+			     o->db);
+		goto out;
+	}
 	featdb_threshold_t t = {.value = c.roc.threshold, .far = c.roc.far,
 				.tar = c.roc.tar, .count = c.r.meta.count};
 	snprintf(t.metric, sizeof t.metric, "%s", recog_metric_name(o->metric));
