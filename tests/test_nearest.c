@@ -469,6 +469,14 @@ static void test_bad_inputs(void **state)
 	expect(1, "no image to look up (1 skipped)", bad, "--db", db, "--weights", w, NULL);
 	expect(1, "skipped", bad, "--db", db, "--weights", w, NULL);
 	expect(0, "skipped", bad, good, "--db", db, "--weights", w, NULL);
+	/* A weights file that is not there: said once, as verify says it (a
+	 * second line, "no weights file (above)", followed). */
+	char *nowts[] = {(char *)NEAREST, good, "--db", db, "--weights", missing, NULL};
+	assert_int_equal(proc_run(nowts, out), 1);
+	char *said = tu_slurp(out);
+	if (tu_count(said, "error:") != 1 || !strstr(said, "weights not found at "))
+		fail_msg("nearest --weights %s said:\n%s", missing, said);
+	free(said);
 	/* The summary counts in words that agree ("1 inputs skipped" was). */
 	expect(0, "nearest: 1 query, ", bad, good, "--db", db, "--weights", w, NULL);
 	expect(0, "; 1 input skipped\n", bad, good, "--db", db, "--weights", w, NULL);

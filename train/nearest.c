@@ -184,23 +184,22 @@ static int add_batch(void *ctx, int n, const char *const *paths,
 	return nn_queries_add(ctx, n, paths, vec, dim, err);
 }
 
-/* image_queries: the images' vectors, made with the weights that made the
- * store's (meta, model's) on its convolution path (or --conv's); *skipped
- * counts what could not be read. */
+/* image_queries: the images' vectors, made with the weights file wpath
+ * (cli_weights_path's), which made the store's (meta, model's), on its
+ * convolution path (or --conv's); *skipped counts what could not be
+ * read. */
 static int image_queries(const opts_t *o, const featdb_meta_t *meta, int model,
-			 nn_queries_t *q, size_t *skipped, char *err)
+			 const char *wpath, nn_queries_t *q, size_t *skipped,
+			 char *err)
 {
 	embed_images_t im = {0};
 	embed_opts_t eo = {.model = model};
 	weights_t w = {0};
-	char wpath[4096];
 	size_t done = 0;
 	int rc, tap = recog_store_tap(meta), conv;
 
 	if ((rc = recog_store_conv(o->db, meta, o->conv, &conv, err)))
 		return rc;
-	if (cli_weights_path(PROG, o->weights, model, tap, wpath, sizeof wpath))
-		return err_set(err, ERR_MISSING, "no weights file (above)");
 	vgg_opts_init(&eo.net, (int)o->batch);
 	eo.net.tap = tap;
 	eo.net.conv = conv;
@@ -309,7 +308,7 @@ int main(int argc, char **argv)
 	featdb_t *db = NULL;
 	recog_threshold_t t;
 	size_t skipped = 0;
-	char err[ERR_LEN];
+	char err[ERR_LEN], wpath[4096];
 	int rc, model, status = CLI_ERROR;
 
 	if ((rc = parse_args(argc, argv, &o)))
@@ -322,8 +321,15 @@ int main(int argc, char **argv)
 		goto fail;
 	/* The network's weights are read only once the store is known to be
 	 * searchable (a fifth of a second against seconds). */
-	if (!o.query_db && (rc = image_queries(&o, &meta, model, &q, &skipped, err)))
-		goto fail;
+	if (!o.query_db) {
+		/* Not found: cli_weights_path said where it looked, and how to
+		 * get the file. */
+		if (cli_weights_path(PROG, o.weights, model, recog_store_tap(&meta),
+				     wpath, sizeof wpath))
+			goto out;
+		if ((rc = image_queries(&o, &meta, model, wpath, &q, &skipped, err)))
+			goto fail;
+	}
 	int have_t = recog_threshold_pick(o.threshold, &meta, o.db, o.metric, &t,
 					  NULL) == 0;
 	nn_opts_t no = {.metric = o.metric, .k = (int)o.top_k, .threads = (int)o.threads};
