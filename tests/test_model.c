@@ -342,9 +342,9 @@ static void test_tap_find(void **state)
 	model_tap_options(MODEL_VGGFACE, MODEL_TAP_FC1, buf, sizeof buf);
 	assert_string_equal(buf, "--layer fc6");
 	model_tap_list(MODEL_VGG16, WEIGHTS_NLAYERS, buf, sizeof buf);
-	assert_string_equal(buf, "fc2, fc1 or block5_pool (with --pooling avg or max, or without)");
+	assert_string_equal(buf, "fc2, fc1 or block5_pool (avg- or max-pooled, or flattened)");
 	model_tap_list(MODEL_VGGFACE, WEIGHTS_NCONV, buf, sizeof buf);
-	assert_string_equal(buf, "pool5 (with --pooling avg or max, or without)");
+	assert_string_equal(buf, "pool5 (avg- or max-pooled, or flattened)");
 }
 
 /* Without --weights, a pool tap reads the _notop file when Keras cached it

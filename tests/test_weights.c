@@ -308,14 +308,14 @@ static void test_notop_taps(void **state)
 	assert_int_equal(weights_check_tap(&a, MODEL_TAP_FC2, f->notop, err), ERR_MISSING);
 	expect_in(err, f->notop);
 	expect_in(err, "VGG16's _notop file (13 convolutions, no fc1 or fc2)");
-	expect_in(err, "it gives block5_pool (with --pooling avg or max, or without), not fc2");
+	expect_in(err, "it gives block5_pool (avg- or max-pooled, or flattened), not fc2");
 	assert_int_equal(weights_check_tap(&a, MODEL_TAP_FC1, f->notop, err), ERR_MISSING);
 	expect_in(err, "not fc1");
 	assert_int_equal(weights_check_tap(&b, MODEL_TAP_FC2, f->vggface_notop, err),
 			 ERR_MISSING);
 	expect_in(err, f->vggface_notop);
 	expect_in(err, "VGG-Face's _notop file (13 convolutions, no fc6 or fc7)");
-	expect_in(err, "it gives pool5 (with --pooling avg or max, or without), not fc7");
+	expect_in(err, "it gives pool5 (avg- or max-pooled, or flattened), not fc7");
 	/* So does the network, before it allocates anything. */
 	vgg_opts_t o;
 	vgg_t *net = NULL;

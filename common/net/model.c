@@ -206,11 +206,11 @@ void model_tap_list(int model, int nlayers, char *buf, size_t len)
 	if (!buf || len == 0)
 		return;
 	if (nlayers >= WEIGHTS_NLAYERS)
-		snprintf(buf, len, "%s, %s or %s (with --pooling avg or max, or without)",
+		snprintf(buf, len, "%s, %s or %s (avg- or max-pooled, or flattened)",
 			 model_tap_layer(model, MODEL_TAP_FC2),
 			 model_tap_layer(model, MODEL_TAP_FC1), pool);
 	else
-		snprintf(buf, len, "%s (with --pooling avg or max, or without)", pool);
+		snprintf(buf, len, "%s (avg- or max-pooled, or flattened)", pool);
 }
 
 int model_default_path(int model, char *buf, size_t len, char *err)
