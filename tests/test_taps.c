@@ -301,7 +301,7 @@ static void test_other_taps(void **state)
 		    "fc2, fc1 or block5_pool", NULL);
 	free(out);
 	out = extract(path_in("x.lmdb"), wface, 1, "--layer", "block5_pool", NULL);
-	expect_says(out, "--layer block5_pool is VGG16's name", "pool5 (with --pooling", NULL);
+	expect_says(out, "--layer block5_pool is VGG16's name", "pool5 (avg- or max-pooled", NULL);
 	free(out);
 }
 
@@ -317,8 +317,8 @@ static void test_refusals(void **state)
 
 	char *out = extract(none, g.notop, 1, NULL);
 	expect_says(out, "extract: error: ", g.notop, "VGG16's _notop file (13 "
-		    "convolutions, no fc1 or fc2)", "it gives block5_pool (with --pooling "
-		    "avg or max, or without), not fc2", NULL);
+		    "convolutions, no fc1 or fc2)", "it gives block5_pool (avg- or max-pooled, "
+		    "or flattened), not fc2", NULL);
 	free(out);
 	out = extract(none, g.notop, 1, "--layer", "fc1", NULL);
 	expect_says(out, "not fc1", NULL);
