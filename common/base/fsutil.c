@@ -121,6 +121,20 @@ static void this_host(char *host, size_t len)
 			*c = '_';
 }
 
+/* last_name: where the last name of path's first *n bytes begins, the
+ * slashes after it passed over (*n cut to its end): "a/b//" 2, "b" 0,
+ * "/b" 1. */
+static size_t last_name(const char *path, size_t *n)
+{
+	size_t i;
+
+	while (*n > 1 && path[*n - 1] == '/')
+		(*n)--;
+	for (i = *n; i > 0 && path[i - 1] != '/'; i--)
+		;
+	return i;
+}
+
 int fsutil_within(const char *path, const char *dir, char *first, size_t len)
 {
 	char d[PATH_MAX], p[PATH_MAX], at[PATH_MAX];
@@ -136,22 +150,14 @@ int fsutil_within(const char *path, const char *dir, char *first, size_t len)
 	/* Up to the nearest folder that exists; the names below it (tail,
 	 * at the same offset in path as in at) are taken as written. */
 	while (!realpath(at, p)) {
-		char *slash;
-		size_t n = strlen(at);
+		size_t n = strlen(at), i = last_name(at, &n);
 		if (errno != ENOENT)
 			return -1;
-		while (n > 1 && at[n - 1] == '/')
-			at[--n] = '\0';
-		if (!(slash = strrchr(at, '/'))) {
-			tail = path;
+		tail = path + i;
+		if (i == 0)
 			snprintf(at, sizeof at, ".");
-		} else {
-			tail = path + (slash + 1 - at);
-			if (slash == at)
-				slash[1] = '\0'; /* "/name": the root */
-			else
-				*slash = '\0';
-		}
+		else
+			at[i == 1 ? 1 : i - 1] = '\0'; /* "/name": the root */
 	}
 	dn = strcmp(d, "/") == 0 ? 0 : strlen(d);
 	if (strncmp(p, d, dn) != 0 || (p[dn] != '\0' && p[dn] != '/'))
@@ -504,20 +510,15 @@ int fsutil_whole_failed(const fsutil_whole_t *w, int code, char *err)
 static int folder_named(const char *path, const char *named,
 			const fsutil_output_t *o, char *err)
 {
-	char data[4200], dir[4096];
-	size_t n = strlen(path);
+	char data[4200];
+	size_t n = strlen(path), i = last_name(path, &n);
 
 	snprintf(data, sizeof data, "%s/data.mdb", path);
 	if (access(data, F_OK) != 0)
 		return err_set(err, ERR_ARG, "%s is a folder; %s (%s/%s, say)", named,
 			       o->folder, path, o->example);
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	while (n > 0 && path[n - 1] != '/')
-		n--;
-	snprintf(dir, sizeof dir, "%.*s", (int)(n < sizeof dir ? n : sizeof dir - 1), path);
-	return err_set(err, ERR_ARG, "%s is a feature store's folder; %s (%s%s beside "
-		       "it, say)", named, o->folder, dir, o->example);
+	return err_set(err, ERR_ARG, "%s is a feature store's folder; %s (%.*s%s "
+		       "beside it, say)", named, o->folder, (int)i, path, o->example);
 }
 
 int fsutil_replaceable(const char *path, const fsutil_output_t *o, char *err)
